@@ -1,0 +1,19 @@
+"""Reusable, competition-agnostic feature engineering: pure DataFrame -> DataFrame functions and fitted procs."""
+
+from features.dates import add_datepart, week_start
+from features.events import add_event_counts, add_event_durations
+from features.procs import Categorify, FillMissing, Normalize, TabularProcessor
+from features.tables import JoinError, join_df
+
+__all__ = [
+    "Categorify",
+    "FillMissing",
+    "JoinError",
+    "Normalize",
+    "TabularProcessor",
+    "add_datepart",
+    "add_event_counts",
+    "add_event_durations",
+    "join_df",
+    "week_start",
+]

@@ -1,0 +1,81 @@
+"""Command line for every pipeline step: `python -m pipelines STEP COMP [options] [key=value ...]`.
+
+The Makefile calls these; they work the same by hand. Steps:
+  download   fetch the competition (Kaggle API, or --src local copy) into data/COMP/raw
+  sample     put the embedded sample into data/COMP/raw unless real data is there
+  config     write the resolved config sections (rewritten only when they change, for make)
+  features   raw -> interim -> processed feature tables
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import sys
+
+from features.io import atomic_write_text
+from pipelines import config as configlib
+from pipelines.download import DownloadError, download, make_sample
+from pipelines.paths import Paths
+
+COMPETITIONS = {"rossmann": "pipelines.rossmann"}
+
+
+def competition(name: str):
+    """The pipeline package for `name`, or a SystemExit listing the known ones."""
+    if name not in COMPETITIONS:
+        raise SystemExit(f"unknown competition {name!r}; known: {', '.join(sorted(COMPETITIONS))} (COMP=...)")
+    return importlib.import_module(COMPETITIONS[name])
+
+
+def write_config_sections(comp, paths: Paths, cfg) -> list[str]:
+    """Write one JSON per config section under data/COMP/config, touching only the ones whose content changed."""
+    changed = []
+    full = configlib.to_dict(cfg)
+    for section, keys in comp.CONFIG_SECTIONS.items():
+        target = paths.config / f"{section}.json"
+        text = json.dumps({k: full[k] for k in keys}, indent=1, sort_keys=True)
+        if not target.is_file() or target.read_text() != text:
+            atomic_write_text(target, text)
+            changed.append(section)
+    return changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__.splitlines()[0])
+    parser.add_argument("step", choices=["download", "sample", "config", "features"])
+    parser.add_argument("comp", help=f"competition: {', '.join(sorted(COMPETITIONS))}")
+    parser.add_argument("--data", help="data root (default: ./data or $DATA)")
+    parser.add_argument("--src", help="download: local archive or folder instead of the Kaggle API")
+    parser.add_argument("--extra", help="download: folder or archive with the external tables")
+    parser.add_argument("--force", action="store_true", help="download/sample: replace what raw/ holds")
+    parser.add_argument("--config", help="TOML file of config overrides")
+    parser.add_argument("overrides", nargs="*", help="config overrides key=value")
+    args = parser.parse_intermixed_args(argv)
+
+    comp = competition(args.comp)
+    paths = Paths.for_comp(args.comp, args.data)
+    try:
+        cfg = configlib.resolve(comp.Config(), args.config, args.overrides)
+        if args.step == "download":
+            download(comp.SPEC, paths, src=args.src, extra=args.extra, force=args.force)
+        elif args.step == "sample":
+            make_sample(comp.SPEC, paths, force=args.force)
+        elif args.step == "config":
+            changed = write_config_sections(comp, paths, cfg)
+            if changed:
+                print(f"config: {', '.join(changed)} changed ({paths.config})")
+        elif args.step == "features":
+            comp.build_features(paths, cfg)
+    except (DownloadError, configlib.ConfigError, FileNotFoundError, ValueError, KeyError) as e:
+        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f"error: {msg}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

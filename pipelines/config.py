@@ -1,0 +1,115 @@
+"""Run configuration as plain data: a dataclass of defaults, an optional TOML file on top, `key=value` on top of that.
+
+Every value is type-checked against the dataclass field; an unknown key is an error that lists the valid
+keys. The resolved config is saved beside everything a run writes, so a result can always be traced back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+C = TypeVar("C")
+
+
+class ConfigError(ValueError):
+    """A config key or value that does not fit the config's dataclass."""
+
+
+def _coerce(name: str, value: Any, tp: Any) -> Any:
+    """Convert `value` (from TOML or a command-line string) to the field type `tp`, or raise ConfigError."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "")):
+            if type(None) in args:
+                return None
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(name, value, arg)
+            except ConfigError:
+                continue
+        raise ConfigError(f"config key {name!r}: {value!r} is not a valid {tp}")
+    if origin in (list, tuple):
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                try:
+                    value = json.loads(text)
+                except json.JSONDecodeError as e:
+                    raise ConfigError(f"config key {name!r}: {value!r} is not a JSON list ({e})") from None
+            else:
+                value = [v for v in text.split(",") if v.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"config key {name!r}: expected a list, got {value!r}")
+        item = args[0] if args else Any
+        out = [_coerce(f"{name}[{i}]", v, item) for i, v in enumerate(value)]
+        return tuple(out) if origin is tuple else out
+    if tp is Any:
+        return value
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            return value.lower() in ("1", "true", "yes", "on")
+        raise ConfigError(f"config key {name!r}: {value!r} is not a boolean (use true/false)")
+    if tp in (int, float):
+        if isinstance(value, bool):
+            raise ConfigError(f"config key {name!r}: {value!r} is not a valid {tp.__name__}")
+        try:
+            converted = tp(value) if not isinstance(value, str) or tp is float else int(value, 0)
+        except (TypeError, ValueError):
+            raise ConfigError(f"config key {name!r}: {value!r} is not a valid {tp.__name__}") from None
+        if tp is int and isinstance(value, float) and value != int(value):
+            raise ConfigError(f"config key {name!r}: {value!r} is not a valid int")
+        return converted
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"config key {name!r}: {value!r} is not a string")
+        return value
+    raise ConfigError(f"config key {name!r}: unsupported field type {tp}")
+
+
+def update(config: C, values: dict[str, Any], source: str) -> C:
+    """Return a copy of dataclass `config` with `values` applied, type-checked; unknown keys raise."""
+    hints = typing.get_type_hints(type(config))
+    fields = {f.name for f in dataclasses.fields(config)}
+    unknown = sorted(set(values) - fields)
+    if unknown:
+        raise ConfigError(f"{source}: unknown config key(s) {unknown}; valid keys: {sorted(fields)}")
+    return dataclasses.replace(config, **{k: _coerce(k, v, hints[k]) for k, v in values.items()})
+
+
+def parse_overrides(args: list[str]) -> dict[str, str]:
+    """['epochs=3', 'lr=3e-3'] -> {'epochs': '3', 'lr': '3e-3'}; a word without '=' is an error."""
+    out = {}
+    for arg in args:
+        key, sep, value = arg.lstrip("-").partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override {arg!r} is not of the form key=value (e.g. epochs=3)")
+        out[key.replace("-", "_")] = value
+    return out
+
+
+def resolve(defaults: C, file: str | Path | None = None, overrides: list[str] | None = None) -> C:
+    """Defaults, then the TOML file (if any), then command-line `key=value` overrides."""
+    config = defaults
+    if file:
+        path = Path(file)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} not found (CONFIG=path/to/file.toml)")
+        try:
+            data = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"config file {path}: not valid TOML ({e})") from None
+        config = update(config, data, str(path))
+    return update(config, parse_overrides(overrides or []), "command line")
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    """A dataclass config as a JSON-able dict."""
+    return dataclasses.asdict(config)

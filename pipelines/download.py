@@ -1,0 +1,352 @@
+"""Getting a competition's raw files into data/<comp>/raw: the Kaggle API, a local copy, or the embedded sample.
+
+Everything is unpacked and verified in a staging folder first and only then moved into raw/, so a
+failed download (no credentials, rules not accepted, no network, corrupt zip, missing file or
+column) leaves raw/ exactly as it was. raw/SOURCE.json is written last and records where the data
+came from; it is the file `make` tracks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+import urllib.error
+import urllib.request
+import zipfile
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from features.io import atomic_write_text
+from pipelines.paths import Paths
+
+ARCHIVES = (".zip", ".tar", ".tgz", ".tar.gz")
+
+
+class DownloadError(RuntimeError):
+    """A download or verification failure; the message says what is wrong and how to fix it."""
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """What a competition's raw folder must hold."""
+
+    slug: str  # Kaggle competition name, as in kaggle.com/c/<slug>
+    files: dict[str, list[str]]  # competition file -> columns it must have (empty list: any file/folder)
+    extra: dict[str, list[str]] = field(default_factory=dict)  # external tables (EXTRA=) -> columns
+    extra_url: str | None = None  # public archive holding the external tables, used when online
+    make_sample: Callable[[Path], object] | None = None  # writes the embedded sample into a folder
+
+
+def read_source(paths: Paths) -> dict | None:
+    """raw/SOURCE.json as a dict, or None if raw/ holds nothing complete."""
+    try:
+        return json.loads(paths.source_stamp.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def _extract(archive: Path, dest: Path) -> None:
+    """Unpack a zip or tar archive into dest, then any zips it contained (Kaggle nests train.csv.zip)."""
+    _extract_one(archive, dest)
+    while nested := sorted(dest.rglob("*.zip")):
+        for inner in nested:
+            _extract_one(inner, inner.parent)
+            inner.unlink()
+
+
+def _extract_one(archive: Path, dest: Path) -> None:
+    name = archive.name.lower()
+    try:
+        if name.endswith(".zip"):
+            with zipfile.ZipFile(archive) as z:
+                bad = z.testzip()
+                if bad:
+                    raise DownloadError(f"{archive}: member {bad} is corrupt (CRC mismatch); download it again")
+                z.extractall(dest)
+        elif name.endswith((".tar", ".tgz", ".tar.gz")):
+            with tarfile.open(archive) as t:
+                t.extractall(dest, filter="data")
+        else:
+            raise DownloadError(f"{archive}: not a .zip, .tar, .tgz or .tar.gz archive")
+    except (zipfile.BadZipFile, zlib.error, tarfile.TarError, EOFError, OSError) as e:
+        if isinstance(e, DownloadError):
+            raise
+        raise DownloadError(
+            f"{archive}: corrupt or truncated archive ({e}). Download it again "
+            f"(e.g. `kaggle competitions download -c <slug>`) or point SRC= at a good copy."
+        ) from None
+
+
+def _flatten_single_folder(staging: Path) -> None:
+    """An archive that wraps everything in one top folder (rossmann/train.csv) is lifted one level."""
+    entries = [p for p in staging.iterdir() if not p.name.startswith(".")]
+    if len(entries) == 1 and entries[0].is_dir():
+        inner = entries[0]
+        for p in inner.iterdir():
+            shutil.move(str(p), staging / p.name)
+        inner.rmdir()
+
+
+def _import_local(src: Path, staging: Path, wanted: set[str] | None = None) -> None:
+    """Copy (folder) or unpack (archive) a local copy into staging; with `wanted`, only those top-level names.
+
+    A folder's own archives are unpacked only when the names wanted are not already lying in the folder.
+    """
+    if not src.exists():
+        raise DownloadError(f"{src}: no such file or folder (check the SRC= / EXTRA= path)")
+    unpack = staging / ".unpack"
+    unpack.mkdir()
+    if src.is_dir():
+        entries = [p for p in src.iterdir() if not p.name.startswith(".")]
+        for p in entries:
+            if wanted is None or p.name in wanted:
+                (shutil.copytree if p.is_dir() else shutil.copy2)(p, unpack / p.name)
+        if wanted is None or not all((unpack / n).exists() for n in wanted):
+            for archive in [p for p in entries if p.is_file() and p.name.lower().endswith(ARCHIVES)]:
+                if wanted is None:
+                    (unpack / archive.name).unlink()
+                _extract(archive, unpack)
+    else:
+        _extract(src, unpack)
+    _flatten_single_folder(unpack)
+    for p in unpack.iterdir():
+        if (wanted is None or p.name in wanted) and not (staging / p.name).exists():
+            shutil.move(str(p), staging / p.name)
+    shutil.rmtree(unpack)
+
+
+def kaggle_credentials() -> str | None:
+    """Where Kaggle credentials would come from, or None if there are none."""
+    if os.environ.get("KAGGLE_API_TOKEN"):
+        return "$KAGGLE_API_TOKEN"
+    if os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY"):
+        return "$KAGGLE_USERNAME/$KAGGLE_KEY"
+    dirs = [os.environ.get("KAGGLE_CONFIG_DIR"), Path.home() / ".kaggle", Path.home() / ".config" / "kaggle"]
+    for d in filter(None, dirs):
+        for name in ("kaggle.json", "access_token"):
+            if (Path(d) / name).is_file():
+                return str(Path(d) / name)
+    return None
+
+
+def no_credentials(comp: str, slug: str) -> str:
+    """How to give the Kaggle client credentials, or do without them."""
+    return (
+        "no Kaggle credentials found. Either\n"
+        "  - create an API token at https://www.kaggle.com/settings (API -> Create New Token) and save it as\n"
+        "    ~/.kaggle/kaggle.json (chmod 600), or export KAGGLE_USERNAME=... KAGGLE_KEY=...\n"
+        "    (or KAGGLE_API_TOKEN=...); or\n"
+        f"  - use a local copy: make download COMP={comp} SRC=path/to/{slug}.zip"
+    )
+
+
+def kaggle_api(comp: str, slug: str):
+    """An authenticated `KaggleApi`, or DownloadError saying how to set up credentials."""
+    where = kaggle_credentials()
+    if where is None:
+        raise DownloadError(no_credentials(comp, slug))
+    # Importing `kaggle` authenticates and prints help on failure; keep its chatter out of our output.
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        from kaggle.api.kaggle_api_extended import KaggleApi
+
+        api = KaggleApi()
+        try:
+            api.authenticate()
+        except SystemExit:
+            raise DownloadError(f"Kaggle rejected the credentials in {where}; {no_credentials(comp, slug)}") from None
+    return api
+
+
+def explain_kaggle_error(e: Exception, slug: str, comp: str, action: str) -> DownloadError:
+    """Turn a Kaggle API / network exception into one actionable message."""
+    import requests
+
+    if isinstance(e, requests.exceptions.HTTPError) and e.response is not None:
+        status = e.response.status_code
+        if status == 401:
+            return DownloadError(
+                f"Kaggle answered 401 Unauthorized: the API key is wrong or expired; {no_credentials(comp, slug)}"
+            )
+        if status == 403:
+            return DownloadError(
+                f"Kaggle answered 403 Forbidden: you have not accepted the rules of {slug}. Open "
+                f"https://www.kaggle.com/competitions/{slug}/rules, click 'I Understand and Accept', then run "
+                f"`make {action} COMP={comp}` again."
+            )
+        if status == 404:
+            return DownloadError(f"Kaggle answered 404: no competition named {slug!r} (check the slug).")
+        return DownloadError(f"Kaggle answered HTTP {status} for {slug}: {e}")
+    if isinstance(
+        e, (requests.exceptions.ConnectionError, requests.exceptions.Timeout, urllib.error.URLError, OSError)
+    ):
+        return DownloadError(
+            f"cannot reach Kaggle ({type(e).__name__}: {e}). Check the network, or use a local copy: "
+            f"make download COMP={comp} SRC=path/to/{slug}.zip"
+        )
+    return DownloadError(f"Kaggle API call failed: {type(e).__name__}: {e}")
+
+
+def _download_kaggle(spec: DataSpec, comp: str, staging: Path) -> str:
+    api = kaggle_api(comp, spec.slug)
+    print(f"downloading {spec.slug} with the Kaggle API ...", flush=True)
+    inbox = staging / ".kaggle"
+    inbox.mkdir()
+    try:
+        api.competition_download_files(spec.slug, path=str(inbox), quiet=False)
+    except Exception as e:  # the client raises requests' and its own errors; map each to a fix
+        raise explain_kaggle_error(e, spec.slug, comp, "download") from None
+    archives = [p for p in inbox.iterdir() if p.name.lower().endswith(ARCHIVES)]
+    if not archives:
+        raise DownloadError(f"the Kaggle API returned no archive for {spec.slug}")
+    for archive in archives:
+        _extract(archive, staging)
+    shutil.rmtree(inbox)
+    return f"kaggle:{spec.slug}"
+
+
+def _fetch_extra(spec: DataSpec, comp: str, staging: Path) -> str:
+    if not spec.extra_url:
+        raise DownloadError(f"no public archive known for {list(spec.extra)}; pass EXTRA=path/to/folder-or-archive")
+    print(f"fetching the external tables from {spec.extra_url} ...", flush=True)
+    archive = staging / ".extra" / Path(spec.extra_url).name
+    archive.parent.mkdir()
+    try:
+        with urllib.request.urlopen(spec.extra_url, timeout=30) as r, open(archive, "wb") as f:
+            shutil.copyfileobj(r, f)
+    except (urllib.error.URLError, OSError) as e:
+        raise DownloadError(
+            f"cannot fetch the external tables {sorted(spec.extra)} from {spec.extra_url} ({e}). "
+            f"Point EXTRA= at a folder or archive holding them: make download COMP={comp} SRC=... EXTRA=path"
+        ) from None
+    _import_local(archive, staging, wanted=set(spec.extra))
+    shutil.rmtree(archive.parent)
+    return spec.extra_url
+
+
+def verify(spec: DataSpec, folder: Path, comp: str) -> None:
+    """Check every expected file exists and has its expected columns; raise one DownloadError listing all problems."""
+    problems = []
+    for name, columns in {**spec.files, **spec.extra}.items():
+        path = folder / name
+        if not path.exists():
+            problems.append(f"{name}: missing")
+            continue
+        if columns:
+            try:
+                header = list(pd.read_csv(path, nrows=0).columns)
+            except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+                problems.append(f"{name}: unreadable as CSV ({e})")
+                continue
+            missing = [c for c in columns if c not in header]
+            if missing:
+                problems.append(f"{name}: missing column(s) {missing} (has {header})")
+    if problems:
+        raise DownloadError(
+            f"the {comp} data is incomplete:\n  " + "\n  ".join(problems) + "\n"
+            f"Use the competition's full download (make download COMP={comp} SRC=path/to/{spec.slug}.zip)"
+            + (f" and the external tables (EXTRA=path/to/folder with {sorted(spec.extra)})" if spec.extra else "")
+        )
+
+
+def download(
+    spec: DataSpec, paths: Paths, src: str | None = None, extra: str | None = None, force: bool = False
+) -> Path:
+    """Fill paths.raw from `src` (archive or folder) or the Kaggle API, plus external tables; verify; move in."""
+    current = read_source(paths)
+    if current and current.get("kind") == "real" and not force and not src:
+        print(f"{paths.raw} already holds the real data ({current['source']}); FORCE=1 downloads again")
+        return paths.raw
+    paths.comp_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".raw-staging-", dir=paths.comp_dir))
+    try:
+        if src:
+            _import_local(Path(src), staging, wanted=None)
+            source = f"local:{Path(src).resolve()}"
+        else:
+            source = _download_kaggle(spec, paths.comp, staging)
+        extra_source = None
+        if spec.extra:
+            have = all((staging / n).exists() for n in spec.extra)
+            if not have and extra:
+                _import_local(Path(extra), staging, wanted=set(spec.extra))
+                extra_source = f"local:{Path(extra).resolve()}"
+            elif (
+                not have
+                and current
+                and current.get("kind") == "real"
+                and all((paths.raw / n).exists() for n in spec.extra)
+            ):
+                for n in spec.extra:  # keep the external tables already downloaded
+                    shutil.copy2(paths.raw / n, staging / n)
+                extra_source = current.get("extra_source")
+            elif not have:
+                extra_source = _fetch_extra(spec, paths.comp, staging)
+        verify(spec, staging, paths.comp)
+        _install(staging, paths, {"kind": "real", "source": source, "extra_source": extra_source})
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return paths.raw
+
+
+def make_sample(spec: DataSpec, paths: Paths, force: bool = False) -> Path:
+    """Generate the embedded sample into raw/ unless real data is already there (then do nothing)."""
+    current = read_source(paths)
+    if current is None and paths.raw.is_dir() and any(paths.raw.iterdir()):
+        try:  # files placed by hand: accept them if complete, never overwrite them with the sample
+            verify(spec, paths.raw, paths.comp)
+        except DownloadError as e:
+            raise DownloadError(
+                f"{paths.raw} holds files but no SOURCE.json (an interrupted download, or files copied by hand) "
+                f"and they are incomplete: {e}\nRe-run `make download COMP={paths.comp} SRC=...`, or delete {paths.raw} "
+                f"to use the embedded sample."
+            ) from None
+        files = sorted(p.name for p in paths.raw.iterdir())
+        source = {"kind": "real", "source": f"placed by hand in {paths.raw}", "files": files}
+        atomic_write_text(paths.source_stamp, json.dumps(source, indent=1))
+        print(f"{paths.raw}: using the files placed there by hand")
+        return paths.raw
+    if current and current.get("kind") == "real" and not force:
+        print(f"{paths.raw}: real data present ({current['source']}); not generating the sample")
+        paths.source_stamp.touch()  # up to date for make
+        return paths.raw
+    if spec.make_sample is None:
+        raise DownloadError(f"{paths.comp} has no embedded sample; run `make download COMP={paths.comp}`")
+    print(
+        f"no Kaggle data in {paths.raw}: generating the embedded sample (`make download COMP={paths.comp}` for real data)"
+    )
+    paths.comp_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".raw-staging-", dir=paths.comp_dir))
+    try:
+        spec.make_sample(staging)
+        verify(spec, staging, paths.comp)
+        _install(staging, paths, {"kind": "sample", "source": f"pipelines.{paths.comp.replace('-', '_')}.sample"})
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return paths.raw
+
+
+def _install(staging: Path, paths: Paths, source: dict) -> None:
+    """Move verified files from staging into raw/ (one rename each), then write SOURCE.json last."""
+    paths.raw.mkdir(parents=True, exist_ok=True)
+    paths.source_stamp.unlink(missing_ok=True)  # raw/ is incomplete until the new stamp is written
+    for p in staging.iterdir():
+        if p.name.startswith("."):
+            continue
+        target = paths.raw / p.name
+        if target.is_dir():
+            shutil.rmtree(target)
+        os.replace(p, target)
+    files = sorted(str(p.relative_to(paths.raw)) for p in paths.raw.iterdir() if p.name != "SOURCE.json")
+    stamp = {**source, "files": files, "at": datetime.now(UTC).isoformat(timespec="seconds")}
+    atomic_write_text(paths.source_stamp, json.dumps(stamp, indent=1))
+    print(f"{paths.raw}: {len(files)} files from {source['source']}")

@@ -1,0 +1,77 @@
+"""Rossmann's files, columns and default configuration (plain data; override with CONFIG=file.toml or ARGS)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipelines.download import DataSpec
+
+# Column dtypes pinned at read time: pandas infers StateHoliday as int when a chunk holds only "0".
+RAW_DTYPES = {
+    "train.csv": {"Store": "int64", "DayOfWeek": "int64", "Date": "str", "Sales": "int64", "Customers": "int64",
+                  "Open": "int64", "Promo": "int64", "StateHoliday": "str", "SchoolHoliday": "int64"},
+    "test.csv": {"Id": "int64", "Store": "int64", "DayOfWeek": "int64", "Date": "str", "Open": "float64",
+                 "Promo": "int64", "StateHoliday": "str", "SchoolHoliday": "int64"},
+    "store.csv": {"Store": "int64", "StoreType": "str", "Assortment": "str", "CompetitionDistance": "float64",
+                  "CompetitionOpenSinceMonth": "float64", "CompetitionOpenSinceYear": "float64", "Promo2": "int64",
+                  "Promo2SinceWeek": "float64", "Promo2SinceYear": "float64", "PromoInterval": "str"},
+    "sample_submission.csv": {"Id": "int64", "Sales": "float64"},
+    "store_states.csv": {"Store": "int64", "State": "str"},
+    "state_names.csv": {"StateName": "str", "State": "str"},
+    "googletrend.csv": {"file": "str", "week": "str", "trend": "int64"},
+    "weather.csv": {"file": "str", "Date": "str", "Max_TemperatureC": "int64", "Mean_TemperatureC": "int64",
+                    "Min_TemperatureC": "int64", "Dew_PointC": "int64", "MeanDew_PointC": "int64",
+                    "Min_DewpointC": "int64", "Max_Humidity": "int64", "Mean_Humidity": "int64",
+                    "Min_Humidity": "int64", "Max_Sea_Level_PressurehPa": "int64",
+                    "Mean_Sea_Level_PressurehPa": "int64", "Min_Sea_Level_PressurehPa": "int64",
+                    "Max_VisibilityKm": "float64", "Mean_VisibilityKm": "float64", "Min_VisibilitykM": "float64",
+                    "Max_Wind_SpeedKm_h": "int64", "Mean_Wind_SpeedKm_h": "int64", "Max_Gust_SpeedKm_h": "float64",
+                    "Precipitationmm": "float64", "CloudCover": "float64", "Events": "str",
+                    "WindDirDegrees": "int64"},
+}  # fmt: skip
+COMPETITION_FILES = ("train.csv", "test.csv", "store.csv", "sample_submission.csv")
+EXTRA_FILES = ("store_states.csv", "state_names.csv", "googletrend.csv", "weather.csv")
+
+
+def _make_sample(folder: Path) -> None:
+    from pipelines.rossmann.sample import generate
+
+    generate(folder)
+
+
+SPEC = DataSpec(
+    slug="rossmann-store-sales",
+    files={name: list(RAW_DTYPES[name]) for name in COMPETITION_FILES},
+    extra={name: list(RAW_DTYPES[name]) for name in EXTRA_FILES},
+    extra_url="https://files.fast.ai/part2/lesson14/rossmann.tgz",  # the course's external tables
+    make_sample=_make_sample,
+)
+
+# The course's variables (fast.ai lesson 6 / v1 rossmann notebook), plus Promo2Active.
+CAT_NAMES = [
+    "Store", "DayOfWeek", "Year", "Month", "Day", "StateHoliday", "CompetitionMonthsOpen", "Promo2Weeks",
+    "StoreType", "Assortment", "PromoInterval", "CompetitionOpenSinceYear", "Promo2SinceYear", "State", "Week",
+    "Events", "Promo_fw", "Promo_bw", "StateHoliday_fw", "StateHoliday_bw", "SchoolHoliday_fw",
+    "SchoolHoliday_bw", "Promo2Active",
+]  # fmt: skip
+CONT_NAMES = [
+    "CompetitionDistance", "Max_TemperatureC", "Mean_TemperatureC", "Min_TemperatureC", "Max_Humidity",
+    "Mean_Humidity", "Min_Humidity", "Max_Wind_SpeedKm_h", "Mean_Wind_SpeedKm_h", "CloudCover", "trend",
+    "trend_DE", "AfterPromo", "BeforePromo", "AfterStateHoliday", "BeforeStateHoliday", "AfterSchoolHoliday",
+    "BeforeSchoolHoliday", "Promo", "SchoolHoliday",
+]  # fmt: skip
+
+
+@dataclass
+class RossmannConfig:
+    """Everything that shapes a Rossmann run; `features_keys` are the ones the feature step depends on."""
+
+    # --- features ---
+    valid_days: int = 48  # validation = the last N days of train (the test period's length); 0 = no hold-out
+    cat_names: list[str] = field(default_factory=lambda: list(CAT_NAMES))
+    cont_names: list[str] = field(default_factory=lambda: list(CONT_NAMES))
+    event_window: int = 7  # days in the backward/forward event-count windows
+
+
+FEATURE_KEYS = ("valid_days", "cat_names", "cont_names", "event_window")

@@ -1,0 +1,179 @@
+"""Rossmann feature pipeline: raw CSVs -> joined interim tables -> processed, model-ready Feather tables.
+
+The course's recipe, vectorised: the store, state, Google-trend and weather joins; date parts;
+competition-open and Promo2 durations; days since/until and 7-day counts of Promo, StateHoliday and
+SchoolHoliday per store (computed over train and test together, so the first test days see the last
+train events); then FillMissing/Categorify/Normalize fit on the training split only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features import TabularProcessor, add_datepart, add_event_counts, add_event_durations, join_df, week_start
+from features.dates import month_names
+from features.io import atomic_write_text, write_feather
+from pipelines.paths import Paths
+from pipelines.rossmann.config import FEATURE_KEYS, RAW_DTYPES, RossmannConfig
+
+EVENTS = ["Promo", "StateHoliday", "SchoolHoliday"]
+WEATHER_COLS = [c for c in RAW_DTYPES["weather.csv"] if c not in ("file", "Date")]
+# Code whose change invalidates the interim cache (make tracks the same files for the processed step).
+CODE = [Path(__file__), *sorted((Path(__file__).parents[2] / "features").glob("*.py"))]
+
+
+def read_raw(raw: Path, name: str) -> pd.DataFrame:
+    """Read one raw CSV with its pinned dtypes; a missing or malformed file names itself and the fix."""
+    path = raw / name
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: run `make download COMP=rossmann` (or delete raw/ for the sample)")
+    try:
+        df = pd.read_csv(path, dtype=RAW_DTYPES[name], low_memory=False)
+    except (ValueError, pd.errors.ParserError) as e:
+        raise ValueError(f"{path}: cannot parse with the expected column types {RAW_DTYPES[name]}: {e}") from None
+    if "Date" in df.columns:
+        dates = pd.to_datetime(df["Date"], format="%Y-%m-%d", errors="coerce")
+        if dates.isna().any():
+            row = int(dates.isna().to_numpy().argmax())
+            raise ValueError(f"{path}: row {row + 2} has Date {df['Date'].iloc[row]!r}, expected YYYY-MM-DD")
+        df["Date"] = dates
+    return df
+
+
+def prepare_store(store: pd.DataFrame, store_states: pd.DataFrame) -> pd.DataFrame:
+    """store.csv + state, with the 'since' columns filled (1900/1 = never) and their start dates."""
+    store = join_df(store, store_states, "Store", names=("store.csv", "store_states.csv"))
+    fills = {"CompetitionOpenSinceYear": 1900, "CompetitionOpenSinceMonth": 1, "Promo2SinceYear": 1900,
+             "Promo2SinceWeek": 1}  # fmt: skip
+    store = store.assign(**{c: store[c].fillna(v).astype("int32") for c, v in fills.items()})
+    comp_since = pd.to_datetime(
+        pd.DataFrame({"year": store.CompetitionOpenSinceYear, "month": store.CompetitionOpenSinceMonth, "day": 15})
+    )
+    # Monday of ISO week (Promo2SinceYear, Promo2SinceWeek), as isoweek's Week(y, w).monday() in the course.
+    iso = store.Promo2SinceYear.astype(str) + "-" + store.Promo2SinceWeek.astype(str).str.zfill(2) + "-1"
+    promo2_since = pd.to_datetime(iso, format="%G-%V-%u")
+    return store.assign(CompetitionOpenSince=comp_since, Promo2Since=promo2_since)
+
+
+def prepare_trends(googletrend: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per-state weekly trend keyed by State+WeekStart, country-wide trend_DE keyed by WeekStart)."""
+    state = googletrend.file.str.split("_", n=2).str[2].fillna("DE").replace({"NI": "HB,NI"})
+    start = pd.to_datetime(googletrend.week.str.split(" - ").str[0], format="%Y-%m-%d")
+    gt = pd.DataFrame({"State": state, "WeekStart": start, "trend": googletrend.trend.astype("float32")})
+    return gt[gt.State != "DE"], gt[gt.State == "DE"].drop(columns="State").rename(columns={"trend": "trend_DE"})
+
+
+def add_since_features(df: pd.DataFrame) -> pd.DataFrame:
+    """CompetitionDaysOpen / CompetitionMonthsOpen (clipped to 24) and Promo2Days / Promo2Weeks (0..25), Promo2Active."""
+    comp_days = (df.Date - df.CompetitionOpenSince).dt.days.clip(lower=0)
+    comp_days = comp_days.where(df.CompetitionOpenSinceYear >= 1990, 0)
+    promo2_days = (df.Date - df.Promo2Since).dt.days.clip(lower=0).where(df.Promo2SinceYear >= 1990, 0)
+    # Month-in-PromoInterval through a (interval x month) lookup table: 4 distinct intervals, 1M rows.
+    intervals = pd.Categorical(df.PromoInterval.fillna(""))
+    names = month_names(pd.Series(range(13)))
+    table = np.array([[bool(m) and m in iv.split(",") for m in names] for iv in intervals.categories])
+    in_interval = table[intervals.codes, df.Date.dt.month.to_numpy()]
+    return df.assign(
+        CompetitionDaysOpen=comp_days.astype("int32"),
+        CompetitionMonthsOpen=(comp_days // 30).clip(upper=24).astype("int8"),
+        Promo2Days=promo2_days.astype("int32"),
+        Promo2Weeks=(promo2_days // 7).clip(0, 25).astype("int8"),
+        Promo2Active=((df.Promo2 == 1) & (promo2_days > 0) & in_interval),
+    )
+
+
+def build_joined(raw: Path, event_window: int = 7) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Raw CSVs -> (train, test) frames with every join and engineered column, before the procs."""
+    train, test = read_raw(raw, "train.csv"), read_raw(raw, "test.csv")
+    store = prepare_store(read_raw(raw, "store.csv"), read_raw(raw, "store_states.csv"))
+    weather = join_df(read_raw(raw, "weather.csv"), read_raw(raw, "state_names.csv"), "file", "StateName",
+                      names=("weather.csv", "state_names.csv"))  # fmt: skip
+    weather = weather[["State", "Date", *WEATHER_COLS]].astype({c: "float32" for c in WEATHER_COLS if c != "Events"})
+    gt_state, gt_de = prepare_trends(read_raw(raw, "googletrend.csv"))
+
+    # One frame for both sets so per-store event durations run across the train/test boundary.
+    test = test.assign(Open=test.Open.fillna(1).astype("int64"))  # blank Open in test: assume open
+    df = pd.concat([train.assign(_test=False), test.assign(_test=True)], ignore_index=True)
+    df["StateHoliday"] = df.StateHoliday != "0"
+    df = add_datepart(df, "Date", drop=False)
+    df = join_df(df, store, "Store", names=("train+test", "store.csv"))
+    df["WeekStart"] = week_start(df.Date)
+    df = join_df(df, gt_state, ["State", "WeekStart"], names=("train+test", "googletrend.csv (states)"))
+    df = join_df(df, gt_de, "WeekStart", names=("train+test", "googletrend.csv (Rossmann_DE)"))
+    df = join_df(df, weather, ["State", "Date"], names=("train+test", "weather.csv"))
+    df = add_since_features(df)
+    df = add_event_durations(df, EVENTS)
+    df = add_event_counts(df, EVENTS, window=event_window)
+    df = df.drop(columns=["WeekStart", "CompetitionOpenSince", "Promo2Since"])
+    train_out = df[~df._test].drop(columns=["_test", "Id"]).reset_index(drop=True)
+    test_out = df[df._test].drop(columns=["_test", "Sales", "Customers"]).reset_index(drop=True)
+    return train_out, test_out.astype({"Id": "int64"})
+
+
+def fingerprint(paths: Paths, extra: dict) -> str:
+    """Hash of the raw data's provenance, the feature code and the given settings: the cache key."""
+    h = hashlib.sha256(paths.source_stamp.read_bytes())
+    for f in CODE:
+        h.update(f.read_bytes())
+    h.update(json.dumps(extra, sort_keys=True).encode())
+    return h.hexdigest()[:16]
+
+
+def split_valid(train: pd.DataFrame, valid_days: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Time-based hold-out: the last `valid_days` calendar days of train (never shuffled across the cut)."""
+    if valid_days <= 0:
+        return train, train.iloc[:0]
+    cut = train.Date.max() - pd.Timedelta(days=valid_days - 1)
+    is_valid = train.Date >= cut
+    return train[~is_valid], train[is_valid]
+
+
+def build(paths: Paths, cfg: RossmannConfig) -> dict:
+    """Build (or reuse) interim/{train,test}.feather, then processed/{train,valid,test}.feather and procs.json."""
+    t0 = time.perf_counter()
+    key = fingerprint(paths, {"event_window": cfg.event_window})
+    manifest = paths.interim / "manifest.json"
+    cached = json.loads(manifest.read_text()) if manifest.is_file() else {}
+    if cached.get("fingerprint") == key and all(
+        (paths.interim / f).is_file() for f in ("train.feather", "test.feather")
+    ):
+        train = pd.read_feather(paths.interim / "train.feather")
+        test = pd.read_feather(paths.interim / "test.feather")
+        print(f"interim: reusing {paths.interim} (inputs and feature code unchanged)")
+    else:
+        train, test = build_joined(paths.raw, cfg.event_window)
+        write_feather(train, paths.interim / "train.feather")
+        write_feather(test, paths.interim / "test.feather")
+        atomic_write_text(manifest, json.dumps({"fingerprint": key, "train_rows": len(train), "test_rows": len(test)}))
+        print(f"interim: wrote {paths.interim}/{{train,test}}.feather ({len(train):,} + {len(test):,} rows)")
+
+    fit_part, valid_part = split_valid(train, cfg.valid_days)
+    proc = TabularProcessor(cfg.cat_names, cfg.cont_names).fit(fit_part)
+    keep = ["Date", "Sales", "Customers", "Open", "Id"]
+    outputs = {"train": fit_part, "valid": valid_part, "test": test}
+    for name, frame in outputs.items():
+        done = proc.transform(frame)
+        cols = [c for c in keep if c in done.columns] + proc.all_cat_names + proc.cont_names
+        write_feather(done[cols], paths.processed / f"{name}.feather")
+    proc.save(paths.processed / "procs.json")
+    summary = {
+        "rows": {k: len(v) for k, v in outputs.items()},
+        "dates": {k: [str(v.Date.min().date()), str(v.Date.max().date())] for k, v in outputs.items() if len(v)},
+        "cat_names": proc.all_cat_names,
+        "cont_names": proc.cont_names,
+        "cardinality": proc.categorify.cardinality(),
+        "config": {k: getattr(cfg, k) for k in FEATURE_KEYS},
+        "source": json.loads(paths.source_stamp.read_text()).get("source"),
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
+    atomic_write_text(paths.processed / "features.json", json.dumps(summary, indent=1))
+    for name, n in summary["rows"].items():
+        span = " .. ".join(summary["dates"].get(name, ["-"]))
+        print(f"processed: {paths.processed / (name + '.feather')}  {n:,} rows  {span}")
+    return summary

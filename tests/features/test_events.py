@@ -1,0 +1,82 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from features import add_event_counts, add_event_durations
+
+
+def stores():
+    d = pd.DataFrame(
+        {
+            "Store": [1] * 6 + [2] * 3,
+            "Date": pd.to_datetime(
+                ["2015-01-01", "2015-01-02", "2015-01-03", "2015-01-05", "2015-01-10", "2015-01-11"]
+                + ["2015-01-01", "2015-01-02", "2015-01-03"]
+            ),
+            "Promo": [0, 1, 0, 0, 0, 1, 1, 0, 0],
+        }
+    )
+    return d.sample(frac=1, random_state=0)  # order must not matter
+
+
+def test_durations_around_known_events():
+    out = add_event_durations(stores(), ["Promo"]).sort_values(["Store", "Date"])
+    np.testing.assert_array_equal(out.AfterPromo, [np.nan, 0, 1, 3, 8, 0, 0, 1, 2])
+    np.testing.assert_array_equal(out.BeforePromo, [1, 0, 8, 6, 1, 0, 0, np.nan, np.nan])
+
+
+def test_counts_use_calendar_days_not_rows():
+    out = add_event_counts(stores(), ["Promo"], window=7).sort_values(["Store", "Date"])
+    # Store 1 on 01-10: the window 01-04..01-10 holds no promo although the 7 rows before it do.
+    assert out.Promo_bw.tolist() == [0, 1, 1, 1, 0, 1, 1, 1, 1]
+    assert out.Promo_fw.tolist() == [1, 1, 0, 1, 1, 1, 1, 0, 0]
+
+
+def test_results_align_with_the_input_index():
+    d = stores()
+    out = add_event_counts(add_event_durations(d, ["Promo"]), ["Promo"])
+    assert out.index.equals(d.index)
+    assert out.loc[d.Promo == 1, "AfterPromo"].eq(0).all()
+
+
+def test_duplicate_store_days_are_rejected():
+    d = pd.concat([stores(), stores().head(1)], ignore_index=True)
+    with pytest.raises(ValueError, match="duplicate"):
+        add_event_counts(d, ["Promo"])
+
+
+def reference_durations(df, event):
+    """Straightforward per-row loop, as in the course's get_elapsed (non-negative Before)."""
+    after, before = {}, {}
+    for _, g in df.sort_values(["Store", "Date"]).groupby("Store"):
+        last = None
+        for i, d, v in zip(g.index, g.Date, g[event], strict=True):
+            last = d if v else last
+            after[i] = (d - last).days if last is not None else np.nan
+        nxt = None
+        for i, d, v in zip(g.index[::-1], g.Date[::-1], g[event][::-1], strict=True):
+            nxt = d if v else nxt
+            before[i] = (nxt - d).days if nxt is not None else np.nan
+    return pd.Series(after).reindex(df.index), pd.Series(before).reindex(df.index)
+
+
+def reference_counts(df, event, window):
+    events = {(s, d) for s, d, v in zip(df.Store, df.Date, df[event], strict=True) if v}
+    day = pd.Timedelta(days=1)
+    bw = [sum((s, d - k * day) in events for k in range(window)) for s, d in zip(df.Store, df.Date, strict=True)]
+    fw = [sum((s, d + k * day) in events for k in range(window)) for s, d in zip(df.Store, df.Date, strict=True)]
+    return bw, fw
+
+
+def test_vectorised_events_equal_the_reference_on_the_sample(rossmann_sample_dir):
+    train = pd.read_csv(rossmann_sample_dir / "train.csv", dtype={"StateHoliday": str}, parse_dates=["Date"])
+    train = train[train.Store <= 6].reset_index(drop=True)  # stores with gaps and closures included
+    train["StateHoliday"] = train.StateHoliday != "0"
+    out = add_event_counts(add_event_durations(train, ["Promo", "StateHoliday"]), ["Promo", "StateHoliday"])
+    for ev in ["Promo", "StateHoliday"]:
+        after, before = reference_durations(train, ev)
+        np.testing.assert_array_equal(out["After" + ev], after)
+        np.testing.assert_array_equal(out["Before" + ev], before)
+        bw, fw = reference_counts(train, ev, 7)
+        assert out[ev + "_bw"].tolist() == bw
+        assert out[ev + "_fw"].tolist() == fw

@@ -1,0 +1,105 @@
+"""The Rossmann feature step on the embedded sample, checked against a straightforward reference."""
+
+import datetime as dt
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features import TabularProcessor
+from pipelines.rossmann import RossmannConfig
+from pipelines.rossmann.features import build, build_joined
+
+
+@pytest.fixture(scope="module")
+def joined(rossmann_sample_dir):
+    return build_joined(rossmann_sample_dir)
+
+
+def test_joined_shapes_and_no_unmatched_rows(joined, rossmann_sample_dir):
+    train, test = joined
+    raw_train = pd.read_csv(rossmann_sample_dir / "train.csv")
+    raw_test = pd.read_csv(rossmann_sample_dir / "test.csv")
+    assert len(train) == len(raw_train) and len(test) == len(raw_test)
+    for col in ["trend", "trend_DE", "Mean_TemperatureC", "State", "StoreType"]:
+        assert train[col].notna().all() and test[col].notna().all(), col
+    assert test.Open.notna().all()  # blank Open -> 1
+    assert test.Id.tolist() == raw_test.Id.tolist()  # test order preserved
+
+
+def test_since_features_equal_a_row_by_row_reference(joined, rossmann_sample_dir):
+    """The course's apply-per-row recipe, written plainly, on every train row."""
+    train, _ = joined
+    store = pd.read_csv(rossmann_sample_dir / "store.csv").set_index("Store")
+    months, weeks = [], []
+    for s, d in zip(train.Store, train.Date, strict=True):
+        r = store.loc[s]
+        y = 1900 if pd.isna(r.CompetitionOpenSinceYear) else int(r.CompetitionOpenSinceYear)
+        m = 1 if pd.isna(r.CompetitionOpenSinceMonth) else int(r.CompetitionOpenSinceMonth)
+        days = max((d - pd.Timestamp(y, m, 15)).days, 0) if y >= 1990 else 0
+        months.append(min(days // 30, 24))
+        py = 1900 if pd.isna(r.Promo2SinceYear) else int(r.Promo2SinceYear)
+        pw = 1 if pd.isna(r.Promo2SinceWeek) else int(r.Promo2SinceWeek)
+        pdays = max((d - pd.Timestamp(dt.date.fromisocalendar(py, pw, 1))).days, 0) if py >= 1990 else 0
+        weeks.append(min(pdays // 7, 25))
+    assert train.CompetitionMonthsOpen.tolist() == months
+    assert train.Promo2Weeks.tolist() == weeks
+
+
+def test_trend_and_weather_equal_a_lookup_reference(joined, rossmann_sample_dir):
+    train, _ = joined
+    gt = pd.read_csv(rossmann_sample_dir / "googletrend.csv")
+    weekly = {}
+    for f, w, t in zip(gt.file, gt.week, gt.trend, strict=True):
+        start = pd.Timestamp(w.split(" - ")[0])
+        for k in range(7):
+            weekly[(f.split("_")[-1] if f != "Rossmann_DE" else "DE", start + pd.Timedelta(days=k))] = t
+    sample = train.sample(500, random_state=0)
+    expect = [weekly[(s.split(",")[-1], d)] for s, d in zip(sample.State, sample.Date, strict=True)]
+    assert sample.trend.tolist() == expect
+    assert sample.trend_DE.tolist() == [weekly[("DE", d)] for d in sample.Date]
+    weather = pd.read_csv(rossmann_sample_dir / "weather.csv").set_index(["file", "Date"])
+    names = pd.read_csv(rossmann_sample_dir / "state_names.csv").set_index("State").StateName
+    expect = [
+        weather.loc[(names[s], f"{d:%Y-%m-%d}"), "Max_TemperatureC"]
+        for s, d in zip(sample.State, sample.Date, strict=True)
+    ]
+    assert sample.Max_TemperatureC.tolist() == expect
+
+
+def test_processed_tables(sample_paths):
+    cfg = RossmannConfig()
+    summary = build(sample_paths, cfg)
+    proc = TabularProcessor.load(sample_paths.processed / "procs.json")
+    train = pd.read_feather(sample_paths.processed / "train.feather")
+    valid = pd.read_feather(sample_paths.processed / "valid.feather")
+    test = pd.read_feather(sample_paths.processed / "test.feather")
+    assert valid.Date.nunique() == 48 and valid.Date.min() > train.Date.max()  # time-ordered hold-out
+    assert str(valid.Date.max().date()) == "2015-07-31"
+    for frame in (train, valid, test):
+        assert not frame[proc.all_cat_names + proc.cont_names].isna().any().any()
+        for c, n in proc.categorify.cardinality().items():
+            assert frame[c].between(0, n - 1).all(), c
+    assert abs(train[proc.cont_names].mean()).max() < 1e-3  # normalised with train statistics
+    # Vocabularies come from the train split only: a value first seen in validation maps to 0.
+    fit_weeks = set(pd.read_feather(sample_paths.interim / "train.feather").query("Date < '2015-06-14'").Week)
+    assert set(proc.categorify.vocab["Week"]) == fit_weeks
+    assert summary["rows"] == {"train": len(train), "valid": len(valid), "test": len(test)}
+    assert json.loads((sample_paths.processed / "features.json").read_text())["config"]["valid_days"] == 48
+
+
+def test_interim_cache_is_reused_until_inputs_change(sample_paths, capsys):
+    build(sample_paths, RossmannConfig())
+    build(sample_paths, RossmannConfig(valid_days=10))
+    assert "reusing" in capsys.readouterr().out
+    build(sample_paths, RossmannConfig(event_window=3))
+    assert "reusing" not in capsys.readouterr().out
+    train = pd.read_feather(sample_paths.interim / "train.feather")
+    assert train.Promo_bw.max() <= 3
+
+
+def test_valid_days_zero_trains_on_everything(sample_paths):
+    summary = build(sample_paths, RossmannConfig(valid_days=0))
+    assert summary["rows"]["valid"] == 0
+    assert np.isfinite(pd.read_feather(sample_paths.processed / "train.feather").CompetitionDistance).all()

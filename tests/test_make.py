@@ -1,0 +1,67 @@
+"""The make chain end to end on the embedded sample, and on the real data when ../shared/data is present."""
+
+import json
+import os
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipelines.paths import ROOT
+
+pytestmark = pytest.mark.slow
+
+
+def make(*args, data: Path, check=True):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    r = subprocess.run(["make", "--no-print-directory", *args, f"DATA={data}"], cwd=ROOT, env=env,
+                       capture_output=True, text=True)  # fmt: skip
+    if check and r.returncode:
+        raise AssertionError(f"make {' '.join(args)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+    return r
+
+
+def test_features_chain_on_the_sample(tmp_path):
+    data = tmp_path / "data"
+    first = make("features", data=data)
+    assert "generating the embedded sample" in first.stdout
+    processed = data / "rossmann" / "processed"
+    assert {p.name for p in processed.iterdir()} >= {"train.feather", "valid.feather", "test.feather", "procs.json"}
+    stamp = (processed / "features.json").stat().st_mtime_ns
+
+    again = make("features", data=data)
+    assert "pipelines features" not in again.stdout  # up to date: nothing rebuilt
+    assert (processed / "features.json").stat().st_mtime_ns == stamp
+
+    changed = make("features", "ARGS=valid_days=30", data=data)
+    assert "pipelines features" in changed.stdout and "reusing" in changed.stdout  # interim cache kept
+    assert pd.read_feather(processed / "valid.feather").Date.nunique() == 30
+
+    bad = make("features", "ARGS=valid_dayz=3", data=data, check=False)
+    assert bad.returncode != 0 and "unknown config key(s) ['valid_dayz']" in bad.stderr
+
+
+def test_download_failure_is_one_clear_message(tmp_path):
+    bad = make("download", f"SRC={tmp_path / 'nope.zip'}", data=tmp_path / "data", check=False)
+    assert bad.returncode != 0
+    assert "nope.zip: no such file or folder" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+@pytest.mark.real_data
+def test_real_data_download_and_features(tmp_path, rossmann_real_dir):
+    data = tmp_path / "data"
+    make("download", f"SRC={rossmann_real_dir / 'rossmann-store-sales.zip'}", f"EXTRA={rossmann_real_dir}", data=data)
+    make("features", data=data)
+    summary = json.loads((data / "rossmann" / "processed" / "features.json").read_text())
+    assert summary["rows"]["train"] + summary["rows"]["valid"] == 1_017_209
+    assert summary["rows"]["test"] == 41_088
+    assert summary["dates"]["valid"] == ["2015-06-14", "2015-07-31"]
+    interim = pd.read_feather(data / "rossmann" / "interim" / "train.feather", columns=["Sales", "Open", "trend"])
+    assert int(interim.Sales.sum()) == 5_873_180_623  # cross-check figure from the data README
+    assert interim.trend.notna().all()
+    with zipfile.ZipFile(rossmann_real_dir / "rossmann-store-sales.zip") as z:
+        assert len(pd.read_csv(z.open("test.csv"))) == 41_088
+    assert "pipelines features" not in make("features", data=data).stdout
