@@ -9,6 +9,8 @@ ARGS ?=
 SRC ?=
 EXTRA ?=
 FORCE ?=
+RUN ?= default
+N_SEEDS ?=
 
 PYTHON ?= python3
 VENV := .venv
@@ -17,15 +19,19 @@ VENV_OK := $(VENV)/.installed
 PKG := $(subst -,_,$(COMP))
 export DATA SUBMISSIONS
 
-CFG_ARGS := $(if $(CONFIG),--config $(CONFIG)) $(ARGS)
+CFG_ARGS := $(if $(CONFIG),--config $(CONFIG)) $(ARGS) $(if $(N_SEEDS),n_seeds=$(N_SEEDS))
 DIR := $(DATA)/$(COMP)
 RAW := $(DIR)/raw/SOURCE.json
 FEATURES_CFG := $(DIR)/config/features.json
 FEATURES := $(DIR)/processed/features.json
 FEATURE_CODE := $(wildcard features/*.py pipelines/$(PKG)/features.py pipelines/$(PKG)/config.py)
+TRAIN_CFG := $(DIR)/config/train.json
+TRAINED := $(DIR)/runs/$(RUN)/result.json
+TRAIN_CODE := $(wildcard models/*.py pipelines/$(PKG)/train.py pipelines/runs.py)
+SUBMISSION := $(SUBMISSIONS)/$(COMP)/$(RUN).csv
 
 .DEFAULT_GOAL := help
-.PHONY: help venv download sample features train predict submission submit all demo test test-fast lint bench clean distclean FORCE
+.PHONY: help venv download sample features train lr-find predict submission submit all demo test test-fast lint bench clean distclean FORCE
 
 help: ## list the targets (COMP=rossmann by default; DATA, CONFIG, ARGS, SRC, EXTRA as noted)
 	@echo "usage: make TARGET [COMP=rossmann] [ARGS='key=value ...'] [CONFIG=file.toml]"
@@ -46,7 +52,7 @@ $(RAW): | $(VENV_OK)
 
 sample: $(RAW) ## put the embedded sample in data/COMP/raw (only when no real data is there)
 
-$(FEATURES_CFG): FORCE | $(VENV_OK)
+$(FEATURES_CFG) $(TRAIN_CFG) &: FORCE | $(VENV_OK)
 	@$(PY) -m pipelines config $(COMP) --data $(DATA) $(CFG_ARGS)
 
 $(FEATURES): $(RAW) $(FEATURES_CFG) $(FEATURE_CODE) | $(VENV_OK)
@@ -54,14 +60,30 @@ $(FEATURES): $(RAW) $(FEATURES_CFG) $(FEATURE_CODE) | $(VENV_OK)
 
 features: $(FEATURES) ## raw -> data/COMP/interim -> data/COMP/processed (Feather, procs fit on train only)
 
-train predict submission submit: ## (arrives with the model issue)
-	@echo "make $@: not built yet" >&2; exit 2
+$(TRAINED): $(FEATURES) $(TRAIN_CFG) $(TRAIN_CODE) | $(VENV_OK)
+	$(PY) -m pipelines train $(COMP) --data $(DATA) --run $(RUN) $(CFG_ARGS)
 
-all: features ## the whole chain up to the submission file (never submits)
+train: $(TRAINED) ## train run RUN (default: default) into data/COMP/runs/RUN; N_SEEDS=5 for a seed ensemble
 
-demo: ## the whole Rossmann chain on the embedded sample, in data/demo/
-	$(MAKE) --no-print-directory features COMP=rossmann DATA=data/demo SUBMISSIONS=submissions/demo
-	@echo "demo outputs:"; ls -1 data/demo/rossmann/raw/*.csv data/demo/rossmann/interim/*.feather data/demo/rossmann/processed/* | sed 's/^/  /'
+lr-find: $(FEATURES) | $(VENV_OK) ## lr finder: plot in data/COMP/runs/RUN/lr_find.png and a suggested lr
+	$(PY) -m pipelines lr-find $(COMP) --data $(DATA) --run $(RUN) $(CFG_ARGS)
+
+$(SUBMISSION): $(TRAINED) | $(VENV_OK)
+	$(PY) -m pipelines predict $(COMP) --data $(DATA) --run $(RUN) $(CFG_ARGS)
+
+predict: $(SUBMISSION) ## predict the test set: submissions/COMP/RUN.csv, validated against sample_submission.csv
+
+submission: $(SUBMISSION) ## same as predict
+
+submit: $(SUBMISSION) | $(VENV_OK) ## send submissions/COMP/RUN.csv to Kaggle (needs credentials; never part of all)
+	$(PY) -m pipelines submit $(COMP) --data $(DATA) --run $(RUN) $(CFG_ARGS)
+
+all: $(SUBMISSION) ## the whole chain: download-or-sample, features, train, predict (never submits)
+
+DEMO_ARGS := epochs=20 lr=1e-2 bs=256
+demo: ## the whole Rossmann chain on the embedded sample, in data/demo/ and submissions/demo/
+	$(MAKE) --no-print-directory all COMP=rossmann DATA=data/demo SUBMISSIONS=submissions/demo RUN=demo ARGS="$(DEMO_ARGS) $(ARGS)"
+	@echo "demo: validation RMSPE $$($(PY) -c 'import json; print(json.load(open("data/demo/rossmann/runs/demo/result.json"))["valid_rmspe"])'), submission submissions/demo/rossmann/demo.csv"
 
 test: $(VENV_OK) ## run the test suite (unit, end-to-end on the sample, real-data checks if ../shared/data exists)
 	$(PY) -m pytest

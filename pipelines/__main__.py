@@ -5,6 +5,10 @@ The Makefile calls these; they work the same by hand. Steps:
   sample     put the embedded sample into data/COMP/raw unless real data is there
   config     write the resolved config sections (rewritten only when they change, for make)
   features   raw -> interim -> processed feature tables
+  train      train the run's model(s) into data/COMP/runs/RUN
+  lr-find    lr finder sweep, plot saved in the run folder
+  predict    write submissions/COMP/RUN.csv (validated against sample_submission.csv)
+  submit     validate again and send it with `kaggle competitions submit`
 """
 
 from __future__ import annotations
@@ -46,13 +50,14 @@ def write_config_sections(comp, paths: Paths, cfg) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=["download", "sample", "config", "features"])
+    parser.add_argument("step", choices=["download", "sample", "config", "features", "train", "lr-find", "predict", "submit"])
     parser.add_argument("comp", help=f"competition: {', '.join(sorted(COMPETITIONS))}")
     parser.add_argument("--data", help="data root (default: ./data or $DATA)")
     parser.add_argument("--src", help="download: local archive or folder instead of the Kaggle API")
     parser.add_argument("--extra", help="download: folder or archive with the external tables")
     parser.add_argument("--force", action="store_true", help="download/sample: replace what raw/ holds")
     parser.add_argument("--config", help="TOML file of config overrides")
+    parser.add_argument("--run", default="default", help="run name: data/COMP/runs/RUN, submissions/COMP/RUN.csv")
     parser.add_argument("overrides", nargs="*", help="config overrides key=value")
     args = parser.parse_intermixed_args(argv)
 
@@ -70,6 +75,17 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"config: {', '.join(changed)} changed ({paths.config})")
         elif args.step == "features":
             comp.build_features(paths, cfg)
+        elif args.step == "train":
+            comp.train(paths, cfg, args.run)
+        elif args.step == "lr-find":
+            comp.lr_find(paths, cfg, args.run)
+        elif args.step == "predict":
+            comp.predict(paths, cfg, args.run)
+        elif args.step == "submit":
+            comp.submit(paths, cfg, args.run)
+    except KeyboardInterrupt:
+        print("\ninterrupted: the last finished epoch is checkpointed; run the same command again to resume", file=sys.stderr)
+        return 130
     except (DownloadError, configlib.ConfigError, FileNotFoundError, ValueError, KeyError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"error: {msg}", file=sys.stderr)

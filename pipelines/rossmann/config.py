@@ -73,5 +73,34 @@ class RossmannConfig:
     cont_names: list[str] = field(default_factory=lambda: list(CONT_NAMES))
     event_window: int = 7  # days in the backward/forward event-count windows
 
+    # --- model: entity embeddings + MLP (fast.ai course defaults) ---
+    layers: list[int] = field(default_factory=lambda: [1000, 500])
+    ps: list[float] = field(default_factory=lambda: [0.001, 0.01])  # dropout after each hidden layer
+    emb_drop: float = 0.04
+    emb_sizes: list[str] = field(default_factory=list)  # overrides of the width rule, e.g. ["Store=50"]
+    y_range_mult: float = 1.2  # sigmoid output on [0, y_range_mult * log(max Sales)]
+
+    # --- training ---
+    train_rows: str = "sales"  # "sales": Open==1 and Sales>0 (as the course); "open": every open day
+    epochs: int = 5
+    lr: float = 1e-3  # peak lr of the schedule
+    schedule: str = "one_cycle"  # one_cycle | sgdr | constant
+    pct_start: float = 0.25  # one_cycle: share of training spent warming up
+    cycle_len: int = 1  # sgdr: epochs of the first cycle
+    cycle_mult: int = 2  # sgdr: each cycle this many times longer than the last
+    bs: int = 512  # rows per batch
+    wd: float = 0.2  # decoupled weight decay (AdamW), not applied to biases and BatchNorm
+    adam_eps: float = 1e-5
+    clip: float = 0.0  # max gradient norm; 0 = off
+    seed: int = 0
+    n_seeds: int = 1  # ensemble: seeds seed..seed+n_seeds-1, predictions averaged in log space
+    device: str = "auto"  # auto = CUDA, then MPS, then CPU
+    amp: str = "auto"  # auto = bf16/fp16 autocast on CUDA only; off; bf16 (CPU too); fp16 (GPU)
+    resume: bool = True  # continue an interrupted run from its last checkpoint when the config matches
+
 
 FEATURE_KEYS = ("valid_days", "cat_names", "cont_names", "event_window")
+# What a run's result depends on besides the features (n_seeds and resume only say how many / how to run).
+MODEL_KEYS = ("layers", "ps", "emb_drop", "emb_sizes", "y_range_mult", "train_rows", "epochs", "lr", "schedule",
+              "pct_start", "cycle_len", "cycle_mult", "bs", "wd", "adam_eps", "clip", "device", "amp")  # fmt: skip
+TRAIN_KEYS = (*MODEL_KEYS, "seed", "n_seeds")

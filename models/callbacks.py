@@ -1,0 +1,119 @@
+"""Callbacks for the Learner: progress display, metric logging with plots, per-epoch checkpoints."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from features.io import atomic_path, atomic_write_text
+from models.learner import Callback, is_interactive
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.5f}" if abs(v) < 100 else f"{v:,.0f}"
+    return str(v)
+
+
+class ProgressCallback(Callback):
+    """A tqdm bar per epoch with the running loss in a terminal; one plain line per epoch otherwise (CI, logs)."""
+
+    order = 50
+
+    def __init__(self, interactive: bool | None = None, label: str = ""):
+        self.interactive = is_interactive() if interactive is None else interactive
+        self.label = f"{label} " if label else ""
+        self.bar = None
+
+    def before_epoch(self, learn):
+        if self.interactive:
+            self.bar = tqdm(total=len(learn.train_dl), desc=f"{self.label}epoch {learn.epoch + 1}/{learn.n_epochs}",
+                            leave=False, dynamic_ncols=True)  # fmt: skip
+
+    def after_batch(self, learn):
+        if self.bar is not None:
+            self.bar.update(1)
+            if learn.batch_index % 20 == 0:
+                self.bar.set_postfix(loss=f"{learn.loss:.4f}", lr=f"{learn.opt.param_groups[-1]['lr']:.2e}")
+
+    def after_epoch(self, learn):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        row = learn.history[-1]
+        shown = {k: v for k, v in row.items() if k not in ("epoch", "train_s")}
+        line = f"{self.label}epoch {row['epoch']}/{learn.n_epochs}  " + "  ".join(f"{k} {_fmt(v)}" for k, v in shown.items())
+        if self.interactive:
+            tqdm.write(line)
+        else:
+            print(line, flush=True)
+
+    def after_fit(self, learn):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+class Recorder(Callback):
+    """Writes metrics.csv and metrics.json after every epoch and loss/lr plots at the end, into `path`."""
+
+    order = 60
+
+    def __init__(self, path: str | Path, stage: str | None = None):
+        self.path, self.stage = Path(path), stage
+
+    def after_epoch(self, learn):
+        rows = [dict(r, stage=self.stage) if self.stage else r for r in learn.history]
+        atomic_write_text(self.path / "metrics.json", json.dumps(rows, indent=1))
+        keys = list(dict.fromkeys(k for r in rows for k in r))
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+        atomic_write_text(self.path / "metrics.csv", buf.getvalue())
+
+    def after_fit(self, learn):
+        if learn.losses_seen:
+            save_training_plot(learn, self.path / "training.png")
+
+
+def save_training_plot(learn, path: Path) -> None:
+    """Per-batch training loss (with validation loss per epoch) and the lr schedule, side by side."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    losses = [x for x in learn.losses_seen if math.isfinite(x)]
+    ax1.plot(losses, lw=0.6, alpha=0.6, label="train (batch)")
+    per_epoch = len(learn.train_dl)
+    valid = [(r["epoch"] * per_epoch, r["valid_loss"]) for r in learn.history if "valid_loss" in r]
+    if valid:
+        ax1.plot(*zip(*valid, strict=True), "o-", label="valid (epoch)")
+    if losses:
+        ax1.set_ylim(0, sorted(losses)[int(len(losses) * 0.98)] * 1.5)
+    ax1.set(xlabel="batch", ylabel="loss", title="loss")
+    ax1.legend()
+    ax2.plot(learn.lrs_seen)
+    ax2.set(xlabel="batch", ylabel="lr", title="learning rate (last layer group)")
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+
+
+class CheckpointCallback(Callback):
+    """Saves checkpoint.pt after every epoch (model, optimizer, epoch, history + `extra`) for resuming."""
+
+    order = 70
+
+    def __init__(self, path: str | Path, extra: dict | None = None):
+        self.path, self.extra = Path(path), extra or {}
+
+    def after_epoch(self, learn):
+        learn.save_checkpoint(self.path, self.extra)

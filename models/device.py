@@ -1,0 +1,56 @@
+"""Device choice (CUDA, then MPS, then CPU) and the mixed-precision settings that go with it."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import torch
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """'auto' -> CUDA if available, else Apple MPS, else CPU; any other value is used as given."""
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+@dataclass(frozen=True)
+class Precision:
+    """How to run forward passes: autocast dtype (None = full fp32) and whether a GradScaler is needed."""
+
+    dtype: torch.dtype | None
+    device_type: str
+
+    @property
+    def needs_scaler(self) -> bool:
+        return self.dtype is torch.float16
+
+    def autocast(self):
+        """Context manager for the forward pass."""
+        if self.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device_type, dtype=self.dtype)
+
+    def __str__(self) -> str:
+        return "fp32" if self.dtype is None else str(self.dtype).removeprefix("torch.")
+
+
+def pick_precision(device: torch.device, amp: str = "auto") -> Precision:
+    """'auto': bf16 (or fp16 on GPUs without bf16) on CUDA, fp32 elsewhere; 'off', 'bf16', 'fp16' force it."""
+    kind = device.type
+    if amp == "off":
+        return Precision(None, kind)
+    if amp == "auto":
+        if kind != "cuda":
+            return Precision(None, kind)
+        return Precision(torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16, kind)
+    if amp in ("bf16", "fp16"):
+        if amp == "fp16" and kind == "cpu":
+            raise ValueError("amp=fp16 is for GPUs; on CPU use amp=bf16 or amp=off")
+        return Precision(torch.bfloat16 if amp == "bf16" else torch.float16, kind)
+    raise ValueError(f"amp={amp!r}: expected auto, off, bf16 or fp16")

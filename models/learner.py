@@ -1,0 +1,387 @@
+"""A small training loop shared by every competition: a Learner whose stages fire ordered callback events.
+
+Events, in order: before_fit, before_epoch, before_batch, after_loss, after_batch, before_validate,
+after_validate, after_epoch, after_fit. A callback is any object with some of these methods (taking the
+learner) and an `order`; raise `CancelFit` from one to stop cleanly. Schedules are functions of overall
+progress (see models.schedules), so one-cycle, SGDR and a resumed run all use the same code path.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from features.io import atomic_path
+from models.data import set_epoch
+from models.device import Precision, pick_device, pick_precision
+from models.schedules import Schedule, constant, one_cycle, one_cycle_momentum, sgdr, sgdr_epochs
+
+EVENTS = (
+    "before_fit", "before_epoch", "before_batch", "after_loss", "after_batch",
+    "before_validate", "after_validate", "after_epoch", "after_fit",
+)  # fmt: skip
+
+
+class CancelFit(Exception):
+    """Raised by a callback to end training after the current step."""
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN or infinite."""
+
+
+class Callback:
+    """Base class: override any event method; lower `order` runs first."""
+
+    order = 0
+
+
+def _is_no_decay(name: str, p: nn.Parameter) -> bool:
+    return p.ndim <= 1  # biases and norm scales/shifts: no weight decay
+
+
+class Learner:
+    """Model + data + loss + optimizer + callbacks; `fit_one_cycle`, `fit_sgdr`, `lr_find`, `predict`."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        train_dl,
+        valid_dl=None,
+        loss_func: Callable = nn.functional.mse_loss,
+        metrics: dict[str, Callable] | None = None,
+        opt: str = "adamw",
+        wd: float = 1e-2,
+        eps: float = 1e-8,
+        betas: tuple[float, float] = (0.9, 0.99),
+        clip: float | None = None,
+        device: str | torch.device = "auto",
+        amp: str = "auto",
+        cbs: Sequence = (),
+        channels_last: bool = False,
+    ):
+        self.device = pick_device(device) if isinstance(device, str) else device
+        self.precision: Precision = pick_precision(self.device, amp)
+        self.model = model.to(self.device)
+        if channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.channels_last = channels_last
+        self.train_dl, self.valid_dl = train_dl, valid_dl
+        self.loss_func, self.metrics = loss_func, dict(metrics or {})
+        self.opt_name, self.wd, self.eps, self.betas, self.clip = opt, wd, eps, betas, clip
+        self.cbs = sorted(cbs, key=lambda cb: getattr(cb, "order", 0))
+        self.opt: torch.optim.Optimizer | None = None
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision.needs_scaler)
+        self.epoch = self.n_epochs = self.iter = self.n_iter = 0
+        self.history: list[dict] = []  # one row per epoch
+        self.lrs_seen: list[float] = []  # per batch, the last group's lr
+        self.losses_seen: list[float] = []  # per batch
+
+    # ---- plumbing -------------------------------------------------------------------------------------------
+    def __call__(self, event: str) -> None:
+        for cb in self.cbs:
+            fn = getattr(cb, event, None)
+            if fn is not None:
+                fn(self)
+
+    def add_cb(self, cb) -> None:
+        self.cbs = sorted([*self.cbs, cb], key=lambda c: getattr(c, "order", 0))
+
+    def layer_groups(self) -> list[list[nn.Parameter]]:
+        """The model's layer groups (for differential lrs) if it defines `layer_groups()`, else one group."""
+        if hasattr(self.model, "layer_groups"):
+            return [list(g) for g in self.model.layer_groups()]
+        return [list(self.model.parameters())]
+
+    def create_opt(self) -> None:
+        """torch.optim optimizer with two param groups per layer group (decay / no decay), all trainable params."""
+        names = {p: n for n, p in self.model.named_parameters()}
+        groups = []
+        for i, params in enumerate(self.layer_groups()):
+            params = [p for p in params if p.requires_grad]
+            decay = [p for p in params if not _is_no_decay(names.get(p, ""), p)]
+            no_decay = [p for p in params if _is_no_decay(names.get(p, ""), p)]
+            groups += [
+                {"params": decay, "weight_decay": self.wd, "layer_group": i},
+                {"params": no_decay, "weight_decay": 0.0, "layer_group": i},
+            ]
+        groups = [g for g in groups if g["params"]]
+        if self.opt_name == "adamw":
+            self.opt = torch.optim.AdamW(groups, lr=1e-3, betas=self.betas, eps=self.eps)
+        elif self.opt_name == "sgd":
+            self.opt = torch.optim.SGD(groups, lr=1e-3, momentum=self.betas[0], nesterov=True)
+        else:
+            raise ValueError(f"opt={self.opt_name!r}: expected adamw or sgd")
+
+    def _peak_lrs(self, lr: float | Sequence[float]) -> list[float]:
+        n = len(self.layer_groups())
+        lrs = [float(lr)] * n if np.isscalar(lr) else [float(x) for x in lr]
+        if len(lrs) != n:
+            raise ValueError(f"{len(lrs)} learning rates for {n} layer groups")
+        return lrs
+
+    def _set_hyper(self, peak: list[float], mult: float, beta1: float | None) -> None:
+        for g in self.opt.param_groups:
+            g["lr"] = peak[g["layer_group"]] * mult
+            if beta1 is not None:
+                if "betas" in g:
+                    g["betas"] = (beta1, g["betas"][1])
+                elif "momentum" in g:
+                    g["momentum"] = beta1
+
+    def to_device(self, batch):
+        """Move a batch (tuple of tensors) to the device; non-blocking from pinned memory on CUDA."""
+        nb = self.device.type == "cuda"
+        out = []
+        for t in batch:
+            t = t.to(self.device, non_blocking=nb)
+            if self.channels_last and t.ndim == 4:
+                t = t.contiguous(memory_format=torch.channels_last)
+            out.append(t)
+        return tuple(out)
+
+    # ---- training ------------------------------------------------------------------------------------------
+    def fit(
+        self,
+        n_epochs: int,
+        lr: float | Sequence[float],
+        schedule: Schedule = constant,
+        momentum: Schedule | None = None,
+        start_epoch: int = 0,
+    ) -> list[dict]:
+        """Train for `n_epochs` (continuing from `start_epoch` when resuming); returns the epoch history."""
+        if self.opt is None:
+            self.create_opt()
+        peak = self._peak_lrs(lr)
+        self.n_epochs, self.n_iter = n_epochs, n_epochs * len(self.train_dl)
+        self.peak_lrs, self.schedule, self.momentum = peak, schedule, momentum
+        self("before_fit")
+        try:
+            for epoch in range(start_epoch, n_epochs):
+                self.epoch = epoch
+                self.epoch_start = time.perf_counter()
+                set_epoch(self.train_dl, epoch)
+                self("before_epoch")
+                self.train_loss = self._train_epoch()
+                self.train_time = time.perf_counter() - self.epoch_start
+                self.valid_results = self.validate() if self.valid_dl is not None else {}
+                self.history.append(self._epoch_row())
+                self("after_epoch")
+        except CancelFit:
+            pass
+        finally:
+            self("after_fit")
+        return self.history
+
+    def _epoch_row(self) -> dict:
+        return {
+            "epoch": self.epoch + 1,
+            "train_loss": self.train_loss,
+            **self.valid_results,
+            "lr": self.opt.param_groups[-1]["lr"],
+            "train_s": round(self.train_time, 2),
+            "rows_per_s": round(self.rows_seen / self.train_time, 1) if self.train_time else None,
+            "time_s": round(time.perf_counter() - self.epoch_start, 2),
+        }
+
+    def _train_epoch(self) -> float:
+        self.model.train()
+        n_batches = len(self.train_dl)
+        total, count, self.rows_seen = 0.0, 0, 0
+        for i, batch in enumerate(self.train_dl):
+            self.iter = self.epoch * n_batches + i
+            pct = self.iter / max(self.n_iter, 1)
+            self._set_hyper(self.peak_lrs, self.schedule(pct), self.momentum(pct) if self.momentum else None)
+            self.batch_index = i
+            self.batch = self.to_device(batch)
+            self("before_batch")
+            loss = self._step(self.batch)
+            n = len(self.batch[-1])
+            total, count, self.rows_seen = total + loss * n, count + n, self.rows_seen + n
+            self.loss = loss
+            self.lrs_seen.append(self.opt.param_groups[-1]["lr"])
+            self.losses_seen.append(loss)
+            self("after_batch")
+        return total / max(count, 1)
+
+    def _step(self, batch) -> float:
+        *xb, yb = batch
+        with self.precision.autocast():
+            pred = self.model(*xb)
+        self.loss_tensor = self.loss_func(pred.float(), yb)
+        self("after_loss")
+        loss = self.loss_tensor.item()
+        if not math.isfinite(loss):
+            lrs = sorted({round(g["lr"], 10) for g in self.opt.param_groups})
+            raise TrainingDiverged(
+                f"loss is {loss} at epoch {self.epoch + 1}, batch {self.batch_index + 1} (lr {lrs}); "
+                f"lower the learning rate (try the lr finder) or set clip=1.0"
+            )
+        self.opt.zero_grad(set_to_none=True)
+        self.scaler.scale(self.loss_tensor).backward()
+        if self.clip:
+            self.scaler.unscale_(self.opt)
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.clip)
+        self.scaler.step(self.opt)
+        self.scaler.update()
+        return loss
+
+    def fit_one_cycle(self, n_epochs: int, lr_max, pct_start: float = 0.25, div: float = 25.0,
+                      div_final: float = 1e5, moms: tuple[float, float] = (0.95, 0.85), start_epoch: int = 0):  # fmt: skip
+        """Leslie Smith's one-cycle policy: lr warms up then anneals, momentum does the opposite."""
+        return self.fit(n_epochs, lr_max, one_cycle(pct_start, div, div_final),
+                        one_cycle_momentum(pct_start, moms[0], moms[1]), start_epoch)  # fmt: skip
+
+    def fit_sgdr(self, n_cycles: int, lr, cycle_len: int = 1, cycle_mult: int = 1, start_epoch: int = 0):
+        """SGDR: `n_cycles` cosine cycles of cycle_len * cycle_mult**i epochs each, restarting at the peak lr."""
+        n_epochs = sgdr_epochs(n_cycles, cycle_len, cycle_mult)
+        if n_epochs != int(n_epochs):
+            raise ValueError("SGDR cycles must add up to a whole number of epochs")
+        return self.fit(int(n_epochs), lr, sgdr(n_cycles, cycle_len, cycle_mult), None, start_epoch)
+
+    # ---- evaluation ----------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def get_preds(self, dl=None, with_targets: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Predictions (float32, CPU) over a loader, and its targets if the batches carry them."""
+        dl = self.valid_dl if dl is None else dl
+        self.model.eval()
+        preds, targets = [], []
+        for batch in dl:
+            batch = self.to_device(batch)
+            xb = batch[:-1] if with_targets else batch
+            with self.precision.autocast():
+                preds.append(self.model(*xb).float().cpu())
+            if with_targets:
+                targets.append(batch[-1].cpu())
+        return torch.cat(preds), (torch.cat(targets) if with_targets else None)
+
+    def validate(self, dl=None) -> dict[str, float]:
+        """Validation loss and every metric, computed over the whole validation set."""
+        self("before_validate")
+        preds, targets = self.get_preds(dl)
+        self.valid_preds = preds
+        out = {"valid_loss": float(self.loss_func(preds, targets.to(preds.dtype)))}
+        for name, fn in self.metrics.items():
+            out[name] = float(fn(preds, targets))
+        self("after_validate")
+        return out
+
+    # ---- lr finder -----------------------------------------------------------------------------------------
+    def lr_find(self, start_lr: float = 1e-7, end_lr: float = 10.0, num_it: int = 100, stop_div: bool = True,
+                plot: str | Path | None = None) -> dict:  # fmt: skip
+        """Exponential lr sweep over mini-batches; stops when the loss diverges; weights are restored after.
+
+        Returns lrs, smoothed losses and a suggested lr (the steepest descent, capped at a tenth of the
+        lr of the minimum loss); with `plot`, saves the curve as a PNG.
+        """
+        state = copy.deepcopy(self.model.state_dict())
+        if self.opt is None:
+            self.create_opt()
+        opt_state = copy.deepcopy(self.opt.state_dict())
+        peak = self._peak_lrs(1.0)
+        self.model.train()
+        lrs, losses, avg, best = [], [], 0.0, math.inf
+        it, self.epoch = 0, 0
+        while it < num_it:
+            for batch in self.train_dl:
+                lr = start_lr * (end_lr / start_lr) ** (it / max(num_it - 1, 1))
+                self._set_hyper(peak, lr, None)
+                self.batch_index = it
+                try:
+                    loss = self._step(self.to_device(batch))
+                except TrainingDiverged:
+                    loss = math.inf
+                avg = 0.98 * avg + 0.02 * loss if math.isfinite(loss) else math.inf
+                smooth = avg / (1 - 0.98 ** (it + 1))
+                lrs.append(lr)
+                losses.append(smooth)
+                best = min(best, smooth)
+                it += 1
+                if it >= num_it or (stop_div and (not math.isfinite(smooth) or smooth > 4 * best)):
+                    it = num_it
+                    break
+        self.model.load_state_dict(state)
+        self.opt.load_state_dict(opt_state)
+        suggestion = suggest_lr(lrs, losses)
+        result = {"lrs": lrs, "losses": losses, "suggested_lr": suggestion}
+        if plot:
+            save_lr_plot(result, plot)
+        return result
+
+    # ---- checkpoints ---------------------------------------------------------------------------------------
+    def save_checkpoint(self, path: str | Path, extra: dict | None = None) -> None:
+        """Model, optimizer, scaler, epoch and history in one file, written atomically."""
+        state = {
+            "model": self.model.state_dict(),
+            "opt": self.opt.state_dict() if self.opt else None,
+            "scaler": self.scaler.state_dict(),
+            "epoch": self.epoch + 1,
+            "history": self.history,
+            "rng": torch.get_rng_state(),  # dropout masks continue as if never interrupted
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "extra": extra or {},
+        }
+        with atomic_path(path) as tmp:
+            torch.save(state, tmp)
+
+    def load_checkpoint(self, path: str | Path, with_opt: bool = True) -> dict:
+        """Restore a checkpoint (weights_only, so no code in it runs); returns its dict (epoch, extra, ...)."""
+        state = torch.load(path, map_location=self.device, weights_only=True)
+        self.model.load_state_dict(state["model"])
+        if with_opt and state.get("opt"):
+            if self.opt is None:
+                self.create_opt()
+            self.opt.load_state_dict(state["opt"])
+            self.scaler.load_state_dict(state["scaler"])
+        self.history = list(state.get("history", []))
+        if "rng" in state:
+            torch.set_rng_state(state["rng"].cpu())
+        if state.get("cuda_rng") and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
+        return state
+
+
+def suggest_lr(lrs: list[float], losses: list[float]) -> float:
+    """Steepest-descent point of the smoothed loss curve, but no more than a tenth of the lr at the minimum."""
+    finite = [(lr, loss) for lr, loss in zip(lrs, losses, strict=True) if math.isfinite(loss)]
+    if len(finite) < 5:
+        return finite[0][0] if finite else lrs[0]
+    lr_arr = np.array([f[0] for f in finite])
+    loss_arr = np.array([f[1] for f in finite])
+    grads = np.gradient(loss_arr, np.log(lr_arr))
+    skip = max(1, len(finite) // 10)  # the first points are noisy
+    steep = lr_arr[skip:][np.argmin(grads[skip:])]
+    at_min = lr_arr[np.argmin(loss_arr)]
+    return float(min(steep, at_min / 10))
+
+
+def save_lr_plot(result: dict, path: str | Path) -> None:
+    """Loss vs learning rate (log scale) with the suggestion marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(result["lrs"], result["losses"])
+    ax.axvline(result["suggested_lr"], color="red", linestyle="--", label=f"suggested {result['suggested_lr']:.2e}")
+    ax.set(xscale="log", xlabel="learning rate", ylabel="smoothed training loss", title="lr finder")
+    finite = [x for x in result["losses"] if math.isfinite(x)]
+    if finite:
+        ax.set_ylim(min(finite) * 0.95, min(max(finite), 4 * min(finite)))
+    ax.legend()
+    with atomic_path(Path(path)) as tmp:
+        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+
+
+def is_interactive() -> bool:
+    return sys.stderr.isatty()

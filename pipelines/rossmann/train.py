@@ -1,0 +1,267 @@
+"""Rossmann model glue: which rows train, the log target, RMSPE, seed ensembles and the submission format.
+
+Everything generic (network, learner, schedules, run folders, submission checks) lives in models/ and
+pipelines/; this file only says what is Rossmann about it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from features import TabularProcessor
+from features.io import write_feather
+from models.callbacks import CheckpointCallback, ProgressCallback, Recorder
+from models.data import tensor_loader
+from models.learner import Learner
+from models.metrics import exp_rmspe
+from models.tabular import TabularModel, emb_sizes, frame_tensors
+from pipelines import submit as submitlib
+from pipelines.config import to_dict
+from pipelines.paths import Paths
+from pipelines.rossmann.config import FEATURE_KEYS, MODEL_KEYS, SPEC, RossmannConfig
+from pipelines.runs import RunDir, seed_everything
+
+
+class CheckpointMismatch(ValueError):
+    """A checkpoint built for other features than the current processed tables."""
+
+
+def load_processed(paths: Paths) -> tuple[TabularProcessor, dict[str, pd.DataFrame]]:
+    """procs.json and the train/valid/test tables from data/rossmann/processed."""
+    if not (paths.processed / "procs.json").is_file():
+        raise FileNotFoundError(f"{paths.processed}/procs.json not found: run `make features COMP=rossmann` first")
+    proc = TabularProcessor.load(paths.processed / "procs.json")
+    frames = {name: pd.read_feather(paths.processed / f"{name}.feather") for name in ("train", "valid", "test")}
+    return proc, frames
+
+
+def feature_signature(proc: TabularProcessor) -> dict:
+    """What a checkpoint must agree on with the features: columns, order, vocabulary sizes and contents."""
+    vocab = json.dumps(proc.categorify.vocab, sort_keys=True, default=str).encode()
+    return {
+        "cat_names": proc.all_cat_names,
+        "cont_names": proc.cont_names,
+        "cardinality": proc.categorify.cardinality(),
+        "vocab_sha": hashlib.sha256(vocab).hexdigest()[:16],
+    }
+
+
+def check_signature(saved: dict, current: dict, where: Path) -> None:
+    """Refuse (with what differs) a checkpoint whose features differ from the current ones."""
+    diffs = [k for k in current if saved.get(k) != current[k]]
+    if diffs:
+        detail = []
+        for k in diffs:
+            a, b = saved.get(k), current[k]
+            if isinstance(a, list) and isinstance(b, list):
+                detail.append(f"{k}: only in checkpoint {sorted(set(a) - set(b))}, only now {sorted(set(b) - set(a))}")
+            elif isinstance(a, dict) and isinstance(b, dict):
+                changed = sorted(c for c in set(a) | set(b) if a.get(c) != b.get(c))
+                detail.append(f"{k} differs for {changed}")
+            else:
+                detail.append(f"{k}: {a} vs {b}")
+        raise CheckpointMismatch(
+            f"{where} was trained on different features ({'; '.join(detail)}). Retrain it on the current features "
+            f"(make train COMP=rossmann), or rebuild the features it was trained with."
+        )
+
+
+def training_mask(df: pd.DataFrame, how: str) -> pd.Series:
+    """Rows the model learns from: open days with sales (default) or every open day."""
+    if how == "sales":
+        return (df.Open == 1) & (df.Sales > 0)
+    if how == "open":
+        return (df.Open == 1) & (df.Sales >= 0)
+    raise ValueError(f"train_rows={how!r}: expected 'sales' or 'open'")
+
+
+def log_target(sales: pd.Series) -> torch.Tensor:
+    """log(Sales) as float32; a zero-sales open day (train_rows=open) counts as log(1) = 0."""
+    return torch.from_numpy(np.log(np.maximum(sales.to_numpy(np.float64), 1.0)).astype(np.float32))
+
+
+def rmspe_from_log(pred_log, target_log) -> float:
+    """RMSPE in sales space for predictions and targets in log space, ignoring zero sales (Kaggle's rule)."""
+    return exp_rmspe(np.asarray(pred_log, np.float64), np.asarray(target_log, np.float64))
+
+
+def build_model(cfg: RossmannConfig, proc: TabularProcessor, max_log_sales: float) -> TabularModel:
+    """The entity-embedding network for the processed Rossmann columns."""
+    overrides = {}
+    for item in cfg.emb_sizes:
+        col, sep, width = item.partition("=")
+        if not sep or not width.isdigit():
+            raise ValueError(f"emb_sizes item {item!r}: expected COLUMN=WIDTH, e.g. Store=50")
+        overrides[col] = int(width)
+    szs = emb_sizes({c: proc.categorify.cardinality()[c] for c in proc.all_cat_names}, overrides)
+    return TabularModel(szs, len(proc.cont_names), 1, tuple(cfg.layers), tuple(cfg.ps), cfg.emb_drop,
+                        (0.0, cfg.y_range_mult * max_log_sales))  # fmt: skip
+
+
+def run_config(cfg: RossmannConfig, seed: int) -> dict:
+    """What must match for a finished or interrupted seed run to be reused: model/feature keys and the seed."""
+    full = to_dict(cfg)
+    return {**{k: full[k] for k in (*FEATURE_KEYS, *MODEL_KEYS)}, "seed": seed}
+
+
+def fit(learn: Learner, cfg: RossmannConfig, start_epoch: int = 0) -> None:
+    if cfg.schedule == "one_cycle":
+        learn.fit_one_cycle(cfg.epochs, cfg.lr, pct_start=cfg.pct_start, start_epoch=start_epoch)
+    elif cfg.schedule == "sgdr":
+        n, total = 0, 0
+        while total < cfg.epochs:
+            total += cfg.cycle_len * cfg.cycle_mult**n
+            n += 1
+        if total != cfg.epochs:
+            raise ValueError(f"sgdr: cycles of {cfg.cycle_len} x {cfg.cycle_mult}^i epochs cannot add up to epochs={cfg.epochs}")
+        learn.fit_sgdr(n, cfg.lr, cfg.cycle_len, cfg.cycle_mult, start_epoch=start_epoch)
+    elif cfg.schedule == "constant":
+        learn.fit(cfg.epochs, cfg.lr, start_epoch=start_epoch)
+    else:
+        raise ValueError(f"schedule={cfg.schedule!r}: expected one_cycle, sgdr or constant")
+
+
+def make_learner(cfg: RossmannConfig, proc: TabularProcessor, frames: dict, seed: int, cbs=()) -> Learner:
+    """Data on the device, the model and the learner for one seed (no training yet)."""
+    train = frames["train"][training_mask(frames["train"], cfg.train_rows)]
+    valid = frames["valid"][frames["valid"].Sales > 0]  # Kaggle ignores zero-sales days
+    if len(train) == 0:
+        raise ValueError("no training rows: check valid_days and train_rows")
+    max_log = float(np.log(train.Sales.max()))
+    model = build_model(cfg, proc, max_log)
+    learn = Learner(model, None, None, loss_func=torch.nn.functional.mse_loss, metrics={"rmspe": rmspe_from_log},
+                    wd=cfg.wd, eps=cfg.adam_eps, clip=cfg.clip or None, device=cfg.device, amp=cfg.amp, cbs=cbs)  # fmt: skip
+    dev = learn.device
+    x_cat, x_cont = frame_tensors(train, proc.all_cat_names, proc.cont_names)
+    learn.train_dl = tensor_loader(x_cat.to(dev), x_cont.to(dev), log_target(train.Sales).to(dev),
+                                   batch_size=cfg.bs, shuffle=True, seed=seed)  # fmt: skip
+    if len(valid):
+        v_cat, v_cont = frame_tensors(valid, proc.all_cat_names, proc.cont_names)
+        learn.valid_dl = tensor_loader(v_cat.to(dev), v_cont.to(dev), log_target(valid.Sales).to(dev),
+                                       batch_size=4096, shuffle=False)  # fmt: skip
+    learn.valid_frame = valid
+    return learn
+
+
+def train_seed(paths: Paths, cfg: RossmannConfig, run: str, seed: int, proc, frames) -> dict:
+    """Train (or reuse, or resume) one seed of run `run`; returns its result.json content."""
+    rd = RunDir(paths.runs / run / f"s{seed}")
+    want = run_config(cfg, seed)
+    signature = feature_signature(proc)
+    if rd.is_complete() and rd.read_json("config.json").get("run") == want:
+        result = rd.read_json("result.json")
+        print(f"{rd.path}: already trained with this config (valid RMSPE {result.get('valid_rmspe')}); reusing")
+        return result
+    seed_everything(seed)
+    label = f"s{seed}"
+    learn = make_learner(cfg, proc, frames, seed, cbs=[ProgressCallback(label=label), Recorder(rd.path)])
+    start_epoch = 0
+    if cfg.resume and rd.checkpoint.is_file() and (rd.path / "config.json").is_file():
+        state = torch.load(rd.checkpoint, map_location="cpu", weights_only=True)
+        if state["extra"].get("run") == want and state["epoch"] < cfg.epochs:
+            check_signature(state["extra"]["features"], signature, rd.checkpoint)
+            learn.load_checkpoint(rd.checkpoint)
+            start_epoch = state["epoch"]
+            print(f"{rd.path}: resuming after epoch {start_epoch} of {cfg.epochs}")
+    if start_epoch == 0:
+        rd.result.unlink(missing_ok=True)
+        rd.start({"run": want, "full": to_dict(cfg), "features": signature})
+    learn.add_cb(CheckpointCallback(rd.checkpoint, {"run": want, "features": signature}))
+    print(f"{rd.path}: training {cfg.epochs} epochs on {len(learn.train_dl.dataset):,} rows, "
+          f"{learn.device} {learn.precision}, {sum(p.numel() for p in learn.model.parameters()):,} parameters")  # fmt: skip
+    t0 = time.perf_counter()
+    fit(learn, cfg, start_epoch)
+    seconds = time.perf_counter() - t0
+    result = {"seed": seed, "epochs": cfg.epochs, "train_seconds": round(seconds, 1),
+              "rows_per_s": learn.history[-1].get("rows_per_s"), "device": str(learn.device),
+              "precision": str(learn.precision)}  # fmt: skip
+    if learn.valid_dl is not None:
+        preds, targets = learn.get_preds()
+        result["valid_rmspe"] = round(rmspe_from_log(preds.numpy(), targets.numpy()), 6)
+        oof = learn.valid_frame[["Date", "Store", "Sales"]].assign(pred_log=preds.numpy())
+        write_feather(oof, rd.path / "valid_preds.feather")  # out-of-fold predictions, kept for blending
+    rd.write_json("result.json", result)
+    return result
+
+
+def train(paths: Paths, cfg: RossmannConfig, run: str) -> dict:
+    """Train every seed of the run, then score their log-space average on the validation days."""
+    proc, frames = load_processed(paths)
+    seeds = list(range(cfg.seed, cfg.seed + cfg.n_seeds))
+    results = [train_seed(paths, cfg, run, s, proc, frames) for s in seeds]
+    summary = {"run": run, "seeds": seeds, "per_seed": results}
+    if all("valid_rmspe" in r for r in results):
+        oofs = [pd.read_feather(paths.runs / run / f"s{s}" / "valid_preds.feather") for s in seeds]
+        avg = np.mean([o.pred_log.to_numpy() for o in oofs], axis=0)
+        summary["valid_rmspe"] = round(rmspe_from_log(avg, np.log(oofs[0].Sales.to_numpy())), 6)
+        singles = [r["valid_rmspe"] for r in results]
+        print(f"valid RMSPE: {summary['valid_rmspe']:.5f}" + (f" ({len(seeds)}-seed average; single seeds "
+              f"{min(singles):.5f}..{max(singles):.5f})" if len(seeds) > 1 else ""))  # fmt: skip
+    RunDir(paths.runs / run).write_json("result.json", summary)
+    return summary
+
+
+def predict(paths: Paths, cfg: RossmannConfig, run: str) -> Path:
+    """Average the run's seeds on the test days (log space), Sales=0 where closed, validate and write the CSV."""
+    summary_path = paths.runs / run / "result.json"
+    if not summary_path.is_file():
+        raise FileNotFoundError(f"{summary_path} not found: train first (make train COMP=rossmann RUN={run})")
+    summary = json.loads(summary_path.read_text())
+    proc, frames = load_processed(paths)
+    test = frames["test"]
+    signature = feature_signature(proc)
+    preds = []
+    for seed in summary["seeds"]:
+        ckpt = paths.runs / run / f"s{seed}" / "checkpoint.pt"
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+        check_signature(state["extra"]["features"], signature, ckpt)
+        learn = make_learner(cfg, proc, {**frames, "valid": frames["valid"].iloc[:0]}, seed)
+        learn.model.load_state_dict(state["model"])
+        x_cat, x_cont = frame_tensors(test, proc.all_cat_names, proc.cont_names)
+        dl = tensor_loader(x_cat, x_cont, batch_size=8192, shuffle=False)
+        preds.append(learn.get_preds(dl, with_targets=False)[0].numpy().astype(np.float64))
+    sales = np.where(test.Open.to_numpy() == 0, 0.0, np.exp(np.mean(preds, axis=0)))
+    sample = pd.read_csv(paths.raw / "sample_submission.csv")
+    sub = pd.DataFrame({"Id": test.Id.to_numpy(), "Sales": sales.clip(min=0)})
+    missing = set(sample.Id) - set(sub.Id)
+    if missing:
+        raise submitlib.SubmissionError(f"test predictions lack {len(missing)} Ids of sample_submission.csv (e.g. {sorted(missing)[:5]})")
+    sub = sub.set_index("Id").loc[sample.Id].reset_index()
+    out = submitlib.write_submission(sub, sample, "Id", paths.submissions / f"{run}.csv")
+    provenance = {"submission": str(out), "runs": [str(paths.runs / run / f"s{s}") for s in summary["seeds"]],
+                  "averaged": "log space", "valid_rmspe": summary.get("valid_rmspe"), "rows": len(sub)}  # fmt: skip
+    (paths.submissions / f"{run}.json").write_text(json.dumps(provenance, indent=1))
+    print(f"submission: {out} ({len(sub):,} rows, {len(summary['seeds'])} model(s) averaged"
+          + (f", valid RMSPE {summary['valid_rmspe']:.5f})" if summary.get("valid_rmspe") else ")"))  # fmt: skip
+    return out
+
+
+def submit(paths: Paths, cfg: RossmannConfig, run: str) -> None:
+    """Validate the run's submission again and send it to Kaggle with the run name and valid RMSPE."""
+    path = paths.submissions / f"{run}.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: make predict COMP=rossmann RUN={run}")
+    sample = pd.read_csv(paths.raw / "sample_submission.csv")
+    submitlib.validate_submission(pd.read_csv(path), sample, "Id", where=str(path))
+    meta = json.loads((paths.submissions / f"{run}.json").read_text()) if (paths.submissions / f"{run}.json").is_file() else {}
+    message = f"{run} valid RMSPE {meta.get('valid_rmspe')}"
+    submitlib.submit(SPEC.slug, "rossmann", path, message)
+
+
+
+def lr_find(paths: Paths, cfg: RossmannConfig, run: str) -> dict:
+    """Run the lr finder on a fresh model; saves runs/<run>/lr_find.png and prints the suggestion."""
+    proc, frames = load_processed(paths)
+    seed_everything(cfg.seed)
+    learn = make_learner(cfg, proc, frames, cfg.seed)
+    result = learn.lr_find(plot=paths.runs / run / "lr_find.png")
+    print(f"lr finder: suggested lr {result['suggested_lr']:.2e} (plot: {paths.runs / run / 'lr_find.png'}); "
+          f"use it with ARGS=\"lr={result['suggested_lr']:.1e}\"")  # fmt: skip
+    return result

@@ -1,0 +1,104 @@
+"""The shared training loop on a tiny synthetic regression: it learns, schedules apply, resume is exact."""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from models.callbacks import CheckpointCallback, ProgressCallback, Recorder
+from models.data import tensor_loader
+from models.learner import CancelFit, Learner, TrainingDiverged, suggest_lr
+
+
+def data(n=512, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 4, generator=g)
+    y = x @ torch.tensor([1.0, -2.0, 0.5, 3.0]) + 0.1 * torch.randn(n, generator=g)
+    return x, y
+
+
+def learner(seed=0, cbs=(), **kw):
+    torch.manual_seed(seed)
+    x, y = data()
+    vx, vy = data(128, seed=1)
+    model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Dropout(0.1), nn.Linear(16, 1), nn.Flatten(0))
+    return Learner(model, tensor_loader(x, y, batch_size=32, shuffle=True, seed=seed),
+                   tensor_loader(vx, vy, batch_size=64, shuffle=False), metrics={"mae": lambda p, t: (p - t).abs().mean()},
+                   device="cpu", cbs=cbs, **kw)  # fmt: skip
+
+
+def test_learns_and_records(tmp_path, capsys):
+    learn = learner(cbs=[Recorder(tmp_path), ProgressCallback(interactive=False)])
+    hist = learn.fit_one_cycle(6, 5e-2)
+    assert len(hist) == 6 and hist[-1]["valid_loss"] < hist[0]["valid_loss"] < 20
+    assert hist[-1]["valid_loss"] < 0.5  # the targets' variance is ~14
+    assert (tmp_path / "metrics.csv").read_text().count("\n") == 7
+    assert (tmp_path / "training.png").stat().st_size > 1000
+    out = capsys.readouterr().out
+    assert out.count("epoch ") == 6  # one plain line per epoch when not a terminal
+    # one-cycle: the lr went up then down to ~0
+    peak = max(learn.lrs_seen)
+    assert peak == pytest.approx(5e-2, rel=1e-2) and learn.lrs_seen[-1] < 1e-4
+
+
+def test_same_seed_same_result():
+    a = learner(seed=3).fit_one_cycle(2, 1e-2)
+    b = learner(seed=3).fit_one_cycle(2, 1e-2)
+    assert [r["valid_loss"] for r in a] == [r["valid_loss"] for r in b]
+
+
+def test_resume_from_checkpoint_is_exact(tmp_path):
+    full = learner(seed=1).fit_one_cycle(4, 1e-2)
+
+    class StopAfter2:
+        order = 100  # after the checkpoint callback
+
+        def after_epoch(self, learn):
+            if learn.epoch == 1:
+                raise CancelFit
+
+    ckpt = tmp_path / "checkpoint.pt"
+    learner(seed=1, cbs=[CheckpointCallback(ckpt), StopAfter2()]).fit_one_cycle(4, 1e-2)
+    resumed = learner(seed=1)
+    with torch.no_grad():
+        for p in resumed.model.parameters():
+            p.fill_(0.5)  # everything must come from the checkpoint
+    torch.manual_seed(1234)  # and the RNG state too
+    state = resumed.load_checkpoint(ckpt)
+    assert state["epoch"] == 2
+    hist = resumed.fit_one_cycle(4, 1e-2, start_epoch=state["epoch"])
+    assert [r["valid_loss"] for r in hist] == pytest.approx([r["valid_loss"] for r in full], rel=1e-6)
+
+
+def test_nan_loss_names_batch_and_lr():
+    learn = learner()
+    with pytest.raises(TrainingDiverged, match=r"epoch 1, batch 1 \(lr .*\); lower the learning rate"):
+        learn.loss_func = lambda p, t: (p - t).mean() * math.nan
+        learn.fit(1, 1e-3)
+
+
+def test_differential_learning_rates():
+    learn = learner()
+    learn.model.layer_groups = lambda: [learn.model[0].parameters(), learn.model[3].parameters()]
+    learn.fit(1, [1e-4, 1e-2])
+    lrs = {g["layer_group"]: g["lr"] for g in learn.opt.param_groups}
+    assert lrs == {0: 1e-4, 1: 1e-2}
+    with pytest.raises(ValueError, match="3 learning rates for 2 layer groups"):
+        learn.fit(1, [1e-4, 1e-3, 1e-2])
+
+
+def test_lr_find_restores_weights_and_suggests(tmp_path):
+    learn = learner()
+    before = {k: v.clone() for k, v in learn.model.state_dict().items()}
+    res = learn.lr_find(num_it=100, plot=tmp_path / "lr.png")
+    assert all(torch.equal(before[k], v) for k, v in learn.model.state_dict().items())
+    assert 1e-3 < res["suggested_lr"] < 1.0  # the loss only falls from ~1e-2 on for this problem
+    assert (tmp_path / "lr.png").stat().st_size > 1000
+    assert len(res["lrs"]) <= 100
+
+
+def test_suggest_lr_on_a_known_curve():
+    lrs = [10 ** (-6 + i * 0.1) for i in range(60)]
+    losses = [1.0 if lr < 1e-4 else (0.2 if lr > 1e-2 else 1.0 - 0.8 * (math.log10(lr) + 4) / 2) for lr in lrs]
+    assert 1e-4 <= suggest_lr(lrs, losses) <= 1e-2
