@@ -47,7 +47,9 @@ class ProgressCallback(Callback):
             self.bar = None
         row = learn.history[-1]
         shown = {k: v for k, v in row.items() if k not in ("epoch", "train_s")}
-        line = f"{self.label}epoch {row['epoch']}/{learn.n_epochs}  " + "  ".join(f"{k} {_fmt(v)}" for k, v in shown.items())
+        line = f"{self.label}epoch {row['epoch']}/{learn.n_epochs}  " + "  ".join(
+            f"{k} {_fmt(v)}" for k, v in shown.items()
+        )
         if self.interactive:
             tqdm.write(line)
         else:

@@ -114,10 +114,13 @@ class Learner:
                 {"params": no_decay, "weight_decay": 0.0, "layer_group": i},
             ]
         groups = [g for g in groups if g["params"]]
+        # Fused kernels (one pass over all parameters) on CPU and CUDA: the default per-tensor loop spent
+        # ~a quarter of each Rossmann training step in AdamW on 2 CPU cores (torch.profiler).
+        fused = {"fused": True} if self.device.type in ("cpu", "cuda") else {}
         if self.opt_name == "adamw":
-            self.opt = torch.optim.AdamW(groups, lr=1e-3, betas=self.betas, eps=self.eps)
+            self.opt = torch.optim.AdamW(groups, lr=1e-3, betas=self.betas, eps=self.eps, **fused)
         elif self.opt_name == "sgd":
-            self.opt = torch.optim.SGD(groups, lr=1e-3, momentum=self.betas[0], nesterov=True)
+            self.opt = torch.optim.SGD(groups, lr=1e-3, momentum=self.betas[0], nesterov=True, **fused)
         else:
             raise ValueError(f"opt={self.opt_name!r}: expected adamw or sgd")
 

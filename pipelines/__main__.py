@@ -50,7 +50,9 @@ def write_config_sections(comp, paths: Paths, cfg) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=["download", "sample", "config", "features", "train", "lr-find", "predict", "submit"])
+    parser.add_argument(
+        "step", choices=["download", "sample", "config", "features", "train", "lr-find", "predict", "submit"]
+    )
     parser.add_argument("comp", help=f"competition: {', '.join(sorted(COMPETITIONS))}")
     parser.add_argument("--data", help="data root (default: ./data or $DATA)")
     parser.add_argument("--src", help="download: local archive or folder instead of the Kaggle API")
@@ -84,7 +86,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.step == "submit":
             comp.submit(paths, cfg, args.run)
     except KeyboardInterrupt:
-        print("\ninterrupted: the last finished epoch is checkpointed; run the same command again to resume", file=sys.stderr)
+        print(
+            "\ninterrupted: the last finished epoch is checkpointed; run the same command again to resume",
+            file=sys.stderr,
+        )
         return 130
     except (DownloadError, configlib.ConfigError, FileNotFoundError, ValueError, KeyError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e

@@ -21,14 +21,16 @@ class SubmissionError(ValueError):
 def validate_submission(sub: pd.DataFrame, sample: pd.DataFrame, id_col: str, where: str = "submission") -> None:
     """Same header, same ids in the same order, no missing or non-finite values, as `sample`."""
     if list(sub.columns) != list(sample.columns):
-        raise SubmissionError(f"{where}: columns {list(sub.columns)} differ from sample_submission's {list(sample.columns)}")
+        raise SubmissionError(
+            f"{where}: columns {list(sub.columns)} differ from sample_submission's {list(sample.columns)}"
+        )
     if len(sub) != len(sample):
         raise SubmissionError(f"{where}: {len(sub):,} rows, sample_submission has {len(sample):,}")
     mismatch = sub[id_col].to_numpy() != sample[id_col].to_numpy()
     if mismatch.any():
         i = int(mismatch.argmax())
         raise SubmissionError(
-            f"{where}: row {i + 1} has {id_col}={sub[id_col].iloc[i]!r}, sample_submission has {sample[id_col].iloc[i]!r}"
+            f"{where}: row {i + 1} has {id_col}={sub[id_col].iloc[i]}, sample_submission has {sample[id_col].iloc[i]}"
         )
     values = sub.drop(columns=id_col)
     numeric = values.select_dtypes("number")

@@ -65,3 +65,17 @@ def test_real_data_download_and_features(tmp_path, rossmann_real_dir):
     with zipfile.ZipFile(rossmann_real_dir / "rossmann-store-sales.zip") as z:
         assert len(pd.read_csv(z.open("test.csv"))) == 41_088
     assert "pipelines features" not in make("features", data=data).stdout
+
+
+def test_all_on_the_sample_then_nothing_to_do(tmp_path):
+    data, subs = tmp_path / "data", tmp_path / "subs"
+    args = ["all", "RUN=quick", "ARGS=epochs=2 bs=256 layers=[64,32] lr=1e-2", f"SUBMISSIONS={subs}"]
+    first = make(*args, data=data)
+    assert "pipelines train" in first.stdout and "valid RMSPE" in first.stdout
+    sub = subs / "rossmann" / "quick.csv"
+    assert f"submission: {sub}" in first.stdout
+    assert sub.is_file() and json.loads(sub.with_suffix(".json").read_text())["runs"]
+    again = make(*args, data=data)
+    assert "pipelines" not in again.stdout  # every step up to date
+    changed = make(*[a.replace("epochs=2", "epochs=1") for a in args], data=data)
+    assert "pipelines train" in changed.stdout and "pipelines features" not in changed.stdout

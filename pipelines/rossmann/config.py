@@ -95,7 +95,7 @@ class RossmannConfig:
     seed: int = 0
     n_seeds: int = 1  # ensemble: seeds seed..seed+n_seeds-1, predictions averaged in log space
     device: str = "auto"  # auto = CUDA, then MPS, then CPU
-    amp: str = "auto"  # auto = bf16/fp16 autocast on CUDA only; off; bf16 (CPU too); fp16 (GPU)
+    amp: str = "auto"  # auto = bf16/fp16 autocast on CUDA, bf16 on CPUs with AMX; off; bf16; fp16 (GPU)
     resume: bool = True  # continue an interrupted run from its last checkpoint when the config matches
 
 

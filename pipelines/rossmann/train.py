@@ -120,7 +120,9 @@ def fit(learn: Learner, cfg: RossmannConfig, start_epoch: int = 0) -> None:
             total += cfg.cycle_len * cfg.cycle_mult**n
             n += 1
         if total != cfg.epochs:
-            raise ValueError(f"sgdr: cycles of {cfg.cycle_len} x {cfg.cycle_mult}^i epochs cannot add up to epochs={cfg.epochs}")
+            raise ValueError(
+                f"sgdr: cycles of {cfg.cycle_len} x {cfg.cycle_mult}^i epochs cannot add up to epochs={cfg.epochs}"
+            )
         learn.fit_sgdr(n, cfg.lr, cfg.cycle_len, cfg.cycle_mult, start_epoch=start_epoch)
     elif cfg.schedule == "constant":
         learn.fit(cfg.epochs, cfg.lr, start_epoch=start_epoch)
@@ -232,7 +234,9 @@ def predict(paths: Paths, cfg: RossmannConfig, run: str) -> Path:
     sub = pd.DataFrame({"Id": test.Id.to_numpy(), "Sales": sales.clip(min=0)})
     missing = set(sample.Id) - set(sub.Id)
     if missing:
-        raise submitlib.SubmissionError(f"test predictions lack {len(missing)} Ids of sample_submission.csv (e.g. {sorted(missing)[:5]})")
+        raise submitlib.SubmissionError(
+            f"test predictions lack {len(missing)} Ids of sample_submission.csv (e.g. {sorted(missing)[:5]})"
+        )
     sub = sub.set_index("Id").loc[sample.Id].reset_index()
     out = submitlib.write_submission(sub, sample, "Id", paths.submissions / f"{run}.csv")
     provenance = {"submission": str(out), "runs": [str(paths.runs / run / f"s{s}") for s in summary["seeds"]],
@@ -250,10 +254,13 @@ def submit(paths: Paths, cfg: RossmannConfig, run: str) -> None:
         raise FileNotFoundError(f"{path} not found: make predict COMP=rossmann RUN={run}")
     sample = pd.read_csv(paths.raw / "sample_submission.csv")
     submitlib.validate_submission(pd.read_csv(path), sample, "Id", where=str(path))
-    meta = json.loads((paths.submissions / f"{run}.json").read_text()) if (paths.submissions / f"{run}.json").is_file() else {}
+    meta = (
+        json.loads((paths.submissions / f"{run}.json").read_text())
+        if (paths.submissions / f"{run}.json").is_file()
+        else {}
+    )
     message = f"{run} valid RMSPE {meta.get('valid_rmspe')}"
     submitlib.submit(SPEC.slug, "rossmann", path, message)
-
 
 
 def lr_find(paths: Paths, cfg: RossmannConfig, run: str) -> dict:

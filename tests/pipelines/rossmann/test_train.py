@@ -1,0 +1,101 @@
+"""Rossmann training, prediction and submission on the embedded sample."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+import torch
+
+from pipelines.paths import ROOT
+from pipelines.rossmann import RossmannConfig, build_features, predict, train
+from pipelines.rossmann.train import CheckpointMismatch
+
+pytestmark = pytest.mark.slow
+FAST = dict(epochs=3, lr=1e-2, bs=256, layers=[64, 32])
+
+
+@pytest.fixture()
+def featured(sample_paths):
+    build_features(sample_paths, RossmannConfig())
+    return sample_paths
+
+
+def test_train_predict_writes_a_valid_submission(featured):
+    cfg = RossmannConfig(**FAST)
+    summary = train(featured, cfg, "t")
+    run = featured.runs / "t" / "s0"
+    assert {"config.json", "run.json", "metrics.csv", "metrics.json", "checkpoint.pt", "training.png",
+            "valid_preds.feather", "result.json"} <= {p.name for p in run.iterdir()}  # fmt: skip
+    assert json.loads((run / "run.json").read_text())["git"]["commit"]
+    assert len(json.loads((run / "metrics.json").read_text())) == 3
+    assert 0 < summary["valid_rmspe"] < 0.5
+    out = predict(featured, cfg, "t")
+    sub = pd.read_csv(out)
+    sample = pd.read_csv(featured.raw / "sample_submission.csv")
+    test = pd.read_csv(featured.raw / "test.csv")
+    assert list(sub.columns) == ["Id", "Sales"] and sub.Id.tolist() == sample.Id.tolist()
+    assert sub.Sales.notna().all() and (sub.Sales >= 0).all()
+    closed = test.set_index("Id").Open.reindex(sub.Id).eq(0).to_numpy()
+    assert (sub.Sales[closed] == 0).all() and (sub.Sales[~closed] > 0).all()  # blank Open counted as open
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["runs"] == [str(run)]
+
+
+def test_same_seed_same_rmspe_and_reuse(featured, capsys):
+    a = train(featured, RossmannConfig(**FAST), "a")
+    b = train(featured, RossmannConfig(**FAST), "b")
+    assert a["valid_rmspe"] == b["valid_rmspe"]
+    train(featured, RossmannConfig(**FAST), "a")
+    assert "already trained with this config" in capsys.readouterr().out
+
+
+def test_seed_ensemble_averages_in_log_space(featured):
+    summary = train(featured, RossmannConfig(**FAST, n_seeds=2), "ens")
+    assert summary["seeds"] == [0, 1]
+    singles = [r["valid_rmspe"] for r in summary["per_seed"]]
+    assert singles[0] != singles[1]
+    assert summary["valid_rmspe"] <= max(singles)
+    meta = json.loads(predict(featured, RossmannConfig(**FAST, n_seeds=2), "ens").with_suffix(".json").read_text())
+    assert len(meta["runs"]) == 2 and meta["averaged"] == "log space"
+
+
+def test_checkpoint_for_other_features_is_refused(featured):
+    cfg = RossmannConfig(**FAST)
+    train(featured, cfg, "t")
+    fewer = RossmannConfig(**FAST, cat_names=[c for c in cfg.cat_names if c != "Events"])
+    build_features(featured, fewer)
+    with pytest.raises(CheckpointMismatch, match=r"only in checkpoint \['Events'\]"):
+        predict(featured, fewer, "t")
+    ckpt = torch.load(featured.runs / "t" / "s0" / "checkpoint.pt", weights_only=True)  # plain tensors and data only
+    assert ckpt["epoch"] == 3
+
+
+def test_interrupted_training_resumes(featured):
+    args = [sys.executable, "-m", "pipelines", "train", "rossmann", "--data", str(featured.data_root),
+            "epochs=8", "lr=1e-2", "bs=64", "layers=[64,32]"]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [*args, "--run", "r"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    ckpt = featured.runs / "r" / "s0" / "checkpoint.pt"
+    deadline = time.time() + 120
+    while not ckpt.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)  # Ctrl-C after the first checkpoint
+    out = proc.communicate(timeout=60)[0]
+    assert proc.returncode == 130, out
+    assert "run the same command again to resume" in out
+    done = torch.load(ckpt, weights_only=True)["epoch"]
+    assert 1 <= done < 8
+    resumed = subprocess.run([*args, "--run", "r"], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    assert f"resuming after epoch {done} of 8" in resumed.stdout
+    straight = subprocess.run(
+        [*args, "--run", "straight"], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    rmspe = lambda run: json.loads((featured.runs / run / "result.json").read_text())["valid_rmspe"]  # noqa: E731
+    assert rmspe("r") == rmspe("straight")
