@@ -78,44 +78,51 @@ def bench_rossmann_throughput(data: Path, repeats: int) -> None:
 
     from pipelines.paths import Paths
     from pipelines.rossmann import RossmannConfig
-    from pipelines.rossmann.train import load_processed, make_learner
+    from pipelines.rossmann.train import load_processed
 
     paths = Paths.for_comp("rossmann", data)
     proc, frames = load_processed(paths)
     print(f"rossmann training throughput (rows/s, batch 512, {torch.get_num_threads()} threads), median of {repeats}:")
     for amp in ("off", "bf16"):
-        cfg = RossmannConfig(amp=amp)
-        learn = make_learner(cfg, proc, frames, seed=0)
-        learn.create_opt()
-        learn.peak_lrs, learn.schedule, learn.momentum, learn.n_iter = [cfg.lr], lambda p: 1.0, None, 10**6
-        batches = list(iter(learn.train_dl))[:240]
-        learn.model.train()
+        _throughput(RossmannConfig(amp=amp), proc, frames, repeats)
 
-        def full_step(i):
-            learn.batch_index = i
-            learn._step(batches[i])
 
-        dense = learn.model.dense_layers()
-        n_in = dense[0].in_features
-        x = torch.randn(512 * 240, n_in)
-        y = torch.randn(512 * 240)
-        opt = torch.optim.AdamW(dense.parameters(), lr=1e-4, fused=True)  # as the Learner uses
+def _throughput(cfg, proc, frames, repeats: int) -> None:
+    import torch
 
-        def dense_step(i):
-            with learn.precision.autocast():
-                out = dense(x[i * 512 : (i + 1) * 512]).squeeze(-1)
-            loss = torch.nn.functional.mse_loss(out.float(), y[i * 512 : (i + 1) * 512])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+    from pipelines.rossmann.train import make_learner
 
-        full, ceiling = [], []
-        for _ in range(repeats):  # interleaved, so both see the same machine load
-            full.append(rows_per_s(full_step, 512))
-            ceiling.append(rows_per_s(dense_step, 512))
-        f, c = statistics.median(full), statistics.median(ceiling)
-        print(f"  {str(learn.precision):<9} full network {f:9,.0f}   dense layers alone ({n_in}->...->1) {c:9,.0f}"
-              f"   ratio {f / c:.0%}", flush=True)  # fmt: skip
+    learn = make_learner(cfg, proc, frames, seed=0)
+    learn.create_opt()
+    learn.peak_lrs, learn.schedule, learn.momentum, learn.n_iter = [cfg.lr], lambda p: 1.0, None, 10**6
+    batches = list(iter(learn.train_dl))[:240]
+    learn.model.train()
+
+    def full_step(i):
+        learn.batch_index = i
+        learn._step(batches[i])
+
+    dense = learn.model.dense_layers()
+    n_in = dense[0].in_features
+    x = torch.randn(512 * 240, n_in)
+    y = torch.randn(512 * 240)
+    opt = torch.optim.AdamW(dense.parameters(), lr=1e-4, fused=True)  # as the Learner uses
+
+    def dense_step(i):
+        with learn.precision.autocast():
+            out = dense(x[i * 512 : (i + 1) * 512]).squeeze(-1)
+        loss = torch.nn.functional.mse_loss(out.float(), y[i * 512 : (i + 1) * 512])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    full, ceiling = [], []
+    for _ in range(repeats):  # interleaved, so both see the same machine load
+        full.append(rows_per_s(full_step, 512))
+        ceiling.append(rows_per_s(dense_step, 512))
+    f, c = statistics.median(full), statistics.median(ceiling)
+    print(f"  {str(learn.precision):<9} full network {f:9,.0f}   dense layers alone ({n_in}->...->1) {c:9,.0f}"
+          f"   ratio {f / c:.0%}", flush=True)  # fmt: skip
 
 
 def bench_rossmann_all(data: Path, n_seeds: int) -> None:

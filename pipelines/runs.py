@@ -32,7 +32,7 @@ def git_commit() -> dict:
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (CPU and CUDA) RNGs."""
     random.seed(seed)
-    np.random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 -- seeds the legacy global RNG that third-party code may use
     torch.manual_seed(seed)
 
 

@@ -94,8 +94,6 @@ def test_interrupted_training_resumes(featured):
     assert 1 <= done < 8
     resumed = subprocess.run([*args, "--run", "r"], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     assert f"resuming after epoch {done} of 8" in resumed.stdout
-    straight = subprocess.run(
-        [*args, "--run", "straight"], cwd=ROOT, env=env, capture_output=True, text=True, check=True
-    )
+    subprocess.run([*args, "--run", "straight"], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     rmspe = lambda run: json.loads((featured.runs / run / "result.json").read_text())["valid_rmspe"]  # noqa: E731
     assert rmspe("r") == rmspe("straight")
