@@ -59,3 +59,37 @@ def add_event_counts(
         new[ev + "_bw"] = pd.Series(csum[idx + 1] - csum[start], index=order.index, dtype="int16").reindex(df.index)
         new[ev + "_fw"] = pd.Series(csum[stop] - csum[idx], index=order.index, dtype="int16").reindex(df.index)
     return df.assign(**new)
+
+
+def add_lagged_mean(
+    df: pd.DataFrame,
+    value: str,
+    name: str,
+    lag: int,
+    window: int,
+    group: str = "Store",
+    date: str = "Date",
+    where: pd.Series | None = None,
+) -> pd.DataFrame:
+    """Add `name`: the mean of `value` per group over the `window` days ending `lag` days before each row.
+
+    With `lag` >= the forecast horizon the feature only looks at data known when forecasting, so it is
+    the same computation for train, validation and test rows (no leak). Rows where `where` is False (or
+    `value` is NaN) do not count; a window with no counted rows gives NaN. Same cumulative-sum +
+    `searchsorted` approach as `add_event_counts`.
+    """
+    order = _sorted_view(df, group, date)
+    days = ((order[date] - pd.Timestamp("1970-01-01")) // pd.Timedelta(days=1)).to_numpy()
+    g = pd.factorize(order[group])[0].astype(np.int64)
+    span = int(days.max() - days.min()) + 2 * (lag + window) + 1
+    key = g * span + (days - int(days.min()))
+    vals = df.loc[order.index, value].to_numpy(np.float64)
+    ok = np.isfinite(vals) & (where.loc[order.index].to_numpy(bool) if where is not None else True)
+    csum = np.concatenate([[0.0], np.cumsum(np.where(ok, vals, 0.0))])
+    ccount = np.concatenate([[0], np.cumsum(ok)])
+    lo = np.searchsorted(key, key - (lag + window - 1), side="left")
+    hi = np.searchsorted(key, key - lag, side="right")
+    count = ccount[hi] - ccount[lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(count > 0, (csum[hi] - csum[lo]) / np.maximum(count, 1), np.nan)
+    return df.assign(**{name: pd.Series(mean.astype(np.float32), index=order.index).reindex(df.index)})

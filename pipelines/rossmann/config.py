@@ -61,6 +61,9 @@ CONT_NAMES = [
     "trend_DE", "AfterPromo", "BeforePromo", "AfterStateHoliday", "BeforeStateHoliday", "AfterSchoolHoliday",
     "BeforeSchoolHoliday", "Promo", "SchoolHoliday",
 ]  # fmt: skip
+# Built but not used by default: on the real data it did not lower the validation RMSPE (0.1175 vs 0.1140
+# before the RMSPE shift, one seed each). Add it with ARGS='cont_names=[...,"StoreLevel"]' to try.
+OPTIONAL_CONT_NAMES = ["StoreLevel"]
 
 
 @dataclass
@@ -72,17 +75,21 @@ class RossmannConfig:
     cat_names: list[str] = field(default_factory=lambda: list(CAT_NAMES))
     cont_names: list[str] = field(default_factory=lambda: list(CONT_NAMES))
     event_window: int = 7  # days in the backward/forward event-count windows
+    level_lag: int = 48  # StoreLevel looks back from this many days before each row (>= the test horizon: no leak)
+    level_window: int = 91  # ... over this many days of the store's log sales
 
     # --- model: entity embeddings + MLP (fast.ai course defaults) ---
     layers: list[int] = field(default_factory=lambda: [1000, 500])
-    ps: list[float] = field(default_factory=lambda: [0.001, 0.01])  # dropout after each hidden layer
-    emb_drop: float = 0.04
+    # Dropout after each hidden layer and on the embeddings. The course uses ps=[0.001, 0.01], emb_drop=0.04;
+    # on the real data (10 epochs, last 48 days held out) these stronger values scored 0.1140 vs 0.1163 RMSPE.
+    ps: list[float] = field(default_factory=lambda: [0.1, 0.3])
+    emb_drop: float = 0.1
     emb_sizes: list[str] = field(default_factory=list)  # overrides of the width rule, e.g. ["Store=50"]
     y_range_mult: float = 1.2  # sigmoid output on [0, y_range_mult * log(max Sales)]
 
     # --- training ---
     train_rows: str = "sales"  # "sales": Open==1 and Sales>0 (as the course); "open": every open day
-    epochs: int = 5
+    epochs: int = 10  # 5 (the course) scored 0.1245; 10 scored 0.1163; 15 no better (0.1160)
     lr: float = 1e-3  # peak lr of the schedule
     schedule: str = "one_cycle"  # one_cycle | sgdr | constant
     pct_start: float = 0.25  # one_cycle: share of training spent warming up
@@ -97,10 +104,13 @@ class RossmannConfig:
     device: str = "auto"  # auto = CUDA, then MPS, then CPU
     amp: str = "auto"  # auto = bf16/fp16 autocast on CUDA, bf16 on CPUs with AMX; off; bf16; fp16 (GPU)
     resume: bool = True  # continue an interrupted run from its last checkpoint when the config matches
+    # RMSPE-optimal point prediction from a log-space model: with log residuals ~ N(0, s2), the ratio c that
+    # minimises E[(1 - c*exp(pred)/y)^2] is exp(-1.5 * s2). s2 is measured on training rows (never on valid).
+    rmspe_shift: bool = True
 
 
-FEATURE_KEYS = ("valid_days", "cat_names", "cont_names", "event_window")
+FEATURE_KEYS = ("valid_days", "cat_names", "cont_names", "event_window", "level_lag", "level_window")
 # What a run's result depends on besides the features (n_seeds and resume only say how many / how to run).
 MODEL_KEYS = ("layers", "ps", "emb_drop", "emb_sizes", "y_range_mult", "train_rows", "epochs", "lr", "schedule",
-              "pct_start", "cycle_len", "cycle_mult", "bs", "wd", "adam_eps", "clip", "device", "amp")  # fmt: skip
+              "pct_start", "cycle_len", "cycle_mult", "bs", "wd", "adam_eps", "clip", "device", "amp", "rmspe_shift")  # fmt: skip
 TRAIN_KEYS = (*MODEL_KEYS, "seed", "n_seeds")

@@ -16,7 +16,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features import TabularProcessor, add_datepart, add_event_counts, add_event_durations, join_df, week_start
+from features import (
+    TabularProcessor,
+    add_datepart,
+    add_event_counts,
+    add_event_durations,
+    add_lagged_mean,
+    join_df,
+    week_start,
+)
 from features.dates import month_names
 from features.io import atomic_write_text, write_feather
 from pipelines.paths import Paths
@@ -88,7 +96,9 @@ def add_since_features(df: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def build_joined(raw: Path, event_window: int = 7) -> tuple[pd.DataFrame, pd.DataFrame]:
+def build_joined(
+    raw: Path, event_window: int = 7, level_lag: int = 48, level_window: int = 91
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Raw CSVs -> (train, test) frames with every join and engineered column, before the procs."""
     train, test = read_raw(raw, "train.csv"), read_raw(raw, "test.csv")
     store = prepare_store(read_raw(raw, "store.csv"), read_raw(raw, "store_states.csv"))
@@ -110,6 +120,11 @@ def build_joined(raw: Path, event_window: int = 7) -> tuple[pd.DataFrame, pd.Dat
     df = add_since_features(df)
     df = add_event_durations(df, EVENTS)
     df = add_event_counts(df, EVENTS, window=event_window)
+    # Each store's recent level: mean log sales of its open days in the `level_window` days ending
+    # `level_lag` days earlier. With the lag at least the forecast horizon, test rows see only train data.
+    df["LogSales"] = np.log(df.Sales.where(df.Sales > 0))
+    df = add_lagged_mean(df, "LogSales", "StoreLevel", lag=level_lag, window=level_window, where=df.Open == 1)
+    df = df.drop(columns="LogSales")
     df = df.drop(columns=["WeekStart", "CompetitionOpenSince", "Promo2Since"])
     train_out = df[~df._test].drop(columns=["_test", "Id"]).reset_index(drop=True)
     test_out = df[df._test].drop(columns=["_test", "Sales", "Customers"]).reset_index(drop=True)
@@ -137,7 +152,13 @@ def split_valid(train: pd.DataFrame, valid_days: int) -> tuple[pd.DataFrame, pd.
 def build(paths: Paths, cfg: RossmannConfig) -> dict:
     """Build (or reuse) interim/{train,test}.feather, then processed/{train,valid,test}.feather and procs.json."""
     t0 = time.perf_counter()
-    key = fingerprint(paths, {"event_window": cfg.event_window})
+    if "StoreLevel" in cfg.cont_names + cfg.cat_names and cfg.valid_days > cfg.level_lag:
+        raise ValueError(
+            f"valid_days={cfg.valid_days} > level_lag={cfg.level_lag}: StoreLevel would see validation sales. "
+            f"Set level_lag >= valid_days (ARGS='level_lag={cfg.valid_days}')."
+        )
+    settings = {"event_window": cfg.event_window, "level_lag": cfg.level_lag, "level_window": cfg.level_window}
+    key = fingerprint(paths, settings)
     manifest = paths.interim / "manifest.json"
     cached = json.loads(manifest.read_text()) if manifest.is_file() else {}
     if cached.get("fingerprint") == key and all(
@@ -147,7 +168,7 @@ def build(paths: Paths, cfg: RossmannConfig) -> dict:
         test = pd.read_feather(paths.interim / "test.feather")
         print(f"interim: reusing {paths.interim} (inputs and feature code unchanged)")
     else:
-        train, test = build_joined(paths.raw, cfg.event_window)
+        train, test = build_joined(paths.raw, **settings)
         write_feather(train, paths.interim / "train.feather")
         write_feather(test, paths.interim / "test.feather")
         atomic_write_text(manifest, json.dumps({"fingerprint": key, "train_rows": len(train), "test_rows": len(test)}))

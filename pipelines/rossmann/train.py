@@ -149,7 +149,17 @@ def make_learner(cfg: RossmannConfig, proc: TabularProcessor, frames: dict, seed
         learn.valid_dl = tensor_loader(v_cat.to(dev), v_cont.to(dev), log_target(valid.Sales).to(dev),
                                        batch_size=4096, shuffle=False)  # fmt: skip
     learn.valid_frame = valid
+    # A fixed subsample of training rows (same for every seed) to measure the residual variance on.
+    step = max(1, len(train) // 200_000)
+    t_cat, t_cont = x_cat[::step], x_cont[::step]
+    learn.train_sample_dl = tensor_loader(t_cat.to(dev), t_cont.to(dev), log_target(train.Sales.iloc[::step]).to(dev),
+                                          batch_size=8192, shuffle=False)  # fmt: skip
     return learn
+
+
+def log_shift(train_mse: float, enabled: bool) -> float:
+    """Shift added to log predictions so exp() of them minimises RMSPE (see RossmannConfig.rmspe_shift)."""
+    return -1.5 * train_mse if enabled else 0.0
 
 
 def train_seed(paths: Paths, cfg: RossmannConfig, run: str, seed: int, proc, frames) -> dict:
@@ -184,9 +194,15 @@ def train_seed(paths: Paths, cfg: RossmannConfig, run: str, seed: int, proc, fra
     result = {"seed": seed, "epochs": cfg.epochs, "train_seconds": round(seconds, 1),
               "rows_per_s": learn.history[-1].get("rows_per_s"), "device": str(learn.device),
               "precision": str(learn.precision)}  # fmt: skip
+    tr_preds, tr_targets = learn.get_preds(learn.train_sample_dl)
+    np.save(rd.path / "train_sample_preds.npy", tr_preds.numpy())
+    np.save(rd.path.parent / "train_sample_targets.npy", tr_targets.numpy())
+    result["train_mse"] = round(float(((tr_preds - tr_targets) ** 2).mean()), 6)
+    result["log_shift"] = round(log_shift(result["train_mse"], cfg.rmspe_shift), 6)
     if learn.valid_dl is not None:
         preds, targets = learn.get_preds()
-        result["valid_rmspe"] = round(rmspe_from_log(preds.numpy(), targets.numpy()), 6)
+        result["valid_rmspe_raw"] = round(rmspe_from_log(preds.numpy(), targets.numpy()), 6)
+        result["valid_rmspe"] = round(rmspe_from_log(preds.numpy() + result["log_shift"], targets.numpy()), 6)
         oof = learn.valid_frame[["Date", "Store", "Sales"]].assign(pred_log=preds.numpy())
         write_feather(oof, rd.path / "valid_preds.feather")  # out-of-fold predictions, kept for blending
     rd.write_json("result.json", result)
@@ -198,14 +214,21 @@ def train(paths: Paths, cfg: RossmannConfig, run: str) -> dict:
     proc, frames = load_processed(paths)
     seeds = list(range(cfg.seed, cfg.seed + cfg.n_seeds))
     results = [train_seed(paths, cfg, run, s, proc, frames) for s in seeds]
-    summary = {"run": run, "seeds": seeds, "per_seed": results}
+    # The ensemble's own residual variance (smaller than any single seed's) sets its shift.
+    tr = np.mean([np.load(paths.runs / run / f"s{s}" / "train_sample_preds.npy") for s in seeds], axis=0)
+    train_mse = float(((tr - np.load(paths.runs / run / "train_sample_targets.npy")) ** 2).mean())
+    summary = {"run": run, "seeds": seeds, "per_seed": results, "train_mse": round(train_mse, 6),
+               "log_shift": round(log_shift(train_mse, cfg.rmspe_shift), 6)}  # fmt: skip
     if all("valid_rmspe" in r for r in results):
         oofs = [pd.read_feather(paths.runs / run / f"s{s}" / "valid_preds.feather") for s in seeds]
         avg = np.mean([o.pred_log.to_numpy() for o in oofs], axis=0)
-        summary["valid_rmspe"] = round(rmspe_from_log(avg, np.log(oofs[0].Sales.to_numpy())), 6)
+        target = np.log(oofs[0].Sales.to_numpy())
+        summary["valid_rmspe_raw"] = round(rmspe_from_log(avg, target), 6)
+        summary["valid_rmspe"] = round(rmspe_from_log(avg + summary["log_shift"], target), 6)
         singles = [r["valid_rmspe"] for r in results]
-        print(f"valid RMSPE: {summary['valid_rmspe']:.5f}" + (f" ({len(seeds)}-seed average; single seeds "
-              f"{min(singles):.5f}..{max(singles):.5f})" if len(seeds) > 1 else ""))  # fmt: skip
+        print(f"valid RMSPE: {summary['valid_rmspe']:.5f} ({summary['valid_rmspe_raw']:.5f} before the RMSPE shift "
+              f"{summary['log_shift']:+.4f})" + (f"; {len(seeds)}-seed average, single seeds "
+              f"{min(singles):.5f}..{max(singles):.5f}" if len(seeds) > 1 else ""))  # fmt: skip
     RunDir(paths.runs / run).write_json("result.json", summary)
     return summary
 
@@ -229,7 +252,7 @@ def predict(paths: Paths, cfg: RossmannConfig, run: str) -> Path:
         x_cat, x_cont = frame_tensors(test, proc.all_cat_names, proc.cont_names)
         dl = tensor_loader(x_cat, x_cont, batch_size=8192, shuffle=False)
         preds.append(learn.get_preds(dl, with_targets=False)[0].numpy().astype(np.float64))
-    sales = np.where(test.Open.to_numpy() == 0, 0.0, np.exp(np.mean(preds, axis=0)))
+    sales = np.where(test.Open.to_numpy() == 0, 0.0, np.exp(np.mean(preds, axis=0) + summary["log_shift"]))
     sample = pd.read_csv(paths.raw / "sample_submission.csv")
     sub = pd.DataFrame({"Id": test.Id.to_numpy(), "Sales": sales.clip(min=0)})
     missing = set(sample.Id) - set(sub.Id)
@@ -240,7 +263,8 @@ def predict(paths: Paths, cfg: RossmannConfig, run: str) -> Path:
     sub = sub.set_index("Id").loc[sample.Id].reset_index()
     out = submitlib.write_submission(sub, sample, "Id", paths.submissions / f"{run}.csv")
     provenance = {"submission": str(out), "runs": [str(paths.runs / run / f"s{s}") for s in summary["seeds"]],
-                  "averaged": "log space", "valid_rmspe": summary.get("valid_rmspe"), "rows": len(sub)}  # fmt: skip
+                  "averaged": "log space", "log_shift": summary["log_shift"],
+                  "valid_rmspe": summary.get("valid_rmspe"), "rows": len(sub)}  # fmt: skip
     (paths.submissions / f"{run}.json").write_text(json.dumps(provenance, indent=1))
     print(f"submission: {out} ({len(sub):,} rows, {len(summary['seeds'])} model(s) averaged"
           + (f", valid RMSPE {summary['valid_rmspe']:.5f})" if summary.get("valid_rmspe") else ")"))  # fmt: skip

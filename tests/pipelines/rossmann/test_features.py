@@ -103,3 +103,24 @@ def test_valid_days_zero_trains_on_everything(sample_paths):
     summary = build(sample_paths, RossmannConfig(valid_days=0))
     assert summary["rows"]["valid"] == 0
     assert np.isfinite(pd.read_feather(sample_paths.processed / "train.feather").CompetitionDistance).all()
+
+
+def test_store_level_equals_a_plain_reference_and_never_sees_the_future(joined, rossmann_sample_dir):
+    train, test = joined
+    raw = pd.read_csv(rossmann_sample_dir / "train.csv", parse_dates=["Date"])
+    raw = raw[(raw.Open == 1) & (raw.Sales > 0)]
+    by_store = {s: g.set_index("Date").Sales for s, g in raw.groupby("Store")}
+    for frame in (train.sample(300, random_state=1), test.sample(100, random_state=1)):
+        for s, d, got in zip(frame.Store, frame.Date, frame.StoreLevel, strict=True):
+            window = by_store[s][
+                (by_store[s].index >= d - pd.Timedelta(days=48 + 90)) & (by_store[s].index <= d - pd.Timedelta(days=48))
+            ]
+            expect = np.log(window).mean() if len(window) else np.nan
+            np.testing.assert_allclose(got, expect, rtol=1e-5)
+
+
+def test_valid_days_beyond_the_level_lag_is_refused(sample_paths):
+    cfg = RossmannConfig(valid_days=60)
+    build(sample_paths, cfg)  # StoreLevel not used by default: fine
+    with pytest.raises(ValueError, match="StoreLevel would see validation sales"):
+        build(sample_paths, RossmannConfig(valid_days=60, cont_names=[*cfg.cont_names, "StoreLevel"]))
