@@ -27,7 +27,7 @@ FEATURES := $(DIR)/processed/features.json
 FEATURE_CODE := $(wildcard features/*.py pipelines/$(PKG)/features.py pipelines/$(PKG)/config.py)
 TRAIN_CFG := $(DIR)/config/train.json
 TRAINED := $(DIR)/runs/$(RUN)/result.json
-TRAIN_CODE := $(wildcard models/*.py pipelines/$(PKG)/train.py pipelines/runs.py)
+TRAIN_CODE := $(wildcard models/*.py pipelines/$(PKG)/model.py pipelines/runs.py)
 SUBMISSION := $(SUBMISSIONS)/$(COMP)/$(RUN).csv
 
 .DEFAULT_GOAL := help

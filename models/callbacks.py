@@ -14,10 +14,16 @@ from features.io import atomic_path, atomic_write_text
 from models.learner import Callback, is_interactive
 
 
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.5f}" if abs(v) < 100 else f"{v:,.0f}"
-    return str(v)
+def _fmt(key: str, v) -> str:
+    if not isinstance(v, float):
+        return str(v)
+    if key == "lr":
+        return f"{v:.2e}"
+    if key == "rows_per_s":
+        return f"{v:,.0f}"
+    if key.endswith("_s"):
+        return f"{v:.1f}"
+    return f"{v:.5f}" if abs(v) < 100 else f"{v:,.0f}"
 
 
 class ProgressCallback(Callback):
@@ -48,7 +54,7 @@ class ProgressCallback(Callback):
         row = learn.history[-1]
         shown = {k: v for k, v in row.items() if k not in ("epoch", "train_s")}
         line = f"{self.label}epoch {row['epoch']}/{learn.n_epochs}  " + "  ".join(
-            f"{k} {_fmt(v)}" for k, v in shown.items()
+            f"{k} {_fmt(k, v)}" for k, v in shown.items()
         )
         if self.interactive:
             tqdm.write(line)

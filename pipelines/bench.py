@@ -78,7 +78,7 @@ def bench_rossmann_throughput(data: Path, repeats: int) -> None:
 
     from pipelines.paths import Paths
     from pipelines.rossmann import RossmannConfig
-    from pipelines.rossmann.train import load_processed
+    from pipelines.rossmann.model import load_processed
 
     paths = Paths.for_comp("rossmann", data)
     proc, frames = load_processed(paths)
@@ -90,7 +90,7 @@ def bench_rossmann_throughput(data: Path, repeats: int) -> None:
 def _throughput(cfg, proc, frames, repeats: int) -> None:
     import torch
 
-    from pipelines.rossmann.train import make_learner
+    from pipelines.rossmann.model import make_learner
 
     learn = make_learner(cfg, proc, frames, seed=0)
     learn.create_opt()

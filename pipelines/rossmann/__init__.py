@@ -2,9 +2,19 @@
 
 from pipelines.rossmann.config import FEATURE_KEYS, SPEC, TRAIN_KEYS, RossmannConfig
 from pipelines.rossmann.features import build as build_features
-from pipelines.rossmann.train import lr_find, predict, submit, train
 
 Config = RossmannConfig
 CONFIG_SECTIONS = {"features": FEATURE_KEYS, "train": TRAIN_KEYS}
+_MODEL_STEPS = ("train", "lr_find", "predict", "submit")
 
-__all__ = ["CONFIG_SECTIONS", "SPEC", "Config", "build_features", "lr_find", "predict", "submit", "train"]
+
+def __getattr__(name: str):
+    # The model steps import torch (~1 s, ~0.5 GB of memory); download and features never need it.
+    if name in _MODEL_STEPS:
+        from pipelines.rossmann import model
+
+        return getattr(model, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["CONFIG_SECTIONS", "SPEC", "Config", "build_features", *_MODEL_STEPS]

@@ -1,7 +1,7 @@
 import numpy as np
 
 from models.metrics import rmspe
-from pipelines.rossmann.train import log_shift
+from pipelines.rossmann.model import log_shift
 
 
 def test_rmspe_shift_is_the_optimal_ratio_for_lognormal_residuals():

@@ -13,7 +13,7 @@ import torch
 
 from pipelines.paths import ROOT
 from pipelines.rossmann import RossmannConfig, build_features, predict, train
-from pipelines.rossmann.train import CheckpointMismatch
+from pipelines.rossmann.model import CheckpointMismatch
 
 pytestmark = pytest.mark.slow
 FAST = dict(epochs=3, lr=1e-2, bs=256, layers=[64, 32])
@@ -97,3 +97,25 @@ def test_interrupted_training_resumes(featured):
     subprocess.run([*args, "--run", "straight"], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     rmspe = lambda run: json.loads((featured.runs / run / "result.json").read_text())["valid_rmspe"]  # noqa: E731
     assert rmspe("r") == rmspe("straight")
+
+
+@pytest.mark.parametrize("schedule", ["sgdr", "constant"])
+def test_other_schedules(featured, schedule):
+    cfg = RossmannConfig(**{**FAST, "schedule": schedule, "cycle_len": 1, "cycle_mult": 2})
+    summary = train(featured, cfg, schedule)
+    assert summary["valid_rmspe"] < 1.0
+    lrs = [r["lr"] for r in json.loads((featured.runs / schedule / "s0" / "metrics.json").read_text())]
+    if schedule == "constant":
+        assert lrs == [cfg.lr] * 3
+    else:  # cycles of 1 and 2 epochs: the lr is near zero at the end of epochs 1 and 3
+        assert lrs[0] < 0.01 * cfg.lr and lrs[2] < 0.01 * cfg.lr and lrs[1] > 0.3 * cfg.lr
+    with pytest.raises(ValueError, match="cannot add up"):
+        train(featured, RossmannConfig(**{**FAST, "schedule": "sgdr", "epochs": 2, "cycle_mult": 2}), "bad")
+
+
+def test_lr_finder_plot_and_suggestion(featured):
+    from pipelines.rossmann import lr_find
+
+    res = lr_find(featured, RossmannConfig(**FAST), "lrf")
+    assert (featured.runs / "lrf" / "lr_find.png").stat().st_size > 1000
+    assert 1e-6 < res["suggested_lr"] < 1.0
