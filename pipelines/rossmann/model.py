@@ -16,11 +16,12 @@ import pandas as pd
 import torch
 
 from features import TabularProcessor
-from features.io import write_feather
+from features.io import atomic_write_text, write_feather
 from models.callbacks import CheckpointCallback, ProgressCallback, Recorder
 from models.data import tensor_loader
 from models.learner import Learner
 from models.metrics import exp_rmspe
+from models.summary import model_summary
 from models.tabular import TabularModel, emb_sizes, frame_tensors
 from pipelines import submit as submitlib
 from pipelines.config import to_dict
@@ -185,6 +186,8 @@ def train_seed(paths: Paths, cfg: RossmannConfig, run: str, seed: int, proc, fra
     if start_epoch == 0:
         rd.result.unlink(missing_ok=True)
         rd.start({"run": want, "full": to_dict(cfg), "features": signature})
+        example = next(iter(learn.train_dl))[:-1]
+        atomic_write_text(rd.path / "model.txt", model_summary(learn.model, *(t[:2] for t in example)) + "\n")
     learn.add_cb(CheckpointCallback(rd.checkpoint, {"run": want, "features": signature}))
     print(f"{rd.path}: training {cfg.epochs} epochs on {len(learn.train_dl.dataset):,} rows, "
           f"{learn.device} {learn.precision}, {sum(p.numel() for p in learn.model.parameters()):,} parameters")  # fmt: skip

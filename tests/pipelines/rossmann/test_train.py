@@ -30,7 +30,8 @@ def test_train_predict_writes_a_valid_submission(featured):
     summary = train(featured, cfg, "t")
     run = featured.runs / "t" / "s0"
     assert {"config.json", "run.json", "metrics.csv", "metrics.json", "checkpoint.pt", "training.png",
-            "valid_preds.feather", "result.json"} <= {p.name for p in run.iterdir()}  # fmt: skip
+            "valid_preds.feather", "result.json", "model.txt"} <= {p.name for p in run.iterdir()}  # fmt: skip
+    assert "embeds.0" in (run / "model.txt").read_text()
     assert json.loads((run / "run.json").read_text())["git"]["commit"]
     assert len(json.loads((run / "metrics.json").read_text())) == 3
     assert 0 < summary["valid_rmspe"] < 0.5
