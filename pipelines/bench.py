@@ -81,7 +81,7 @@ def bench_rossmann_throughput(data: Path, repeats: int) -> None:
     from pipelines.rossmann.model import load_processed
 
     paths = Paths.for_comp("rossmann", data)
-    proc, frames = load_processed(paths)
+    proc, frames = load_processed(paths, RossmannConfig())
     print(f"rossmann training throughput (rows/s, batch 512, {torch.get_num_threads()} threads), median of {repeats}:")
     for amp in ("off", "bf16"):
         _throughput(RossmannConfig(amp=amp), proc, frames, repeats)

@@ -34,10 +34,17 @@ class CheckpointMismatch(ValueError):
     """A checkpoint built for other features than the current processed tables."""
 
 
-def load_processed(paths: Paths) -> tuple[TabularProcessor, dict[str, pd.DataFrame]]:
-    """procs.json and the train/valid/test tables from data/rossmann/processed."""
+def load_processed(paths: Paths, cfg: RossmannConfig) -> tuple[TabularProcessor, dict[str, pd.DataFrame]]:
+    """procs.json and the train/valid/test tables from data/rossmann/processed, checked against the config."""
     if not (paths.processed / "procs.json").is_file():
         raise FileNotFoundError(f"{paths.processed}/procs.json not found: run `make features COMP=rossmann` first")
+    built = json.loads((paths.processed / "features.json").read_text())["config"]
+    stale = [k for k in FEATURE_KEYS if built.get(k) != getattr(cfg, k)]
+    if stale:
+        raise ValueError(
+            f"{paths.processed} was built with other feature settings ({', '.join(stale)}); rebuild it with the "
+            f"same ARGS (make features COMP=rossmann ARGS=...) before training"
+        )
     proc = TabularProcessor.load(paths.processed / "procs.json")
     frames = {name: pd.read_feather(paths.processed / f"{name}.feather") for name in ("train", "valid", "test")}
     return proc, frames
@@ -214,7 +221,7 @@ def train_seed(paths: Paths, cfg: RossmannConfig, run: str, seed: int, proc, fra
 
 def train(paths: Paths, cfg: RossmannConfig, run: str) -> dict:
     """Train every seed of the run, then score their log-space average on the validation days."""
-    proc, frames = load_processed(paths)
+    proc, frames = load_processed(paths, cfg)
     seeds = list(range(cfg.seed, cfg.seed + cfg.n_seeds))
     results = [train_seed(paths, cfg, run, s, proc, frames) for s in seeds]
     # The ensemble's own residual variance (smaller than any single seed's) sets its shift.
@@ -242,7 +249,7 @@ def predict(paths: Paths, cfg: RossmannConfig, run: str) -> Path:
     if not summary_path.is_file():
         raise FileNotFoundError(f"{summary_path} not found: train first (make train COMP=rossmann RUN={run})")
     summary = json.loads(summary_path.read_text())
-    proc, frames = load_processed(paths)
+    proc, frames = load_processed(paths, cfg)
     test = frames["test"]
     signature = feature_signature(proc)
     preds = []
@@ -292,7 +299,7 @@ def submit(paths: Paths, cfg: RossmannConfig, run: str) -> None:
 
 def lr_find(paths: Paths, cfg: RossmannConfig, run: str) -> dict:
     """Run the lr finder on a fresh model; saves runs/<run>/lr_find.png and prints the suggestion."""
-    proc, frames = load_processed(paths)
+    proc, frames = load_processed(paths, cfg)
     seed_everything(cfg.seed)
     learn = make_learner(cfg, proc, frames, cfg.seed)
     result = learn.lr_find(plot=paths.runs / run / "lr_find.png")

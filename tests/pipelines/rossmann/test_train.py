@@ -120,3 +120,8 @@ def test_lr_finder_plot_and_suggestion(featured):
     res = lr_find(featured, RossmannConfig(**FAST), "lrf")
     assert (featured.runs / "lrf" / "lr_find.png").stat().st_size > 1000
     assert 1e-6 < res["suggested_lr"] < 1.0
+
+
+def test_training_on_features_built_with_other_settings_is_refused(featured):
+    with pytest.raises(ValueError, match=r"built with other feature settings \(valid_days\)"):
+        train(featured, RossmannConfig(**FAST, valid_days=30), "stale")
