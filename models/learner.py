@@ -205,7 +205,7 @@ class Learner:
             self._set_hyper(self.peak_lrs, self.schedule(pct), self.momentum(pct) if self.momentum else None)
             self.batch_index = i
             self.batch = self.to_device(batch)
-            self("before_batch")
+            self("before_batch")  # a callback may replace self.batch (e.g. MixUp)
             loss = self._step(self.batch)
             n = len(self.batch[-1])
             total, count, self.rows_seen = total + loss * n, count + n, self.rows_seen + n
@@ -219,8 +219,9 @@ class Learner:
         *xb, yb = batch
         with self.precision.autocast():
             pred = self.model(*xb)
-        self.loss_tensor = self.loss_func(pred.float(), yb)
-        self("after_loss")
+        self.pred = pred.float()
+        self.loss_tensor = self.loss_func(self.pred, yb)
+        self("after_loss")  # a callback may replace self.loss_tensor (e.g. MixUp)
         loss = self.loss_tensor.item()
         if not math.isfinite(loss):
             lrs = sorted({round(g["lr"], 10) for g in self.opt.param_groups})

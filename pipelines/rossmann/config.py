@@ -90,7 +90,7 @@ class RossmannConfig:
     # --- training ---
     train_rows: str = "sales"  # "sales": Open==1 and Sales>0 (as the course); "open": every open day
     epochs: int = 10  # 5 (the course) scored 0.1245; 10 scored 0.1163; 15 no better (0.1160)
-    lr: float = 1e-3  # peak lr of the schedule
+    lr: float = 3e-3  # peak lr of the schedule (1e-3, the course value, scored 0.1124 vs 0.1076 on seed 0)
     schedule: str = "one_cycle"  # one_cycle | sgdr | constant
     pct_start: float = 0.25  # one_cycle: share of training spent warming up
     cycle_len: int = 1  # sgdr: epochs of the first cycle
