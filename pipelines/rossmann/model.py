@@ -21,6 +21,7 @@ from models.callbacks import CheckpointCallback, ProgressCallback, Recorder
 from models.data import tensor_loader
 from models.learner import Learner
 from models.metrics import exp_rmspe
+from models.schedules import sgdr_epochs
 from models.summary import model_summary
 from models.tabular import TabularModel, emb_sizes, frame_tensors
 from pipelines import submit as submitlib
@@ -123,11 +124,10 @@ def fit(learn: Learner, cfg: RossmannConfig, start_epoch: int = 0) -> None:
     if cfg.schedule == "one_cycle":
         learn.fit_one_cycle(cfg.epochs, cfg.lr, pct_start=cfg.pct_start, start_epoch=start_epoch)
     elif cfg.schedule == "sgdr":
-        n, total = 0, 0
-        while total < cfg.epochs:
-            total += cfg.cycle_len * cfg.cycle_mult**n
+        n = 1
+        while sgdr_epochs(n, cfg.cycle_len, cfg.cycle_mult) < cfg.epochs:
             n += 1
-        if total != cfg.epochs:
+        if sgdr_epochs(n, cfg.cycle_len, cfg.cycle_mult) != cfg.epochs:
             raise ValueError(
                 f"sgdr: cycles of {cfg.cycle_len} x {cfg.cycle_mult}^i epochs cannot add up to epochs={cfg.epochs}"
             )
@@ -252,15 +252,16 @@ def predict(paths: Paths, cfg: RossmannConfig, run: str) -> Path:
     proc, frames = load_processed(paths, cfg)
     test = frames["test"]
     signature = feature_signature(proc)
+    x_cat, x_cont = frame_tensors(test, proc.all_cat_names, proc.cont_names)
+    dl = tensor_loader(x_cat, x_cont, batch_size=8192, shuffle=False)
     preds = []
     for seed in summary["seeds"]:
         ckpt = paths.runs / run / f"s{seed}" / "checkpoint.pt"
         state = torch.load(ckpt, map_location="cpu", weights_only=True)
         check_signature(state["extra"]["features"], signature, ckpt)
-        learn = make_learner(cfg, proc, {**frames, "valid": frames["valid"].iloc[:0]}, seed)
-        learn.model.load_state_dict(state["model"])
-        x_cat, x_cont = frame_tensors(test, proc.all_cat_names, proc.cont_names)
-        dl = tensor_loader(x_cat, x_cont, batch_size=8192, shuffle=False)
+        model = build_model(cfg, proc, max_log_sales=1.0)  # y_range is a buffer: the checkpoint's value replaces it
+        model.load_state_dict(state["model"])
+        learn = Learner(model, None, None, device=cfg.device, amp=cfg.amp)
         preds.append(learn.get_preds(dl, with_targets=False)[0].numpy().astype(np.float64))
     sales = np.where(test.Open.to_numpy() == 0, 0.0, np.exp(np.mean(preds, axis=0) + summary["log_shift"]))
     sample = pd.read_csv(paths.raw / "sample_submission.csv")
