@@ -24,10 +24,12 @@ DIR := $(DATA)/$(COMP)
 RAW := $(DIR)/raw/SOURCE.json
 FEATURES_CFG := $(DIR)/config/features.json
 FEATURES := $(DIR)/processed/features.json
-FEATURE_CODE := $(wildcard features/*.py pipelines/$(PKG)/features.py pipelines/$(PKG)/config.py)
+# Image competitions are one __init__.py each on top of the shared pipelines/vision package.
+SHARED_CODE := $(if $(shell grep -ls "pipelines.vision" pipelines/$(PKG)/__init__.py),$(wildcard pipelines/vision/*.py))
+FEATURE_CODE := $(wildcard features/*.py pipelines/$(PKG)/features.py pipelines/$(PKG)/config.py) $(SHARED_CODE)
 TRAIN_CFG := $(DIR)/config/train.json
 TRAINED := $(DIR)/runs/$(RUN)/result.json
-TRAIN_CODE := $(wildcard models/*.py pipelines/$(PKG)/model.py pipelines/runs.py)
+TRAIN_CODE := $(wildcard models/*.py pipelines/$(PKG)/model.py pipelines/runs.py) $(SHARED_CODE)
 SUBMISSION := $(SUBMISSIONS)/$(COMP)/$(RUN).csv
 
 .DEFAULT_GOAL := help

@@ -52,7 +52,7 @@ class ProgressCallback(Callback):
             self.bar.close()
             self.bar = None
         row = learn.history[-1]
-        shown = {k: v for k, v in row.items() if k not in ("epoch", "train_s")}
+        shown = {k: v for k, v in row.items() if k not in ("epoch", "train_s", "step", "stage")}
         line = f"{self.label}epoch {row['epoch']}/{learn.n_epochs}  " + "  ".join(
             f"{k} {_fmt(k, v)}" for k, v in shown.items()
         )
@@ -100,8 +100,7 @@ def save_training_plot(learn, path: Path) -> None:
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     losses = [x for x in learn.losses_seen if math.isfinite(x)]
     ax1.plot(losses, lw=0.6, alpha=0.6, label="train (batch)")
-    per_epoch = len(learn.train_dl)
-    valid = [(r["epoch"] * per_epoch, r["valid_loss"]) for r in learn.history if "valid_loss" in r]
+    valid = [(r["step"], r["valid_loss"]) for r in learn.history if "valid_loss" in r and "step" in r]
     if valid:
         ax1.plot(*zip(*valid, strict=True), "o-", label="valid (epoch)")
     if losses:

@@ -84,6 +84,7 @@ class Learner:
         self.history: list[dict] = []  # one row per epoch
         self.lrs_seen: list[float] = []  # per batch, the last group's lr
         self.losses_seen: list[float] = []  # per batch
+        self.stage: str | None = None  # a label for the epoch rows (e.g. a progressive-resizing stage)
 
     # ---- plumbing -------------------------------------------------------------------------------------------
     def __call__(self, event: str) -> None:
@@ -186,6 +187,7 @@ class Learner:
 
     def _epoch_row(self) -> dict:
         return {
+            **({"stage": self.stage} if self.stage else {}),
             "epoch": self.epoch + 1,
             "train_loss": self.train_loss,
             **self.valid_results,
@@ -193,6 +195,7 @@ class Learner:
             "train_s": round(self.train_time, 2),
             "rows_per_s": round(self.rows_seen / self.train_time, 1) if self.train_time else None,
             "time_s": round(time.perf_counter() - self.epoch_start, 2),
+            "step": len(self.losses_seen),  # batches trained so far, across stages sharing losses_seen
         }
 
     def _train_epoch(self) -> float:
@@ -272,7 +275,9 @@ class Learner:
         self("before_validate")
         preds, targets = self.get_preds(dl)
         self.valid_preds = preds
-        out = {"valid_loss": float(self.loss_func(preds, targets.to(preds.dtype)))}
+        # Class-index targets (cross-entropy) stay integers; regression / multi-hot targets match preds' dtype.
+        t = targets.to(preds.dtype) if targets.is_floating_point() else targets
+        out = {"valid_loss": float(self.loss_func(preds, t))}
         for name, fn in self.metrics.items():
             out[name] = float(fn(preds, targets))
         self("after_validate")
@@ -280,17 +285,18 @@ class Learner:
 
     # ---- lr finder -----------------------------------------------------------------------------------------
     def lr_find(self, start_lr: float = 1e-7, end_lr: float = 10.0, num_it: int = 100, stop_div: bool = True,
-                plot: str | Path | None = None) -> dict:  # fmt: skip
+                plot: str | Path | None = None, lr_mults: Sequence[float] | None = None) -> dict:  # fmt: skip
         """Exponential lr sweep over mini-batches; stops when the loss diverges; weights are restored after.
 
         Returns lrs, smoothed losses and a suggested lr (the steepest descent, capped at a tenth of the
-        lr of the minimum loss); with `plot`, saves the curve as a PNG.
+        lr of the minimum loss); with `plot`, saves the curve as a PNG. `lr_mults` (one per layer group, e.g.
+        1/9, 1/3, 1) keeps differential learning rates during the sweep; the lrs reported are the last group's.
         """
         state = copy.deepcopy(self.model.state_dict())
         if self.opt is None:
             self.create_opt()
         opt_state = copy.deepcopy(self.opt.state_dict())
-        peak = self._peak_lrs(1.0)
+        peak = self._peak_lrs(1.0 if lr_mults is None else lr_mults)
         self.model.train()
         lrs, losses, avg, best = [], [], 0.0, math.inf
         it, self.epoch = 0, 0

@@ -22,3 +22,56 @@ def rmspe(pred, target) -> float:
 def exp_rmspe(pred_log, target_log) -> float:
     """RMSPE of predictions and targets given in log space (the Rossmann model's output)."""
     return rmspe(np.exp(_np(pred_log)), np.exp(_np(target_log)))
+
+
+def accuracy(logits, target) -> float:
+    """Share of rows whose arg-max class is the target class."""
+    return float((_np(logits).argmax(1) == _np(target).astype(np.int64)).mean())
+
+
+def log_loss(probs, target, eps: float = 1e-15) -> float:
+    """Multi-class log loss of probabilities (rows sum to 1), clipped like Kaggle's scorer."""
+    from sklearn.metrics import log_loss as sk_log_loss
+
+    p = np.clip(_np(probs).astype(np.float64), eps, 1 - eps)
+    return float(sk_log_loss(_np(target).astype(np.int64), p / p.sum(1, keepdims=True), labels=range(p.shape[1])))
+
+
+def f2_score(probs, target, thresholds=0.2) -> float:
+    """Planet's metric: F-beta with beta=2 per image (sample-averaged) for tags with prob > threshold."""
+    from sklearn.metrics import fbeta_score
+
+    pred = _np(probs) > np.asarray(thresholds)
+    return float(fbeta_score(_np(target).astype(bool), pred, beta=2, average="samples", zero_division=0))
+
+
+def _f2_per_sample(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    tp = (pred & target).sum(1)
+    precision = np.divide(tp, pred.sum(1), out=np.zeros(len(tp)), where=pred.sum(1) > 0)
+    recall = np.divide(tp, target.sum(1), out=np.zeros(len(tp)), where=target.sum(1) > 0)
+    denom = 4 * precision + recall
+    return np.divide(5 * precision * recall, denom, out=np.zeros(len(tp)), where=denom > 0)
+
+
+def best_thresholds(probs, target, per_tag: bool = True, grid=None, rounds: int = 2) -> np.ndarray:
+    """Thresholds maximising the sample-averaged F2 on (validation) predictions: the best global threshold,
+    then, with `per_tag`, coordinate ascent over each tag's threshold (a few rounds).
+
+    Hand-written F2 here because the search calls it thousands of times; it equals sklearn's fbeta_score
+    (tests/models/test_metrics.py) at a fraction of its per-call overhead.
+    """
+    p, t = _np(probs), _np(target).astype(bool)
+    grid = np.round(np.arange(0.02, 0.6, 0.01), 2) if grid is None else np.asarray(grid)
+    scores = [_f2_per_sample(p > g, t).mean() for g in grid]
+    th = np.full(p.shape[1], grid[int(np.argmax(scores))])
+    if per_tag:
+        for _ in range(rounds):
+            for j in range(p.shape[1]):
+                best, best_g = -1.0, th[j]
+                for g in grid:
+                    th[j] = g
+                    s = _f2_per_sample(p > th, t).mean()
+                    if s > best + 1e-12:
+                        best, best_g = s, g
+                th[j] = best_g
+    return th

@@ -24,7 +24,12 @@ from pipelines import config as configlib
 from pipelines.download import DownloadError, download, make_sample
 from pipelines.paths import Paths
 
-COMPETITIONS = {"rossmann": "pipelines.rossmann"}
+COMPETITIONS = {
+    "rossmann": "pipelines.rossmann",
+    "dogs-vs-cats": "pipelines.dogs_vs_cats",
+    "dog-breed": "pipelines.dog_breed",
+    "planet": "pipelines.planet",
+}
 
 
 def competition(name: str):

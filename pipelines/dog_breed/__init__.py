@@ -1,0 +1,31 @@
+"""Dog Breed Identification (scored by multi-class log loss over 120 breeds): labels.csv + train/<id>.jpg."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pipelines.download import DataSpec
+from pipelines.vision import CONFIG_SECTIONS, VisionConfig, bind
+from pipelines.vision import sample as _sample
+from pipelines.vision.layouts import dog_breed_submission, read_dog_breed
+from pipelines.vision.steps import ImageTask
+
+SPEC = DataSpec(
+    slug="dog-breed-identification",
+    files={"labels.csv": ["id", "breed"], "train": [], "test": [], "sample_submission.csv": ["id"]},
+    make_sample=_sample.dog_breed,
+)
+
+
+@dataclass
+class Config(VisionConfig):
+    # ImageNet already knows dog breeds: most of the gain is in the head; the body only needs a light touch.
+    precompute_epochs: int = 5
+    epochs: list[int] = field(default_factory=lambda: [1])
+    clip: float = 0.001
+
+
+TASK = ImageTask("dog-breed", SPEC, read_dog_breed, dog_breed_submission, "sample_submission.csv", "id")
+build_features, train, lr_find, predict, submit = bind(TASK)
+
+__all__ = ["CONFIG_SECTIONS", "SPEC", "TASK", "Config", "build_features", "lr_find", "predict", "submit", "train"]

@@ -1,0 +1,34 @@
+"""Planet: Understanding the Amazon from Space (multi-label, scored by sample-averaged F2): train_v2.csv +
+train-jpg/ (CMYK JPEG chips), test in test-jpg/ (+ test-jpg-additional/)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pipelines.download import DataSpec
+from pipelines.vision import CONFIG_SECTIONS, VisionConfig, bind
+from pipelines.vision import sample as _sample
+from pipelines.vision.layouts import planet_submission, read_planet
+from pipelines.vision.steps import ImageTask
+
+SPEC = DataSpec(
+    slug="planet-understanding-the-amazon-from-space",
+    files={"train_v2.csv": ["image_name", "tags"], "train-jpg": []},
+    make_sample=_sample.planet,
+)
+
+
+@dataclass
+class Config(VisionConfig):
+    sizes: list[int] = field(default_factory=lambda: [64, 128, 256])  # progressive resizing
+    epochs: list[int] = field(default_factory=lambda: [2, 2, 2])
+    aug: str = "top_down"  # satellite chips have no up or left: all 8 dihedral views are valid
+    min_scale: float = 0.75
+    lighting: float = 0.05
+    cache_scale: float = 1.0  # the chips are 256 px already: a larger cache would only upsample
+
+
+TASK = ImageTask("planet", SPEC, read_planet, planet_submission, "sample_submission_v2.csv", "image_name")
+build_features, train, lr_find, predict, submit = bind(TASK)
+
+__all__ = ["CONFIG_SECTIONS", "SPEC", "TASK", "Config", "build_features", "lr_find", "predict", "submit", "train"]

@@ -1,0 +1,152 @@
+"""Image benchmarks on the real samples in ../shared/data/images (skipped when absent).
+
+    python -m pipelines.vision.bench [--parts loader,precision,all] [--comps dogs-vs-cats,planet]
+
+loader:    training-loader images/s from the pre-resized cache vs decoding the original JPEGs every epoch
+           (with and without JPEG draft mode), side by side, median of 3 passes.
+precision: training step images/s of EfficientNet-Lite0 at 224 px, fp32 / bf16 autocast x NCHW / channels_last.
+all:       `make all COMP=...` on the real sample (download, features, train, predict): wall time and results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from pipelines.paths import ROOT
+
+IMAGES = ROOT.parent / "shared" / "data" / "images"
+TARS = {"dogs-vs-cats": "dogs-vs-cats.tar", "planet": "planet-sample.tar", "dog-breed": "dog-breed-sample.tar"}
+
+
+def _median_rate(fn, n: int, repeats: int = 3) -> tuple[float, list[float]]:
+    rates = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        rates.append(n / (time.perf_counter() - t0))
+    return statistics.median(rates), rates
+
+
+def bench_loader(data_root: Path, size: int = 224, n: int = 400) -> None:
+    from PIL import Image
+
+    from features.images import resize_crop, to_rgb
+    from models.image_data import ImageDataset, image_loader, train_transform
+    from pipelines.config import resolve
+    from pipelines.dogs_vs_cats import Config
+    from pipelines.paths import Paths
+    from pipelines.vision.steps import load_processed
+
+    paths = Paths.for_comp("dogs-vs-cats", data_root)
+    cfg = resolve(Config(), None, [f"sizes=[{size}]"])
+    data = load_processed(paths, cfg, "dogs-vs-cats")
+    files = [paths.raw / f for f in data.items.file[:n]]
+    rows = data.items.row.to_numpy()[:n]
+    tfm = train_transform(size, "side_on")
+    sources = {
+        "pre-resized cache (memory-mapped)": ImageDataset(data.cache_dir / "labelled.npy", None, tfm, rows=rows),
+        "decode originals, draft mode": ImageDataset(files, None, tfm, size=round(1.3 * size)),
+    }
+
+    class FullDecode(ImageDataset):  # what a loader without draft mode does: decode at full size, then resize
+        def image(self, i):
+            with Image.open(self.files[i]) as img:
+                arr = resize_crop(to_rgb(img), self.size)
+            return torch.from_numpy(arr).permute(2, 0, 1)
+
+    sources["decode originals, full size"] = FullDecode(files, None, tfm, size=round(1.3 * size))
+    print(f"training loader at {size}px, {n} real dogs-vs-cats images, batch 32, 1 process, median of 3 passes:")
+    base = None
+    for name, ds in sources.items():
+        dl = image_loader(ds, 32, shuffle=True)
+        rate, rates = _median_rate(lambda dl=dl: [b for b in dl], n)
+        base = base or rate
+        print(f"  {name:<36} {rate:7.0f} images/s  (passes {', '.join(f'{r:.0f}' for r in rates)})  "
+              f"cache is {base / rate:.1f}x")  # fmt: skip
+
+
+def bench_precision(size: int = 224, bs: int = 32, steps: int = 4) -> None:
+    from models.device import cpu_has_bf16_matmul
+    from models.vision import ImageModel, create_body
+
+    torch.manual_seed(0)
+    model = ImageModel(create_body("efficientnet_lite0", pretrained=True), 2)
+    model.unfreeze()
+    x = torch.randint(0, 255, (bs, 3, size, size), dtype=torch.uint8)
+    y = torch.randint(0, 2, (bs,))
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-5, fused=True)
+    print(f"training step, EfficientNet-Lite0 unfrozen, {size}px, batch {bs}, {torch.get_num_threads()} threads "
+          f"(AMX: {cpu_has_bf16_matmul()}), images/s median of {steps} steps after 1 warm-up:")  # fmt: skip
+    for cl in (False, True):
+        fmt = torch.channels_last if cl else torch.contiguous_format
+        model.to(memory_format=fmt)
+        xb = x.contiguous(memory_format=fmt)
+        for dtype in (None, torch.bfloat16):
+
+            def step(m=model, xb=xb, dtype=dtype):
+                with torch.autocast("cpu", dtype=dtype or torch.float32, enabled=dtype is not None):
+                    loss = torch.nn.functional.cross_entropy(m(xb).float(), y)
+                loss.backward()
+                opt.step()
+                opt.zero_grad()
+
+            model.train()
+            step()
+            rate, _ = _median_rate(step, bs, steps)
+            print(f"  {'channels_last' if cl else 'NCHW':<14} {'bf16' if dtype else 'fp32':<5} {rate:6.1f} images/s")
+
+
+def bench_all(comp: str, args: str = "") -> None:
+    src = IMAGES / TARS[comp]
+    with tempfile.TemporaryDirectory(prefix=f"bench-{comp}-") as tmp:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        common = [f"COMP={comp}", f"DATA={tmp}/data", f"SUBMISSIONS={tmp}/subs"] + ([f"ARGS={args}"] if args else [])
+        t0 = time.perf_counter()
+        subprocess.run(["make", "--no-print-directory", "download", *common, f"SRC={src}"], cwd=ROOT, env=env,
+                       check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+        r = subprocess.run(["make", "--no-print-directory", "all", *common], cwd=ROOT, env=env, check=True,
+                           capture_output=True, text=True)  # fmt: skip
+        wall = time.perf_counter() - t0
+        result = json.loads((Path(tmp) / "data" / comp / "runs" / "default" / "result.json").read_text())
+        lines = [ln for ln in r.stdout.splitlines() if ln.startswith(("validation", "submission", "no test"))]
+        print(f"make download + make all COMP={comp} {args}: {wall:.0f} s wall")
+        for ln in lines:
+            print(f"  {ln}")
+        print("  " + json.dumps({k: v for k, v in result.items() if k.startswith(("valid_", "train_sec", "total"))}))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parts", default="loader,precision,all")
+    parser.add_argument("--comps", default="dogs-vs-cats,planet")
+    args = parser.parse_args(argv)
+    if not IMAGES.is_dir():
+        print(f"skipped: real images not found at {IMAGES}")
+        return
+    parts = set(args.parts.split(","))
+    if "loader" in parts:
+        with tempfile.TemporaryDirectory(prefix="bench-loader-") as tmp:
+            env = {**os.environ}
+            py = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").is_dir() else "python"
+            for step in (["download", "--src", str(IMAGES / TARS["dogs-vs-cats"])], ["features"]):
+                subprocess.run([py, "-m", "pipelines", step[0], "dogs-vs-cats", "--data", tmp, *step[1:]], cwd=ROOT,
+                               env=env, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+            bench_loader(Path(tmp))
+    if "precision" in parts:
+        bench_precision()
+    if "all" in parts:
+        for comp in args.comps.split(","):
+            bench_all(comp)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""Each image competition's files as Kaggle ships them -> one `Layout` (labelled items, test items, classes),
+and the model's probabilities -> that competition's submission frame.
+
+Labels that name images not on disk are reported (how many, the first few) and dropped; the class list
+comes from sample_submission.csv where the competition has one, so a submission can never name an unknown
+class or miss a column.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features.images import IMAGE_SUFFIXES, list_images
+
+
+@dataclass
+class Layout:
+    """train: file (relative to raw/), label (multi-label: space-separated tags), valid (bool, or absent when
+    the split is random); test: file, id; classes in model-output order."""
+
+    train: pd.DataFrame
+    test: pd.DataFrame
+    classes: list[str]
+    multi_label: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def _rel(paths, raw: Path) -> list[str]:
+    return [str(Path(p).relative_to(raw)) for p in paths]
+
+
+def _first(names, k: int = 5) -> str:
+    names = list(names)
+    return ", ".join(map(str, names[:k])) + (", ..." if len(names) > k else "")
+
+
+def _test_frame(raw: Path, folders: tuple[str, ...]) -> pd.DataFrame:
+    files = [f for name in folders if (raw / name).is_dir() for f in list_images(raw / name)]
+    return pd.DataFrame({"file": _rel(files, raw), "id": [f.stem for f in files]})
+
+
+def _order_by_sample(test: pd.DataFrame, ids: pd.Series, raw: Path, what: str) -> pd.DataFrame:
+    """Test items in the sample submission's order; an id with no image is an error naming it."""
+    by_id = test.set_index("id")
+    missing = [i for i in ids.astype(str) if i not in by_id.index]
+    if missing:
+        raise FileNotFoundError(
+            f"{raw}/{what}: {len(missing)} ids have no test image ({_first(missing)}); the test folder is incomplete"
+        )
+    return by_id.loc[ids.astype(str)].reset_index()[["file", "id"]]
+
+
+# ---- Dogs vs Cats ------------------------------------------------------------------------------------------
+REDUX_NAME = re.compile(r"^(?P<label>[A-Za-z_]+)\.\d+$")
+
+
+def read_dogs_vs_cats(raw: Path) -> Layout:
+    """Kaggle redux (`train/cat.0.jpg`, `test/` or `test1/`) or the course's dogscats folders
+    (`train/<class>/`, `valid/<class>/`, `test1/`)."""
+    train_dir = raw / "train"
+    subdirs = sorted(p for p in train_dir.iterdir() if p.is_dir()) if train_dir.is_dir() else []
+    notes = []
+    if subdirs:  # folder per class
+        rows = []
+        for split in ("train", "valid"):
+            for d in sorted(p for p in (raw / split).glob("*") if p.is_dir()):
+                rows += [(f, d.name, split == "valid") for f in list_images(d)]
+        frame = pd.DataFrame(rows, columns=["file", "label", "valid"])
+        frame["file"] = _rel(frame.file, raw)
+        if not frame.valid.any():
+            frame = frame.drop(columns="valid")
+    else:
+        files = list_images(train_dir)
+        labels = [m["label"].lower() if (m := REDUX_NAME.match(f.stem)) else None for f in files]
+        unnamed = [f.name for f, lab in zip(files, labels, strict=True) if lab is None]
+        if unnamed:
+            notes.append(
+                f"{len(unnamed)} files in train/ are not named <class>.<n>.jpg and were skipped: {_first(unnamed)}"
+            )
+        frame = pd.DataFrame({"file": _rel(files, raw), "label": labels}).dropna()
+    if frame.empty:
+        raise FileNotFoundError(f"{raw}: no labelled images (expected train/cat.0.jpg ... or train/<class>/*.jpg)")
+    test = _test_frame(raw, ("test", "test1"))
+    if (raw / "sample_submission.csv").is_file():
+        test = _order_by_sample(
+            test, pd.read_csv(raw / "sample_submission.csv").iloc[:, 0], raw, "sample_submission.csv"
+        )
+    return Layout(frame.reset_index(drop=True), test, sorted(frame.label.unique()), notes=notes)
+
+
+def dogs_vs_cats_submission(
+    test: pd.DataFrame, probs: np.ndarray, layout: Layout, thresholds, clip: float
+) -> pd.DataFrame:
+    """`id,label`: the probability of the second class (dog), clipped so one confident mistake costs little."""
+    if len(layout.classes) != 2:
+        raise ValueError(f"dogs-vs-cats needs 2 classes, found {layout.classes}")
+    p = probs[:, 1].clip(clip, 1 - clip)
+    ids = pd.to_numeric(test.id, errors="coerce")
+    return pd.DataFrame({"id": ids.astype("int64") if ids.notna().all() else test.id, "label": p})
+
+
+# ---- Dog Breed Identification -----------------------------------------------------------------------------
+def _labelled_csv(raw: Path, csv: str, id_col: str, label_col: str, folders: tuple[str, ...], suffix: str = ".jpg"):
+    """Rows of a label file whose image exists; the missing ones reported and dropped."""
+    labels = pd.read_csv(raw / csv, dtype=str)
+    for col in (id_col, label_col):
+        if col not in labels.columns:
+            raise ValueError(f"{raw / csv}: no column {col!r} (has {list(labels.columns)})")
+    notes = []
+    dupes = labels[id_col].duplicated()
+    if dupes.any():
+        notes.append(
+            f"{csv}: {int(dupes.sum())} duplicated {id_col}s, kept the first ({_first(labels[id_col][dupes])})"
+        )
+        labels = labels[~dupes]
+    on_disk = {}
+    for folder in folders:
+        if (raw / folder).is_dir():
+            on_disk.update({p.stem: f"{folder}/{p.name}" for p in (raw / folder).iterdir()
+                            if p.suffix.lower() in IMAGE_SUFFIXES})  # fmt: skip
+    files = labels[id_col].map(on_disk)
+    missing = labels[id_col][files.isna()]
+    if len(missing):
+        notes.append(f"{csv}: {len(missing):,} of {len(labels):,} labelled images are not in {'/'.join(folders)}/ "
+                     f"and were dropped ({_first(missing)})")  # fmt: skip
+    frame = pd.DataFrame({"file": files, "label": labels[label_col].fillna("").str.strip(), "id": labels[id_col]})
+    return frame[files.notna()].reset_index(drop=True), notes
+
+
+def read_dog_breed(raw: Path) -> Layout:
+    frame, notes = _labelled_csv(raw, "labels.csv", "id", "breed", ("train",))
+    test = _test_frame(raw, ("test",))
+    if (raw / "sample_submission.csv").is_file():
+        sample = pd.read_csv(raw / "sample_submission.csv", nrows=0)
+        classes = list(sample.columns[1:])
+        unknown = sorted(set(frame.label) - set(classes))
+        if unknown:
+            drop = frame.label.isin(unknown)
+            notes.append(f"labels.csv: {int(drop.sum())} images of breeds not in sample_submission.csv were "
+                         f"dropped ({_first(unknown)})")  # fmt: skip
+            frame = frame[~drop].reset_index(drop=True)
+        unseen = sorted(set(classes) - set(frame.label))
+        if unseen:
+            notes.append(f"{len(unseen)} of {len(classes)} breeds have no training image ({_first(unseen)}); "
+                         f"the model still outputs them (low probability) so the submission has every column")  # fmt: skip
+        test = _order_by_sample(test, pd.read_csv(raw / "sample_submission.csv", usecols=[0]).iloc[:, 0], raw,
+                                "sample_submission.csv")  # fmt: skip
+    else:
+        classes = sorted(frame.label.unique())
+    return Layout(frame.drop(columns="id"), test, classes, notes=notes)
+
+
+def dog_breed_submission(
+    test: pd.DataFrame, probs: np.ndarray, layout: Layout, thresholds, clip: float
+) -> pd.DataFrame:
+    """`id` + one probability column per breed, in sample_submission.csv's column order."""
+    p = probs.clip(clip, 1 - clip) if clip else probs
+    p = p / p.sum(1, keepdims=True)
+    return pd.concat([pd.DataFrame({"id": test.id.to_numpy()}), pd.DataFrame(p, columns=layout.classes)], axis=1)
+
+
+# ---- Planet ------------------------------------------------------------------------------------------------
+def read_planet(raw: Path) -> Layout:
+    frame, notes = _labelled_csv(raw, "train_v2.csv", "image_name", "tags", ("train-jpg",))
+    classes = sorted({t for tags in frame.label for t in tags.split()})
+    test = _test_frame(raw, ("test-jpg", "test-jpg-additional"))
+    sample = next((raw / n for n in ("sample_submission_v2.csv", "sample_submission.csv") if (raw / n).is_file()), None)
+    if sample is not None and len(test):
+        test = _order_by_sample(test, pd.read_csv(sample, usecols=[0]).iloc[:, 0], raw, sample.name)
+    return Layout(frame.drop(columns="id"), test, classes, multi_label=True, notes=notes)
+
+
+def planet_submission(test: pd.DataFrame, probs: np.ndarray, layout: Layout, thresholds, clip: float) -> pd.DataFrame:
+    """`image_name,tags`: every tag above its threshold (at least the most likely one), space-separated."""
+    above = probs > np.asarray(thresholds)
+    above[np.arange(len(probs)), probs.argmax(1)] = True
+    classes = np.array(layout.classes)
+    return pd.DataFrame({"image_name": test.id.to_numpy(), "tags": [" ".join(classes[row]) for row in above]})

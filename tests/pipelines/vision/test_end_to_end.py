@@ -1,0 +1,98 @@
+"""`make all COMP=...` for the three image competitions on their embedded samples (small, fast settings),
+and the real samples in ../shared/data/images when present."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pandas as pd
+import pytest
+
+from pipelines.paths import ROOT
+
+SHARED = ROOT.parent / "shared" / "data"
+
+pytestmark = pytest.mark.slow
+
+FAST = "sizes=[32] epochs=[1] precompute_epochs=2 tta=1 bs=16"
+
+
+def make(*args, check=True):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    r = subprocess.run(["make", "--no-print-directory", *args], cwd=ROOT, env=env, capture_output=True, text=True)
+    if check and r.returncode:
+        raise AssertionError(f"make {' '.join(args)} failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
+    return r
+
+
+@pytest.mark.parametrize(
+    ("comp", "args", "columns", "rows"),
+    [
+        ("dogs-vs-cats", FAST, ["id", "label"], 60),
+        ("dog-breed", FAST, None, 100),
+        ("planet", "sizes=[32,48] epochs=[1,1] precompute_epochs=2 tta=2 bs=16", ["image_name", "tags"], 100),
+    ],
+)
+def test_make_all_on_the_embedded_sample(tmp_path, comp, args, columns, rows):
+    data, subs = tmp_path / "data", tmp_path / "subs"
+    r = make("all", f"COMP={comp}", f"DATA={data}", f"SUBMISSIONS={subs}", f"ARGS={args}")
+    assert "generating the embedded sample" in r.stdout
+    sub = pd.read_csv(subs / comp / "default.csv")
+    raw = data / comp / "raw"
+    sample = pd.read_csv(next(raw.glob("sample_submission*.csv")))
+    assert list(sub.columns) == (columns or list(sample.columns)) and len(sub) == rows
+    assert sub.iloc[:, 0].astype(str).tolist() == sample.iloc[:, 0].astype(str).tolist()
+    run = data / comp / "runs" / "default"
+    result = json.loads((run / "result.json").read_text())
+    names = {p.name for p in run.iterdir()}
+    assert {"augmentations.png", "top_losses.csv", "top_losses.png", "cam.png", "metrics.csv", "model.pt"} <= names
+    metrics = pd.read_csv(run / "metrics.csv")
+    assert metrics.stage.iloc[0] == "precompute" and metrics.stage.iloc[-1].startswith("unfrozen@")
+    if comp == "planet":
+        assert {"unfrozen@32", "unfrozen@48"} <= set(metrics.stage)  # progressive resizing, each stage logged
+        assert 0 < result["valid_f2_tta"] <= 1 and "per_tag.csv" in names
+        assert set(" ".join(sub.tags).split()) <= set(result["thresholds"])
+    else:
+        assert "confusion_matrix.png" in names
+        assert 0 < result["valid_accuracy_tta"] <= 1 and result["valid_logloss"] > 0
+    if comp == "dogs-vs-cats":
+        assert result["valid_accuracy"] >= 0.9  # digit 0 vs 1: any working pipeline separates them
+        assert sub.label.between(0.005, 0.995).all()
+    again = make("all", f"COMP={comp}", f"DATA={data}", f"SUBMISSIONS={subs}", f"ARGS={args}")
+    assert "pipelines train" not in again.stdout  # nothing to redo
+
+
+def test_bad_images_are_reported_and_skipped(tmp_path):
+    from pipelines.vision.sample import dogs_vs_cats
+
+    raw = tmp_path / "src"
+    dogs_vs_cats(raw, n_test=20)
+    (raw / "train" / "cat.0.jpg").write_bytes((raw / "train" / "cat.0.jpg").read_bytes()[:300])  # truncated
+    (raw / "test1" / "3.jpg").write_bytes(b"garbage")
+    data = tmp_path / "data"
+    make("download", "COMP=dogs-vs-cats", f"SRC={raw}", f"DATA={data}")
+    r = make("features", "COMP=dogs-vs-cats", f"DATA={data}", f"ARGS={FAST}")
+    assert "cat.0.jpg" in r.stdout and "1 labelled images could not be decoded" in r.stdout
+    info = json.loads((data / "dogs-vs-cats" / "processed" / "layout.json").read_text())
+    assert len(info["bad_labelled"]) == 1 and len(info["bad_test"]) == 1 and info["n_test"] == 20
+
+
+@pytest.mark.real_data
+@pytest.mark.parametrize("comp,tar", [("dogs-vs-cats", "dogs-vs-cats.tar"), ("planet", "planet-sample.tar"),
+                                      ("dog-breed", "dog-breed-sample.tar")])  # fmt: skip
+def test_real_samples_download_and_features(tmp_path, comp, tar):
+    src = SHARED / "images" / tar
+    if not src.is_file():
+        pytest.skip(f"real images not found at {src}")
+    data = tmp_path / "data"
+    make("download", f"COMP={comp}", f"SRC={src}", f"DATA={data}")
+    r = make("features", f"COMP={comp}", f"DATA={data}", "ARGS=sizes=[64] epochs=[1]")
+    info = json.loads((data / comp / "processed" / "layout.json").read_text())
+    expected = {"dogs-vs-cats": 2002, "planet": 1000, "dog-breed": 300}[comp]
+    assert info["n_train"] + info["n_valid"] == expected and not info["bad_labelled"]
+    if comp == "planet":
+        assert len(info["classes"]) == 17 and info["n_test"] == 0
+    if comp == "dog-breed":
+        assert len(info["classes"]) == 120 and "no training image" in r.stdout
