@@ -54,11 +54,14 @@ def pick_precision(device: torch.device, amp: str = "auto") -> Precision:
 
     On this project's 2-core AMX CPUs bf16 autocast trains the Rossmann net 1.4x faster with the same
     validation RMSPE (0.1245 vs 0.1257, `make bench`); CPUs without AMX gain nothing, so they stay fp32.
+    'gpu' is 'auto' on CUDA and fp32 elsewhere (for work where CPU bf16 measured slower: convnet training).
     'off', 'bf16' and 'fp16' force a choice.
     """
     kind = device.type
-    if amp == "off":
+    if amp == "off" or (amp == "gpu" and kind != "cuda"):
         return Precision(None, kind)
+    if amp == "gpu":
+        amp = "auto"
     if amp == "auto":
         if kind == "cuda":
             return Precision(torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16, kind)
@@ -69,4 +72,4 @@ def pick_precision(device: torch.device, amp: str = "auto") -> Precision:
         if amp == "fp16" and kind == "cpu":
             raise ValueError("amp=fp16 is for GPUs; on CPU use amp=bf16 or amp=off")
         return Precision(torch.bfloat16 if amp == "bf16" else torch.float16, kind)
-    raise ValueError(f"amp={amp!r}: expected auto, off, bf16 or fp16")
+    raise ValueError(f"amp={amp!r}: expected auto, gpu, off, bf16 or fp16")

@@ -1,6 +1,7 @@
 """Benchmarks on the real data in ../shared/data: wall time and peak memory of each pipeline step.
 
     python -m pipelines.bench rossmann [--repeats 3]
+    python -m pipelines.bench dogs-vs-cats|planet [--parts loader,precision,all]   (pipelines/vision/bench.py)
 
 Each step runs as its own process (as `make` runs it); peak memory is that process's max RSS, read
 with os.wait4. Figures are medians over repeats. Skips cleanly when the real data is absent.
@@ -151,6 +152,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--parts", default="data,throughput,all", help="comma list of: data, throughput, all")
     parser.add_argument("--seeds", type=int, default=5, help="ensemble size for the `all` part")
     args = parser.parse_args(argv)
+    if args.comp in ("dogs-vs-cats", "planet", "dog-breed"):
+        from pipelines.vision import bench as vision_bench
+
+        vision_bench.main(["--comps", args.comp] + ([] if args.parts == parser.get_default("parts") else
+                                                    ["--parts", args.parts]))  # fmt: skip
+        return
     if args.comp != "rossmann":
         print(f"no benchmark for {args.comp} yet")
         return

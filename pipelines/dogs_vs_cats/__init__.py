@@ -16,6 +16,12 @@ SPEC = DataSpec(slug="dogs-vs-cats-redux-kernels-edition", files={"train": []}, 
 
 @dataclass
 class Config(VisionConfig):
+    # Measured on the real 2,002-image sample (400 validation): after the head, a gentle fine-tune wins.
+    # Unfrozen 2 epochs at lr 1e-4: 0.9875 / log loss 0.040 with TTA; at 3e-4: 0.9825 / 0.044; at 1e-3: 0.96.
+    frozen_epochs: int = 2  # the head also sees augmented images before the body moves
+    lr: float = 1e-4
+    bn_freeze: bool = True  # ImageNet statistics suit these photos; batch statistics of 32 images hurt (0.96)
+    min_scale: float = 0.5
     clip: float = 0.005  # log loss: a confident mistake costs at most -log(0.005) = 5.3
 
 

@@ -28,6 +28,7 @@ class Layout:
     classes: list[str]
     multi_label: bool = False
     notes: list[str] = field(default_factory=list)
+    sample_matches: bool = True  # test ids are exactly the sample submission's (when there is one)
 
 
 def _rel(paths, raw: Path) -> list[str]:
@@ -44,15 +45,24 @@ def _test_frame(raw: Path, folders: tuple[str, ...]) -> pd.DataFrame:
     return pd.DataFrame({"file": _rel(files, raw), "id": [f.stem for f in files]})
 
 
-def _order_by_sample(test: pd.DataFrame, ids: pd.Series, raw: Path, what: str) -> pd.DataFrame:
-    """Test items in the sample submission's order; an id with no image is an error naming it."""
-    by_id = test.set_index("id")
-    missing = [i for i in ids.astype(str) if i not in by_id.index]
+def _order_by_sample(
+    layout_test: pd.DataFrame, ids: pd.Series, what: str, notes: list[str]
+) -> tuple[pd.DataFrame, bool]:
+    """Test items in the sample submission's order, and whether the two match. When the sample names ids
+    with no test image (a partial copy of the data), that is reported in `notes` and the test images on
+    disk are kept in their own order: the submission then covers them but is not submittable as is."""
+    by_id = layout_test.set_index("id")
+    ids = ids.astype(str)
+    missing = [i for i in ids if i not in by_id.index]
     if missing:
-        raise FileNotFoundError(
-            f"{raw}/{what}: {len(missing)} ids have no test image ({_first(missing)}); the test folder is incomplete"
-        )
-    return by_id.loc[ids.astype(str)].reset_index()[["file", "id"]]
+        notes.append(f"{what} lists {len(missing):,} of {len(ids):,} ids with no test image ({_first(missing)}); "
+                     f"predicting the {len(layout_test):,} test images on disk instead: that submission cannot go "
+                     f"to Kaggle until the test folder is complete")  # fmt: skip
+        return layout_test, False
+    extra = len(by_id) - len(ids)
+    if extra:
+        notes.append(f"{extra:,} test images are not in {what} and are not predicted")
+    return by_id.loc[ids].reset_index()[["file", "id"]], True
 
 
 # ---- Dogs vs Cats ------------------------------------------------------------------------------------------
@@ -85,12 +95,11 @@ def read_dogs_vs_cats(raw: Path) -> Layout:
         frame = pd.DataFrame({"file": _rel(files, raw), "label": labels}).dropna()
     if frame.empty:
         raise FileNotFoundError(f"{raw}: no labelled images (expected train/cat.0.jpg ... or train/<class>/*.jpg)")
-    test = _test_frame(raw, ("test", "test1"))
+    test, matches = _test_frame(raw, ("test", "test1")), True
     if (raw / "sample_submission.csv").is_file():
-        test = _order_by_sample(
-            test, pd.read_csv(raw / "sample_submission.csv").iloc[:, 0], raw, "sample_submission.csv"
-        )
-    return Layout(frame.reset_index(drop=True), test, sorted(frame.label.unique()), notes=notes)
+        ids = pd.read_csv(raw / "sample_submission.csv").iloc[:, 0]
+        test, matches = _order_by_sample(test, ids, "sample_submission.csv", notes)
+    return Layout(frame.reset_index(drop=True), test, sorted(frame.label.unique()), notes=notes, sample_matches=matches)
 
 
 def dogs_vs_cats_submission(
@@ -134,7 +143,7 @@ def _labelled_csv(raw: Path, csv: str, id_col: str, label_col: str, folders: tup
 
 def read_dog_breed(raw: Path) -> Layout:
     frame, notes = _labelled_csv(raw, "labels.csv", "id", "breed", ("train",))
-    test = _test_frame(raw, ("test",))
+    test, matches = _test_frame(raw, ("test",)), True
     if (raw / "sample_submission.csv").is_file():
         sample = pd.read_csv(raw / "sample_submission.csv", nrows=0)
         classes = list(sample.columns[1:])
@@ -148,11 +157,11 @@ def read_dog_breed(raw: Path) -> Layout:
         if unseen:
             notes.append(f"{len(unseen)} of {len(classes)} breeds have no training image ({_first(unseen)}); "
                          f"the model still outputs them (low probability) so the submission has every column")  # fmt: skip
-        test = _order_by_sample(test, pd.read_csv(raw / "sample_submission.csv", usecols=[0]).iloc[:, 0], raw,
-                                "sample_submission.csv")  # fmt: skip
+        ids = pd.read_csv(raw / "sample_submission.csv", usecols=[0]).iloc[:, 0]
+        test, matches = _order_by_sample(test, ids, "sample_submission.csv", notes)
     else:
         classes = sorted(frame.label.unique())
-    return Layout(frame.drop(columns="id"), test, classes, notes=notes)
+    return Layout(frame.drop(columns="id"), test, classes, notes=notes, sample_matches=matches)
 
 
 def dog_breed_submission(
@@ -168,11 +177,11 @@ def dog_breed_submission(
 def read_planet(raw: Path) -> Layout:
     frame, notes = _labelled_csv(raw, "train_v2.csv", "image_name", "tags", ("train-jpg",))
     classes = sorted({t for tags in frame.label for t in tags.split()})
-    test = _test_frame(raw, ("test-jpg", "test-jpg-additional"))
+    test, matches = _test_frame(raw, ("test-jpg", "test-jpg-additional")), True
     sample = next((raw / n for n in ("sample_submission_v2.csv", "sample_submission.csv") if (raw / n).is_file()), None)
     if sample is not None and len(test):
-        test = _order_by_sample(test, pd.read_csv(sample, usecols=[0]).iloc[:, 0], raw, sample.name)
-    return Layout(frame.drop(columns="id"), test, classes, multi_label=True, notes=notes)
+        test, matches = _order_by_sample(test, pd.read_csv(sample, usecols=[0]).iloc[:, 0], sample.name, notes)
+    return Layout(frame.drop(columns="id"), test, classes, multi_label=True, notes=notes, sample_matches=matches)
 
 
 def planet_submission(test: pd.DataFrame, probs: np.ndarray, layout: Layout, thresholds, clip: float) -> pd.DataFrame:

@@ -22,6 +22,7 @@ from features.images import build_cache
 from features.io import atomic_path, atomic_write_text, write_feather
 from models.callbacks import ProgressCallback, Recorder
 from models.data import tensor_loader
+from models.device import pick_precision
 from models.image_data import ImageDataset, image_loader, train_transform, tta_transforms, valid_transform
 from models.interpret import class_activation_map, plot_cam, plot_confusion_matrix, plot_images, top_losses
 from models.learner import Learner
@@ -109,6 +110,7 @@ def build_features(task: ImageTask, paths: Paths, cfg: VisionConfig) -> None:
     write_feather(items, paths.processed / "items.feather")
     write_feather(test, paths.processed / "test.feather")
     info = {"classes": layout.classes, "multi_label": layout.multi_label, "cache_size": size,
+            "sample_matches": layout.sample_matches,
             "notes": layout.notes, "bad_labelled": sorted(bad), "bad_test": test_meta["bad"],
             "n_train": int((~items.valid).sum()), "n_valid": int(items.valid.sum()), "n_test": len(test)}  # fmt: skip
     atomic_write_text(paths.processed / "layout.json", json.dumps(info, indent=1))
@@ -267,7 +269,9 @@ def stage_learner(model: ImageModel, stage: Stage, data: ImageData, cfg: VisionC
     """The Learner for one stage: the head on precomputed activations, or the whole model on (augmented) images."""
     loss, metrics = loss_and_metrics(data.multi_label, cfg.label_smoothing)
     model.freeze_to(stage.freeze_to)
-    common = {"loss_func": loss, "metrics": metrics, "wd": cfg.wd, "device": base.device, "amp": cfg.amp}
+    # The frozen-body stages are mostly forward passes: they use amp_frozen; the unfrozen ones use amp.
+    amp = cfg.amp if stage.freeze_to == 0 else cfg.amp_frozen
+    common = {"loss_func": loss, "metrics": metrics, "wd": cfg.wd, "device": base.device, "amp": amp}
     if stage.name == "precompute":
         y_train, y_valid = (data.targets(data.frame(s)) for s in ("train", "valid"))
         x_train = activations(model, data, "train", stage.size, cfg, base, paths)
@@ -307,11 +311,12 @@ def train(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict:
     rd.start({"run": want, "classes": data.classes, "multi_label": data.multi_label})
     seed_everything(cfg.seed)
     model = build_model(cfg, len(data.classes))
-    base = Learner(model, None, None, device=cfg.device, amp=cfg.amp, channels_last=cfg.channels_last)
+    base = Learner(model, None, None, device=cfg.device, amp=cfg.amp_frozen, channels_last=cfg.channels_last)
     n_train, n_valid = len(data.frame("train")), len(data.frame("valid"))
     print(f"{rd.path}: {cfg.arch} ({'pretrained' if cfg.pretrained else 'random init'}), {len(data.classes)} "
           f"{'tags' if data.multi_label else 'classes'}, {n_train} training / {n_valid} validation images, "
-          f"{base.device} {base.precision}{', channels_last' if cfg.channels_last else ''}; stages: "
+          f"{base.device}, {pick_precision(base.device, cfg.amp)} training / {base.precision} frozen body"
+          f"{', channels_last' if cfg.channels_last else ''}; stages: "
           + ", ".join(f"{s.name} x{s.epochs}" for s in stages))  # fmt: skip
     bad = data.info["bad_labelled"]
     if bad:
@@ -343,7 +348,8 @@ def train(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict:
     train_seconds = time.perf_counter() - t_start
     model.unfreeze()
     save_model(model, cfg, data, rd.path / "model.pt")
-    result = {"train_seconds": round(train_seconds, 1), "device": str(base.device), "precision": str(base.precision),
+    result = {"train_seconds": round(train_seconds, 1), "device": str(base.device),
+              "precision": str(pick_precision(base.device, cfg.amp)), "precision_frozen": str(base.precision),
               "stages": [s.name for s in stages], "n_train": n_train, "n_valid": n_valid,
               "bad_images": len(data.info["bad_labelled"]) + len(data.info["bad_test"])}  # fmt: skip
     result.update(evaluate(model, data, cfg, base, rd.path))
@@ -391,7 +397,7 @@ def _images_only(dl):
 
 def evaluate(model: ImageModel, data: ImageData, cfg: VisionConfig, base: Learner, out: Path) -> dict:
     """Validation metrics with and without TTA, and the pictures that explain them."""
-    learn = Learner(model, None, None, device=base.device, amp=cfg.amp, channels_last=cfg.channels_last)
+    learn = Learner(model, None, None, device=base.device, amp=cfg.amp_frozen, channels_last=cfg.channels_last)
     t0 = time.perf_counter()
     views = predict_views(learn, data, "valid", cfg, cfg.tta)
     plain, tta = views[0], np.mean(views, axis=0)
@@ -508,7 +514,7 @@ def predict(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> Path 
     if state["classes"] != data.classes:
         raise ValueError(f"{rd.path / 'model.pt'} was trained on other classes than {paths.processed}/layout.json; "
                          f"retrain (make train COMP={task.comp} RUN={run})")  # fmt: skip
-    learn = Learner(model, None, None, device=cfg.device, amp=cfg.amp, channels_last=cfg.channels_last)
+    learn = Learner(model, None, None, device=cfg.device, amp=cfg.amp_frozen, channels_last=cfg.channels_last)
     t0 = time.perf_counter()
     views = predict_views(learn, data, "test", cfg, cfg.tta)
     probs = np.mean(views, axis=0)
@@ -517,7 +523,11 @@ def predict(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> Path 
     layout = Layout(data.items, data.test, data.classes, data.multi_label)
     sub = task.submission(data.test, probs, layout, thresholds, cfg.clip)
     sample_path = paths.raw / task.sample_file if task.sample_file else None
-    sample = pd.read_csv(sample_path) if sample_path and sample_path.is_file() else sub
+    usable = sample_path is not None and sample_path.is_file() and data.info.get("sample_matches", True)
+    sample = pd.read_csv(sample_path) if usable else sub
+    if not data.info.get("sample_matches", True):
+        print(f"warning: {sample_path.name} names test images that are not in {paths.raw}; the submission covers the "
+              f"{len(sub):,} test images on disk and is not checked against it (make submit will refuse it)")  # fmt: skip
     if sample is not sub:
         sample[task.id_col] = sample[task.id_col].astype(sub[task.id_col].dtype)
     out = submitlib.write_submission(sub, sample, task.id_col, paths.submissions / f"{run}.csv")
@@ -553,7 +563,7 @@ def lr_find(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict:
     data = load_processed(paths, cfg, task.comp)
     seed_everything(cfg.seed)
     model = build_model(cfg, len(data.classes))
-    base = Learner(model, None, None, device=cfg.device, amp=cfg.amp, channels_last=cfg.channels_last)
+    base = Learner(model, None, None, device=cfg.device, amp=cfg.amp_frozen, channels_last=cfg.channels_last)
     size = cfg.sizes[0]
     lrs = [1.0 / cfg.lr_div**2, 1.0 / cfg.lr_div, 1.0]
     stage = (Stage("precompute", size, 1, 1.0, False, 2) if cfg.lr_find_on == "head"
