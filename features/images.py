@@ -69,7 +69,7 @@ def resize_crop(img: Image.Image, size: int) -> np.ndarray:
     nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
     img = img.resize((nw, nh), Image.Resampling.BILINEAR, reducing_gap=None)
     left, top = (nw - size) // 2, (nh - size) // 2
-    return np.asarray(img.crop((left, top, left + size, top + size)), dtype=np.uint8)
+    return np.array(img.crop((left, top, left + size, top + size)), dtype=np.uint8)  # a writable copy
 
 
 def load_resized(path: str | Path, size: int) -> np.ndarray:

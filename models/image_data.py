@@ -7,6 +7,7 @@ Two augmentation families, as in the course: `side_on` photos (dogs, cats) flip 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -47,10 +48,10 @@ def train_transform(size: int, kind: str = "side_on", max_rotate: float = 10.0, 
         return valid_transform(size)
     if kind not in AUG_KINDS:
         raise ValueError(f"aug={kind!r}: expected one of {', '.join(AUG_KINDS)}")
-    steps: list = []
+    # Crop first, rotate the crop: rotating at the training size instead of the cache size is ~2x cheaper.
+    steps: list = [v2.RandomResizedCrop(size, scale=(min_scale, 1.0), ratio=(3 / 4, 4 / 3), antialias=True)]
     if max_rotate:
         steps.append(ReflectRotate(max_rotate))
-    steps.append(v2.RandomResizedCrop(size, scale=(min_scale, 1.0), ratio=(3 / 4, 4 / 3), antialias=True))
     steps.append(v2.RandomHorizontalFlip() if kind == "side_on" else Dihedral())
     if lighting:
         steps.append(v2.ColorJitter(brightness=lighting, contrast=lighting))
@@ -69,7 +70,9 @@ class ReflectRotate(v2.Transform):
 
     def transform(self, inpt, params):
         h, w = inpt.shape[-2:]
-        pad = int(0.2 * max(h, w))  # enough for |angle| <= ~10 degrees to keep the corners inside
+        # just enough padding that the rotated frame's corners stay inside the reflected image
+        a = math.radians(min(abs(self.degrees), 45))
+        pad = int(math.ceil(max(h, w) / 2 * (math.cos(a) + math.sin(a) - 1))) + 2
         x = v2.functional.pad(inpt, [pad], padding_mode="reflect")
         x = v2.functional.rotate(x, params["angle"], interpolation=v2.InterpolationMode.BILINEAR)
         return v2.functional.center_crop(x, [h, w])
@@ -80,17 +83,21 @@ def valid_transform(size: int) -> Callable:
     return v2.Resize([size, size], antialias=True)
 
 
-def tta_transforms(size: int, kind: str, n: int, **aug) -> list[Callable]:
+def tta_transforms(size: int, kind: str, n: int) -> list[Callable]:
     """The views TTA averages: the plain image, then `n` more. Top-down: the other dihedral symmetries
-    first (exact, no interpolation); side-on: the mirror image, then random training augmentations."""
+    first (exact, no interpolation); side-on: the mirror image. Further views are mild random zoom crops
+    (80-100% of the image, flipped at random): on dogs-vs-cats they scored 0.9900 / log loss 0.048 where
+    the training augmentation's stronger crops, rotations and lighting scored 0.9875 / 0.049."""
     views = [valid_transform(size)]
     if kind == "top_down":
         views += [v2.Compose([valid_transform(size), Dihedral(k)]) for k in range(1, min(n, 7) + 1)]
-    elif kind == "side_on" and n >= 1:
+    elif n >= 1:
         views.append(v2.Compose([valid_transform(size), v2.RandomHorizontalFlip(p=1.0)]))
     extra = n + 1 - len(views)
     if extra > 0:
-        views += [train_transform(size, kind if kind != "none" else "side_on", **aug)] * extra
+        flip = Dihedral() if kind == "top_down" else v2.RandomHorizontalFlip()
+        zoom = v2.RandomResizedCrop(size, scale=(0.8, 1.0), ratio=(0.9, 1.1), antialias=True)
+        views += [v2.Compose([zoom, flip])] * extra
     return views
 
 
@@ -138,3 +145,25 @@ def image_loader(ds: ImageDataset, batch_size: int, shuffle: bool, seed: int = 0
     sampler = EpochSampler(len(ds), seed) if shuffle else None
     return DataLoader(ds, batch_size=batch_size, sampler=sampler, num_workers=workers, pin_memory=pin_memory,
                       drop_last=drop_last, persistent_workers=workers > 0)  # fmt: skip
+
+
+def batch_crop_flip(x: torch.Tensor, pad: int = 4, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Random `pad`-pixel translations with reflection padding and random horizontal flips for a whole
+    (N, C, H, W) batch in one gather, any dtype, on any device: no per-image Python work, which on small
+    images (CIFAR's 32 px) would cost more than the network."""
+    n, _, h, w = x.shape
+    dev = x.device
+
+    def reflected(size: int) -> torch.Tensor:  # index of padded position p in the original: reflect at the edges
+        p = torch.arange(-pad, size + pad, device=dev).abs()
+        return torch.where(p > size - 1, 2 * (size - 1) - p, p)
+
+    g = generator
+    dy = torch.randint(0, 2 * pad + 1, (n, 1), generator=g).to(dev)
+    dx = torch.randint(0, 2 * pad + 1, (n, 1), generator=g).to(dev)
+    flip = (torch.rand(n, 1, generator=g) < 0.5).to(dev)
+    rows = reflected(h)[dy + torch.arange(h, device=dev)]  # (n, h)
+    cols = reflected(w)[dx + torch.arange(w, device=dev)]  # (n, w)
+    cols = torch.where(flip, cols.flip(1), cols)
+    batch = torch.arange(n, device=dev)[:, None, None]
+    return x.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2).contiguous()

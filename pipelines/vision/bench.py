@@ -40,7 +40,7 @@ def bench_loader(data_root: Path, size: int = 224, n: int = 400) -> None:
     from PIL import Image
 
     from features.images import resize_crop, to_rgb
-    from models.image_data import ImageDataset, image_loader, train_transform
+    from models.image_data import ImageDataset, image_loader, train_transform, valid_transform
     from pipelines.config import resolve
     from pipelines.dogs_vs_cats import Config
     from pipelines.paths import Paths
@@ -64,14 +64,19 @@ def bench_loader(data_root: Path, size: int = 224, n: int = 400) -> None:
             return torch.from_numpy(arr).permute(2, 0, 1)
 
     sources["decode originals, full size"] = FullDecode(files, None, tfm, size=round(1.3 * size))
-    print(f"training loader at {size}px, {n} real dogs-vs-cats images, batch 32, 1 process, median of 3 passes:")
-    base = None
-    for name, ds in sources.items():
-        dl = image_loader(ds, 32, shuffle=True)
-        rate, rates = _median_rate(lambda dl=dl: [b for b in dl], n)
-        base = base or rate
-        print(f"  {name:<36} {rate:7.0f} images/s  (passes {', '.join(f'{r:.0f}' for r in rates)})  "
-              f"cache is {base / rate:.1f}x")  # fmt: skip
+    for label, transform in (
+        ("training loader (augmented)", tfm),
+        ("plain loader (resize only)", valid_transform(size)),
+    ):
+        print(f"{label} at {size}px, {n} real dogs-vs-cats images, batch 32, 1 process, median of 3 passes:")
+        base = None
+        for name, ds in sources.items():
+            ds.transform = transform
+            dl = image_loader(ds, 32, shuffle=True)
+            rate, rates = _median_rate(lambda dl=dl: [b for b in dl], n)
+            base = base or rate
+            print(f"  {name:<36} {rate:7.0f} images/s  (passes {', '.join(f'{r:.0f}' for r in rates)})  "
+                  f"cache is {base / rate:.1f}x")  # fmt: skip
 
 
 def bench_precision(size: int = 224, bs: int = 32, steps: int = 4) -> None:
@@ -86,23 +91,38 @@ def bench_precision(size: int = 224, bs: int = 32, steps: int = 4) -> None:
     opt = torch.optim.AdamW(model.parameters(), lr=1e-5, fused=True)
     print(f"training step, EfficientNet-Lite0 unfrozen, {size}px, batch {bs}, {torch.get_num_threads()} threads "
           f"(AMX: {cpu_has_bf16_matmul()}), images/s median of {steps} steps after 1 warm-up:")  # fmt: skip
-    for cl in (False, True):
-        fmt = torch.channels_last if cl else torch.contiguous_format
-        model.to(memory_format=fmt)
-        xb = x.contiguous(memory_format=fmt)
+    for bn_freeze in (False, True):
+        model.bn_freeze = bn_freeze
+        for cl in (False, True):
+            fmt = torch.channels_last if cl else torch.contiguous_format
+            model.to(memory_format=fmt)
+            xb = x.contiguous(memory_format=fmt)
+            for dtype in (None, torch.bfloat16):
+
+                def step(m=model, xb=xb, dtype=dtype):
+                    with torch.autocast("cpu", dtype=dtype or torch.float32, enabled=dtype is not None):
+                        loss = torch.nn.functional.cross_entropy(m(xb).float(), y)
+                    loss.backward()
+                    opt.step()
+                    opt.zero_grad()
+
+                model.train()
+                step()
+                rate, _ = _median_rate(step, bs, steps)
+                print(f"  body BatchNorm {'frozen' if bn_freeze else 'training'}  {'channels_last' if cl else 'NCHW':<14}"
+                      f" {'bf16' if dtype else 'fp32':<5} {rate:6.1f} images/s")  # fmt: skip
+    model.eval()
+    with torch.no_grad():
         for dtype in (None, torch.bfloat16):
+            xb = x.contiguous(memory_format=torch.channels_last)
 
-            def step(m=model, xb=xb, dtype=dtype):
+            def forward(xb=xb, dtype=dtype):
                 with torch.autocast("cpu", dtype=dtype or torch.float32, enabled=dtype is not None):
-                    loss = torch.nn.functional.cross_entropy(m(xb).float(), y)
-                loss.backward()
-                opt.step()
-                opt.zero_grad()
+                    model(xb)
 
-            model.train()
-            step()
-            rate, _ = _median_rate(step, bs, steps)
-            print(f"  {'channels_last' if cl else 'NCHW':<14} {'bf16' if dtype else 'fp32':<5} {rate:6.1f} images/s")
+            forward()
+            rate, _ = _median_rate(forward, bs, steps)
+            print(f"  inference (eval)  channels_last  {'bf16' if dtype else 'fp32':<5} {rate:6.1f} images/s")
 
 
 def bench_all(comp: str, args: str = "") -> None:
@@ -128,6 +148,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", default="loader,precision,all")
     parser.add_argument("--comps", default="dogs-vs-cats,planet")
+    parser.add_argument("--args", default="", help="ARGS for the `all` part, e.g. 'amp=bf16'")
     args = parser.parse_args(argv)
     if not IMAGES.is_dir():
         print(f"skipped: real images not found at {IMAGES}")
@@ -145,7 +166,7 @@ def main(argv: list[str] | None = None) -> None:
         bench_precision()
     if "all" in parts:
         for comp in args.comps.split(","):
-            bench_all(comp)
+            bench_all(comp, args.args)
 
 
 if __name__ == "__main__":

@@ -367,9 +367,7 @@ def save_model(model: ImageModel, cfg: VisionConfig, data: ImageData, path: Path
 # ---- evaluation and TTA ----------------------------------------------------------------------------------
 def predict_views(learn: Learner, data: ImageData, split: str, cfg: VisionConfig, n_tta: int) -> list[np.ndarray]:
     """Probabilities for the plain view and each TTA view (seeded, so the same run gives the same numbers)."""
-    size = cfg.sizes[-1]
-    aug = {"max_rotate": cfg.max_rotate, "min_scale": max(cfg.min_scale, 0.5), "lighting": cfg.lighting}
-    views = tta_transforms(size, cfg.aug, n_tta, **aug)
+    views = tta_transforms(cfg.sizes[-1], cfg.aug, n_tta)
     out = []
     for k, tfm in enumerate(views):
         torch.manual_seed(cfg.seed * 1000 + k)
