@@ -29,6 +29,7 @@ COMPETITIONS = {
     "dogs-vs-cats": "pipelines.dogs_vs_cats",
     "dog-breed": "pipelines.dog_breed",
     "planet": "pipelines.planet",
+    "cifar10": "pipelines.cifar10",
 }
 
 

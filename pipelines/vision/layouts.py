@@ -190,3 +190,37 @@ def planet_submission(test: pd.DataFrame, probs: np.ndarray, layout: Layout, thr
     above[np.arange(len(probs)), probs.argmax(1)] = True
     classes = np.array(layout.classes)
     return pd.DataFrame({"image_name": test.id.to_numpy(), "tags": [" ".join(classes[row]) for row in above]})
+
+
+# ---- CIFAR-10 ----------------------------------------------------------------------------------------------
+def read_cifar10(raw: Path) -> Layout:
+    """Kaggle's `train/<n>.png` + `trainLabels.csv` (`id,label`), unlabelled `test/<n>.png`; or class folders
+    `train/<class>/`, `test/<class>/` (then the test images carry labels, kept in test.label for scoring)."""
+    if (raw / "trainLabels.csv").is_file():
+        frame, notes = _labelled_csv(raw, "trainLabels.csv", "id", "label", ("train",))
+        test, matches = _test_frame(raw, ("test",)), True
+        sample = raw / "sampleSubmission.csv"
+        if sample.is_file():
+            test, matches = _order_by_sample(test, pd.read_csv(sample, usecols=[0]).iloc[:, 0], sample.name, notes)
+        return Layout(frame.drop(columns="id"), test, sorted(frame.label.unique()), notes=notes, sample_matches=matches)
+    rows = {"train": [], "test": []}
+    for split in rows:
+        for d in sorted(p for p in (raw / split).glob("*") if p.is_dir()):
+            rows[split] += [(str(f.relative_to(raw)), d.name) for f in list_images(d)]
+    if not rows["train"]:
+        raise FileNotFoundError(f"{raw}: no trainLabels.csv and no train/<class>/ folders")
+    frame = pd.DataFrame(rows["train"], columns=["file", "label"])
+    classes = sorted(frame.label.unique())
+    test = pd.DataFrame(rows["test"], columns=["file", "label"])
+    unknown = sorted(set(test.label) - set(classes))
+    if unknown:
+        raise ValueError(f"{raw}/test has class folders with no training images: {_first(unknown)}")
+    test["id"] = test.file.str.removeprefix("test/").str.rsplit(".", n=1).str[0]
+    return Layout(frame, test[["file", "id", "label"]], classes)
+
+
+def cifar10_submission(test: pd.DataFrame, probs: np.ndarray, layout: Layout, thresholds, clip: float) -> pd.DataFrame:
+    """`id,label`: the most likely class name."""
+    ids = pd.to_numeric(test.id, errors="coerce")
+    ids = ids.astype("int64") if ids.notna().all() else test.id
+    return pd.DataFrame({"id": ids.to_numpy(), "label": np.array(layout.classes)[probs.argmax(1)]})

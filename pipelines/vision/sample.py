@@ -134,7 +134,28 @@ def planet(out: Path, seed: int = 0, n_train: int = 400, n_test: int = 100) -> N
     pd.DataFrame({"image_name": names, "tags": "primary clear"}).to_csv(out / "sample_submission_v2.csv", index=False)
 
 
-GENERATORS = {"dogs-vs-cats": dogs_vs_cats, "dog-breed": dog_breed, "planet": planet}
+CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+def cifar10(out: Path, seed: int = 0, n_train: int = 600, n_test: int = 200) -> None:
+    """Kaggle's CIFAR-10 layout: 32x32 PNGs `train/<n>.png` (1-based), `trainLabels.csv`, `test/<n>.png`,
+    `sampleSubmission.csv`; the ten digits stand for the ten classes."""
+    rng = np.random.default_rng(seed)
+    images, target = _digits()
+    idx = rng.permutation(len(target))[: n_train + n_test]
+    (out / "train").mkdir(parents=True, exist_ok=True)
+    (out / "test").mkdir(parents=True, exist_ok=True)
+    labels = []
+    for k, i in enumerate(idx[:n_train], start=1):
+        Image.fromarray(_render(images[i], rng, 32)).save(out / "train" / f"{k}.png")
+        labels.append((k, CIFAR_CLASSES[target[i]]))
+    pd.DataFrame(labels, columns=["id", "label"]).to_csv(out / "trainLabels.csv", index=False)
+    for k, i in enumerate(idx[n_train:], start=1):
+        Image.fromarray(_render(images[i], rng, 32)).save(out / "test" / f"{k}.png")
+    pd.DataFrame({"id": range(1, n_test + 1), "label": "cat"}).to_csv(out / "sampleSubmission.csv", index=False)
+
+
+GENERATORS = {"dogs-vs-cats": dogs_vs_cats, "dog-breed": dog_breed, "planet": planet, "cifar10": cifar10}
 
 
 def main() -> None:

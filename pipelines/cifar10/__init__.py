@@ -1,0 +1,26 @@
+"""CIFAR-10 (Kaggle's "Object Recognition in Images", scored by accuracy): a ResNet trained from random weights.
+
+Reads Kaggle's `train/<n>.png` + `trainLabels.csv` + `test/` and the class-folder layout
+(`train/<class>/`, `test/<class>/`). Features (split + uint8 cache) are the image competitions' shared step;
+training is from scratch on whole-dataset tensors with batch-level augmentation (pipelines/cifar10/model.py).
+"""
+
+from __future__ import annotations
+
+from pipelines.cifar10.config import CONFIG_SECTIONS, SPEC, TASK, Cifar10Config
+from pipelines.vision import bind
+
+Config = Cifar10Config
+build_features = bind(TASK)[0]  # the shared split + cache step
+_MODEL_STEPS = ("train", "lr_find", "predict", "submit")
+
+
+def __getattr__(name: str):
+    if name in _MODEL_STEPS:
+        from pipelines.cifar10 import model
+
+        return getattr(model, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["CONFIG_SECTIONS", "SPEC", "TASK", "Config", "build_features", *_MODEL_STEPS]
