@@ -11,13 +11,14 @@ EXTRA ?=
 FORCE ?=
 RUN ?= default
 N_SEEDS ?=
+NPROC ?=
 
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 VENV_OK := $(VENV)/.installed
 PKG := $(subst -,_,$(COMP))
-export DATA SUBMISSIONS
+export DATA SUBMISSIONS RUN
 
 CFG_ARGS := $(if $(CONFIG),--config $(CONFIG)) $(ARGS) $(if $(N_SEEDS),n_seeds=$(N_SEEDS))
 DIR := $(DATA)/$(COMP)
@@ -62,10 +63,14 @@ $(FEATURES): $(RAW) $(FEATURES_CFG) $(FEATURE_CODE) | $(VENV_OK)
 
 features: $(FEATURES) ## raw -> data/COMP/interim -> data/COMP/processed (Feather, procs fit on train only)
 
-$(TRAINED): $(FEATURES) $(TRAIN_CFG) $(TRAIN_CODE) | $(VENV_OK)
-	$(PY) -m pipelines train $(COMP) --data $(DATA) --run $(RUN) $(CFG_ARGS)
+# NPROC=N: data-parallel training under torchrun (N processes; gloo on CPU, NCCL on GPUs; cifar10).
+# The run name reaches the CLI as $RUN: torchrun's own parser would take `--run` for its `--run-path`.
+LAUNCH := $(if $(NPROC),$(PY) -m torch.distributed.run --standalone --nproc_per_node=$(NPROC),$(PY))
 
-train: $(TRAINED) ## train run RUN (default: default) into data/COMP/runs/RUN; N_SEEDS=5 for a seed ensemble
+$(TRAINED): $(FEATURES) $(TRAIN_CFG) $(TRAIN_CODE) | $(VENV_OK)
+	$(LAUNCH) -m pipelines train $(COMP) --data $(DATA) $(CFG_ARGS)
+
+train: $(TRAINED) ## train run RUN (default: default) into data/COMP/runs/RUN; N_SEEDS=5 seed ensemble; NPROC=2 torchrun
 
 lr-find: $(FEATURES) | $(VENV_OK) ## lr finder: plot in data/COMP/runs/RUN/lr_find.png and a suggested lr
 	$(PY) -m pipelines lr-find $(COMP) --data $(DATA) --run $(RUN) $(CFG_ARGS)

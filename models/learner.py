@@ -22,6 +22,7 @@ from torch import nn
 from features.io import atomic_path
 from models.data import set_epoch
 from models.device import Precision, pick_device, pick_precision
+from models.distributed import is_distributed, mean_across_ranks, sync_buffers, world_size
 from models.schedules import Schedule, constant, one_cycle, one_cycle_momentum, sgdr, sgdr_epochs
 
 EVENTS = (
@@ -96,10 +97,23 @@ class Learner:
     def add_cb(self, cb) -> None:
         self.cbs = sorted([*self.cbs, cb], key=lambda c: getattr(c, "order", 0))
 
+    @property
+    def module(self) -> nn.Module:
+        """The model itself, unwrapped from DistributedDataParallel when training data-parallel."""
+        return getattr(self.model, "module", self.model)
+
+    def _wrap_distributed(self) -> None:
+        """Under torchrun, wrap the model in DDP (once, at the start of training): the constructor broadcasts
+        rank 0's weights, so anything done per rank before (e.g. LSUV on a rank's own batch) is unified."""
+        if is_distributed() and not isinstance(self.model, nn.parallel.DistributedDataParallel):
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            # DDP keeps the module's parameter tensors, so an optimizer built before stays valid
+            self.model = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+
     def layer_groups(self) -> list[list[nn.Parameter]]:
         """The model's layer groups (for differential lrs) if it defines `layer_groups()`, else one group."""
-        if hasattr(self.model, "layer_groups"):
-            return [list(g) for g in self.model.layer_groups()]
+        if hasattr(self.module, "layer_groups"):
+            return [list(g) for g in self.module.layer_groups()]
         return [list(self.model.parameters())]
 
     def create_opt(self) -> None:
@@ -162,6 +176,7 @@ class Learner:
         start_epoch: int = 0,
     ) -> list[dict]:
         """Train for `n_epochs` (continuing from `start_epoch` when resuming); returns the epoch history."""
+        self._wrap_distributed()
         if self.opt is None:
             self.create_opt()
         peak = self._peak_lrs(lr)
@@ -174,7 +189,8 @@ class Learner:
                 self.epoch_start = time.perf_counter()
                 set_epoch(self.train_dl, epoch)
                 self("before_epoch")
-                self.train_loss = self._train_epoch()
+                self.train_loss = mean_across_ranks(self._train_epoch())
+                self.rows_seen *= world_size()  # every rank saw as many rows
                 self.train_time = time.perf_counter() - self.epoch_start
                 self.valid_results = self.validate() if self.valid_dl is not None else {}
                 self.history.append(self._epoch_row())
@@ -182,6 +198,7 @@ class Learner:
         except CancelFit:
             pass
         finally:
+            sync_buffers(self.module)  # data-parallel: every rank ends with rank 0's BatchNorm statistics
             self("after_fit")
         return self.history
 
@@ -330,7 +347,7 @@ class Learner:
     def save_checkpoint(self, path: str | Path, extra: dict | None = None) -> None:
         """Model, optimizer, scaler, epoch and history in one file, written atomically."""
         state = {
-            "model": self.model.state_dict(),
+            "model": self.module.state_dict(),
             "opt": self.opt.state_dict() if self.opt else None,
             "scaler": self.scaler.state_dict(),
             "epoch": self.epoch + 1,
@@ -345,7 +362,7 @@ class Learner:
     def load_checkpoint(self, path: str | Path, with_opt: bool = True) -> dict:
         """Restore a checkpoint (weights_only, so no code in it runs); returns its dict (epoch, extra, ...)."""
         state = torch.load(path, map_location=self.device, weights_only=True)
-        self.model.load_state_dict(state["model"])
+        self.module.load_state_dict(state["model"])
         if with_opt and state.get("opt"):
             if self.opt is None:
                 self.create_opt()

@@ -17,6 +17,7 @@ import argparse
 import importlib
 import json
 import logging
+import os
 import sys
 
 from features.io import atomic_write_text
@@ -65,12 +66,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--extra", help="download: folder or archive with the external tables")
     parser.add_argument("--force", action="store_true", help="download/sample: replace what raw/ holds")
     parser.add_argument("--config", help="TOML file of config overrides")
-    parser.add_argument("--run", default="default", help="run name: data/COMP/runs/RUN, submissions/COMP/RUN.csv")
+    parser.add_argument("--run", default=os.environ.get("RUN", "default"),
+                        help="run name: data/COMP/runs/RUN, submissions/COMP/RUN.csv (default: $RUN or default)")  # fmt: skip
     parser.add_argument("overrides", nargs="*", help="config overrides key=value")
     args = parser.parse_intermixed_args(argv)
 
     comp = competition(args.comp)
     paths = Paths.for_comp(args.comp, args.data)
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not (
+        args.step == "train" and getattr(comp, "DISTRIBUTED", False)
+    ):
+        print(f"error: data-parallel runs (torchrun) are supported for `train` of: "
+              f"{', '.join(n for n in COMPETITIONS if getattr(competition(n), 'DISTRIBUTED', False))}", file=sys.stderr)  # fmt: skip
+        return 2
     try:
         cfg = configlib.resolve(comp.Config(), args.config, args.overrides)
         if args.step == "download":

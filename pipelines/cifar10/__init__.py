@@ -11,6 +11,7 @@ from pipelines.cifar10.config import CONFIG_SECTIONS, SPEC, TASK, Cifar10Config
 from pipelines.vision import bind
 
 Config = Cifar10Config
+DISTRIBUTED = True  # `make train COMP=cifar10 NPROC=2` runs under torchrun with DistributedDataParallel
 build_features = bind(TASK)[0]  # the shared split + cache step
 _MODEL_STEPS = ("train", "lr_find", "predict", "submit")
 

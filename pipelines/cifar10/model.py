@@ -18,6 +18,7 @@ from torch import nn
 from features.io import atomic_path, atomic_write_text
 from models.callbacks import ProgressCallback, Recorder
 from models.data import tensor_loader
+from models.distributed import device_for_rank, finish, init_distributed, is_main, sharded_tensor_loader
 from models.image_data import batch_crop_flip
 from models.init import lsuv_init
 from models.learner import Callback, Learner
@@ -64,11 +65,12 @@ def make_learner(cfg: Cifar10Config, data: vision.ImageData, cbs=()) -> Learner:
     model = build_model(cfg, len(data.classes))
     loss = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     learn = Learner(model, None, None, loss_func=loss, metrics={"accuracy": accuracy}, opt=cfg.opt, wd=cfg.wd,
-                    eps=cfg.adam_eps, device=cfg.device, amp=cfg.amp, channels_last=cfg.channels_last,
+                    eps=cfg.adam_eps, device=device_for_rank(cfg.device), amp=cfg.amp, channels_last=cfg.channels_last,
                     cbs=[BatchAugment(cfg.pad), *cbs])  # fmt: skip
     dev = learn.device
     x, y = tensors(data, "train")
-    learn.train_dl = tensor_loader(x.to(dev), y.to(dev), batch_size=cfg.bs, shuffle=True, seed=cfg.seed)
+    # Under torchrun each rank trains on its shard of every epoch (bs per rank); alone, on everything.
+    learn.train_dl = sharded_tensor_loader(x.to(dev), y.to(dev), batch_size=cfg.bs, seed=cfg.seed)
     xv, yv = tensors(data, "valid")
     learn.valid_dl = tensor_loader(xv.to(dev), yv.to(dev), batch_size=1024, shuffle=False)
     if cfg.mixup:
@@ -97,31 +99,49 @@ def predict_tta(learn: Learner, x: torch.Tensor, tta: bool, pad: int = 2) -> tup
     return plain, np.mean(views, axis=0)
 
 
-def train(paths: Paths, cfg: Cifar10Config, run: str) -> dict:
+def train(paths: Paths, cfg: Cifar10Config, run: str) -> dict | None:
+    """Train (alone, or as one rank under torchrun: then only rank 0 prints and writes files)."""
+    _, world = init_distributed()
+    main = is_main()
     data = vision.load_processed(paths, cfg, "cifar10")
     rd = RunDir(paths.runs / run)
-    rd.result.unlink(missing_ok=True)
     full = to_dict(cfg)
-    rd.start({"run": {k: full[k] for k in TRAIN_KEYS}, "classes": data.classes})
+    if main:
+        rd.result.unlink(missing_ok=True)
+        rd.start({"run": {k: full[k] for k in TRAIN_KEYS}, "classes": data.classes, "world_size": world})
     seed_everything(cfg.seed)
-    cbs = [ProgressCallback(), Recorder(rd.path)]
-    telemetry = ActivationStats(rd.path / "telemetry.png") if cfg.telemetry else None
+    cbs = [ProgressCallback(), Recorder(rd.path)] if main else []
+    telemetry = ActivationStats(rd.path / "telemetry.png") if cfg.telemetry and main else None
     learn = make_learner(cfg, data, cbs + ([telemetry] if telemetry else []))
     xb = next(iter(learn.train_dl))[0][:256]
-    if cfg.lsuv:
+    if cfg.lsuv:  # per rank; wrapping in DDP at fit() then broadcasts rank 0's weights to every rank
         lsuv_init(learn.model, xb)
-    atomic_write_text(rd.path / "model.txt", model_summary(learn.model, xb[:2]) + "\n")
+    if main:
+        atomic_write_text(rd.path / "model.txt", model_summary(learn.model, xb[:2]) + "\n")
     n_params = sum(p.numel() for p in learn.model.parameters())
-    print(f"{rd.path}: ResNet {cfg.widths} x {cfg.depths} ({'pre' if cfg.preact else 'post'}-activation, {n_params:,} "
+    if main:
+        print(f"{rd.path}: ResNet {cfg.widths} x {cfg.depths} ({'pre' if cfg.preact else 'post'}-activation, {n_params:,} "
           f"parameters), {len(learn.train_dl.dataset):,} training / {len(learn.valid_dl.dataset):,} validation "
-          f"images, {learn.device} {learn.precision}, {cfg.epochs} epochs one-cycle")  # fmt: skip
+          f"images, {learn.device} {learn.precision}, {cfg.epochs} epochs one-cycle"
+          + (f", {world} processes data-parallel" if world > 1 else ""))  # fmt: skip
     t0 = time.perf_counter()
     learn.fit_one_cycle(cfg.epochs, cfg.lr)
     seconds = time.perf_counter() - t0
+    learn.model = learn.module  # unwrapped: what follows runs on rank 0 alone, with no collectives
+    try:
+        return evaluate_and_save(learn, data, cfg, rd, seconds, n_params, world) if main else None
+    finally:
+        finish()
+
+
+def evaluate_and_save(learn: Learner, data, cfg: Cifar10Config, rd: RunDir, seconds: float, n_params: int,
+                      world: int) -> dict:  # fmt: skip
+    """Save the model, score validation (and the labelled test set, if any) with and without TTA."""
     with atomic_path(rd.path / "model.pt") as tmp:
-        torch.save({"model": learn.model.state_dict(), "classes": data.classes}, tmp)
+        torch.save({"model": learn.module.state_dict(), "classes": data.classes}, tmp)
     result = {"train_seconds": round(seconds, 1), "images_per_s": learn.history[-1].get("rows_per_s"),
-              "device": str(learn.device), "precision": str(learn.precision), "parameters": n_params}  # fmt: skip
+              "device": str(learn.device), "precision": str(learn.precision), "parameters": n_params,
+              "world_size": world}  # fmt: skip
     xv, yv = tensors(data, "valid")
     plain, tta = predict_tta(learn, xv, cfg.tta)
     result.update(valid_accuracy=round(accuracy(plain, yv), 5), valid_accuracy_tta=round(accuracy(tta, yv), 5))

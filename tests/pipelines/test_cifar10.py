@@ -44,3 +44,25 @@ def test_make_all_on_the_sample_learns_and_writes_a_submission(tmp_path):
     assert list(sub.columns) == ["id", "label"] and sub.id.tolist() == sample.id.tolist()
     run = data / "cifar10" / "runs" / "default"
     assert {"telemetry.png", "model.txt", "metrics.csv"} <= {p.name for p in run.iterdir()}
+
+
+@pytest.mark.slow
+def test_make_train_runs_data_parallel_under_torchrun(tmp_path):
+    data = tmp_path / "data"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    r = subprocess.run(["make", "--no-print-directory", "train", "COMP=cifar10", "NPROC=2", "RUN=ddp", f"DATA={data}",
+                        "ARGS=bs=32 epochs=2 widths=[16,32,64]"], cwd=ROOT, env=env, capture_output=True, text=True)  # fmt: skip
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert r.stdout.count("validation accuracy") == 1  # only rank 0 reports and writes
+    result = json.loads((data / "cifar10" / "runs" / "ddp" / "result.json").read_text())
+    assert result["world_size"] == 2
+    metrics = pd.read_csv(data / "cifar10" / "runs" / "ddp" / "metrics.csv")
+    assert len(metrics) == 2
+
+
+def test_other_steps_refuse_torchrun(monkeypatch, capsys):
+    from pipelines.__main__ import main
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert main(["train", "rossmann"]) == 2
+    assert "supported for `train` of: cifar10" in capsys.readouterr().err

@@ -1,0 +1,34 @@
+"""Run by tests/models/test_distributed.py under torchrun: a small model trained data-parallel (gloo on CPU),
+each rank saving its final weights and the sample indices it trained on."""
+
+import sys
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from models.distributed import init_distributed, sharded_tensor_loader
+from models.learner import Learner
+
+out = Path(sys.argv[1])
+rank, world = init_distributed()
+torch.manual_seed(100 + rank)  # different initial weights per rank: DDP must broadcast rank 0's
+x = torch.randn(96, 5)
+y = (x @ torch.arange(5.0) > 0).long()
+idx = torch.arange(96)
+model = nn.Sequential(nn.Linear(5, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 2))
+seen = []
+
+
+class Record:
+    order = 0
+
+    def before_batch(self, learn):
+        seen.extend(learn.batch[0][:, 0].tolist())
+
+
+dl = sharded_tensor_loader(x, y, batch_size=8, seed=3)
+learn = Learner(model, dl, None, loss_func=nn.functional.cross_entropy, device="cpu", amp="off", cbs=[Record()])
+learn.fit_one_cycle(2, 1e-2)
+torch.save({"model": learn.module.state_dict(), "seen": seen, "world": world, "loss": learn.history[-1]["train_loss"]},
+           out / f"rank{rank}.pt")  # fmt: skip
