@@ -5,25 +5,30 @@ from __future__ import annotations
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Sampler, SequentialSampler, TensorDataset
 
+from models.distributed import rank, world_size
+
 
 class EpochSampler(Sampler[int]):
     """A random permutation seeded by (seed, epoch): the same epoch always sees the same order.
 
+    Data-parallel (`world` > 1), every rank draws the same permutation and takes every world-th index from
+    its own offset, the tail trimmed so all ranks run the same number of batches (DDP needs them in step).
     `set_epoch` follows DistributedSampler's convention, so the learner treats both alike.
     """
 
-    def __init__(self, n: int, seed: int = 0):
-        self.n, self.seed, self.epoch = n, seed, 0
+    def __init__(self, n: int, seed: int = 0, rank: int = 0, world: int = 1):
+        self.n, self.seed, self.rank, self.world, self.epoch = n, seed, rank, world, 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def __iter__(self):
         g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        return iter(torch.randperm(self.n, generator=g).tolist())
+        order = torch.randperm(self.n, generator=g)
+        return iter(order[: len(self) * self.world][self.rank :: self.world].tolist())
 
     def __len__(self) -> int:
-        return self.n
+        return self.n // self.world
 
 
 def tensor_loader(*tensors: torch.Tensor, batch_size: int, shuffle: bool, seed: int = 0) -> DataLoader:
@@ -33,7 +38,8 @@ def tensor_loader(*tensors: torch.Tensor, batch_size: int, shuffle: bool, seed: 
     instead of collating `batch_size` single rows: the per-row path costs more than the model here.
     """
     ds = TensorDataset(*tensors)
-    order = EpochSampler(len(ds), seed) if shuffle else SequentialSampler(ds)
+    # shuffled = training: under torchrun each rank gets its shard (the whole data when not distributed)
+    order = EpochSampler(len(ds), seed, rank(), world_size()) if shuffle else SequentialSampler(ds)
     return DataLoader(ds, sampler=BatchSampler(order, batch_size, drop_last=False), batch_size=None)
 
 

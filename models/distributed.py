@@ -13,7 +13,6 @@ import os
 
 import torch
 import torch.distributed as dist
-from torch.utils.data import BatchSampler, DataLoader, Sampler, TensorDataset
 
 
 def init_distributed() -> tuple[int, int]:
@@ -75,29 +74,3 @@ def sync_buffers(module: torch.nn.Module) -> None:
     if is_distributed():
         for buf in module.buffers():
             dist.broadcast(buf, 0)
-
-
-class ShardedEpochSampler(Sampler[int]):
-    """Every rank draws the same seeded permutation for an epoch and takes every world-th index from its own
-    offset, the tail trimmed so all ranks run the same number of batches (DDP needs them in step)."""
-
-    def __init__(self, n: int, seed: int = 0, rank: int = 0, world: int = 1):
-        self.n, self.seed, self.rank, self.world, self.epoch = n, seed, rank, world, 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __iter__(self):
-        g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
-        order = torch.randperm(self.n, generator=g)
-        return iter(order[: len(self) * self.world][self.rank :: self.world].tolist())
-
-    def __len__(self) -> int:
-        return self.n // self.world
-
-
-def sharded_tensor_loader(*tensors: torch.Tensor, batch_size: int, seed: int = 0) -> DataLoader:
-    """tensor_loader's shuffled training loader, sharded across ranks (the whole data when not distributed)."""
-    ds = TensorDataset(*tensors)
-    sampler = ShardedEpochSampler(len(ds), seed, rank(), world_size())
-    return DataLoader(ds, sampler=BatchSampler(sampler, batch_size, drop_last=False), batch_size=None)

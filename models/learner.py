@@ -279,7 +279,7 @@ class Learner:
         self.model.eval()
         preds, targets = [], []
         for batch in dl:
-            batch = self.to_device(batch)
+            batch = self.to_device(batch if isinstance(batch, (tuple, list)) else (batch,))  # unlabelled: bare images
             xb = batch[:-1] if with_targets else batch
             with self.precision.autocast():
                 preds.append(self.model(*xb).float().cpu())

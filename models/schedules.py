@@ -49,6 +49,16 @@ def sgdr_epochs(n_cycles: int, cycle_len: float, cycle_mult: float = 1.0) -> flo
     return sum(cycle_len * cycle_mult**i for i in range(n_cycles))
 
 
+def sgdr_cycles(epochs: int, cycle_len: float, cycle_mult: float = 1.0) -> int:
+    """How many SGDR cycles make exactly `epochs` epochs; ValueError when no whole number of cycles does."""
+    n = 1
+    while sgdr_epochs(n, cycle_len, cycle_mult) < epochs:
+        n += 1
+    if sgdr_epochs(n, cycle_len, cycle_mult) != epochs:
+        raise ValueError(f"sgdr: cycles of {cycle_len} x {cycle_mult}^i epochs cannot add up to epochs={epochs}")
+    return n
+
+
 def sgdr(n_cycles: int, cycle_len: float, cycle_mult: float = 1.0, floor: float = 0.0) -> Schedule:
     """Cosine annealing with warm restarts (Loshchilov & Hutter): each cycle goes from 1 down to `floor`."""
     bounds, start = [], 0.0

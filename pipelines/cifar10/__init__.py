@@ -12,8 +12,9 @@ from pipelines.vision import bind
 
 Config = Cifar10Config
 DISTRIBUTED = True  # `make train COMP=cifar10 NPROC=2` runs under torchrun with DistributedDataParallel
-build_features = bind(TASK)[0]  # the shared split + cache step
-_MODEL_STEPS = ("train", "lr_find", "predict", "submit")
+# the shared split + cache step, and the shared submit (validate again, send with the validation scores)
+build_features, *_, submit = bind(TASK)
+_MODEL_STEPS = ("train", "lr_find", "predict")
 
 
 def __getattr__(name: str):
@@ -24,4 +25,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["CONFIG_SECTIONS", "SPEC", "TASK", "Config", "build_features", *_MODEL_STEPS]
+__all__ = ["CONFIG_SECTIONS", "SPEC", "TASK", "Config", "build_features", "submit", *_MODEL_STEPS]

@@ -6,19 +6,17 @@ The split, the cache, the submission format and checks are the image competition
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 from torch import nn
 
 from features.io import atomic_path, atomic_write_text
 from models.callbacks import ProgressCallback, Recorder
 from models.data import tensor_loader
-from models.distributed import device_for_rank, finish, init_distributed, is_main, sharded_tensor_loader
+from models.distributed import device_for_rank, finish, init_distributed, is_main
 from models.image_data import batch_crop_flip
 from models.init import lsuv_init
 from models.learner import Callback, Learner
@@ -27,8 +25,7 @@ from models.regularizers import MixUp
 from models.resnet import ResNet
 from models.summary import model_summary
 from models.telemetry import ActivationStats
-from pipelines import submit as submitlib
-from pipelines.cifar10.config import SPEC, TASK, TRAIN_KEYS, Cifar10Config
+from pipelines.cifar10.config import TASK, TRAIN_KEYS, Cifar10Config
 from pipelines.config import to_dict
 from pipelines.paths import Paths
 from pipelines.runs import RunDir, seed_everything
@@ -70,7 +67,7 @@ def make_learner(cfg: Cifar10Config, data: vision.ImageData, cbs=()) -> Learner:
     dev = learn.device
     x, y = tensors(data, "train")
     # Under torchrun each rank trains on its shard of every epoch (bs per rank); alone, on everything.
-    learn.train_dl = sharded_tensor_loader(x.to(dev), y.to(dev), batch_size=cfg.bs, seed=cfg.seed)
+    learn.train_dl = tensor_loader(x.to(dev), y.to(dev), batch_size=cfg.bs, shuffle=True, seed=cfg.seed)
     xv, yv = tensors(data, "valid")
     learn.valid_dl = tensor_loader(xv.to(dev), yv.to(dev), batch_size=1024, shuffle=False)
     if cfg.mixup:
@@ -172,24 +169,11 @@ def predict(paths: Paths, cfg: Cifar10Config, run: str) -> Path | None:
     _, probs = predict_tta(learn, x, cfg.tta)
     layout = vision.Layout(data.items, data.test, data.classes)
     sub = TASK.submission(data.test, probs, layout, None, 0.0)
-    sample_path = paths.raw / TASK.sample_file
-    usable = sample_path.is_file() and data.info.get("sample_matches", True)
-    sample = pd.read_csv(sample_path) if usable else sub
-    out = submitlib.write_submission(sub, sample, TASK.id_col, paths.submissions / f"{run}.csv")
     result = rd.read_json("result.json")
-    atomic_write_text(paths.submissions / f"{run}.json", json.dumps(
-        {"submission": str(out), "run": str(rd.path), "rows": len(sub), "tta": cfg.tta,
-         **{k: v for k, v in result.items() if k.endswith(("accuracy", "accuracy_tta"))}}, indent=1))  # fmt: skip
+    scores = {k: v for k, v in result.items() if k.endswith(("accuracy", "accuracy_tta"))}
+    out = vision.write_task_submission(TASK, paths, data, sub, run, {"run": str(rd.path), "tta": cfg.tta, **scores})
     print(f"submission: {out} ({len(sub):,} rows)")
     return out
-
-
-def submit(paths: Paths, cfg: Cifar10Config, run: str) -> None:
-    path = paths.submissions / f"{run}.csv"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: make predict COMP=cifar10 RUN={run}")
-    meta = json.loads((paths.submissions / f"{run}.json").read_text())
-    submitlib.submit(SPEC.slug, "cifar10", path, f"{run} valid accuracy {meta.get('valid_accuracy_tta')}")
 
 
 def lr_find(paths: Paths, cfg: Cifar10Config, run: str) -> dict:

@@ -21,7 +21,7 @@ from models.callbacks import CheckpointCallback, ProgressCallback, Recorder
 from models.data import tensor_loader
 from models.learner import Learner
 from models.metrics import exp_rmspe
-from models.schedules import sgdr_epochs
+from models.schedules import sgdr_cycles
 from models.summary import model_summary
 from models.tabular import TabularModel, emb_sizes, frame_tensors
 from pipelines import submit as submitlib
@@ -124,13 +124,7 @@ def fit(learn: Learner, cfg: RossmannConfig, start_epoch: int = 0) -> None:
     if cfg.schedule == "one_cycle":
         learn.fit_one_cycle(cfg.epochs, cfg.lr, pct_start=cfg.pct_start, start_epoch=start_epoch)
     elif cfg.schedule == "sgdr":
-        n = 1
-        while sgdr_epochs(n, cfg.cycle_len, cfg.cycle_mult) < cfg.epochs:
-            n += 1
-        if sgdr_epochs(n, cfg.cycle_len, cfg.cycle_mult) != cfg.epochs:
-            raise ValueError(
-                f"sgdr: cycles of {cfg.cycle_len} x {cfg.cycle_mult}^i epochs cannot add up to epochs={cfg.epochs}"
-            )
+        n = sgdr_cycles(cfg.epochs, cfg.cycle_len, cfg.cycle_mult)
         learn.fit_sgdr(n, cfg.lr, cfg.cycle_len, cfg.cycle_mult, start_epoch=start_epoch)
     elif cfg.schedule == "constant":
         learn.fit(cfg.epochs, cfg.lr, start_epoch=start_epoch)

@@ -27,6 +27,7 @@ from models.image_data import ImageDataset, image_loader, train_transform, tta_t
 from models.interpret import class_activation_map, plot_cam, plot_confusion_matrix, plot_images, top_losses
 from models.learner import Learner
 from models.metrics import accuracy, best_thresholds, f2_score, log_loss
+from models.schedules import sgdr_cycles
 from models.summary import model_summary
 from models.vision import ImageModel, PooledHead, create_body, pooled_features
 from pipelines import submit as submitlib
@@ -231,13 +232,7 @@ def _fit(learn: Learner, cfg: VisionConfig, epochs: int, lr) -> None:
     if cfg.schedule == "one_cycle":
         learn.fit_one_cycle(epochs, lr)
     elif cfg.schedule == "sgdr":
-        n, total = 0, 0
-        while total < epochs:
-            total += cfg.cycle_len * cfg.cycle_mult**n
-            n += 1
-        if total != epochs:
-            raise ValueError(f"sgdr: cycles of {cfg.cycle_len} x {cfg.cycle_mult}^i epochs cannot add up to {epochs}")
-        learn.fit_sgdr(n, lr, cfg.cycle_len, cfg.cycle_mult)
+        learn.fit_sgdr(sgdr_cycles(epochs, cfg.cycle_len, cfg.cycle_mult), lr, cfg.cycle_len, cfg.cycle_mult)
     else:
         raise ValueError(f"schedule={cfg.schedule!r}: expected one_cycle or sgdr")
 
@@ -374,23 +369,9 @@ def predict_views(learn: Learner, data: ImageData, split: str, cfg: VisionConfig
         ds = data.dataset(split, tfm, with_targets=False)
         dl = image_loader(ds, 2 * cfg.bs, shuffle=False, workers=n_workers(cfg, learn.device),
                           pin_memory=learn.device.type == "cuda")  # fmt: skip
-        logits, _ = learn.get_preds(_images_only(dl), with_targets=False)
+        logits, _ = learn.get_preds(dl, with_targets=False)
         out.append(to_probs(logits, data.multi_label))
     return out
-
-
-def _images_only(dl):
-    """get_preds expects tuples; a dataset without targets yields bare tensors."""
-
-    class Wrap:
-        def __iter__(self):
-            for x in dl:
-                yield (x,)
-
-        def __len__(self):
-            return len(dl)
-
-    return Wrap()
 
 
 def evaluate(model: ImageModel, data: ImageData, cfg: VisionConfig, base: Learner, out: Path) -> dict:
@@ -520,37 +501,52 @@ def predict(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> Path 
     thresholds = np.array(list(result["thresholds"].values())) if data.multi_label else None
     layout = Layout(data.items, data.test, data.classes, data.multi_label)
     sub = task.submission(data.test, probs, layout, thresholds, cfg.clip)
-    sample_path = paths.raw / task.sample_file if task.sample_file else None
-    usable = sample_path is not None and sample_path.is_file() and data.info.get("sample_matches", True)
-    sample = pd.read_csv(sample_path) if usable else sub
-    if not data.info.get("sample_matches", True):
-        print(f"warning: {sample_path.name} names test images that are not in {paths.raw}; the submission covers the "
-              f"{len(sub):,} test images on disk and is not checked against it (make submit will refuse it)")  # fmt: skip
-    if sample is not sub:
-        sample[task.id_col] = sample[task.id_col].astype(sub[task.id_col].dtype)
-    out = submitlib.write_submission(sub, sample, task.id_col, paths.submissions / f"{run}.csv")
     metric = {k: v for k, v in result.items() if k.startswith("valid_") and "seconds" not in k}
-    provenance = {"submission": str(out), "run": str(rd.path), "tta_views": len(views), "rows": len(sub),
-                  "validated_against": str(sample_path) if sample is not sub else None,
-                  "bad_test_images": data.info["bad_test"], **metric}  # fmt: skip
-    atomic_write_text(paths.submissions / f"{run}.json", json.dumps(provenance, indent=1))
+    out = write_task_submission(task, paths, data, sub, run, {"run": str(rd.path), "tta_views": len(views),
+                                                              "bad_test_images": data.info["bad_test"], **metric})  # fmt: skip
     print(f"submission: {out} ({len(sub):,} rows, {len(views)}-view TTA, {time.perf_counter() - t0:.0f} s)"
           + (f"; {len(data.info['bad_test'])} test images could not be decoded and were predicted from a blank "
              f"image" if data.info["bad_test"] else ""))  # fmt: skip
     return out
 
 
-def submit(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> None:
+def read_sample(task: ImageTask, paths: Paths, like: pd.DataFrame) -> pd.DataFrame | None:
+    """The competition's sample submission, ids typed like `like`'s, or None when raw/ has none."""
+    path = paths.raw / task.sample_file if task.sample_file else None
+    if path is None or not path.is_file():
+        return None
+    sample = pd.read_csv(path)
+    sample[task.id_col] = sample[task.id_col].astype(like[task.id_col].dtype)
+    return sample
+
+
+def write_task_submission(task: ImageTask, paths: Paths, data: ImageData, sub: pd.DataFrame, run: str,
+                          provenance: dict) -> Path:  # fmt: skip
+    """Validate `sub` against the sample submission (when it describes the test images on disk), write
+    submissions/COMP/RUN.csv atomically and RUN.json (`provenance`: which run, its validation scores)."""
+    matches = data.info.get("sample_matches", True)
+    sample = read_sample(task, paths, sub) if matches else None
+    if not matches:
+        print(f"warning: {task.sample_file} names test images that are not in {paths.raw}; the submission covers "
+              f"the {len(sub):,} test images on disk and is not checked against it (make submit will refuse it)")  # fmt: skip
+    out = submitlib.write_submission(sub, sub if sample is None else sample, task.id_col,
+                                     paths.submissions / f"{run}.csv")  # fmt: skip
+    checked = str(paths.raw / task.sample_file) if sample is not None else None
+    provenance = {"submission": str(out), "rows": len(sub), "validated_against": checked, **provenance}
+    atomic_write_text(paths.submissions / f"{run}.json", json.dumps(provenance, indent=1))
+    return out
+
+
+def submit(task: ImageTask, paths: Paths, cfg, run: str) -> None:
+    """Validate the run's submission against the sample submission again and send it with its validation scores."""
     path = paths.submissions / f"{run}.csv"
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: make predict COMP={task.comp} RUN={run}")
     meta_path = paths.submissions / f"{run}.json"
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-    sample_path = paths.raw / task.sample_file if task.sample_file else None
-    if sample_path and sample_path.is_file():
-        sub = pd.read_csv(path)
-        sample = pd.read_csv(sample_path)
-        sample[task.id_col] = sample[task.id_col].astype(sub[task.id_col].dtype)
+    sub = pd.read_csv(path)
+    sample = read_sample(task, paths, sub)
+    if sample is not None:
         submitlib.validate_submission(sub, sample, task.id_col, where=str(path))
     score = {k: v for k, v in meta.items() if k.startswith("valid_") and not k.endswith("crossfit")}
     submitlib.submit(task.spec.slug, task.comp, path, f"{run} " + " ".join(f"{k}={v}" for k, v in score.items()))

@@ -7,7 +7,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from models.distributed import init_distributed, sharded_tensor_loader
+from models.data import tensor_loader
+from models.distributed import init_distributed
 from models.learner import Learner
 
 out = Path(sys.argv[1])
@@ -27,7 +28,7 @@ class Record:
         seen.extend(learn.batch[0][:, 0].tolist())
 
 
-dl = sharded_tensor_loader(x, y, batch_size=8, seed=3)
+dl = tensor_loader(x, y, batch_size=8, shuffle=True, seed=3)
 learn = Learner(model, dl, None, loss_func=nn.functional.cross_entropy, device="cpu", amp="off", cbs=[Record()])
 learn.fit_one_cycle(2, 1e-2)
 torch.save({"model": learn.module.state_dict(), "seen": seen, "world": world, "loss": learn.history[-1]["train_loss"]},

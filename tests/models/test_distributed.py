@@ -9,16 +9,16 @@ import sys
 import pytest
 import torch
 
-from models.distributed import ShardedEpochSampler
+from models.data import EpochSampler
 from pipelines.paths import ROOT
 
 
 def test_shards_are_disjoint_equal_and_cover_the_epoch():
-    shards = [list(ShardedEpochSampler(10, seed=1, rank=r, world=3)) for r in range(3)]
+    shards = [list(EpochSampler(10, seed=1, rank=r, world=3)) for r in range(3)]
     assert [len(s) for s in shards] == [3, 3, 3]
     flat = [i for s in shards for i in s]
     assert len(set(flat)) == 9 and set(flat) <= set(range(10))
-    again = ShardedEpochSampler(10, seed=1, rank=0, world=3)
+    again = EpochSampler(10, seed=1, rank=0, world=3)
     again.set_epoch(1)
     assert list(again) != shards[0]  # a new permutation each epoch
 
