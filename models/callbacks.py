@@ -1,4 +1,4 @@
-"""Callbacks for the Learner: progress display, metric logging with plots, per-epoch checkpoints."""
+"""Callbacks for the Learner: progress display, metric logging with plots, per-epoch checkpoints, lookahead."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import math
 from pathlib import Path
 
+import torch
 from tqdm.auto import tqdm
 
 from features.io import atomic_path, atomic_write_text
@@ -124,3 +125,37 @@ class CheckpointCallback(Callback):
 
     def after_epoch(self, learn):
         learn.save_checkpoint(self.path, self.extra)
+
+
+class Lookahead(Callback):
+    """Weight averaging as in hlb-cifar10 / airbench: from epoch `start_epoch` on, every `every` steps the weights
+    (and BatchNorm statistics) are pulled back to an exponential average of themselves, whose decay ramps up
+    over training (`decay_base**every * progress**power`: moves fast early, averages strongly at the end);
+    the last steps of each epoch are folded in before validation."""
+
+    order = 30  # after the optimizer step, before progress/recording
+
+    def __init__(self, start_epoch: int = 3, every: int = 5, decay_base: float = 0.95, power: float = 3.0):
+        self.start_epoch, self.every, self.decay_base, self.power = start_epoch, every, decay_base, power
+        self.average: dict[str, torch.Tensor] | None = None
+
+    def before_fit(self, learn):
+        self.average = None
+
+    @torch.no_grad()
+    def after_batch(self, learn):
+        if learn.epoch < self.start_epoch:
+            return
+        step, last = learn.iter + 1, learn.batch_index == len(learn.train_dl) - 1
+        state = learn.module.state_dict()  # shares storage with the model
+        if self.average is None:
+            if step % self.every == 0:
+                self.average = {k: v.clone() for k, v in state.items() if v.is_floating_point()}
+            return
+        if step % self.every == 0:
+            decay = self.decay_base**self.every * (step / learn.n_iter) ** self.power
+            for k, avg in self.average.items():
+                avg.lerp_(state[k], 1 - decay)
+        if step % self.every == 0 or last:
+            for k, avg in self.average.items():
+                state[k].copy_(avg)

@@ -33,6 +33,17 @@ def one_cycle(pct_start: float = 0.25, div: float = 25.0, div_final: float = 1e5
     return schedule
 
 
+def triangular(pct_start: float = 0.23, start: float = 0.2, end: float = 0.07) -> Schedule:
+    """Linear warm-up from `start` to 1 over `pct_start` of training, then linear decay to `end` (airbench)."""
+
+    def schedule(pct: float) -> float:
+        if pct < pct_start:
+            return start + (1 - start) * pct / pct_start
+        return 1 + (end - 1) * min((pct - pct_start) / (1 - pct_start), 1.0)
+
+    return schedule
+
+
 def one_cycle_momentum(pct_start: float = 0.25, high: float = 0.95, low: float = 0.85) -> Schedule:
     """Adam beta1 / SGD momentum opposite to the one-cycle lr: high -> low during warm-up, back to high after."""
 

@@ -1,4 +1,5 @@
-"""Model summary: each leaf layer's output shape, parameter count and whether it trains (forward hooks)."""
+"""Model summary: each leaf layer's output shape, parameter count and whether it trains (yes, FROZEN, or partly:
+some of its parameters, e.g. a BatchNorm with a fixed scale), from forward hooks."""
 
 from __future__ import annotations
 
@@ -26,9 +27,10 @@ def model_summary(model: nn.Module, *inputs: torch.Tensor) -> str:
             continue
 
         def hook(mod, args, out, name=name):
-            n = sum(p.numel() for p in mod.parameters(recurse=False))
-            trains = any(p.requires_grad for p in mod.parameters(recurse=False)) if n else None
-            rows.append((name, type(mod).__name__, _shape(out), n, trains))
+            params = list(mod.parameters(recurse=False))
+            flags = {p.requires_grad for p in params}
+            trains = None if not params else ("partly" if len(flags) > 1 else ("yes" if flags.pop() else "FROZEN"))
+            rows.append((name, type(mod).__name__, _shape(out), sum(p.numel() for p in params), trains))
 
         hooks.append(module.register_forward_hook(hook))
     was_training = model.training
@@ -42,9 +44,9 @@ def model_summary(model: nn.Module, *inputs: torch.Tensor) -> str:
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     width = max([len(r[0]) for r in rows] + [5])
-    lines = [f"{'layer':<{width}}  {'type':<14} {'output':<16} {'params':>10}  trainable"]
+    kinds = max([len(r[1]) for r in rows] + [14])
+    lines = [f"{'layer':<{width}}  {'type':<{kinds}} {'output':<16} {'params':>10}  trainable"]
     for name, kind, shape, n, trains in rows:
-        flag = "" if trains is None else ("yes" if trains else "FROZEN")
-        lines.append(f"{name:<{width}}  {kind:<14} {shape:<16} {n:>10,}  {flag}")
+        lines.append(f"{name:<{width}}  {kind:<{kinds}} {shape:<16} {n:>10,}  {trains or ''}")
     lines.append(f"total {total:,} parameters, {trainable:,} trainable, {total - trainable:,} frozen")
     return "\n".join(lines)

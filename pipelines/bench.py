@@ -2,6 +2,7 @@
 
     python -m pipelines.bench rossmann [--repeats 3]
     python -m pipelines.bench dogs-vs-cats|planet [--parts loader,precision,all]   (pipelines/vision/bench.py)
+    python -m pipelines.bench cifar10 [--parts throughput,ablations,seeds]         (pipelines/cifar10/bench.py)
 
 Each step runs as its own process (as `make` runs it); peak memory is that process's max RSS, read
 with os.wait4. Figures are medians over repeats. Skips cleanly when the real data is absent.
@@ -157,6 +158,11 @@ def main(argv: list[str] | None = None) -> None:
 
         vision_bench.main(["--comps", args.comp] + ([] if args.parts == parser.get_default("parts") else
                                                     ["--parts", args.parts]))  # fmt: skip
+        return
+    if args.comp == "cifar10":
+        from pipelines.cifar10 import bench as cifar10_bench
+
+        cifar10_bench.main([] if args.parts == parser.get_default("parts") else ["--parts", args.parts])
         return
     if args.comp != "rossmann":
         print(f"no benchmark for {args.comp} yet")

@@ -1,11 +1,13 @@
-"""CIFAR-10 from scratch: whole-dataset uint8 tensors on the device, batch-level crop/flip augmentation, a
-configurable ResNet with LSUV init, label smoothing, mixup, activation telemetry and flip + translate TTA.
+"""CIFAR-10 from scratch: whole-dataset uint8 tensors on the device, batch-level crop/flip augmentation, the
+airbench whitened net (default) or a configurable ResNet, optional LSUV init, label smoothing, mixup, lookahead,
+activation telemetry and flip + translate TTA.
 
 The split, the cache, the submission format and checks are the image competitions' shared steps.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -14,15 +16,16 @@ import torch
 from torch import nn
 
 from features.io import atomic_path, atomic_write_text
-from models.callbacks import ProgressCallback, Recorder
+from models.callbacks import Lookahead, ProgressCallback, Recorder
 from models.data import tensor_loader
 from models.distributed import device_for_rank, finish, init_distributed, is_main
 from models.image_data import batch_crop_flip
-from models.init import lsuv_init
+from models.init import LAYER_TYPES, lsuv_init
 from models.learner import Callback, Learner
 from models.metrics import accuracy
 from models.regularizers import MixUp
-from models.resnet import ResNet
+from models.resnet import ResNet, WhitenedNet
+from models.schedules import one_cycle, one_cycle_momentum, triangular
 from models.summary import model_summary
 from models.telemetry import ActivationStats
 from pipelines.cifar10.config import TASK, TRAIN_KEYS, Cifar10Config
@@ -31,18 +34,27 @@ from pipelines.paths import Paths
 from pipelines.runs import RunDir, seed_everything
 from pipelines.vision import steps as vision
 
+FLIPS = ("alternate", "random", "none")
+
 
 class BatchAugment(Callback):
-    """Random translations (reflection padding) and flips of each training batch, on the device."""
+    """Random translations (reflection padding) of each training batch, on the device, and flips: random per
+    image, or `alternate` (the images were flipped at random once, see `make_learner`; every other epoch
+    flips them all, so each image is seen both ways in any two epochs)."""
 
     order = 5  # before MixUp
 
-    def __init__(self, pad: int):
-        self.pad = pad
+    def __init__(self, pad: int, flip: str = "random"):
+        if flip not in FLIPS:
+            raise ValueError(f"flip={flip!r}: expected one of {', '.join(FLIPS)}")
+        self.pad, self.flip = pad, flip
 
     def before_batch(self, learn):
         x, y = learn.batch
-        learn.batch = (batch_crop_flip(x, self.pad), y)
+        x = batch_crop_flip(x, self.pad, flip=self.flip == "random")
+        if self.flip == "alternate" and learn.epoch % 2:
+            x = x.flip(-1)
+        learn.batch = (x.contiguous(memory_format=torch.channels_last) if learn.channels_last else x, y)
 
 
 def tensors(data: vision.ImageData, split: str) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -54,18 +66,58 @@ def tensors(data: vision.ImageData, split: str) -> tuple[torch.Tensor, torch.Ten
     return x, (data.targets(frame) if labelled else None)
 
 
-def build_model(cfg: Cifar10Config, n_out: int) -> ResNet:
-    return ResNet(n_out, cfg.widths, cfg.depths, cfg.preact, cfg.dropout)
+ARCHS = ("whitened", "resnet")
+MIN_STEPS = 8  # batches an epoch, at least: fewer leave the schedule, lookahead and BatchNorm too little to work on
+SCHEDULES = ("triangular", "one_cycle")
+
+
+def build_model(cfg: Cifar10Config, n_out: int) -> nn.Module:
+    if cfg.arch == "whitened":
+        return WhitenedNet(n_out, cfg.widths, cfg.depths)
+    if cfg.arch == "resnet":
+        return ResNet(n_out, cfg.widths, cfg.depths, cfg.preact, cfg.dropout)
+    raise ValueError(f"arch={cfg.arch!r}: expected one of {', '.join(ARCHS)}")
+
+
+def fit_to_size(cfg: Cifar10Config, n_train: int, world: int = 1) -> Cifar10Config:
+    """The config, or on a training set too small for its batch size (the embedded sample) one with a batch
+    size giving MIN_STEPS batches an epoch and, for SGD, the lr scaled by as much (the linear scaling rule)."""
+    per_rank = n_train // world
+    if per_rank >= MIN_STEPS * cfg.bs:
+        return cfg
+    bs = max(8, per_rank // MIN_STEPS)
+    lr = cfg.lr * bs / cfg.bs if cfg.opt == "sgd" else cfg.lr
+    if is_main():
+        print(f"{n_train:,} training images: batch size {bs} instead of {cfg.bs} ({MIN_STEPS} batches an epoch)"
+              + (f", lr {lr:.3g} instead of {cfg.lr:g}" if lr != cfg.lr else ""))  # fmt: skip
+    return dataclasses.replace(cfg, bs=bs, lr=lr)
 
 
 def make_learner(cfg: Cifar10Config, data: vision.ImageData, cbs=()) -> Learner:
+    """The model initialised from the training images (whitening stem, then LSUV if asked) and a Learner
+    over the whole-dataset tensors, augmented per batch."""
+    if cfg.schedule not in SCHEDULES:
+        raise ValueError(f"schedule={cfg.schedule!r}: expected one of {', '.join(SCHEDULES)}")
     model = build_model(cfg, len(data.classes))
     loss = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     learn = Learner(model, None, None, loss_func=loss, metrics={"accuracy": accuracy}, opt=cfg.opt, wd=cfg.wd,
-                    eps=cfg.adam_eps, device=device_for_rank(cfg.device), amp=cfg.amp, channels_last=cfg.channels_last,
-                    cbs=[BatchAugment(cfg.pad), *cbs])  # fmt: skip
+                    eps=cfg.adam_eps, betas=(cfg.momentum, 0.99), device=device_for_rank(cfg.device), amp=cfg.amp,
+                    channels_last=cfg.channels_last, cbs=[BatchAugment(cfg.pad, cfg.flip), *cbs])  # fmt: skip
+    if cfg.lookahead:
+        learn.add_cb(Lookahead())
     dev = learn.device
     x, y = tensors(data, "train")
+    if isinstance(model, WhitenedNet):
+        model.init_whitening(x[:5000])
+    if cfg.lsuv:  # per rank; wrapping in DDP at fit() then broadcasts rank 0's weights to every rank
+        first = torch.Generator().manual_seed(cfg.seed)
+        xb = x[torch.randperm(len(x), generator=first)[:256]].to(dev)
+        skip = {id(model.whiten)} if isinstance(model, WhitenedNet) else set()
+        layers = [m for m in model.modules() if isinstance(m, LAYER_TYPES) and id(m) not in skip]
+        lsuv_init(model, xb, layers=layers)
+    if cfg.flip == "alternate":  # each image's starting orientation, the same on every rank
+        flipped = torch.rand(len(x), generator=torch.Generator().manual_seed(cfg.seed)) < 0.5
+        x = torch.where(flipped[:, None, None, None], x.flip(-1), x)
     # Under torchrun each rank trains on its shard of every epoch (bs per rank); alone, on everything.
     learn.train_dl = tensor_loader(x.to(dev), y.to(dev), batch_size=cfg.bs, shuffle=True, seed=cfg.seed)
     xv, yv = tensors(data, "valid")
@@ -76,9 +128,10 @@ def make_learner(cfg: Cifar10Config, data: vision.ImageData, cbs=()) -> Learner:
 
 
 @torch.no_grad()
-def predict_tta(learn: Learner, x: torch.Tensor, tta: bool, pad: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """Softmax probabilities of the plain images, and averaged with the flip and 4 flipped/unflipped
-    `pad`-pixel diagonal translations (reflection padded) when `tta`."""
+def predict_tta(learn: Learner, x: torch.Tensor, tta: bool, pad: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Softmax probabilities of the plain images and, when `tta`, a weighted mean as airbench's: the image and
+    its flip (1/4 each) and both of them shifted `pad` pixels up-left and down-right (reflection padded, 1/8
+    each)."""
 
     def probs(batch_fn) -> np.ndarray:
         dl = tensor_loader(batch_fn(x), batch_size=1024, shuffle=False)
@@ -93,7 +146,15 @@ def predict_tta(learn: Learner, x: torch.Tensor, tta: bool, pad: int = 2) -> tup
     for dy, dx in ((0, 0), (2 * pad, 2 * pad)):
         shifted = padded[..., dy : dy + h, dx : dx + w]
         views += [probs(lambda t, s=shifted: s), probs(lambda t, s=shifted: s.flip(-1))]
-    return plain, np.mean(views, axis=0)
+    return plain, np.average(views, axis=0, weights=[2, 2, 1, 1, 1, 1])
+
+
+def fit(learn: Learner, cfg: Cifar10Config) -> list[dict]:
+    """`cfg.epochs` of training: BatchNorm biases at lr x bn_bias_lr_mult, everything else at lr."""
+    lrs = [cfg.lr * cfg.bn_bias_lr_mult, cfg.lr]  # the models' layer groups: (BatchNorm biases, the rest)
+    if cfg.schedule == "one_cycle":
+        return learn.fit(cfg.epochs, lrs, one_cycle(), one_cycle_momentum())
+    return learn.fit(cfg.epochs, lrs, triangular())  # momentum stays cfg.momentum
 
 
 def train(paths: Paths, cfg: Cifar10Config, run: str) -> dict | None:
@@ -101,6 +162,7 @@ def train(paths: Paths, cfg: Cifar10Config, run: str) -> dict | None:
     _, world = init_distributed()
     main = is_main()
     data = vision.load_processed(paths, cfg, "cifar10")
+    cfg = fit_to_size(cfg, len(data.frame("train")), world)
     rd = RunDir(paths.runs / run)
     full = to_dict(cfg)
     if main:
@@ -108,21 +170,19 @@ def train(paths: Paths, cfg: Cifar10Config, run: str) -> dict | None:
         rd.start({"run": {k: full[k] for k in TRAIN_KEYS}, "classes": data.classes, "world_size": world})
     seed_everything(cfg.seed)
     cbs = [ProgressCallback(), Recorder(rd.path)] if main else []
-    telemetry = ActivationStats(rd.path / "telemetry.png") if cfg.telemetry and main else None
+    telemetry = ActivationStats(rd.path) if cfg.telemetry and main else None  # activations.png + .json
+    t0 = time.perf_counter()
     learn = make_learner(cfg, data, cbs + ([telemetry] if telemetry else []))
-    xb = next(iter(learn.train_dl))[0][:256]
-    if cfg.lsuv:  # per rank; wrapping in DDP at fit() then broadcasts rank 0's weights to every rank
-        lsuv_init(learn.model, xb)
-    if main:
-        atomic_write_text(rd.path / "model.txt", model_summary(learn.model, xb[:2]) + "\n")
     n_params = sum(p.numel() for p in learn.model.parameters())
     if main:
-        print(f"{rd.path}: ResNet {cfg.widths} x {cfg.depths} ({'pre' if cfg.preact else 'post'}-activation, {n_params:,} "
-          f"parameters), {len(learn.train_dl.dataset):,} training / {len(learn.valid_dl.dataset):,} validation "
-          f"images, {learn.device} {learn.precision}, {cfg.epochs} epochs one-cycle"
-          + (f", {world} processes data-parallel" if world > 1 else ""))  # fmt: skip
-    t0 = time.perf_counter()
-    learn.fit_one_cycle(cfg.epochs, cfg.lr)
+        xb = next(iter(learn.train_dl))[0][:2]
+        atomic_write_text(rd.path / "model.txt", model_summary(learn.model, xb) + "\n")
+        kind = f"{'pre' if cfg.preact else 'post'}-activation ResNet" if cfg.arch == "resnet" else "whitened net"
+        print(f"{rd.path}: {kind} {cfg.widths} x {cfg.depths} ({n_params:,} parameters), "
+              f"{len(learn.train_dl.dataset):,} training / {len(learn.valid_dl.dataset):,} validation images, "
+              f"{learn.device} {learn.precision}, {cfg.epochs} epochs {cfg.opt} {cfg.schedule}"
+              + (f", {world} processes data-parallel" if world > 1 else ""))  # fmt: skip
+    fit(learn, cfg)
     seconds = time.perf_counter() - t0
     learn.model = learn.module  # unwrapped: what follows runs on rank 0 alone, with no collectives
     try:
@@ -178,11 +238,10 @@ def predict(paths: Paths, cfg: Cifar10Config, run: str) -> Path | None:
 
 def lr_find(paths: Paths, cfg: Cifar10Config, run: str) -> dict:
     data = vision.load_processed(paths, cfg, "cifar10")
+    cfg = fit_to_size(cfg, len(data.frame("train")))
     seed_everything(cfg.seed)
     learn = make_learner(cfg, data)
-    if cfg.lsuv:
-        lsuv_init(learn.model, next(iter(learn.train_dl))[0][:256])
     plot = paths.runs / run / "lr_find.png"
-    result = learn.lr_find(plot=plot, num_it=min(100, 5 * len(learn.train_dl)))
+    result = learn.lr_find(plot=plot, num_it=min(100, 5 * len(learn.train_dl)), lr_mults=[cfg.bn_bias_lr_mult, 1])
     print(f"lr finder: suggested lr {result['suggested_lr']:.2e} (plot: {plot})")
     return result

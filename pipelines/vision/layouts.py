@@ -193,11 +193,25 @@ def planet_submission(test: pd.DataFrame, probs: np.ndarray, layout: Layout, thr
 
 
 # ---- CIFAR-10 ----------------------------------------------------------------------------------------------
+CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+def _check_cifar_classes(labels: pd.Series, where: str) -> None:
+    """Every label one of CIFAR-10's ten classes, or a ValueError naming the others with their counts."""
+    counts = labels[~labels.isin(CIFAR_CLASSES)].value_counts()
+    if len(counts):
+        named = _first([f"{name!r} ({n:,})" for name, n in counts.items()])
+        raise ValueError(f"{where}: {int(counts.sum()):,} images labelled with classes CIFAR-10 does not have: {named}; "
+                         f"the classes are {', '.join(CIFAR_CLASSES)}: fix those labels")  # fmt: skip
+
+
 def read_cifar10(raw: Path) -> Layout:
     """Kaggle's `train/<n>.png` + `trainLabels.csv` (`id,label`), unlabelled `test/<n>.png`; or class folders
-    `train/<class>/`, `test/<class>/` (then the test images carry labels, kept in test.label for scoring)."""
+    `train/<class>/`, `test/<class>/` (then the test images carry labels, kept in test.label for scoring).
+    A label or folder that is not one of the ten classes is an error naming it."""
     if (raw / "trainLabels.csv").is_file():
         frame, notes = _labelled_csv(raw, "trainLabels.csv", "id", "label", ("train",))
+        _check_cifar_classes(frame.label, str(raw / "trainLabels.csv"))
         test, matches = _test_frame(raw, ("test",)), True
         sample = raw / "sampleSubmission.csv"
         if sample.is_file():
@@ -210,6 +224,7 @@ def read_cifar10(raw: Path) -> Layout:
     if not rows["train"]:
         raise FileNotFoundError(f"{raw}: no trainLabels.csv and no train/<class>/ folders")
     frame = pd.DataFrame(rows["train"], columns=["file", "label"])
+    _check_cifar_classes(frame.label, f"{raw}/train/<class>/ folders")
     classes = sorted(frame.label.unique())
     test = pd.DataFrame(rows["test"], columns=["file", "label"])
     unknown = sorted(set(test.label) - set(classes))

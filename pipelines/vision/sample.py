@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
+from pipelines.vision.layouts import CIFAR_CLASSES
+
 BREEDS = ["affenpinscher", "afghan_hound", "african_hunting_dog", "airedale", "american_staffordshire_terrier",
           "appenzeller", "australian_terrier", "basenji", "basset", "beagle"]  # fmt: skip
 UNSEEN_BREED = "bedlington_terrier"  # in sample_submission.csv, never in labels.csv
@@ -132,9 +134,6 @@ def planet(out: Path, seed: int = 0, n_train: int = 400, n_test: int = 100) -> N
         _save(_chip(images, target, rng)[0], out / "test-jpg" / f"test_{k}.jpg", "CMYK")
     names = [f"test_{k}" for k in range(n_test)]
     pd.DataFrame({"image_name": names, "tags": "primary clear"}).to_csv(out / "sample_submission_v2.csv", index=False)
-
-
-CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
 def cifar10(out: Path, seed: int = 0, n_train: int = 600, n_test: int = 200) -> None:

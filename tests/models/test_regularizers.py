@@ -1,6 +1,7 @@
 import torch
 from torch import nn
 
+from models.callbacks import Lookahead
 from models.data import tensor_loader
 from models.learner import Learner
 from models.regularizers import MixUp
@@ -38,3 +39,36 @@ def test_mixup_mixes_inputs_and_loss():
         pred, learn.batch[1][mix.perm]
     )
     assert abs(spy.losses[-1] - expect.item()) < 1e-5
+
+
+class Snapshot:
+    """Records the weights after every batch, at its `order` (Lookahead's is 30)."""
+
+    def __init__(self, order: int):
+        self.order, self.weights = order, []
+
+    def after_batch(self, learn):
+        self.weights.append(learn.model.weight.detach().clone())
+
+
+def test_lookahead_pulls_weights_to_their_average_from_its_start_epoch():
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 4), torch.randn(64, 1)
+    la = Lookahead(start_epoch=1, every=3, decay_base=0.9, power=0.0)  # power 0: a fixed decay of 0.9**3
+    before, after = Snapshot(order=20), Snapshot(order=40)
+    learn = Learner(nn.Linear(4, 1), tensor_loader(x, y, batch_size=16, shuffle=False), None, opt="sgd",
+                    device="cpu", cbs=[la, before, after])  # fmt: skip
+    learn.fit(3, 0.1)  # 4 steps an epoch; epoch 1 (steps 1-4) is left alone
+    b, a = before.weights, after.weights
+    assert all(torch.equal(b[i], a[i]) for i in range(6))  # nothing changes until the average exists (step 6)
+    avg = b[5].clone()
+    for i in range(6, 12):  # steps 7..12
+        step = i + 1
+        if step % 3 == 0:  # the average moves towards the weights, the weights jump to the average
+            avg = avg.lerp(b[i], 1 - 0.9**3)
+            assert torch.allclose(a[i], avg)
+        elif step % 4 == 0:  # an epoch's last step: the weights go back to the average
+            assert torch.equal(a[i], avg)
+        else:
+            assert torch.equal(a[i], b[i])
+    assert torch.allclose(learn.model.weight, avg)

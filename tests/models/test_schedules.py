@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from models.schedules import cos_anneal, one_cycle, one_cycle_momentum, sgdr, sgdr_epochs
+from models.schedules import cos_anneal, one_cycle, one_cycle_momentum, sgdr, sgdr_epochs, triangular
 
 
 def test_cos_anneal_endpoints_and_midpoint():
@@ -34,3 +34,9 @@ def test_sgdr_restarts_at_cycle_boundaries():
     assert f(1 / 7 + 1 / 7) == pytest.approx(0.5)  # middle of the 2-epoch cycle
     assert f(1.0) == 0.0
     assert not math.isnan(f(0.999))
+
+
+def test_triangular_is_linear_up_then_down():
+    f = triangular(pct_start=0.25, start=0.2, end=0.1)
+    assert (f(0.0), f(0.125), f(0.25), f(0.625), f(1.0)) == pytest.approx((0.2, 0.6, 1.0, 0.55, 0.1))
+    assert f(1.5) == pytest.approx(0.1)  # clamped past the end

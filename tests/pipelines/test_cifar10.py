@@ -32,7 +32,7 @@ def test_class_folder_layout_keeps_test_labels(tmp_path):
 @pytest.mark.slow
 def test_make_all_on_the_sample_learns_and_writes_a_submission(tmp_path):
     data, subs = tmp_path / "data", tmp_path / "subs"
-    args = "ARGS=bs=64 epochs=15 lr=1e-2 widths=[16,32,64]"
+    args = "ARGS=epochs=15 widths=[16,32,64]"  # the default recipe; batch size and lr fitted to 540 images
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     r = subprocess.run(["make", "--no-print-directory", "all", "COMP=cifar10", f"DATA={data}", f"SUBMISSIONS={subs}",
                         args], cwd=ROOT, env=env, capture_output=True, text=True)  # fmt: skip
@@ -43,7 +43,8 @@ def test_make_all_on_the_sample_learns_and_writes_a_submission(tmp_path):
     sample = pd.read_csv(data / "cifar10" / "raw" / "sampleSubmission.csv")
     assert list(sub.columns) == ["id", "label"] and sub.id.tolist() == sample.id.tolist()
     run = data / "cifar10" / "runs" / "default"
-    assert {"telemetry.png", "model.txt", "metrics.csv"} <= {p.name for p in run.iterdir()}
+    files = {p.name for p in run.iterdir() if p.is_file()}
+    assert {"activations.png", "activations.json", "model.txt", "metrics.csv"} <= files
 
 
 @pytest.mark.slow
@@ -51,7 +52,7 @@ def test_make_train_runs_data_parallel_under_torchrun(tmp_path):
     data = tmp_path / "data"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     r = subprocess.run(["make", "--no-print-directory", "train", "COMP=cifar10", "NPROC=2", "RUN=ddp", f"DATA={data}",
-                        "ARGS=bs=32 epochs=2 widths=[16,32,64]"], cwd=ROOT, env=env, capture_output=True, text=True)  # fmt: skip
+                        "ARGS=epochs=2 widths=[16,32,64]"], cwd=ROOT, env=env, capture_output=True, text=True)  # fmt: skip
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert r.stdout.count("validation accuracy") == 1  # only rank 0 reports and writes
     result = json.loads((data / "cifar10" / "runs" / "ddp" / "result.json").read_text())
@@ -66,3 +67,52 @@ def test_other_steps_refuse_torchrun(monkeypatch, capsys):
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert main(["train", "rossmann"]) == 2
     assert "supported for `train` of: cifar10" in capsys.readouterr().err
+
+
+def test_small_training_sets_get_a_smaller_batch_and_a_scaled_sgd_lr(capsys):
+    from pipelines.cifar10.config import Cifar10Config
+    from pipelines.cifar10.model import MIN_STEPS, fit_to_size
+
+    cfg = Cifar10Config()
+    assert fit_to_size(cfg, 45_000) is cfg  # the real data: untouched
+    small = fit_to_size(cfg, 540)
+    assert small.bs == 540 // MIN_STEPS and small.lr == pytest.approx(cfg.lr * small.bs / cfg.bs)
+    assert "540 training images: batch size 67 instead of 1024" in capsys.readouterr().out
+    adam = fit_to_size(Cifar10Config(opt="adamw", lr=3e-3), 540)
+    assert adam.bs == 67 and adam.lr == 3e-3  # no linear scaling rule for Adam
+    assert fit_to_size(cfg, 540 * 2, world=2).bs == 67  # per rank
+
+
+def test_alternate_flip_flips_every_other_epoch():
+    import torch
+
+    from pipelines.cifar10.model import BatchAugment
+
+    class Learn:
+        channels_last = False
+
+    x = torch.arange(2 * 3 * 4 * 4, dtype=torch.uint8).reshape(2, 3, 4, 4)
+    aug, learn = BatchAugment(pad=0, flip="alternate"), Learn()
+    for epoch in range(4):
+        learn.epoch, learn.batch = epoch, (x, None)
+        aug.before_batch(learn)
+        assert torch.equal(learn.batch[0], x.flip(-1) if epoch % 2 else x)
+    with pytest.raises(ValueError, match="flip='sideways'"):
+        BatchAugment(2, "sideways")
+
+
+def test_labels_outside_the_ten_classes_are_named_with_counts(tmp_path):
+    (tmp_path / "train").mkdir()
+    for i in range(1, 5):
+        Image.new("RGB", (32, 32)).save(tmp_path / "train" / f"{i}.png")
+    labels = pd.DataFrame({"id": [1, 2, 3, 4], "label": ["cat", "kitten", "kitten", "Dog"]})
+    labels.to_csv(tmp_path / "trainLabels.csv", index=False)
+    named = r"3 images labelled with classes CIFAR-10 does not have: 'kitten' \(2\), 'Dog' \(1\)"
+    with pytest.raises(ValueError, match=named):
+        read_cifar10(tmp_path)
+    (tmp_path / "trainLabels.csv").unlink()
+    for name in ("cat", "cats"):
+        (tmp_path / "train" / name).mkdir()
+        Image.new("RGB", (32, 32)).save(tmp_path / "train" / name / "0000.jpg")
+    with pytest.raises(ValueError, match=r"train/<class>/ folders: 1 images .* 'cats' \(1\)"):
+        read_cifar10(tmp_path)
