@@ -1,6 +1,7 @@
 """CIFAR-10 benchmarks on the real data in ../shared/data/images/cifar10.tar.gz (skipped when absent).
 
-    python -m pipelines.bench cifar10 [--parts throughput,ablations,seeds] [--epochs 2] [--seeds 0,1,2]
+    python -m pipelines.cifar10.bench [--parts throughput,ablations,seeds] [--epochs 2] [--seeds 0,1,2] [--args ...]
+    (`make bench COMP=cifar10` runs all three parts with these defaults)
 
 throughput: training images/s of the whitened net and the ResNet, fp32 / bf16 autocast x NCHW / channels_last,
             median of 3 interleaved passes.

@@ -23,7 +23,8 @@ class Cifar10Config:
     cache_scale: float = 1.0  # the images are 32 px: cached as they are
     # --- model ---------------------------------------------------------------------------------------------
     # whitened: airbench's net (patch-whitening stem, dirac-initialised conv groups; models/resnet.py);
-    # resnet: the residual net of the course (then also set e.g. opt=adamw lr=3e-3 wd=0.05 schedule=one_cycle)
+    # resnet: the course's residual net (then also set e.g. opt=adamw lr=3e-3 wd=0.05 schedule=one_cycle
+    # bn_bias_lr_mult=1)
     arch: str = "whitened"
     widths: list[int] = field(default_factory=lambda: [64, 256, 256])
     depths: list[int] = field(default_factory=lambda: [2, 2, 2])  # convs per group (whitened), blocks (resnet)

@@ -116,3 +116,19 @@ def test_labels_outside_the_ten_classes_are_named_with_counts(tmp_path):
         Image.new("RGB", (32, 32)).save(tmp_path / "train" / name / "0000.jpg")
     with pytest.raises(ValueError, match=r"train/<class>/ folders: 1 images .* 'cats' \(1\)"):
         read_cifar10(tmp_path)
+
+
+@pytest.mark.slow
+def test_resnet_arch_trains_with_adamw_lsuv_and_mixup(tmp_path, capsys):
+    from pipelines.__main__ import main
+
+    data = str(tmp_path / "data")
+    assert main(["sample", "cifar10", "--data", data]) == 0
+    assert main(["features", "cifar10", "--data", data]) == 0
+    args = ["arch=resnet", "widths=[8,16]", "depths=[1,1]", "opt=adamw", "lr=3e-3", "wd=0.05", "bn_bias_lr_mult=1",
+            "schedule=one_cycle", "lsuv=true", "mixup=0.4", "flip=random", "lookahead=false", "epochs=2"]  # fmt: skip
+    assert main(["train", "cifar10", "--data", data, "--run", "resnet", *args]) == 0
+    out = capsys.readouterr().out
+    assert "pre-activation ResNet [8, 16] x [1, 1]" in out and "adamw one_cycle" in out
+    result = json.loads((tmp_path / "data" / "cifar10" / "runs" / "resnet" / "result.json").read_text())
+    assert 0 <= result["valid_accuracy"] <= 1 and result["parameters"] > 0
