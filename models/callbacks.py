@@ -146,16 +146,17 @@ class Lookahead(Callback):
     def after_batch(self, learn):
         if learn.epoch < self.start_epoch:
             return
-        step, last = learn.iter + 1, learn.batch_index == len(learn.train_dl) - 1
+        step = learn.iter + 1
+        due, last = step % self.every == 0, learn.batch_index == len(learn.train_dl) - 1
+        if not (due or (last and self.average is not None)):
+            return  # most steps: nothing to do, not even the state_dict walk
         state = learn.module.state_dict()  # shares storage with the model
         if self.average is None:
-            if step % self.every == 0:
-                self.average = {k: v.clone() for k, v in state.items() if v.is_floating_point()}
+            self.average = {k: v.clone() for k, v in state.items() if v.is_floating_point()}
             return
-        if step % self.every == 0:
+        if due:
             decay = self.decay_base**self.every * (step / learn.n_iter) ** self.power
             for k, avg in self.average.items():
                 avg.lerp_(state[k], 1 - decay)
-        if step % self.every == 0 or last:
-            for k, avg in self.average.items():
-                state[k].copy_(avg)
+        for k, avg in self.average.items():
+            state[k].copy_(avg)
