@@ -20,18 +20,22 @@ VENV_OK := $(VENV)/.installed
 PKG := $(subst -,_,$(COMP))
 export DATA SUBMISSIONS RUN
 
-CFG_ARGS := $(if $(CONFIG),--config $(CONFIG)) $(ARGS) $(if $(N_SEEDS),n_seeds=$(N_SEEDS))
+CFG_ARGS := $(if $(CONFIG),--config "$(CONFIG)") $(ARGS) $(if $(N_SEEDS),n_seeds=$(N_SEEDS))
+# Paths may hold spaces (DATA="my data"): recipes quote them, and file targets escape them with `spaced`.
+empty :=
+space := $(empty) $(empty)
+spaced = $(subst $(space),\$(space),$1)
 DIR := $(DATA)/$(COMP)
-RAW := $(DIR)/raw/SOURCE.json
-FEATURES_CFG := $(DIR)/config/features.json
-FEATURES := $(DIR)/processed/features.json
+RAW := $(call spaced,$(DIR)/raw/SOURCE.json)
+FEATURES_CFG := $(call spaced,$(DIR)/config/features.json)
+FEATURES := $(call spaced,$(DIR)/processed/features.json)
 # Image competitions are one __init__.py each on top of the shared pipelines/vision package.
 SHARED_CODE := $(if $(shell grep -ls "pipelines.vision" pipelines/$(PKG)/__init__.py),$(wildcard pipelines/vision/*.py))
 FEATURE_CODE := $(wildcard features/*.py pipelines/$(PKG)/features.py pipelines/$(PKG)/config.py) $(SHARED_CODE)
-TRAIN_CFG := $(DIR)/config/train.json
-TRAINED := $(DIR)/runs/$(RUN)/result.json
+TRAIN_CFG := $(call spaced,$(DIR)/config/train.json)
+TRAINED := $(call spaced,$(DIR)/runs/$(RUN)/result.json)
 TRAIN_CODE := $(wildcard models/*.py pipelines/$(PKG)/model.py pipelines/runs.py) $(SHARED_CODE)
-SUBMISSION := $(SUBMISSIONS)/$(COMP)/$(RUN).csv
+SUBMISSION := $(call spaced,$(SUBMISSIONS)/$(COMP)/$(RUN).csv)
 
 .DEFAULT_GOAL := help
 .PHONY: help venv download sample features train lr-find predict submission submit all demo test test-fast lint bench clean distclean FORCE
@@ -48,18 +52,18 @@ $(VENV_OK): requirements.txt
 venv: $(VENV_OK) ## create .venv with the pinned dependencies (rebuilt when requirements.txt changes)
 
 download: | $(VENV_OK) ## fetch COMP with the Kaggle API, or SRC=archive-or-folder [EXTRA=...] [FORCE=1]
-	$(PY) -m pipelines download $(COMP) --data $(DATA) $(if $(SRC),--src $(SRC)) $(if $(EXTRA),--extra $(EXTRA)) $(if $(FORCE),--force)
+	$(PY) -m pipelines download $(COMP) --data "$(DATA)" $(if $(SRC),--src "$(SRC)") $(if $(EXTRA),--extra "$(EXTRA)") $(if $(FORCE),--force)
 
 $(RAW): | $(VENV_OK)
-	$(PY) -m pipelines sample $(COMP) --data $(DATA)
+	$(PY) -m pipelines sample $(COMP) --data "$(DATA)"
 
 sample: $(RAW) ## put the embedded sample in data/COMP/raw (only when no real data is there)
 
 $(FEATURES_CFG) $(TRAIN_CFG) &: FORCE | $(VENV_OK)
-	@$(PY) -m pipelines config $(COMP) --data $(DATA) $(CFG_ARGS)
+	@$(PY) -m pipelines config $(COMP) --data "$(DATA)" $(CFG_ARGS)
 
 $(FEATURES): $(RAW) $(FEATURES_CFG) $(FEATURE_CODE) | $(VENV_OK)
-	$(PY) -m pipelines features $(COMP) --data $(DATA) $(CFG_ARGS)
+	$(PY) -m pipelines features $(COMP) --data "$(DATA)" $(CFG_ARGS)
 
 features: $(FEATURES) ## raw -> data/COMP/interim -> data/COMP/processed (Feather, procs fit on train only)
 
@@ -68,22 +72,22 @@ features: $(FEATURES) ## raw -> data/COMP/interim -> data/COMP/processed (Feathe
 LAUNCH := $(if $(NPROC),$(PY) -m torch.distributed.run --standalone --nproc_per_node=$(NPROC),$(PY))
 
 $(TRAINED): $(FEATURES) $(TRAIN_CFG) $(TRAIN_CODE) | $(VENV_OK)
-	$(LAUNCH) -m pipelines train $(COMP) --data $(DATA) $(CFG_ARGS)
+	$(LAUNCH) -m pipelines train $(COMP) --data "$(DATA)" $(CFG_ARGS)
 
 train: $(TRAINED) ## train run RUN (default: default) into data/COMP/runs/RUN; N_SEEDS=5 seed ensemble; NPROC=2 torchrun
 
 lr-find: $(FEATURES) | $(VENV_OK) ## lr finder: plot in data/COMP/runs/RUN/lr_find.png and a suggested lr
-	$(PY) -m pipelines lr-find $(COMP) --data $(DATA) --run $(RUN) $(CFG_ARGS)
+	$(PY) -m pipelines lr-find $(COMP) --data "$(DATA)" --run "$(RUN)" $(CFG_ARGS)
 
 $(SUBMISSION): $(TRAINED) | $(VENV_OK)
-	$(PY) -m pipelines predict $(COMP) --data $(DATA) --run $(RUN) $(CFG_ARGS)
+	$(PY) -m pipelines predict $(COMP) --data "$(DATA)" --run "$(RUN)" $(CFG_ARGS)
 
 predict: $(SUBMISSION) ## predict the test set: submissions/COMP/RUN.csv, validated against sample_submission.csv
 
 submission: $(SUBMISSION) ## same as predict
 
 submit: $(SUBMISSION) | $(VENV_OK) ## send submissions/COMP/RUN.csv to Kaggle (needs credentials; never part of all)
-	$(PY) -m pipelines submit $(COMP) --data $(DATA) --run $(RUN) $(CFG_ARGS)
+	$(PY) -m pipelines submit $(COMP) --data "$(DATA)" --run "$(RUN)" $(CFG_ARGS)
 
 all: $(SUBMISSION) ## the whole chain: download-or-sample, features, train, predict (never submits)
 
@@ -105,7 +109,7 @@ bench: $(VENV_OK) ## benchmarks on the real data in ../shared/data (skips what i
 	$(PY) -m pipelines.bench $(COMP)
 
 clean: ## delete COMP's derived data (interim, processed, config); raw downloads and runs stay
-	rm -rf $(DIR)/interim $(DIR)/processed $(DIR)/config
+	rm -rf "$(DIR)/interim" "$(DIR)/processed" "$(DIR)/config"
 
 distclean: ## also delete the venv and the demo data
 	rm -rf $(VENV) data/demo submissions/demo

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import tempfile
 from collections.abc import Iterator
@@ -11,12 +12,50 @@ from pathlib import Path
 import pandas as pd
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def temp_name(prefix: str) -> str:
+    """A temp-file or -folder name prefix that records this process: `prefix` + `pid<N>.`."""
+    return f"{prefix}pid{os.getpid()}."
+
+
+def is_orphan(path: Path) -> bool:
+    """True for a temp file or folder named by `temp_name` whose process is gone (killed mid-write)."""
+    pid = path.name.rsplit("pid", 1)[-1].split(".", 1)[0]
+    return pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid))
+
+
+def remove_stale_temps(folder: str | Path, name: str = "*", recursive: bool = False) -> list[Path]:
+    """Delete the temp files that `atomic_path` left for `name` in `folder` (any name; with `recursive`, in
+    sub-folders too) when the process that wrote them is gone (killed mid-write, e.g. by kill -9)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    pattern = f".{name}.pid*.tmp"
+    removed = [tmp for tmp in (folder.rglob(pattern) if recursive else folder.glob(pattern)) if is_orphan(tmp)]
+    for tmp in removed:
+        tmp.unlink(missing_ok=True)
+    return removed
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temp path in `path`'s folder; on success rename it to `path`, on error delete it."""
+    """Yield a temp path in `path`'s folder; on success rename it to `path`, on error delete it.
+
+    The temp file's name carries the writer's pid (`.NAME.pid123.XXXX.tmp`), so one left by a killed writer
+    is recognised and removed the next time NAME is written (or by `remove_stale_temps`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    remove_stale_temps(path.parent, glob.escape(path.name))
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=temp_name(f".{path.name}."), suffix=".tmp")
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)

@@ -31,7 +31,14 @@ class EpochSampler(Sampler[int]):
         return self.n // self.world
 
 
-def tensor_loader(*tensors: torch.Tensor, batch_size: int, shuffle: bool, seed: int = 0) -> DataLoader:
+def drop_last_default(n: int, batch_size: int, shuffle: bool) -> bool:
+    """Training loaders (shuffled) drop the last, partial batch when there is a full one, as fastai's do: a
+    final batch of one row would break BatchNorm in training mode, and a tiny one gives a noisy step."""
+    return shuffle and n > batch_size
+
+
+def tensor_loader(*tensors: torch.Tensor, batch_size: int, shuffle: bool, seed: int = 0,
+                  drop_last: bool | None = None) -> DataLoader:  # fmt: skip
     """A DataLoader over tensors already in memory (or on the GPU) that indexes a whole batch at once.
 
     `batch_size=None` with a BatchSampler makes TensorDataset gather each batch with one fancy index
@@ -40,7 +47,9 @@ def tensor_loader(*tensors: torch.Tensor, batch_size: int, shuffle: bool, seed: 
     ds = TensorDataset(*tensors)
     # shuffled = training: under torchrun each rank gets its shard (the whole data when not distributed)
     order = EpochSampler(len(ds), seed, rank(), world_size()) if shuffle else SequentialSampler(ds)
-    return DataLoader(ds, sampler=BatchSampler(order, batch_size, drop_last=False), batch_size=None)
+    if drop_last is None:
+        drop_last = drop_last_default(len(order), batch_size, shuffle)
+    return DataLoader(ds, sampler=BatchSampler(order, batch_size, drop_last=drop_last), batch_size=None)
 
 
 def set_epoch(loader, epoch: int) -> None:

@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
 from features.images import BadImage, load_resized
-from models.data import EpochSampler
+from models.data import EpochSampler, drop_last_default
 
 AUG_KINDS = ("side_on", "top_down", "none")
 
@@ -140,9 +140,12 @@ class ImageDataset(Dataset):
 
 
 def image_loader(ds: ImageDataset, batch_size: int, shuffle: bool, seed: int = 0, workers: int = 0,
-                 pin_memory: bool = False, drop_last: bool = False) -> DataLoader:  # fmt: skip
-    """A DataLoader with the per-epoch seeded sampler (reproducible, resumable) when shuffling."""
+                 pin_memory: bool = False, drop_last: bool | None = None) -> DataLoader:  # fmt: skip
+    """A DataLoader with the per-epoch seeded sampler (reproducible, resumable) when shuffling; a training
+    loader drops its last partial batch (`models.data.drop_last_default`)."""
     sampler = EpochSampler(len(ds), seed) if shuffle else None
+    if drop_last is None:
+        drop_last = drop_last_default(len(ds), batch_size, shuffle)
     return DataLoader(ds, batch_size=batch_size, sampler=sampler, num_workers=workers, pin_memory=pin_memory,
                       drop_last=drop_last, persistent_workers=workers > 0)  # fmt: skip
 

@@ -352,6 +352,8 @@ class Learner:
             "scaler": self.scaler.state_dict(),
             "epoch": self.epoch + 1,
             "history": self.history,
+            "losses_seen": self.losses_seen,  # per batch: a resumed run's steps and plots continue from here
+            "lrs_seen": self.lrs_seen,
             "rng": torch.get_rng_state(),  # dropout masks continue as if never interrupted
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             "extra": extra or {},
@@ -369,6 +371,8 @@ class Learner:
             self.opt.load_state_dict(state["opt"])
             self.scaler.load_state_dict(state["scaler"])
         self.history = list(state.get("history", []))
+        self.losses_seen = list(state.get("losses_seen", []))
+        self.lrs_seen = list(state.get("lrs_seen", []))
         if "rng" in state:
             torch.set_rng_state(state["rng"].cpu())
         if state.get("cuda_rng") and torch.cuda.is_available():

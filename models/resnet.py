@@ -27,8 +27,22 @@ def conv_bn(c_in: int, c_out: int, stride: int = 1, act: bool = True) -> nn.Sequ
     return nn.Sequential(*layers, nn.ReLU(inplace=True)) if act else nn.Sequential(*layers)
 
 
+def shortcut(c_in: int, c_out: int, stride: int) -> nn.Module:
+    """Identity, or when the shape changes ResNet-D's shortcut (He et al. 2019, "Bag of Tricks"; fastai's
+    default): average-pool by `stride`, then a stride-1 1x1 convolution.
+
+    Not the original strided 1x1 convolution: it drops 3 of every 4 pixels, and on AVX-512 CPUs without AMX
+    its channels_last backward pass crashes or returns wrong weight gradients when c_in < 16 and the batch is
+    odd (oneDNN's "rtus" workspace overrun, uxlfoundation/oneDNN#6035; tests/models/test_conv_formats.py).
+    """
+    if stride == 1 and c_in == c_out:
+        return nn.Identity()
+    pool = nn.AvgPool2d(stride, ceil_mode=True, count_include_pad=False) if stride > 1 else nn.Identity()
+    return nn.Sequential(pool, nn.Conv2d(c_in, c_out, 1, bias=False))
+
+
 class BasicBlock(nn.Module):
-    """Two 3x3 convolutions and a shortcut (1x1 convolution when the shape changes)."""
+    """Two 3x3 convolutions and a shortcut (average pool + 1x1 convolution when the shape changes)."""
 
     def __init__(self, c_in: int, c_out: int, stride: int = 1, preact: bool = True):
         super().__init__()
@@ -39,9 +53,7 @@ class BasicBlock(nn.Module):
             self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
         else:  # conv-BN-ReLU, conv-BN, add, ReLU
             self.body = nn.Sequential(conv_bn(c_in, c_out, stride), conv_bn(c_out, c_out, act=False))
-        self.shortcut = (
-            nn.Identity() if stride == 1 and c_in == c_out else nn.Conv2d(c_in, c_out, 1, stride, bias=False)
-        )
+        self.shortcut = shortcut(c_in, c_out, stride)
         self.relu = nn.ReLU(inplace=not preact)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

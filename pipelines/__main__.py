@@ -14,16 +14,18 @@ The Makefile calls these; they work the same by hand. Steps:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import logging
 import os
 import sys
 
-from features.io import atomic_write_text
+from features.io import atomic_write_text, remove_stale_temps
 from pipelines import config as configlib
 from pipelines.download import DownloadError, download, make_sample
 from pipelines.paths import Paths
+from pipelines.runs import RunLocked, run_lock
 
 COMPETITIONS = {
     "rossmann": "pipelines.rossmann",
@@ -54,6 +56,28 @@ def write_config_sections(comp, paths: Paths, cfg) -> list[str]:
     return changed
 
 
+def run_step(comp, args: argparse.Namespace, paths: Paths, cfg) -> None:
+    """One step of the chain for one competition."""
+    if args.step == "download":
+        download(comp.SPEC, paths, src=args.src, extra=args.extra, force=args.force)
+    elif args.step == "sample":
+        make_sample(comp.SPEC, paths, force=args.force)
+    elif args.step == "config":
+        changed = write_config_sections(comp, paths, cfg)
+        if changed:
+            print(f"config: {', '.join(changed)} changed ({paths.config})")
+    elif args.step == "features":
+        comp.build_features(paths, cfg)
+    elif args.step == "train":
+        comp.train(paths, cfg, args.run)
+    elif args.step == "lr-find":
+        comp.lr_find(paths, cfg, args.run)
+    elif args.step == "predict":
+        comp.predict(paths, cfg, args.run)
+    elif args.step == "submit":
+        comp.submit(paths, cfg, args.run)
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__.splitlines()[0])
@@ -79,33 +103,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: data-parallel runs (torchrun) are supported for `train` of: "
               f"{', '.join(n for n in COMPETITIONS if getattr(competition(n), 'DISTRIBUTED', False))}", file=sys.stderr)  # fmt: skip
         return 2
+    rank0 = os.environ.get("RANK", "0") == "0"  # under torchrun, rank 0 alone holds the run's lock
     try:
         cfg = configlib.resolve(comp.Config(), args.config, args.overrides)
-        if args.step == "download":
-            download(comp.SPEC, paths, src=args.src, extra=args.extra, force=args.force)
-        elif args.step == "sample":
-            make_sample(comp.SPEC, paths, force=args.force)
-        elif args.step == "config":
-            changed = write_config_sections(comp, paths, cfg)
-            if changed:
-                print(f"config: {', '.join(changed)} changed ({paths.config})")
-        elif args.step == "features":
-            comp.build_features(paths, cfg)
-        elif args.step == "train":
-            comp.train(paths, cfg, args.run)
-        elif args.step == "lr-find":
-            comp.lr_find(paths, cfg, args.run)
-        elif args.step == "predict":
-            comp.predict(paths, cfg, args.run)
-        elif args.step == "submit":
-            comp.submit(paths, cfg, args.run)
+        for folder in (paths.interim, paths.processed, paths.runs, paths.config, paths.submissions):
+            remove_stale_temps(folder, recursive=True)  # left by a writer killed mid-write
+        locked = args.step in ("train", "lr-find", "predict") and rank0
+        with run_lock(paths.runs / args.run, args.step) if locked else contextlib.nullcontext():
+            run_step(comp, args, paths, cfg)
     except KeyboardInterrupt:
         print(
             "\ninterrupted: the last finished epoch is checkpointed; run the same command again to resume",
             file=sys.stderr,
         )
         return 130
-    except (DownloadError, configlib.ConfigError, FileNotFoundError, ValueError, KeyError) as e:
+    except (DownloadError, RunLocked, configlib.ConfigError, FileNotFoundError, ValueError, KeyError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"error: {msg}", file=sys.stderr)
         return 1

@@ -1,12 +1,14 @@
 """Run configuration as plain data: a dataclass of defaults, an optional TOML file on top, `key=value` on top of that.
 
-Every value is type-checked against the dataclass field; an unknown key is an error that lists the valid
-keys. The resolved config is saved beside everything a run writes, so a result can always be traced back.
+Every value is type-checked against the dataclass field, and range-checked where the field is declared with
+`setting(..., ge=, gt=, le=, lt=)` or typed as a `Literal` of choices; an unknown key is an error that lists
+the valid keys. The resolved config is saved beside everything a run writes, so a result can always be traced back.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import tomllib
 import types
@@ -21,9 +23,60 @@ class ConfigError(ValueError):
     """A config key or value that does not fit the config's dataclass."""
 
 
+def setting(default: Any = dataclasses.MISSING, *, factory: Any = dataclasses.MISSING, ge: float | None = None,
+            gt: float | None = None, le: float | None = None, lt: float | None = None) -> Any:  # fmt: skip
+    """A config field with its valid range, checked when the config is resolved (for a list, each item):
+    `epochs: int = setting(10, ge=1)`, `layers: list[int] = setting(factory=lambda: [1000, 500], ge=1)`.
+    A subclass that only changes the default keeps the range declared here."""
+    bounds = {k: v for k, v in (("ge", ge), ("gt", gt), ("le", le), ("lt", lt)) if v is not None}
+    return dataclasses.field(default=default, default_factory=factory, metadata={"range": bounds})
+
+
+_BOUNDS = {"ge": (">=", lambda v, b: v >= b), "gt": (">", lambda v, b: v > b),
+           "le": ("<=", lambda v, b: v <= b), "lt": ("<", lambda v, b: v < b)}  # fmt: skip
+
+
+@functools.cache
+def _declared(cls: type, name: str) -> tuple[dict, tuple | None]:
+    """The range and the Literal choices of field `name`, from the first class in `cls`'s MRO declaring them."""
+    bounds, choices = {}, None
+    for klass in cls.__mro__:
+        f = getattr(klass, "__dataclass_fields__", {}).get(name)
+        if f is None:
+            continue
+        bounds = bounds or f.metadata.get("range", {})
+        hint = typing.get_type_hints(klass).get(name)
+        if choices is None and typing.get_origin(hint) is typing.Literal:
+            choices = typing.get_args(hint)
+    return bounds, choices
+
+
+def check(config: C, source: str = "config") -> C:
+    """Raise ConfigError for a value outside its declared range or choices (naming the key and what is valid)."""
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        bounds, choices = _declared(type(config), f.name)
+        if choices is not None and value not in choices:
+            raise ConfigError(
+                f"{source}: config key {f.name!r}: {value!r} is not one of {', '.join(map(repr, choices))}"
+            )
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            for kind, bound in bounds.items():
+                op, ok = _BOUNDS[kind]
+                if isinstance(item, (int, float)) and not ok(item, bound):
+                    valid = " and ".join(f"{_BOUNDS[k][0]} {b}" for k, b in bounds.items())
+                    what = f"item {item!r} of {value!r}" if isinstance(value, (list, tuple)) else repr(item)
+                    raise ConfigError(f"{source}: config key {f.name!r}: {what} is out of range (valid: {valid})")
+    return config
+
+
 def _coerce(name: str, value: Any, tp: Any) -> Any:
     """Convert `value` (from TOML or a command-line string) to the field type `tp`, or raise ConfigError."""
     origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin is typing.Literal:
+        if value not in args:
+            raise ConfigError(f"config key {name!r}: {value!r} is not one of {', '.join(map(repr, args))}")
+        return value
     if origin in (typing.Union, types.UnionType):
         if value is None or (isinstance(value, str) and value.lower() in ("none", "null", "")):
             if type(None) in args:
@@ -107,7 +160,8 @@ def resolve(defaults: C, file: str | Path | None = None, overrides: list[str] | 
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"config file {path}: not valid TOML ({e})") from None
         config = update(config, data, str(path))
-    return update(config, parse_overrides(overrides or []), "command line")
+    config = update(config, parse_overrides(overrides or []), "command line")
+    return check(config, f"{file} and the command line" if file else "command line")
 
 
 def to_dict(config: Any) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.io import atomic_write_text
+from features.io import atomic_write_text, is_orphan, temp_name
 from pipelines.paths import Paths
 
 ARCHIVES = (".zip", ".tar", ".tgz", ".tar.gz")
@@ -53,6 +53,15 @@ def read_source(paths: Paths) -> dict | None:
         return json.loads(paths.source_stamp.read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return None
+
+
+def staging_dir(paths: Paths) -> Path:
+    """A fresh hidden folder beside raw/ to assemble a download in; ones left by killed processes are removed."""
+    paths.comp_dir.mkdir(parents=True, exist_ok=True)
+    for old in paths.comp_dir.glob(".raw-staging-pid*"):
+        if is_orphan(old):
+            shutil.rmtree(old, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=temp_name(".raw-staging-"), dir=paths.comp_dir))
 
 
 def _extract(archive: Path, dest: Path) -> None:
@@ -139,22 +148,30 @@ def kaggle_credentials() -> str | None:
     return None
 
 
-def no_credentials(comp: str, slug: str) -> str:
+def without_kaggle(comp: str, slug: str, action: str) -> str:
+    """What to do instead when Kaggle cannot be used: a local copy to download from, a manual upload to submit."""
+    if action == "submit":
+        return f"upload the validated file by hand at https://www.kaggle.com/competitions/{slug}/submit"
+    return f"use a local copy: make download COMP={comp} SRC=path/to/{slug}.zip"
+
+
+def no_credentials(comp: str, slug: str, action: str = "download") -> str:
     """How to give the Kaggle client credentials, or do without them."""
     return (
         "no Kaggle credentials found. Either\n"
         "  - create an API token at https://www.kaggle.com/settings (API -> Create New Token) and save it as\n"
         "    ~/.kaggle/kaggle.json (chmod 600), or export KAGGLE_USERNAME=... KAGGLE_KEY=...\n"
         "    (or KAGGLE_API_TOKEN=...); or\n"
-        f"  - use a local copy: make download COMP={comp} SRC=path/to/{slug}.zip"
+        f"  - {without_kaggle(comp, slug, action)}"
     )
 
 
-def kaggle_api(comp: str, slug: str):
-    """An authenticated `KaggleApi`, or DownloadError saying how to set up credentials."""
+def kaggle_api(comp: str, slug: str, action: str = "download"):
+    """An authenticated `KaggleApi`, or DownloadError saying how to set up credentials (or do without, for
+    `action`: download or submit)."""
     where = kaggle_credentials()
     if where is None:
-        raise DownloadError(no_credentials(comp, slug))
+        raise DownloadError(no_credentials(comp, slug, action))
     # Importing `kaggle` authenticates and prints help on failure; keep its chatter out of our output.
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         from kaggle.api.kaggle_api_extended import KaggleApi
@@ -163,7 +180,9 @@ def kaggle_api(comp: str, slug: str):
         try:
             api.authenticate()
         except SystemExit:
-            raise DownloadError(f"Kaggle rejected the credentials in {where}; {no_credentials(comp, slug)}") from None
+            raise DownloadError(
+                f"Kaggle rejected the credentials in {where}; {no_credentials(comp, slug, action)}"
+            ) from None
     return api
 
 
@@ -175,7 +194,7 @@ def explain_kaggle_error(e: Exception, slug: str, comp: str, action: str) -> Dow
         status = e.response.status_code
         if status == 401:
             return DownloadError(
-                f"Kaggle answered 401 Unauthorized: the API key is wrong or expired; {no_credentials(comp, slug)}"
+                f"Kaggle answered 401 Unauthorized: the API key is wrong or expired; {no_credentials(comp, slug, action)}"
             )
         if status == 403:
             return DownloadError(
@@ -190,8 +209,7 @@ def explain_kaggle_error(e: Exception, slug: str, comp: str, action: str) -> Dow
         e, (requests.exceptions.ConnectionError, requests.exceptions.Timeout, urllib.error.URLError, OSError)
     ):
         return DownloadError(
-            f"cannot reach Kaggle ({type(e).__name__}: {e}). Check the network, or use a local copy: "
-            f"make download COMP={comp} SRC=path/to/{slug}.zip"
+            f"cannot reach Kaggle ({type(e).__name__}: {e}). Check the network, or {without_kaggle(comp, slug, action)}"
         )
     return DownloadError(f"Kaggle API call failed: {type(e).__name__}: {e}")
 
@@ -266,8 +284,7 @@ def download(
     if current and current.get("kind") == "real" and not force and not src:
         print(f"{paths.raw} already holds the real data ({current['source']}); FORCE=1 downloads again")
         return paths.raw
-    paths.comp_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".raw-staging-", dir=paths.comp_dir))
+    staging = staging_dir(paths)
     try:
         if src:
             _import_local(Path(src), staging, wanted=None)
@@ -324,8 +341,7 @@ def make_sample(spec: DataSpec, paths: Paths, force: bool = False) -> Path:
     print(
         f"no Kaggle data in {paths.raw}: generating the embedded sample (`make download COMP={paths.comp}` for real data)"
     )
-    paths.comp_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".raw-staging-", dir=paths.comp_dir))
+    staging = staging_dir(paths)
     try:
         spec.make_sample(staging)
         verify(spec, staging, paths.comp)

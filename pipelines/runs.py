@@ -3,19 +3,26 @@ timings, plots and checkpoint, so any number in a submission can be traced back 
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import os
 import platform
 import random
+import shlex
+import socket
 import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from features.io import atomic_write_text
-from pipelines.paths import ROOT
+from pipelines.download import read_source
+from pipelines.paths import ROOT, Paths
 
 
 def git_commit() -> dict:
@@ -29,8 +36,61 @@ def git_commit() -> dict:
         return {"commit": "unknown", "dirty": None}
 
 
+class RunLocked(RuntimeError):
+    """Another process is working in this run folder."""
+
+
+@contextlib.contextmanager
+def run_lock(folder: Path, step: str) -> Iterator[None]:
+    """Hold `folder`/.lock (an exclusive, non-blocking flock) while `step` runs; a second process that tries
+    raises RunLocked naming the holder. The kernel drops the lock when its process dies, kill -9 included,
+    so a lock never outlives its holder and needs no cleaning."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX (Windows): no locking
+        yield
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".lock", "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            raise RunLocked(f"{folder} is in use by {holder}. Wait for it to finish (or stop it), or use another "
+                            f"run name (RUN=...)") from None  # fmt: skip
+        f.seek(0)
+        f.truncate()
+        command = shlex.join(["python", *sys.argv]) if sys.argv and sys.argv[0] else step
+        f.write(f"pid {os.getpid()} on {socket.gethostname()} ({step}, since {time.strftime('%F %T')}: {command})")
+        f.flush()
+        try:
+            yield
+        finally:
+            f.truncate(0)
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def features_fingerprint(paths: Paths) -> str:
+    """Identity of the processed features a run trains on: a hash of processed/features.json (the feature
+    settings, the raw data's SOURCE.json stamp, what was built) without its timing. A finished or interrupted
+    run is reused only when this and its config both match, so new data (the real download replacing the
+    sample) retrains instead of reusing the sample's model."""
+    stamp = paths.processed / "features.json"
+    if not stamp.is_file():
+        raise FileNotFoundError(f"{stamp} not found: run `make features COMP={paths.comp}` first")
+    built = {k: v for k, v in json.loads(stamp.read_text()).items() if k != "seconds"}
+    raw = read_source(paths)
+    if raw is not None and built.get("raw") != raw:
+        raise ValueError(f"{paths.processed} was built from other raw data than {paths.raw} holds now "
+                         f"(SOURCE.json changed); rebuild it: make features COMP={paths.comp}")  # fmt: skip
+    return hashlib.sha256(json.dumps(built, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (CPU and CUDA) RNGs."""
+    import torch  # here, not at the top: the data steps import this module and never need torch
+
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002 -- seeds the legacy global RNG that third-party code may use
     torch.manual_seed(seed)
@@ -38,6 +98,8 @@ def seed_everything(seed: int) -> None:
 
 def environment() -> dict:
     """Versions and hardware a result was produced with."""
+    import torch
+
     return {
         "python": platform.python_version(),
         "torch": torch.__version__,

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -18,8 +20,59 @@ class SubmissionError(ValueError):
     """A submission that Kaggle would reject or mis-score."""
 
 
-def validate_submission(sub: pd.DataFrame, sample: pd.DataFrame, id_col: str, where: str = "submission") -> None:
-    """Same header, same ids in the same order, no missing or non-finite values, as `sample`."""
+@dataclass(frozen=True)
+class Column:
+    """What one submission column must hold: a finite number in [ge, le], one of `choices` (`label`), or
+    space-separated `choices` (`labels`, multi-label). Build with number(), probability(), label(), labels()."""
+
+    kind: Literal["number", "label", "labels"]
+    ge: float | None = None
+    le: float | None = None
+    choices: tuple[str, ...] = ()
+
+    def bad(self, values: pd.Series) -> tuple[np.ndarray, str]:
+        """A mask of the values that break the rule, and the rule in words."""
+        if self.kind == "number":
+            x = pd.to_numeric(values, errors="coerce").to_numpy(np.float64)
+            ok = np.isfinite(x)
+            ok &= x >= self.ge if self.ge is not None else True
+            ok &= x <= self.le if self.le is not None else True
+            lo = f" >= {self.ge:g}" if self.ge is not None else ""
+            hi = f"{' and' if lo else ''} <= {self.le:g}" if self.le is not None else ""
+            return ~ok, f"finite numbers{lo}{hi}"
+        known = set(self.choices)
+        text = values.astype("string").fillna("")
+        if self.kind == "label":
+            return ~text.isin(known).to_numpy(), f"one of {_some(self.choices)}"
+        ok = [bool(tags.split()) and set(tags.split()) <= known for tags in text]
+        return ~np.array(ok, bool), f"space-separated tags among {_some(self.choices)}"
+
+
+def _some(items, n: int = 6) -> str:
+    items = list(items)
+    return ", ".join(map(str, items[:n])) + (f", ... ({len(items)} in all)" if len(items) > n else "")
+
+
+def number(ge: float | None = None, le: float | None = None) -> Column:
+    return Column("number", ge, le)
+
+
+def probability() -> Column:
+    return Column("number", 0.0, 1.0)
+
+
+def label(choices) -> Column:
+    return Column("label", choices=tuple(choices))
+
+
+def labels(choices) -> Column:
+    return Column("labels", choices=tuple(choices))
+
+
+def validate_submission(sub: pd.DataFrame, sample: pd.DataFrame, id_col: str, where: str = "submission",
+                        columns: dict[str, Column] | None = None) -> None:  # fmt: skip
+    """Same header, same ids in the same order as `sample`, no missing values, and each column as the
+    competition scores it (`columns`; a column left out must be numeric where the sample's is)."""
     if list(sub.columns) != list(sample.columns):
         raise SubmissionError(
             f"{where}: columns {list(sub.columns)} differ from sample_submission's {list(sample.columns)}"
@@ -33,16 +86,29 @@ def validate_submission(sub: pd.DataFrame, sample: pd.DataFrame, id_col: str, wh
             f"{where}: row {i + 1} has {id_col}={sub[id_col].iloc[i]}, sample_submission has {sample[id_col].iloc[i]}"
         )
     values = sub.drop(columns=id_col)
-    numeric = values.select_dtypes("number")
-    bad = values.isna().any(axis=1) | ~np.isfinite(numeric.to_numpy(np.float64)).all(axis=1)
+    bad = values.isna().any(axis=1) | ~np.isfinite(values.select_dtypes("number").to_numpy(np.float64)).all(axis=1)
     if bad.any():
         i = int(bad.to_numpy().argmax())
-        raise SubmissionError(f"{where}: {int(bad.sum())} rows with missing or non-finite values (first: row {i + 1})")
+        raise SubmissionError(f"{where}: {int(bad.sum())} rows with missing or non-finite values (first: row {i + 1}, "
+                              f"{id_col}={sub[id_col].iloc[i]})")  # fmt: skip
+    rules = {c: number() for c in values.columns if pd.api.types.is_numeric_dtype(sample[c])} | (columns or {})
+    for col, rule in rules.items():
+        mask, expected = rule.bad(sub[col])
+        if mask.any():
+            i = int(mask.argmax())
+            value = sub[col].iloc[i]
+            shown = repr(value) if isinstance(value, str) else value
+            raise SubmissionError(
+                f"{where}: column {col!r} must hold {expected}; {int(mask.sum()):,} rows do not (first: row {i + 1}, "
+                f"{id_col}={sub[id_col].iloc[i]}, {col}={shown}). Re-run make predict "
+                f"to rewrite it."
+            )
 
 
-def write_submission(sub: pd.DataFrame, sample: pd.DataFrame, id_col: str, path: Path) -> Path:
+def write_submission(sub: pd.DataFrame, sample: pd.DataFrame, id_col: str, path: Path,
+                     columns: dict[str, Column] | None = None) -> Path:  # fmt: skip
     """Validate, then write the CSV atomically (a failed check leaves any previous file untouched)."""
-    validate_submission(sub, sample, id_col, where=str(path))
+    validate_submission(sub, sample, id_col, where=str(path), columns=columns)
     with atomic_path(path) as tmp:
         sub.to_csv(tmp, index=False)
     return path
@@ -50,7 +116,10 @@ def write_submission(sub: pd.DataFrame, sample: pd.DataFrame, id_col: str, path:
 
 def submit(slug: str, comp: str, path: Path, message: str) -> None:
     """`kaggle competitions submit -c slug -f path -m message`, with one clear message per failure."""
-    api = kaggle_api(comp, slug)
+    try:
+        api = kaggle_api(comp, slug, "submit")
+    except DownloadError as e:
+        raise DownloadError(f"{e}:\n    {path}") from None
     try:
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
@@ -60,4 +129,5 @@ def submit(slug: str, comp: str, path: Path, message: str) -> None:
     print(getattr(result, "message", None) or out.getvalue().strip() or f"submitted {path} to {slug}")
 
 
-__all__ = ["DownloadError", "SubmissionError", "submit", "validate_submission", "write_submission"]
+__all__ = ["Column", "DownloadError", "SubmissionError", "label", "labels", "number", "probability", "submit",
+           "validate_submission", "write_submission"]  # fmt: skip

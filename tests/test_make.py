@@ -77,5 +77,22 @@ def test_all_on_the_sample_then_nothing_to_do(tmp_path):
     assert sub.is_file() and json.loads(sub.with_suffix(".json").read_text())["runs"]
     again = make(*args, data=data)
     assert "pipelines" not in again.stdout  # every step up to date
+    result = data / "rossmann" / "runs" / "quick" / "result.json"
+    kept = {p: p.read_bytes() for p in (sub, result)}
+    for good, bad, message in (("epochs=2", "epochs=0", "'epochs': 0 is out of range (valid: >= 1)"),
+                               ("lr=1e-2", "lr=-1", "'lr': -1.0 is out of range (valid: > 0)")):  # fmt: skip
+        refused = make(*[a.replace(good, bad) for a in args], data=data, check=False)
+        assert refused.returncode != 0 and message in refused.stderr and "Traceback" not in refused.stderr
+        assert all(p.read_bytes() == b for p, b in kept.items())  # the finished run and its submission stay
     changed = make(*[a.replace("epochs=2", "epochs=1") for a in args], data=data)
     assert "pipelines train" in changed.stdout and "pipelines features" not in changed.stdout
+
+
+def test_paths_with_spaces(tmp_path):
+    data, subs = tmp_path / "my data", tmp_path / "my subs"
+    args = ["all", "RUN=run 1", "ARGS=epochs=1 bs=256 layers=[64,32] lr=1e-2", f"SUBMISSIONS={subs}"]
+    make(*args, data=data)
+    assert (subs / "rossmann" / "run 1.csv").is_file() and (
+        data / "rossmann" / "runs" / "run 1" / "result.json"
+    ).is_file()
+    assert "pipelines" not in make(*args, data=data).stdout  # file targets with spaces are up to date

@@ -3,8 +3,9 @@
     python -m pipelines.cifar10.bench [--parts throughput,ablations,seeds] [--epochs 2] [--seeds 0,1,2] [--args ...]
     (`make bench COMP=cifar10` runs all three parts with these defaults)
 
-throughput: training images/s of the whitened net and the ResNet, fp32 / bf16 autocast x NCHW / channels_last,
-            median of 3 interleaved passes.
+throughput: training images/s of the whitened net and the ResNet (and the ResNet with the strided 1x1
+            shortcuts it had before ResNet-D's), fp32 / bf16 autocast x NCHW / channels_last, median of 3
+            interleaved passes.
 ablations:  the same short fixed budget (`--epochs`, default 2) with one thing changed: LSUV on/off, and AdamW
             with eps 1e-8 / 1e-3 / 1e-1; validation and test accuracy of each.
 seeds:      the default config (`--args` on top) trained with each seed: test accuracy with and without TTA,
@@ -43,7 +44,8 @@ def bench_throughput(bs: int = 512, steps: int = 5, repeats: int = 3) -> None:
 
     x = torch.randint(0, 256, (bs, 3, 32, 32), dtype=torch.uint8)
     y = torch.randint(0, 10, (bs,))
-    nets = {"whitened [64,256,256] x [2,2,2]": WhitenedNet(10), "resnet [64,128,256] x [1,1,1]": ResNet(10)}
+    nets = {"whitened [64,256,256] x [2,2,2]": WhitenedNet(10), "resnet [64,128,256] x [1,1,1]": ResNet(10),
+            "resnet, strided 1x1 shortcuts": strided_shortcuts(ResNet(10))}  # fmt: skip
     print(f"training step images/s, batch {bs}, {torch.get_num_threads()} threads, median of {repeats}:")
     for name, model in nets.items():
         for cl in (False, True):
@@ -66,6 +68,19 @@ def bench_throughput(bs: int = 512, steps: int = 5, repeats: int = 3) -> None:
             layout = "channels_last" if cl else "NCHW"
             print(f"  {name:<32} {layout:<13} fp32 {statistics.median(rates['fp32']):7.0f}   "
                   f"bf16 {statistics.median(rates['bf16']):7.0f}", flush=True)  # fmt: skip
+
+
+def strided_shortcuts(model):
+    """The ResNet with the original stride-2 1x1 shortcut convolutions instead of ResNet-D's average pool +
+    1x1 (for comparison only: on AVX-512 CPUs without AMX that layer's channels_last backward is unsafe)."""
+    import torch
+
+    for block in model.stages:
+        if isinstance(block.shortcut, torch.nn.Sequential):
+            pool, conv = block.shortcut
+            stride = pool.kernel_size if isinstance(pool, torch.nn.AvgPool2d) else 1
+            block.shortcut = torch.nn.Conv2d(conv.in_channels, conv.out_channels, 1, stride, bias=False)
+    return model
 
 
 def _train(data: str, run: str, args: str) -> dict:

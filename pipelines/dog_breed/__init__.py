@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pipelines.download import DataSpec
+from pipelines.submit import probability
 from pipelines.vision import CONFIG_SECTIONS, VisionConfig, bind
 from pipelines.vision import sample as _sample
 from pipelines.vision.layouts import dog_breed_submission, read_dog_breed
@@ -25,7 +26,16 @@ class Config(VisionConfig):
     clip: float = 0.001
 
 
-TASK = ImageTask("dog-breed", SPEC, read_dog_breed, dog_breed_submission, "sample_submission.csv", "id")
+# Scored by multi-class log loss: one probability column per breed.
+TASK = ImageTask(
+    "dog-breed",
+    SPEC,
+    read_dog_breed,
+    dog_breed_submission,
+    "sample_submission.csv",
+    "id",
+    lambda classes: {c: probability() for c in classes},
+)
 build_features, train, lr_find, predict, submit = bind(TASK)
 
 __all__ = ["CONFIG_SECTIONS", "SPEC", "TASK", "Config", "build_features", "lr_find", "predict", "submit", "train"]

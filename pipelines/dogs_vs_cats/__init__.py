@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipelines.download import DataSpec
+from pipelines.submit import probability
 from pipelines.vision import CONFIG_SECTIONS, VisionConfig, bind
 from pipelines.vision import sample as _sample
 from pipelines.vision.layouts import dogs_vs_cats_submission, read_dogs_vs_cats
@@ -25,7 +26,16 @@ class Config(VisionConfig):
     clip: float = 0.005  # log loss: a confident mistake costs at most -log(0.005) = 5.3
 
 
-TASK = ImageTask("dogs-vs-cats", SPEC, read_dogs_vs_cats, dogs_vs_cats_submission, "sample_submission.csv", "id")
+# Scored by log loss on `label`, the probability of a dog.
+TASK = ImageTask(
+    "dogs-vs-cats",
+    SPEC,
+    read_dogs_vs_cats,
+    dogs_vs_cats_submission,
+    "sample_submission.csv",
+    "id",
+    lambda classes: {"label": probability()},
+)
 build_features, train, lr_find, predict, submit = bind(TASK)
 
 __all__ = ["CONFIG_SECTIONS", "SPEC", "TASK", "Config", "build_features", "lr_find", "predict", "submit", "train"]

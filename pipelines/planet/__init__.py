@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pipelines.download import DataSpec
+from pipelines.submit import labels
 from pipelines.vision import CONFIG_SECTIONS, VisionConfig, bind
 from pipelines.vision import sample as _sample
 from pipelines.vision.layouts import planet_submission, read_planet
@@ -33,7 +34,16 @@ class Config(VisionConfig):
     cache_scale: float = 1.0  # the chips are 256 px already: a larger cache would only upsample
 
 
-TASK = ImageTask("planet", SPEC, read_planet, planet_submission, "sample_submission_v2.csv", "image_name")
+# Scored by F2 on `tags`: space-separated tags among those seen in training.
+TASK = ImageTask(
+    "planet",
+    SPEC,
+    read_planet,
+    planet_submission,
+    "sample_submission_v2.csv",
+    "image_name",
+    lambda classes: {"tags": labels(classes)},
+)
 build_features, train, lr_find, predict, submit = bind(TASK)
 
 __all__ = ["CONFIG_SECTIONS", "SPEC", "TASK", "Config", "build_features", "lr_find", "predict", "submit", "train"]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
+from pipelines.config import setting
 from pipelines.download import DataSpec
+from pipelines.submit import number
 
 # Column dtypes pinned at read time: pandas infers StateHoliday as int when a chunk holds only "0".
 RAW_DTYPES = {
@@ -30,6 +33,8 @@ RAW_DTYPES = {
                     "Precipitationmm": "float64", "CloudCover": "float64", "Events": "str",
                     "WindDirDegrees": "int64"},
 }  # fmt: skip
+# What Kaggle scores: Sales per Id, a finite number >= 0.
+SUBMISSION_COLUMNS = {"Sales": number(ge=0)}
 COMPETITION_FILES = ("train.csv", "test.csv", "store.csv", "sample_submission.csv")
 EXTRA_FILES = ("store_states.csv", "state_names.csv", "googletrend.csv", "weather.csv")
 
@@ -71,38 +76,43 @@ class RossmannConfig:
     """Everything that shapes a Rossmann run; `features_keys` are the ones the feature step depends on."""
 
     # --- features ---
-    valid_days: int = 48  # validation = the last N days of train (the test period's length); 0 = no hold-out
-    cat_names: list[str] = field(default_factory=lambda: list(CAT_NAMES))
-    cont_names: list[str] = field(default_factory=lambda: list(CONT_NAMES))
-    event_window: int = 7  # days in the backward/forward event-count windows
-    level_lag: int = 48  # StoreLevel looks back from this many days before each row (>= the test horizon: no leak)
-    level_window: int = 91  # ... over this many days of the store's log sales
+    # validation = the last N days of train (the test period's length); 0 = no hold-out
+    valid_days: int = setting(48, ge=0)
+    cat_names: list[str] = setting(factory=lambda: list(CAT_NAMES))
+    cont_names: list[str] = setting(factory=lambda: list(CONT_NAMES))
+    event_window: int = setting(7, ge=1)  # days in the backward/forward event-count windows
+    # StoreLevel looks back from this many days before each row (>= the test horizon: no leak)
+    level_lag: int = setting(48, ge=0)
+    level_window: int = setting(91, ge=1)  # ... over this many days of the store's log sales
 
     # --- model: entity embeddings + MLP (fast.ai course defaults) ---
-    layers: list[int] = field(default_factory=lambda: [1000, 500])
+    layers: list[int] = setting(factory=lambda: [1000, 500], ge=1)
     # Dropout after each hidden layer and on the embeddings. The course uses ps=[0.001, 0.01], emb_drop=0.04;
     # on the real data (10 epochs, last 48 days held out) these stronger values scored 0.1140 vs 0.1163 RMSPE.
-    ps: list[float] = field(default_factory=lambda: [0.1, 0.3])
-    emb_drop: float = 0.1
-    emb_sizes: list[str] = field(default_factory=list)  # overrides of the width rule, e.g. ["Store=50"]
-    y_range_mult: float = 1.2  # sigmoid output on [0, y_range_mult * log(max Sales)]
+    ps: list[float] = setting(factory=lambda: [0.1, 0.3], ge=0, lt=1)
+    emb_drop: float = setting(0.1, ge=0, lt=1)
+    emb_sizes: list[str] = setting(factory=list)  # overrides of the width rule, e.g. ["Store=50"]
+    y_range_mult: float = setting(1.2, gt=0)  # sigmoid output on [0, y_range_mult * log(max Sales)]
 
     # --- training ---
-    train_rows: str = "sales"  # "sales": Open==1 and Sales>0 (as the course); "open": every open day
-    epochs: int = 10  # 5 (the course) scored 0.1245; 10 scored 0.1163; 15 no better (0.1160)
-    lr: float = 3e-3  # peak lr of the schedule (1e-3, the course value, scored 0.1124 vs 0.1076 on seed 0)
-    schedule: str = "one_cycle"  # one_cycle | sgdr | constant
-    pct_start: float = 0.25  # one_cycle: share of training spent warming up
-    cycle_len: int = 1  # sgdr: epochs of the first cycle
-    cycle_mult: int = 2  # sgdr: each cycle this many times longer than the last
-    bs: int = 512  # rows per batch
-    wd: float = 0.2  # decoupled weight decay (AdamW), not applied to biases and BatchNorm
-    adam_eps: float = 1e-5
-    clip: float = 0.0  # max gradient norm; 0 = off
-    seed: int = 0
-    n_seeds: int = 1  # ensemble: seeds seed..seed+n_seeds-1, predictions averaged in log space
+    # "sales": Open==1 and Sales>0 (as the course); "open": every open day
+    train_rows: Literal["sales", "open"] = "sales"
+    epochs: int = setting(10, ge=1)  # 5 (the course) scored 0.1245; 10 scored 0.1163; 15 no better (0.1160)
+    # peak lr of the schedule (1e-3, the course value, scored 0.1124 vs 0.1076 on seed 0)
+    lr: float = setting(3e-3, gt=0)
+    schedule: Literal["one_cycle", "sgdr", "constant"] = "one_cycle"  # one_cycle | sgdr | constant
+    pct_start: float = setting(0.25, gt=0, lt=1)  # one_cycle: share of training spent warming up
+    cycle_len: int = setting(1, ge=1)  # sgdr: epochs of the first cycle
+    cycle_mult: int = setting(2, ge=1)  # sgdr: each cycle this many times longer than the last
+    bs: int = setting(512, ge=2)  # rows per batch
+    wd: float = setting(0.2, ge=0)  # decoupled weight decay (AdamW), not applied to biases and BatchNorm
+    adam_eps: float = setting(1e-5, gt=0)
+    clip: float = setting(0.0, ge=0)  # max gradient norm; 0 = off
+    seed: int = setting(0, ge=0)
+    n_seeds: int = setting(1, ge=1)  # ensemble: seeds seed..seed+n_seeds-1, predictions averaged in log space
     device: str = "auto"  # auto = CUDA, then MPS, then CPU
-    amp: str = "auto"  # auto = bf16/fp16 autocast on CUDA, bf16 on CPUs with AMX; off; bf16; fp16 (GPU)
+    # auto = bf16/fp16 autocast on CUDA, bf16 on CPUs with AMX; off; bf16; fp16 (GPU)
+    amp: Literal["auto", "gpu", "off", "bf16", "fp16"] = "auto"
     resume: bool = True  # continue an interrupted run from its last checkpoint when the config matches
     # RMSPE-optimal point prediction from a log-space model: with log residuals ~ N(0, s2), the ratio c that
     # minimises E[(1 - c*exp(pred)/y)^2] is exp(-1.5 * s2). s2 is measured on training rows (never on valid).

@@ -191,6 +191,7 @@ def build(paths: Paths, cfg: RossmannConfig) -> dict:
         "cardinality": proc.categorify.cardinality(),
         "config": {k: getattr(cfg, k) for k in FEATURE_KEYS},
         "source": json.loads(paths.source_stamp.read_text()).get("source"),
+        "raw": json.loads(paths.source_stamp.read_text()),  # which download: runs retrain when it changes
         "seconds": round(time.perf_counter() - t0, 2),
     }
     atomic_write_text(paths.processed / "features.json", json.dumps(summary, indent=1))

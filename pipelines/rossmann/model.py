@@ -27,8 +27,8 @@ from models.tabular import TabularModel, emb_sizes, frame_tensors
 from pipelines import submit as submitlib
 from pipelines.config import to_dict
 from pipelines.paths import Paths
-from pipelines.rossmann.config import FEATURE_KEYS, MODEL_KEYS, SPEC, RossmannConfig
-from pipelines.runs import RunDir, seed_everything
+from pipelines.rossmann.config import FEATURE_KEYS, MODEL_KEYS, SPEC, SUBMISSION_COLUMNS, RossmannConfig
+from pipelines.runs import RunDir, features_fingerprint, seed_everything
 
 
 class CheckpointMismatch(ValueError):
@@ -114,10 +114,11 @@ def build_model(cfg: RossmannConfig, proc: TabularProcessor, max_log_sales: floa
                         (0.0, cfg.y_range_mult * max_log_sales))  # fmt: skip
 
 
-def run_config(cfg: RossmannConfig, seed: int) -> dict:
-    """What must match for a finished or interrupted seed run to be reused: model/feature keys and the seed."""
+def run_config(cfg: RossmannConfig, seed: int, features: str) -> dict:
+    """What must match for a finished or interrupted seed run to be reused: model/feature keys, the seed and
+    the processed features' fingerprint (`features_fingerprint`)."""
     full = to_dict(cfg)
-    return {**{k: full[k] for k in (*FEATURE_KEYS, *MODEL_KEYS)}, "seed": seed}
+    return {**{k: full[k] for k in (*FEATURE_KEYS, *MODEL_KEYS)}, "seed": seed, "features": features}
 
 
 def fit(learn: Learner, cfg: RossmannConfig, start_epoch: int = 0) -> None:
@@ -167,11 +168,12 @@ def log_shift(train_mse: float, enabled: bool) -> float:
 def train_seed(paths: Paths, cfg: RossmannConfig, run: str, seed: int, proc, frames) -> dict:
     """Train (or reuse, or resume) one seed of run `run`; returns its result.json content."""
     rd = RunDir(paths.runs / run / f"s{seed}")
-    want = run_config(cfg, seed)
+    want = run_config(cfg, seed, features_fingerprint(paths))
     signature = feature_signature(proc)
     if rd.is_complete() and rd.read_json("config.json").get("run") == want:
         result = rd.read_json("result.json")
-        print(f"{rd.path}: already trained with this config (valid RMSPE {result.get('valid_rmspe')}); reusing")
+        print(f"{rd.path}: already trained with this config on these features (valid RMSPE "
+              f"{result.get('valid_rmspe')}); reusing")  # fmt: skip
         return result
     seed_everything(seed)
     label = f"s{seed}"
@@ -266,7 +268,7 @@ def predict(paths: Paths, cfg: RossmannConfig, run: str) -> Path:
             f"test predictions lack {len(missing)} Ids of sample_submission.csv (e.g. {sorted(missing)[:5]})"
         )
     sub = sub.set_index("Id").loc[sample.Id].reset_index()
-    out = submitlib.write_submission(sub, sample, "Id", paths.submissions / f"{run}.csv")
+    out = submitlib.write_submission(sub, sample, "Id", paths.submissions / f"{run}.csv", SUBMISSION_COLUMNS)
     provenance = {"submission": str(out), "runs": [str(paths.runs / run / f"s{s}") for s in summary["seeds"]],
                   "averaged": "log space", "log_shift": summary["log_shift"],
                   "valid_rmspe": summary.get("valid_rmspe"), "rows": len(sub)}  # fmt: skip
@@ -282,7 +284,7 @@ def submit(paths: Paths, cfg: RossmannConfig, run: str) -> None:
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: make predict COMP=rossmann RUN={run}")
     sample = pd.read_csv(paths.raw / "sample_submission.csv")
-    submitlib.validate_submission(pd.read_csv(path), sample, "Id", where=str(path))
+    submitlib.validate_submission(pd.read_csv(path), sample, "Id", where=str(path), columns=SUBMISSION_COLUMNS)
     meta = (
         json.loads((paths.submissions / f"{run}.json").read_text())
         if (paths.submissions / f"{run}.json").is_file()

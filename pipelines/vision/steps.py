@@ -34,7 +34,7 @@ from pipelines import submit as submitlib
 from pipelines.config import to_dict
 from pipelines.download import DataSpec, read_source
 from pipelines.paths import Paths
-from pipelines.runs import RunDir, seed_everything
+from pipelines.runs import RunDir, features_fingerprint, seed_everything
 from pipelines.vision.config import FEATURE_KEYS, TRAIN_KEYS, VisionConfig
 from pipelines.vision.layouts import Layout
 
@@ -49,6 +49,8 @@ class ImageTask:
     submission: Callable[..., pd.DataFrame]  # (test, probs, layout, thresholds, clip) -> frame
     sample_file: str | None  # sample submission to validate against, when raw/ has it
     id_col: str
+    # classes -> what each submission column must hold (pipelines.submit.Column), as Kaggle scores it
+    columns: Callable[[list[str]], dict[str, submitlib.Column]] = lambda classes: {}
 
 
 # ---- features --------------------------------------------------------------------------------------------
@@ -116,7 +118,9 @@ def build_features(task: ImageTask, paths: Paths, cfg: VisionConfig) -> None:
             "n_train": int((~items.valid).sum()), "n_valid": int(items.valid.sum()), "n_test": len(test)}  # fmt: skip
     atomic_write_text(paths.processed / "layout.json", json.dumps(info, indent=1))
     full = to_dict(cfg)
-    atomic_write_text(paths.processed / "features.json", json.dumps({"config": {k: full[k] for k in FEATURE_KEYS}}))
+    built = {"config": {k: full[k] for k in FEATURE_KEYS}, "raw": read_source(paths), "n_labelled": len(items),
+             "n_test": len(test), "classes": layout.classes}  # fmt: skip
+    atomic_write_text(paths.processed / "features.json", json.dumps(built))
     print(f"{paths.processed}: {info['n_train']} training, {info['n_valid']} validation, {info['n_test']} test "
           f"images; {len(layout.classes)} {'tags' if layout.multi_label else 'classes'}")  # fmt: skip
 
@@ -279,17 +283,16 @@ def stage_learner(model: ImageModel, stage: Stage, data: ImageData, cfg: VisionC
     tfm = train_transform(stage.size, cfg.aug, **aug) if stage.aug else valid_transform(stage.size)
     workers, pin = n_workers(cfg, base.device), base.device.type == "cuda"
     train_ds = data.dataset("train", tfm)
-    # drop_last: a final batch of one image would break BatchNorm in training mode
-    train_dl = image_loader(train_ds, cfg.bs, shuffle=True, seed=cfg.seed, workers=workers, pin_memory=pin,
-                            drop_last=len(train_ds) > cfg.bs)  # fmt: skip
+    train_dl = image_loader(train_ds, cfg.bs, shuffle=True, seed=cfg.seed, workers=workers, pin_memory=pin)
     valid_dl = image_loader(data.dataset("valid", valid_transform(stage.size)), 2 * cfg.bs, shuffle=False,
                             workers=workers, pin_memory=pin)  # fmt: skip
     return Learner(model, train_dl, valid_dl, channels_last=cfg.channels_last, **common)
 
 
-def run_config(cfg: VisionConfig) -> dict:
+def run_config(cfg: VisionConfig, features: str) -> dict:
+    """What finished stages must have been trained with to be reused: the config and the features' fingerprint."""
     full = to_dict(cfg)
-    return {k: full[k] for k in (*FEATURE_KEYS, *TRAIN_KEYS) if k != "cam_image"}
+    return {**{k: full[k] for k in (*FEATURE_KEYS, *TRAIN_KEYS) if k != "cam_image"}, "features": features}
 
 
 def train(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict:
@@ -297,7 +300,7 @@ def train(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict:
     data = load_processed(paths, cfg, task.comp)
     stages = plan(cfg)
     rd = RunDir(paths.runs / run)
-    want = run_config(cfg)
+    want = run_config(cfg, features_fingerprint(paths))
     stage_dir = rd.path / "stages"
     if not ((rd.path / "config.json").is_file() and rd.read_json("config.json").get("run") == want):
         for old in stage_dir.glob("*.pt") if stage_dir.is_dir() else []:
@@ -326,7 +329,9 @@ def train(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict:
             state = torch.load(ckpt, map_location="cpu", weights_only=True)
             model.load_state_dict(state["model"])
             history += state["history"]
-            print(f"stage {stage.name}: already trained with this config ({ckpt}); reusing")
+            losses += state.get("losses", [])  # so the training plot and steps cover the reused stages too
+            lrs += state.get("lrs", [])
+            print(f"stage {stage.name}: already trained with this config on these features ({ckpt}); reusing")
             continue
         learn = stage_learner(model, stage, data, cfg, paths, base)
         learn.history, learn.losses_seen, learn.lrs_seen = history, losses, lrs
@@ -336,10 +341,11 @@ def train(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict:
         if stage.freeze_to == 0 and not (rd.path / "model.txt").is_file():
             example = next(iter(learn.valid_dl))[0][:2].to(base.device)
             atomic_write_text(rd.path / "model.txt", model_summary(model, example) + "\n")
-        seen = len(history)
+        seen, steps = len(history), len(losses)
         _fit(learn, cfg, stage.epochs, stage.lr)
         with atomic_path(ckpt) as tmp:
-            torch.save({"model": model.state_dict(), "history": history[seen:]}, tmp)
+            torch.save({"model": model.state_dict(), "history": history[seen:], "losses": losses[steps:],
+                        "lrs": lrs[steps:]}, tmp)  # fmt: skip
     train_seconds = time.perf_counter() - t_start
     model.unfreeze()
     save_model(model, cfg, data, rd.path / "model.pt")
@@ -530,7 +536,7 @@ def write_task_submission(task: ImageTask, paths: Paths, data: ImageData, sub: p
         print(f"warning: {task.sample_file} names test images that are not in {paths.raw}; the submission covers "
               f"the {len(sub):,} test images on disk and is not checked against it (make submit will refuse it)")  # fmt: skip
     out = submitlib.write_submission(sub, sub if sample is None else sample, task.id_col,
-                                     paths.submissions / f"{run}.csv")  # fmt: skip
+                                     paths.submissions / f"{run}.csv", task.columns(data.classes))  # fmt: skip
     checked = str(paths.raw / task.sample_file) if sample is not None else None
     provenance = {"submission": str(out), "rows": len(sub), "validated_against": checked, **provenance}
     atomic_write_text(paths.submissions / f"{run}.json", json.dumps(provenance, indent=1))
@@ -546,8 +552,9 @@ def submit(task: ImageTask, paths: Paths, cfg, run: str) -> None:
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     sub = pd.read_csv(path)
     sample = read_sample(task, paths, sub)
-    if sample is not None:
-        submitlib.validate_submission(sub, sample, task.id_col, where=str(path))
+    classes = json.loads((paths.processed / "layout.json").read_text())["classes"]
+    submitlib.validate_submission(sub, sub if sample is None else sample, task.id_col, where=str(path),
+                                  columns=task.columns(classes))  # fmt: skip
     score = {k: v for k, v in meta.items() if k.startswith("valid_") and not k.endswith("crossfit")}
     submitlib.submit(task.spec.slug, task.comp, path, f"{run} " + " ".join(f"{k}={v}" for k, v in score.items()))
 

@@ -1,8 +1,9 @@
 from dataclasses import dataclass, field
+from typing import Literal
 
 import pytest
 
-from pipelines.config import ConfigError, resolve
+from pipelines.config import ConfigError, check, resolve, setting
 
 
 @dataclass
@@ -55,3 +56,48 @@ def test_bad_file(tmp_path):
     typo.write_text("lrr = 1.0")
     with pytest.raises(ConfigError, match=str(typo).replace("\\", "\\\\") + r": unknown config key"):
         resolve(Cfg(), typo)
+
+
+@dataclass
+class Ranged:
+    epochs: int = setting(10, ge=1)
+    lr: float = setting(3e-3, gt=0)
+    ps: list[float] = setting(factory=lambda: [0.1, 0.3], ge=0, lt=1)
+    schedule: Literal["one_cycle", "sgdr"] = "one_cycle"
+
+
+@dataclass
+class Child(Ranged):  # changes defaults only: the parent's ranges and choices still hold
+    epochs: int = 5
+    schedule: str = "sgdr"
+
+
+@pytest.mark.parametrize("cls", [Ranged, Child])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("epochs=0", r"'epochs': 0 is out of range \(valid: >= 1\)"),
+        ("lr=-1", r"'lr': -1.0 is out of range \(valid: > 0\)"),
+        ("lr=0", "out of range"),
+        ("ps=[0.1,1.0]", r"'ps': item 1.0 of \[0.1, 1.0\] is out of range \(valid: >= 0 and < 1\)"),
+        ("schedule=cosine", r"'schedule': 'cosine' is not one of 'one_cycle', 'sgdr'"),
+    ],
+)
+def test_values_outside_their_range_or_choices_are_refused(cls, override, message):
+    with pytest.raises(ConfigError, match=message):
+        resolve(cls(), None, [override])
+
+
+def test_ranges_are_checked_in_toml_files_too(tmp_path):
+    f = tmp_path / "c.toml"
+    f.write_text("epochs = 0\n")
+    with pytest.raises(ConfigError, match=r"c.toml and the command line: config key 'epochs'"):
+        resolve(Ranged(), f)
+    assert resolve(Child(), None, ["epochs=1", "lr=1e-9", "ps=[0,0.99]"]).schedule == "sgdr"
+
+
+@pytest.mark.parametrize("comp", ["rossmann", "dogs-vs-cats", "dog-breed", "planet", "cifar10"])
+def test_every_competition_default_config_is_within_its_ranges(comp):
+    from pipelines.__main__ import competition
+
+    check(competition(comp).Config())

@@ -3,7 +3,16 @@ import pandas as pd
 import pytest
 
 from pipelines.download import DownloadError
-from pipelines.submit import SubmissionError, submit, validate_submission, write_submission
+from pipelines.submit import (
+    SubmissionError,
+    label,
+    labels,
+    number,
+    probability,
+    submit,
+    validate_submission,
+    write_submission,
+)
 
 SAMPLE = pd.DataFrame({"Id": [1, 2, 3], "Sales": [0, 0, 0]})
 
@@ -23,6 +32,55 @@ def test_bad_submissions_are_named(sub, message):
         validate_submission(sub, SAMPLE, "Id")
 
 
+@pytest.mark.parametrize(
+    "values, rule, message",
+    [
+        (
+            ["1.5", "abc", "2"],
+            number(ge=0),
+            r"column 'Sales' must hold finite numbers >= 0; 1 rows do not \(first: row 2, Id=2, Sales='abc'\)",
+        ),
+        ([1.5, -5.0, 2.0], number(ge=0), r"finite numbers >= 0; 1 rows do not \(first: row 2, Id=2, Sales=-5.0\)"),
+        (["1", "2", "abc"], None, r"column 'Sales' must hold finite numbers; 1 rows"),  # numeric in the sample
+        ([0.5, 1.2, 0.0], probability(), r"finite numbers >= 0 and <= 1"),
+        (
+            ["cat", "dog", "Cat"],
+            label(["cat", "dog"]),
+            r"one of cat, dog; 1 rows do not \(first: row 3, Id=3, Sales='Cat'\)",
+        ),
+        (
+            ["clear", "clear road", "cloudy haze x"],
+            labels(["clear", "road", "cloudy", "haze"]),
+            r"space-separated tags among .* row 3",
+        ),
+    ],
+)
+def test_values_are_checked_per_column_as_the_competition_scores_them(values, rule, message):
+    sub = pd.DataFrame({"Id": [1, 2, 3], "Sales": values})
+    with pytest.raises(SubmissionError, match=message):
+        validate_submission(sub, SAMPLE, "Id", columns={"Sales": rule} if rule else None)
+    ok = pd.DataFrame({"Id": [1, 2, 3], "Sales": [0.0, 0.5, 1.0]})
+    validate_submission(ok, SAMPLE, "Id", columns={"Sales": probability()})
+
+
+def test_rossmann_submit_refuses_an_edited_csv_before_any_upload(tmp_path, monkeypatch):
+    """`make submit` re-reads the CSV: a value edited by hand to text or a negative number is named, not sent."""
+    import pipelines.submit as sm
+    from pipelines.paths import Paths
+    from pipelines.rossmann import RossmannConfig
+    from pipelines.rossmann.model import submit as rossmann_submit
+
+    paths = Paths.for_comp("rossmann", tmp_path / "data", tmp_path / "subs")
+    paths.raw.mkdir(parents=True)
+    paths.submissions.mkdir(parents=True)
+    pd.DataFrame({"Id": [1, 2, 3], "Sales": [0.0, 0.0, 0.0]}).to_csv(paths.raw / "sample_submission.csv", index=False)
+    monkeypatch.setattr(sm, "kaggle_api", lambda *a: pytest.fail("the upload was reached"))
+    for bad in ("abc", "-5"):
+        (paths.submissions / "r.csv").write_text(f"Id,Sales\n1,10.5\n2,{bad}\n3,0\n")
+        with pytest.raises(SubmissionError, match="column 'Sales' must hold finite numbers >= 0.*Id=2, Sales="):
+            rossmann_submit(paths, RossmannConfig(), "r")
+
+
 def test_failed_write_keeps_the_previous_file(tmp_path):
     path = tmp_path / "run.csv"
     good = pd.DataFrame({"Id": [1, 2, 3], "Sales": [1.0, 2.0, 3.0]})
@@ -39,8 +97,10 @@ def test_submit_without_credentials_says_how(tmp_path, monkeypatch):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path))
     monkeypatch.setenv("HOME", str(tmp_path))
-    with pytest.raises(DownloadError, match="no Kaggle credentials"):
+    with pytest.raises(DownloadError, match="no Kaggle credentials") as e:
         submit("rossmann-store-sales", "rossmann", tmp_path / "x.csv", "msg")
+    assert "make download" not in str(e.value)  # submitting: a manual upload, not a download hint
+    assert str(e.value).endswith(f"competitions/rossmann-store-sales/submit:\n    {tmp_path / 'x.csv'}")
 
 
 def test_submit_calls_the_kaggle_client(tmp_path, monkeypatch, capsys):
@@ -53,7 +113,7 @@ def test_submit_calls_the_kaggle_client(tmp_path, monkeypatch, capsys):
             calls.append((file_name, message, competition))
             return type("R", (), {"message": "Successfully submitted"})()
 
-    monkeypatch.setattr(sm, "kaggle_api", lambda comp, slug: Api())
+    monkeypatch.setattr(sm, "kaggle_api", lambda comp, slug, action: Api())
     submit("rossmann-store-sales", "rossmann", tmp_path / "x.csv", "run valid RMSPE 0.1")
     assert calls == [(str(tmp_path / "x.csv"), "run valid RMSPE 0.1", "rossmann-store-sales")]
     assert "Successfully submitted" in capsys.readouterr().out

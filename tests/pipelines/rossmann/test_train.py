@@ -52,7 +52,7 @@ def test_same_seed_same_rmspe_and_reuse(featured, capsys):
     b = train(featured, RossmannConfig(**FAST), "b")
     assert a["valid_rmspe"] == b["valid_rmspe"]
     train(featured, RossmannConfig(**FAST), "a")
-    assert "already trained with this config" in capsys.readouterr().out
+    assert "already trained with this config on these features" in capsys.readouterr().out
 
 
 def test_seed_ensemble_averages_in_log_space(featured):
@@ -98,6 +98,12 @@ def test_interrupted_training_resumes(featured):
     subprocess.run([*args, "--run", "straight"], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     rmspe = lambda run: json.loads((featured.runs / run / "result.json").read_text())["valid_rmspe"]  # noqa: E731
     assert rmspe("r") == rmspe("straight")
+    # the resumed run's record covers all 8 epochs: steps continue, the plot shows every batch
+    metrics = {run: pd.read_csv(featured.runs / run / "s0" / "metrics.csv") for run in ("r", "straight")}
+    assert metrics["r"].step.tolist() == metrics["straight"].step.tolist()
+    assert metrics["r"].train_loss.tolist() == metrics["straight"].train_loss.tolist()
+    plots = [(featured.runs / run / "s0" / "training.png").read_bytes() for run in ("r", "straight")]
+    assert plots[0] == plots[1]
 
 
 @pytest.mark.parametrize("schedule", ["sgdr", "constant"])
@@ -125,3 +131,47 @@ def test_lr_finder_plot_and_suggestion(featured):
 def test_training_on_features_built_with_other_settings_is_refused(featured):
     with pytest.raises(ValueError, match=r"built with other feature settings \(valid_days\)"):
         train(featured, RossmannConfig(**FAST, valid_days=30), "stale")
+
+
+def test_new_raw_data_retrains_instead_of_reusing_the_old_model(featured, tmp_path, capsys):
+    """The sample's model must not be reused once other data (say, the real download) replaces raw/."""
+    from pipelines.download import download
+    from pipelines.rossmann import SPEC
+
+    cfg = RossmannConfig(**FAST)
+    first = train(featured, cfg, "t")
+    other = tmp_path / "other"
+    other.mkdir()
+    for f in featured.raw.iterdir():
+        if f.name != "SOURCE.json":
+            (other / f.name).write_bytes(f.read_bytes())
+    train_csv = pd.read_csv(other / "train.csv", dtype={"StateHoliday": str})
+    train_csv[train_csv.Store != train_csv.Store.min()].to_csv(other / "train.csv", index=False)  # one store less
+    download(SPEC, featured, src=str(other), extra=str(other), force=True)
+    with pytest.raises(ValueError, match="built from other raw data"):
+        train(featured, cfg, "t")  # features not rebuilt yet: refused, nothing trained on stale tables
+    build_features(featured, cfg)
+    capsys.readouterr()
+    second = train(featured, cfg, "t")
+    assert "reusing" not in capsys.readouterr().out
+    assert second["valid_rmspe"] != first["valid_rmspe"]
+    predict(featured, cfg, "t")  # the retrained checkpoint fits the new features
+
+
+def test_two_trainings_of_one_run_do_not_overwrite_each_other(featured):
+    args = [sys.executable, "-m", "pipelines", "train", "rossmann", "--data", str(featured.data_root),
+            "--run", "busy", "epochs=4", "lr=1e-2", "bs=64", "layers=[64,32]"]  # fmt: skip
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    first = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lock = featured.runs / "busy" / ".lock"
+    deadline = time.time() + 120
+    while not (lock.is_file() and lock.read_text()) and time.time() < deadline and first.poll() is None:
+        time.sleep(0.05)
+    second = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True)
+    out = first.communicate(timeout=300)[0]
+    assert first.returncode == 0, out
+    assert second.returncode == 1 and f"is in use by pid {first.pid} on " in second.stderr, second.stderr
+    assert "training 4 epochs" not in second.stdout  # it trained nothing
+    assert json.loads((featured.runs / "busy" / "result.json").read_text())["valid_rmspe"] > 0
+    again = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, check=True)  # lock released
+    assert "already trained with this config on these features" in again.stdout

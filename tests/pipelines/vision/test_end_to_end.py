@@ -97,3 +97,20 @@ def test_real_samples_download_and_features(tmp_path, comp, tar):
         assert len(info["classes"]) == 17 and info["n_test"] == 0
     if comp == "dog-breed":
         assert len(info["classes"]) == 120 and "no training image" in r.stdout
+
+
+def test_a_last_training_batch_of_one_image_trains(tmp_path):
+    """240 training images with bs=239 leave a final batch of one, which BatchNorm cannot train on: the
+    precomputed-activation stage and the image stages both drop it."""
+    from pipelines.dogs_vs_cats import SPEC, Config, build_features, train
+    from pipelines.download import make_sample
+    from pipelines.paths import Paths
+
+    paths = Paths.for_comp("dogs-vs-cats", tmp_path / "data", tmp_path / "subs")
+    make_sample(SPEC, paths)
+    cfg = Config(sizes=[32], precompute_epochs=1, frozen_epochs=0, epochs=[1], bs=239, tta=0)
+    build_features(paths, cfg)
+    result = train(paths, cfg, "one")
+    assert result["n_train"] == 240 and 0 <= result["valid_accuracy"] <= 1
+    metrics = pd.read_csv(paths.runs / "one" / "metrics.csv")
+    assert list(metrics.stage) == ["precompute", "unfrozen@32"]
