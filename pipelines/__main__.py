@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import json
 import logging
 import os
@@ -23,31 +22,22 @@ import sys
 
 from features.io import atomic_write_text, remove_stale_temps
 from pipelines import config as configlib
+from pipelines import registry
 from pipelines.download import DownloadError, download, make_sample
 from pipelines.paths import Paths
 from pipelines.runs import RunLocked, run_lock
 
-COMPETITIONS = {
-    "rossmann": "pipelines.rossmann",
-    "dogs-vs-cats": "pipelines.dogs_vs_cats",
-    "dog-breed": "pipelines.dog_breed",
-    "planet": "pipelines.planet",
-    "cifar10": "pipelines.cifar10",
-}
-
 
 def competition(name: str):
-    """The pipeline package for `name`, or a SystemExit listing the known ones."""
-    if name not in COMPETITIONS:
-        raise SystemExit(f"unknown competition {name!r}; known: {', '.join(sorted(COMPETITIONS))} (COMP=...)")
-    return importlib.import_module(COMPETITIONS[name])
+    """The package of competition `name` (pipelines/registry.py), or a SystemExit listing the known ones."""
+    return registry.load(name)
 
 
 def write_config_sections(comp, paths: Paths, cfg) -> list[str]:
     """Write one JSON per config section under data/COMP/config, touching only the ones whose content changed."""
     changed = []
     full = configlib.to_dict(cfg)
-    for section, keys in comp.CONFIG_SECTIONS.items():
+    for section, keys in configlib.sections(type(cfg)).items():
         target = paths.config / f"{section}.json"
         text = json.dumps({k: full[k] for k in keys}, indent=1, sort_keys=True)
         if not target.is_file() or target.read_text() != text:
@@ -84,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "step", choices=["download", "sample", "config", "features", "train", "lr-find", "predict", "submit"]
     )
-    parser.add_argument("comp", help=f"competition: {', '.join(sorted(COMPETITIONS))}")
+    parser.add_argument("comp", help="competition: a package under pipelines/ (rossmann, dogs-vs-cats, ...)")
     parser.add_argument("--data", help="data root (default: ./data or $DATA)")
     parser.add_argument("--src", help="download: local archive or folder instead of the Kaggle API")
     parser.add_argument("--extra", help="download: folder or archive with the external tables")
@@ -101,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         args.step == "train" and getattr(comp, "DISTRIBUTED", False)
     ):
         print(f"error: data-parallel runs (torchrun) are supported for `train` of: "
-              f"{', '.join(n for n in COMPETITIONS if getattr(competition(n), 'DISTRIBUTED', False))}", file=sys.stderr)  # fmt: skip
+              f"{', '.join(n for n in registry.names() if getattr(competition(n), 'DISTRIBUTED', False))}", file=sys.stderr)  # fmt: skip
         return 2
     rank0 = os.environ.get("RANK", "0") == "0"  # under torchrun, rank 0 alone holds the run's lock
     try:

@@ -14,7 +14,7 @@ import tomllib
 import types
 import typing
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 C = TypeVar("C")
 
@@ -23,13 +23,47 @@ class ConfigError(ValueError):
     """A config key or value that does not fit the config's dataclass."""
 
 
+STEPS = ("features", "train")
+
+
 def setting(default: Any = dataclasses.MISSING, *, factory: Any = dataclasses.MISSING, ge: float | None = None,
-            gt: float | None = None, le: float | None = None, lt: float | None = None) -> Any:  # fmt: skip
+            gt: float | None = None, le: float | None = None, lt: float | None = None,
+            step: Literal["features", "train"] = "train", result: bool = True) -> Any:  # fmt: skip
     """A config field with its valid range, checked when the config is resolved (for a list, each item):
     `epochs: int = setting(10, ge=1)`, `layers: list[int] = setting(factory=lambda: [1000, 500], ge=1)`.
-    A subclass that only changes the default keeps the range declared here."""
+
+    `step`: the pipeline step whose output depends on it (a field declared without `setting` is "train").
+    `result=False`: it says how to run, not what comes out (n_seeds, resume, workers), so it is left out of
+    the fingerprint that decides whether finished work is reused. A subclass that only changes the default
+    keeps all of this from the class that declared it."""
     bounds = {k: v for k, v in (("ge", ge), ("gt", gt), ("le", le), ("lt", lt)) if v is not None}
-    return dataclasses.field(default=default, default_factory=factory, metadata={"range": bounds})
+    meta = {"range": bounds, "step": step, "result": result}
+    return dataclasses.field(default=default, default_factory=factory, metadata=meta)
+
+
+def field_meta(cls: type, name: str, key: str, default: Any = None) -> Any:
+    """Metadata `key` of field `name`, from the first class in `cls`'s MRO that declares it with `setting`."""
+    for klass in cls.__mro__:
+        f = getattr(klass, "__dataclass_fields__", {}).get(name)
+        if f is not None and key in f.metadata:
+            return f.metadata[key]
+    return default
+
+
+def sections(cls: type) -> dict[str, list[str]]:
+    """Field names by step ({"features": [...], "train": [...]}): each field in exactly one."""
+    out: dict[str, list[str]] = {step: [] for step in STEPS}
+    for f in dataclasses.fields(cls):
+        out[field_meta(cls, f.name, "step", "train")].append(f.name)
+    return out
+
+
+def fingerprint(config: Any, steps: tuple[str, ...] = STEPS) -> dict[str, Any]:
+    """The values of `steps`' fields that shape a result (not the `result=False` ones): what must match for
+    finished work to be reused."""
+    full = to_dict(config)
+    keys = [k for step in steps for k in sections(type(config))[step]]
+    return {k: full[k] for k in keys if field_meta(type(config), k, "result", True)}
 
 
 _BOUNDS = {"ge": (">=", lambda v, b: v >= b), "gt": (">", lambda v, b: v > b),
@@ -39,16 +73,13 @@ _BOUNDS = {"ge": (">=", lambda v, b: v >= b), "gt": (">", lambda v, b: v > b),
 @functools.cache
 def _declared(cls: type, name: str) -> tuple[dict, tuple | None]:
     """The range and the Literal choices of field `name`, from the first class in `cls`'s MRO declaring them."""
-    bounds, choices = {}, None
+    choices = None
     for klass in cls.__mro__:
-        f = getattr(klass, "__dataclass_fields__", {}).get(name)
-        if f is None:
-            continue
-        bounds = bounds or f.metadata.get("range", {})
-        hint = typing.get_type_hints(klass).get(name)
-        if choices is None and typing.get_origin(hint) is typing.Literal:
+        hint = typing.get_type_hints(klass).get(name) if dataclasses.is_dataclass(klass) else None
+        if typing.get_origin(hint) is typing.Literal:
             choices = typing.get_args(hint)
-    return bounds, choices
+            break
+    return field_meta(cls, name, "range", {}), choices
 
 
 def check(config: C, source: str = "config") -> C:

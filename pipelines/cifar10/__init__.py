@@ -7,7 +7,7 @@ training is from scratch on whole-dataset tensors with batch-level augmentation 
 
 from __future__ import annotations
 
-from pipelines.cifar10.config import CONFIG_SECTIONS, SPEC, TASK, Cifar10Config
+from pipelines.cifar10.config import SPEC, TASK, Cifar10Config
 from pipelines.vision import bind
 
 Config = Cifar10Config
@@ -25,4 +25,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["CONFIG_SECTIONS", "SPEC", "TASK", "Config", "build_features", "submit", *_MODEL_STEPS]
+__all__ = ["SPEC", "TASK", "Config", "build_features", "submit", *_MODEL_STEPS]

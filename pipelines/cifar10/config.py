@@ -9,7 +9,6 @@ from pipelines.config import setting
 from pipelines.download import DataSpec
 from pipelines.submit import label
 from pipelines.vision import sample as _sample
-from pipelines.vision.config import FEATURE_KEYS
 from pipelines.vision.layouts import cifar10_submission, read_cifar10
 from pipelines.vision.steps import ImageTask
 
@@ -29,10 +28,10 @@ TASK = ImageTask(
 @dataclass
 class Cifar10Config:
     # --- data (the features section, shared with the image competitions) ------------------------------------
-    valid_pct: float = setting(0.1, gt=0, lt=1)
-    split_seed: int = setting(42, ge=0)
-    sizes: list[int] = setting(factory=lambda: [32], ge=8)
-    cache_scale: float = setting(1.0, ge=1)  # the images are 32 px: cached as they are
+    valid_pct: float = setting(0.1, gt=0, lt=1, step="features")
+    split_seed: int = setting(42, ge=0, step="features")
+    sizes: list[int] = setting(factory=lambda: [32], ge=8, step="features")
+    cache_scale: float = setting(1.0, ge=1, step="features")  # the images are 32 px: cached as they are
     # --- model ---------------------------------------------------------------------------------------------
     # whitened: airbench's net (patch-whitening stem, dirac-initialised conv groups; models/resnet.py);
     # resnet: the course's residual net (then also set e.g. opt=adamw lr=3e-3 wd=0.05 schedule=one_cycle
@@ -71,5 +70,3 @@ class Cifar10Config:
     channels_last: bool = True
 
 
-TRAIN_KEYS = [k for k in Cifar10Config.__dataclass_fields__ if k not in FEATURE_KEYS]
-CONFIG_SECTIONS = {"features": FEATURE_KEYS, "train": TRAIN_KEYS}

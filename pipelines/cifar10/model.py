@@ -28,8 +28,8 @@ from models.resnet import ResNet, WhitenedNet
 from models.schedules import one_cycle, one_cycle_momentum, triangular
 from models.summary import model_summary
 from models.telemetry import ActivationStats
-from pipelines.cifar10.config import TASK, TRAIN_KEYS, Cifar10Config
-from pipelines.config import to_dict
+from pipelines.cifar10.config import TASK, Cifar10Config
+from pipelines.config import fingerprint
 from pipelines.paths import Paths
 from pipelines.runs import RunDir, seed_everything
 from pipelines.vision import steps as vision
@@ -164,10 +164,9 @@ def train(paths: Paths, cfg: Cifar10Config, run: str) -> dict | None:
     data = vision.load_processed(paths, cfg, "cifar10")
     cfg = fit_to_size(cfg, len(data.frame("train")), world)
     rd = RunDir(paths.runs / run)
-    full = to_dict(cfg)
     if main:
         rd.result.unlink(missing_ok=True)
-        rd.start({"run": {k: full[k] for k in TRAIN_KEYS}, "classes": data.classes, "world_size": world})
+        rd.start({"run": fingerprint(cfg), "classes": data.classes, "world_size": world})
     seed_everything(cfg.seed)
     cbs = [ProgressCallback(), Recorder(rd.path)] if main else []
     telemetry = ActivationStats(rd.path) if cfg.telemetry and main else None  # activations.png + .json

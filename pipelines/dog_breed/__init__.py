@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from pipelines.download import DataSpec
 from pipelines.submit import probability
-from pipelines.vision import CONFIG_SECTIONS, VisionConfig, bind
+from pipelines.vision import VisionConfig, bind
 from pipelines.vision import sample as _sample
 from pipelines.vision.layouts import dog_breed_submission, read_dog_breed
 from pipelines.vision.steps import ImageTask
@@ -38,4 +38,4 @@ TASK = ImageTask(
 )
 build_features, train, lr_find, predict, submit = bind(TASK)
 
-__all__ = ["CONFIG_SECTIONS", "SPEC", "TASK", "Config", "build_features", "lr_find", "predict", "submit", "train"]
+__all__ = ["SPEC", "TASK", "Config", "build_features", "lr_find", "predict", "submit", "train"]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from pipelines.download import DataSpec
 from pipelines.submit import probability
-from pipelines.vision import CONFIG_SECTIONS, VisionConfig, bind
+from pipelines.vision import VisionConfig, bind
 from pipelines.vision import sample as _sample
 from pipelines.vision.layouts import dogs_vs_cats_submission, read_dogs_vs_cats
 from pipelines.vision.steps import ImageTask
@@ -38,4 +38,4 @@ TASK = ImageTask(
 )
 build_features, train, lr_find, predict, submit = bind(TASK)
 
-__all__ = ["CONFIG_SECTIONS", "SPEC", "TASK", "Config", "build_features", "lr_find", "predict", "submit", "train"]
+__all__ = ["SPEC", "TASK", "Config", "build_features", "lr_find", "predict", "submit", "train"]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from pipelines.download import DataSpec
 from pipelines.submit import labels
-from pipelines.vision import CONFIG_SECTIONS, VisionConfig, bind
+from pipelines.vision import VisionConfig, bind
 from pipelines.vision import sample as _sample
 from pipelines.vision.layouts import planet_submission, read_planet
 from pipelines.vision.steps import ImageTask
@@ -46,4 +46,4 @@ TASK = ImageTask(
 )
 build_features, train, lr_find, predict, submit = bind(TASK)
 
-__all__ = ["CONFIG_SECTIONS", "SPEC", "TASK", "Config", "build_features", "lr_find", "predict", "submit", "train"]
+__all__ = ["SPEC", "TASK", "Config", "build_features", "lr_find", "predict", "submit", "train"]

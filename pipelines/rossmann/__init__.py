@@ -1,10 +1,9 @@
 """Rossmann Store Sales: predict daily sales of 1,115 German drug stores for 48 days (scored by RMSPE)."""
 
-from pipelines.rossmann.config import FEATURE_KEYS, SPEC, TRAIN_KEYS, RossmannConfig
+from pipelines.rossmann.config import SPEC, RossmannConfig
 from pipelines.rossmann.features import build as build_features
 
 Config = RossmannConfig
-CONFIG_SECTIONS = {"features": FEATURE_KEYS, "train": TRAIN_KEYS}
 _MODEL_STEPS = ("train", "lr_find", "predict", "submit")
 
 
@@ -17,4 +16,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["CONFIG_SECTIONS", "SPEC", "Config", "build_features", *_MODEL_STEPS]
+__all__ = ["SPEC", "Config", "build_features", *_MODEL_STEPS]

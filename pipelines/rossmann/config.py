@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pipelines.config import setting
+from pipelines.config import sections, setting
 from pipelines.download import DataSpec
 from pipelines.submit import number
 
@@ -77,13 +77,13 @@ class RossmannConfig:
 
     # --- features ---
     # validation = the last N days of train (the test period's length); 0 = no hold-out
-    valid_days: int = setting(48, ge=0)
-    cat_names: list[str] = setting(factory=lambda: list(CAT_NAMES))
-    cont_names: list[str] = setting(factory=lambda: list(CONT_NAMES))
-    event_window: int = setting(7, ge=1)  # days in the backward/forward event-count windows
+    valid_days: int = setting(48, ge=0, step="features")
+    cat_names: list[str] = setting(factory=lambda: list(CAT_NAMES), step="features")
+    cont_names: list[str] = setting(factory=lambda: list(CONT_NAMES), step="features")
+    event_window: int = setting(7, ge=1, step="features")  # days in the backward/forward event-count windows
     # StoreLevel looks back from this many days before each row (>= the test horizon: no leak)
-    level_lag: int = setting(48, ge=0)
-    level_window: int = setting(91, ge=1)  # ... over this many days of the store's log sales
+    level_lag: int = setting(48, ge=0, step="features")
+    level_window: int = setting(91, ge=1, step="features")  # ... over this many days of the store's log sales
 
     # --- model: entity embeddings + MLP (fast.ai course defaults) ---
     layers: list[int] = setting(factory=lambda: [1000, 500], ge=1)
@@ -108,19 +108,15 @@ class RossmannConfig:
     wd: float = setting(0.2, ge=0)  # decoupled weight decay (AdamW), not applied to biases and BatchNorm
     adam_eps: float = setting(1e-5, gt=0)
     clip: float = setting(0.0, ge=0)  # max gradient norm; 0 = off
-    seed: int = setting(0, ge=0)
-    n_seeds: int = setting(1, ge=1)  # ensemble: seeds seed..seed+n_seeds-1, predictions averaged in log space
+    seed: int = setting(0, ge=0, result=False)  # the first seed; each seed's run records its own
+    n_seeds: int = setting(1, ge=1, result=False)  # ensemble: seeds seed..seed+n_seeds-1, predictions averaged in log space
     device: str = "auto"  # auto = CUDA, then MPS, then CPU
     # auto = bf16/fp16 autocast on CUDA, bf16 on CPUs with AMX; off; bf16; fp16 (GPU)
     amp: Literal["auto", "gpu", "off", "bf16", "fp16"] = "auto"
-    resume: bool = True  # continue an interrupted run from its last checkpoint when the config matches
+    resume: bool = setting(True, result=False)  # continue an interrupted run from its last checkpoint when the config matches
     # RMSPE-optimal point prediction from a log-space model: with log residuals ~ N(0, s2), the ratio c that
     # minimises E[(1 - c*exp(pred)/y)^2] is exp(-1.5 * s2). s2 is measured on training rows (never on valid).
     rmspe_shift: bool = True
 
 
-FEATURE_KEYS = ("valid_days", "cat_names", "cont_names", "event_window", "level_lag", "level_window")
-# What a run's result depends on besides the features (n_seeds and resume only say how many / how to run).
-MODEL_KEYS = ("layers", "ps", "emb_drop", "emb_sizes", "y_range_mult", "train_rows", "epochs", "lr", "schedule",
-              "pct_start", "cycle_len", "cycle_mult", "bs", "wd", "adam_eps", "clip", "device", "amp", "rmspe_shift")  # fmt: skip
-TRAIN_KEYS = (*MODEL_KEYS, "seed", "n_seeds")
+FEATURE_KEYS = sections(RossmannConfig)["features"]

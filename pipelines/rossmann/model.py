@@ -25,9 +25,9 @@ from models.schedules import sgdr_cycles
 from models.summary import model_summary
 from models.tabular import TabularModel, emb_sizes, frame_tensors
 from pipelines import submit as submitlib
-from pipelines.config import to_dict
+from pipelines.config import fingerprint, to_dict
 from pipelines.paths import Paths
-from pipelines.rossmann.config import FEATURE_KEYS, MODEL_KEYS, SPEC, SUBMISSION_COLUMNS, RossmannConfig
+from pipelines.rossmann.config import FEATURE_KEYS, SPEC, SUBMISSION_COLUMNS, RossmannConfig
 from pipelines.runs import RunDir, features_fingerprint, seed_everything
 
 
@@ -115,10 +115,9 @@ def build_model(cfg: RossmannConfig, proc: TabularProcessor, max_log_sales: floa
 
 
 def run_config(cfg: RossmannConfig, seed: int, features: str) -> dict:
-    """What must match for a finished or interrupted seed run to be reused: model/feature keys, the seed and
-    the processed features' fingerprint (`features_fingerprint`)."""
-    full = to_dict(cfg)
-    return {**{k: full[k] for k in (*FEATURE_KEYS, *MODEL_KEYS)}, "seed": seed, "features": features}
+    """What must match for a finished or interrupted seed run to be reused: the settings that shape the result,
+    the seed and the processed features' fingerprint (`features_fingerprint`)."""
+    return {**fingerprint(cfg), "seed": seed, "features": features}
 
 
 def fit(learn: Learner, cfg: RossmannConfig, start_epoch: int = 0) -> None:

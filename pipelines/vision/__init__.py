@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import functools
 
-from pipelines.vision.config import FEATURE_KEYS, TRAIN_KEYS, VisionConfig
+from pipelines.vision.config import VisionConfig
 
-CONFIG_SECTIONS = {"features": FEATURE_KEYS, "train": TRAIN_KEYS}
 STEPS = ("build_features", "train", "lr_find", "predict", "submit")
 
 
@@ -17,4 +16,4 @@ def bind(task) -> tuple:
     return tuple(functools.partial(getattr(steps, name), task) for name in STEPS)
 
 
-__all__ = ["CONFIG_SECTIONS", "VisionConfig", "bind"]
+__all__ = ["VisionConfig", "bind"]

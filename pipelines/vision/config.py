@@ -5,18 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pipelines.config import setting
+from pipelines.config import sections, setting
 
 
 @dataclass
 class VisionConfig:
     # --- data (the `features` section: changing these rebuilds the split and the pre-resized cache) ---------
     # random validation share (layouts with a valid/ folder use that instead)
-    valid_pct: float = setting(0.2, gt=0, lt=1)
-    split_seed: int = setting(42, ge=0)
-    sizes: list[int] = setting(factory=lambda: [224], ge=16)  # progressive resizing: one stage per size
+    valid_pct: float = setting(0.2, gt=0, lt=1, step="features")
+    split_seed: int = setting(42, ge=0, step="features")
+    sizes: list[int] = setting(factory=lambda: [224], ge=16, step="features")  # progressive resizing: one stage per size
     # cached images are cache_scale x the largest size (margin for random crops)
-    cache_scale: float = setting(1.3, ge=1)
+    cache_scale: float = setting(1.3, ge=1, step="features")
     # --- model ---------------------------------------------------------------------------------------------
     # efficientnet_lite0 (offline ImageNet weights), resnet34, resnet50
     arch: Literal["efficientnet_lite0", "resnet34", "resnet50"] = "efficientnet_lite0"
@@ -51,7 +51,7 @@ class VisionConfig:
     thresholds: Literal["per_tag", "global"] = "per_tag"  # multi-label: per_tag or global, chosen on validation
     # clip single-label probabilities to [clip, 1-clip] in the submission (log-loss safety)
     clip: float = setting(0.0, ge=0, lt=0.5)
-    cam_image: str = ""  # file (as in items) to draw the class activation map for; default: the top loss
+    cam_image: str = setting("", result=False)  # file (as in items) to draw the class activation map for; default: the top loss
     # --- engine ---------------------------------------------------------------------------------------------
     seed: int = setting(0, ge=0)
     device: str = "auto"
@@ -68,5 +68,4 @@ class VisionConfig:
     lr_find_on: Literal["head", "body"] = "head"
 
 
-FEATURE_KEYS = ["valid_pct", "split_seed", "sizes", "cache_scale"]
-TRAIN_KEYS = [k for k in VisionConfig.__dataclass_fields__ if k not in FEATURE_KEYS]
+FEATURE_KEYS = sections(VisionConfig)["features"]

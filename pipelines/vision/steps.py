@@ -31,11 +31,11 @@ from models.schedules import sgdr_cycles
 from models.summary import model_summary
 from models.vision import ImageModel, PooledHead, create_body, pooled_features
 from pipelines import submit as submitlib
-from pipelines.config import to_dict
+from pipelines.config import fingerprint, to_dict
 from pipelines.download import DataSpec, read_source
 from pipelines.paths import Paths
 from pipelines.runs import RunDir, features_fingerprint, seed_everything
-from pipelines.vision.config import FEATURE_KEYS, TRAIN_KEYS, VisionConfig
+from pipelines.vision.config import FEATURE_KEYS, VisionConfig
 from pipelines.vision.layouts import Layout
 
 
@@ -291,8 +291,7 @@ def stage_learner(model: ImageModel, stage: Stage, data: ImageData, cfg: VisionC
 
 def run_config(cfg: VisionConfig, features: str) -> dict:
     """What finished stages must have been trained with to be reused: the config and the features' fingerprint."""
-    full = to_dict(cfg)
-    return {**{k: full[k] for k in (*FEATURE_KEYS, *TRAIN_KEYS) if k != "cam_image"}, "features": features}
+    return {**fingerprint(cfg), "features": features}
 
 
 def train(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict:

@@ -3,7 +3,7 @@ from typing import Literal
 
 import pytest
 
-from pipelines.config import ConfigError, check, resolve, setting
+from pipelines.config import ConfigError, check, fingerprint, resolve, sections, setting
 
 
 @dataclass
@@ -101,3 +101,31 @@ def test_every_competition_default_config_is_within_its_ranges(comp):
     from pipelines.__main__ import competition
 
     check(competition(comp).Config())
+
+
+@pytest.mark.parametrize("comp", ["rossmann", "dogs-vs-cats", "dog-breed", "planet", "cifar10"])
+def test_every_field_belongs_to_exactly_one_step(comp):
+    import dataclasses
+
+    from pipelines.__main__ import competition
+
+    cls = competition(comp).Config
+    steps = sections(cls)
+    names = [k for keys in steps.values() for k in keys]
+    assert sorted(names) == sorted(f.name for f in dataclasses.fields(cls))  # all, none twice
+    assert steps["features"] and set(steps) == {"features", "train"}
+    kept = fingerprint(cls())
+    assert set(kept) <= set(names) and "epochs" in kept and "lr" in kept
+
+
+def test_fingerprint_leaves_out_settings_that_do_not_shape_the_result():
+    @dataclass
+    class Cfg2:
+        rows: int = setting(10, step="features")
+        lr: float = setting(1e-3, gt=0)
+        n_seeds: int = setting(1, result=False)
+        device: str = "auto"
+
+    assert sections(Cfg2) == {"features": ["rows"], "train": ["lr", "n_seeds", "device"]}
+    assert fingerprint(Cfg2()) == {"rows": 10, "lr": 1e-3, "device": "auto"}
+    assert fingerprint(Cfg2(), ("features",)) == {"rows": 10}

@@ -1,0 +1,89 @@
+"""The competition contract, and the registry that finds every package that meets it.
+
+A competition is one package `pipelines/<name>/` (the COMP name with `-` as `_`: `COMP=dogs-vs-cats` is
+`pipelines/dogs_vs_cats/`) whose `__init__.py` provides the names of `Competition` below. Nothing shared
+lists the competitions: the registry finds them, so adding one touches no file outside its package.
+Packages kept elsewhere (your own competitions, outside this repository) are found too when their parent
+folder is named in $KAGGLE_COMPETITIONS (os.pathsep-separated folders).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Protocol, runtime_checkable
+
+import pipelines
+
+EXTRA_PATH = "KAGGLE_COMPETITIONS"
+
+
+@runtime_checkable
+class Competition(Protocol):
+    """What a competition package provides (module-level names of its `__init__.py`).
+
+    - `SPEC`: a `pipelines.download.DataSpec`: the Kaggle slug, the files and columns `download` checks, and
+      `make_sample(folder)`, the generator of the embedded sample.
+    - `Config`: a dataclass of defaults (fields declared with `pipelines.config.setting`, choices as
+      `Literal`); `step="features"` in a field's metadata marks what the features step depends on.
+    - the steps, each `(paths: Paths, cfg: Config[, run: str])`: `build_features(paths, cfg)`,
+      `train(paths, cfg, run)`, `lr_find(paths, cfg, run)`, `predict(paths, cfg, run)` (writes
+      submissions/COMP/RUN.csv, validated) and `submit(paths, cfg, run)`.
+    - optionally `DISTRIBUTED = True` when `train` runs data-parallel under torchrun (`NPROC=N`).
+
+    Steps may be resolved lazily (a module `__getattr__`), so that `download` and `features` never import
+    torch.
+    """
+
+    SPEC: Any
+    Config: type
+
+    def build_features(self, paths, cfg) -> Any: ...
+    def train(self, paths, cfg, run: str) -> Any: ...
+    def lr_find(self, paths, cfg, run: str) -> Any: ...
+    def predict(self, paths, cfg, run: str) -> Any: ...
+    def submit(self, paths, cfg, run: str) -> Any: ...
+
+
+REQUIRED = ("SPEC", "Config", "build_features", "train", "lr_find", "predict", "submit")
+
+
+def _search_path() -> list[str]:
+    """pipelines/ itself, then the folders of $KAGGLE_COMPETITIONS."""
+    extra = [str(Path(p).resolve()) for p in os.environ.get(EXTRA_PATH, "").split(os.pathsep) if p]
+    for folder in extra:
+        if folder not in pipelines.__path__:
+            pipelines.__path__.append(folder)  # so `pipelines.<name>` imports from there too
+    return list(pipelines.__path__)
+
+
+def module_name(comp: str) -> str:
+    return f"pipelines.{comp.replace('-', '_')}"
+
+
+def names() -> list[str]:
+    """Every competition found, as COMP names (sorted). Imports each package (only for listings and errors)."""
+    found = []
+    for info in pkgutil.iter_modules(_search_path()):
+        if info.ispkg and all(hasattr(importlib.import_module(f"pipelines.{info.name}"), n) for n in ("SPEC", "Config")):
+            found.append(info.name.replace("_", "-"))
+    return sorted(found)
+
+
+def load(comp: str) -> ModuleType:
+    """The package of competition `comp`, checked against the contract; SystemExit naming what is wrong."""
+    _search_path()
+    try:
+        module = importlib.import_module(module_name(comp))
+    except ModuleNotFoundError as e:
+        if e.name not in (module_name(comp), "pipelines"):
+            raise
+        raise SystemExit(f"unknown competition {comp!r}; known: {', '.join(names())} (COMP=...)") from None
+    missing = [n for n in REQUIRED if not hasattr(module, n)]
+    if missing:
+        raise SystemExit(f"{module.__name__} ({module.__file__}) is not a complete competition package: it lacks "
+                         f"{', '.join(missing)} (see pipelines/registry.py: Competition)")  # fmt: skip
+    return module
