@@ -130,8 +130,9 @@ class CheckpointCallback(Callback):
 class Lookahead(Callback):
     """Weight averaging as in hlb-cifar10 / airbench: from epoch `start_epoch` on, every `every` steps the weights
     (and BatchNorm statistics) are pulled back to an exponential average of themselves, whose decay ramps up
-    over training (`decay_base**every * progress**power`: moves fast early, averages strongly at the end);
-    the last steps of each epoch are folded in before validation."""
+    over training (`decay_base**every * progress**power`: moves fast early, averages strongly at the end).
+    On the last step of each epoch the weights are set to the average (without folding in the steps since its
+    last update), so validation and the checkpoint see the averaged weights."""
 
     order = 30  # after the optimizer step, before progress/recording
 
@@ -140,7 +141,14 @@ class Lookahead(Callback):
         self.average: dict[str, torch.Tensor] | None = None
 
     def before_fit(self, learn):
-        self.average = None
+        if not getattr(learn, "start_epoch", 0):  # a resumed fit keeps the average its checkpoint restored
+            self.average = None
+
+    def state_dict(self) -> dict:
+        return {"average": self.average}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.average = state["average"]
 
     @torch.no_grad()
     def after_batch(self, learn):

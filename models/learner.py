@@ -23,7 +23,16 @@ from features.io import atomic_path
 from models.data import set_epoch
 from models.device import Precision, pick_device, pick_precision
 from models.distributed import is_distributed, mean_across_ranks, sync_buffers, world_size
-from models.schedules import Schedule, constant, one_cycle, one_cycle_momentum, sgdr, sgdr_epochs
+from models.schedules import (
+    Schedule,
+    constant,
+    one_cycle,
+    one_cycle_momentum,
+    sgdr,
+    sgdr_cycles,
+    sgdr_epochs,
+    triangular,
+)
 
 EVENTS = (
     "before_fit", "before_epoch", "before_batch", "after_loss", "after_batch",
@@ -180,6 +189,7 @@ class Learner:
         if self.opt is None:
             self.create_opt()
         peak = self._peak_lrs(lr)
+        self.start_epoch = start_epoch  # > 0 when resuming: callbacks keep the state the checkpoint restored
         self.n_epochs, self.n_iter = n_epochs, n_epochs * len(self.train_dl)
         self.peak_lrs, self.schedule, self.momentum = peak, schedule, momentum
         self("before_fit")
@@ -263,6 +273,19 @@ class Learner:
         """Leslie Smith's one-cycle policy: lr warms up then anneals, momentum does the opposite."""
         return self.fit(n_epochs, lr_max, one_cycle(pct_start, div, div_final),
                         one_cycle_momentum(pct_start, moms[0], moms[1]), start_epoch)  # fmt: skip
+
+    def fit_schedule(self, schedule: str, n_epochs: int, lr, start_epoch: int = 0, pct_start: float = 0.25,
+                     cycle_len: int = 1, cycle_mult: int = 2):  # fmt: skip
+        """Train with a schedule named in a config: one_cycle, sgdr (cycles of cycle_len x cycle_mult**i epochs
+        filling `n_epochs`), constant or triangular (momentum constant)."""
+        if schedule == "one_cycle":
+            return self.fit_one_cycle(n_epochs, lr, pct_start=pct_start, start_epoch=start_epoch)
+        if schedule == "sgdr":
+            n = sgdr_cycles(n_epochs, cycle_len, cycle_mult)
+            return self.fit_sgdr(n, lr, cycle_len, cycle_mult, start_epoch=start_epoch)
+        if schedule in ("constant", "triangular"):
+            return self.fit(n_epochs, lr, constant if schedule == "constant" else triangular(), None, start_epoch)
+        raise ValueError(f"schedule={schedule!r}: expected one_cycle, sgdr, constant or triangular")
 
     def fit_sgdr(self, n_cycles: int, lr, cycle_len: int = 1, cycle_mult: int = 1, start_epoch: int = 0):
         """SGDR: `n_cycles` cosine cycles of cycle_len * cycle_mult**i epochs each, restarting at the peak lr."""
@@ -354,6 +377,8 @@ class Learner:
             "history": self.history,
             "losses_seen": self.losses_seen,  # per batch: a resumed run's steps and plots continue from here
             "lrs_seen": self.lrs_seen,
+            # callbacks with state (lookahead's average, telemetry) continue where they were
+            "callbacks": {type(cb).__name__: cb.state_dict() for cb in self.cbs if hasattr(cb, "state_dict")},
             "rng": torch.get_rng_state(),  # dropout masks continue as if never interrupted
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             "extra": extra or {},
@@ -373,6 +398,10 @@ class Learner:
         self.history = list(state.get("history", []))
         self.losses_seen = list(state.get("losses_seen", []))
         self.lrs_seen = list(state.get("lrs_seen", []))
+        saved = state.get("callbacks", {})
+        for cb in self.cbs:
+            if hasattr(cb, "load_state_dict") and type(cb).__name__ in saved:
+                cb.load_state_dict(saved[type(cb).__name__])
         if "rng" in state:
             torch.set_rng_state(state["rng"].cpu())
         if state.get("cuda_rng") and torch.cuda.is_available():

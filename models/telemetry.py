@@ -49,6 +49,12 @@ class ActivationStats(Callback):
 
             self.handles.append(module.register_forward_hook(hook))
 
+    def state_dict(self) -> dict:
+        return {"stats": self.stats}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.stats = state["stats"]
+
     def after_fit(self, learn):
         for h in self.handles:
             h.remove()

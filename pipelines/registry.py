@@ -68,7 +68,9 @@ def names() -> list[str]:
     """Every competition found, as COMP names (sorted). Imports each package (only for listings and errors)."""
     found = []
     for info in pkgutil.iter_modules(_search_path()):
-        if info.ispkg and all(hasattr(importlib.import_module(f"pipelines.{info.name}"), n) for n in ("SPEC", "Config")):
+        if info.ispkg and all(
+            hasattr(importlib.import_module(f"pipelines.{info.name}"), n) for n in ("SPEC", "Config")
+        ):
             found.append(info.name.replace("_", "-"))
     return sorted(found)
 

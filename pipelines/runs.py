@@ -125,7 +125,9 @@ class RunDir:
         return self.path / "result.json"
 
     def start(self, config: dict) -> None:
+        """A fresh run: the previous result goes, the resolved config and the run's provenance are written."""
         self.path.mkdir(parents=True, exist_ok=True)
+        self.result.unlink(missing_ok=True)
         self.write_json("config.json", config)
         self.write_json("run.json", {"git": git_commit(), "env": environment(), "started": time.strftime("%FT%T")})
 
@@ -137,3 +139,44 @@ class RunDir:
 
     def is_complete(self) -> bool:
         return self.result.is_file()
+
+    def finished(self, identity: dict) -> dict | None:
+        """The result of a finished run made with `identity` (config fingerprint, features, seed), else None."""
+        config = self.path / "config.json"
+        if self.is_complete() and config.is_file() and self.read_json("config.json").get("run") == identity:
+            return self.read_json("result.json")
+        return None
+
+
+def resumable(checkpoint: Path, identity: dict, epochs: int) -> int:
+    """The epochs a checkpoint made by a run with `identity` has finished, when fewer than `epochs`; else 0."""
+    if not checkpoint.is_file():
+        return 0
+    import torch
+
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    done = state["epoch"] if state.get("extra", {}).get("run") == identity else 0
+    return done if done < epochs else 0
+
+
+def fit_resumable(learn, checkpoint: Path, identity: dict, epochs: int, fit, on_start=None, label: str = "",
+                  write: bool = True, resume: bool = True, extra: dict | None = None) -> int:  # fmt: skip
+    """Every trainer's fit: continue from `checkpoint` when a run with the same `identity` left it after a
+    finished epoch (weights, optimizer, history, RNG and callback state restored, so the result equals an
+    uninterrupted run's); else `on_start()` (write the run's config, say). Then `fit(start_epoch)`,
+    checkpointing after every epoch where `write` (rank 0 under torchrun). Returns the epoch it started from."""
+    from models.callbacks import CheckpointCallback
+
+    start = resumable(checkpoint, identity, epochs) if resume else 0
+    if start:
+        learn.load_checkpoint(checkpoint)
+        print(f"{checkpoint.parent}: {label + ' ' if label else ''}resuming after epoch {start} of {epochs}")
+    else:
+        if write:
+            checkpoint.unlink(missing_ok=True)
+        if on_start is not None:
+            on_start()
+    if write:
+        learn.add_cb(CheckpointCallback(checkpoint, {"run": identity, **(extra or {})}))
+    fit(start)
+    return start

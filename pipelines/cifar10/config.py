@@ -68,5 +68,3 @@ class Cifar10Config:
     device: str = "auto"
     amp: Literal["auto", "gpu", "off", "bf16", "fp16"] = "auto"
     channels_last: bool = True
-
-

@@ -25,13 +25,12 @@ from models.learner import Callback, Learner
 from models.metrics import accuracy
 from models.regularizers import MixUp
 from models.resnet import ResNet, WhitenedNet
-from models.schedules import one_cycle, one_cycle_momentum, triangular
 from models.summary import model_summary
 from models.telemetry import ActivationStats
 from pipelines.cifar10.config import TASK, Cifar10Config
 from pipelines.config import fingerprint
 from pipelines.paths import Paths
-from pipelines.runs import RunDir, seed_everything
+from pipelines.runs import RunDir, features_fingerprint, fit_resumable, seed_everything
 from pipelines.vision import steps as vision
 
 FLIPS = ("alternate", "random", "none")
@@ -149,39 +148,50 @@ def predict_tta(learn: Learner, x: torch.Tensor, tta: bool, pad: int = 1) -> tup
     return plain, np.average(views, axis=0, weights=[2, 2, 1, 1, 1, 1])
 
 
-def fit(learn: Learner, cfg: Cifar10Config) -> list[dict]:
-    """`cfg.epochs` of training: BatchNorm biases at lr x bn_bias_lr_mult, everything else at lr."""
+def fit(learn: Learner, cfg: Cifar10Config, start_epoch: int = 0) -> list[dict]:
+    """`cfg.epochs` of training: BatchNorm biases at lr x bn_bias_lr_mult, everything else at lr (one_cycle
+    also cycles the momentum; triangular keeps cfg.momentum)."""
     lrs = [cfg.lr * cfg.bn_bias_lr_mult, cfg.lr]  # the models' layer groups: (BatchNorm biases, the rest)
-    if cfg.schedule == "one_cycle":
-        return learn.fit(cfg.epochs, lrs, one_cycle(), one_cycle_momentum())
-    return learn.fit(cfg.epochs, lrs, triangular())  # momentum stays cfg.momentum
+    return learn.fit_schedule(cfg.schedule, cfg.epochs, lrs, start_epoch)
 
 
 def train(paths: Paths, cfg: Cifar10Config, run: str) -> dict | None:
-    """Train (alone, or as one rank under torchrun: then only rank 0 prints and writes files)."""
+    """Train (alone, or as one rank under torchrun: then only rank 0 prints and writes files); a finished run
+    with the same config and features is reused, an interrupted one resumes after its last epoch."""
     _, world = init_distributed()
     main = is_main()
     data = vision.load_processed(paths, cfg, "cifar10")
     cfg = fit_to_size(cfg, len(data.frame("train")), world)
     rd = RunDir(paths.runs / run)
-    if main:
-        rd.result.unlink(missing_ok=True)
-        rd.start({"run": fingerprint(cfg), "classes": data.classes, "world_size": world})
+    identity = {**fingerprint(cfg), "features": features_fingerprint(paths), "world_size": world}
+    result = rd.finished(identity)
+    if result is not None:
+        if main:
+            print(f"{rd.path}: already trained with this config on these features (validation accuracy "
+                  f"{result.get('valid_accuracy')}); reusing")  # fmt: skip
+        finish()
+        return result
     seed_everything(cfg.seed)
     cbs = [ProgressCallback(), Recorder(rd.path)] if main else []
     telemetry = ActivationStats(rd.path) if cfg.telemetry and main else None  # activations.png + .json
     t0 = time.perf_counter()
     learn = make_learner(cfg, data, cbs + ([telemetry] if telemetry else []))
     n_params = sum(p.numel() for p in learn.model.parameters())
+
+    def start() -> None:
+        if main:
+            rd.start({"run": identity, "classes": data.classes, "world_size": world})
+            xb = next(iter(learn.train_dl))[0][:2]
+            atomic_write_text(rd.path / "model.txt", model_summary(learn.model, xb) + "\n")
+
     if main:
-        xb = next(iter(learn.train_dl))[0][:2]
-        atomic_write_text(rd.path / "model.txt", model_summary(learn.model, xb) + "\n")
         kind = f"{'pre' if cfg.preact else 'post'}-activation ResNet" if cfg.arch == "resnet" else "whitened net"
         print(f"{rd.path}: {kind} {cfg.widths} x {cfg.depths} ({n_params:,} parameters), "
               f"{len(learn.train_dl.dataset):,} training / {len(learn.valid_dl.dataset):,} validation images, "
               f"{learn.device} {learn.precision}, {cfg.epochs} epochs {cfg.opt} {cfg.schedule}"
               + (f", {world} processes data-parallel" if world > 1 else ""))  # fmt: skip
-    fit(learn, cfg)
+    fit_resumable(learn, rd.checkpoint, identity, cfg.epochs, lambda start_epoch: fit(learn, cfg, start_epoch), start,
+                  write=main)  # fmt: skip
     seconds = time.perf_counter() - t0
     learn.model = learn.module  # unwrapped: what follows runs on rank 0 alone, with no collectives
     try:

@@ -109,11 +109,15 @@ class RossmannConfig:
     adam_eps: float = setting(1e-5, gt=0)
     clip: float = setting(0.0, ge=0)  # max gradient norm; 0 = off
     seed: int = setting(0, ge=0, result=False)  # the first seed; each seed's run records its own
-    n_seeds: int = setting(1, ge=1, result=False)  # ensemble: seeds seed..seed+n_seeds-1, predictions averaged in log space
+    n_seeds: int = setting(
+        1, ge=1, result=False
+    )  # ensemble: seeds seed..seed+n_seeds-1, predictions averaged in log space
     device: str = "auto"  # auto = CUDA, then MPS, then CPU
     # auto = bf16/fp16 autocast on CUDA, bf16 on CPUs with AMX; off; bf16; fp16 (GPU)
     amp: Literal["auto", "gpu", "off", "bf16", "fp16"] = "auto"
-    resume: bool = setting(True, result=False)  # continue an interrupted run from its last checkpoint when the config matches
+    resume: bool = setting(
+        True, result=False
+    )  # continue an interrupted run from its last checkpoint when the config matches
     # RMSPE-optimal point prediction from a log-space model: with log residuals ~ N(0, s2), the ratio c that
     # minimises E[(1 - c*exp(pred)/y)^2] is exp(-1.5 * s2). s2 is measured on training rows (never on valid).
     rmspe_shift: bool = True

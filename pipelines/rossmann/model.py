@@ -17,18 +17,17 @@ import torch
 
 from features import TabularProcessor
 from features.io import atomic_write_text, write_feather
-from models.callbacks import CheckpointCallback, ProgressCallback, Recorder
+from models.callbacks import ProgressCallback, Recorder
 from models.data import tensor_loader
 from models.learner import Learner
 from models.metrics import exp_rmspe
-from models.schedules import sgdr_cycles
 from models.summary import model_summary
 from models.tabular import TabularModel, emb_sizes, frame_tensors
 from pipelines import submit as submitlib
 from pipelines.config import fingerprint, to_dict
 from pipelines.paths import Paths
 from pipelines.rossmann.config import FEATURE_KEYS, SPEC, SUBMISSION_COLUMNS, RossmannConfig
-from pipelines.runs import RunDir, features_fingerprint, seed_everything
+from pipelines.runs import RunDir, features_fingerprint, fit_resumable, seed_everything
 
 
 class CheckpointMismatch(ValueError):
@@ -120,18 +119,6 @@ def run_config(cfg: RossmannConfig, seed: int, features: str) -> dict:
     return {**fingerprint(cfg), "seed": seed, "features": features}
 
 
-def fit(learn: Learner, cfg: RossmannConfig, start_epoch: int = 0) -> None:
-    if cfg.schedule == "one_cycle":
-        learn.fit_one_cycle(cfg.epochs, cfg.lr, pct_start=cfg.pct_start, start_epoch=start_epoch)
-    elif cfg.schedule == "sgdr":
-        n = sgdr_cycles(cfg.epochs, cfg.cycle_len, cfg.cycle_mult)
-        learn.fit_sgdr(n, cfg.lr, cfg.cycle_len, cfg.cycle_mult, start_epoch=start_epoch)
-    elif cfg.schedule == "constant":
-        learn.fit(cfg.epochs, cfg.lr, start_epoch=start_epoch)
-    else:
-        raise ValueError(f"schedule={cfg.schedule!r}: expected one_cycle, sgdr or constant")
-
-
 def make_learner(cfg: RossmannConfig, proc: TabularProcessor, frames: dict, seed: int, cbs=()) -> Learner:
     """Data on the device, the model and the learner for one seed (no training yet)."""
     train = frames["train"][training_mask(frames["train"], cfg.train_rows)]
@@ -169,32 +156,26 @@ def train_seed(paths: Paths, cfg: RossmannConfig, run: str, seed: int, proc, fra
     rd = RunDir(paths.runs / run / f"s{seed}")
     want = run_config(cfg, seed, features_fingerprint(paths))
     signature = feature_signature(proc)
-    if rd.is_complete() and rd.read_json("config.json").get("run") == want:
-        result = rd.read_json("result.json")
+    result = rd.finished(want)
+    if result is not None:
         print(f"{rd.path}: already trained with this config on these features (valid RMSPE "
               f"{result.get('valid_rmspe')}); reusing")  # fmt: skip
         return result
     seed_everything(seed)
     label = f"s{seed}"
     learn = make_learner(cfg, proc, frames, seed, cbs=[ProgressCallback(label=label), Recorder(rd.path)])
-    start_epoch = 0
-    if cfg.resume and rd.checkpoint.is_file() and (rd.path / "config.json").is_file():
-        state = torch.load(rd.checkpoint, map_location="cpu", weights_only=True)
-        if state["extra"].get("run") == want and state["epoch"] < cfg.epochs:
-            check_signature(state["extra"]["features"], signature, rd.checkpoint)
-            learn.load_checkpoint(rd.checkpoint)
-            start_epoch = state["epoch"]
-            print(f"{rd.path}: resuming after epoch {start_epoch} of {cfg.epochs}")
-    if start_epoch == 0:
-        rd.result.unlink(missing_ok=True)
+
+    def start() -> None:
         rd.start({"run": want, "full": to_dict(cfg), "features": signature})
         example = next(iter(learn.train_dl))[:-1]
         atomic_write_text(rd.path / "model.txt", model_summary(learn.model, *(t[:2] for t in example)) + "\n")
-    learn.add_cb(CheckpointCallback(rd.checkpoint, {"run": want, "features": signature}))
+
     print(f"{rd.path}: training {cfg.epochs} epochs on {len(learn.train_dl.dataset):,} rows, "
           f"{learn.device} {learn.precision}, {sum(p.numel() for p in learn.model.parameters()):,} parameters")  # fmt: skip
     t0 = time.perf_counter()
-    fit(learn, cfg, start_epoch)
+    fit = lambda start_epoch: learn.fit_schedule(cfg.schedule, cfg.epochs, cfg.lr, start_epoch, cfg.pct_start,
+                                                 cfg.cycle_len, cfg.cycle_mult)  # noqa: E731  # fmt: skip
+    fit_resumable(learn, rd.checkpoint, want, cfg.epochs, fit, start, resume=cfg.resume, extra={"features": signature})
     seconds = time.perf_counter() - t0
     result = {"seed": seed, "epochs": cfg.epochs, "train_seconds": round(seconds, 1),
               "rows_per_s": learn.history[-1].get("rows_per_s"), "device": str(learn.device),

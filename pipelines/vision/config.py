@@ -14,7 +14,9 @@ class VisionConfig:
     # random validation share (layouts with a valid/ folder use that instead)
     valid_pct: float = setting(0.2, gt=0, lt=1, step="features")
     split_seed: int = setting(42, ge=0, step="features")
-    sizes: list[int] = setting(factory=lambda: [224], ge=16, step="features")  # progressive resizing: one stage per size
+    sizes: list[int] = setting(
+        factory=lambda: [224], ge=16, step="features"
+    )  # progressive resizing: one stage per size
     # cached images are cache_scale x the largest size (margin for random crops)
     cache_scale: float = setting(1.3, ge=1, step="features")
     # --- model ---------------------------------------------------------------------------------------------
@@ -51,7 +53,9 @@ class VisionConfig:
     thresholds: Literal["per_tag", "global"] = "per_tag"  # multi-label: per_tag or global, chosen on validation
     # clip single-label probabilities to [clip, 1-clip] in the submission (log-loss safety)
     clip: float = setting(0.0, ge=0, lt=0.5)
-    cam_image: str = setting("", result=False)  # file (as in items) to draw the class activation map for; default: the top loss
+    cam_image: str = setting(
+        "", result=False
+    )  # file (as in items) to draw the class activation map for; default: the top loss
     # --- engine ---------------------------------------------------------------------------------------------
     seed: int = setting(0, ge=0)
     device: str = "auto"

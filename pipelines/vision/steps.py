@@ -27,14 +27,13 @@ from models.image_data import ImageDataset, image_loader, train_transform, tta_t
 from models.interpret import class_activation_map, plot_cam, plot_confusion_matrix, plot_images, top_losses
 from models.learner import Learner
 from models.metrics import accuracy, best_thresholds, f2_score, log_loss
-from models.schedules import sgdr_cycles
 from models.summary import model_summary
 from models.vision import ImageModel, PooledHead, create_body, pooled_features
 from pipelines import submit as submitlib
 from pipelines.config import fingerprint, to_dict
 from pipelines.download import DataSpec, read_source
 from pipelines.paths import Paths
-from pipelines.runs import RunDir, features_fingerprint, seed_everything
+from pipelines.runs import RunDir, features_fingerprint, fit_resumable, seed_everything
 from pipelines.vision.config import FEATURE_KEYS, VisionConfig
 from pipelines.vision.layouts import Layout
 
@@ -232,15 +231,6 @@ def plan(cfg: VisionConfig) -> list[Stage]:
     return stages
 
 
-def _fit(learn: Learner, cfg: VisionConfig, epochs: int, lr) -> None:
-    if cfg.schedule == "one_cycle":
-        learn.fit_one_cycle(epochs, lr)
-    elif cfg.schedule == "sgdr":
-        learn.fit_sgdr(sgdr_cycles(epochs, cfg.cycle_len, cfg.cycle_mult), lr, cfg.cycle_len, cfg.cycle_mult)
-    else:
-        raise ValueError(f"schedule={cfg.schedule!r}: expected one_cycle or sgdr")
-
-
 def activations(model: ImageModel, data: ImageData, split: str, size: int, cfg: VisionConfig, learn: Learner,
                 paths: Paths) -> torch.Tensor:  # fmt: skip
     """The frozen body's pooled features for a split (no augmentation), cached in interim/ across runs."""
@@ -254,7 +244,10 @@ def activations(model: ImageModel, data: ImageData, split: str, size: int, cfg: 
     ds = data.dataset(split, valid_transform(size))
     loader = image_loader(ds, batch_size=2 * cfg.bs, shuffle=False, workers=n_workers(cfg, learn.device),
                           pin_memory=learn.device.type == "cuda")  # fmt: skip
-    acts = pooled_features(model, loader, learn.device, learn.precision, cfg.channels_last)
+    # Iterating a DataLoader draws its base seed from torch's global RNG: fork it, so a run that computes the
+    # activations trains exactly like one that finds them cached.
+    with torch.random.fork_rng(devices=[]):
+        acts = pooled_features(model, loader, learn.device, learn.precision, cfg.channels_last)
     seconds = time.perf_counter() - t0
     print(f"precomputed {split} activations at {size}px: {len(ds)} images in {seconds:.1f} s "
           f"({len(ds) / max(seconds, 1e-9):.0f} images/s)")  # fmt: skip
@@ -304,7 +297,6 @@ def train(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict:
     if not ((rd.path / "config.json").is_file() and rd.read_json("config.json").get("run") == want):
         for old in stage_dir.glob("*.pt") if stage_dir.is_dir() else []:
             old.unlink()  # a different config: earlier stages do not apply
-    rd.result.unlink(missing_ok=True)
     rd.start({"run": want, "classes": data.classes, "multi_label": data.multi_label})
     seed_everything(cfg.seed)
     model = build_model(cfg, len(data.classes))
@@ -323,13 +315,15 @@ def train(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict:
     history, losses, lrs = [], [], []
     t_start = time.perf_counter()
     for i, stage in enumerate(stages):
-        ckpt = stage_dir / f"{i}-{stage.name.replace('@', '-')}.pt"
+        ckpt = stage_dir / f"{i}-{stage.name.replace('@', '-')}.pt"  # a finished stage
         if ckpt.is_file():
             state = torch.load(ckpt, map_location="cpu", weights_only=True)
             model.load_state_dict(state["model"])
             history += state["history"]
             losses += state.get("losses", [])  # so the training plot and steps cover the reused stages too
             lrs += state.get("lrs", [])
+            if "rng" in state:  # the next stage draws what it would have drawn uninterrupted
+                torch.set_rng_state(state["rng"])
             print(f"stage {stage.name}: already trained with this config on these features ({ckpt}); reusing")
             continue
         learn = stage_learner(model, stage, data, cfg, paths, base)
@@ -341,10 +335,16 @@ def train(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict:
             example = next(iter(learn.valid_dl))[0][:2].to(base.device)
             atomic_write_text(rd.path / "model.txt", model_summary(model, example) + "\n")
         seen, steps = len(history), len(losses)
-        _fit(learn, cfg, stage.epochs, stage.lr)
+        fit = lambda start, learn=learn, stage=stage: learn.fit_schedule(  # noqa: E731
+            cfg.schedule, stage.epochs, stage.lr, start, cycle_len=cfg.cycle_len, cycle_mult=cfg.cycle_mult
+        )
+        partial = ckpt.with_suffix(".partial.pt")  # after each epoch of the stage: resumed after an interruption
+        fit_resumable(learn, partial, {**want, "stage": i}, stage.epochs, fit, label=f"stage {stage.name}")
+        history, losses, lrs = learn.history, learn.losses_seen, learn.lrs_seen  # a resume restored them
         with atomic_path(ckpt) as tmp:
             torch.save({"model": model.state_dict(), "history": history[seen:], "losses": losses[steps:],
-                        "lrs": lrs[steps:]}, tmp)  # fmt: skip
+                        "lrs": lrs[steps:], "rng": torch.get_rng_state()}, tmp)  # fmt: skip
+        partial.unlink(missing_ok=True)
     train_seconds = time.perf_counter() - t_start
     model.unfreeze()
     save_model(model, cfg, data, rd.path / "model.pt")

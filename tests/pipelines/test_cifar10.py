@@ -132,3 +132,27 @@ def test_resnet_arch_trains_with_adamw_lsuv_and_mixup(tmp_path, capsys):
     assert "pre-activation ResNet [8, 16] x [1, 1]" in out and "adamw one_cycle" in out
     result = json.loads((tmp_path / "data" / "cifar10" / "runs" / "resnet" / "result.json").read_text())
     assert 0 <= result["valid_accuracy"] <= 1 and result["parameters"] > 0
+
+
+@pytest.mark.slow
+def test_kill_9_then_the_same_command_resumes_to_the_uninterrupted_result(tmp_path):
+    """Resume restores weights, optimizer, RNG, lookahead's average and the telemetry; a finished run is reused."""
+    from tests.resume import kill_after_checkpoint, run
+
+    data = str(tmp_path / "data")
+    run(["sample", "cifar10", "--data", data])
+    run(["features", "cifar10", "--data", data])
+    args = ["cifar10", "--data", data, "epochs=5", "widths=[16,32,64]", "tta=false"]
+    runs = tmp_path / "data" / "cifar10" / "runs"
+    kill_after_checkpoint(["train", *args, "--run", "killed"], runs / "killed" / "checkpoint.pt")
+    out = run(["train", *args, "--run", "killed"])
+    assert "resuming after epoch" in out and "of 5" in out
+    run(["train", *args, "--run", "straight"])
+    results = [json.loads((runs / r / "result.json").read_text()) for r in ("killed", "straight")]
+    assert results[0]["valid_accuracy"] == results[1]["valid_accuracy"]
+    metrics = [pd.read_csv(runs / r / "metrics.csv") for r in ("killed", "straight")]
+    assert metrics[0].train_loss.tolist() == metrics[1].train_loss.tolist()
+    assert metrics[0].step.tolist() == metrics[1].step.tolist()
+    stats = [json.loads((runs / r / "activations.json").read_text()) for r in ("killed", "straight")]
+    assert stats[0] == stats[1]
+    assert "already trained with this config on these features" in run(["train", *args, "--run", "straight"])

@@ -114,3 +114,25 @@ def test_a_last_training_batch_of_one_image_trains(tmp_path):
     assert result["n_train"] == 240 and 0 <= result["valid_accuracy"] <= 1
     metrics = pd.read_csv(paths.runs / "one" / "metrics.csv")
     assert list(metrics.stage) == ["precompute", "unfrozen@32"]
+
+
+def test_kill_9_in_a_stage_resumes_that_stage_to_the_uninterrupted_result(tmp_path):
+    from tests.resume import kill_after_checkpoint, run
+
+    data = str(tmp_path / "data")
+    run(["sample", "dogs-vs-cats", "--data", data])
+    args = ["dogs-vs-cats", "--data", data, "sizes=[32]", "precompute_epochs=1", "frozen_epochs=0", "epochs=[3]",
+            "tta=0", "bs=32"]  # fmt: skip
+    run(["features", *args])
+    stages = tmp_path / "data" / "dogs-vs-cats" / "runs" / "killed" / "stages"
+    kill_after_checkpoint(["train", *args, "--run", "killed"], stages / "1-unfrozen-32.partial.pt")
+    out = run(["train", *args, "--run", "killed"])
+    assert "stage precompute: already trained" in out and "stage unfrozen@32 resuming after epoch" in out
+    run(["train", *args, "--run", "straight"])
+    runs = tmp_path / "data" / "dogs-vs-cats" / "runs"
+    results = [json.loads((runs / r / "result.json").read_text()) for r in ("killed", "straight")]
+    assert results[0]["valid_logloss"] == results[1]["valid_logloss"]
+    metrics = [pd.read_csv(runs / r / "metrics.csv") for r in ("killed", "straight")]
+    assert metrics[0].train_loss.tolist() == metrics[1].train_loss.tolist()
+    assert metrics[0].step.tolist() == metrics[1].step.tolist()
+    assert not list(stages.glob("*.partial.pt"))  # a finished stage leaves no partial checkpoint
