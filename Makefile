@@ -31,7 +31,7 @@ FEATURES_CFG := $(call spaced,$(DIR)/config/features.json)
 FEATURES := $(call spaced,$(DIR)/processed/features.json)
 # Image competitions are one __init__.py each on top of the shared pipelines/vision package.
 SHARED_CODE := $(if $(shell grep -ls "pipelines.vision" pipelines/$(PKG)/__init__.py),$(wildcard pipelines/vision/*.py))
-FEATURE_CODE := $(wildcard features/*.py pipelines/$(PKG)/features.py pipelines/$(PKG)/config.py) $(SHARED_CODE)
+FEATURE_CODE := $(wildcard features/*.py $(addprefix pipelines/$(PKG)/,features.py config.py layout.py sample.py)) $(SHARED_CODE)
 TRAIN_CFG := $(call spaced,$(DIR)/config/train.json)
 TRAINED := $(call spaced,$(DIR)/runs/$(RUN)/result.json)
 TRAIN_CODE := $(wildcard models/*.py pipelines/$(PKG)/model.py pipelines/runs.py) $(SHARED_CODE)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
 import pandas as pd
 
 # Name -> (accessor on Series.dt, dtype). Small integer dtypes keep 1M-row frames small.
@@ -51,9 +50,3 @@ def week_start(dates: pd.Series) -> pd.Series:
     """The Sunday on or before each date: the key of Google Trends' Sunday-to-Saturday weeks."""
     days_since_sunday = (dates.dt.day_of_week + 1) % 7
     return (dates - pd.to_timedelta(days_since_sunday, unit="D")).dt.normalize()
-
-
-def month_names(months: pd.Series) -> pd.Series:
-    """Three-letter English month abbreviations as Rossmann's PromoInterval writes them (Sept, not Sep)."""
-    names = np.array(["", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sept", "Oct", "Nov", "Dec"])
-    return pd.Series(names[months.to_numpy()], index=months.index)

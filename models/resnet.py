@@ -19,7 +19,8 @@ from torch import nn
 
 from models.vision import Normalize
 
-CIFAR_STATS = ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))
+# Per-channel mean and std of uint8 images / 255 when the data's own are not given (pass them: `stats=`).
+DEFAULT_STATS = ((0.5, 0.5, 0.5), (0.25, 0.25, 0.25))
 
 
 def conv_bn(c_in: int, c_out: int, stride: int = 1, act: bool = True) -> nn.Sequential:
@@ -71,7 +72,7 @@ class ResNet(nn.Module):
     -> BN-ReLU (pre-activation) -> global average pool -> dropout -> linear. Takes uint8 images."""
 
     def __init__(self, n_out: int = 10, widths: Sequence[int] = (64, 128, 256), depths: Sequence[int] = (1, 1, 1),
-                 preact: bool = True, dropout: float = 0.1, stats=CIFAR_STATS):  # fmt: skip
+                 preact: bool = True, dropout: float = 0.1, stats=DEFAULT_STATS):  # fmt: skip
         super().__init__()
         if len(widths) != len(depths) or not widths:
             raise ValueError(f"widths {list(widths)} and depths {list(depths)} need one entry per stage")
@@ -136,7 +137,7 @@ class WhitenedNet(nn.Module):
     `scale`. Call `init_whitening(images)` with training images before training."""
 
     def __init__(self, n_out: int = 10, widths: Sequence[int] = (64, 256, 256), depths: Sequence[int] = (2, 2, 2),
-                 scale: float = 1 / 9, stats=CIFAR_STATS):  # fmt: skip
+                 scale: float = 1 / 9, stats=DEFAULT_STATS):  # fmt: skip
         super().__init__()
         if len(widths) != len(depths) or not widths or min(depths) < 1:
             raise ValueError(f"widths {list(widths)} and depths {list(depths)} need one entry (>= 1) per group")

@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "step", choices=["download", "sample", "config", "features", "train", "lr-find", "predict", "submit"]
     )
-    parser.add_argument("comp", help="competition: a package under pipelines/ (rossmann, dogs-vs-cats, ...)")
+    parser.add_argument("comp", help="competition: a package under pipelines/ (see pipelines/registry.py)")
     parser.add_argument("--data", help="data root (default: ./data or $DATA)")
     parser.add_argument("--src", help="download: local archive or folder instead of the Kaggle API")
     parser.add_argument("--extra", help="download: folder or archive with the external tables")

@@ -71,11 +71,23 @@ def run_lock(folder: Path, step: str) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def features_fingerprint(paths: Paths) -> str:
-    """Identity of the processed features a run trains on: a hash of processed/features.json (the feature
-    settings, the raw data's SOURCE.json stamp, what was built) without its timing. A finished or interrupted
-    run is reused only when this and its config both match, so new data (the real download replacing the
-    sample) retrains instead of reusing the sample's model."""
+def write_features_stamp(paths: Paths, cfg, **built) -> dict:
+    """processed/features.json, written last by every features step: the feature settings, the raw data's
+    SOURCE.json stamp (which download) and what was `built` (rows, columns, ...)."""
+    from pipelines.config import fingerprint
+
+    stamp = {"config": fingerprint(cfg, ("features",)), "raw": read_source(paths), **built}
+    atomic_write_text(paths.processed / "features.json", json.dumps(stamp, indent=1, default=str))
+    return stamp
+
+
+def features_fingerprint(paths: Paths, cfg=None) -> str:
+    """Identity of the processed features a run trains on: a hash of processed/features.json without its
+    timing. A finished or interrupted run is reused only when this and its config both match, so new data
+    (the real download replacing the sample) retrains instead of reusing the sample's model.
+
+    Refuses (ValueError, with the fix) features built from other raw data than raw/ holds now, or, given
+    `cfg`, with other feature settings than `cfg`'s."""
     stamp = paths.processed / "features.json"
     if not stamp.is_file():
         raise FileNotFoundError(f"{stamp} not found: run `make features COMP={paths.comp}` first")
@@ -84,6 +96,13 @@ def features_fingerprint(paths: Paths) -> str:
     if raw is not None and built.get("raw") != raw:
         raise ValueError(f"{paths.processed} was built from other raw data than {paths.raw} holds now "
                          f"(SOURCE.json changed); rebuild it: make features COMP={paths.comp}")  # fmt: skip
+    if cfg is not None:
+        from pipelines.config import fingerprint
+
+        stale = [k for k, v in fingerprint(cfg, ("features",)).items() if built.get("config", {}).get(k) != v]
+        if stale:
+            raise ValueError(f"{paths.processed} was built with other feature settings ({', '.join(stale)}); rebuild "
+                             f"it with the same ARGS (make features COMP={paths.comp} ARGS=...) before training")  # fmt: skip
     return hashlib.sha256(json.dumps(built, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

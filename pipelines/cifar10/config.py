@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from pipelines.cifar10 import sample
+from pipelines.cifar10.layout import cifar10_submission, read_cifar10
 from pipelines.config import setting
 from pipelines.download import DataSpec
 from pipelines.submit import label
-from pipelines.vision import sample as _sample
-from pipelines.vision.layouts import cifar10_submission, read_cifar10
 from pipelines.vision.steps import ImageTask
 
-SPEC = DataSpec(slug="cifar-10", files={"train": []}, make_sample=_sample.cifar10)
+SPEC = DataSpec(slug="cifar-10", files={"train": []}, make_sample=sample.generate)
 # Scored by accuracy on `label`, a class name.
 TASK = ImageTask(
     "cifar10",

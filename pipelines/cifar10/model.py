@@ -28,6 +28,7 @@ from models.resnet import ResNet, WhitenedNet
 from models.summary import model_summary
 from models.telemetry import ActivationStats
 from pipelines.cifar10.config import TASK, Cifar10Config
+from pipelines.cifar10.layout import CIFAR_STATS
 from pipelines.config import fingerprint
 from pipelines.paths import Paths
 from pipelines.runs import RunDir, features_fingerprint, fit_resumable, seed_everything
@@ -72,9 +73,9 @@ SCHEDULES = ("triangular", "one_cycle")
 
 def build_model(cfg: Cifar10Config, n_out: int) -> nn.Module:
     if cfg.arch == "whitened":
-        return WhitenedNet(n_out, cfg.widths, cfg.depths)
+        return WhitenedNet(n_out, cfg.widths, cfg.depths, stats=CIFAR_STATS)
     if cfg.arch == "resnet":
-        return ResNet(n_out, cfg.widths, cfg.depths, cfg.preact, cfg.dropout)
+        return ResNet(n_out, cfg.widths, cfg.depths, cfg.preact, cfg.dropout, stats=CIFAR_STATS)
     raise ValueError(f"arch={cfg.arch!r}: expected one of {', '.join(ARCHS)}")
 
 

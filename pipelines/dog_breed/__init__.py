@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pipelines.dog_breed import sample
+from pipelines.dog_breed.layout import dog_breed_submission, read_dog_breed
 from pipelines.download import DataSpec
 from pipelines.submit import probability
 from pipelines.vision import VisionConfig, bind
-from pipelines.vision import sample as _sample
-from pipelines.vision.layouts import dog_breed_submission, read_dog_breed
 from pipelines.vision.steps import ImageTask
 
 SPEC = DataSpec(
     slug="dog-breed-identification",
     files={"labels.csv": ["id", "breed"], "train": [], "test": [], "sample_submission.csv": ["id"]},
-    make_sample=_sample.dog_breed,
+    make_sample=sample.generate,
 )
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipelines.dogs_vs_cats import sample
+from pipelines.dogs_vs_cats.layout import dogs_vs_cats_submission, read_dogs_vs_cats
 from pipelines.download import DataSpec
 from pipelines.submit import probability
 from pipelines.vision import VisionConfig, bind
-from pipelines.vision import sample as _sample
-from pipelines.vision.layouts import dogs_vs_cats_submission, read_dogs_vs_cats
 from pipelines.vision.steps import ImageTask
 
-SPEC = DataSpec(slug="dogs-vs-cats-redux-kernels-edition", files={"train": []}, make_sample=_sample.dogs_vs_cats)
+SPEC = DataSpec(slug="dogs-vs-cats-redux-kernels-edition", files={"train": []}, make_sample=sample.generate)
 
 
 @dataclass

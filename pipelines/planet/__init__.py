@@ -6,16 +6,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from pipelines.download import DataSpec
+from pipelines.planet import sample
+from pipelines.planet.layout import planet_submission, read_planet
 from pipelines.submit import labels
 from pipelines.vision import VisionConfig, bind
-from pipelines.vision import sample as _sample
-from pipelines.vision.layouts import planet_submission, read_planet
 from pipelines.vision.steps import ImageTask
 
 SPEC = DataSpec(
     slug="planet-understanding-the-amazon-from-space",
     files={"train_v2.csv": ["image_name", "tags"], "train-jpg": []},
-    make_sample=_sample.planet,
+    make_sample=sample.generate,
 )
 
 

@@ -25,10 +25,10 @@ from features import (
     join_df,
     week_start,
 )
-from features.dates import month_names
 from features.io import atomic_write_text, write_feather
 from pipelines.paths import Paths
-from pipelines.rossmann.config import FEATURE_KEYS, RAW_DTYPES, RossmannConfig
+from pipelines.rossmann.config import RAW_DTYPES, RossmannConfig
+from pipelines.runs import write_features_stamp
 
 EVENTS = ["Promo", "StateHoliday", "SchoolHoliday"]
 WEATHER_COLS = [c for c in RAW_DTYPES["weather.csv"] if c not in ("file", "Date")]
@@ -77,6 +77,10 @@ def prepare_trends(googletrend: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFram
     return gt[gt.State != "DE"], gt[gt.State == "DE"].drop(columns="State").rename(columns={"trend": "trend_DE"})
 
 
+# Month abbreviations as Rossmann's PromoInterval writes them (Sept, not Sep).
+PROMO_MONTHS = ["", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sept", "Oct", "Nov", "Dec"]
+
+
 def add_since_features(df: pd.DataFrame) -> pd.DataFrame:
     """CompetitionDaysOpen / CompetitionMonthsOpen (clipped to 24) and Promo2Days / Promo2Weeks (0..25), Promo2Active."""
     comp_days = (df.Date - df.CompetitionOpenSince).dt.days.clip(lower=0)
@@ -84,7 +88,7 @@ def add_since_features(df: pd.DataFrame) -> pd.DataFrame:
     promo2_days = (df.Date - df.Promo2Since).dt.days.clip(lower=0).where(df.Promo2SinceYear >= 1990, 0)
     # Month-in-PromoInterval through a (interval x month) lookup table: 4 distinct intervals, 1M rows.
     intervals = pd.Categorical(df.PromoInterval.fillna(""))
-    names = month_names(pd.Series(range(13)))
+    names = PROMO_MONTHS  # month 1..12 -> its name in PromoInterval ("Jan,Apr,Jul,Oct"); 0 -> ""
     table = np.array([[bool(m) and m in iv.split(",") for m in names] for iv in intervals.categories])
     in_interval = table[intervals.codes, df.Date.dt.month.to_numpy()]
     return df.assign(
@@ -183,18 +187,16 @@ def build(paths: Paths, cfg: RossmannConfig) -> dict:
         cols = [c for c in keep if c in done.columns] + proc.all_cat_names + proc.cont_names
         write_feather(done[cols], paths.processed / f"{name}.feather")
     proc.save(paths.processed / "procs.json")
-    summary = {
-        "rows": {k: len(v) for k, v in outputs.items()},
-        "dates": {k: [str(v.Date.min().date()), str(v.Date.max().date())] for k, v in outputs.items() if len(v)},
-        "cat_names": proc.all_cat_names,
-        "cont_names": proc.cont_names,
-        "cardinality": proc.categorify.cardinality(),
-        "config": {k: getattr(cfg, k) for k in FEATURE_KEYS},
-        "source": json.loads(paths.source_stamp.read_text()).get("source"),
-        "raw": json.loads(paths.source_stamp.read_text()),  # which download: runs retrain when it changes
-        "seconds": round(time.perf_counter() - t0, 2),
-    }
-    atomic_write_text(paths.processed / "features.json", json.dumps(summary, indent=1))
+    summary = write_features_stamp(
+        paths,
+        cfg,
+        rows={k: len(v) for k, v in outputs.items()},
+        dates={k: [str(v.Date.min().date()), str(v.Date.max().date())] for k, v in outputs.items() if len(v)},
+        cat_names=proc.all_cat_names,
+        cont_names=proc.cont_names,
+        cardinality=proc.categorify.cardinality(),
+        seconds=round(time.perf_counter() - t0, 2),
+    )
     for name, n in summary["rows"].items():
         span = " .. ".join(summary["dates"].get(name, ["-"]))
         print(f"processed: {paths.processed / (name + '.feather')}  {n:,} rows  {span}")

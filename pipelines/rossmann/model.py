@@ -26,7 +26,7 @@ from models.tabular import TabularModel, emb_sizes, frame_tensors
 from pipelines import submit as submitlib
 from pipelines.config import fingerprint, to_dict
 from pipelines.paths import Paths
-from pipelines.rossmann.config import FEATURE_KEYS, SPEC, SUBMISSION_COLUMNS, RossmannConfig
+from pipelines.rossmann.config import SPEC, SUBMISSION_COLUMNS, RossmannConfig
 from pipelines.runs import RunDir, features_fingerprint, fit_resumable, seed_everything
 
 
@@ -36,15 +36,7 @@ class CheckpointMismatch(ValueError):
 
 def load_processed(paths: Paths, cfg: RossmannConfig) -> tuple[TabularProcessor, dict[str, pd.DataFrame]]:
     """procs.json and the train/valid/test tables from data/rossmann/processed, checked against the config."""
-    if not (paths.processed / "procs.json").is_file():
-        raise FileNotFoundError(f"{paths.processed}/procs.json not found: run `make features COMP=rossmann` first")
-    built = json.loads((paths.processed / "features.json").read_text())["config"]
-    stale = [k for k in FEATURE_KEYS if built.get(k) != getattr(cfg, k)]
-    if stale:
-        raise ValueError(
-            f"{paths.processed} was built with other feature settings ({', '.join(stale)}); rebuild it with the "
-            f"same ARGS (make features COMP=rossmann ARGS=...) before training"
-        )
+    features_fingerprint(paths, cfg)  # built, from the raw data there now, with these settings
     proc = TabularProcessor.load(paths.processed / "procs.json")
     frames = {name: pd.read_feather(paths.processed / f"{name}.feather") for name in ("train", "valid", "test")}
     return proc, frames
@@ -252,7 +244,7 @@ def predict(paths: Paths, cfg: RossmannConfig, run: str) -> Path:
     provenance = {"submission": str(out), "runs": [str(paths.runs / run / f"s{s}") for s in summary["seeds"]],
                   "averaged": "log space", "log_shift": summary["log_shift"],
                   "valid_rmspe": summary.get("valid_rmspe"), "rows": len(sub)}  # fmt: skip
-    (paths.submissions / f"{run}.json").write_text(json.dumps(provenance, indent=1))
+    atomic_write_text(paths.submissions / f"{run}.json", json.dumps(provenance, indent=1))
     print(f"submission: {out} ({len(sub):,} rows, {len(summary['seeds'])} model(s) averaged"
           + (f", valid RMSPE {summary['valid_rmspe']:.5f})" if summary.get("valid_rmspe") else ")"))  # fmt: skip
     return out

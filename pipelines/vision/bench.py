@@ -1,6 +1,7 @@
-"""Image benchmarks on the real samples in ../shared/data/images (skipped when absent).
+"""Image benchmarks on a competition's real sample in ../shared/data/images (skipped when absent); each image
+competition's bench.py names its archive and calls `main`:
 
-    python -m pipelines.vision.bench [--parts loader,precision,all] [--comps dogs-vs-cats,planet]
+    python -m pipelines.bench dogs-vs-cats|planet|dog-breed [--parts loader,precision,all] [--args ...]
 
 loader:    training-loader images/s from the pre-resized cache vs decoding the original JPEGs every epoch
            (with and without JPEG draft mode), side by side, median of 3 passes.
@@ -24,7 +25,6 @@ import torch
 from pipelines.paths import ROOT
 
 IMAGES = ROOT.parent / "shared" / "data" / "images"
-TARS = {"dogs-vs-cats": "dogs-vs-cats.tar", "planet": "planet-sample.tar", "dog-breed": "dog-breed-sample.tar"}
 
 
 def _median_rate(fn, n: int, repeats: int = 3) -> tuple[float, list[float]]:
@@ -36,19 +36,19 @@ def _median_rate(fn, n: int, repeats: int = 3) -> tuple[float, list[float]]:
     return statistics.median(rates), rates
 
 
-def bench_loader(data_root: Path, size: int = 224, n: int = 400) -> None:
+def bench_loader(comp: str, data_root: Path, size: int = 224, n: int = 400) -> None:
     from PIL import Image
 
     from features.images import resize_crop, to_rgb
     from models.image_data import ImageDataset, image_loader, train_transform, valid_transform
+    from pipelines import registry
     from pipelines.config import resolve
-    from pipelines.dogs_vs_cats import Config
     from pipelines.paths import Paths
     from pipelines.vision.steps import load_processed
 
-    paths = Paths.for_comp("dogs-vs-cats", data_root)
-    cfg = resolve(Config(), None, [f"sizes=[{size}]"])
-    data = load_processed(paths, cfg, "dogs-vs-cats")
+    paths = Paths.for_comp(comp, data_root)
+    cfg = resolve(registry.load(comp).Config(), None, [f"sizes=[{size}]"])
+    data = load_processed(paths, cfg, comp)
     files = [paths.raw / f for f in data.items.file[:n]]
     rows = data.items.row.to_numpy()[:n]
     tfm = train_transform(size, "side_on")
@@ -68,7 +68,7 @@ def bench_loader(data_root: Path, size: int = 224, n: int = 400) -> None:
         ("training loader (augmented)", tfm),
         ("plain loader (resize only)", valid_transform(size)),
     ):
-        print(f"{label} at {size}px, {n} real dogs-vs-cats images, batch 32, 1 process, median of 3 passes:")
+        print(f"{label} at {size}px, {n} real {comp} images, batch 32, 1 process, median of 3 passes:")
         base = None
         for name, ds in sources.items():
             ds.transform = transform
@@ -125,8 +125,7 @@ def bench_precision(size: int = 224, bs: int = 32, steps: int = 4) -> None:
             print(f"  inference (eval)  channels_last  {'bf16' if dtype else 'fp32':<5} {rate:6.1f} images/s")
 
 
-def bench_all(comp: str, args: str = "") -> None:
-    src = IMAGES / TARS[comp]
+def bench_all(comp: str, src: Path, args: str = "") -> None:
     with tempfile.TemporaryDirectory(prefix=f"bench-{comp}-") as tmp:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         common = [f"COMP={comp}", f"DATA={tmp}/data", f"SUBMISSIONS={tmp}/subs"] + ([f"ARGS={args}"] if args else [])
@@ -144,30 +143,26 @@ def bench_all(comp: str, args: str = "") -> None:
         print("  " + json.dumps({k: v for k, v in result.items() if k.startswith(("valid_", "train_sec", "total"))}))
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv: list[str] | None, comp: str, archive: str) -> None:
+    """The benchmarks of image competition `comp` on ../shared/data/images/`archive`."""
+    parser = argparse.ArgumentParser(prog=f"python -m pipelines.bench {comp}", description=__doc__.splitlines()[0])
     parser.add_argument("--parts", default="loader,precision,all")
-    parser.add_argument("--comps", default="dogs-vs-cats,planet")
     parser.add_argument("--args", default="", help="ARGS for the `all` part, e.g. 'amp=bf16'")
     args = parser.parse_args(argv)
-    if not IMAGES.is_dir():
-        print(f"skipped: real images not found at {IMAGES}")
+    src = IMAGES / archive
+    if not src.is_file():
+        print(f"skipped: the real {comp} sample is not at {src}")
         return
     parts = set(args.parts.split(","))
     if "loader" in parts:
         with tempfile.TemporaryDirectory(prefix="bench-loader-") as tmp:
             env = {**os.environ}
             py = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").is_dir() else "python"
-            for step in (["download", "--src", str(IMAGES / TARS["dogs-vs-cats"])], ["features"]):
-                subprocess.run([py, "-m", "pipelines", step[0], "dogs-vs-cats", "--data", tmp, *step[1:]], cwd=ROOT,
+            for step in (["download", "--src", str(src)], ["features"]):
+                subprocess.run([py, "-m", "pipelines", step[0], comp, "--data", tmp, *step[1:]], cwd=ROOT,
                                env=env, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
-            bench_loader(Path(tmp))
+            bench_loader(comp, Path(tmp))
     if "precision" in parts:
         bench_precision()
     if "all" in parts:
-        for comp in args.comps.split(","):
-            bench_all(comp, args.args)
-
-
-if __name__ == "__main__":
-    main()
+        bench_all(comp, src, args.args)

@@ -30,11 +30,11 @@ from models.metrics import accuracy, best_thresholds, f2_score, log_loss
 from models.summary import model_summary
 from models.vision import ImageModel, PooledHead, create_body, pooled_features
 from pipelines import submit as submitlib
-from pipelines.config import fingerprint, to_dict
+from pipelines.config import fingerprint
 from pipelines.download import DataSpec, read_source
 from pipelines.paths import Paths
-from pipelines.runs import RunDir, features_fingerprint, fit_resumable, seed_everything
-from pipelines.vision.config import FEATURE_KEYS, VisionConfig
+from pipelines.runs import RunDir, features_fingerprint, fit_resumable, seed_everything, write_features_stamp
+from pipelines.vision.config import VisionConfig
 from pipelines.vision.layouts import Layout
 
 
@@ -116,10 +116,7 @@ def build_features(task: ImageTask, paths: Paths, cfg: VisionConfig) -> None:
             "notes": layout.notes, "bad_labelled": sorted(bad), "bad_test": test_meta["bad"],
             "n_train": int((~items.valid).sum()), "n_valid": int(items.valid.sum()), "n_test": len(test)}  # fmt: skip
     atomic_write_text(paths.processed / "layout.json", json.dumps(info, indent=1))
-    full = to_dict(cfg)
-    built = {"config": {k: full[k] for k in FEATURE_KEYS}, "raw": read_source(paths), "n_labelled": len(items),
-             "n_test": len(test), "classes": layout.classes}  # fmt: skip
-    atomic_write_text(paths.processed / "features.json", json.dumps(built))
+    write_features_stamp(paths, cfg, n_labelled=len(items), n_test=len(test), classes=layout.classes)
     print(f"{paths.processed}: {info['n_train']} training, {info['n_valid']} validation, {info['n_test']} test "
           f"images; {len(layout.classes)} {'tags' if layout.multi_label else 'classes'}")  # fmt: skip
 
@@ -162,14 +159,7 @@ class ImageData:
 
 
 def load_processed(paths: Paths, cfg: VisionConfig, comp: str) -> ImageData:
-    stamp = paths.processed / "features.json"
-    if not stamp.is_file():
-        raise FileNotFoundError(f"{stamp} not found: run `make features COMP={comp}` first")
-    built = json.loads(stamp.read_text())["config"]
-    stale = [k for k in FEATURE_KEYS if built.get(k) != getattr(cfg, k)]
-    if stale:
-        raise ValueError(f"{paths.processed} was built with other feature settings ({', '.join(stale)}); rebuild it "
-                         f"with the same ARGS (make features COMP={comp} ARGS=...) before training")  # fmt: skip
+    features_fingerprint(paths, cfg)  # built, from the raw data there now, with these settings
     info = json.loads((paths.processed / "layout.json").read_text())
     items = pd.read_feather(paths.processed / "items.feather")
     test = pd.read_feather(paths.processed / "test.feather")
@@ -569,7 +559,7 @@ def lr_find(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict:
     stage = (Stage("precompute", size, 1, 1.0, False, 2) if cfg.lr_find_on == "head"
              else Stage(f"unfrozen@{size}", size, 1, lrs, True, 0))  # fmt: skip
     learn = stage_learner(model, stage, data, cfg, paths, base)
-    plot = paths.runs / run / f"lr_find_{cfg.lr_find_on}.png"
+    plot = paths.runs / run / "lr_find.png"
     # Unfrozen: sweep the head's lr with the body groups at lr/lr_div and lr/lr_div^2, as training will use them.
     mults = lrs if stage.freeze_to == 0 else None
     result = learn.lr_find(plot=plot, num_it=min(100, 5 * len(learn.train_dl)), lr_mults=mults)

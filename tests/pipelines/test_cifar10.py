@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from pipelines.cifar10.layout import cifar10_submission, read_cifar10
 from pipelines.paths import ROOT
-from pipelines.vision.layouts import cifar10_submission, read_cifar10
 
 
 def test_class_folder_layout_keeps_test_labels(tmp_path):

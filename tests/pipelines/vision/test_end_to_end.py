@@ -66,10 +66,10 @@ def test_make_all_on_the_embedded_sample(tmp_path, comp, args, columns, rows):
 
 
 def test_bad_images_are_reported_and_skipped(tmp_path):
-    from pipelines.vision.sample import dogs_vs_cats
+    from pipelines.dogs_vs_cats.sample import generate
 
     raw = tmp_path / "src"
-    dogs_vs_cats(raw, n_test=20)
+    generate(raw, n_test=20)
     (raw / "train" / "cat.0.jpg").write_bytes((raw / "train" / "cat.0.jpg").read_bytes()[:300])  # truncated
     (raw / "test1" / "3.jpg").write_bytes(b"garbage")
     data = tmp_path / "data"
@@ -111,9 +111,9 @@ def test_a_last_training_batch_of_one_image_trains(tmp_path):
     cfg = Config(sizes=[32], precompute_epochs=1, frozen_epochs=0, epochs=[1], bs=239, tta=0)
     build_features(paths, cfg)
     result = train(paths, cfg, "one")
-    assert result["n_train"] == 240 and 0 <= result["valid_accuracy"] <= 1
+    assert result["n_train"] == 240
     metrics = pd.read_csv(paths.runs / "one" / "metrics.csv")
-    assert list(metrics.stage) == ["precompute", "unfrozen@32"]
+    assert list(metrics.stage) == ["precompute", "unfrozen@32"] and metrics.train_loss.notna().all()
 
 
 def test_kill_9_in_a_stage_resumes_that_stage_to_the_uninterrupted_result(tmp_path):

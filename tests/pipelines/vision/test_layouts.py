@@ -6,14 +6,9 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from pipelines.vision.layouts import (
-    dog_breed_submission,
-    dogs_vs_cats_submission,
-    planet_submission,
-    read_dog_breed,
-    read_dogs_vs_cats,
-    read_planet,
-)
+from pipelines.dog_breed.layout import dog_breed_submission, read_dog_breed
+from pipelines.dogs_vs_cats.layout import dogs_vs_cats_submission, read_dogs_vs_cats
+from pipelines.planet.layout import planet_submission, read_planet
 
 
 def _img(path, colour=(10, 20, 30)):

@@ -1,0 +1,13 @@
+"""planet benchmarks on its real sample, ../shared/data/images/planet-sample.tar (pipelines/vision/bench.py)."""
+
+from __future__ import annotations
+
+from pipelines.vision import bench
+
+
+def main(argv: list[str] | None = None) -> None:
+    bench.main(argv, "planet", "planet-sample.tar")
+
+
+if __name__ == "__main__":
+    main()
