@@ -77,8 +77,15 @@ def load_resized(path: str | Path, size: int) -> np.ndarray:
     return resize_crop(open_rgb(path, min_size=size), size)
 
 
-def build_cache(files: Sequence[str | Path], size: int, out: Path, workers: int | None = None,
-                keep_bad: bool = False, progress: bool = True, extra: dict | None = None) -> dict:  # fmt: skip
+def build_cache(
+    files: Sequence[str | Path],
+    size: int,
+    out: Path,
+    workers: int | None = None,
+    keep_bad: bool = False,
+    progress: bool = True,
+    extra: dict | None = None,
+) -> dict:
     """Decode and resize `files` into `out` (N, size, size, 3 uint8 .npy) plus `out`.json listing the kept
     files and the bad ones. Bad images are reported and skipped (with `keep_bad`, kept as black images so
     rows stay aligned, e.g. for test ids). Written to temp files, then renamed, so an interrupted build
@@ -98,8 +105,16 @@ def build_cache(files: Sequence[str | Path], size: int, out: Path, workers: int 
 
     # PIL releases the GIL while decoding and resizing, so threads scale without pickling images.
     with ThreadPoolExecutor(workers) as pool:
-        list(tqdm(pool.map(work, range(len(files))), total=len(files), desc=f"cache {out.name} @{size}px",
-                  disable=not (progress and sys.stderr.isatty()), mininterval=2, leave=False))  # fmt: skip
+        list(
+            tqdm(
+                pool.map(work, range(len(files))),
+                total=len(files),
+                desc=f"cache {out.name} @{size}px",
+                disable=not (progress and sys.stderr.isatty()),
+                mininterval=2,
+                leave=False,
+            )
+        )
     if keep_bad:
         arrays = [np.zeros((size, size, 3), np.uint8) if a is None else a for a in arrays]
     kept = [i for i, a in enumerate(arrays) if a is not None]

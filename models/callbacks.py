@@ -39,8 +39,12 @@ class ProgressCallback(Callback):
 
     def before_epoch(self, learn):
         if self.interactive:
-            self.bar = tqdm(total=len(learn.train_dl), desc=f"{self.label}epoch {learn.epoch + 1}/{learn.n_epochs}",
-                            leave=False, dynamic_ncols=True)  # fmt: skip
+            self.bar = tqdm(
+                total=len(learn.train_dl),
+                desc=f"{self.label}epoch {learn.epoch + 1}/{learn.n_epochs}",
+                leave=False,
+                dynamic_ncols=True,
+            )
 
     def after_batch(self, learn):
         if self.bar is not None:

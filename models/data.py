@@ -37,8 +37,9 @@ def drop_last_default(n: int, batch_size: int, shuffle: bool) -> bool:
     return shuffle and n > batch_size
 
 
-def tensor_loader(*tensors: torch.Tensor, batch_size: int, shuffle: bool, seed: int = 0,
-                  drop_last: bool | None = None) -> DataLoader:  # fmt: skip
+def tensor_loader(
+    *tensors: torch.Tensor, batch_size: int, shuffle: bool, seed: int = 0, drop_last: bool | None = None
+) -> DataLoader:
     """A DataLoader over tensors already in memory (or on the GPU) that indexes a whole batch at once.
 
     `batch_size=None` with a BatchSampler makes TensorDataset gather each batch with one fancy index

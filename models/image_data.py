@@ -38,8 +38,9 @@ class Dihedral(v2.Transform):
         return torch.rot90(out, k % 4, dims=(-2, -1)).contiguous()
 
 
-def train_transform(size: int, kind: str = "side_on", max_rotate: float = 10.0, min_scale: float = 0.35,
-                    lighting: float = 0.2) -> Callable:  # fmt: skip
+def train_transform(
+    size: int, kind: str = "side_on", max_rotate: float = 10.0, min_scale: float = 0.35, lighting: float = 0.2
+) -> Callable:
     """Augmentation for training at `size` px from the (larger, square) cached image, all on uint8.
 
     Rotation happens on a reflection-padded copy, so corners show mirrored content instead of black.
@@ -105,8 +106,14 @@ class ImageDataset(Dataset):
     """Images from the pre-resized cache (a memory-mapped .npy) or, without one, decoded from the files every
     time; yields (uint8 CHW tensor, target) or just the image when there are no targets."""
 
-    def __init__(self, source: Path | Sequence[str | Path], targets: torch.Tensor | None, transform: Callable,
-                 size: int | None = None, rows: Sequence[int] | None = None):  # fmt: skip
+    def __init__(
+        self,
+        source: Path | Sequence[str | Path],
+        targets: torch.Tensor | None,
+        transform: Callable,
+        size: int | None = None,
+        rows: Sequence[int] | None = None,
+    ):
         """`source`: a cache .npy (then `rows` picks its rows) or a list of image files (decoded at `size`)."""
         self.cache = Path(source) if isinstance(source, (str, Path)) else None
         self.files = None if self.cache else [str(f) for f in source]
@@ -139,19 +146,34 @@ class ImageDataset(Dataset):
         return x if self.targets is None else (x, self.targets[i])
 
 
-def image_loader(ds: ImageDataset, batch_size: int, shuffle: bool, seed: int = 0, workers: int = 0,
-                 pin_memory: bool = False, drop_last: bool | None = None) -> DataLoader:  # fmt: skip
+def image_loader(
+    ds: ImageDataset,
+    batch_size: int,
+    shuffle: bool,
+    seed: int = 0,
+    workers: int = 0,
+    pin_memory: bool = False,
+    drop_last: bool | None = None,
+) -> DataLoader:
     """A DataLoader with the per-epoch seeded sampler (reproducible, resumable) when shuffling; a training
     loader drops its last partial batch (`models.data.drop_last_default`)."""
     sampler = EpochSampler(len(ds), seed) if shuffle else None
     if drop_last is None:
         drop_last = drop_last_default(len(ds), batch_size, shuffle)
-    return DataLoader(ds, batch_size=batch_size, sampler=sampler, num_workers=workers, pin_memory=pin_memory,
-                      drop_last=drop_last, persistent_workers=workers > 0)  # fmt: skip
+    return DataLoader(
+        ds,
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=workers,
+        pin_memory=pin_memory,
+        drop_last=drop_last,
+        persistent_workers=workers > 0,
+    )
 
 
-def batch_crop_flip(x: torch.Tensor, pad: int = 4, generator: torch.Generator | None = None,
-                    flip: bool = True) -> torch.Tensor:  # fmt: skip
+def batch_crop_flip(
+    x: torch.Tensor, pad: int = 4, generator: torch.Generator | None = None, flip: bool = True
+) -> torch.Tensor:
     """Random `pad`-pixel translations with reflection padding and (with `flip`) random horizontal flips for a
     whole (N, C, H, W) batch in one gather, any dtype, on any device: no per-image Python work, which on small
     images (CIFAR's 32 px) would cost more than the network."""

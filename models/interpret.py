@@ -30,8 +30,9 @@ def _save(fig, path: Path) -> None:
     _plt().close(fig)
 
 
-def plot_confusion_matrix(target: np.ndarray, pred: np.ndarray, classes: Sequence[str], path: Path,
-                          max_classes: int = 40) -> np.ndarray:  # fmt: skip
+def plot_confusion_matrix(
+    target: np.ndarray, pred: np.ndarray, classes: Sequence[str], path: Path, max_classes: int = 40
+) -> np.ndarray:
     """sklearn's confusion matrix as a PNG (counts in the cells); above `max_classes`, the most confused."""
     from sklearn.metrics import confusion_matrix
 
@@ -46,32 +47,55 @@ def plot_confusion_matrix(target: np.ndarray, pred: np.ndarray, classes: Sequenc
     fig, ax = plt.subplots(figsize=(max(4, 0.35 * n + 2), max(4, 0.35 * n + 2)))
     ax.imshow(sub, cmap="Blues")
     names = [classes[i] for i in keep]
-    ax.set(xticks=range(n), yticks=range(n), xlabel="predicted", ylabel="actual",
-           title=f"confusion matrix ({int(np.trace(cm))}/{int(cm.sum())} right)")  # fmt: skip
+    ax.set(
+        xticks=range(n),
+        yticks=range(n),
+        xlabel="predicted",
+        ylabel="actual",
+        title=f"confusion matrix ({int(np.trace(cm))}/{int(cm.sum())} right)",
+    )
     ax.set_xticklabels(names, rotation=90)
     ax.set_yticklabels(names)
     if n <= 25:
         for i in range(n):
             for j in range(n):
-                ax.text(j, i, str(sub[i, j]), ha="center", va="center",
-                        color="white" if sub[i, j] > sub.max() / 2 else "black", fontsize=8)  # fmt: skip
+                ax.text(
+                    j,
+                    i,
+                    str(sub[i, j]),
+                    ha="center",
+                    va="center",
+                    color="white" if sub[i, j] > sub.max() / 2 else "black",
+                    fontsize=8,
+                )
     _save(fig, path)
     return cm
 
 
-def top_losses(files: Sequence[str], losses: np.ndarray, actual: Sequence[str], predicted: Sequence[str],
-               confidence: np.ndarray, k: int = 20) -> pd.DataFrame:  # fmt: skip
+def top_losses(
+    files: Sequence[str],
+    losses: np.ndarray,
+    actual: Sequence[str],
+    predicted: Sequence[str],
+    confidence: np.ndarray,
+    k: int = 20,
+) -> pd.DataFrame:
     """The k validation images the model got most wrong: file, actual and predicted label, confidence, loss."""
     order = np.argsort(-losses, kind="stable")[:k]
-    return pd.DataFrame({
-        "file": [files[i] for i in order], "actual": [actual[i] for i in order],
-        "predicted": [predicted[i] for i in order], "confidence": np.round(confidence[order], 4),
-        "loss": np.round(losses[order], 4),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "file": [files[i] for i in order],
+            "actual": [actual[i] for i in order],
+            "predicted": [predicted[i] for i in order],
+            "confidence": np.round(confidence[order], 4),
+            "loss": np.round(losses[order], 4),
+        }
+    )
 
 
-def plot_images(images: Sequence[torch.Tensor], titles: Sequence[str], path: Path, ncols: int = 4,
-                suptitle: str | None = None) -> None:  # fmt: skip
+def plot_images(
+    images: Sequence[torch.Tensor], titles: Sequence[str], path: Path, ncols: int = 4, suptitle: str | None = None
+) -> None:
     """uint8 CHW tensors in a grid with titles."""
     plt = _plt()
     nrows = max(1, -(-len(images) // ncols))

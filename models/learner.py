@@ -35,9 +35,16 @@ from models.schedules import (
 )
 
 EVENTS = (
-    "before_fit", "before_epoch", "before_batch", "after_loss", "after_batch",
-    "before_validate", "after_validate", "after_epoch", "after_fit",
-)  # fmt: skip
+    "before_fit",
+    "before_epoch",
+    "before_batch",
+    "after_loss",
+    "after_batch",
+    "before_validate",
+    "after_validate",
+    "after_epoch",
+    "after_fit",
+)
 
 
 class CancelFit(Exception):
@@ -268,14 +275,35 @@ class Learner:
         self.scaler.update()
         return loss
 
-    def fit_one_cycle(self, n_epochs: int, lr_max, pct_start: float = 0.25, div: float = 25.0,
-                      div_final: float = 1e5, moms: tuple[float, float] = (0.95, 0.85), start_epoch: int = 0):  # fmt: skip
+    def fit_one_cycle(
+        self,
+        n_epochs: int,
+        lr_max,
+        pct_start: float = 0.25,
+        div: float = 25.0,
+        div_final: float = 1e5,
+        moms: tuple[float, float] = (0.95, 0.85),
+        start_epoch: int = 0,
+    ):
         """Leslie Smith's one-cycle policy: lr warms up then anneals, momentum does the opposite."""
-        return self.fit(n_epochs, lr_max, one_cycle(pct_start, div, div_final),
-                        one_cycle_momentum(pct_start, moms[0], moms[1]), start_epoch)  # fmt: skip
+        return self.fit(
+            n_epochs,
+            lr_max,
+            one_cycle(pct_start, div, div_final),
+            one_cycle_momentum(pct_start, moms[0], moms[1]),
+            start_epoch,
+        )
 
-    def fit_schedule(self, schedule: str, n_epochs: int, lr, start_epoch: int = 0, pct_start: float = 0.25,
-                     cycle_len: int = 1, cycle_mult: int = 2):  # fmt: skip
+    def fit_schedule(
+        self,
+        schedule: str,
+        n_epochs: int,
+        lr,
+        start_epoch: int = 0,
+        pct_start: float = 0.25,
+        cycle_len: int = 1,
+        cycle_mult: int = 2,
+    ):
         """Train with a schedule named in a config: one_cycle, sgdr (cycles of cycle_len x cycle_mult**i epochs
         filling `n_epochs`), constant or triangular (momentum constant)."""
         if schedule == "one_cycle":
@@ -324,8 +352,15 @@ class Learner:
         return out
 
     # ---- lr finder -----------------------------------------------------------------------------------------
-    def lr_find(self, start_lr: float = 1e-7, end_lr: float = 10.0, num_it: int = 100, stop_div: bool = True,
-                plot: str | Path | None = None, lr_mults: Sequence[float] | None = None) -> dict:  # fmt: skip
+    def lr_find(
+        self,
+        start_lr: float = 1e-7,
+        end_lr: float = 10.0,
+        num_it: int = 100,
+        stop_div: bool = True,
+        plot: str | Path | None = None,
+        lr_mults: Sequence[float] | None = None,
+    ) -> dict:
         """Exponential lr sweep over mini-batches; stops when the loss diverges; weights are restored after.
 
         Returns lrs, smoothed losses and a suggested lr (the steepest descent, capped at a tenth of the

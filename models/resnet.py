@@ -71,8 +71,15 @@ class ResNet(nn.Module):
     """stem (3x3 conv) -> stages (`depths[i]` blocks of width `widths[i]`, stride 2 from the second stage on)
     -> BN-ReLU (pre-activation) -> global average pool -> dropout -> linear. Takes uint8 images."""
 
-    def __init__(self, n_out: int = 10, widths: Sequence[int] = (64, 128, 256), depths: Sequence[int] = (1, 1, 1),
-                 preact: bool = True, dropout: float = 0.1, stats=DEFAULT_STATS):  # fmt: skip
+    def __init__(
+        self,
+        n_out: int = 10,
+        widths: Sequence[int] = (64, 128, 256),
+        depths: Sequence[int] = (1, 1, 1),
+        preact: bool = True,
+        dropout: float = 0.1,
+        stats=DEFAULT_STATS,
+    ):
         super().__init__()
         if len(widths) != len(depths) or not widths:
             raise ValueError(f"widths {list(widths)} and depths {list(depths)} need one entry per stage")
@@ -136,8 +143,14 @@ class WhitenedNet(nn.Module):
     (`depths[i]` convolutions, each group halving the resolution) -> global max-pool -> linear (no bias) x
     `scale`. Call `init_whitening(images)` with training images before training."""
 
-    def __init__(self, n_out: int = 10, widths: Sequence[int] = (64, 256, 256), depths: Sequence[int] = (2, 2, 2),
-                 scale: float = 1 / 9, stats=DEFAULT_STATS):  # fmt: skip
+    def __init__(
+        self,
+        n_out: int = 10,
+        widths: Sequence[int] = (64, 256, 256),
+        depths: Sequence[int] = (2, 2, 2),
+        scale: float = 1 / 9,
+        stats=DEFAULT_STATS,
+    ):
         super().__init__()
         if len(widths) != len(depths) or not widths or min(depths) < 1:
             raise ValueError(f"widths {list(widths)} and depths {list(depths)} need one entry (>= 1) per group")

@@ -21,8 +21,13 @@ class ActivationStats(Callback):
 
     order = 40
 
-    def __init__(self, path: str | Path | None = None, modules: list[nn.Module] | None = None, every: int = 10,
-                 near_zero: float = 1e-2):  # fmt: skip
+    def __init__(
+        self,
+        path: str | Path | None = None,
+        modules: list[nn.Module] | None = None,
+        every: int = 10,
+        near_zero: float = 1e-2,
+    ):
         self.path = Path(path) if path else None
         self.modules, self.every, self.near_zero = modules, every, near_zero
         self.stats: dict[str, dict[str, list[float]]] = {}

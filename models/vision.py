@@ -55,8 +55,10 @@ def efficientnet_lite0_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     out = {}
     for (name, want), (src_name, value) in zip(target.items(), source.items(), strict=True):
         if want.shape != value.shape:
-            raise PretrainedWeightsUnavailable(f"EfficientNet-Lite0 weights: {src_name} {tuple(value.shape)} "
-                                               f"does not fit timm's {name} {tuple(want.shape)}")  # fmt: skip
+            raise PretrainedWeightsUnavailable(
+                f"EfficientNet-Lite0 weights: {src_name} {tuple(value.shape)} "
+                f"does not fit timm's {name} {tuple(want.shape)}"
+            )
         out[name] = value
     return out
 
@@ -132,9 +134,14 @@ class AdaptiveConcatPool2d(nn.Module):
 def create_head(n_features: int, n_out: int, hidden: int = 512, ps: float = 0.5) -> nn.Sequential:
     """fastai's head on pooled features: BN, Dropout(ps/2), Linear, ReLU, BN, Dropout(ps), Linear."""
     return nn.Sequential(
-        nn.BatchNorm1d(2 * n_features), nn.Dropout(ps / 2), nn.Linear(2 * n_features, hidden), nn.ReLU(inplace=True),
-        nn.BatchNorm1d(hidden), nn.Dropout(ps), nn.Linear(hidden, n_out),
-    )  # fmt: skip
+        nn.BatchNorm1d(2 * n_features),
+        nn.Dropout(ps / 2),
+        nn.Linear(2 * n_features, hidden),
+        nn.ReLU(inplace=True),
+        nn.BatchNorm1d(hidden),
+        nn.Dropout(ps),
+        nn.Linear(hidden, n_out),
+    )
 
 
 class Normalize(nn.Module):
@@ -213,8 +220,9 @@ class PooledHead(nn.Module):
 
 
 @torch.no_grad()
-def pooled_features(model: ImageModel, loader, device: torch.device, precision, channels_last: bool = False,
-                    progress: bool = True) -> torch.Tensor:  # fmt: skip
+def pooled_features(
+    model: ImageModel, loader, device: torch.device, precision, channels_last: bool = False, progress: bool = True
+) -> torch.Tensor:
     """The frozen body's pooled activations over a loader (eval mode, no augmentation): (N, 2 * n_features)."""
     from tqdm.auto import tqdm
 

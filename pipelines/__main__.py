@@ -80,8 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--extra", help="download: folder or archive with the external tables")
     parser.add_argument("--force", action="store_true", help="download/sample: replace what raw/ holds")
     parser.add_argument("--config", help="TOML file of config overrides")
-    parser.add_argument("--run", default=os.environ.get("RUN", "default"),
-                        help="run name: data/COMP/runs/RUN, submissions/COMP/RUN.csv (default: $RUN or default)")  # fmt: skip
+    parser.add_argument(
+        "--run",
+        default=os.environ.get("RUN", "default"),
+        help="run name: data/COMP/runs/RUN, submissions/COMP/RUN.csv (default: $RUN or default)",
+    )
     parser.add_argument("overrides", nargs="*", help="config overrides key=value")
     args = parser.parse_intermixed_args(argv)
 
@@ -90,8 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not (
         args.step == "train" and getattr(comp, "DISTRIBUTED", False)
     ):
-        print(f"error: data-parallel runs (torchrun) are supported for `train` of: "
-              f"{', '.join(n for n in registry.names() if getattr(competition(n), 'DISTRIBUTED', False))}", file=sys.stderr)  # fmt: skip
+        print(
+            f"error: data-parallel runs (torchrun) are supported for `train` of: "
+            f"{', '.join(n for n in registry.names() if getattr(competition(n), 'DISTRIBUTED', False))}",
+            file=sys.stderr,
+        )
         return 2
     rank0 = os.environ.get("RANK", "0") == "0"  # under torchrun, rank 0 alone holds the run's lock
     try:

@@ -37,8 +37,11 @@ def run_measured(args: list[str], env: dict | None = None) -> tuple[float, float
 
 def report(name: str, samples: list[tuple[float, float]]) -> None:
     walls, peaks = zip(*samples, strict=True)
-    print(f"{name:<34} wall {statistics.median(walls):6.2f} s (runs: {', '.join(f'{w:.2f}' for w in walls)})"
-          f"   peak {statistics.median(peaks):5.2f} GB", flush=True)  # fmt: skip
+    print(
+        f"{name:<34} wall {statistics.median(walls):6.2f} s (runs: {', '.join(f'{w:.2f}' for w in walls)})"
+        f"   peak {statistics.median(peaks):5.2f} GB",
+        flush=True,
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

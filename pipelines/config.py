@@ -26,9 +26,17 @@ class ConfigError(ValueError):
 STEPS = ("features", "train")
 
 
-def setting(default: Any = dataclasses.MISSING, *, factory: Any = dataclasses.MISSING, ge: float | None = None,
-            gt: float | None = None, le: float | None = None, lt: float | None = None,
-            step: Literal["features", "train"] = "train", result: bool = True) -> Any:  # fmt: skip
+def setting(
+    default: Any = dataclasses.MISSING,
+    *,
+    factory: Any = dataclasses.MISSING,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+    step: Literal["features", "train"] = "train",
+    result: bool = True,
+) -> Any:
     """A config field with its valid range, checked when the config is resolved (for a list, each item):
     `epochs: int = setting(10, ge=1)`, `layers: list[int] = setting(factory=lambda: [1000, 500], ge=1)`.
 
@@ -66,8 +74,12 @@ def fingerprint(config: Any, steps: tuple[str, ...] = STEPS) -> dict[str, Any]:
     return {k: full[k] for k in keys if field_meta(type(config), k, "result", True)}
 
 
-_BOUNDS = {"ge": (">=", lambda v, b: v >= b), "gt": (">", lambda v, b: v > b),
-           "le": ("<=", lambda v, b: v <= b), "lt": ("<", lambda v, b: v < b)}  # fmt: skip
+_BOUNDS = {
+    "ge": (">=", lambda v, b: v >= b),
+    "gt": (">", lambda v, b: v > b),
+    "le": ("<=", lambda v, b: v <= b),
+    "lt": ("<", lambda v, b: v < b),
+}
 
 
 @functools.cache

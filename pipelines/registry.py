@@ -86,6 +86,8 @@ def load(comp: str) -> ModuleType:
         raise SystemExit(f"unknown competition {comp!r}; known: {', '.join(names())} (COMP=...)") from None
     missing = [n for n in REQUIRED if not hasattr(module, n)]
     if missing:
-        raise SystemExit(f"{module.__name__} ({module.__file__}) is not a complete competition package: it lacks "
-                         f"{', '.join(missing)} (see pipelines/registry.py: Competition)")  # fmt: skip
+        raise SystemExit(
+            f"{module.__name__} ({module.__file__}) is not a complete competition package: it lacks "
+            f"{', '.join(missing)} (see pipelines/registry.py: Competition)"
+        )
     return module

@@ -29,8 +29,13 @@ def git_commit() -> dict:
     """The repo's HEAD commit and whether the work tree had uncommitted changes."""
     try:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True, check=True)  # fmt: skip
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         return {"commit": head.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
     except (OSError, subprocess.CalledProcessError):
         return {"commit": "unknown", "dirty": None}
@@ -57,8 +62,9 @@ def run_lock(folder: Path, step: str) -> Iterator[None]:
         except BlockingIOError:
             f.seek(0)
             holder = f.read().strip() or "another process"
-            raise RunLocked(f"{folder} is in use by {holder}. Wait for it to finish (or stop it), or use another "
-                            f"run name (RUN=...)") from None  # fmt: skip
+            raise RunLocked(
+                f"{folder} is in use by {holder}. Wait for it to finish (or stop it), or use another run name (RUN=...)"
+            ) from None
         f.seek(0)
         f.truncate()
         command = shlex.join(["python", *sys.argv]) if sys.argv and sys.argv[0] else step
@@ -94,15 +100,19 @@ def features_fingerprint(paths: Paths, cfg=None) -> str:
     built = {k: v for k, v in json.loads(stamp.read_text()).items() if k != "seconds"}
     raw = read_source(paths)
     if raw is not None and built.get("raw") != raw:
-        raise ValueError(f"{paths.processed} was built from other raw data than {paths.raw} holds now "
-                         f"(SOURCE.json changed); rebuild it: make features COMP={paths.comp}")  # fmt: skip
+        raise ValueError(
+            f"{paths.processed} was built from other raw data than {paths.raw} holds now "
+            f"(SOURCE.json changed); rebuild it: make features COMP={paths.comp}"
+        )
     if cfg is not None:
         from pipelines.config import fingerprint
 
         stale = [k for k, v in fingerprint(cfg, ("features",)).items() if built.get("config", {}).get(k) != v]
         if stale:
-            raise ValueError(f"{paths.processed} was built with other feature settings ({', '.join(stale)}); rebuild "
-                             f"it with the same ARGS (make features COMP={paths.comp} ARGS=...) before training")  # fmt: skip
+            raise ValueError(
+                f"{paths.processed} was built with other feature settings ({', '.join(stale)}); rebuild "
+                f"it with the same ARGS (make features COMP={paths.comp} ARGS=...) before training"
+            )
     return hashlib.sha256(json.dumps(built, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -178,8 +188,18 @@ def resumable(checkpoint: Path, identity: dict, epochs: int) -> int:
     return done if done < epochs else 0
 
 
-def fit_resumable(learn, checkpoint: Path, identity: dict, epochs: int, fit, on_start=None, label: str = "",
-                  write: bool = True, resume: bool = True, extra: dict | None = None) -> int:  # fmt: skip
+def fit_resumable(
+    learn,
+    checkpoint: Path,
+    identity: dict,
+    epochs: int,
+    fit,
+    on_start=None,
+    label: str = "",
+    write: bool = True,
+    resume: bool = True,
+    extra: dict | None = None,
+) -> int:
     """Every trainer's fit: continue from `checkpoint` when a run with the same `identity` left it after a
     finished epoch (weights, optimizer, history, RNG and callback state restored, so the result equals an
     uninterrupted run's); else `on_start()` (write the run's config, say). Then `fit(start_epoch)`,

@@ -69,8 +69,13 @@ def labels(choices) -> Column:
     return Column("labels", choices=tuple(choices))
 
 
-def validate_submission(sub: pd.DataFrame, sample: pd.DataFrame, id_col: str, where: str = "submission",
-                        columns: dict[str, Column] | None = None) -> None:  # fmt: skip
+def validate_submission(
+    sub: pd.DataFrame,
+    sample: pd.DataFrame,
+    id_col: str,
+    where: str = "submission",
+    columns: dict[str, Column] | None = None,
+) -> None:
     """Same header, same ids in the same order as `sample`, no missing values, and each column as the
     competition scores it (`columns`; a column left out must be numeric where the sample's is)."""
     if list(sub.columns) != list(sample.columns):
@@ -89,8 +94,10 @@ def validate_submission(sub: pd.DataFrame, sample: pd.DataFrame, id_col: str, wh
     bad = values.isna().any(axis=1) | ~np.isfinite(values.select_dtypes("number").to_numpy(np.float64)).all(axis=1)
     if bad.any():
         i = int(bad.to_numpy().argmax())
-        raise SubmissionError(f"{where}: {int(bad.sum())} rows with missing or non-finite values (first: row {i + 1}, "
-                              f"{id_col}={sub[id_col].iloc[i]})")  # fmt: skip
+        raise SubmissionError(
+            f"{where}: {int(bad.sum())} rows with missing or non-finite values (first: row {i + 1}, "
+            f"{id_col}={sub[id_col].iloc[i]})"
+        )
     rules = {c: number() for c in values.columns if pd.api.types.is_numeric_dtype(sample[c])} | (columns or {})
     for col, rule in rules.items():
         mask, expected = rule.bad(sub[col])
@@ -105,8 +112,9 @@ def validate_submission(sub: pd.DataFrame, sample: pd.DataFrame, id_col: str, wh
             )
 
 
-def write_submission(sub: pd.DataFrame, sample: pd.DataFrame, id_col: str, path: Path,
-                     columns: dict[str, Column] | None = None) -> Path:  # fmt: skip
+def write_submission(
+    sub: pd.DataFrame, sample: pd.DataFrame, id_col: str, path: Path, columns: dict[str, Column] | None = None
+) -> Path:
     """Validate, then write the CSV atomically (a failed check leaves any previous file untouched)."""
     validate_submission(sub, sample, id_col, where=str(path), columns=columns)
     with atomic_path(path) as tmp:
@@ -129,5 +137,15 @@ def submit(slug: str, comp: str, path: Path, message: str) -> None:
     print(getattr(result, "message", None) or out.getvalue().strip() or f"submitted {path} to {slug}")
 
 
-__all__ = ["Column", "DownloadError", "SubmissionError", "label", "labels", "number", "probability", "submit",
-           "validate_submission", "write_submission"]  # fmt: skip
+__all__ = [
+    "Column",
+    "DownloadError",
+    "SubmissionError",
+    "label",
+    "labels",
+    "number",
+    "probability",
+    "submit",
+    "validate_submission",
+    "write_submission",
+]

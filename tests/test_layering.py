@@ -13,8 +13,12 @@ from pipelines import registry
 from pipelines.paths import ROOT
 
 COMPETITIONS = registry.names()
-SHARED = [*sorted((ROOT / "features").glob("*.py")), *sorted((ROOT / "models").glob("*.py")),
-          *sorted((ROOT / "pipelines").glob("*.py")), *sorted((ROOT / "pipelines" / "vision").glob("*.py"))]  # fmt: skip
+SHARED = [
+    *sorted((ROOT / "features").glob("*.py")),
+    *sorted((ROOT / "models").glob("*.py")),
+    *sorted((ROOT / "pipelines").glob("*.py")),
+    *sorted((ROOT / "pipelines" / "vision").glob("*.py")),
+]
 
 
 def code_words(path: Path) -> list[tuple[int, str]]:
@@ -49,6 +53,7 @@ def test_the_competitions_are_found():
 @pytest.mark.parametrize("path", SHARED, ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_competition_name_or_constant_in_shared_code(path):
     needles = {n for c in COMPETITIONS for n in (c, c.replace("-", "_"))} | {"cifar"}
-    hits = [f"{path.name}:{line}: {text!r}" for line, text in code_words(path)
-            if any(n in text.lower() for n in needles)]  # fmt: skip
+    hits = [
+        f"{path.name}:{line}: {text!r}" for line, text in code_words(path) if any(n in text.lower() for n in needles)
+    ]
     assert not hits, "competition knowledge in shared code (move it into its package):\n" + "\n".join(hits)

@@ -16,8 +16,9 @@ pytestmark = pytest.mark.slow
 
 def make(*args, data: Path, check=True):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    r = subprocess.run(["make", "--no-print-directory", *args, f"DATA={data}"], cwd=ROOT, env=env,
-                       capture_output=True, text=True)  # fmt: skip
+    r = subprocess.run(
+        ["make", "--no-print-directory", *args, f"DATA={data}"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
     if check and r.returncode:
         raise AssertionError(f"make {' '.join(args)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
     return r
@@ -79,8 +80,10 @@ def test_all_on_the_sample_then_nothing_to_do(tmp_path):
     assert "pipelines" not in again.stdout  # every step up to date
     result = data / "rossmann" / "runs" / "quick" / "result.json"
     kept = {p: p.read_bytes() for p in (sub, result)}
-    for good, bad, message in (("epochs=2", "epochs=0", "'epochs': 0 is out of range (valid: >= 1)"),
-                               ("lr=1e-2", "lr=-1", "'lr': -1.0 is out of range (valid: > 0)")):  # fmt: skip
+    for good, bad, message in (
+        ("epochs=2", "epochs=0", "'epochs': 0 is out of range (valid: >= 1)"),
+        ("lr=1e-2", "lr=-1", "'lr': -1.0 is out of range (valid: > 0)"),
+    ):
         refused = make(*[a.replace(good, bad) for a in args], data=data, check=False)
         assert refused.returncode != 0 and message in refused.stderr and "Traceback" not in refused.stderr
         assert all(p.read_bytes() == b for p, b in kept.items())  # the finished run and its submission stay

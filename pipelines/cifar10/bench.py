@@ -44,8 +44,11 @@ def bench_throughput(bs: int = 512, steps: int = 5, repeats: int = 3) -> None:
 
     x = torch.randint(0, 256, (bs, 3, 32, 32), dtype=torch.uint8)
     y = torch.randint(0, 10, (bs,))
-    nets = {"whitened [64,256,256] x [2,2,2]": WhitenedNet(10), "resnet [64,128,256] x [1,1,1]": ResNet(10),
-            "resnet, strided 1x1 shortcuts": strided_shortcuts(ResNet(10))}  # fmt: skip
+    nets = {
+        "whitened [64,256,256] x [2,2,2]": WhitenedNet(10),
+        "resnet [64,128,256] x [1,1,1]": ResNet(10),
+        "resnet, strided 1x1 shortcuts": strided_shortcuts(ResNet(10)),
+    }
     print(f"training step images/s, batch {bs}, {torch.get_num_threads()} threads, median of {repeats}:")
     for name, model in nets.items():
         for cl in (False, True):
@@ -66,8 +69,11 @@ def bench_throughput(bs: int = 512, steps: int = 5, repeats: int = 3) -> None:
                         opt.step()
                     rates[label].append(bs * steps / (time.perf_counter() - t0))
             layout = "channels_last" if cl else "NCHW"
-            print(f"  {name:<32} {layout:<13} fp32 {statistics.median(rates['fp32']):7.0f}   "
-                  f"bf16 {statistics.median(rates['bf16']):7.0f}", flush=True)  # fmt: skip
+            print(
+                f"  {name:<32} {layout:<13} fp32 {statistics.median(rates['fp32']):7.0f}   "
+                f"bf16 {statistics.median(rates['bf16']):7.0f}",
+                flush=True,
+            )
 
 
 def strided_shortcuts(model):
@@ -85,8 +91,12 @@ def strided_shortcuts(model):
 
 def _train(data: str, run: str, args: str) -> dict:
     t0 = time.perf_counter()
-    r = subprocess.run([sys.executable, "-m", "pipelines", "train", "cifar10", "--data", data, "--run", run,
-                        *args.split()], cwd=ROOT, capture_output=True, text=True)  # fmt: skip
+    r = subprocess.run(
+        [sys.executable, "-m", "pipelines", "train", "cifar10", "--data", data, "--run", run, *args.split()],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     if r.returncode != 0:
         raise SystemExit(f"training {args!r} failed:\n{r.stdout[-2000:]}{r.stderr[-2000:]}")
     result = json.loads((Path(data) / "cifar10" / "runs" / run / "result.json").read_text())
@@ -97,8 +107,11 @@ def bench_ablations(data: str, epochs: int) -> None:
     print(f"short fixed budget: {epochs} epochs, seed 0, validation 5,000 / test 10,000 images")
     for i, (name, args) in enumerate(ABLATIONS.items()):
         r = _train(data, f"ablation{i}", f"epochs={epochs} {args}")
-        print(f"  {name:<40} valid {r['valid_accuracy']:.4f}   test {r['test_accuracy']:.4f} "
-              f"({r['test_accuracy_tta']:.4f} TTA)   {r['train_seconds']:.0f} s", flush=True)  # fmt: skip
+        print(
+            f"  {name:<40} valid {r['valid_accuracy']:.4f}   test {r['test_accuracy']:.4f} "
+            f"({r['test_accuracy_tta']:.4f} TTA)   {r['train_seconds']:.0f} s",
+            flush=True,
+        )
 
 
 def bench_seeds(data: str, seeds: list[int], args: str) -> None:
@@ -108,13 +121,18 @@ def bench_seeds(data: str, seeds: list[int], args: str) -> None:
         r = _train(data, f"seed{seed}", f"seed={seed} {args}")
         plain.append(r["test_accuracy"])
         tta.append(r["test_accuracy_tta"])
-        print(f"  seed {seed}: test {r['test_accuracy']:.4f} plain, {r['test_accuracy_tta']:.4f} TTA; valid "
-              f"{r['valid_accuracy']:.4f} / {r['valid_accuracy_tta']:.4f}; training {r['train_seconds']:.0f} s, "
-              f"train step wall {r['wall_s']:.0f} s, {r['images_per_s']:.0f} images/s", flush=True)  # fmt: skip
+        print(
+            f"  seed {seed}: test {r['test_accuracy']:.4f} plain, {r['test_accuracy_tta']:.4f} TTA; valid "
+            f"{r['valid_accuracy']:.4f} / {r['valid_accuracy_tta']:.4f}; training {r['train_seconds']:.0f} s, "
+            f"train step wall {r['wall_s']:.0f} s, {r['images_per_s']:.0f} images/s",
+            flush=True,
+        )
     if len(seeds) > 1:
-        print(f"  test accuracy: plain mean {statistics.mean(plain):.4f} (sd {statistics.stdev(plain):.4f}, "
-              f"{min(plain):.4f}..{max(plain):.4f}); TTA mean {statistics.mean(tta):.4f} (sd {statistics.stdev(tta):.4f}, "
-              f"{min(tta):.4f}..{max(tta):.4f})")  # fmt: skip
+        print(
+            f"  test accuracy: plain mean {statistics.mean(plain):.4f} (sd {statistics.stdev(plain):.4f}, "
+            f"{min(plain):.4f}..{max(plain):.4f}); TTA mean {statistics.mean(tta):.4f} (sd {statistics.stdev(tta):.4f}, "
+            f"{min(tta):.4f}..{max(tta):.4f})"
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -135,8 +153,13 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-cifar10-") as tmp:
         env = {**os.environ}
         for step in (["download", "--src", str(TAR)], ["features"]):
-            subprocess.run([sys.executable, "-m", "pipelines", step[0], "cifar10", "--data", tmp, *step[1:]], cwd=ROOT,
-                           env=env, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+            subprocess.run(
+                [sys.executable, "-m", "pipelines", step[0], "cifar10", "--data", tmp, *step[1:]],
+                cwd=ROOT,
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
         if "ablations" in parts:
             bench_ablations(tmp, args.epochs)
         if "seeds" in parts:

@@ -20,8 +20,10 @@ def _check_cifar_classes(labels: pd.Series, where: str) -> None:
     counts = labels[~labels.isin(CIFAR_CLASSES)].value_counts()
     if len(counts):
         named = first_few([f"{name!r} ({n:,})" for name, n in counts.items()])
-        raise ValueError(f"{where}: {int(counts.sum()):,} images labelled with classes CIFAR-10 does not have: {named}; "
-                         f"the classes are {', '.join(CIFAR_CLASSES)}: fix those labels")  # fmt: skip
+        raise ValueError(
+            f"{where}: {int(counts.sum()):,} images labelled with classes CIFAR-10 does not have: {named}; "
+            f"the classes are {', '.join(CIFAR_CLASSES)}: fix those labels"
+        )
 
 
 def read_cifar10(raw: Path) -> Layout:

@@ -88,8 +88,10 @@ def fit_to_size(cfg: Cifar10Config, n_train: int, world: int = 1) -> Cifar10Conf
     bs = max(8, per_rank // MIN_STEPS)
     lr = cfg.lr * bs / cfg.bs if cfg.opt == "sgd" else cfg.lr
     if is_main():
-        print(f"{n_train:,} training images: batch size {bs} instead of {cfg.bs} ({MIN_STEPS} batches an epoch)"
-              + (f", lr {lr:.3g} instead of {cfg.lr:g}" if lr != cfg.lr else ""))  # fmt: skip
+        print(
+            f"{n_train:,} training images: batch size {bs} instead of {cfg.bs} ({MIN_STEPS} batches an epoch)"
+            + (f", lr {lr:.3g} instead of {cfg.lr:g}" if lr != cfg.lr else "")
+        )
     return dataclasses.replace(cfg, bs=bs, lr=lr)
 
 
@@ -100,9 +102,21 @@ def make_learner(cfg: Cifar10Config, data: vision.ImageData, cbs=()) -> Learner:
         raise ValueError(f"schedule={cfg.schedule!r}: expected one of {', '.join(SCHEDULES)}")
     model = build_model(cfg, len(data.classes))
     loss = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
-    learn = Learner(model, None, None, loss_func=loss, metrics={"accuracy": accuracy}, opt=cfg.opt, wd=cfg.wd,
-                    eps=cfg.adam_eps, betas=(cfg.momentum, 0.99), device=device_for_rank(cfg.device), amp=cfg.amp,
-                    channels_last=cfg.channels_last, cbs=[BatchAugment(cfg.pad, cfg.flip), *cbs])  # fmt: skip
+    learn = Learner(
+        model,
+        None,
+        None,
+        loss_func=loss,
+        metrics={"accuracy": accuracy},
+        opt=cfg.opt,
+        wd=cfg.wd,
+        eps=cfg.adam_eps,
+        betas=(cfg.momentum, 0.99),
+        device=device_for_rank(cfg.device),
+        amp=cfg.amp,
+        channels_last=cfg.channels_last,
+        cbs=[BatchAugment(cfg.pad, cfg.flip), *cbs],
+    )
     if cfg.lookahead:
         learn.add_cb(Lookahead())
     dev = learn.device
@@ -168,8 +182,10 @@ def train(paths: Paths, cfg: Cifar10Config, run: str) -> dict | None:
     result = rd.finished(identity)
     if result is not None:
         if main:
-            print(f"{rd.path}: already trained with this config on these features (validation accuracy "
-                  f"{result.get('valid_accuracy')}); reusing")  # fmt: skip
+            print(
+                f"{rd.path}: already trained with this config on these features (validation accuracy "
+                f"{result.get('valid_accuracy')}); reusing"
+            )
         finish()
         return result
     seed_everything(cfg.seed)
@@ -187,12 +203,15 @@ def train(paths: Paths, cfg: Cifar10Config, run: str) -> dict | None:
 
     if main:
         kind = f"{'pre' if cfg.preact else 'post'}-activation ResNet" if cfg.arch == "resnet" else "whitened net"
-        print(f"{rd.path}: {kind} {cfg.widths} x {cfg.depths} ({n_params:,} parameters), "
-              f"{len(learn.train_dl.dataset):,} training / {len(learn.valid_dl.dataset):,} validation images, "
-              f"{learn.device} {learn.precision}, {cfg.epochs} epochs {cfg.opt} {cfg.schedule}"
-              + (f", {world} processes data-parallel" if world > 1 else ""))  # fmt: skip
-    fit_resumable(learn, rd.checkpoint, identity, cfg.epochs, lambda start_epoch: fit(learn, cfg, start_epoch), start,
-                  write=main)  # fmt: skip
+        print(
+            f"{rd.path}: {kind} {cfg.widths} x {cfg.depths} ({n_params:,} parameters), "
+            f"{len(learn.train_dl.dataset):,} training / {len(learn.valid_dl.dataset):,} validation images, "
+            f"{learn.device} {learn.precision}, {cfg.epochs} epochs {cfg.opt} {cfg.schedule}"
+            + (f", {world} processes data-parallel" if world > 1 else "")
+        )
+    fit_resumable(
+        learn, rd.checkpoint, identity, cfg.epochs, lambda start_epoch: fit(learn, cfg, start_epoch), start, write=main
+    )
     seconds = time.perf_counter() - t0
     learn.model = learn.module  # unwrapped: what follows runs on rank 0 alone, with no collectives
     try:
@@ -201,14 +220,20 @@ def train(paths: Paths, cfg: Cifar10Config, run: str) -> dict | None:
         finish()
 
 
-def evaluate_and_save(learn: Learner, data, cfg: Cifar10Config, rd: RunDir, seconds: float, n_params: int,
-                      world: int) -> dict:  # fmt: skip
+def evaluate_and_save(
+    learn: Learner, data, cfg: Cifar10Config, rd: RunDir, seconds: float, n_params: int, world: int
+) -> dict:
     """Save the model, score validation (and the labelled test set, if any) with and without TTA."""
     with atomic_path(rd.path / "model.pt") as tmp:
         torch.save({"model": learn.module.state_dict(), "classes": data.classes}, tmp)
-    result = {"train_seconds": round(seconds, 1), "images_per_s": learn.history[-1].get("rows_per_s"),
-              "device": str(learn.device), "precision": str(learn.precision), "parameters": n_params,
-              "world_size": world}  # fmt: skip
+    result = {
+        "train_seconds": round(seconds, 1),
+        "images_per_s": learn.history[-1].get("rows_per_s"),
+        "device": str(learn.device),
+        "precision": str(learn.precision),
+        "parameters": n_params,
+        "world_size": world,
+    }
     xv, yv = tensors(data, "valid")
     plain, tta = predict_tta(learn, xv, cfg.tta)
     result.update(valid_accuracy=round(accuracy(plain, yv), 5), valid_accuracy_tta=round(accuracy(tta, yv), 5))

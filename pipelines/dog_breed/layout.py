@@ -19,13 +19,17 @@ def read_dog_breed(raw: Path) -> Layout:
         unknown = sorted(set(frame.label) - set(classes))
         if unknown:
             drop = frame.label.isin(unknown)
-            notes.append(f"labels.csv: {int(drop.sum())} images of breeds not in sample_submission.csv were "
-                         f"dropped ({first_few(unknown)})")  # fmt: skip
+            notes.append(
+                f"labels.csv: {int(drop.sum())} images of breeds not in sample_submission.csv were "
+                f"dropped ({first_few(unknown)})"
+            )
             frame = frame[~drop].reset_index(drop=True)
         unseen = sorted(set(classes) - set(frame.label))
         if unseen:
-            notes.append(f"{len(unseen)} of {len(classes)} breeds have no training image ({first_few(unseen)}); "
-                         f"the model still outputs them (low probability) so the submission has every column")  # fmt: skip
+            notes.append(
+                f"{len(unseen)} of {len(classes)} breeds have no training image ({first_few(unseen)}); "
+                f"the model still outputs them (low probability) so the submission has every column"
+            )
         ids = pd.read_csv(raw / "sample_submission.csv", usecols=[0]).iloc[:, 0]
         test, matches = order_by_sample(test, ids, "sample_submission.csv", notes)
     else:

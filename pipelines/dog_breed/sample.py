@@ -12,8 +12,18 @@ import pandas as pd
 
 from pipelines.vision.sample import digits, mixed_mode, render, save_jpeg
 
-BREEDS = ["affenpinscher", "afghan_hound", "african_hunting_dog", "airedale", "american_staffordshire_terrier",
-          "appenzeller", "australian_terrier", "basenji", "basset", "beagle"]  # fmt: skip
+BREEDS = [
+    "affenpinscher",
+    "afghan_hound",
+    "african_hunting_dog",
+    "airedale",
+    "american_staffordshire_terrier",
+    "appenzeller",
+    "australian_terrier",
+    "basenji",
+    "basset",
+    "beagle",
+]
 UNSEEN_BREED = "bedlington_terrier"  # in sample_submission.csv, never in labels.csv
 
 

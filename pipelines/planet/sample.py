@@ -12,8 +12,18 @@ from PIL import Image
 
 from pipelines.vision.sample import digits, save_jpeg
 
-PLANET_TAGS = ["agriculture", "artisinal_mine", "bare_ground", "blooming", "blow_down", "conventional_mine",
-               "cultivation", "habitation", "primary", "road"]  # fmt: skip
+PLANET_TAGS = [
+    "agriculture",
+    "artisinal_mine",
+    "bare_ground",
+    "blooming",
+    "blow_down",
+    "conventional_mine",
+    "cultivation",
+    "habitation",
+    "primary",
+    "road",
+]
 
 
 def _chip(images, target, rng, cell: int = 32) -> tuple[np.ndarray, list[str]]:

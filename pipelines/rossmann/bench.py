@@ -30,8 +30,23 @@ def bench_rossmann(repeats: int) -> None:
         downloads, feats = [], []
         for _ in range(repeats):
             shutil.rmtree(data, ignore_errors=True)
-            downloads.append(run_measured([py, "-m", "pipelines", "download", "rossmann", "--data", str(data),
-                                           "--src", str(src / "rossmann-store-sales.zip"), "--extra", str(src)]))  # fmt: skip
+            downloads.append(
+                run_measured(
+                    [
+                        py,
+                        "-m",
+                        "pipelines",
+                        "download",
+                        "rossmann",
+                        "--data",
+                        str(data),
+                        "--src",
+                        str(src / "rossmann-store-sales.zip"),
+                        "--extra",
+                        str(src),
+                    ]
+                )
+            )
         for _ in range(repeats):
             for sub in ("interim", "processed"):
                 shutil.rmtree(data / "rossmann" / sub, ignore_errors=True)
@@ -100,8 +115,11 @@ def _throughput(cfg, proc, frames, repeats: int) -> None:
         full.append(rows_per_s(full_step, 512))
         ceiling.append(rows_per_s(dense_step, 512))
     f, c = statistics.median(full), statistics.median(ceiling)
-    print(f"  {str(learn.precision):<9} full network {f:9,.0f}   dense layers alone ({n_in}->...->1) {c:9,.0f}"
-          f"   ratio {f / c:.0%}", flush=True)  # fmt: skip
+    print(
+        f"  {str(learn.precision):<9} full network {f:9,.0f}   dense layers alone ({n_in}->...->1) {c:9,.0f}"
+        f"   ratio {f / c:.0%}",
+        flush=True,
+    )
 
 
 def bench_rossmann_all(data: Path, n_seeds: int) -> None:
@@ -111,13 +129,26 @@ def bench_rossmann_all(data: Path, n_seeds: int) -> None:
     for sub in ("interim", "processed"):  # time the whole chain, features included
         shutil.rmtree(data / "rossmann" / sub, ignore_errors=True)
     env = {"DATA": str(data)}
-    wall, peak = run_measured(["make", "--no-print-directory", "all", "COMP=rossmann", f"DATA={data}", "RUN=bench",
-                               f"N_SEEDS={n_seeds}", f"SUBMISSIONS={data.parent / 'subs'}"], env)  # fmt: skip
+    wall, peak = run_measured(
+        [
+            "make",
+            "--no-print-directory",
+            "all",
+            "COMP=rossmann",
+            f"DATA={data}",
+            "RUN=bench",
+            f"N_SEEDS={n_seeds}",
+            f"SUBMISSIONS={data.parent / 'subs'}",
+        ],
+        env,
+    )
     summary = json.loads((data / "rossmann" / "runs" / "bench" / "result.json").read_text())
     singles = [r["valid_rmspe"] for r in summary["per_seed"]]
     print(f"make all (features -> {n_seeds} seeds -> submission): wall {wall / 60:.1f} min, peak {peak:.2f} GB")
-    print(f"  valid RMSPE (2015-06-14..07-31): seed 0 {singles[0]:.4f}; seeds {min(singles):.4f}..{max(singles):.4f}"
-          f" (mean {statistics.mean(singles):.4f}); {n_seeds}-seed average {summary['valid_rmspe']:.4f}")  # fmt: skip
+    print(
+        f"  valid RMSPE (2015-06-14..07-31): seed 0 {singles[0]:.4f}; seeds {min(singles):.4f}..{max(singles):.4f}"
+        f" (mean {statistics.mean(singles):.4f}); {n_seeds}-seed average {summary['valid_rmspe']:.4f}"
+    )
     print(
         f"  per seed: {summary['per_seed'][0]['train_seconds']:.0f} s training, {summary['per_seed'][0]['precision']}"
     )
@@ -138,8 +169,21 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-rossmann-") as tmp:
         data = Path(tmp) / "data"
         py = sys.executable
-        run_measured([py, "-m", "pipelines", "download", "rossmann", "--data", str(data),
-                      "--src", str(src / "rossmann-store-sales.zip"), "--extra", str(src)])  # fmt: skip
+        run_measured(
+            [
+                py,
+                "-m",
+                "pipelines",
+                "download",
+                "rossmann",
+                "--data",
+                str(data),
+                "--src",
+                str(src / "rossmann-store-sales.zip"),
+                "--extra",
+                str(src),
+            ]
+        )
         if "throughput" in parts:
             run_measured([py, "-m", "pipelines", "features", "rossmann", "--data", str(data)])
             bench_rossmann_throughput(data, args.repeats)

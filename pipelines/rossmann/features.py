@@ -57,8 +57,12 @@ def read_raw(raw: Path, name: str) -> pd.DataFrame:
 def prepare_store(store: pd.DataFrame, store_states: pd.DataFrame) -> pd.DataFrame:
     """store.csv + state, with the 'since' columns filled (1900/1 = never) and their start dates."""
     store = join_df(store, store_states, "Store", names=("store.csv", "store_states.csv"))
-    fills = {"CompetitionOpenSinceYear": 1900, "CompetitionOpenSinceMonth": 1, "Promo2SinceYear": 1900,
-             "Promo2SinceWeek": 1}  # fmt: skip
+    fills = {
+        "CompetitionOpenSinceYear": 1900,
+        "CompetitionOpenSinceMonth": 1,
+        "Promo2SinceYear": 1900,
+        "Promo2SinceWeek": 1,
+    }
     store = store.assign(**{c: store[c].fillna(v).astype("int32") for c, v in fills.items()})
     comp_since = pd.to_datetime(
         pd.DataFrame({"year": store.CompetitionOpenSinceYear, "month": store.CompetitionOpenSinceMonth, "day": 15})
@@ -106,8 +110,13 @@ def build_joined(
     """Raw CSVs -> (train, test) frames with every join and engineered column, before the procs."""
     train, test = read_raw(raw, "train.csv"), read_raw(raw, "test.csv")
     store = prepare_store(read_raw(raw, "store.csv"), read_raw(raw, "store_states.csv"))
-    weather = join_df(read_raw(raw, "weather.csv"), read_raw(raw, "state_names.csv"), "file", "StateName",
-                      names=("weather.csv", "state_names.csv"))  # fmt: skip
+    weather = join_df(
+        read_raw(raw, "weather.csv"),
+        read_raw(raw, "state_names.csv"),
+        "file",
+        "StateName",
+        names=("weather.csv", "state_names.csv"),
+    )
     weather = weather[["State", "Date", *WEATHER_COLS]].astype({c: "float32" for c in WEATHER_COLS if c != "Events"})
     gt_state, gt_de = prepare_trends(read_raw(raw, "googletrend.csv"))
 

@@ -101,8 +101,15 @@ def build_model(cfg: RossmannConfig, proc: TabularProcessor, max_log_sales: floa
             raise ValueError(f"emb_sizes item {item!r}: expected COLUMN=WIDTH, e.g. Store=50")
         overrides[col] = int(width)
     szs = emb_sizes({c: proc.categorify.cardinality()[c] for c in proc.all_cat_names}, overrides)
-    return TabularModel(szs, len(proc.cont_names), 1, tuple(cfg.layers), tuple(cfg.ps), cfg.emb_drop,
-                        (0.0, cfg.y_range_mult * max_log_sales))  # fmt: skip
+    return TabularModel(
+        szs,
+        len(proc.cont_names),
+        1,
+        tuple(cfg.layers),
+        tuple(cfg.ps),
+        cfg.emb_drop,
+        (0.0, cfg.y_range_mult * max_log_sales),
+    )
 
 
 def run_config(cfg: RossmannConfig, seed: int, features: str) -> dict:
@@ -119,22 +126,36 @@ def make_learner(cfg: RossmannConfig, proc: TabularProcessor, frames: dict, seed
         raise ValueError("no training rows: check valid_days and train_rows")
     max_log = float(np.log(train.Sales.max()))
     model = build_model(cfg, proc, max_log)
-    learn = Learner(model, None, None, loss_func=torch.nn.functional.mse_loss, metrics={"rmspe": rmspe_from_log},
-                    wd=cfg.wd, eps=cfg.adam_eps, clip=cfg.clip or None, device=cfg.device, amp=cfg.amp, cbs=cbs)  # fmt: skip
+    learn = Learner(
+        model,
+        None,
+        None,
+        loss_func=torch.nn.functional.mse_loss,
+        metrics={"rmspe": rmspe_from_log},
+        wd=cfg.wd,
+        eps=cfg.adam_eps,
+        clip=cfg.clip or None,
+        device=cfg.device,
+        amp=cfg.amp,
+        cbs=cbs,
+    )
     dev = learn.device
     x_cat, x_cont = frame_tensors(train, proc.all_cat_names, proc.cont_names)
-    learn.train_dl = tensor_loader(x_cat.to(dev), x_cont.to(dev), log_target(train.Sales).to(dev),
-                                   batch_size=cfg.bs, shuffle=True, seed=seed)  # fmt: skip
+    learn.train_dl = tensor_loader(
+        x_cat.to(dev), x_cont.to(dev), log_target(train.Sales).to(dev), batch_size=cfg.bs, shuffle=True, seed=seed
+    )
     if len(valid):
         v_cat, v_cont = frame_tensors(valid, proc.all_cat_names, proc.cont_names)
-        learn.valid_dl = tensor_loader(v_cat.to(dev), v_cont.to(dev), log_target(valid.Sales).to(dev),
-                                       batch_size=4096, shuffle=False)  # fmt: skip
+        learn.valid_dl = tensor_loader(
+            v_cat.to(dev), v_cont.to(dev), log_target(valid.Sales).to(dev), batch_size=4096, shuffle=False
+        )
     learn.valid_frame = valid
     # A fixed subsample of training rows (same for every seed) to measure the residual variance on.
     step = max(1, len(train) // 200_000)
     t_cat, t_cont = x_cat[::step], x_cont[::step]
-    learn.train_sample_dl = tensor_loader(t_cat.to(dev), t_cont.to(dev), log_target(train.Sales.iloc[::step]).to(dev),
-                                          batch_size=8192, shuffle=False)  # fmt: skip
+    learn.train_sample_dl = tensor_loader(
+        t_cat.to(dev), t_cont.to(dev), log_target(train.Sales.iloc[::step]).to(dev), batch_size=8192, shuffle=False
+    )
     return learn
 
 
@@ -150,8 +171,10 @@ def train_seed(paths: Paths, cfg: RossmannConfig, run: str, seed: int, proc, fra
     signature = feature_signature(proc)
     result = rd.finished(want)
     if result is not None:
-        print(f"{rd.path}: already trained with this config on these features (valid RMSPE "
-              f"{result.get('valid_rmspe')}); reusing")  # fmt: skip
+        print(
+            f"{rd.path}: already trained with this config on these features (valid RMSPE "
+            f"{result.get('valid_rmspe')}); reusing"
+        )
         return result
     seed_everything(seed)
     label = f"s{seed}"
@@ -162,16 +185,24 @@ def train_seed(paths: Paths, cfg: RossmannConfig, run: str, seed: int, proc, fra
         example = next(iter(learn.train_dl))[:-1]
         atomic_write_text(rd.path / "model.txt", model_summary(learn.model, *(t[:2] for t in example)) + "\n")
 
-    print(f"{rd.path}: training {cfg.epochs} epochs on {len(learn.train_dl.dataset):,} rows, "
-          f"{learn.device} {learn.precision}, {sum(p.numel() for p in learn.model.parameters()):,} parameters")  # fmt: skip
+    print(
+        f"{rd.path}: training {cfg.epochs} epochs on {len(learn.train_dl.dataset):,} rows, "
+        f"{learn.device} {learn.precision}, {sum(p.numel() for p in learn.model.parameters()):,} parameters"
+    )
     t0 = time.perf_counter()
-    fit = lambda start_epoch: learn.fit_schedule(cfg.schedule, cfg.epochs, cfg.lr, start_epoch, cfg.pct_start,
-                                                 cfg.cycle_len, cfg.cycle_mult)  # noqa: E731  # fmt: skip
+    fit = lambda start_epoch: learn.fit_schedule(
+        cfg.schedule, cfg.epochs, cfg.lr, start_epoch, cfg.pct_start, cfg.cycle_len, cfg.cycle_mult
+    )  # noqa: E731
     fit_resumable(learn, rd.checkpoint, want, cfg.epochs, fit, start, resume=cfg.resume, extra={"features": signature})
     seconds = time.perf_counter() - t0
-    result = {"seed": seed, "epochs": cfg.epochs, "train_seconds": round(seconds, 1),
-              "rows_per_s": learn.history[-1].get("rows_per_s"), "device": str(learn.device),
-              "precision": str(learn.precision)}  # fmt: skip
+    result = {
+        "seed": seed,
+        "epochs": cfg.epochs,
+        "train_seconds": round(seconds, 1),
+        "rows_per_s": learn.history[-1].get("rows_per_s"),
+        "device": str(learn.device),
+        "precision": str(learn.precision),
+    }
     tr_preds, tr_targets = learn.get_preds(learn.train_sample_dl)
     np.save(rd.path / "train_sample_preds.npy", tr_preds.numpy())
     np.save(rd.path.parent / "train_sample_targets.npy", tr_targets.numpy())
@@ -195,8 +226,13 @@ def train(paths: Paths, cfg: RossmannConfig, run: str) -> dict:
     # The ensemble's own residual variance (smaller than any single seed's) sets its shift.
     tr = np.mean([np.load(paths.runs / run / f"s{s}" / "train_sample_preds.npy") for s in seeds], axis=0)
     train_mse = float(((tr - np.load(paths.runs / run / "train_sample_targets.npy")) ** 2).mean())
-    summary = {"run": run, "seeds": seeds, "per_seed": results, "train_mse": round(train_mse, 6),
-               "log_shift": round(log_shift(train_mse, cfg.rmspe_shift), 6)}  # fmt: skip
+    summary = {
+        "run": run,
+        "seeds": seeds,
+        "per_seed": results,
+        "train_mse": round(train_mse, 6),
+        "log_shift": round(log_shift(train_mse, cfg.rmspe_shift), 6),
+    }
     if all("valid_rmspe" in r for r in results):
         oofs = [pd.read_feather(paths.runs / run / f"s{s}" / "valid_preds.feather") for s in seeds]
         avg = np.mean([o.pred_log.to_numpy() for o in oofs], axis=0)
@@ -204,9 +240,15 @@ def train(paths: Paths, cfg: RossmannConfig, run: str) -> dict:
         summary["valid_rmspe_raw"] = round(rmspe_from_log(avg, target), 6)
         summary["valid_rmspe"] = round(rmspe_from_log(avg + summary["log_shift"], target), 6)
         singles = [r["valid_rmspe"] for r in results]
-        print(f"valid RMSPE: {summary['valid_rmspe']:.5f} ({summary['valid_rmspe_raw']:.5f} before the RMSPE shift "
-              f"{summary['log_shift']:+.4f})" + (f"; {len(seeds)}-seed average, single seeds "
-              f"{min(singles):.5f}..{max(singles):.5f}" if len(seeds) > 1 else ""))  # fmt: skip
+        print(
+            f"valid RMSPE: {summary['valid_rmspe']:.5f} ({summary['valid_rmspe_raw']:.5f} before the RMSPE shift "
+            f"{summary['log_shift']:+.4f})"
+            + (
+                f"; {len(seeds)}-seed average, single seeds {min(singles):.5f}..{max(singles):.5f}"
+                if len(seeds) > 1
+                else ""
+            )
+        )
     RunDir(paths.runs / run).write_json("result.json", summary)
     return summary
 
@@ -241,12 +283,19 @@ def predict(paths: Paths, cfg: RossmannConfig, run: str) -> Path:
         )
     sub = sub.set_index("Id").loc[sample.Id].reset_index()
     out = submitlib.write_submission(sub, sample, "Id", paths.submissions / f"{run}.csv", SUBMISSION_COLUMNS)
-    provenance = {"submission": str(out), "runs": [str(paths.runs / run / f"s{s}") for s in summary["seeds"]],
-                  "averaged": "log space", "log_shift": summary["log_shift"],
-                  "valid_rmspe": summary.get("valid_rmspe"), "rows": len(sub)}  # fmt: skip
+    provenance = {
+        "submission": str(out),
+        "runs": [str(paths.runs / run / f"s{s}") for s in summary["seeds"]],
+        "averaged": "log space",
+        "log_shift": summary["log_shift"],
+        "valid_rmspe": summary.get("valid_rmspe"),
+        "rows": len(sub),
+    }
     atomic_write_text(paths.submissions / f"{run}.json", json.dumps(provenance, indent=1))
-    print(f"submission: {out} ({len(sub):,} rows, {len(summary['seeds'])} model(s) averaged"
-          + (f", valid RMSPE {summary['valid_rmspe']:.5f})" if summary.get("valid_rmspe") else ")"))  # fmt: skip
+    print(
+        f"submission: {out} ({len(sub):,} rows, {len(summary['seeds'])} model(s) averaged"
+        + (f", valid RMSPE {summary['valid_rmspe']:.5f})" if summary.get("valid_rmspe") else ")")
+    )
     return out
 
 
@@ -272,6 +321,8 @@ def lr_find(paths: Paths, cfg: RossmannConfig, run: str) -> dict:
     seed_everything(cfg.seed)
     learn = make_learner(cfg, proc, frames, cfg.seed)
     result = learn.lr_find(plot=paths.runs / run / "lr_find.png")
-    print(f"lr finder: suggested lr {result['suggested_lr']:.2e} (plot: {paths.runs / run / 'lr_find.png'}); "
-          f"use it with ARGS=\"lr={result['suggested_lr']:.1e}\"")  # fmt: skip
+    print(
+        f"lr finder: suggested lr {result['suggested_lr']:.2e} (plot: {paths.runs / run / 'lr_find.png'}); "
+        f'use it with ARGS="lr={result["suggested_lr"]:.1e}"'
+    )
     return result

@@ -28,11 +28,23 @@ GAP = (pd.Timestamp("2014-07-01"), pd.Timestamp("2014-12-31"))  # real data: 180
 
 # Code -> weather-file name, as in the course's state_names.csv ("HB,NI" is one code for Bremen+Lower Saxony).
 STATES = {
-    "BW": "BadenWuerttemberg", "BY": "Bayern", "BE": "Berlin", "BB": "Brandenburg", "HB": "Bremen",
-    "HH": "Hamburg", "HE": "Hessen", "MV": "MecklenburgVorpommern", "HB,NI": "Niedersachsen",
-    "NW": "NordrheinWestfalen", "RP": "RheinlandPfalz", "SL": "Saarland", "SN": "Sachsen",
-    "ST": "SachsenAnhalt", "SH": "SchleswigHolstein", "TH": "Thueringen",
-}  # fmt: skip
+    "BW": "BadenWuerttemberg",
+    "BY": "Bayern",
+    "BE": "Berlin",
+    "BB": "Brandenburg",
+    "HB": "Bremen",
+    "HH": "Hamburg",
+    "HE": "Hessen",
+    "MV": "MecklenburgVorpommern",
+    "HB,NI": "Niedersachsen",
+    "NW": "NordrheinWestfalen",
+    "RP": "RheinlandPfalz",
+    "SL": "Saarland",
+    "SN": "Sachsen",
+    "ST": "SachsenAnhalt",
+    "SH": "SchleswigHolstein",
+    "TH": "Thueringen",
+}
 STORE_STATES = ["NW", "BY", "HE", "SH", "BE", "SN", "BW", "ST", "RP", "TH", "HH", "HB,NI"]  # states with stores
 STORE_STATE_P = np.array([286, 180, 112, 115, 92, 75, 73, 56, 40, 36, 28, 22], float)
 TREND_STATES = ["BE", "BW", "BY", "HE", "HH", "NI", "NW", "RP", "SH", "SL", "SN", "ST", "TH"]  # googletrend files
@@ -59,12 +71,25 @@ def state_holidays(years: range) -> pd.DataFrame:
     everywhere = list(STATES)
     for y in years:
         e = easter(y)
-        national = [(f"{y}-01-01", "a"), (f"{y}-05-01", "a"), (f"{y}-10-03", "a"), (f"{y}-12-25", "c"),
-                    (f"{y}-12-26", "c"), (e - pd.Timedelta(days=2), "b"), (e + pd.Timedelta(days=1), "b"),
-                    (e + pd.Timedelta(days=39), "a"), (e + pd.Timedelta(days=50), "a")]  # fmt: skip
+        national = [
+            (f"{y}-01-01", "a"),
+            (f"{y}-05-01", "a"),
+            (f"{y}-10-03", "a"),
+            (f"{y}-12-25", "c"),
+            (f"{y}-12-26", "c"),
+            (e - pd.Timedelta(days=2), "b"),
+            (e + pd.Timedelta(days=1), "b"),
+            (e + pd.Timedelta(days=39), "a"),
+            (e + pd.Timedelta(days=50), "a"),
+        ]
         rows += [(pd.Timestamp(d), s, code) for d, code in national for s in everywhere]
-        regional = [(f"{y}-01-06", ["BW", "BY", "ST"]), (e + pd.Timedelta(days=60), ["BW", "BY", "HE", "NW", "RP", "SL"]),
-                    (f"{y}-11-01", ["BW", "BY", "NW", "RP", "SL"]), (f"{y}-10-31", ["BB", "MV", "SN", "ST", "TH"]), (f"{y}-08-15", ["BY", "SL"])]  # fmt: skip
+        regional = [
+            (f"{y}-01-06", ["BW", "BY", "ST"]),
+            (e + pd.Timedelta(days=60), ["BW", "BY", "HE", "NW", "RP", "SL"]),
+            (f"{y}-11-01", ["BW", "BY", "NW", "RP", "SL"]),
+            (f"{y}-10-31", ["BB", "MV", "SN", "ST", "TH"]),
+            (f"{y}-08-15", ["BY", "SL"]),
+        ]
         rows += [(pd.Timestamp(d), s, "a") for d, states in regional for s in states]
     return pd.DataFrame(rows, columns=["Date", "State", "StateHoliday"]).drop_duplicates(["Date", "State"])
 
@@ -87,8 +112,9 @@ def make_stores(n: int, rng: np.random.Generator) -> pd.DataFrame:
     store = pd.DataFrame({"Store": np.arange(1, n + 1)})
     store["StoreType"] = rng.choice(list("abcd"), n, p=[0.54, 0.02, 0.13, 0.31])
     store.loc[store.index[: max(1, n // 30)], "StoreType"] = "b"  # a few 'b' stores, open on Sundays
-    store["Assortment"] = np.where(store.StoreType == "b", rng.choice(list("abc"), n, p=[0.4, 0.4, 0.2]),
-                                   rng.choice(["a", "c"], n, p=[0.53, 0.47]))  # fmt: skip
+    store["Assortment"] = np.where(
+        store.StoreType == "b", rng.choice(list("abc"), n, p=[0.4, 0.4, 0.2]), rng.choice(["a", "c"], n, p=[0.53, 0.47])
+    )
     dist = np.round(np.exp(rng.normal(7.7, 1.2, n)), -1).clip(20, 75_000)
     dist[rng.random(n) < 0.003] = np.nan
     dist[min(n - 1, 11)] = np.nan  # at least one unknown distance, as in the real store.csv (3 stores)
@@ -129,19 +155,34 @@ def make_weather(dates: pd.DatetimeIndex, rng: np.random.Generator) -> pd.DataFr
         hum = np.clip(np.round(rng.normal(74, 10, n) + 3 * rain), 30, 100)
         press = np.round(1015 + rng.normal(0, 8, n) - rain)
         wind = np.round(rng.gamma(4, 3, n)).clip(2, 60)
-        df = pd.DataFrame({
-            "file": name, "Date": dates.strftime("%Y-%m-%d"),
-            "Max_TemperatureC": mean_t + 4, "Mean_TemperatureC": mean_t, "Min_TemperatureC": mean_t - 4,
-            "Dew_PointC": mean_t - 2, "MeanDew_PointC": mean_t - 4, "Min_DewpointC": mean_t - 7,
-            "Max_Humidity": np.minimum(hum + 18, 100), "Mean_Humidity": hum, "Min_Humidity": np.maximum(hum - 24, 4),
-            "Max_Sea_Level_PressurehPa": press + 3, "Mean_Sea_Level_PressurehPa": press,
-            "Min_Sea_Level_PressurehPa": press - 3,
-            "Max_VisibilityKm": np.minimum(vis * 2, 31.0), "Mean_VisibilityKm": vis, "Min_VisibilitykM": vis / 2,
-            "Max_Wind_SpeedKm_h": wind + 10, "Mean_Wind_SpeedKm_h": wind,
-            "Max_Gust_SpeedKm_h": np.where(rng.random(n) < 0.23, np.round(wind * 2 + 20), np.nan),
-            "Precipitationmm": np.round(rain, 2), "CloudCover": np.where(rng.random(n) < 0.07, np.nan, cloud),
-            "Events": events, "WindDirDegrees": rng.integers(-1, 361, n),
-        })  # fmt: skip
+        df = pd.DataFrame(
+            {
+                "file": name,
+                "Date": dates.strftime("%Y-%m-%d"),
+                "Max_TemperatureC": mean_t + 4,
+                "Mean_TemperatureC": mean_t,
+                "Min_TemperatureC": mean_t - 4,
+                "Dew_PointC": mean_t - 2,
+                "MeanDew_PointC": mean_t - 4,
+                "Min_DewpointC": mean_t - 7,
+                "Max_Humidity": np.minimum(hum + 18, 100),
+                "Mean_Humidity": hum,
+                "Min_Humidity": np.maximum(hum - 24, 4),
+                "Max_Sea_Level_PressurehPa": press + 3,
+                "Mean_Sea_Level_PressurehPa": press,
+                "Min_Sea_Level_PressurehPa": press - 3,
+                "Max_VisibilityKm": np.minimum(vis * 2, 31.0),
+                "Mean_VisibilityKm": vis,
+                "Min_VisibilitykM": vis / 2,
+                "Max_Wind_SpeedKm_h": wind + 10,
+                "Mean_Wind_SpeedKm_h": wind,
+                "Max_Gust_SpeedKm_h": np.where(rng.random(n) < 0.23, np.round(wind * 2 + 20), np.nan),
+                "Precipitationmm": np.round(rain, 2),
+                "CloudCover": np.where(rng.random(n) < 0.07, np.nan, cloud),
+                "Events": events,
+                "WindDirDegrees": rng.integers(-1, 361, n),
+            }
+        )
         missing_vis = rng.random(n) < 0.025
         df.loc[missing_vis, ["Max_VisibilityKm", "Mean_VisibilityKm", "Min_VisibilitykM"]] = np.nan
         frames.append(df)
@@ -150,8 +191,14 @@ def make_weather(dates: pd.DatetimeIndex, rng: np.random.Generator) -> pd.DataFr
     return weather.astype({c: "int64" for c in ints})
 
 
-_FLOAT_WEATHER = {"Max_VisibilityKm", "Mean_VisibilityKm", "Min_VisibilitykM", "Max_Gust_SpeedKm_h",
-                  "Precipitationmm", "CloudCover"}  # fmt: skip
+_FLOAT_WEATHER = {
+    "Max_VisibilityKm",
+    "Mean_VisibilityKm",
+    "Min_VisibilitykM",
+    "Max_Gust_SpeedKm_h",
+    "Precipitationmm",
+    "CloudCover",
+}
 
 
 def make_trends(rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -218,8 +265,12 @@ def generate(out_dir: str | Path, stores: int = 30, seed: int = 0) -> dict[str, 
     # Sales multiplier from every effect a model can learn.
     state_trend = grid.State.str.split(",").str[-1]
     week = grid.Date - pd.to_timedelta((dow + 1) % 7, unit="D")
-    grid = grid.merge(demand.rename(columns={"State": "_tstate", "Week": "_week"}), how="left",
-                      left_on=[state_trend.rename("_tstate"), week.rename("_week")], right_on=["_tstate", "_week"])  # fmt: skip
+    grid = grid.merge(
+        demand.rename(columns={"State": "_tstate", "Week": "_week"}),
+        how="left",
+        left_on=[state_trend.rename("_tstate"), week.rename("_week")],
+        right_on=["_tstate", "_week"],
+    )
     doy = grid.Date.dt.day_of_year.to_numpy()
     dow_effect = np.array([1.18, 1.02, 0.98, 0.97, 1.03, 0.9, 0.7])[dow]
     season = 1 + 0.05 * np.sin(2 * np.pi * (doy - 80) / 365.25) + 0.25 * np.exp(-(((doy - 352) / 6.0) ** 2))
@@ -229,7 +280,8 @@ def generate(out_dir: str | Path, stores: int = 30, seed: int = 0) -> dict[str, 
     month_abbr = np.array(["", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sept", "Oct", "Nov", "Dec"])
     in_interval = np.array([m in ms for m, ms in zip(month_abbr[month], months, strict=True)])
     p2_start = pd.to_datetime(grid.Promo2SinceYear.fillna(2100).astype(int).astype(str) + "-01-01") + pd.to_timedelta(
-        (grid.Promo2SinceWeek.fillna(1) - 1) * 7, unit="D")  # fmt: skip
+        (grid.Promo2SinceWeek.fillna(1) - 1) * 7, unit="D"
+    )
     promo2 = np.where(in_interval & (grid.Date >= p2_start).to_numpy(), 1.06, 1.0)
     comp_open = pd.to_datetime(
         dict(year=grid.CompetitionOpenSinceYear.fillna(1900), month=grid.CompetitionOpenSinceMonth.fillna(1), day=15)
@@ -254,8 +306,20 @@ def generate(out_dir: str | Path, stores: int = 30, seed: int = 0) -> dict[str, 
     weather_eff = 1 - 0.01 * np.minimum(rain, 10) - 0.004 * np.maximum(temp - 24, 0)
     demand_eff = 1 + 0.3 * grid["_demand"].fillna(0).to_numpy()
     noise = np.exp(rng.normal(0, 0.07, len(grid)))
-    mean = (grid._base.to_numpy() * dow_effect * season * promo * promo2 * competition * school_eff * pre_holiday
-            * after_refurb * weather_eff * demand_eff * noise)  # fmt: skip
+    mean = (
+        grid._base.to_numpy()
+        * dow_effect
+        * season
+        * promo
+        * promo2
+        * competition
+        * school_eff
+        * pre_holiday
+        * after_refurb
+        * weather_eff
+        * demand_eff
+        * noise
+    )
     sales = np.where(open_, np.round(mean), 0).astype(int)
     customers = np.where(open_, np.round(mean / grid._basket.to_numpy() * np.exp(rng.normal(0, 0.05, len(grid)))), 0)
     grid["Sales"], grid["Customers"], grid["Open"] = sales, customers.astype(int), open_.astype(int)
@@ -267,7 +331,8 @@ def generate(out_dir: str | Path, stores: int = 30, seed: int = 0) -> dict[str, 
     one_day = (grid.Store == store.Store.iloc[-1]) & (grid.Date == pd.Timestamp("2013-01-02"))
     train = grid[is_train & ~in_gap & ~one_day].sort_values(["Date", "Store"], ascending=[False, True])
     train = train.assign(Date=train.Date.dt.strftime("%Y-%m-%d"))[
-        ["Store", "DayOfWeek", "Date", "Sales", "Customers", "Open", "Promo", "StateHoliday", "SchoolHoliday"]]  # fmt: skip
+        ["Store", "DayOfWeek", "Date", "Sales", "Customers", "Open", "Promo", "StateHoliday", "SchoolHoliday"]
+    ]
 
     # Test: the 48 days after train for ~77% of stores, Ids date-descending; a few blank Open values.
     test_stores = np.sort(rng.choice(store.Store, max(2, round(stores * 856 / 1115)), replace=False))

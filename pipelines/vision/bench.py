@@ -75,8 +75,10 @@ def bench_loader(comp: str, data_root: Path, size: int = 224, n: int = 400) -> N
             dl = image_loader(ds, 32, shuffle=True)
             rate, rates = _median_rate(lambda dl=dl: [b for b in dl], n)
             base = base or rate
-            print(f"  {name:<36} {rate:7.0f} images/s  (passes {', '.join(f'{r:.0f}' for r in rates)})  "
-                  f"cache is {base / rate:.1f}x")  # fmt: skip
+            print(
+                f"  {name:<36} {rate:7.0f} images/s  (passes {', '.join(f'{r:.0f}' for r in rates)})  "
+                f"cache is {base / rate:.1f}x"
+            )
 
 
 def bench_precision(size: int = 224, bs: int = 32, steps: int = 4) -> None:
@@ -89,8 +91,10 @@ def bench_precision(size: int = 224, bs: int = 32, steps: int = 4) -> None:
     x = torch.randint(0, 255, (bs, 3, size, size), dtype=torch.uint8)
     y = torch.randint(0, 2, (bs,))
     opt = torch.optim.AdamW(model.parameters(), lr=1e-5, fused=True)
-    print(f"training step, EfficientNet-Lite0 unfrozen, {size}px, batch {bs}, {torch.get_num_threads()} threads "
-          f"(AMX: {cpu_has_bf16_matmul()}), images/s median of {steps} steps after 1 warm-up:")  # fmt: skip
+    print(
+        f"training step, EfficientNet-Lite0 unfrozen, {size}px, batch {bs}, {torch.get_num_threads()} threads "
+        f"(AMX: {cpu_has_bf16_matmul()}), images/s median of {steps} steps after 1 warm-up:"
+    )
     for bn_freeze in (False, True):
         model.bn_freeze = bn_freeze
         for cl in (False, True):
@@ -109,8 +113,10 @@ def bench_precision(size: int = 224, bs: int = 32, steps: int = 4) -> None:
                 model.train()
                 step()
                 rate, _ = _median_rate(step, bs, steps)
-                print(f"  body BatchNorm {'frozen' if bn_freeze else 'training'}  {'channels_last' if cl else 'NCHW':<14}"
-                      f" {'bf16' if dtype else 'fp32':<5} {rate:6.1f} images/s")  # fmt: skip
+                print(
+                    f"  body BatchNorm {'frozen' if bn_freeze else 'training'}  {'channels_last' if cl else 'NCHW':<14}"
+                    f" {'bf16' if dtype else 'fp32':<5} {rate:6.1f} images/s"
+                )
     model.eval()
     with torch.no_grad():
         for dtype in (None, torch.bfloat16):
@@ -130,10 +136,21 @@ def bench_all(comp: str, src: Path, args: str = "") -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         common = [f"COMP={comp}", f"DATA={tmp}/data", f"SUBMISSIONS={tmp}/subs"] + ([f"ARGS={args}"] if args else [])
         t0 = time.perf_counter()
-        subprocess.run(["make", "--no-print-directory", "download", *common, f"SRC={src}"], cwd=ROOT, env=env,
-                       check=True, stdout=subprocess.DEVNULL)  # fmt: skip
-        r = subprocess.run(["make", "--no-print-directory", "all", *common], cwd=ROOT, env=env, check=True,
-                           capture_output=True, text=True)  # fmt: skip
+        subprocess.run(
+            ["make", "--no-print-directory", "download", *common, f"SRC={src}"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        r = subprocess.run(
+            ["make", "--no-print-directory", "all", *common],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         wall = time.perf_counter() - t0
         result = json.loads((Path(tmp) / "data" / comp / "runs" / "default" / "result.json").read_text())
         lines = [ln for ln in r.stdout.splitlines() if ln.startswith(("validation", "submission", "no test"))]
@@ -159,8 +176,13 @@ def main(argv: list[str] | None, comp: str, archive: str) -> None:
             env = {**os.environ}
             py = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").is_dir() else "python"
             for step in (["download", "--src", str(src)], ["features"]):
-                subprocess.run([py, "-m", "pipelines", step[0], comp, "--data", tmp, *step[1:]], cwd=ROOT,
-                               env=env, check=True, stdout=subprocess.DEVNULL)  # fmt: skip
+                subprocess.run(
+                    [py, "-m", "pipelines", step[0], comp, "--data", tmp, *step[1:]],
+                    cwd=ROOT,
+                    env=env,
+                    check=True,
+                    stdout=subprocess.DEVNULL,
+                )
             bench_loader(comp, Path(tmp))
     if "precision" in parts:
         bench_precision()

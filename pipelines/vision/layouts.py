@@ -54,9 +54,11 @@ def order_by_sample(
     ids = ids.astype(str)
     missing = [i for i in ids if i not in by_id.index]
     if missing:
-        notes.append(f"{what} lists {len(missing):,} of {len(ids):,} ids with no test image ({first_few(missing)}); "
-                     f"predicting the {len(layout_test):,} test images on disk instead: that submission cannot go "
-                     f"to Kaggle until the test folder is complete")  # fmt: skip
+        notes.append(
+            f"{what} lists {len(missing):,} of {len(ids):,} ids with no test image ({first_few(missing)}); "
+            f"predicting the {len(layout_test):,} test images on disk instead: that submission cannot go "
+            f"to Kaggle until the test folder is complete"
+        )
         return layout_test, False
     extra = len(by_id) - len(ids)
     if extra:
@@ -80,12 +82,15 @@ def labelled_csv(raw: Path, csv: str, id_col: str, label_col: str, folders: tupl
     on_disk = {}
     for folder in folders:
         if (raw / folder).is_dir():
-            on_disk.update({p.stem: f"{folder}/{p.name}" for p in (raw / folder).iterdir()
-                            if p.suffix.lower() in IMAGE_SUFFIXES})  # fmt: skip
+            on_disk.update(
+                {p.stem: f"{folder}/{p.name}" for p in (raw / folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
+            )
     files = labels[id_col].map(on_disk)
     missing = labels[id_col][files.isna()]
     if len(missing):
-        notes.append(f"{csv}: {len(missing):,} of {len(labels):,} labelled images are not in {'/'.join(folders)}/ "
-                     f"and were dropped ({first_few(missing)})")  # fmt: skip
+        notes.append(
+            f"{csv}: {len(missing):,} of {len(labels):,} labelled images are not in {'/'.join(folders)}/ "
+            f"and were dropped ({first_few(missing)})"
+        )
     frame = pd.DataFrame({"file": files, "label": labels[label_col].fillna("").str.strip(), "id": labels[id_col]})
     return frame[files.notna()].reset_index(drop=True), notes

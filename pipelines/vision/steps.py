@@ -79,13 +79,20 @@ def _cache(paths: Paths, files: list[str], name: str, size: int, keep_bad: bool)
             print(f"{out}: up to date ({len(meta['files'])} images at {size}px)")
             return meta
     t0 = time.perf_counter()
-    meta = build_cache([paths.raw / f for f in files], size, out, keep_bad=keep_bad,
-                       extra={"source": source, "requested": files, "keep_bad": keep_bad})  # fmt: skip
+    meta = build_cache(
+        [paths.raw / f for f in files],
+        size,
+        out,
+        keep_bad=keep_bad,
+        extra={"source": source, "requested": files, "keep_bad": keep_bad},
+    )
     seconds = time.perf_counter() - t0
     meta["seconds"] = round(seconds, 1)
     atomic_write_text(out.with_suffix(".json"), json.dumps(meta, indent=0))
-    print(f"{out}: {len(files)} images decoded and resized to {size}px in {seconds:.1f} s "
-          f"({len(files) / max(seconds, 1e-9):.0f} images/s)" + (f", {len(meta['bad'])} bad" if meta["bad"] else ""))  # fmt: skip
+    print(
+        f"{out}: {len(files)} images decoded and resized to {size}px in {seconds:.1f} s "
+        f"({len(files) / max(seconds, 1e-9):.0f} images/s)" + (f", {len(meta['bad'])} bad" if meta["bad"] else "")
+    )
     for line in meta["bad"][:10]:
         print(f"  bad image: {line}")
     return meta
@@ -102,8 +109,10 @@ def build_features(task: ImageTask, paths: Paths, cfg: VisionConfig) -> None:
     meta = _cache(paths, list(items.file), "labelled", size, keep_bad=False)
     bad = set(items.file) - {str(Path(f).relative_to(paths.raw)) for f in meta["files"]}
     if bad:
-        print(f"note: {len(bad)} labelled images could not be decoded and were skipped (listed in "
-              f"{paths.processed}/cache{size}/labelled.json)")  # fmt: skip
+        print(
+            f"note: {len(bad)} labelled images could not be decoded and were skipped (listed in "
+            f"{paths.processed}/cache{size}/labelled.json)"
+        )
         items = items[~items.file.isin(bad)]
     items["row"] = np.arange(len(items))  # rows of labelled.npy, in the same order
     test = layout.test.copy()
@@ -111,14 +120,24 @@ def build_features(task: ImageTask, paths: Paths, cfg: VisionConfig) -> None:
     test["row"] = np.arange(len(test))
     write_feather(items, paths.processed / "items.feather")
     write_feather(test, paths.processed / "test.feather")
-    info = {"classes": layout.classes, "multi_label": layout.multi_label, "cache_size": size,
-            "sample_matches": layout.sample_matches,
-            "notes": layout.notes, "bad_labelled": sorted(bad), "bad_test": test_meta["bad"],
-            "n_train": int((~items.valid).sum()), "n_valid": int(items.valid.sum()), "n_test": len(test)}  # fmt: skip
+    info = {
+        "classes": layout.classes,
+        "multi_label": layout.multi_label,
+        "cache_size": size,
+        "sample_matches": layout.sample_matches,
+        "notes": layout.notes,
+        "bad_labelled": sorted(bad),
+        "bad_test": test_meta["bad"],
+        "n_train": int((~items.valid).sum()),
+        "n_valid": int(items.valid.sum()),
+        "n_test": len(test),
+    }
     atomic_write_text(paths.processed / "layout.json", json.dumps(info, indent=1))
     write_features_stamp(paths, cfg, n_labelled=len(items), n_test=len(test), classes=layout.classes)
-    print(f"{paths.processed}: {info['n_train']} training, {info['n_valid']} validation, {info['n_test']} test "
-          f"images; {len(layout.classes)} {'tags' if layout.multi_label else 'classes'}")  # fmt: skip
+    print(
+        f"{paths.processed}: {info['n_train']} training, {info['n_valid']} validation, {info['n_test']} test "
+        f"images; {len(layout.classes)} {'tags' if layout.multi_label else 'classes'}"
+    )
 
 
 # ---- data for training -----------------------------------------------------------------------------------
@@ -151,8 +170,12 @@ class ImageData:
         if split == "test":
             return ImageDataset(self.cache_dir / "test.npy", None, transform, rows=self.test.row.to_numpy())
         frame = self.items[self.items.valid == (split == "valid")]
-        return ImageDataset(self.cache_dir / "labelled.npy", self.targets(frame) if with_targets else None, transform,
-                            rows=frame.row.to_numpy())  # fmt: skip
+        return ImageDataset(
+            self.cache_dir / "labelled.npy",
+            self.targets(frame) if with_targets else None,
+            transform,
+            rows=frame.row.to_numpy(),
+        )
 
     def frame(self, split: str) -> pd.DataFrame:
         return self.test if split == "test" else self.items[self.items.valid == (split == "valid")]
@@ -221,33 +244,53 @@ def plan(cfg: VisionConfig) -> list[Stage]:
     return stages
 
 
-def activations(model: ImageModel, data: ImageData, split: str, size: int, cfg: VisionConfig, learn: Learner,
-                paths: Paths) -> torch.Tensor:  # fmt: skip
+def activations(
+    model: ImageModel, data: ImageData, split: str, size: int, cfg: VisionConfig, learn: Learner, paths: Paths
+) -> torch.Tensor:
     """The frozen body's pooled features for a split (no augmentation), cached in interim/ across runs."""
     meta = json.loads((data.cache_dir / "labelled.json").read_text())
-    key = json.dumps([cfg.arch, cfg.pretrained, cfg.weights, size, meta.get("source"), len(meta["files"]),
-                      str(learn.precision), split, data.frame(split).row.tolist()])  # fmt: skip
+    key = json.dumps(
+        [
+            cfg.arch,
+            cfg.pretrained,
+            cfg.weights,
+            size,
+            meta.get("source"),
+            len(meta["files"]),
+            str(learn.precision),
+            split,
+            data.frame(split).row.tolist(),
+        ]
+    )
     path = paths.interim / "activations" / f"{split}-{size}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
     if path.is_file():
         return torch.load(path, weights_only=True)
     t0 = time.perf_counter()
     ds = data.dataset(split, valid_transform(size))
-    loader = image_loader(ds, batch_size=2 * cfg.bs, shuffle=False, workers=n_workers(cfg, learn.device),
-                          pin_memory=learn.device.type == "cuda")  # fmt: skip
+    loader = image_loader(
+        ds,
+        batch_size=2 * cfg.bs,
+        shuffle=False,
+        workers=n_workers(cfg, learn.device),
+        pin_memory=learn.device.type == "cuda",
+    )
     # Iterating a DataLoader draws its base seed from torch's global RNG: fork it, so a run that computes the
     # activations trains exactly like one that finds them cached.
     with torch.random.fork_rng(devices=[]):
         acts = pooled_features(model, loader, learn.device, learn.precision, cfg.channels_last)
     seconds = time.perf_counter() - t0
-    print(f"precomputed {split} activations at {size}px: {len(ds)} images in {seconds:.1f} s "
-          f"({len(ds) / max(seconds, 1e-9):.0f} images/s)")  # fmt: skip
+    print(
+        f"precomputed {split} activations at {size}px: {len(ds)} images in {seconds:.1f} s "
+        f"({len(ds) / max(seconds, 1e-9):.0f} images/s)"
+    )
     with atomic_path(path) as tmp:
         torch.save(acts, tmp)
     return acts
 
 
-def stage_learner(model: ImageModel, stage: Stage, data: ImageData, cfg: VisionConfig, paths: Paths,
-                  base: Learner) -> Learner:  # fmt: skip
+def stage_learner(
+    model: ImageModel, stage: Stage, data: ImageData, cfg: VisionConfig, paths: Paths, base: Learner
+) -> Learner:
     """The Learner for one stage: the head on precomputed activations, or the whole model on (augmented) images."""
     loss, metrics = loss_and_metrics(data.multi_label, cfg.label_smoothing)
     model.freeze_to(stage.freeze_to)
@@ -267,8 +310,9 @@ def stage_learner(model: ImageModel, stage: Stage, data: ImageData, cfg: VisionC
     workers, pin = n_workers(cfg, base.device), base.device.type == "cuda"
     train_ds = data.dataset("train", tfm)
     train_dl = image_loader(train_ds, cfg.bs, shuffle=True, seed=cfg.seed, workers=workers, pin_memory=pin)
-    valid_dl = image_loader(data.dataset("valid", valid_transform(stage.size)), 2 * cfg.bs, shuffle=False,
-                            workers=workers, pin_memory=pin)  # fmt: skip
+    valid_dl = image_loader(
+        data.dataset("valid", valid_transform(stage.size)), 2 * cfg.bs, shuffle=False, workers=workers, pin_memory=pin
+    )
     return Learner(model, train_dl, valid_dl, channels_last=cfg.channels_last, **common)
 
 
@@ -292,15 +336,19 @@ def train(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict:
     model = build_model(cfg, len(data.classes))
     base = Learner(model, None, None, device=cfg.device, amp=cfg.amp_frozen, channels_last=cfg.channels_last)
     n_train, n_valid = len(data.frame("train")), len(data.frame("valid"))
-    print(f"{rd.path}: {cfg.arch} ({'pretrained' if cfg.pretrained else 'random init'}), {len(data.classes)} "
-          f"{'tags' if data.multi_label else 'classes'}, {n_train} training / {n_valid} validation images, "
-          f"{base.device}, {pick_precision(base.device, cfg.amp)} training / {base.precision} frozen body"
-          f"{', channels_last' if cfg.channels_last else ''}; stages: "
-          + ", ".join(f"{s.name} x{s.epochs}" for s in stages))  # fmt: skip
+    print(
+        f"{rd.path}: {cfg.arch} ({'pretrained' if cfg.pretrained else 'random init'}), {len(data.classes)} "
+        f"{'tags' if data.multi_label else 'classes'}, {n_train} training / {n_valid} validation images, "
+        f"{base.device}, {pick_precision(base.device, cfg.amp)} training / {base.precision} frozen body"
+        f"{', channels_last' if cfg.channels_last else ''}; stages: "
+        + ", ".join(f"{s.name} x{s.epochs}" for s in stages)
+    )
     bad = data.info["bad_labelled"]
     if bad:
-        print(f"note: {len(bad)} labelled images could not be decoded and are left out ({', '.join(bad[:3])}"
-              f"{', ...' if len(bad) > 3 else ''})")  # fmt: skip
+        print(
+            f"note: {len(bad)} labelled images could not be decoded and are left out ({', '.join(bad[:3])}"
+            f"{', ...' if len(bad) > 3 else ''})"
+        )
     save_augment_grid(data, cfg, rd.path / "augmentations.png")
     history, losses, lrs = [], [], []
     t_start = time.perf_counter()
@@ -332,16 +380,30 @@ def train(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict:
         fit_resumable(learn, partial, {**want, "stage": i}, stage.epochs, fit, label=f"stage {stage.name}")
         history, losses, lrs = learn.history, learn.losses_seen, learn.lrs_seen  # a resume restored them
         with atomic_path(ckpt) as tmp:
-            torch.save({"model": model.state_dict(), "history": history[seen:], "losses": losses[steps:],
-                        "lrs": lrs[steps:], "rng": torch.get_rng_state()}, tmp)  # fmt: skip
+            torch.save(
+                {
+                    "model": model.state_dict(),
+                    "history": history[seen:],
+                    "losses": losses[steps:],
+                    "lrs": lrs[steps:],
+                    "rng": torch.get_rng_state(),
+                },
+                tmp,
+            )
         partial.unlink(missing_ok=True)
     train_seconds = time.perf_counter() - t_start
     model.unfreeze()
     save_model(model, cfg, data, rd.path / "model.pt")
-    result = {"train_seconds": round(train_seconds, 1), "device": str(base.device),
-              "precision": str(pick_precision(base.device, cfg.amp)), "precision_frozen": str(base.precision),
-              "stages": [s.name for s in stages], "n_train": n_train, "n_valid": n_valid,
-              "bad_images": len(data.info["bad_labelled"]) + len(data.info["bad_test"])}  # fmt: skip
+    result = {
+        "train_seconds": round(train_seconds, 1),
+        "device": str(base.device),
+        "precision": str(pick_precision(base.device, cfg.amp)),
+        "precision_frozen": str(base.precision),
+        "stages": [s.name for s in stages],
+        "n_train": n_train,
+        "n_valid": n_valid,
+        "bad_images": len(data.info["bad_labelled"]) + len(data.info["bad_test"]),
+    }
     result.update(evaluate(model, data, cfg, base, rd.path))
     result["total_seconds"] = round(time.perf_counter() - t_start, 1)
     rd.write_json("result.json", result)
@@ -350,8 +412,17 @@ def train(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict:
 
 def save_model(model: ImageModel, cfg: VisionConfig, data: ImageData, path: Path) -> None:
     with atomic_path(path) as tmp:
-        torch.save({"model": model.state_dict(), "classes": data.classes, "multi_label": data.multi_label,
-                    "arch": cfg.arch, "size": cfg.sizes[-1], "hidden": cfg.hidden}, tmp)  # fmt: skip
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "classes": data.classes,
+                "multi_label": data.multi_label,
+                "arch": cfg.arch,
+                "size": cfg.sizes[-1],
+                "hidden": cfg.hidden,
+            },
+            tmp,
+        )
 
 
 # ---- evaluation and TTA ----------------------------------------------------------------------------------
@@ -362,8 +433,9 @@ def predict_views(learn: Learner, data: ImageData, split: str, cfg: VisionConfig
     for k, tfm in enumerate(views):
         torch.manual_seed(cfg.seed * 1000 + k)
         ds = data.dataset(split, tfm, with_targets=False)
-        dl = image_loader(ds, 2 * cfg.bs, shuffle=False, workers=n_workers(cfg, learn.device),
-                          pin_memory=learn.device.type == "cuda")  # fmt: skip
+        dl = image_loader(
+            ds, 2 * cfg.bs, shuffle=False, workers=n_workers(cfg, learn.device), pin_memory=learn.device.type == "cuda"
+        )
         logits, _ = learn.get_preds(dl, with_targets=False)
         out.append(to_probs(logits, data.multi_label))
     return out
@@ -386,9 +458,11 @@ def evaluate(model: ImageModel, data: ImageData, cfg: VisionConfig, base: Learne
             res[f"valid_f2{name}_crossfit"] = round(crossfit_f2(p, y, cfg.thresholds == "per_tag", cfg.seed), 5)
             if name == "_tta":
                 res["thresholds"] = dict(zip(data.classes, np.round(th, 2).tolist(), strict=True))
-        print(f"validation F2 (thresholds tuned on validation): {res['valid_f2']:.4f} plain, {res['valid_f2_tta']:.4f} "
-              f"with {len(views)}-view TTA; tuned on one half, scored on the other: {res['valid_f2_crossfit']:.4f} / "
-              f"{res['valid_f2_tta_crossfit']:.4f}")  # fmt: skip
+        print(
+            f"validation F2 (thresholds tuned on validation): {res['valid_f2']:.4f} plain, {res['valid_f2_tta']:.4f} "
+            f"with {len(views)}-view TTA; tuned on one half, scored on the other: {res['valid_f2_crossfit']:.4f} / "
+            f"{res['valid_f2_tta_crossfit']:.4f}"
+        )
         per_tag_report(tta, y, np.array(list(res["thresholds"].values())), data.classes, out / "per_tag.csv")
         losses = -(y * np.log(np.clip(tta, 1e-7, 1)) + (1 - y) * np.log(np.clip(1 - tta, 1e-7, 1))).sum(1)
         th = np.array(list(res["thresholds"].values()))
@@ -398,8 +472,10 @@ def evaluate(model: ImageModel, data: ImageData, cfg: VisionConfig, base: Learne
         for name, p in (("", plain), ("_tta", tta)):
             res[f"valid_accuracy{name}"] = round(accuracy(p, y), 5)
             res[f"valid_logloss{name}"] = round(log_loss(p, y), 5)
-        print(f"validation accuracy {res['valid_accuracy']:.4f} plain, {res['valid_accuracy_tta']:.4f} with "
-              f"{len(views)}-view TTA; log loss {res['valid_logloss']:.4f} / {res['valid_logloss_tta']:.4f}")  # fmt: skip
+        print(
+            f"validation accuracy {res['valid_accuracy']:.4f} plain, {res['valid_accuracy_tta']:.4f} with "
+            f"{len(views)}-view TTA; log loss {res['valid_logloss']:.4f} / {res['valid_logloss_tta']:.4f}"
+        )
         plot_confusion_matrix(y, tta.argmax(1), data.classes, out / "confusion_matrix.png")
         losses = -np.log(np.clip(tta[np.arange(len(y)), y], 1e-7, 1))
         predicted = [data.classes[i] for i in tta.argmax(1)]
@@ -410,9 +486,12 @@ def evaluate(model: ImageModel, data: ImageData, cfg: VisionConfig, base: Learne
     show = data.dataset("valid", valid_transform(cfg.sizes[-1]), with_targets=False)
     rows = {f: i for i, f in enumerate(frame.file)}
     picks = [rows[f] for f in worst.file[:8]]
-    plot_images([show[i] for i in picks],
-                [f"{Path(frame.file[i]).name}\n{actual[i]} -> {predicted[i]} ({confidence[i]:.2f})" for i in picks],
-                out / "top_losses.png", suptitle="top losses: actual -> predicted (confidence)")  # fmt: skip
+    plot_images(
+        [show[i] for i in picks],
+        [f"{Path(frame.file[i]).name}\n{actual[i]} -> {predicted[i]} ({confidence[i]:.2f})" for i in picks],
+        out / "top_losses.png",
+        suptitle="top losses: actual -> predicted (confidence)",
+    )
     cam_file = cfg.cam_image or worst.file.iloc[0]
     if cam_file in rows:
         i = rows[cam_file]
@@ -437,8 +516,16 @@ def per_tag_report(p: np.ndarray, y: np.ndarray, th: np.ndarray, classes: list[s
     from sklearn.metrics import precision_recall_fscore_support
 
     prec, rec, f2, support = precision_recall_fscore_support(y.astype(bool), p > th, beta=2, zero_division=0)
-    pd.DataFrame({"tag": classes, "support": support, "threshold": np.round(th, 2), "precision": np.round(prec, 3),
-                  "recall": np.round(rec, 3), "f2": np.round(f2, 3)}).to_csv(path, index=False)  # fmt: skip
+    pd.DataFrame(
+        {
+            "tag": classes,
+            "support": support,
+            "threshold": np.round(th, 2),
+            "precision": np.round(prec, 3),
+            "recall": np.round(rec, 3),
+            "f2": np.round(f2, 3),
+        }
+    ).to_csv(path, index=False)
 
 
 def save_augment_grid(data: ImageData, cfg: VisionConfig, path: Path, n_images: int = 3, n_views: int = 4) -> None:
@@ -467,8 +554,10 @@ def load_model(path: Path, cfg: VisionConfig, device) -> tuple[ImageModel, dict]
         raise FileNotFoundError(f"{path} not found: train first (make train COMP=... RUN=...)")
     state = torch.load(path, map_location="cpu", weights_only=True)
     if state["arch"] != cfg.arch or state["size"] != cfg.sizes[-1]:
-        raise ValueError(f"{path} holds a {state['arch']} trained at {state['size']}px, the config says {cfg.arch} "
-                         f"at {cfg.sizes[-1]}px; use the same ARGS as for training")  # fmt: skip
+        raise ValueError(
+            f"{path} holds a {state['arch']} trained at {state['size']}px, the config says {cfg.arch} "
+            f"at {cfg.sizes[-1]}px; use the same ARGS as for training"
+        )
     model = build_model(cfg, len(state["classes"]), pretrained=False)
     model.load_state_dict(state["model"])
     return model, state
@@ -481,13 +570,17 @@ def predict(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> Path 
     if not rd.is_complete():
         raise FileNotFoundError(f"{rd.result} not found: train first (make train COMP={task.comp} RUN={run})")
     if len(data.test) == 0:
-        print(f"no test images in {paths.raw} (the layout's test folder is absent): nothing to submit. Validation "
-              f"results are in {rd.result}.")  # fmt: skip
+        print(
+            f"no test images in {paths.raw} (the layout's test folder is absent): nothing to submit. Validation "
+            f"results are in {rd.result}."
+        )
         return None
     model, state = load_model(rd.path / "model.pt", cfg, cfg.device)
     if state["classes"] != data.classes:
-        raise ValueError(f"{rd.path / 'model.pt'} was trained on other classes than {paths.processed}/layout.json; "
-                         f"retrain (make train COMP={task.comp} RUN={run})")  # fmt: skip
+        raise ValueError(
+            f"{rd.path / 'model.pt'} was trained on other classes than {paths.processed}/layout.json; "
+            f"retrain (make train COMP={task.comp} RUN={run})"
+        )
     learn = Learner(model, None, None, device=cfg.device, amp=cfg.amp_frozen, channels_last=cfg.channels_last)
     t0 = time.perf_counter()
     views = predict_views(learn, data, "test", cfg, cfg.tta)
@@ -497,11 +590,22 @@ def predict(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> Path 
     layout = Layout(data.items, data.test, data.classes, data.multi_label)
     sub = task.submission(data.test, probs, layout, thresholds, cfg.clip)
     metric = {k: v for k, v in result.items() if k.startswith("valid_") and "seconds" not in k}
-    out = write_task_submission(task, paths, data, sub, run, {"run": str(rd.path), "tta_views": len(views),
-                                                              "bad_test_images": data.info["bad_test"], **metric})  # fmt: skip
-    print(f"submission: {out} ({len(sub):,} rows, {len(views)}-view TTA, {time.perf_counter() - t0:.0f} s)"
-          + (f"; {len(data.info['bad_test'])} test images could not be decoded and were predicted from a blank "
-             f"image" if data.info["bad_test"] else ""))  # fmt: skip
+    out = write_task_submission(
+        task,
+        paths,
+        data,
+        sub,
+        run,
+        {"run": str(rd.path), "tta_views": len(views), "bad_test_images": data.info["bad_test"], **metric},
+    )
+    print(
+        f"submission: {out} ({len(sub):,} rows, {len(views)}-view TTA, {time.perf_counter() - t0:.0f} s)"
+        + (
+            f"; {len(data.info['bad_test'])} test images could not be decoded and were predicted from a blank image"
+            if data.info["bad_test"]
+            else ""
+        )
+    )
     return out
 
 
@@ -515,17 +619,25 @@ def read_sample(task: ImageTask, paths: Paths, like: pd.DataFrame) -> pd.DataFra
     return sample
 
 
-def write_task_submission(task: ImageTask, paths: Paths, data: ImageData, sub: pd.DataFrame, run: str,
-                          provenance: dict) -> Path:  # fmt: skip
+def write_task_submission(
+    task: ImageTask, paths: Paths, data: ImageData, sub: pd.DataFrame, run: str, provenance: dict
+) -> Path:
     """Validate `sub` against the sample submission (when it describes the test images on disk), write
     submissions/COMP/RUN.csv atomically and RUN.json (`provenance`: which run, its validation scores)."""
     matches = data.info.get("sample_matches", True)
     sample = read_sample(task, paths, sub) if matches else None
     if not matches:
-        print(f"warning: {task.sample_file} names test images that are not in {paths.raw}; the submission covers "
-              f"the {len(sub):,} test images on disk and is not checked against it (make submit will refuse it)")  # fmt: skip
-    out = submitlib.write_submission(sub, sub if sample is None else sample, task.id_col,
-                                     paths.submissions / f"{run}.csv", task.columns(data.classes))  # fmt: skip
+        print(
+            f"warning: {task.sample_file} names test images that are not in {paths.raw}; the submission covers "
+            f"the {len(sub):,} test images on disk and is not checked against it (make submit will refuse it)"
+        )
+    out = submitlib.write_submission(
+        sub,
+        sub if sample is None else sample,
+        task.id_col,
+        paths.submissions / f"{run}.csv",
+        task.columns(data.classes),
+    )
     checked = str(paths.raw / task.sample_file) if sample is not None else None
     provenance = {"submission": str(out), "rows": len(sub), "validated_against": checked, **provenance}
     atomic_write_text(paths.submissions / f"{run}.json", json.dumps(provenance, indent=1))
@@ -542,8 +654,9 @@ def submit(task: ImageTask, paths: Paths, cfg, run: str) -> None:
     sub = pd.read_csv(path)
     sample = read_sample(task, paths, sub)
     classes = json.loads((paths.processed / "layout.json").read_text())["classes"]
-    submitlib.validate_submission(sub, sub if sample is None else sample, task.id_col, where=str(path),
-                                  columns=task.columns(classes))  # fmt: skip
+    submitlib.validate_submission(
+        sub, sub if sample is None else sample, task.id_col, where=str(path), columns=task.columns(classes)
+    )
     score = {k: v for k, v in meta.items() if k.startswith("valid_") and not k.endswith("crossfit")}
     submitlib.submit(task.spec.slug, task.comp, path, f"{run} " + " ".join(f"{k}={v}" for k, v in score.items()))
 
@@ -556,14 +669,19 @@ def lr_find(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict:
     base = Learner(model, None, None, device=cfg.device, amp=cfg.amp_frozen, channels_last=cfg.channels_last)
     size = cfg.sizes[0]
     lrs = [1.0 / cfg.lr_div**2, 1.0 / cfg.lr_div, 1.0]
-    stage = (Stage("precompute", size, 1, 1.0, False, 2) if cfg.lr_find_on == "head"
-             else Stage(f"unfrozen@{size}", size, 1, lrs, True, 0))  # fmt: skip
+    stage = (
+        Stage("precompute", size, 1, 1.0, False, 2)
+        if cfg.lr_find_on == "head"
+        else Stage(f"unfrozen@{size}", size, 1, lrs, True, 0)
+    )
     learn = stage_learner(model, stage, data, cfg, paths, base)
     plot = paths.runs / run / "lr_find.png"
     # Unfrozen: sweep the head's lr with the body groups at lr/lr_div and lr/lr_div^2, as training will use them.
     mults = lrs if stage.freeze_to == 0 else None
     result = learn.lr_find(plot=plot, num_it=min(100, 5 * len(learn.train_dl)), lr_mults=mults)
     key = "precompute_lr" if cfg.lr_find_on == "head" else "lr"
-    print(f"lr finder ({cfg.lr_find_on}): suggested {key} {result['suggested_lr']:.2e} (plot: {plot}); "
-          f"use it with ARGS=\"{key}={result['suggested_lr']:.1e}\"")  # fmt: skip
+    print(
+        f"lr finder ({cfg.lr_find_on}): suggested {key} {result['suggested_lr']:.2e} (plot: {plot}); "
+        f'use it with ARGS="{key}={result["suggested_lr"]:.1e}"'
+    )
     return result

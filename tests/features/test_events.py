@@ -85,9 +85,16 @@ def test_vectorised_events_equal_the_reference_on_the_sample(rossmann_sample_dir
 def test_lagged_mean_only_looks_back_past_the_lag():
     from features import add_lagged_mean
 
-    d = pd.DataFrame({"Store": [1] * 6 + [2], "Date": pd.to_datetime(
-        ["2015-01-01", "2015-01-02", "2015-01-03", "2015-01-05", "2015-01-06", "2015-01-07", "2015-01-05"]),
-        "v": [1.0, 2.0, 4.0, 8.0, np.nan, 16.0, 100.0], "use": [True, True, True, True, True, False, True]})  # fmt: skip
+    d = pd.DataFrame(
+        {
+            "Store": [1] * 6 + [2],
+            "Date": pd.to_datetime(
+                ["2015-01-01", "2015-01-02", "2015-01-03", "2015-01-05", "2015-01-06", "2015-01-07", "2015-01-05"]
+            ),
+            "v": [1.0, 2.0, 4.0, 8.0, np.nan, 16.0, 100.0],
+            "use": [True, True, True, True, True, False, True],
+        }
+    )
     out = add_lagged_mean(d, "v", "lvl", lag=3, window=2, where=d.use)
     # 01-05: window 01-01..01-02 -> (1+2)/2; 01-06: 01-02..01-03 -> 3; 01-07: 01-03..01-04 -> 4 (01-04 absent)
     np.testing.assert_array_equal(out.lvl, [np.nan, np.nan, np.nan, 1.5, 3.0, 4.0, np.nan])

@@ -45,14 +45,26 @@ def conv_cases() -> dict[tuple, tuple[nn.Conv2d, tuple[int, int, int]]]:
 
                 def record(mod, args, out, net_name=name):
                     shape = tuple(args[0].shape[1:])
-                    key = (mod.in_channels, mod.out_channels, mod.kernel_size, mod.stride, mod.padding,
-                           mod.dilation, mod.groups, mod.bias is not None, shape)  # fmt: skip
+                    key = (
+                        mod.in_channels,
+                        mod.out_channels,
+                        mod.kernel_size,
+                        mod.stride,
+                        mod.padding,
+                        mod.dilation,
+                        mod.groups,
+                        mod.bias is not None,
+                        shape,
+                    )
                     cases.setdefault(key, (copy.deepcopy(mod).float(), shape, net_name))
 
                 hooks.append(m.register_forward_hook(record))
         with torch.no_grad():
-            net.eval()(torch.randint(0, 255, (1, 3, size, size), dtype=torch.uint8) if hasattr(net, "normalize")
-                       else torch.randn(1, 3, size, size))  # fmt: skip
+            net.eval()(
+                torch.randint(0, 255, (1, 3, size, size), dtype=torch.uint8)
+                if hasattr(net, "normalize")
+                else torch.randn(1, 3, size, size)
+            )
         for h in hooks:
             h.remove()
     return cases
@@ -66,8 +78,11 @@ def run(conv: nn.Conv2d, x: torch.Tensor, channels_last: bool):
     x = x.detach().requires_grad_(True)
     out = conv(x)
     g = torch.Generator().manual_seed(1)
-    out.backward(torch.randn(out.shape, generator=g).to(memory_format=torch.channels_last if channels_last
-                                                        else torch.contiguous_format))  # fmt: skip
+    out.backward(
+        torch.randn(out.shape, generator=g).to(
+            memory_format=torch.channels_last if channels_last else torch.contiguous_format
+        )
+    )
     grads = [x.grad, conv.weight.grad] + ([conv.bias.grad] if conv.bias is not None else [])
     return [out.detach()] + [t.contiguous() for t in grads]
 
@@ -83,16 +98,17 @@ def main() -> int:
     cases = conv_cases()
     print(f"{len(cases)} convolution shapes", flush=True)
     for (cin, cout, k, s, p, d, g, bias, shape), (conv, _, net) in cases.items():
-        label = (f"Conv2d({cin}, {cout}, k={k}, stride={s}, pad={p}, dilation={d}, groups={g}, bias={bias}) "
-                 f"on {shape} ({net})")  # fmt: skip
+        label = (
+            f"Conv2d({cin}, {cout}, k={k}, stride={s}, pad={p}, dilation={d}, groups={g}, bias={bias}) "
+            f"on {shape} ({net})"
+        )
         print(f"checking {label}", flush=True)
         for n in BATCH_SIZES:
             x = torch.randn(n, *shape)
             ref, got = run(conv, x, False), run(conv, x, True)
             for what, a, b in zip(("output", "input grad", "weight grad", "bias grad"), got, ref, strict=False):
                 if not close(a, b):
-                    print(f"MISMATCH {label} batch {n}: {what} differs by {(a - b).abs().max().item():.3g}",
-                          flush=True)  # fmt: skip
+                    print(f"MISMATCH {label} batch {n}: {what} differs by {(a - b).abs().max().item():.3g}", flush=True)
                     bad += 1
     print(f"done: {len(cases)} shapes x batch sizes 1-{max(BATCH_SIZES)}, {bad} mismatches", flush=True)
     return 1 if bad else 0

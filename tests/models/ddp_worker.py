@@ -31,5 +31,7 @@ class Record:
 dl = tensor_loader(x, y, batch_size=8, shuffle=True, seed=3)
 learn = Learner(model, dl, None, loss_func=nn.functional.cross_entropy, device="cpu", amp="off", cbs=[Record()])
 learn.fit_one_cycle(2, 1e-2)
-torch.save({"model": learn.module.state_dict(), "seen": seen, "world": world, "loss": learn.history[-1]["train_loss"]},
-           out / f"rank{rank}.pt")  # fmt: skip
+torch.save(
+    {"model": learn.module.state_dict(), "seen": seen, "world": world, "loss": learn.history[-1]["train_loss"]},
+    out / f"rank{rank}.pt",
+)

@@ -26,8 +26,15 @@ def test_shards_are_disjoint_equal_and_cover_the_epoch():
 @pytest.mark.slow
 def test_two_gloo_processes_end_with_identical_weights(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           str(ROOT / "tests" / "models" / "ddp_worker.py"), str(tmp_path)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        str(ROOT / "tests" / "models" / "ddp_worker.py"),
+        str(tmp_path),
+    ]
     r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     a, b = (torch.load(tmp_path / f"rank{i}.pt", weights_only=True) for i in (0, 1))

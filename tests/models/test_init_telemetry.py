@@ -44,8 +44,13 @@ def test_activation_telemetry_records_and_plots(tmp_path):
     with torch.no_grad():
         net[10].bias.fill_(-100.0)  # a dead layer: its ReLU outputs only zeros
     x, y = torch.randn(256, 32), torch.randn(256)
-    learn = Learner(net, tensor_loader(x, y, batch_size=32, shuffle=True), None, device="cpu",
-                    cbs=[ActivationStats(tmp_path, every=2)])  # fmt: skip
+    learn = Learner(
+        net,
+        tensor_loader(x, y, batch_size=32, shuffle=True),
+        None,
+        device="cpu",
+        cbs=[ActivationStats(tmp_path, every=2)],
+    )
     learn.loss_func = lambda p, t: nn.functional.mse_loss(p.squeeze(-1), t)
     learn.fit(1, 1e-3)
     stats = json.loads((tmp_path / "activations.json").read_text())

@@ -23,9 +23,15 @@ def learner(seed=0, cbs=(), **kw):
     x, y = data()
     vx, vy = data(128, seed=1)
     model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Dropout(0.1), nn.Linear(16, 1), nn.Flatten(0))
-    return Learner(model, tensor_loader(x, y, batch_size=32, shuffle=True, seed=seed),
-                   tensor_loader(vx, vy, batch_size=64, shuffle=False), metrics={"mae": lambda p, t: (p - t).abs().mean()},
-                   device="cpu", cbs=cbs, **kw)  # fmt: skip
+    return Learner(
+        model,
+        tensor_loader(x, y, batch_size=32, shuffle=True, seed=seed),
+        tensor_loader(vx, vy, batch_size=64, shuffle=False),
+        metrics={"mae": lambda p, t: (p - t).abs().mean()},
+        device="cpu",
+        cbs=cbs,
+        **kw,
+    )
 
 
 def test_learns_and_records(tmp_path, capsys):

@@ -26,8 +26,14 @@ def test_mixup_mixes_inputs_and_loss():
     y = torch.arange(8).repeat(4)
     spy = Spy()
     mix = MixUp(alpha=1.0)
-    learn = Learner(nn.Linear(8, 8), tensor_loader(x, y, batch_size=16, shuffle=True), None,
-                    loss_func=nn.functional.cross_entropy, device="cpu", cbs=[mix, spy])  # fmt: skip
+    learn = Learner(
+        nn.Linear(8, 8),
+        tensor_loader(x, y, batch_size=16, shuffle=True),
+        None,
+        loss_func=nn.functional.cross_entropy,
+        device="cpu",
+        cbs=[mix, spy],
+    )
     learn.fit(1, 1e-2)
     mixed = spy.batches[-1]
     assert 0.5 <= mix.lam <= 1.0
@@ -56,8 +62,14 @@ def test_lookahead_pulls_weights_to_their_average_from_its_start_epoch():
     x, y = torch.randn(64, 4), torch.randn(64, 1)
     la = Lookahead(start_epoch=1, every=3, decay_base=0.9, power=0.0)  # power 0: a fixed decay of 0.9**3
     before, after = Snapshot(order=20), Snapshot(order=40)
-    learn = Learner(nn.Linear(4, 1), tensor_loader(x, y, batch_size=16, shuffle=False), None, opt="sgd",
-                    device="cpu", cbs=[la, before, after])  # fmt: skip
+    learn = Learner(
+        nn.Linear(4, 1),
+        tensor_loader(x, y, batch_size=16, shuffle=False),
+        None,
+        opt="sgd",
+        device="cpu",
+        cbs=[la, before, after],
+    )
     learn.fit(3, 0.1)  # 4 steps an epoch; epoch 1 (steps 1-4) is left alone
     b, a = before.weights, after.weights
     assert all(torch.equal(b[i], a[i]) for i in range(6))  # nothing changes until the average exists (step 6)

@@ -34,8 +34,13 @@ def test_make_all_on_the_sample_learns_and_writes_a_submission(tmp_path):
     data, subs = tmp_path / "data", tmp_path / "subs"
     args = "ARGS=epochs=15 widths=[16,32,64]"  # the default recipe; batch size and lr fitted to 540 images
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    r = subprocess.run(["make", "--no-print-directory", "all", "COMP=cifar10", f"DATA={data}", f"SUBMISSIONS={subs}",
-                        args], cwd=ROOT, env=env, capture_output=True, text=True)  # fmt: skip
+    r = subprocess.run(
+        ["make", "--no-print-directory", "all", "COMP=cifar10", f"DATA={data}", f"SUBMISSIONS={subs}", args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     result = json.loads((data / "cifar10" / "runs" / "default" / "result.json").read_text())
     assert result["valid_accuracy"] >= 0.5  # ten digit classes from 540 images; chance is 0.1
@@ -51,8 +56,22 @@ def test_make_all_on_the_sample_learns_and_writes_a_submission(tmp_path):
 def test_make_train_runs_data_parallel_under_torchrun(tmp_path):
     data = tmp_path / "data"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    r = subprocess.run(["make", "--no-print-directory", "train", "COMP=cifar10", "NPROC=2", "RUN=ddp", f"DATA={data}",
-                        "ARGS=epochs=2 widths=[16,32,64]"], cwd=ROOT, env=env, capture_output=True, text=True)  # fmt: skip
+    r = subprocess.run(
+        [
+            "make",
+            "--no-print-directory",
+            "train",
+            "COMP=cifar10",
+            "NPROC=2",
+            "RUN=ddp",
+            f"DATA={data}",
+            "ARGS=epochs=2 widths=[16,32,64]",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert r.stdout.count("validation accuracy") == 1  # only rank 0 reports and writes
     result = json.loads((data / "cifar10" / "runs" / "ddp" / "result.json").read_text())
@@ -125,13 +144,28 @@ def test_resnet_arch_trains_with_adamw_lsuv_and_mixup(tmp_path, capsys):
     data = str(tmp_path / "data")
     assert main(["sample", "cifar10", "--data", data]) == 0
     assert main(["features", "cifar10", "--data", data]) == 0
-    args = ["arch=resnet", "widths=[8,16]", "depths=[1,1]", "opt=adamw", "lr=3e-3", "wd=0.05", "bn_bias_lr_mult=1",
-            "schedule=one_cycle", "lsuv=true", "mixup=0.4", "flip=random", "lookahead=false", "epochs=2"]  # fmt: skip
+    args = [
+        "arch=resnet",
+        "widths=[8,16]",
+        "depths=[1,1]",
+        "opt=adamw",
+        "lr=3e-3",
+        "wd=0.05",
+        "bn_bias_lr_mult=1",
+        "schedule=one_cycle",
+        "lsuv=true",
+        "mixup=0.4",
+        "flip=random",
+        "lookahead=false",
+        "epochs=2",
+    ]
     assert main(["train", "cifar10", "--data", data, "--run", "resnet", *args]) == 0
     out = capsys.readouterr().out
     assert "pre-activation ResNet [8, 16] x [1, 1]" in out and "adamw one_cycle" in out
     result = json.loads((tmp_path / "data" / "cifar10" / "runs" / "resnet" / "result.json").read_text())
-    assert 0 <= result["valid_accuracy"] <= 1 and result["parameters"] > 0
+    assert result["parameters"] > 0
+    metrics = pd.read_csv(tmp_path / "data" / "cifar10" / "runs" / "resnet" / "metrics.csv")
+    assert metrics.train_loss.iloc[-1] < metrics.train_loss.iloc[0]  # it learns (2 epochs: still near chance)
 
 
 @pytest.mark.slow

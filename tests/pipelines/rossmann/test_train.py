@@ -29,8 +29,17 @@ def test_train_predict_writes_a_valid_submission(featured):
     cfg = RossmannConfig(**FAST)
     summary = train(featured, cfg, "t")
     run = featured.runs / "t" / "s0"
-    assert {"config.json", "run.json", "metrics.csv", "metrics.json", "checkpoint.pt", "training.png",
-            "valid_preds.feather", "result.json", "model.txt"} <= {p.name for p in run.iterdir()}  # fmt: skip
+    assert {
+        "config.json",
+        "run.json",
+        "metrics.csv",
+        "metrics.json",
+        "checkpoint.pt",
+        "training.png",
+        "valid_preds.feather",
+        "result.json",
+        "model.txt",
+    } <= {p.name for p in run.iterdir()}
     assert "embeds.0" in (run / "model.txt").read_text()
     assert json.loads((run / "run.json").read_text())["git"]["commit"]
     assert len(json.loads((run / "metrics.json").read_text())) == 3
@@ -77,8 +86,19 @@ def test_checkpoint_for_other_features_is_refused(featured):
 
 
 def test_interrupted_training_resumes(featured):
-    args = [sys.executable, "-m", "pipelines", "train", "rossmann", "--data", str(featured.data_root),
-            "epochs=8", "lr=1e-2", "bs=64", "layers=[64,32]"]  # fmt: skip
+    args = [
+        sys.executable,
+        "-m",
+        "pipelines",
+        "train",
+        "rossmann",
+        "--data",
+        str(featured.data_root),
+        "epochs=8",
+        "lr=1e-2",
+        "bs=64",
+        "layers=[64,32]",
+    ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         [*args, "--run", "r"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -159,8 +179,21 @@ def test_new_raw_data_retrains_instead_of_reusing_the_old_model(featured, tmp_pa
 
 
 def test_two_trainings_of_one_run_do_not_overwrite_each_other(featured):
-    args = [sys.executable, "-m", "pipelines", "train", "rossmann", "--data", str(featured.data_root),
-            "--run", "busy", "epochs=4", "lr=1e-2", "bs=64", "layers=[64,32]"]  # fmt: skip
+    args = [
+        sys.executable,
+        "-m",
+        "pipelines",
+        "train",
+        "rossmann",
+        "--data",
+        str(featured.data_root),
+        "--run",
+        "busy",
+        "epochs=4",
+        "lr=1e-2",
+        "bs=64",
+        "layers=[64,32]",
+    ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     first = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lock = featured.runs / "busy" / ".lock"

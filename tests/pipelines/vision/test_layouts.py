@@ -48,10 +48,12 @@ def test_dog_breed_drops_missing_images_and_unknown_breeds_and_keeps_every_colum
     _img(tmp_path / "train" / "z.jpg")
     _img(tmp_path / "test" / "t1.jpg")
     _img(tmp_path / "test" / "t2.jpg")
-    pd.DataFrame({"id": ["a", "b", "gone1", "gone2", "z"], "breed": ["beagle", "basset", "beagle", "pug", "mystery"]}
-                 ).to_csv(tmp_path / "labels.csv", index=False)  # fmt: skip
+    pd.DataFrame(
+        {"id": ["a", "b", "gone1", "gone2", "z"], "breed": ["beagle", "basset", "beagle", "pug", "mystery"]}
+    ).to_csv(tmp_path / "labels.csv", index=False)
     pd.DataFrame({"id": ["t2", "t1"], "basset": 0.3, "beagle": 0.3, "pug": 0.4}).to_csv(
-        tmp_path / "sample_submission.csv", index=False)  # fmt: skip
+        tmp_path / "sample_submission.csv", index=False
+    )
     layout = read_dog_breed(tmp_path)
     assert layout.classes == ["basset", "beagle", "pug"]  # the sample's order, pug included though unseen
     assert sorted(layout.train.file) == ["train/a.jpg", "train/b.jpg"]
@@ -66,8 +68,9 @@ def test_dog_breed_drops_missing_images_and_unknown_breeds_and_keeps_every_colum
 def test_planet_tags_missing_rows_and_sample_order(tmp_path):
     _img(tmp_path / "train-jpg" / "train_0.jpg")
     _img(tmp_path / "train-jpg" / "train_1.jpg")
-    pd.DataFrame({"image_name": ["train_0", "train_1", "train_7"],
-                  "tags": ["haze primary", "clear primary water", "clear"]}).to_csv(tmp_path / "train_v2.csv", index=False)  # fmt: skip
+    pd.DataFrame(
+        {"image_name": ["train_0", "train_1", "train_7"], "tags": ["haze primary", "clear primary water", "clear"]}
+    ).to_csv(tmp_path / "train_v2.csv", index=False)
     layout = read_planet(tmp_path)
     assert layout.multi_label and layout.classes == ["clear", "haze", "primary", "water"]
     assert len(layout.train) == 2 and "train_7" in layout.notes[0]
@@ -75,7 +78,8 @@ def test_planet_tags_missing_rows_and_sample_order(tmp_path):
     _img(tmp_path / "test-jpg" / "test_0.jpg")
     _img(tmp_path / "test-jpg-additional" / "file_0.jpg")
     pd.DataFrame({"image_name": ["file_0", "test_0"], "tags": "clear"}).to_csv(
-        tmp_path / "sample_submission_v2.csv", index=False)  # fmt: skip
+        tmp_path / "sample_submission_v2.csv", index=False
+    )
     layout = read_planet(tmp_path)
     assert list(layout.test.id) == ["file_0", "test_0"]
     probs = np.array([[0.9, 0.1, 0.6, 0.05], [0.1, 0.1, 0.1, 0.15]])
