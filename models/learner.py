@@ -65,7 +65,47 @@ def _is_no_decay(name: str, p: nn.Parameter) -> bool:
     return p.ndim <= 1  # biases and norm scales/shifts: no weight decay
 
 
-class Learner:
+class Predictor:
+    """A model on a device (CUDA, then MPS, then CPU) with a precision, for inference: `get_preds(dl)`. The
+    Learner is one, with data, loss, optimizer and callbacks on top."""
+
+    def __init__(
+        self, model: nn.Module, device: str | torch.device = "auto", amp: str = "auto", channels_last: bool = False
+    ):
+        self.device = pick_device(device) if isinstance(device, str) else device
+        self.precision: Precision = pick_precision(self.device, amp)
+        self.model = model.to(self.device)
+        if channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.channels_last = channels_last
+
+    def to_device(self, batch):
+        """Move a batch (tuple of tensors) to the device; non-blocking from pinned memory on CUDA."""
+        nb = self.device.type == "cuda"
+        out = []
+        for t in batch:
+            t = t.to(self.device, non_blocking=nb)
+            if self.channels_last and t.ndim == 4:
+                t = t.contiguous(memory_format=torch.channels_last)
+            out.append(t)
+        return tuple(out)
+
+    @torch.no_grad()
+    def get_preds(self, dl, with_targets: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Predictions (float32, CPU) over a loader, and its targets if the batches carry them."""
+        self.model.eval()
+        preds, targets = [], []
+        for batch in dl:
+            batch = self.to_device(batch if isinstance(batch, (tuple, list)) else (batch,))  # unlabelled: bare images
+            xb = batch[:-1] if with_targets else batch
+            with self.precision.autocast():
+                preds.append(self.model(*xb).float().cpu())
+            if with_targets:
+                targets.append(batch[-1].cpu())
+        return torch.cat(preds), (torch.cat(targets) if with_targets else None)
+
+
+class Learner(Predictor):
     """Model + data + loss + optimizer + callbacks; `fit_one_cycle`, `fit_sgdr`, `lr_find`, `predict`."""
 
     def __init__(
@@ -85,12 +125,7 @@ class Learner:
         cbs: Sequence = (),
         channels_last: bool = False,
     ):
-        self.device = pick_device(device) if isinstance(device, str) else device
-        self.precision: Precision = pick_precision(self.device, amp)
-        self.model = model.to(self.device)
-        if channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
-        self.channels_last = channels_last
+        super().__init__(model, device, amp, channels_last)
         self.train_dl, self.valid_dl = train_dl, valid_dl
         self.loss_func, self.metrics = loss_func, dict(metrics or {})
         self.opt_name, self.wd, self.eps, self.betas, self.clip = opt, wd, eps, betas, clip
@@ -170,17 +205,6 @@ class Learner:
                     g["betas"] = (beta1, g["betas"][1])
                 elif "momentum" in g:
                     g["momentum"] = beta1
-
-    def to_device(self, batch):
-        """Move a batch (tuple of tensors) to the device; non-blocking from pinned memory on CUDA."""
-        nb = self.device.type == "cuda"
-        out = []
-        for t in batch:
-            t = t.to(self.device, non_blocking=nb)
-            if self.channels_last and t.ndim == 4:
-                t = t.contiguous(memory_format=torch.channels_last)
-            out.append(t)
-        return tuple(out)
 
     # ---- training ------------------------------------------------------------------------------------------
     def fit(
@@ -323,20 +347,9 @@ class Learner:
         return self.fit(int(n_epochs), lr, sgdr(n_cycles, cycle_len, cycle_mult), None, start_epoch)
 
     # ---- evaluation ----------------------------------------------------------------------------------------
-    @torch.no_grad()
     def get_preds(self, dl=None, with_targets: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Predictions (float32, CPU) over a loader, and its targets if the batches carry them."""
-        dl = self.valid_dl if dl is None else dl
-        self.model.eval()
-        preds, targets = [], []
-        for batch in dl:
-            batch = self.to_device(batch if isinstance(batch, (tuple, list)) else (batch,))  # unlabelled: bare images
-            xb = batch[:-1] if with_targets else batch
-            with self.precision.autocast():
-                preds.append(self.model(*xb).float().cpu())
-            if with_targets:
-                targets.append(batch[-1].cpu())
-        return torch.cat(preds), (torch.cat(targets) if with_targets else None)
+        """Predictions (float32, CPU) over a loader (default: the validation loader), and its targets."""
+        return super().get_preds(self.valid_dl if dl is None else dl, with_targets)
 
     def validate(self, dl=None) -> dict[str, float]:
         """Validation loss and every metric, computed over the whole validation set."""

@@ -99,3 +99,16 @@ def test_paths_with_spaces(tmp_path):
         data / "rossmann" / "runs" / "run 1" / "result.json"
     ).is_file()
     assert "pipelines" not in make(*args, data=data).stdout  # file targets with spaces are up to date
+
+
+def test_rossmann_trains_data_parallel_under_torchrun(tmp_path):
+    """`make train NPROC=2`: two gloo processes, each on its shard of every epoch; rank 0 alone reports and writes."""
+    data = tmp_path / "data"
+    args = ["train", "NPROC=2", "RUN=ddp", "ARGS=epochs=2 bs=256 layers=[64,32] lr=1e-2"]
+    r = make(*args, data=data)
+    assert r.stdout.count("valid RMSPE") == 1 and r.stdout.count("epoch 2/2") == 1
+    result = json.loads((data / "rossmann" / "runs" / "ddp" / "result.json").read_text())
+    assert result["valid_rmspe"] < 0.5
+    seed = data / "rossmann" / "runs" / "ddp" / "s0"
+    assert json.loads((seed / "config.json").read_text())["run"]["world_size"] == 2
+    assert len(pd.read_csv(seed / "metrics.csv")) == 2

@@ -21,7 +21,7 @@ from models.data import tensor_loader
 from models.distributed import device_for_rank, finish, init_distributed, is_main
 from models.image_data import batch_crop_flip
 from models.init import LAYER_TYPES, lsuv_init
-from models.learner import Callback, Learner
+from models.learner import Callback, Learner, Predictor
 from models.metrics import accuracy
 from models.regularizers import MixUp
 from models.resnet import ResNet, WhitenedNet
@@ -142,7 +142,7 @@ def make_learner(cfg: Cifar10Config, data: vision.ImageData, cbs=()) -> Learner:
 
 
 @torch.no_grad()
-def predict_tta(learn: Learner, x: torch.Tensor, tta: bool, pad: int = 1) -> tuple[np.ndarray, np.ndarray]:
+def predict_tta(learn: Predictor, x: torch.Tensor, tta: bool, pad: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Softmax probabilities of the plain images and, when `tta`, a weighted mean as airbench's: the image and
     its flip (1/4 each) and both of them shifted `pad` pixels up-left and down-right (reflection padded, 1/8
     each)."""
@@ -259,7 +259,7 @@ def predict(paths: Paths, cfg: Cifar10Config, run: str) -> Path | None:
     state = torch.load(rd.path / "model.pt", map_location="cpu", weights_only=True)
     model = build_model(cfg, len(state["classes"]))
     model.load_state_dict(state["model"])
-    learn = Learner(model, None, None, device=cfg.device, amp=cfg.amp, channels_last=cfg.channels_last)
+    learn = Predictor(model, device=cfg.device, amp=cfg.amp, channels_last=cfg.channels_last)
     x, _ = tensors(data, "test")
     _, probs = predict_tta(learn, x, cfg.tta)
     layout = vision.Layout(data.items, data.test, data.classes)

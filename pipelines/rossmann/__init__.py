@@ -4,6 +4,7 @@ from pipelines.rossmann.config import SPEC, RossmannConfig
 from pipelines.rossmann.features import build as build_features
 
 Config = RossmannConfig
+DISTRIBUTED = True  # `make train NPROC=2` runs the seeds data-parallel under torchrun
 _MODEL_STEPS = ("train", "lr_find", "predict", "submit")
 
 
@@ -16,4 +17,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["SPEC", "Config", "build_features", *_MODEL_STEPS]
+__all__ = ["DISTRIBUTED", "SPEC", "Config", "build_features", *_MODEL_STEPS]

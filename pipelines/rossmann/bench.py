@@ -86,7 +86,7 @@ def _throughput(cfg, proc, frames, repeats: int) -> None:
 
     from pipelines.rossmann.model import make_learner
 
-    learn = make_learner(cfg, proc, frames, seed=0)
+    learn, *_ = make_learner(cfg, proc, frames, seed=0)
     learn.create_opt()
     learn.peak_lrs, learn.schedule, learn.momentum, learn.n_iter = [cfg.lr], lambda p: 1.0, None, 10**6
     batches = list(iter(learn.train_dl))[:240]

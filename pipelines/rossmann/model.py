@@ -14,12 +14,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from torch.utils.data import DataLoader
 
 from features import TabularProcessor
 from features.io import atomic_write_text, write_feather
 from models.callbacks import ProgressCallback, Recorder
 from models.data import tensor_loader
-from models.learner import Learner
+from models.distributed import device_for_rank, finish, init_distributed, is_main, world_size
+from models.learner import Learner, Predictor
 from models.metrics import exp_rmspe
 from models.summary import model_summary
 from models.tabular import TabularModel, emb_sizes, frame_tensors
@@ -112,14 +114,17 @@ def build_model(cfg: RossmannConfig, proc: TabularProcessor, max_log_sales: floa
     )
 
 
-def run_config(cfg: RossmannConfig, seed: int, features: str) -> dict:
+def run_config(cfg: RossmannConfig, seed: int, features: str, world: int = 1) -> dict:
     """What must match for a finished or interrupted seed run to be reused: the settings that shape the result,
     the seed and the processed features' fingerprint (`features_fingerprint`)."""
-    return {**fingerprint(cfg), "seed": seed, "features": features}
+    return {**fingerprint(cfg), "seed": seed, "features": features, "world_size": world}
 
 
-def make_learner(cfg: RossmannConfig, proc: TabularProcessor, frames: dict, seed: int, cbs=()) -> Learner:
-    """Data on the device, the model and the learner for one seed (no training yet)."""
+def make_learner(
+    cfg: RossmannConfig, proc: TabularProcessor, frames: dict, seed: int, cbs=()
+) -> tuple[Learner, pd.DataFrame, DataLoader]:
+    """Data on the device, the model and the learner for one seed (no training yet); also the validation rows
+    (for the out-of-fold predictions) and a loader of a fixed training subsample (for the RMSPE shift)."""
     train = frames["train"][training_mask(frames["train"], cfg.train_rows)]
     valid = frames["valid"][frames["valid"].Sales > 0]  # Kaggle ignores zero-sales days
     if len(train) == 0:
@@ -135,7 +140,7 @@ def make_learner(cfg: RossmannConfig, proc: TabularProcessor, frames: dict, seed
         wd=cfg.wd,
         eps=cfg.adam_eps,
         clip=cfg.clip or None,
-        device=cfg.device,
+        device=device_for_rank(cfg.device),
         amp=cfg.amp,
         cbs=cbs,
     )
@@ -149,14 +154,13 @@ def make_learner(cfg: RossmannConfig, proc: TabularProcessor, frames: dict, seed
         learn.valid_dl = tensor_loader(
             v_cat.to(dev), v_cont.to(dev), log_target(valid.Sales).to(dev), batch_size=4096, shuffle=False
         )
-    learn.valid_frame = valid
     # A fixed subsample of training rows (same for every seed) to measure the residual variance on.
     step = max(1, len(train) // 200_000)
     t_cat, t_cont = x_cat[::step], x_cont[::step]
-    learn.train_sample_dl = tensor_loader(
+    train_sample_dl = tensor_loader(
         t_cat.to(dev), t_cont.to(dev), log_target(train.Sales.iloc[::step]).to(dev), batch_size=8192, shuffle=False
     )
-    return learn
+    return learn, valid, train_sample_dl
 
 
 def log_shift(train_mse: float, enabled: bool) -> float:
@@ -164,37 +168,55 @@ def log_shift(train_mse: float, enabled: bool) -> float:
     return -1.5 * train_mse if enabled else 0.0
 
 
-def train_seed(paths: Paths, cfg: RossmannConfig, run: str, seed: int, proc, frames) -> dict:
-    """Train (or reuse, or resume) one seed of run `run`; returns its result.json content."""
+def train_seed(paths: Paths, cfg: RossmannConfig, run: str, seed: int, proc, frames) -> dict | None:
+    """Train (or reuse, or resume) one seed of run `run`; returns its result.json content (None on the ranks
+    other than 0 under torchrun: rank 0 alone evaluates and writes)."""
+    main = is_main()
     rd = RunDir(paths.runs / run / f"s{seed}")
-    want = run_config(cfg, seed, features_fingerprint(paths))
+    want = run_config(cfg, seed, features_fingerprint(paths), world_size())
     signature = feature_signature(proc)
     result = rd.finished(want)
     if result is not None:
-        print(
-            f"{rd.path}: already trained with this config on these features (valid RMSPE "
-            f"{result.get('valid_rmspe')}); reusing"
-        )
+        if main:
+            print(
+                f"{rd.path}: already trained with this config on these features (valid RMSPE "
+                f"{result.get('valid_rmspe')}); reusing"
+            )
         return result
     seed_everything(seed)
     label = f"s{seed}"
-    learn = make_learner(cfg, proc, frames, seed, cbs=[ProgressCallback(label=label), Recorder(rd.path)])
+    cbs = [ProgressCallback(label=label), Recorder(rd.path)] if main else []
+    learn, valid, train_sample_dl = make_learner(cfg, proc, frames, seed, cbs=cbs)
 
     def start() -> None:
         rd.start({"run": want, "full": to_dict(cfg), "features": signature})
         example = next(iter(learn.train_dl))[:-1]
         atomic_write_text(rd.path / "model.txt", model_summary(learn.model, *(t[:2] for t in example)) + "\n")
 
-    print(
-        f"{rd.path}: training {cfg.epochs} epochs on {len(learn.train_dl.dataset):,} rows, "
-        f"{learn.device} {learn.precision}, {sum(p.numel() for p in learn.model.parameters()):,} parameters"
-    )
+    if main:
+        print(
+            f"{rd.path}: training {cfg.epochs} epochs on {len(learn.train_dl.dataset):,} rows, "
+            f"{learn.device} {learn.precision}, {sum(p.numel() for p in learn.model.parameters()):,} parameters"
+        )
     t0 = time.perf_counter()
     fit = lambda start_epoch: learn.fit_schedule(
         cfg.schedule, cfg.epochs, cfg.lr, start_epoch, cfg.pct_start, cfg.cycle_len, cfg.cycle_mult
-    )  # noqa: E731
-    fit_resumable(learn, rd.checkpoint, want, cfg.epochs, fit, start, resume=cfg.resume, extra={"features": signature})
+    )
+    fit_resumable(
+        learn,
+        rd.checkpoint,
+        want,
+        cfg.epochs,
+        fit,
+        start if main else None,
+        write=main,
+        resume=cfg.resume,
+        extra={"features": signature},
+    )
     seconds = time.perf_counter() - t0
+    learn.model = learn.module  # unwrapped from DistributedDataParallel: what follows runs on rank 0 alone
+    if not main:
+        return None
     result = {
         "seed": seed,
         "epochs": cfg.epochs,
@@ -203,7 +225,7 @@ def train_seed(paths: Paths, cfg: RossmannConfig, run: str, seed: int, proc, fra
         "device": str(learn.device),
         "precision": str(learn.precision),
     }
-    tr_preds, tr_targets = learn.get_preds(learn.train_sample_dl)
+    tr_preds, tr_targets = learn.get_preds(train_sample_dl)
     np.save(rd.path / "train_sample_preds.npy", tr_preds.numpy())
     np.save(rd.path.parent / "train_sample_targets.npy", tr_targets.numpy())
     result["train_mse"] = round(float(((tr_preds - tr_targets) ** 2).mean()), 6)
@@ -212,17 +234,27 @@ def train_seed(paths: Paths, cfg: RossmannConfig, run: str, seed: int, proc, fra
         preds, targets = learn.get_preds()
         result["valid_rmspe_raw"] = round(rmspe_from_log(preds.numpy(), targets.numpy()), 6)
         result["valid_rmspe"] = round(rmspe_from_log(preds.numpy() + result["log_shift"], targets.numpy()), 6)
-        oof = learn.valid_frame[["Date", "Store", "Sales"]].assign(pred_log=preds.numpy())
+        oof = valid[["Date", "Store", "Sales"]].assign(pred_log=preds.numpy())
         write_feather(oof, rd.path / "valid_preds.feather")  # out-of-fold predictions, kept for blending
     rd.write_json("result.json", result)
     return result
 
 
-def train(paths: Paths, cfg: RossmannConfig, run: str) -> dict:
-    """Train every seed of the run, then score their log-space average on the validation days."""
-    proc, frames = load_processed(paths, cfg)
-    seeds = list(range(cfg.seed, cfg.seed + cfg.n_seeds))
-    results = [train_seed(paths, cfg, run, s, proc, frames) for s in seeds]
+def train(paths: Paths, cfg: RossmannConfig, run: str) -> dict | None:
+    """Train every seed of the run, then score their log-space average on the validation days. Alone, or as
+    one rank under torchrun (`make train NPROC=2`): each rank trains on its shard of every epoch."""
+    init_distributed()
+    try:
+        proc, frames = load_processed(paths, cfg)
+        seeds = list(range(cfg.seed, cfg.seed + cfg.n_seeds))
+        results = [train_seed(paths, cfg, run, s, proc, frames) for s in seeds]
+        return summarize(paths, cfg, run, seeds, results) if is_main() else None
+    finally:
+        finish()
+
+
+def summarize(paths: Paths, cfg: RossmannConfig, run: str, seeds: list[int], results: list[dict]) -> dict:
+    """The run's result.json: the seeds' log-space average scored on the validation days, with its own shift."""
     # The ensemble's own residual variance (smaller than any single seed's) sets its shift.
     tr = np.mean([np.load(paths.runs / run / f"s{s}" / "train_sample_preds.npy") for s in seeds], axis=0)
     train_mse = float(((tr - np.load(paths.runs / run / "train_sample_targets.npy")) ** 2).mean())
@@ -271,7 +303,7 @@ def predict(paths: Paths, cfg: RossmannConfig, run: str) -> Path:
         check_signature(state["extra"]["features"], signature, ckpt)
         model = build_model(cfg, proc, max_log_sales=1.0)  # y_range is a buffer: the checkpoint's value replaces it
         model.load_state_dict(state["model"])
-        learn = Learner(model, None, None, device=cfg.device, amp=cfg.amp)
+        learn = Predictor(model, device=cfg.device, amp=cfg.amp)
         preds.append(learn.get_preds(dl, with_targets=False)[0].numpy().astype(np.float64))
     sales = np.where(test.Open.to_numpy() == 0, 0.0, np.exp(np.mean(preds, axis=0) + summary["log_shift"]))
     sample = pd.read_csv(paths.raw / "sample_submission.csv")
@@ -319,7 +351,7 @@ def lr_find(paths: Paths, cfg: RossmannConfig, run: str) -> dict:
     """Run the lr finder on a fresh model; saves runs/<run>/lr_find.png and prints the suggestion."""
     proc, frames = load_processed(paths, cfg)
     seed_everything(cfg.seed)
-    learn = make_learner(cfg, proc, frames, cfg.seed)
+    learn, *_ = make_learner(cfg, proc, frames, cfg.seed)
     result = learn.lr_find(plot=paths.runs / run / "lr_find.png")
     print(
         f"lr finder: suggested lr {result['suggested_lr']:.2e} (plot: {paths.runs / run / 'lr_find.png'}); "

@@ -25,7 +25,7 @@ from models.data import tensor_loader
 from models.device import pick_precision
 from models.image_data import ImageDataset, image_loader, train_transform, tta_transforms, valid_transform
 from models.interpret import class_activation_map, plot_cam, plot_confusion_matrix, plot_images, top_losses
-from models.learner import Learner
+from models.learner import Learner, Predictor
 from models.metrics import accuracy, best_thresholds, f2_score, log_loss
 from models.summary import model_summary
 from models.vision import ImageModel, PooledHead, create_body, pooled_features
@@ -245,7 +245,7 @@ def plan(cfg: VisionConfig) -> list[Stage]:
 
 
 def activations(
-    model: ImageModel, data: ImageData, split: str, size: int, cfg: VisionConfig, learn: Learner, paths: Paths
+    model: ImageModel, data: ImageData, split: str, size: int, cfg: VisionConfig, learn: Predictor, paths: Paths
 ) -> torch.Tensor:
     """The frozen body's pooled features for a split (no augmentation), cached in interim/ across runs."""
     meta = json.loads((data.cache_dir / "labelled.json").read_text())
@@ -289,7 +289,7 @@ def activations(
 
 
 def stage_learner(
-    model: ImageModel, stage: Stage, data: ImageData, cfg: VisionConfig, paths: Paths, base: Learner
+    model: ImageModel, stage: Stage, data: ImageData, cfg: VisionConfig, paths: Paths, base: Predictor
 ) -> Learner:
     """The Learner for one stage: the head on precomputed activations, or the whole model on (augmented) images."""
     loss, metrics = loss_and_metrics(data.multi_label, cfg.label_smoothing)
@@ -334,7 +334,7 @@ def train(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict:
     rd.start({"run": want, "classes": data.classes, "multi_label": data.multi_label})
     seed_everything(cfg.seed)
     model = build_model(cfg, len(data.classes))
-    base = Learner(model, None, None, device=cfg.device, amp=cfg.amp_frozen, channels_last=cfg.channels_last)
+    base = Predictor(model, device=cfg.device, amp=cfg.amp_frozen, channels_last=cfg.channels_last)
     n_train, n_valid = len(data.frame("train")), len(data.frame("valid"))
     print(
         f"{rd.path}: {cfg.arch} ({'pretrained' if cfg.pretrained else 'random init'}), {len(data.classes)} "
@@ -426,7 +426,7 @@ def save_model(model: ImageModel, cfg: VisionConfig, data: ImageData, path: Path
 
 
 # ---- evaluation and TTA ----------------------------------------------------------------------------------
-def predict_views(learn: Learner, data: ImageData, split: str, cfg: VisionConfig, n_tta: int) -> list[np.ndarray]:
+def predict_views(learn: Predictor, data: ImageData, split: str, cfg: VisionConfig, n_tta: int) -> list[np.ndarray]:
     """Probabilities for the plain view and each TTA view (seeded, so the same run gives the same numbers)."""
     views = tta_transforms(cfg.sizes[-1], cfg.aug, n_tta)
     out = []
@@ -441,9 +441,9 @@ def predict_views(learn: Learner, data: ImageData, split: str, cfg: VisionConfig
     return out
 
 
-def evaluate(model: ImageModel, data: ImageData, cfg: VisionConfig, base: Learner, out: Path) -> dict:
+def evaluate(model: ImageModel, data: ImageData, cfg: VisionConfig, base: Predictor, out: Path) -> dict:
     """Validation metrics with and without TTA, and the pictures that explain them."""
-    learn = Learner(model, None, None, device=base.device, amp=cfg.amp_frozen, channels_last=cfg.channels_last)
+    learn = Predictor(model, device=base.device, amp=cfg.amp_frozen, channels_last=cfg.channels_last)
     t0 = time.perf_counter()
     views = predict_views(learn, data, "valid", cfg, cfg.tta)
     plain, tta = views[0], np.mean(views, axis=0)
@@ -581,7 +581,7 @@ def predict(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> Path 
             f"{rd.path / 'model.pt'} was trained on other classes than {paths.processed}/layout.json; "
             f"retrain (make train COMP={task.comp} RUN={run})"
         )
-    learn = Learner(model, None, None, device=cfg.device, amp=cfg.amp_frozen, channels_last=cfg.channels_last)
+    learn = Predictor(model, device=cfg.device, amp=cfg.amp_frozen, channels_last=cfg.channels_last)
     t0 = time.perf_counter()
     views = predict_views(learn, data, "test", cfg, cfg.tta)
     probs = np.mean(views, axis=0)
@@ -666,7 +666,7 @@ def lr_find(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict:
     data = load_processed(paths, cfg, task.comp)
     seed_everything(cfg.seed)
     model = build_model(cfg, len(data.classes))
-    base = Learner(model, None, None, device=cfg.device, amp=cfg.amp_frozen, channels_last=cfg.channels_last)
+    base = Predictor(model, device=cfg.device, amp=cfg.amp_frozen, channels_last=cfg.channels_last)
     size = cfg.sizes[0]
     lrs = [1.0 / cfg.lr_div**2, 1.0 / cfg.lr_div, 1.0]
     stage = (
