@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from models.data import tensor_loader
-from models.distributed import init_distributed
+from models.distributed import finish, init_distributed
 from models.learner import Learner
 
 out = Path(sys.argv[1])
@@ -35,3 +35,4 @@ torch.save(
     {"model": learn.module.state_dict(), "seen": seen, "world": world, "loss": learn.history[-1]["train_loss"]},
     out / f"rank{rank}.pt",
 )
+finish()  # barrier, then close the group: a rank that exits while the other still talks makes gloo abort
