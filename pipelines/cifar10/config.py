@@ -10,7 +10,7 @@ from pipelines.cifar10.layout import cifar10_submission, read_cifar10
 from pipelines.config import setting
 from pipelines.download import DataSpec
 from pipelines.submit import label
-from pipelines.vision.steps import ImageTask
+from pipelines.vision.task import ImageTask
 
 SPEC = DataSpec(slug="cifar-10", files={"train": []}, make_sample=sample.generate)
 # Scored by accuracy on `label`, a class name.

@@ -32,7 +32,9 @@ from pipelines.cifar10.layout import CIFAR_STATS
 from pipelines.config import fingerprint
 from pipelines.paths import Paths
 from pipelines.runs import RunDir, features_fingerprint, fit_resumable, seed_everything
-from pipelines.vision import steps as vision
+from pipelines.vision.data import ImageData, load_processed
+from pipelines.vision.layouts import Layout
+from pipelines.vision.predict import write_task_submission
 
 FLIPS = ("alternate", "random", "none")
 
@@ -57,7 +59,7 @@ class BatchAugment(Callback):
         learn.batch = (x.contiguous(memory_format=torch.channels_last) if learn.channels_last else x, y)
 
 
-def tensors(data: vision.ImageData, split: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+def tensors(data: ImageData, split: str) -> tuple[torch.Tensor, torch.Tensor | None]:
     """A split as one uint8 (N, 3, 32, 32) tensor (and its class indices when labelled)."""
     frame = data.frame(split)
     arr = np.load(data.cache_dir / ("test.npy" if split == "test" else "labelled.npy"), mmap_mode="r")
@@ -95,7 +97,7 @@ def fit_to_size(cfg: Cifar10Config, n_train: int, world: int = 1) -> Cifar10Conf
     return dataclasses.replace(cfg, bs=bs, lr=lr)
 
 
-def make_learner(cfg: Cifar10Config, data: vision.ImageData, cbs=()) -> Learner:
+def make_learner(cfg: Cifar10Config, data: ImageData, cbs=()) -> Learner:
     """The model initialised from the training images (whitening stem, then LSUV if asked) and a Learner
     over the whole-dataset tensors, augmented per batch."""
     if cfg.schedule not in SCHEDULES:
@@ -175,7 +177,7 @@ def train(paths: Paths, cfg: Cifar10Config, run: str) -> dict | None:
     with the same config and features is reused, an interrupted one resumes after its last epoch."""
     _, world = init_distributed()
     main = is_main()
-    data = vision.load_processed(paths, cfg, "cifar10")
+    data = load_processed(paths, cfg, "cifar10")
     cfg = fit_to_size(cfg, len(data.frame("train")), world)
     rd = RunDir(paths.runs / run)
     identity = {**fingerprint(cfg), "features": features_fingerprint(paths), "world_size": world}
@@ -249,7 +251,7 @@ def evaluate_and_save(
 
 
 def predict(paths: Paths, cfg: Cifar10Config, run: str) -> Path | None:
-    data = vision.load_processed(paths, cfg, "cifar10")
+    data = load_processed(paths, cfg, "cifar10")
     rd = RunDir(paths.runs / run)
     if not rd.is_complete():
         raise FileNotFoundError(f"{rd.result} not found: train first (make train COMP=cifar10 RUN={run})")
@@ -262,17 +264,17 @@ def predict(paths: Paths, cfg: Cifar10Config, run: str) -> Path | None:
     learn = Predictor(model, device=cfg.device, amp=cfg.amp, channels_last=cfg.channels_last)
     x, _ = tensors(data, "test")
     _, probs = predict_tta(learn, x, cfg.tta)
-    layout = vision.Layout(data.items, data.test, data.classes)
+    layout = Layout(data.items, data.test, data.classes)
     sub = TASK.submission(data.test, probs, layout, None, 0.0)
     result = rd.read_json("result.json")
     scores = {k: v for k, v in result.items() if k.endswith(("accuracy", "accuracy_tta"))}
-    out = vision.write_task_submission(TASK, paths, data, sub, run, {"run": str(rd.path), "tta": cfg.tta, **scores})
+    out = write_task_submission(TASK, paths, data, sub, run, {"run": str(rd.path), "tta": cfg.tta, **scores})
     print(f"submission: {out} ({len(sub):,} rows)")
     return out
 
 
 def lr_find(paths: Paths, cfg: Cifar10Config, run: str) -> dict:
-    data = vision.load_processed(paths, cfg, "cifar10")
+    data = load_processed(paths, cfg, "cifar10")
     cfg = fit_to_size(cfg, len(data.frame("train")))
     seed_everything(cfg.seed)
     learn = make_learner(cfg, data)

@@ -9,7 +9,7 @@ from pipelines.dog_breed.layout import dog_breed_submission, read_dog_breed
 from pipelines.download import DataSpec
 from pipelines.submit import probability
 from pipelines.vision import VisionConfig, bind
-from pipelines.vision.steps import ImageTask
+from pipelines.vision.task import ImageTask
 
 SPEC = DataSpec(
     slug="dog-breed-identification",

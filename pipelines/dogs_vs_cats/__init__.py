@@ -10,7 +10,7 @@ from pipelines.dogs_vs_cats.layout import dogs_vs_cats_submission, read_dogs_vs_
 from pipelines.download import DataSpec
 from pipelines.submit import probability
 from pipelines.vision import VisionConfig, bind
-from pipelines.vision.steps import ImageTask
+from pipelines.vision.task import ImageTask
 
 SPEC = DataSpec(slug="dogs-vs-cats-redux-kernels-edition", files={"train": []}, make_sample=sample.generate)
 

@@ -10,7 +10,7 @@ from pipelines.planet import sample
 from pipelines.planet.layout import planet_submission, read_planet
 from pipelines.submit import labels
 from pipelines.vision import VisionConfig, bind
-from pipelines.vision.steps import ImageTask
+from pipelines.vision.task import ImageTask
 
 SPEC = DataSpec(
     slug="planet-understanding-the-amazon-from-space",

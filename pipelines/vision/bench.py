@@ -44,7 +44,7 @@ def bench_loader(comp: str, data_root: Path, size: int = 224, n: int = 400) -> N
     from pipelines import registry
     from pipelines.config import resolve
     from pipelines.paths import Paths
-    from pipelines.vision.steps import load_processed
+    from pipelines.vision.data import load_processed
 
     paths = Paths.for_comp(comp, data_root)
     cfg = resolve(registry.load(comp).Config(), None, [f"sizes=[{size}]"])

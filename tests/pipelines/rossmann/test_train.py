@@ -208,3 +208,16 @@ def test_two_trainings_of_one_run_do_not_overwrite_each_other(featured):
     assert json.loads((featured.runs / "busy" / "result.json").read_text())["valid_rmspe"] > 0
     again = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, check=True)  # lock released
     assert "already trained with this config on these features" in again.stdout
+
+
+def test_kill_9_then_the_same_command_resumes_to_the_uninterrupted_result(featured):
+    from tests.resume import kill_after_checkpoint, run
+
+    args = ["rossmann", "--data", str(featured.data_root), "epochs=5", "lr=1e-2", "bs=64", "layers=[64,32]"]
+    kill_after_checkpoint(["train", *args, "--run", "killed"], featured.runs / "killed" / "s0" / "checkpoint.pt")
+    assert "resuming after epoch" in run(["train", *args, "--run", "killed"])
+    run(["train", *args, "--run", "straight"])
+    results = [json.loads((featured.runs / r / "result.json").read_text()) for r in ("killed", "straight")]
+    assert results[0]["valid_rmspe"] == results[1]["valid_rmspe"]
+    metrics = [pd.read_csv(featured.runs / r / "s0" / "metrics.csv") for r in ("killed", "straight")]
+    assert metrics[0].train_loss.tolist() == metrics[1].train_loss.tolist()

@@ -1,0 +1,164 @@
+"""Image competitions, the features step: the split and a pre-resized uint8 cache of every image
+(processed/), and `ImageData`, what training reads back."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from features.images import build_cache
+from features.io import atomic_write_text, write_feather
+from models.image_data import ImageDataset
+from pipelines.download import read_source
+from pipelines.paths import Paths
+from pipelines.runs import features_fingerprint, write_features_stamp
+from pipelines.vision.config import VisionConfig
+from pipelines.vision.task import ImageTask
+
+
+def cache_size(cfg: VisionConfig) -> int:
+    return int(round(cfg.cache_scale * max(cfg.sizes)))
+
+
+def split_valid(frame: pd.DataFrame, cfg: VisionConfig) -> np.ndarray:
+    """Boolean validation mask: the layout's own valid/ folder, else a seeded random `valid_pct` share."""
+    if "valid" in frame.columns:
+        return frame.valid.to_numpy(bool)
+    if not 0 < cfg.valid_pct < 1:
+        raise ValueError(f"valid_pct={cfg.valid_pct}: expected a fraction between 0 and 1")
+    rng = np.random.default_rng(cfg.split_seed)
+    mask = np.zeros(len(frame), bool)
+    mask[rng.permutation(len(frame))[: max(1, round(cfg.valid_pct * len(frame)))]] = True
+    return mask
+
+
+def _cache(paths: Paths, files: list[str], name: str, size: int, keep_bad: bool) -> dict:
+    """processed/cache<size>/<name>.npy, rebuilt only when the files, their source or the size change."""
+    out = paths.processed / f"cache{size}" / f"{name}.npy"
+    source = (read_source(paths) or {}).get("at", "")
+    if out.is_file() and out.with_suffix(".json").is_file():
+        meta = json.loads(out.with_suffix(".json").read_text())
+        if meta.get("source") == source and meta.get("requested") == files and meta.get("keep_bad") == keep_bad:
+            print(f"{out}: up to date ({len(meta['files'])} images at {size}px)")
+            return meta
+    t0 = time.perf_counter()
+    meta = build_cache(
+        [paths.raw / f for f in files],
+        size,
+        out,
+        keep_bad=keep_bad,
+        extra={"source": source, "requested": files, "keep_bad": keep_bad},
+    )
+    seconds = time.perf_counter() - t0
+    meta["seconds"] = round(seconds, 1)
+    atomic_write_text(out.with_suffix(".json"), json.dumps(meta, indent=0))
+    print(
+        f"{out}: {len(files)} images decoded and resized to {size}px in {seconds:.1f} s "
+        f"({len(files) / max(seconds, 1e-9):.0f} images/s)" + (f", {len(meta['bad'])} bad" if meta["bad"] else "")
+    )
+    for line in meta["bad"][:10]:
+        print(f"  bad image: {line}")
+    return meta
+
+
+def build_features(task: ImageTask, paths: Paths, cfg: VisionConfig) -> None:
+    """raw/ -> processed/: items.feather (file, label, valid, row), test.feather, layout.json and the cache."""
+    layout = task.read(paths.raw)
+    for note in layout.notes:
+        print(f"note: {note}")
+    size = cache_size(cfg)
+    items = layout.train.copy()
+    items["valid"] = split_valid(items, cfg)
+    meta = _cache(paths, list(items.file), "labelled", size, keep_bad=False)
+    bad = set(items.file) - {str(Path(f).relative_to(paths.raw)) for f in meta["files"]}
+    if bad:
+        print(
+            f"note: {len(bad)} labelled images could not be decoded and were skipped (listed in "
+            f"{paths.processed}/cache{size}/labelled.json)"
+        )
+        items = items[~items.file.isin(bad)]
+    items["row"] = np.arange(len(items))  # rows of labelled.npy, in the same order
+    test = layout.test.copy()
+    test_meta = _cache(paths, list(test.file), "test", size, keep_bad=True) if len(test) else {"bad": []}
+    test["row"] = np.arange(len(test))
+    write_feather(items, paths.processed / "items.feather")
+    write_feather(test, paths.processed / "test.feather")
+    info = {
+        "classes": layout.classes,
+        "multi_label": layout.multi_label,
+        "cache_size": size,
+        "sample_matches": layout.sample_matches,
+        "notes": layout.notes,
+        "bad_labelled": sorted(bad),
+        "bad_test": test_meta["bad"],
+        "n_train": int((~items.valid).sum()),
+        "n_valid": int(items.valid.sum()),
+        "n_test": len(test),
+    }
+    atomic_write_text(paths.processed / "layout.json", json.dumps(info, indent=1))
+    write_features_stamp(paths, cfg, n_labelled=len(items), n_test=len(test), classes=layout.classes)
+    print(
+        f"{paths.processed}: {info['n_train']} training, {info['n_valid']} validation, {info['n_test']} test "
+        f"images; {len(layout.classes)} {'tags' if layout.multi_label else 'classes'}"
+    )
+
+
+@dataclass
+class ImageData:
+    items: pd.DataFrame
+    test: pd.DataFrame
+    info: dict
+    cache_dir: Path
+
+    @property
+    def classes(self) -> list[str]:
+        return self.info["classes"]
+
+    @property
+    def multi_label(self) -> bool:
+        return self.info["multi_label"]
+
+    def targets(self, frame: pd.DataFrame) -> torch.Tensor:
+        index = {c: i for i, c in enumerate(self.classes)}
+        if self.multi_label:
+            y = torch.zeros(len(frame), len(self.classes))
+            for r, tags in enumerate(frame.label):
+                for t in tags.split():
+                    y[r, index[t]] = 1.0
+            return y
+        return torch.tensor([index[c] for c in frame.label], dtype=torch.long)
+
+    def dataset(self, split: str, transform, with_targets: bool = True) -> ImageDataset:
+        if split == "test":
+            return ImageDataset(self.cache_dir / "test.npy", None, transform, rows=self.test.row.to_numpy())
+        frame = self.items[self.items.valid == (split == "valid")]
+        return ImageDataset(
+            self.cache_dir / "labelled.npy",
+            self.targets(frame) if with_targets else None,
+            transform,
+            rows=frame.row.to_numpy(),
+        )
+
+    def frame(self, split: str) -> pd.DataFrame:
+        return self.test if split == "test" else self.items[self.items.valid == (split == "valid")]
+
+
+def load_processed(paths: Paths, cfg: VisionConfig, comp: str) -> ImageData:
+    features_fingerprint(paths, cfg)  # built, from the raw data there now, with these settings
+    info = json.loads((paths.processed / "layout.json").read_text())
+    items = pd.read_feather(paths.processed / "items.feather")
+    test = pd.read_feather(paths.processed / "test.feather")
+    return ImageData(items, test, info, paths.processed / f"cache{info['cache_size']}")
+
+
+def n_workers(cfg: VisionConfig, device: torch.device) -> int:
+    if cfg.workers >= 0:
+        return cfg.workers
+    return min(8, os.cpu_count() or 1) if device.type == "cuda" else 0

@@ -1,0 +1,124 @@
+"""Image competitions: predictions with TTA, validation metrics and the pictures that explain them."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from models.image_data import image_loader, tta_transforms, valid_transform
+from models.interpret import class_activation_map, plot_cam, plot_confusion_matrix, plot_images, top_losses
+from models.learner import Predictor
+from models.metrics import accuracy, best_thresholds, f2_score, log_loss
+from models.vision import ImageModel
+from pipelines.vision.config import VisionConfig
+from pipelines.vision.data import ImageData, n_workers
+
+
+def to_probs(logits: torch.Tensor, multi_label: bool) -> np.ndarray:
+    return (torch.sigmoid(logits) if multi_label else torch.softmax(logits, 1)).double().numpy()
+
+
+def predict_views(learn: Predictor, data: ImageData, split: str, cfg: VisionConfig, n_tta: int) -> list[np.ndarray]:
+    """Probabilities for the plain view and each TTA view (seeded, so the same run gives the same numbers)."""
+    views = tta_transforms(cfg.sizes[-1], cfg.aug, n_tta)
+    out = []
+    for k, tfm in enumerate(views):
+        torch.manual_seed(cfg.seed * 1000 + k)
+        ds = data.dataset(split, tfm, with_targets=False)
+        dl = image_loader(
+            ds, 2 * cfg.bs, shuffle=False, workers=n_workers(cfg, learn.device), pin_memory=learn.device.type == "cuda"
+        )
+        logits, _ = learn.get_preds(dl, with_targets=False)
+        out.append(to_probs(logits, data.multi_label))
+    return out
+
+
+def evaluate(model: ImageModel, data: ImageData, cfg: VisionConfig, base: Predictor, out: Path) -> dict:
+    """Validation metrics with and without TTA, and the pictures that explain them."""
+    learn = Predictor(model, device=base.device, amp=cfg.amp_frozen, channels_last=cfg.channels_last)
+    t0 = time.perf_counter()
+    views = predict_views(learn, data, "valid", cfg, cfg.tta)
+    plain, tta = views[0], np.mean(views, axis=0)
+    frame = data.frame("valid").reset_index(drop=True)
+    y = data.targets(frame).numpy()
+    res: dict = {"tta_views": len(views), "valid_predict_seconds": round(time.perf_counter() - t0, 1)}
+    np.save(out / "valid_probs.npy", tta)
+    if data.multi_label:
+        for name, p in (("", plain), ("_tta", tta)):
+            th = best_thresholds(p, y, per_tag=cfg.thresholds == "per_tag")
+            res[f"valid_f2{name}"] = round(f2_score(p, y, th), 5)
+            res[f"valid_f2{name}_crossfit"] = round(crossfit_f2(p, y, cfg.thresholds == "per_tag", cfg.seed), 5)
+            if name == "_tta":
+                res["thresholds"] = dict(zip(data.classes, np.round(th, 2).tolist(), strict=True))
+        print(
+            f"validation F2 (thresholds tuned on validation): {res['valid_f2']:.4f} plain, {res['valid_f2_tta']:.4f} "
+            f"with {len(views)}-view TTA; tuned on one half, scored on the other: {res['valid_f2_crossfit']:.4f} / "
+            f"{res['valid_f2_tta_crossfit']:.4f}"
+        )
+        per_tag_report(tta, y, np.array(list(res["thresholds"].values())), data.classes, out / "per_tag.csv")
+        losses = -(y * np.log(np.clip(tta, 1e-7, 1)) + (1 - y) * np.log(np.clip(1 - tta, 1e-7, 1))).sum(1)
+        th = np.array(list(res["thresholds"].values()))
+        predicted = [" ".join(np.array(data.classes)[row > th]) for row in tta]
+        confidence = tta.max(1)
+    else:
+        for name, p in (("", plain), ("_tta", tta)):
+            res[f"valid_accuracy{name}"] = round(accuracy(p, y), 5)
+            res[f"valid_logloss{name}"] = round(log_loss(p, y), 5)
+        print(
+            f"validation accuracy {res['valid_accuracy']:.4f} plain, {res['valid_accuracy_tta']:.4f} with "
+            f"{len(views)}-view TTA; log loss {res['valid_logloss']:.4f} / {res['valid_logloss_tta']:.4f}"
+        )
+        plot_confusion_matrix(y, tta.argmax(1), data.classes, out / "confusion_matrix.png")
+        losses = -np.log(np.clip(tta[np.arange(len(y)), y], 1e-7, 1))
+        predicted = [data.classes[i] for i in tta.argmax(1)]
+        confidence = tta.max(1)
+    actual = list(frame.label)
+    worst = top_losses(list(frame.file), losses, actual, predicted, confidence)
+    worst.to_csv(out / "top_losses.csv", index=False)
+    show = data.dataset("valid", valid_transform(cfg.sizes[-1]), with_targets=False)
+    rows = {f: i for i, f in enumerate(frame.file)}
+    picks = [rows[f] for f in worst.file[:8]]
+    plot_images(
+        [show[i] for i in picks],
+        [f"{Path(frame.file[i]).name}\n{actual[i]} -> {predicted[i]} ({confidence[i]:.2f})" for i in picks],
+        out / "top_losses.png",
+        suptitle="top losses: actual -> predicted (confidence)",
+    )
+    cam_file = cfg.cam_image or worst.file.iloc[0]
+    if cam_file in rows:
+        i = rows[cam_file]
+        cls = int(tta[i].argmax())
+        cam = class_activation_map(model, show[i], cls, learn.device)
+        plot_cam(show[i], cam, f"{cam_file}: evidence for {data.classes[cls]!r} (p={tta[i, cls]:.2f})", out / "cam.png")
+    else:
+        print(f"note: cam_image={cam_file!r} is not a validation image; no cam.png")
+    return res
+
+
+def crossfit_f2(p: np.ndarray, y: np.ndarray, per_tag: bool, seed: int) -> float:
+    """F2 with thresholds tuned on one half of validation and scored on the other (both ways, averaged):
+    an honest estimate, since thresholds tuned and scored on the same images flatter the score."""
+    idx = np.random.default_rng(seed).permutation(len(y))
+    a, b = idx[: len(idx) // 2], idx[len(idx) // 2 :]
+    scores = [f2_score(p[test], y[test], best_thresholds(p[tune], y[tune], per_tag)) for tune, test in ((a, b), (b, a))]
+    return float(np.mean(scores))
+
+
+def per_tag_report(p: np.ndarray, y: np.ndarray, th: np.ndarray, classes: list[str], path: Path) -> None:
+    from sklearn.metrics import precision_recall_fscore_support
+
+    prec, rec, f2, support = precision_recall_fscore_support(y.astype(bool), p > th, beta=2, zero_division=0)
+    pd.DataFrame(
+        {
+            "tag": classes,
+            "support": support,
+            "threshold": np.round(th, 2),
+            "precision": np.round(prec, 3),
+            "recall": np.round(rec, 3),
+            "f2": np.round(f2, 3),
+        }
+    ).to_csv(path, index=False)

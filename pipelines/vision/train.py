@@ -1,0 +1,302 @@
+"""Image competitions, the train step: precomputed activations -> frozen -> unfrozen with differential
+lrs, one stage per progressive-resizing size, each stage reused when finished and resumed when interrupted;
+then validation with TTA. Also the lr finder."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from features.io import atomic_path, atomic_write_text
+from models.callbacks import ProgressCallback, Recorder
+from models.data import tensor_loader
+from models.device import pick_precision
+from models.image_data import image_loader, train_transform, valid_transform
+from models.interpret import plot_images
+from models.learner import Learner, Predictor
+from models.metrics import accuracy, f2_score
+from models.summary import model_summary
+from models.vision import ImageModel, PooledHead, create_body, pooled_features
+from pipelines.config import fingerprint
+from pipelines.paths import Paths
+from pipelines.runs import RunDir, features_fingerprint, fit_resumable, seed_everything
+from pipelines.vision.config import VisionConfig
+from pipelines.vision.data import ImageData, load_processed, n_workers
+from pipelines.vision.evaluate import evaluate
+from pipelines.vision.task import ImageTask
+
+
+def build_model(cfg: VisionConfig, n_out: int, pretrained: bool | None = None) -> ImageModel:
+    pretrained = cfg.pretrained if pretrained is None else pretrained
+    body = create_body(cfg.arch, pretrained, (cfg.weights or None) if pretrained else None)
+    model = ImageModel(body, n_out, cfg.hidden, cfg.ps)
+    model.bn_freeze = cfg.bn_freeze
+    return model
+
+
+def loss_and_metrics(multi_label: bool, label_smoothing: float = 0.0) -> tuple[nn.Module, dict]:
+    if multi_label:
+        return nn.BCEWithLogitsLoss(), {"f2@0.2": lambda p, y: f2_score(torch.sigmoid(p), y, 0.2)}
+    return nn.CrossEntropyLoss(label_smoothing=label_smoothing), {"accuracy": accuracy}
+
+
+@dataclass
+class Stage:
+    name: str  # precompute, frozen, unfrozen@<size>
+    size: int
+    epochs: int
+    lr: float | list[float]
+    aug: bool
+    freeze_to: int
+
+
+def plan(cfg: VisionConfig) -> list[Stage]:
+    """The stages a config asks for, in order."""
+    if len(cfg.epochs) != len(cfg.sizes):
+        raise ValueError(f"epochs={cfg.epochs} needs one entry per size in sizes={cfg.sizes}")
+    first = cfg.sizes[0]
+    stages = []
+    if cfg.precompute_epochs:
+        stages.append(Stage("precompute", first, cfg.precompute_epochs, cfg.precompute_lr, False, 2))
+    if cfg.frozen_epochs:
+        stages.append(Stage(f"frozen@{first}", first, cfg.frozen_epochs, cfg.frozen_lr, True, 2))
+    lrs = [cfg.lr / cfg.lr_div**2, cfg.lr / cfg.lr_div, cfg.lr]
+    for size, epochs in zip(cfg.sizes, cfg.epochs, strict=True):
+        if epochs:
+            stages.append(Stage(f"unfrozen@{size}", size, epochs, lrs, True, 0))
+    if not stages:
+        raise ValueError("nothing to train: set precompute_epochs, frozen_epochs or epochs")
+    return stages
+
+
+def activations(
+    model: ImageModel, data: ImageData, split: str, size: int, cfg: VisionConfig, learn: Predictor, paths: Paths
+) -> torch.Tensor:
+    """The frozen body's pooled features for a split (no augmentation), cached in interim/ across runs."""
+    meta = json.loads((data.cache_dir / "labelled.json").read_text())
+    key = json.dumps(
+        [
+            cfg.arch,
+            cfg.pretrained,
+            cfg.weights,
+            size,
+            meta.get("source"),
+            len(meta["files"]),
+            str(learn.precision),
+            split,
+            data.frame(split).row.tolist(),
+        ]
+    )
+    path = paths.interim / "activations" / f"{split}-{size}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
+    if path.is_file():
+        return torch.load(path, weights_only=True)
+    t0 = time.perf_counter()
+    ds = data.dataset(split, valid_transform(size))
+    loader = image_loader(
+        ds,
+        batch_size=2 * cfg.bs,
+        shuffle=False,
+        workers=n_workers(cfg, learn.device),
+        pin_memory=learn.device.type == "cuda",
+    )
+    # Iterating a DataLoader draws its base seed from torch's global RNG: fork it, so a run that computes the
+    # activations trains exactly like one that finds them cached.
+    with torch.random.fork_rng(devices=[]):
+        acts = pooled_features(model, loader, learn.device, learn.precision, cfg.channels_last)
+    seconds = time.perf_counter() - t0
+    print(
+        f"precomputed {split} activations at {size}px: {len(ds)} images in {seconds:.1f} s "
+        f"({len(ds) / max(seconds, 1e-9):.0f} images/s)"
+    )
+    with atomic_path(path) as tmp:
+        torch.save(acts, tmp)
+    return acts
+
+
+def stage_learner(
+    model: ImageModel, stage: Stage, data: ImageData, cfg: VisionConfig, paths: Paths, base: Predictor
+) -> Learner:
+    """The Learner for one stage: the head on precomputed activations, or the whole model on (augmented) images."""
+    loss, metrics = loss_and_metrics(data.multi_label, cfg.label_smoothing)
+    model.freeze_to(stage.freeze_to)
+    # The frozen-body stages are mostly forward passes: they use amp_frozen; the unfrozen ones use amp.
+    amp = cfg.amp if stage.freeze_to == 0 else cfg.amp_frozen
+    common = {"loss_func": loss, "metrics": metrics, "wd": cfg.wd, "device": base.device, "amp": amp}
+    if stage.name == "precompute":
+        y_train, y_valid = (data.targets(data.frame(s)) for s in ("train", "valid"))
+        x_train = activations(model, data, "train", stage.size, cfg, base, paths)
+        x_valid = activations(model, data, "valid", stage.size, cfg, base, paths)
+        dev = base.device
+        train_dl = tensor_loader(x_train.to(dev), y_train.to(dev), batch_size=cfg.bs, shuffle=True, seed=cfg.seed)
+        valid_dl = tensor_loader(x_valid.to(dev), y_valid.to(dev), batch_size=1024, shuffle=False)
+        return Learner(PooledHead(model.head), train_dl, valid_dl, **common)
+    aug = {"max_rotate": cfg.max_rotate, "min_scale": cfg.min_scale, "lighting": cfg.lighting}
+    tfm = train_transform(stage.size, cfg.aug, **aug) if stage.aug else valid_transform(stage.size)
+    workers, pin = n_workers(cfg, base.device), base.device.type == "cuda"
+    train_ds = data.dataset("train", tfm)
+    train_dl = image_loader(train_ds, cfg.bs, shuffle=True, seed=cfg.seed, workers=workers, pin_memory=pin)
+    valid_dl = image_loader(
+        data.dataset("valid", valid_transform(stage.size)), 2 * cfg.bs, shuffle=False, workers=workers, pin_memory=pin
+    )
+    return Learner(model, train_dl, valid_dl, channels_last=cfg.channels_last, **common)
+
+
+def run_config(cfg: VisionConfig, features: str) -> dict:
+    """What finished stages must have been trained with to be reused: the config and the features' fingerprint."""
+    return {**fingerprint(cfg), "features": features}
+
+
+def train(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict:
+    """Train every stage (reusing stages already trained with this config), then evaluate with and without TTA."""
+    data = load_processed(paths, cfg, task.comp)
+    stages = plan(cfg)
+    rd = RunDir(paths.runs / run)
+    want = run_config(cfg, features_fingerprint(paths))
+    stage_dir = rd.path / "stages"
+    if not ((rd.path / "config.json").is_file() and rd.read_json("config.json").get("run") == want):
+        for old in stage_dir.glob("*.pt") if stage_dir.is_dir() else []:
+            old.unlink()  # a different config: earlier stages do not apply
+    rd.start({"run": want, "classes": data.classes, "multi_label": data.multi_label})
+    seed_everything(cfg.seed)
+    model = build_model(cfg, len(data.classes))
+    base = Predictor(model, device=cfg.device, amp=cfg.amp_frozen, channels_last=cfg.channels_last)
+    n_train, n_valid = len(data.frame("train")), len(data.frame("valid"))
+    print(
+        f"{rd.path}: {cfg.arch} ({'pretrained' if cfg.pretrained else 'random init'}), {len(data.classes)} "
+        f"{'tags' if data.multi_label else 'classes'}, {n_train} training / {n_valid} validation images, "
+        f"{base.device}, {pick_precision(base.device, cfg.amp)} training / {base.precision} frozen body"
+        f"{', channels_last' if cfg.channels_last else ''}; stages: "
+        + ", ".join(f"{s.name} x{s.epochs}" for s in stages)
+    )
+    bad = data.info["bad_labelled"]
+    if bad:
+        print(
+            f"note: {len(bad)} labelled images could not be decoded and are left out ({', '.join(bad[:3])}"
+            f"{', ...' if len(bad) > 3 else ''})"
+        )
+    save_augment_grid(data, cfg, rd.path / "augmentations.png")
+    history, losses, lrs = [], [], []
+    t_start = time.perf_counter()
+    for i, stage in enumerate(stages):
+        ckpt = stage_dir / f"{i}-{stage.name.replace('@', '-')}.pt"  # a finished stage
+        if ckpt.is_file():
+            state = torch.load(ckpt, map_location="cpu", weights_only=True)
+            model.load_state_dict(state["model"])
+            history += state["history"]
+            losses += state.get("losses", [])  # so the training plot and steps cover the reused stages too
+            lrs += state.get("lrs", [])
+            if "rng" in state:  # the next stage draws what it would have drawn uninterrupted
+                torch.set_rng_state(state["rng"])
+            print(f"stage {stage.name}: already trained with this config on these features ({ckpt}); reusing")
+            continue
+        learn = stage_learner(model, stage, data, cfg, paths, base)
+        learn.history, learn.losses_seen, learn.lrs_seen = history, losses, lrs
+        learn.stage = stage.name
+        learn.add_cb(ProgressCallback(label=stage.name))
+        learn.add_cb(Recorder(rd.path))
+        if stage.freeze_to == 0 and not (rd.path / "model.txt").is_file():
+            example = next(iter(learn.valid_dl))[0][:2].to(base.device)
+            atomic_write_text(rd.path / "model.txt", model_summary(model, example) + "\n")
+        seen, steps = len(history), len(losses)
+        fit = lambda start, learn=learn, stage=stage: learn.fit_schedule(  # noqa: E731
+            cfg.schedule, stage.epochs, stage.lr, start, cycle_len=cfg.cycle_len, cycle_mult=cfg.cycle_mult
+        )
+        partial = ckpt.with_suffix(".partial.pt")  # after each epoch of the stage: resumed after an interruption
+        fit_resumable(learn, partial, {**want, "stage": i}, stage.epochs, fit, label=f"stage {stage.name}")
+        history, losses, lrs = learn.history, learn.losses_seen, learn.lrs_seen  # a resume restored them
+        with atomic_path(ckpt) as tmp:
+            torch.save(
+                {
+                    "model": model.state_dict(),
+                    "history": history[seen:],
+                    "losses": losses[steps:],
+                    "lrs": lrs[steps:],
+                    "rng": torch.get_rng_state(),
+                },
+                tmp,
+            )
+        partial.unlink(missing_ok=True)
+    train_seconds = time.perf_counter() - t_start
+    model.unfreeze()
+    save_model(model, cfg, data, rd.path / "model.pt")
+    result = {
+        "train_seconds": round(train_seconds, 1),
+        "device": str(base.device),
+        "precision": str(pick_precision(base.device, cfg.amp)),
+        "precision_frozen": str(base.precision),
+        "stages": [s.name for s in stages],
+        "n_train": n_train,
+        "n_valid": n_valid,
+        "bad_images": len(data.info["bad_labelled"]) + len(data.info["bad_test"]),
+    }
+    result.update(evaluate(model, data, cfg, base, rd.path))
+    result["total_seconds"] = round(time.perf_counter() - t_start, 1)
+    rd.write_json("result.json", result)
+    return result
+
+
+def save_model(model: ImageModel, cfg: VisionConfig, data: ImageData, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "classes": data.classes,
+                "multi_label": data.multi_label,
+                "arch": cfg.arch,
+                "size": cfg.sizes[-1],
+                "hidden": cfg.hidden,
+            },
+            tmp,
+        )
+
+
+def save_augment_grid(data: ImageData, cfg: VisionConfig, path: Path, n_images: int = 3, n_views: int = 4) -> None:
+    """A few training images, each as cached and in `n_views - 1` random augmentations, at the first size."""
+    size = cfg.sizes[0]
+    aug = {"max_rotate": cfg.max_rotate, "min_scale": cfg.min_scale, "lighting": cfg.lighting}
+    plain = data.dataset("train", valid_transform(size), with_targets=False)
+    augmented = data.dataset("train", train_transform(size, cfg.aug, **aug), with_targets=False)
+    g = torch.Generator().manual_seed(cfg.seed)
+    picks = torch.randperm(len(plain), generator=g)[:n_images].tolist()
+    images, titles = [], []
+    rng_state = torch.get_rng_state()
+    for i in picks:
+        images.append(plain[i])
+        titles.append(f"{Path(data.frame('train').file.iloc[i]).name}")
+        for k in range(n_views - 1):
+            images.append(augmented[i])
+            titles.append(f"augmented {k + 1}")
+    torch.set_rng_state(rng_state)  # drawing the grid must not change the training run's random stream
+    plot_images(images, titles, path, ncols=n_views, suptitle=f"augmentation ({cfg.aug}) at {size}px")
+
+
+def lr_find(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict:
+    """lr finder on the head over precomputed activations (lr_find_on=head) or on the unfrozen model."""
+    data = load_processed(paths, cfg, task.comp)
+    seed_everything(cfg.seed)
+    model = build_model(cfg, len(data.classes))
+    base = Predictor(model, device=cfg.device, amp=cfg.amp_frozen, channels_last=cfg.channels_last)
+    size = cfg.sizes[0]
+    lrs = [1.0 / cfg.lr_div**2, 1.0 / cfg.lr_div, 1.0]
+    stage = (
+        Stage("precompute", size, 1, 1.0, False, 2)
+        if cfg.lr_find_on == "head"
+        else Stage(f"unfrozen@{size}", size, 1, lrs, True, 0)
+    )
+    learn = stage_learner(model, stage, data, cfg, paths, base)
+    plot = paths.runs / run / "lr_find.png"
+    # Unfrozen: sweep the head's lr with the body groups at lr/lr_div and lr/lr_div^2, as training will use them.
+    mults = lrs if stage.freeze_to == 0 else None
+    result = learn.lr_find(plot=plot, num_it=min(100, 5 * len(learn.train_dl)), lr_mults=mults)
+    key = "precompute_lr" if cfg.lr_find_on == "head" else "lr"
+    print(
+        f"lr finder ({cfg.lr_find_on}): suggested {key} {result['suggested_lr']:.2e} (plot: {plot}); "
+        f'use it with ARGS="{key}={result["suggested_lr"]:.1e}"'
+    )
+    return result
