@@ -19,6 +19,24 @@ from pathlib import Path
 from pipelines.bench import SHARED, report, run_measured
 
 
+def download_command(data: Path, src: Path) -> list[str]:
+    """`python -m pipelines download rossmann` from the local zip and the course's extra tables in `src`."""
+    zipped = str(src / "rossmann-store-sales.zip")
+    return [
+        sys.executable,
+        "-m",
+        "pipelines",
+        "download",
+        "rossmann",
+        "--data",
+        str(data),
+        "--src",
+        zipped,
+        "--extra",
+        str(src),
+    ]
+
+
 def bench_rossmann(repeats: int) -> None:
     src = SHARED / "rossmann"
     if not (src / "rossmann-store-sales.zip").is_file():
@@ -30,23 +48,7 @@ def bench_rossmann(repeats: int) -> None:
         downloads, feats = [], []
         for _ in range(repeats):
             shutil.rmtree(data, ignore_errors=True)
-            downloads.append(
-                run_measured(
-                    [
-                        py,
-                        "-m",
-                        "pipelines",
-                        "download",
-                        "rossmann",
-                        "--data",
-                        str(data),
-                        "--src",
-                        str(src / "rossmann-store-sales.zip"),
-                        "--extra",
-                        str(src),
-                    ]
-                )
-            )
+            downloads.append(run_measured(download_command(data, src)))
         for _ in range(repeats):
             for sub in ("interim", "processed"):
                 shutil.rmtree(data / "rossmann" / sub, ignore_errors=True)
@@ -169,21 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-rossmann-") as tmp:
         data = Path(tmp) / "data"
         py = sys.executable
-        run_measured(
-            [
-                py,
-                "-m",
-                "pipelines",
-                "download",
-                "rossmann",
-                "--data",
-                str(data),
-                "--src",
-                str(src / "rossmann-store-sales.zip"),
-                "--extra",
-                str(src),
-            ]
-        )
+        run_measured(download_command(data, src))
         if "throughput" in parts:
             run_measured([py, "-m", "pipelines", "features", "rossmann", "--data", str(data)])
             bench_rossmann_throughput(data, args.repeats)

@@ -10,6 +10,7 @@ from torch import nn
 from models.data import tensor_loader
 from models.distributed import finish, init_distributed
 from models.learner import Learner
+from pipelines.__main__ import exit_now
 
 out = Path(sys.argv[1])
 rank, world = init_distributed()
@@ -36,3 +37,4 @@ torch.save(
     out / f"rank{rank}.pt",
 )
 finish()  # barrier, then close the group: a rank that exits while the other still talks makes gloo abort
+exit_now(0)  # as the CLI does under torchrun: no interpreter finalization (see pipelines/__main__.py)
