@@ -191,7 +191,7 @@ class RossmannConfig:
         1, ge=1, result=False
     )  # ensemble: seeds seed..seed+n_seeds-1, predictions averaged in log space
     device: str = "auto"  # auto = CUDA, then MPS, then CPU
-    # auto = bf16/fp16 autocast on CUDA, bf16 on CPUs with AMX; off; bf16; fp16 (GPU)
+    # auto = bf16/fp16 autocast on CUDA, bf16 on CPUs with AMX or AVX512-BF16; off; bf16; fp16 (GPU)
     amp: Literal["auto", "gpu", "off", "bf16", "fp16"] = "auto"
     resume: bool = setting(
         True, result=False
