@@ -204,7 +204,7 @@ def train(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict:
             example = next(iter(learn.valid_dl))[0][:2].to(base.device)
             atomic_write_text(rd.path / "model.txt", model_summary(model, example) + "\n")
         seen, steps = len(history), len(losses)
-        fit = lambda start, learn=learn, stage=stage: learn.fit_schedule(  # noqa: E731
+        fit = lambda start, learn=learn, stage=stage: learn.fit_schedule(
             cfg.schedule, stage.epochs, stage.lr, start, cycle_len=cfg.cycle_len, cycle_mult=cfg.cycle_mult
         )
         partial = ckpt.with_suffix(".partial.pt")  # after each epoch of the stage: resumed after an interruption

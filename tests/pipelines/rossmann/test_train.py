@@ -116,7 +116,7 @@ def test_interrupted_training_resumes(featured):
     resumed = subprocess.run([*args, "--run", "r"], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     assert f"resuming after epoch {done} of 8" in resumed.stdout
     subprocess.run([*args, "--run", "straight"], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
-    rmspe = lambda run: json.loads((featured.runs / run / "result.json").read_text())["valid_rmspe"]  # noqa: E731
+    rmspe = lambda run: json.loads((featured.runs / run / "result.json").read_text())["valid_rmspe"]
     assert rmspe("r") == rmspe("straight")
     # the resumed run's record covers all 8 epochs: steps continue, the plot shows every batch
     metrics = {run: pd.read_csv(featured.runs / run / "s0" / "metrics.csv") for run in ("r", "straight")}
