@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pipelines.config import sections, setting
+from pipelines.config import setting
 from pipelines.download import DataSpec
 from pipelines.submit import number
 
@@ -199,6 +199,3 @@ class RossmannConfig:
     # RMSPE-optimal point prediction from a log-space model: with log residuals ~ N(0, s2), the ratio c that
     # minimises E[(1 - c*exp(pred)/y)^2] is exp(-1.5 * s2). s2 is measured on training rows (never on valid).
     rmspe_shift: bool = True
-
-
-FEATURE_KEYS = sections(RossmannConfig)["features"]

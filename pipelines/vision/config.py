@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pipelines.config import sections, setting
+from pipelines.config import setting
 
 
 @dataclass
@@ -70,6 +70,3 @@ class VisionConfig:
     workers: int = setting(-1, ge=-1)
     # lr finder on the head (precomputed activations) or "body" (unfrozen, augmented)
     lr_find_on: Literal["head", "body"] = "head"
-
-
-FEATURE_KEYS = sections(VisionConfig)["features"]

@@ -19,6 +19,23 @@ pytestmark = pytest.mark.slow
 FAST = dict(epochs=3, lr=1e-2, bs=256, layers=[64, 32])
 
 
+def train_command(featured, *args: str) -> list[str]:
+    """`python -m pipelines train rossmann` on the featured sample, small and fast, with `args` added."""
+    return [
+        sys.executable,
+        "-m",
+        "pipelines",
+        "train",
+        "rossmann",
+        "--data",
+        str(featured.data_root),
+        *args,
+        "lr=1e-2",
+        "bs=64",
+        "layers=[64,32]",
+    ]
+
+
 @pytest.fixture()
 def featured(sample_paths):
     build_features(sample_paths, RossmannConfig())
@@ -86,19 +103,7 @@ def test_checkpoint_for_other_features_is_refused(featured):
 
 
 def test_interrupted_training_resumes(featured):
-    args = [
-        sys.executable,
-        "-m",
-        "pipelines",
-        "train",
-        "rossmann",
-        "--data",
-        str(featured.data_root),
-        "epochs=8",
-        "lr=1e-2",
-        "bs=64",
-        "layers=[64,32]",
-    ]
+    args = train_command(featured, "epochs=8")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
         [*args, "--run", "r"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -179,21 +184,7 @@ def test_new_raw_data_retrains_instead_of_reusing_the_old_model(featured, tmp_pa
 
 
 def test_two_trainings_of_one_run_do_not_overwrite_each_other(featured):
-    args = [
-        sys.executable,
-        "-m",
-        "pipelines",
-        "train",
-        "rossmann",
-        "--data",
-        str(featured.data_root),
-        "--run",
-        "busy",
-        "epochs=4",
-        "lr=1e-2",
-        "bs=64",
-        "layers=[64,32]",
-    ]
+    args = train_command(featured, "--run", "busy", "epochs=4")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     first = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lock = featured.runs / "busy" / ".lock"
