@@ -38,7 +38,7 @@ TRAIN_CODE := $(wildcard models/*.py pipelines/$(PKG)/model.py pipelines/runs.py
 SUBMISSION := $(call spaced,$(SUBMISSIONS)/$(COMP)/$(RUN).csv)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv download sample features train lr-find predict submission submit all demo test test-fast lint bench clean distclean FORCE
+.PHONY: help venv download sample features train lr-find predict submission submit backtest all demo test test-fast lint bench clean distclean FORCE
 
 help: ## list the targets (COMP=rossmann by default; DATA, CONFIG, ARGS, SRC, EXTRA as noted)
 	@echo "usage: make TARGET [COMP=rossmann] [ARGS='key=value ...'] [CONFIG=file.toml]"
@@ -88,6 +88,10 @@ submission: $(SUBMISSION) ## same as predict
 
 submit: $(SUBMISSION) | $(VENV_OK) ## send submissions/COMP/RUN.csv to Kaggle (needs credentials; never part of all)
 	$(PY) -m pipelines submit $(COMP) --data "$(DATA)" --run "$(RUN)" $(CFG_ARGS)
+
+WINDOWS ?=
+backtest: $(RAW) | $(VENV_OK) ## score the default chain on labelled data cut off as a pseudo-test set [WINDOWS=last48,prev48]
+	$(PY) -m pipelines backtest $(COMP) --data "$(DATA)" --run "$(RUN)" $(if $(WINDOWS),--windows "$(WINDOWS)") $(CFG_ARGS)
 
 all: $(SUBMISSION) ## the whole chain: download-or-sample, features, train, predict (never submits)
 

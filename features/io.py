@@ -77,3 +77,9 @@ def write_feather(df: pd.DataFrame, path: str | Path) -> None:
     """Write a frame as Feather (index dropped) atomically."""
     with atomic_path(path) as tmp:
         df.reset_index(drop=True).to_feather(tmp)
+
+
+def write_csv(df: pd.DataFrame, path: str | Path) -> None:
+    """Write a frame as CSV (index dropped) atomically."""
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False)

@@ -77,3 +77,21 @@ def frame_tensors(df: pd.DataFrame, cat_names: list[str], cont_names: list[str])
     x_cat = torch.from_numpy(np.ascontiguousarray(df[cat_names].to_numpy(np.int64)))
     x_cont = torch.from_numpy(np.ascontiguousarray(df[cont_names].to_numpy(np.float32)))
     return x_cat, x_cont
+
+
+def embedding_features(
+    state: dict[str, torch.Tensor], x_cat: np.ndarray, cat_names: list[str], columns: list[str]
+) -> tuple[np.ndarray, list[str]]:
+    """Each row's learned embedding vectors for `columns`, as float32 features of another model (e.g. gradient
+    boosting: Guo & Berkhahn 2016, section 5, found them to help every learner they tried), with their names
+    `<col>_e0..`. `state` is a TabularModel's state dict, `x_cat` the rows' codes in `cat_names` order."""
+    unknown = [c for c in columns if c not in cat_names]
+    if unknown:
+        raise KeyError(f"embedding features for {unknown}: not categorical columns of the network ({cat_names})")
+    parts, names = [], []
+    for col in columns:
+        i = cat_names.index(col)
+        table = state[f"embeds.{i}.weight"].float().numpy()
+        parts.append(table[x_cat[:, i]])
+        names += [f"{col}_e{j}" for j in range(table.shape[1])]
+    return (np.concatenate(parts, axis=1) if parts else np.zeros((len(x_cat), 0), np.float32)), names

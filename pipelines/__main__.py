@@ -9,6 +9,7 @@ The Makefile calls these; they work the same by hand. Steps:
   lr-find    lr finder sweep, plot saved in the run folder
   predict    write submissions/COMP/RUN.csv (validated against sample_submission.csv)
   submit     validate again and send it with `kaggle competitions submit`
+  backtest   cut a pseudo-test set off the labelled data, run features/train/predict on the rest, score it
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ import os
 import sys
 
 from features.io import atomic_write_text, remove_stale_temps
+from pipelines import backtest, registry
 from pipelines import config as configlib
-from pipelines import registry
 from pipelines.download import DownloadError, download, make_sample
 from pipelines.paths import Paths
 from pipelines.runs import RunLocked, run_lock
@@ -66,13 +67,16 @@ def run_step(comp, args: argparse.Namespace, paths: Paths, cfg) -> None:
         comp.predict(paths, cfg, args.run)
     elif args.step == "submit":
         comp.submit(paths, cfg, args.run)
+    elif args.step == "backtest":
+        backtest.run(comp, paths, cfg, args.run, [w for w in (args.windows or "").split(",") if w] or None)
 
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "step", choices=["download", "sample", "config", "features", "train", "lr-find", "predict", "submit"]
+        "step",
+        choices=["download", "sample", "config", "features", "train", "lr-find", "predict", "submit", "backtest"],
     )
     parser.add_argument("comp", help="competition: a package under pipelines/ (see pipelines/registry.py)")
     parser.add_argument("--data", help="data root (default: ./data or $DATA)")
@@ -80,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--extra", help="download: folder or archive with the external tables")
     parser.add_argument("--force", action="store_true", help="download/sample: replace what raw/ holds")
     parser.add_argument("--config", help="TOML file of config overrides")
+    parser.add_argument("--windows", help="backtest: comma-separated windows (default: all the competition has)")
     parser.add_argument(
         "--run",
         default=os.environ.get("RUN", "default"),
@@ -104,8 +109,9 @@ def main(argv: list[str] | None = None) -> int:
         cfg = configlib.resolve(comp.Config(), args.config, args.overrides)
         for folder in (paths.interim, paths.processed, paths.runs, paths.config, paths.submissions):
             remove_stale_temps(folder, recursive=True)  # left by a writer killed mid-write
-        locked = args.step in ("train", "lr-find", "predict") and rank0
-        with run_lock(paths.runs / args.run, args.step) if locked else contextlib.nullcontext():
+        locked = args.step in ("train", "lr-find", "predict", "backtest") and rank0
+        folder = paths.comp_dir / "backtest" if args.step == "backtest" else paths.runs / args.run
+        with run_lock(folder, args.step) if locked else contextlib.nullcontext():
             run_step(comp, args, paths, cfg)
     except KeyboardInterrupt:
         print(

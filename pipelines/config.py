@@ -36,16 +36,19 @@ def setting(
     lt: float | None = None,
     step: Literal["features", "train"] = "train",
     result: bool = True,
+    member: str | None = None,
 ) -> Any:
     """A config field with its valid range, checked when the config is resolved (for a list, each item):
     `epochs: int = setting(10, ge=1)`, `layers: list[int] = setting(factory=lambda: [1000, 500], ge=1)`.
 
     `step`: the pipeline step whose output depends on it (a field declared without `setting` is "train").
     `result=False`: it says how to run, not what comes out (n_seeds, resume, workers), so it is left out of
-    the fingerprint that decides whether finished work is reused. A subclass that only changes the default
+    the fingerprint that decides whether finished work is reused. `member="gbdt"`: it shapes one ensemble
+    member (or the ensemble, "ensemble") alone, so the other members' finished work is reused when it changes
+    (see `fingerprint`). A subclass that only changes the default
     keeps all of this from the class that declared it."""
     bounds = {k: v for k, v in (("ge", ge), ("gt", gt), ("le", le), ("lt", lt)) if v is not None}
-    meta = {"range": bounds, "step": step, "result": result}
+    meta = {"range": bounds, "step": step, "result": result, "member": member}
     return dataclasses.field(default=default, default_factory=factory, metadata=meta)
 
 
@@ -66,12 +69,15 @@ def sections(cls: type) -> dict[str, list[str]]:
     return out
 
 
-def fingerprint(config: Any, steps: tuple[str, ...] = STEPS) -> dict[str, Any]:
+def fingerprint(config: Any, steps: tuple[str, ...] = STEPS, members: tuple[str, ...] | None = None) -> dict[str, Any]:
     """The values of `steps`' fields that shape a result (not the `result=False` ones): what must match for
-    finished work to be reused."""
-    full = to_dict(config)
-    keys = [k for step in steps for k in sections(type(config))[step]]
-    return {k: full[k] for k in keys if field_meta(type(config), k, "result", True)}
+    finished work to be reused. `members`: only the fields shared by all (no `member`) and those of these
+    members (None: every field)."""
+    full, cls = to_dict(config), type(config)
+    keys = [k for step in steps for k in sections(cls)[step] if field_meta(cls, k, "result", True)]
+    if members is not None:
+        keys = [k for k in keys if field_meta(cls, k, "member") in (None, *members)]
+    return {k: full[k] for k in keys}
 
 
 _BOUNDS = {

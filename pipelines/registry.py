@@ -33,6 +33,8 @@ class Competition(Protocol):
       `train(paths, cfg, run)`, `lr_find(paths, cfg, run)`, `predict(paths, cfg, run)` (writes
       submissions/COMP/RUN.csv, validated) and `submit(paths, cfg, run)`.
     - optionally `DISTRIBUTED = True` when `train` runs data-parallel under torchrun (`NPROC=N`).
+    - optionally `BACKTEST`, a `pipelines.backtest.Backtest`: how to cut a pseudo-test set off the labelled
+      data and score a submission against it (`make backtest`).
 
     Steps may be resolved lazily (a module `__getattr__`), so that `download` and `features` never import
     torch.

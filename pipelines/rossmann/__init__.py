@@ -1,5 +1,6 @@
 """Rossmann Store Sales: predict daily sales of 1,115 German drug stores for 48 days (scored by RMSPE)."""
 
+from pipelines.rossmann.backtest import BACKTEST
 from pipelines.rossmann.config import SPEC, RossmannConfig
 from pipelines.rossmann.features import build as build_features
 
@@ -17,4 +18,4 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["DISTRIBUTED", "SPEC", "Config", "build_features", *_MODEL_STEPS]
+__all__ = ["BACKTEST", "DISTRIBUTED", "SPEC", "Config", "build_features", *_MODEL_STEPS]

@@ -196,6 +196,22 @@ class RossmannConfig:
     resume: bool = setting(
         True, result=False
     )  # continue an interrupted run from its last checkpoint when the config matches
+    # --- ensemble: members, refit, blend (pipelines/ensemble.py) ---
+    # nn: the seeds of the network above, averaged; gbdt: gradient-boosted trees (LightGBM) on the same
+    # processed features plus the first seed's embeddings. Blend weights are fitted on the validation days.
+    members: list[Literal["nn", "gbdt"]] = setting(factory=lambda: ["nn", "gbdt"], member="ensemble")
+    # after validating, retrain every member on all rows (validation days included) with the same epochs /
+    # boosting rounds; the submission comes from the refit members (validation scores from the first fit)
+    refit: bool = setting(True, member="ensemble")
+    gbdt_rounds: int = setting(600, ge=1, member="gbdt")  # at most; early stopping on the validation days
+    gbdt_lr: float = setting(0.15, gt=0, member="gbdt")
+    gbdt_leaves: int = setting(127, ge=2, member="gbdt")
+    gbdt_min_leaf: int = setting(100, ge=1, member="gbdt")
+    gbdt_colsample: float = setting(0.7, gt=0, le=1, member="gbdt")
+    gbdt_subsample: float = setting(0.8, gt=0, le=1, member="gbdt")
+    # categorical columns whose learned network embeddings join the boosting member's features (Guo &
+    # Berkhahn 2016, the 3rd-place Rossmann solution: embeddings as features help every learner)
+    gbdt_embeddings: list[str] = setting(factory=lambda: ["Store"], member="gbdt")
     # RMSPE-optimal point prediction from a log-space model: with log residuals ~ N(0, s2), the ratio c that
     # minimises E[(1 - c*exp(pred)/y)^2] is exp(-1.5 * s2). s2 is measured on training rows (never on valid).
     rmspe_shift: bool = True

@@ -25,9 +25,11 @@ from models.learner import Learner, Predictor
 from models.metrics import exp_rmspe
 from models.summary import model_summary
 from models.tabular import TabularModel, emb_sizes, frame_tensors
+from pipelines import ensemble
 from pipelines import submit as submitlib
 from pipelines.config import fingerprint, to_dict
 from pipelines.paths import Paths
+from pipelines.rossmann import members
 from pipelines.rossmann.config import SPEC, SUBMISSION_COLUMNS, RossmannConfig
 from pipelines.runs import RunDir, features_fingerprint, fit_resumable, seed_everything
 
@@ -114,19 +116,37 @@ def build_model(cfg: RossmannConfig, proc: TabularProcessor, max_log_sales: floa
     )
 
 
-def run_config(cfg: RossmannConfig, seed: int, features: str, world: int = 1) -> dict:
-    """What must match for a finished or interrupted seed run to be reused: the settings that shape the result,
-    the seed and the processed features' fingerprint (`features_fingerprint`)."""
-    return {**fingerprint(cfg), "seed": seed, "features": features, "world_size": world}
+def run_config(cfg: RossmannConfig, seed: int, features: str, world: int = 1, refit: bool = False) -> dict:
+    """What must match for a finished or interrupted seed run to be reused: the settings that shape the
+    network (not the other members' or the blend's), the seed, the processed features' fingerprint
+    (`features_fingerprint`) and whether it is the refit on all rows."""
+    return {
+        **fingerprint(cfg, members=("nn",)),
+        "seed": seed,
+        "features": features,
+        "world_size": world,
+        "refit": refit,
+    }
+
+
+def seed_dir(paths: Paths, run: str, seed: int, refit: bool = False) -> Path:
+    """runs/RUN/sSEED: a seed validated on the held-out days; runs/RUN/refit/sSEED: the same on all rows."""
+    return paths.runs / run / ("refit" if refit else "") / f"s{seed}"
+
+
+def fit_rows(cfg: RossmannConfig, frames: dict, refit: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(training rows, scored validation rows); a refit trains on the validation days too and has none."""
+    valid = frames["valid"][frames["valid"].Sales > 0]  # Kaggle ignores zero-sales days
+    train = pd.concat([frames["train"], frames["valid"]], ignore_index=True) if refit else frames["train"]
+    return train[training_mask(train, cfg.train_rows)], valid.iloc[:0] if refit else valid
 
 
 def make_learner(
-    cfg: RossmannConfig, proc: TabularProcessor, frames: dict, seed: int, cbs=()
+    cfg: RossmannConfig, proc: TabularProcessor, frames: dict, seed: int, cbs=(), refit: bool = False
 ) -> tuple[Learner, pd.DataFrame, DataLoader]:
     """Data on the device, the model and the learner for one seed (no training yet); also the validation rows
     (for the out-of-fold predictions) and a loader of a fixed training subsample (for the RMSPE shift)."""
-    train = frames["train"][training_mask(frames["train"], cfg.train_rows)]
-    valid = frames["valid"][frames["valid"].Sales > 0]  # Kaggle ignores zero-sales days
+    train, valid = fit_rows(cfg, frames, refit)
     if len(train) == 0:
         raise ValueError("no training rows: check valid_days and train_rows")
     max_log = float(np.log(train.Sales.max()))
@@ -168,12 +188,14 @@ def log_shift(train_mse: float, enabled: bool) -> float:
     return -1.5 * train_mse if enabled else 0.0
 
 
-def train_seed(paths: Paths, cfg: RossmannConfig, run: str, seed: int, proc, frames) -> dict | None:
-    """Train (or reuse, or resume) one seed of run `run`; returns its result.json content (None on the ranks
-    other than 0 under torchrun: rank 0 alone evaluates and writes)."""
+def train_seed(
+    paths: Paths, cfg: RossmannConfig, run: str, seed: int, proc, frames, refit: bool = False
+) -> dict | None:
+    """Train (or reuse, or resume) one seed of run `run` (`refit`: on every row); returns its result.json
+    content (None on the ranks other than 0 under torchrun: rank 0 alone evaluates and writes)."""
     main = is_main()
-    rd = RunDir(paths.runs / run / f"s{seed}")
-    want = run_config(cfg, seed, features_fingerprint(paths), world_size())
+    rd = RunDir(seed_dir(paths, run, seed, refit))
+    want = run_config(cfg, seed, features_fingerprint(paths), world_size(), refit)
     signature = feature_signature(proc)
     result = rd.finished(want)
     if result is not None:
@@ -184,9 +206,9 @@ def train_seed(paths: Paths, cfg: RossmannConfig, run: str, seed: int, proc, fra
             )
         return result
     seed_everything(seed)
-    label = f"s{seed}"
+    label = f"refit s{seed}" if refit else f"s{seed}"
     cbs = [ProgressCallback(label=label), Recorder(rd.path)] if main else []
-    learn, valid, train_sample_dl = make_learner(cfg, proc, frames, seed, cbs=cbs)
+    learn, valid, train_sample_dl = make_learner(cfg, proc, frames, seed, cbs=cbs, refit=refit)
 
     def start() -> None:
         rd.start({"run": want, "full": to_dict(cfg), "features": signature})
@@ -241,73 +263,112 @@ def train_seed(paths: Paths, cfg: RossmannConfig, run: str, seed: int, proc, fra
 
 
 def train(paths: Paths, cfg: RossmannConfig, run: str) -> dict | None:
-    """Train every seed of the run, then score their log-space average on the validation days. Alone, or as
-    one rank under torchrun (`make train NPROC=2`): each rank trains on its shard of every epoch."""
+    """The run's ensemble: every network seed (and the boosting member) fitted with the last `valid_days` held
+    out, a blend weighed on those days, then (`refit`) every member retrained on all rows for the submission.
+    Alone, or as one rank under torchrun (`make train NPROC=2`): each rank trains on its shard of every epoch
+    of the networks; rank 0 alone fits the boosting member and the blend."""
     init_distributed()
     try:
         proc, frames = load_processed(paths, cfg)
         seeds = list(range(cfg.seed, cfg.seed + cfg.n_seeds))
         results = [train_seed(paths, cfg, run, s, proc, frames) for s in seeds]
-        return summarize(paths, cfg, run, seeds, results) if is_main() else None
+        refit = cfg.refit and len(frames["valid"]) > 0
+        if refit:
+            for s in seeds:
+                train_seed(paths, cfg, run, s, proc, frames, refit=True)
+        return summarize(paths, cfg, run, seeds, results, proc, frames, refit) if is_main() else None
     finally:
         finish()
 
 
-def summarize(paths: Paths, cfg: RossmannConfig, run: str, seeds: list[int], results: list[dict]) -> dict:
-    """The run's result.json: the seeds' log-space average scored on the validation days, with its own shift."""
-    # The ensemble's own residual variance (smaller than any single seed's) sets its shift.
-    tr = np.mean([np.load(paths.runs / run / f"s{s}" / "train_sample_preds.npy") for s in seeds], axis=0)
-    train_mse = float(((tr - np.load(paths.runs / run / "train_sample_targets.npy")) ** 2).mean())
-    summary = {
-        "run": run,
-        "seeds": seeds,
-        "per_seed": results,
-        "train_mse": round(train_mse, 6),
-        "log_shift": round(log_shift(train_mse, cfg.rmspe_shift), 6),
-    }
+def summarize(
+    paths: Paths, cfg: RossmannConfig, run: str, seeds: list[int], results: list[dict], proc, frames, refit: bool
+) -> dict:
+    """The run's result.json: the members' validation scores, the blend weights and shift fitted on the
+    validation days (the headline `valid_rmspe` is the blend's), and which models write the submission."""
+    summary = {"run": run, "seeds": seeds, "per_seed": results, "members": {}, "refit": refit}
+    if "gbdt" in cfg.members:
+        train_rows, valid = fit_rows(cfg, frames)
+        fitted = members.train_gbdt(paths, cfg, run, proc, frames, seed_dir(paths, run, seeds[0]), train_rows, valid)
+        summary["gbdt"] = fitted
+        if refit:
+            all_rows, _ = fit_rows(cfg, frames, refit=True)
+            net = seed_dir(paths, run, seeds[0], refit=True)
+            rounds = fitted["rounds"]
+            summary["gbdt_refit"] = members.train_gbdt(paths, cfg, run, proc, frames, net, all_rows, _, rounds)
     if all("valid_rmspe" in r for r in results):
-        oofs = [pd.read_feather(paths.runs / run / f"s{s}" / "valid_preds.feather") for s in seeds]
-        avg = np.mean([o.pred_log.to_numpy() for o in oofs], axis=0)
-        target = np.log(oofs[0].Sales.to_numpy())
-        summary["valid_rmspe_raw"] = round(rmspe_from_log(avg, target), 6)
-        summary["valid_rmspe"] = round(rmspe_from_log(avg + summary["log_shift"], target), 6)
-        singles = [r["valid_rmspe"] for r in results]
+        oofs = {s: pd.read_feather(seed_dir(paths, run, s) / "valid_preds.feather") for s in seeds}
+        sales = oofs[seeds[0]].Sales.to_numpy(np.float64)
+        preds = {}
+        if "nn" in cfg.members:
+            preds["nn"] = np.mean([o.pred_log.to_numpy() for o in oofs.values()], axis=0)
+        if "gbdt" in cfg.members:
+            preds["gbdt"] = pd.read_feather(paths.runs / run / "gbdt" / "valid_preds.feather").pred_log.to_numpy()
+        blend = members.fit_blend(preds, sales, cfg.rmspe_shift)
+        summary.update(blend, valid_rmspe=blend["members"].get("blend", blend["members"][next(iter(preds))]))
+        singles = ", ".join(f"{n} {v:.5f}" for n, v in blend["members"].items() if n != "blend")
+        weights = ", ".join(f"{n} {w:.3f}" for n, w in blend["weights"].items())
+        seeds_note = (
+            f" ({len(seeds)} seeds averaged, single seeds {min(r['valid_rmspe'] for r in results):.5f}..)"
+            if len(seeds) > 1
+            else ""
+        )
         print(
-            f"valid RMSPE: {summary['valid_rmspe']:.5f} ({summary['valid_rmspe_raw']:.5f} before the RMSPE shift "
-            f"{summary['log_shift']:+.4f})"
-            + (
-                f"; {len(seeds)}-seed average, single seeds {min(singles):.5f}..{max(singles):.5f}"
-                if len(seeds) > 1
-                else ""
-            )
+            f"valid RMSPE: {summary['valid_rmspe']:.5f}; members {singles}{seeds_note}; blend weights {weights}, "
+            f"RMSPE shift {blend['log_shift']:+.4f}"
+            + ("; the submission comes from the refit members" if refit else "")
+        )
+    else:  # no validation days: equal weights, each network's shift from its training rows
+        names = [m for m in cfg.members]
+        summary.update(
+            weights={n: 1 / len(names) for n in names}, log_shift=float(np.mean([r["log_shift"] for r in results]))
         )
     RunDir(paths.runs / run).write_json("result.json", summary)
     return summary
 
 
-def predict(paths: Paths, cfg: RossmannConfig, run: str) -> Path:
-    """Average the run's seeds on the test days (log space), Sales=0 where closed, validate and write the CSV."""
-    summary_path = paths.runs / run / "result.json"
-    if not summary_path.is_file():
-        raise FileNotFoundError(f"{summary_path} not found: train first (make train COMP=rossmann RUN={run})")
-    summary = json.loads(summary_path.read_text())
-    proc, frames = load_processed(paths, cfg)
-    test = frames["test"]
+def net_test_preds(paths: Paths, cfg: RossmannConfig, run: str, seeds, proc, test, refit: bool) -> np.ndarray:
+    """The network member on `test`: its seeds' log predictions, averaged (checked against the features)."""
     signature = feature_signature(proc)
     x_cat, x_cont = frame_tensors(test, proc.all_cat_names, proc.cont_names)
     dl = tensor_loader(x_cat, x_cont, batch_size=8192, shuffle=False)
     preds = []
-    for seed in summary["seeds"]:
-        ckpt = paths.runs / run / f"s{seed}" / "checkpoint.pt"
+    for seed in seeds:
+        ckpt = seed_dir(paths, run, seed, refit) / "checkpoint.pt"
         state = torch.load(ckpt, map_location="cpu", weights_only=True)
         check_signature(state["extra"]["features"], signature, ckpt)
         model = build_model(cfg, proc, max_log_sales=1.0)  # y_range is a buffer: the checkpoint's value replaces it
         model.load_state_dict(state["model"])
         learn = Predictor(model, device=cfg.device, amp=cfg.amp)
         preds.append(learn.get_preds(dl, with_targets=False)[0].numpy().astype(np.float64))
-    sales = np.where(test.Open.to_numpy() == 0, 0.0, np.exp(np.mean(preds, axis=0) + summary["log_shift"]))
+    return np.mean(preds, axis=0)
+
+
+def predict(paths: Paths, cfg: RossmannConfig, run: str) -> Path:
+    """The blend of the run's (refit) members on the test days, Sales=0 where closed; the validated CSV, and
+    every member's own predictions beside the run (runs/RUN/test_members.feather, for backtests)."""
+    summary_path = paths.runs / run / "result.json"
+    if not summary_path.is_file():
+        raise FileNotFoundError(f"{summary_path} not found: train first (make train COMP=rossmann RUN={run})")
+    summary = json.loads(summary_path.read_text())
+    proc, frames = load_processed(paths, cfg)
+    test, refit, seeds = frames["test"], summary.get("refit", False), summary["seeds"]
+    preds = {}
+    if "nn" in summary["weights"]:
+        preds["nn"] = net_test_preds(paths, cfg, run, seeds, proc, test, refit)
+    if "gbdt" in summary["weights"]:
+        folder = paths.runs / run / ("refit" if refit else "") / "gbdt"
+        preds["gbdt"] = members.test_preds(folder, seed_dir(paths, run, seeds[0], refit), cfg, proc, test)
+    closed = test.Open.to_numpy() == 0
+    to_sales = lambda log, shift: np.where(closed, 0.0, np.exp(log + shift)).clip(min=0)
+    sales = to_sales(ensemble.blend(preds, summary["weights"]), summary["log_shift"])
+    shifts = summary.get("shifts", {})
+    write_feather(
+        pd.DataFrame({"Id": test.Id.to_numpy(), **{n: to_sales(p, shifts.get(n, 0.0)) for n, p in preds.items()}}),
+        paths.runs / run / "test_members.feather",
+    )
     sample = pd.read_csv(paths.raw / "sample_submission.csv")
-    sub = pd.DataFrame({"Id": test.Id.to_numpy(), "Sales": sales.clip(min=0)})
+    sub = pd.DataFrame({"Id": test.Id.to_numpy(), "Sales": sales})
     missing = set(sample.Id) - set(sub.Id)
     if missing:
         raise submitlib.SubmissionError(
@@ -317,7 +378,9 @@ def predict(paths: Paths, cfg: RossmannConfig, run: str) -> Path:
     out = submitlib.write_submission(sub, sample, "Id", paths.submissions / f"{run}.csv", SUBMISSION_COLUMNS)
     provenance = {
         "submission": str(out),
-        "runs": [str(paths.runs / run / f"s{s}") for s in summary["seeds"]],
+        "members": {n: w for n, w in summary["weights"].items()},
+        "models": [str(seed_dir(paths, run, s, refit)) for s in seeds],
+        "refit": refit,
         "averaged": "log space",
         "log_shift": summary["log_shift"],
         "valid_rmspe": summary.get("valid_rmspe"),
@@ -325,7 +388,7 @@ def predict(paths: Paths, cfg: RossmannConfig, run: str) -> Path:
     }
     atomic_write_text(paths.submissions / f"{run}.json", json.dumps(provenance, indent=1))
     print(
-        f"submission: {out} ({len(sub):,} rows, {len(summary['seeds'])} model(s) averaged"
+        f"submission: {out} ({len(sub):,} rows, blend of {', '.join(preds)}{' refit on all rows' if refit else ''}"
         + (f", valid RMSPE {summary['valid_rmspe']:.5f})" if summary.get("valid_rmspe") else ")")
     )
     return out

@@ -1,0 +1,137 @@
+"""Backtests, for any competition: the honest estimate of a leaderboard score.
+
+Cut a pseudo-test set off the labelled data (`Backtest.cut`: for Rossmann the last 48 days of train.csv,
+for images a seeded fraction), keep its answers aside, and run the whole default chain (features, train with
+its own validation, refit, blend, predict) on the rest as if it were the competition. Then score the
+submission, and every ensemble member, on the cut the way Kaggle would, beside the validation figures the
+run printed. Nothing in the chain sees the cut's answers; the settings that chose anything chose them on
+the run's own validation rows.
+
+    python -m pipelines backtest COMP [--windows last48,prev48] [key=value ...]    (make backtest COMP=...)
+
+Each window is a data root of its own, data/COMP/backtest/WINDOW/, laid out like data/ (COMP/raw, processed,
+runs; submissions/) so every step runs unchanged on it; its raw/ is rebuilt only when the real raw data or
+the window changes, and finished runs there are reused like any other run. The table is written to
+data/COMP/backtest/RUN.json and .csv.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from features.io import atomic_write_text, write_csv
+from pipelines.download import read_source, staging_dir
+from pipelines.paths import Paths
+
+
+@dataclass(frozen=True)
+class Backtest:
+    """What a competition provides (as `BACKTEST` in its package) to be backtested.
+
+    - `windows`: name -> the parameter `cut` understands (an offset in days, a seed, ...); the first is the
+      default, the others are there so that defaults are not tuned to one period.
+    - `cut(raw, dest, param)`: write a competition-shaped raw folder into `dest` (the same files a download
+      gives, the cut rows as the test set) from the real `raw` folder; return the hidden answers: a frame of
+      `id_col` and the columns `score` needs.
+    - `score(submission, hidden)`: the competition's metric of a submission-shaped frame against the answers.
+    """
+
+    windows: dict[str, Any]
+    cut: Callable[[Path, Path, Any], pd.DataFrame]
+    score: Callable[[pd.DataFrame, pd.DataFrame], float]
+    metric: str
+    id_col: str
+    greater_is_better: bool = False
+    notes: dict[str, str] = field(default_factory=dict)
+
+
+def window_paths(paths: Paths, window: str) -> Paths:
+    """The data root of one backtest window: data/COMP/backtest/WINDOW/{COMP/...,submissions/COMP}."""
+    root = paths.comp_dir / "backtest" / window
+    return Paths(paths.comp, root, root / "submissions")
+
+
+def prepare(spec: Backtest, paths: Paths, window: str) -> tuple[Paths, pd.DataFrame]:
+    """The window's raw folder (cut afresh when the real raw data or the window changed) and its answers."""
+    if window not in spec.windows:
+        raise ValueError(f"unknown backtest window {window!r}; known: {', '.join(spec.windows)} (WINDOWS=...)")
+    source = read_source(paths)
+    if source is None:
+        raise FileNotFoundError(
+            f"{paths.raw} holds no data to backtest on: run `make download COMP={paths.comp}` (or `make sample`)"
+        )
+    bt = window_paths(paths, window)
+    stamp = {"backtest": window, "cut": spec.windows[window], "from": source}
+    hidden_file = bt.comp_dir / "hidden.csv"
+    if read_source(bt) == stamp and hidden_file.is_file():
+        return bt, pd.read_csv(hidden_file)
+    tmp = staging_dir(bt)  # a hidden folder beside raw/, removed if a killed cut left it
+    hidden = spec.cut(paths.raw, tmp, spec.windows[window])
+    atomic_write_text(tmp / "SOURCE.json", json.dumps(stamp, indent=1))
+    shutil.rmtree(bt.raw, ignore_errors=True)
+    tmp.rename(bt.raw)  # the raw folder appears whole or not at all
+    write_csv(hidden, hidden_file)
+    print(f"backtest {window}: cut {len(hidden):,} rows off {paths.raw} into {bt.raw} (answers: {hidden_file})")
+    return bt, hidden
+
+
+def run_window(comp, spec: Backtest, paths: Paths, cfg, run: str, window: str) -> list[dict]:
+    """Features, train and predict on one window, then one row per member: validation vs backtest score."""
+    bt, hidden = prepare(spec, paths, window)
+    seconds = {}
+    for step, fn in (("features", comp.build_features), ("train", comp.train), ("predict", comp.predict)):
+        t0 = time.perf_counter()
+        print(f"backtest {window}: {step}", flush=True)
+        fn(bt, cfg) if step == "features" else fn(bt, cfg, run)
+        seconds[step] = round(time.perf_counter() - t0, 1)
+    result = json.loads((bt.runs / run / "result.json").read_text())
+    submission = pd.read_csv(bt.submissions / f"{run}.csv")
+    valid = result.get("members", {})
+    # Every member's test predictions, in the submission's format (predict writes them beside the run).
+    members_file = bt.runs / run / "test_members.feather"
+    members = pd.read_feather(members_file) if members_file.is_file() else submission.iloc[:, :1]
+    value_col = submission.columns[1]
+    rows = []
+    for name in [c for c in members.columns if c != spec.id_col]:
+        frame = members[[spec.id_col, name]].rename(columns={name: value_col})
+        rows.append({"window": window, "member": name, "valid": valid.get(name), "backtest": spec.score(frame, hidden)})
+    rows.append(
+        {
+            "window": window,
+            "member": "submission",
+            "valid": result.get(f"valid_{spec.metric}"),
+            "backtest": spec.score(submission, hidden),
+            **{f"{k}_s": v for k, v in seconds.items()},
+        }
+    )
+    return rows
+
+
+def run(comp, paths: Paths, cfg, run_name: str, windows: list[str] | None = None) -> pd.DataFrame:
+    """Backtest `comp` on `windows` (default: every window it declares); print and save the table."""
+    spec: Backtest | None = getattr(comp, "BACKTEST", None)
+    if spec is None:
+        raise ValueError(f"{paths.comp} declares no backtest (BACKTEST in its package)")
+    rows = []
+    for window in windows or list(spec.windows):
+        rows += run_window(comp, spec, paths, cfg, run_name, window)
+    table = pd.DataFrame(rows)
+    out = paths.comp_dir / "backtest" / f"{run_name}.csv"
+    write_csv(table, out)
+    atomic_write_text(out.with_suffix(".json"), table.to_json(orient="records", indent=1))
+    better = "higher" if spec.greater_is_better else "lower"
+    print(f"\nbacktest of {paths.comp} run {run_name} ({spec.metric}, {better} is better; valid = the run's own):")
+    shown = table.assign(
+        **{c: table[c].map(lambda v: "-" if pd.isna(v) else f"{v:.0f}") for c in table if c.endswith("_s")}
+    )
+    print(shown.to_string(index=False, float_format=lambda v: f"{v:.5f}", na_rep="-"))
+    print(f"table: {out}")
+    return table

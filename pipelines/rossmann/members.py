@@ -1,0 +1,149 @@
+"""Rossmann's ensemble beyond the network: the gradient-boosting member and the validated blend.
+
+The boosting member trains on the same processed rows as the network (log Sales target), with the first
+network seed's learned embeddings of `gbdt_embeddings` as extra numeric features (the 3rd-place solution's
+finding, Guo & Berkhahn 2016). Its first fit is early-stopped on the validation days; its refit trains the
+rounds that fit chose on every row, with the refit network's embeddings. The blend (pipelines/ensemble.py)
+weighs the members' validation predictions in log space; the RMSPE shift is applied once, on the blend.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features.io import write_csv, write_feather
+from models import gbdt
+from models.tabular import embedding_features
+from pipelines import ensemble
+from pipelines.config import fingerprint
+from pipelines.paths import Paths
+from pipelines.rossmann.config import RossmannConfig
+from pipelines.runs import RunDir, features_fingerprint
+
+SHIFT = -1.5  # log shift = SHIFT * residual variance (see RossmannConfig.rmspe_shift)
+
+
+def params(cfg: RossmannConfig) -> gbdt.GBDTParams:
+    return gbdt.GBDTParams(
+        rounds=cfg.gbdt_rounds,
+        lr=cfg.gbdt_lr,
+        leaves=cfg.gbdt_leaves,
+        min_leaf=cfg.gbdt_min_leaf,
+        colsample=cfg.gbdt_colsample,
+        subsample=cfg.gbdt_subsample,
+        seed=cfg.seed,
+    )
+
+
+def matrix(frame: pd.DataFrame, proc, net_state: dict, columns: list[str]) -> tuple[np.ndarray, list[str]]:
+    """The boosting member's features: categorical codes, continuous values, then the network's embeddings."""
+    codes = frame[proc.all_cat_names].to_numpy(np.int64)
+    embs, emb_names = embedding_features(net_state, codes, proc.all_cat_names, columns)
+    x = np.concatenate([codes.astype(np.float32), frame[proc.cont_names].to_numpy(np.float32), embs], axis=1)
+    return x, [*proc.all_cat_names, *proc.cont_names, *emb_names]
+
+
+def net_state(checkpoint: Path) -> dict:
+    import torch
+
+    return torch.load(checkpoint, map_location="cpu", weights_only=True)["model"]
+
+
+def train_gbdt(
+    paths: Paths, cfg: RossmannConfig, run: str, proc, frames: dict, net_dir: Path, rows, valid, refit_rounds=None
+) -> dict:
+    """Fit (or reuse) the boosting member into runs/RUN/gbdt (refit: runs/RUN/refit/gbdt, `refit_rounds`
+    rounds on `rows`, which then include the validation days); returns its result.json content."""
+    refit = refit_rounds is not None
+    rd = RunDir(paths.runs / run / ("refit" if refit else "") / "gbdt")
+    net_identity = RunDir(net_dir).read_json("config.json")["run"]
+    want = {
+        **fingerprint(cfg, members=("gbdt",)),
+        "features": features_fingerprint(paths),
+        "net": net_identity,
+        "rounds": refit_rounds,
+    }
+    done = rd.finished(want)
+    if done is not None:
+        print(f"{rd.path}: already trained with this config on these features; reusing")
+        return done
+    rd.start({"run": want})
+    t0 = time.perf_counter()
+    state = net_state(net_dir / "checkpoint.pt")
+    x, names = matrix(rows, proc, state, cfg.gbdt_embeddings)
+    y = np.log(np.maximum(rows.Sales.to_numpy(np.float64), 1.0))
+    label = "refit gbdt" if refit else "gbdt"
+    print(
+        f"{rd.path}: {label} on {len(x):,} rows x {len(names)} features ({', '.join(cfg.gbdt_embeddings)} embeddings)"
+    )
+    xv = None
+    if len(valid):
+        xv, _ = matrix(valid, proc, state, cfg.gbdt_embeddings)
+    booster = gbdt.fit(
+        x,
+        y,
+        params(cfg),
+        names,
+        valid=(xv, np.log(valid.Sales.to_numpy(np.float64))) if not refit and xv is not None else None,
+        rounds=refit_rounds,
+        label=label,
+    )
+    print(f"{label}: {gbdt.best_rounds(booster)} rounds kept ({time.perf_counter() - t0:.0f} s)")
+    gbdt.save(booster, rd.path / "model.txt")
+    importance = pd.DataFrame(
+        {"feature": names, "gain": booster.feature_importance("gain", iteration=gbdt.best_rounds(booster))}
+    )
+    write_csv(importance.sort_values("gain", ascending=False), rd.path / "feature_importance.csv")
+    result = {
+        "rounds": gbdt.best_rounds(booster),
+        "rows": len(x),
+        "features": len(names),
+        "train_seconds": round(time.perf_counter() - t0, 1),
+    }
+    if xv is not None and not refit:
+        pred = gbdt.predict(booster, xv)
+        write_feather(valid[["Date", "Store", "Sales"]].assign(pred_log=pred), rd.path / "valid_preds.feather")
+        result["valid_rmspe_raw"] = round(ensemble_rmspe(pred, valid.Sales.to_numpy(), 0.0), 6)
+    rd.write_json("result.json", result)
+    return result
+
+
+def test_preds(folder: Path, net_dir: Path, cfg: RossmannConfig, proc, test: pd.DataFrame) -> np.ndarray:
+    """The boosting member's log predictions on `test`, with the embeddings of the network it was trained with."""
+    x, _ = matrix(test, proc, net_state(net_dir / "checkpoint.pt"), cfg.gbdt_embeddings)
+    return gbdt.predict(gbdt.load(folder / "model.txt"), x)
+
+
+def log_shift(pred_log: np.ndarray, target_log: np.ndarray) -> float:
+    """The RMSPE shift measured on validation predictions: SHIFT x their residual variance in log space."""
+    return SHIFT * float(np.mean((pred_log - target_log) ** 2))
+
+
+def ensemble_rmspe(pred_log: np.ndarray, sales: np.ndarray, shift: float) -> float:
+    """RMSPE in sales space of log predictions plus `shift` (rows with zero sales ignored)."""
+    keep = sales > 0
+    ratio = np.exp(pred_log[keep] + shift) / sales[keep]
+    return float(np.sqrt(np.mean((1 - ratio) ** 2)))
+
+
+def fit_blend(valid_preds: dict[str, np.ndarray], sales: np.ndarray, shift: bool = True) -> dict:
+    """Blend weights and shifts (`shift=False`: none) from the members' validation predictions; every member's
+    own validation RMSPE (each with its own shift) beside the blend's."""
+    target = np.log(sales)
+    measured = lambda pred: log_shift(pred, target) if shift else 0.0
+
+    def loss(pred: np.ndarray) -> float:
+        return ensemble_rmspe(pred, sales, measured(pred))
+
+    weights = ensemble.fit_weights(valid_preds, loss)
+    blended = ensemble.blend(valid_preds, weights)
+    shifts = {n: round(measured(p), 6) for n, p in valid_preds.items()}
+    scores = {n: round(ensemble_rmspe(p, sales, shifts[n]), 6) for n, p in valid_preds.items()}
+    shift = measured(blended)
+    if len(valid_preds) > 1:
+        scores["blend"] = round(ensemble_rmspe(blended, sales, shift), 6)
+    return {"weights": weights, "shifts": shifts, "log_shift": round(shift, 6), "members": scores}
