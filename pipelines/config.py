@@ -143,7 +143,9 @@ def _coerce(name: str, value: Any, tp: Any) -> Any:
                 try:
                     value = json.loads(text)
                 except json.JSONDecodeError as e:
-                    raise ConfigError(f"config key {name!r}: {value!r} is not a JSON list ({e})") from None
+                    if not text.endswith("]"):
+                        raise ConfigError(f"config key {name!r}: {value!r} is not a JSON list ({e})") from None
+                    value = [v.strip().strip("'\"") for v in text[1:-1].split(",") if v.strip()]  # [nn,gbdt]
             else:
                 value = [v for v in text.split(",") if v.strip()]
         if not isinstance(value, (list, tuple)):

@@ -242,6 +242,7 @@ def train_seed(
     result = {
         "seed": seed,
         "epochs": cfg.epochs,
+        "rows": len(learn.train_dl.dataset),
         "train_seconds": round(seconds, 1),
         "rows_per_s": learn.history[-1].get("rows_per_s"),
         "device": str(learn.device),
@@ -267,6 +268,8 @@ def train(paths: Paths, cfg: RossmannConfig, run: str) -> dict | None:
     out, a blend weighed on those days, then (`refit`) every member retrained on all rows for the submission.
     Alone, or as one rank under torchrun (`make train NPROC=2`): each rank trains on its shard of every epoch
     of the networks; rank 0 alone fits the boosting member and the blend."""
+    if not cfg.members:
+        raise ValueError("members=[] leaves nothing to train: name at least one of nn, gbdt (ARGS='members=[nn,gbdt]')")
     init_distributed()
     try:
         proc, frames = load_processed(paths, cfg)
@@ -379,7 +382,8 @@ def predict(paths: Paths, cfg: RossmannConfig, run: str) -> Path:
     provenance = {
         "submission": str(out),
         "members": {n: w for n, w in summary["weights"].items()},
-        "models": [str(seed_dir(paths, run, s, refit)) for s in seeds],
+        "runs": [str(seed_dir(paths, run, s, refit)) for s in seeds]
+        + ([str(paths.runs / run / ("refit" if refit else "") / "gbdt")] if "gbdt" in preds else []),
         "refit": refit,
         "averaged": "log space",
         "log_shift": summary["log_shift"],

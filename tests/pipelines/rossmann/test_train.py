@@ -16,7 +16,8 @@ from pipelines.rossmann import RossmannConfig, build_features, predict, train
 from pipelines.rossmann.model import CheckpointMismatch
 
 pytestmark = pytest.mark.slow
-FAST = dict(epochs=3, lr=1e-2, bs=256, layers=[64, 32])
+# The network alone: the boosting member, the refit and the blend have their own tests (test_ensemble.py).
+FAST = dict(epochs=3, lr=1e-2, bs=256, layers=[64, 32], members=["nn"], refit=False)
 
 
 def train_command(featured, *args: str) -> list[str]:
@@ -33,6 +34,8 @@ def train_command(featured, *args: str) -> list[str]:
         "lr=1e-2",
         "bs=64",
         "layers=[64,32]",
+        "members=[nn]",
+        "refit=false",
     ]
 
 

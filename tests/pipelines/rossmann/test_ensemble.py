@@ -1,0 +1,93 @@
+"""The Rossmann ensemble on the embedded sample: refit on all rows, the boosting member with the network's
+embeddings as features, the validated blend, and what is reused when only one member's settings change."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.tabular import TabularModel, embedding_features
+from pipelines.rossmann import RossmannConfig, build_features, predict, train
+
+pytestmark = pytest.mark.slow
+SMALL = dict(epochs=2, lr=1e-2, bs=256, layers=[64, 32], gbdt_rounds=60, gbdt_leaves=15)
+
+
+@pytest.fixture()
+def featured(sample_paths):
+    build_features(sample_paths, RossmannConfig())
+    return sample_paths
+
+
+def test_default_run_refits_every_member_and_blends_them(featured):
+    cfg = RossmannConfig(**SMALL)
+    summary = train(featured, cfg, "e")
+    run = featured.runs / "e"
+    for part in ("s0", "refit/s0", "gbdt", "refit/gbdt"):
+        assert (run / part / "result.json").is_file(), part
+    rows = {
+        name: len(pd.read_feather(featured.processed / f"{name}.feather").query("Open == 1 and Sales > 0"))
+        for name in ("train", "valid")
+    }
+    seed, refit_seed = (
+        json.loads((run / "s0/result.json").read_text()),
+        json.loads((run / "refit/s0/result.json").read_text()),
+    )
+    assert seed["rows"] == rows["train"] and refit_seed["rows"] == rows["train"] + rows["valid"]
+    assert "valid_rmspe" in seed and "valid_rmspe" not in refit_seed  # the refit has no held-out days
+    assert (
+        summary["gbdt_refit"]["rounds"] == summary["gbdt"]["rounds"]
+        and summary["gbdt_refit"]["rows"] == refit_seed["rows"]
+    )
+    w = summary["weights"]
+    assert (
+        set(w) == {"nn", "gbdt"} and all(v >= 0 for v in w.values()) and sum(w.values()) == pytest.approx(1, abs=1e-5)
+    )
+    assert (
+        summary["valid_rmspe"]
+        == summary["members"]["blend"]
+        <= max(summary["members"]["nn"], summary["members"]["gbdt"])
+    )
+    importance = pd.read_csv(run / "gbdt" / "feature_importance.csv")
+    assert importance.feature.str.startswith("Store_e").any()  # the network's Store embeddings are features
+
+    out = predict(featured, cfg, "e")
+    meta = json.loads(out.with_suffix(".json").read_text())
+    assert meta["refit"] and meta["runs"] == [str(run / "refit" / "s0"), str(run / "refit" / "gbdt")]
+    sub = pd.read_csv(out).set_index("Id")
+    members = pd.read_feather(run / "test_members.feather").set_index("Id").loc[sub.index]
+    open_ = sub.Sales > 0
+    # the submission is the blend, in log space, of the members' own predictions (each without its own shift)
+    logs = sum(w[m] * (np.log(members.loc[open_, m]) - summary["shifts"][m]) for m in w)
+    assert np.allclose(np.log(sub.Sales[open_]), logs + summary["log_shift"], atol=1e-6)
+
+
+def test_changing_only_the_boosting_member_reuses_the_networks(featured, capsys):
+    first = train(featured, RossmannConfig(**SMALL), "r")
+    again = train(featured, RossmannConfig(**SMALL), "r2")
+    assert first["gbdt"]["valid_rmspe_raw"] == again["gbdt"]["valid_rmspe_raw"]  # deterministic for a seed
+    capsys.readouterr()
+    changed = train(featured, RossmannConfig(**{**SMALL, "gbdt_leaves": 7}), "r")
+    out = capsys.readouterr().out
+    assert out.count("already trained with this config") == 2  # s0 and refit/s0: the networks are not retrained
+    assert "gbdt on" in out and "refit gbdt on" in out
+    assert changed["gbdt"]["valid_rmspe_raw"] != first["gbdt"]["valid_rmspe_raw"]
+
+
+def test_refit_off_submits_the_validated_members(featured):
+    cfg = RossmannConfig(**SMALL, refit=False)
+    summary = train(featured, cfg, "v")
+    assert not summary["refit"] and not (featured.runs / "v" / "refit").exists()
+    meta = json.loads(predict(featured, cfg, "v").with_suffix(".json").read_text())
+    assert meta["runs"] == [str(featured.runs / "v" / "s0"), str(featured.runs / "v" / "gbdt")]
+
+
+def test_embedding_features_are_the_networks_vectors():
+    model = TabularModel([(5, 3), (7, 2)], 1, layers=(4,), ps=(0.0,))
+    codes = np.array([[0, 6], [4, 1], [4, 0]])
+    x, names = embedding_features(model.state_dict(), codes, ["Store", "Day"], ["Day"])
+    assert names == ["Day_e0", "Day_e1"]
+    assert np.array_equal(x, model.embeds[1].weight.detach().numpy()[[6, 1, 0]])
+    with pytest.raises(KeyError, match="Week"):
+        embedding_features(model.state_dict(), codes, ["Store", "Day"], ["Week"])
