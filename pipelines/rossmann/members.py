@@ -47,20 +47,23 @@ def matrix(frame: pd.DataFrame, proc, net_state: dict, columns: list[str]) -> tu
     return x, [*proc.all_cat_names, *proc.cont_names, *emb_names]
 
 
-def net_state(checkpoint: Path) -> dict:
+def net_state(net_dir: Path, cfg: RossmannConfig) -> dict:
+    """The weights of the network whose embeddings are features (none needed without `gbdt_embeddings`)."""
+    if not cfg.gbdt_embeddings:
+        return {}
     import torch
 
-    return torch.load(checkpoint, map_location="cpu", weights_only=True)["model"]
+    return torch.load(net_dir / "checkpoint.pt", map_location="cpu", weights_only=True)["model"]
 
 
 def train_gbdt(
-    paths: Paths, cfg: RossmannConfig, run: str, proc, frames: dict, net_dir: Path, rows, valid, refit_rounds=None
+    paths: Paths, cfg: RossmannConfig, run: str, proc, net_dir: Path | None, rows, valid, refit_rounds=None
 ) -> dict:
     """Fit (or reuse) the boosting member into runs/RUN/gbdt (refit: runs/RUN/refit/gbdt, `refit_rounds`
     rounds on `rows`, which then include the validation days); returns its result.json content."""
     refit = refit_rounds is not None
     rd = RunDir(paths.runs / run / ("refit" if refit else "") / "gbdt")
-    net_identity = RunDir(net_dir).read_json("config.json")["run"]
+    net_identity = RunDir(net_dir).read_json("config.json")["run"] if cfg.gbdt_embeddings else None
     want = {
         **fingerprint(cfg, members=("gbdt",)),
         "features": features_fingerprint(paths),
@@ -73,13 +76,12 @@ def train_gbdt(
         return done
     rd.start({"run": want})
     t0 = time.perf_counter()
-    state = net_state(net_dir / "checkpoint.pt")
+    state = net_state(net_dir, cfg)
     x, names = matrix(rows, proc, state, cfg.gbdt_embeddings)
     y = np.log(np.maximum(rows.Sales.to_numpy(np.float64), 1.0))
     label = "refit gbdt" if refit else "gbdt"
-    print(
-        f"{rd.path}: {label} on {len(x):,} rows x {len(names)} features ({', '.join(cfg.gbdt_embeddings)} embeddings)"
-    )
+    embeddings = f"{', '.join(cfg.gbdt_embeddings)} embeddings" if cfg.gbdt_embeddings else "no embeddings"
+    print(f"{rd.path}: {label} on {len(x):,} rows x {len(names)} features ({embeddings})")
     xv = None
     if len(valid):
         xv, _ = matrix(valid, proc, state, cfg.gbdt_embeddings)
@@ -88,7 +90,7 @@ def train_gbdt(
         y,
         params(cfg),
         names,
-        valid=(xv, np.log(valid.Sales.to_numpy(np.float64))) if not refit and xv is not None else None,
+        valid=(xv, np.log(valid.Sales.to_numpy(np.float64))) if xv is not None else None,
         rounds=refit_rounds,
         label=label,
     )
@@ -104,7 +106,7 @@ def train_gbdt(
         "features": len(names),
         "train_seconds": round(time.perf_counter() - t0, 1),
     }
-    if xv is not None and not refit:
+    if xv is not None:
         pred = gbdt.predict(booster, xv)
         write_feather(valid[["Date", "Store", "Sales"]].assign(pred_log=pred), rd.path / "valid_preds.feather")
         result["valid_rmspe_raw"] = round(ensemble_rmspe(pred, valid.Sales.to_numpy(), 0.0), 6)
@@ -114,7 +116,7 @@ def train_gbdt(
 
 def test_preds(folder: Path, net_dir: Path, cfg: RossmannConfig, proc, test: pd.DataFrame) -> np.ndarray:
     """The boosting member's log predictions on `test`, with the embeddings of the network it was trained with."""
-    x, _ = matrix(test, proc, net_state(net_dir / "checkpoint.pt"), cfg.gbdt_embeddings)
+    x, _ = matrix(test, proc, net_state(net_dir, cfg), cfg.gbdt_embeddings)
     return gbdt.predict(gbdt.load(folder / "model.txt"), x)
 
 

@@ -274,10 +274,12 @@ def train(paths: Paths, cfg: RossmannConfig, run: str) -> dict | None:
     try:
         proc, frames = load_processed(paths, cfg)
         seeds = list(range(cfg.seed, cfg.seed + cfg.n_seeds))
-        results = [train_seed(paths, cfg, run, s, proc, frames) for s in seeds]
+        # The boosting member alone, without embeddings (members=[gbdt] gbdt_embeddings=[]), needs no network.
+        nets = seeds if "nn" in cfg.members or cfg.gbdt_embeddings else []
+        results = [train_seed(paths, cfg, run, s, proc, frames) for s in nets]
         refit = cfg.refit and len(frames["valid"]) > 0
         if refit:
-            for s in seeds:
+            for s in nets:
                 train_seed(paths, cfg, run, s, proc, frames, refit=True)
         return summarize(paths, cfg, run, seeds, results, proc, frames, refit) if is_main() else None
     finally:
@@ -289,22 +291,21 @@ def summarize(
 ) -> dict:
     """The run's result.json: the members' validation scores, the blend weights and shift fitted on the
     validation days (the headline `valid_rmspe` is the blend's), and which models write the submission."""
-    summary = {"run": run, "seeds": seeds, "per_seed": results, "members": {}, "refit": refit}
+    summary = {"run": run, "seeds": seeds if results else [], "per_seed": results, "members": {}, "refit": refit}
+    train_rows, valid = fit_rows(cfg, frames)
     if "gbdt" in cfg.members:
-        train_rows, valid = fit_rows(cfg, frames)
-        fitted = members.train_gbdt(paths, cfg, run, proc, frames, seed_dir(paths, run, seeds[0]), train_rows, valid)
+        fitted = members.train_gbdt(paths, cfg, run, proc, seed_dir(paths, run, seeds[0]), train_rows, valid)
         summary["gbdt"] = fitted
-        if refit:
-            all_rows, _ = fit_rows(cfg, frames, refit=True)
+        if refit:  # the rounds the validated fit kept, on every row, with the refit network's embeddings
+            all_rows, none = fit_rows(cfg, frames, refit=True)
             net = seed_dir(paths, run, seeds[0], refit=True)
-            rounds = fitted["rounds"]
-            summary["gbdt_refit"] = members.train_gbdt(paths, cfg, run, proc, frames, net, all_rows, _, rounds)
-    if all("valid_rmspe" in r for r in results):
-        oofs = {s: pd.read_feather(seed_dir(paths, run, s) / "valid_preds.feather") for s in seeds}
-        sales = oofs[seeds[0]].Sales.to_numpy(np.float64)
+            summary["gbdt_refit"] = members.train_gbdt(paths, cfg, run, proc, net, all_rows, none, fitted["rounds"])
+    if len(valid):
+        sales = valid.Sales.to_numpy(np.float64)
         preds = {}
         if "nn" in cfg.members:
-            preds["nn"] = np.mean([o.pred_log.to_numpy() for o in oofs.values()], axis=0)
+            oofs = [pd.read_feather(seed_dir(paths, run, s) / "valid_preds.feather") for s in seeds]
+            preds["nn"] = np.mean([o.pred_log.to_numpy() for o in oofs], axis=0)
         if "gbdt" in cfg.members:
             preds["gbdt"] = pd.read_feather(paths.runs / run / "gbdt" / "valid_preds.feather").pred_log.to_numpy()
         blend = members.fit_blend(preds, sales, cfg.rmspe_shift)
@@ -324,7 +325,8 @@ def summarize(
     else:  # no validation days: equal weights, each network's shift from its training rows
         names = [m for m in cfg.members]
         summary.update(
-            weights={n: 1 / len(names) for n in names}, log_shift=float(np.mean([r["log_shift"] for r in results]))
+            weights={n: 1 / len(names) for n in names},
+            log_shift=float(np.mean([r["log_shift"] for r in results])) if results else 0.0,
         )
     RunDir(paths.runs / run).write_json("result.json", summary)
     return summary
@@ -361,7 +363,8 @@ def predict(paths: Paths, cfg: RossmannConfig, run: str) -> Path:
         preds["nn"] = net_test_preds(paths, cfg, run, seeds, proc, test, refit)
     if "gbdt" in summary["weights"]:
         folder = paths.runs / run / ("refit" if refit else "") / "gbdt"
-        preds["gbdt"] = members.test_preds(folder, seed_dir(paths, run, seeds[0], refit), cfg, proc, test)
+        net = seed_dir(paths, run, seeds[0], refit) if seeds else None  # whose embeddings it was trained with
+        preds["gbdt"] = members.test_preds(folder, net, cfg, proc, test)
     closed = test.Open.to_numpy() == 0
     to_sales = lambda log, shift: np.where(closed, 0.0, np.exp(log + shift)).clip(min=0)
     sales = to_sales(ensemble.blend(preds, summary["weights"]), summary["log_shift"])

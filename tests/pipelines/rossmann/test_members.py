@@ -91,3 +91,12 @@ def test_embedding_features_are_the_networks_vectors():
     assert np.array_equal(x, model.embeds[1].weight.detach().numpy()[[6, 1, 0]])
     with pytest.raises(KeyError, match="Week"):
         embedding_features(model.state_dict(), codes, ["Store", "Day"], ["Week"])
+
+
+def test_the_boosting_member_alone_trains_no_network(featured):
+    cfg = RossmannConfig(members=["gbdt"], gbdt_embeddings=[], gbdt_rounds=30, gbdt_leaves=15)
+    summary = train(featured, cfg, "g")
+    assert summary["seeds"] == [] and not (featured.runs / "g" / "s0").exists()
+    assert summary["weights"] == {"gbdt": 1.0} and summary["valid_rmspe"] == summary["members"]["gbdt"]
+    sub = pd.read_csv(predict(featured, cfg, "g"))
+    assert len(sub) == len(pd.read_csv(featured.raw / "sample_submission.csv")) and sub.Sales.notna().all()
