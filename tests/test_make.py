@@ -102,13 +102,16 @@ def test_paths_with_spaces(tmp_path):
 
 
 def test_rossmann_trains_data_parallel_under_torchrun(tmp_path):
-    """`make train NPROC=2`: two gloo processes, each on its shard of every epoch; rank 0 alone reports and writes."""
+    """`make train NPROC=2`: two gloo processes, each on its shard of every epoch (the network's fit and its refit);
+    rank 0 alone fits the boosting member, reports and writes."""
     data = tmp_path / "data"
-    args = ["train", "NPROC=2", "RUN=ddp", "ARGS=epochs=2 bs=256 layers=[64,32] lr=1e-2"]
+    args = ["train", "NPROC=2", "RUN=ddp", "ARGS=epochs=2 bs=256 layers=[64,32] lr=1e-2 gbdt_rounds=30"]
     r = make(*args, data=data)
-    assert r.stdout.count("valid RMSPE") == 1 and r.stdout.count("epoch 2/2") == 1
+    assert r.stdout.count("valid RMSPE") == 1 and r.stdout.count("refit s0 epoch 2/2") == 1
+    assert r.stdout.count("epoch 2/2") == 2 and r.stdout.count("refit gbdt on") == 1
     result = json.loads((data / "rossmann" / "runs" / "ddp" / "result.json").read_text())
     assert result["valid_rmspe"] < 0.5
     seed = data / "rossmann" / "runs" / "ddp" / "s0"
     assert json.loads((seed / "config.json").read_text())["run"]["world_size"] == 2
     assert len(pd.read_csv(seed / "metrics.csv")) == 2
+    assert json.loads((seed.parent / "refit" / "s0" / "config.json").read_text())["run"]["world_size"] == 2

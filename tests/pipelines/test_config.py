@@ -36,7 +36,8 @@ def test_lists_from_the_command_line():
         ("epochs=three", "'epochs': 'three' is not a valid int"),
         ("epochs=2.5", "not a valid int"),
         ("amp=maybe", "not a boolean"),
-        ("layers=[1,x]", "not a JSON list"),
+        ("layers=[1,x]", "'layers\\[1\\]': 'x' is not a valid int"),
+        ("layers=[1,2", "not a JSON list"),
         ("epochs", "not of the form key=value"),
     ],
 )
