@@ -38,7 +38,7 @@ TRAIN_CODE := $(wildcard models/*.py pipelines/$(PKG)/model.py pipelines/runs.py
 SUBMISSION := $(call spaced,$(SUBMISSIONS)/$(COMP)/$(RUN).csv)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv download sample features train lr-find predict submission submit backtest all demo test test-fast lint bench clean distclean FORCE
+.PHONY: help venv download sample features train lr-find predict submission submit backtest runs report tensorboard all demo test test-fast lint bench clean distclean FORCE
 
 help: ## list the targets (COMP=rossmann by default; DATA, CONFIG, ARGS, SRC, EXTRA as noted)
 	@echo "usage: make TARGET [COMP=rossmann] [ARGS='key=value ...'] [CONFIG=file.toml]"
@@ -88,6 +88,17 @@ submission: $(SUBMISSION) ## same as predict
 
 submit: $(SUBMISSION) | $(VENV_OK) ## send submissions/COMP/RUN.csv to Kaggle (needs credentials; never part of all)
 	$(PY) -m pipelines submit $(COMP) --data "$(DATA)" --run "$(RUN)" $(CFG_ARGS)
+
+runs: | $(VENV_OK) ## one table of every run on disk, best first per competition (also data/runs.csv) [COMP=...]
+	$(PY) -m pipelines.tracking runs --data "$(DATA)" $(if $(filter command line environment,$(origin COMP)),--comp $(COMP))
+
+report: | $(VENV_OK) ## a self-contained HTML page for run RUN of COMP (runs/RUN/report.html) and data/index.html
+	$(PY) -m pipelines.tracking report $(COMP) "$(RUN)" --data "$(DATA)"
+
+TB_PORT ?= 6006
+tensorboard: | $(VENV_OK) ## serve the runs' TensorBoard logs on localhost [COMP=... for one competition]
+	@echo "TensorBoard: http://localhost:$(TB_PORT)/ (Ctrl-C stops it)"
+	$(PY) -m tensorboard.main --logdir "$(if $(filter command line environment,$(origin COMP)),$(DIR),$(DATA))" --host localhost --port $(TB_PORT)
 
 WINDOWS ?=
 backtest: $(RAW) | $(VENV_OK) ## score the default chain on labelled data cut off as a pseudo-test set [WINDOWS=last48,prev48]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -72,15 +73,51 @@ class ProgressCallback(Callback):
             self.bar = None
 
 
+def tensorboard_writer(folder: Path):
+    """A TensorBoard SummaryWriter on `folder`/tb (the run folder's event files; `make tensorboard` serves them)."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter(log_dir=str(folder / "tb"))
+
+
+def log_images(folder: Path, images: dict[str, Path], step: int = 0) -> None:
+    """PNG files as TensorBoard images of the run in `folder` (confusion matrix, top losses, plots ...)."""
+    import numpy as np
+    from PIL import Image
+
+    with contextlib.closing(tensorboard_writer(folder)) as writer:
+        for tag, png in images.items():
+            if png.is_file():
+                writer.add_image(tag, np.asarray(Image.open(png).convert("RGB")), step, dataformats="HWC")
+
+
 class Recorder(Callback):
-    """Writes metrics.csv and metrics.json after every epoch and loss/lr plots at the end, into `path`."""
+    """Writes metrics.csv and metrics.json after every epoch and loss/lr plots at the end, into `path`; and the
+    same as TensorBoard events in `path`/tb: every epoch's numbers, the training loss every `every` batches
+    and the plot (the per-batch loss is a float already, so logging it costs no device synchronisation)."""
 
     order = 60
 
-    def __init__(self, path: str | Path, stage: str | None = None):
-        self.path, self.stage = Path(path), stage
+    def __init__(self, path: str | Path, stage: str | None = None, tensorboard: bool = True, every: int = 50):
+        self.path, self.stage, self.every = Path(path), stage, every
+        self.tensorboard, self.writer = tensorboard, None
+
+    def before_fit(self, learn):
+        if self.tensorboard:
+            self.writer = tensorboard_writer(self.path)
+
+    def after_batch(self, learn):
+        step = len(learn.losses_seen)
+        if self.writer is not None and step % self.every == 0:
+            self.writer.add_scalar(f"{self.stage + '/' if self.stage else ''}train_loss_batch", learn.loss, step)
 
     def after_epoch(self, learn):
+        if self.writer is not None:
+            row, prefix = learn.history[-1], f"{self.stage}/" if self.stage else ""
+            for k, v in row.items():
+                if isinstance(v, (int, float)) and k not in ("epoch", "step"):
+                    self.writer.add_scalar(prefix + k, v, row["step"])
+            self.writer.flush()
         rows = [dict(r, stage=self.stage) if self.stage else r for r in learn.history]
         atomic_write_text(self.path / "metrics.json", json.dumps(rows, indent=1))
         keys = list(dict.fromkeys(k for r in rows for k in r))
@@ -93,6 +130,10 @@ class Recorder(Callback):
     def after_fit(self, learn):
         if learn.losses_seen:
             save_training_plot(learn, self.path / "training.png")
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
+            log_images(self.path, {f"{self.stage + '/' if self.stage else ''}training": self.path / "training.png"})
 
 
 def save_training_plot(learn, path: Path) -> None:

@@ -33,6 +33,8 @@ class Competition(Protocol):
       `train(paths, cfg, run)`, `lr_find(paths, cfg, run)`, `predict(paths, cfg, run)` (writes
       submissions/COMP/RUN.csv, validated) and `submit(paths, cfg, run)`.
     - optionally `DISTRIBUTED = True` when `train` runs data-parallel under torchrun (`NPROC=N`).
+    - optionally `HEADLINE`: the result.json key the competition's runs are ranked by (`make runs`), and
+      `report_sections(paths, run)`: extra (title, html) sections of its runs' report pages (`make report`).
     - optionally `BACKTEST`, a `pipelines.backtest.Backtest`: how to cut a pseudo-test set off the labelled
       data and score a submission against it (`make backtest`).
 
@@ -75,6 +77,18 @@ def names() -> list[str]:
         ):
             found.append(info.name.replace("_", "-"))
     return sorted(found)
+
+
+def find(comp: str) -> ModuleType | None:
+    """The package of `comp`, or None, without the contract check (whose `hasattr` would resolve lazily bound
+    steps, importing torch): for listings that only read `Config` and `HEADLINE`."""
+    _search_path()
+    try:
+        return importlib.import_module(module_name(comp))
+    except ModuleNotFoundError as e:
+        if e.name not in (module_name(comp), "pipelines"):
+            raise
+        return None
 
 
 def load(comp: str) -> ModuleType:

@@ -160,6 +160,24 @@ class RunDir:
         self.write_json("config.json", config)
         self.write_json("run.json", {"git": git_commit(), "env": environment(), "started": time.strftime("%FT%T")})
 
+    def finish(self, result: dict, config: dict | None = None) -> None:
+        """Write result.json (last: the run is complete) and, given the run's `config`, tracking.json (the config,
+        git commit, environment) and its hyperparameters with
+        the result's numbers as TensorBoard's HParams entry, so runs compare side by side there, and the folder's
+        plots as TensorBoard images."""
+        if config is not None:  # first, so that a complete run always has it (make runs, make report read it)
+            self.write_json(
+                "tracking.json",
+                {"config": config, "git": git_commit(), "env": environment(), "finished": time.strftime("%FT%T")},
+            )
+        self.write_json("result.json", result)
+        if config is not None:
+            from models.callbacks import log_images
+
+            log_hparams(self.path, config, result)
+            # the interpretation plots (confusion matrix, top losses, CAM ...); Recorder logs training.png
+            log_images(self.path, {p.stem: p for p in sorted(self.path.glob("*.png")) if p.name != "training.png"})
+
     def write_json(self, name: str, obj) -> None:
         atomic_write_text(self.path / name, json.dumps(obj, indent=1, default=str))
 
@@ -175,6 +193,19 @@ class RunDir:
         if self.is_complete() and config.is_file() and self.read_json("config.json").get("run") == identity:
             return self.read_json("result.json")
         return None
+
+
+def log_hparams(folder: Path, config: dict, result: dict) -> None:
+    """TensorBoard HParams of the run in `folder`: each config value (lists as text) and each number of `result`."""
+    from models.callbacks import tensorboard_writer
+
+    hparams = {k: v if isinstance(v, (int, float, str, bool)) else json.dumps(v) for k, v in config.items()}
+    metrics = {f"result/{k}": v for k, v in result.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    writer = tensorboard_writer(folder)
+    try:
+        writer.add_hparams(hparams, metrics, run_name=".")
+    finally:
+        writer.close()
 
 
 def resumable(checkpoint: Path, identity: dict, epochs: int) -> int:

@@ -25,4 +25,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["SPEC", "TASK", "Config", "build_features", "submit", *_MODEL_STEPS]
+HEADLINE = "valid_accuracy_tta"  # make runs / make report: validation accuracy with TTA
+__all__ = ["HEADLINE", "SPEC", "TASK", "Config", "build_features", "submit", *_MODEL_STEPS]

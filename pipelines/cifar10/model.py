@@ -29,7 +29,7 @@ from models.summary import model_summary
 from models.telemetry import ActivationStats
 from pipelines.cifar10.config import TASK, Cifar10Config
 from pipelines.cifar10.layout import CIFAR_STATS
-from pipelines.config import fingerprint
+from pipelines.config import fingerprint, to_dict
 from pipelines.paths import Paths
 from pipelines.runs import RunDir, features_fingerprint, fit_resumable, seed_everything
 from pipelines.vision.data import ImageData, load_processed
@@ -246,7 +246,7 @@ def evaluate_and_save(
         result.update(test_accuracy=round(accuracy(plain, yt), 5), test_accuracy_tta=round(accuracy(tta, yt), 5))
         msg += f"; test {result['test_accuracy']:.4f} / {result['test_accuracy_tta']:.4f}"
     print(msg)
-    rd.write_json("result.json", result)
+    rd.finish(result, to_dict(cfg))
     return result
 
 

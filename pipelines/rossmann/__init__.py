@@ -15,7 +15,12 @@ def __getattr__(name: str):
         from pipelines.rossmann import model
 
         return getattr(model, name)
+    if name == "report_sections":  # make report: the embedding map and permutation importance
+        from pipelines.rossmann import report
+
+        return report.report_sections
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = ["BACKTEST", "DISTRIBUTED", "SPEC", "Config", "build_features", *_MODEL_STEPS]
+HEADLINE = "valid_rmspe"  # make runs / make report: the blend's RMSPE on the validation days (lower is better)
+__all__ = ["HEADLINE", "BACKTEST", "DISTRIBUTED", "SPEC", "Config", "build_features", *_MODEL_STEPS]

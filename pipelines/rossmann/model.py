@@ -259,7 +259,7 @@ def train_seed(
         result["valid_rmspe"] = round(rmspe_from_log(preds.numpy() + result["log_shift"], targets.numpy()), 6)
         oof = valid[["Date", "Store", "Sales"]].assign(pred_log=preds.numpy())
         write_feather(oof, rd.path / "valid_preds.feather")  # out-of-fold predictions, kept for blending
-    rd.write_json("result.json", result)
+    rd.finish(result, to_dict(cfg))
     return result
 
 
@@ -328,7 +328,7 @@ def summarize(
             weights={n: 1 / len(names) for n in names},
             log_shift=float(np.mean([r["log_shift"] for r in results])) if results else 0.0,
         )
-    RunDir(paths.runs / run).write_json("result.json", summary)
+    RunDir(paths.runs / run).finish(summary, to_dict(cfg))
     return summary
 
 

@@ -23,7 +23,7 @@ from models.learner import Learner, Predictor
 from models.metrics import accuracy, f2_score
 from models.summary import model_summary
 from models.vision import ImageModel, PooledHead, create_body, pooled_features
-from pipelines.config import fingerprint
+from pipelines.config import fingerprint, to_dict
 from pipelines.paths import Paths
 from pipelines.runs import RunDir, features_fingerprint, fit_resumable, seed_everything
 from pipelines.vision.config import VisionConfig
@@ -237,7 +237,7 @@ def train(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict:
     }
     result.update(evaluate(model, data, cfg, base, rd.path))
     result["total_seconds"] = round(time.perf_counter() - t_start, 1)
-    rd.write_json("result.json", result)
+    rd.finish(result, to_dict(cfg))
     return result
 
 

@@ -1,0 +1,127 @@
+"""Experiment tracking: the runs table, TensorBoard events, and the report page (rendered in Chromium when
+Debian's `chromium` is installed; skipped otherwise)."""
+
+import json
+import re
+import shutil
+import subprocess
+
+import pandas as pd
+import pytest
+
+from pipelines import tracking
+from pipelines.paths import Paths
+
+
+def fake_run(data, comp, run, result, config=None, commit="abc123456789"):
+    folder = data / comp / "runs" / run
+    folder.mkdir(parents=True)
+    (folder / "result.json").write_text(json.dumps(result))
+    tracking_json = {"config": config or {}, "git": {"commit": commit, "dirty": False}, "env": {}, "finished": "x"}
+    (folder / "tracking.json").write_text(json.dumps(tracking_json))
+    return folder
+
+
+def test_runs_table_ranks_each_competition_by_its_headline(tmp_path):
+    from pipelines.rossmann import RossmannConfig
+
+    data = tmp_path / "data"
+    defaults = RossmannConfig().__dict__
+    fake_run(data, "rossmann", "worse", {"valid_rmspe": 0.12, "seeds": [0]}, {**defaults, "epochs": 3})
+    fake_run(data, "rossmann", "better", {"valid_rmspe": 0.10, "seeds": [0, 1]}, defaults)
+    fake_run(data, "planet", "low", {"valid_f2": 0.80, "valid_f2_tta": 0.85, "total_seconds": 12.5})
+    fake_run(data, "planet", "high", {"valid_f2": 0.82, "valid_f2_tta": 0.88})
+    (data / "rossmann" / "runs" / "unfinished").mkdir()  # no result.json: not listed
+    backtest = data / "rossmann" / "backtest"
+    backtest.mkdir()
+    pd.DataFrame({"window": ["last48"], "member": ["submission"], "valid": [0.1], "backtest": [0.105]}).to_csv(
+        backtest / "better.csv", index=False
+    )
+    table = tracking.print_runs(data)
+    assert table[["competition", "run"]].values.tolist() == [
+        ["planet", "high"],  # F2: higher first
+        ["planet", "low"],
+        ["rossmann", "better"],  # RMSPE: lower first
+        ["rossmann", "worse"],
+    ]
+    rows = table.set_index("run")
+    assert rows.loc["worse", "changed"] == "epochs=3" and rows.loc["better", "changed"] == ""
+    assert rows.loc["high", "metric"] == "valid_f2_tta"  # the package's HEADLINE, not the first valid_ key
+    assert rows.loc["better", "backtest"] == "last48 0.10500" and rows.loc["better", "seeds"] == "0 1"
+    assert rows.loc["low", "wall_s"] == 12.5 and rows.loc["worse", "commit"] == "abc12345"
+    assert pd.read_csv(data / "runs.csv").run.tolist() == table.run.tolist()
+    assert tracking.runs_table(data, "planet").competition.unique().tolist() == ["planet"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, rossmann_sample_dir):
+    """One small Rossmann run on the sample, shared by the TensorBoard and report tests."""
+    from pipelines.download import make_sample
+    from pipelines.rossmann import SPEC, RossmannConfig, build_features, train
+
+    root = tmp_path_factory.mktemp("tracked")
+    paths = Paths.for_comp("rossmann", root / "data", root / "subs")
+    copy = lambda folder: [shutil.copy2(p, folder / p.name) for p in rossmann_sample_dir.iterdir()]
+    make_sample(type(SPEC)(**{**SPEC.__dict__, "make_sample": copy}), paths)
+    cfg = RossmannConfig(epochs=2, lr=1e-2, bs=256, layers=[64, 32], gbdt_rounds=30, gbdt_leaves=15, refit=False)
+    build_features(paths, cfg)
+    train(paths, cfg, "tracked")
+    return paths
+
+
+@pytest.mark.slow
+def test_training_writes_tensorboard_scalars_and_hparams(trained):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    seed = EventAccumulator(str(trained.runs / "tracked" / "s0" / "tb")).Reload()
+    scalars = set(seed.Tags()["scalars"])
+    assert {"train_loss", "valid_loss", "rmspe", "lr", "rows_per_s", "train_loss_batch"} <= scalars
+    assert [e.step for e in seed.Scalars("valid_loss")] == sorted(e.step for e in seed.Scalars("valid_loss"))
+    assert len(seed.Scalars("valid_loss")) == 2 and "training" in seed.Tags()["images"]
+    run = EventAccumulator(str(trained.runs / "tracked" / "tb")).Reload()
+    assert "_hparams_/experiment" in run.Tags()["tensors"] or run.PluginTagToContent("hparams")
+    assert "result/valid_rmspe" in run.Tags()["scalars"]
+
+
+@pytest.mark.slow
+def test_report_page_is_self_contained_and_renders(trained, tmp_path):
+    out = tracking.report(trained, "tracked")
+    text = out.read_text()
+    images = re.findall(r'<img alt="[^"]*" src="data:image/png;base64,', text)
+    assert len(images) >= 3  # training curves, the embedding map, ...
+    assert "Permutation importance" in text and "Boosting member: gain importance" in text
+    assert not re.search(r'src="(?!data:)', text) and "http" not in text  # nothing loaded from elsewhere
+    assert "Per epoch: s0" in text and "valid_rmspe" in text
+    index = (trained.data_root / "index.html").read_text()
+    assert 'href="rossmann/runs/tracked/report.html"' in index
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("Debian's chromium is not installed: the page was checked as text only")
+    # The page plus a check that every image decoded, written into the DOM that Chromium dumps.
+    probe = tmp_path / "probe.html"
+    check = (
+        "<script>addEventListener('load',()=>{const bad=[...document.images].filter(i=>!i.complete||!i.naturalWidth);"
+        "document.body.insertAdjacentHTML('beforeend','<p id=probe>images '+document.images.length+' broken '+bad.length+'</p>')})</script>"
+    )
+    probe.write_text(text.replace("</body>", check + "</body>"))
+    run = subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            probe.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    found = re.search(r"images (\d+) broken (\d+)", run.stdout)
+    assert found, run.stderr[-2000:]
+    assert int(found.group(1)) == len(images) and found.group(2) == "0"
+    console = [line for line in run.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
+    assert not console, console
