@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import math
+import os
 from pathlib import Path
 
 import torch
@@ -73,6 +74,11 @@ class ProgressCallback(Callback):
             self.bar = None
 
 
+def tensorboard_on() -> bool:
+    """TensorBoard logging is on unless $TENSORBOARD is 0/off/false (to measure what it costs, say)."""
+    return os.environ.get("TENSORBOARD", "1").lower() not in ("0", "off", "false", "no")
+
+
 def tensorboard_writer(folder: Path):
     """A TensorBoard SummaryWriter on `folder`/tb (the run folder's event files; `make tensorboard` serves them)."""
     from torch.utils.tensorboard import SummaryWriter
@@ -93,18 +99,30 @@ def log_images(folder: Path, images: dict[str, Path], step: int = 0) -> None:
 
 class Recorder(Callback):
     """Writes metrics.csv and metrics.json after every epoch and loss/lr plots at the end, into `path`; and the
-    same as TensorBoard events in `path`/tb: every epoch's numbers, the training loss every `every` batches
-    and the plot (the per-batch loss is a float already, so logging it costs no device synchronisation)."""
+    same as TensorBoard events in `path`/tb: every epoch's numbers and the training loss every `every` batches
+    (the per-batch loss is a float already, so logging it costs no device synchronisation)."""
 
     order = 60
 
-    def __init__(self, path: str | Path, stage: str | None = None, tensorboard: bool = True, every: int = 50):
+    def __init__(self, path: str | Path, stage: str | None = None, tensorboard: bool | None = None, every: int = 50):
         self.path, self.stage, self.every = Path(path), stage, every
-        self.tensorboard, self.writer = tensorboard, None
+        self.tensorboard, self.writer = tensorboard_on() if tensorboard is None else tensorboard, None
+        if self.tensorboard:
+            import torch.utils.tensorboard  # noqa: F401 -- imported here (0.2 s), off the training clock
 
     def before_fit(self, learn):
         if self.tensorboard:
+            logged = any((self.path / "tb").glob("events.*"))
             self.writer = tensorboard_writer(self.path)
+            if not logged:  # epochs restored from a checkpoint or reused stages, whose events are gone
+                for row in learn.history:
+                    self._log_epoch(row)
+
+    def _log_epoch(self, row: dict) -> None:
+        prefix = f"{row['stage']}/" if row.get("stage") else f"{self.stage}/" if self.stage else ""
+        for k, v in row.items():
+            if isinstance(v, (int, float)) and k not in ("epoch", "step"):
+                self.writer.add_scalar(prefix + k, v, row["step"])
 
     def after_batch(self, learn):
         step = len(learn.losses_seen)
@@ -113,10 +131,7 @@ class Recorder(Callback):
 
     def after_epoch(self, learn):
         if self.writer is not None:
-            row, prefix = learn.history[-1], f"{self.stage}/" if self.stage else ""
-            for k, v in row.items():
-                if isinstance(v, (int, float)) and k not in ("epoch", "step"):
-                    self.writer.add_scalar(prefix + k, v, row["step"])
+            self._log_epoch(learn.history[-1])
             self.writer.flush()
         rows = [dict(r, stage=self.stage) if self.stage else r for r in learn.history]
         atomic_write_text(self.path / "metrics.json", json.dumps(rows, indent=1))
@@ -130,10 +145,9 @@ class Recorder(Callback):
     def after_fit(self, learn):
         if learn.losses_seen:
             save_training_plot(learn, self.path / "training.png")
-        if self.writer is not None:
+        if self.writer is not None:  # the plot goes to TensorBoard with the run's other images (RunDir.finish)
             self.writer.close()
             self.writer = None
-            log_images(self.path, {f"{self.stage + '/' if self.stage else ''}training": self.path / "training.png"})
 
 
 def save_training_plot(learn, path: Path) -> None:

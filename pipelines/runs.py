@@ -10,6 +10,7 @@ import os
 import platform
 import random
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -157,26 +158,26 @@ class RunDir:
         """A fresh run: the previous result goes, the resolved config and the run's provenance are written."""
         self.path.mkdir(parents=True, exist_ok=True)
         self.result.unlink(missing_ok=True)
+        shutil.rmtree(self.path / "tb", ignore_errors=True)  # TensorBoard events of an earlier, replaced run
         self.write_json("config.json", config)
         self.write_json("run.json", {"git": git_commit(), "env": environment(), "started": time.strftime("%FT%T")})
 
     def finish(self, result: dict, config: dict | None = None) -> None:
-        """Write result.json (last: the run is complete) and, given the run's `config`, tracking.json (the config,
-        git commit, environment) and its hyperparameters with
-        the result's numbers as TensorBoard's HParams entry, so runs compare side by side there, and the folder's
-        plots as TensorBoard images."""
+        """Write result.json (the run is complete) and, given the run's `config`: tracking.json before it (config,
+        git commit, environment: what `make runs` and `make report` read), and after it the TensorBoard HParams
+        entry (the config with the result's numbers, so runs compare side by side) and the folder's plots."""
         if config is not None:  # first, so that a complete run always has it (make runs, make report read it)
             self.write_json(
                 "tracking.json",
                 {"config": config, "git": git_commit(), "env": environment(), "finished": time.strftime("%FT%T")},
             )
         self.write_json("result.json", result)
-        if config is not None:
-            from models.callbacks import log_images
+        from models.callbacks import log_images, tensorboard_on
 
+        if config is not None and tensorboard_on():
             log_hparams(self.path, config, result)
-            # the interpretation plots (confusion matrix, top losses, CAM ...); Recorder logs training.png
-            log_images(self.path, {p.stem: p for p in sorted(self.path.glob("*.png")) if p.name != "training.png"})
+            # the training curves and the interpretation plots (confusion matrix, top losses, CAM ...)
+            log_images(self.path, {p.stem: p for p in sorted(self.path.glob("*.png"))})
 
     def write_json(self, name: str, obj) -> None:
         atomic_write_text(self.path / name, json.dumps(obj, indent=1, default=str))

@@ -8,16 +8,10 @@ import pandas as pd
 import pytest
 
 from models.tabular import TabularModel, embedding_features
-from pipelines.rossmann import RossmannConfig, build_features, predict, train
+from pipelines.rossmann import RossmannConfig, predict, train
 
 pytestmark = pytest.mark.slow
 SMALL = dict(epochs=2, lr=1e-2, bs=256, layers=[64, 32], gbdt_rounds=60, gbdt_leaves=15)
-
-
-@pytest.fixture()
-def featured(sample_paths):
-    build_features(sample_paths, RossmannConfig())
-    return sample_paths
 
 
 def test_default_run_refits_every_member_and_blends_them(featured):

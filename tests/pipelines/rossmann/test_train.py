@@ -39,12 +39,6 @@ def train_command(featured, *args: str) -> list[str]:
     ]
 
 
-@pytest.fixture()
-def featured(sample_paths):
-    build_features(sample_paths, RossmannConfig())
-    return sample_paths
-
-
 def test_train_predict_writes_a_valid_submission(featured):
     cfg = RossmannConfig(**FAST)
     summary = train(featured, cfg, "t")
