@@ -38,7 +38,7 @@ TRAIN_CODE := $(wildcard models/*.py pipelines/$(PKG)/model.py pipelines/runs.py
 SUBMISSION := $(call spaced,$(SUBMISSIONS)/$(COMP)/$(RUN).csv)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv download sample features train lr-find predict submission submit backtest runs report tensorboard all demo test test-fast lint bench clean distclean FORCE
+.PHONY: help venv download sample features train lr-find predict submission submit backtest runs report tensorboard all demo test test-fast lint bench peers-env clean distclean FORCE
 
 help: ## list the targets (COMP=rossmann by default; DATA, CONFIG, ARGS, SRC, EXTRA as noted)
 	@echo "usage: make TARGET [COMP=rossmann] [ARGS='key=value ...'] [CONFIG=file.toml]"
@@ -120,11 +120,18 @@ test-fast: $(VENV_OK) ## the tests without the slow end-to-end ones
 lint: $(VENV_OK) ## ruff check + format check
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .
 
-bench: $(VENV_OK) ## benchmarks on the real data in ../shared/data (skips what is absent)
-	$(PY) -m pipelines.bench $(COMP)
+PARTS ?=
+bench: $(VENV_OK) ## benchmarks on the real data in ../shared/data (skips what is absent) [PARTS=...]
+	$(PY) -m pipelines.bench $(COMP) $(if $(PARTS),--parts $(PARTS))
+
+# Bench-only: fastai beside ours (never a dependency of the project). Shares .venv's packages through a .pth file.
+peers-env: $(VENV_OK) ## .venv-peers: fastai 2.8.12 for `make bench COMP=rossmann PARTS=peers`
+	@test -x .venv-peers/bin/python || $(PYTHON) -m venv .venv-peers
+	$(PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])" > "$$(.venv-peers/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/project-venv.pth"
+	.venv-peers/bin/python -m pip install --disable-pip-version-check -q fastai==2.8.12
 
 clean: ## delete COMP's derived data (interim, processed, config); raw downloads and runs stay
 	rm -rf "$(DIR)/interim" "$(DIR)/processed" "$(DIR)/config"
 
 distclean: ## also delete the venv and the demo data
-	rm -rf $(VENV) data/demo submissions/demo
+	rm -rf $(VENV) .venv-peers data/demo submissions/demo

@@ -4,19 +4,24 @@
 data:       wall time and peak memory of download and features, median of `--repeats`.
 throughput: training rows/s of the full network vs its dense layers alone (the ceiling), fp32 and bf16.
 all:        `make all` with an N-seed ensemble: wall time, peak memory, single and ensemble RMSPE.
+peers:      the network alone and LightGBM alone beside fastai's tabular_learner (course recipe) on the same
+            features and split: RMSPE, time, rows/s (needs `make peers-env`).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 from pipelines.bench import SHARED, report, run_measured
+from pipelines.paths import ROOT
 
 
 def download_command(data: Path, src: Path) -> list[str]:
@@ -156,25 +161,87 @@ def bench_rossmann_all(data: Path, n_seeds: int) -> None:
     )
 
 
+PEERS_PYTHON = ROOT / ".venv-peers" / "bin" / "python"
+
+
+def bench_peers(data: Path) -> None:
+    """Ours (the network alone, and the boosting member alone) beside fastai's tabular_learner with the course
+    recipe, on the same processed features and split, in one run: validation RMSPE, wall time and rows/s."""
+    import json
+
+    py = sys.executable
+    if not PEERS_PYTHON.is_file():
+        print(f"peers skipped: no {PEERS_PYTHON} (make peers-env installs fastai 2.8.12 there)")
+        return
+    train = [py, "-m", "pipelines", "train", "rossmann", "--data", str(data)]
+    runs = {
+        "ours: network, bf16 auto (default)": ["members=[nn]", "refit=false"],
+        "ours: network, fp32 (amp=off)": ["members=[nn]", "refit=false", "amp=off"],
+        "ours: LightGBM alone, no embeddings": ["members=[gbdt]", "gbdt_embeddings=[]", "refit=false"],
+    }
+    rows = []
+    for i, (name, args) in enumerate(runs.items()):
+        wall, peak = run_measured([*train, *args], {"RUN": f"peer{i}"})
+        result = json.loads((data / "rossmann" / "runs" / f"peer{i}" / "result.json").read_text())
+        seed = (result.get("per_seed") or [{}])[0]
+        seconds = seed.get("train_seconds") or result.get("gbdt", {}).get("train_seconds")
+        speed = seed["rows"] * seed["epochs"] / seconds if seed else None
+        rmspe = seed.get("valid_rmspe_raw", result.get("valid_rmspe")) if seed else result["members"]["gbdt"]
+        rows.append((name, rmspe, seconds, speed, wall, peak))
+    env = {"PYTHONPATH": str(ROOT)}
+    out = subprocess.run(
+        [str(PEERS_PYTHON), str(ROOT / "pipelines" / "rossmann" / "peer_fastai.py"), str(data), "5"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    fastai = json.loads(out.stdout.strip().splitlines()[-1])
+    rows.append(
+        (
+            "fastai 2.8.12 tabular_learner, course recipe (5 epochs)",
+            fastai["valid_rmspe"],
+            fastai["train_seconds"],
+            fastai["rows_per_s"],
+            None,
+            None,
+        )
+    )
+    base = next(r[3] for r in rows if r[0].startswith("fastai"))
+    print("rossmann peers on the same features and split (validation = last 48 days; RMSPE before any shift):")
+    print(f"  {'':<58}{'RMSPE':>8}{'train s':>9}{'rows/s':>10}{'vs fastai':>10}")
+    for name, rmspe, seconds, speed, *_ in rows:
+        ratio = f"{speed / base:.2f}x" if speed else "-"
+        print(f"  {name:<58}{rmspe:8.4f}{seconds:9.0f}{(f'{speed:,.0f}' if speed else '-'):>10}{ratio:>10}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m pipelines.bench rossmann", description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--parts", default="data,throughput,all", help="comma list of: data, throughput, all")
+    parser.add_argument(
+        "--parts",
+        default="data,throughput,all",
+        help="comma list of: data, throughput, all, peers (fastai side by side)",
+    )
     parser.add_argument("--seeds", type=int, default=5, help="ensemble size for the `all` part")
     args = parser.parse_args(argv)
     parts = set(args.parts.split(","))
     if "data" in parts:
         bench_rossmann(args.repeats)
     src = SHARED / "rossmann"
-    if not (src / "rossmann-store-sales.zip").is_file() or not parts & {"throughput", "all"}:
+    if not (src / "rossmann-store-sales.zip").is_file() or not parts & {"throughput", "all", "peers"}:
         return
     with tempfile.TemporaryDirectory(prefix="bench-rossmann-") as tmp:
         data = Path(tmp) / "data"
         py = sys.executable
         run_measured(download_command(data, src))
-        if "throughput" in parts:
+        if parts & {"throughput", "peers"}:
             run_measured([py, "-m", "pipelines", "features", "rossmann", "--data", str(data)])
+        if "throughput" in parts:
             bench_rossmann_throughput(data, args.repeats)
+        if "peers" in parts:
+            bench_peers(data)
         if "all" in parts:
             bench_rossmann_all(data, args.seeds)
 

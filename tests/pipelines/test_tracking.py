@@ -2,8 +2,10 @@
 Debian's `chromium` is installed; skipped otherwise)."""
 
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 
 import pandas as pd
@@ -125,3 +127,34 @@ def test_report_page_is_self_contained_and_renders(trained, tmp_path):
     assert int(found.group(1)) == len(images) and found.group(2) == "0"
     console = [line for line in run.stderr.splitlines() if "CONSOLE" in line or "Uncaught" in line]
     assert not console, console
+
+
+@pytest.mark.slow
+def test_make_tensorboard_serves_the_run_logs(trained):
+    """`make tensorboard` on a free port answers with the run's scalar tags."""
+    import socket
+    import time
+    import urllib.request
+
+    from pipelines.paths import ROOT
+
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        port = s.getsockname()[1]
+    cmd = ["make", "--no-print-directory", "tensorboard", f"DATA={trained.data_root}", f"TB_PORT={port}"]
+    server = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        deadline, tags = time.time() + 60, ""
+        while time.time() < deadline and "valid_loss" not in tags:
+            time.sleep(0.5)
+            try:
+                with urllib.request.urlopen(f"http://localhost:{port}/data/plugin/scalars/tags", timeout=5) as r:
+                    tags = r.read().decode()
+            except OSError:
+                continue
+        assert "valid_loss" in tags and "rossmann/runs/tracked/s0" in tags, tags[:500]
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)  # make and the server it started
+        server.wait(timeout=20)
