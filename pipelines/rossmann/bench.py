@@ -11,7 +11,6 @@ peers:      the network alone and LightGBM alone beside fastai's tabular_learner
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
@@ -188,11 +187,9 @@ def bench_peers(data: Path) -> None:
         speed = seed["rows"] * seed["epochs"] / seconds if seed else None
         rmspe = seed.get("valid_rmspe_raw", result.get("valid_rmspe")) if seed else result["members"]["gbdt"]
         rows.append((name, rmspe, seconds, speed, wall, peak))
-    env = {"PYTHONPATH": str(ROOT)}
     out = subprocess.run(
-        [str(PEERS_PYTHON), str(ROOT / "pipelines" / "rossmann" / "peer_fastai.py"), str(data), "5"],
+        [str(PEERS_PYTHON), "-m", "pipelines.rossmann.peer_fastai", str(data), "5"],
         cwd=ROOT,
-        env={**os.environ, **env},
         capture_output=True,
         text=True,
         check=True,

@@ -2,7 +2,7 @@
 this project's own processed features and split (never imported by the project; run by
 `python -m pipelines.bench rossmann --parts peers` with the python of `.venv-peers`, `make peers-env`):
 
-    .venv-peers/bin/python pipelines/rossmann/peer_fastai.py DATA_ROOT [EPOCHS]
+    .venv-peers/bin/python -m pipelines.rossmann.peer_fastai DATA_ROOT [EPOCHS]
 
 Prints one JSON line: validation RMSPE (fastai's `exp_rmspe`, no shift), training rows/s and seconds.
 """
@@ -26,7 +26,7 @@ from fastai.tabular.all import (
     tabular_learner,
 )
 
-from features import TabularProcessor  # the project's procs (PYTHONPATH = the repository)
+from features import TabularProcessor  # the project's procs (run from the repository root)
 
 
 def main(data: Path, epochs: int) -> dict:
@@ -41,7 +41,7 @@ def main(data: Path, epochs: int) -> dict:
     # The codes and normalised values are already this project's procs' output: fastai only re-indexes codes.
     to = TabularPandas(df, [Categorify], cats, conts, y_names="LogSales", splits=splits, y_block=RegressionBlock())
     dls = to.dataloaders(bs=512, num_workers=0)
-    y_range = (0.0, float(df.LogSales.max()) * 1.2)
+    y_range = (0.0, float(np.log(train.Sales.max() * 1.2)))  # the course's max_log_y
     # The course (fast.ai v1 lesson 6 notebook): layers 1000-500, ps 0.001/0.01, emb_drop 0.04, wd 0.2, lr 1e-3.
     config = tabular_config(ps=[0.001, 0.01], embed_p=0.04, y_range=y_range)
     learn = tabular_learner(dls, layers=[1000, 500], config=config, metrics=exp_rmspe)
