@@ -185,7 +185,7 @@ def bench_peers(data: Path) -> None:
         seed = (result.get("per_seed") or [{}])[0]
         seconds = seed.get("train_seconds") or result.get("gbdt", {}).get("train_seconds")
         speed = seed["rows"] * seed["epochs"] / seconds if seed else None
-        rmspe = seed.get("valid_rmspe_raw", result.get("valid_rmspe")) if seed else result["members"]["gbdt"]
+        rmspe = seed["valid_rmspe_raw"] if seed else result["gbdt"]["valid_rmspe_raw"]
         rows.append((name, rmspe, seconds, speed, wall, peak))
     out = subprocess.run(
         [str(PEERS_PYTHON), "-m", "pipelines.rossmann.peer_fastai", str(data), "5"],
