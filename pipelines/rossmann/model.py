@@ -271,6 +271,7 @@ def train(paths: Paths, cfg: RossmannConfig, run: str) -> dict | None:
     if not cfg.members:
         raise ValueError("members=[] leaves nothing to train: name at least one of nn, gbdt (ARGS='members=[nn,gbdt]')")
     init_distributed()
+    t0 = time.perf_counter()
     try:
         proc, frames = load_processed(paths, cfg)
         seeds = list(range(cfg.seed, cfg.seed + cfg.n_seeds))
@@ -281,13 +282,21 @@ def train(paths: Paths, cfg: RossmannConfig, run: str) -> dict | None:
         if refit:
             for s in nets:
                 train_seed(paths, cfg, run, s, proc, frames, refit=True)
-        return summarize(paths, cfg, run, seeds, results, proc, frames, refit) if is_main() else None
+        return summarize(paths, cfg, run, seeds, results, proc, frames, refit, t0) if is_main() else None
     finally:
         finish()
 
 
 def summarize(
-    paths: Paths, cfg: RossmannConfig, run: str, seeds: list[int], results: list[dict], proc, frames, refit: bool
+    paths: Paths,
+    cfg: RossmannConfig,
+    run: str,
+    seeds: list[int],
+    results: list[dict],
+    proc,
+    frames,
+    refit: bool,
+    t0: float,
 ) -> dict:
     """The run's result.json: the members' validation scores, the blend weights and shift fitted on the
     validation days (the headline `valid_rmspe` is the blend's), and which models write the submission."""
@@ -328,6 +337,7 @@ def summarize(
             weights={n: 1 / len(names) for n in names},
             log_shift=float(np.mean([r["log_shift"] for r in results])) if results else 0.0,
         )
+    summary["total_seconds"] = round(time.perf_counter() - t0, 1)  # every member, fit and refit (reused: ~0)
     RunDir(paths.runs / run).finish(summary, to_dict(cfg))
     return summary
 
