@@ -216,8 +216,9 @@ def report(paths: Paths, run: str) -> Path:
     extra = getattr(package, "report_sections", None) if package is not None else None
     if extra is not None:
         sections += extra(paths, run)
-    pngs = sorted(run_dir.rglob("*.png"))
-    if pngs:
+    shown = "".join(content for _, content in sections)
+    pngs = [p for p in sorted(run_dir.rglob("*.png")) if base64.b64encode(p.read_bytes()).decode() not in shown]
+    if pngs:  # every plot of the run folder not shown above already
         sections.append(
             ("Plots", "".join(f"<h3>{html.escape(p.relative_to(run_dir).as_posix())}</h3>{img_tag(p)}" for p in pngs))
         )

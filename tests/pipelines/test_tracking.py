@@ -90,7 +90,8 @@ def test_report_page_is_self_contained_and_renders(trained, tmp_path):
     out = tracking.report(trained, "tracked")
     text = out.read_text()
     images = re.findall(r'<img alt="[^"]*" src="data:image/png;base64,', text)
-    assert len(images) >= 3  # training curves, the embedding map, ...
+    pngs = sorted((trained.runs / "tracked").rglob("*.png"))  # training curves, the embedding map, ...
+    assert len(pngs) >= 2 and len(images) == len(pngs)  # each plot of the run once
     assert "Permutation importance" in text and "Boosting member: gain importance" in text
     assert not re.search(r'src="(?!data:)', text) and "http" not in text  # nothing loaded from elsewhere
     assert "Per epoch: s0" in text and "valid_rmspe" in text
