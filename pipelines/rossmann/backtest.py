@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from models.metrics import rmspe
 from pipelines.backtest import Backtest
 from pipelines.rossmann.config import COMPETITION_FILES, EXTRA_FILES, RAW_DTYPES
 
@@ -47,8 +48,7 @@ def score(submission: pd.DataFrame, hidden: pd.DataFrame) -> float:
     both = hidden.merge(submission, on="Id", suffixes=("_true", ""), validate="one_to_one")
     if len(both) != len(hidden):
         raise ValueError(f"the submission scores {len(both):,} of the {len(hidden):,} backtest Ids")
-    scored = both[both.Sales_true > 0]
-    return float(np.sqrt(np.mean(((scored.Sales_true - scored.Sales) / scored.Sales_true) ** 2)))
+    return rmspe(both.Sales, both.Sales_true)  # rows with true Sales 0 do not count
 
 
 BACKTEST = Backtest(windows={"last48": 0, "prev48": HORIZON}, cut=cut, score=score, metric="rmspe", id_col="Id")

@@ -17,14 +17,13 @@ import pandas as pd
 
 from features.io import write_csv, write_feather
 from models import gbdt
+from models.metrics import rmspe
 from models.tabular import embedding_features
 from pipelines import ensemble
 from pipelines.config import fingerprint
 from pipelines.paths import Paths
 from pipelines.rossmann.config import RossmannConfig
 from pipelines.runs import RunDir, features_fingerprint
-
-SHIFT = -1.5  # log shift = SHIFT * residual variance (see RossmannConfig.rmspe_shift)
 
 
 def params(cfg: RossmannConfig) -> gbdt.GBDTParams:
@@ -109,7 +108,7 @@ def train_gbdt(
     if xv is not None:
         pred = gbdt.predict(booster, xv)
         write_feather(valid[["Date", "Store", "Sales"]].assign(pred_log=pred), rd.path / "valid_preds.feather")
-        result["valid_rmspe_raw"] = round(ensemble_rmspe(pred, valid.Sales.to_numpy(), 0.0), 6)
+        result["valid_rmspe_raw"] = round(rmspe(np.exp(pred), valid.Sales.to_numpy()), 6)
     rd.write_json("result.json", result)
     return result
 
@@ -120,32 +119,31 @@ def test_preds(folder: Path, net_dir: Path, cfg: RossmannConfig, proc, test: pd.
     return gbdt.predict(gbdt.load(folder / "model.txt"), x)
 
 
-def log_shift(pred_log: np.ndarray, target_log: np.ndarray) -> float:
-    """The RMSPE shift measured on validation predictions: SHIFT x their residual variance in log space."""
-    return SHIFT * float(np.mean((pred_log - target_log) ** 2))
+def log_shift(mse: float, enabled: bool = True) -> float:
+    """Shift added to log predictions so exp() of them minimises RMSPE, from the residual variance `mse` in log
+    space (see RossmannConfig.rmspe_shift); 0 when not `enabled`."""
+    return -1.5 * mse if enabled else 0.0
 
 
-def ensemble_rmspe(pred_log: np.ndarray, sales: np.ndarray, shift: float) -> float:
-    """RMSPE in sales space of log predictions plus `shift` (rows with zero sales ignored)."""
-    keep = sales > 0
-    ratio = np.exp(pred_log[keep] + shift) / sales[keep]
-    return float(np.sqrt(np.mean((1 - ratio) ** 2)))
+def shifted_rmspe(pred_log: np.ndarray, sales: np.ndarray, shift: float) -> float:
+    """RMSPE in sales space of log predictions plus `shift`."""
+    return rmspe(np.exp(pred_log + shift), sales)
 
 
 def fit_blend(valid_preds: dict[str, np.ndarray], sales: np.ndarray, shift: bool = True) -> dict:
     """Blend weights and shifts (`shift=False`: none) from the members' validation predictions; every member's
     own validation RMSPE (each with its own shift) beside the blend's."""
     target = np.log(sales)
-    measured = lambda pred: log_shift(pred, target) if shift else 0.0
+    measured = lambda pred: log_shift(float(np.mean((pred - target) ** 2)), shift)
 
     def loss(pred: np.ndarray) -> float:
-        return ensemble_rmspe(pred, sales, measured(pred))
+        return shifted_rmspe(pred, sales, measured(pred))
 
     weights = ensemble.fit_weights(valid_preds, loss)
     blended = ensemble.blend(valid_preds, weights)
     shifts = {n: round(measured(p), 6) for n, p in valid_preds.items()}
-    scores = {n: round(ensemble_rmspe(p, sales, shifts[n]), 6) for n, p in valid_preds.items()}
+    scores = {n: round(shifted_rmspe(p, sales, shifts[n]), 6) for n, p in valid_preds.items()}
     shift = measured(blended)
     if len(valid_preds) > 1:
-        scores["blend"] = round(ensemble_rmspe(blended, sales, shift), 6)
+        scores["blend"] = round(shifted_rmspe(blended, sales, shift), 6)
     return {"weights": weights, "shifts": shifts, "log_shift": round(shift, 6), "members": scores}

@@ -31,6 +31,7 @@ from pipelines.config import fingerprint, to_dict
 from pipelines.paths import Paths
 from pipelines.rossmann import members
 from pipelines.rossmann.config import SPEC, SUBMISSION_COLUMNS, RossmannConfig
+from pipelines.rossmann.members import log_shift
 from pipelines.runs import RunDir, features_fingerprint, fit_resumable, seed_everything
 
 
@@ -183,11 +184,6 @@ def make_learner(
     return learn, valid, train_sample_dl
 
 
-def log_shift(train_mse: float, enabled: bool) -> float:
-    """Shift added to log predictions so exp() of them minimises RMSPE (see RossmannConfig.rmspe_shift)."""
-    return -1.5 * train_mse if enabled else 0.0
-
-
 def train_seed(
     paths: Paths, cfg: RossmannConfig, run: str, seed: int, proc, frames, refit: bool = False
 ) -> dict | None:
@@ -249,8 +245,6 @@ def train_seed(
         "precision": str(learn.precision),
     }
     tr_preds, tr_targets = learn.get_preds(train_sample_dl)
-    np.save(rd.path / "train_sample_preds.npy", tr_preds.numpy())
-    np.save(rd.path.parent / "train_sample_targets.npy", tr_targets.numpy())
     result["train_mse"] = round(float(((tr_preds - tr_targets) ** 2).mean()), 6)
     result["log_shift"] = round(log_shift(result["train_mse"], cfg.rmspe_shift), 6)
     if learn.valid_dl is not None:
@@ -332,9 +326,8 @@ def summarize(
             + ("; the submission comes from the refit members" if refit else "")
         )
     else:  # no validation days: equal weights, each network's shift from its training rows
-        names = [m for m in cfg.members]
         summary.update(
-            weights={n: 1 / len(names) for n in names},
+            weights={n: 1 / len(cfg.members) for n in cfg.members},
             log_shift=float(np.mean([r["log_shift"] for r in results])) if results else 0.0,
         )
     summary["total_seconds"] = round(time.perf_counter() - t0, 1)  # every member, fit and refit (reused: ~0)
