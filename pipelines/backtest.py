@@ -51,6 +51,7 @@ class Backtest:
     id_col: str
     greater_is_better: bool = False
     notes: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Callable[[pd.DataFrame, pd.DataFrame], float]] = field(default_factory=dict)  # more columns
 
 
 def window_paths(paths: Paths, window: str) -> Paths:
@@ -95,24 +96,37 @@ def run_window(comp, spec: Backtest, paths: Paths, cfg, run: str, window: str) -
     result = json.loads((bt.runs / run / "result.json").read_text())
     submission = pd.read_csv(bt.submissions / f"{run}.csv")
     valid = result.get("members", {})
-    # Every member's test predictions, in the submission's format (predict writes them beside the run).
-    members_file = bt.runs / run / "test_members.feather"
-    members = pd.read_feather(members_file) if members_file.is_file() else submission.iloc[:, :1]
-    value_col = submission.columns[1]
     rows = []
-    for name in [c for c in members.columns if c != spec.id_col]:
-        frame = members[[spec.id_col, name]].rename(columns={name: value_col})
-        rows.append({"window": window, "member": name, "valid": valid.get(name), "backtest": spec.score(frame, hidden)})
+    for name, frame in member_submissions(bt.runs / run, submission, spec.id_col).items():
+        rows.append({"window": window, "member": name, "valid": valid.get(name), **scores(spec, frame, hidden)})
     rows.append(
         {
             "window": window,
             "member": "submission",
-            "valid": result.get(f"valid_{spec.metric}"),
-            "backtest": spec.score(submission, hidden),
+            # the run's headline: out of fold where the competition cross-validates, else its validation
+            "valid": result.get(f"oof_{spec.metric}", result.get(f"valid_{spec.metric}")),
+            **scores(spec, submission, hidden),
             **{f"{k}_s": v for k, v in seconds.items()},
         }
     )
     return rows
+
+
+def scores(spec: Backtest, submission: pd.DataFrame, hidden: pd.DataFrame) -> dict:
+    return {"backtest": spec.score(submission, hidden), **{k: f(submission, hidden) for k, f in spec.extra.items()}}
+
+
+def member_submissions(run_dir: Path, submission: pd.DataFrame, id_col: str) -> dict[str, pd.DataFrame]:
+    """Every member's test predictions in the submission's format, as predict wrote them beside the run:
+    member_submissions/NAME.csv (whole submissions), or test_members.feather (the id and one column a member)."""
+    folder = run_dir / "member_submissions"
+    if folder.is_dir():
+        return {p.stem: pd.read_csv(p) for p in sorted(folder.glob("*.csv"))}
+    members_file = run_dir / "test_members.feather"
+    if not members_file.is_file():
+        return {}
+    members, value_col = pd.read_feather(members_file), submission.columns[1]
+    return {name: members[[id_col, name]].rename(columns={name: value_col}) for name in members if name != id_col}
 
 
 def run(comp, paths: Paths, cfg, run_name: str, windows: list[str] | None = None) -> pd.DataFrame:

@@ -35,7 +35,7 @@ def fit_weights(preds: Mapping[str, np.ndarray], loss: Callable[[np.ndarray], fl
     stack = np.stack([np.asarray(preds[n], np.float64) for n in names])
     start = np.full(len(names), 1.0 / len(names))
     res = minimize(
-        lambda w: loss(w @ stack),
+        lambda w: loss(np.tensordot(w, stack, axes=1)),
         start,
         method="SLSQP",
         bounds=[(0.0, 1.0)] * len(names),
@@ -43,7 +43,11 @@ def fit_weights(preds: Mapping[str, np.ndarray], loss: Callable[[np.ndarray], fl
         options={"ftol": 1e-12, "maxiter": 500},
     )
     w = np.where(res.x < 1e-4, 0.0, res.x)
-    if not np.isfinite(w).all() or w.sum() <= 0 or loss(w @ stack) > loss(start @ stack):
+    if (
+        not np.isfinite(w).all()
+        or w.sum() <= 0
+        or loss(np.tensordot(w, stack, 1)) > loss(np.tensordot(start, stack, 1))
+    ):
         w = start  # the optimiser failed to beat equal weights: keep those
     w = w / w.sum()
     return {n: round(float(x), 6) for n, x in zip(names, w, strict=True)}

@@ -44,3 +44,23 @@ def dog_breed_submission(
     p = probs.clip(clip, 1 - clip) if clip else probs
     p = p / p.sum(1, keepdims=True)
     return pd.concat([pd.DataFrame({"id": test.id.to_numpy()}), pd.DataFrame(p, columns=layout.classes)], axis=1)
+
+
+def cut_dog_breed(raw: Path, dest: Path, seed: int) -> pd.DataFrame:
+    """A backtest's raw folder: a stratified fifth of the labelled images becomes test/ (with a sample
+    submission of every breed column), the rest labels.csv + train/; returns the answers (id, breed)."""
+    from pipelines.vision.backtest import held_out, place
+
+    layout = read_dog_breed(raw)
+    held = held_out(list(layout.train.label), seed)
+    ids = np.array([Path(f).stem for f in layout.train.file])
+    for file in layout.train.file[~held]:
+        place(raw / file, dest / file)
+    pd.DataFrame({"id": ids[~held], "breed": layout.train.label[~held].to_numpy()}).to_csv(
+        dest / "labels.csv", index=False
+    )
+    for file in layout.train.file[held]:
+        place(raw / file, dest / "test" / Path(file).name)
+    sample = pd.DataFrame(1 / len(layout.classes), index=range(held.sum()), columns=layout.classes)
+    pd.concat([pd.DataFrame({"id": ids[held]}), sample], axis=1).to_csv(dest / "sample_submission.csv", index=False)
+    return pd.DataFrame({"id": ids[held], "breed": layout.train.label[held].to_numpy()})

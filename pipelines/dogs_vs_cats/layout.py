@@ -56,3 +56,22 @@ def dogs_vs_cats_submission(
     p = probs[:, 1].clip(clip, 1 - clip)
     ids = pd.to_numeric(test.id, errors="coerce")
     return pd.DataFrame({"id": ids.astype("int64") if ids.notna().all() else test.id, "label": p})
+
+
+def cut_dogs_vs_cats(raw: Path, dest: Path, seed: int) -> pd.DataFrame:
+    """A backtest's raw folder: a stratified fifth of train/ becomes test1/<n>.jpg (with a sample submission),
+    the rest stays train/; returns the answers (id, label: 1 for a dog)."""
+    from pipelines.vision.backtest import held_out, place
+
+    layout = read_dogs_vs_cats(raw)
+    if "valid" in layout.train.columns or any(f.count("/") > 1 for f in layout.train.file):
+        raise ValueError(f"{raw}: the backtest cuts Kaggle's redux layout (train/cat.0.jpg ...), not class folders")
+    held = held_out(list(layout.train.label), seed)
+    for file in layout.train.file[~held]:
+        place(raw / file, dest / file)
+    is_dog = (layout.train.label[held] == "dog").astype(int).to_numpy()
+    hidden = pd.DataFrame({"id": np.arange(1, held.sum() + 1), "label": is_dog})
+    for i, file in zip(hidden.id, layout.train.file[held], strict=True):
+        place(raw / file, dest / "test1" / f"{i}.jpg")
+    hidden.assign(label=0.5).to_csv(dest / "sample_submission.csv", index=False)
+    return hidden

@@ -26,3 +26,23 @@ def planet_submission(test: pd.DataFrame, probs: np.ndarray, layout: Layout, thr
     above[np.arange(len(probs)), probs.argmax(1)] = True
     classes = np.array(layout.classes)
     return pd.DataFrame({"image_name": test.id.to_numpy(), "tags": [" ".join(classes[row]) for row in above]})
+
+
+def cut_planet(raw: Path, dest: Path, seed: int) -> pd.DataFrame:
+    """A backtest's raw folder: an iteratively stratified fifth of the labelled chips becomes test-jpg/ (with
+    a sample submission), the rest train_v2.csv + train-jpg/; returns the answers (image_name, tags)."""
+    from pipelines.vision.backtest import held_out, place
+
+    layout = read_planet(raw)
+    held = held_out(list(layout.train.label), seed, multi_label=True)
+    kept = layout.train[~held]
+    for file in kept.file:
+        place(raw / file, dest / file)
+    pd.DataFrame({"image_name": [Path(f).stem for f in kept.file], "tags": kept.label}).to_csv(
+        dest / "train_v2.csv", index=False
+    )
+    names = [f"test_{i}" for i in range(held.sum())]
+    for name, file in zip(names, layout.train.file[held], strict=True):
+        place(raw / file, dest / "test-jpg" / f"{name}.jpg")
+    pd.DataFrame({"image_name": names, "tags": "primary"}).to_csv(dest / "sample_submission_v2.csv", index=False)
+    return pd.DataFrame({"image_name": names, "tags": layout.train.label[held].to_numpy()})

@@ -19,40 +19,61 @@ class VisionConfig:
     )  # progressive resizing: one stage per size
     # cached images are cache_scale x the largest size (margin for random crops)
     cache_scale: float = setting(1.3, ge=1, step="features")
+    # --- members, cross-validation and the blend (pipelines/vision/members.py) -----------------------------
+    # probe: a frozen ImageNet backbone's pooled features of every TTA view + logistic regression, k-fold
+    # cross-validated (minutes on a CPU); net: the fine-tuning recipe below (precompute -> frozen -> unfrozen,
+    # progressive resizing), validated on the holdout split. With both, the blend's weights are fitted on the
+    # holdout images, chosen out of fold like thresholds and clipping.
+    members: list[Literal["probe", "net"]] = setting(factory=lambda: ["probe"], member="ensemble")
+    folds: int = setting(5, ge=2)  # k of the probe's k-fold cross-validation (stratified; iterative for tags)
+    fold_seed: int = setting(0, ge=0)
+    probe_arch: Literal["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "resnet34", "resnet50"] = (
+        setting("efficientnet_lite2", member="probe")
+    )
+    probe_size: int = setting(0, ge=0, member="probe")  # px the probe's backbone sees; 0: its native size
+    probe_c: float = setting(0.01, gt=0, member="probe")  # the logistic regression's C (inverse L2 strength)
     # --- model ---------------------------------------------------------------------------------------------
-    # efficientnet_lite0 (offline ImageNet weights), resnet34, resnet50
-    arch: Literal["efficientnet_lite0", "resnet34", "resnet50"] = "efficientnet_lite0"
-    pretrained: bool = True
-    weights: str = ""  # a local state-dict file for the body instead of the packaged/downloaded weights
-    hidden: int = setting(512, ge=1)  # head width
-    ps: float = setting(0.5, ge=0, lt=1)  # head dropout (the first dropout is ps/2)
+    # efficientnet_lite0/1/2 (offline ImageNet weights), resnet34, resnet50
+    arch: Literal["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "resnet34", "resnet50"] = setting(
+        "efficientnet_lite0", member="net"
+    )
+    pretrained: bool = setting(True, member="net")
+    # a local state-dict file for the body instead of the packaged/downloaded weights
+    weights: str = setting("", member="net")
+    hidden: int = setting(512, ge=1, member="net")  # head width
+    ps: float = setting(0.5, ge=0, lt=1, member="net")  # head dropout (the first dropout is ps/2)
     # --- augmentation --------------------------------------------------------------------------------------
     # side_on (flip left-right), top_down (8 dihedral symmetries), none
     aug: Literal["side_on", "top_down", "none"] = "side_on"
-    max_rotate: float = setting(10.0, ge=0, le=180)
-    min_scale: float = setting(0.5, gt=0, le=1)  # random resized crop keeps 50-100% of the area
-    lighting: float = setting(0.2, ge=0, lt=1)  # brightness/contrast jitter
+    max_rotate: float = setting(10.0, ge=0, le=180, member="net")
+    min_scale: float = setting(0.5, gt=0, le=1, member="net")  # random resized crop keeps 50-100% of the area
+    lighting: float = setting(0.2, ge=0, lt=1, member="net")  # brightness/contrast jitter
     # --- training: head on precomputed activations, then (optionally) head with augmentation, then all ----
     # body frozen, no augmentation: body features computed once, head trained on them
-    precompute_epochs: int = setting(3, ge=0)
-    precompute_lr: float = setting(3e-3, gt=0)
-    frozen_epochs: int = setting(0, ge=0)  # body frozen, head trained on augmented images (full forward passes)
-    frozen_lr: float = setting(3e-3, gt=0)
-    epochs: list[int] = setting(factory=lambda: [2], ge=0)  # unfrozen epochs at each size of `sizes`
-    lr: float = setting(1e-3, gt=0)  # head lr when unfrozen; body groups get lr/lr_div and lr/lr_div^2
-    lr_div: float = setting(3.0, gt=0)
-    bn_freeze: bool = False  # keep the body's BatchNorm statistics fixed after unfreezing too
-    schedule: Literal["one_cycle", "sgdr"] = "one_cycle"  # one_cycle or sgdr
-    cycle_len: int = setting(1, ge=1)
-    cycle_mult: int = setting(2, ge=1)
-    bs: int = setting(32, ge=2)
-    wd: float = setting(1e-2, ge=0)
-    label_smoothing: float = setting(0.0, ge=0, lt=1)
+    precompute_epochs: int = setting(3, ge=0, member="net")
+    precompute_lr: float = setting(3e-3, gt=0, member="net")
+    # body frozen, head trained on augmented images (full forward passes)
+    frozen_epochs: int = setting(0, ge=0, member="net")
+    frozen_lr: float = setting(3e-3, gt=0, member="net")
+    epochs: list[int] = setting(factory=lambda: [2], ge=0, member="net")  # unfrozen epochs at each of `sizes`
+    # head lr when unfrozen; body groups get lr/lr_div and lr/lr_div^2
+    lr: float = setting(1e-3, gt=0, member="net")
+    lr_div: float = setting(3.0, gt=0, member="net")
+    # keep the body's BatchNorm statistics fixed after unfreezing too
+    bn_freeze: bool = setting(False, member="net")
+    schedule: Literal["one_cycle", "sgdr"] = setting("one_cycle", member="net")
+    cycle_len: int = setting(1, ge=1, member="net")
+    cycle_mult: int = setting(2, ge=1, member="net")
+    bs: int = setting(32, ge=2, member="net")
+    wd: float = setting(1e-2, ge=0, member="net")
+    label_smoothing: float = setting(0.0, ge=0, lt=1, member="net")
     # --- prediction -----------------------------------------------------------------------------------------
     tta: int = setting(4, ge=0)  # extra augmented views averaged with the plain one (0 = off)
-    thresholds: Literal["per_tag", "global"] = "per_tag"  # multi-label: per_tag or global, chosen on validation
-    # clip single-label probabilities to [clip, 1-clip] in the submission (log-loss safety)
-    clip: float = setting(0.0, ge=0, lt=0.5)
+    # multi-label: one global threshold, per-tag ones shrunk toward it (by each tag's positives), or auto: the
+    # one that scores better out of fold (chosen on the other folds, scored on each)
+    thresholds: Literal["auto", "per_tag", "global"] = setting("auto", member="ensemble")
+    # single-label: clip probabilities to [clip, 1-clip] in the submission (log loss); -1: chosen out of fold
+    clip: float = setting(-1.0, ge=-1, lt=0.5, member="ensemble")
     cam_image: str = setting(
         "", result=False
     )  # file (as in items) to draw the class activation map for; default: the top loss
@@ -63,10 +84,10 @@ class VisionConfig:
     # makes forward passes 1.3-1.4x faster (TTA 100 vs 77 images/s, frozen-body epochs 78-88 vs 58) but full
     # fine-tuning 1.3x slower (18 vs 23 images/s). So: `amp` for unfrozen training (gpu = CUDA only) and
     # `amp_frozen` for the frozen body (precomputed activations, frozen stage, TTA); auto/off/bf16/fp16 as well.
-    amp: Literal["auto", "gpu", "off", "bf16", "fp16"] = "gpu"
+    amp: Literal["auto", "gpu", "off", "bf16", "fp16"] = setting("gpu", member="net")
     amp_frozen: Literal["auto", "gpu", "off", "bf16", "fp16"] = "auto"
     channels_last: bool = True
     # DataLoader workers; -1: 0 on CPU (the model needs both cores), min(8, cpus) on GPU
     workers: int = setting(-1, ge=-1)
     # lr finder on the head (precomputed activations) or "body" (unfrozen, augmented)
-    lr_find_on: Literal["head", "body"] = "head"
+    lr_find_on: Literal["head", "body"] = setting("head", member="net")

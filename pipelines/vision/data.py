@@ -138,7 +138,7 @@ class ImageData:
     def dataset(self, split: str, transform, with_targets: bool = True) -> ImageDataset:
         if split == "test":
             return ImageDataset(self.cache_dir / "test.npy", None, transform, rows=self.test.row.to_numpy())
-        frame = self.items[self.items.valid == (split == "valid")]
+        frame = self.frame(split)
         return ImageDataset(
             self.cache_dir / "labelled.npy",
             self.targets(frame) if with_targets else None,
@@ -147,7 +147,10 @@ class ImageData:
         )
 
     def frame(self, split: str) -> pd.DataFrame:
-        return self.test if split == "test" else self.items[self.items.valid == (split == "valid")]
+        """The rows of a split: train, valid (the holdout), labelled (both) or test."""
+        if split in ("test", "labelled"):
+            return self.test if split == "test" else self.items
+        return self.items[self.items.valid == (split == "valid")]
 
 
 def load_processed(paths: Paths, cfg: VisionConfig, comp: str) -> ImageData:

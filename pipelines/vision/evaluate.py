@@ -49,19 +49,19 @@ def evaluate(model: ImageModel, data: ImageData, cfg: VisionConfig, base: Predic
     np.save(out / "valid_probs.npy", tta)
     if data.multi_label:
         for name, p in (("", plain), ("_tta", tta)):
-            th = best_thresholds(p, y, per_tag=cfg.thresholds == "per_tag")
+            th = best_thresholds(p, y, per_tag=cfg.thresholds != "global")
             res[f"valid_f2{name}"] = round(f2_score(p, y, th), 5)
-            res[f"valid_f2{name}_crossfit"] = round(crossfit_f2(p, y, cfg.thresholds == "per_tag", cfg.seed), 5)
+            res[f"valid_f2{name}_crossfit"] = round(crossfit_f2(p, y, cfg.thresholds != "global", cfg.seed), 5)
             if name == "_tta":
-                res["thresholds"] = dict(zip(data.classes, np.round(th, 2).tolist(), strict=True))
+                res["net_thresholds"] = dict(zip(data.classes, np.round(th, 2).tolist(), strict=True))
         print(
             f"validation F2 (thresholds tuned on validation): {res['valid_f2']:.4f} plain, {res['valid_f2_tta']:.4f} "
             f"with {len(views)}-view TTA; tuned on one half, scored on the other: {res['valid_f2_crossfit']:.4f} / "
             f"{res['valid_f2_tta_crossfit']:.4f}"
         )
-        per_tag_report(tta, y, np.array(list(res["thresholds"].values())), data.classes, out / "per_tag.csv")
+        per_tag_report(tta, y, np.array(list(res["net_thresholds"].values())), data.classes, out / "per_tag.csv")
         losses = -(y * np.log(np.clip(tta, 1e-7, 1)) + (1 - y) * np.log(np.clip(1 - tta, 1e-7, 1))).sum(1)
-        th = np.array(list(res["thresholds"].values()))
+        th = np.array(list(res["net_thresholds"].values()))
         predicted = [" ".join(np.array(data.classes)[row > th]) for row in tta]
         confidence = tta.max(1)
     else:

@@ -11,10 +11,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from features.io import atomic_write_text
+from features.io import atomic_write_text, write_csv
 from models.learner import Predictor
 from models.vision import ImageModel
 from pipelines import submit as submitlib
+from pipelines.ensemble import blend
 from pipelines.paths import Paths
 from pipelines.runs import RunDir
 from pipelines.vision.config import VisionConfig
@@ -39,8 +40,26 @@ def load_model(path: Path, cfg: VisionConfig, device) -> tuple[ImageModel, dict]
     return model, state
 
 
+def member_test_probs(task: ImageTask, paths: Paths, cfg: VisionConfig, data: ImageData, rd: RunDir, name: str):
+    """(test probabilities, TTA views) of one member: the probe's folds' average (computed when it was
+    fitted), or the net's TTA predictions (computed now)."""
+    if name == "probe":
+        return np.load(rd.path / "probe" / "test.npy"), RunDir(rd.path / "probe").read_json("result.json")["views"]
+    model, state = load_model(rd.path / "model.pt", cfg, cfg.device)
+    if state["classes"] != data.classes:
+        raise ValueError(
+            f"{rd.path / 'model.pt'} was trained on other classes than {paths.processed}/layout.json; "
+            f"retrain (make train COMP={task.comp} RUN={rd.path.name})"
+        )
+    learn = Predictor(model, device=cfg.device, amp=cfg.amp_frozen, channels_last=cfg.channels_last)
+    views = predict_views(learn, data, "test", cfg, cfg.tta)
+    return np.mean(views, axis=0), len(views)
+
+
 def predict(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> Path | None:
-    """TTA predictions for the test images -> the competition's submission CSV, validated and written atomically."""
+    """The members' test predictions, blended with the weights and submitted with the threshold or clip chosen
+    out of fold -> the competition's submission CSV, validated and written atomically. Each member alone is
+    also written, as runs/RUN/member_submissions/MEMBER.csv."""
     data = load_processed(paths, cfg, task.comp)
     rd = RunDir(paths.runs / run)
     if not rd.is_complete():
@@ -51,31 +70,22 @@ def predict(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> Path 
             f"results are in {rd.result}."
         )
         return None
-    model, state = load_model(rd.path / "model.pt", cfg, cfg.device)
-    if state["classes"] != data.classes:
-        raise ValueError(
-            f"{rd.path / 'model.pt'} was trained on other classes than {paths.processed}/layout.json; "
-            f"retrain (make train COMP={task.comp} RUN={run})"
-        )
-    learn = Predictor(model, device=cfg.device, amp=cfg.amp_frozen, channels_last=cfg.channels_last)
-    t0 = time.perf_counter()
-    views = predict_views(learn, data, "test", cfg, cfg.tta)
-    probs = np.mean(views, axis=0)
     result = rd.read_json("result.json")
-    thresholds = np.array(list(result["thresholds"].values())) if data.multi_label else None
+    t0 = time.perf_counter()
     layout = Layout(data.items, data.test, data.classes, data.multi_label)
-    sub = task.submission(data.test, probs, layout, thresholds, cfg.clip)
-    metric = {k: v for k, v in result.items() if k.startswith("valid_") and "seconds" not in k}
+    probs, views = {}, {}
+    for name in result["members"]:
+        probs[name], views[name] = member_test_probs(task, paths, cfg, data, rd, name)
+        alone = submission_frame(task, data, layout, probs[name], result["settings"][name])
+        write_csv(alone, rd.path / "member_submissions" / f"{name}.csv")
+    sub = submission_frame(task, data, layout, blend(probs, result["weights"]), result["setting"])
+    metric = {k: v for k, v in result.items() if k.startswith(("oof_", "valid_")) and "seconds" not in k}
+    provenance = {"run": str(rd.path), "weights": result["weights"], "tta_views": views}
     out = write_task_submission(
-        task,
-        paths,
-        data,
-        sub,
-        run,
-        {"run": str(rd.path), "tta_views": len(views), "bad_test_images": data.info["bad_test"], **metric},
+        task, paths, data, sub, run, {**provenance, "bad_test_images": data.info["bad_test"], **metric}
     )
     print(
-        f"submission: {out} ({len(sub):,} rows, {len(views)}-view TTA, {time.perf_counter() - t0:.0f} s)"
+        f"submission: {out} ({len(sub):,} rows, members {result['weights']}, {time.perf_counter() - t0:.0f} s)"
         + (
             f"; {len(data.info['bad_test'])} test images could not be decoded and were predicted from a blank image"
             if data.info["bad_test"]
@@ -83,6 +93,13 @@ def predict(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> Path 
         )
     )
     return out
+
+
+def submission_frame(task: ImageTask, data: ImageData, layout: Layout, probs: np.ndarray, setting) -> pd.DataFrame:
+    """The competition's submission of `probs`: tags above the thresholds, or probabilities clipped."""
+    if data.multi_label:
+        return task.submission(data.test, probs, layout, np.asarray(setting), 0.0)
+    return task.submission(data.test, probs, layout, None, float(setting))
 
 
 def read_sample(task: ImageTask, paths: Paths, like: pd.DataFrame) -> pd.DataFrame | None:

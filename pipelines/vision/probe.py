@@ -1,0 +1,167 @@
+"""The linear probe member: a frozen ImageNet backbone's pooled features + logistic regression, k-fold.
+
+Every labelled and test image goes through the frozen backbone once per TTA view (the plain image, its
+mirror or dihedral symmetries, mild zooms); the average-pooled features are cached in interim/ across runs.
+A logistic regression (scikit-learn; one-vs-rest for tags) is fitted per fold on the other folds' images,
+every view a training row (augmentation for free), and predicts the held-out fold and the test images as
+the mean of its views' probabilities (TTA). The out-of-fold predictions cover every labelled image once;
+the test prediction is the folds' average.
+
+Measured on the real dogs-vs-cats sample (2,002 photos, 5 folds, plain + mirror view, C=0.01): Lite0 features
+out-of-fold accuracy 0.9865 / log loss 0.035, Lite2 0.9965 / 0.017, each fit about a second. The fine-tuned
+net scored 0.985 / 0.052 on its holdout in 5.4 minutes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from features.io import atomic_path, write_feather
+from models.device import pick_device, pick_precision
+from models.image_data import image_loader, tta_transforms
+from models.learner import Predictor
+from models.vision import LITE_SIZES, ImageModel, create_body
+from pipelines.config import fingerprint
+from pipelines.cv import assign_folds
+from pipelines.paths import Paths
+from pipelines.runs import RunDir
+from pipelines.vision.config import VisionConfig
+from pipelines.vision.data import ImageData, n_workers
+
+
+def probe_size(cfg: VisionConfig) -> int:
+    return cfg.probe_size or LITE_SIZES.get(cfg.probe_arch, 224)
+
+
+def view_features(data: ImageData, split: str, cfg: VisionConfig, paths: Paths) -> np.ndarray:
+    """(views, images, features): the frozen backbone's average-pooled features of every TTA view of a split
+    (labelled or test), cached in interim/probe/ (keyed by backbone, size, views, precision and the images)."""
+    size = probe_size(cfg)
+    frame = data.frame(split)
+    meta = json.loads((data.cache_dir / f"{'test' if split == 'test' else 'labelled'}.json").read_text())
+    precision = pick_precision(pick_device(cfg.device), cfg.amp_frozen)
+    key = [cfg.probe_arch, size, cfg.aug, cfg.tta, cfg.seed, str(precision), meta.get("source"), split]
+    key.append(frame.row.tolist())
+    digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
+    path = paths.interim / "probe" / f"{cfg.probe_arch}-{size}-{split}-{digest}.npy"
+    if path.is_file():
+        return np.load(path)
+    body = create_body(cfg.probe_arch, pretrained=True)
+    model = ImageModel(body, 1, hidden=1)  # the head is never used: features() then the average pool
+    learn = Predictor(model, device=cfg.device, amp=cfg.amp_frozen, channels_last=cfg.channels_last)
+    learn.model.eval()
+    t0 = time.perf_counter()
+    views = []
+    for k, tfm in enumerate(tta_transforms(size, cfg.aug, cfg.tta)):
+        torch.manual_seed(cfg.seed * 1000 + k)  # the random zoom views: the same crops every time
+        ds = data.dataset(split, tfm, with_targets=False)
+        dl = image_loader(ds, 64, shuffle=False, workers=n_workers(cfg, learn.device), pin_memory=False)
+        out = []
+        with torch.no_grad():
+            for batch in dl:  # images only (no targets)
+                (x,) = learn.to_device((batch,))
+                with learn.precision.autocast():
+                    out.append(model.features(x).float().mean((2, 3)).cpu())
+        views.append(torch.cat(out).numpy())
+        seconds = time.perf_counter() - t0
+        print(f"  probe features, {split}: view {k + 1} of {cfg.tta + 1} done ({seconds:.0f} s)", flush=True)
+    feats = np.stack(views).astype(np.float32)
+    seconds = time.perf_counter() - t0
+    n = feats.shape[0] * feats.shape[1]
+    print(
+        f"probe features ({cfg.probe_arch} at {size}px, {learn.precision}): {split} {feats.shape[1]} images x "
+        f"{feats.shape[0]} views in {seconds:.0f} s ({n / max(seconds, 1e-9):.0f} images/s)"
+    )
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, feats)
+    return feats
+
+
+def fit_predict(x: np.ndarray, y: np.ndarray, evals: list[np.ndarray], multi_label: bool, n_classes: int, c: float):
+    """Fit the logistic regression on every view of `x` (views, n, F) with targets `y`; return each of `evals`'
+    probabilities (n_eval, n_classes), averaged over its views. Features are standardised on `x`."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multiclass import OneVsRestClassifier
+
+    dim = x.shape[-1]
+    mu, sd = x.reshape(-1, dim).mean(0), x.reshape(-1, dim).std(0) + 1e-6
+    rows = ((x - mu) / sd).reshape(-1, dim)
+    targets = np.concatenate([y] * x.shape[0])
+    model = LogisticRegression(C=c, max_iter=1000)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Label not", category=UserWarning)  # a tag absent in this fold
+        if multi_label:
+            model = OneVsRestClassifier(model).fit(rows, targets)
+        else:
+            model.fit(rows, targets)
+    out = []
+    for ev in evals:
+        p = np.mean([model.predict_proba((view - mu) / sd) for view in ev], axis=0)
+        if not multi_label and p.shape[1] != n_classes:  # classes absent from this fold's training images
+            full = np.full((len(p), n_classes), 1e-6)
+            full[:, model.classes_] = p
+            p = full / full.sum(1, keepdims=True)
+        out.append(p)
+    return out
+
+
+def train_probe(data: ImageData, cfg: VisionConfig, paths: Paths, folder: Path, features: str) -> dict:
+    """The probe member in runs/RUN/probe/: out-of-fold predictions of every labelled image (oof.feather),
+    the folds' average on the test images (test.npy); reused when finished with the same settings."""
+    rd = RunDir(folder)
+    identity = {**fingerprint(cfg, members=("probe",)), "features": features}
+    done = rd.finished(identity)
+    if done is not None:
+        print(f"probe: already fitted with these settings ({folder}); reusing")
+        return done
+    rd.start({"run": identity})
+    t0 = time.perf_counter()
+    labelled = data.frame("labelled")
+    y = data.targets(labelled).numpy()
+    folds = assign_folds(y, cfg.folds, cfg.fold_seed)
+    x = view_features(data, "labelled", cfg, paths)
+    x_test = view_features(data, "test", cfg, paths) if len(data.test) else None
+    features_seconds = time.perf_counter() - t0
+    n_classes = len(data.classes)
+    oof = np.zeros((len(labelled), n_classes))
+    test = np.zeros((len(data.test), n_classes))
+    for f in range(cfg.folds):
+        fit, held = folds != f, folds == f
+        evals = [x[:, held]] + ([x_test] if x_test is not None else [])
+        preds = fit_predict(x[:, fit], y[fit], evals, data.multi_label, n_classes, cfg.probe_c)
+        oof[held] = preds[0]
+        if x_test is not None:
+            test += preds[1] / cfg.folds
+    frame = pd.DataFrame({"file": labelled.file.to_numpy(), "label": labelled.label.to_numpy(), "fold": folds})
+    frame = pd.concat([frame, pd.DataFrame(oof, columns=data.classes)], axis=1)
+    write_feather(frame, folder / "oof.feather")
+    with atomic_path(folder / "test.npy") as tmp, open(tmp, "wb") as f:
+        np.save(f, test)
+    result = {
+        "arch": cfg.probe_arch,
+        "size": probe_size(cfg),
+        "views": int(x.shape[0]),
+        "folds": cfg.folds,
+        "features_seconds": round(features_seconds, 1),
+        "fit_seconds": round(time.perf_counter() - t0 - features_seconds, 1),
+    }
+    rd.finish(result)
+    print(
+        f"probe: {cfg.folds}-fold logistic regression on {x.shape[0]} views of {len(labelled)} images, "
+        f"{result['fit_seconds']:.0f} s"
+    )
+    return result
+
+
+def read_oof(folder: Path, classes: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    """(file, label, fold frame, probabilities) of a finished probe."""
+    frame = pd.read_feather(folder / "oof.feather")
+    return frame[["file", "label", "fold"]], frame[classes].to_numpy(np.float64)
