@@ -173,7 +173,7 @@ def test_resnet_arch_trains_with_adamw_lsuv_and_mixup(tmp_path, capsys):
 @pytest.mark.slow
 def test_kill_9_then_the_same_command_resumes_to_the_uninterrupted_result(tmp_path):
     """Resume restores weights, optimizer, RNG, lookahead's average and the telemetry; a finished run is reused."""
-    from tests.resume import kill_after_checkpoint, run
+    from resume import kill_after_checkpoint, run
 
     data = str(tmp_path / "data")
     run(["sample", "cifar10", "--data", data])

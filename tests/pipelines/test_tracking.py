@@ -31,8 +31,8 @@ def test_runs_table_ranks_each_competition_by_its_headline(tmp_path):
     defaults = RossmannConfig().__dict__
     fake_run(data, "rossmann", "worse", {"valid_rmspe": 0.12, "seeds": [0]}, {**defaults, "epochs": 3})
     fake_run(data, "rossmann", "better", {"valid_rmspe": 0.10, "seeds": [0, 1]}, defaults)
-    fake_run(data, "planet", "low", {"valid_f2": 0.80, "valid_f2_tta": 0.85, "total_seconds": 12.5})
-    fake_run(data, "planet", "high", {"valid_f2": 0.82, "valid_f2_tta": 0.88})
+    fake_run(data, "planet", "low", {"valid_f2": 0.90, "oof_f2": 0.85, "total_seconds": 12.5})
+    fake_run(data, "planet", "high", {"valid_f2": 0.82, "oof_f2": 0.88})
     (data / "rossmann" / "runs" / "unfinished").mkdir()  # no result.json: not listed
     backtest = data / "rossmann" / "backtest"
     backtest.mkdir()
@@ -48,7 +48,7 @@ def test_runs_table_ranks_each_competition_by_its_headline(tmp_path):
     ]
     rows = table.set_index("run")
     assert rows.loc["worse", "changed"] == "epochs=3" and rows.loc["better", "changed"] == ""
-    assert rows.loc["high", "metric"] == "valid_f2_tta"  # the package's HEADLINE, not the first valid_ key
+    assert rows.loc["high", "metric"] == "oof_f2"  # the package's HEADLINE, not the first valid_ key
     assert rows.loc["better", "backtest"] == "last48 0.10500" and rows.loc["better", "seeds"] == "0 1"
     assert rows.loc["low", "wall_s"] == 12.5 and rows.loc["worse", "commit"] == "abc12345"
     assert pd.read_csv(data / "runs.csv").run.tolist() == table.run.tolist()

@@ -199,7 +199,7 @@ def test_two_trainings_of_one_run_do_not_overwrite_each_other(featured):
 
 
 def test_kill_9_then_the_same_command_resumes_to_the_uninterrupted_result(featured):
-    from tests.resume import kill_after_checkpoint, run
+    from resume import kill_after_checkpoint, run
 
     args = ["rossmann", "--data", str(featured.data_root), "epochs=5", "lr=1e-2", "bs=64", "layers=[64,32]"]
     kill_after_checkpoint(["train", *args, "--run", "killed"], featured.runs / "killed" / "s0" / "checkpoint.pt")

@@ -19,7 +19,10 @@ SHARED = ROOT.parent / "shared" / "data"
 pytestmark = pytest.mark.slow
 
 # Small but meaningful: at 32 px a pretrained body sees a 1x1 feature map and cannot tell the digits apart.
-FAST = "sizes=[64] epochs=[1] frozen_epochs=0 tta=1 bs=16"
+# Both members (the k-fold probe, here on Lite0 at 64 px, and the fine-tuned net) and their blend.
+BOTH = "members=[probe,net] probe_arch=efficientnet_lite0 probe_size=64"
+FAST = f"sizes=[64] epochs=[1] frozen_epochs=0 tta=1 bs=16 {BOTH}"
+NET = "members=[net]"  # the net alone
 
 
 def make(*args, check=True):
@@ -35,7 +38,7 @@ def make(*args, check=True):
     [
         ("dogs-vs-cats", FAST, ["id", "label"], 60),
         ("dog-breed", FAST, None, 100),
-        ("planet", "sizes=[32,64] epochs=[1,1] precompute_epochs=2 tta=2 bs=16", ["image_name", "tags"], 100),
+        ("planet", f"sizes=[32,64] epochs=[1,1] precompute_epochs=2 tta=2 bs=16 {BOTH}", ["image_name", "tags"], 100),
     ],
 )
 def test_make_all_on_the_embedded_sample(tmp_path, comp, args, columns, rows):
@@ -53,20 +56,27 @@ def test_make_all_on_the_embedded_sample(tmp_path, comp, args, columns, rows):
     assert {"augmentations.png", "top_losses.csv", "top_losses.png", "cam.png", "metrics.csv", "model.pt"} <= names
     metrics = pd.read_csv(run / "metrics.csv")
     assert metrics.stage.iloc[0] == "precompute" and metrics.stage.iloc[-1].startswith("unfrozen@")
+    classes = json.loads((data / comp / "processed" / "layout.json").read_text())["classes"]
+    oof = pd.read_feather(run / "probe" / "oof.feather")  # every labelled image once, out of fold
+    items = pd.read_feather(data / comp / "processed" / "items.feather")
+    assert sorted(oof.file) == sorted(items.file) and set(oof.fold) == set(range(5))
+    assert set(result["members"]) == {"probe", "net"} and sum(result["weights"].values()) == pytest.approx(1)
+    assert {p.name for p in (run / "member_submissions").iterdir()} == {"probe.csv", "net.csv"}
+    holdout = items[items.valid]
     if comp == "planet":
         assert {"unfrozen@32", "unfrozen@64"} <= set(metrics.stage)  # progressive resizing, each stage logged
         assert "per_tag.csv" in names
-        items = pd.read_feather(data / comp / "processed" / "items.feather")
-        y = np.array([[c in tags.split() for c in result["thresholds"]] for tags in items[items.valid].label], float)
-        assert result["valid_f2_tta"] > f2_score(np.ones_like(y), y, 0.5)  # beats predicting every tag
-        assert set(" ".join(sub.tags).split()) <= set(result["thresholds"])
+        y = np.array([[c in tags.split() for c in classes] for tags in holdout.label], float)
+        every_tag = f2_score(np.ones_like(y), y, 0.5)
+        assert result["valid_f2_tta"] > every_tag and result["oof_f2"] > every_tag  # beats predicting every tag
+        assert len(result["setting"]) == len(classes) and set(" ".join(sub.tags).split()) <= set(classes)
     else:
         assert "confusion_matrix.png" in names
-        n_classes = len(json.loads((data / comp / "processed" / "layout.json").read_text())["classes"])
-        assert result["valid_accuracy_tta"] > 1.5 / n_classes and result["valid_logloss"] > 0  # well above chance
+        assert result["valid_accuracy_tta"] > 1.5 / len(classes) and result["valid_logloss"] > 0  # above chance
+        assert result["oof_logloss"] < np.log(len(classes))  # better than the uniform guess, out of fold
     if comp == "dogs-vs-cats":
-        assert result["valid_accuracy"] >= 0.9  # digit 0 vs 1: any working pipeline separates them
-        assert sub.label.between(0.005, 0.995).all()
+        assert result["valid_accuracy"] >= 0.9 and result["oof_accuracy"] >= 0.9  # digit 0 vs 1: any working
+        assert sub.label.between(result["setting"], 1 - result["setting"]).all()  # the clip chosen out of fold
     again = make("all", f"COMP={comp}", f"DATA={data}", f"SUBMISSIONS={subs}", f"ARGS={args}")
     assert "pipelines train" not in again.stdout  # nothing to redo
 
@@ -116,7 +126,7 @@ def test_a_last_training_batch_of_one_image_trains(tmp_path):
 
     paths = Paths.for_comp("dogs-vs-cats", tmp_path / "data", tmp_path / "subs")
     make_sample(SPEC, paths)
-    cfg = Config(sizes=[32], precompute_epochs=1, frozen_epochs=0, epochs=[1], bs=239, tta=0)
+    cfg = Config(sizes=[32], precompute_epochs=1, frozen_epochs=0, epochs=[1], bs=239, tta=0, members=["net"])
     build_features(paths, cfg)
     result = train(paths, cfg, "one")
     assert result["n_train"] == 240
@@ -125,7 +135,7 @@ def test_a_last_training_batch_of_one_image_trains(tmp_path):
 
 
 def test_kill_9_in_a_stage_resumes_that_stage_to_the_uninterrupted_result(tmp_path):
-    from tests.resume import kill_after_checkpoint, run
+    from resume import kill_after_checkpoint, run
 
     data = str(tmp_path / "data")
     run(["sample", "dogs-vs-cats", "--data", data])
@@ -139,6 +149,7 @@ def test_kill_9_in_a_stage_resumes_that_stage_to_the_uninterrupted_result(tmp_pa
         "epochs=[3]",
         "tta=0",
         "bs=32",
+        NET,
     ]
     run(["features", *args])
     stages = tmp_path / "data" / "dogs-vs-cats" / "runs" / "killed" / "stages"
