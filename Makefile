@@ -101,7 +101,7 @@ tensorboard: | $(VENV_OK) ## serve the runs' TensorBoard logs on localhost [COMP
 	$(PY) -m tensorboard.main --logdir "$(if $(filter command line environment,$(origin COMP)),$(DIR),$(DATA))" --host localhost --port $(TB_PORT)
 
 WINDOWS ?=
-backtest: $(RAW) | $(VENV_OK) ## score the default chain on labelled data cut off as a pseudo-test set [WINDOWS=last48,prev48]
+backtest: $(RAW) | $(VENV_OK) ## score the default chain on labelled data cut off as a pseudo-test set [WINDOWS=last48,prev48 | cut0,cut1]
 	$(PY) -m pipelines backtest $(COMP) --data "$(DATA)" --run "$(RUN)" $(if $(WINDOWS),--windows "$(WINDOWS)") $(CFG_ARGS)
 
 all: $(SUBMISSION) ## the whole chain: download-or-sample, features, train, predict (never submits)

@@ -7,6 +7,9 @@ loader:    training-loader images/s from the pre-resized cache vs decoding the o
            (with and without JPEG draft mode), side by side, median of 3 passes.
 precision: training step images/s of EfficientNet-Lite0 at 224 px, fp32 / bf16 autocast x NCHW / channels_last.
 all:       `make all COMP=...` on the real sample (download, features, train, predict): wall time and results.
+backtest:  `make backtest COMP=...` on the real sample, the default run beside the simplest linear probe (frozen
+           EfficientNet-Lite0 features of the plain image + logistic regression, one global threshold, no clip)
+           and, with --net, the fine-tuned net alone: out-of-fold (valid) vs hidden (backtest) on the same cuts.
 """
 
 from __future__ import annotations
@@ -25,6 +28,11 @@ import torch
 from pipelines.paths import ROOT
 
 IMAGES = ROOT.parent / "shared" / "data" / "images"
+
+PEERS = {  # run name -> ARGS, beside the default in the backtest part
+    "probe-lite0": "members=[probe] probe_arch=efficientnet_lite0 tta=0 thresholds=global clip=0",
+    "net": "members=[net]",
+}
 
 
 def _median_rate(fn, n: int, repeats: int = 3) -> tuple[float, list[float]]:
@@ -153,11 +161,45 @@ def bench_all(comp: str, src: Path, args: str = "") -> None:
         )
         wall = time.perf_counter() - t0
         result = json.loads((Path(tmp) / "data" / comp / "runs" / "default" / "result.json").read_text())
-        lines = [ln for ln in r.stdout.splitlines() if ln.startswith(("validation", "submission", "no test"))]
+        starts = ("validation", "submission", "no test", "logloss on", "f2 on", "probe")
+        lines = [ln for ln in r.stdout.splitlines() if ln.startswith(starts)]
         print(f"make download + make all COMP={comp} {args}: {wall:.0f} s wall")
         for ln in lines:
             print(f"  {ln}")
-        print("  " + json.dumps({k: v for k, v in result.items() if k.startswith(("valid_", "train_sec", "total"))}))
+        keep = ("valid_", "oof_", "members", "weights", "train_sec", "total")
+        print("  " + json.dumps({k: v for k, v in result.items() if k.startswith(keep)}))
+
+
+def bench_backtest(comp: str, src: Path, net: bool) -> None:
+    """make backtest for the default run and the peers on the same cuts; one table at the end."""
+    import pandas as pd
+
+    runs = {"default": "", **{k: v for k, v in PEERS.items() if net or k != "net"}}
+    with tempfile.TemporaryDirectory(prefix=f"bench-{comp}-") as tmp:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        common = [f"COMP={comp}", f"DATA={tmp}/data", f"SUBMISSIONS={tmp}/subs"]
+        make = ["make", "--no-print-directory"]
+        subprocess.run([*make, "download", *common, f"SRC={src}"], cwd=ROOT, env=env, check=True, capture_output=True)
+        tables = []
+        for run, args in runs.items():
+            t0 = time.perf_counter()
+            r = subprocess.run(
+                [*make, "backtest", *common, f"RUN={run}", f"ARGS={args}"],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+            )
+            if r.returncode:
+                raise RuntimeError(f"make backtest RUN={run} failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
+            table = pd.read_csv(Path(tmp) / "data" / comp / "backtest" / f"{run}.csv")
+            tables.append(table.assign(run=run, wall_s=round(time.perf_counter() - t0)))
+            print(f"make backtest COMP={comp} RUN={run} ARGS='{args}': {time.perf_counter() - t0:.0f} s", flush=True)
+        table = pd.concat(tables)
+        cols = ["run", "window", "member", "valid", "backtest", *[c for c in table if c == "accuracy"]]
+        print(f"\n{comp}: out-of-fold (valid) vs hidden (backtest), same cuts; valid of the net: its holdout")
+        print(table[cols].to_string(index=False, float_format=lambda v: f"{v:.4f}", na_rep="-"))
+        print(table.groupby("run", sort=False).wall_s.first().to_string())
 
 
 def main(argv: list[str] | None, comp: str, archive: str) -> None:
@@ -165,6 +207,7 @@ def main(argv: list[str] | None, comp: str, archive: str) -> None:
     parser = argparse.ArgumentParser(prog=f"python -m pipelines.bench {comp}", description=__doc__.splitlines()[0])
     parser.add_argument("--parts", default="loader,precision,all")
     parser.add_argument("--args", default="", help="ARGS for the `all` part, e.g. 'amp=bf16'")
+    parser.add_argument("--net", action="store_true", help="backtest part: also the fine-tuned net alone")
     args = parser.parse_args(argv)
     src = IMAGES / archive
     if not src.is_file():
@@ -188,3 +231,5 @@ def main(argv: list[str] | None, comp: str, archive: str) -> None:
         bench_precision()
     if "all" in parts:
         bench_all(comp, src, args.args)
+    if "backtest" in parts:
+        bench_backtest(comp, src, args.net)
