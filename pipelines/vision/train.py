@@ -19,18 +19,19 @@ from models.callbacks import ProgressCallback, Recorder
 from models.data import tensor_loader
 from models.device import pick_precision
 from models.image_data import image_loader, train_transform, valid_transform
-from models.interpret import plot_images
+from models.interpret import plot_confusion_matrix, plot_images
 from models.learner import Learner, Predictor
 from models.metrics import accuracy, f2_score
 from models.summary import model_summary
 from models.vision import ImageModel, PooledHead, create_body, pooled_features
 from pipelines.config import fingerprint, to_dict
 from pipelines.cv import assign_folds
+from pipelines.ensemble import blend
 from pipelines.paths import Paths
 from pipelines.runs import RunDir, features_fingerprint, fit_resumable, seed_everything
 from pipelines.vision.config import VisionConfig
 from pipelines.vision.data import ImageData, load_processed, n_workers
-from pipelines.vision.evaluate import evaluate
+from pipelines.vision.evaluate import evaluate, per_tag_report
 from pipelines.vision.members import Scorer, combine
 from pipelines.vision.probe import read_oof, train_probe
 from pipelines.vision.task import ImageTask
@@ -191,6 +192,12 @@ def train(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict:
     y = data.targets(labelled).numpy()[rows]
     result.update(combine(preds, y, folds[rows], scorer))
     where = "all labelled images, out of fold" if rows.all() else f"the {rows.sum()} holdout images"
+    # What the submission would have scored on these rows, tag by tag or class by class (make report shows it).
+    chosen = blend(preds, result["weights"])
+    if data.multi_label:
+        per_tag_report(chosen, y, np.asarray(result["setting"]), data.classes, rd.path / "per_tag.csv")
+    else:
+        plot_confusion_matrix(y, chosen.argmax(1), data.classes, rd.path / "confusion_matrix.png")
     result["scored_on"] = where
     result["total_seconds"] = round(time.perf_counter() - t_start, 1)
     print(report_line(result, scorer, where))

@@ -1,0 +1,64 @@
+"""The linear probe member on the embedded dogs-vs-cats sample: out of fold on every image, reused when only
+other members' settings change, its features cached; and the image backtest end to end."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytestmark = pytest.mark.slow
+
+PROBE = {"members": ["probe"], "probe_arch": "efficientnet_lite0", "probe_size": 64, "tta": 1, "sizes": [64]}
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    from pipelines.dogs_vs_cats import SPEC, Config, build_features
+    from pipelines.download import make_sample
+    from pipelines.paths import Paths
+
+    root = tmp_path_factory.mktemp("probe")
+    paths = Paths.for_comp("dogs-vs-cats", root / "data", root / "subs")
+    make_sample(SPEC, paths)
+    build_features(paths, Config(**PROBE))
+    return paths
+
+
+def test_probe_is_out_of_fold_on_every_image_and_reused(sample, capsys):
+    from pipelines.dogs_vs_cats import Config, train
+
+    first = train(sample, Config(**PROBE), "probe")
+    out = capsys.readouterr().out
+    assert "probe features (efficientnet_lite0 at 64px" in out and "out of fold" in out
+    oof = pd.read_feather(sample.runs / "probe" / "probe" / "oof.feather")
+    items = pd.read_feather(sample.processed / "items.feather")
+    assert sorted(oof.file) == sorted(items.file)  # every labelled image once
+    dogs = oof.groupby("fold").label.apply(lambda s: (s == "dog").sum())
+    assert dogs.max() - dogs.min() <= 1  # stratified folds
+    assert np.allclose(oof[["cat", "dog"]].to_numpy().sum(axis=1), 1)
+    assert first["oof_accuracy"] >= 0.9 and first["oof_logloss"] < np.log(2)  # digit 0 vs 1 is easy
+    assert first["scored_on"] == "all labelled images, out of fold" and first["members"] == {"probe": first["oof_logloss"]}
+
+    # A setting of the net only: the probe is reused as it is.
+    again = train(sample, Config(**PROBE, lr=5e-4), "probe")
+    assert "probe: already fitted" in capsys.readouterr().out and again["oof_logloss"] == first["oof_logloss"]
+    # The probe's own setting: fitted again, on the cached features.
+    refit = train(sample, Config(**PROBE, probe_c=1.0), "probe")
+    out = capsys.readouterr().out
+    assert "probe: already fitted" not in out and "probe features (" not in out
+    assert refit["oof_logloss"] != first["oof_logloss"]
+
+
+def test_image_backtest_scores_the_cut_beside_the_out_of_fold_figure(sample):
+    import pipelines.dogs_vs_cats as comp
+    from pipelines import backtest
+
+    table = backtest.run(comp, sample, comp.Config(**PROBE), "bt", ["cut0"])
+    assert table.member.tolist() == ["probe", "submission"]
+    row = table.set_index("member").loc["submission"]
+    assert 0 < row.backtest < np.log(2) and row.accuracy >= 0.85  # the hidden fifth, scored as Kaggle would
+    assert row.valid == pytest.approx(table.set_index("member").loc["probe"].valid)  # probe alone: same figure
+    window = sample.comp_dir / "backtest" / "cut0"
+    hidden = pd.read_csv(window / "dogs-vs-cats" / "hidden.csv")
+    assert len(hidden) == 60 and not (window / "dogs-vs-cats" / "raw" / "hidden.csv").exists()
