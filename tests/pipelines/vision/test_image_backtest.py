@@ -64,6 +64,8 @@ def test_dog_breed_cut_and_log_loss(tmp_path):
     hidden = cut_dog_breed(raw, dest, 0)
     after = read_dog_breed(dest)
     assert after.classes == layout.classes  # every breed column, seen in training or not
-    assert set(after.test.id) == set(hidden.id) and not set(hidden.id) & {f.split("/")[-1][:-4] for f in after.train.file}
+    assert set(after.test.id) == set(hidden.id) and not set(hidden.id) & {
+        f.split("/")[-1][:-4] for f in after.train.file
+    }
     uniform = pd.read_csv(dest / "sample_submission.csv")
     assert vbt.multiclass_log_loss(uniform, hidden, "id", "breed") == pytest.approx(np.log(len(layout.classes)))
