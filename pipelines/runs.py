@@ -188,6 +188,16 @@ class RunDir:
     def is_complete(self) -> bool:
         return self.result.is_file()
 
+    def reuse_or_start(self, identity: dict, what: str) -> dict | None:
+        """The result of a finished run made with `identity` (said to be reused), else None, the folder started
+        afresh with `identity` as its config."""
+        done = self.finished(identity)
+        if done is not None:
+            print(f"{what}: already trained with these settings ({self.path}); reusing")
+            return done
+        self.start({"run": identity})
+        return None
+
     def finished(self, identity: dict) -> dict | None:
         """The result of a finished run made with `identity` (config fingerprint, features, seed), else None."""
         config = self.path / "config.json"

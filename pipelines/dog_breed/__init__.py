@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pipelines.backtest import Backtest
 from pipelines.dog_breed import sample
 from pipelines.dog_breed.layout import cut_dog_breed, dog_breed_submission, read_dog_breed
 from pipelines.download import DataSpec
@@ -40,12 +39,6 @@ TASK = ImageTask(
 build_features, train, lr_find, predict, submit = bind(TASK)
 
 # make backtest: a seeded, stratified fifth of the labelled images as the hidden test set
-BACKTEST = Backtest(
-    windows=vbt.WINDOWS,
-    cut=cut_dog_breed,
-    score=lambda sub, hidden: vbt.multiclass_log_loss(sub, hidden, "id", "breed"),
-    metric="logloss",
-    id_col="id",
-)
+BACKTEST = vbt.image_backtest(cut_dog_breed, vbt.multiclass_log_loss, "logloss", "id", "breed")
 HEADLINE = "oof_logloss"  # make runs / make report: multi-class log loss out of fold, as Kaggle scores it
 __all__ = ["BACKTEST", "HEADLINE", "SPEC", "TASK", "Config", "build_features", "lr_find", "predict", "submit", "train"]

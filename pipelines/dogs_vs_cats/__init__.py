@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipelines.backtest import Backtest
 from pipelines.dogs_vs_cats import sample
 from pipelines.dogs_vs_cats.layout import cut_dogs_vs_cats, dogs_vs_cats_submission, read_dogs_vs_cats
 from pipelines.download import DataSpec
@@ -40,13 +39,6 @@ TASK = ImageTask(
 build_features, train, lr_find, predict, submit = bind(TASK)
 
 # make backtest: a seeded, stratified fifth of the labelled images as the hidden test set
-BACKTEST = Backtest(
-    windows=vbt.WINDOWS,
-    cut=cut_dogs_vs_cats,
-    score=lambda sub, hidden: vbt.binary_log_loss(sub, hidden, "id", "label"),
-    metric="logloss",
-    id_col="id",
-    extra={"accuracy": lambda sub, hidden: vbt.accuracy_of(sub, hidden, "id", "label")},
-)
+BACKTEST = vbt.image_backtest(cut_dogs_vs_cats, vbt.binary_log_loss, "logloss", "id", "label", accuracy=vbt.accuracy_of)
 HEADLINE = "oof_logloss"  # make runs / make report: log loss out of fold, as Kaggle scores it
 __all__ = ["BACKTEST", "HEADLINE", "SPEC", "TASK", "Config", "build_features", "lr_find", "predict", "submit", "train"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pipelines.backtest import Backtest
 from pipelines.download import DataSpec
 from pipelines.planet import sample
 from pipelines.planet.layout import cut_planet, planet_submission, read_planet
@@ -49,13 +48,6 @@ TASK = ImageTask(
 build_features, train, lr_find, predict, submit = bind(TASK)
 
 # make backtest: a seeded, stratified fifth of the labelled images as the hidden test set
-BACKTEST = Backtest(
-    windows=vbt.WINDOWS,
-    cut=cut_planet,
-    score=lambda sub, hidden: vbt.sample_f2(sub, hidden, "image_name", "tags"),
-    metric="f2",
-    id_col="image_name",
-    greater_is_better=True,
-)
+BACKTEST = vbt.image_backtest(cut_planet, vbt.sample_f2, "f2", "image_name", "tags", greater_is_better=True)
 HEADLINE = "oof_f2"  # make runs / make report: sample-averaged F2 out of fold (thresholds too), as Kaggle scores it
 __all__ = ["BACKTEST", "HEADLINE", "SPEC", "TASK", "Config", "build_features", "lr_find", "predict", "submit", "train"]

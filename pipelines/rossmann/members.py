@@ -69,11 +69,9 @@ def train_gbdt(
         "net": net_identity,
         "rounds": refit_rounds,
     }
-    done = rd.finished(want)
+    done = rd.reuse_or_start(want, "gbdt")
     if done is not None:
-        print(f"{rd.path}: already trained with this config on these features; reusing")
         return done
-    rd.start({"run": want})
     t0 = time.perf_counter()
     state = net_state(net_dir, cfg)
     x, names = matrix(rows, proc, state, cfg.gbdt_embeddings)

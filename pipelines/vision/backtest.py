@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from models.metrics import f2_score, log_loss
+from pipelines.backtest import Backtest
 
 FRACTION = 0.2  # of the labelled images, held out as the hidden test set
 WINDOWS = {"cut0": 0, "cut1": 1}  # window -> the seed of the cut; two, so that defaults are not tuned to one
@@ -79,3 +80,17 @@ def accuracy_of(submission: pd.DataFrame, hidden: pd.DataFrame, id_col: str, col
     """Share of hidden images whose probability falls on the right side of 0.5 (dogs-vs-cats)."""
     merged = hidden.merge(submission, on=id_col, how="left", suffixes=("_true", ""))
     return float(((merged[column] > 0.5).astype(int) == merged[f"{column}_true"]).mean())
+
+
+def image_backtest(cut, score, metric: str, id_col: str, column: str, greater_is_better=False, **extra) -> Backtest:
+    """A competition's `BACKTEST`: its `cut(raw, dest, seed)`, and metrics `f(submission, hidden, id_col, column)`
+    (`score`, and named `extra` ones) over the answers' `column`."""
+    return Backtest(
+        windows=WINDOWS,
+        cut=cut,
+        score=lambda sub, hidden: score(sub, hidden, id_col, column),
+        metric=metric,
+        id_col=id_col,
+        greater_is_better=greater_is_better,
+        extra={name: lambda sub, hidden, f=f: f(sub, hidden, id_col, column) for name, f in extra.items()},
+    )

@@ -118,11 +118,9 @@ def train_probe(data: ImageData, cfg: VisionConfig, paths: Paths, folder: Path, 
     the folds' average on the test images (test.npy); reused when finished with the same settings."""
     rd = RunDir(folder)
     identity = {**fingerprint(cfg, members=("probe",)), "features": features}
-    done = rd.finished(identity)
+    done = rd.reuse_or_start(identity, "probe")
     if done is not None:
-        print(f"probe: already fitted with these settings ({folder}); reusing")
         return done
-    rd.start({"run": identity})
     t0 = time.perf_counter()
     labelled = data.frame("labelled")
     y = data.targets(labelled).numpy()

@@ -44,11 +44,11 @@ def test_probe_is_out_of_fold_on_every_image_and_reused(sample, capsys):
 
     # A setting of the net only: the probe is reused as it is.
     again = train(sample, Config(**PROBE, lr=5e-4), "probe")
-    assert "probe: already fitted" in capsys.readouterr().out and again["oof_logloss"] == first["oof_logloss"]
+    assert "probe: already trained" in capsys.readouterr().out and again["oof_logloss"] == first["oof_logloss"]
     # The probe's own setting: fitted again, on the cached features.
     refit = train(sample, Config(**PROBE, probe_c=1.0), "probe")
     out = capsys.readouterr().out
-    assert "probe: already fitted" not in out and "probe features (" not in out
+    assert "probe: already trained" not in out and "probe features (" not in out
     assert refit["oof_logloss"] != first["oof_logloss"]
 
 
