@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from features.io import write_csv
 from models.image_data import image_loader, tta_transforms, valid_transform
 from models.interpret import class_activation_map, plot_cam, plot_confusion_matrix, plot_images, top_losses
 from models.learner import Predictor
@@ -59,11 +60,8 @@ def evaluate(model: ImageModel, data: ImageData, cfg: VisionConfig, base: Predic
             f"with {len(views)}-view TTA; tuned on one half, scored on the other: {res['valid_f2_crossfit']:.4f} / "
             f"{res['valid_f2_tta_crossfit']:.4f}"
         )
-        per_tag_report(tta, y, np.array(list(res["net_thresholds"].values())), data.classes, out / "per_tag.csv")
-        losses = -(y * np.log(np.clip(tta, 1e-7, 1)) + (1 - y) * np.log(np.clip(1 - tta, 1e-7, 1))).sum(1)
         th = np.array(list(res["net_thresholds"].values()))
-        predicted = [" ".join(np.array(data.classes)[row > th]) for row in tta]
-        confidence = tta.max(1)
+        per_tag_report(tta, y, th, data.classes, out / "per_tag.csv")
     else:
         for name, p in (("", plain), ("_tta", tta)):
             res[f"valid_accuracy{name}"] = round(accuracy(p, y), 5)
@@ -73,18 +71,15 @@ def evaluate(model: ImageModel, data: ImageData, cfg: VisionConfig, base: Predic
             f"{len(views)}-view TTA; log loss {res['valid_logloss']:.4f} / {res['valid_logloss_tta']:.4f}"
         )
         plot_confusion_matrix(y, tta.argmax(1), data.classes, out / "confusion_matrix.png")
-        losses = -np.log(np.clip(tta[np.arange(len(y)), y], 1e-7, 1))
-        predicted = [data.classes[i] for i in tta.argmax(1)]
-        confidence = tta.max(1)
-    actual = list(frame.label)
-    worst = top_losses(list(frame.file), losses, actual, predicted, confidence)
-    worst.to_csv(out / "top_losses.csv", index=False)
+        th = None
+    worst = worst_images(tta, y, frame, data.classes, th)
+    write_csv(worst, out / "top_losses.csv")
     show = data.dataset("valid", valid_transform(cfg.sizes[-1]), with_targets=False)
     rows = {f: i for i, f in enumerate(frame.file)}
     picks = [rows[f] for f in worst.file[:8]]
     plot_images(
         [show[i] for i in picks],
-        [f"{Path(frame.file[i]).name}\n{actual[i]} -> {predicted[i]} ({confidence[i]:.2f})" for i in picks],
+        [f"{Path(r.file).name}\n{r.actual} -> {r.predicted} ({r.confidence:.2f})" for r in worst[:8].itertuples()],
         out / "top_losses.png",
         suptitle="top losses: actual -> predicted (confidence)",
     )
@@ -97,6 +92,18 @@ def evaluate(model: ImageModel, data: ImageData, cfg: VisionConfig, base: Predic
     else:
         print(f"note: cam_image={cam_file!r} is not a validation image; no cam.png")
     return res
+
+
+def worst_images(p: np.ndarray, y: np.ndarray, frame: pd.DataFrame, classes: list[str], th=None) -> pd.DataFrame:
+    """The top losses of probabilities `p` on `frame`'s images: file, actual, predicted (tags above the
+    thresholds `th` for multi-label, else the arg-max class), confidence, loss."""
+    if th is not None:
+        losses = -(y * np.log(np.clip(p, 1e-7, 1)) + (1 - y) * np.log(np.clip(1 - p, 1e-7, 1))).sum(1)
+        predicted = [" ".join(np.array(classes)[row > th]) for row in p]
+    else:
+        losses = -np.log(np.clip(p[np.arange(len(y)), y], 1e-7, 1))
+        predicted = [classes[i] for i in p.argmax(1)]
+    return top_losses(list(frame.file), losses, list(frame.label), predicted, p.max(1))
 
 
 def crossfit_f2(p: np.ndarray, y: np.ndarray, per_tag: bool, seed: int) -> float:

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from features.io import atomic_path, atomic_write_text
+from features.io import atomic_path, atomic_write_text, write_csv
 from models.callbacks import ProgressCallback, Recorder
 from models.data import tensor_loader
 from models.device import pick_precision
@@ -31,7 +31,7 @@ from pipelines.paths import Paths
 from pipelines.runs import RunDir, features_fingerprint, fit_resumable, seed_everything
 from pipelines.vision.config import VisionConfig
 from pipelines.vision.data import ImageData, load_processed, n_workers
-from pipelines.vision.evaluate import evaluate, per_tag_report
+from pipelines.vision.evaluate import evaluate, per_tag_report, worst_images
 from pipelines.vision.members import Scorer, combine
 from pipelines.vision.probe import read_oof, train_probe
 from pipelines.vision.task import ImageTask
@@ -198,6 +198,9 @@ def train(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict:
         per_tag_report(chosen, y, np.asarray(result["setting"]), data.classes, rd.path / "per_tag.csv")
     else:
         plot_confusion_matrix(y, chosen.argmax(1), data.classes, rd.path / "confusion_matrix.png")
+    if "net" not in cfg.members:  # (the net's evaluation writes them on its holdout, with pictures)
+        th = np.asarray(result["setting"]) if data.multi_label else None
+        write_csv(worst_images(chosen, y, labelled[rows], data.classes, th), rd.path / "top_losses.csv")
     result["scored_on"] = where
     result["total_seconds"] = round(time.perf_counter() - t_start, 1)
     print(report_line(result, scorer, where))

@@ -38,9 +38,10 @@ def test_probe_is_out_of_fold_on_every_image_and_reused(sample, capsys):
     assert dogs.max() - dogs.min() <= 1  # stratified folds
     assert np.allclose(oof[["cat", "dog"]].to_numpy().sum(axis=1), 1)
     assert first["oof_accuracy"] >= 0.9 and first["oof_logloss"] < np.log(2)  # digit 0 vs 1 is easy
-    assert first["scored_on"] == "all labelled images, out of fold" and first["members"] == {
-        "probe": first["oof_logloss"]
-    }
+    assert first["scored_on"] == "all labelled images, out of fold"
+    assert first["members"] == {"probe": first["oof_logloss"]}
+    worst = pd.read_csv(sample.runs / "probe" / "top_losses.csv")  # the out-of-fold mistakes, worst first
+    assert list(worst.columns[:3]) == ["file", "actual", "predicted"] and worst.loss.is_monotonic_decreasing
 
     # A setting of the net only: the probe is reused as it is.
     again = train(sample, Config(**PROBE, lr=5e-4), "probe")
