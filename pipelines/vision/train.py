@@ -17,7 +17,7 @@ from torch import nn
 from features.io import atomic_path, atomic_write_text, write_csv
 from models.callbacks import ProgressCallback, Recorder
 from models.data import tensor_loader
-from models.device import pick_precision
+from models.device import pick_device, pick_precision
 from models.image_data import image_loader, train_transform, valid_transform
 from models.interpret import plot_confusion_matrix, plot_images
 from models.learner import Learner, Predictor
@@ -173,7 +173,8 @@ def train(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict:
             old.unlink()  # a different config: earlier stages do not apply
     rd.start({"run": want, "classes": data.classes, "multi_label": data.multi_label})
     t_start = time.perf_counter()
-    result: dict = {"members_trained": list(cfg.members), "n_labelled": len(data.items)}
+    device = str(pick_device(cfg.device))
+    result: dict = {"members_trained": list(cfg.members), "n_labelled": len(data.items), "device": device}
     preds = {}
     labelled = data.frame("labelled").reset_index(drop=True)
     folds = assign_folds(data.targets(labelled).numpy(), cfg.folds, cfg.fold_seed)
