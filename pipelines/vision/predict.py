@@ -150,5 +150,5 @@ def submit(task: ImageTask, paths: Paths, cfg, run: str) -> None:
     submitlib.validate_submission(
         sub, sub if sample is None else sample, task.id_col, where=str(path), columns=task.columns(classes)
     )
-    score = {k: v for k, v in meta.items() if k.startswith("valid_") and not k.endswith("crossfit")}
+    score = {k: v for k, v in meta.items() if k.startswith("oof_") and not k.endswith("in_sample")}
     submitlib.submit(task.spec.slug, task.comp, path, f"{run} " + " ".join(f"{k}={v}" for k, v in score.items()))
