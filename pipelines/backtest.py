@@ -17,6 +17,7 @@ data/COMP/backtest/RUN.json and .csv.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import time
@@ -28,6 +29,7 @@ from typing import Any
 import pandas as pd
 
 from features.io import atomic_write_text, write_csv
+from pipelines.config import check
 from pipelines.download import read_source, staging_dir
 from pipelines.paths import Paths
 
@@ -52,6 +54,8 @@ class Backtest:
     greater_is_better: bool = False
     notes: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Callable[[pd.DataFrame, pd.DataFrame], float]] = field(default_factory=dict)  # more columns
+    # the simplest honest baselines, run on the same cut beside the default: name -> train-step config overrides
+    peers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def window_paths(paths: Paths, window: str) -> Paths:
@@ -85,16 +89,16 @@ def prepare(spec: Backtest, paths: Paths, window: str) -> tuple[Paths, pd.DataFr
 
 
 def run_window(comp, spec: Backtest, paths: Paths, cfg, run: str, window: str) -> list[dict]:
-    """Features, train and predict on one window, then one row per member: validation vs backtest score."""
+    """Features, train and predict on one window, then one row per member: validation vs backtest score; then
+    one row per peer (the same cut, the peer's settings, run RUN-PEER)."""
     bt, hidden = prepare(spec, paths, window)
     seconds = {}
-    for step, fn in (("features", comp.build_features), ("train", comp.train), ("predict", comp.predict)):
-        t0 = time.perf_counter()
-        print(f"backtest {window}: {step}", flush=True)
-        fn(bt, cfg) if step == "features" else fn(bt, cfg, run)
-        seconds[step] = round(time.perf_counter() - t0, 1)
-    result = json.loads((bt.runs / run / "result.json").read_text())
-    submission = pd.read_csv(bt.submissions / f"{run}.csv")
+    t0 = time.perf_counter()
+    print(f"backtest {window}: features", flush=True)
+    comp.build_features(bt, cfg)
+    seconds["features"] = round(time.perf_counter() - t0, 1)
+    seconds.update(train_and_predict(comp, bt, cfg, run, window))
+    result, submission = read_run(bt, run)
     valid = result.get("members", {})
     rows = []
     for name, frame in member_submissions(bt.runs / run, submission, spec.id_col).items():
@@ -103,13 +107,37 @@ def run_window(comp, spec: Backtest, paths: Paths, cfg, run: str, window: str) -
         {
             "window": window,
             "member": "submission",
-            # the run's headline: out of fold where the competition cross-validates, else its validation
-            "valid": result.get(f"oof_{spec.metric}", result.get(f"valid_{spec.metric}")),
+            "valid": headline(result, spec),
             **scores(spec, submission, hidden),
             **{f"{k}_s": v for k, v in seconds.items()},
         }
     )
+    for peer, overrides in spec.peers.items():
+        peer_cfg = check(dataclasses.replace(cfg, **overrides), f"backtest peer {peer!r}")
+        took = train_and_predict(comp, bt, peer_cfg, f"{run}-{peer}", window)
+        result, submission = read_run(bt, f"{run}-{peer}")
+        row = {"window": window, "member": f"peer {peer}", "valid": headline(result, spec)}
+        rows.append({**row, **scores(spec, submission, hidden), **{f"{k}_s": v for k, v in took.items()}})
     return rows
+
+
+def train_and_predict(comp, bt: Paths, cfg, run: str, window: str) -> dict[str, float]:
+    seconds = {}
+    for step, fn in (("train", comp.train), ("predict", comp.predict)):
+        t0 = time.perf_counter()
+        print(f"backtest {window}: {step} {run}", flush=True)
+        fn(bt, cfg, run)
+        seconds[step] = round(time.perf_counter() - t0, 1)
+    return seconds
+
+
+def read_run(bt: Paths, run: str) -> tuple[dict, pd.DataFrame]:
+    return json.loads((bt.runs / run / "result.json").read_text()), pd.read_csv(bt.submissions / f"{run}.csv")
+
+
+def headline(result: dict, spec: Backtest):
+    """The run's own figure: out of fold where the competition cross-validates, else its validation."""
+    return result.get(f"oof_{spec.metric}", result.get(f"valid_{spec.metric}"))
 
 
 def scores(spec: Backtest, submission: pd.DataFrame, hidden: pd.DataFrame) -> dict:

@@ -16,6 +16,17 @@ from pipelines.backtest import Backtest
 
 FRACTION = 0.2  # of the labelled images, held out as the hidden test set
 WINDOWS = {"cut0": 0, "cut1": 1}  # window -> the seed of the cut; two, so that defaults are not tuned to one
+# Beside the default on every cut: the simplest linear probe (EfficientNet-Lite0 features of the plain image,
+# logistic regression, one global threshold, no clip), the baseline the default has to beat.
+PEERS = {
+    "probe-lite0": {
+        "members": ["probe"],
+        "probe_arch": "efficientnet_lite0",
+        "tta": 0,
+        "thresholds": "global",
+        "clip": 0.0,
+    }
+}
 
 
 def held_out(labels: list[str], seed: int, multi_label: bool = False) -> np.ndarray:
@@ -93,4 +104,5 @@ def image_backtest(cut, score, metric: str, id_col: str, column: str, greater_is
         id_col=id_col,
         greater_is_better=greater_is_better,
         extra={name: lambda sub, hidden, f=f: f(sub, hidden, id_col, column) for name, f in extra.items()},
+        peers=PEERS,
     )

@@ -7,9 +7,9 @@ loader:    training-loader images/s from the pre-resized cache vs decoding the o
            (with and without JPEG draft mode), side by side, median of 3 passes.
 precision: training step images/s of EfficientNet-Lite0 at 224 px, fp32 / bf16 autocast x NCHW / channels_last.
 all:       `make all COMP=...` on the real sample (download, features, train, predict): wall time and results.
-backtest:  `make backtest COMP=...` on the real sample, the default run beside the simplest linear probe (frozen
-           EfficientNet-Lite0 features of the plain image + logistic regression, one global threshold, no clip)
-           and, with --net, the fine-tuned net alone: out-of-fold (valid) vs hidden (backtest) on the same cuts.
+backtest:  `make backtest COMP=...` on the real sample (the default, with the simplest linear probe beside it on
+           each cut, see pipelines/vision/backtest.py) and, with --net, the fine-tuned net alone: out-of-fold
+           (valid) vs hidden (backtest) on the same cuts.
 """
 
 from __future__ import annotations
@@ -28,11 +28,6 @@ import torch
 from pipelines.paths import ROOT
 
 IMAGES = ROOT.parent / "shared" / "data" / "images"
-
-PEERS = {  # run name -> ARGS, beside the default in the backtest part
-    "probe-lite0": "members=[probe] probe_arch=efficientnet_lite0 tta=0 thresholds=global clip=0",
-    "net": "members=[net]",
-}
 
 
 def _median_rate(fn, n: int, repeats: int = 3) -> tuple[float, list[float]]:
@@ -174,7 +169,7 @@ def bench_backtest(comp: str, src: Path, net: bool) -> None:
     """make backtest for the default run and the peers on the same cuts; one table at the end."""
     import pandas as pd
 
-    runs = {"default": "", **{k: v for k, v in PEERS.items() if net or k != "net"}}
+    runs = {"default": "", **({"net": "members=[net]"} if net else {})}
     with tempfile.TemporaryDirectory(prefix=f"bench-{comp}-") as tmp:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         common = [f"COMP={comp}", f"DATA={tmp}/data", f"SUBMISSIONS={tmp}/subs"]

@@ -58,7 +58,9 @@ def test_image_backtest_scores_the_cut_beside_the_out_of_fold_figure(sample):
     from pipelines import backtest
 
     table = backtest.run(comp, sample, comp.Config(**PROBE), "bt", ["cut0"])
-    assert table.member.tolist() == ["probe", "submission"]
+    assert table.member.tolist() == ["probe", "submission", "peer probe-lite0"]  # the simplest probe beside it
+    peer = table.set_index("member").loc["peer probe-lite0"]
+    assert 0 < peer.backtest < np.log(2) and peer.train_s > 0
     row = table.set_index("member").loc["submission"]
     assert 0 < row.backtest < np.log(2) and row.accuracy >= 0.85  # the hidden fifth, scored as Kaggle would
     assert row.valid == pytest.approx(table.set_index("member").loc["probe"].valid)  # probe alone: same figure
