@@ -3,6 +3,8 @@ competition's download, with answers that match the images; and the scores are K
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,19 +12,20 @@ import pytest
 from pipelines.vision import backtest as vbt
 
 
-def same_image(a, b) -> bool:
-    return a.read_bytes() == b.read_bytes()
+def cut(tmp_path, comp: str, seed: int):
+    """The competition's embedded sample and its backtest cut: (raw, dest, layout before, answers, layout after)."""
+    package = comp.replace("-", "_")
+    layout = importlib.import_module(f"pipelines.{package}.layout")
+    read, cut_raw = getattr(layout, f"read_{package}"), getattr(layout, f"cut_{package}")
+    raw, dest = tmp_path / "raw", tmp_path / "cut"
+    importlib.import_module(f"pipelines.{package}.sample").generate(raw)
+    before = read(raw)
+    return raw, dest, before, cut_raw(raw, dest, seed), read(dest)
 
 
 def test_dogs_vs_cats_cut(tmp_path):
-    from pipelines.dogs_vs_cats.layout import cut_dogs_vs_cats, read_dogs_vs_cats
-    from pipelines.dogs_vs_cats.sample import generate
-
-    raw, dest = tmp_path / "raw", tmp_path / "cut"
-    generate(raw)
-    before = read_dogs_vs_cats(raw).train
-    hidden = cut_dogs_vs_cats(raw, dest, 0)
-    after = read_dogs_vs_cats(dest)
+    raw, dest, before, hidden, after = cut(tmp_path, "dogs-vs-cats", 0)
+    before = before.train
     assert len(hidden) == round(0.2 * len(before)) and len(after.train) + len(hidden) == len(before)
     assert list(after.test.id.astype(int)) == list(hidden.id)  # the test set is the cut, in sample order
     assert hidden.label.mean() == pytest.approx((before.label == "dog").mean(), abs=0.02)  # stratified
@@ -36,14 +39,8 @@ def test_dogs_vs_cats_cut(tmp_path):
 
 
 def test_planet_cut_and_f2(tmp_path):
-    from pipelines.planet.layout import cut_planet, read_planet
-    from pipelines.planet.sample import generate
-
-    raw, dest = tmp_path / "raw", tmp_path / "cut"
-    generate(raw)
-    before = read_planet(raw).train
-    hidden = cut_planet(raw, dest, 1)
-    after = read_planet(dest)
+    raw, dest, before, hidden, after = cut(tmp_path, "planet", 1)
+    before = before.train
     assert len(after.train) + len(hidden) == len(before) and len(after.test) == len(hidden)
     tags_before = {(raw / f).read_bytes(): t for f, t in zip(before.file, before.label, strict=True)}
     for name, tags in zip(hidden.image_name, hidden.tags, strict=True):
@@ -55,14 +52,7 @@ def test_planet_cut_and_f2(tmp_path):
 
 
 def test_dog_breed_cut_and_log_loss(tmp_path):
-    from pipelines.dog_breed.layout import cut_dog_breed, read_dog_breed
-    from pipelines.dog_breed.sample import generate
-
-    raw, dest = tmp_path / "raw", tmp_path / "cut"
-    generate(raw)
-    layout = read_dog_breed(raw)
-    hidden = cut_dog_breed(raw, dest, 0)
-    after = read_dog_breed(dest)
+    raw, dest, layout, hidden, after = cut(tmp_path, "dog-breed", 0)
     assert after.classes == layout.classes  # every breed column, seen in training or not
     assert set(after.test.id) == set(hidden.id) and not set(hidden.id) & {
         f.split("/")[-1][:-4] for f in after.train.file
