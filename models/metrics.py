@@ -37,6 +37,12 @@ def log_loss(probs, target, eps: float = 1e-15) -> float:
     return float(sk_log_loss(_np(target).astype(np.int64), p / p.sum(1, keepdims=True), labels=range(p.shape[1])))
 
 
+def binary_log_losses(probs, target) -> np.ndarray:
+    """Element-wise binary cross-entropy of tag probabilities (clipped at 1e-7): rows x tags."""
+    p, y = _np(probs), _np(target)
+    return -(y * np.log(np.clip(p, 1e-7, 1)) + (1 - y) * np.log(np.clip(1 - p, 1e-7, 1)))
+
+
 def f2_score(probs, target, thresholds=0.2) -> float:
     """Planet's metric: F-beta with beta=2 per image (sample-averaged) for tags with prob > threshold."""
     from sklearn.metrics import fbeta_score

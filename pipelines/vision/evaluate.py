@@ -11,9 +11,9 @@ import torch
 
 from features.io import write_csv
 from models.image_data import image_loader, tta_transforms, valid_transform
-from models.interpret import class_activation_map, plot_cam, plot_confusion_matrix, plot_images, top_losses
+from models.interpret import class_activation_map, plot_cam, plot_images, top_losses
 from models.learner import Predictor
-from models.metrics import accuracy, best_thresholds, f2_score, log_loss
+from models.metrics import accuracy, best_thresholds, binary_log_losses, f2_score, log_loss
 from models.vision import ImageModel
 from pipelines.vision.config import VisionConfig
 from pipelines.vision.data import ImageData, n_workers
@@ -39,7 +39,8 @@ def predict_views(learn: Predictor, data: ImageData, split: str, cfg: VisionConf
 
 
 def evaluate(model: ImageModel, data: ImageData, cfg: VisionConfig, base: Predictor, out: Path) -> dict:
-    """Validation metrics with and without TTA, and the pictures that explain them."""
+    """Validation metrics with and without TTA, and the pictures that explain them (per_tag.csv and the
+    confusion matrix are train's, of the submission's blend)."""
     learn = Predictor(model, device=base.device, amp=cfg.amp_frozen, channels_last=cfg.channels_last)
     t0 = time.perf_counter()
     views = predict_views(learn, data, "valid", cfg, cfg.tta)
@@ -61,7 +62,6 @@ def evaluate(model: ImageModel, data: ImageData, cfg: VisionConfig, base: Predic
             f"{res['valid_f2_tta_crossfit']:.4f}"
         )
         th = np.array(list(res["net_thresholds"].values()))
-        per_tag_report(tta, y, th, data.classes, out / "per_tag.csv")
     else:
         for name, p in (("", plain), ("_tta", tta)):
             res[f"valid_accuracy{name}"] = round(accuracy(p, y), 5)
@@ -70,7 +70,6 @@ def evaluate(model: ImageModel, data: ImageData, cfg: VisionConfig, base: Predic
             f"validation accuracy {res['valid_accuracy']:.4f} plain, {res['valid_accuracy_tta']:.4f} with "
             f"{len(views)}-view TTA; log loss {res['valid_logloss']:.4f} / {res['valid_logloss_tta']:.4f}"
         )
-        plot_confusion_matrix(y, tta.argmax(1), data.classes, out / "confusion_matrix.png")
         th = None
     worst = worst_images(tta, y, frame, data.classes, th)
     write_csv(worst, out / "top_losses.csv")
@@ -98,7 +97,7 @@ def worst_images(p: np.ndarray, y: np.ndarray, frame: pd.DataFrame, classes: lis
     """The top losses of probabilities `p` on `frame`'s images: file, actual, predicted (tags above the
     thresholds `th` for multi-label, else the arg-max class), confidence, loss."""
     if th is not None:
-        losses = -(y * np.log(np.clip(p, 1e-7, 1)) + (1 - y) * np.log(np.clip(1 - p, 1e-7, 1))).sum(1)
+        losses = binary_log_losses(p, y).sum(1)
         predicted = [" ".join(np.array(classes)[row > th]) for row in p]
     else:
         losses = -np.log(np.clip(p[np.arange(len(y)), y], 1e-7, 1))

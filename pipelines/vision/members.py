@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.metrics import accuracy, best_thresholds, f2_score, log_loss, shrunk_thresholds
+from models.metrics import accuracy, best_thresholds, binary_log_losses, f2_score, log_loss, shrunk_thresholds
 from pipelines.cv import choose_out_of_fold
 from pipelines.ensemble import blend, fit_weights
 
@@ -57,9 +57,7 @@ class Scorer:
     def blend_loss(self, y: np.ndarray):
         """A smooth loss for the blend's weights: binary (tags) or multi-class cross-entropy."""
         if self.multi_label:
-            return lambda p: float(
-                -np.mean(y * np.log(np.clip(p, 1e-7, 1)) + (1 - y) * np.log(np.clip(1 - p, 1e-7, 1)))
-            )
+            return lambda p: float(binary_log_losses(p, y).mean())
         return lambda p: log_loss(p, y)
 
 
@@ -103,10 +101,10 @@ def combine(preds: dict[str, np.ndarray], y: np.ndarray, folds: np.ndarray, scor
     fold on these rows. `preds`: member -> probabilities on the same rows, `y` their targets."""
     out: dict = {"members": {}, "settings": {}}
     for name, p in preds.items():
-        _, setting, honest, _ = choose_blend({name: p}, y, folds, scorer)
-        out["members"][name] = round(honest, 5)
-        out["settings"][name] = as_json(setting)
-    weights, setting, honest, mode = choose_blend(preds, y, folds, scorer)
+        alone = choose_blend({name: p}, y, folds, scorer)
+        out["members"][name] = round(alone[2], 5)
+        out["settings"][name] = as_json(alone[1])
+    weights, setting, honest, mode = choose_blend(preds, y, folds, scorer) if len(preds) > 1 else alone
     p = blend(preds, weights)
     out.update({"weights": weights, "setting": as_json(setting)})
     if scorer.multi_label:

@@ -30,7 +30,6 @@ from models.image_data import image_loader, tta_transforms
 from models.learner import Predictor
 from models.vision import LITE_SIZES, ImageModel, create_body
 from pipelines.config import fingerprint
-from pipelines.cv import assign_folds
 from pipelines.paths import Paths
 from pipelines.runs import RunDir
 from pipelines.vision.config import VisionConfig
@@ -113,9 +112,12 @@ def fit_predict(x: np.ndarray, y: np.ndarray, evals: list[np.ndarray], multi_lab
     return out
 
 
-def train_probe(data: ImageData, cfg: VisionConfig, paths: Paths, folder: Path, features: str) -> dict:
-    """The probe member in runs/RUN/probe/: out-of-fold predictions of every labelled image (oof.feather),
-    the folds' average on the test images (test.npy); reused when finished with the same settings."""
+def train_probe(
+    data: ImageData, cfg: VisionConfig, paths: Paths, folder: Path, features: str, folds: np.ndarray
+) -> dict:
+    """The probe member in runs/RUN/probe/: out-of-fold predictions of every labelled image (oof.feather) over
+    `folds` (one per labelled image, `pipelines.cv.assign_folds`), the folds' average on the test images
+    (test.npy); reused when finished with the same settings."""
     rd = RunDir(folder)
     identity = {**fingerprint(cfg, members=("probe",)), "features": features}
     done = rd.reuse_or_start(identity, "probe")
@@ -124,7 +126,6 @@ def train_probe(data: ImageData, cfg: VisionConfig, paths: Paths, folder: Path, 
     t0 = time.perf_counter()
     labelled = data.frame("labelled")
     y = data.targets(labelled).numpy()
-    folds = assign_folds(y, cfg.folds, cfg.fold_seed)
     x = view_features(data, "labelled", cfg, paths)
     x_test = view_features(data, "test", cfg, paths) if len(data.test) else None
     features_seconds = time.perf_counter() - t0

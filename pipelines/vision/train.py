@@ -177,20 +177,21 @@ def train(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict:
     result: dict = {"members_trained": list(cfg.members), "n_labelled": len(data.items), "device": device}
     preds = {}
     labelled = data.frame("labelled").reset_index(drop=True)
-    folds = assign_folds(data.targets(labelled).numpy(), cfg.folds, cfg.fold_seed)
+    y_all = data.targets(labelled).numpy()
+    folds = assign_folds(y_all, cfg.folds, cfg.fold_seed)
     rows = np.ones(len(labelled), bool)  # the rows every member has honest predictions for
     if "net" in cfg.members:
         result.update(train_net(task, paths, cfg, data, rd, want))
         rows = labelled.valid.to_numpy(bool)
         preds["net"] = np.load(rd.path / "valid_probs.npy")  # the holdout, in the order of data.frame("valid")
     if "probe" in cfg.members:
-        result["probe"] = train_probe(data, cfg, paths, rd.path / "probe", features)
+        result["probe"] = train_probe(data, cfg, paths, rd.path / "probe", features, folds)
         frame, oof = read_oof(rd.path / "probe", data.classes)
         if not (frame.file.to_numpy() == labelled.file.to_numpy()).all():
             raise RuntimeError(f"{rd.path / 'probe'} was fitted on other images; rerun make train")
         preds["probe"] = oof[rows]
     scorer = Scorer(data.multi_label, cfg.thresholds, cfg.clip)
-    y = data.targets(labelled).numpy()[rows]
+    y = y_all[rows]
     result.update(combine(preds, y, folds[rows], scorer))
     where = "all labelled images, out of fold" if rows.all() else f"the {rows.sum()} holdout images"
     # What the submission would have scored on these rows, tag by tag or class by class (make report shows it).
