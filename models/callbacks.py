@@ -100,7 +100,7 @@ def log_images(folder: Path, images: dict[str, Path], step: int = 0) -> None:
 class Recorder(Callback):
     """Writes metrics.csv and metrics.json after every epoch and loss/lr plots at the end, into `path`; and the
     same as TensorBoard events in `path`/tb: every epoch's numbers and the training loss every `every` batches
-    (the per-batch loss is a float already, so logging it costs no device synchronisation)."""
+    (reading the loss waits for the device: once per `every` batches, not per batch)."""
 
     order = 60
 
@@ -125,7 +125,7 @@ class Recorder(Callback):
                 self.writer.add_scalar(prefix + k, v, row["step"])
 
     def after_batch(self, learn):
-        step = len(learn.losses_seen)
+        step = learn.n_steps
         if self.writer is not None and step % self.every == 0:
             self.writer.add_scalar(f"{self.stage + '/' if self.stage else ''}train_loss_batch", learn.loss, step)
 

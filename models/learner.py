@@ -135,7 +135,8 @@ class Learner(Predictor):
         self.epoch = self.n_epochs = self.iter = self.n_iter = 0
         self.history: list[dict] = []  # one row per epoch
         self.lrs_seen: list[float] = []  # per batch, the last group's lr
-        self.losses_seen: list[float] = []  # per batch
+        self.losses_seen: list[float] = []  # per batch (the current epoch's join at its end)
+        self._epoch_losses: list[torch.Tensor] = []  # the current epoch's, on the device
         self.stage: str | None = None  # a label for the epoch rows (e.g. a progressive-resizing stage)
 
     # ---- plumbing -------------------------------------------------------------------------------------------
@@ -253,13 +254,29 @@ class Learner(Predictor):
             "train_s": round(self.train_time, 2),
             "rows_per_s": round(self.rows_seen / self.train_time, 1) if self.train_time else None,
             "time_s": round(time.perf_counter() - self.epoch_start, 2),
-            "step": len(self.losses_seen),  # batches trained so far, across stages sharing losses_seen
+            "step": self.n_steps,  # batches trained so far, across stages sharing losses_seen
         }
+
+    # Batches between checks that the training loss is finite. The per-batch losses stay on the device
+    # (reading one as a float makes the host wait for the device, on every step), so a diverged run is
+    # caught at the next check, at most this many batches later, naming the first bad batch.
+    check_every = 64
+
+    @property
+    def loss(self) -> float:
+        """The last batch's training loss as a float (reading it waits for the device: callbacks read it
+        every few batches, not every one)."""
+        return float(self._last_loss)
+
+    @property
+    def n_steps(self) -> int:
+        """Batches trained so far (across stages sharing `losses_seen`), the current epoch's included."""
+        return len(self.losses_seen) + len(self._epoch_losses)
 
     def _train_epoch(self) -> float:
         self.model.train()
         n_batches = len(self.train_dl)
-        total, count, self.rows_seen = 0.0, 0, 0
+        self._epoch_losses, sizes, self.rows_seen, checked = [], [], 0, 0
         for i, batch in enumerate(self.train_dl):
             self.iter = self.epoch * n_batches + i
             pct = self.iter / max(self.n_iter, 1)
@@ -267,29 +284,44 @@ class Learner(Predictor):
             self.batch_index = i
             self.batch = self.to_device(batch)
             self("before_batch")  # a callback may replace self.batch (e.g. MixUp)
-            loss = self._step(self.batch)
-            n = len(self.batch[-1])
-            total, count, self.rows_seen = total + loss * n, count + n, self.rows_seen + n
-            self.loss = loss
+            self._last_loss = self._step(self.batch)
+            self._epoch_losses.append(self._last_loss)
+            sizes.append(len(self.batch[-1]))
+            self.rows_seen += sizes[-1]
             self.lrs_seen.append(self.opt.param_groups[-1]["lr"])
-            self.losses_seen.append(loss)
             self("after_batch")
-        return total / max(count, 1)
+            if i + 1 - checked >= self.check_every:
+                self._check_finite(checked)
+                checked = i + 1
+        losses = torch.stack(self._epoch_losses).float().cpu() if self._epoch_losses else torch.zeros(0)
+        self._check_finite(checked, losses)
+        self.losses_seen += losses.tolist()
+        self._epoch_losses = []
+        return float((losses.double() * torch.tensor(sizes, dtype=torch.float64)).sum() / max(sum(sizes), 1))
 
-    def _step(self, batch) -> float:
+    def _check_finite(self, start: int, losses: torch.Tensor | None = None) -> None:
+        """Raise TrainingDiverged naming the first batch from `start` on whose loss is not finite."""
+        if losses is None:
+            losses = torch.stack(self._epoch_losses[start:])
+        else:
+            losses = losses[start:]
+        bad = ~torch.isfinite(losses)
+        if bool(bad.any()):  # one host synchronisation per check
+            i = start + int(bad.nonzero()[0, 0])
+            lr = self.lrs_seen[len(self.lrs_seen) - len(self._epoch_losses) + i]
+            raise TrainingDiverged(
+                f"loss is {float(losses[i - start])} at epoch {self.epoch + 1}, batch {i + 1} (lr {lr:.3g}); "
+                f"lower the learning rate (try the lr finder) or set clip=1.0"
+            )
+
+    def _step(self, batch) -> torch.Tensor:
+        """One optimizer step; returns the batch's loss as a detached device scalar (no host synchronisation)."""
         *xb, yb = batch
         with self.precision.autocast():
             pred = self.model(*xb)
         self.pred = pred.float()
         self.loss_tensor = self.loss_func(self.pred, yb)
         self("after_loss")  # a callback may replace self.loss_tensor (e.g. MixUp)
-        loss = self.loss_tensor.item()
-        if not math.isfinite(loss):
-            lrs = sorted({round(g["lr"], 10) for g in self.opt.param_groups})
-            raise TrainingDiverged(
-                f"loss is {loss} at epoch {self.epoch + 1}, batch {self.batch_index + 1} (lr {lrs}); "
-                f"lower the learning rate (try the lr finder) or set clip=1.0"
-            )
         self.opt.zero_grad(set_to_none=True)
         self.scaler.scale(self.loss_tensor).backward()
         if self.clip:
@@ -297,7 +329,7 @@ class Learner(Predictor):
             nn.utils.clip_grad_norm_(self.model.parameters(), self.clip)
         self.scaler.step(self.opt)
         self.scaler.update()
-        return loss
+        return self.loss_tensor.detach()
 
     def fit_one_cycle(
         self,
@@ -393,10 +425,7 @@ class Learner(Predictor):
                 lr = start_lr * (end_lr / start_lr) ** (it / max(num_it - 1, 1))
                 self._set_hyper(peak, lr, None)
                 self.batch_index = it
-                try:
-                    loss = self._step(self.to_device(batch))
-                except TrainingDiverged:
-                    loss = math.inf
+                loss = float(self._step(self.to_device(batch)))  # the sweep reads every loss: it syncs
                 avg = 0.98 * avg + 0.02 * loss if math.isfinite(loss) else math.inf
                 smooth = avg / (1 - 0.98 ** (it + 1))
                 lrs.append(lr)

@@ -84,6 +84,50 @@ def test_nan_loss_names_batch_and_lr():
         learn.fit(1, 1e-3)
 
 
+def test_divergence_found_at_the_next_check_names_the_first_bad_batch():
+    learn = learner()  # 16 batches an epoch; checked every 3 batches, the loss goes NaN at the 5th
+    learn.check_every, calls = 3, []
+
+    def loss(p, t):
+        calls.append(1)
+        return nn.functional.mse_loss(p, t) * (math.nan if len(calls) >= 5 else 1.0)
+
+    learn.loss_func = loss
+    with pytest.raises(TrainingDiverged, match=r"epoch 1, batch 5 \(lr "):
+        learn.fit(1, 1e-3)
+    assert len(calls) == 6  # stopped at the check after batch 6, not at the end of the epoch
+
+
+def test_training_reads_no_loss_back_per_batch(monkeypatch):
+    """The per-batch loss stays a device tensor: no `.item()` / float() per step (a host sync on a GPU)."""
+    learn = learner()
+    learn.train_dl = tensor_loader(*data(), batch_size=8, shuffle=True)  # 64 steps an epoch
+    reads = []
+    for name in ("item", "__float__", "__bool__", "tolist"):
+        original = getattr(torch.Tensor, name)
+        monkeypatch.setattr(torch.Tensor, name, lambda t, *a, _f=original: reads.append(1) or _f(t, *a))
+    learn.fit(2, 1e-3)
+    steps = 2 * len(learn.train_dl)
+    assert len(learn.losses_seen) == steps and all(math.isfinite(x) for x in learn.losses_seen)
+    assert len(reads) < steps / 4, f"{len(reads)} host reads for {steps} steps"  # the checks and validation
+
+
+def test_loader_batches_are_the_epoch_samplers_order_as_device_index_slices():
+    from torch.utils.data import BatchSampler
+
+    from models.data import EpochSampler
+
+    x = torch.arange(1000.0)[:, None]
+    dl = tensor_loader(x, batch_size=64, shuffle=True, seed=3)
+    dl.sampler.set_epoch(2)
+    sampler = EpochSampler(1000, 3)
+    sampler.set_epoch(2)
+    assert [b[0][:, 0].long().tolist() for b in dl] == list(BatchSampler(sampler, 64, drop_last=True))
+    assert all(isinstance(i, torch.Tensor) and i.device == x.device for i in dl.sampler)
+    ordered = tensor_loader(x, batch_size=64, shuffle=False)
+    assert len(ordered) == 16 and torch.equal(torch.cat([b[0] for b in ordered]), x)
+
+
 def test_differential_learning_rates():
     learn = learner()
     learn.model.layer_groups = lambda: [learn.model[0].parameters(), learn.model[3].parameters()]
