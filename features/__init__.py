@@ -1,7 +1,7 @@
 """Reusable, competition-agnostic feature engineering: pure DataFrame -> DataFrame functions and fitted procs."""
 
 from features.dates import add_datepart, week_start
-from features.events import add_event_counts, add_event_durations, add_lagged_mean
+from features.events import add_event_counts, add_event_durations, add_lagged_mean, add_run_position, add_week_counts
 from features.procs import Categorify, FillMissing, Normalize, TabularProcessor
 from features.tables import JoinError, join_df
 
@@ -15,6 +15,8 @@ __all__ = [
     "add_event_counts",
     "add_event_durations",
     "add_lagged_mean",
+    "add_run_position",
+    "add_week_counts",
     "join_df",
     "week_start",
 ]

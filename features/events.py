@@ -93,3 +93,35 @@ def add_lagged_mean(
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(count > 0, (csum[hi] - csum[lo]) / np.maximum(count, 1), np.nan)
     return df.assign(**{name: pd.Series(mean.astype(np.float32), index=order.index).reindex(df.index)})
+
+
+def add_run_position(df: pd.DataFrame, events: list[str], group: str = "Store", date: str = "Date") -> pd.DataFrame:
+    """Add `<ev>Day`: the day's position inside its run of consecutive event days per group (1 on the first
+    day of a promotion, 2 on the second, ...; 0 on a day without the event). A missing day ends a run."""
+    order = _sorted_view(df, group, date)
+    days = ((order[date] - pd.Timestamp("1970-01-01")) // pd.Timedelta(days=1)).to_numpy()
+    g = pd.factorize(order[group])[0]
+    follows = np.r_[False, (g[1:] == g[:-1]) & (days[1:] == days[:-1] + 1)]  # the previous row is yesterday
+    idx = np.arange(len(order))
+    new = {}
+    for ev in events:
+        hit = df.loc[order.index, ev].astype(bool).to_numpy()
+        start = hit & ~(follows & np.r_[False, hit[:-1]])
+        first = np.maximum.accumulate(np.where(start, idx, 0))  # row of the current run's first day
+        pos = np.where(hit, idx - first + 1, 0)
+        new[ev + "Day"] = pd.Series(pos.astype("int16"), index=order.index).reindex(df.index)
+    return df.assign(**new)
+
+
+def add_week_counts(df: pd.DataFrame, events: list[str], group: str = "Store", date: str = "Date") -> pd.DataFrame:
+    """Add `<ev>_last_week`, `<ev>_this_week`, `<ev>_next_week`: event days per group in the calendar week
+    (Monday to Sunday) before, of and after each row's. Unlike `add_event_counts`' sliding windows, these are
+    the same for every day of a week, as a store plans them."""
+    week = (df[date] - pd.Timestamp("1970-01-05")) // pd.Timedelta(days=7)  # 1970-01-05 was a Monday
+    new = {}
+    for ev in events:
+        counts = df[ev].astype("int16").groupby([df[group], week]).sum()
+        for name, shift in (("last", -1), ("this", 0), ("next", 1)):
+            key = pd.MultiIndex.from_arrays([df[group], week + shift])
+            new[f"{ev}_{name}_week"] = counts.reindex(key).fillna(0).to_numpy().astype("int16")
+    return df.assign(**new)

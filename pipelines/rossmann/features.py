@@ -22,6 +22,8 @@ from features import (
     add_event_counts,
     add_event_durations,
     add_lagged_mean,
+    add_run_position,
+    add_week_counts,
     join_df,
     week_start,
 )
@@ -137,7 +139,21 @@ def build_joined(
     # `level_lag` days earlier. With the lag at least the forecast horizon, test rows see only train data.
     df["LogSales"] = np.log(df.Sales.where(df.Sales > 0))
     df = add_lagged_mean(df, "LogSales", "StoreLevel", lag=level_lag, window=level_window, where=df.Open == 1)
-    df = df.drop(columns="LogSales")
+    # Each store's level on each weekday over a year (about 52 such days), with the same lag: the store x
+    # day-of-week level of the winners' features (Kaggle 1st place, Gert Jacobusse, "recent data" features).
+    df["StoreDow"] = df.Store * 10 + df.DayOfWeek
+    df = add_lagged_mean(
+        df, "LogSales", "StoreDowLevel", lag=level_lag, window=364, group="StoreDow", where=df.Open == 1
+    )
+    df = df.drop(columns=["LogSales", "StoreDow"])
+    # Candidates from the winners' write-ups, built for every run, used when named in cont_names/cat_names
+    # (OPTIONAL_CONT_NAMES says which were measured to help): the day's place in a promotion (PromoDay),
+    # promo / holiday days in the last, this and next calendar week (Gert Jacobusse's counts), days to the
+    # month's end (pay-day effects), days since / until the store was closed (reopening after a refit).
+    df = add_run_position(df, ["Promo"])
+    df = add_week_counts(df, EVENTS)
+    df["DaysToMonthEnd"] = (df.Date.dt.days_in_month - df.Date.dt.day).astype("int8")
+    df = add_event_durations(df.assign(Closed=df.Open == 0), ["Closed"]).drop(columns="Closed")
     df = df.drop(columns=["WeekStart", "CompetitionOpenSince", "Promo2Since"])
     train_out = df[~df._test].drop(columns=["_test", "Id"]).reset_index(drop=True)
     test_out = df[df._test].drop(columns=["_test", "Sales", "Customers"]).reset_index(drop=True)
@@ -165,9 +181,10 @@ def split_valid(train: pd.DataFrame, valid_days: int) -> tuple[pd.DataFrame, pd.
 def build(paths: Paths, cfg: RossmannConfig) -> dict:
     """Build (or reuse) interim/{train,test}.feather, then processed/{train,valid,test}.feather and procs.json."""
     t0 = time.perf_counter()
-    if "StoreLevel" in cfg.cont_names + cfg.cat_names and cfg.valid_days > cfg.level_lag:
+    lagged = [c for c in ("StoreLevel", "StoreDowLevel") if c in cfg.cont_names + cfg.cat_names]
+    if lagged and cfg.valid_days > cfg.level_lag:
         raise ValueError(
-            f"valid_days={cfg.valid_days} > level_lag={cfg.level_lag}: StoreLevel would see validation sales. "
+            f"valid_days={cfg.valid_days} > level_lag={cfg.level_lag}: {lagged[0]} would see validation sales. "
             f"Set level_lag >= valid_days (ARGS='level_lag={cfg.valid_days}')."
         )
     settings = {"event_window": cfg.event_window, "level_lag": cfg.level_lag, "level_window": cfg.level_window}

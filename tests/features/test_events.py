@@ -98,3 +98,41 @@ def test_lagged_mean_only_looks_back_past_the_lag():
     out = add_lagged_mean(d, "v", "lvl", lag=3, window=2, where=d.use)
     # 01-05: window 01-01..01-02 -> (1+2)/2; 01-06: 01-02..01-03 -> 3; 01-07: 01-03..01-04 -> 4 (01-04 absent)
     np.testing.assert_array_equal(out.lvl, [np.nan, np.nan, np.nan, 1.5, 3.0, 4.0, np.nan])
+
+
+def test_run_position_counts_consecutive_days_and_a_missing_day_ends_the_run():
+    from features import add_run_position
+
+    d = pd.DataFrame(
+        {
+            "Store": [1] * 7 + [2] * 2,
+            # 01-05 is missing for store 1: the promo of 01-04 and 01-06 are two runs
+            "Date": pd.to_datetime(
+                ["2015-01-01", "2015-01-02", "2015-01-03", "2015-01-04", "2015-01-06", "2015-01-07", "2015-01-08"]
+                + ["2015-01-02", "2015-01-03"]
+            ),
+            "Promo": [1, 1, 0, 1, 1, 1, 0, 1, 1],
+        }
+    ).sample(frac=1, random_state=1)
+    out = add_run_position(d, ["Promo"]).sort_values(["Store", "Date"])
+    # store 2's run starts afresh although store 1's last row before it is a promo day
+    assert out.PromoDay.tolist() == [1, 2, 0, 1, 1, 2, 0, 1, 2]
+
+
+def test_week_counts_are_calendar_weeks_per_store():
+    from features import add_week_counts
+
+    d = pd.DataFrame(
+        {
+            "Store": [1] * 5 + [2],
+            # Sunday 01-04 ends a week; Monday 01-05 and 01-11 start and end the next; 01-12 starts the third
+            "Date": pd.to_datetime(
+                ["2015-01-03", "2015-01-04", "2015-01-05", "2015-01-11", "2015-01-12", "2015-01-05"]
+            ),
+            "Promo": [1, 1, 1, 0, 1, 1],
+        }
+    ).sample(frac=1, random_state=2)
+    out = add_week_counts(d, ["Promo"]).sort_values(["Store", "Date"])
+    assert out.Promo_this_week.tolist() == [2, 2, 1, 1, 1, 1]
+    assert out.Promo_last_week.tolist() == [0, 0, 2, 2, 1, 0]  # store 2 has no week before
+    assert out.Promo_next_week.tolist() == [1, 1, 1, 1, 0, 0]

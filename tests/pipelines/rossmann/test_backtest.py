@@ -10,7 +10,7 @@ from pipelines import backtest
 from pipelines.paths import Paths
 from pipelines.rossmann import BACKTEST, RossmannConfig, build_features
 from pipelines.rossmann import backtest as rb
-from pipelines.rossmann.config import CONT_NAMES
+from pipelines.rossmann.config import CONT_NAMES, OPTIONAL_CONT_NAMES
 
 
 @pytest.mark.parametrize(("window", "skip"), [("last48", 0), ("prev48", 48)])
@@ -43,9 +43,9 @@ def test_score_is_kaggles_rmspe():
 
 def test_no_feature_sees_sales_on_or_after_the_forecast_origin(sample_paths, tmp_path):
     """Scramble every Sales and Customers figure from the validation origin on: every feature of every training
-    and validation row (StoreLevel included) must come out the same. (Test rows may see them: for Kaggle's
+    and validation row (the lagged store levels included) must come out the same. (Test rows may see them: for Kaggle's
     test period those days are history.)"""
-    cfg = RossmannConfig(cont_names=[*CONT_NAMES, "StoreLevel"])
+    cfg = RossmannConfig(cont_names=[*CONT_NAMES, *OPTIONAL_CONT_NAMES])
     build_features(sample_paths, cfg)
     scrambled = Paths("rossmann", tmp_path / "other", tmp_path / "subs")
     shutil.copytree(sample_paths.raw, scrambled.raw)
