@@ -124,3 +124,17 @@ def test_valid_days_beyond_the_level_lag_is_refused(sample_paths):
     build(sample_paths, cfg)  # StoreLevel not used by default: fine
     with pytest.raises(ValueError, match="StoreLevel would see validation sales"):
         build(sample_paths, RossmannConfig(valid_days=60, cont_names=[*cfg.cont_names, "StoreLevel"]))
+
+
+def test_cache_key_names_the_code_imported_not_the_files_edited_since(sample_paths, monkeypatch):
+    """A long run whose feature files are edited under it must not label its frames with the new code's key
+    (the next run would reuse frames that lack the new code's columns)."""
+    from pathlib import Path
+
+    from pipelines.rossmann import features as rf
+
+    before = rf.fingerprint(sample_paths, {"event_window": 7})
+    real = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda p: real(p) + (b"# edited" if p in rf.CODE else b""))
+    assert rf.fingerprint(sample_paths, {"event_window": 7}) == before
+    assert rf.fingerprint(sample_paths, {"event_window": 8}) != before
