@@ -150,7 +150,7 @@ def build_joined(
     )
     df = df.drop(columns=["LogSales", "StoreDow"])
     # Candidates from the winners' write-ups, built for every run, used when named in cont_names/cat_names
-    # (OPTIONAL_CONT_NAMES says which were measured to help): the day's place in a promotion (PromoDay),
+    # (config.py records what each scored on the backtest): the day's place in a promotion (PromoDay),
     # promo / holiday days in the last, this and next calendar week (Gert Jacobusse's counts), days to the
     # month's end (pay-day effects), days since / until the store was closed (reopening after a refit).
     df = add_run_position(df, ["Promo"])

@@ -120,10 +120,11 @@ def test_store_level_equals_a_plain_reference_and_never_sees_the_future(joined, 
 
 
 def test_valid_days_beyond_the_level_lag_is_refused(sample_paths):
-    cfg = RossmannConfig(valid_days=60)
-    build(sample_paths, cfg)  # StoreLevel not used by default: fine
-    with pytest.raises(ValueError, match="StoreLevel would see validation sales"):
-        build(sample_paths, RossmannConfig(valid_days=60, cont_names=[*cfg.cont_names, "StoreLevel"]))
+    with pytest.raises(ValueError, match="StoreDowLevel would see validation sales.*level_lag=60"):
+        build(sample_paths, RossmannConfig(valid_days=60))  # the default features include StoreDowLevel
+    without = [c for c in RossmannConfig().cont_names if c != "StoreDowLevel"]
+    build(sample_paths, RossmannConfig(valid_days=60, cont_names=without))  # no lagged feature: fine
+    build(sample_paths, RossmannConfig(valid_days=60, level_lag=60))  # a lag as long as the horizon: fine
 
 
 def test_cache_key_names_the_code_imported_not_the_files_edited_since(sample_paths, monkeypatch):
