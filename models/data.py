@@ -22,10 +22,14 @@ class EpochSampler(Sampler[int]):
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def __iter__(self):
+    def indices(self) -> torch.Tensor:
+        """This epoch's indices for this rank, as one int64 tensor."""
         g = torch.Generator().manual_seed(self.seed * 100_003 + self.epoch)
         order = torch.randperm(self.n, generator=g)
-        return iter(order[: len(self) * self.world][self.rank :: self.world].tolist())
+        return order[: len(self) * self.world][self.rank :: self.world]
+
+    def __iter__(self):
+        return iter(self.indices().tolist())
 
     def __len__(self) -> int:
         return self.n // self.world
@@ -46,9 +50,13 @@ class TensorBatches(Sampler[torch.Tensor]):
     and on CUDA an index in pageable host memory makes every batch wait for the device before its copy.
     """
 
-    def __init__(self, n: int, batch_size: int, shuffle: bool, drop_last: bool, seed: int = 0, device=None):
+    def __init__(self, n: int, batch_size: int, shuffle: bool, drop_last: bool | None, seed: int = 0, device=None):
+        """`shuffle`: training, EpochSampler's order (each rank its shard); else 0..n-1. `drop_last=None`: the
+        default of `drop_last_default` for this rank's rows."""
         self.order = EpochSampler(n, seed, rank(), world_size()) if shuffle else None
-        self.n, self.batch_size, self.drop_last, self.device = n, batch_size, drop_last, device
+        self.n, self.batch_size, self.device = n, batch_size, device
+        self.rows = len(self.order) if shuffle else n  # this rank's
+        self.drop_last = drop_last_default(self.rows, batch_size, shuffle) if drop_last is None else drop_last
 
     def set_epoch(self, epoch: int) -> None:
         if self.order is not None:
@@ -58,13 +66,12 @@ class TensorBatches(Sampler[torch.Tensor]):
         if self.order is None:
             idx = torch.arange(self.n, device=self.device)
         else:
-            idx = torch.tensor(list(self.order), dtype=torch.int64).to(self.device)
+            idx = self.order.indices().to(self.device)
         for i in range(len(self)):
             yield idx[i * self.batch_size : (i + 1) * self.batch_size]
 
     def __len__(self) -> int:
-        n = len(self.order) if self.order is not None else self.n
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        return self.rows // self.batch_size if self.drop_last else -(-self.rows // self.batch_size)
 
 
 def tensor_loader(
@@ -77,12 +84,8 @@ def tensor_loader(
     per-row path costs more than the model here.
     """
     ds = TensorDataset(*tensors)
-    n = len(ds) // world_size() if shuffle else len(ds)  # shuffled = training: each rank its shard
-    if drop_last is None:
-        drop_last = drop_last_default(n, batch_size, shuffle)
-    return DataLoader(
-        ds, sampler=TensorBatches(len(ds), batch_size, shuffle, drop_last, seed, tensors[0].device), batch_size=None
-    )
+    batches = TensorBatches(len(ds), batch_size, shuffle, drop_last, seed, tensors[0].device)
+    return DataLoader(ds, sampler=batches, batch_size=None)
 
 
 def set_epoch(loader, epoch: int) -> None:

@@ -291,20 +291,16 @@ class Learner(Predictor):
             self.lrs_seen.append(self.opt.param_groups[-1]["lr"])
             self("after_batch")
             if i + 1 - checked >= self.check_every:
-                self._check_finite(checked)
+                self._check_finite(torch.stack(self._epoch_losses[checked:]), checked)
                 checked = i + 1
         losses = torch.stack(self._epoch_losses).float().cpu() if self._epoch_losses else torch.zeros(0)
-        self._check_finite(checked, losses)
+        self._check_finite(losses[checked:], checked)
         self.losses_seen += losses.tolist()
         self._epoch_losses = []
         return float((losses.double() * torch.tensor(sizes, dtype=torch.float64)).sum() / max(sum(sizes), 1))
 
-    def _check_finite(self, start: int, losses: torch.Tensor | None = None) -> None:
-        """Raise TrainingDiverged naming the first batch from `start` on whose loss is not finite."""
-        if losses is None:
-            losses = torch.stack(self._epoch_losses[start:])
-        else:
-            losses = losses[start:]
+    def _check_finite(self, losses: torch.Tensor, start: int) -> None:
+        """Raise TrainingDiverged naming the first non-finite one of `losses`, this epoch's from batch `start` on."""
         bad = ~torch.isfinite(losses)
         if bool(bad.any()):  # one host synchronisation per check
             i = start + int(bad.nonzero()[0, 0])
