@@ -187,6 +187,8 @@ class RossmannConfig:
     emb_drop: float = setting(0.1, ge=0, lt=1)
     emb_sizes: list[str] = setting(factory=list)  # overrides of the width rule, e.g. ["Store=50"]
     y_range_mult: float = setting(1.2, gt=0)  # sigmoid output on [0, y_range_mult * log(max Sales)]
+    # processed columns the network leaves out (the boosting member still uses every column)
+    nn_exclude: list[str] = setting(factory=list, member="nn")
 
     # --- training ---
     # "sales": Open==1 and Sales>0 (as the course); "open": every open day
@@ -234,3 +236,16 @@ class RossmannConfig:
     # RMSPE-optimal point prediction from a log-space model: with log residuals ~ N(0, s2), the ratio c that
     # minimises E[(1 - c*exp(pred)/y)^2] is exp(-1.5 * s2). s2 is measured on training rows (never on valid).
     rmspe_shift: bool = True
+
+
+def net_columns(cfg: RossmannConfig, proc) -> tuple[list[str], list[str]]:
+    """The categorical and continuous columns the network reads, in order: every processed one (`proc`, a
+    features.TabularProcessor) but `nn_exclude`. The boosting member reads them all."""
+    unknown = sorted(set(cfg.nn_exclude) - set(proc.all_cat_names) - set(proc.cont_names))
+    if unknown:
+        raise ValueError(
+            f"nn_exclude={cfg.nn_exclude}: {unknown} not among the processed columns; name columns of "
+            f"cat_names or cont_names ({', '.join(proc.all_cat_names + proc.cont_names)})"
+        )
+    keep = lambda names: [c for c in names if c not in cfg.nn_exclude]
+    return keep(proc.all_cat_names), keep(proc.cont_names)

@@ -22,7 +22,7 @@ from models.tabular import embedding_features
 from pipelines import ensemble
 from pipelines.config import fingerprint
 from pipelines.paths import Paths
-from pipelines.rossmann.config import RossmannConfig
+from pipelines.rossmann.config import RossmannConfig, net_columns
 from pipelines.runs import RunDir, features_fingerprint
 
 
@@ -38,10 +38,12 @@ def params(cfg: RossmannConfig) -> gbdt.GBDTParams:
     )
 
 
-def matrix(frame: pd.DataFrame, proc, net_state: dict, columns: list[str]) -> tuple[np.ndarray, list[str]]:
-    """The boosting member's features: categorical codes, continuous values, then the network's embeddings."""
+def matrix(frame: pd.DataFrame, proc, net_state: dict, cfg: RossmannConfig) -> tuple[np.ndarray, list[str]]:
+    """The boosting member's features: every categorical code and continuous value, then the network's
+    embeddings of `gbdt_embeddings`."""
     codes = frame[proc.all_cat_names].to_numpy(np.int64)
-    embs, emb_names = embedding_features(net_state, codes, proc.all_cat_names, columns)
+    net_cats = net_columns(cfg, proc)[0]
+    embs, emb_names = embedding_features(net_state, frame[net_cats].to_numpy(np.int64), net_cats, cfg.gbdt_embeddings)
     x = np.concatenate([codes.astype(np.float32), frame[proc.cont_names].to_numpy(np.float32), embs], axis=1)
     return x, [*proc.all_cat_names, *proc.cont_names, *emb_names]
 
@@ -74,14 +76,14 @@ def train_gbdt(
         return done
     t0 = time.perf_counter()
     state = net_state(net_dir, cfg)
-    x, names = matrix(rows, proc, state, cfg.gbdt_embeddings)
+    x, names = matrix(rows, proc, state, cfg)
     y = np.log(np.maximum(rows.Sales.to_numpy(np.float64), 1.0))
     label = "refit gbdt" if refit else "gbdt"
     embeddings = f"{', '.join(cfg.gbdt_embeddings)} embeddings" if cfg.gbdt_embeddings else "no embeddings"
     print(f"{rd.path}: {label} on {len(x):,} rows x {len(names)} features ({embeddings})")
     xv = None
     if len(valid):
-        xv, _ = matrix(valid, proc, state, cfg.gbdt_embeddings)
+        xv, _ = matrix(valid, proc, state, cfg)
     booster = gbdt.fit(
         x,
         y,
@@ -113,7 +115,7 @@ def train_gbdt(
 
 def test_preds(folder: Path, net_dir: Path, cfg: RossmannConfig, proc, test: pd.DataFrame) -> np.ndarray:
     """The boosting member's log predictions on `test`, with the embeddings of the network it was trained with."""
-    x, _ = matrix(test, proc, net_state(net_dir, cfg), cfg.gbdt_embeddings)
+    x, _ = matrix(test, proc, net_state(net_dir, cfg), cfg)
     return gbdt.predict(gbdt.load(folder / "model.txt"), x)
 
 

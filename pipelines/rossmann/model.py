@@ -30,7 +30,7 @@ from pipelines import submit as submitlib
 from pipelines.config import fingerprint, to_dict
 from pipelines.paths import Paths
 from pipelines.rossmann import members
-from pipelines.rossmann.config import SPEC, SUBMISSION_COLUMNS, RossmannConfig
+from pipelines.rossmann.config import SPEC, SUBMISSION_COLUMNS, RossmannConfig, net_columns
 from pipelines.rossmann.members import log_shift
 from pipelines.runs import RunDir, features_fingerprint, fit_resumable, seed_everything
 
@@ -47,12 +47,14 @@ def load_processed(paths: Paths, cfg: RossmannConfig) -> tuple[TabularProcessor,
     return proc, frames
 
 
-def feature_signature(proc: TabularProcessor) -> dict:
-    """What a checkpoint must agree on with the features: columns, order, vocabulary sizes and contents."""
+def feature_signature(cfg: RossmannConfig, proc: TabularProcessor) -> dict:
+    """What a checkpoint must agree on with the features: the network's columns, order, vocabulary sizes and
+    contents."""
     vocab = json.dumps(proc.categorify.vocab, sort_keys=True, default=str).encode()
+    cats, conts = net_columns(cfg, proc)
     return {
-        "cat_names": proc.all_cat_names,
-        "cont_names": proc.cont_names,
+        "cat_names": cats,
+        "cont_names": conts,
         "cardinality": proc.categorify.cardinality(),
         "vocab_sha": hashlib.sha256(vocab).hexdigest()[:16],
     }
@@ -105,10 +107,11 @@ def build_model(cfg: RossmannConfig, proc: TabularProcessor, max_log_sales: floa
         if not sep or not width.isdigit():
             raise ValueError(f"emb_sizes item {item!r}: expected COLUMN=WIDTH, e.g. Store=50")
         overrides[col] = int(width)
-    szs = emb_sizes({c: proc.categorify.cardinality()[c] for c in proc.all_cat_names}, overrides)
+    cats, conts = net_columns(cfg, proc)
+    szs = emb_sizes({c: proc.categorify.cardinality()[c] for c in cats}, overrides)
     return TabularModel(
         szs,
-        len(proc.cont_names),
+        len(conts),
         1,
         tuple(cfg.layers),
         tuple(cfg.ps),
@@ -165,13 +168,13 @@ def make_learner(
         amp=cfg.amp,
         cbs=cbs,
     )
-    dev = learn.device
-    x_cat, x_cont = frame_tensors(train, proc.all_cat_names, proc.cont_names)
+    dev, columns = learn.device, net_columns(cfg, proc)
+    x_cat, x_cont = frame_tensors(train, *columns)
     learn.train_dl = tensor_loader(
         x_cat.to(dev), x_cont.to(dev), log_target(train.Sales).to(dev), batch_size=cfg.bs, shuffle=True, seed=seed
     )
     if len(valid):
-        v_cat, v_cont = frame_tensors(valid, proc.all_cat_names, proc.cont_names)
+        v_cat, v_cont = frame_tensors(valid, *columns)
         learn.valid_dl = tensor_loader(
             v_cat.to(dev), v_cont.to(dev), log_target(valid.Sales).to(dev), batch_size=4096, shuffle=False
         )
@@ -192,7 +195,7 @@ def train_seed(
     main = is_main()
     rd = RunDir(seed_dir(paths, run, seed, refit))
     want = run_config(cfg, seed, features_fingerprint(paths), world_size(), refit)
-    signature = feature_signature(proc)
+    signature = feature_signature(cfg, proc)
     result = rd.finished(want)
     if result is not None:
         if main:
@@ -337,8 +340,8 @@ def summarize(
 
 def net_test_preds(paths: Paths, cfg: RossmannConfig, run: str, seeds, proc, test, refit: bool) -> np.ndarray:
     """The network member on `test`: its seeds' log predictions, averaged (checked against the features)."""
-    signature = feature_signature(proc)
-    x_cat, x_cont = frame_tensors(test, proc.all_cat_names, proc.cont_names)
+    signature = feature_signature(cfg, proc)
+    x_cat, x_cont = frame_tensors(test, *net_columns(cfg, proc))
     dl = tensor_loader(x_cat, x_cont, batch_size=8192, shuffle=False)
     preds = []
     for seed in seeds:

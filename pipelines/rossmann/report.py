@@ -16,16 +16,18 @@ from models.data import tensor_loader
 from models.learner import Predictor
 from models.tabular import frame_tensors
 from pipelines.paths import Paths
-from pipelines.rossmann.config import RossmannConfig
+from pipelines.rossmann.config import RossmannConfig, net_columns
 from pipelines.rossmann.model import build_model, log_target, rmspe_from_log, seed_dir
 
 
 def _model(paths: Paths, run: str, proc: TabularProcessor, seed: int):
-    """The validated (not refit) network of `seed`: its predictions on the validation days are out of sample."""
+    """The validated (not refit) network of `seed` and its (categorical, continuous) columns: its predictions
+    on the validation days are out of sample."""
     state = torch.load(seed_dir(paths, run, seed) / "checkpoint.pt", map_location="cpu", weights_only=True)
-    model = build_model(RossmannConfig(**_config(paths, run, seed)), proc, max_log_sales=1.0)
+    cfg = RossmannConfig(**_config(paths, run, seed))
+    model = build_model(cfg, proc, max_log_sales=1.0)
     model.load_state_dict(state["model"])
-    return model.eval()
+    return model.eval(), net_columns(cfg, proc)
 
 
 def _config(paths: Paths, run: str, seed: int) -> dict:
@@ -41,8 +43,9 @@ def permutation_importance(paths: Paths, run: str, seed: int, repeats: int = 1) 
         return pd.read_csv(out)
     proc = TabularProcessor.load(paths.processed / "procs.json")
     valid = pd.read_feather(paths.processed / "valid.feather").query("Sales > 0")
-    model = Predictor(_model(paths, run, proc, seed), device="cpu", amp="off")
-    x_cat, x_cont = frame_tensors(valid, proc.all_cat_names, proc.cont_names)
+    net, (cats, conts) = _model(paths, run, proc, seed)
+    model = Predictor(net, device="cpu", amp="off")
+    x_cat, x_cont = frame_tensors(valid, cats, conts)
     target = log_target(valid.Sales).numpy()
 
     def score(cat, cont) -> float:
@@ -50,7 +53,7 @@ def permutation_importance(paths: Paths, run: str, seed: int, repeats: int = 1) 
         return rmspe_from_log(preds.numpy(), target)
 
     base, rng, rows = score(x_cat, x_cont), np.random.default_rng(0), []
-    for names, tensor in ((proc.all_cat_names, x_cat), (proc.cont_names, x_cont)):
+    for names, tensor in ((cats, x_cat), (conts, x_cont)):
         for i, name in enumerate(names):
             drops = []
             for _ in range(repeats):
@@ -74,14 +77,14 @@ def embedding_map(paths: Paths, run: str, seed: int):
 
     out = paths.runs / run / "embeddings_pca.png"
     proc = TabularProcessor.load(paths.processed / "procs.json")
-    model = _model(paths, run, proc, seed)
+    model, (cats, _) = _model(paths, run, proc, seed)
     vocab = proc.categorify.vocab
     fig, axes = plt.subplots(1, 2, figsize=(12, 5))
     for ax, col in zip(axes, ("Store", "State"), strict=True):
-        if col not in proc.all_cat_names:
+        if col not in cats:
             ax.set_title(f"{col}: not a column of this run")
             continue
-        weights = model.embeds[proc.all_cat_names.index(col)].weight.detach().float().numpy()[1:]  # 0 = unseen
+        weights = model.embeds[cats.index(col)].weight.detach().float().numpy()[1:]  # 0 = unseen
         xy = PCA(n_components=2, random_state=0).fit_transform(weights)
         if col == "Store":
             store = pd.read_csv(paths.raw / "store.csv").set_index("Store").StoreType

@@ -6,9 +6,11 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from models.tabular import TabularModel, embedding_features
-from pipelines.rossmann import RossmannConfig, predict, train
+from pipelines.rossmann import RossmannConfig, members, predict, train
+from pipelines.rossmann.model import load_processed
 
 pytestmark = pytest.mark.slow
 SMALL = dict(epochs=2, lr=1e-2, bs=256, layers=[64, 32], gbdt_rounds=60, gbdt_leaves=15)
@@ -94,3 +96,27 @@ def test_the_boosting_member_alone_trains_no_network(featured):
     assert summary["weights"] == {"gbdt": 1.0} and summary["valid_rmspe"] == summary["members"]["gbdt"]
     sub = pd.read_csv(predict(featured, cfg, "g"))
     assert len(sub) == len(pd.read_csv(featured.raw / "sample_submission.csv")) and sub.Sales.notna().all()
+
+
+def test_columns_the_network_leaves_out_still_feed_the_boosting_member(featured):
+    # Store is left out of the network too: its embeddings (gbdt_embeddings) must then come from another column.
+    cfg = RossmannConfig(**SMALL, refit=False, nn_exclude=["StoreDowLevel", "Store"], gbdt_embeddings=["State"])
+    summary = train(featured, cfg, "x")
+    state = torch.load(featured.runs / "x" / "s0" / "checkpoint.pt", weights_only=True)
+    full = RossmannConfig(**SMALL)
+    assert len(state["extra"]["features"]["cont_names"]) == len(full.cont_names) - 1
+    assert "StoreDowLevel" not in state["extra"]["features"]["cont_names"]
+    assert "Store" not in state["extra"]["features"]["cat_names"]
+    assert state["model"]["bn_cont.weight"].numel() == len(full.cont_names) - 1
+    gain = pd.read_csv(featured.runs / "x" / "gbdt" / "feature_importance.csv").set_index("feature").gain
+    assert {"StoreDowLevel", "Store", "State_e0"} <= set(gain.index)
+    # the State embeddings the trees read are the network's (State's position moved when Store left)
+    emb = state["model"][f"embeds.{state['extra']['features']['cat_names'].index('State')}.weight"]
+    proc, frames = load_processed(featured, cfg)
+    x, names = members.matrix(frames["valid"], proc, state["model"], cfg)
+    state_cols = [i for i, n in enumerate(names) if n.startswith("State_e")]
+    assert np.array_equal(x[:, state_cols], emb.numpy()[frames["valid"].State.to_numpy()])
+    assert set(summary["weights"]) == {"nn", "gbdt"}
+    assert len(pd.read_csv(predict(featured, cfg, "x"))) == len(pd.read_csv(featured.raw / "sample_submission.csv"))
+    with pytest.raises(ValueError, match=r"nn_exclude.*\['Sotre'\].*not among the processed columns"):
+        train(featured, RossmannConfig(**SMALL, nn_exclude=["Sotre"]), "bad")
