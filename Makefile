@@ -67,7 +67,7 @@ $(FEATURES): $(RAW) $(FEATURES_CFG) $(FEATURE_CODE) | $(VENV_OK)
 
 features: $(FEATURES) ## raw -> data/COMP/interim -> data/COMP/processed (Feather, procs fit on train only)
 
-# NPROC=N: data-parallel training under torchrun (N processes; gloo on CPU, NCCL on GPUs; rossmann, cifar10).
+# NPROC=N: data-parallel training under torchrun (N processes; gloo on CPU, NCCL on GPUs; all five competitions declare DISTRIBUTED).
 # The run name reaches the CLI as $RUN: torchrun's own parser would take `--run` for its `--run-path`.
 LAUNCH := $(if $(NPROC),$(PY) -m torch.distributed.run --standalone --nproc_per_node=$(NPROC),$(PY))
 

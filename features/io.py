@@ -1,4 +1,9 @@
-"""Atomic file writes: every artifact is written to a temp file beside it and renamed into place."""
+"""Atomic file writes: every artifact is written to a temp file beside it and renamed into place.
+
+The one place for it in the bottom layer: models/ (checkpoints, plots) and pipelines/ write through these
+functions too. The layers stack features/ <- models/ <- pipelines/, so models/ importing from here is the
+allowed direction (as it reads images through features.images); tests/test_layering.py checks that
+features/ never imports models/ or pipelines/."""
 
 from __future__ import annotations
 

@@ -60,6 +60,12 @@ def mean_across_ranks(value: float) -> float:
     return float(t.item()) / dist.get_world_size()
 
 
+def barrier() -> None:
+    """Wait for every rank (no-op alone): e.g. for rank 0 to finish writing a file the others then read."""
+    if is_distributed():
+        dist.barrier()
+
+
 def finish() -> None:
     """Wait for every rank (rank 0 may still be writing its results), then close the process group: a rank
     that exits while others still talk to it makes gloo abort them."""

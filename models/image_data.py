@@ -18,6 +18,7 @@ from torchvision.transforms import v2
 
 from features.images import BadImage, load_resized
 from models.data import EpochSampler, drop_last_default
+from models.distributed import rank, world_size
 
 AUG_KINDS = ("side_on", "top_down", "none")
 
@@ -155,11 +156,11 @@ def image_loader(
     pin_memory: bool = False,
     drop_last: bool | None = None,
 ) -> DataLoader:
-    """A DataLoader with the per-epoch seeded sampler (reproducible, resumable) when shuffling; a training
-    loader drops its last partial batch (`models.data.drop_last_default`)."""
-    sampler = EpochSampler(len(ds), seed) if shuffle else None
+    """A DataLoader with the per-epoch seeded sampler (reproducible, resumable; under torchrun, this rank's
+    shard) when shuffling; a training loader drops its last partial batch (`models.data.drop_last_default`)."""
+    sampler = EpochSampler(len(ds), seed, rank(), world_size()) if shuffle else None
     if drop_last is None:
-        drop_last = drop_last_default(len(ds), batch_size, shuffle)
+        drop_last = drop_last_default(len(sampler) if shuffle else len(ds), batch_size, shuffle)
     return DataLoader(
         ds,
         batch_size=batch_size,

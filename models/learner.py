@@ -162,6 +162,16 @@ class Learner(Predictor):
             # DDP keeps the module's parameter tensors, so an optimizer built before stays valid
             self.model = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
 
+    def _unwrap_distributed(self) -> None:
+        """After training, back to the plain model: what follows (evaluation on rank 0 alone) runs without
+        collectives, and a later stage that wraps the same parameters again (another freeze level, or the head
+        alone) does not keep this wrapper's gradient hooks, which would all-reduce every gradient a second time
+        (the same numbers, twice the traffic). DDP has no public call for that; `_remove_autograd_hooks` is
+        the one torch's own tests use."""
+        if isinstance(self.model, nn.parallel.DistributedDataParallel):
+            self.model._remove_autograd_hooks()
+            self.model = self.model.module
+
     def layer_groups(self) -> list[list[nn.Parameter]]:
         """The model's layer groups (for differential lrs) if it defines `layer_groups()`, else one group."""
         if hasattr(self.module, "layer_groups"):
@@ -242,6 +252,7 @@ class Learner(Predictor):
         finally:
             sync_buffers(self.module)  # data-parallel: every rank ends with rank 0's BatchNorm statistics
             self("after_fit")
+            self._unwrap_distributed()
         return self.history
 
     def _epoch_row(self) -> dict:

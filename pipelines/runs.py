@@ -251,7 +251,8 @@ def fit_resumable(
     start = resumable(checkpoint, identity, epochs) if resume else 0
     if start:
         learn.load_checkpoint(checkpoint)
-        print(f"{checkpoint.parent}: {label + ' ' if label else ''}resuming after epoch {start} of {epochs}")
+        if write:  # rank 0 alone, under torchrun
+            print(f"{checkpoint.parent}: {label + ' ' if label else ''}resuming after epoch {start} of {epochs}")
     else:
         if write:
             checkpoint.unlink(missing_ok=True)

@@ -57,3 +57,16 @@ def test_no_competition_name_or_constant_in_shared_code(path):
         f"{path.name}:{line}: {text!r}" for line, text in code_words(path) if any(n in text.lower() for n in needles)
     ]
     assert not hits, "competition knowledge in shared code (move it into its package):\n" + "\n".join(hits)
+
+
+@pytest.mark.parametrize(("layer", "above"), [("features", ("models", "pipelines")), ("models", ("pipelines",))])
+def test_layers_import_only_downward(layer, above):
+    """features/ <- models/ <- pipelines/: a layer may use the ones below it, never one above."""
+    wrong = []
+    for path in sorted((ROOT / layer).glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            wrong += [f"{path.name}:{node.lineno} imports {n}" for n in names if n.split(".")[0] in above]
+    assert not wrong, wrong

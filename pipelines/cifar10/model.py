@@ -215,7 +215,6 @@ def train(paths: Paths, cfg: Cifar10Config, run: str) -> dict | None:
         learn, rd.checkpoint, identity, cfg.epochs, lambda start_epoch: fit(learn, cfg, start_epoch), start, write=main
     )
     seconds = time.perf_counter() - t0
-    learn.model = learn.module  # unwrapped: what follows runs on rank 0 alone, with no collectives
     try:
         return evaluate_and_save(learn, data, cfg, rd, seconds, n_params, world) if main else None
     finally:

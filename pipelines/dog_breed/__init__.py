@@ -37,8 +37,21 @@ TASK = ImageTask(
     lambda classes: {c: probability() for c in classes},
 )
 build_features, train, lr_find, predict, submit = bind(TASK)
+DISTRIBUTED = True  # `make train NPROC=2`: the net's stages train data-parallel under torchrun
 
 # make backtest: a seeded, stratified fifth of the labelled images as the hidden test set
 BACKTEST = vbt.image_backtest(cut_dog_breed, vbt.multiclass_log_loss, "logloss", "id", "breed")
 HEADLINE = "oof_logloss"  # make runs / make report: multi-class log loss out of fold, as Kaggle scores it
-__all__ = ["BACKTEST", "HEADLINE", "SPEC", "TASK", "Config", "build_features", "lr_find", "predict", "submit", "train"]
+__all__ = [
+    "DISTRIBUTED",
+    "BACKTEST",
+    "HEADLINE",
+    "SPEC",
+    "TASK",
+    "Config",
+    "build_features",
+    "lr_find",
+    "predict",
+    "submit",
+    "train",
+]

@@ -37,8 +37,21 @@ TASK = ImageTask(
     lambda classes: {"label": probability()},
 )
 build_features, train, lr_find, predict, submit = bind(TASK)
+DISTRIBUTED = True  # `make train NPROC=2`: the net's stages train data-parallel under torchrun
 
 # make backtest: a seeded, stratified fifth of the labelled images as the hidden test set
 BACKTEST = vbt.image_backtest(cut_dogs_vs_cats, vbt.binary_log_loss, "logloss", "id", "label", accuracy=vbt.accuracy_of)
 HEADLINE = "oof_logloss"  # make runs / make report: log loss out of fold, as Kaggle scores it
-__all__ = ["BACKTEST", "HEADLINE", "SPEC", "TASK", "Config", "build_features", "lr_find", "predict", "submit", "train"]
+__all__ = [
+    "DISTRIBUTED",
+    "BACKTEST",
+    "HEADLINE",
+    "SPEC",
+    "TASK",
+    "Config",
+    "build_features",
+    "lr_find",
+    "predict",
+    "submit",
+    "train",
+]

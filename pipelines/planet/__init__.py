@@ -46,8 +46,21 @@ TASK = ImageTask(
     lambda classes: {"tags": labels(classes)},
 )
 build_features, train, lr_find, predict, submit = bind(TASK)
+DISTRIBUTED = True  # `make train NPROC=2`: the net's stages train data-parallel under torchrun
 
 # make backtest: a seeded, stratified fifth of the labelled images as the hidden test set
 BACKTEST = vbt.image_backtest(cut_planet, vbt.sample_f2, "f2", "image_name", "tags", greater_is_better=True)
 HEADLINE = "oof_f2"  # make runs / make report: sample-averaged F2 out of fold (thresholds too), as Kaggle scores it
-__all__ = ["BACKTEST", "HEADLINE", "SPEC", "TASK", "Config", "build_features", "lr_find", "predict", "submit", "train"]
+__all__ = [
+    "DISTRIBUTED",
+    "BACKTEST",
+    "HEADLINE",
+    "SPEC",
+    "TASK",
+    "Config",
+    "build_features",
+    "lr_find",
+    "predict",
+    "submit",
+    "train",
+]

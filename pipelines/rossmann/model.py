@@ -235,7 +235,6 @@ def train_seed(
         extra={"features": signature},
     )
     seconds = time.perf_counter() - t0
-    learn.model = learn.module  # unwrapped from DistributedDataParallel: what follows runs on rank 0 alone
     if not main:
         return None
     result = {

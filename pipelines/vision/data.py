@@ -15,6 +15,7 @@ import torch
 
 from features.images import build_cache
 from features.io import atomic_write_text, write_feather
+from models.distributed import world_size
 from models.image_data import ImageDataset
 from pipelines.download import read_source
 from pipelines.paths import Paths
@@ -164,4 +165,5 @@ def load_processed(paths: Paths, cfg: VisionConfig, comp: str) -> ImageData:
 def n_workers(cfg: VisionConfig, device: torch.device) -> int:
     if cfg.workers >= 0:
         return cfg.workers
-    return min(8, os.cpu_count() or 1) if device.type == "cuda" else 0
+    # data-parallel: the ranks share the machine's cores
+    return min(8, (os.cpu_count() or 1) // world_size()) if device.type == "cuda" else 0

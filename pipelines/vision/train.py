@@ -18,6 +18,7 @@ from features.io import atomic_path, atomic_write_text, write_csv
 from models.callbacks import ProgressCallback, Recorder
 from models.data import tensor_loader
 from models.device import pick_device, pick_precision
+from models.distributed import barrier, device_for_rank, finish, init_distributed, is_main, world_size
 from models.image_data import image_loader, train_transform, valid_transform
 from models.interpret import plot_confusion_matrix, plot_images
 from models.learner import Learner, Predictor
@@ -99,8 +100,15 @@ def activations(
         ]
     )
     path = paths.interim / "activations" / f"{split}-{size}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
-    if path.is_file():
-        return torch.load(path, weights_only=True)
+    if is_main() and not path.is_file():  # data-parallel: rank 0 computes them, every rank reads its file
+        compute_activations(model, data, split, size, cfg, learn, path)
+    barrier()
+    return torch.load(path, weights_only=True)
+
+
+def compute_activations(
+    model: ImageModel, data: ImageData, split: str, size: int, cfg: VisionConfig, learn: Predictor, path: Path
+) -> None:
     t0 = time.perf_counter()
     ds = data.dataset(split, valid_transform(size))
     loader = image_loader(
@@ -121,7 +129,6 @@ def activations(
     )
     with atomic_path(path) as tmp:
         torch.save(acts, tmp)
-    return acts
 
 
 def stage_learner(
@@ -152,29 +159,43 @@ def stage_learner(
     return Learner(model, train_dl, valid_dl, channels_last=cfg.channels_last, **common)
 
 
-def run_config(cfg: VisionConfig, features: str) -> dict:
-    """What the net's finished stages must have been trained with to be reused: the net's settings and the
-    features' fingerprint (the probe's settings and the blend's do not matter to them)."""
-    return {**fingerprint(cfg, members=("net",)), "features": features}
+def run_config(cfg: VisionConfig, features: str, world: int = 1) -> dict:
+    """What the net's finished stages must have been trained with to be reused: the net's settings, the
+    features' fingerprint and the number of data-parallel processes (the probe's settings and the blend's do
+    not matter to them)."""
+    return {**fingerprint(cfg, members=("net",)), "features": features, "world_size": world}
 
 
-def train(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict:
+def train(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict | None:
     """Train each member (the probe k-fold, the net's stages; finished work reused), then choose the blend,
-    thresholds and clipping out of fold and report the out-of-fold score (pipelines/vision/members.py)."""
+    thresholds and clipping out of fold and report the out-of-fold score (pipelines/vision/members.py).
+    Alone, or as one rank under torchrun (`make train NPROC=2`): each rank trains the net's stages on its
+    shard of every epoch; rank 0 alone writes files, fits the probe and the blend (the others return None)."""
     if not cfg.members:
         raise ValueError("members=[] leaves nothing to train: name probe, net or both (ARGS='members=[probe,net]')")
+    init_distributed()
+    try:
+        return train_members(task, paths, cfg, run)
+    finally:
+        finish()
+
+
+def train_members(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict | None:
     data = load_processed(paths, cfg, task.comp)
     rd = RunDir(paths.runs / run)
     features = features_fingerprint(paths)
-    want = run_config(cfg, features)
+    want = run_config(cfg, features, world_size())
     stage_dir = rd.path / "stages"
-    if not ((rd.path / "config.json").is_file() and rd.read_json("config.json").get("run") == want):
-        for old in stage_dir.glob("*.pt") if stage_dir.is_dir() else []:
-            old.unlink()  # a different config: earlier stages do not apply
-    rd.start({"run": want, "classes": data.classes, "multi_label": data.multi_label})
+    if is_main():
+        if not ((rd.path / "config.json").is_file() and rd.read_json("config.json").get("run") == want):
+            for old in stage_dir.glob("*.pt") if stage_dir.is_dir() else []:
+                old.unlink()  # a different config: earlier stages do not apply
+        rd.start({"run": want, "classes": data.classes, "multi_label": data.multi_label})
+    barrier()  # every rank sees the same finished stages
     t_start = time.perf_counter()
     device = str(pick_device(cfg.device))
     result: dict = {"members_trained": list(cfg.members), "n_labelled": len(data.items), "device": device}
+    result["world_size"] = world_size()
     preds = {}
     labelled = data.frame("labelled").reset_index(drop=True)
     y_all = data.targets(labelled).numpy()
@@ -182,6 +203,9 @@ def train(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict:
     rows = np.ones(len(labelled), bool)  # the rows every member has honest predictions for
     if "net" in cfg.members:
         result.update(train_net(task, paths, cfg, data, rd, want))
+    if not is_main():
+        return None
+    if "net" in cfg.members:
         rows = labelled.valid.to_numpy(bool)
         preds["net"] = np.load(rd.path / "valid_probs.npy")  # the holdout, in the order of data.frame("valid")
     if "probe" in cfg.members:
@@ -230,22 +254,25 @@ def train_net(task: ImageTask, paths: Paths, cfg: VisionConfig, data: ImageData,
     stage_dir = rd.path / "stages"
     seed_everything(cfg.seed)
     model = build_model(cfg, len(data.classes))
-    base = Predictor(model, device=cfg.device, amp=cfg.amp_frozen, channels_last=cfg.channels_last)
-    n_train, n_valid = len(data.frame("train")), len(data.frame("valid"))
-    print(
+    base = Predictor(model, device=device_for_rank(cfg.device), amp=cfg.amp_frozen, channels_last=cfg.channels_last)
+    n_train, n_valid, main = len(data.frame("train")), len(data.frame("valid")), is_main()
+    say = print if main else lambda *a, **k: None
+    say(
         f"{rd.path}: {cfg.arch} ({'pretrained' if cfg.pretrained else 'random init'}), {len(data.classes)} "
         f"{'tags' if data.multi_label else 'classes'}, {n_train} training / {n_valid} validation images, "
         f"{base.device}, {pick_precision(base.device, cfg.amp)} training / {base.precision} frozen body"
         f"{', channels_last' if cfg.channels_last else ''}; stages: "
         + ", ".join(f"{s.name} x{s.epochs}" for s in stages)
+        + (f"; {world_size()} processes data-parallel" if world_size() > 1 else "")
     )
     bad = data.info["bad_labelled"]
     if bad:
-        print(
+        say(
             f"note: {len(bad)} labelled images could not be decoded and are left out ({', '.join(bad[:3])}"
             f"{', ...' if len(bad) > 3 else ''})"
         )
-    save_augment_grid(data, cfg, rd.path / "augmentations.png")
+    if main:
+        save_augment_grid(data, cfg, rd.path / "augmentations.png")
     history, losses, lrs = [], [], []
     t_start = time.perf_counter()
     for i, stage in enumerate(stages):
@@ -258,14 +285,15 @@ def train_net(task: ImageTask, paths: Paths, cfg: VisionConfig, data: ImageData,
             lrs += state.get("lrs", [])
             if "rng" in state:  # the next stage draws what it would have drawn uninterrupted
                 torch.set_rng_state(state["rng"])
-            print(f"stage {stage.name}: already trained with this config on these features ({ckpt}); reusing")
+            say(f"stage {stage.name}: already trained with this config on these features ({ckpt}); reusing")
             continue
         learn = stage_learner(model, stage, data, cfg, paths, base)
         learn.history, learn.losses_seen, learn.lrs_seen = history, losses, lrs
         learn.stage = stage.name
-        learn.add_cb(ProgressCallback(label=stage.name))
-        learn.add_cb(Recorder(rd.path))
-        if stage.freeze_to == 0 and not (rd.path / "model.txt").is_file():
+        if main:
+            learn.add_cb(ProgressCallback(label=stage.name))
+            learn.add_cb(Recorder(rd.path))
+        if main and stage.freeze_to == 0 and not (rd.path / "model.txt").is_file():
             example = next(iter(learn.valid_dl))[0][:2].to(base.device)
             atomic_write_text(rd.path / "model.txt", model_summary(model, example) + "\n")
         seen, steps = len(history), len(losses)
@@ -273,8 +301,10 @@ def train_net(task: ImageTask, paths: Paths, cfg: VisionConfig, data: ImageData,
             cfg.schedule, stage.epochs, stage.lr, start, cycle_len=cfg.cycle_len, cycle_mult=cfg.cycle_mult
         )
         partial = ckpt.with_suffix(".partial.pt")  # after each epoch of the stage: resumed after an interruption
-        fit_resumable(learn, partial, {**want, "stage": i}, stage.epochs, fit, label=f"stage {stage.name}")
+        fit_resumable(learn, partial, {**want, "stage": i}, stage.epochs, fit, label=f"stage {stage.name}", write=main)
         history, losses, lrs = learn.history, learn.losses_seen, learn.lrs_seen  # a resume restored them
+        if not main:
+            continue
         with atomic_path(ckpt) as tmp:
             torch.save(
                 {
@@ -288,6 +318,8 @@ def train_net(task: ImageTask, paths: Paths, cfg: VisionConfig, data: ImageData,
             )
         partial.unlink(missing_ok=True)
     train_seconds = time.perf_counter() - t_start
+    if not main:
+        return {}
     model.unfreeze()
     save_model(model, cfg, data, rd.path / "model.pt")
     result = {

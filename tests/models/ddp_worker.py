@@ -32,8 +32,20 @@ class Record:
 dl = tensor_loader(x, y, batch_size=8, shuffle=True, seed=3)
 learn = Learner(model, dl, None, loss_func=nn.functional.cross_entropy, device="cpu", amp="off", cbs=[Record()])
 learn.fit_one_cycle(2, 1e-2)
+# A second stage on the same parameters, fewer of them trainable (as an image competition's frozen -> unfrozen
+# stages, or the head alone): a new wrapper, and the first one's gradient hooks must be gone.
+model[0].requires_grad_(False)
+head = Learner(model, dl, None, loss_func=nn.functional.cross_entropy, device="cpu", amp="off", cbs=[Record()])
+head.fit_one_cycle(1, 1e-2)
 torch.save(
-    {"model": learn.module.state_dict(), "seen": seen, "world": world, "loss": learn.history[-1]["train_loss"]},
+    {
+        "model": model.state_dict(),
+        "seen": seen,
+        "world": world,
+        "unwrapped": learn.model is model and head.model is model,
+        "loss": learn.history[-1]["train_loss"],
+        "head_loss": head.history[-1]["train_loss"],
+    },
     out / f"rank{rank}.pt",
 )
 finish()  # barrier, then close the group: a rank that exits while the other still talks makes gloo abort

@@ -38,9 +38,9 @@ def test_two_gloo_processes_end_with_identical_weights(tmp_path):
     r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     a, b = (torch.load(tmp_path / f"rank{i}.pt", weights_only=True) for i in (0, 1))
-    assert a["world"] == b["world"] == 2
+    assert a["world"] == b["world"] == 2 and a["unwrapped"] and b["unwrapped"]  # DDP wrappers gone after fit
     for k in a["model"]:
         assert torch.equal(a["model"][k], b["model"][k]), k
     assert not set(a["seen"]) & set(b["seen"])  # each rank trained on its own shard
-    assert len(a["seen"]) == len(b["seen"]) == 96  # 2 epochs x 48 rows each
-    assert a["loss"] == b["loss"]  # the reported training loss is averaged across ranks
+    assert len(a["seen"]) == len(b["seen"]) == 144  # 2 + 1 epochs x 48 rows each
+    assert a["loss"] == b["loss"] and a["head_loss"] == b["head_loss"]  # averaged across ranks

@@ -164,3 +164,26 @@ def test_kill_9_in_a_stage_resumes_that_stage_to_the_uninterrupted_result(tmp_pa
     assert metrics[0].train_loss.tolist() == metrics[1].train_loss.tolist()
     assert metrics[0].step.tolist() == metrics[1].step.tolist()
     assert not list(stages.glob("*.partial.pt"))  # a finished stage leaves no partial checkpoint
+
+
+def test_make_train_runs_every_stage_data_parallel_under_torchrun(tmp_path):
+    data = tmp_path / "data"
+    args = [f"DATA={data}", "COMP=dogs-vs-cats", "RUN=ddp"]
+    stages = f"ARGS=precompute_epochs=2 frozen_epochs=1 epochs=[1] sizes=[64] tta=1 bs=16 {NET}"
+    r = make("train", *args, "NPROC=2", stages)
+    assert r.stdout.count("validation accuracy") == 1 and r.stdout.count("unfrozen@64 epoch 1/1") == 1  # rank 0 alone
+    run = data / "dogs-vs-cats" / "runs" / "ddp"
+    result = json.loads((run / "result.json").read_text())
+    assert result["world_size"] == 2 and result["stages"] == ["precompute", "frozen@64", "unfrozen@64"]
+    metrics = pd.read_csv(run / "metrics.csv")
+    assert list(metrics.stage) == ["precompute", "precompute", "frozen@64", "unfrozen@64"]
+    assert metrics.train_loss.notna().all() and metrics.valid_loss.notna().all()
+    assert sorted(p.name for p in (run / "stages").glob("*.pt")) == [
+        "0-precompute.pt",
+        "1-frozen-64.pt",
+        "2-unfrozen-64.pt",
+    ]
+    # 240 training images, 120 per rank at 16 per batch: 7 full batches per rank and epoch, counted once
+    assert metrics.step.diff().dropna().tolist() == [7, 7, 7]
+    make("predict", *args, f"SUBMISSIONS={tmp_path / 'subs'}", stages)  # one process reads what they trained
+    assert len(pd.read_csv(tmp_path / "subs" / "dogs-vs-cats" / "ddp.csv")) == 60
