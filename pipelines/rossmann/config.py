@@ -162,6 +162,7 @@ OPTIONAL_CONT_NAMES = [
     "DaysToMonthEnd",
     "AfterClosed",
     "BeforeClosed",
+    "StoreYearAgo",
 ]
 
 

@@ -35,6 +35,7 @@ from pipelines.runs import write_features_stamp
 EVENTS = ["Promo", "StateHoliday", "SchoolHoliday"]
 WEATHER_COLS = [c for c in RAW_DTYPES["weather.csv"] if c not in ("file", "Date")]
 # Code whose change invalidates the interim cache (make tracks the same files for the processed step).
+YEAR_AGO_LAG = 350  # StoreYearAgo's lag in days (see build_joined)
 CODE = [Path(__file__), *sorted((Path(__file__).parents[2] / "features").glob("*.py"))]
 # Hashed once, as this module is imported: the cache key names the code that runs, even when the files are
 # edited while a long run is under way (hashing them at build time labelled old code's output as new).
@@ -148,6 +149,10 @@ def build_joined(
     df = add_lagged_mean(
         df, "LogSales", "StoreDowLevel", lag=level_lag, window=364, group="StoreDow", where=df.Open == 1
     )
+    # The store's level in the same season a year earlier: its mean log sales over the 28 days centred on the
+    # date 364 days before (52 weeks, so the same weekdays), the yearly pattern of school holidays and summer
+    # trade that a 48-day lag cannot see. Lag 350 days: longer than any forecast horizon here.
+    df = add_lagged_mean(df, "LogSales", "StoreYearAgo", lag=YEAR_AGO_LAG, window=28, where=df.Open == 1)
     df = df.drop(columns=["LogSales", "StoreDow"])
     # Candidates from the winners' write-ups, built for every run, used when named in cont_names/cat_names
     # (config.py records what each scored on the backtest): the day's place in a promotion (PromoDay),
@@ -183,12 +188,14 @@ def split_valid(train: pd.DataFrame, valid_days: int) -> tuple[pd.DataFrame, pd.
 def build(paths: Paths, cfg: RossmannConfig) -> dict:
     """Build (or reuse) interim/{train,test}.feather, then processed/{train,valid,test}.feather and procs.json."""
     t0 = time.perf_counter()
-    lagged = [c for c in ("StoreLevel", "StoreDowLevel") if c in cfg.cont_names + cfg.cat_names]
-    if lagged and cfg.valid_days > cfg.level_lag:
-        raise ValueError(
-            f"valid_days={cfg.valid_days} > level_lag={cfg.level_lag}: {lagged[0]} would see validation sales. "
-            f"Set level_lag >= valid_days (ARGS='level_lag={cfg.valid_days}')."
-        )
+    lags = {"StoreLevel": cfg.level_lag, "StoreDowLevel": cfg.level_lag, "StoreYearAgo": YEAR_AGO_LAG}
+    for col, lag in lags.items():
+        if col in cfg.cont_names + cfg.cat_names and cfg.valid_days > lag:
+            fix = f"Set level_lag >= valid_days (ARGS='level_lag={cfg.valid_days}')" if lag == cfg.level_lag else ""
+            raise ValueError(
+                f"valid_days={cfg.valid_days} > the {lag}-day lag of {col}: it would see validation sales. "
+                + (fix or f"Leave {col} out of cont_names or hold out at most {lag} days.")
+            )
     settings = {"event_window": cfg.event_window, "level_lag": cfg.level_lag, "level_window": cfg.level_window}
     key = fingerprint(paths, settings)
     manifest = paths.interim / "manifest.json"

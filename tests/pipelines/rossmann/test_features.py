@@ -110,21 +110,29 @@ def test_store_level_equals_a_plain_reference_and_never_sees_the_future(joined, 
     raw = pd.read_csv(rossmann_sample_dir / "train.csv", parse_dates=["Date"])
     raw = raw[(raw.Open == 1) & (raw.Sales > 0)]
     by_store = {s: g.set_index("Date").Sales for s, g in raw.groupby("Store")}
-    for frame in (train.sample(300, random_state=1), test.sample(100, random_state=1)):
-        for s, d, got in zip(frame.Store, frame.Date, frame.StoreLevel, strict=True):
-            window = by_store[s][
-                (by_store[s].index >= d - pd.Timedelta(days=48 + 90)) & (by_store[s].index <= d - pd.Timedelta(days=48))
-            ]
-            expect = np.log(window).mean() if len(window) else np.nan
-            np.testing.assert_allclose(got, expect, rtol=1e-5)
+    found = 0
+    for col, lag, days in (("StoreLevel", 48, 91), ("StoreYearAgo", 350, 28)):
+        for frame in (train.sample(300, random_state=1), test.sample(100, random_state=1)):
+            for s, d, got in zip(frame.Store, frame.Date, frame[col], strict=True):
+                sales = by_store[s]
+                window = sales[
+                    (sales.index >= d - pd.Timedelta(days=lag + days - 1)) & (sales.index <= d - pd.Timedelta(days=lag))
+                ]
+                expect = np.log(window).mean() if len(window) else np.nan
+                np.testing.assert_allclose(got, expect, rtol=1e-5)
+                found += col == "StoreYearAgo" and np.isfinite(got)
+    assert found > 50  # the sample spans more than a year: the year-ago level is exercised
 
 
 def test_valid_days_beyond_the_level_lag_is_refused(sample_paths):
-    with pytest.raises(ValueError, match="StoreDowLevel would see validation sales.*level_lag=60"):
+    with pytest.raises(ValueError, match="48-day lag of StoreDowLevel: it would see validation sales.*level_lag=60"):
         build(sample_paths, RossmannConfig(valid_days=60))  # the default features include StoreDowLevel
     without = [c for c in RossmannConfig().cont_names if c != "StoreDowLevel"]
     build(sample_paths, RossmannConfig(valid_days=60, cont_names=without))  # no lagged feature: fine
     build(sample_paths, RossmannConfig(valid_days=60, level_lag=60))  # a lag as long as the horizon: fine
+    year_ago = RossmannConfig(valid_days=351, level_lag=351, cont_names=[*without, "StoreYearAgo"])
+    with pytest.raises(ValueError, match="351 > the 350-day lag of StoreYearAgo.*hold out at most 350 days"):
+        build(sample_paths, year_ago)
 
 
 def test_cache_key_names_the_code_imported_not_the_files_edited_since(sample_paths, monkeypatch):
