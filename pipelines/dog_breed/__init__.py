@@ -8,7 +8,7 @@ from pipelines.dog_breed import sample
 from pipelines.dog_breed.layout import cut_dog_breed, dog_breed_submission, read_dog_breed
 from pipelines.download import DataSpec
 from pipelines.submit import probability
-from pipelines.vision import VisionConfig, bind
+from pipelines.vision import STEPS, VisionConfig, bind
 from pipelines.vision import backtest as vbt
 from pipelines.vision.task import ImageTask
 
@@ -42,16 +42,4 @@ DISTRIBUTED = True  # `make train NPROC=2`: the net's stages train data-parallel
 # make backtest: a seeded, stratified fifth of the labelled images as the hidden test set
 BACKTEST = vbt.image_backtest(cut_dog_breed, vbt.multiclass_log_loss, "logloss", "id", "breed")
 HEADLINE = "oof_logloss"  # make runs / make report: multi-class log loss out of fold, as Kaggle scores it
-__all__ = [
-    "DISTRIBUTED",
-    "BACKTEST",
-    "HEADLINE",
-    "SPEC",
-    "TASK",
-    "Config",
-    "build_features",
-    "lr_find",
-    "predict",
-    "submit",
-    "train",
-]
+__all__ = ["BACKTEST", "DISTRIBUTED", "HEADLINE", "SPEC", "TASK", "Config", *STEPS]

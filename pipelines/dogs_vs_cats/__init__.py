@@ -9,7 +9,7 @@ from pipelines.dogs_vs_cats import sample
 from pipelines.dogs_vs_cats.layout import cut_dogs_vs_cats, dogs_vs_cats_submission, read_dogs_vs_cats
 from pipelines.download import DataSpec
 from pipelines.submit import probability
-from pipelines.vision import VisionConfig, bind
+from pipelines.vision import STEPS, VisionConfig, bind
 from pipelines.vision import backtest as vbt
 from pipelines.vision.task import ImageTask
 
@@ -42,16 +42,4 @@ DISTRIBUTED = True  # `make train NPROC=2`: the net's stages train data-parallel
 # make backtest: a seeded, stratified fifth of the labelled images as the hidden test set
 BACKTEST = vbt.image_backtest(cut_dogs_vs_cats, vbt.binary_log_loss, "logloss", "id", "label", accuracy=vbt.accuracy_of)
 HEADLINE = "oof_logloss"  # make runs / make report: log loss out of fold, as Kaggle scores it
-__all__ = [
-    "DISTRIBUTED",
-    "BACKTEST",
-    "HEADLINE",
-    "SPEC",
-    "TASK",
-    "Config",
-    "build_features",
-    "lr_find",
-    "predict",
-    "submit",
-    "train",
-]
+__all__ = ["BACKTEST", "DISTRIBUTED", "HEADLINE", "SPEC", "TASK", "Config", *STEPS]

@@ -9,7 +9,7 @@ from pipelines.download import DataSpec
 from pipelines.planet import sample
 from pipelines.planet.layout import cut_planet, planet_submission, read_planet
 from pipelines.submit import labels
-from pipelines.vision import VisionConfig, bind
+from pipelines.vision import STEPS, VisionConfig, bind
 from pipelines.vision import backtest as vbt
 from pipelines.vision.task import ImageTask
 
@@ -51,16 +51,4 @@ DISTRIBUTED = True  # `make train NPROC=2`: the net's stages train data-parallel
 # make backtest: a seeded, stratified fifth of the labelled images as the hidden test set
 BACKTEST = vbt.image_backtest(cut_planet, vbt.sample_f2, "f2", "image_name", "tags", greater_is_better=True)
 HEADLINE = "oof_f2"  # make runs / make report: sample-averaged F2 out of fold (thresholds too), as Kaggle scores it
-__all__ = [
-    "DISTRIBUTED",
-    "BACKTEST",
-    "HEADLINE",
-    "SPEC",
-    "TASK",
-    "Config",
-    "build_features",
-    "lr_find",
-    "predict",
-    "submit",
-    "train",
-]
+__all__ = ["BACKTEST", "DISTRIBUTED", "HEADLINE", "SPEC", "TASK", "Config", *STEPS]
