@@ -118,5 +118,19 @@ def test_columns_the_network_leaves_out_still_feed_the_boosting_member(featured)
     assert np.array_equal(x[:, state_cols], emb.numpy()[frames["valid"].State.to_numpy()])
     assert set(summary["weights"]) == {"nn", "gbdt"}
     assert len(pd.read_csv(predict(featured, cfg, "x"))) == len(pd.read_csv(featured.raw / "sample_submission.csv"))
-    with pytest.raises(ValueError, match=r"nn_exclude.*\['Sotre'\].*not among the processed columns"):
+    with pytest.raises(ValueError, match=r"nn_exclude.*\['Sotre'\] not a feature column"):
         train(featured, RossmannConfig(**SMALL, nn_exclude=["Sotre"]), "bad")
+
+
+def test_the_default_network_columns_leave_out_store_dow_level_when_there_is_one():
+    from types import SimpleNamespace
+
+    from pipelines.rossmann.config import net_columns
+
+    proc = SimpleNamespace(all_cat_names=["Store", "Store_na"], cont_names=["Promo", "StoreDowLevel"])
+    assert net_columns(RossmannConfig(), proc) == (["Store", "Store_na"], ["Promo"])
+    without = SimpleNamespace(all_cat_names=["Store"], cont_names=["Promo"])  # cont_names without it: no-op
+    assert net_columns(RossmannConfig(), without) == (["Store"], ["Promo"])
+    assert net_columns(RossmannConfig(nn_exclude=[]), proc) == (["Store", "Store_na"], ["Promo", "StoreDowLevel"])
+    with pytest.raises(ValueError, match="StoreDowLvl"):
+        net_columns(RossmannConfig(nn_exclude=["StoreDowLvl"]), proc)
