@@ -189,9 +189,9 @@ class RossmannConfig:
     emb_sizes: list[str] = setting(factory=list)  # overrides of the width rule, e.g. ["Store=50"]
     y_range_mult: float = setting(1.2, gt=0)  # sigmoid output on [0, y_range_mult * log(max Sales)]
     # Processed columns the network leaves out (the boosting member still reads every column). StoreDowLevel
-    # helps the trees but not the network: `make backtest` (real data, 2 AMD cores, last48 / prev48) with it
-    # excluded here: network 0.1135 / 0.1134 -> 0.1060 / 0.1139, LightGBM (fed the network's embeddings)
-    # 0.1048 / 0.1013 -> 0.1040 / 0.0998, blend 0.1028 / 0.0996 -> 0.1017 / 0.0973.
+    # helps the trees but not the network: `make backtest` (real data, 2 AMD cores, LightGBM lr 0.15, last48 /
+    # prev48) with it excluded here: network 0.1135 / 0.1134 -> 0.1060 / 0.1139, LightGBM (fed the network's
+    # embeddings) 0.1048 / 0.1013 -> 0.1040 / 0.0998, blend 0.1028 / 0.0996 -> 0.1017 / 0.0973.
     nn_exclude: list[str] = setting(factory=lambda: ["StoreDowLevel"], member="nn")
 
     # --- training ---
