@@ -100,15 +100,20 @@ def activations(
         ]
     )
     path = paths.interim / "activations" / f"{split}-{size}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
-    if is_main() and not path.is_file():  # data-parallel: rank 0 computes them, every rank reads its file
-        compute_activations(model, data, split, size, cfg, learn, path)
+    acts = None
+    if is_main():  # data-parallel: rank 0 computes them (or finds them cached), the other ranks read its file
+        acts = (
+            torch.load(path, weights_only=True)
+            if path.is_file()
+            else compute(model, data, split, size, cfg, learn, path)
+        )
     barrier()
-    return torch.load(path, weights_only=True)
+    return acts if acts is not None else torch.load(path, weights_only=True)
 
 
-def compute_activations(
+def compute(
     model: ImageModel, data: ImageData, split: str, size: int, cfg: VisionConfig, learn: Predictor, path: Path
-) -> None:
+) -> torch.Tensor:
     t0 = time.perf_counter()
     ds = data.dataset(split, valid_transform(size))
     loader = image_loader(
@@ -129,6 +134,7 @@ def compute_activations(
     )
     with atomic_path(path) as tmp:
         torch.save(acts, tmp)
+    return acts
 
 
 def stage_learner(
