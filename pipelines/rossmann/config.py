@@ -240,7 +240,9 @@ class RossmannConfig:
     # Berkhahn 2016, the 3rd-place Rossmann solution: embeddings as features help every learner)
     gbdt_embeddings: list[str] = setting(factory=lambda: ["Store"], member="gbdt")
     # RMSPE-optimal point prediction from a log-space model: with log residuals ~ N(0, s2), the ratio c that
-    # minimises E[(1 - c*exp(pred)/y)^2] is exp(-1.5 * s2). s2 is measured on training rows (never on valid).
+    # minimises E[(1 - c*exp(pred)/y)^2] is exp(-1.5 * s2). The submission's shift takes s2 from the validation
+    # predictions (of the blend, or of the one member), beside the blend weights; without validation days, from
+    # the training rows (each seed's own figure in per_seed always takes it from a sample of its training rows).
     rmspe_shift: bool = True
 
 
