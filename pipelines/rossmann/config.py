@@ -153,7 +153,8 @@ CONT_NAMES = [
 # Built for every run but not used by default: each measured on top of StoreDowLevel by LightGBM alone as above
 # (seed 0, last48 / prev48; without them 0.1117 / 0.1034, and seed 1 moved that by -0.0020 / +0.0049): StoreLevel
 # 0.1087 / 0.1039, PromoDay 0.1090 / 0.1050, the nine week counts 0.1097 / 0.1052, DaysToMonthEnd 0.1082 /
-# 0.1060, After/BeforeClosed 0.1092 / 0.1169: none helps on both windows beyond seed noise. Add one with
+# 0.1060, After/BeforeClosed 0.1092 / 0.1169, StoreYearAgo 0.1116 / 0.1087 (the same protocol, base re-run at
+# the same time: 0.1117 / 0.1034): none helps on both windows beyond seed noise. Add one with
 # ARGS='cont_names=[...,"PromoDay"]' to try.
 OPTIONAL_CONT_NAMES = [
     "StoreLevel",
