@@ -143,11 +143,11 @@ CONT_NAMES = [
     "BeforeSchoolHoliday",
     "Promo",
     "SchoolHoliday",
-    # Each store's level on each weekday over the year before the forecast origin (features.py). Measured by
-    # `make backtest` (real data, 2 AMD cores, RMSPE on the hidden 48 days, last48 / prev48): LightGBM alone
-    # without embeddings 0.1207 / 0.1130 -> 0.1117 / 0.1034 (seed 0), 0.1177 / 0.1157 -> 0.1097 / 0.1083
-    # (seed 1); the default ensemble: blend 0.1064 / 0.0997 -> 0.1032 / 0.0998, LightGBM 0.1118 / 0.1026 ->
-    # 0.1052 / 0.1017, network 0.1078 / 0.1134 -> 0.1135 / 0.1134.
+    # Each store's level on each weekday over the 364 days ending level_lag days before the row (features.py).
+    # Measured by `make backtest` (real data, 2 AMD cores, RMSPE on the hidden 48 days, last48 / prev48): LightGBM
+    # alone without embeddings 0.1207 / 0.1130 -> 0.1117 / 0.1034 (seed 0), 0.1177 / 0.1157 -> 0.1097 / 0.1083 (seed
+    # 1); the default ensemble: blend 0.1064 / 0.0997 -> 0.1032 / 0.0998, LightGBM 0.1118 / 0.1026 -> 0.1052 / 0.1017,
+    # network 0.1078 / 0.1134 -> 0.1135 / 0.1134.
     "StoreDowLevel",
     # Each store's recent level (mean log sales over 91 days, ending 48 days before the row: the store-level drift
     # the error analysis found). LightGBM alone screened it as neutral (below); in the default ensemble (network
@@ -156,10 +156,10 @@ CONT_NAMES = [
     # 0.1003 / 0.0962 (one seed: gains of this size are within a seed's noise for any one member).
     "StoreLevel",
 ]
-# Built for every run but not used by default: each measured on top of StoreDowLevel by LightGBM alone as above
-# (seed 0, last48 / prev48; without them 0.1117 / 0.1034, and seed 1 moved that by -0.0020 / +0.0049): StoreLevel
-# (now a default, above) 0.1087 / 0.1039, PromoDay 0.1090 / 0.1050, the nine week counts 0.1097 / 0.1052, DaysToMonthEnd 0.1082 /
-# 0.1060, After/BeforeClosed 0.1092 / 0.1169, StoreYearAgo 0.1116 / 0.1087 (the same protocol, base re-run at
+# Built for every run but not used by default: each measured on top of StoreDowLevel by LightGBM alone as above (seed
+# 0, last48 / prev48; without them 0.1117 / 0.1034, and seed 1 moved that by -0.0020 / +0.0049): StoreLevel (now a
+# default, above) 0.1087 / 0.1039, PromoDay 0.1090 / 0.1050, the nine week counts 0.1097 / 0.1052, DaysToMonthEnd
+# 0.1082 / 0.1060, After/BeforeClosed 0.1092 / 0.1169, StoreYearAgo 0.1116 / 0.1087 (the same protocol, base re-run at
 # the same time: 0.1117 / 0.1034): none helps on both windows beyond seed noise. Add one with
 # ARGS='cont_names=[...,"PromoDay"]' to try.
 OPTIONAL_CONT_NAMES = [
