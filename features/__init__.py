@@ -1,7 +1,14 @@
 """Reusable, competition-agnostic feature engineering: pure DataFrame -> DataFrame functions and fitted procs."""
 
 from features.dates import add_datepart, week_start
-from features.events import add_event_counts, add_event_durations, add_lagged_mean, add_run_position, add_week_counts
+from features.events import (
+    add_event_counts,
+    add_event_durations,
+    add_lagged_mean,
+    add_run_position,
+    add_week_counts,
+    long_runs,
+)
 from features.procs import Categorify, FillMissing, Normalize, TabularProcessor
 from features.tables import JoinError, join_df
 
@@ -18,5 +25,6 @@ __all__ = [
     "add_run_position",
     "add_week_counts",
     "join_df",
+    "long_runs",
     "week_start",
 ]

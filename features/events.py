@@ -95,22 +95,36 @@ def add_lagged_mean(
     return df.assign(**{name: pd.Series(mean.astype(np.float32), index=order.index).reindex(df.index)})
 
 
-def add_run_position(df: pd.DataFrame, events: list[str], group: str = "Store", date: str = "Date") -> pd.DataFrame:
-    """Add `<ev>Day`: the day's position inside its run of consecutive event days per group (1 on the first
-    day of a promotion, 2 on the second, ...; 0 on a day without the event). A missing day ends a run."""
+def _runs(df: pd.DataFrame, ev: str, group: str, date: str) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """(sorted view, event flags in its order, index of each row's run start): a run is consecutive calendar
+    days of `ev` in one group; a missing day or a day without the event ends it."""
     order = _sorted_view(df, group, date)
     days = ((order[date] - pd.Timestamp("1970-01-01")) // pd.Timedelta(days=1)).to_numpy()
     g = pd.factorize(order[group])[0]
     follows = np.r_[False, (g[1:] == g[:-1]) & (days[1:] == days[:-1] + 1)]  # the previous row is yesterday
-    idx = np.arange(len(order))
+    hit = df.loc[order.index, ev].astype(bool).to_numpy()
+    start = hit & ~(follows & np.r_[False, hit[:-1]])
+    first = np.maximum.accumulate(np.where(start, np.arange(len(order)), 0))  # row of the current run's first day
+    return order, hit, first
+
+
+def add_run_position(df: pd.DataFrame, events: list[str], group: str = "Store", date: str = "Date") -> pd.DataFrame:
+    """Add `<ev>Day`: the day's position inside its run of consecutive event days per group (1 on the first
+    day of a promotion, 2 on the second, ...; 0 on a day without the event). A missing day ends a run."""
     new = {}
     for ev in events:
-        hit = df.loc[order.index, ev].astype(bool).to_numpy()
-        start = hit & ~(follows & np.r_[False, hit[:-1]])
-        first = np.maximum.accumulate(np.where(start, idx, 0))  # row of the current run's first day
-        pos = np.where(hit, idx - first + 1, 0)
+        order, hit, first = _runs(df, ev, group, date)
+        pos = np.where(hit, np.arange(len(order)) - first + 1, 0)
         new[ev + "Day"] = pd.Series(pos.astype("int16"), index=order.index).reindex(df.index)
     return df.assign(**new)
+
+
+def long_runs(df: pd.DataFrame, ev: str, min_days: int, group: str = "Store", date: str = "Date") -> pd.Series:
+    """True on the rows of the runs of at least `min_days` consecutive `ev` days per group (a missing day ends
+    a run), e.g. a store closed for a refit rather than for a Sunday or a holiday."""
+    order, hit, first = _runs(df, ev, group, date)
+    size = np.bincount(first[hit], minlength=len(order))  # days in each run, at its first row
+    return pd.Series(hit & (size[first] >= min_days), index=order.index).reindex(df.index)
 
 
 def add_week_counts(df: pd.DataFrame, events: list[str], group: str = "Store", date: str = "Date") -> pd.DataFrame:

@@ -136,3 +136,23 @@ def test_week_counts_are_calendar_weeks_per_store():
     assert out.Promo_this_week.tolist() == [2, 2, 1, 1, 1, 1]
     assert out.Promo_last_week.tolist() == [0, 0, 2, 2, 1, 0]  # store 2 has no week before
     assert out.Promo_next_week.tolist() == [1, 1, 1, 1, 0, 0]
+
+
+def test_long_runs_flag_only_runs_of_enough_consecutive_days():
+    from features import long_runs
+
+    d = pd.DataFrame(
+        {
+            "Store": [1] * 12 + [2] * 6,
+            # store 1: closed 01-02..01-06 (5 days: long), then 01-08 and 01-10..01-12 (short runs);
+            # store 2: six closed rows, but 01-04 is missing, so two runs of 3 days
+            "Date": list(pd.date_range("2015-01-01", periods=12))
+            + list(pd.date_range("2015-01-01", periods=3))
+            + list(pd.date_range("2015-01-05", periods=3)),
+            "Closed": [0, 1, 1, 1, 1, 1, 0, 1, 0, 1, 1, 1] + [1] * 6,
+        }
+    ).sample(frac=1, random_state=3)
+    out = d.assign(long=long_runs(d, "Closed", min_days=5)).sort_values(["Store", "Date"])
+    assert out.long.tolist() == [False] + [True] * 5 + [False] * 12
+    out = d.assign(long=long_runs(d, "Closed", min_days=3)).sort_values(["Store", "Date"])
+    assert out.long.tolist() == [False] + [True] * 5 + [False] * 3 + [True] * 3 + [True] * 6

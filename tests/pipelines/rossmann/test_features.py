@@ -124,6 +124,33 @@ def test_store_level_equals_a_plain_reference_and_never_sees_the_future(joined, 
     assert found > 50  # the sample spans more than a year: the year-ago level is exercised
 
 
+def test_long_closure_distances_equal_a_plain_reference(joined):
+    """After/BeforeLongClosed: days since / until the nearest day of a run of 5+ closed days in a row, capped at
+    30. A day-by-day walk over each store's calendar; the test days' Open counts (known in advance)."""
+    train, test = joined
+    both = pd.concat([train, test]).sort_values(["Store", "Date"])
+    checked = 0
+    for store, g in both.groupby("Store"):
+        closed = dict(zip(g.Date, g.Open == 0, strict=True))
+        long_days = set()
+        for d in g.Date:
+            run = [d]  # the closed run through d, day by day
+            while closed.get(run[-1] + pd.Timedelta(days=1), False):
+                run.append(run[-1] + pd.Timedelta(days=1))
+            if closed[d] and not closed.get(d - pd.Timedelta(days=1), False) and len(run) >= 5:
+                long_days.update(run)
+        if not long_days:
+            assert (g.AfterLongClosed == 30).all() and (g.BeforeLongClosed == 30).all()
+            continue
+        for d, after, before in zip(g.Date, g.AfterLongClosed, g.BeforeLongClosed, strict=True):
+            since = [(d - x).days for x in long_days if x <= d]
+            until = [(x - d).days for x in long_days if x >= d]
+            assert after == min(min(since, default=30), 30) and before == min(min(until, default=30), 30), (store, d)
+            checked += after < 30 or before < 30
+    assert checked > 100  # the sample's refits are long closures: the feature is exercised
+    assert (both.loc[both.DayOfWeek == 7, "AfterLongClosed"] == 30).mean() > 0.9  # Sundays are not refits
+
+
 def test_valid_days_beyond_the_level_lag_is_refused(sample_paths):
     with pytest.raises(ValueError, match="48-day lag of StoreLevel: it would see validation sales.*level_lag=60"):
         build(sample_paths, RossmannConfig(valid_days=60))  # the default features include StoreLevel
