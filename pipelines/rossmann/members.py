@@ -26,7 +26,7 @@ from pipelines.rossmann.config import RossmannConfig, net_columns
 from pipelines.runs import RunDir, features_fingerprint
 
 
-def params(cfg: RossmannConfig) -> gbdt.GBDTParams:
+def params(cfg: RossmannConfig, seed: int) -> gbdt.GBDTParams:
     return gbdt.GBDTParams(
         rounds=cfg.gbdt_rounds,
         lr=cfg.gbdt_lr,
@@ -34,8 +34,13 @@ def params(cfg: RossmannConfig) -> gbdt.GBDTParams:
         min_leaf=cfg.gbdt_min_leaf,
         colsample=cfg.gbdt_colsample,
         subsample=cfg.gbdt_subsample,
-        seed=cfg.seed,
+        seed=seed,
     )
+
+
+def model_file(i: int) -> str:
+    """The file of the member's i-th LightGBM model (one per seed): model.txt, then model-2.txt, ..."""
+    return "model.txt" if i == 0 else f"model-{i + 1}.txt"
 
 
 def matrix(frame: pd.DataFrame, proc, net_state: dict, cfg: RossmannConfig) -> tuple[np.ndarray, list[str]]:
@@ -60,15 +65,18 @@ def net_state(net_dir: Path, cfg: RossmannConfig) -> dict:
 def train_gbdt(
     paths: Paths, cfg: RossmannConfig, run: str, proc, net_dir: Path | None, rows, valid, refit_rounds=None
 ) -> dict:
-    """Fit (or reuse) the boosting member into runs/RUN/gbdt (refit: runs/RUN/refit/gbdt, `refit_rounds`
-    rounds on `rows`, which then include the validation days); returns its result.json content."""
+    """Fit (or reuse) the boosting member into runs/RUN/gbdt (refit: runs/RUN/refit/gbdt, `refit_rounds` rounds
+    per seed on `rows`, which then include the validation days): `gbdt_seeds` models whose log predictions are
+    averaged. Returns its result.json content."""
     refit = refit_rounds is not None
     rd = RunDir(paths.runs / run / ("refit" if refit else "") / "gbdt")
     net_identity = RunDir(net_dir).read_json("config.json")["run"] if cfg.gbdt_embeddings else None
+    seeds = list(range(cfg.seed, cfg.seed + cfg.gbdt_seeds))
     want = {
         **fingerprint(cfg, members=("gbdt",)),
         "features": features_fingerprint(paths),
         "net": net_identity,
+        "seeds": seeds,
         "rounds": refit_rounds,
     }
     done = rd.reuse_or_start(want, "gbdt")
@@ -80,33 +88,36 @@ def train_gbdt(
     y = np.log(np.maximum(rows.Sales.to_numpy(np.float64), 1.0))
     label = "refit gbdt" if refit else "gbdt"
     embeddings = f"{', '.join(cfg.gbdt_embeddings)} embeddings" if cfg.gbdt_embeddings else "no embeddings"
-    print(f"{rd.path}: {label} on {len(x):,} rows x {len(names)} features ({embeddings})")
-    xv = None
-    if len(valid):
-        xv, _ = matrix(valid, proc, state, cfg)
-    booster = gbdt.fit(
-        x,
-        y,
-        params(cfg),
-        names,
-        valid=(xv, np.log(valid.Sales.to_numpy(np.float64))) if xv is not None else None,
-        rounds=refit_rounds,
-        label=label,
-    )
-    print(f"{label}: {gbdt.best_rounds(booster)} rounds kept ({time.perf_counter() - t0:.0f} s)")
-    gbdt.save(booster, rd.path / "model.txt")
-    importance = pd.DataFrame(
-        {"feature": names, "gain": booster.feature_importance("gain", iteration=gbdt.best_rounds(booster))}
-    )
+    print(f"{rd.path}: {label} on {len(x):,} rows x {len(names)} features ({embeddings}), seeds {seeds}")
+    xv = matrix(valid, proc, state, cfg)[0] if len(valid) else None
+    kept, gain, preds = [], np.zeros(len(names)), []
+    for i, seed in enumerate(seeds):
+        booster = gbdt.fit(
+            x,
+            y,
+            params(cfg, seed),
+            names,
+            valid=(xv, np.log(valid.Sales.to_numpy(np.float64))) if xv is not None else None,
+            rounds=refit_rounds[i] if refit else None,
+            label=f"{label} seed {seed}",
+        )
+        kept.append(gbdt.best_rounds(booster))
+        print(f"{label} seed {seed}: {kept[-1]} rounds kept ({time.perf_counter() - t0:.0f} s)")
+        gbdt.save(booster, rd.path / model_file(i))
+        gain += booster.feature_importance("gain", iteration=kept[-1])
+        if xv is not None:
+            preds.append(gbdt.predict(booster, xv))
+    importance = pd.DataFrame({"feature": names, "gain": gain / len(seeds)})
     write_csv(importance.sort_values("gain", ascending=False), rd.path / "feature_importance.csv")
     result = {
-        "rounds": gbdt.best_rounds(booster),
+        "rounds": kept,
+        "models": [model_file(i) for i in range(len(seeds))],
         "rows": len(x),
         "features": len(names),
         "train_seconds": round(time.perf_counter() - t0, 1),
     }
     if xv is not None:
-        pred = gbdt.predict(booster, xv)
+        pred = np.mean(preds, axis=0)  # log space, as the network's seeds
         write_feather(valid[["Date", "Store", "Sales"]].assign(pred_log=pred), rd.path / "valid_preds.feather")
         result["valid_rmspe_raw"] = round(rmspe(np.exp(pred), valid.Sales.to_numpy()), 6)
     rd.write_json("result.json", result)
@@ -114,9 +125,11 @@ def train_gbdt(
 
 
 def test_preds(folder: Path, net_dir: Path, cfg: RossmannConfig, proc, test: pd.DataFrame) -> np.ndarray:
-    """The boosting member's log predictions on `test`, with the embeddings of the network it was trained with."""
+    """The boosting member's log predictions on `test` (its seeds' models averaged), with the embeddings of the
+    network it was trained with."""
     x, _ = matrix(test, proc, net_state(net_dir, cfg), cfg)
-    return gbdt.predict(gbdt.load(folder / "model.txt"), x)
+    files = RunDir(folder).read_json("result.json").get("models", ["model.txt"])
+    return np.mean([gbdt.predict(gbdt.load(folder / f), x) for f in files], axis=0)
 
 
 def log_shift(mse: float, enabled: bool = True) -> float:

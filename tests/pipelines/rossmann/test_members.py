@@ -1,6 +1,7 @@
 """The Rossmann ensemble on the embedded sample: refit on all rows, the boosting member with the network's
 embeddings as features, the validated blend, and what is reused when only one member's settings change."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -10,7 +11,7 @@ import torch
 
 from models.tabular import TabularModel, embedding_features
 from pipelines.rossmann import RossmannConfig, members, predict, train
-from pipelines.rossmann.model import load_processed
+from pipelines.rossmann.model import fit_rows, load_processed
 
 pytestmark = pytest.mark.slow
 SMALL = dict(epochs=2, lr=1e-2, bs=256, layers=[64, 32], gbdt_rounds=60, gbdt_leaves=15)
@@ -96,6 +97,31 @@ def test_the_boosting_member_alone_trains_no_network(featured):
     assert summary["weights"] == {"gbdt": 1.0} and summary["valid_rmspe"] == summary["members"]["gbdt"]
     sub = pd.read_csv(predict(featured, cfg, "g"))
     assert len(sub) == len(pd.read_csv(featured.raw / "sample_submission.csv")) and sub.Sales.notna().all()
+
+
+def test_boosting_seeds_are_averaged_in_log_space_and_refit_each_with_its_own_rounds(featured):
+    import lightgbm as lgb
+
+    cfg = RossmannConfig(members=["gbdt"], gbdt_embeddings=[], gbdt_rounds=40, gbdt_leaves=15, gbdt_seeds=2)
+    summary = train(featured, cfg, "g2")
+    run = featured.runs / "g2"
+    assert summary["gbdt"]["models"] == ["model.txt", "model-2.txt"] and len(summary["gbdt"]["rounds"]) == 2
+    assert summary["gbdt_refit"]["rounds"] == summary["gbdt"]["rounds"]
+    proc, frames = load_processed(featured, cfg)
+    x, _ = members.matrix(fit_rows(cfg, frames)[1], proc, {}, cfg)  # the validation days' sales rows
+    logs = [lgb.Booster(model_file=str(run / "gbdt" / f)).predict(x) for f in ("model.txt", "model-2.txt")]
+    assert not np.allclose(*logs)  # the seeds sample other rows and columns
+    oof = pd.read_feather(run / "gbdt" / "valid_preds.feather").pred_log.to_numpy()
+    assert np.allclose(oof, np.mean(logs, axis=0))
+    one = train(featured, dataclasses.replace(cfg, gbdt_seeds=1), "g1")  # seed 0 alone: model.txt
+    assert one["gbdt"]["rounds"] == summary["gbdt"]["rounds"][:1]
+    sub = pd.read_csv(predict(featured, cfg, "g2")).set_index("Id")
+    test = frames["test"].set_index("Id").loc[sub.index]
+    xt, _ = members.matrix(test.reset_index(), proc, {}, cfg)
+    refits = [lgb.Booster(model_file=str(run / "refit" / "gbdt" / f)).predict(xt) for f in ("model.txt", "model-2.txt")]
+    open_ = (test.Open != 0).to_numpy()
+    expect = np.exp(np.mean(refits, axis=0) + summary["log_shift"])
+    assert np.allclose(sub.Sales.to_numpy()[open_], expect[open_], rtol=1e-6)
 
 
 def test_columns_the_network_leaves_out_still_feed_the_boosting_member(featured):
