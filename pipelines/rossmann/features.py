@@ -35,10 +35,10 @@ from pipelines.runs import write_features_stamp
 
 EVENTS = ["Promo", "StateHoliday", "SchoolHoliday"]
 WEATHER_COLS = [c for c in RAW_DTYPES["weather.csv"] if c not in ("file", "Date")]
-# Code whose change invalidates the interim cache (make tracks the same files for the processed step).
 YEAR_AGO_LAG = 350  # StoreYearAgo's lag in days (see build_joined)
 LONG_CLOSURE = 5  # closed days in a row that make a refit: longer than a Sunday next to holidays (at most 4)
 LONG_CLOSURE_CAP = 30  # After/BeforeLongClosed beyond this many days (or with no such closure) read as this
+# Code whose change invalidates the interim cache (make tracks the same files for the processed step).
 CODE = [Path(__file__), *sorted((Path(__file__).parents[2] / "features").glob("*.py"))]
 # Hashed once, as this module is imported: the cache key names the code that runs, even when the files are
 # edited while a long run is under way (hashing them at build time labelled old code's output as new).
@@ -165,10 +165,11 @@ def build_joined(
     df = add_week_counts(df, EVENTS)
     df["DaysToMonthEnd"] = (df.Date.dt.days_in_month - df.Date.dt.day).astype("int8")
     df = add_event_durations(df.assign(Closed=df.Open == 0), ["Closed"]).drop(columns="Closed")
-    # Days since / until a long closure (a refit, not a Sunday or a holiday): the feature Nima Shahbazi (Kaggle
-    # 2nd place) built from the rows others removed. Open is known for the test days, so no sales are read. In the
-    # real train.csv's 91 such closures (2014's half-year of missing rows aside), sales ran 1.2-1.3x the store's
-    # median 6-12 days before one, 0.6x on its last day, 2.6x on the day the store reopened, 1.4-1.9x that week.
+    # Days since / until a long closure (a refit, not a Sunday or a holiday); the 2nd-place write-up (Nima
+    # Shahbazi) credits a feature built from data many removed from training. Open is known for the test days and
+    # no sales are read. In the real train.csv's 91 such closures (2014's half-year of missing rows aside), sales
+    # ran 1.2-1.3x the store's median 6-12 days before one, 0.6x on its last day, 2.6x on the day the store
+    # reopened and 1.4-1.9x that week.
     df["LongClosed"] = long_runs(df.assign(Closed=df.Open == 0), "Closed", LONG_CLOSURE)
     df = add_event_durations(df, ["LongClosed"]).drop(columns="LongClosed")
     for col in ("AfterLongClosed", "BeforeLongClosed"):
