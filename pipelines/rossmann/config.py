@@ -251,9 +251,9 @@ class RossmannConfig:
     # last48 / prev48): LightGBM alone without embeddings at lr 0.1 scored 0.1057 / 0.1021 (seed 0) and 0.1058 /
     # 0.1003 (seed 1), their two submissions averaged in log space 0.1046 / 0.0996, one seed at lr 0.05 (about the
     # same compute as two at 0.1) 0.1058 / 0.1011. In the default ensemble, two seeds at lr 0.1: LightGBM 0.1012 /
-    # 0.0958, blend 0.1002 / 0.0952 (one at lr 0.05: 0.1012 / 0.0965, 0.1003 / 0.0962), fits 19-33% longer, which
-    # `make all` cannot afford in 25 min on 2 cores; with gbdt_colsample=0.5 as well, 7-15% shorter but blend
-    # 0.1012 / 0.0942: worse on last48. Neither is the default.
+    # 0.0958, blend 0.1002 / 0.0952 (one at lr 0.05: 0.1012 / 0.0965, 0.1003 / 0.0962), LightGBM fits 19-33%
+    # longer there but 16% shorter in the real-data `make all` (where seed 1 stopped at 1101 rounds): the cost
+    # follows early stopping. With gbdt_colsample=0.5 as well: 7-15% shorter, blend 0.1012 / 0.0942, worse on last48.
     gbdt_seeds: int = setting(1, ge=1, member="gbdt")
     # categorical columns whose learned network embeddings join the boosting member's features (Guo &
     # Berkhahn 2016, the 3rd-place Rossmann solution: embeddings as features help every learner)
