@@ -189,6 +189,18 @@ class RossmannConfig:
     # StoreLevel looks back from this many days before each row (>= the test horizon: no leak)
     level_lag: int = setting(48, ge=0, step="features")
     level_window: int = setting(91, ge=1, step="features")  # ... over this many days of the store's log sales
+    # After/Before{Promo,StateHoliday,SchoolHoliday} as log(1 + days) instead of days (the course). In days, the
+    # holiday ones run to months (std 21-33 days on the training rows), and the network reads them normalized: around
+    # Easter 2015 (prev48's validation days) its mean log error ran -0.19 on the Wednesday before and +0.08..+0.14
+    # ten to thirteen days after. Network alone, first fit (`make backtest` with members=[nn] refit=false; real data,
+    # 2 AMD cores, last48 / prev48): in days 0.1069 / 0.1148; with StoreDowLevel too (nn_exclude=[]): as log 0.1093
+    # / 0.1062; capped at 14 days (tried, not kept) 0.1065 / 0.1077, and without StoreDowLevel 0.1069 / 0.1092
+    # (-0.10 and +0.00..+0.09 around Easter); capped and read as categories 0.1101 / 0.1132 (its validation days:
+    # 0.0956 / 0.0986). The default ensemble with nn_exclude=[] (network, LightGBM, blend; default 0.1039 / 0.1133,
+    # 0.1012 / 0.0965, 0.1003 / 0.0962): as log 0.1074 / 0.1072, 0.1017 / 0.0963, 0.1012 / 0.0959; capped at 14
+    # (last48 only) 0.1038, 0.1026, 0.1015. The log helped prev48 and lost last48, the Kaggle-like window; so did
+    # the cap on last48. Days stay the default.
+    log_durations: bool = setting(False, step="features")
 
     # --- model: entity embeddings + MLP (fast.ai course defaults) ---
     layers: list[int] = setting(factory=lambda: [1000, 500], ge=1)
@@ -201,7 +213,9 @@ class RossmannConfig:
     # Processed columns the network leaves out (the boosting member still reads every column). StoreDowLevel
     # helps the trees but not the network: `make backtest` (real data, 2 AMD cores, LightGBM lr 0.15, last48 /
     # prev48) with it excluded here: network 0.1135 / 0.1134 -> 0.1060 / 0.1139, LightGBM (fed the network's
-    # embeddings) 0.1048 / 0.1013 -> 0.1040 / 0.0998, blend 0.1028 / 0.0996 -> 0.1017 / 0.0973.
+    # embeddings) 0.1048 / 0.1013 -> 0.1040 / 0.0998, blend 0.1028 / 0.0996 -> 0.1017 / 0.0973. With the event
+    # durations capped at 14 days it helped the network alone (first fit 0.1069 / 0.1092 -> 0.1065 / 0.1077; see
+    # log_durations).
     nn_exclude: list[str] = setting(factory=lambda: ["StoreDowLevel"], member="nn")
 
     # --- training ---

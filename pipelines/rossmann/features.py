@@ -1,9 +1,9 @@
 """Rossmann feature pipeline: raw CSVs -> joined interim tables -> processed, model-ready Feather tables.
 
 The course's recipe, vectorised: the store, state, Google-trend and weather joins; date parts;
-competition-open and Promo2 durations; days since/until and 7-day counts of Promo, StateHoliday and
-SchoolHoliday per store (computed over train and test together, so the first test days see the last
-train events); then FillMissing/Categorify/Normalize fit on the training split only.
+competition-open and Promo2 durations; days since/until (optionally as log(1 + days)) and 7-day counts of Promo,
+StateHoliday and SchoolHoliday per store (computed over train and test together, so the first test days see the
+last train events); then FillMissing/Categorify/Normalize fit on the training split only.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def add_since_features(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def build_joined(
-    raw: Path, event_window: int = 7, level_lag: int = 48, level_window: int = 91
+    raw: Path, event_window: int = 7, level_lag: int = 48, level_window: int = 91, log_durations: bool = False
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Raw CSVs -> (train, test) frames with every join and engineered column, before the procs."""
     train, test = read_raw(raw, "train.csv"), read_raw(raw, "test.csv")
@@ -141,6 +141,9 @@ def build_joined(
     df = join_df(df, weather, ["State", "Date"], names=("train+test", "weather.csv"))
     df = add_since_features(df)
     df = add_event_durations(df, EVENTS)
+    if log_durations:  # see RossmannConfig.log_durations
+        cols = [f"{side}{ev}" for ev in EVENTS for side in ("After", "Before")]
+        df[cols] = np.log1p(df[cols])
     df = add_event_counts(df, EVENTS, window=event_window)
     # Each store's recent level: mean log sales of its open days in the `level_window` days ending
     # `level_lag` days earlier. With the lag at least the forecast horizon, test rows see only train data.
@@ -208,7 +211,12 @@ def build(paths: Paths, cfg: RossmannConfig) -> dict:
                 f"valid_days={cfg.valid_days} > the {lag}-day lag of {col}: it would see validation sales. "
                 + (fix or f"Leave {col} out of cont_names or hold out at most {lag} days.")
             )
-    settings = {"event_window": cfg.event_window, "level_lag": cfg.level_lag, "level_window": cfg.level_window}
+    settings = {
+        "event_window": cfg.event_window,
+        "level_lag": cfg.level_lag,
+        "level_window": cfg.level_window,
+        "log_durations": cfg.log_durations,
+    }
     key = fingerprint(paths, settings)
     manifest = paths.interim / "manifest.json"
     cached = json.loads(manifest.read_text()) if manifest.is_file() else {}

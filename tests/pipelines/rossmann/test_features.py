@@ -151,6 +151,17 @@ def test_long_closure_distances_equal_a_plain_reference(joined):
     assert (both.loc[both.DayOfWeek == 7, "AfterLongClosed"] == 30).mean() > 0.9  # Sundays are not refits
 
 
+def test_log_durations_read_the_event_distances_as_log_one_plus_days(joined, rossmann_sample_dir):
+    logged_frames = build_joined(rossmann_sample_dir, log_durations=True)
+    cols = [f"{side}{ev}" for ev in ("Promo", "StateHoliday", "SchoolHoliday") for side in ("After", "Before")]
+    assert (joined[0][cols] > 1).any().all() and joined[0][cols].isna().any().any()  # distances and no-event NaN
+    for plain, logged in zip(joined, logged_frames, strict=True):  # the default keeps days
+        for col in cols:
+            np.testing.assert_allclose(logged[col], np.log1p(plain[col]), rtol=1e-6)  # NaN (no event) stays NaN
+        other = [c for c in plain.columns if c not in cols]
+        pd.testing.assert_frame_equal(logged[other], plain[other])
+
+
 def test_valid_days_beyond_the_level_lag_is_refused(sample_paths):
     with pytest.raises(ValueError, match="48-day lag of StoreLevel: it would see validation sales.*level_lag=60"):
         build(sample_paths, RossmannConfig(valid_days=60))  # the default features include StoreLevel
