@@ -193,8 +193,9 @@ class RossmannConfig:
     # holiday ones run to months (std 21-33 days on the training rows), and the network reads them normalized: around
     # Easter 2015 (prev48's validation days) its mean log error ran -0.19 on the Wednesday before and +0.08..+0.14
     # ten to thirteen days after. Network alone, first fit (`make backtest` with members=[nn] refit=false; real data,
-    # 2 AMD cores, last48 / prev48): in days 0.1069 / 0.1148; with StoreDowLevel too (nn_exclude=[]): as log 0.1093
-    # / 0.1062; capped at 14 days (tried, not kept) 0.1065 / 0.1077, and without StoreDowLevel 0.1069 / 0.1092
+    # 2 AMD cores, last48 / prev48): in days 0.1069 / 0.1148 (seed 1: 0.1065 / 0.1154); with StoreDowLevel too
+    # (nn_exclude=[]): as log 0.1093 / 0.1062 (seed 1: 0.1118 / 0.1087; the same sign on both seeds, so not seed
+    # noise); capped at 14 days (tried, not kept) 0.1065 / 0.1077, and without StoreDowLevel 0.1069 / 0.1092
     # (-0.10 and +0.00..+0.09 around Easter); capped and read as categories 0.1101 / 0.1132 (its validation days:
     # 0.0956 / 0.0986). The default ensemble with nn_exclude=[] (network, LightGBM, blend; default 0.1039 / 0.1133,
     # 0.1012 / 0.0965, 0.1003 / 0.0962): as log 0.1074 / 0.1072, 0.1017 / 0.0963, 0.1012 / 0.0959; capped at 14
