@@ -1,7 +1,7 @@
 """Rossmann feature pipeline: raw CSVs -> joined interim tables -> processed, model-ready Feather tables.
 
 The course's recipe, vectorised: the store, state, Google-trend and weather joins; date parts;
-competition-open and Promo2 durations; days since/until (optionally as log(1 + days)) and 7-day counts of Promo,
+competition-open and Promo2 durations; days since/until (also as log(1 + days)) and 7-day counts of Promo,
 StateHoliday and SchoolHoliday per store (computed over train and test together, so the first test days see the
 last train events); then FillMissing/Categorify/Normalize fit on the training split only.
 """
@@ -38,6 +38,7 @@ WEATHER_COLS = [c for c in RAW_DTYPES["weather.csv"] if c not in ("file", "Date"
 YEAR_AGO_LAG = 350  # StoreYearAgo's lag in days (see build_joined)
 LONG_CLOSURE = 5  # closed days in a row that make a refit: longer than a Sunday next to holidays (at most 4)
 LONG_CLOSURE_CAP = 30  # After/BeforeLongClosed beyond this many days (or with no such closure) read as this
+CLOSURE_DAYS = ("BeforeLongClosed", "AfterLongClosed")  # kept in the processed tables as Days<name>
 # Code whose change invalidates the interim cache (make tracks the same files for the processed step).
 CODE = [Path(__file__), *sorted((Path(__file__).parents[2] / "features").glob("*.py"))]
 # Hashed once, as this module is imported: the cache key names the code that runs, even when the files are
@@ -95,9 +96,14 @@ PROMO_MONTHS = ["", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep
 
 
 def add_since_features(df: pd.DataFrame) -> pd.DataFrame:
-    """CompetitionDaysOpen / CompetitionMonthsOpen (clipped to 24) and Promo2Days / Promo2Weeks (0..25), Promo2Active."""
-    comp_days = (df.Date - df.CompetitionOpenSince).dt.days.clip(lower=0)
-    comp_days = comp_days.where(df.CompetitionOpenSinceYear >= 1990, 0)
+    """CompetitionDaysOpen / CompetitionMonthsOpen (clipped to 24), CompetitionWeeksNew, Promo2Days / Promo2Weeks
+    (0..25), Promo2Active."""
+    since = (df.Date - df.CompetitionOpenSince).dt.days.where(df.CompetitionOpenSinceYear >= 1990)
+    comp_days = since.clip(lower=0).fillna(0)
+    # CompetitionMonthsOpen reads 0 before an opening, without a date and in the month after one alike; a store's
+    # sales drop when a competitor opens (over-predicted by 0.05-0.10 in log in the 60 days after an opening on the
+    # backtest). Weeks since a competitor opened, 1..12, else 0 (none recently, not yet, or no date).
+    recent = since.between(0, 83)
     promo2_days = (df.Date - df.Promo2Since).dt.days.clip(lower=0).where(df.Promo2SinceYear >= 1990, 0)
     # Month-in-PromoInterval through a (interval x month) lookup table: 4 distinct intervals, 1M rows.
     intervals = pd.Categorical(df.PromoInterval.fillna(""))
@@ -107,6 +113,7 @@ def add_since_features(df: pd.DataFrame) -> pd.DataFrame:
     return df.assign(
         CompetitionDaysOpen=comp_days.astype("int32"),
         CompetitionMonthsOpen=(comp_days // 30).clip(upper=24).astype("int8"),
+        CompetitionWeeksNew=(since // 7 + 1).where(recent, 0).astype("int8"),
         Promo2Days=promo2_days.astype("int32"),
         Promo2Weeks=(promo2_days // 7).clip(0, 25).astype("int8"),
         Promo2Active=((df.Promo2 == 1) & (promo2_days > 0) & in_interval),
@@ -114,7 +121,7 @@ def add_since_features(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def build_joined(
-    raw: Path, event_window: int = 7, level_lag: int = 48, level_window: int = 91, log_durations: bool = False
+    raw: Path, event_window: int = 7, level_lag: int = 48, level_window: int = 91
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Raw CSVs -> (train, test) frames with every join and engineered column, before the procs."""
     train, test = read_raw(raw, "train.csv"), read_raw(raw, "test.csv")
@@ -141,9 +148,10 @@ def build_joined(
     df = join_df(df, weather, ["State", "Date"], names=("train+test", "weather.csv"))
     df = add_since_features(df)
     df = add_event_durations(df, EVENTS)
-    if log_durations:  # see RossmannConfig.log_durations
-        cols = [f"{side}{ev}" for ev in EVENTS for side in ("After", "Before")]
-        df[cols] = np.log1p(df[cols])
+    # The same distances as log(1 + days) too (<name>Log): a day's difference near the event, which the network
+    # cannot resolve in the raw days of months-long gaps (see config.CONT_NAMES); no event stays NaN.
+    durations = [f"{side}{ev}" for ev in EVENTS for side in ("After", "Before")]
+    df[[f"{c}Log" for c in durations]] = np.log1p(df[durations])
     df = add_event_counts(df, EVENTS, window=event_window)
     # Each store's recent level: mean log sales of its open days in the `level_window` days ending
     # `level_lag` days earlier. With the lag at least the forecast horizon, test rows see only train data.
@@ -215,7 +223,6 @@ def build(paths: Paths, cfg: RossmannConfig) -> dict:
         "event_window": cfg.event_window,
         "level_lag": cfg.level_lag,
         "level_window": cfg.level_window,
-        "log_durations": cfg.log_durations,
     }
     key = fingerprint(paths, settings)
     manifest = paths.interim / "manifest.json"
@@ -240,7 +247,10 @@ def build(paths: Paths, cfg: RossmannConfig) -> dict:
     for name, frame in outputs.items():
         done = proc.transform(frame)
         cols = [c for c in keep if c in done.columns] + proc.all_cat_names + proc.cont_names
-        write_feather(done[cols], paths.processed / f"{name}.feather")
+        # The days to / from a long closure in days (not normalized: a model input of the same name may be), for
+        # the RMSPE factors of the rows around one (members.closure_factors).
+        raw_days = {f"Days{c}": frame[c].to_numpy() for c in CLOSURE_DAYS}
+        write_feather(done[cols].assign(**raw_days), paths.processed / f"{name}.feather")
     proc.save(paths.processed / "procs.json")
     summary = write_features_stamp(
         paths,

@@ -298,6 +298,9 @@ def summarize(
     validation days (the headline `valid_rmspe` is the blend's), and which models write the submission."""
     summary = {"run": run, "seeds": seeds if results else [], "per_seed": results, "members": {}, "refit": refit}
     train_rows, valid = fit_rows(cfg, frames)
+    # from the rows before the validation days, for the validation scores and the submission alike
+    factors = members.closure_factors(train_rows, cfg.closure_days) if cfg.rmspe_shift and cfg.closure_days else {}
+    summary["closure_factors"] = factors
     if "gbdt" in cfg.members:
         fitted = members.train_gbdt(paths, cfg, run, proc, seed_dir(paths, run, seeds[0]), train_rows, valid)
         summary["gbdt"] = fitted
@@ -313,7 +316,8 @@ def summarize(
             preds["nn"] = np.mean([o.pred_log.to_numpy() for o in oofs], axis=0)
         if "gbdt" in cfg.members:
             preds["gbdt"] = pd.read_feather(paths.runs / run / "gbdt" / "valid_preds.feather").pred_log.to_numpy()
-        blend = members.fit_blend(preds, sales, cfg.rmspe_shift)
+        offset = members.closure_offsets(valid, factors)
+        blend = members.fit_blend(preds, sales, cfg.rmspe_shift, offset)
         summary.update(blend, valid_rmspe=blend["members"].get("blend", blend["members"][next(iter(preds))]))
         singles = ", ".join(f"{n} {v:.5f}" for n, v in blend["members"].items() if n != "blend")
         weights = ", ".join(f"{n} {w:.3f}" for n, w in blend["weights"].items())
@@ -322,9 +326,15 @@ def summarize(
             if len(seeds) > 1
             else ""
         )
+        closure = (
+            f", x{factors['before']:.2f} / x{factors['after']:.2f} within {factors['days']} days before / after a "
+            f"long closure ({int((offset != 0).sum())} validation rows)"
+            if factors
+            else ""
+        )
         print(
             f"valid RMSPE: {summary['valid_rmspe']:.5f}; members {singles}{seeds_note}; blend weights {weights}, "
-            f"RMSPE shift {blend['log_shift']:+.4f}"
+            f"RMSPE shift {blend['log_shift']:+.4f}{closure}"
             + ("; the submission comes from the refit members" if refit else "")
         )
     else:  # no validation days: equal weights, each network's shift from its training rows
@@ -371,7 +381,8 @@ def predict(paths: Paths, cfg: RossmannConfig, run: str) -> Path:
         net = seed_dir(paths, run, seeds[0], refit) if seeds else None  # whose embeddings it was trained with
         preds["gbdt"] = members.test_preds(folder, net, cfg, proc, test)
     closed = test.Open.to_numpy() == 0
-    to_sales = lambda log, shift: np.where(closed, 0.0, np.exp(log + shift)).clip(min=0)
+    offset = members.closure_offsets(test, summary.get("closure_factors"))
+    to_sales = lambda log, shift: np.where(closed, 0.0, np.exp(log + shift + offset)).clip(min=0)
     sales = to_sales(ensemble.blend(preds, summary["weights"]), summary["log_shift"])
     shifts = summary.get("shifts", {})
     write_feather(
@@ -395,6 +406,7 @@ def predict(paths: Paths, cfg: RossmannConfig, run: str) -> Path:
         "refit": refit,
         "averaged": "log space",
         "log_shift": summary["log_shift"],
+        "closure_factors": summary.get("closure_factors") or None,
         "valid_rmspe": summary.get("valid_rmspe"),
         "rows": len(sub),
     }

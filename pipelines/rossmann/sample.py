@@ -343,6 +343,10 @@ def generate(out_dir: str | Path, stores: int = 30, seed: int = 0) -> dict[str, 
     blank_store = test_stores[len(test_stores) // 2]
     blank = (test.Store == blank_store) & (test.DayOfWeek != 7)
     test.loc[blank[blank].index[:11], "Open"] = np.nan
+    # One store closed for ten days inside the test period (Kaggle's test.csv closes stores 703 and 879 for its
+    # last 5-6 days), so that test days lie just before and after a long closure (members.closure_factors).
+    refit = (test.Store == test_stores[0]) & test.Date.between("2015-08-20", "2015-08-29")
+    test.loc[refit, "Open"] = 0.0
     test.insert(0, "Id", np.arange(1, len(test) + 1))
     test = test[["Id", "Store", "DayOfWeek", "Date", "Open", "Promo", "StateHoliday", "SchoolHoliday"]]
 

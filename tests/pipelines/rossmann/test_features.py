@@ -9,7 +9,7 @@ import pytest
 
 from features import TabularProcessor
 from pipelines.rossmann import RossmannConfig
-from pipelines.rossmann.features import build, build_joined
+from pipelines.rossmann.features import add_since_features, build, build_joined
 
 
 @pytest.fixture(scope="module")
@@ -151,15 +151,32 @@ def test_long_closure_distances_equal_a_plain_reference(joined):
     assert (both.loc[both.DayOfWeek == 7, "AfterLongClosed"] == 30).mean() > 0.9  # Sundays are not refits
 
 
-def test_log_durations_read_the_event_distances_as_log_one_plus_days(joined, rossmann_sample_dir):
-    logged_frames = build_joined(rossmann_sample_dir, log_durations=True)
+def test_the_event_distances_come_in_days_and_as_log_one_plus_days(joined):
     cols = [f"{side}{ev}" for ev in ("Promo", "StateHoliday", "SchoolHoliday") for side in ("After", "Before")]
-    assert (joined[0][cols] > 1).any().all() and joined[0][cols].isna().any().any()  # distances and no-event NaN
-    for plain, logged in zip(joined, logged_frames, strict=True):  # the default keeps days
+    train = joined[0]
+    assert (train[cols] > 1).any().all() and train[cols].isna().any().any()  # distances and no-event NaN
+    for frame in joined:
         for col in cols:
-            np.testing.assert_allclose(logged[col], np.log1p(plain[col]), rtol=1e-6)  # NaN (no event) stays NaN
-        other = [c for c in plain.columns if c not in cols]
-        pd.testing.assert_frame_equal(logged[other], plain[other])
+            np.testing.assert_allclose(frame[f"{col}Log"], np.log1p(frame[col]), rtol=1e-6)  # NaN stays NaN
+
+
+def test_competition_weeks_new_counts_the_weeks_since_an_opening_and_nothing_else():
+    dates = pd.to_datetime(["2015-06-10", "2015-06-15", "2015-06-21", "2015-06-22", "2015-09-06", "2015-09-07"])
+    df = pd.DataFrame(
+        {
+            "Date": [*dates, dates[1]],
+            "CompetitionOpenSince": pd.Timestamp("2015-06-15"),
+            "CompetitionOpenSinceYear": [2015] * 6 + [1900],  # the last: no opening date (filled as 1900)
+            "Promo2Since": pd.Timestamp("1900-01-01"),
+            "Promo2SinceYear": 1900,
+            "Promo2": 0,
+            "PromoInterval": None,
+        }
+    )
+    out = add_since_features(df)
+    # before the opening 0; days 0-6 week 1, 7-13 week 2, ..., day 83 week 12; from day 84 (and without a date) 0
+    assert out.CompetitionWeeksNew.tolist() == [0, 1, 1, 2, 12, 0, 0]
+    assert out.CompetitionMonthsOpen.tolist() == [0, 0, 0, 0, 2, 2, 0]  # the course's column, unchanged
 
 
 def test_valid_days_beyond_the_level_lag_is_refused(sample_paths):

@@ -160,3 +160,23 @@ def test_the_default_network_columns_leave_out_store_dow_level_when_there_is_one
     assert net_columns(RossmannConfig(nn_exclude=[]), proc) == (["Store", "Store_na"], ["Promo", "StoreDowLevel"])
     with pytest.raises(ValueError, match="StoreDowLvl"):
         net_columns(RossmannConfig(nn_exclude=["StoreDowLvl"]), proc)
+
+
+def test_the_submission_applies_the_closure_factors_to_the_days_around_a_long_closure(featured):
+    cfg = RossmannConfig(**SMALL, members=["gbdt"], gbdt_embeddings=[])
+    fitted = train(featured, cfg, "c")["closure_factors"]
+    assert fitted["days"] == cfg.closure_days == 7 and fitted["before"] > 0 and fitted["after"] > 0
+    first = pd.read_csv(predict(featured, cfg, "c")).set_index("Id").Sales
+    result = featured.runs / "c" / "result.json"
+    chosen = {"days": 7, "before": 0.5, "after": 2.0}
+    result.write_text(json.dumps({**json.loads(result.read_text()), "closure_factors": chosen}))
+    second = pd.read_csv(predict(featured, cfg, "c")).set_index("Id").Sales
+    test = pd.read_feather(featured.processed / "test.feather").set_index("Id").loc[first.index]
+    before = (test.DaysBeforeLongClosed <= 7) & (test.Open == 1)
+    after = (test.DaysAfterLongClosed <= 7) & ~before & (test.Open == 1)
+    assert before.sum() >= 5 and after.sum() >= 5  # the sample's test days hold a long closure
+    ratio = second / first
+    assert np.allclose(ratio[before], 0.5 / fitted["before"], rtol=1e-6)
+    assert np.allclose(ratio[after], 2.0 / fitted["after"], rtol=1e-6)
+    rest = ~before & ~after & (test.Open == 1)
+    assert np.allclose(ratio[rest], 1.0, rtol=1e-9) and (second[test.Open == 0] == 0).all()
