@@ -219,11 +219,7 @@ def build(paths: Paths, cfg: RossmannConfig) -> dict:
                 f"valid_days={cfg.valid_days} > the {lag}-day lag of {col}: it would see validation sales. "
                 + (fix or f"Leave {col} out of cont_names or hold out at most {lag} days.")
             )
-    settings = {
-        "event_window": cfg.event_window,
-        "level_lag": cfg.level_lag,
-        "level_window": cfg.level_window,
-    }
+    settings = {"event_window": cfg.event_window, "level_lag": cfg.level_lag, "level_window": cfg.level_window}
     key = fingerprint(paths, settings)
     manifest = paths.interim / "manifest.json"
     cached = json.loads(manifest.read_text()) if manifest.is_file() else {}

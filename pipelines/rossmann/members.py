@@ -23,6 +23,7 @@ from pipelines import ensemble
 from pipelines.config import fingerprint
 from pipelines.paths import Paths
 from pipelines.rossmann.config import RossmannConfig, net_columns
+from pipelines.rossmann.features import LONG_CLOSURE_CAP
 from pipelines.runs import RunDir, features_fingerprint
 
 
@@ -151,8 +152,6 @@ def closure_factors(train: pd.DataFrame, days: int, min_rows: int = 30) -> dict[
     is the group's c relative to those distant days' c. Before a closure takes precedence over after one. A
     group with under `min_rows` rows gets 1 (no evidence). Real train.csv, days=7: 0.48 before, 1.35-1.36 after.
     Returns {"days": days, "before": factor, "after": factor}."""
-    from pipelines.rossmann.features import LONG_CLOSURE_CAP
-
     train = train[train.Sales > 0]
     before, after = train.DaysBeforeLongClosed.to_numpy(), train.DaysAfterLongClosed.to_numpy()
     far = (before >= LONG_CLOSURE_CAP) & (after >= LONG_CLOSURE_CAP)
