@@ -7,6 +7,7 @@ from features.events import (
     add_lagged_mean,
     add_run_position,
     add_week_counts,
+    days_since_origin,
     long_runs,
 )
 from features.procs import Categorify, FillMissing, Normalize, TabularProcessor
@@ -24,6 +25,7 @@ __all__ = [
     "add_lagged_mean",
     "add_run_position",
     "add_week_counts",
+    "days_since_origin",
     "join_df",
     "long_runs",
     "week_start",

@@ -65,7 +65,7 @@ def add_lagged_mean(
     df: pd.DataFrame,
     value: str,
     name: str,
-    lag: int,
+    lag: int | pd.Series,
     window: int,
     group: str = "Store",
     date: str = "Date",
@@ -74,25 +74,39 @@ def add_lagged_mean(
     """Add `name`: the mean of `value` per group over the `window` days ending `lag` days before each row.
 
     With `lag` >= the forecast horizon the feature only looks at data known when forecasting, so it is
-    the same computation for train, validation and test rows (no leak). Rows where `where` is False (or
-    `value` is NaN) do not count; a window with no counted rows gives NaN. Same cumulative-sum +
-    `searchsorted` approach as `add_event_counts`.
+    the same computation for train, validation and test rows (no leak). `lag` may differ per row (a Series
+    aligned with `df`, such as `days_since_origin`: the window then ends at each row's forecast origin). Rows
+    where `where` is False (or `value` is NaN) do not count; a window with no counted rows gives NaN. Same
+    cumulative-sum + `searchsorted` approach as `add_event_counts`.
     """
     order = _sorted_view(df, group, date)
     days = ((order[date] - pd.Timestamp("1970-01-01")) // pd.Timedelta(days=1)).to_numpy()
     g = pd.factorize(order[group])[0].astype(np.int64)
-    span = int(days.max() - days.min()) + 2 * (lag + window) + 1
+    lags = lag.loc[order.index].to_numpy(np.int64) if isinstance(lag, pd.Series) else lag
+    if np.ndim(lags) and np.min(lags) < 1:
+        raise ValueError(f"{name}: a per-row lag must be >= 1 day (a row would see its own {value})")
+    span = int(days.max() - days.min()) + 2 * (int(np.max(lags)) + window) + 1
     key = g * span + (days - int(days.min()))
     vals = df.loc[order.index, value].to_numpy(np.float64)
     ok = np.isfinite(vals) & (where.loc[order.index].to_numpy(bool) if where is not None else True)
     csum = np.concatenate([[0.0], np.cumsum(np.where(ok, vals, 0.0))])
     ccount = np.concatenate([[0], np.cumsum(ok)])
-    lo = np.searchsorted(key, key - (lag + window - 1), side="left")
-    hi = np.searchsorted(key, key - lag, side="right")
+    lo = np.searchsorted(key, key - (lags + window - 1), side="left")
+    hi = np.searchsorted(key, key - lags, side="right")
     count = ccount[hi] - ccount[lo]
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(count > 0, (csum[hi] - csum[lo]) / np.maximum(count, 1), np.nan)
     return df.assign(**{name: pd.Series(mean.astype(np.float32), index=order.index).reindex(df.index)})
+
+
+def days_since_origin(dates: pd.Series, origin: pd.Timestamp, horizon: int) -> pd.Series:
+    """Per date, the days since its forecast origin, 1..`horizon`: origins every `horizon` days, the last one
+    `origin` (the last day of known data). A date after `origin` is a test day `k` days ahead; a training date
+    gets the same count from a simulated origin, so that a feature anchored at the origin (`add_lagged_mean`
+    with this as its lag) is computed the same way for training and test rows, and a validation window of at
+    most `horizon` days sees nothing of itself."""
+    k = (dates - origin) // pd.Timedelta(days=1)
+    return ((k - 1) % horizon + 1).astype("int64")
 
 
 def _runs(df: pd.DataFrame, ev: str, group: str, date: str) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:

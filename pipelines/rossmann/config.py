@@ -190,6 +190,8 @@ OPTIONAL_CONT_NAMES = [
     "StoreYearAgo",
     "AfterLongClosed",
     "BeforeLongClosed",
+    "StoreRecent",
+    "OriginDays",
 ]
 
 

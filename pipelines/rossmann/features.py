@@ -24,6 +24,7 @@ from features import (
     add_lagged_mean,
     add_run_position,
     add_week_counts,
+    days_since_origin,
     join_df,
     long_runs,
     week_start,
@@ -36,6 +37,7 @@ from pipelines.runs import write_features_stamp
 EVENTS = ["Promo", "StateHoliday", "SchoolHoliday"]
 WEATHER_COLS = [c for c in RAW_DTYPES["weather.csv"] if c not in ("file", "Date")]
 YEAR_AGO_LAG = 350  # StoreYearAgo's lag in days (see build_joined)
+RECENT_WINDOW = 28  # days of StoreRecent's window, ending at the forecast origin (see build_joined)
 LONG_CLOSURE = 5  # closed days in a row that make a refit: longer than a Sunday next to holidays (at most 4)
 LONG_CLOSURE_CAP = 30  # After/BeforeLongClosed beyond this many days (or with no such closure) read as this
 CLOSURE_DAYS = ("BeforeLongClosed", "AfterLongClosed")  # kept in the processed tables as Days<name>
@@ -167,6 +169,18 @@ def build_joined(
     # date 364 days before (52 weeks, so the same weekdays), the yearly pattern of school holidays and summer
     # trade that a 48-day lag cannot see. Lag 350 days: longer than any forecast horizon here.
     df = add_lagged_mean(df, "LogSales", "StoreYearAgo", lag=YEAR_AGO_LAG, window=28, where=df.Open == 1)
+    # The store's level over the RECENT_WINDOW days ending at the row's forecast origin (the last day of train.csv
+    # for the test days; for a training day a simulated origin, origins every level_lag days back from it), and the
+    # days since that origin (OriginDays): on a test day 10 days ahead StoreLevel's data ends 48 days back, this
+    # feature's 10. The backtest's worst stores moved between those dates: last48, store 1073's mean log sales
+    # 8.89 over StoreLevel's 91 days, 9.22 over the 14 days before the origin, 9.12 in the horizon.
+    # Relative to the day's mean over all stores (promotions, holidays and seasons are chain-wide): in raw log sales
+    # the 28 days before prev48's origin hold Easter, and LightGBM alone over-predicted that window by 2% with it.
+    df["OriginDays"] = days_since_origin(df.Date, train.Date.max(), max(level_lag, 1))
+    relative = df.LogSales - df.groupby("Date").LogSales.transform("mean")
+    df = add_lagged_mean(
+        df.assign(_rel=relative), "_rel", "StoreRecent", lag=df.OriginDays, window=RECENT_WINDOW, where=df.Open == 1
+    ).drop(columns="_rel")
     df = df.drop(columns=["LogSales", "StoreDow"])
     # Candidates from the winners' write-ups, built for every run, used when named in cont_names/cat_names
     # (config.py records what each scored on the backtest): the day's place in a promotion (PromoDay),
@@ -212,6 +226,7 @@ def build(paths: Paths, cfg: RossmannConfig) -> dict:
     """Build (or reuse) interim/{train,test}.feather, then processed/{train,valid,test}.feather and procs.json."""
     t0 = time.perf_counter()
     lags = {"StoreLevel": cfg.level_lag, "StoreDowLevel": cfg.level_lag, "StoreYearAgo": YEAR_AGO_LAG}
+    lags |= {"StoreRecent": cfg.level_lag, "OriginDays": cfg.level_lag}  # origins every level_lag days
     for col, lag in lags.items():
         if col in cfg.cont_names + cfg.cat_names and cfg.valid_days > lag:
             fix = f"Set level_lag >= valid_days (ARGS='level_lag={cfg.valid_days}')" if lag == cfg.level_lag else ""

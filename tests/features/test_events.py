@@ -100,6 +100,36 @@ def test_lagged_mean_only_looks_back_past_the_lag():
     np.testing.assert_array_equal(out.lvl, [np.nan, np.nan, np.nan, 1.5, 3.0, 4.0, np.nan])
 
 
+def test_days_since_origin_tiles_simulated_origins_back_from_the_last_known_day():
+    from features import days_since_origin
+
+    dates = pd.to_datetime(["2015-07-25", "2015-07-26", "2015-07-29", "2015-07-31", "2015-08-01", "2015-08-03"])
+    # origin 07-31 (the last day of train), horizon 3: test days 08-01 -> 1, 08-03 -> 3; training days count from
+    # the simulated origins 07-28 and 07-25 (07-29 -> 1, 07-31 -> 3, 07-26 -> 1, 07-25 -> 3)
+    got = days_since_origin(pd.Series(dates), pd.Timestamp("2015-07-31"), horizon=3)
+    assert got.tolist() == [3, 1, 1, 3, 1, 3]
+
+
+def test_lagged_mean_with_a_lag_per_row_ends_each_window_at_that_rows_origin():
+    from features import add_lagged_mean
+
+    d = pd.DataFrame(
+        {
+            "Store": [1] * 6,
+            "Date": pd.date_range("2015-01-01", periods=6),
+            "v": [1.0, 2.0, 4.0, 8.0, 16.0, 32.0],
+            "lag": [1, 2, 3, 1, 2, 3],
+        },
+        index=[5, 4, 3, 2, 1, 0],  # results align by index, not position
+    )
+    out = add_lagged_mean(d, "v", "lvl", lag=d["lag"], window=2)
+    # lags 1, 2, 3 from each of two origins (12-31, 01-03): the first three windows end 12-31 (no data), the last
+    # three 01-03, all over 01-02..01-03 -> (2 + 4) / 2
+    np.testing.assert_array_equal(out.lvl, [np.nan, np.nan, np.nan, 3.0, 3.0, 3.0])
+    with pytest.raises(ValueError, match="lag must be >= 1"):
+        add_lagged_mean(d, "v", "lvl", lag=d["lag"] - 1, window=2)
+
+
 def test_run_position_counts_consecutive_days_and_a_missing_day_ends_the_run():
     from features import add_run_position
 

@@ -201,7 +201,10 @@ def test_two_trainings_of_one_run_do_not_overwrite_each_other(featured):
 def test_kill_9_then_the_same_command_resumes_to_the_uninterrupted_result(featured):
     from resume import kill_after_checkpoint, run
 
+    # the network alone, no refit: what resumes is its epoch loop (the boosting member and the refit reuse finished
+    # folders, tested in test_members.py)
     args = ["rossmann", "--data", str(featured.data_root), "epochs=5", "lr=1e-2", "bs=64", "layers=[64,32]"]
+    args += ["members=[nn]", "refit=false"]
     kill_after_checkpoint(["train", *args, "--run", "killed"], featured.runs / "killed" / "s0" / "checkpoint.pt")
     assert "resuming after epoch" in run(["train", *args, "--run", "killed"])
     run(["train", *args, "--run", "straight"])
