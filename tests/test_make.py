@@ -14,6 +14,10 @@ from pipelines.paths import ROOT
 pytestmark = pytest.mark.slow
 
 
+# Small settings for the chain tests: what they check is make's targets, not the models' quality.
+QUICK = "bs=256 layers=[64,32] lr=1e-2 gbdt_rounds=60 gbdt_leaves=15"
+
+
 def make(*args, data: Path, check=True):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     r = subprocess.run(
@@ -70,7 +74,7 @@ def test_real_data_download_and_features(tmp_path, rossmann_real_dir):
 
 def test_all_on_the_sample_then_nothing_to_do(tmp_path):
     data, subs = tmp_path / "data", tmp_path / "subs"
-    args = ["all", "RUN=quick", "ARGS=epochs=2 bs=256 layers=[64,32] lr=1e-2", f"SUBMISSIONS={subs}"]
+    args = ["all", "RUN=quick", f"ARGS=epochs=2 {QUICK}", f"SUBMISSIONS={subs}"]
     first = make(*args, data=data)
     assert "pipelines train" in first.stdout and "valid RMSPE" in first.stdout
     sub = subs / "rossmann" / "quick.csv"
@@ -93,7 +97,7 @@ def test_all_on_the_sample_then_nothing_to_do(tmp_path):
 
 def test_paths_with_spaces(tmp_path):
     data, subs = tmp_path / "my data", tmp_path / "my subs"
-    args = ["all", "RUN=run 1", "ARGS=epochs=1 bs=256 layers=[64,32] lr=1e-2", f"SUBMISSIONS={subs}"]
+    args = ["all", "RUN=run 1", f"ARGS=epochs=1 {QUICK}", f"SUBMISSIONS={subs}"]
     make(*args, data=data)
     assert (subs / "rossmann" / "run 1.csv").is_file() and (
         data / "rossmann" / "runs" / "run 1" / "result.json"

@@ -182,9 +182,10 @@ def test_competition_weeks_new_counts_the_weeks_since_an_opening_and_nothing_els
 def test_valid_days_beyond_the_level_lag_is_refused(sample_paths):
     with pytest.raises(ValueError, match="48-day lag of StoreLevel: it would see validation sales.*level_lag=60"):
         build(sample_paths, RossmannConfig(valid_days=60))  # the default features include StoreLevel
-    without = [c for c in RossmannConfig().cont_names if c not in ("StoreLevel", "StoreDowLevel")]
-    with pytest.raises(ValueError, match="48-day lag of StoreDowLevel"):
-        build(sample_paths, RossmannConfig(valid_days=60, cont_names=[*without, "StoreDowLevel"]))
+    without = [c for c in RossmannConfig().cont_names if c not in ("StoreLevel", "StoreDowLevel", "StoreRecent")]
+    for col in ("StoreDowLevel", "StoreRecent"):  # StoreRecent: its simulated origins are 48 days apart
+        with pytest.raises(ValueError, match=f"48-day lag of {col}"):
+            build(sample_paths, RossmannConfig(valid_days=60, cont_names=[*without, col]))
     build(sample_paths, RossmannConfig(valid_days=60, cont_names=without))  # no lagged feature: fine
     build(sample_paths, RossmannConfig(valid_days=60, level_lag=60))  # a lag as long as the horizon: fine
     year_ago = RossmannConfig(valid_days=351, level_lag=351, cont_names=[*without, "StoreYearAgo"])
