@@ -102,8 +102,16 @@ def test_checkpoint_for_other_features_is_refused(featured):
 def test_interrupted_training_resumes(featured):
     args = train_command(featured, "epochs=8")
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # Ctrl-C reaches Python as KeyboardInterrupt only if SIGINT was not ignored when it started, and a shell ignores
+    # it for a job started with `&` (a CI run in the background): the child gets the terminal's default back.
     proc = subprocess.Popen(
-        [*args, "--run", "r"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [*args, "--run", "r"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     ckpt = featured.runs / "r" / "s0" / "checkpoint.pt"
     deadline = time.time() + 120
