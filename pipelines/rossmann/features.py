@@ -177,11 +177,9 @@ def build_joined(
     # Relative to the day's mean over all stores (promotions, holidays and seasons are chain-wide): in raw log sales
     # the 28 days before prev48's origin hold Easter, and LightGBM alone over-predicted that window by 2% with it.
     df["OriginDays"] = days_since_origin(df.Date, train.Date.max(), max(level_lag, 1))
-    relative = df.LogSales - df.groupby("Date").LogSales.transform("mean")
-    df = add_lagged_mean(
-        df.assign(_rel=relative), "_rel", "StoreRecent", lag=df.OriginDays, window=RECENT_WINDOW, where=df.Open == 1
-    ).drop(columns="_rel")
-    df = df.drop(columns=["LogSales", "StoreDow"])
+    df["RelLogSales"] = df.LogSales - df.groupby("Date").LogSales.transform("mean")
+    df = add_lagged_mean(df, "RelLogSales", "StoreRecent", lag=df.OriginDays, window=RECENT_WINDOW, where=df.Open == 1)
+    df = df.drop(columns=["LogSales", "RelLogSales", "StoreDow"])
     # Candidates from the winners' write-ups, built for every run, used when named in cont_names/cat_names
     # (config.py records what each scored on the backtest): the day's place in a promotion (PromoDay),
     # promo / holiday days in the last, this and next calendar week (Gert Jacobusse's counts), days to the
@@ -226,7 +224,7 @@ def build(paths: Paths, cfg: RossmannConfig) -> dict:
     """Build (or reuse) interim/{train,test}.feather, then processed/{train,valid,test}.feather and procs.json."""
     t0 = time.perf_counter()
     lags = {"StoreLevel": cfg.level_lag, "StoreDowLevel": cfg.level_lag, "StoreYearAgo": YEAR_AGO_LAG}
-    lags |= {"StoreRecent": cfg.level_lag, "OriginDays": cfg.level_lag}  # origins every level_lag days
+    lags["StoreRecent"] = cfg.level_lag  # its simulated origins are level_lag days apart
     for col, lag in lags.items():
         if col in cfg.cont_names + cfg.cat_names and cfg.valid_days > lag:
             fix = f"Set level_lag >= valid_days (ARGS='level_lag={cfg.valid_days}')" if lag == cfg.level_lag else ""
