@@ -12,6 +12,8 @@ FORCE ?=
 RUN ?= default
 N_SEEDS ?=
 NPROC ?=
+# pytest worker processes for `make test` (pytest-xdist); each gets an equal share of the cores. 0 = one process.
+TEST_JOBS ?= auto
 
 PYTHON ?= python3
 VENV := .venv
@@ -111,8 +113,8 @@ demo: ## the whole Rossmann chain on the embedded sample, in data/demo/ and subm
 	$(MAKE) --no-print-directory all COMP=rossmann DATA=data/demo SUBMISSIONS=submissions/demo RUN=demo ARGS="$(DEMO_ARGS) $(ARGS)"
 	@echo "demo: validation RMSPE $$($(PY) -c 'import json; print(json.load(open("data/demo/rossmann/runs/demo/result.json"))["valid_rmspe"])'), submission submissions/demo/rossmann/demo.csv"
 
-test: $(VENV_OK) ## run the test suite (unit, end-to-end on the sample, real-data checks if ../shared/data exists)
-	$(PY) -m pytest
+test: $(VENV_OK) ## run the test suite (unit, end-to-end on the sample, real-data checks if ../shared/data exists); TEST_JOBS=0 serial
+	$(PY) -m pytest -n $(TEST_JOBS) --dist worksteal
 
 test-fast: $(VENV_OK) ## the tests without the slow end-to-end ones
 	$(PY) -m pytest -m "not slow"

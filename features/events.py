@@ -6,6 +6,13 @@ import numpy as np
 import pandas as pd
 
 
+def _with_columns(df: pd.DataFrame, new: dict) -> pd.DataFrame:
+    """`df.assign(**new)` as one concatenation (a replaced column moves to the end): assign inserts column by
+    column, and pandas warns (PerformanceWarning) once a frame grown by many such steps holds over 100 blocks."""
+    new = pd.DataFrame(new, index=df.index)
+    return pd.concat([df.drop(columns=new.columns.intersection(df.columns)), new], axis=1)
+
+
 def _sorted_view(df: pd.DataFrame, group: str, date: str) -> pd.DataFrame:
     if not df.index.is_unique:
         raise ValueError("event features need a unique index to align results; call reset_index() first")
@@ -30,7 +37,7 @@ def add_event_durations(df: pd.DataFrame, events: list[str], group: str = "Store
         nxt = on.groupby(order[group].to_numpy()).bfill()
         new["After" + ev] = (dates - last).dt.days.astype("float32").reindex(df.index)
         new["Before" + ev] = (nxt - dates).dt.days.astype("float32").reindex(df.index)
-    return df.assign(**new)
+    return _with_columns(df, new)
 
 
 def add_event_counts(
@@ -58,7 +65,7 @@ def add_event_counts(
         idx = np.arange(len(key))
         new[ev + "_bw"] = pd.Series(csum[idx + 1] - csum[start], index=order.index, dtype="int16").reindex(df.index)
         new[ev + "_fw"] = pd.Series(csum[stop] - csum[idx], index=order.index, dtype="int16").reindex(df.index)
-    return df.assign(**new)
+    return _with_columns(df, new)
 
 
 def add_lagged_mean(
@@ -96,7 +103,7 @@ def add_lagged_mean(
     count = ccount[hi] - ccount[lo]
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(count > 0, (csum[hi] - csum[lo]) / np.maximum(count, 1), np.nan)
-    return df.assign(**{name: pd.Series(mean.astype(np.float32), index=order.index).reindex(df.index)})
+    return _with_columns(df, {name: pd.Series(mean.astype(np.float32), index=order.index).reindex(df.index)})
 
 
 def days_since_origin(dates: pd.Series, origin: pd.Timestamp, horizon: int) -> pd.Series:
@@ -130,7 +137,7 @@ def add_run_position(df: pd.DataFrame, events: list[str], group: str = "Store", 
         order, hit, first = _runs(df, ev, group, date)
         pos = np.where(hit, np.arange(len(order)) - first + 1, 0)
         new[ev + "Day"] = pd.Series(pos.astype("int16"), index=order.index).reindex(df.index)
-    return df.assign(**new)
+    return _with_columns(df, new)
 
 
 def long_runs(df: pd.DataFrame, ev: str, min_days: int, group: str = "Store", date: str = "Date") -> pd.Series:
@@ -152,4 +159,4 @@ def add_week_counts(df: pd.DataFrame, events: list[str], group: str = "Store", d
         for name, shift in (("last", -1), ("this", 0), ("next", 1)):
             key = pd.MultiIndex.from_arrays([df[group], week + shift])
             new[f"{ev}_{name}_week"] = counts.reindex(key).fillna(0).to_numpy().astype("int16")
-    return df.assign(**new)
+    return _with_columns(df, new)

@@ -45,7 +45,8 @@ def _params(p: GBDTParams, threads: int | None) -> dict:
         "seed": p.seed,
         "deterministic": True,
         "force_row_wise": True,
-        "num_threads": threads or os.cpu_count() or 1,
+        # OMP_NUM_THREADS (torchrun's ranks, pytest's workers) caps it as it caps torch; else one per core
+        "num_threads": threads or int(os.environ.get("OMP_NUM_THREADS") or 0) or os.cpu_count() or 1,
         "verbose": -1,
     }
 

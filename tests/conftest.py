@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -10,6 +11,15 @@ import pytest
 from pipelines.paths import ROOT
 
 SHARED = ROOT.parent / "shared" / "data"
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (`make test`: TEST_JOBS workers), each worker and the runs it starts get an equal share of
+    the cores: torch and LightGBM would otherwise each start one thread per core in every worker. Runs before any
+    test module imports torch, which reads OMP_NUM_THREADS once; a value the caller set is kept."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1 and "OMP_NUM_THREADS" not in os.environ:
+        os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
 
 
 @pytest.fixture(scope="session")
