@@ -32,6 +32,16 @@ class GBDTParams:
     seed: int = 0
 
 
+def default_threads() -> int:
+    """OMP_NUM_THREADS where set (it caps torch's threads the same way; tests/conftest.py sets it for pytest's
+    workers), else one per core. Under torchrun, which sets it to 1 for each rank's share of the networks, one per
+    core: rank 0 fits the trees alone."""
+    omp = os.environ.get("OMP_NUM_THREADS", "").split(",")[0]
+    if omp.isdigit() and int(omp) > 0 and "LOCAL_WORLD_SIZE" not in os.environ:
+        return int(omp)
+    return os.cpu_count() or 1
+
+
 def _params(p: GBDTParams, threads: int | None) -> dict:
     return {
         "objective": "regression",
@@ -45,8 +55,7 @@ def _params(p: GBDTParams, threads: int | None) -> dict:
         "seed": p.seed,
         "deterministic": True,
         "force_row_wise": True,
-        # OMP_NUM_THREADS (torchrun's ranks, pytest's workers) caps it as it caps torch; else one per core
-        "num_threads": threads or int(os.environ.get("OMP_NUM_THREADS") or 0) or os.cpu_count() or 1,
+        "num_threads": threads or default_threads(),
         "verbose": -1,
     }
 
