@@ -7,6 +7,8 @@ import pandas as pd
 import torch
 from torch import nn
 
+from models.dropout import Dropout
+
 
 def emb_sz_rule(n_cat: int) -> int:
     """fast.ai's embedding width for a vocabulary of `n_cat` codes: min(600, round(1.6 * n**0.56))."""
@@ -43,14 +45,14 @@ class TabularModel(nn.Module):
         if len(ps) != len(layers):
             raise ValueError(f"ps has {len(ps)} values for {len(layers)} layers")
         self.embeds = nn.ModuleList([nn.Embedding(n, w) for n, w in emb_szs])
-        self.emb_drop = nn.Dropout(emb_drop)
+        self.emb_drop = Dropout(emb_drop)
         self.bn_cont = nn.BatchNorm1d(n_cont) if n_cont else None
         n_in = sum(w for _, w in emb_szs) + n_cont
         blocks = []
         for n_out, p in zip(layers, ps, strict=True):
             blocks += [nn.Linear(n_in, n_out), nn.ReLU(inplace=True), nn.BatchNorm1d(n_out)]
             if p:
-                blocks.append(nn.Dropout(p))
+                blocks.append(Dropout(p))
             n_in = n_out
         blocks.append(nn.Linear(n_in, out_sz))
         self.layers = nn.Sequential(*blocks)
