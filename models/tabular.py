@@ -81,12 +81,23 @@ def frame_tensors(df: pd.DataFrame, cat_names: list[str], cont_names: list[str])
     return x_cat, x_cont
 
 
+def principal_components(table: np.ndarray, k: int) -> np.ndarray:
+    """`table`'s rows (one per code) on its top `k` principal components (centred; each component's sign fixed so
+    that its largest loading is positive, as scikit-learn's svd_flip, so every LAPACK gives the same features)."""
+    centred = table - table.mean(axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    vt = vt[:k]
+    vt *= np.sign(vt[np.arange(len(vt)), np.abs(vt).argmax(axis=1)])[:, None]
+    return (centred @ vt.T).astype(np.float32)
+
+
 def embedding_features(
-    state: dict[str, torch.Tensor], x_cat: np.ndarray, cat_names: list[str], columns: list[str]
+    state: dict[str, torch.Tensor], x_cat: np.ndarray, cat_names: list[str], columns: list[str], dims: int = 0
 ) -> tuple[np.ndarray, list[str]]:
     """Each row's learned embedding vectors for `columns`, as float32 features of another model (e.g. gradient
     boosting: Guo & Berkhahn 2016, section 5, found them to help every learner they tried), with their names
-    `<col>_e0..`. `state` is a TabularModel's state dict, `x_cat` the rows' codes in `cat_names` order."""
+    `<col>_e0..`. `state` is a TabularModel's state dict, `x_cat` the rows' codes in `cat_names` order. `dims` > 0
+    keeps each table's top `dims` principal components (`<col>_pc0..`) instead of its every dimension."""
     unknown = [c for c in columns if c not in cat_names]
     if unknown:
         raise KeyError(f"embedding features for {unknown}: not categorical columns of the network ({cat_names})")
@@ -94,6 +105,10 @@ def embedding_features(
     for col in columns:
         i = cat_names.index(col)
         table = state[f"embeds.{i}.weight"].float().numpy()
+        if 0 < dims < table.shape[1]:
+            table = principal_components(table, dims)
+            names += [f"{col}_pc{j}" for j in range(dims)]
+        else:
+            names += [f"{col}_e{j}" for j in range(table.shape[1])]
         parts.append(table[x_cat[:, i]])
-        names += [f"{col}_e{j}" for j in range(table.shape[1])]
     return (np.concatenate(parts, axis=1) if parts else np.zeros((len(x_cat), 0), np.float32)), names

@@ -46,10 +46,12 @@ def model_file(i: int) -> str:
 
 def matrix(frame: pd.DataFrame, proc, net_state: dict, cfg: RossmannConfig) -> tuple[np.ndarray, list[str]]:
     """The boosting member's features: every categorical code and continuous value, then the network's
-    embeddings of `gbdt_embeddings`."""
+    embeddings of `gbdt_embeddings` (their top `gbdt_embedding_dims` principal components where set)."""
     codes = frame[proc.all_cat_names].to_numpy(np.int64)
     net_cats = net_columns(cfg, proc)[0]
-    embs, emb_names = embedding_features(net_state, frame[net_cats].to_numpy(np.int64), net_cats, cfg.gbdt_embeddings)
+    embs, emb_names = embedding_features(
+        net_state, frame[net_cats].to_numpy(np.int64), net_cats, cfg.gbdt_embeddings, cfg.gbdt_embedding_dims
+    )
     x = np.concatenate([codes.astype(np.float32), frame[proc.cont_names].to_numpy(np.float32), embs], axis=1)
     return x, [*proc.all_cat_names, *proc.cont_names, *emb_names]
 
@@ -89,6 +91,8 @@ def train_gbdt(
     y = np.log(np.maximum(rows.Sales.to_numpy(np.float64), 1.0))
     label = "refit gbdt" if refit else "gbdt"
     embeddings = f"{', '.join(cfg.gbdt_embeddings)} embeddings" if cfg.gbdt_embeddings else "no embeddings"
+    if cfg.gbdt_embeddings and cfg.gbdt_embedding_dims:
+        embeddings += f", top {cfg.gbdt_embedding_dims} principal components each"
     print(f"{rd.path}: {label} on {len(x):,} rows x {len(names)} features ({embeddings}), seeds {seeds}")
     xv = matrix(valid, proc, state, cfg)[0] if len(valid) else None
     kept, gain, preds = [], np.zeros(len(names)), []

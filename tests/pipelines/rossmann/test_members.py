@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from models.tabular import TabularModel, embedding_features
+from models.tabular import TabularModel, embedding_features, principal_components
 from pipelines.rossmann import RossmannConfig, members, predict, train
 from pipelines.rossmann.model import fit_rows, load_processed
 
@@ -88,6 +88,30 @@ def test_embedding_features_are_the_networks_vectors():
     assert np.array_equal(x, model.embeds[1].weight.detach().numpy()[[6, 1, 0]])
     with pytest.raises(KeyError, match="Week"):
         embedding_features(model.state_dict(), codes, ["Store", "Day"], ["Week"])
+
+
+def test_embedding_features_as_principal_components():
+    """dims=k: each code's row of the table on the table's top k principal components, the same for any row order
+    of the codes and any sign convention of the SVD (largest loading positive)."""
+    torch.manual_seed(0)
+    model = TabularModel([(5, 3), (40, 6)], 1, layers=(4,), ps=(0.0,))
+    table = model.embeds[1].weight.detach().numpy()
+    codes = np.array([[0, 6], [4, 1], [4, 0], [1, 39]])
+    x, names = embedding_features(model.state_dict(), codes, ["Store", "Day"], ["Day"], dims=2)
+    assert names == ["Day_pc0", "Day_pc1"] and x.shape == (4, 2) and x.dtype == np.float32
+    pcs = principal_components(table, 2)
+    assert np.array_equal(x, pcs[[6, 1, 0, 39]])
+    assert np.allclose(pcs.mean(axis=0), 0, atol=1e-5)  # centred
+    assert abs(np.corrcoef(pcs.T)[0, 1]) < 1e-4  # uncorrelated
+    assert pcs[:, 0].var() >= pcs[:, 1].var()  # by decreasing variance
+    # the components' variances are the top of the full decomposition's (PCA by another route: the covariance)
+    eig = np.linalg.eigvalsh(np.cov(table.T))[::-1]
+    assert np.allclose(pcs.var(axis=0, ddof=1), eig[:2], rtol=1e-3)
+    # the sign is fixed by the data, not by LAPACK: each component's largest loading is positive
+    loadings = np.linalg.lstsq(table - table.mean(axis=0), pcs, rcond=None)[0]
+    assert all(col[np.abs(col).argmax()] > 0 for col in loadings.T)
+    # at least the table's width: every dimension, unprojected
+    assert embedding_features(model.state_dict(), codes, ["Store", "Day"], ["Day"], dims=6)[1][0] == "Day_e0"
 
 
 def test_the_boosting_member_alone_trains_no_network(featured):
