@@ -82,13 +82,12 @@ def frame_tensors(df: pd.DataFrame, cat_names: list[str], cont_names: list[str])
 
 
 def principal_components(table: np.ndarray, k: int) -> np.ndarray:
-    """`table`'s rows (one per code) on its top `k` principal components (centred; each component's sign fixed so
-    that its largest loading is positive, as scikit-learn's svd_flip, so every LAPACK gives the same features)."""
-    centred = table - table.mean(axis=0)
-    _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    vt = vt[:k]
-    vt *= np.sign(vt[np.arange(len(vt)), np.abs(vt).argmax(axis=1)])[:, None]
-    return (centred @ vt.T).astype(np.float32)
+    """`table`'s rows (one per code) on its top `k` principal components: scikit-learn's PCA with the full SVD,
+    deterministic, whose sign convention (each component's largest loading positive) makes every LAPACK give the
+    same features."""
+    from sklearn.decomposition import PCA
+
+    return PCA(n_components=k, svd_solver="full").fit_transform(table).astype(np.float32)
 
 
 def embedding_features(

@@ -14,7 +14,7 @@ from features import TabularProcessor
 from features.io import atomic_path, write_csv
 from models.data import tensor_loader
 from models.learner import Predictor
-from models.tabular import frame_tensors
+from models.tabular import frame_tensors, principal_components
 from pipelines.paths import Paths
 from pipelines.rossmann.config import RossmannConfig, net_columns
 from pipelines.rossmann.model import build_model, log_target, rmspe_from_log, seed_dir
@@ -73,7 +73,6 @@ def embedding_map(paths: Paths, run: str, seed: int):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from sklearn.decomposition import PCA
 
     out = paths.runs / run / "embeddings_pca.png"
     proc = TabularProcessor.load(paths.processed / "procs.json")
@@ -85,7 +84,7 @@ def embedding_map(paths: Paths, run: str, seed: int):
             ax.set_title(f"{col}: not a column of this run")
             continue
         weights = model.embeds[cats.index(col)].weight.detach().float().numpy()[1:]  # 0 = unseen
-        xy = PCA(n_components=2, random_state=0).fit_transform(weights)
+        xy = principal_components(weights, 2)
         if col == "Store":
             store = pd.read_csv(paths.raw / "store.csv").set_index("Store").StoreType
             kinds = store.reindex(vocab["Store"]).fillna("?").to_numpy()
