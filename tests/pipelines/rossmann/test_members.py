@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 import torch
 
-from models.tabular import TabularModel, embedding_features, principal_components
+from features import TabularProcessor
+from models.tabular import TabularModel, emb_sz_rule, embedding_features, principal_components
 from pipelines.rossmann import RossmannConfig, members, predict, train
 from pipelines.rossmann.model import fit_rows, load_processed
 
@@ -47,7 +48,11 @@ def test_default_run_refits_every_member_and_blends_them(featured):
         <= max(summary["members"]["nn"], summary["members"]["gbdt"])
     )
     importance = pd.read_csv(run / "gbdt" / "feature_importance.csv")
-    assert importance.feature.str.startswith("Store_e").any()  # the network's Store embeddings are features
+    # the network's Store embedding is a feature: every dimension, or its top gbdt_embedding_dims components
+    width = emb_sz_rule(TabularProcessor.load(featured.processed / "procs.json").categorify.cardinality()["Store"])
+    dims = min(cfg.gbdt_embedding_dims or width, width)
+    prefix = "Store_pc" if dims < width else "Store_e"
+    assert importance.feature.str.startswith(prefix).sum() == dims
 
     out = predict(featured, cfg, "e")
     meta = json.loads(out.with_suffix(".json").read_text())
