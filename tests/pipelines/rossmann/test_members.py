@@ -96,8 +96,8 @@ def test_embedding_features_are_the_networks_vectors():
 
 
 def test_embedding_features_as_principal_components():
-    """dims=k: each code's row of the table on the table's top k principal components, the same for any row order
-    of the codes and any sign convention of the SVD (largest loading positive)."""
+    """dims=k: each code's row of the table on the table's top k principal components (centred, uncorrelated, by
+    decreasing variance), each component's sign fixed by its largest loading, not by the LAPACK that computed it."""
     torch.manual_seed(0)
     model = TabularModel([(5, 3), (40, 6)], 1, layers=(4,), ps=(0.0,))
     table = model.embeds[1].weight.detach().numpy()
