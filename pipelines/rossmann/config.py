@@ -127,6 +127,15 @@ CAT_NAMES = [
     # stores) / 0.191 -> 0.132 (15 stores), mean log error +0.049 -> -0.051 / +0.091 -> +0.035; over all rows
     # 0.1062 / 0.1023 -> 0.1075 / 0.1003 (within this screen's seed noise, 0.002-0.005).
     "CompetitionWeeksNew",
+    # 1-3 days before / after a state holiday as categories, else 4 (features.build_joined). The network, first fit
+    # alone (`make backtest` with members=[nn] refit=false; real data, 2 Intel AMX cores, prev48, seed 0): 0.1004 ->
+    # 0.0965 (validation 0.0980 -> 0.0981); its mean log error on the Wednesday before Ascension -0.199 -> -0.135,
+    # on the Friday after -0.118 -> -0.081. In the default ensemble (`make backtest`, same machine, last48 / prev48):
+    # network 0.0971 / 0.1021 -> 0.0963 / 0.0959, LightGBM 0.0987 / 0.0954 -> 0.0981 / 0.0951, blend 0.0960 /
+    # 0.0932 -> 0.09505 / 0.0915. last48's test days hold no holiday: there the gain comes through the blend weights,
+    # fitted on validation days that hold the May holidays (network validation 0.0991 -> 0.0966, weight 0.27 -> 0.36).
+    "BeforeStateHolidayNear",
+    "AfterStateHolidayNear",
 ]
 CONT_NAMES = [
     "CompetitionDistance",

@@ -155,6 +155,13 @@ def build_joined(
     durations = [f"{side}{ev}" for ev in EVENTS for side in ("After", "Before")]
     df = pd.concat([df, np.log1p(df[durations]).add_suffix("Log")], axis=1)  # one block, not six inserts
     df = add_event_counts(df, EVENTS, window=event_window)
+    # The days next to a state holiday as categories: 1, 2 or 3 days before / after one, else 4 (no holiday that
+    # near, or none known). A tree splits the distance at any day; the network reads it normalized, and on prev48's
+    # backtest it under-predicted the Wednesday before Ascension by 0.195 in log (LightGBM 0.10) and the Friday after
+    # by 0.135 (LightGBM 0.013).
+    for side in ("Before", "After"):
+        days = df[f"{side}StateHoliday"]
+        df[f"{side}StateHolidayNear"] = days.where(days.between(1, 3), 4).astype("int8")
     # Each store's recent level: mean log sales of its open days in the `level_window` days ending
     # `level_lag` days earlier. With the lag at least the forecast horizon, test rows see only train data.
     df["LogSales"] = np.log(df.Sales.where(df.Sales > 0))

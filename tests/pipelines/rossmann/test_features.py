@@ -205,3 +205,22 @@ def test_cache_key_names_the_code_imported_not_the_files_edited_since(sample_pat
     monkeypatch.setattr(Path, "read_bytes", lambda p: real(p) + (b"# edited" if p in rf.CODE else b""))
     assert rf.fingerprint(sample_paths, {"event_window": 7}) == before
     assert rf.fingerprint(sample_paths, {"event_window": 8}) != before
+
+
+def test_days_next_to_a_state_holiday_are_categories_one_to_three_else_four(joined):
+    """Before/AfterStateHolidayNear: 1-3 = a state holiday of the store that many days later / earlier (the
+    nearest), 4 = none within 3 days (the holiday itself is 0 days from one: also 4). A plain per-store walk."""
+    train, test = joined
+    both = pd.concat([train, test]).sort_values(["Store", "Date"])
+    seen = {"Before": set(), "After": set()}
+    for _, g in both.groupby("Store"):
+        holidays = set(g.Date[g.StateHoliday.astype(bool)])
+        for d, before, after in zip(g.Date, g.BeforeStateHolidayNear, g.AfterStateHolidayNear, strict=True):
+            if d in holidays:
+                assert before == 4 and after == 4
+                continue
+            for side, got, sign in (("Before", before, 1), ("After", after, -1)):
+                near = [k for k in (1, 2, 3) if d + sign * pd.Timedelta(days=k) in holidays]
+                assert got == (near[0] if near else 4), (side, d)
+                seen[side].add(int(got))
+    assert seen["Before"] == seen["After"] == {1, 2, 3, 4}  # the sample's holidays exercise every category
