@@ -157,8 +157,8 @@ def build_joined(
     df = add_event_counts(df, EVENTS, window=event_window)
     # The days next to a state holiday as categories: 1, 2 or 3 days before / after one, else 4 (no holiday that
     # near, or none known). A tree splits the distance at any day; the network reads it normalized, and on prev48's
-    # backtest it under-predicted the Wednesday before Ascension by 0.195 in log (LightGBM 0.10) and the Friday after
-    # by 0.135 (LightGBM 0.013).
+    # backtest the refit network under-predicted the Wednesday before Ascension by 0.195 in mean log sales (the refit
+    # LightGBM 0.10) and the Friday after by 0.135 (LightGBM 0.013); figures with them at config.CAT_NAMES.
     for side in ("Before", "After"):
         days = df[f"{side}StateHoliday"]
         df[f"{side}StateHolidayNear"] = days.where(days.between(1, 3), 4).astype("int8")
