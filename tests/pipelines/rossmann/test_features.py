@@ -9,7 +9,7 @@ import pytest
 
 from features import TabularProcessor
 from pipelines.rossmann import RossmannConfig
-from pipelines.rossmann.features import add_since_features, build, build_joined
+from pipelines.rossmann.features import BEFORE_CAP, add_since_features, build, build_joined
 
 
 @pytest.fixture(scope="module")
@@ -158,6 +158,30 @@ def test_the_event_distances_come_in_days_and_as_log_one_plus_days(joined):
     for frame in joined:
         for col in cols:
             np.testing.assert_allclose(frame[f"{col}Log"], np.log1p(frame[col]), rtol=1e-6)  # NaN stays NaN
+
+
+def test_days_until_a_holiday_are_capped_and_the_censored_end_reads_the_cap(joined):
+    """Before<holiday>: days until the store's next state / school holiday (0 on one), at most BEFORE_CAP; a day
+    with no later one in train + test reads BEFORE_CAP too (the data's end censors it). BeforePromo stays uncapped,
+    NaN when censored. A plain per-store walk."""
+    train, test = joined
+    both = pd.concat([train, test]).sort_values(["Store", "Date"])
+    cases = {}
+    for ev in ("Promo", "StateHoliday", "SchoolHoliday"):
+        cap = np.inf if ev == "Promo" else BEFORE_CAP
+        for _, g in both.groupby("Store"):
+            days = g.Date.to_numpy()
+            events = np.sort(days[g[ev].astype(bool).to_numpy()])
+            for d, got in zip(days, g[f"Before{ev}"], strict=True):
+                later = events[events >= d]
+                if len(later) == 0:
+                    want, case = (np.nan if ev == "Promo" else BEFORE_CAP), f"censored {ev}"
+                else:
+                    gap = int((later[0] - d) // np.timedelta64(1, "D"))
+                    want, case = min(gap, cap), "capped" if gap > cap else "exact"
+                assert got == want or (np.isnan(want) and np.isnan(got)), (ev, d, got, want)
+                cases[case] = cases.get(case, 0) + 1
+    assert len(cases) == 5, cases  # the sample exercises every case: capped, exact and each event censored
 
 
 def test_competition_weeks_new_counts_the_weeks_since_an_opening_and_nothing_else():
