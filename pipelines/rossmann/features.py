@@ -1,9 +1,10 @@
 """Rossmann feature pipeline: raw CSVs -> joined interim tables -> processed, model-ready Feather tables.
 
 The course's recipe, vectorised: the store, state, Google-trend and weather joins; date parts;
-competition-open and Promo2 durations; days since/until (also as log(1 + days)) and 7-day counts of Promo,
-StateHoliday and SchoolHoliday per store (computed over train and test together, so the first test days see the
-last train events); then FillMissing/Categorify/Normalize fit on the training split only.
+competition-open and Promo2 durations; days since/until (also as log(1 + days); until a state or school holiday
+capped at 14) and 7-day counts of Promo, StateHoliday and SchoolHoliday per store (computed over train and test
+together, so the first test days see the last train events); then FillMissing/Categorify/Normalize fit on the
+training split only.
 """
 
 from __future__ import annotations
@@ -157,8 +158,9 @@ def build_joined(
     # which FillMissing read as the training median (31 days for StateHoliday: a month before Easter or Christmas
     # in the training rows). LightGBM followed it: on prev48's last pseudo-test week (no holiday known after it)
     # its log error was 0.097-0.120 against 0.080-0.093 on the same days as last48's validation rows, whose next
-    # holiday was known (the same training rows). Capped, every row whose next holiday lies 14 days or more ahead reads 14, known or not;
-    # only a row within 14 days of the data's end with no later holiday is a guess (none in the 14 days after).
+    # holiday was known (the same training rows). Capped, every row whose next holiday lies 14 days or more ahead
+    # reads 14, known or not; only a row within 14 days of the data's end with no later holiday is a guess (none
+    # in the 14 days after).
     # Kaggle's test ends 2015-09-17, 16 days before the next state holiday. Not Promo: its gaps are at most 9 days
     # but around Christmas, so a capped censored row read as Christmas (LightGBM +0.25 in log sales on prev48's
     # last week); FillMissing's median (2 days) stands in. Backtest figures at config.CONT_NAMES.
