@@ -9,16 +9,14 @@ came from; it is the file `make` tracks.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import os
 import shutil
-import tarfile
 import tempfile
 import urllib.error
 import urllib.request
-import zipfile
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,9 +25,11 @@ from pathlib import Path
 import pandas as pd
 
 from features.io import atomic_write_text, is_orphan, temp_name
+from pipelines.archive import CORRUPT, Budget, GiB, UnsafeArchive, copy_folder, extract, read_first_line
 from pipelines.paths import Paths
 
 ARCHIVES = (".zip", ".tar", ".tgz", ".tar.gz")
+MAX_NESTING = 3  # zips inside zips: Kaggle nests one level; a self-containing zip must not unpack forever
 
 
 class DownloadError(RuntimeError):
@@ -45,6 +45,7 @@ class DataSpec:
     extra: dict[str, list[str]] = field(default_factory=dict)  # external tables (EXTRA=) -> columns
     extra_url: str | None = None  # public archive holding the external tables, used when online
     make_sample: Callable[[Path], object] | None = None  # writes the embedded sample into a folder
+    max_bytes: int = 64 * GiB  # the most a download may unpack to, all files together (a zip bomb stops here)
 
 
 def read_source(paths: Paths) -> dict | None:
@@ -58,42 +59,50 @@ def read_source(paths: Paths) -> dict | None:
 def staging_dir(paths: Paths) -> Path:
     """A fresh hidden folder beside raw/ to assemble a download in; ones left by killed processes are removed."""
     paths.comp_dir.mkdir(parents=True, exist_ok=True)
+    recover_raw(paths)
     for old in paths.comp_dir.glob(".raw-staging-pid*"):
         if is_orphan(old):
             shutil.rmtree(old, ignore_errors=True)
     return Path(tempfile.mkdtemp(prefix=temp_name(".raw-staging-"), dir=paths.comp_dir))
 
 
-def _extract(archive: Path, dest: Path) -> None:
-    """Unpack a zip or tar archive into dest, then any zips it contained (Kaggle nests train.csv.zip)."""
-    _extract_one(archive, dest)
-    while nested := sorted(dest.rglob("*.zip")):
+def _extract(archive: Path, dest: Path, budget: Budget) -> None:
+    """Unpack a zip or tar archive into dest, then any zips it contained (Kaggle nests train.csv.zip); every
+    member checked first (pipelines/archive.py), everything counted against one `budget`."""
+    _extract_one(archive, dest, budget)
+    for _depth in range(MAX_NESTING):
+        if not (nested := sorted(dest.rglob("*.zip"))):
+            return
         for inner in nested:
-            _extract_one(inner, inner.parent)
+            _extract_one(inner, inner.parent, budget)
             inner.unlink()
-
-
-def _extract_one(archive: Path, dest: Path) -> None:
-    name = archive.name.lower()
-    try:
-        if name.endswith(".zip"):
-            with zipfile.ZipFile(archive) as z:
-                bad = z.testzip()
-                if bad:
-                    raise DownloadError(f"{archive}: member {bad} is corrupt (CRC mismatch); download it again")
-                z.extractall(dest)
-        elif name.endswith((".tar", ".tgz", ".tar.gz")):
-            with tarfile.open(archive) as t:
-                t.extractall(dest, filter="data")
-        else:
-            raise DownloadError(f"{archive}: not a .zip, .tar, .tgz or .tar.gz archive")
-    except (zipfile.BadZipFile, zlib.error, tarfile.TarError, EOFError, OSError) as e:
-        if isinstance(e, DownloadError):
-            raise
+    if nested := sorted(dest.rglob("*.zip")):
         raise DownloadError(
-            f"{archive}: corrupt or truncated archive ({e}). Download it again "
-            f"(e.g. `kaggle competitions download -c <slug>`) or point SRC= at a good copy."
-        ) from None
+            f"unsafe archive {archive.name}: zips nested more than {MAX_NESTING} deep ({nested[0].name}); "
+            f"Kaggle nests one level (train.csv.zip)"
+        )
+
+
+def _extract_one(archive: Path, dest: Path, budget: Budget) -> None:
+    try:
+        extract(archive, dest, budget)
+    except UnsafeArchive as e:
+        raise DownloadError(f"{e}. Nothing was installed; use the competition's own archive.") from None
+    except ValueError as e:
+        raise DownloadError(str(e)) from None
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            raise DownloadError(f"{archive}: {e.strerror} while unpacking into {dest}; free some disk") from None
+        raise _corrupt(archive, e) from None
+    except CORRUPT as e:
+        raise _corrupt(archive, e) from None
+
+
+def _corrupt(archive: Path, e: Exception) -> DownloadError:
+    return DownloadError(
+        f"{archive}: corrupt or truncated archive ({e}). Download it again "
+        f"(e.g. `kaggle competitions download -c <slug>`) or point SRC= at a good copy."
+    )
 
 
 def _flatten_single_folder(staging: Path) -> None:
@@ -106,7 +115,7 @@ def _flatten_single_folder(staging: Path) -> None:
         inner.rmdir()
 
 
-def _import_local(src: Path, staging: Path, wanted: set[str] | None = None) -> None:
+def _import_local(src: Path, staging: Path, budget: Budget, wanted: set[str] | None = None) -> None:
     """Copy (folder) or unpack (archive) a local copy into staging; with `wanted`, only those top-level names.
 
     A folder's own archives are unpacked only when the names wanted are not already lying in the folder.
@@ -116,17 +125,26 @@ def _import_local(src: Path, staging: Path, wanted: set[str] | None = None) -> N
     unpack = staging / ".unpack"
     unpack.mkdir()
     if src.is_dir():
-        entries = [p for p in src.iterdir() if not p.name.startswith(".")]
-        for p in entries:
-            if wanted is None or p.name in wanted:
-                (shutil.copytree if p.is_dir() else shutil.copy2)(p, unpack / p.name)
+        entries = sorted(p for p in src.iterdir() if not p.name.startswith("."))
+        try:
+            for p in entries:
+                if wanted is None or p.name in wanted:
+                    if p.is_dir():
+                        copy_folder(p, unpack / p.name, budget)
+                    elif p.is_file():
+                        budget.reserve(p.stat().st_size, str(p), unpack)
+                        shutil.copy2(p, unpack / p.name)
+                    else:
+                        raise UnsafeArchive(f"{p}: a broken link or a special file; remove it from {src}")
+        except UnsafeArchive as e:
+            raise DownloadError(str(e)) from None
         if wanted is None or not all((unpack / n).exists() for n in wanted):
             for archive in [p for p in entries if p.is_file() and p.name.lower().endswith(ARCHIVES)]:
                 if wanted is None:
                     (unpack / archive.name).unlink()
-                _extract(archive, unpack)
+                _extract(archive, unpack, budget)
     else:
-        _extract(src, unpack)
+        _extract(src, unpack, budget)
     _flatten_single_folder(unpack)
     for p in unpack.iterdir():
         if (wanted is None or p.name in wanted) and not (staging / p.name).exists():
@@ -214,7 +232,7 @@ def explain_kaggle_error(e: Exception, slug: str, comp: str, action: str) -> Dow
     return DownloadError(f"Kaggle API call failed: {type(e).__name__}: {e}")
 
 
-def _download_kaggle(spec: DataSpec, comp: str, staging: Path) -> str:
+def _download_kaggle(spec: DataSpec, comp: str, staging: Path, budget: Budget) -> str:
     api = kaggle_api(comp, spec.slug)
     print(f"downloading {spec.slug} with the Kaggle API ...", flush=True)
     inbox = staging / ".kaggle"
@@ -227,12 +245,12 @@ def _download_kaggle(spec: DataSpec, comp: str, staging: Path) -> str:
     if not archives:
         raise DownloadError(f"the Kaggle API returned no archive for {spec.slug}")
     for archive in archives:
-        _extract(archive, staging)
+        _extract(archive, staging, budget)
     shutil.rmtree(inbox)
     return f"kaggle:{spec.slug}"
 
 
-def _fetch_extra(spec: DataSpec, comp: str, staging: Path) -> str:
+def _fetch_extra(spec: DataSpec, comp: str, staging: Path, budget: Budget) -> str:
     if not spec.extra_url:
         raise DownloadError(f"no public archive known for {list(spec.extra)}; pass EXTRA=path/to/folder-or-archive")
     print(f"fetching the external tables from {spec.extra_url} ...", flush=True)
@@ -246,7 +264,7 @@ def _fetch_extra(spec: DataSpec, comp: str, staging: Path) -> str:
             f"cannot fetch the external tables {sorted(spec.extra)} from {spec.extra_url} ({e}). "
             f"Point EXTRA= at a folder or archive holding them: make download COMP={comp} SRC=... EXTRA=path"
         ) from None
-    _import_local(archive, staging, wanted=set(spec.extra))
+    _import_local(archive, staging, budget, wanted=set(spec.extra))
     shutil.rmtree(archive.parent)
     return spec.extra_url
 
@@ -261,8 +279,8 @@ def verify(spec: DataSpec, folder: Path, comp: str) -> None:
             continue
         if columns:
             try:
-                header = list(pd.read_csv(path, nrows=0).columns)
-            except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+                header = list(pd.read_csv(io.BytesIO(read_first_line(path)), nrows=0).columns)
+            except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as e:
                 problems.append(f"{name}: unreadable as CSV ({e})")
                 continue
             missing = [c for c in columns if c not in header]
@@ -280,22 +298,24 @@ def download(
     spec: DataSpec, paths: Paths, src: str | None = None, extra: str | None = None, force: bool = False
 ) -> Path:
     """Fill paths.raw from `src` (archive or folder) or the Kaggle API, plus external tables; verify; move in."""
+    recover_raw(paths)
     current = read_source(paths)
     if current and current.get("kind") == "real" and not force and not src:
         print(f"{paths.raw} already holds the real data ({current['source']}); FORCE=1 downloads again")
         return paths.raw
     staging = staging_dir(paths)
+    budget = Budget(spec.max_bytes, f"the {paths.comp} download")
     try:
         if src:
-            _import_local(Path(src), staging, wanted=None)
+            _import_local(Path(src), staging, budget, wanted=None)
             source = f"local:{Path(src).resolve()}"
         else:
-            source = _download_kaggle(spec, paths.comp, staging)
+            source = _download_kaggle(spec, paths.comp, staging, budget)
         extra_source = None
         if spec.extra:
             have = all((staging / n).exists() for n in spec.extra)
             if not have and extra:
-                _import_local(Path(extra), staging, wanted=set(spec.extra))
+                _import_local(Path(extra), staging, budget, wanted=set(spec.extra))
                 extra_source = f"local:{Path(extra).resolve()}"
             elif (
                 not have
@@ -307,7 +327,7 @@ def download(
                     shutil.copy2(paths.raw / n, staging / n)
                 extra_source = current.get("extra_source")
             elif not have:
-                extra_source = _fetch_extra(spec, paths.comp, staging)
+                extra_source = _fetch_extra(spec, paths.comp, staging, budget)
         verify(spec, staging, paths.comp)
         _install(staging, paths, {"kind": "real", "source": source, "extra_source": extra_source})
     finally:
@@ -317,6 +337,7 @@ def download(
 
 def make_sample(spec: DataSpec, paths: Paths, force: bool = False) -> Path:
     """Generate the embedded sample into raw/ unless real data is already there (then do nothing)."""
+    recover_raw(paths)
     current = read_source(paths)
     if current is None and paths.raw.is_dir() and any(paths.raw.iterdir()):
         try:  # files placed by hand: accept them if complete, never overwrite them with the sample
@@ -352,17 +373,44 @@ def make_sample(spec: DataSpec, paths: Paths, force: bool = False) -> Path:
 
 
 def _install(staging: Path, paths: Paths, source: dict) -> None:
-    """Move verified files from staging into raw/ (one rename each), then write SOURCE.json last."""
-    paths.raw.mkdir(parents=True, exist_ok=True)
-    paths.source_stamp.unlink(missing_ok=True)  # raw/ is incomplete until the new stamp is written
-    for p in staging.iterdir():
-        if p.name.startswith("."):
-            continue
-        target = paths.raw / p.name
-        if target.is_dir():
-            shutil.rmtree(target)
-        os.replace(p, target)
-    files = sorted(str(p.relative_to(paths.raw)) for p in paths.raw.iterdir() if p.name != "SOURCE.json")
+    """Swap the verified staging folder in as raw/, whole: SOURCE.json is written inside it first, then the
+    old raw/ is renamed aside and staging renamed to raw/ (two renames, undone on any error; a kill -9
+    between them is finished by `recover_raw`), then the old raw/ is deleted. raw/ is never half old, half new."""
+    for p in staging.glob(".*"):  # working folders of the download (.unpack, .kaggle, .extra)
+        shutil.rmtree(p) if p.is_dir() else p.unlink()
+    files = sorted(p.name for p in staging.iterdir())
     stamp = {**source, "files": files, "at": datetime.now(UTC).isoformat(timespec="seconds")}
-    atomic_write_text(paths.source_stamp, json.dumps(stamp, indent=1))
+    atomic_write_text(staging / "SOURCE.json", json.dumps(stamp, indent=1))
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)  # mkdtemp made it 0700; raw/ gets a plain mkdir's permissions
+    old = None
+    if paths.raw.exists():
+        old = Path(tempfile.mkdtemp(prefix=temp_name(".raw-old-"), dir=paths.comp_dir))
+        os.replace(paths.raw, old)  # onto the empty folder just made: a rename, whatever raw/ holds
+    try:
+        os.replace(staging, paths.raw)
+    except BaseException:
+        if old is not None:
+            os.replace(old, paths.raw)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
     print(f"{paths.raw}: {len(files)} files from {source['source']}")
+
+
+def recover_raw(paths: Paths) -> None:
+    """Finish an install that a kill -9 stopped between its two renames (raw/ missing): the complete new folder
+    (a dead process's staging folder holding SOURCE.json) goes in, else the old raw/ comes back. Old raw/
+    folders of dead processes are removed."""
+    if not paths.comp_dir.is_dir():
+        return
+    dead = lambda pattern: sorted((p for p in paths.comp_dir.glob(pattern) if is_orphan(p)), key=os.path.getmtime)
+    if not paths.raw.exists():
+        complete = [p for p in dead(".raw-staging-pid*") if (p / "SOURCE.json").is_file()]
+        back = complete[-1:] or dead(".raw-old-pid*")[-1:]
+        if back:
+            os.replace(back[0], paths.raw)
+            print(f"{paths.raw}: restored from {back[0].name} (an install was killed midway)")
+    for p in dead(".raw-old-pid*"):
+        shutil.rmtree(p, ignore_errors=True)
