@@ -12,8 +12,29 @@ FORCE ?=
 RUN ?= default
 N_SEEDS ?=
 NPROC ?=
+RETRAIN ?=
 # pytest worker processes for `make test` (pytest-xdist); each gets an equal share of the cores. 0 = one process.
 TEST_JOBS ?= auto
+WINDOWS ?=
+PARTS ?=
+TB_PORT ?= 6006
+
+# What the user gives is data, never code. Each variable keeps its text unexpanded (a `$(shell ...)` in a value
+# stays text), reaches a shell only through `q` (one single-quoted word), and COMP / RUN, which name folders and
+# files, must be plain names.
+USER_VARS := COMP DATA SUBMISSIONS CONFIG ARGS SRC EXTRA FORCE RUN N_SEEDS NPROC RETRAIN TEST_JOBS WINDOWS PARTS TB_PORT
+COMP_GIVEN := $(filter command line environment,$(origin COMP))
+$(foreach v,$(USER_VARS),$(eval override $v := $$(value $v)))
+q = '$(subst ','\'',$1)'
+PLAIN := a b c d e f g h i j k l m n o p q r s t u v w x y z A B C D E F G H I J K L M N O P Q R S T U V W X Y Z 0 1 2 3 4 5 6 7 8 9 - _
+strip_chars = $(if $2,$(call strip_chars,$(subst $(firstword $2),,$1),$(wordlist 2,$(words $2),$2)),$1)
+not_plain = $(or $(filter-out 1,$(words $1)),$(call strip_chars,$(subst .,,$(patsubst .%,/%,$1)),$(PLAIN)))
+ifneq ($(call not_plain,$(COMP)),)
+$(error COMP=$(COMP) is not a competition name (letters, digits, - and _); `make help` lists them)
+endif
+ifneq ($(call not_plain,$(RUN)),)
+$(error RUN=$(RUN) is not a plain run name: use letters, digits and . _ - (starting with a letter or digit), e.g. RUN=exp1)
+endif
 
 PYTHON ?= python3
 VENV := .venv
@@ -22,7 +43,9 @@ VENV_OK := $(VENV)/.installed
 PKG := $(subst -,_,$(COMP))
 export DATA SUBMISSIONS RUN
 
-CFG_ARGS := $(if $(CONFIG),--config "$(CONFIG)") $(ARGS) $(if $(N_SEEDS),n_seeds=$(N_SEEDS))
+CFG_ARGS := $(if $(CONFIG),--config $(call q,$(CONFIG))) $(if $(ARGS),--args $(call q,$(ARGS))) \
+	$(if $(N_SEEDS),--args $(call q,n_seeds=$(N_SEEDS))) $(if $(RETRAIN),--retrain)
+OPTS = --data $(call q,$(DATA)) --run $(call q,$(RUN))
 # Paths may hold spaces (DATA="my data"): recipes quote them, and file targets escape them with `spaced`.
 empty :=
 space := $(empty) $(empty)
@@ -32,11 +55,12 @@ RAW := $(call spaced,$(DIR)/raw/SOURCE.json)
 FEATURES_CFG := $(call spaced,$(DIR)/config/features.json)
 FEATURES := $(call spaced,$(DIR)/processed/features.json)
 # Image competitions are one __init__.py each on top of the shared pipelines/vision package.
-SHARED_CODE := $(if $(shell grep -ls "pipelines.vision" pipelines/$(PKG)/__init__.py),$(wildcard pipelines/vision/*.py))
+SHARED_CODE := $(if $(shell grep -ls "pipelines.vision" pipelines/$(PKG)/__init__.py 2>/dev/null),$(wildcard pipelines/vision/*.py))
 FEATURE_CODE := $(wildcard features/*.py $(addprefix pipelines/$(PKG)/,features.py config.py layout.py sample.py)) $(SHARED_CODE)
-TRAIN_CFG := $(call spaced,$(DIR)/config/train.json)
+# The run's own settings: written when the run is configured, read by every later step of that run.
+TRAIN_CFG := $(call spaced,$(DIR)/runs/$(RUN)/settings.json)
 TRAINED := $(call spaced,$(DIR)/runs/$(RUN)/result.json)
-TRAIN_CODE := $(wildcard models/*.py pipelines/$(PKG)/model.py pipelines/runs.py) $(SHARED_CODE)
+TRAIN_CODE := $(wildcard models/*.py pipelines/*.py pipelines/$(PKG)/*.py) $(SHARED_CODE)
 SUBMISSION := $(call spaced,$(SUBMISSIONS)/$(COMP)/$(RUN).csv)
 
 .DEFAULT_GOAL := help
@@ -54,67 +78,68 @@ $(VENV_OK): requirements.txt
 venv: $(VENV_OK) ## create .venv with the pinned dependencies (rebuilt when requirements.txt changes)
 
 download: | $(VENV_OK) ## fetch COMP with the Kaggle API, or SRC=archive-or-folder [EXTRA=...] [FORCE=1]
-	$(PY) -m pipelines download $(COMP) --data "$(DATA)" $(if $(SRC),--src "$(SRC)") $(if $(EXTRA),--extra "$(EXTRA)") $(if $(FORCE),--force)
+	$(PY) -m pipelines download $(COMP) --data $(call q,$(DATA)) $(if $(SRC),--src $(call q,$(SRC))) $(if $(EXTRA),--extra $(call q,$(EXTRA))) $(if $(FORCE),--force)
 
 $(RAW): | $(VENV_OK)
-	$(PY) -m pipelines sample $(COMP) --data "$(DATA)"
+	$(PY) -m pipelines sample $(COMP) --data $(call q,$(DATA))
 
 sample: $(RAW) ## put the embedded sample in data/COMP/raw (only when no real data is there)
 
-$(FEATURES_CFG) $(TRAIN_CFG) &: FORCE | $(VENV_OK)
-	@$(PY) -m pipelines config $(COMP) --data "$(DATA)" $(CFG_ARGS)
+$(FEATURES_CFG): FORCE | $(VENV_OK)
+	@$(PY) -m pipelines config $(COMP) $(OPTS) $(CFG_ARGS)
+
+$(TRAIN_CFG): FORCE | $(VENV_OK)
+	@$(PY) -m pipelines config $(COMP) $(OPTS) --run-settings $(CFG_ARGS)
 
 $(FEATURES): $(RAW) $(FEATURES_CFG) $(FEATURE_CODE) | $(VENV_OK)
-	$(PY) -m pipelines features $(COMP) --data "$(DATA)" $(CFG_ARGS)
+	$(PY) -m pipelines features $(COMP) $(OPTS) $(CFG_ARGS)
 
 features: $(FEATURES) ## raw -> data/COMP/interim -> data/COMP/processed (Feather, procs fit on train only)
 
 # NPROC=N: data-parallel training under torchrun (N processes; gloo on CPU, NCCL on GPUs; all five competitions declare DISTRIBUTED).
 # The run name reaches the CLI as $RUN: torchrun's own parser would take `--run` for its `--run-path`.
-LAUNCH := $(if $(NPROC),$(PY) -m torch.distributed.run --standalone --nproc_per_node=$(NPROC),$(PY))
+LAUNCH := $(if $(NPROC),$(PY) -m torch.distributed.run --standalone --nproc_per_node=$(call q,$(NPROC)),$(PY))
 
-$(TRAINED): $(FEATURES) $(TRAIN_CFG) $(TRAIN_CODE) | $(VENV_OK)
-	$(LAUNCH) -m pipelines train $(COMP) --data "$(DATA)" $(CFG_ARGS)
+$(TRAINED): $(TRAIN_CFG) $(FEATURES) $(TRAIN_CODE) | $(VENV_OK)
+	$(LAUNCH) -m pipelines train $(COMP) --data $(call q,$(DATA)) $(CFG_ARGS)
 
 train: $(TRAINED) ## train run RUN (default: default) into data/COMP/runs/RUN; N_SEEDS=5 seed ensemble; NPROC=2 torchrun
 
 lr-find: $(FEATURES) | $(VENV_OK) ## lr finder: plot in data/COMP/runs/RUN/lr_find.png and a suggested lr
-	$(PY) -m pipelines lr-find $(COMP) --data "$(DATA)" --run "$(RUN)" $(CFG_ARGS)
+	$(PY) -m pipelines lr-find $(COMP) $(OPTS) $(CFG_ARGS)
 
 $(SUBMISSION): $(TRAINED) | $(VENV_OK)
-	$(PY) -m pipelines predict $(COMP) --data "$(DATA)" --run "$(RUN)" $(CFG_ARGS)
+	$(PY) -m pipelines predict $(COMP) $(OPTS) $(CFG_ARGS)
 
 predict: $(SUBMISSION) ## predict the test set: submissions/COMP/RUN.csv, validated against sample_submission.csv
 
 submission: $(SUBMISSION) ## same as predict
 
 submit: $(SUBMISSION) | $(VENV_OK) ## send submissions/COMP/RUN.csv to Kaggle (needs credentials; never part of all)
-	$(PY) -m pipelines submit $(COMP) --data "$(DATA)" --run "$(RUN)" $(CFG_ARGS)
+	$(PY) -m pipelines submit $(COMP) $(OPTS) $(CFG_ARGS)
 
 runs: | $(VENV_OK) ## one table of every run on disk, best first per competition (also data/runs.csv) [COMP=...]
-	$(PY) -m pipelines.tracking runs --data "$(DATA)" $(if $(filter command line environment,$(origin COMP)),--comp $(COMP))
+	$(PY) -m pipelines.tracking runs --data $(call q,$(DATA)) $(if $(COMP_GIVEN),--comp $(COMP))
 
 report: | $(VENV_OK) ## a self-contained HTML page for run RUN of COMP (runs/RUN/report.html) and data/index.html
-	$(PY) -m pipelines.tracking report $(COMP) "$(RUN)" --data "$(DATA)"
+	$(PY) -m pipelines.tracking report $(COMP) $(call q,$(RUN)) --data $(call q,$(DATA))
 
-TB_PORT ?= 6006
 tensorboard: | $(VENV_OK) ## serve the runs' TensorBoard logs on localhost [COMP=... for one competition]
 	@echo "TensorBoard: http://localhost:$(TB_PORT)/ (Ctrl-C stops it)"
-	$(PY) -m tensorboard.main --logdir "$(if $(filter command line environment,$(origin COMP)),$(DIR),$(DATA))" --host localhost --port $(TB_PORT)
+	$(PY) -m tensorboard.main --logdir $(call q,$(if $(COMP_GIVEN),$(DIR),$(DATA))) --host localhost --port $(call q,$(TB_PORT))
 
-WINDOWS ?=
 backtest: $(RAW) | $(VENV_OK) ## score the default chain on labelled data cut off as a pseudo-test set [WINDOWS=last48,prev48 | cut0,cut1]
-	$(PY) -m pipelines backtest $(COMP) --data "$(DATA)" --run "$(RUN)" $(if $(WINDOWS),--windows "$(WINDOWS)") $(CFG_ARGS)
+	$(PY) -m pipelines backtest $(COMP) $(OPTS) $(if $(WINDOWS),--windows $(call q,$(WINDOWS))) $(CFG_ARGS)
 
 all: $(SUBMISSION) ## the whole chain: download-or-sample, features, train, predict (never submits)
 
 DEMO_ARGS := epochs=20 lr=1e-2 bs=256
 demo: ## the whole Rossmann chain on the embedded sample, in data/demo/ and submissions/demo/
-	$(MAKE) --no-print-directory all COMP=rossmann DATA=data/demo SUBMISSIONS=submissions/demo RUN=demo ARGS="$(DEMO_ARGS) $(ARGS)"
+	$(MAKE) --no-print-directory all COMP=rossmann DATA=data/demo SUBMISSIONS=submissions/demo RUN=demo ARGS=$(call q,$(DEMO_ARGS) $(ARGS))
 	@echo "demo: validation RMSPE $$($(PY) -c 'import json; print(json.load(open("data/demo/rossmann/runs/demo/result.json"))["valid_rmspe"])'), submission submissions/demo/rossmann/demo.csv"
 
 test: $(VENV_OK) ## run the test suite (unit, end-to-end on the sample, real-data checks if ../shared/data exists); TEST_JOBS=0 serial
-	$(PY) -m pytest -n $(TEST_JOBS) --dist worksteal
+	$(PY) -m pytest -n $(call q,$(TEST_JOBS)) --dist worksteal
 
 test-fast: $(VENV_OK) ## the tests without the slow end-to-end ones
 	$(PY) -m pytest -m "not slow"
@@ -122,9 +147,8 @@ test-fast: $(VENV_OK) ## the tests without the slow end-to-end ones
 lint: $(VENV_OK) ## ruff check + format check
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .
 
-PARTS ?=
 bench: $(VENV_OK) ## benchmarks on the real data in ../shared/data (skips what is absent) [PARTS=...]
-	$(PY) -m pipelines.bench $(COMP) $(if $(PARTS),--parts $(PARTS))
+	$(PY) -m pipelines.bench $(COMP) $(if $(PARTS),--parts $(call q,$(PARTS)))
 
 # Bench-only: fastai beside ours (never a dependency of the project). Shares .venv's packages through a .pth file.
 peers-env: $(VENV_OK) ## .venv-peers: fastai 2.8.12 for `make bench COMP=rossmann PARTS=peers`
@@ -133,7 +157,7 @@ peers-env: $(VENV_OK) ## .venv-peers: fastai 2.8.12 for `make bench COMP=rossman
 	.venv-peers/bin/python -m pip install --disable-pip-version-check -q fastai==2.8.12
 
 clean: ## delete COMP's derived data (interim, processed, config); raw downloads and runs stay
-	rm -rf "$(DIR)/interim" "$(DIR)/processed" "$(DIR)/config"
+	rm -rf $(call q,$(DIR)/interim) $(call q,$(DIR)/processed) $(call q,$(DIR)/config)
 
 distclean: ## also delete the venv and the demo data
 	rm -rf $(VENV) .venv-peers data/demo submissions/demo

@@ -9,8 +9,16 @@ import torch
 
 
 def pick_device(name: str = "auto") -> torch.device:
-    """'auto' -> CUDA if available, else Apple MPS, else CPU; any other value is used as given."""
+    """'auto' -> CUDA if available, else Apple MPS, else CPU; any other value is used as given (ValueError
+    naming the choices when torch does not know it, or when it is not there)."""
     if name != "auto":
+        try:
+            device = torch.device(name)
+        except RuntimeError:
+            raise ValueError(f"device={name!r} is not a torch device: use auto, cpu, cuda, cuda:N or mps") from None
+        available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+        if not available.get(device.type, False):
+            raise ValueError(f"device={name!r} is not available on this machine: use device=auto (or cpu)")
         return torch.device(name)
     if torch.cuda.is_available():
         return torch.device("cuda")

@@ -3,7 +3,7 @@
 The Makefile calls these; they work the same by hand. Steps:
   download   fetch the competition (Kaggle API, or --src local copy) into data/COMP/raw
   sample     put the embedded sample into data/COMP/raw unless real data is there
-  config     write the resolved config sections (rewritten only when they change, for make)
+  config     write the feature settings, or (--run-settings) the run's settings (each only when it changes, for make)
   features   raw -> interim -> processed feature tables
   train      train the run's model(s) into data/COMP/runs/RUN
   lr-find    lr finder sweep, plot saved in the run folder
@@ -16,17 +16,19 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import json
 import logging
 import os
+import shlex
 import sys
 
 from features.io import atomic_write_text, remove_stale_temps
 from pipelines import backtest, registry
 from pipelines import config as configlib
 from pipelines.download import DownloadError, download, make_sample
-from pipelines.paths import Paths
-from pipelines.runs import RunLocked, run_lock
+from pipelines.paths import Paths, plain_name
+from pipelines.runs import RunLocked, run_config, run_lock, write_run_settings
 
 
 def competition(name: str):
@@ -34,17 +36,43 @@ def competition(name: str):
     return registry.load(name)
 
 
-def write_config_sections(comp, paths: Paths, cfg) -> list[str]:
-    """Write one JSON per config section under data/COMP/config, touching only the ones whose content changed."""
-    changed = []
+def write_features_config(paths: Paths, cfg) -> bool:
+    """config/features.json: the feature settings, rewritten only when they change (make tracks the file), and
+    touched when processed/ was built with other ones (a build refused or stopped midway), so that the next
+    `make features` rebuilds it. True when written."""
+    target = paths.config / "features.json"
     full = configlib.to_dict(cfg)
-    for section, keys in configlib.sections(type(cfg)).items():
-        target = paths.config / f"{section}.json"
-        text = json.dumps({k: full[k] for k in keys}, indent=1, sort_keys=True)
-        if not target.is_file() or target.read_text() != text:
-            atomic_write_text(target, text)
-            changed.append(section)
-    return changed
+    text = json.dumps({k: full[k] for k in configlib.sections(type(cfg))["features"]}, indent=1, sort_keys=True)
+    if target.is_file() and target.read_text() == text:
+        stamp = paths.processed / "features.json"
+        try:
+            built = json.loads(stamp.read_text()).get("config") if stamp.is_file() else None
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            built = None
+        if built == configlib.fingerprint(cfg, ("features",)) or not stamp.is_file():
+            return False
+    atomic_write_text(target, text)
+    return True
+
+
+def build_features(comp, paths: Paths, cfg) -> None:
+    """The competition's features step, with processed/features.json (the stamp written last) removed while
+    it runs, so a build stopped midway never looks complete; put back when the build failed before writing."""
+    stamp = paths.processed / "features.json"
+    before = {p: p.stat().st_mtime_ns for p in paths.processed.glob("*")} if paths.processed.is_dir() else {}
+    text = stamp.read_bytes() if stamp.is_file() else None
+    stamp.unlink(missing_ok=True)
+    try:
+        comp.build_features(paths, cfg)
+    except BaseException:
+        now = {p: p.stat().st_mtime_ns for p in paths.processed.glob("*") if p != stamp}
+        unchanged = all(before.get(p) == t for p, t in now.items())
+        if text is not None and unchanged and not stamp.exists():
+            atomic_write_text(stamp, text.decode())
+        raise
+
+
+RUN_STEPS = ("train", "lr-find", "predict", "submit")  # the steps that work in a run folder: its settings apply
 
 
 def run_step(comp, args: argparse.Namespace, paths: Paths, cfg) -> None:
@@ -54,12 +82,17 @@ def run_step(comp, args: argparse.Namespace, paths: Paths, cfg) -> None:
     elif args.step == "sample":
         make_sample(comp.SPEC, paths, force=args.force)
     elif args.step == "config":
-        changed = write_config_sections(comp, paths, cfg)
-        if changed:
-            print(f"config: {', '.join(changed)} changed ({paths.config})")
+        if args.run_settings:
+            if write_run_settings(paths, args.run, cfg):
+                print(f"config: run {args.run!r} settings written ({paths.runs / args.run / 'settings.json'})")
+        elif write_features_config(paths, cfg):
+            print(f"config: feature settings changed ({paths.config / 'features.json'})")
     elif args.step == "features":
-        comp.build_features(paths, cfg)
+        with run_lock(paths.processed, "features"):  # two builds at once would mix their files
+            build_features(comp, paths, cfg)
     elif args.step == "train":
+        if os.environ.get("RANK", "0") == "0":
+            write_run_settings(paths, args.run, cfg)
         comp.train(paths, cfg, args.run)
     elif args.step == "lr-find":
         comp.lr_find(paths, cfg, args.run)
@@ -69,6 +102,16 @@ def run_step(comp, args: argparse.Namespace, paths: Paths, cfg) -> None:
         comp.submit(paths, cfg, args.run)
     elif args.step == "backtest":
         backtest.run(comp, paths, cfg, args.run, [w for w in (args.windows or "").split(",") if w] or None)
+
+
+def resolve_config(comp, args: argparse.Namespace, paths: Paths):
+    """The step's config. The steps of a run (and its config and features) start from the run's own settings
+    (pipelines/runs.py: run_config); download, sample and backtest from the defaults."""
+    overrides = [*args.overrides, *(w for text in args.args for w in shlex.split(text))]
+    if args.step in ("download", "sample", "backtest"):
+        return configlib.resolve(comp.Config(), args.config, overrides)
+    check = args.step in RUN_STEPS or (args.step == "config" and args.run_settings)
+    return run_config(comp, paths, args.run, args.config, overrides, retrain=args.retrain, check=check)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,11 +133,23 @@ def main(argv: list[str] | None = None) -> int:
         default=os.environ.get("RUN", "default"),
         help="run name: data/COMP/runs/RUN, submissions/COMP/RUN.csv (default: $RUN or default)",
     )
+    parser.add_argument(
+        "--retrain", action="store_true", help="configure the run afresh (defaults + these arguments), replacing it"
+    )
+    parser.add_argument("--run-settings", action="store_true", help="config: write the run's settings.json")
+    parser.add_argument(
+        "--args", action="append", default=[], help="key=value overrides as one string (split like a shell would)"
+    )
     parser.add_argument("overrides", nargs="*", help="config overrides key=value")
     args = parser.parse_intermixed_args(argv)
 
     comp = competition(args.comp)
-    paths = Paths.for_comp(args.comp, args.data)
+    try:
+        paths = Paths.for_comp(args.comp, args.data)
+        plain_name(args.run, "RUN")
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not (
         args.step == "train" and getattr(comp, "DISTRIBUTED", False)
     ):
@@ -106,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     rank0 = os.environ.get("RANK", "0") == "0"  # under torchrun, rank 0 alone holds the run's lock
     try:
-        cfg = configlib.resolve(comp.Config(), args.config, args.overrides)
+        cfg = resolve_config(comp, args, paths)
         for folder in (paths.interim, paths.processed, paths.runs, paths.config, paths.submissions):
             remove_stale_temps(folder, recursive=True)  # left by a writer killed mid-write
         locked = args.step in ("train", "lr-find", "predict", "backtest") and rank0
@@ -123,7 +178,29 @@ def main(argv: list[str] | None = None) -> int:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"error: {msg}", file=sys.stderr)
         return 1
+    except (PermissionError, MemoryError, OSError) as e:
+        print(f"error: {resource_message(e, paths)}", file=sys.stderr)
+        return 1
     return 0
+
+
+def resource_message(e: BaseException, paths: Paths) -> str:
+    """One line for what the machine refused: a folder not writable, a full disk, a file-size or memory limit."""
+    import shutil
+
+    where = getattr(e, "filename", None) or paths.comp_dir
+    if isinstance(e, MemoryError) or "ArrayMemoryError" in type(e).__name__:
+        return f"out of memory ({e}); free memory, raise the limit (ulimit -v), or use a smaller bs / sample"
+    if isinstance(e, PermissionError):
+        return f"cannot write {where}: permission denied; make it writable or point DATA= elsewhere"
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        free = shutil.disk_usage(paths.data_root if paths.data_root.exists() else ".").free
+        return f"disk full writing {where} ({free / 2**20:.0f} MiB free); free some space or point DATA= elsewhere"
+    if e.errno == errno.EFBIG:
+        return f"file too large writing {where} (a file-size limit: ulimit -f); raise it or point DATA= elsewhere"
+    if e.errno == errno.ENOMEM:
+        return f"out of memory ({e.strerror}) at {where}; free memory or raise the limit"
+    raise e
 
 
 def exit_now(code: int) -> None:

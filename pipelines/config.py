@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import math
 import tomllib
 import types
 import typing
@@ -34,11 +35,13 @@ def setting(
     gt: float | None = None,
     le: float | None = None,
     lt: float | None = None,
+    min_items: int | None = None,
     step: Literal["features", "train"] = "train",
     result: bool = True,
     member: str | None = None,
 ) -> Any:
-    """A config field with its valid range, checked when the config is resolved (for a list, each item):
+    """A config field with its valid range, checked when the config is resolved (for a list, each item, and
+    `min_items`, the fewest items it may have):
     `epochs: int = setting(10, ge=1)`, `layers: list[int] = setting(factory=lambda: [1000, 500], ge=1)`.
 
     `step`: the pipeline step whose output depends on it (a field declared without `setting` is "train").
@@ -48,7 +51,7 @@ def setting(
     (see `fingerprint`). A subclass that only changes the default
     keeps all of this from the class that declared it."""
     bounds = {k: v for k, v in (("ge", ge), ("gt", gt), ("le", le), ("lt", lt)) if v is not None}
-    meta = {"range": bounds, "step": step, "result": result, "member": member}
+    meta = {"range": bounds, "step": step, "result": result, "member": member, "min_items": min_items}
     return dataclasses.field(default=default, default_factory=factory, metadata=meta)
 
 
@@ -109,6 +112,9 @@ def check(config: C, source: str = "config") -> C:
             raise ConfigError(
                 f"{source}: config key {f.name!r}: {value!r} is not one of {', '.join(map(repr, choices))}"
             )
+        fewest = field_meta(type(config), f.name, "min_items")
+        if fewest and isinstance(value, (list, tuple)) and len(value) < fewest:
+            raise ConfigError(f"{source}: config key {f.name!r}: {value!r} needs at least {fewest} item(s)")
         for item in value if isinstance(value, (list, tuple)) else [value]:
             for kind, bound in bounds.items():
                 op, ok = _BOUNDS[kind]
@@ -166,10 +172,12 @@ def _coerce(name: str, value: Any, tp: Any) -> Any:
             raise ConfigError(f"config key {name!r}: {value!r} is not a valid {tp.__name__}")
         try:
             converted = tp(value) if not isinstance(value, str) or tp is float else int(value, 0)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ConfigError(f"config key {name!r}: {value!r} is not a valid {tp.__name__}") from None
         if tp is int and isinstance(value, float) and value != int(value):
             raise ConfigError(f"config key {name!r}: {value!r} is not a valid int")
+        if not math.isfinite(converted):
+            raise ConfigError(f"config key {name!r}: {value!r} is not a finite number")
         return converted
     if tp is str:
         if not isinstance(value, str):
@@ -195,7 +203,10 @@ def parse_overrides(args: list[str]) -> dict[str, str]:
         key, sep, value = arg.lstrip("-").partition("=")
         if not sep or not key:
             raise ConfigError(f"override {arg!r} is not of the form key=value (e.g. epochs=3)")
-        out[key.replace("-", "_")] = value
+        key = key.replace("-", "_")
+        if key in out:
+            raise ConfigError(f"config key {key!r} given twice ({key}={out[key]}, {key}={value}); give it once")
+        out[key] = value
     return out
 
 

@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# A run or competition name becomes a folder and a file name (runs/RUN/, submissions/COMP/RUN.csv): one plain
+# path component, never '.', '..', an absolute path or a path with '/'.
+_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def plain_name(value: str, what: str = "RUN") -> str:
+    """`value` if it is a plain name (a letter or digit, then letters, digits and . _ -, at most 100), else
+    ValueError stating the rule."""
+    if not isinstance(value, str) or not _PLAIN.fullmatch(value):
+        raise ValueError(
+            f"{what}={value!r} is not a plain name: use letters, digits and . _ - (starting with a letter or "
+            f"digit, at most 100), e.g. {what}=exp1"
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -22,6 +37,7 @@ class Paths:
         cls, comp: str, data_root: str | Path | None = None, submissions_root: str | Path | None = None
     ) -> Paths:
         """Paths for `comp`; roots default to $DATA / $SUBMISSIONS or the repo's data/ and submissions/."""
+        plain_name(comp, "COMP")
         data = Path(data_root or os.environ.get("DATA") or ROOT / "data")
         subs = Path(submissions_root or os.environ.get("SUBMISSIONS") or ROOT / "submissions")
         return cls(comp, data.resolve(), subs.resolve())

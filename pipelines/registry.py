@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
+import re
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol, runtime_checkable
@@ -82,6 +83,8 @@ def names() -> list[str]:
 def find(comp: str) -> ModuleType | None:
     """The package of `comp`, or None, without the contract check (whose `hasattr` would resolve lazily bound
     steps, importing torch): for listings that only read `Config` and `HEADLINE`."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", comp or ""):
+        return None
     _search_path()
     try:
         return importlib.import_module(module_name(comp))
@@ -93,6 +96,8 @@ def find(comp: str) -> ModuleType | None:
 
 def load(comp: str) -> ModuleType:
     """The package of competition `comp`, checked against the contract; SystemExit naming what is wrong."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", comp or ""):
+        raise SystemExit(f"{comp!r} is not a competition name; known: {', '.join(names())} (COMP=...)")
     _search_path()
     try:
         module = importlib.import_module(module_name(comp))

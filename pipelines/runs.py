@@ -22,8 +22,60 @@ from pathlib import Path
 import numpy as np
 
 from features.io import atomic_write_text
+from pipelines import config as configlib
 from pipelines.download import read_source
-from pipelines.paths import ROOT, Paths
+from pipelines.paths import ROOT, Paths, plain_name
+
+SETTINGS = "settings.json"
+# Keys that say where or how one command runs, not what a run is: a finished run may be predicted on another
+# device, or without resuming. Every other key of a finished run is fixed (see `run_config`).
+HOW_TO_RUN = ("device", "resume", "workers", "cam_image")
+
+
+def run_config(comp, paths: Paths, run: str, file=None, overrides=(), retrain: bool = False, check: bool = True):
+    """The config of run `run`: its own settings (runs/RUN/settings.json, saved when it was configured) unless
+    `retrain`, else the defaults; then the TOML `file`, then the `key=value` overrides. So `make submit RUN=x`
+    predicts with x's settings without repeating them. With `check`, arguments that contradict a finished run
+    are refused (ConfigError naming each key, the run's value, the one asked, and the ways on)."""
+    folder = paths.runs / plain_name(run)
+    saved_file = folder / SETTINGS
+    base = comp.Config()
+    if saved_file.is_file() and not retrain:
+        try:
+            saved = json.loads(saved_file.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise configlib.ConfigError(
+                f"{saved_file}: unreadable ({e}); delete it, or add RETRAIN=1 to configure run {run!r} afresh"
+            ) from None
+        try:
+            base = configlib.check(configlib.update(base, saved, str(saved_file)), str(saved_file))
+        except configlib.ConfigError as e:
+            raise configlib.ConfigError(
+                f"{e}\n(run {run!r} was configured by other code; RETRAIN=1 configures it afresh)"
+            ) from None
+    cfg = configlib.resolve(base, file, overrides)
+    if check and not retrain and saved_file.is_file() and (folder / "result.json").is_file():
+        was, now = configlib.to_dict(base), configlib.to_dict(cfg)
+        differ = [k for k in now if now[k] != was[k] and k not in HOW_TO_RUN]
+        if differ:
+            asked = ", ".join(f"{k}={json.dumps(now[k])} (the run has {json.dumps(was[k])})" for k in differ)
+            raise configlib.ConfigError(
+                f"run {run!r} is finished ({folder / 'result.json'}) and these arguments contradict its settings: "
+                f"{asked}. A finished run keeps its settings: leave them out to use the run's, name a new run "
+                f"to train these beside it (RUN={run}-2), or add RETRAIN=1 to retrain {run!r} with them."
+            )
+    return cfg
+
+
+def write_run_settings(paths: Paths, run: str, cfg) -> bool:
+    """Save `cfg` as run `run`'s settings (runs/RUN/settings.json), only when they changed (make tracks the
+    file); True when written."""
+    target = paths.runs / plain_name(run) / SETTINGS
+    text = json.dumps(configlib.to_dict(cfg), indent=1, sort_keys=True)
+    if target.is_file() and target.read_text() == text:
+        return False
+    atomic_write_text(target, text)
+    return True
 
 
 def git_commit() -> dict:
@@ -81,9 +133,7 @@ def run_lock(folder: Path, step: str) -> Iterator[None]:
 def write_features_stamp(paths: Paths, cfg, **built) -> dict:
     """processed/features.json, written last by every features step: the feature settings, the raw data's
     SOURCE.json stamp (which download) and what was `built` (rows, columns, ...)."""
-    from pipelines.config import fingerprint
-
-    stamp = {"config": fingerprint(cfg, ("features",)), "raw": read_source(paths), **built}
+    stamp = {"config": configlib.fingerprint(cfg, ("features",)), "raw": read_source(paths), **built}
     atomic_write_text(paths.processed / "features.json", json.dumps(stamp, indent=1, default=str))
     return stamp
 
@@ -106,13 +156,11 @@ def features_fingerprint(paths: Paths, cfg=None) -> str:
             f"(SOURCE.json changed); rebuild it: make features COMP={paths.comp}"
         )
     if cfg is not None:
-        from pipelines.config import fingerprint
-
-        stale = [k for k, v in fingerprint(cfg, ("features",)).items() if built.get("config", {}).get(k) != v]
+        stale = [k for k, v in configlib.fingerprint(cfg, ("features",)).items() if built.get("config", {}).get(k) != v]
         if stale:
             raise ValueError(
                 f"{paths.processed} was built with other feature settings ({', '.join(stale)}); rebuild "
-                f"it with the same ARGS (make features COMP={paths.comp} ARGS=...) before training"
+                f"it for this run: make features COMP={paths.comp} RUN=<this run> (or make all, which does)"
             )
     return hashlib.sha256(json.dumps(built, sort_keys=True, default=str).encode()).hexdigest()[:16]
 

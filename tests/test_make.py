@@ -91,16 +91,42 @@ def test_all_on_the_sample_then_nothing_to_do(tmp_path):
         refused = make(*[a.replace(good, bad) for a in args], data=data, check=False)
         assert refused.returncode != 0 and message in refused.stderr and "Traceback" not in refused.stderr
         assert all(p.read_bytes() == b for p, b in kept.items())  # the finished run and its submission stay
-    changed = make(*[a.replace("epochs=2", "epochs=1") for a in args], data=data)
+    # the run keeps its settings: predict with none given uses them (nothing to redo); contradicting them is refused
+    assert "pipelines" not in make("predict", "RUN=quick", f"SUBMISSIONS={subs}", data=data).stdout
+    settings = json.loads((result.parent / "settings.json").read_text())
+    assert settings["epochs"] == 2 and settings["layers"] == [64, 32]
+    contradict = make("predict", "RUN=quick", "ARGS=epochs=1", f"SUBMISSIONS={subs}", data=data, check=False)
+    assert contradict.returncode != 0 and "Traceback" not in contradict.stderr
+    assert "run 'quick' is finished" in contradict.stderr and "epochs=1 (the run has 2)" in contradict.stderr
+    assert "RETRAIN=1" in contradict.stderr and all(p.read_bytes() == b for p, b in kept.items())
+    changed = make(*[a.replace("epochs=2", "epochs=1") for a in args], "RETRAIN=1", data=data)
     assert "pipelines train" in changed.stdout and "pipelines features" not in changed.stdout
+    assert json.loads((result.parent / "settings.json").read_text())["epochs"] == 1
+
+
+def test_make_variables_never_run_commands_and_names_stay_plain(tmp_path):
+    """COMP / ARGS / DATA holding shell or make code run nothing; RUN / COMP must be plain names (no path)."""
+    data, marker = tmp_path / "data", tmp_path / "pwned"
+    for bad in (f"COMP=rossmann; touch {marker}", f"COMP=$(shell touch {marker})", f"COMP=`touch {marker}`"):
+        r = make("help", bad, data=data, check=False)
+        assert r.returncode != 0 and "is not a competition name" in r.stderr
+    for run in ("../../x", "/abs/folder", "", "team/exp1", ".hidden", "a b"):
+        r = make("features", f"RUN={run}", data=data, check=False)
+        assert r.returncode != 0 and "is not a plain run name" in r.stderr, run
+    r = make("features", f"ARGS=valid_days=30; touch {marker}", data=data, check=False)
+    assert r.returncode != 0 and "override 'touch' is not of the form key=value" in r.stderr
+    r = make("features", f"ARGS=valid_days=$(shell touch {marker})", f"SRC=$$(touch {marker})", data=data, check=False)
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    r = make("sample", data=tmp_path / f"d$(touch {marker})'`touch {marker}`")
+    assert not marker.exists() and not (tmp_path / "x").exists()
 
 
 def test_paths_with_spaces(tmp_path):
     data, subs = tmp_path / "my data", tmp_path / "my subs"
-    args = ["all", "RUN=run 1", f"ARGS=epochs=1 {QUICK}", f"SUBMISSIONS={subs}"]
+    args = ["all", "RUN=run_1", f"ARGS=epochs=1 {QUICK}", f"SUBMISSIONS={subs}"]
     make(*args, data=data)
-    assert (subs / "rossmann" / "run 1.csv").is_file() and (
-        data / "rossmann" / "runs" / "run 1" / "result.json"
+    assert (subs / "rossmann" / "run_1.csv").is_file() and (
+        data / "rossmann" / "runs" / "run_1" / "result.json"
     ).is_file()
     assert "pipelines" not in make(*args, data=data).stdout  # file targets with spaces are up to date
 

@@ -30,7 +30,7 @@ class Cifar10Config:
     # --- data (the features section, shared with the image competitions) ------------------------------------
     valid_pct: float = setting(0.1, gt=0, lt=1, step="features")
     split_seed: int = setting(42, ge=0, step="features")
-    sizes: list[int] = setting(factory=lambda: [32], ge=8, step="features")
+    sizes: list[int] = setting(factory=lambda: [32], ge=8, le=1024, min_items=1, step="features")
     cache_scale: float = setting(1.0, ge=1, step="features")  # the images are 32 px: cached as they are
     # --- model ---------------------------------------------------------------------------------------------
     # whitened: airbench's net (patch-whitening stem, dirac-initialised conv groups; models/resnet.py);
@@ -43,13 +43,13 @@ class Cifar10Config:
     dropout: float = setting(0.1, ge=0, lt=1)  # resnet: before the classifier
     lsuv: bool = False  # layer-sequential unit-variance init on one training batch (after the whitening stem)
     # --- training ------------------------------------------------------------------------------------------
-    epochs: int = setting(10, ge=1)
-    bs: int = setting(1024, ge=2)
+    epochs: int = setting(10, ge=1, le=1000)
+    bs: int = setting(1024, ge=2, le=65536)
     opt: Literal["sgd", "adamw"] = "sgd"  # sgd (nesterov) or adamw (decoupled weight decay)
     # triangular (linear up from 0.2x over 23%, down to 0.07x) or one_cycle
     schedule: Literal["triangular", "one_cycle"] = "triangular"
     # airbench's 11.5 per 1024 examples with summed loss and its momentum correction = 1.5 on the mean loss
-    lr: float = setting(1.5, gt=0)
+    lr: float = setting(1.5, gt=0, le=100)
     # SGD momentum / Adam beta1 (one_cycle cycles it 0.95 -> 0.85 -> 0.95 instead)
     momentum: float = setting(0.85, ge=0, lt=1)
     bn_bias_lr_mult: float = setting(64.0, gt=0)  # BatchNorm biases train at lr x this (airbench); 1 = same lr

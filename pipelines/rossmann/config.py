@@ -94,6 +94,7 @@ SPEC = DataSpec(
     extra={name: list(RAW_DTYPES[name]) for name in EXTRA_FILES},
     extra_url="https://files.fast.ai/part2/lesson14/rossmann.tgz",  # the course's external tables
     make_sample=_make_sample,
+    max_bytes=2 << 30,  # the real files with the external tables are about 45 MB
 )
 
 # The course's variables (fast.ai lesson 6 / v1 rossmann notebook), plus Promo2Active.
@@ -227,12 +228,12 @@ class RossmannConfig:
 
     # --- features ---
     # validation = the last N days of train (the test period's length); 0 = no hold-out
-    valid_days: int = setting(48, ge=0, step="features")
+    valid_days: int = setting(48, ge=0, le=3650, step="features")
     cat_names: list[str] = setting(factory=lambda: list(CAT_NAMES), step="features")
     cont_names: list[str] = setting(factory=lambda: list(CONT_NAMES), step="features")
     event_window: int = setting(7, ge=1, step="features")  # days in the backward/forward event-count windows
     # StoreLevel looks back from this many days before each row (>= the test horizon: no leak)
-    level_lag: int = setting(48, ge=0, step="features")
+    level_lag: int = setting(48, ge=0, le=3650, step="features")
     level_window: int = setting(91, ge=1, step="features")  # ... over this many days of the store's log sales
 
     # --- model: entity embeddings + MLP (fast.ai course defaults) ---
@@ -254,14 +255,14 @@ class RossmannConfig:
     # --- training ---
     # "sales": Open==1 and Sales>0 (as the course); "open": every open day
     train_rows: Literal["sales", "open"] = "sales"
-    epochs: int = setting(10, ge=1)  # 5 (the course) scored 0.1245; 10 scored 0.1163; 15 no better (0.1160)
+    epochs: int = setting(10, ge=1, le=1000)  # 5 (the course) scored 0.1245; 10 scored 0.1163; 15 no better (0.1160)
     # peak lr of the schedule (1e-3, the course value, scored 0.1124 vs 0.1076 on seed 0)
-    lr: float = setting(3e-3, gt=0)
+    lr: float = setting(3e-3, gt=0, le=10)
     schedule: Literal["one_cycle", "sgdr", "constant"] = "one_cycle"  # one_cycle | sgdr | constant
     pct_start: float = setting(0.25, gt=0, lt=1)  # one_cycle: share of training spent warming up
     cycle_len: int = setting(1, ge=1)  # sgdr: epochs of the first cycle
     cycle_mult: int = setting(2, ge=1)  # sgdr: each cycle this many times longer than the last
-    bs: int = setting(512, ge=2)  # rows per batch
+    bs: int = setting(512, ge=2, le=1 << 20)  # rows per batch
     wd: float = setting(0.2, ge=0)  # decoupled weight decay (AdamW), not applied to biases and BatchNorm
     adam_eps: float = setting(1e-5, gt=0)
     clip: float = setting(0.0, ge=0)  # max gradient norm; 0 = off
@@ -289,7 +290,7 @@ class RossmannConfig:
     # at 1500, 1089 / 840 kept, LightGBM 0.1048 / 0.1013, blend 0.1028 / 0.0996 (600: 0.1052 / 0.1017,
     # 0.1032 / 0.0998); lr 0.05 capped at 5000: 4218 / 2776 kept, LightGBM 0.1022 / 0.0978, blend 0.1017 /
     # 0.0976, for about 390 s / 250 s per fit instead of 115 s on 2 cores.
-    gbdt_rounds: int = setting(5000, ge=1, member="gbdt")
+    gbdt_rounds: int = setting(5000, ge=1, le=1_000_000, member="gbdt")
     gbdt_lr: float = setting(0.1, gt=0, member="gbdt")
     gbdt_leaves: int = setting(127, ge=2, member="gbdt")
     gbdt_min_leaf: int = setting(100, ge=1, member="gbdt")

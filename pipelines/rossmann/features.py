@@ -273,6 +273,12 @@ def build(paths: Paths, cfg: RossmannConfig) -> dict:
         print(f"interim: wrote {paths.interim}/{{train,test}}.feather ({len(train):,} + {len(test):,} rows)")
 
     fit_part, valid_part = split_valid(train, cfg.valid_days)
+    if fit_part.empty:
+        days = train.Date.nunique()
+        raise ValueError(
+            f"valid_days={cfg.valid_days} holds out every one of the {days} days of train.csv, leaving no rows "
+            f"to train on; hold out fewer (e.g. ARGS='valid_days=48'). Nothing was written to processed/."
+        )
     proc = TabularProcessor(cfg.cat_names, cfg.cont_names).fit(fit_part)
     keep = ["Date", "Sales", "Customers", "Open", "Id"]
     outputs = {"train": fit_part, "valid": valid_part, "test": test}

@@ -15,7 +15,7 @@ class VisionConfig:
     valid_pct: float = setting(0.2, gt=0, lt=1, step="features")
     split_seed: int = setting(42, ge=0, step="features")
     sizes: list[int] = setting(
-        factory=lambda: [224], ge=16, step="features"
+        factory=lambda: [224], ge=16, le=2048, min_items=1, step="features"
     )  # progressive resizing: one stage per size
     # cached images are cache_scale x the largest size (margin for random crops)
     cache_scale: float = setting(1.3, ge=1, step="features")
@@ -50,21 +50,21 @@ class VisionConfig:
     lighting: float = setting(0.2, ge=0, lt=1, member="net")  # brightness/contrast jitter
     # --- training: head on precomputed activations, then (optionally) head with augmentation, then all ----
     # body frozen, no augmentation: body features computed once, head trained on them
-    precompute_epochs: int = setting(3, ge=0, member="net")
+    precompute_epochs: int = setting(3, ge=0, le=1000, member="net")
     precompute_lr: float = setting(3e-3, gt=0, member="net")
     # body frozen, head trained on augmented images (full forward passes)
-    frozen_epochs: int = setting(0, ge=0, member="net")
+    frozen_epochs: int = setting(0, ge=0, le=1000, member="net")
     frozen_lr: float = setting(3e-3, gt=0, member="net")
-    epochs: list[int] = setting(factory=lambda: [2], ge=0, member="net")  # unfrozen epochs at each of `sizes`
+    epochs: list[int] = setting(factory=lambda: [2], ge=0, le=1000, member="net")  # unfrozen epochs at each of `sizes`
     # head lr when unfrozen; body groups get lr/lr_div and lr/lr_div^2
-    lr: float = setting(1e-3, gt=0, member="net")
+    lr: float = setting(1e-3, gt=0, le=10, member="net")
     lr_div: float = setting(3.0, gt=0, member="net")
     # keep the body's BatchNorm statistics fixed after unfreezing too
     bn_freeze: bool = setting(False, member="net")
     schedule: Literal["one_cycle", "sgdr"] = setting("one_cycle", member="net")
     cycle_len: int = setting(1, ge=1, member="net")
     cycle_mult: int = setting(2, ge=1, member="net")
-    bs: int = setting(32, ge=2, member="net")
+    bs: int = setting(32, ge=2, le=65536, member="net")
     wd: float = setting(1e-2, ge=0, member="net")
     label_smoothing: float = setting(0.0, ge=0, lt=1, member="net")
     # --- prediction -----------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ from typing import Literal
 
 import pytest
 
+from pipelines import registry
 from pipelines.config import ConfigError, check, fingerprint, resolve, sections, setting
 
 
@@ -130,3 +131,34 @@ def test_fingerprint_leaves_out_settings_that_do_not_shape_the_result():
     assert sections(Cfg2) == {"features": ["rows"], "train": ["lr", "n_seeds", "device"]}
     assert fingerprint(Cfg2()) == {"rows": 10, "lr": 1e-3, "device": "auto"}
     assert fingerprint(Cfg2(), ("features",)) == {"rows": 10}
+
+
+@pytest.mark.parametrize(
+    "comp, overrides, message",
+    [
+        ("rossmann", ["epochs=3", "epochs=5"], r"config key 'epochs' given twice \(epochs=3, epochs=5\)"),
+        ("rossmann", ["lr=inf"], r"'lr': 'inf' is not a finite number"),
+        ("rossmann", ["lr=nan"], r"'lr': 'nan' is not a finite number"),
+        ("rossmann", ["bs=100000000"], r"'bs': 100000000 is out of range \(valid: >= 2 and <= 1048576\)"),
+        ("rossmann", ["epochs=1000000000"], r"'epochs': 1000000000 is out of range \(valid: >= 1 and <= 1000\)"),
+        ("rossmann", ["valid_days=100000"], r"'valid_days': 100000 is out of range"),
+        ("planet", ["sizes=[]"], r"'sizes': \[\] needs at least 1 item"),
+        (
+            "planet",
+            ["sizes=[100000]"],
+            r"'sizes': item 100000 of \[100000\] is out of range \(valid: >= 16 and <= 2048\)",
+        ),
+        ("cifar10", ["sizes=[]"], r"'sizes': \[\] needs at least 1 item"),
+    ],
+)
+def test_the_drills_bad_values_are_one_clear_line(comp, overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        resolve(registry.load(comp).Config(), None, overrides)
+
+
+def test_an_unknown_device_names_the_choices():
+    from models.device import pick_device
+
+    with pytest.raises(ValueError, match="device='tpu' is not a torch device: use auto, cpu, cuda, cuda:N or mps"):
+        pick_device("tpu")
+    assert str(pick_device("cpu")) == "cpu"

@@ -1,12 +1,18 @@
-"""Run folders: one process at a time trains in a run; the features' fingerprint guards reuse."""
+"""Run folders: one process at a time trains in a run (or builds the features); a run keeps its own settings;
+run names are plain."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
 
-from pipelines.runs import RunLocked, run_lock
+from pipelines import rossmann
+from pipelines.__main__ import main, write_features_config
+from pipelines.config import ConfigError, resolve
+from pipelines.paths import Paths
+from pipelines.runs import RunLocked, run_config, run_lock, write_run_settings
 
 
 def test_a_second_holder_is_refused_with_the_first_named(tmp_path):
@@ -18,3 +24,58 @@ def test_a_second_holder_is_refused_with_the_first_named(tmp_path):
             pass
     with run_lock(tmp_path / "run", "predict"):  # released at the end
         pass
+
+
+@pytest.fixture()
+def paths(tmp_path):
+    return Paths.for_comp("rossmann", tmp_path / "data", tmp_path / "subs")
+
+
+def test_a_run_keeps_its_settings_and_refuses_contradictions_once_finished(paths):
+    """The drill's flow: `make all N_SEEDS=2 RUN=ens2`, then `make submit RUN=ens2` must predict with 2 seeds,
+    and `N_SEEDS=1` for the finished run is refused naming the key, unless RETRAIN=1."""
+    cfg = run_config(rossmann, paths, "ens2", overrides=["n_seeds=2", "epochs=3"])
+    assert write_run_settings(paths, "ens2", cfg) and not write_run_settings(paths, "ens2", cfg)  # written once
+    later = run_config(rossmann, paths, "ens2")  # no arguments: the run's own settings
+    assert (later.n_seeds, later.epochs) == (2, 3)
+    assert run_config(rossmann, paths, "ens2", overrides=["lr=1e-3"]).lr == 1e-3  # unfinished: may change
+    (paths.runs / "ens2" / "result.json").write_text("{}")
+    assert run_config(rossmann, paths, "ens2", overrides=["n_seeds=2", "device=cpu"]).n_seeds == 2  # agrees
+    with pytest.raises(ConfigError, match=r"run 'ens2' is finished .* n_seeds=1 \(the run has 2\).*RETRAIN=1"):
+        run_config(rossmann, paths, "ens2", overrides=["n_seeds=1"])
+    fresh = run_config(rossmann, paths, "ens2", overrides=["n_seeds=1"], retrain=True)
+    assert (fresh.n_seeds, fresh.epochs) == (1, rossmann.Config().epochs)  # afresh: defaults + these
+    (paths.runs / "ens2" / "settings.json").write_text("{not json")
+    with pytest.raises(ConfigError, match="settings.json: unreadable"):
+        run_config(rossmann, paths, "ens2")
+
+
+@pytest.mark.parametrize("run", ["../../x", "/abs/folder", "", "team/exp1", "..", ".x", "a b", "x;y"])
+def test_run_names_that_are_not_plain_are_refused_before_anything_is_written(tmp_path, run, capsys):
+    data = tmp_path / "data"
+    assert main(["predict", "rossmann", "--data", str(data), "--run", run]) == 2
+    assert "is not a plain name" in capsys.readouterr().err
+    assert not tmp_path.joinpath("x").exists() and not data.exists()
+
+
+def test_unknown_competition_names_list_the_known_ones(capsys):
+    for comp in ("../rossmann", "rossmann; ls", ""):
+        with pytest.raises(SystemExit, match="is not a competition name; known: .*rossmann"):
+            main(["features", comp])
+
+
+def test_features_refused_or_built_elsewhere_is_rebuilt_by_the_next_make_features(paths):
+    """processed/ built with other settings than config/features.json says (another build won, or one was
+    stopped): the config step touches the file, so `make features` rebuilds instead of calling it up to date."""
+    cfg = resolve(rossmann.Config())
+    assert write_features_config(paths, cfg) and not write_features_config(paths, cfg)
+    paths.processed.mkdir(parents=True)
+    stamp = {"config": {"valid_days": 30}}
+    (paths.processed / "features.json").write_text(json.dumps(stamp))
+    assert write_features_config(paths, cfg)  # rewritten: newer than the stamp, so make rebuilds
+
+
+def test_a_second_features_build_is_refused_while_one_runs(sample_paths, capsys):
+    with run_lock(sample_paths.processed, "features"):
+        code = main(["features", "rossmann", "--data", str(sample_paths.data_root)])
+    assert code == 1 and "processed is in use by pid" in capsys.readouterr().err

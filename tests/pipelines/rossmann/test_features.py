@@ -217,6 +217,19 @@ def test_valid_days_beyond_the_level_lag_is_refused(sample_paths):
         build(sample_paths, year_ago)
 
 
+def test_a_validation_split_that_leaves_no_training_rows_is_refused_and_the_build_kept(sample_paths, capsys):
+    """The drill followed the lag advice to valid_days=level_lag=100000 and got 0 training rows written over
+    processed/: refused now, naming the days, and the finished build stays usable (its stamp put back)."""
+    from pipelines.__main__ import main
+
+    data = ["--data", str(sample_paths.data_root)]
+    assert main(["features", "rossmann", *data]) == 0
+    before = {p.name: p.read_bytes() for p in sample_paths.processed.glob("*.*")}
+    assert main(["features", "rossmann", *data, "valid_days=3000", "level_lag=3000"]) == 1
+    assert "valid_days=3000 holds out every one of the" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in sample_paths.processed.glob("*.*")} == before
+
+
 def test_cache_key_names_the_code_imported_not_the_files_edited_since(sample_paths, monkeypatch):
     """A long run whose feature files are edited under it must not label its frames with the new code's key
     (the next run would reuse frames that lack the new code's columns)."""
