@@ -78,6 +78,27 @@ def atomic_write_text(path: str | Path, text: str) -> None:
         tmp.write_text(text)
 
 
+class DamagedFile(ValueError):
+    """A cache or artifact that cannot be read back (cut short by a full disk, a kill or a copy)."""
+
+    def __init__(self, path: Path, error: Exception, kind: str = "Feather file"):
+        self.path = Path(path)
+        reason = str(error).splitlines()[0] if str(error) else ""
+        super().__init__(f"{path}: damaged, not a readable {kind} ({type(error).__name__}: {reason})")
+
+
+def read_feather(path: str | Path, **kwargs) -> pd.DataFrame:
+    """Read a Feather file; DamagedFile naming it when it is not one (the caller rebuilds it or says how)."""
+    import pyarrow
+
+    try:
+        return pd.read_feather(path, **kwargs)
+    except (pyarrow.ArrowInvalid, pyarrow.ArrowIOError, OSError) as e:
+        if isinstance(e, FileNotFoundError):
+            raise
+        raise DamagedFile(Path(path), e) from None
+
+
 def write_feather(df: pd.DataFrame, path: str | Path) -> None:
     """Write a frame as Feather (index dropped) atomically."""
     with atomic_path(path) as tmp:

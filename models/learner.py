@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
+import pickle
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -19,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from features.io import atomic_path
+from features.io import DamagedFile, atomic_path
 from models.data import set_epoch
 from models.device import Precision, pick_device, pick_precision
 from models.distributed import is_distributed, mean_across_ranks, sync_buffers, world_size
@@ -45,6 +46,17 @@ EVENTS = (
     "after_epoch",
     "after_fit",
 )
+
+
+def read_checkpoint(path: str | Path, map_location="cpu") -> dict:
+    """torch.load of a checkpoint we wrote (weights_only: no code in it runs); DamagedFile naming the file when
+    it cannot be read (cut short by a full disk or an interrupted copy; our own writes are atomic)."""
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except FileNotFoundError:
+        raise
+    except (RuntimeError, EOFError, OSError, pickle.UnpicklingError) as e:
+        raise DamagedFile(Path(path), e, "checkpoint") from None
 
 
 class CancelFit(Exception):
@@ -472,7 +484,7 @@ class Learner(Predictor):
 
     def load_checkpoint(self, path: str | Path, with_opt: bool = True) -> dict:
         """Restore a checkpoint (weights_only, so no code in it runs); returns its dict (epoch, extra, ...)."""
-        state = torch.load(path, map_location=self.device, weights_only=True)
+        state = read_checkpoint(path, self.device)
         self.module.load_state_dict(state["model"])
         if with_opt and state.get("opt"):
             if self.opt is None:

@@ -23,7 +23,7 @@ import os
 import shlex
 import sys
 
-from features.io import atomic_write_text, remove_stale_temps
+from features.io import DamagedFile, atomic_write_text, remove_stale_temps
 from pipelines import backtest, registry
 from pipelines import config as configlib
 from pipelines.download import DownloadError, download, make_sample
@@ -174,6 +174,15 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+    except DamagedFile as e:
+        hint = "it is rebuilt by the next run of the step that wrote it"
+        if e.path.parent == paths.processed:  # so that `make features` rebuilds instead of calling it up to date
+            (paths.processed / "features.json").unlink(missing_ok=True)
+            hint = f"rebuild it: make features COMP={args.comp}"
+        elif e.path.is_relative_to(paths.runs):
+            hint = f"delete it and retrain the run (for a finished run also its result.json): make train RUN={args.run}"
+        print(f"error: {e}; {hint}", file=sys.stderr)
+        return 1
     except (DownloadError, RunLocked, configlib.ConfigError, FileNotFoundError, ValueError, KeyError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"error: {msg}", file=sys.stderr)

@@ -28,7 +28,7 @@ from typing import Any
 
 import pandas as pd
 
-from features.io import atomic_write_text, write_csv
+from features.io import atomic_write_text, read_feather, write_csv
 from pipelines.config import check
 from pipelines.download import read_source, staging_dir
 from pipelines.paths import Paths
@@ -153,7 +153,7 @@ def member_submissions(run_dir: Path, submission: pd.DataFrame, id_col: str) -> 
     members_file = run_dir / "test_members.feather"
     if not members_file.is_file():
         return {}
-    members, value_col = pd.read_feather(members_file), submission.columns[1]
+    members, value_col = read_feather(members_file), submission.columns[1]
     return {name: members[[id_col, name]].rename(columns={name: value_col}) for name in members if name != id_col}
 
 

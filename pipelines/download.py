@@ -190,6 +190,21 @@ def kaggle_api(comp: str, slug: str, action: str = "download"):
     where = kaggle_credentials()
     if where is None:
         raise DownloadError(no_credentials(comp, slug, action))
+    if where.endswith("kaggle.json"):  # read it ourselves first: the client's failure says nothing useful
+        try:
+            token = json.loads(Path(where).read_text())
+            missing = [k for k in ("username", "key") if not isinstance(token, dict) or not token.get(k)]
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            missing, token = [], None
+            problem = f"is not valid JSON ({e})"
+        else:
+            problem = f"lacks {' and '.join(repr(k) for k in missing)}" if missing else ""
+        if problem:
+            raise DownloadError(
+                f'{where} {problem}: it should read {{"username": "...", "key": "..."}} as Kaggle\'s '
+                f"API token download writes it (Kaggle was not contacted). Create a new token at "
+                f"https://www.kaggle.com/settings, or {without_kaggle(comp, slug, action)}"
+            )
     # Importing `kaggle` authenticates and prints help on failure; keep its chatter out of our output.
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         from kaggle.api.kaggle_api_extended import KaggleApi
@@ -199,7 +214,8 @@ def kaggle_api(comp: str, slug: str, action: str = "download"):
             api.authenticate()
         except SystemExit:
             raise DownloadError(
-                f"Kaggle rejected the credentials in {where}; {no_credentials(comp, slug, action)}"
+                f"the Kaggle client could not use the credentials in {where} (Kaggle was not contacted yet); "
+                f"{no_credentials(comp, slug, action)}"
             ) from None
     return api
 

@@ -105,7 +105,10 @@ def load(comp: str) -> ModuleType:
         if e.name not in (module_name(comp), "pipelines"):
             raise
         raise SystemExit(f"unknown competition {comp!r}; known: {', '.join(names())} (COMP=...)") from None
-    missing = [n for n in REQUIRED if not hasattr(module, n)]
+    # A name a package binds lazily (a module `__getattr__` importing torch) counts when its `__all__` lists it:
+    # `hasattr` would resolve it, and a step that needs no torch (config, download, features) would load it.
+    declared = set(vars(module)) | set(getattr(module, "__all__", ()))
+    missing = [n for n in REQUIRED if n not in declared]
     if missing:
         raise SystemExit(
             f"{module.__name__} ({module.__file__}) is not a complete competition package: it lacks "

@@ -271,9 +271,14 @@ def resumable(checkpoint: Path, identity: dict, epochs: int) -> int:
     """The epochs a checkpoint made by a run with `identity` has finished, when fewer than `epochs`; else 0."""
     if not checkpoint.is_file():
         return 0
-    import torch
+    from features.io import DamagedFile
+    from models.learner import read_checkpoint
 
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    try:
+        state = read_checkpoint(checkpoint)
+    except DamagedFile as e:
+        print(f"{e}: starting this run afresh (the damaged file is replaced)")
+        return 0
     done = state["epoch"] if state.get("extra", {}).get("run") == identity else 0
     return done if done < epochs else 0
 

@@ -84,7 +84,8 @@ def validate_submission(
         )
     if len(sub) != len(sample):
         raise SubmissionError(f"{where}: {len(sub):,} rows, sample_submission has {len(sample):,}")
-    mismatch = sub[id_col].to_numpy() != sample[id_col].to_numpy()
+    # as text, the way Kaggle reads them: an id 1.0 where the sample has 1 is a different id
+    mismatch = sub[id_col].astype(str).to_numpy() != sample[id_col].astype(str).to_numpy()
     if mismatch.any():
         i = int(mismatch.argmax())
         raise SubmissionError(
@@ -110,6 +111,14 @@ def validate_submission(
                 f"{id_col}={sub[id_col].iloc[i]}, {col}={shown}). Re-run make predict "
                 f"to rewrite it."
             )
+
+
+def read_submission(path: Path) -> pd.DataFrame:
+    """A submission file as a frame, or SubmissionError naming the file when it is empty or not a CSV."""
+    try:
+        return pd.read_csv(path)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise SubmissionError(f"{path}: not a CSV submission ({e}); re-run make predict to rewrite it") from None
 
 
 def write_submission(
@@ -145,6 +154,7 @@ __all__ = [
     "labels",
     "number",
     "probability",
+    "read_submission",
     "submit",
     "validate_submission",
     "write_submission",

@@ -53,9 +53,10 @@ def headline(package, result: dict) -> str | None:
 
 def _read(path: Path) -> dict:
     try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        data = json.loads(path.read_text())
+    except (FileNotFoundError, UnicodeDecodeError, json.JSONDecodeError):
         return {}
+    return data if isinstance(data, dict) else {}
 
 
 def config_changes(package, config: dict) -> dict:
@@ -84,6 +85,11 @@ def _backtest(comp_dir: Path, run: str) -> str:
     return "; ".join(f"{r.window} {r.backtest:.5f}" for r in rows.itertuples())
 
 
+def _number(value) -> float | None:
+    """A result's headline as a number (ranked), or None when the file holds something else (ranked last)."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 def runs_table(data_root: Path, comp: str | None = None) -> pd.DataFrame:
     """Every finished run under `data_root` (one competition's with `comp`), best first per competition."""
     rows, packages = [], {}
@@ -105,7 +111,7 @@ def runs_table(data_root: Path, comp: str | None = None) -> pd.DataFrame:
                 "device": result.get("device") or next((r.get("device") for r in result.get("per_seed", [])), ""),
                 "wall_s": _wall(result),
                 "metric": key or "",
-                "value": result.get(key) if key else None,
+                "value": _number(result.get(key)) if key else None,
                 "backtest": _backtest(run_dir.parents[1], run_dir.name),
                 "changed": " ".join(
                     f"{k}={json.dumps(v)}" for k, v in config_changes(package, tracking.get("config", {})).items()

@@ -21,7 +21,7 @@ from models.data import tensor_loader
 from models.distributed import device_for_rank, finish, init_distributed, is_main
 from models.image_data import batch_crop_flip
 from models.init import LAYER_TYPES, lsuv_init
-from models.learner import Callback, Learner, Predictor
+from models.learner import Callback, Learner, Predictor, read_checkpoint
 from models.metrics import accuracy
 from models.regularizers import MixUp
 from models.resnet import ResNet, WhitenedNet
@@ -257,7 +257,7 @@ def predict(paths: Paths, cfg: Cifar10Config, run: str) -> Path | None:
     if len(data.test) == 0:
         print(f"no test images in {paths.raw}: nothing to submit")
         return None
-    state = torch.load(rd.path / "model.pt", map_location="cpu", weights_only=True)
+    state = read_checkpoint(rd.path / "model.pt")
     model = build_model(cfg, len(state["classes"]))
     model.load_state_dict(state["model"])
     learn = Predictor(model, device=cfg.device, amp=cfg.amp, channels_last=cfg.channels_last)

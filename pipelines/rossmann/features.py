@@ -30,7 +30,7 @@ from features import (
     long_runs,
     week_start,
 )
-from features.io import atomic_write_text, write_feather
+from features.io import DamagedFile, atomic_write_text, read_feather, write_feather
 from pipelines.paths import Paths
 from pipelines.rossmann.config import RAW_DTYPES, RossmannConfig
 from pipelines.runs import write_features_stamp
@@ -259,13 +259,18 @@ def build(paths: Paths, cfg: RossmannConfig) -> dict:
     key = fingerprint(paths, settings)
     manifest = paths.interim / "manifest.json"
     cached = json.loads(manifest.read_text()) if manifest.is_file() else {}
+    train = test = None
     if cached.get("fingerprint") == key and all(
         (paths.interim / f).is_file() for f in ("train.feather", "test.feather")
     ):
-        train = pd.read_feather(paths.interim / "train.feather")
-        test = pd.read_feather(paths.interim / "test.feather")
-        print(f"interim: reusing {paths.interim} (inputs and feature code unchanged)")
-    else:
+        try:
+            train = read_feather(paths.interim / "train.feather")
+            test = read_feather(paths.interim / "test.feather")
+            print(f"interim: reusing {paths.interim} (inputs and feature code unchanged)")
+        except DamagedFile as e:
+            print(f"interim: {e}; rebuilding it")
+            train = test = None
+    if train is None:
         train, test = build_joined(paths.raw, **settings)
         write_feather(train, paths.interim / "train.feather")
         write_feather(test, paths.interim / "test.feather")

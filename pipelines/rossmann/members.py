@@ -60,9 +60,9 @@ def net_state(net_dir: Path, cfg: RossmannConfig) -> dict:
     """The weights of the network whose embeddings are features (none needed without `gbdt_embeddings`)."""
     if not cfg.gbdt_embeddings:
         return {}
-    import torch
+    from models.learner import read_checkpoint  # torch: imported only when embeddings are read
 
-    return torch.load(net_dir / "checkpoint.pt", map_location="cpu", weights_only=True)["model"]
+    return read_checkpoint(net_dir / "checkpoint.pt")["model"]
 
 
 def train_gbdt(

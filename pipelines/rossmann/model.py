@@ -17,11 +17,11 @@ import torch
 from torch.utils.data import DataLoader
 
 from features import TabularProcessor
-from features.io import atomic_write_text, write_feather
+from features.io import atomic_write_text, read_feather, write_feather
 from models.callbacks import ProgressCallback, Recorder
 from models.data import tensor_loader
 from models.distributed import device_for_rank, finish, init_distributed, is_main, world_size
-from models.learner import Learner, Predictor
+from models.learner import Learner, Predictor, read_checkpoint
 from models.metrics import exp_rmspe
 from models.summary import model_summary
 from models.tabular import TabularModel, emb_sizes, frame_tensors
@@ -43,7 +43,7 @@ def load_processed(paths: Paths, cfg: RossmannConfig) -> tuple[TabularProcessor,
     """procs.json and the train/valid/test tables from data/rossmann/processed, checked against the config."""
     features_fingerprint(paths, cfg)  # built, from the raw data there now, with these settings
     proc = TabularProcessor.load(paths.processed / "procs.json")
-    frames = {name: pd.read_feather(paths.processed / f"{name}.feather") for name in ("train", "valid", "test")}
+    frames = {name: read_feather(paths.processed / f"{name}.feather") for name in ("train", "valid", "test")}
     return proc, frames
 
 
@@ -312,10 +312,10 @@ def summarize(
         sales = valid.Sales.to_numpy(np.float64)
         preds = {}
         if "nn" in cfg.members:
-            oofs = [pd.read_feather(seed_dir(paths, run, s) / "valid_preds.feather") for s in seeds]
+            oofs = [read_feather(seed_dir(paths, run, s) / "valid_preds.feather") for s in seeds]
             preds["nn"] = np.mean([o.pred_log.to_numpy() for o in oofs], axis=0)
         if "gbdt" in cfg.members:
-            preds["gbdt"] = pd.read_feather(paths.runs / run / "gbdt" / "valid_preds.feather").pred_log.to_numpy()
+            preds["gbdt"] = read_feather(paths.runs / run / "gbdt" / "valid_preds.feather").pred_log.to_numpy()
         offset = members.closure_offsets(valid, factors)
         blend = members.fit_blend(preds, sales, cfg.rmspe_shift, offset)
         summary.update(blend, valid_rmspe=blend["members"].get("blend", blend["members"][next(iter(preds))]))
@@ -355,7 +355,7 @@ def net_test_preds(paths: Paths, cfg: RossmannConfig, run: str, seeds, proc, tes
     preds = []
     for seed in seeds:
         ckpt = seed_dir(paths, run, seed, refit) / "checkpoint.pt"
-        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+        state = read_checkpoint(ckpt)
         check_signature(state["extra"]["features"], signature, ckpt)
         model = build_model(cfg, proc, max_log_sales=1.0)  # y_range is a buffer: the checkpoint's value replaces it
         model.load_state_dict(state["model"])
@@ -424,7 +424,8 @@ def submit(paths: Paths, cfg: RossmannConfig, run: str) -> None:
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: make predict COMP=rossmann RUN={run}")
     sample = pd.read_csv(paths.raw / "sample_submission.csv")
-    submitlib.validate_submission(pd.read_csv(path), sample, "Id", where=str(path), columns=SUBMISSION_COLUMNS)
+    sub = submitlib.read_submission(path)
+    submitlib.validate_submission(sub, sample, "Id", where=str(path), columns=SUBMISSION_COLUMNS)
     meta = (
         json.loads((paths.submissions / f"{run}.json").read_text())
         if (paths.submissions / f"{run}.json").is_file()

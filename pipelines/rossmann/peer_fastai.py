@@ -27,14 +27,15 @@ from fastai.tabular.all import (
 )
 
 from features import TabularProcessor  # the project's procs (run from the repository root)
+from features.io import read_feather
 
 
 def main(data: Path, epochs: int) -> dict:
     processed = data / "rossmann" / "processed"
     proc = TabularProcessor.load(processed / "procs.json")
     cats, conts = proc.all_cat_names, proc.cont_names
-    train = pd.read_feather(processed / "train.feather").query("Open == 1 and Sales > 0")
-    valid = pd.read_feather(processed / "valid.feather").query("Sales > 0")
+    train = read_feather(processed / "train.feather").query("Open == 1 and Sales > 0")
+    valid = read_feather(processed / "valid.feather").query("Sales > 0")
     df = pd.concat([train, valid], ignore_index=True)
     df["LogSales"] = np.log(df.Sales.astype("float64")).astype("float32")
     splits = (list(range(len(train))), list(range(len(train), len(df))))

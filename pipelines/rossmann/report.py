@@ -11,9 +11,9 @@ import pandas as pd
 import torch
 
 from features import TabularProcessor
-from features.io import atomic_path, write_csv
+from features.io import atomic_path, read_feather, write_csv
 from models.data import tensor_loader
-from models.learner import Predictor
+from models.learner import Predictor, read_checkpoint
 from models.tabular import frame_tensors, principal_components
 from pipelines.paths import Paths
 from pipelines.rossmann.config import RossmannConfig, net_columns
@@ -23,7 +23,7 @@ from pipelines.rossmann.model import build_model, log_target, rmspe_from_log, se
 def _model(paths: Paths, run: str, proc: TabularProcessor, seed: int):
     """The validated (not refit) network of `seed` and its (categorical, continuous) columns: its predictions
     on the validation days are out of sample."""
-    state = torch.load(seed_dir(paths, run, seed) / "checkpoint.pt", map_location="cpu", weights_only=True)
+    state = read_checkpoint(seed_dir(paths, run, seed) / "checkpoint.pt")
     cfg = RossmannConfig(**_config(paths, run, seed))
     model = build_model(cfg, proc, max_log_sales=1.0)
     model.load_state_dict(state["model"])
@@ -42,7 +42,7 @@ def permutation_importance(paths: Paths, run: str, seed: int, repeats: int = 1) 
     if out.is_file():
         return pd.read_csv(out)
     proc = TabularProcessor.load(paths.processed / "procs.json")
-    valid = pd.read_feather(paths.processed / "valid.feather").query("Sales > 0")
+    valid = read_feather(paths.processed / "valid.feather").query("Sales > 0")
     net, (cats, conts) = _model(paths, run, proc, seed)
     model = Predictor(net, device="cpu", amp="off")
     x_cat, x_cont = frame_tensors(valid, cats, conts)

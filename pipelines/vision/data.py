@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 
 from features.images import build_cache
-from features.io import atomic_write_text, write_feather
+from features.io import atomic_write_text, read_feather, write_feather
 from models.distributed import world_size
 from models.image_data import ImageDataset
 from pipelines.download import read_source
@@ -157,8 +157,8 @@ class ImageData:
 def load_processed(paths: Paths, cfg: VisionConfig, comp: str) -> ImageData:
     features_fingerprint(paths, cfg)  # built, from the raw data there now, with these settings
     info = json.loads((paths.processed / "layout.json").read_text())
-    items = pd.read_feather(paths.processed / "items.feather")
-    test = pd.read_feather(paths.processed / "test.feather")
+    items = read_feather(paths.processed / "items.feather")
+    test = read_feather(paths.processed / "test.feather")
     return ImageData(items, test, info, paths.processed / f"cache{info['cache_size']}")
 
 

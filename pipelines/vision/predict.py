@@ -9,10 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from features.io import atomic_write_text, write_csv
-from models.learner import Predictor
+from models.learner import Predictor, read_checkpoint
 from models.vision import ImageModel
 from pipelines import submit as submitlib
 from pipelines.ensemble import blend
@@ -29,7 +28,7 @@ from pipelines.vision.train import build_model
 def load_model(path: Path, cfg: VisionConfig, device) -> tuple[ImageModel, dict]:
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: train first (make train COMP=... RUN=...)")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = read_checkpoint(path)
     if state["arch"] != cfg.arch or state["size"] != cfg.sizes[-1]:
         raise ValueError(
             f"{path} holds a {state['arch']} trained at {state['size']}px, the config says {cfg.arch} "
@@ -144,7 +143,7 @@ def submit(task: ImageTask, paths: Paths, cfg, run: str) -> None:
         raise FileNotFoundError(f"{path} not found: make predict COMP={task.comp} RUN={run}")
     meta_path = paths.submissions / f"{run}.json"
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-    sub = pd.read_csv(path)
+    sub = submitlib.read_submission(path)
     sample = read_sample(task, paths, sub)
     classes = json.loads((paths.processed / "layout.json").read_text())["classes"]
     submitlib.validate_submission(

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from features.io import atomic_path, write_feather
+from features.io import atomic_path, read_feather, write_feather
 from models.device import pick_device, pick_precision
 from models.image_data import image_loader, tta_transforms
 from models.learner import Predictor
@@ -162,5 +162,5 @@ def train_probe(
 
 def read_oof(folder: Path, classes: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
     """(file, label, fold frame, probabilities) of a finished probe."""
-    frame = pd.read_feather(folder / "oof.feather")
+    frame = read_feather(folder / "oof.feather")
     return frame[["file", "label", "fold"]], frame[classes].to_numpy(np.float64)

@@ -21,7 +21,7 @@ from models.device import pick_device, pick_precision
 from models.distributed import barrier, device_for_rank, finish, init_distributed, is_main, world_size
 from models.image_data import image_loader, train_transform, valid_transform
 from models.interpret import plot_confusion_matrix, plot_images
-from models.learner import Learner, Predictor
+from models.learner import Learner, Predictor, read_checkpoint
 from models.metrics import accuracy, f2_score
 from models.summary import model_summary
 from models.vision import ImageModel, PooledHead, create_body, pooled_features
@@ -284,7 +284,7 @@ def train_net(task: ImageTask, paths: Paths, cfg: VisionConfig, data: ImageData,
     for i, stage in enumerate(stages):
         ckpt = stage_dir / f"{i}-{stage.name.replace('@', '-')}.pt"  # a finished stage
         if ckpt.is_file():
-            state = torch.load(ckpt, map_location="cpu", weights_only=True)
+            state = read_checkpoint(ckpt)
             model.load_state_dict(state["model"])
             history += state["history"]
             losses += state.get("losses", [])  # so the training plot and steps cover the reused stages too

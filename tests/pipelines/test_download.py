@@ -158,3 +158,21 @@ def test_kaggle_api_path(paths, tmp_path, rossmann_sample_dir, monkeypatch):
     monkeypatch.setattr(dl, "kaggle_api", lambda comp, slug: FakeKaggle(archive=z))
     download(SPEC, paths, extra=str(rossmann_sample_dir))
     assert read_source(paths)["source"] == "kaggle:rossmann-store-sales"
+
+
+@pytest.mark.parametrize(
+    "content, problem",
+    [("{not json", "is not valid JSON"), ('{"username": "me"}', "lacks 'key'"), ("[]", "lacks 'username' and 'key'")],
+)
+def test_a_malformed_kaggle_json_is_named_without_claiming_kaggle_refused_it(
+    paths, monkeypatch, tmp_path, content, problem
+):
+    for var in ("KAGGLE_API_TOKEN", "KAGGLE_USERNAME", "KAGGLE_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "kaggle.json").write_text(content)
+    monkeypatch.setenv("KAGGLE_CONFIG_DIR", str(tmp_path / "cfg"))
+    with pytest.raises(DownloadError) as e:
+        download(SPEC, paths)
+    assert f"kaggle.json {problem}" in str(e.value) and "Kaggle was not contacted" in str(e.value)
+    assert "rejected" not in str(e.value)

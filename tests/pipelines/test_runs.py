@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -79,3 +80,56 @@ def test_a_second_features_build_is_refused_while_one_runs(sample_paths, capsys)
     with run_lock(sample_paths.processed, "features"):
         code = main(["features", "rossmann", "--data", str(sample_paths.data_root)])
     assert code == 1 and "processed is in use by pid" in capsys.readouterr().err
+
+
+def test_a_damaged_checkpoint_is_named_and_the_run_starts_afresh(tmp_path, capsys):
+    from pipelines.runs import resumable
+
+    ckpt = tmp_path / "checkpoint.pt"
+    ckpt.write_bytes(b"PK\x03\x04 cut short")
+    assert resumable(ckpt, {"x": 1}, 10) == 0
+    assert f"{ckpt}: damaged, not a readable checkpoint" in capsys.readouterr().out
+
+
+def test_a_damaged_feather_file_is_named_and_rebuilt(sample_paths, capsys):
+    """A cut-short processed file: one line naming it, and `make features` rebuilds (its stamp is dropped); a
+    cut-short interim cache is rebuilt by the features step itself."""
+    data = ["--data", str(sample_paths.data_root)]
+    assert main(["features", "rossmann", *data]) == 0
+    (sample_paths.interim / "train.feather").write_bytes(b"ARROW1 cut short")
+    capsys.readouterr()
+    assert main(["features", "rossmann", *data]) == 0
+    assert "interim/train.feather: damaged, not a readable Feather file" in capsys.readouterr().out
+    valid = sample_paths.processed / "valid.feather"
+    valid.write_bytes(valid.read_bytes()[:100])
+    assert main(["train", "rossmann", *data, "--run", "r", "epochs=1"]) == 1
+    err = capsys.readouterr().err
+    assert f"error: {valid}: damaged, not a readable Feather file" in err and "make features COMP=rossmann" in err
+    assert "Traceback" not in err and not (sample_paths.processed / "features.json").exists()
+
+
+@pytest.mark.parametrize("comp", ["rossmann", "cifar10", "planet"])
+def test_steps_that_need_no_torch_do_not_import_it(tmp_path, comp):
+    """The config and download-side steps run where torch cannot even be mapped (a 1.5 GB memory limit)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from pipelines.__main__ import main; "
+        f"assert main(['config', {comp!r}, '--data', {str(tmp_path)!r}]) == 0; "
+        f"assert main(['config', {comp!r}, '--data', {str(tmp_path)!r}, '--run-settings']) == 0; "
+        "assert 'torch' not in sys.modules, 'torch was imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
+
+
+def test_what_the_machine_refuses_is_one_line_with_the_fix(paths):
+    import errno
+
+    from pipelines.__main__ import resource_message
+
+    where = str(paths.processed / "train.feather")
+    assert "cannot write" in resource_message(PermissionError(errno.EACCES, "Permission denied", where), paths)
+    assert "disk full writing" in resource_message(OSError(errno.ENOSPC, "No space left on device", where), paths)
+    assert "ulimit -f" in resource_message(OSError(errno.EFBIG, "File too large", where), paths)
+    assert "out of memory" in resource_message(MemoryError("Unable to allocate 1.5 GiB"), paths)

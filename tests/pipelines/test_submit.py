@@ -117,3 +117,26 @@ def test_submit_calls_the_kaggle_client(tmp_path, monkeypatch, capsys):
     submit("rossmann-store-sales", "rossmann", tmp_path / "x.csv", "run valid RMSPE 0.1")
     assert calls == [(str(tmp_path / "x.csv"), "run valid RMSPE 0.1", "rossmann-store-sales")]
     assert "Successfully submitted" in capsys.readouterr().out
+
+
+def test_ids_are_compared_as_kaggle_reads_them_and_absurd_sales_are_refused():
+    from pipelines.rossmann.config import SUBMISSION_COLUMNS
+
+    with pytest.raises(SubmissionError, match=r"row 1 has Id=1.0, sample_submission has 1"):
+        validate_submission(pd.DataFrame({"Id": [1.0, 2.0, 3.0], "Sales": [1.0, 2, 3]}), SAMPLE, "Id")
+    with pytest.raises(
+        SubmissionError, match=r"column 'Sales' must hold finite numbers >= 0 and <= 1e\+06.*Sales=1e\+300"
+    ):
+        validate_submission(
+            pd.DataFrame({"Id": [1, 2, 3], "Sales": [1.0, 1e300, 3]}), SAMPLE, "Id", columns=SUBMISSION_COLUMNS
+        )
+
+
+@pytest.mark.parametrize("content", [b"", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe\x00"])
+def test_an_empty_or_binary_submission_file_is_named(tmp_path, content):
+    from pipelines.submit import read_submission
+
+    path = tmp_path / "run.csv"
+    path.write_bytes(content)
+    with pytest.raises(SubmissionError, match=rf"{path}: not a CSV submission .*re-run make predict"):
+        read_submission(path)

@@ -159,3 +159,13 @@ def test_make_tensorboard_serves_the_run_logs(trained):
     finally:
         os.killpg(server.pid, signal.SIGTERM)  # make and the server it started
         server.wait(timeout=20)
+
+
+def test_a_result_with_a_non_numeric_headline_is_ranked_last_not_a_traceback(tmp_path):
+    data = tmp_path / "data"
+    fake_run(data, "rossmann", "good", {"valid_rmspe": 0.1})
+    fake_run(data, "rossmann", "odd", {"valid_rmspe": "n/a"})
+    fake_run(data, "rossmann", "list", {"valid_rmspe": [0.1]})
+    (fake_run(data, "rossmann", "broken", {}) / "result.json").write_text("[1, 2]")
+    table = tracking.print_runs(data)
+    assert table.run.tolist()[0] == "good" and table.value.isna().sum() == 3
