@@ -28,7 +28,7 @@ from pipelines import backtest, registry
 from pipelines import config as configlib
 from pipelines.download import DownloadError, download, make_sample
 from pipelines.paths import Paths, plain_name
-from pipelines.runs import RunLocked, run_config, run_lock, write_run_settings
+from pipelines.runs import RunLocked, run_lock, run_settings, write_run_settings
 
 
 def competition(name: str):
@@ -106,12 +106,12 @@ def run_step(comp, args: argparse.Namespace, paths: Paths, cfg) -> None:
 
 def resolve_config(comp, args: argparse.Namespace, paths: Paths):
     """The step's config. The steps of a run (and its config and features) start from the run's own settings
-    (pipelines/runs.py: run_config); download, sample and backtest from the defaults."""
+    (pipelines/runs.py: run_settings); download, sample and backtest from the defaults."""
     overrides = [*args.overrides, *(w for text in args.args for w in shlex.split(text))]
     if args.step in ("download", "sample", "backtest"):
         return configlib.resolve(comp.Config(), args.config, overrides)
     check = args.step in RUN_STEPS or (args.step == "config" and args.run_settings)
-    return run_config(comp, paths, args.run, args.config, overrides, retrain=args.retrain, check=check)
+    return run_settings(comp, paths, args.run, args.config, overrides, retrain=args.retrain, check=check)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,11 +28,11 @@ from pipelines.paths import ROOT, Paths, plain_name
 
 SETTINGS = "settings.json"
 # Keys that say where or how one command runs, not what a run is: a finished run may be predicted on another
-# device, or without resuming. Every other key of a finished run is fixed (see `run_config`).
+# device, or without resuming. Every other key of a finished run is fixed (see `run_settings`).
 HOW_TO_RUN = ("device", "resume", "workers", "cam_image")
 
 
-def run_config(comp, paths: Paths, run: str, file=None, overrides=(), retrain: bool = False, check: bool = True):
+def run_settings(comp, paths: Paths, run: str, file=None, overrides=(), retrain: bool = False, check: bool = True):
     """The config of run `run`: its own settings (runs/RUN/settings.json, saved when it was configured) unless
     `retrain`, else the defaults; then the TOML `file`, then the `key=value` overrides. So `make submit RUN=x`
     predicts with x's settings without repeating them. With `check`, arguments that contradict a finished run

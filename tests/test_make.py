@@ -86,7 +86,7 @@ def test_all_on_the_sample_then_nothing_to_do(tmp_path):
     kept = {p: p.read_bytes() for p in (sub, result)}
     for good, bad, message in (
         ("epochs=2", "epochs=0", "'epochs': 0 is out of range (valid: >= 1 and <= 1000)"),
-        ("lr=1e-2", "lr=-1", "'lr': -1.0 is out of range (valid: > 0)"),
+        ("lr=1e-2", "lr=-1", "'lr': -1.0 is out of range (valid: > 0 and <= 10)"),
     ):
         refused = make(*[a.replace(good, bad) for a in args], data=data, check=False)
         assert refused.returncode != 0 and message in refused.stderr and "Traceback" not in refused.stderr

@@ -13,7 +13,7 @@ from pipelines import rossmann
 from pipelines.__main__ import main, write_features_config
 from pipelines.config import ConfigError, resolve
 from pipelines.paths import Paths
-from pipelines.runs import RunLocked, run_config, run_lock, write_run_settings
+from pipelines.runs import RunLocked, run_lock, run_settings, write_run_settings
 
 
 def test_a_second_holder_is_refused_with_the_first_named(tmp_path):
@@ -35,20 +35,20 @@ def paths(tmp_path):
 def test_a_run_keeps_its_settings_and_refuses_contradictions_once_finished(paths):
     """The drill's flow: `make all N_SEEDS=2 RUN=ens2`, then `make submit RUN=ens2` must predict with 2 seeds,
     and `N_SEEDS=1` for the finished run is refused naming the key, unless RETRAIN=1."""
-    cfg = run_config(rossmann, paths, "ens2", overrides=["n_seeds=2", "epochs=3"])
+    cfg = run_settings(rossmann, paths, "ens2", overrides=["n_seeds=2", "epochs=3"])
     assert write_run_settings(paths, "ens2", cfg) and not write_run_settings(paths, "ens2", cfg)  # written once
-    later = run_config(rossmann, paths, "ens2")  # no arguments: the run's own settings
+    later = run_settings(rossmann, paths, "ens2")  # no arguments: the run's own settings
     assert (later.n_seeds, later.epochs) == (2, 3)
-    assert run_config(rossmann, paths, "ens2", overrides=["lr=1e-3"]).lr == 1e-3  # unfinished: may change
+    assert run_settings(rossmann, paths, "ens2", overrides=["lr=1e-3"]).lr == 1e-3  # unfinished: may change
     (paths.runs / "ens2" / "result.json").write_text("{}")
-    assert run_config(rossmann, paths, "ens2", overrides=["n_seeds=2", "device=cpu"]).n_seeds == 2  # agrees
+    assert run_settings(rossmann, paths, "ens2", overrides=["n_seeds=2", "device=cpu"]).n_seeds == 2  # agrees
     with pytest.raises(ConfigError, match=r"run 'ens2' is finished .* n_seeds=1 \(the run has 2\).*RETRAIN=1"):
-        run_config(rossmann, paths, "ens2", overrides=["n_seeds=1"])
-    fresh = run_config(rossmann, paths, "ens2", overrides=["n_seeds=1"], retrain=True)
+        run_settings(rossmann, paths, "ens2", overrides=["n_seeds=1"])
+    fresh = run_settings(rossmann, paths, "ens2", overrides=["n_seeds=1"], retrain=True)
     assert (fresh.n_seeds, fresh.epochs) == (1, rossmann.Config().epochs)  # afresh: defaults + these
     (paths.runs / "ens2" / "settings.json").write_text("{not json")
     with pytest.raises(ConfigError, match="settings.json: unreadable"):
-        run_config(rossmann, paths, "ens2")
+        run_settings(rossmann, paths, "ens2")
 
 
 @pytest.mark.parametrize("run", ["../../x", "/abs/folder", "", "team/exp1", "..", ".x", "a b", "x;y"])
