@@ -9,6 +9,9 @@ folder is named in $KAGGLE_COMPETITIONS (os.pathsep-separated folders).
 
 from __future__ import annotations
 
+import ast
+import functools
+import hashlib
 import importlib
 import os
 import pkgutil
@@ -115,3 +118,65 @@ def load(comp: str) -> ModuleType:
             f"{', '.join(missing)} (see pipelines/registry.py: Competition)"
         )
     return module
+
+
+PROJECT_PACKAGES = ("features", "models", "pipelines")
+
+
+def _module_file(name: str) -> Path | None:
+    """The source file of project module `name` (dotted), or None when it is not one of ours."""
+    top, *rest = name.split(".")
+    if top not in PROJECT_PACKAGES:
+        return None
+    bases = [Path(p) for p in _search_path()] if top == "pipelines" else [Path(pipelines.__file__).parents[1] / top]
+    for base in bases:
+        for candidate in (base.joinpath(*rest).with_suffix(".py"), base.joinpath(*rest, "__init__.py")):
+            if rest and candidate.is_file() or not rest and candidate.name == "__init__.py" and candidate.is_file():
+                return candidate
+    return None
+
+
+def _imports(path: Path, name: str) -> set[str]:
+    """Every module `path` (module `name`) imports, at the top or inside a function (a lazily bound step)."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_bytes(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+                base = f"{parent}.{base}" if base else parent
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)  # kept when it is a module
+    return found
+
+
+def code_files(comp: str) -> list[Path]:
+    """The project's source files that competition `comp`'s package imports, directly or through others, read
+    from their import statements: what its steps' results depend on besides data and settings. Importing a
+    module runs its packages' `__init__.py` too, so those count."""
+    todo, files = [module_name(comp)], {}
+    while todo:
+        name = todo.pop()
+        parts = name.split(".")
+        for i in range(1, len(parts) + 1):  # the packages above it run first
+            prefix = ".".join(parts[:i])
+            path = _module_file(prefix)
+            if path is not None and prefix not in files:
+                files[prefix] = path
+                todo.extend(_imports(path, prefix))
+    return sorted(set(files.values()))
+
+
+@functools.cache
+def code_fingerprint(comp: str) -> str:
+    """A hash of `code_files(comp)`, taken once per process (so it names the code that runs, even when the
+    files are edited while a long run is under way)."""
+    h = hashlib.sha256()
+    root = Path(pipelines.__file__).parents[1]
+    for path in code_files(comp):
+        h.update(str(path.relative_to(root) if path.is_relative_to(root) else path.name).encode() + b"\0")
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]

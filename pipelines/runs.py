@@ -165,6 +165,15 @@ def features_fingerprint(paths: Paths, cfg=None) -> str:
     return hashlib.sha256(json.dumps(built, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def inputs_fingerprint(paths: Paths) -> str:
+    """What a run's result depends on besides its settings: the processed features (`features_fingerprint`) and
+    the code its competition's package imports (`registry.code_fingerprint`). Finished work is reused only when
+    this matches, so editing pipelines/rossmann/members.py or pipelines/ensemble.py retrains what they shape."""
+    from pipelines.registry import code_fingerprint
+
+    return f"{features_fingerprint(paths)}-{code_fingerprint(paths.comp)}"
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch (CPU and CUDA) RNGs."""
     import torch  # here, not at the top: the data steps import this module and never need torch

@@ -31,7 +31,7 @@ from pipelines.cifar10.config import TASK, Cifar10Config
 from pipelines.cifar10.layout import CIFAR_STATS
 from pipelines.config import fingerprint, to_dict
 from pipelines.paths import Paths
-from pipelines.runs import RunDir, features_fingerprint, fit_resumable, seed_everything
+from pipelines.runs import RunDir, fit_resumable, inputs_fingerprint, seed_everything
 from pipelines.vision.data import ImageData, load_processed
 from pipelines.vision.layouts import Layout
 from pipelines.vision.predict import write_task_submission
@@ -180,7 +180,7 @@ def train(paths: Paths, cfg: Cifar10Config, run: str) -> dict | None:
     data = load_processed(paths, cfg, "cifar10")
     cfg = fit_to_size(cfg, len(data.frame("train")), world)
     rd = RunDir(paths.runs / run)
-    identity = {**fingerprint(cfg), "features": features_fingerprint(paths), "world_size": world}
+    identity = {**fingerprint(cfg), "inputs": inputs_fingerprint(paths), "world_size": world}
     result = rd.finished(identity)
     if result is not None:
         if main:

@@ -24,7 +24,7 @@ from pipelines.config import fingerprint
 from pipelines.paths import Paths
 from pipelines.rossmann.config import RossmannConfig, net_columns
 from pipelines.rossmann.features import LONG_CLOSURE_CAP
-from pipelines.runs import RunDir, features_fingerprint
+from pipelines.runs import RunDir, inputs_fingerprint
 
 
 def params(cfg: RossmannConfig, seed: int) -> gbdt.GBDTParams:
@@ -77,7 +77,7 @@ def train_gbdt(
     seeds = list(range(cfg.seed, cfg.seed + cfg.gbdt_seeds))
     want = {
         **fingerprint(cfg, members=("gbdt",)),
-        "features": features_fingerprint(paths),
+        "inputs": inputs_fingerprint(paths),
         "net": net_identity,
         "seeds": seeds,
         "rounds": refit_rounds,

@@ -32,7 +32,7 @@ from pipelines.paths import Paths
 from pipelines.rossmann import members
 from pipelines.rossmann.config import SPEC, SUBMISSION_COLUMNS, RossmannConfig, net_columns
 from pipelines.rossmann.members import log_shift
-from pipelines.runs import RunDir, features_fingerprint, fit_resumable, seed_everything
+from pipelines.runs import RunDir, features_fingerprint, fit_resumable, inputs_fingerprint, seed_everything
 
 
 class CheckpointMismatch(ValueError):
@@ -120,14 +120,14 @@ def build_model(cfg: RossmannConfig, proc: TabularProcessor, max_log_sales: floa
     )
 
 
-def run_config(cfg: RossmannConfig, seed: int, features: str, world: int = 1, refit: bool = False) -> dict:
+def run_config(cfg: RossmannConfig, seed: int, inputs: str, world: int = 1, refit: bool = False) -> dict:
     """What must match for a finished or interrupted seed run to be reused: the settings that shape the
-    network (not the other members' or the blend's), the seed, the processed features' fingerprint
-    (`features_fingerprint`) and whether it is the refit on all rows."""
+    network (not the other members' or the blend's), the seed, the processed features and the code
+    (`inputs_fingerprint`) and whether it is the refit on all rows."""
     return {
         **fingerprint(cfg, members=("nn",)),
         "seed": seed,
-        "features": features,
+        "inputs": inputs,
         "world_size": world,
         "refit": refit,
     }
@@ -194,7 +194,7 @@ def train_seed(
     content (None on the ranks other than 0 under torchrun: rank 0 alone evaluates and writes)."""
     main = is_main()
     rd = RunDir(seed_dir(paths, run, seed, refit))
-    want = run_config(cfg, seed, features_fingerprint(paths), world_size(), refit)
+    want = run_config(cfg, seed, inputs_fingerprint(paths), world_size(), refit)
     signature = feature_signature(cfg, proc)
     result = rd.finished(want)
     if result is not None:

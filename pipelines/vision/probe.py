@@ -112,14 +112,12 @@ def fit_predict(x: np.ndarray, y: np.ndarray, evals: list[np.ndarray], multi_lab
     return out
 
 
-def train_probe(
-    data: ImageData, cfg: VisionConfig, paths: Paths, folder: Path, features: str, folds: np.ndarray
-) -> dict:
+def train_probe(data: ImageData, cfg: VisionConfig, paths: Paths, folder: Path, inputs: str, folds: np.ndarray) -> dict:
     """The probe member in runs/RUN/probe/: out-of-fold predictions of every labelled image (oof.feather) over
     `folds` (one per labelled image, `pipelines.cv.assign_folds`), the folds' average on the test images
     (test.npy); reused when finished with the same settings."""
     rd = RunDir(folder)
-    identity = {**fingerprint(cfg, members=("probe",)), "features": features}
+    identity = {**fingerprint(cfg, members=("probe",)), "inputs": inputs}
     done = rd.reuse_or_start(identity, "probe")
     if done is not None:
         return done

@@ -29,7 +29,7 @@ from pipelines.config import fingerprint, to_dict
 from pipelines.cv import assign_folds
 from pipelines.ensemble import blend
 from pipelines.paths import Paths
-from pipelines.runs import RunDir, features_fingerprint, fit_resumable, seed_everything
+from pipelines.runs import RunDir, fit_resumable, inputs_fingerprint, seed_everything
 from pipelines.vision.config import VisionConfig
 from pipelines.vision.data import ImageData, load_processed, n_workers
 from pipelines.vision.evaluate import evaluate, per_tag_report, worst_images
@@ -165,11 +165,11 @@ def stage_learner(
     return Learner(model, train_dl, valid_dl, channels_last=cfg.channels_last, **common)
 
 
-def run_config(cfg: VisionConfig, features: str, world: int = 1) -> dict:
+def run_config(cfg: VisionConfig, inputs: str, world: int = 1) -> dict:
     """What the net's finished stages must have been trained with to be reused: the net's settings, the
-    features' fingerprint and the number of data-parallel processes (the probe's settings and the blend's do
-    not matter to them)."""
-    return {**fingerprint(cfg, members=("net",)), "features": features, "world_size": world}
+    features and the code (`inputs_fingerprint`) and the number of data-parallel processes (the probe's
+    settings and the blend's do not matter to them)."""
+    return {**fingerprint(cfg, members=("net",)), "inputs": inputs, "world_size": world}
 
 
 def train(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict | None:
@@ -189,8 +189,8 @@ def train(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict | 
 def train_members(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict | None:
     data = load_processed(paths, cfg, task.comp)
     rd = RunDir(paths.runs / run)
-    features = features_fingerprint(paths)
-    want = run_config(cfg, features, world_size())
+    inputs = inputs_fingerprint(paths)
+    want = run_config(cfg, inputs, world_size())
     stage_dir = rd.path / "stages"
     if is_main():
         if not ((rd.path / "config.json").is_file() and rd.read_json("config.json").get("run") == want):
@@ -215,7 +215,7 @@ def train_members(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) ->
         rows = labelled.valid.to_numpy(bool)
         preds["net"] = np.load(rd.path / "valid_probs.npy")  # the holdout, in the order of data.frame("valid")
     if "probe" in cfg.members:
-        result["probe"] = train_probe(data, cfg, paths, rd.path / "probe", features, folds)
+        result["probe"] = train_probe(data, cfg, paths, rd.path / "probe", inputs, folds)
         frame, oof = read_oof(rd.path / "probe", data.classes)
         if not (frame.file.to_numpy() == labelled.file.to_numpy()).all():
             raise RuntimeError(f"{rd.path / 'probe'} was fitted on other images; rerun make train")

@@ -133,3 +133,34 @@ def test_what_the_machine_refuses_is_one_line_with_the_fix(paths):
     assert "disk full writing" in resource_message(OSError(errno.ENOSPC, "No space left on device", where), paths)
     assert "ulimit -f" in resource_message(OSError(errno.EFBIG, "File too large", where), paths)
     assert "out of memory" in resource_message(MemoryError("Unable to allocate 1.5 GiB"), paths)
+
+
+def test_a_runs_inputs_name_every_module_its_package_imports(tmp_path, monkeypatch):
+    """Editing pipelines/rossmann/members.py or pipelines/ensemble.py must retrain: finished work is reused only
+    when the code its package imports (read from the import statements, lazy ones too) is unchanged, and make
+    reruns the train step when any of it changes."""
+    import subprocess
+
+    import pipelines
+    from pipelines import registry
+
+    root = Path(__file__).parents[2]
+    files = {str(p.relative_to(root)) for p in registry.code_files("rossmann") if p.is_relative_to(root)}
+    assert {"pipelines/rossmann/members.py", "pipelines/ensemble.py", "pipelines/rossmann/model.py"} <= files
+    assert {"models/learner.py", "features/procs.py", "pipelines/runs.py"} <= files
+    assert "pipelines/cifar10/model.py" not in files and "tests/conftest.py" not in files
+    make = subprocess.run(["make", "-pn", "help"], cwd=root, capture_output=True, text=True).stdout
+    train_code = next(line for line in make.splitlines() if line.startswith("TRAIN_CODE :="))
+    assert "pipelines/rossmann/members.py" in train_code and "pipelines/ensemble.py" in train_code
+
+    package = tmp_path / "ext" / "mycomp"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("def train():\n    from pipelines.mycomp import helper\n")
+    (package / "helper.py").write_text("X = 1\n")
+    monkeypatch.setenv("KAGGLE_COMPETITIONS", str(tmp_path / "ext"))
+    monkeypatch.setattr(pipelines, "__path__", list(pipelines.__path__))
+    assert package / "helper.py" in registry.code_files("mycomp")
+    before = registry.code_fingerprint("mycomp")
+    (package / "helper.py").write_text("X = 2\n")
+    registry.code_fingerprint.cache_clear()
+    assert registry.code_fingerprint("mycomp") != before
