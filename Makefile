@@ -103,7 +103,7 @@ LAUNCH := $(if $(NPROC),$(PY) -m torch.distributed.run --standalone --nproc_per_
 $(TRAINED): $(TRAIN_CFG) $(FEATURES) $(TRAIN_CODE) | $(VENV_OK)
 	$(LAUNCH) -m pipelines train $(COMP) --data $(call q,$(DATA)) $(CFG_ARGS)
 
-train: $(TRAINED) ## train run RUN (default: default) into data/COMP/runs/RUN; N_SEEDS=5 seed ensemble; NPROC=2 torchrun
+train: $(TRAINED) ## train run RUN (default: default) into data/COMP/runs/RUN (it keeps its settings; RETRAIN=1 replaces them); N_SEEDS=5; NPROC=2 torchrun
 
 lr-find: $(FEATURES) | $(VENV_OK) ## lr finder: plot in data/COMP/runs/RUN/lr_find.png and a suggested lr
 	$(PY) -m pipelines lr-find $(COMP) $(OPTS) $(CFG_ARGS)
