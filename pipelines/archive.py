@@ -199,9 +199,10 @@ def extract(archive: Path, dest: Path, budget: Budget) -> None:
 CORRUPT = (zipfile.BadZipFile, zlib.error, tarfile.TarError, EOFError)
 
 
-def copy_folder(src: Path, dest: Path, budget: Budget) -> None:
-    """Copy folder src to dest. Links to files are copied as the file; a link to a folder is followed only
-    when it does not lead back to a folder being copied (UnsafeArchive naming the link otherwise)."""
+def copy_folder(src: Path, dest: Path, budget: Budget, within: Path | None = None) -> None:
+    """Copy folder src (a sub-folder of `within`, if given) to dest. Links to files are copied as the file; a
+    link to a folder is followed only when it does not lead back to a folder being copied (UnsafeArchive
+    naming the link otherwise)."""
 
     def walk(folder: Path, out: Path, seen: tuple[tuple[int, int], ...]) -> None:
         out.mkdir(parents=True, exist_ok=True)
@@ -225,8 +226,14 @@ def copy_folder(src: Path, dest: Path, budget: Budget) -> None:
             else:
                 raise UnsafeArchive(f"{path}: not a plain file or folder (a device, fifo or socket); remove it")
 
+    seen = tuple((st.st_dev, st.st_ino) for st in map(os.stat, [p for p in (within,) if p is not None]))
     root = os.stat(src)
-    walk(src, dest, ((root.st_dev, root.st_ino),))
+    if (root.st_dev, root.st_ino) in seen:
+        raise UnsafeArchive(
+            f"{src} is a link back into the folder being copied ({os.readlink(src)!r}): copying it would never "
+            f"end; remove the link"
+        )
+    walk(src, dest, (*seen, (root.st_dev, root.st_ino)))
 
 
 def read_first_line(path: Path, limit: int = MiB) -> bytes:

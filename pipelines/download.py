@@ -130,7 +130,7 @@ def _import_local(src: Path, staging: Path, budget: Budget, wanted: set[str] | N
             for p in entries:
                 if wanted is None or p.name in wanted:
                     if p.is_dir():
-                        copy_folder(p, unpack / p.name, budget)
+                        copy_folder(p, unpack / p.name, budget, within=src)
                     elif p.is_file():
                         budget.reserve(p.stat().st_size, str(p), unpack)
                         shutil.copy2(p, unpack / p.name)

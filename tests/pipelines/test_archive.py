@@ -159,10 +159,16 @@ def test_folder_with_links_back_into_itself_names_the_link(tmp_path, rossmann_sa
     src.mkdir()
     for p in rossmann_sample_dir.iterdir():
         (src / p.name).write_bytes(p.read_bytes())
+    paths = Paths.for_comp("rossmann", tmp_path / "data", tmp_path / "subs")
+    (src / "a").symlink_to(".")  # the drill's case: ln -s . a; ln -s . b
+    (src / "b").symlink_to(".")
+    with pytest.raises(DownloadError, match=r"src/a is a link back into the folder being copied \('\.'\)"):
+        download(SPEC, paths, src=str(src))
+    (src / "a").unlink()
+    (src / "b").unlink()
     (src / "images").mkdir()
     (src / "images" / "a").symlink_to(".")
     (src / "images" / "b").symlink_to("..")
-    paths = Paths.for_comp("rossmann", tmp_path / "data", tmp_path / "subs")
     with pytest.raises(DownloadError, match=r"images/a is a link back into the folder being copied \('\.'\)"):
         download(SPEC, paths, src=str(src))
     assert not paths.raw.exists() and not list(paths.comp_dir.glob(".raw-*"))
