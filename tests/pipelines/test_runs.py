@@ -164,3 +164,26 @@ def test_a_runs_inputs_name_every_module_its_package_imports(tmp_path, monkeypat
     (package / "helper.py").write_text("X = 2\n")
     registry.code_fingerprint.cache_clear()
     assert registry.code_fingerprint("mycomp") != before
+
+
+def test_a_file_size_limit_or_a_small_memory_limit_gets_one_line(sample_paths):
+    """The drill's limits, for real: `ulimit -f` during features (EFBIG: one line, no traceback) and a 1.5 GB
+    address-space limit for the config step (which once mapped libtorch and died)."""
+    import resource
+    import subprocess
+    import sys
+
+    def run(step, limit, value):
+        cmd = [sys.executable, "-m", "pipelines", step, "rossmann", "--data", str(sample_paths.data_root)]
+        return subprocess.run(
+            cmd,
+            cwd=Path(__file__).parents[2],
+            capture_output=True,
+            text=True,
+            preexec_fn=lambda: resource.setrlimit(limit, (value, value)),
+        )
+
+    r = run("features", resource.RLIMIT_FSIZE, 200_000)
+    assert r.returncode == 1 and "file too large writing" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    r = run("config", resource.RLIMIT_AS, 1_500_000_000)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
