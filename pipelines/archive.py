@@ -15,14 +15,17 @@ Folders (`SRC=folder`) are copied without following links to folders, so a link 
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import stat
 import tarfile
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 GiB = 1 << 30
 MiB = 1 << 20
@@ -133,6 +136,30 @@ def _check_ratio(name: str, size: int, packed: int, archive: Path) -> None:
         )
 
 
+@dataclass(frozen=True)
+class Member:
+    """One checked member: its name in the archive, where it goes, whether it is a folder, its size, and how
+    to open its bytes."""
+
+    name: str
+    rel: PurePosixPath
+    is_dir: bool
+    size: int
+    open: Callable[[], IO[bytes]]
+
+
+def _unpack(members: list[Member], dest: Path, budget: Budget) -> None:
+    """Write checked members into dest: folders made, files streamed within the budget."""
+    for m in members:
+        target = _target(dest, m.rel)
+        if m.is_dir:
+            _mkdir(target, m.name)
+            continue
+        budget.reserve(m.size, m.name, dest)
+        with m.open() as src:
+            _write(src, target, m.size, m.name)
+
+
 def extract_zip(archive: Path, dest: Path, budget: Budget) -> None:
     """Check every member of a zip, then write them into dest (zipfile verifies each member's CRC as it reads)."""
     with zipfile.ZipFile(archive) as z:
@@ -145,15 +172,9 @@ def extract_zip(archive: Path, dest: Path, budget: Budget) -> None:
                 raise UnsafeArchive(f"unsafe archive {archive.name}: member {info.filename!r} is {kind}")
             if not info.is_dir():
                 _check_ratio(info.filename, info.file_size, info.compress_size, archive)
-            members.append((info, rel))
-        for info, rel in members:
-            target = _target(dest, rel)
-            if info.is_dir():
-                _mkdir(target, info.filename)
-                continue
-            budget.reserve(info.file_size, info.filename, dest)
-            with z.open(info) as src:
-                _write(src, target, info.file_size, info.filename)
+            opener = functools.partial(z.open, info)
+            members.append(Member(info.filename, rel, info.is_dir(), info.file_size, opener))
+        _unpack(members, dest, budget)
 
 
 def extract_tar(archive: Path, dest: Path, budget: Budget) -> None:
@@ -171,17 +192,9 @@ def extract_tar(archive: Path, dest: Path, budget: Budget) -> None:
                 raise UnsafeArchive(
                     f"unsafe archive {archive.name}: member {m.name!r} is a device, fifo or other special file"
                 )
-            members.append((m, rel))
-        total = sum(m.size for m, _ in members)
-        _check_ratio(archive.name, total, archive.stat().st_size, archive)
-        for m, rel in members:
-            target = _target(dest, rel)
-            if m.isdir():
-                _mkdir(target, m.name)
-                continue
-            budget.reserve(m.size, m.name, dest)
-            with t.extractfile(m) as src:
-                _write(src, target, m.size, m.name)
+            members.append(Member(m.name, rel, m.isdir(), m.size, functools.partial(t.extractfile, m)))
+        _check_ratio(archive.name, sum(m.size for m in members), archive.stat().st_size, archive)
+        _unpack(members, dest, budget)
 
 
 def extract(archive: Path, dest: Path, budget: Budget) -> None:

@@ -138,12 +138,18 @@ def test_budget_stops_a_download_larger_than_the_competition_allows(tmp_path, ro
     assert not paths.raw.exists() and not list(paths.comp_dir.glob(".raw-*"))
 
 
-def test_header_check_reads_a_bounded_first_line(tmp_path, rossmann_sample_dir):
-    """A train.csv of one endless line (no newline): the header check reads 1 MiB of it, not the whole line."""
-    src = tmp_path / "src"
-    src.mkdir()
+@pytest.fixture()
+def src(tmp_path, rossmann_sample_dir) -> Path:
+    """A writable folder holding a copy of the Rossmann sample (a SRC= folder to damage)."""
+    folder = tmp_path / "src"
+    folder.mkdir()
     for p in rossmann_sample_dir.iterdir():
-        (src / p.name).write_bytes(p.read_bytes())
+        (folder / p.name).write_bytes(p.read_bytes())
+    return folder
+
+
+def test_header_check_reads_a_bounded_first_line(tmp_path, src):
+    """A train.csv of one endless line (no newline): the header check reads 1 MiB of it, not the whole line."""
     with open(src / "train.csv", "wb") as f:
         f.truncate(64 << 20)  # 64 MiB of NUL bytes, sparse
     with pytest.raises(ValueError, match="first line is longer than 1.0 MiB"):
@@ -154,11 +160,7 @@ def test_header_check_reads_a_bounded_first_line(tmp_path, rossmann_sample_dir):
     assert not paths.raw.exists() and not list(paths.comp_dir.glob(".raw-*"))
 
 
-def test_folder_with_links_back_into_itself_names_the_link(tmp_path, rossmann_sample_dir):
-    src = tmp_path / "src"
-    src.mkdir()
-    for p in rossmann_sample_dir.iterdir():
-        (src / p.name).write_bytes(p.read_bytes())
+def test_folder_with_links_back_into_itself_names_the_link(tmp_path, src, rossmann_sample_dir):
     paths = Paths.for_comp("rossmann", tmp_path / "data", tmp_path / "subs")
     (src / "a").symlink_to(".")  # the drill's case: ln -s . a; ln -s . b
     (src / "b").symlink_to(".")
