@@ -1,6 +1,12 @@
-"""Competition metrics on whole prediction arrays (numpy or torch), exactly as Kaggle scores them."""
+"""Competition metrics on whole prediction arrays (numpy or torch), exactly as Kaggle scores them, and the registry
+(`METRICS`, `get_metric`) that names each and says what it asks of a model and a submission."""
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 
@@ -92,3 +98,233 @@ def shrunk_thresholds(probs, target, prior: float = 20.0, grid=None) -> np.ndarr
     own = best_thresholds(probs, t, per_tag=True, grid=grid)
     weight = t.sum(0) / (t.sum(0) + prior)
     return glob + weight * (own - glob)
+
+
+# --- The registry: every metric by its Kaggle name, with what it asks of a model and a submission ------------------
+# A competition names its metric; from it come the training target (log1p for rmsle, log for rmspe, ...), the loss,
+# what the submission holds (numbers, probabilities, labels, ranked labels) and whether labels need a threshold
+# chosen out of fold. Each `score(y_true, y_pred)` takes the submission's own form: numbers for the regression
+# metrics, P(class 1) (binary) or a rows x classes matrix (multi-class) for the probability metrics, labels for
+# the label metrics, multi-hot rows for the multi-label ones, ranked label lists for map@k. (The older helpers
+# above, rmspe(pred, target) and accuracy(logits, target), keep their own argument order for their callers.)
+
+TASKS = ("regression", "binary", "multiclass", "multilabel")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A Kaggle evaluation metric and what follows from it."""
+
+    name: str
+    score: Callable[[Any, Any], float]
+    greater_is_better: bool
+    tasks: tuple[str, ...]  # the kinds of competition it scores (TASKS)
+    target: Literal["raw", "log1p", "log"] = "raw"  # the training target (see to_target / from_target)
+    loss: Literal["mse", "l1", "bce", "ce"] = "mse"  # what the network minimises on that target
+    submits: Literal["number", "probability", "label", "labels", "ranked"] = "number"
+    threshold: bool = False  # labels cut from probabilities at a threshold chosen out of fold
+    doc: str = ""
+
+    def better(self, a: float, b: float) -> bool:
+        """True when score a beats score b."""
+        return a > b if self.greater_is_better else a < b
+
+
+def to_target(metric: Metric, y) -> np.ndarray:
+    """The training target for `metric` (log1p for rmsle / smape, log for rmspe / mape: the metric becomes a
+    plain squared or absolute error there)."""
+    y = np.asarray(y, np.float64)
+    if metric.target == "log1p":
+        if (y < 0).any():
+            raise ValueError(f"{metric.name}: the target has negative values; a log1p target needs y >= 0")
+        return np.log1p(y)
+    if metric.target == "log":
+        if (y <= 0).any():
+            raise ValueError(f"{metric.name}: a log target needs y > 0 (train on the rows with y > 0)")
+        return np.log(y)
+    return y
+
+
+def from_target(metric: Metric, pred) -> np.ndarray:
+    """Predictions on the training target's scale back to the metric's (never below 0 from a log target)."""
+    pred = np.asarray(pred, np.float64)
+    if metric.target == "log1p":
+        return np.clip(np.expm1(pred), 0, None)
+    if metric.target == "log":
+        return np.exp(pred)
+    return pred
+
+
+def rmse(y_true, y_pred) -> float:
+    from sklearn.metrics import root_mean_squared_error
+
+    return float(root_mean_squared_error(_np(y_true), _np(y_pred)))
+
+
+def rmsle(y_true, y_pred) -> float:
+    """Root mean squared log error (log1p); Kaggle refuses negative predictions, and so does this."""
+    from sklearn.metrics import root_mean_squared_log_error
+
+    return float(root_mean_squared_log_error(_np(y_true), _np(y_pred)))
+
+
+def mae(y_true, y_pred) -> float:
+    from sklearn.metrics import mean_absolute_error
+
+    return float(mean_absolute_error(_np(y_true), _np(y_pred)))
+
+
+def smape(y_true, y_pred) -> float:
+    """Symmetric MAPE in percent as Kaggle scores it (Web Traffic, Store Item Demand): 100/n sum 2|F-A|/(|A|+|F|),
+    a row whose actual and forecast are both 0 counting 0. scikit-learn has no SMAPE."""
+    a, f = _np(y_true).ravel(), _np(y_pred).ravel()
+    denom = np.abs(a) + np.abs(f)
+    ratio = np.divide(2 * np.abs(f - a), denom, out=np.zeros_like(denom), where=denom > 0)
+    return float(100 * ratio.mean())
+
+
+def mape(y_true, y_pred) -> float:
+    """Mean absolute percentage error as a fraction (scikit-learn's definition: 0.1 is 10%)."""
+    from sklearn.metrics import mean_absolute_percentage_error
+
+    return float(mean_absolute_percentage_error(_np(y_true), _np(y_pred)))
+
+
+def binary_log_loss(y_true, p, eps: float = 1e-15) -> float:
+    """Binary log loss of P(class 1), clipped at eps as Kaggle's scorer does."""
+    p = np.clip(_np(p).ravel(), eps, 1 - eps)
+    y = _np(y_true).ravel()
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def multiclass_log_loss(y_true, probs) -> float:
+    """Kaggle's multi-class log loss: probabilities clipped at 1e-15 and each row rescaled to sum 1."""
+    return log_loss(probs, y_true)
+
+
+def roc_auc(y_true, y_score) -> float:
+    """Area under the ROC curve (binary: P(class 1); multi-class: one-vs-rest, macro-averaged)."""
+    from sklearn.metrics import roc_auc_score
+
+    score = _np(y_score)
+    return float(
+        roc_auc_score(_np(y_true), score, multi_class="ovr") if score.ndim == 2 else roc_auc_score(_np(y_true), score)
+    )
+
+
+def label_accuracy(y_true, y_pred) -> float:
+    """Share of rows whose label equals the true one (labels, not probabilities: `accuracy` takes logits)."""
+    return float(np.mean(np.asarray(y_true) == np.asarray(y_pred)))
+
+
+def f1(y_true, y_pred) -> float:
+    """F1 of the positive class (binary labels)."""
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(y_true, y_pred))
+
+
+def f1_macro(y_true, y_pred) -> float:
+    """F1 averaged over the classes with equal weight (multi-class labels)."""
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(y_true, y_pred, average="macro"))
+
+
+def f2_samples(y_true, y_pred) -> float:
+    """Planet's metric on multi-hot rows: F-beta (beta 2) per row, averaged over rows."""
+    return float(_f2_per_sample(np.asarray(y_pred, bool), np.asarray(y_true, bool)).mean())
+
+
+def mcc(y_true, y_pred) -> float:
+    """Matthews correlation coefficient of labels."""
+    from sklearn.metrics import matthews_corrcoef
+
+    return float(matthews_corrcoef(y_true, y_pred))
+
+
+def quadratic_weighted_kappa(y_true, y_pred) -> float:
+    """Cohen's kappa with quadratic weights, of ordinal labels."""
+    from sklearn.metrics import cohen_kappa_score
+
+    return float(cohen_kappa_score(y_true, y_pred, weights="quadratic"))
+
+
+def map_at_k(y_true, y_pred, k: int) -> float:
+    """Mean average precision at k: `y_true` one label or a collection of labels per row, `y_pred` a ranked list
+    per row (extra items beyond k ignored, repeats counted once). Per row: the sum over the first k predictions
+    of precision@i at each hit, divided by min(len(actual), k). scikit-learn has no map@k."""
+    scores = []
+    for actual, ranked in zip(y_true, y_pred, strict=True):
+        actual = {actual} if isinstance(actual, (str, int, np.integer)) else set(actual)
+        if not actual:
+            scores.append(0.0)
+            continue
+        hits, total, seen = 0, 0.0, set()
+        for i, p in enumerate(list(ranked)[:k]):
+            if p in actual and p not in seen:
+                hits += 1
+                total += hits / (i + 1)
+            seen.add(p)
+        scores.append(total / min(len(actual), k))
+    return float(np.mean(scores))
+
+
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric("rmse", rmse, False, ("regression",)),
+        Metric("rmsle", rmsle, False, ("regression",), target="log1p"),
+        Metric(
+            "rmspe",
+            lambda y_true, y_pred: rmspe(y_pred, y_true),
+            False,
+            ("regression",),
+            target="log",
+            doc="rows with y = 0 ignored (Rossmann)",
+        ),
+        Metric("mae", mae, False, ("regression",), loss="l1"),
+        Metric("smape", smape, False, ("regression",), target="log1p", loss="l1"),
+        Metric("mape", mape, False, ("regression",), target="log", loss="l1"),
+        Metric("logloss", binary_log_loss, False, ("binary", "multilabel"), loss="bce", submits="probability"),
+        Metric("mlogloss", multiclass_log_loss, False, ("multiclass",), loss="ce", submits="probability"),
+        Metric("auc", roc_auc, True, ("binary", "multiclass"), loss="bce", submits="probability"),
+        Metric("accuracy", label_accuracy, True, ("binary", "multiclass"), loss="ce", submits="label"),
+        Metric("f1", f1, True, ("binary",), loss="bce", submits="label", threshold=True),
+        Metric("f1_macro", f1_macro, True, ("multiclass",), loss="ce", submits="label"),
+        Metric("f2_samples", f2_samples, True, ("multilabel",), loss="bce", submits="labels", threshold=True),
+        Metric("mcc", mcc, True, ("binary",), loss="bce", submits="label", threshold=True),
+        Metric(
+            "qwk",
+            quadratic_weighted_kappa,
+            True,
+            ("multiclass",),
+            submits="label",
+            threshold=True,
+            doc="trained as a regression on the ordinal label, cut into labels at thresholds chosen out of fold",
+        ),
+        *(
+            Metric(f"map@{k}", functools.partial(map_at_k, k=k), True, ("multiclass",), loss="ce", submits="ranked")
+            for k in (3, 5, 7, 10)
+        ),
+    )
+}
+ALIASES = {
+    "log_loss": "logloss",
+    "binary_logloss": "logloss",
+    "multi_logloss": "mlogloss",
+    "roc_auc": "auc",
+    "f2": "f2_samples",
+    "kappa": "qwk",
+    "rmsle_log": "rmsle",
+    "map3": "map@3",
+    "map5": "map@5",
+}
+
+
+def get_metric(name: str) -> Metric:
+    """The metric registered as `name` (or an alias, case-insensitive); ValueError listing the known ones."""
+    key = ALIASES.get(name.lower(), name.lower())
+    if key not in METRICS:
+        raise ValueError(f"unknown metric {name!r}; known: {', '.join(METRICS)} (aliases: {', '.join(ALIASES)})")
+    return METRICS[key]
