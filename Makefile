@@ -13,6 +13,8 @@ RUN ?= default
 N_SEEDS ?=
 NPROC ?=
 RETRAIN ?=
+# demo's own settings: applied before ARGS, which may override them
+PRE_ARGS ?=
 # pytest worker processes for `make test` (pytest-xdist); each gets an equal share of the cores. 0 = one process.
 TEST_JOBS ?= auto
 WINDOWS ?=
@@ -22,13 +24,19 @@ TB_PORT ?= 6006
 # What the user gives is data, never code. Each variable keeps its text unexpanded (a `$(shell ...)` in a value
 # stays text), reaches a shell only through `q` (one single-quoted word), and COMP / RUN, which name folders and
 # files, must be plain names.
-USER_VARS := COMP DATA SUBMISSIONS CONFIG ARGS SRC EXTRA FORCE RUN N_SEEDS NPROC RETRAIN TEST_JOBS WINDOWS PARTS TB_PORT
+USER_VARS := COMP DATA SUBMISSIONS CONFIG ARGS PRE_ARGS SRC EXTRA FORCE RUN N_SEEDS NPROC RETRAIN TEST_JOBS WINDOWS PARTS TB_PORT
 COMP_GIVEN := $(filter command line environment,$(origin COMP))
 $(foreach v,$(USER_VARS),$(eval override $v := $$(value $v)))
 q = '$(subst ','\'',$1)'
+# a switch (FORCE=1, RETRAIN=yes) is on unless empty, 0, no, false or off
+on = $(filter-out 0 no false off,$1)
+empty :=
+space := $(empty) $(empty)
+tab := $(empty)	$(empty)
 PLAIN := a b c d e f g h i j k l m n o p q r s t u v w x y z A B C D E F G H I J K L M N O P Q R S T U V W X Y Z 0 1 2 3 4 5 6 7 8 9 - _
 strip_chars = $(if $2,$(call strip_chars,$(subst $(firstword $2),,$1),$(wordlist 2,$(words $2),$2)),$1)
-not_plain = $(or $(filter-out 1,$(words $1)),$(call strip_chars,$(subst .,,$(patsubst .%,/%,$1)),$(PLAIN)))
+# not empty when $1 is no plain name: one word, no whitespace, no leading . - _, only PLAIN characters and dots
+not_plain = $(or $(filter-out 1,$(words $1)),$(call strip_chars,$(subst .,,$(patsubst .%,/%,$(patsubst -%,/%,$(patsubst _%,/%,$(subst $(space),/,$(subst $(tab),/,$1)))))),$(PLAIN)))
 ifneq ($(call not_plain,$(COMP)),)
 $(error COMP=$(COMP) is not a competition name (letters, digits, - and _); `make help` lists them)
 endif
@@ -43,12 +51,10 @@ VENV_OK := $(VENV)/.installed
 PKG := $(subst -,_,$(COMP))
 export DATA SUBMISSIONS RUN
 
-CFG_ARGS := $(if $(CONFIG),--config $(call q,$(CONFIG))) $(if $(ARGS),--args $(call q,$(ARGS))) \
-	$(if $(N_SEEDS),--args $(call q,n_seeds=$(N_SEEDS))) $(if $(RETRAIN),--retrain)
-OPTS = --data $(call q,$(DATA)) --run $(call q,$(RUN))
+CFG_ARGS := $(if $(CONFIG),--config=$(call q,$(CONFIG))) $(if $(PRE_ARGS),--args=$(call q,$(PRE_ARGS))) \
+	$(if $(ARGS),--args=$(call q,$(ARGS))) $(if $(N_SEEDS),--args=$(call q,n_seeds=$(N_SEEDS))) $(if $(call on,$(RETRAIN)),--retrain)
+OPTS = --data=$(call q,$(DATA)) --run=$(call q,$(RUN))
 # Paths may hold spaces (DATA="my data"): recipes quote them, and file targets escape them with `spaced`.
-empty :=
-space := $(empty) $(empty)
 spaced = $(subst $(space),\$(space),$1)
 DIR := $(DATA)/$(COMP)
 RAW := $(call spaced,$(DIR)/raw/SOURCE.json)
@@ -78,10 +84,10 @@ $(VENV_OK): requirements.txt
 venv: $(VENV_OK) ## create .venv with the pinned dependencies (rebuilt when requirements.txt changes)
 
 download: | $(VENV_OK) ## fetch COMP with the Kaggle API, or SRC=archive-or-folder [EXTRA=...] [FORCE=1]
-	$(PY) -m pipelines download $(COMP) --data $(call q,$(DATA)) $(if $(SRC),--src $(call q,$(SRC))) $(if $(EXTRA),--extra $(call q,$(EXTRA))) $(if $(FORCE),--force)
+	$(PY) -m pipelines download $(COMP) --data=$(call q,$(DATA)) $(if $(SRC),--src=$(call q,$(SRC))) $(if $(EXTRA),--extra=$(call q,$(EXTRA))) $(if $(call on,$(FORCE)),--force)
 
 $(RAW): | $(VENV_OK)
-	$(PY) -m pipelines sample $(COMP) --data $(call q,$(DATA))
+	$(PY) -m pipelines sample $(COMP) --data=$(call q,$(DATA))
 
 sample: $(RAW) ## put the embedded sample in data/COMP/raw (only when no real data is there)
 
@@ -101,7 +107,7 @@ features: $(FEATURES) ## raw -> data/COMP/interim -> data/COMP/processed (Feathe
 LAUNCH := $(if $(NPROC),$(PY) -m torch.distributed.run --standalone --nproc_per_node=$(call q,$(NPROC)),$(PY))
 
 $(TRAINED): $(TRAIN_CFG) $(FEATURES) $(TRAIN_CODE) | $(VENV_OK)
-	$(LAUNCH) -m pipelines train $(COMP) --data $(call q,$(DATA)) $(CFG_ARGS)
+	$(LAUNCH) -m pipelines train $(COMP) --data=$(call q,$(DATA)) $(CFG_ARGS)
 
 train: $(TRAINED) ## train run RUN (default: default) into data/COMP/runs/RUN (it keeps its settings; RETRAIN=1 replaces them); N_SEEDS=5; NPROC=2 torchrun
 
@@ -119,23 +125,23 @@ submit: $(SUBMISSION) | $(VENV_OK) ## send submissions/COMP/RUN.csv to Kaggle (n
 	$(PY) -m pipelines submit $(COMP) $(OPTS) $(CFG_ARGS)
 
 runs: | $(VENV_OK) ## one table of every run on disk, best first per competition (also data/runs.csv) [COMP=...]
-	$(PY) -m pipelines.tracking runs --data $(call q,$(DATA)) $(if $(COMP_GIVEN),--comp $(COMP))
+	$(PY) -m pipelines.tracking runs --data=$(call q,$(DATA)) $(if $(COMP_GIVEN),--comp $(COMP))
 
 report: | $(VENV_OK) ## a self-contained HTML page for run RUN of COMP (runs/RUN/report.html) and data/index.html
-	$(PY) -m pipelines.tracking report $(COMP) $(call q,$(RUN)) --data $(call q,$(DATA))
+	$(PY) -m pipelines.tracking report $(COMP) $(call q,$(RUN)) --data=$(call q,$(DATA))
 
 tensorboard: | $(VENV_OK) ## serve the runs' TensorBoard logs on localhost [COMP=... for one competition]
 	@echo "TensorBoard: http://localhost:$(TB_PORT)/ (Ctrl-C stops it)"
 	$(PY) -m tensorboard.main --logdir $(call q,$(if $(COMP_GIVEN),$(DIR),$(DATA))) --host localhost --port $(call q,$(TB_PORT))
 
 backtest: $(RAW) | $(VENV_OK) ## score the default chain on labelled data cut off as a pseudo-test set [WINDOWS=last48,prev48 | cut0,cut1]
-	$(PY) -m pipelines backtest $(COMP) $(OPTS) $(if $(WINDOWS),--windows $(call q,$(WINDOWS))) $(CFG_ARGS)
+	$(PY) -m pipelines backtest $(COMP) $(OPTS) $(if $(WINDOWS),--windows=$(call q,$(WINDOWS))) $(CFG_ARGS)
 
 all: $(SUBMISSION) ## the whole chain: download-or-sample, features, train, predict (never submits)
 
 DEMO_ARGS := epochs=20 lr=1e-2 bs=256
 demo: ## the whole Rossmann chain on the embedded sample, in data/demo/ and submissions/demo/
-	$(MAKE) --no-print-directory all COMP=rossmann DATA=data/demo SUBMISSIONS=submissions/demo RUN=demo ARGS=$(call q,$(DEMO_ARGS) $(ARGS))
+	$(MAKE) --no-print-directory all COMP=rossmann DATA=data/demo SUBMISSIONS=submissions/demo RUN=demo PRE_ARGS=$(call q,$(DEMO_ARGS)) ARGS=$(call q,$(ARGS))
 	@echo "demo: validation RMSPE $$($(PY) -c 'import json; print(json.load(open("data/demo/rossmann/runs/demo/result.json"))["valid_rmspe"])'), submission submissions/demo/rossmann/demo.csv"
 
 test: $(VENV_OK) ## run the test suite (unit, end-to-end on the sample, real-data checks if ../shared/data exists); TEST_JOBS=0 serial
@@ -148,7 +154,7 @@ lint: $(VENV_OK) ## ruff check + format check
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .
 
 bench: $(VENV_OK) ## benchmarks on the real data in ../shared/data (skips what is absent) [PARTS=...]
-	$(PY) -m pipelines.bench $(COMP) $(if $(PARTS),--parts $(call q,$(PARTS)))
+	$(PY) -m pipelines.bench $(COMP) $(if $(PARTS),--parts=$(call q,$(PARTS)))
 
 # Bench-only: fastai beside ours (never a dependency of the project). Shares .venv's packages through a .pth file.
 peers-env: $(VENV_OK) ## .venv-peers: fastai 2.8.12 for `make bench COMP=rossmann PARTS=peers`

@@ -30,6 +30,8 @@ class GBDTParams:
     max_bin: int = 63
     early_stopping: int = 100  # stop when the validation loss has not improved for this many rounds
     seed: int = 0
+    objective: str = "regression"  # LightGBM's: regression (squared error), regression_l1, binary, multiclass
+    num_class: int = 1  # classes, for multiclass
 
 
 def default_threads() -> int:
@@ -44,7 +46,8 @@ def default_threads() -> int:
 
 def _params(p: GBDTParams, threads: int | None) -> dict:
     return {
-        "objective": "regression",
+        "objective": p.objective,
+        **({"num_class": p.num_class} if p.objective == "multiclass" else {}),
         "learning_rate": p.lr,
         "num_leaves": p.leaves,
         "min_data_in_leaf": p.min_leaf,

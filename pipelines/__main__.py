@@ -72,27 +72,37 @@ def build_features(comp, paths: Paths, cfg) -> None:
         raise
 
 
+WAIT = "Wait for it to finish (or stop it)."
+
+
+def raw_lock(paths: Paths, step: str):
+    """data/COMP/.raw.lock while a step installs or reads raw/ (download, sample, features): one at a time."""
+    return run_lock(paths.comp_dir, step, name=".raw.lock", hint=WAIT)
+
+
 RUN_STEPS = ("train", "lr-find", "predict", "submit")  # the steps that work in a run folder: its settings apply
 
 
 def run_step(comp, args: argparse.Namespace, paths: Paths, cfg) -> None:
     """One step of the chain for one competition."""
     if args.step == "download":
-        download(comp.SPEC, paths, src=args.src, extra=args.extra, force=args.force)
+        with raw_lock(paths, "download"):
+            download(comp.SPEC, paths, src=args.src, extra=args.extra, force=args.force)
     elif args.step == "sample":
-        make_sample(comp.SPEC, paths, force=args.force)
+        with raw_lock(paths, "sample"):
+            make_sample(comp.SPEC, paths, force=args.force)
     elif args.step == "config":
         if args.run_settings:
-            if write_run_settings(paths, args.run, cfg):
+            if write_run_settings(paths, args.run, cfg, retrain=args.retrain):
                 print(f"config: run {args.run!r} settings written ({paths.runs / args.run / 'settings.json'})")
         elif write_features_config(paths, cfg):
             print(f"config: feature settings changed ({paths.config / 'features.json'})")
     elif args.step == "features":
-        with run_lock(paths.processed, "features"):  # two builds at once would mix their files
-            build_features(comp, paths, cfg)
+        with run_lock(paths.processed, "features", hint=WAIT), raw_lock(paths, "features"):
+            build_features(comp, paths, cfg)  # two builds at once would mix their files
     elif args.step == "train":
         if os.environ.get("RANK", "0") == "0":
-            write_run_settings(paths, args.run, cfg)
+            write_run_settings(paths, args.run, cfg, retrain=args.retrain)
         comp.train(paths, cfg, args.run)
     elif args.step == "lr-find":
         comp.lr_find(paths, cfg, args.run)
@@ -107,7 +117,12 @@ def run_step(comp, args: argparse.Namespace, paths: Paths, cfg) -> None:
 def resolve_config(comp, args: argparse.Namespace, paths: Paths):
     """The step's config. The steps of a run (and its config and features) start from the run's own settings
     (pipelines/runs.py: run_settings); download, sample and backtest from the defaults."""
-    overrides = [*args.overrides, *(w for text in args.args for w in shlex.split(text))]
+    # each group (the positional words, then each --args) may name a key once; a later group overrides an earlier
+    # one (make demo's own settings, then the user's ARGS, then N_SEEDS)
+    merged: dict[str, str] = {}
+    for group in (args.overrides, *(shlex.split(text) for text in args.args)):
+        merged.update(configlib.parse_overrides(group))
+    overrides = [f"{k}={v}" for k, v in merged.items()]
     if args.step in ("download", "sample", "backtest"):
         return configlib.resolve(comp.Config(), args.config, overrides)
     check = args.step in RUN_STEPS or (args.step == "config" and args.run_settings)
@@ -164,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = resolve_config(comp, args, paths)
         for folder in (paths.interim, paths.processed, paths.runs, paths.config, paths.submissions):
             remove_stale_temps(folder, recursive=True)  # left by a writer killed mid-write
-        locked = args.step in ("train", "lr-find", "predict", "backtest") and rank0
+        locked = (args.step in ("train", "lr-find", "predict", "backtest") or args.run_settings) and rank0
         folder = paths.comp_dir / "backtest" if args.step == "backtest" else paths.runs / args.run
         with run_lock(folder, args.step) if locked else contextlib.nullcontext():
             run_step(comp, args, paths, cfg)

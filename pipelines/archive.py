@@ -34,6 +34,7 @@ CHUNK = 1 << 20
 # deflate's ceiling is about 1032x. Past 100x on a member of some size, the "data" is padding or a bomb.
 MAX_RATIO = 100
 RATIO_FLOOR = 16 * MiB  # smaller members may compress as they like (a column of zeros, a tiny CSV)
+BLOCK = 4096  # what a file costs on disk at least: a million empty members are not free
 
 
 class UnsafeArchive(ValueError):
@@ -51,7 +52,9 @@ class Budget:
     written: int = 0
 
     def reserve(self, nbytes: int, name: str, dest: Path) -> None:
-        """Account for `nbytes` about to be written as `name`; UnsafeArchive when over the limit or the disk."""
+        """Account for a file of `nbytes` about to be written as `name` (at least one disk block); UnsafeArchive
+        when over the limit or the disk."""
+        nbytes = max(nbytes, BLOCK)
         if self.written + nbytes > self.limit:
             raise UnsafeArchive(
                 f"{name}: {self.what} would unpack to more than {_size(self.limit)} "
@@ -174,6 +177,8 @@ def extract_zip(archive: Path, dest: Path, budget: Budget) -> None:
                 _check_ratio(info.filename, info.file_size, info.compress_size, archive)
             opener = functools.partial(z.open, info)
             members.append(Member(info.filename, rel, info.is_dir(), info.file_size, opener))
+        # the members' packed sizes are the archive's word; its size on disk is not: check the whole as well
+        _check_ratio(archive.name, sum(m.size for m in members), archive.stat().st_size, archive)
         _unpack(members, dest, budget)
 
 
@@ -217,7 +222,20 @@ def copy_folder(src: Path, dest: Path, budget: Budget, within: Path | None = Non
     link to a folder is followed only when it does not lead back to a folder being copied (UnsafeArchive
     naming the link otherwise)."""
 
+    copied: set[tuple[int, int]] = set()  # every folder copied: two links to one folder copy it once, not 2^n
+
+    def loop(path: Path) -> UnsafeArchive:
+        how = f"a link to {os.readlink(path)!r}" if path.is_symlink() else "reached through a link"
+        return UnsafeArchive(
+            f"{path} ({how}) leads back to a folder already being copied: copying it would never end (or copy "
+            f"the same files again); remove the link"
+        )
+
+    target = Path(os.path.realpath(dest))
+
     def walk(folder: Path, out: Path, seen: tuple[tuple[int, int], ...]) -> None:
+        if target.is_relative_to(os.path.realpath(folder)):
+            raise UnsafeArchive(f"{folder} holds the destination {dest} (through a link?): it would copy its own copy")
         out.mkdir(parents=True, exist_ok=True)
         for entry in sorted(os.scandir(folder), key=lambda e: e.name):
             path = Path(entry.path)
@@ -227,11 +245,9 @@ def copy_folder(src: Path, dest: Path, budget: Budget, within: Path | None = Non
                 raise UnsafeArchive(f"{path}: a broken link or unreadable entry ({e.strerror}); remove it") from None
             if stat.S_ISDIR(st.st_mode):
                 key = (st.st_dev, st.st_ino)
-                if key in seen:
-                    raise UnsafeArchive(
-                        f"{path} is a link back into the folder being copied ({os.readlink(path)!r}): "
-                        f"copying it would never end; remove the link"
-                    )
+                if key in seen or key in copied:
+                    raise loop(path)
+                copied.add(key)
                 walk(path, out / entry.name, (*seen, key))
             elif stat.S_ISREG(st.st_mode):
                 budget.reserve(st.st_size, str(path), out)
@@ -242,10 +258,7 @@ def copy_folder(src: Path, dest: Path, budget: Budget, within: Path | None = Non
     seen = tuple((st.st_dev, st.st_ino) for st in map(os.stat, [p for p in (within,) if p is not None]))
     root = os.stat(src)
     if (root.st_dev, root.st_ino) in seen:
-        raise UnsafeArchive(
-            f"{src} is a link back into the folder being copied ({os.readlink(src)!r}): copying it would never "
-            f"end; remove the link"
-        )
+        raise loop(src)
     walk(src, dest, (*seen, (root.st_dev, root.st_ino)))
 
 

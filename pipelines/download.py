@@ -71,16 +71,21 @@ def _extract(archive: Path, dest: Path, budget: Budget) -> None:
     member checked first (pipelines/archive.py), everything counted against one `budget`."""
     _extract_one(archive, dest, budget)
     for _depth in range(MAX_NESTING):
-        if not (nested := sorted(dest.rglob("*.zip"))):
+        if not (nested := _nested_zips(dest)):
             return
         for inner in nested:
             _extract_one(inner, inner.parent, budget)
             inner.unlink()
-    if nested := sorted(dest.rglob("*.zip")):
+    if nested := _nested_zips(dest):
         raise DownloadError(
             f"unsafe archive {archive.name}: zips nested more than {MAX_NESTING} deep ({nested[0].name}); "
             f"Kaggle nests one level (train.csv.zip)"
         )
+
+
+def _nested_zips(dest: Path) -> list[Path]:
+    """Zips unpacked into dest, not those in its hidden working folders (.kaggle holds the download itself)."""
+    return sorted(p for p in dest.rglob("*.zip") if not any(s.startswith(".") for s in p.relative_to(dest).parts))
 
 
 def _extract_one(archive: Path, dest: Path, budget: Budget) -> None:
@@ -90,6 +95,10 @@ def _extract_one(archive: Path, dest: Path, budget: Budget) -> None:
         raise DownloadError(f"{e}. Nothing was installed; use the competition's own archive.") from None
     except ValueError as e:
         raise DownloadError(str(e)) from None
+    except (RuntimeError, NotImplementedError) as e:  # zipfile: encrypted members, deflate64 and the like
+        raise DownloadError(
+            f"{archive}: a zip Python cannot unpack ({e}); unpack it with your own tool and point SRC= at the folder"
+        ) from None
     except OSError as e:
         if e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
             raise DownloadError(f"{archive}: {e.strerror} while unpacking into {dest}; free some disk") from None
@@ -400,19 +409,36 @@ def _install(staging: Path, paths: Paths, source: dict) -> None:
     umask = os.umask(0)
     os.umask(umask)
     staging.chmod(0o777 & ~umask)  # mkdtemp made it 0700; raw/ gets a plain mkdir's permissions
-    old = None
-    if paths.raw.exists():
-        old = Path(tempfile.mkdtemp(prefix=temp_name(".raw-old-"), dir=paths.comp_dir))
-        os.replace(paths.raw, old)  # onto the empty folder just made: a rename, whatever raw/ holds
-    try:
-        os.replace(staging, paths.raw)
-    except BaseException:
-        if old is not None:
-            os.replace(old, paths.raw)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    if paths.raw.is_symlink() or os.path.ismount(paths.raw):
+        _install_into(staging, paths.raw)  # a raw/ that is a link or a mount cannot be renamed away
+    else:
+        old = None
+        if paths.raw.exists():
+            old = Path(tempfile.mkdtemp(prefix=temp_name(".raw-old-"), dir=paths.comp_dir))
+            os.replace(paths.raw, old)  # onto the empty folder just made: a rename, whatever raw/ holds
+        try:
+            os.replace(staging, paths.raw)
+        except BaseException:
+            if old is not None:
+                os.replace(old, paths.raw)
+            raise
+        if old is not None:  # renamed first: recover_raw never brings back a half-deleted folder
+            trash = old.with_name(old.name.replace(".raw-old-", ".raw-trash-", 1))
+            os.replace(old, trash)
+            shutil.rmtree(trash, ignore_errors=True)
     print(f"{paths.raw}: {len(files)} files from {source['source']}")
+
+
+def _install_into(staging: Path, raw: Path) -> None:
+    """Install into a raw/ that is a link or a mount point, file by file: SOURCE.json out first and in last, so
+    an interrupted install reads as incomplete (make_sample refuses it, a download replaces it)."""
+    (raw / "SOURCE.json").unlink(missing_ok=True)
+    for p in raw.iterdir():
+        shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+    for p in staging.iterdir():
+        if p.name != "SOURCE.json":
+            shutil.move(str(p), raw / p.name)
+    shutil.move(str(staging / "SOURCE.json"), raw / "SOURCE.json")
 
 
 def recover_raw(paths: Paths) -> None:
@@ -428,5 +454,5 @@ def recover_raw(paths: Paths) -> None:
         if back:
             os.replace(back[0], paths.raw)
             print(f"{paths.raw}: restored from {back[0].name} (an install was killed midway)")
-    for p in dead(".raw-old-pid*"):
+    for p in dead(".raw-old-pid*") + dead(".raw-trash-pid*"):
         shutil.rmtree(p, ignore_errors=True)

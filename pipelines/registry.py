@@ -121,6 +121,16 @@ def load(comp: str) -> ModuleType:
 
 
 PROJECT_PACKAGES = ("features", "models", "pipelines")
+# Shared modules that move files, check submissions or report, and so cannot shape what a run trains: an edit
+# there retrains nothing (their imports are not followed either).
+NOT_RESULTS = (
+    "pipelines.archive",
+    "pipelines.download",
+    "pipelines.paths",
+    "pipelines.registry",
+    "pipelines.submit",
+    "pipelines.tracking",
+)
 
 
 def _module_file(name: str) -> Path | None:
@@ -148,26 +158,30 @@ def _imports(path: Path, name: str) -> set[str]:
             if node.level:
                 parent = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
                 base = f"{parent}.{base}" if base else parent
-            found.add(base)
-            found.update(f"{base}.{alias.name}" for alias in node.names)  # kept when it is a module
+            # `from package import module` imports the module (the package's __init__ counts as a parent only)
+            submodules = {f"{base}.{a.name}" for a in node.names if _module_file(f"{base}.{a.name}") is not None}
+            found.update(submodules)
+            if len(submodules) < len(node.names):
+                found.add(base)
     return found
 
 
 def code_files(comp: str) -> list[Path]:
-    """The project's source files that competition `comp`'s package imports, directly or through others, read
-    from their import statements: what its steps' results depend on besides data and settings. Importing a
-    module runs its packages' `__init__.py` too, so those count."""
-    todo, files = [module_name(comp)], {}
+    """The project's source files that competition `comp`'s train step imports, directly or through others,
+    read from their import statements (imports inside functions too: a step bound lazily counts): what its
+    results depend on besides data and settings. The `__init__.py` of each package on the way counts (it runs
+    first), without what it imports; the modules of NOT_RESULTS do not."""
+    start = find(comp).train.__module__
+    todo, files, parents = [start], {}, set()
     while todo:
         name = todo.pop()
+        if name in files or name in NOT_RESULTS or (path := _module_file(name)) is None:
+            continue
+        files[name] = path
+        todo.extend(_imports(path, name))
         parts = name.split(".")
-        for i in range(1, len(parts) + 1):  # the packages above it run first
-            prefix = ".".join(parts[:i])
-            path = _module_file(prefix)
-            if path is not None and prefix not in files:
-                files[prefix] = path
-                todo.extend(_imports(path, prefix))
-    return sorted(set(files.values()))
+        parents.update(_module_file(".".join(parts[:i])) for i in range(1, len(parts)))  # their __init__.py runs
+    return sorted((set(files.values()) | parents) - {None})
 
 
 @functools.cache

@@ -39,11 +39,14 @@ def run_settings(comp, paths: Paths, run: str, file=None, overrides=(), retrain:
     are refused (ConfigError naming each key, the run's value, the one asked, and the ways on)."""
     folder = paths.runs / plain_name(run)
     saved_file = folder / SETTINGS
+    if not saved_file.is_file() and (folder / "tracking.json").is_file():
+        saved_file = folder / "tracking.json"  # a run finished before settings.json existed: its recorded config
     base = comp.Config()
     if saved_file.is_file() and not retrain:
         try:
             saved = json.loads(saved_file.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            saved = saved["config"] if saved_file.name == "tracking.json" else saved
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as e:
             raise configlib.ConfigError(
                 f"{saved_file}: unreadable ({e}); delete it, or add RETRAIN=1 to configure run {run!r} afresh"
             ) from None
@@ -67,10 +70,14 @@ def run_settings(comp, paths: Paths, run: str, file=None, overrides=(), retrain:
     return cfg
 
 
-def write_run_settings(paths: Paths, run: str, cfg) -> bool:
+def write_run_settings(paths: Paths, run: str, cfg, retrain: bool = False) -> bool:
     """Save `cfg` as run `run`'s settings (runs/RUN/settings.json), only when they changed (make tracks the
-    file); True when written."""
-    target = paths.runs / plain_name(run) / SETTINGS
+    file); True when written. A finished run's settings stay as they are unless `retrain`: what may differ
+    for it (HOW_TO_RUN: a device to predict on) applies to one command, and must not make it retrain."""
+    folder = paths.runs / plain_name(run)
+    target = folder / SETTINGS
+    if not retrain and (folder / "result.json").is_file() and target.is_file():
+        return False
     text = json.dumps(configlib.to_dict(cfg), indent=1, sort_keys=True)
     if target.is_file() and target.read_text() == text:
         return False
@@ -99,7 +106,7 @@ class RunLocked(RuntimeError):
 
 
 @contextlib.contextmanager
-def run_lock(folder: Path, step: str) -> Iterator[None]:
+def run_lock(folder: Path, step: str, name: str = ".lock", hint: str | None = None) -> Iterator[None]:
     """Hold `folder`/.lock (an exclusive, non-blocking flock) while `step` runs; a second process that tries
     raises RunLocked naming the holder. The kernel drops the lock when its process dies, kill -9 included,
     so a lock never outlives its holder and needs no cleaning."""
@@ -109,15 +116,14 @@ def run_lock(folder: Path, step: str) -> Iterator[None]:
         yield
         return
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / ".lock", "a+") as f:
+    with open(folder / name, "a+") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             f.seek(0)
             holder = f.read().strip() or "another process"
-            raise RunLocked(
-                f"{folder} is in use by {holder}. Wait for it to finish (or stop it), or use another run name (RUN=...)"
-            ) from None
+            hint = hint or "Wait for it to finish (or stop it), or use another run name (RUN=...)"
+            raise RunLocked(f"{folder} is in use by {holder}. {hint}") from None
         f.seek(0)
         f.truncate()
         command = shlex.join(["python", *sys.argv]) if sys.argv and sys.argv[0] else step

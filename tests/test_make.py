@@ -145,3 +145,15 @@ def test_rossmann_trains_data_parallel_under_torchrun(tmp_path):
     assert json.loads((seed / "config.json").read_text())["run"]["world_size"] == 2
     assert len(pd.read_csv(seed / "metrics.csv")) == 2
     assert json.loads((seed.parent / "refit" / "s0" / "config.json").read_text())["run"]["world_size"] == 2
+
+
+def test_switches_and_names_the_review_found(tmp_path):
+    """RETRAIN=0 / FORCE=no are off; a run name with a tab, a leading - or _ is refused by make itself."""
+    data = tmp_path / "data"
+    for switch in ("RETRAIN=0", "RETRAIN=no", "FORCE=false"):
+        assert "--retrain" not in make("-n", "predict", switch, data=data).stdout
+        assert "--force" not in make("-n", "download", switch, data=data).stdout
+    assert "--retrain" in make("-n", "predict", "RETRAIN=1", data=data).stdout
+    for run in ("x\t", "-rf", "_x"):
+        r = make("help", f"RUN={run}", data=data, check=False)
+        assert r.returncode != 0 and "is not a plain run name" in r.stderr, run

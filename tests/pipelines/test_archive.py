@@ -19,6 +19,7 @@ from pipelines.archive import Budget, UnsafeArchive, copy_folder, member_path, r
 from pipelines.download import DownloadError, _extract, download, make_sample, read_source
 from pipelines.paths import Paths
 from pipelines.rossmann import SPEC
+from pipelines.rossmann.config import COMPETITION_FILES
 
 GiB = 1 << 30
 
@@ -164,14 +165,14 @@ def test_folder_with_links_back_into_itself_names_the_link(tmp_path, src, rossma
     paths = Paths.for_comp("rossmann", tmp_path / "data", tmp_path / "subs")
     (src / "a").symlink_to(".")  # the drill's case: ln -s . a; ln -s . b
     (src / "b").symlink_to(".")
-    with pytest.raises(DownloadError, match=r"src/a is a link back into the folder being copied \('\.'\)"):
+    with pytest.raises(DownloadError, match=r"src/a \(a link to '\.'\) leads back to a folder already being copied"):
         download(SPEC, paths, src=str(src))
     (src / "a").unlink()
     (src / "b").unlink()
     (src / "images").mkdir()
     (src / "images" / "a").symlink_to(".")
     (src / "images" / "b").symlink_to("..")
-    with pytest.raises(DownloadError, match=r"images/a is a link back into the folder being copied \('\.'\)"):
+    with pytest.raises(DownloadError, match=r"images/a \(a link to '\.'\) leads back to a folder already being copied"):
         download(SPEC, paths, src=str(src))
     assert not paths.raw.exists() and not list(paths.comp_dir.glob(".raw-*"))
     # a link to a file, or to a folder elsewhere, is copied as what it points to
@@ -312,3 +313,90 @@ def test_an_install_that_fails_at_the_swap_puts_the_old_raw_back(paths, rossmann
         download(SPEC, paths, src=str(rossmann_sample_dir), force=True)
     assert tree(paths.raw) == before
     assert not list(paths.comp_dir.glob(".raw-*"))
+
+
+def test_the_reviews_bombs_are_bounded(tmp_path):
+    """A zip whose directory understates the packing (ratio checked on the file's real size), a tar of 20,000
+    empty files (each costs a disk block of the budget), and a 'diamond' of folder links (each folder once)."""
+    liar = tmp_path / "liar.zip"
+    with zipfile.ZipFile(liar, "w", zipfile.ZIP_DEFLATED) as z, z.open("train.csv", "w") as f:
+        for _ in range(40):
+            f.write(bytes(1 << 20))
+    data = bytearray(liar.read_bytes())
+    cd = data.rfind(b"PK\x01\x02")  # the central directory entry: its compressed size at offset 20
+    data[cd + 20 : cd + 24] = (3 << 20).to_bytes(4, "little")
+    liar.write_bytes(bytes(data))
+    with pytest.raises(DownloadError, match="unsafe archive liar.zip: member 'liar.zip' unpacks"):
+        _extract(liar, tmp_path / "d1", Budget(GiB))
+    many = tmp_path / "many.tar.gz"
+    with tarfile.open(many, "w:gz") as t:
+        for i in range(20_000):  # 20,000 x one 4 KiB block > 64 MiB
+            add(t, f"f{i}")
+    (tmp_path / "d2").mkdir()
+    with pytest.raises(DownloadError, match="would unpack to more than 64.0 MiB"):
+        _extract(many, tmp_path / "d2", Budget(64 << 20))
+    src = tmp_path / "diamond"
+    level = src
+    level.mkdir()
+    for i in range(14):  # l0/a -> l1, l0/b -> l1, ...: 2^14 paths to the last folder
+        (level / f"l{i + 1}").mkdir()
+        (level / "a").symlink_to(f"l{i + 1}")
+        (level / "b").symlink_to(f"l{i + 1}")
+        level = level / f"l{i + 1}"
+    with pytest.raises(UnsafeArchive, match="leads back to a folder already being copied"):
+        copy_folder(src, tmp_path / "d3", Budget(GiB))
+
+
+def test_a_link_to_a_folder_above_src_is_one_line(tmp_path, src):
+    (src / "d").mkdir()
+    (src / "d" / "top").symlink_to("../..")
+    paths = Paths.for_comp("rossmann", tmp_path / "data", tmp_path / "subs")
+    with pytest.raises(DownloadError, match=r"d/top holds the destination .*: it would copy its own copy"):
+        download(SPEC, paths, src=str(src))
+
+
+def test_an_encrypted_zip_is_named(tmp_path):
+    archive = tmp_path / "locked.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("train.csv", "a,b\n1,2\n")
+    data = bytearray(archive.read_bytes())
+    for header, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):  # set "encrypted" in both headers
+        at = data.find(header) + offset
+        data[at] |= 0x1
+    archive.write_bytes(bytes(data))
+    (tmp_path / "d").mkdir()
+    with pytest.raises(DownloadError, match="a zip Python cannot unpack .*point SRC= at the folder"):
+        _extract(archive, tmp_path / "d", Budget(GiB))
+
+
+def test_a_kaggle_download_is_unpacked_once(paths, tmp_path, rossmann_sample_dir, monkeypatch):
+    from test_download import FakeKaggle, make_zip
+
+    import pipelines.download as dl
+
+    z = make_zip(rossmann_sample_dir, tmp_path / "x.zip")
+    files = [p.stat().st_size for p in rossmann_sample_dir.iterdir()]
+    zipped = sum(p.stat().st_size for p in rossmann_sample_dir.iterdir() if p.name in COMPETITION_FILES)
+    spec = type(SPEC)(**{**SPEC.__dict__, "max_bytes": sum(files) + zipped // 2})  # the zip twice would not fit
+    monkeypatch.setattr(dl, "kaggle_api", lambda comp, slug: FakeKaggle(archive=z))
+    download(spec, paths, extra=str(rossmann_sample_dir))
+    assert read_source(paths)["source"] == "kaggle:rossmann-store-sales"
+
+
+def test_a_raw_folder_that_is_a_link_is_installed_into(paths, tmp_path, rossmann_sample_dir):
+    elsewhere = tmp_path / "big-disk" / "raw"
+    elsewhere.mkdir(parents=True)
+    paths.comp_dir.mkdir(parents=True)
+    paths.raw.symlink_to(elsewhere)
+    download(SPEC, paths, src=str(rossmann_sample_dir))
+    download(SPEC, paths, src=str(rossmann_sample_dir), force=True)
+    assert paths.raw.is_symlink() and (elsewhere / "SOURCE.json").is_file() and (elsewhere / "train.csv").is_file()
+
+
+def test_a_half_deleted_old_raw_is_never_brought_back(paths, rossmann_sample_dir):
+    download(SPEC, paths, src=str(rossmann_sample_dir))
+    trash = paths.comp_dir / f".raw-trash-pid{dead_pid()}.x"
+    os.replace(paths.raw, trash)  # killed while deleting the replaced raw/, then raw/ deleted by hand
+    (trash / "train.csv").unlink()
+    make_sample(SPEC, paths)
+    assert read_source(paths)["kind"] == "sample" and not trash.exists()

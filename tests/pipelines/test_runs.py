@@ -187,3 +187,41 @@ def test_a_file_size_limit_or_a_small_memory_limit_gets_one_line(sample_paths):
     assert r.returncode == 1 and "file too large writing" in r.stderr and "Traceback" not in r.stderr, r.stderr
     r = run("config", resource.RLIMIT_AS, 1_500_000_000)
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+
+
+def test_the_reviews_run_settings_cases(paths, capsys):
+    """A refused second configure leaves the running run's settings alone; a 'how to run' key given to a finished
+    run is used but not saved (it would retrain it); a run from before settings.json reads its tracking.json; a
+    later --args group overrides an earlier one (make demo's own settings, then ARGS) but one group may not
+    name a key twice."""
+    data = ["--data", str(paths.data_root)]
+    assert main(["config", "rossmann", *data, "--run", "r", "--run-settings", "epochs=3"]) == 0
+    settings = paths.runs / "r" / "settings.json"
+    before = settings.read_text()
+    with run_lock(paths.runs / "r", "train"):
+        assert main(["config", "rossmann", *data, "--run", "r", "--run-settings", "epochs=5"]) == 1
+    assert "is in use by" in capsys.readouterr().err and settings.read_text() == before
+    (paths.runs / "r" / "result.json").write_text("{}")
+    assert main(["config", "rossmann", *data, "--run", "r", "--run-settings", "device=cpu"]) == 0
+    assert settings.read_text() == before
+    assert run_settings(rossmann, paths, "r", overrides=["device=cpu"]).device == "cpu"
+    assert main(["config", "rossmann", *data, "--run", "r", "--run-settings", "--retrain", "epochs=4"]) == 0
+    assert json.loads(settings.read_text())["epochs"] == 4
+
+    legacy = paths.runs / "old"
+    legacy.mkdir()
+    (legacy / "result.json").write_text("{}")
+    config = {**json.loads(settings.read_text()), "epochs": 7}
+    (legacy / "tracking.json").write_text(json.dumps({"config": config}))
+    assert run_settings(rossmann, paths, "old").epochs == 7
+    with pytest.raises(ConfigError, match=r"epochs=2 \(the run has 7\)"):
+        run_settings(rossmann, paths, "old", overrides=["epochs=2"])
+
+    from pipelines.__main__ import resolve_config
+
+    args = type("A", (), {"overrides": [], "args": ["epochs=20 lr=1e-2", "epochs=5"], "step": "config"})()
+    args.config, args.run, args.retrain, args.run_settings = None, "demo", False, False
+    assert resolve_config(rossmann, args, paths).epochs == 5
+    args.args = ["epochs=5 epochs=6"]
+    with pytest.raises(ConfigError, match="given twice"):
+        resolve_config(rossmann, args, paths)

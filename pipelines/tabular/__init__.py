@@ -1,0 +1,104 @@
+"""The generic tabular competition: a card of a few lines (`CARD = Card(slug=..., metric=...)` in
+`pipelines/<comp>/__init__.py`, written by `make new COMP=<slug> KIND=tabular`), everything else read from the
+competition's own files (pipelines/tabular/schema.py) and run by the shared steps (pipelines/tabular/steps.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from models.metrics import TASKS, get_metric
+from pipelines.config import setting
+from pipelines.download import DataSpec
+
+STEPS = ("build_features", "train", "lr_find", "predict", "submit")
+FILES = {"train": "train.csv", "test": "test.csv", "sample": "sample_submission.csv"}
+
+
+@dataclass(frozen=True)
+class Card:
+    """A tabular competition in a few lines. Only `slug` and `metric` are required; the rest is read from the
+    files and may be overridden here."""
+
+    slug: str  # kaggle.com/c/<slug>
+    metric: str  # how Kaggle scores it: a name of models.metrics.METRICS (rmse, rmsle, smape, auc, logloss, ...)
+    id: str | None = None  # the id column (default: sample_submission.csv's first column)
+    target: tuple[str, ...] = ()  # the target column(s) (default: sample_submission.csv's other columns)
+    task: str | None = None  # regression | binary | multiclass | multilabel (default: from metric and target)
+    date: str | None = None  # the date column (default: the one column that parses as dates)
+    series: tuple[str, ...] = ()  # series keys, e.g. ("store", "item"): categories, and the backtest's unit
+    tables: dict[str, tuple[str, ...]] = field(default_factory=dict)  # {"stores.csv": ("Store",)}: joined on keys
+    drop: tuple[str, ...] = ()  # columns never used as features
+    files: dict[str, str] = field(default_factory=dict)  # other names for train / test / sample
+
+    def __post_init__(self):
+        get_metric(self.metric)  # ValueError naming the known metrics
+        if self.task is not None and self.task not in TASKS:
+            raise ValueError(f"task={self.task!r} is not one of {', '.join(TASKS)}")
+        unknown = set(self.files) - set(FILES)
+        if unknown:
+            raise ValueError(f"files= keys {sorted(unknown)} unknown: use {', '.join(FILES)}")
+        for name in ("target", "series", "drop"):  # a single name is as good as a list of one
+            value = getattr(self, name)
+            object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
+        tables = {k: ((v,) if isinstance(v, str) else tuple(v)) for k, v in self.tables.items()}
+        object.__setattr__(self, "tables", tables)
+
+    def file(self, role: str) -> str:
+        """The file name of `role` (train, test, sample)."""
+        return self.files.get(role, FILES[role])
+
+
+@dataclass
+class TabularConfig:
+    """The settings of every tabular competition (`make config COMP=...` lists them; ARGS='key=value')."""
+
+    # --- features: validation -------------------------------------------------------------------------------
+    # auto: a time-ordered holdout as long as the test's span when every test date comes after train's,
+    # else k-fold (stratified for classification)
+    validation: Literal["auto", "time", "kfold"] = setting("auto", step="features")
+    folds: int = setting(5, ge=2, le=20, step="features")
+    fold_seed: int = setting(0, ge=0, step="features")
+    horizon: int = setting(0, ge=0, le=3650, step="features")  # time holdout in days; 0 = the test's span
+    # --- the LightGBM member ----------------------------------------------------------------------------------
+    gbdt_rounds: int = setting(5000, ge=1, le=1_000_000)  # at most: early stopping on validation picks fewer
+    gbdt_lr: float = setting(0.05, gt=0, le=1)
+    gbdt_leaves: int = setting(31, ge=2, le=65536)
+    gbdt_min_leaf: int = setting(20, ge=1, le=1_000_000)
+    gbdt_colsample: float = setting(0.8, gt=0, le=1)
+    gbdt_subsample: float = setting(0.8, gt=0, le=1)
+    gbdt_early_stopping: int = setting(200, ge=1, le=100_000)
+    seed: int = setting(0, ge=0)
+    # time validation: retrain on every row (validation days included) with the rounds the holdout chose
+    refit: bool = True
+
+
+def competition(card: Card, package: str) -> dict:
+    """The module-level names of the competition contract (pipelines/registry.py) for a card's package."""
+    from pipelines.tabular import backtest
+
+    spec = DataSpec(
+        slug=card.slug,
+        files={card.file(role): [] for role in FILES} | {name: list(keys) for name, keys in card.tables.items()},
+    )
+
+    def step(name: str):
+        def run(*args, **kwargs):
+            from pipelines.tabular import steps  # LightGBM and the models: imported when a step runs
+
+            return getattr(steps, name)(card, *args, **kwargs)
+
+        run.__name__ = run.__qualname__ = name
+        return run
+
+    return {
+        "SPEC": spec,
+        "Config": TabularConfig,
+        "HEADLINE": f"oof_{get_metric(card.metric).name}",
+        "BACKTEST": backtest.tabular_backtest(card),
+        **{name: step(name) for name in STEPS},
+    }
+
+
+__all__ = ["Card", "STEPS", "TabularConfig", "competition"]

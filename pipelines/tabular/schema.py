@@ -1,0 +1,215 @@
+"""What a tabular competition's own files say about it: the id and target columns and the submission's form
+(from sample_submission.csv), the task (from the metric and the target's values), each column's kind (date,
+category, number, text to drop) and the features (the columns train and test share).
+
+Everything read here can be overridden in the card; what is read is printed by the features step, so a wrong
+guess is seen before any training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from models.metrics import get_metric
+
+# A text column with at least this many distinct values in at least this share of rows, with values this long
+# on average, is free text (a description, a name): dropped, as the course's Rossmann drops none but House
+# Prices' 43 text columns are all categories (fewer than 30 values each).
+TEXT_MIN_UNIQUE, TEXT_MIN_SHARE, TEXT_MIN_LENGTH = 1000, 0.5, 20
+# An integer column with at most this many distinct values (store, item, a coded class) is a category for the
+# network's embeddings; LightGBM reads it either way.
+INT_CATEGORY_MAX = 100
+
+
+class SchemaError(ValueError):
+    """The files and the card disagree; the message names the file, the column and the fix."""
+
+
+@dataclass
+class Schema:
+    """What the features step builds from (saved as processed/schema.json)."""
+
+    id: str
+    targets: list[str]  # the submission's value columns
+    label: str | None  # the train column holding the class when the submission has one column per class
+    task: str  # regression | binary | multiclass | multilabel
+    classes: list  # class values (classification), in submission order where the submission has one column each
+    date: str | None
+    series: list[str]
+    categories: list[str]
+    numbers: list[str]
+    dropped: dict[str, str] = field(default_factory=dict)  # column -> why it is not a feature
+    only_in_train: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @property
+    def target_column(self) -> str:
+        """The train column the model learns: the label column, or the one target."""
+        return self.label or self.targets[0]
+
+
+def looks_like_dates(values: pd.Series) -> bool:
+    """True when nearly every non-missing value parses as a date (strings like 2013-01-01 or 01/31/2013)."""
+    sample = values.dropna().astype(str).head(2000)
+    if sample.empty or not sample.str.contains(r"\d[-/.]\d", regex=True).mean() > 0.95:
+        return False
+    parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
+    return bool(parsed.notna().mean() > 0.95)
+
+
+def infer_task(metric_name: str, y: pd.Series) -> str:
+    """regression, binary, multiclass or multilabel: from the metric where it decides, else from the values."""
+    metric = get_metric(metric_name)
+    if metric.tasks == ("regression",):
+        return "regression"
+    if metric.tasks == ("multilabel",):
+        return "multilabel"
+    values = y.dropna()
+    if values.dtype == object and values.astype(str).str.contains(" ").mean() > 0.2 and "multilabel" in metric.tasks:
+        return "multilabel"
+    n = values.nunique()
+    if n == 2 and "binary" in metric.tasks:
+        return "binary"
+    if "multiclass" in metric.tasks:
+        return "multiclass"
+    if n == 2:
+        return "binary"
+    raise SchemaError(
+        f"metric {metric.name!r} scores {', '.join(metric.tasks)} competitions, but the target {y.name!r} has {n} "
+        f"distinct values; set task= in the card, or check metric="
+    )
+
+
+def column_kind(col: pd.Series, n_rows: int) -> tuple[str, str]:
+    """(kind, why) for one feature column: date, category, number or text (dropped)."""
+    values = col.dropna()
+    if values.empty:
+        return "drop", "always empty"
+    if values.nunique() == 1:
+        return "drop", "one value only"
+    if pd.api.types.is_bool_dtype(col):
+        return "category", ""
+    if pd.api.types.is_numeric_dtype(col):
+        is_int = pd.api.types.is_integer_dtype(col) or bool((values == values.round()).all())
+        if is_int and values.nunique() <= INT_CATEGORY_MAX:
+            return "category", ""
+        return "number", ""
+    text = values.astype(str)
+    if looks_like_dates(text):
+        return "date", ""
+    unique = text.nunique()
+    if unique >= TEXT_MIN_UNIQUE and unique >= TEXT_MIN_SHARE * len(text) and text.str.len().mean() >= TEXT_MIN_LENGTH:
+        return "drop", f"free text ({unique:,} distinct values, {text.str.len().mean():.0f} characters on average)"
+    return "category", ""
+
+
+def infer(
+    card,
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    sample: pd.DataFrame,
+    files: dict[str, str],
+) -> Schema:
+    """The schema of a competition from its train, test and sample submission frames, the card's overrides on
+    top. SchemaError (naming the file, the column and the card line to change) where they disagree."""
+    id_col = card.id or sample.columns[0]
+    for frame, name in ((test, files["test"]), (sample, files["sample"])):
+        if id_col not in frame.columns:
+            raise SchemaError(f"{name}: no id column {id_col!r} (has {list(frame.columns)[:10]}); set id= in the card")
+    value_cols = [c for c in sample.columns if c != id_col]
+    targets = list(card.target) if card.target else value_cols
+    label = None
+    if not card.target and not all(c in train.columns for c in targets):
+        # one submission column per class (Dog Breed, Otto): the label is the train column whose values they are
+        wanted = set(map(str, targets))
+        candidates = [
+            c for c in train.columns if c not in test.columns and set(train[c].dropna().astype(str).unique()) <= wanted
+        ]
+        if len(candidates) != 1:
+            missing = [c for c in targets if c not in train.columns]
+            raise SchemaError(
+                f"{files['train']}: has no column {missing[0]!r} of {files['sample']} (and no one column whose "
+                f"values are its columns); set target= in the card to the column(s) to learn"
+            )
+        label = candidates[0]
+    for c in [label] if label else targets:
+        if c not in train.columns:
+            raise SchemaError(f"{files['train']}: no target column {c!r} (set target= in the card)")
+    learned = label or targets[0]
+    task = card.task or ("multiclass" if label else infer_task(card.metric, train[learned]))
+    if len(targets) > 1 and not label and task != "regression":
+        raise SchemaError(f"{len(targets)} target columns {targets}: only regression handles several; set target=")
+    classes: list = []
+    if label:
+        classes = list(value_cols)
+    elif task in ("binary", "multiclass"):
+        classes = sorted(train[learned].dropna().unique().tolist(), key=str)
+    elif task == "multilabel":
+        classes = sorted({t for tags in train[learned].dropna().astype(str) for t in tags.split()})
+
+    excluded = {id_col, *targets, *([label] if label else []), *card.drop}
+    only_in_train = [c for c in train.columns if c not in test.columns and c not in excluded]
+    shared = [c for c in train.columns if c in test.columns and c not in excluded]
+    date = card.date
+    if date and date not in shared:
+        raise SchemaError(f"card: date={date!r} is not a column of both {files['train']} and {files['test']}")
+    for key in card.series:
+        if key not in shared:
+            raise SchemaError(f"card: series key {key!r} is not a column of both {files['train']} and {files['test']}")
+    categories, numbers, dropped = [], [], {c: "dropped by the card" for c in card.drop if c in train.columns}
+    for c in shared:
+        kind, why = ("date", "") if c == date else column_kind(pd.concat([train[c], test[c]]), len(train))
+        if c in card.series and kind != "drop":
+            kind = "category"
+        if kind == "date":
+            date = date or c
+            if c != date:
+                dropped[c] = f"a second date column (the card's date= is {date!r})"
+        elif kind == "category":
+            categories.append(c)
+        elif kind == "number":
+            numbers.append(c)
+        else:
+            dropped[c] = why
+    for c in only_in_train:
+        dropped[c] = f"only in {files['train']}: never a feature (the answer's leak, or data the test has not)"
+    return Schema(
+        id_col, targets, label, task, classes, date, list(card.series), categories, numbers, dropped, only_in_train
+    )
+
+
+def describe(schema: Schema, metric: str) -> str:
+    """What was read, as printed by the features step."""
+    lines = [
+        f"id {schema.id!r}; target {schema.label or schema.targets} ({schema.task}"
+        + (f", {len(schema.classes)} classes" if schema.classes else "")
+        + f"); metric {metric}",
+        f"date {schema.date!r}" + (f"; series {schema.series}" if schema.series else ""),
+        f"{len(schema.categories)} categories, {len(schema.numbers)} numbers",
+    ]
+    lines += [f"not a feature: {c} ({why})" for c, why in schema.dropped.items()]
+    return "\n".join(lines)
+
+
+def as_class_index(schema: Schema, y: pd.Series) -> np.ndarray:
+    """Class indices (single-label) or a 0/1 matrix (multi-label) of a target column, in `schema.classes` order."""
+    if schema.task == "multilabel":
+        index = {c: i for i, c in enumerate(schema.classes)}
+        out = np.zeros((len(y), len(schema.classes)), np.float32)
+        for row, tags in enumerate(y.fillna("").astype(str)):
+            for t in tags.split():
+                if t in index:
+                    out[row, index[t]] = 1
+        return out
+    index = {str(c): i for i, c in enumerate(schema.classes)}
+    codes = y.astype(str).map(index)
+    if codes.isna().any():
+        raise SchemaError(
+            f"target {y.name!r}: values {sorted(set(y[codes.isna()].astype(str)))[:5]} not among the classes"
+        )
+    return codes.to_numpy(np.int64)
