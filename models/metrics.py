@@ -281,7 +281,7 @@ METRICS: dict[str, Metric] = {
             False,
             ("regression",),
             target="log",
-            doc="rows with y = 0 ignored (Rossmann)",
+            doc="rows whose true value is 0 do not count",
         ),
         Metric("mae", mae, False, ("regression",), loss="l1"),
         Metric("smape", smape, False, ("regression",), target="log1p", loss="l1"),
