@@ -24,7 +24,9 @@ TB_PORT ?= 6006
 # What the user gives is data, never code. Each variable keeps its text unexpanded (a `$(shell ...)` in a value
 # stays text), reaches a shell only through `q` (one single-quoted word), and COMP / RUN, which name folders and
 # files, must be plain names.
-USER_VARS := COMP DATA SUBMISSIONS CONFIG ARGS PRE_ARGS SRC EXTRA FORCE RUN N_SEEDS NPROC RETRAIN TEST_JOBS WINDOWS PARTS TB_PORT
+KIND ?= tabular
+METRIC ?=
+USER_VARS := COMP DATA SUBMISSIONS CONFIG ARGS PRE_ARGS SRC EXTRA FORCE RUN N_SEEDS NPROC RETRAIN TEST_JOBS WINDOWS PARTS TB_PORT KIND METRIC
 COMP_GIVEN := $(filter command line environment,$(origin COMP))
 $(foreach v,$(USER_VARS),$(eval override $v := $$(value $v)))
 q = '$(subst ','\'',$1)'
@@ -70,7 +72,7 @@ TRAIN_CODE := $(wildcard models/*.py pipelines/*.py pipelines/$(PKG)/*.py) $(SHA
 SUBMISSION := $(call spaced,$(SUBMISSIONS)/$(COMP)/$(RUN).csv)
 
 .DEFAULT_GOAL := help
-.PHONY: help venv download sample features train lr-find predict submission submit backtest runs report tensorboard all demo test test-fast lint bench peers-env clean distclean FORCE
+.PHONY: help new venv download sample features train lr-find predict submission submit backtest runs report tensorboard all demo test test-fast lint bench peers-env clean distclean FORCE
 
 help: ## list the targets (COMP=rossmann by default; DATA, CONFIG, ARGS, SRC, EXTRA as noted)
 	@echo "usage: make TARGET [COMP=rossmann] [ARGS='key=value ...'] [CONFIG=file.toml]"
@@ -82,6 +84,9 @@ $(VENV_OK): requirements.txt
 	@touch $@
 
 venv: $(VENV_OK) ## create .venv with the pinned dependencies (rebuilt when requirements.txt changes)
+
+new: | $(VENV_OK) ## a new competition's card: pipelines/COMP/__init__.py [KIND=tabular] METRIC=rmse|rmsle|smape|auc|...
+	$(PY) -m pipelines new $(COMP) --kind=$(call q,$(KIND)) $(if $(METRIC),--metric=$(call q,$(METRIC)))
 
 download: | $(VENV_OK) ## fetch COMP with the Kaggle API, or SRC=archive-or-folder [EXTRA=...] [FORCE=1]
 	$(PY) -m pipelines download $(COMP) --data=$(call q,$(DATA)) $(if $(SRC),--src=$(call q,$(SRC))) $(if $(EXTRA),--extra=$(call q,$(EXTRA))) $(if $(call on,$(FORCE)),--force)

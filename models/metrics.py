@@ -316,7 +316,6 @@ ALIASES = {
     "roc_auc": "auc",
     "f2": "f2_samples",
     "kappa": "qwk",
-    "rmsle_log": "rmsle",
     "map3": "map@3",
     "map5": "map@5",
 }

@@ -1,6 +1,7 @@
 """Command line for every pipeline step: `python -m pipelines STEP COMP [options] [key=value ...]`.
 
 The Makefile calls these; they work the same by hand. Steps:
+  new        write the card of a new competition (pipelines/COMP/__init__.py): --kind tabular --metric NAME
   download   fetch the competition (Kaggle API, or --src local copy) into data/COMP/raw
   sample     put the embedded sample into data/COMP/raw unless real data is there
   config     write the feature settings, or (--run-settings) the run's settings (each only when it changes, for make)
@@ -134,7 +135,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipelines", description=__doc__.splitlines()[0])
     parser.add_argument(
         "step",
-        choices=["download", "sample", "config", "features", "train", "lr-find", "predict", "submit", "backtest"],
+        choices=[
+            "new",
+            "download",
+            "sample",
+            "config",
+            "features",
+            "train",
+            "lr-find",
+            "predict",
+            "submit",
+            "backtest",
+        ],
     )
     parser.add_argument("comp", help="competition: a package under pipelines/ (see pipelines/registry.py)")
     parser.add_argument("--data", help="data root (default: ./data or $DATA)")
@@ -155,8 +167,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--args", action="append", default=[], help="key=value overrides as one string (split like a shell would)"
     )
+    parser.add_argument("--kind", default="tabular", help="new: the kind of competition (tabular)")
+    parser.add_argument("--metric", help="new: the competition's metric (models/metrics.py)")
     parser.add_argument("overrides", nargs="*", help="config overrides key=value")
     args = parser.parse_intermixed_args(argv)
+    if args.step == "new":
+        from pipelines.tabular.new import new
+
+        try:
+            new(plain_name(args.comp, "COMP"), args.kind, args.metric)
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        return 0
 
     comp = competition(args.comp)
     try:

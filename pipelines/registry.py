@@ -16,6 +16,7 @@ import importlib
 import os
 import pkgutil
 import re
+import traceback
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Protocol, runtime_checkable
@@ -72,13 +73,29 @@ def module_name(comp: str) -> str:
     return f"pipelines.{comp.replace('-', '_')}"
 
 
+def _import(name: str) -> ModuleType:
+    """Import a competition package; a card package (`CARD = Card(...)`, pipelines/tabular) gets the contract's
+    names from its card. An error in the package is named with its file and line."""
+    try:
+        module = importlib.import_module(name)
+    except (TypeError, ValueError, NameError, SyntaxError) as e:
+        package = f"/{name.rsplit('.', 1)[-1]}/"  # the frame in the competition's own files
+        where = next((f for f in reversed(traceback.extract_tb(e.__traceback__)) if package in f.filename), None)
+        at = f"{where.filename}:{where.lineno}: " if where else ""
+        raise SystemExit(f"{at}{type(e).__name__}: {e}\n(fix that line of the competition's package)") from None
+    card = getattr(module, "CARD", None)
+    if card is not None and not hasattr(module, "SPEC"):
+        from pipelines.tabular import competition
+
+        vars(module).update(competition(card, name))
+    return module
+
+
 def names() -> list[str]:
     """Every competition found, as COMP names (sorted). Imports each package (only for listings and errors)."""
     found = []
     for info in pkgutil.iter_modules(_search_path()):
-        if info.ispkg and all(
-            hasattr(importlib.import_module(f"pipelines.{info.name}"), n) for n in ("SPEC", "Config")
-        ):
+        if info.ispkg and all(hasattr(_import(f"pipelines.{info.name}"), n) for n in ("SPEC", "Config")):
             found.append(info.name.replace("_", "-"))
     return sorted(found)
 
@@ -90,7 +107,7 @@ def find(comp: str) -> ModuleType | None:
         return None
     _search_path()
     try:
-        return importlib.import_module(module_name(comp))
+        return _import(module_name(comp))
     except ModuleNotFoundError as e:
         if e.name not in (module_name(comp), "pipelines"):
             raise
@@ -103,7 +120,7 @@ def load(comp: str) -> ModuleType:
         raise SystemExit(f"{comp!r} is not a competition name; known: {', '.join(names())} (COMP=...)")
     _search_path()
     try:
-        module = importlib.import_module(module_name(comp))
+        module = _import(module_name(comp))
     except ModuleNotFoundError as e:
         if e.name not in (module_name(comp), "pipelines"):
             raise

@@ -18,6 +18,7 @@ SHARED = [
     *sorted((ROOT / "models").glob("*.py")),
     *sorted((ROOT / "pipelines").glob("*.py")),
     *sorted((ROOT / "pipelines" / "vision").glob("*.py")),
+    *sorted((ROOT / "pipelines" / "tabular").glob("*.py")),
 ]
 
 

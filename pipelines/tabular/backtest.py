@@ -1,0 +1,84 @@
+"""`make backtest` for every tabular competition: a pseudo-test set cut off train.csv the way Kaggle's test was
+cut (the last horizon when the test comes after train, else a seeded fifth), scored with the card's metric."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features.io import write_csv
+from models.metrics import get_metric
+from pipelines.backtest import Backtest
+from pipelines.tabular import Card
+from pipelines.tabular.schema import looks_like_dates
+
+
+def date_column(card: Card, train: pd.DataFrame, test: pd.DataFrame) -> str | None:
+    """The card's date, else the one column of both files that parses as dates (None when not one)."""
+    if card.date:
+        return card.date
+    found = [c for c in test.columns if c in train.columns and train[c].dtype == object and looks_like_dates(train[c])]
+    return found[0] if len(found) == 1 else None
+
+
+def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
+    """Write a competition-shaped raw folder into dest whose test rows are cut off raw's train.csv; return their
+    answers. Window k: the k-th horizon back from the end (time), or the fifth chosen by seed k (no time)."""
+    train = pd.read_csv(raw / card.file("train"), low_memory=False)
+    test = pd.read_csv(raw / card.file("test"), low_memory=False, nrows=None)
+    sample = pd.read_csv(raw / card.file("sample"), nrows=5)
+    id_col = card.id or sample.columns[0]
+    date = date_column(card, train, test)
+    dates = pd.to_datetime(train[date], format="mixed") if date else None
+    test_dates = pd.to_datetime(test[date], format="mixed") if date else None
+    if date is not None and test_dates.min() > dates.max():
+        horizon = pd.Timedelta(days=(test_dates.max() - test_dates.min()).days + 1)
+        end = dates.max() - k * horizon
+        hidden = (dates > end - horizon) & (dates <= end)
+        keep = dates <= end - horizon
+    else:
+        hidden = pd.Series(np.random.default_rng(k).random(len(train)) < 0.2, index=train.index)
+        keep = ~hidden
+    held = train[hidden].reset_index(drop=True)
+    if id_col not in held.columns:  # Kaggle numbers the test rows: so does the cut
+        held.insert(0, id_col, np.arange(len(held)))
+    value_cols = [c for c in sample.columns if c != id_col]
+    answers = [c for c in held.columns if c not in test.columns and c != id_col]
+    write_csv(train[keep].reset_index(drop=True), dest / card.file("train"))
+    write_csv(held[[c for c in test.columns if c in held.columns]], dest / card.file("test"))
+    write_csv(held[[id_col]].assign(**{c: sample[c].iloc[0] for c in value_cols}), dest / card.file("sample"))
+    for name in card.tables:
+        shutil.copy2(raw / name, dest / name)
+    return held[[id_col, *answers]]
+
+
+def score(card: Card, submission: pd.DataFrame, hidden: pd.DataFrame) -> float:
+    """The card's metric of a submission against the cut's answers (merged on the id)."""
+    metric = get_metric(card.metric)
+    id_col, value_cols = submission.columns[0], list(submission.columns[1:])
+    merged = hidden.merge(submission, on=id_col, how="inner", suffixes=("_true", ""))
+    if len(merged) != len(hidden):
+        raise ValueError(f"the submission covers {len(merged):,} of the {len(hidden):,} hidden rows")
+    if all(c in hidden.columns for c in value_cols):  # the answer columns are the submission's
+        col = value_cols[0]
+        return metric.score(merged[f"{col}_true"].to_numpy(), merged[col].to_numpy())
+    label = next(c for c in hidden.columns if c != id_col)  # one column per class: the answer is the label
+    index = {str(c): i for i, c in enumerate(value_cols)}
+    return metric.score(merged[label].astype(str).map(index).to_numpy(), merged[value_cols].to_numpy(np.float64))
+
+
+def tabular_backtest(card: Card) -> Backtest:
+    """The card's Backtest: windows cut0 (the last horizon, or a seeded fifth) and cut1 (the horizon before it,
+    or another seed)."""
+    metric = get_metric(card.metric)
+    return Backtest(
+        windows={"cut0": 0, "cut1": 1},
+        cut=lambda raw, dest, k: cut(card, raw, dest, k),
+        score=lambda submission, hidden: score(card, submission, hidden),
+        metric=metric.name,
+        id_col=card.id or "",
+        greater_is_better=metric.greater_is_better,
+    )

@@ -1,0 +1,60 @@
+"""`make new COMP=<slug> KIND=tabular METRIC=<name>`: the card of a new competition, to edit."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from features.io import atomic_write_text
+from models.metrics import METRICS, get_metric
+from pipelines.paths import ROOT
+from pipelines.registry import EXTRA_PATH, module_name
+
+TABULAR = '''"""{slug}: a tabular competition (kaggle.com/c/{slug}), run from its own files. `make features COMP={comp}`
+prints what was read from them (id, target, task, column kinds, validation); override a line below where it is
+wrong. Only slug and metric are required."""
+
+from pipelines.tabular import Card
+
+CARD = Card(
+    slug="{slug}",  # kaggle.com/c/<slug>
+    metric="{metric}",  # how Kaggle scores it (models/metrics.py: rmse, rmsle, smape, auc, logloss, map@3, ...)
+    # id="Id",  # the id column (default: sample_submission.csv's first column)
+    # target=("SalePrice",),  # what to learn (default: sample_submission.csv's other columns)
+    # task="regression",  # regression | binary | multiclass (default: from the metric and the target)
+    # date="date",  # the date column (default: the one column that parses as dates)
+    # series=("store", "item"),  # series keys: categories whatever their type, the unit of the data
+    # tables={{"stores.csv": ("Store",)}},  # extra tables, joined onto train and test on their keys
+    # drop=("Name",),  # columns never used as features
+    # files={{"train": "train.csv", "test": "test.csv", "sample": "sample_submission.csv"}},
+)
+'''
+
+
+def new(comp: str, kind: str, metric: str | None) -> Path:
+    """Write the card of competition `comp` (pipelines/<pkg>/__init__.py, or in the first folder of
+    $KAGGLE_COMPETITIONS when set) and return its path; ValueError when it exists or an argument is wrong."""
+    if kind != "tabular":
+        raise ValueError(
+            f"KIND={kind!r}: `make new` writes tabular cards for now (KIND=tabular); an image competition is a "
+            f"package like pipelines/planet/__init__.py"
+        )
+    if not metric:
+        raise ValueError(
+            f"name the competition's metric: make new COMP={comp} KIND={kind} METRIC=... ({', '.join(METRICS)})"
+        )
+    metric = get_metric(metric).name
+    folders = [p for p in os.environ.get(EXTRA_PATH, "").split(os.pathsep) if p]
+    base = Path(folders[0]) if folders else ROOT / "pipelines"
+    package = base / module_name(comp).split(".", 1)[1]
+    card = package / "__init__.py"
+    if card.exists():
+        raise ValueError(f"{card} exists: edit it, or choose another COMP")
+    atomic_write_text(card, TABULAR.format(slug=comp, comp=comp, metric=metric))
+    print(
+        f"{card}: the card of {comp} ({kind}, {metric}). Next:\n"
+        f"  make download COMP={comp} [SRC=path/to/{comp}.zip]\n"
+        f"  make features COMP={comp}   # prints what was read from the files\n"
+        f"  make all COMP={comp}        # train, predict: submissions/{comp}/default.csv"
+    )
+    return card

@@ -1,0 +1,135 @@
+"""The generic tabular kind: a card written by `make new`, everything else read from the files: schema
+inference on small frames, and each kind of synthetic competition run new -> download -> all."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import pipelines
+from pipelines.__main__ import main
+from pipelines.paths import ROOT
+from pipelines.tabular import Card
+from pipelines.tabular.sample import KINDS, METRICS, write
+from pipelines.tabular.schema import SchemaError, column_kind, infer, infer_task
+
+FILES = {"train": "train.csv", "test": "test.csv", "sample": "sample_submission.csv"}
+
+
+def test_schema_from_the_files_with_the_leak_and_the_text_named():
+    train = pd.DataFrame(
+        {
+            "Id": range(1, 1301),
+            "when": pd.date_range("2020-01-01", periods=1300).strftime("%Y-%m-%d"),
+            "shop": np.arange(1300) % 7,
+            "price": np.linspace(0, 1, 1300),
+            "notes": [f"free text about house number {i}" for i in range(1300)],
+            "y": np.arange(1300) % 3 * 1.5,
+            "leak": np.arange(1300) % 3,
+        }
+    )
+    test = train.drop(columns=["y", "leak"]).assign(Id=lambda f: f.Id + 5000)
+    sample = test[["Id"]].assign(y=0.0)
+    s = infer(Card(slug="x", metric="rmse"), train, test, sample, FILES)
+    assert (s.id, s.targets, s.task, s.date) == ("Id", ["y"], "regression", "when")
+    assert s.categories == ["shop"] and s.numbers == ["price"]
+    assert (
+        "free text" in s.dropped["notes"] and "only in train.csv" in s.dropped["leak"] and s.only_in_train == ["leak"]
+    )
+    card = Card(slug="x", metric="rmse", drop=("price",), series="shop", id="Id")
+    s = infer(card, train, test, sample, FILES)
+    assert "price" not in s.numbers and s.dropped["price"] == "dropped by the card" and s.series == ["shop"]
+
+
+def test_one_submission_column_per_class_finds_the_label_column():
+    train = pd.DataFrame({"id": range(6), "f": range(6), "kind": ["a", "b", "c", "a", "b", "c"]})
+    test = train[["id", "f"]]
+    sample = pd.DataFrame({"id": range(6), "a": 0.3, "b": 0.3, "c": 0.4})
+    s = infer(Card(slug="x", metric="mlogloss"), train, test, sample, FILES)
+    assert (s.label, s.task, s.classes, s.targets) == ("kind", "multiclass", ["a", "b", "c"], ["a", "b", "c"])
+    with pytest.raises(SchemaError, match="train.csv: has no column 'a' of sample_submission.csv .*set target="):
+        infer(Card(slug="x", metric="mlogloss"), train.drop(columns="kind"), test, sample, FILES)
+
+
+def test_task_and_column_kinds():
+    assert infer_task("auc", pd.Series([0, 1, 1])) == "binary"
+    assert infer_task("accuracy", pd.Series(["a", "b", "c"])) == "multiclass"
+    assert infer_task("rmsle", pd.Series([0, 1])) == "regression"
+    assert infer_task("f2_samples", pd.Series(["a b", "c"])) == "multilabel"
+    with pytest.raises(SchemaError, match="scores binary competitions, but the target 'y' has 3"):
+        infer_task("f1", pd.Series([1, 2, 3], name="y"))
+    assert column_kind(pd.Series([1.5, 2.5, None]), 3)[0] == "number"
+    assert column_kind(pd.Series(["2013-01-01", "2013-01-02"]), 2)[0] == "date"
+    assert column_kind(pd.Series([5, 5, 5]), 3) == ("drop", "one value only")
+
+
+def test_a_bad_card_names_its_line(tmp_path, monkeypatch):
+    pkg = tmp_path / "ext" / "bad_card"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text(
+        'from pipelines.tabular import Card\n\nCARD = Card(\n    slug="x",\n    metric="rmsee",\n)\n'
+    )
+    monkeypatch.setenv("KAGGLE_COMPETITIONS", str(tmp_path / "ext"))
+    monkeypatch.setattr(pipelines, "__path__", list(pipelines.__path__))
+    with pytest.raises(SystemExit, match=r"bad_card/__init__.py:3: ValueError: unknown metric 'rmsee'; known: rmse"):
+        main(["features", "bad-card"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_kind_runs_new_download_all_to_a_valid_submission(tmp_path, monkeypatch, kind, capsys):
+    """A synthetic competition of each kind: `new` writes the card, then download, features, train and predict
+    from the files alone; the out-of-fold score beats the trivial one, the leak column is never a feature."""
+    comp, ext, data = f"synthetic-{kind}", tmp_path / "ext", ["--data", str(tmp_path / "data")]
+    monkeypatch.setenv("KAGGLE_COMPETITIONS", str(ext))
+    monkeypatch.setenv("SUBMISSIONS", str(tmp_path / "subs"))
+    monkeypatch.setattr(pipelines, "__path__", list(pipelines.__path__))
+    src = write(kind, tmp_path / "src", n=1500)
+    assert main(["new", comp, "--metric", METRICS[kind]]) == 0
+    assert (ext / comp.replace("-", "_") / "__init__.py").read_text().count("\n") <= 20
+    for step in (
+        ["download", comp, "--src", str(src)],
+        ["features", comp],
+        ["train", comp, "gbdt_rounds=300"],
+        ["predict", comp, "gbdt_rounds=300"],
+    ):
+        assert main([*step, *data]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "leak (only in train.csv: never a feature" in out or kind == "forecast"
+    result = json.loads((tmp_path / "data" / comp / "runs" / "default" / "result.json").read_text())
+    score = result[f"oof_{METRICS[kind]}"]
+    bound = {"forecast": ("<", 25.0), "binary": (">", 0.8), "multiclass": (">", 0.6), "classes": ("<", 0.9)}[kind]
+    assert score < bound[1] if bound[0] == "<" else score > bound[1], (kind, score)
+    sub = pd.read_csv(tmp_path / "subs" / comp / "default.csv")
+    sample = pd.read_csv(src / "sample_submission.csv")
+    assert list(sub.columns) == list(sample.columns) and sub.iloc[:, 0].tolist() == sample.iloc[:, 0].tolist()
+    if kind == "forecast":
+        assert result["validation"]["kind"] == "time" and result["validation"]["horizon_days"] == 30
+    else:
+        assert result["validation"]["kind"] == "kfold"
+
+
+@pytest.mark.slow
+def test_make_new_then_make_all_and_backtest(tmp_path):
+    env = {**os.environ, "KAGGLE_COMPETITIONS": str(tmp_path / "ext")}
+    src = write("binary", tmp_path / "src", n=1200)
+    args = ["COMP=my-comp", f"DATA={tmp_path / 'data'}", f"SUBMISSIONS={tmp_path / 'subs'}"]
+
+    def make(*a):
+        r = subprocess.run(
+            ["make", "--no-print-directory", *a, *args], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        assert r.returncode == 0, r.stdout + r.stderr
+        return r.stdout
+
+    assert "the card of my-comp (tabular, auc)" in make("new", "METRIC=auc")
+    make("download", f"SRC={src}")
+    out = make("all", "ARGS=gbdt_rounds=200")
+    assert "auc " in out and (tmp_path / "subs" / "my-comp" / "default.csv").is_file()
+    table = make("backtest", "ARGS=gbdt_rounds=200", "WINDOWS=cut0")
+    assert "backtest of my-comp run default (auc, higher is better" in table
