@@ -100,8 +100,9 @@ def best_rounds(booster) -> int:
     return booster.best_iteration or booster.current_iteration()
 
 
-def predict(booster, x: np.ndarray) -> np.ndarray:
-    return booster.predict(x, num_iteration=best_rounds(booster)).astype(np.float64)
+def predict(booster, x: np.ndarray, rounds: int | None = None) -> np.ndarray:
+    """Predictions of the model's first `rounds` trees (default: up to its best round)."""
+    return booster.predict(x, num_iteration=rounds or best_rounds(booster)).astype(np.float64)
 
 
 def save(booster, path: Path) -> None:

@@ -36,8 +36,8 @@ def new(comp: str, kind: str, metric: str | None) -> Path:
     $KAGGLE_COMPETITIONS when set) and return its path; ValueError when it exists or an argument is wrong."""
     if kind != "tabular":
         raise ValueError(
-            f"KIND={kind!r}: `make new` writes tabular cards for now (KIND=tabular); an image competition is a "
-            f"package like pipelines/planet/__init__.py"
+            f"KIND={kind!r}: `make new` writes tabular cards for now (KIND=tabular); an image competition is "
+            f"a small package on pipelines/vision (see the image competitions' __init__.py)"
         )
     if not metric:
         raise ValueError(

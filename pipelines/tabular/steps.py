@@ -6,10 +6,11 @@ holdout as long as the test's span when every test date comes after train's; els
 classification), add the date's parts, fit Categorify / FillMissing / Normalize on the rows that train, and
 write processed/{train,test}.feather with each labelled row's fold.
 
-train: LightGBM per fold, early-stopped on the held-out fold, on the metric's training target (log1p for rmsle,
-log for rmspe...); out-of-fold predictions scored with the competition's metric (the headline, from rows that
-chose nothing but their own early stopping); test predictions averaged over the folds, or (time holdout,
-`refit`) from a refit on every row with the rounds the holdout chose.
+train: LightGBM on the metric's training target (log1p for rmsle, log for rmspe...), the headline score from rows
+that chose nothing. k-fold: each fold's model early-stops on its fold, and its out-of-fold predictions are
+taken at the median round count of the *other* folds; the test predictions are the folds' average. Time: the
+rounds are chosen on the horizon before the holdout (early stopping there), a model of that many rounds on every
+row before the holdout scores it, and (`refit`) one on every row predicts the test.
 
 predict: the test predictions in sample_submission.csv's own format, validated, into submissions/COMP/RUN.csv.
 """
@@ -37,7 +38,8 @@ from pipelines.tabular.schema import Schema, SchemaError, as_class_index, descri
 DATE_CATEGORIES = ("Year", "Month", "Week", "Day", "Dayofweek", "Is_month_end", "Is_month_start")
 DATE_CATEGORIES += ("Is_quarter_end", "Is_quarter_start", "Is_year_end", "Is_year_start")
 DATE_NUMBERS = ("Dayofyear", "Elapsed")
-FOLD = "_fold"  # processed/train.feather: the fold a labelled row is held out in (-1: never, time holdout)
+FOLD = "_fold"  # processed/train.feather: the fold a labelled row is held out in (time: 0 the holdout,
+# 1 the horizon before it, which chooses the rounds; -1 the rows before that)
 
 
 def read_csv(path, what: str) -> pd.DataFrame:
@@ -101,16 +103,18 @@ def choose_validation(schema: Schema, train: pd.DataFrame, test: pd.DataFrame, c
 
 
 def assign(schema: Schema, train: pd.DataFrame, validation: dict, cfg: TabularConfig) -> np.ndarray:
-    """The fold of each labelled row: 0 for the time holdout's rows (-1 the others), else 0..k-1."""
+    """The fold of each labelled row: time: 0 the holdout (the last horizon), 1 the horizon before it, -1 the
+    rest; else 0..k-1."""
     if validation["kind"] == "time":
-        cut = train[schema.date].max() - pd.Timedelta(days=validation["horizon_days"] - 1)
-        held = (train[schema.date] >= cut).to_numpy()
-        if held.all() or not held.any():
+        horizon = pd.Timedelta(days=validation["horizon_days"])
+        cut = train[schema.date].max() - horizon
+        held, inner = (train[schema.date] > cut).to_numpy(), (train[schema.date] > cut - horizon).to_numpy()
+        if inner.all() or not held.any():
             raise SchemaError(
-                f"a {validation['horizon_days']}-day holdout leaves {'no' if held.all() else 'every'} training row; "
-                f"set horizon= (ARGS='horizon=...')"
+                f"two {validation['horizon_days']}-day windows (the holdout and the one before it, which chooses the "
+                f"rounds) leave no training row; set a shorter horizon= (ARGS='horizon=...')"
             )
-        return np.where(held, 0, -1)
+        return np.where(held, 0, np.where(inner, 1, -1))
     if schema.task == "regression":
         rng = np.random.default_rng(cfg.fold_seed)
         return rng.permutation(len(train)) % cfg.folds
@@ -137,7 +141,7 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
         train, test = (add_datepart(f, schema.date, drop=False, prefix=prefix) for f in (train, test))
         cats += [prefix + p for p in DATE_CATEGORIES]
         conts += [prefix + p for p in DATE_NUMBERS]
-    fit_rows = train[folds == -1] if validation["kind"] == "time" else train
+    fit_rows = train[folds != 0] if validation["kind"] == "time" else train
     proc = TabularProcessor(cats, conts).fit(fit_rows)
     keep = [schema.id] if schema.id in train.columns else []
     labels = [schema.label] if schema.label else schema.targets
@@ -245,20 +249,43 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
     )
     shape = (len(frame), len(schema.classes)) if schema.task == "multiclass" else (len(frame),)
     oof, test_raw, rounds = np.full(shape, np.nan), np.zeros((len(test), *shape[1:])), []
-    held_folds = sorted(set(folds.tolist()) - {-1})
-    for k in held_folds:
-        fit, held = (folds != k) & ok, folds == k
-        booster = gbdt.fit(x[fit], y[fit], params, names, valid=(x[held & ok], y[held & ok]), label=f"gbdt fold {k}")
-        gbdt.save(booster, rd.path / f"gbdt-fold{k}.txt")
-        rounds.append(gbdt.best_rounds(booster))
-        oof[held] = gbdt.predict(booster, x[held])
-        test_raw += gbdt.predict(booster, x_test) / len(held_folds)
+    if validation["kind"] == "time":
+        before, inner, held = folds == -1, folds == 1, folds == 0
+        chooser = gbdt.fit(
+            x[before & ok], y[before & ok], params, names, valid=(x[inner & ok], y[inner & ok]), label="gbdt rounds"
+        )
+        rounds = [gbdt.best_rounds(chooser)]
+        scorer = gbdt.fit(x[~held & ok], y[~held & ok], params, names, rounds=rounds[0], label="gbdt holdout")
+        gbdt.save(scorer, rd.path / "gbdt-holdout.txt")
+        oof[held] = gbdt.predict(scorer, x[held])
+        test_raw = gbdt.predict(scorer, x_test)
+        if cfg.refit:  # every row, the holdout included, for the same rounds
+            booster = gbdt.fit(x[ok], y[ok], params, names, rounds=rounds[0], label="gbdt refit")
+            gbdt.save(booster, rd.path / "gbdt-refit.txt")
+            test_raw = gbdt.predict(booster, x_test)
+        scored, how = (
+            held,
+            f"the {validation['horizon_days']}-day holdout (rounds chosen on the {validation['horizon_days']} days before it)",
+        )
+    else:
+        boosters, held_folds = [], sorted(set(folds.tolist()))
+        for k in held_folds:
+            fit, held = (folds != k) & ok, folds == k
+            booster = gbdt.fit(
+                x[fit], y[fit], params, names, valid=(x[held & ok], y[held & ok]), label=f"gbdt fold {k}"
+            )
+            gbdt.save(booster, rd.path / f"gbdt-fold{k}.txt")
+            boosters.append(booster)
+            rounds.append(gbdt.best_rounds(booster))
+            test_raw += gbdt.predict(booster, x_test) / len(held_folds)
+        for i, k in enumerate(held_folds):  # each fold scored at a round count its own rows did not choose
+            others = int(np.median([r for j, r in enumerate(rounds) if j != i]))
+            oof[folds == k] = gbdt.predict(boosters[i], x[folds == k], min(others, boosters[i].current_iteration()))
+        scored, how = (
+            np.ones(len(frame), bool),
+            f"{len(held_folds)} folds, out of fold (each at the other folds' rounds)",
+        )
     refit = validation["kind"] == "time" and cfg.refit
-    if refit:  # every row, the validation days included, for the rounds the holdout chose
-        booster = gbdt.fit(x[ok], y[ok], params, names, rounds=rounds[0], label="gbdt refit")
-        gbdt.save(booster, rd.path / "gbdt-refit.txt")
-        test_raw = gbdt.predict(booster, x_test)
-    scored = folds != -1
     score = metric.score(truth(schema, frame)[scored], submission_form(metric, schema, oof[scored]))
     np.save(rd.path / "test_raw.npy", test_raw)
     oof_frame = pd.DataFrame(oof.reshape(len(frame), -1)).rename(columns=str).assign(**{FOLD: folds})
@@ -271,10 +298,10 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
         "refit": refit,
         "members": {"gbdt": round(float(score), 6)},
         "scored_rows": int(scored.sum()),
+        "scored_on": how,
         "total_seconds": round(time.perf_counter() - t0, 1),
     }
-    where = "the holdout" if validation["kind"] == "time" else f"{len(held_folds)} folds, out of fold"
-    print(f"{metric.name} {score:.5f} on {where} ({int(scored.sum()):,} rows; LightGBM rounds {rounds})")
+    print(f"{metric.name} {score:.5f} on {how} ({int(scored.sum()):,} rows; LightGBM rounds {rounds})")
     rd.finish(result, to_dict(cfg))
     return result
 
