@@ -63,12 +63,17 @@ RAW := $(call spaced,$(DIR)/raw/SOURCE.json)
 FEATURES_CFG := $(call spaced,$(DIR)/config/features.json)
 FEATURES := $(call spaced,$(DIR)/processed/features.json)
 # Image competitions are one __init__.py each on top of the shared pipelines/vision package.
-SHARED_CODE := $(if $(shell grep -ls "pipelines.vision" pipelines/$(PKG)/__init__.py 2>/dev/null),$(wildcard pipelines/vision/*.py))
-FEATURE_CODE := $(wildcard features/*.py $(addprefix pipelines/$(PKG)/,features.py config.py layout.py sample.py)) $(SHARED_CODE)
+# The competition's package: pipelines/PKG, or in a folder of $KAGGLE_COMPETITIONS (your own, outside the repo).
+PKG_DIR := $(dir $(firstword $(wildcard $(addsuffix /$(PKG)/__init__.py,pipelines $(subst :, ,$(value KAGGLE_COMPETITIONS))))))
+PKG_TEXT := $(if $(PKG_DIR),$(file <$(PKG_DIR)__init__.py))
+# Image competitions are packages on pipelines/vision; a card (make new) runs on pipelines/tabular.
+SHARED_CODE := $(if $(findstring pipelines.vision,$(PKG_TEXT)),$(wildcard pipelines/vision/*.py)) \
+	$(if $(findstring pipelines.tabular,$(PKG_TEXT)),$(wildcard pipelines/tabular/*.py))
+FEATURE_CODE := $(wildcard features/*.py $(addprefix $(PKG_DIR),features.py config.py layout.py sample.py __init__.py)) $(SHARED_CODE)
 # The run's own settings: written when the run is configured, read by every later step of that run.
 TRAIN_CFG := $(call spaced,$(DIR)/runs/$(RUN)/settings.json)
 TRAINED := $(call spaced,$(DIR)/runs/$(RUN)/result.json)
-TRAIN_CODE := $(wildcard models/*.py pipelines/*.py pipelines/$(PKG)/*.py) $(SHARED_CODE)
+TRAIN_CODE := $(wildcard models/*.py pipelines/*.py $(PKG_DIR)*.py) $(SHARED_CODE)
 SUBMISSION := $(call spaced,$(SUBMISSIONS)/$(COMP)/$(RUN).csv)
 
 .DEFAULT_GOAL := help

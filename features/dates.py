@@ -23,8 +23,11 @@ _PARTS = {
 _EPOCH = pd.Timestamp("1970-01-01")
 
 
-def add_datepart(df: pd.DataFrame, field: str, drop: bool = True, prefix: str | None = None) -> pd.DataFrame:
-    """Return `df` with Year, Month, Week, Day, Dayofweek, Dayofyear, Is_* flags and Elapsed from `field`."""
+def add_datepart(
+    df: pd.DataFrame, field: str, drop: bool = True, prefix: str | None = None, time: bool = False
+) -> pd.DataFrame:
+    """Return `df` with Year, Month, Week, Day, Dayofweek, Dayofyear, Is_* flags and Elapsed from `field` (with
+    `time`, Hour and Minute too, as fastai's add_datepart(time=True))."""
     if field not in df.columns:
         raise KeyError(f"add_datepart: column {field!r} not in frame (columns: {list(df.columns)})")
     dates = df[field]
@@ -33,7 +36,8 @@ def add_datepart(df: pd.DataFrame, field: str, drop: bool = True, prefix: str | 
     if prefix is None:
         prefix = re.sub("[Dd]ate$", "", field)
     new = {}
-    for name, (attr, dtype) in _PARTS.items():
+    parts = {**_PARTS, **({"Hour": ("hour", "int8"), "Minute": ("minute", "int8")} if time else {})}
+    for name, (attr, dtype) in parts.items():
         values = getattr(dates.dt, attr)
         new[prefix + name] = values if values.hasnans else values.astype(dtype)
     week = dates.dt.isocalendar().week  # ISO week, UInt32 with <NA> for NaT

@@ -191,8 +191,11 @@ def mape(y_true, y_pred) -> float:
 
 
 def binary_log_loss(y_true, p, eps: float = 1e-15) -> float:
-    """Binary log loss of P(class 1), clipped at eps as Kaggle's scorer does."""
-    p = np.clip(_np(p).ravel(), eps, 1 - eps)
+    """Binary log loss of P(class 1) (or of one column per class), clipped at eps as Kaggle's scorer does."""
+    p = _np(p)
+    if p.ndim == 2 and p.shape[1] == 2:
+        return log_loss(p, y_true, eps)
+    p = np.clip(p.ravel(), eps, 1 - eps)
     y = _np(y_true).ravel()
     return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
 
@@ -207,6 +210,8 @@ def roc_auc(y_true, y_score) -> float:
     from sklearn.metrics import roc_auc_score
 
     score = _np(y_score)
+    if score.ndim == 2 and score.shape[1] == 2:  # one column per class of a binary target: P(class 1)
+        score = score[:, 1]
     return float(
         roc_auc_score(_np(y_true), score, multi_class="ovr") if score.ndim == 2 else roc_auc_score(_np(y_true), score)
     )
@@ -295,13 +300,7 @@ METRICS: dict[str, Metric] = {
         Metric("f2_samples", f2_samples, True, ("multilabel",), loss="bce", submits="labels", threshold=True),
         Metric("mcc", mcc, True, ("binary",), loss="bce", submits="label", threshold=True),
         Metric(
-            "qwk",
-            quadratic_weighted_kappa,
-            True,
-            ("multiclass",),
-            submits="label",
-            threshold=True,
-            doc="trained as a regression on the ordinal label, cut into labels at thresholds chosen out of fold",
+            "qwk", quadratic_weighted_kappa, True, ("multiclass",), loss="ce", submits="label", doc="ordinal labels"
         ),
         *(
             Metric(f"map@{k}", functools.partial(map_at_k, k=k), True, ("multiclass",), loss="ce", submits="ranked")

@@ -113,10 +113,11 @@ def validate_submission(
             )
 
 
-def read_submission(path: Path) -> pd.DataFrame:
-    """A submission file as a frame, or SubmissionError naming the file when it is empty or not a CSV."""
+def read_submission(path: Path, text: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A submission file as a frame (the `text` columns as written: ids with leading zeros), or SubmissionError
+    naming the file when it is empty or not a CSV."""
     try:
-        return pd.read_csv(path)
+        return pd.read_csv(path, dtype={c: str for c in text})
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as e:
         raise SubmissionError(f"{path}: not a CSV submission ({e}); re-run make predict to rewrite it") from None
 

@@ -12,28 +12,21 @@ import pandas as pd
 from features.io import write_csv
 from models.metrics import get_metric
 from pipelines.backtest import Backtest
-from pipelines.tabular import Card
-from pipelines.tabular.schema import looks_like_dates
-
-
-def date_column(card: Card, train: pd.DataFrame, test: pd.DataFrame) -> str | None:
-    """The card's date, else the one column of both files that parses as dates (None when not one)."""
-    if card.date:
-        return card.date
-    found = [c for c in test.columns if c in train.columns and train[c].dtype == object and looks_like_dates(train[c])]
-    return found[0] if len(found) == 1 else None
+from pipelines.tabular import FILES, Card
+from pipelines.tabular.schema import infer, label_text
 
 
 def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
     """Write a competition-shaped raw folder into dest whose test rows are cut off raw's train.csv; return their
     answers. Window k: the k-th horizon back from the end (time), or the fifth chosen by seed k (no time)."""
     train = pd.read_csv(raw / card.file("train"), low_memory=False)
-    test = pd.read_csv(raw / card.file("test"), low_memory=False, nrows=None)
-    sample = pd.read_csv(raw / card.file("sample"), nrows=5)
-    id_col = card.id or sample.columns[0]
-    date = date_column(card, train, test)
-    dates = pd.to_datetime(train[date], format="mixed") if date else None
-    test_dates = pd.to_datetime(test[date], format="mixed") if date else None
+    test = pd.read_csv(raw / card.file("test"), low_memory=False)
+    sample = pd.read_csv(raw / card.file("sample"))
+    schema = infer(card, train, test, sample, {role: card.file(role) for role in FILES})
+    id_col = schema.id
+    date = schema.date
+    dates = pd.to_datetime(train[date], format=schema.date_format) if date else None
+    test_dates = pd.to_datetime(test[date], format=schema.date_format) if date else None
     if date is not None and test_dates.min() > dates.max():
         horizon = pd.Timedelta(days=(test_dates.max() - test_dates.min()).days + 1)
         end = dates.max() - k * horizon
@@ -46,7 +39,7 @@ def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
     if id_col not in held.columns:  # Kaggle numbers the test rows: so does the cut
         held.insert(0, id_col, np.arange(len(held)))
     value_cols = [c for c in sample.columns if c != id_col]
-    answers = [c for c in held.columns if c not in test.columns and c != id_col]
+    answers = [schema.label] if schema.label else schema.targets
     write_csv(train[keep].reset_index(drop=True), dest / card.file("train"))
     write_csv(held[[c for c in test.columns if c in held.columns]], dest / card.file("test"))
     write_csv(held[[id_col]].assign(**{c: sample[c].iloc[0] for c in value_cols}), dest / card.file("sample"))
@@ -67,7 +60,7 @@ def score(card: Card, submission: pd.DataFrame, hidden: pd.DataFrame) -> float:
         return metric.score(merged[f"{col}_true"].to_numpy(), merged[col].to_numpy())
     label = next(c for c in hidden.columns if c != id_col)  # one column per class: the answer is the label
     index = {str(c): i for i, c in enumerate(value_cols)}
-    return metric.score(merged[label].astype(str).map(index).to_numpy(), merged[value_cols].to_numpy(np.float64))
+    return metric.score(label_text(merged[label]).map(index).to_numpy(), merged[value_cols].to_numpy(np.float64))
 
 
 def tabular_backtest(card: Card) -> Backtest:

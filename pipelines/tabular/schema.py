@@ -19,9 +19,12 @@ from models.metrics import get_metric
 # on average, is free text (a description, a name): dropped, as the course's Rossmann drops none but House
 # Prices' 43 text columns are all categories (fewer than 30 values each).
 TEXT_MIN_UNIQUE, TEXT_MIN_SHARE, TEXT_MIN_LENGTH = 1000, 0.5, 20
-# An integer column with at most this many distinct values (store, item, a coded class) is a category for the
-# network's embeddings; LightGBM reads it either way.
-INT_CATEGORY_MAX = 100
+# Date formats tried in order on a sample of a column (one format for the whole column: "mixed" parsing reads
+# 01/02/2013 as 2 January and 31/01/2013 as 31 January in the same column).
+DATE_FORMATS = (
+    "%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y/%m/%d", "%m/%d/%Y",
+    "%d/%m/%Y", "%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M", "%d.%m.%Y", "%Y%m%d",
+)  # fmt: skip
 
 
 class SchemaError(ValueError):
@@ -38,6 +41,7 @@ class Schema:
     task: str  # regression | binary | multiclass | multilabel
     classes: list  # class values (classification), in submission order where the submission has one column each
     date: str | None
+    date_format: str | None
     series: list[str]
     categories: list[str]
     numbers: list[str]
@@ -53,13 +57,39 @@ class Schema:
         return self.label or self.targets[0]
 
 
+def date_format(values: pd.Series) -> str | None:
+    """The one format of DATE_FORMATS that reads every value of a sample of the column, or None (not dates).
+    Month-first wins over day-first only when both read everything (no day above 12 anywhere)."""
+    sample = values.dropna().astype(str).drop_duplicates().head(5000)
+    if sample.empty or not sample.str.contains(r"\d", regex=True).all():
+        return None
+    for fmt in DATE_FORMATS:
+        if pd.to_datetime(sample, errors="coerce", format=fmt).notna().all():
+            return fmt
+    return None
+
+
 def looks_like_dates(values: pd.Series) -> bool:
-    """True when nearly every non-missing value parses as a date (strings like 2013-01-01 or 01/31/2013)."""
-    sample = values.dropna().astype(str).head(2000)
-    if sample.empty or not sample.str.contains(r"\d[-/.]\d", regex=True).mean() > 0.95:
-        return False
-    parsed = pd.to_datetime(sample, errors="coerce", format="mixed")
-    return bool(parsed.notna().mean() > 0.95)
+    """True when one date format reads the column (2013-01-01, 01/31/2013, 2011-01-20 00:00:00 ...)."""
+    return date_format(values) is not None
+
+
+def label_text(values: pd.Series) -> pd.Series:
+    """Class labels as text, as a submission writes them: 4 (not 4.0) for an integer column read as floats
+    because of missing values."""
+    v = values.dropna()
+    if pd.api.types.is_float_dtype(values) and len(v) and (v == v.round()).all():
+        return values.astype("Int64").astype("string").astype(object).where(values.notna())
+    return values.astype(object).where(values.isna(), values.astype(str))
+
+
+def sort_classes(values: list) -> list:
+    """Classes in their natural order: numbers numerically (2 before 10: quadratic kappa weighs by it), text
+    alphabetically."""
+    try:
+        return sorted(values, key=float)
+    except (TypeError, ValueError):
+        return sorted(values, key=str)
 
 
 def infer_task(metric_name: str, y: pd.Series) -> str:
@@ -94,10 +124,7 @@ def column_kind(col: pd.Series, n_rows: int) -> tuple[str, str]:
         return "drop", "one value only"
     if pd.api.types.is_bool_dtype(col):
         return "category", ""
-    if pd.api.types.is_numeric_dtype(col):
-        is_int = pd.api.types.is_integer_dtype(col) or bool((values == values.round()).all())
-        if is_int and values.nunique() <= INT_CATEGORY_MAX:
-            return "category", ""
+    if pd.api.types.is_numeric_dtype(col):  # ordered: a value the test has and train lacks stays in its place
         return "number", ""
     text = values.astype(str)
     if looks_like_dates(text):
@@ -123,6 +150,11 @@ def infer(
             raise SchemaError(f"{name}: no id column {id_col!r} (has {list(frame.columns)[:10]}); set id= in the card")
     value_cols = [c for c in sample.columns if c != id_col]
     targets = list(card.target) if card.target else value_cols
+    if len(targets) > 1 and all(c in train.columns for c in targets):
+        raise SchemaError(
+            f"{files['sample']}: {len(targets)} value columns {targets}: the tabular kind learns one target for now; "
+            f"set target= in the card to one"
+        )
     label = None
     if not card.target and not all(c in train.columns for c in targets):
         # one submission column per class (Dog Breed, Otto): the label is the train column whose values they are
@@ -142,13 +174,19 @@ def infer(
             raise SchemaError(f"{files['train']}: no target column {c!r} (set target= in the card)")
     learned = label or targets[0]
     task = card.task or ("multiclass" if label else infer_task(card.metric, train[learned]))
-    if len(targets) > 1 and not label and task != "regression":
-        raise SchemaError(f"{len(targets)} target columns {targets}: only regression handles several; set target=")
+    metric = get_metric(card.metric)
+    if label and task == "multiclass" and len(value_cols) == 2 and "binary" in metric.tasks:
+        task = "binary"  # id,no,yes: a binary target with one column per class
+    if not label and task == "multiclass" and metric.submits == "probability":
+        raise SchemaError(
+            f"metric {metric.name} scores one probability column per class, but {files['sample']} has one value "
+            f"column {value_cols}; check metric= in the card"
+        )
     classes: list = []
     if label:
         classes = list(value_cols)
     elif task in ("binary", "multiclass"):
-        classes = sorted(train[learned].dropna().unique().tolist(), key=str)
+        classes = sort_classes(label_text(train[learned]).dropna().unique().tolist())
     elif task == "multilabel":
         classes = sorted({t for tags in train[learned].dropna().astype(str) for t in tags.split()})
 
@@ -161,8 +199,14 @@ def infer(
     for key in card.series:
         if key not in shared:
             raise SchemaError(f"card: series key {key!r} is not a column of both {files['train']} and {files['test']}")
+    if not date and id_col in train.columns and looks_like_dates(train[id_col]):
+        date = id_col  # the id is the timestamp (Bike Sharing's datetime): a feature as well
+        shared = [id_col, *shared]
     categories, numbers, dropped = [], [], {c: "dropped by the card" for c in card.drop if c in train.columns}
     for c in shared:
+        if c != date and (test[c].isna().all() or train[c].isna().all()):
+            dropped[c] = f"empty in {files['test'] if test[c].isna().all() else files['train']}"
+            continue
         kind, why = ("date", "") if c == date else column_kind(pd.concat([train[c], test[c]]), len(train))
         if c in card.series and kind != "drop":
             kind = "category"
@@ -178,8 +222,11 @@ def infer(
             dropped[c] = why
     for c in only_in_train:
         dropped[c] = f"only in {files['train']}: never a feature (the answer's leak, or data the test has not)"
+    fmt = date_format(train[date]) if date else None
+    if date and fmt is None:
+        raise SchemaError(f"{files['train']}: column {date!r} is not in one date format of {DATE_FORMATS}; set date=")
     return Schema(
-        id_col, targets, label, task, classes, date, list(card.series), categories, numbers, dropped, only_in_train
+        id_col, targets, label, task, classes, date, fmt, list(card.series), categories, numbers, dropped, only_in_train
     )
 
 
@@ -207,7 +254,7 @@ def as_class_index(schema: Schema, y: pd.Series) -> np.ndarray:
                     out[row, index[t]] = 1
         return out
     index = {str(c): i for i, c in enumerate(schema.classes)}
-    codes = y.astype(str).map(index)
+    codes = label_text(y).map(index)
     if codes.isna().any():
         raise SchemaError(
             f"target {y.name!r}: values {sorted(set(y[codes.isna()].astype(str)))[:5]} not among the classes"

@@ -29,25 +29,30 @@ from models import gbdt
 from models.metrics import Metric, from_target, get_metric, to_target
 from pipelines import submit as submitlib
 from pipelines.config import fingerprint, to_dict
-from pipelines.cv import assign_folds
+from pipelines.cv import assign_folds, choose_out_of_fold
 from pipelines.paths import Paths
 from pipelines.runs import RunDir, features_fingerprint, inputs_fingerprint, write_features_stamp
 from pipelines.tabular import FILES, Card, TabularConfig
 from pipelines.tabular.schema import Schema, SchemaError, as_class_index, describe, infer
 
-DATE_CATEGORIES = ("Year", "Month", "Week", "Day", "Dayofweek", "Is_month_end", "Is_month_start")
+# The date's parts: cycles as categories (every value recurs), the year and the time since 1970 as numbers (a
+# test year that train has not seen must sort after train's, not fall into the unknown category).
+DATE_CATEGORIES = ("Month", "Week", "Day", "Dayofweek", "Is_month_end", "Is_month_start")
 DATE_CATEGORIES += ("Is_quarter_end", "Is_quarter_start", "Is_year_end", "Is_year_start")
-DATE_NUMBERS = ("Dayofyear", "Elapsed")
+DATE_NUMBERS = ("Year", "Dayofyear", "Elapsed")
+TIME_NUMBERS = ("Hour", "Minute")
 FOLD = "_fold"  # processed/train.feather: the fold a labelled row is held out in (time: 0 the holdout,
 # 1 the horizon before it, which chooses the rounds; -1 the rows before that)
 
 
-def read_csv(path, what: str) -> pd.DataFrame:
-    """A competition CSV, or FileNotFoundError / ValueError naming it and the fix."""
+def read_csv(path, what: str, text: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A competition CSV (the `text` columns read as written: an id 001500 keeps its zeros), or
+    FileNotFoundError / ValueError naming it and the fix."""
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: `make download COMP=...` (or set files= in the card)")
     try:
-        return pd.read_csv(path, low_memory=False)
+        header = pd.read_csv(path, nrows=0).columns
+        return pd.read_csv(path, low_memory=False, dtype={c: str for c in text if c in header})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise ValueError(f"{path}: unreadable as CSV ({e}); {what}") from None
 
@@ -55,7 +60,10 @@ def read_csv(path, what: str) -> pd.DataFrame:
 def read_raw(card: Card, paths: Paths) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """train, test and sample submission, with the card's extra tables joined onto train and test."""
     fix = "download it again (make download FORCE=1)"
-    train, test, sample = (read_csv(paths.raw / card.file(role), fix) for role in FILES)
+    sample = read_csv(paths.raw / card.file("sample"), fix)
+    ids = (card.id or sample.columns[0],)
+    sample = read_csv(paths.raw / card.file("sample"), fix, ids)
+    train, test = (read_csv(paths.raw / card.file(role), fix, ids) for role in ("train", "test"))
     for name, keys in card.tables.items():
         table = read_csv(paths.raw / name, fix)
         for frame_name in ("train", "test"):
@@ -132,15 +140,16 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
     cats, conts = list(schema.categories), list(schema.numbers)
     if schema.date:
         for frame in (train, test):
-            frame[schema.date] = pd.to_datetime(frame[schema.date], format="mixed")
+            frame[schema.date] = pd.to_datetime(frame[schema.date], format=schema.date_format)
     validation = choose_validation(schema, train, test, cfg)
     folds = assign(schema, train, validation, cfg)
     print(f"validation: {validation['kind']} ({validation['why']})")
     if schema.date:
         prefix = schema.date if not schema.date.lower().endswith("date") else schema.date[:-4]
-        train, test = (add_datepart(f, schema.date, drop=False, prefix=prefix) for f in (train, test))
+        hours = "%H" in schema.date_format
+        train, test = (add_datepart(f, schema.date, drop=False, prefix=prefix, time=hours) for f in (train, test))
         cats += [prefix + p for p in DATE_CATEGORIES]
-        conts += [prefix + p for p in DATE_NUMBERS]
+        conts += [prefix + p for p in DATE_NUMBERS + (TIME_NUMBERS if hours else ())]
     fit_rows = train[folds != 0] if validation["kind"] == "time" else train
     proc = TabularProcessor(cats, conts).fit(fit_rows)
     keep = [schema.id] if schema.id in train.columns else []
@@ -202,16 +211,26 @@ def targets(metric: Metric, schema: Schema, frame: pd.DataFrame) -> tuple[np.nda
     return as_class_index(schema, frame[schema.target_column]).astype(np.float64), np.ones(len(frame), bool)
 
 
-def submission_form(metric: Metric, schema: Schema, raw: np.ndarray) -> np.ndarray:
-    """Model outputs (target scale or probabilities) -> what the metric scores: numbers, P(class 1), a rows x
-    classes matrix, or labels (class indices; binary at 0.5)."""
+def submission_form(metric: Metric, schema: Schema, raw: np.ndarray, threshold: float = 0.5):
+    """Model outputs (target scale or probabilities) -> what the metric scores: numbers, P(class 1) (a column per
+    class where the submission has one), a rows x classes matrix, labels (class indices; binary at
+    `threshold`) or the top k classes of each row (map@k)."""
     if schema.task == "regression":
         return from_target(metric, raw)
     if metric.submits == "probability":
-        return raw
+        return np.stack([1 - raw, raw], 1) if schema.label and raw.ndim == 1 else raw
+    if metric.submits == "ranked":
+        return [list(row) for row in np.argsort(-raw, axis=1)[:, : int(metric.name.split("@")[1])]]
     if schema.task == "binary":
-        return (raw > 0.5).astype(np.int64)
+        return (raw > threshold).astype(np.int64)
     return raw.argmax(1)
+
+
+def best_threshold(metric: Metric, schema: Schema, p: np.ndarray, y: np.ndarray) -> float:
+    """The cut of P(class 1) that scores best on these rows (f1, mcc: 0.5 is poor on an imbalanced target)."""
+    grid = np.unique(np.quantile(p, np.linspace(0.02, 0.98, 49)))
+    scores = [metric.score(y, submission_form(metric, schema, p, t)) for t in grid]
+    return float(grid[int(np.argmax(scores))])
 
 
 def truth(schema: Schema, frame: pd.DataFrame) -> np.ndarray:
@@ -251,6 +270,11 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
     oof, test_raw, rounds = np.full(shape, np.nan), np.zeros((len(test), *shape[1:])), []
     if validation["kind"] == "time":
         before, inner, held = folds == -1, folds == 1, folds == 0
+        if not (before.any() and inner.any() and held.any()):
+            raise ValueError(
+                f"{paths.processed}: the time validation's windows are not all there (built by older code?); "
+                f"rebuild it: make features COMP={paths.comp}"
+            )
         chooser = gbdt.fit(
             x[before & ok], y[before & ok], params, names, valid=(x[inner & ok], y[inner & ok]), label="gbdt rounds"
         )
@@ -286,7 +310,18 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
             f"{len(held_folds)} folds, out of fold (each at the other folds' rounds)",
         )
     refit = validation["kind"] == "time" and cfg.refit
-    score = metric.score(truth(schema, frame)[scored], submission_form(metric, schema, oof[scored]))
+    threshold = 0.5
+    if metric.threshold and schema.task == "binary" and validation["kind"] == "kfold":
+        # chosen on the other folds for each fold's score, on every row for the submission
+        threshold, score = choose_out_of_fold(
+            lambda p, y: best_threshold(metric, schema, p, y),
+            lambda p, y, t: metric.score(y, submission_form(metric, schema, p, t)),
+            oof,
+            truth(schema, frame),
+            folds,
+        )
+    else:
+        score = metric.score(truth(schema, frame)[scored], submission_form(metric, schema, oof[scored]))
     np.save(rd.path / "test_raw.npy", test_raw)
     oof_frame = pd.DataFrame(oof.reshape(len(frame), -1)).rename(columns=str).assign(**{FOLD: folds})
     write_feather(oof_frame, rd.path / "oof.feather")
@@ -299,6 +334,7 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
         "members": {"gbdt": round(float(score), 6)},
         "scored_rows": int(scored.sum()),
         "scored_on": how,
+        "threshold": threshold,
         "total_seconds": round(time.perf_counter() - t0, 1),
     }
     print(f"{metric.name} {score:.5f} on {how} ({int(scored.sum()):,} rows; LightGBM rounds {rounds})")
@@ -313,34 +349,29 @@ def predict(card: Card, paths: Paths, cfg: TabularConfig, run: str):
     rd = RunDir(paths.runs / run)
     if not rd.is_complete():
         raise FileNotFoundError(f"{rd.result} not found: make train COMP={paths.comp} RUN={run}")
-    sample = read_csv(paths.raw / card.file("sample"), "download it again")
+    sample = read_csv(paths.raw / card.file("sample"), "download it again", (schema.id,))
     raw = np.load(rd.path / "test_raw.npy")
     order = pd.Series(np.arange(len(test)), index=test[schema.id].astype(str))
     missing = ~sample[schema.id].astype(str).isin(order.index)
     if missing.any():
-        raise ValueError(
-            f"{card.file('sample')}: {int(missing.sum())} ids not in {card.file('test')} (e.g. {sample[schema.id][missing].iloc[0]})"
-        )
+        first = sample[schema.id][missing].iloc[0]
+        raise ValueError(f"{card.file('sample')}: {int(missing.sum())} ids not in {card.file('test')} (e.g. {first})")
     raw = raw[order.loc[sample[schema.id].astype(str)].to_numpy()]
+    form = submission_form(metric, schema, raw, rd.read_json("result.json").get("threshold", 0.5))
     sub = sample[[schema.id]].copy()
-    rules = {}
-    if schema.task == "regression":
-        sub[schema.targets[0]] = from_target(metric, raw)
-        rules = {schema.targets[0]: submitlib.number()}
-    elif schema.label:  # one column per class
-        for i, c in enumerate(schema.classes):
-            sub[c] = raw[:, i]
+    value = [c for c in sample.columns if c != schema.id]  # the sample's names, whatever the card calls the target
+    if schema.label:  # one column per class
+        sub[schema.classes] = form
         rules = {c: submitlib.probability() for c in schema.classes}
-    elif metric.submits == "probability" and schema.task == "binary":
-        sub[schema.targets[0]] = raw
-        rules = {schema.targets[0]: submitlib.probability()}
+    elif schema.task == "regression":
+        sub[value[0]], rules = form, {value[0]: submitlib.number()}
+    elif metric.submits == "probability":
+        sub[value[0]], rules = form, {value[0]: submitlib.probability()}
     elif metric.submits == "ranked":
-        top = np.argsort(-raw, axis=1)[:, : int(metric.name.split("@")[1])]
-        sub[schema.targets[0]] = [" ".join(str(schema.classes[i]) for i in row) for row in top]
+        sub[value[0]], rules = [" ".join(str(schema.classes[i]) for i in row) for row in form], {}
     else:
-        labels = submission_form(metric, schema, raw)
-        sub[schema.targets[0]] = [schema.classes[i] for i in labels]
-        rules = {schema.targets[0]: submitlib.label([str(c) for c in schema.classes])}
+        sub[value[0]] = [schema.classes[i] for i in form]
+        rules = {value[0]: submitlib.label([str(c) for c in schema.classes])}
     path = submitlib.write_submission(sub, sample, schema.id, paths.submissions / f"{run}.csv", columns=rules)
     print(
         f"submission: {path} ({len(sub):,} rows, {metric.name} out of fold {rd.read_json('result.json')[f'oof_{metric.name}']})"
@@ -354,7 +385,8 @@ def submit(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> None:
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: make predict COMP={paths.comp} RUN={run}")
     sample = read_csv(paths.raw / card.file("sample"), "download it again")
-    sub = submitlib.read_submission(path)
+    sample = read_csv(paths.raw / card.file("sample"), "download it again", (sample.columns[0],))
+    sub = submitlib.read_submission(path, text=(sample.columns[0],))
     submitlib.validate_submission(sub, sample, sample.columns[0], where=str(path))
     result = RunDir(paths.runs / run).read_json("result.json")
     key = f"oof_{get_metric(card.metric).name}"

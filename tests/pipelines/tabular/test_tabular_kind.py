@@ -12,11 +12,20 @@ import pandas as pd
 import pytest
 
 import pipelines
+from models.metrics import get_metric
 from pipelines.__main__ import main
 from pipelines.paths import ROOT
 from pipelines.tabular import Card
 from pipelines.tabular.sample import KINDS, METRICS, write
-from pipelines.tabular.schema import SchemaError, column_kind, infer, infer_task
+from pipelines.tabular.schema import (
+    SchemaError,
+    column_kind,
+    date_format,
+    infer,
+    infer_task,
+    label_text,
+    sort_classes,
+)
 
 FILES = {"train": "train.csv", "test": "test.csv", "sample": "sample_submission.csv"}
 
@@ -37,13 +46,14 @@ def test_schema_from_the_files_with_the_leak_and_the_text_named():
     sample = test[["Id"]].assign(y=0.0)
     s = infer(Card(slug="x", metric="rmse"), train, test, sample, FILES)
     assert (s.id, s.targets, s.task, s.date) == ("Id", ["y"], "regression", "when")
-    assert s.categories == ["shop"] and s.numbers == ["price"]
+    assert s.categories == [] and s.numbers == ["shop", "price"]  # ordered: an unseen value keeps its place
     assert (
         "free text" in s.dropped["notes"] and "only in train.csv" in s.dropped["leak"] and s.only_in_train == ["leak"]
     )
     card = Card(slug="x", metric="rmse", drop=("price",), series="shop", id="Id")
     s = infer(card, train, test, sample, FILES)
     assert "price" not in s.numbers and s.dropped["price"] == "dropped by the card" and s.series == ["shop"]
+    assert s.categories == ["shop"]  # a series key is a category whatever its type
 
 
 def test_one_submission_column_per_class_finds_the_label_column():
@@ -133,3 +143,103 @@ def test_make_new_then_make_all_and_backtest(tmp_path):
     assert "auc " in out and (tmp_path / "subs" / "my-comp" / "default.csv").is_file()
     table = make("backtest", "ARGS=gbdt_rounds=200", "WINDOWS=cut0")
     assert "backtest of my-comp run default (auc, higher is better" in table
+
+
+def test_dates_labels_and_classes_read_as_written():
+    assert date_format(pd.Series(["31/01/2013", "01/02/2013"])) == "%d/%m/%Y"  # one format for the column
+    assert date_format(pd.Series(["01/31/2013", "02/01/2013"])) == "%m/%d/%Y"
+    assert date_format(pd.Series(["2011-01-20 00:00:00", "2011-01-20 01:00:00"])) == "%Y-%m-%d %H:%M:%S"
+    assert date_format(pd.Series(["1-2", "10-12"])) is None and date_format(pd.Series(["a", "b"])) is None
+    assert label_text(pd.Series([4.0, None, 2.0])).tolist()[::2] == ["4", "2"]
+    assert sort_classes([1, 10, 2]) == [1, 2, 10] and sort_classes(["b", "a"]) == ["a", "b"]
+
+
+def frames(n=600, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    train = pd.DataFrame({"id": [f"{i:06d}" for i in range(n)], "leak": x > 0, "x": x, "z": rng.normal(size=n)})
+    return rng, x, train
+
+
+def quirky(kind: str):
+    """(card lines, train, test, sample) of the review's cases."""
+    rng, x, train = frames()
+    test = train[["id", "x", "z"]].iloc[:200].assign(id=[f"{i:06d}" for i in range(900, 1100)])
+    if kind == "renamed":  # the card's target= differs from the sample's column name
+        train["loss"] = 3 * x + rng.normal(size=len(x))
+        return 'target="loss",', train, test, test[["id"]].assign(Predicted=0.0)
+    if kind == "empty_in_test":
+        train["y"] = (x + rng.normal(size=len(x)) > 0).astype(int)
+        return "", train, test.assign(z=np.nan), test[["id"]].assign(y=0.5)
+    if kind == "two_columns":  # binary log loss with one column per class (id,no,yes)
+        train["answer"] = np.where(x + rng.normal(size=len(x)) > 0, "yes", "no")
+        return "", train, test, test[["id"]].assign(no=0.5, yes=0.5)
+    if kind == "map3":
+        train["y"] = np.digitize(x, [-1, 0, 1]).astype(float)
+        train.loc[::50, "y"] = np.nan  # an integer class read as floats
+        return "", train, test, test[["id"]].assign(y="0 1 2")
+    if kind == "f1":  # imbalanced: the threshold chosen out of fold, not 0.5
+        train["y"] = (x + rng.normal(size=len(x)) > 1.3).astype(int)
+        return "", train, test, test[["id"]].assign(y=0)
+    if kind == "hourly":  # the id is the timestamp (Bike Sharing)
+        stamps = pd.date_range("2012-01-01", periods=800, freq="h")
+        train = pd.DataFrame({"datetime": stamps[:600].strftime("%Y-%m-%d %H:%M:%S")})
+        train["count"] = 100 + 50 * np.sin(stamps[:600].hour / 24 * 2 * np.pi) + rng.normal(0, 5, 600)
+        test = pd.DataFrame({"datetime": stamps[650:].strftime("%Y-%m-%d %H:%M:%S")})
+        return "", train, test, test[["datetime"]].assign(count=0)
+    raise ValueError(kind)
+
+
+@pytest.mark.parametrize(
+    "kind, metric, check",
+    [
+        ("renamed", "rmse", lambda sub, r: list(sub.columns) == ["id", "Predicted"]),
+        ("empty_in_test", "auc", lambda sub, r: r["dropped"]["z"] == "empty in test.csv"),
+        ("two_columns", "logloss", lambda sub, r: r["score"] < 0.6 and (sub.no + sub.yes).round(6).eq(1).all()),
+        (
+            "map3",
+            "map@3",
+            lambda sub, r: (
+                sub.y.str.split().map(len).eq(3).all() and set(sub.y.iloc[0].split()) <= {"0", "1", "2", "3"}
+            ),
+        ),
+        ("f1", "f1", lambda sub, r: r["threshold"] < 0.45 and r["score"] > 0.5),
+        ("hourly", "rmsle", lambda sub, r: r["score"] < 0.15 and "datetimeHour" in r["numbers"]),
+    ],
+)
+def test_the_reviews_competitions(tmp_path, monkeypatch, kind, metric, check, capsys):
+    """Ids with leading zeros kept, target= written under the sample's name, a column empty in test dropped,
+    one column per class of a binary target, map@3's ranked labels (integer classes read as floats written as
+    integers), f1's threshold chosen out of fold, and an id that is the timestamp (hours as features)."""
+    lines, train, test, sample = quirky(kind)
+    src = tmp_path / "src"
+    src.mkdir()
+    for name, frame in (("train", train), ("test", test), ("sample_submission", sample)):
+        frame.to_csv(src / f"{name}.csv", index=False)
+    pkg = tmp_path / "ext" / f"q_{kind}"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text(
+        f'from pipelines.tabular import Card\n\nCARD = Card(slug="q", metric="{metric}", {lines})\n'
+    )
+    monkeypatch.setenv("KAGGLE_COMPETITIONS", str(tmp_path / "ext"))
+    monkeypatch.setenv("SUBMISSIONS", str(tmp_path / "subs"))
+    monkeypatch.setattr(pipelines, "__path__", list(pipelines.__path__))
+    comp, data = f"q-{kind}", ["--data", str(tmp_path / "data")]
+    for step in (
+        ["download", comp, "--src", str(src)],
+        ["features", comp],
+        ["train", comp, "gbdt_rounds=200"],
+        ["predict", comp, "gbdt_rounds=200"],
+    ):
+        assert main([*step, *data]) == 0, capsys.readouterr().err
+    sub = pd.read_csv(tmp_path / "subs" / comp / "default.csv", dtype=str if kind != "hourly" else None)
+    if kind != "hourly":
+        sub = pd.read_csv(tmp_path / "subs" / comp / "default.csv", dtype={"id": str})
+        assert sub.id.iloc[0] == "000900"  # the zeros of the id kept
+    folder = tmp_path / "data" / comp
+    result = json.loads((folder / "runs" / "default" / "result.json").read_text())
+    schema = json.loads((folder / "processed" / "schema.json").read_text())
+    info = {**schema, "score": result[f"oof_{get_metric(metric).name}"], "threshold": result.get("threshold")}
+    procs = json.loads((folder / "processed" / "procs.json").read_text())
+    info["numbers"] = procs.get("cont_names", [])
+    assert check(sub, info), (kind, info["score"], info.get("threshold"))
