@@ -373,8 +373,9 @@ def predict(card: Card, paths: Paths, cfg: TabularConfig, run: str):
         sub[value[0]] = [schema.classes[i] for i in form]
         rules = {value[0]: submitlib.label([str(c) for c in schema.classes])}
     path = submitlib.write_submission(sub, sample, schema.id, paths.submissions / f"{run}.csv", columns=rules)
+    result = rd.read_json("result.json")
     print(
-        f"submission: {path} ({len(sub):,} rows, {metric.name} out of fold {rd.read_json('result.json')[f'oof_{metric.name}']})"
+        f"submission: {path} ({len(sub):,} rows; {metric.name} {result[f'oof_{metric.name}']} on {result['scored_on']})"
     )
     return path
 
