@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +32,12 @@ class GBDTParams:
     seed: int = 0
     objective: str = "regression"  # LightGBM's: regression (squared error), regression_l1, binary, multiclass
     num_class: int = 1  # classes, for multiclass
+
+    @classmethod
+    def from_config(cls, cfg, **overrides) -> GBDTParams:
+        """The fields a config names `gbdt_<field>` (gbdt_rounds, gbdt_lr, gbdt_leaves, ...), then `overrides`."""
+        named = {f.name: getattr(cfg, f"gbdt_{f.name}") for f in fields(cls) if hasattr(cfg, f"gbdt_{f.name}")}
+        return cls(**{**named, **overrides})
 
 
 def default_threads() -> int:

@@ -28,15 +28,7 @@ from pipelines.runs import RunDir, inputs_fingerprint
 
 
 def params(cfg: RossmannConfig, seed: int) -> gbdt.GBDTParams:
-    return gbdt.GBDTParams(
-        rounds=cfg.gbdt_rounds,
-        lr=cfg.gbdt_lr,
-        leaves=cfg.gbdt_leaves,
-        min_leaf=cfg.gbdt_min_leaf,
-        colsample=cfg.gbdt_colsample,
-        subsample=cfg.gbdt_subsample,
-        seed=seed,
-    )
+    return gbdt.GBDTParams.from_config(cfg, seed=seed)
 
 
 def model_file(i: int) -> str:

@@ -255,17 +255,7 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
     x, x_test = frame[names].to_numpy(np.float32), test[names].to_numpy(np.float32)
     y, ok = targets(metric, schema, frame)
     folds = frame[FOLD].to_numpy()
-    params = gbdt.GBDTParams(
-        rounds=cfg.gbdt_rounds,
-        lr=cfg.gbdt_lr,
-        leaves=cfg.gbdt_leaves,
-        min_leaf=cfg.gbdt_min_leaf,
-        colsample=cfg.gbdt_colsample,
-        subsample=cfg.gbdt_subsample,
-        early_stopping=cfg.gbdt_early_stopping,
-        seed=cfg.seed,
-        **objective(metric, schema),
-    )
+    params = gbdt.GBDTParams.from_config(cfg, seed=cfg.seed, **objective(metric, schema))
     shape = (len(frame), len(schema.classes)) if schema.task == "multiclass" else (len(frame),)
     oof, test_raw, rounds = np.full(shape, np.nan), np.zeros((len(test), *shape[1:])), []
     if validation["kind"] == "time":
