@@ -79,8 +79,20 @@ SUBMISSION := $(call spaced,$(SUBMISSIONS)/$(COMP)/$(RUN).csv)
 .DEFAULT_GOAL := help
 .PHONY: help new venv download sample features train lr-find predict submission submit backtest runs report tensorboard all demo test test-fast lint bench peers-env clean distclean FORCE
 
+# The competitions, read without Python (make help works before the venv exists): packages whose __init__.py
+# exports SPEC, and the cards `make new` writes, here and in $KAGGLE_COMPETITIONS (not the shared kinds).
+define nl
+
+
+endef
+CARD_LINE := CARD = Card($(nl)
+INITS := $(wildcard pipelines/*/__init__.py $(addsuffix /*/__init__.py,$(subst :, ,$(value KAGGLE_COMPETITIONS))))
+COMPS := $(filter-out tabular vision,$(sort $(foreach f,$(INITS),$(if $(or $(findstring "SPEC",$(file <$f)),$(findstring $(CARD_LINE),$(file <$f))),\
+	$(subst _,-,$(notdir $(patsubst %/__init__.py,%,$f)))))))
+
 help: ## list the targets (COMP=rossmann by default; DATA, CONFIG, ARGS, SRC, EXTRA as noted)
 	@echo "usage: make TARGET [COMP=rossmann] [ARGS='key=value ...'] [CONFIG=file.toml]"
+	@echo $(call q,competitions: $(COMPS) (make new COMP=<slug> METRIC=<name> adds one))
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  %-12s %s\n", $$1, $$2}'
 
 $(VENV_OK): requirements.txt

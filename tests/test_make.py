@@ -157,3 +157,16 @@ def test_switches_and_names_the_review_found(tmp_path):
     for run in ("x\t", "-rf", "_x"):
         r = make("help", f"RUN={run}", data=data, check=False)
         assert r.returncode != 0 and "is not a plain run name" in r.stderr, run
+
+
+def test_make_help_lists_the_competitions_without_python(tmp_path):
+    """`make help` works before the venv exists and names every competition, the cards of $KAGGLE_COMPETITIONS too."""
+    card = tmp_path / "ext" / "my_card"
+    card.mkdir(parents=True)
+    (card / "__init__.py").write_text(
+        'from pipelines.tabular import Card\n\nCARD = Card(\n    slug="my-card",\n    metric="auc",\n)\n'
+    )
+    env = {**os.environ, "KAGGLE_COMPETITIONS": str(tmp_path / "ext"), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run(["make", "help"], cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout
+    line = next(x for x in out.splitlines() if x.startswith("competitions:"))
+    assert line.split("(")[0].split()[1:] == ["cifar10", "dog-breed", "dogs-vs-cats", "my-card", "planet", "rossmann"]
