@@ -63,9 +63,22 @@ def score(card: Card, submission: pd.DataFrame, hidden: pd.DataFrame) -> float:
     return metric.score(label_text(merged[label]).map(index).to_numpy(), merged[value_cols].to_numpy(np.float64))
 
 
+# The simplest honest baseline, run on every cut beside the default: LightGBM's own defaults (100 rounds of lr 0.1,
+# 31 leaves, 20 rows a leaf, every row and column, no early stopping) on the same features and validation.
+LIGHTGBM_DEFAULTS = {
+    "gbdt_rounds": 100,
+    "gbdt_lr": 0.1,
+    "gbdt_leaves": 31,
+    "gbdt_min_leaf": 20,
+    "gbdt_colsample": 1.0,
+    "gbdt_subsample": 1.0,
+    "gbdt_early_stopping": 100_000,
+}
+
+
 def tabular_backtest(card: Card) -> Backtest:
     """The card's Backtest: windows cut0 (the last horizon, or a seeded fifth) and cut1 (the horizon before it,
-    or another seed)."""
+    or another seed), with LightGBM's defaults as the peer to beat."""
     metric = get_metric(card.metric)
     return Backtest(
         windows={"cut0": 0, "cut1": 1},
@@ -74,4 +87,5 @@ def tabular_backtest(card: Card) -> Backtest:
         metric=metric.name,
         id_col=card.id or "",
         greater_is_better=metric.greater_is_better,
+        peers={"lightgbm-defaults": LIGHTGBM_DEFAULTS},
     )

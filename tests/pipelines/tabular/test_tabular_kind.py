@@ -143,6 +143,7 @@ def test_make_new_then_make_all_and_backtest(tmp_path):
     assert "auc " in out and (tmp_path / "subs" / "my-comp" / "default.csv").is_file()
     table = make("backtest", "ARGS=gbdt_rounds=200", "WINDOWS=cut0")
     assert "backtest of my-comp run default (auc, higher is better" in table
+    assert "peer lightgbm-defaults" in table  # the baseline to beat, on the same cut
 
 
 def test_dates_labels_and_classes_read_as_written():
