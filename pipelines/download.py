@@ -202,11 +202,10 @@ def kaggle_api(comp: str, slug: str, action: str = "download"):
     if where.endswith("kaggle.json"):  # read it ourselves first: the client's failure says nothing useful
         try:
             token = json.loads(Path(where).read_text())
-            missing = [k for k in ("username", "key") if not isinstance(token, dict) or not token.get(k)]
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            missing, token = [], None
             problem = f"is not valid JSON ({e})"
         else:
+            missing = [k for k in ("username", "key") if not isinstance(token, dict) or not token.get(k)]
             problem = f"lacks {' and '.join(repr(k) for k in missing)}" if missing else ""
         if problem:
             raise DownloadError(

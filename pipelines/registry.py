@@ -24,6 +24,7 @@ from typing import Any, Protocol, runtime_checkable
 import pipelines
 
 EXTRA_PATH = "KAGGLE_COMPETITIONS"
+COMP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")  # a package name with - for _: no dots, no path
 
 
 @runtime_checkable
@@ -103,7 +104,7 @@ def names() -> list[str]:
 def find(comp: str) -> ModuleType | None:
     """The package of `comp`, or None, without the contract check (whose `hasattr` would resolve lazily bound
     steps, importing torch): for listings that only read `Config` and `HEADLINE`."""
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", comp or ""):
+    if not COMP_NAME.fullmatch(comp or ""):
         return None
     _search_path()
     try:
@@ -116,7 +117,7 @@ def find(comp: str) -> ModuleType | None:
 
 def load(comp: str) -> ModuleType:
     """The package of competition `comp`, checked against the contract; SystemExit naming what is wrong."""
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", comp or ""):
+    if not COMP_NAME.fullmatch(comp or ""):
         raise SystemExit(f"{comp!r} is not a competition name; known: {', '.join(names())} (COMP=...)")
     _search_path()
     try:

@@ -45,6 +45,11 @@ FOLD = "_fold"  # processed/train.feather: the fold a labelled row is held out i
 # 1 the horizon before it, which chooses the rounds; -1 the rows before that)
 
 
+def id_column(card: Card, paths: Paths) -> str:
+    """The card's id, else sample_submission.csv's first column (its header alone is read)."""
+    return card.id or pd.read_csv(paths.raw / card.file("sample"), nrows=0).columns[0]
+
+
 def read_csv(path, what: str, text: tuple[str, ...] = ()) -> pd.DataFrame:
     """A competition CSV (the `text` columns read as written: an id 001500 keeps its zeros), or
     FileNotFoundError / ValueError naming it and the fix."""
@@ -60,10 +65,8 @@ def read_csv(path, what: str, text: tuple[str, ...] = ()) -> pd.DataFrame:
 def read_raw(card: Card, paths: Paths) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """train, test and sample submission, with the card's extra tables joined onto train and test."""
     fix = "download it again (make download FORCE=1)"
-    sample = read_csv(paths.raw / card.file("sample"), fix)
-    ids = (card.id or sample.columns[0],)
-    sample = read_csv(paths.raw / card.file("sample"), fix, ids)
-    train, test = (read_csv(paths.raw / card.file(role), fix, ids) for role in ("train", "test"))
+    ids = (id_column(card, paths),)
+    train, test, sample = (read_csv(paths.raw / card.file(role), fix, ids) for role in FILES)
     for name, keys in card.tables.items():
         table = read_csv(paths.raw / name, fix)
         for frame_name in ("train", "test"):
@@ -176,18 +179,13 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
     return summary
 
 
-def load(paths: Paths, cfg: TabularConfig):
+def load(paths: Paths, cfg: TabularConfig) -> tuple[Schema, dict, TabularProcessor]:
+    """What the features step decided (schema, validation, procs), checked against the raw data and settings;
+    the frames are read by the step that needs them."""
     features_fingerprint(paths, cfg)  # built, from the raw data there now, with these settings
     schema = Schema(**json.loads((paths.processed / "schema.json").read_text()))
     validation = json.loads((paths.processed / "validation.json").read_text())
-    proc = TabularProcessor.load(paths.processed / "procs.json")
-    return (
-        schema,
-        validation,
-        proc,
-        read_feather(paths.processed / "train.feather"),
-        read_feather(paths.processed / "test.feather"),
-    )
+    return schema, validation, TabularProcessor.load(paths.processed / "procs.json")
 
 
 def objective(metric: Metric, schema: Schema) -> dict:
@@ -241,7 +239,7 @@ def truth(schema: Schema, frame: pd.DataFrame) -> np.ndarray:
 
 def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
     """LightGBM per fold (see the module doc); result.json's headline `oof_<metric>`."""
-    schema, validation, proc, frame, test = load(paths, cfg)
+    schema, validation, proc = load(paths, cfg)
     metric = get_metric(card.metric)
     rd = RunDir(paths.runs / run)
     identity = {**fingerprint(cfg), "inputs": inputs_fingerprint(paths)}
@@ -250,6 +248,7 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
         print(f"{rd.path}: already trained with these settings and this code; reusing")
         return done
     rd.start({"run": identity})
+    frame, test = (read_feather(paths.processed / f"{name}.feather") for name in ("train", "test"))
     t0 = time.perf_counter()
     names = proc.all_cat_names + proc.cont_names
     x, x_test = frame[names].to_numpy(np.float32), test[names].to_numpy(np.float32)
@@ -334,7 +333,8 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
 
 def predict(card: Card, paths: Paths, cfg: TabularConfig, run: str):
     """submissions/COMP/RUN.csv in sample_submission.csv's format, validated against it."""
-    schema, _, _, _, test = load(paths, cfg)
+    schema, _, _ = load(paths, cfg)
+    test = read_feather(paths.processed / "test.feather", columns=[schema.id])
     metric = get_metric(card.metric)
     rd = RunDir(paths.runs / run)
     if not rd.is_complete():
@@ -375,8 +375,7 @@ def submit(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> None:
     path = paths.submissions / f"{run}.csv"
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: make predict COMP={paths.comp} RUN={run}")
-    sample = read_csv(paths.raw / card.file("sample"), "download it again")
-    sample = read_csv(paths.raw / card.file("sample"), "download it again", (sample.columns[0],))
+    sample = read_csv(paths.raw / card.file("sample"), "download it again", (id_column(card, paths),))
     sub = submitlib.read_submission(path, text=(sample.columns[0],))
     submitlib.validate_submission(sub, sample, sample.columns[0], where=str(path))
     result = RunDir(paths.runs / run).read_json("result.json")

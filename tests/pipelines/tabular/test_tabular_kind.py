@@ -90,26 +90,37 @@ def test_a_bad_card_names_its_line(tmp_path, monkeypatch):
         main(["features", "bad-card"])
 
 
+def own_competitions(tmp_path, monkeypatch):
+    """$KAGGLE_COMPETITIONS (cards written there) and $SUBMISSIONS in tmp_path; returns the competitions folder."""
+    monkeypatch.setenv("KAGGLE_COMPETITIONS", str(tmp_path / "ext"))
+    monkeypatch.setenv("SUBMISSIONS", str(tmp_path / "subs"))
+    monkeypatch.setattr(pipelines, "__path__", list(pipelines.__path__))
+    return tmp_path / "ext"
+
+
+def run_chain(comp: str, src, tmp_path, capsys, rounds: int) -> str:
+    """download (from src), features, train and predict through the CLI; their printed output."""
+    data, small = ["--data", str(tmp_path / "data")], f"gbdt_rounds={rounds}"
+    for step in (
+        ["download", comp, "--src", str(src)],
+        ["features", comp],
+        ["train", comp, small],
+        ["predict", comp, small],
+    ):
+        assert main([*step, *data]) == 0, capsys.readouterr().err
+    return capsys.readouterr().out
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", KINDS)
 def test_each_kind_runs_new_download_all_to_a_valid_submission(tmp_path, monkeypatch, kind, capsys):
     """A synthetic competition of each kind: `new` writes the card, then download, features, train and predict
     from the files alone; the out-of-fold score beats the trivial one, the leak column is never a feature."""
-    comp, ext, data = f"synthetic-{kind}", tmp_path / "ext", ["--data", str(tmp_path / "data")]
-    monkeypatch.setenv("KAGGLE_COMPETITIONS", str(ext))
-    monkeypatch.setenv("SUBMISSIONS", str(tmp_path / "subs"))
-    monkeypatch.setattr(pipelines, "__path__", list(pipelines.__path__))
+    comp, ext = f"synthetic-{kind}", own_competitions(tmp_path, monkeypatch)
     src = write(kind, tmp_path / "src", n=1500)
     assert main(["new", comp, "--metric", METRICS[kind]]) == 0
     assert (ext / comp.replace("-", "_") / "__init__.py").read_text().count("\n") <= 20
-    for step in (
-        ["download", comp, "--src", str(src)],
-        ["features", comp],
-        ["train", comp, "gbdt_rounds=300"],
-        ["predict", comp, "gbdt_rounds=300"],
-    ):
-        assert main([*step, *data]) == 0, capsys.readouterr().err
-    out = capsys.readouterr().out
+    out = run_chain(comp, src, tmp_path, capsys, rounds=300)
     assert "leak (only in train.csv: never a feature" in out or kind == "forecast"
     result = json.loads((tmp_path / "data" / comp / "runs" / "default" / "result.json").read_text())
     score = result[f"oof_{METRICS[kind]}"]
@@ -222,20 +233,11 @@ def test_the_reviews_competitions(tmp_path, monkeypatch, kind, metric, check, ca
     (pkg / "__init__.py").write_text(
         f'from pipelines.tabular import Card\n\nCARD = Card(slug="q", metric="{metric}", {lines})\n'
     )
-    monkeypatch.setenv("KAGGLE_COMPETITIONS", str(tmp_path / "ext"))
-    monkeypatch.setenv("SUBMISSIONS", str(tmp_path / "subs"))
-    monkeypatch.setattr(pipelines, "__path__", list(pipelines.__path__))
-    comp, data = f"q-{kind}", ["--data", str(tmp_path / "data")]
-    for step in (
-        ["download", comp, "--src", str(src)],
-        ["features", comp],
-        ["train", comp, "gbdt_rounds=200"],
-        ["predict", comp, "gbdt_rounds=200"],
-    ):
-        assert main([*step, *data]) == 0, capsys.readouterr().err
-    sub = pd.read_csv(tmp_path / "subs" / comp / "default.csv", dtype=str if kind != "hourly" else None)
+    comp = f"q-{kind}"
+    own_competitions(tmp_path, monkeypatch)
+    run_chain(comp, src, tmp_path, capsys, rounds=200)
+    sub = pd.read_csv(tmp_path / "subs" / comp / "default.csv", dtype=None if kind == "hourly" else {"id": str})
     if kind != "hourly":
-        sub = pd.read_csv(tmp_path / "subs" / comp / "default.csv", dtype={"id": str})
         assert sub.id.iloc[0] == "000900"  # the zeros of the id kept
     folder = tmp_path / "data" / comp
     result = json.loads((folder / "runs" / "default" / "result.json").read_text())
