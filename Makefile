@@ -86,13 +86,14 @@ define nl
 
 endef
 CARD_LINE := CARD = Card($(nl)
+IMAGE_CARD_LINE := CARD = ImageCard($(nl)
 INITS := $(wildcard pipelines/*/__init__.py $(addsuffix /*/__init__.py,$(subst :, ,$(value KAGGLE_COMPETITIONS))))
-COMPS := $(filter-out tabular vision,$(sort $(foreach f,$(INITS),$(if $(or $(findstring "SPEC",$(file <$f)),$(findstring $(CARD_LINE),$(file <$f))),\
+COMPS := $(filter-out tabular vision,$(sort $(foreach f,$(INITS),$(if $(or $(findstring "SPEC",$(file <$f)),$(findstring $(CARD_LINE),$(file <$f)),$(findstring $(IMAGE_CARD_LINE),$(file <$f))),\
 	$(subst _,-,$(notdir $(patsubst %/__init__.py,%,$f)))))))
 
 help: ## list the targets (COMP=rossmann by default; DATA, CONFIG, ARGS, SRC, EXTRA as noted)
 	@echo "usage: make TARGET [COMP=rossmann] [ARGS='key=value ...'] [CONFIG=file.toml]"
-	@echo $(call q,competitions: $(COMPS) (make new COMP=<slug> METRIC=<name> adds one))
+	@echo $(call q,competitions: $(COMPS) (make new COMP=<slug> [KIND=image] METRIC=<name> adds one))
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  %-12s %s\n", $$1, $$2}'
 
 $(VENV_OK): requirements.txt
@@ -102,7 +103,7 @@ $(VENV_OK): requirements.txt
 
 venv: $(VENV_OK) ## create .venv with the pinned dependencies (rebuilt when requirements.txt changes)
 
-new: | $(VENV_OK) ## a new competition's card: pipelines/COMP/__init__.py [KIND=tabular] METRIC=rmse|rmsle|smape|auc|...
+new: | $(VENV_OK) ## a new competition's card: pipelines/COMP/__init__.py [KIND=tabular|image] METRIC=rmse|smape|auc|...
 	$(PY) -m pipelines new $(COMP) --kind=$(call q,$(KIND)) $(if $(METRIC),--metric=$(call q,$(METRIC)))
 
 download: | $(VENV_OK) ## fetch COMP with the Kaggle API, or SRC=archive-or-folder [EXTRA=...] [FORCE=1]

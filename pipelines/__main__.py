@@ -1,7 +1,7 @@
 """Command line for every pipeline step: `python -m pipelines STEP COMP [options] [key=value ...]`.
 
 The Makefile calls these; they work the same by hand. Steps:
-  new        write the card of a new competition (pipelines/COMP/__init__.py): --kind tabular --metric NAME
+  new        write the card of a new competition (pipelines/COMP/__init__.py): --kind tabular|image --metric NAME
   download   fetch the competition (Kaggle API, or --src local copy) into data/COMP/raw
   sample     put the embedded sample into data/COMP/raw unless real data is there
   config     write the feature settings, or (--run-settings) the run's settings (each only when it changes, for make)
@@ -167,12 +167,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--args", action="append", default=[], help="key=value overrides as one string (split like a shell would)"
     )
-    parser.add_argument("--kind", default="tabular", help="new: the kind of competition (tabular)")
+    parser.add_argument("--kind", default="tabular", help="new: the kind of competition (tabular or image)")
     parser.add_argument("--metric", help="new: the competition's metric (models/metrics.py)")
     parser.add_argument("overrides", nargs="*", help="config overrides key=value")
     args = parser.parse_intermixed_args(argv)
     if args.step == "new":
-        from pipelines.tabular.new import new
+        from pipelines.new import new
 
         try:
             new(plain_name(args.comp, "COMP"), args.kind, args.metric)

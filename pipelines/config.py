@@ -7,6 +7,7 @@ the valid keys. The resolved config is saved beside everything a run writes, so 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import json
@@ -53,6 +54,21 @@ def setting(
     bounds = {k: v for k, v in (("ge", ge), ("gt", gt), ("le", le), ("lt", lt)) if v is not None}
     meta = {"range": bounds, "step": step, "result": result, "member": member, "min_items": min_items}
     return dataclasses.field(default=default, default_factory=factory, metadata=meta)
+
+
+def with_defaults(base: type, defaults: dict, where: str = "defaults") -> type:
+    """`base` (a config dataclass) with other defaults: a card's `defaults={"sizes": [64]}`. ValueError naming
+    a key that is not one of its settings; the values are checked, with the rest, when a config is resolved."""
+    if not defaults:
+        return base
+    known = {f.name: f for f in dataclasses.fields(base)}
+    unknown = sorted(set(defaults) - set(known))
+    if unknown:
+        raise ValueError(f"{where} names {unknown}, not settings of {base.__name__} (make config COMP=... lists them)")
+    namespace: dict[str, Any] = {"__annotations__": {k: known[k].type for k in defaults}, "__module__": base.__module__}
+    for k, v in defaults.items():
+        namespace[k] = dataclasses.field(default_factory=lambda v=v: copy.deepcopy(v))
+    return dataclasses.dataclass(type(base.__name__, (base,), namespace))
 
 
 def field_meta(cls: type, name: str, key: str, default: Any = None) -> Any:

@@ -75,8 +75,8 @@ def module_name(comp: str) -> str:
 
 
 def _import(name: str) -> ModuleType:
-    """Import a competition package; a card package (`CARD = Card(...)`, pipelines/tabular) gets the contract's
-    names from its card. An error in the package is named with its file and line."""
+    """Import a competition package; a card package (`CARD = Card(...)`, pipelines/tabular, or `ImageCard(...)`,
+    pipelines/vision/card.py) gets the contract's names it does not define itself from its card. An error in the package is named with its file and line."""
     try:
         module = importlib.import_module(name)
     except (TypeError, ValueError, NameError, SyntaxError) as e:
@@ -86,9 +86,13 @@ def _import(name: str) -> ModuleType:
         raise SystemExit(f"{at}{type(e).__name__}: {e}\n(fix that line of the competition's package)") from None
     card = getattr(module, "CARD", None)
     if card is not None and not hasattr(module, "SPEC"):
-        from pipelines.tabular import competition
+        from pipelines.tabular import Card
+        from pipelines.tabular import competition as tabular
+        from pipelines.vision.card import competition as image
 
-        vars(module).update(competition(card, name))
+        contract = (tabular if isinstance(card, Card) else image)(card, name)
+        for key, value in contract.items():  # what the package defines itself (a Config, a step) stays
+            vars(module).setdefault(key, value)
     return module
 
 

@@ -16,7 +16,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.metrics import accuracy, best_thresholds, binary_log_losses, f2_score, log_loss, shrunk_thresholds
+from models.metrics import (
+    Metric,
+    accuracy,
+    best_thresholds,
+    binary_log_losses,
+    f2_score,
+    get_metric,
+    log_loss,
+    shrunk_thresholds,
+)
 from pipelines.cv import choose_out_of_fold
 from pipelines.ensemble import blend, fit_weights
 
@@ -26,26 +35,48 @@ CLIPS = (0.0, 1e-4, 1e-3, 3e-3, 1e-2, 2e-2, 5e-2)  # log loss: [c, 1-c]; chosen 
 @dataclass(frozen=True)
 class Scorer:
     """The competition's metric as Kaggle scores it, and the setting the submission needs to be scored:
-    sample-averaged F2 at thresholds (multi-label), or log loss of clipped probabilities (single-label)."""
+    sample-averaged F2 at thresholds (multi-label), log loss of clipped probabilities (single-label), or the
+    card's metric from models.metrics (`kaggle`: auc, accuracy, f1 at a threshold, map@k, ...)."""
 
     multi_label: bool
     thresholds: str = "auto"  # auto, per_tag, global (multi-label)
     clip: float = -1.0  # single-label; -1: chosen
+    kaggle: str = ""  # the card's metric, when it is not log loss or sample F2 (which the two defaults score)
+
+    @property
+    def other(self) -> Metric | None:
+        """The card's metric when it is not one of the two the image competitions score natively."""
+        m = get_metric(self.kaggle) if self.kaggle else None
+        return None if m is None or m.name in ("logloss", "mlogloss", "f2_samples") else m
 
     @property
     def metric(self) -> str:
-        return "f2" if self.multi_label else "logloss"
+        return self.other.name if self.other else "f2" if self.multi_label else "logloss"
 
     @property
     def greater_is_better(self) -> bool:
-        return self.multi_label
+        return self.other.greater_is_better if self.other else self.multi_label
 
     def score(self, p: np.ndarray, y: np.ndarray, setting) -> float:
+        m = self.other
+        if m is not None:
+            if m.submits == "probability":
+                return m.score(y, p)
+            if m.submits == "ranked":
+                return m.score(y, np.argsort(-p, 1)[:, : int(m.name.partition("@")[2])])
+            return m.score(y, (p[:, -1] > setting).astype(int) if setting > 0 else p.argmax(1))
         if self.multi_label:
             return f2_score(p, y, setting)
         return log_loss(clip(p, setting), y)
 
     def chooser(self, mode: str):
+        m = self.other
+        if m is not None:
+            if m.threshold:  # f1, mcc: the threshold on P(the last class) that scores best
+                return lambda p, y: max(
+                    np.quantile(p[:, -1], np.linspace(0.02, 0.98, 49)), key=lambda t: m.score(y, p[:, -1] > t)
+                )
+            return lambda p, y: 0.0
         if self.multi_label:
             if mode == "global":
                 return lambda p, y: best_thresholds(p, y, per_tag=False)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from PIL import Image
 
 
@@ -41,3 +42,56 @@ def save_jpeg(arr: np.ndarray, path: Path, mode: str = "RGB") -> None:
 def mixed_mode(i: int) -> str:
     """The JPEG mode of sample image `i`: RGB, with a few greyscale and CMYK files as real data mixes modes."""
     return "L" if i % 17 == 5 else "CMYK" if i % 23 == 7 else "RGB"  # a few greyscale and CMYK files
+
+
+# Synthetic image competitions laid out four ways Kaggle ships them, for `make new KIND=image` -> `make all` in
+# the tests: kind -> the metric the card names.
+KINDS = {"binary": "auc", "classes": "mlogloss", "folders": "accuracy", "tags": "f2"}
+
+
+def write_competition(kind: str, folder: Path, n: int = 240, n_test: int = 60, seed: int = 0) -> Path:
+    """One synthetic image competition of `kind` (KINDS) in `folder`, digits as the classes:
+    binary: train.csv (`id` = file name, `has_cactus` 0/1: is the digit < 5), train/, test/, the sample 0.5;
+    classes: labels.csv (`id` = stem, `breed`), one probability column per class in the sample;
+    folders: train/<class>/*.png, test/, the sample `id,label`;
+    tags: train_v2.csv (`image_name`, `tags`: "small"/"big" and "even"/"odd"), train-jpg/, test-jpg/."""
+    rng = np.random.default_rng(seed)
+    images, target = digits()
+    pick = rng.choice(len(target), n + n_test, replace=False)
+    names = [f"img{i:05d}" for i in range(n + n_test)]
+    classes = [f"d{d}" for d in range(10)]
+    train_dir, test_dir = {"tags": ("train-jpg", "test-jpg")}.get(kind, ("train", "test"))
+    rows = []
+    for j, (i, name) in enumerate(zip(pick, names, strict=True)):
+        d, test = int(target[i]), j >= n
+        sub = train_dir if not test else test_dir
+        if kind == "folders" and not test:
+            sub = f"{train_dir}/{classes[d]}"
+        suffix = ".png" if kind == "folders" else ".jpg"
+        path = folder / sub / f"{name}{suffix}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(render(images[i], rng, 32)).save(path)
+        tags = f"{'small' if d < 5 else 'big'} {'even' if d % 2 == 0 else 'odd'}"
+        rows.append({"name": name, "file": path.name, "digit": d, "tags": tags, "test": test})
+    frame = pd.DataFrame(rows)
+    train, test = frame[~frame.test], frame[frame.test]
+    if kind == "binary":
+        train.assign(has_cactus=(train.digit < 5).astype(int))[["file", "has_cactus"]].rename(
+            columns={"file": "id"}
+        ).to_csv(folder / "train.csv", index=False)
+        pd.DataFrame({"id": test.file, "has_cactus": 0.5}).to_csv(folder / "sample_submission.csv", index=False)
+    elif kind == "classes":
+        pd.DataFrame({"id": train.name, "breed": [classes[d] for d in train.digit]}).to_csv(
+            folder / "labels.csv", index=False
+        )
+        pd.DataFrame({"id": test.name, **{c: 0.1 for c in classes}}).to_csv(
+            folder / "sample_submission.csv", index=False
+        )
+    elif kind == "folders":
+        pd.DataFrame({"id": test.name, "label": "d0"}).to_csv(folder / "sample_submission.csv", index=False)
+    else:
+        pd.DataFrame({"image_name": train.name, "tags": train.tags}).to_csv(folder / "train_v2.csv", index=False)
+        pd.DataFrame({"image_name": test.name, "tags": "small"}).to_csv(
+            folder / "sample_submission_v2.csv", index=False
+        )
+    return folder

@@ -220,7 +220,7 @@ def train_members(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) ->
         if not (frame.file.to_numpy() == labelled.file.to_numpy()).all():
             raise RuntimeError(f"{rd.path / 'probe'} was fitted on other images; rerun make train")
         preds["probe"] = oof[rows]
-    scorer = Scorer(data.multi_label, cfg.thresholds, cfg.clip)
+    scorer = Scorer(data.multi_label, cfg.thresholds, cfg.clip, task.metric)
     y = y_all[rows]
     result.update(combine(preds, y, folds[rows], scorer))
     where = "all labelled images, out of fold" if rows.all() else f"the {rows.sum()} holdout images"
@@ -244,11 +244,17 @@ def report_line(result: dict, scorer: Scorer, where: str) -> str:
     metric = scorer.metric
     members = ", ".join(f"{n} {v:.4f}" for n, v in result["members"].items())
     weights = ", ".join(f"{n} {w:.2f}" for n, w in result["weights"].items())
-    extra = f", accuracy {result['oof_accuracy']:.4f}" if "oof_accuracy" in result else ""
-    how = f"thresholds {result['threshold_mode']}" if scorer.multi_label else f"clip {result['setting']}"
+    extra = f", accuracy {result['oof_accuracy']:.4f}" if "oof_accuracy" in result and metric != "accuracy" else ""
+    how = (
+        f"; thresholds {result['threshold_mode']}"
+        if scorer.multi_label
+        else (f"; threshold {result['setting']}" if result["setting"] else "")
+        if scorer.other
+        else f"; clip {result['setting']}"
+    )
     return (
         f"{metric} on {where}, every choice made on the other folds: {result[f'oof_{metric}']:.4f}{extra} "
-        f"(members: {members}; weights: {weights}; {how}; scored where chosen: "
+        f"(members: {members}; weights: {weights}{how}; scored where chosen: "
         f"{result[f'oof_{metric}_in_sample']:.4f})"
     )
 

@@ -1,4 +1,4 @@
-"""`make new COMP=<slug> KIND=tabular METRIC=<name>`: the card of a new competition, to edit."""
+"""`make new COMP=<slug> KIND=tabular|image METRIC=<name>`: the card of a new competition, to edit."""
 
 from __future__ import annotations
 
@@ -30,15 +30,30 @@ CARD = Card(
 )
 '''
 
+IMAGE = '''"""{slug}: an image competition (kaggle.com/c/{slug}), run from its own files. `make features COMP={comp}`
+prints what was read from them (the label file, the classes, the test images); override a line below where it is
+wrong. Only slug and metric are required."""
+
+from pipelines.vision.card import ImageCard
+
+CARD = ImageCard(
+    slug="{slug}",  # kaggle.com/c/<slug>
+    metric="{metric}",  # how Kaggle scores it (models/metrics.py: auc, logloss, mlogloss, accuracy, f2, map@3, ...)
+    # sample="sample_submission.csv",  # its first column is the id, the others what to submit
+    # labels="train.csv",  # the label file (default: the other .csv with the id column; none: train/<class>/)
+    # target="has_cactus",  # the label file's label column (default: the sample's value column)
+    # train=("train",), test=("test",),  # image folders (default: test* folders hold the test images)
+    # defaults={{"sizes": [64], "members": ["probe", "net"]}},  # other defaults: `make config COMP={comp}`
+)
+'''
+KINDS = {"tabular": TABULAR, "image": IMAGE}
+
 
 def new(comp: str, kind: str, metric: str | None) -> Path:
     """Write the card of competition `comp` (pipelines/<pkg>/__init__.py, or in the first folder of
     $KAGGLE_COMPETITIONS when set) and return its path; ValueError when it exists or an argument is wrong."""
-    if kind != "tabular":
-        raise ValueError(
-            f"KIND={kind!r}: `make new` writes tabular cards for now (KIND=tabular); an image competition is "
-            f"a small package on pipelines/vision (see the image competitions' __init__.py)"
-        )
+    if kind not in KINDS:
+        raise ValueError(f"KIND={kind!r}: `make new` writes the cards of {' and '.join(KINDS)} competitions")
     if not metric:
         raise ValueError(
             f"name the competition's metric: make new COMP={comp} KIND={kind} METRIC=... ({', '.join(METRICS)})"
@@ -50,7 +65,7 @@ def new(comp: str, kind: str, metric: str | None) -> Path:
     card = package / "__init__.py"
     if card.exists():
         raise ValueError(f"{card} exists: edit it, or choose another COMP")
-    atomic_write_text(card, TABULAR.format(slug=comp, comp=comp, metric=metric))
+    atomic_write_text(card, KINDS[kind].format(slug=comp, comp=comp, metric=metric))
     print(
         f"{card}: the card of {comp} ({kind}, {metric}). Next:\n"
         f"  make download COMP={comp} [SRC=path/to/{comp}.zip]\n"

@@ -1,0 +1,442 @@
+"""The generic image competition: a card of a few lines (`CARD = ImageCard(slug=..., metric=...)` in
+`pipelines/<comp>/__init__.py`, written by `make new COMP=<slug> KIND=image`); the layout and the submission's
+format read from the competition's own files, and the image steps (pipelines/vision/steps.py) run on them.
+
+What is read, each with a card line to override it:
+- the sample submission (`sample_submission*.csv`): its first column is the id, the others what to submit:
+  one column of probabilities (binary: P(the last class), as `has_cactus`), of labels (`label`, `tags`,
+  ranked labels for map@k, as the metric submits), or one probability column per class (dog breeds);
+- the label file: the other .csv holding the id column (`train.csv`, `labels.csv`); its other column is the
+  label (space-separated tags for multi-label metrics). Without one, `train/<class>/` folders label the images;
+- the image folders: those named `test*` hold the test images, the others the training images; an id names its
+  image by file name (`abc.jpg`) or by stem (`abc`), as the label file writes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from features.images import IMAGE_SUFFIXES, list_images
+from models.metrics import TASKS, get_metric
+from pipelines import submit as submitlib
+from pipelines.backtest import Backtest
+from pipelines.config import with_defaults
+from pipelines.download import DataSpec
+from pipelines.vision import STEPS
+from pipelines.vision.backtest import PEERS, WINDOWS
+from pipelines.vision.config import VisionConfig
+from pipelines.vision.layouts import Layout, first_few, order_by_sample, relative
+from pipelines.vision.task import ImageTask
+
+Submits = Literal["probability", "per_class", "label", "labels", "ranked"]
+
+
+class CardError(ValueError):
+    """What the files do not say and the card must (the message names the card line to add)."""
+
+
+@dataclass(frozen=True)
+class ImageCard:
+    """An image competition in a few lines. Only `slug` and `metric` are required; the rest is read from the
+    files and may be overridden here."""
+
+    slug: str  # kaggle.com/c/<slug>
+    metric: str  # how Kaggle scores it: a name of models.metrics.METRICS (auc, logloss, mlogloss, accuracy, f2, ...)
+    sample: str | None = None  # the sample submission (default: the one sample_submission*.csv)
+    labels: str | None = None  # the label file (default: the other .csv that has the id column)
+    id: str | None = None  # the id column (default: the sample submission's first column)
+    target: str | None = None  # the label file's label column (default: the sample's value column, or the other one)
+    train: tuple[str, ...] = ()  # training image folders (default: the image folders not named test*)
+    test: tuple[str, ...] = ()  # test image folders (default: the image folders named test*)
+    task: str | None = None  # binary | multiclass | multilabel (default: from the metric and the labels)
+    defaults: dict = field(default_factory=dict)  # other defaults of pipelines/vision/config.py, e.g. {"sizes": [64]}
+
+    def __post_init__(self):
+        metric = get_metric(self.metric)  # ValueError naming the known metrics
+        if metric.tasks == ("regression",):
+            raise ValueError(f"metric={self.metric!r} scores numbers; the image kind predicts classes or tags")
+        if self.task is not None and self.task not in TASKS[1:]:
+            raise ValueError(f"task={self.task!r} is not one of {', '.join(TASKS[1:])}")
+        for name in ("train", "test"):  # a single name is as good as a list of one
+            value = getattr(self, name)
+            object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
+
+
+@dataclass(frozen=True)
+class Format:
+    """What a submission holds, read from the sample submission and the metric."""
+
+    id_col: str
+    columns: tuple[str, ...]  # the value columns, in the sample's order
+    submits: Submits
+    metric: str = ""  # the card's metric (map@k: how many labels a row ranks)
+    numeric_labels: bool = False  # labels written as numbers (0/1, 1..5), as the label file has them
+
+
+def _sample_path(card: ImageCard, raw: Path) -> Path | None:
+    if card.sample:
+        return raw / card.sample
+    found = sorted(raw.glob("sample_submission*.csv"))
+    if len(found) > 1:
+        raise CardError(f"{raw}: {len(found)} sample submissions ({first_few(p.name for p in found)}); set sample=")
+    return found[0] if found else None
+
+
+def _image_folders(raw: Path) -> list[Path]:
+    """Top-level folders holding images, directly or one level down (a zip that unpacked into train/train/)."""
+    out = []
+    for d in sorted(p for p in raw.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if list_images(d):
+            out.append(d)
+        else:
+            out += [s for s in sorted(d.iterdir()) if s.is_dir() and list_images(s)]
+    return out
+
+
+def _top(folder: Path, raw: Path) -> str:
+    return folder.relative_to(raw).parts[0]
+
+
+def _by_name(folders: list[Path], raw: Path) -> dict[str, str]:
+    """file name and stem -> file relative to raw, for every image in `folders` (class folders excluded)."""
+    out = {}
+    for folder in folders:
+        for p in list_images(folder):
+            rel = str(p.relative_to(raw))
+            out.setdefault(p.name, rel)
+            out.setdefault(p.stem, rel)
+    return out
+
+
+def _has_suffix(ids: pd.Series) -> bool:
+    return bool(len(ids)) and ids.astype(str).str.lower().str.endswith(IMAGE_SUFFIXES).mean() > 0.5
+
+
+def _submits(metric_name: str, task: str) -> Submits:
+    submits = get_metric(metric_name).submits
+    if task == "multilabel" and submits != "probability":
+        return "labels"
+    return submits if submits in ("probability", "label", "ranked", "labels") else "label"
+
+
+def read_format(card: ImageCard, raw: Path) -> tuple[Format, pd.DataFrame | None]:
+    """(the submission's format, the sample's rows) from the card and raw/'s sample submission."""
+    path = _sample_path(card, raw)
+    if path is None or not path.is_file():
+        where = path.name if path else "sample_submission*.csv"
+        raise CardError(f"{raw}: no {where}; the image kind reads the submission's columns from it (set sample=)")
+    sample = pd.read_csv(path, dtype=str, keep_default_na=False)
+    id_col = card.id or sample.columns[0]
+    if id_col not in sample.columns:
+        raise CardError(f"{path}: no column {id_col!r} (id=); it has {first_few(sample.columns)}")
+    columns = tuple(c for c in sample.columns if c != id_col)
+    if not columns:
+        raise CardError(f"{path}: only the id column {id_col!r}; a sample submission names what to submit")
+    return Format(id_col, columns, "per_class" if len(columns) > 1 else "label"), sample
+
+
+def read_card(card: ImageCard, raw: Path) -> tuple[Layout, Format]:
+    """raw/ -> (Layout, Format): the labelled images, the test images in the sample's order, the classes."""
+    fmt, sample = read_format(card, raw)
+    folders = [raw / f for f in card.train + card.test] or _image_folders(raw)
+    missing = [f for f in folders if not f.is_dir()]
+    if missing:
+        raise CardError(f"{first_few(missing)}: no such folder (train= / test= in the card)")
+    if card.test:
+        test_dirs = [raw / f for f in card.test]
+    else:
+        test_dirs = [f for f in folders if _top(f, raw).lower().startswith("test")]
+    train_dirs = [raw / f for f in card.train] or [f for f in folders if f not in test_dirs]
+    notes: list[str] = []
+    frame, source = _labelled(card, raw, fmt, train_dirs, notes)
+    metric = get_metric(card.metric)
+    text = frame.label.astype(str)
+    task = card.task or (
+        "multilabel"
+        if metric.tasks == ("multilabel",) or (text.str.contains(" ").mean() > 0.2 and "multilabel" in metric.tasks)
+        else "binary"
+        if text.nunique() == 2 and fmt.submits != "per_class"
+        else "multiclass"
+    )
+    multi_label = task == "multilabel"
+    if fmt.submits == "per_class":
+        classes = list(fmt.columns)
+        submits: Submits = "per_class"
+    else:
+        submits = _submits(card.metric, task)
+        if submits == "probability" and task == "multiclass":
+            raise CardError(
+                f"{card.metric} scores one probability column, but {source} has {text.nunique()} classes; "
+                f"set task= or metric= in the card"
+            )
+        classes = sorted({t for s in text for t in s.split()}) if multi_label else _sort_classes(list(text.unique()))
+    numeric = bool(len(text)) and text.str.fullmatch(r"-?\d+").all()
+    fmt = Format(fmt.id_col, fmt.columns, submits, get_metric(card.metric).name, bool(numeric))
+    frame = _known_classes(frame, classes, multi_label, notes)
+    suffix = _has_suffix(sample[fmt.id_col])
+    files = [f for d in test_dirs for f in list_images(d)]
+    test = pd.DataFrame({"file": relative(files, raw), "id": [f.name if suffix else f.stem for f in files]})
+    test, matches = order_by_sample(test, sample[fmt.id_col], _sample_path(card, raw).name, notes)
+    what = {
+        "probability": f"P({classes[-1]}) in {fmt.columns[0]!r}",
+        "per_class": f"one probability column per class ({len(classes)})",
+        "label": f"the label in {fmt.columns[0]!r}",
+        "labels": f"space-separated tags in {fmt.columns[0]!r}",
+        "ranked": f"the top {fmt.metric.partition('@')[2]} labels in {fmt.columns[0]!r}",
+    }[submits]
+    notes.insert(
+        0,
+        f"read from the files: {len(frame):,} labelled images in {', '.join(sorted({_top(d, raw) for d in train_dirs}))}/ "
+        f"(labels: {source}), "
+        f"{len(test):,} test images in {', '.join(sorted({_top(d, raw) for d in test_dirs})) or '(none)'}/; {task}, "
+        f"{len(classes)} {'tags' if multi_label else 'classes'} ({first_few(classes)}); the submission: "
+        f"{fmt.id_col!r} and {what} (override in the card: labels=, target=, train=, test=, task=)",
+    )
+    return Layout(frame, test, classes, multi_label=multi_label, notes=notes, sample_matches=matches), fmt
+
+
+def _sort_classes(values: list[str]) -> list[str]:
+    try:  # numbers numerically (2 before 10); a binary 0/1 target's positive class last
+        return sorted(values, key=float)
+    except ValueError:
+        return sorted(values)
+
+
+def _known_classes(frame: pd.DataFrame, classes: list[str], multi_label: bool, notes: list[str]) -> pd.DataFrame:
+    """Rows whose label the submission can name (a class not among the sample's columns is dropped, reported)."""
+    known = set(classes)
+    ok = frame.label.map(lambda s: set(s.split()) <= known if multi_label else s in known).astype(bool)
+    if not ok.all():
+        notes.append(f"{int((~ok).sum())} labelled images of classes not in the sample submission were dropped")
+    return frame[ok].reset_index(drop=True)
+
+
+def _label_file(card: ImageCard, raw: Path, id_col: str) -> Path | None:
+    if card.labels:
+        if not (raw / card.labels).is_file():
+            raise CardError(f"{raw / card.labels}: not found (labels= in the card)")
+        return raw / card.labels
+    sample = _sample_path(card, raw)
+    found = [
+        p
+        for p in sorted(raw.glob("*.csv"))
+        if p != sample and id_col in pd.read_csv(p, nrows=0).columns.str.strip().tolist()
+    ]
+    if len(found) > 1:
+        raise CardError(f"{raw}: {len(found)} .csv files have the id column {id_col!r}; set labels= in the card")
+    return found[0] if found else None
+
+
+def _labelled(
+    card: ImageCard, raw: Path, fmt: Format, train_dirs: list[Path], notes: list[str]
+) -> tuple[pd.DataFrame, str]:
+    """(file, label) of every labelled image on disk, and where the labels came from (file:column)."""
+    path = _label_file(card, raw, fmt.id_col)
+    if path is None:  # folders per class: train/<class>/*.jpg
+        tops = [_top(d, raw) for d in train_dirs]  # class folders: two or more image folders under one top
+        rows = [
+            (str(p.relative_to(raw)), d.name)
+            for d, top in zip(train_dirs, tops, strict=True)
+            if d.parent != raw and tops.count(top) > 1
+            for p in list_images(d)
+        ]
+        if not rows:
+            raise CardError(
+                f"{raw}: no label file (a .csv with the id column {fmt.id_col!r}) and no class folders "
+                f"(train/<class>/*.jpg); set labels= in the card"
+            )
+        return pd.DataFrame(rows, columns=["file", "label"]), "the class folders"
+    labels = pd.read_csv(path, dtype=str, keep_default_na=False)
+    others = [c for c in labels.columns if c != fmt.id_col]
+    label_col = card.target or (
+        fmt.columns[0] if len(fmt.columns) == 1 and fmt.columns[0] in others else others[0] if len(others) == 1 else ""
+    )
+    if label_col not in labels.columns:
+        raise CardError(
+            f"{path}: which column is the label? It has {first_few(others)}; set target= in the card"
+            if not card.target
+            else f"{path}: no column {label_col!r} (target=); it has {first_few(others)}"
+        )
+    dupes = labels[fmt.id_col].duplicated()
+    if dupes.any():
+        notes.append(
+            f"{path.name}: {int(dupes.sum())} duplicated ids, kept the first ({first_few(labels[dupes].iloc[:, 0])})"
+        )
+        labels = labels[~dupes]
+    on_disk = _by_name(train_dirs, raw)
+    files = labels[fmt.id_col].map(on_disk)
+    lost = labels[fmt.id_col][files.isna()]
+    if len(lost):
+        notes.append(
+            f"{path.name}: {len(lost):,} of {len(labels):,} labelled images are not in "
+            f"{', '.join(sorted({_top(d, raw) for d in train_dirs})) or 'any image folder'}/ and were dropped "
+            f"({first_few(lost)})"
+        )
+    frame = pd.DataFrame({"file": files, "label": labels[label_col].str.strip()})[files.notna()]
+    if frame.empty:
+        raise CardError(f"{path}: none of its {len(labels):,} ids names an image in the training folders (train=)")
+    return frame.reset_index(drop=True), f"{path.name}:{label_col}"
+
+
+def submission(
+    fmt: Format, test: pd.DataFrame, probs: np.ndarray, layout: Layout, setting, clip: float
+) -> pd.DataFrame:
+    """The submission of `probs` in the sample's format. `setting`: multi-label thresholds; for single-label
+    `clip` is the log-loss clip (probabilities) or the threshold on P(the last class) (f1, mcc)."""
+    classes = np.array(layout.classes)
+    out = pd.DataFrame({fmt.id_col: test.id.to_numpy()})
+    if fmt.submits == "per_class":
+        p = probs.clip(clip, 1 - clip) if clip > 0 else probs
+        p = p if layout.multi_label else p / p.sum(1, keepdims=True)
+        return pd.concat([out, pd.DataFrame(p, columns=list(classes))], axis=1)
+    col = fmt.columns[0]
+    if fmt.submits == "probability":
+        out[col] = probs[:, -1].clip(clip, 1 - clip)
+        return out
+    if fmt.submits == "labels":
+        above = probs > np.asarray(setting)
+        above[np.arange(len(probs)), probs.argmax(1)] = True
+        out[col] = [" ".join(classes[row]) for row in above]
+        return out
+    if fmt.submits == "ranked":
+        k = int(fmt.metric.partition("@")[2] or 5)
+        out[col] = [" ".join(classes[row]) for row in np.argsort(-probs, 1)[:, :k]]
+        return out
+    pick = (probs[:, -1] > clip).astype(int) if clip > 0 and len(classes) == 2 else probs.argmax(1)
+    out[col] = classes[pick]
+    if fmt.numeric_labels:
+        out[col] = out[col].astype("int64")
+    return out
+
+
+def columns(fmt: Format, classes: list[str]) -> dict[str, submitlib.Column]:
+    """What each submission column must hold, as Kaggle scores it."""
+    if fmt.submits in ("per_class", "probability"):
+        return {c: submitlib.probability() for c in fmt.columns}
+    if fmt.submits == "label":
+        return {fmt.columns[0]: submitlib.label(classes)}
+    return {fmt.columns[0]: submitlib.labels(classes)}
+
+
+def scored_as(metric: str) -> str:
+    """The name the runs' figures carry (`oof_<name>`): log loss and sample F2 as the image steps name them."""
+    name = get_metric(metric).name
+    return {"mlogloss": "logloss", "f2_samples": "f2"}.get(name, name)
+
+
+def task_for(card: ImageCard, comp: str, spec: DataSpec, raw: Path) -> ImageTask:
+    """The card resolved against raw/'s files: the ImageTask every image step runs on."""
+    layout, fmt = read_card(card, raw)
+    return ImageTask(
+        comp,
+        spec,
+        lambda folder: layout if folder == raw else read_card(card, folder)[0],
+        lambda *args: submission(fmt, *args),
+        _sample_path(card, raw).name,
+        fmt.id_col,
+        lambda classes: columns(fmt, classes),
+        metric=card.metric,
+    )
+
+
+def cut(card: ImageCard, raw: Path, dest: Path, seed: int) -> pd.DataFrame:
+    """A backtest's raw folder laid out as the competition's: a stratified fifth of the labelled images moves to
+    the test folder (named as before), the label file keeps the rest, a sample submission lists the moved ones;
+    returns their answers (the id, `answer`: the label, `positive`: 1 where it is the last class)."""
+    from pipelines.vision.backtest import held_out, place
+
+    layout, fmt = read_card(card, raw)
+    sample = pd.read_csv(_sample_path(card, raw), dtype=str, keep_default_na=False)
+    label_path = _label_file(card, raw, fmt.id_col)
+    suffix = _has_suffix(pd.read_csv(label_path, dtype=str)[fmt.id_col]) if label_path else False
+    held = held_out(list(layout.train.label), seed, multi_label=layout.multi_label)
+    for file in layout.train.file[~held]:
+        place(raw / file, dest / file)
+    test_dir = card.test[0] if card.test else "test"
+    held_files = [Path(f) for f in layout.train.file[held]]
+    if len({f.name for f in held_files}) < len(held_files):  # class folders may repeat a name: number them
+        held_files_as = [f"{i}{f.suffix}" for i, f in enumerate(held_files)]
+    else:
+        held_files_as = [f.name for f in held_files]
+    for f, name in zip(held_files, held_files_as, strict=True):
+        place(raw / f, dest / test_dir / name)
+    ids = [n if suffix or not label_path else Path(n).stem for n in held_files_as]
+    if label_path is not None:
+        labels = pd.read_csv(label_path, dtype=str, keep_default_na=False)
+        held_ids = {f.name if suffix else f.stem for f in held_files}
+        labels[~labels[fmt.id_col].isin(held_ids)].to_csv(dest / label_path.name, index=False)
+    values = {c: sample[c].iloc[0] if len(sample) else "" for c in fmt.columns}
+    pd.DataFrame({fmt.id_col: ids, **values}).to_csv(dest / _sample_path(card, raw).name, index=False)
+    answers = layout.train.label[held].to_numpy()
+    return pd.DataFrame({fmt.id_col: ids, "answer": answers, "positive": (answers == layout.classes[-1]).astype(int)})
+
+
+def score(card: ImageCard, sub: pd.DataFrame, hidden: pd.DataFrame) -> float:
+    """The card's metric of a submission against the cut's answers, as Kaggle scores it."""
+    metric = get_metric(card.metric)
+    id_col, values = sub.columns[0], list(sub.columns[1:])
+    merged = hidden.astype({id_col: str}).merge(sub.astype({id_col: str}), on=id_col, how="left")
+    if merged[values].isna().any().any():
+        raise ValueError(f"the submission lacks {int(merged[values[0]].isna().sum())} of the hidden ids")
+    answer = merged.answer.astype(str)
+    if len(values) > 1:  # one probability column per class
+        if metric.tasks == ("multilabel",) or answer.str.contains(" ").any():
+            return metric.score(np.array([[v in a.split() for v in values] for a in answer], int), merged[values])
+        return metric.score(answer.map({v: i for i, v in enumerate(values)}).to_numpy(), merged[values].to_numpy())
+    pred = merged[values[0]]
+    if metric.submits == "probability":
+        return metric.score(merged.positive.to_numpy(), pred.to_numpy(np.float64))
+    if metric.submits == "ranked":
+        return metric.score(answer, [p.split() for p in pred.astype(str)])
+    if metric.submits == "labels":
+        tags = sorted({t for s in [*answer, *pred.astype(str)] for t in s.split()})
+        return metric.score(
+            *(np.array([[t in s.split() for t in tags] for s in col], int) for col in (answer, pred.astype(str)))
+        )
+    if metric.threshold:  # f1, mcc: of the positive (last) class
+        return metric.score(
+            merged.positive.to_numpy(), (pred.astype(str) == answer[merged.positive == 1].iloc[0]).astype(int)
+        )
+    try:
+        return metric.score(answer.astype(float).to_numpy(), pred.astype(float).to_numpy())
+    except ValueError:
+        return metric.score(answer.to_numpy(), pred.astype(str).to_numpy())
+
+
+def competition(card: ImageCard, package: str) -> dict:
+    """The module-level names of the competition contract (pipelines/registry.py) for an image card's package."""
+    comp = package.rsplit(".", 1)[-1].replace("_", "-")
+    named = [n for n in (card.sample, card.labels) if n]
+    spec = DataSpec(slug=card.slug, files={n: [] for n in named})
+
+    def step(name: str):
+        def run(paths, *args, **kwargs):
+            from pipelines.vision import steps  # torch: imported when a step runs
+
+            return getattr(steps, name)(task_for(card, comp, spec, paths.raw), paths, *args, **kwargs)
+
+        run.__name__ = run.__qualname__ = name
+        return run
+
+    metric = scored_as(card.metric)
+    return {
+        "SPEC": spec,
+        "Config": with_defaults(VisionConfig, card.defaults, "defaults="),
+        "HEADLINE": f"oof_{metric}",
+        "DISTRIBUTED": True,
+        "BACKTEST": Backtest(
+            windows=WINDOWS,
+            cut=lambda raw, dest, seed: cut(card, raw, dest, seed),
+            score=lambda sub, hidden: score(card, sub, hidden),
+            metric=metric,
+            id_col=card.id or "",
+            greater_is_better=get_metric(card.metric).greater_is_better,
+            peers=PEERS,
+        ),
+        **{name: step(name) for name in STEPS},
+    }

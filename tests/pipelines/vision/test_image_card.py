@@ -1,0 +1,179 @@
+"""The generic image kind: a card written by `make new KIND=image`, the layout and the submission's format read
+from the files (four layouts Kaggle ships), the backtest's cut and score, each kind run new -> all."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import pipelines
+from pipelines.__main__ import main
+from pipelines.config import with_defaults
+from pipelines.paths import ROOT
+from pipelines.submit import validate_submission
+from pipelines.vision.card import CardError, ImageCard, columns, cut, read_card, score, submission
+from pipelines.vision.config import VisionConfig
+from pipelines.vision.sample import KINDS, write_competition
+
+SMALL = ["sizes=[32]", "probe_arch=efficientnet_lite0", "probe_size=64", "tta=1"]
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory):
+    base = tmp_path_factory.mktemp("image_kinds")
+    return {kind: write_competition(kind, base / kind, n=120, n_test=30) for kind in KINDS}
+
+
+@pytest.mark.parametrize(
+    "kind, submits, classes, multi_label, test_id",
+    [
+        ("binary", "probability", ["0", "1"], False, "img00120.jpg"),  # ids are file names, as the label file's
+        ("classes", "per_class", [f"d{d}" for d in range(10)], False, "img00120"),
+        ("folders", "label", [f"d{d}" for d in range(10)], False, "img00120"),
+        ("tags", "labels", ["big", "even", "odd", "small"], True, "img00120"),
+    ],
+)
+def test_the_layout_and_the_format_are_read_from_the_files(sources, kind, submits, classes, multi_label, test_id):
+    layout, fmt = read_card(ImageCard(slug="x", metric=KINDS[kind]), sources[kind])
+    assert (fmt.submits, layout.classes, layout.multi_label) == (submits, classes, multi_label)
+    assert len(layout.train) == 120 and len(layout.test) == 30 and layout.sample_matches
+    assert layout.test.id.iloc[0] == test_id and all((sources[kind] / f).is_file() for f in layout.train.file)
+    assert layout.notes[0].startswith("read from the files: 120 labelled images")
+
+
+def test_what_the_files_cannot_say_names_the_card_line(sources, tmp_path):
+    with pytest.raises(ValueError, match="scores numbers; the image kind predicts classes"):
+        ImageCard(slug="x", metric="rmse")
+    src = sources["binary"]
+    with pytest.raises(CardError, match="no sample_submission.csv; .*set sample="):
+        read_card(ImageCard(slug="x", metric="auc", sample="sample_submission.csv"), tmp_path)
+    twin = tmp_path / "twin"
+    twin.mkdir()
+    for f in ("train.csv", "sample_submission.csv"):
+        (twin / f).write_bytes((src / f).read_bytes())
+    (twin / "more.csv").write_bytes((src / "train.csv").read_bytes())
+    with pytest.raises(CardError, match="2 .csv files have the id column 'id'; set labels="):
+        read_card(ImageCard(slug="x", metric="auc"), twin)
+    with pytest.raises(CardError, match="none of its 120 ids names an image"):
+        read_card(ImageCard(slug="x", metric="auc", labels="more.csv"), twin)
+    with pytest.raises(CardError, match="no column 'cactus' .target="):
+        read_card(ImageCard(slug="x", metric="auc", target="cactus"), src)
+    with pytest.raises(CardError, match="auc scores one probability column, but labels.csv:breed has 10 classes"):
+        read_card(ImageCard(slug="x", metric="auc"), _single_column(sources["classes"], tmp_path / "one"))
+
+
+def _single_column(src, dest):
+    """The multi-class competition with a one-column sample (`id,breed`)."""
+    dest.mkdir()
+    for p in src.rglob("*"):
+        if p.is_file():
+            (dest / p.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
+            (dest / p.relative_to(src)).write_bytes(p.read_bytes())
+    sample = pd.read_csv(src / "sample_submission.csv")
+    sample[["id"]].assign(breed="d0").to_csv(dest / "sample_submission.csv", index=False)
+    return dest
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_cut_scores_the_true_answers_perfectly_and_submissions_match_the_sample(sources, tmp_path, kind):
+    """The backtest's cut is a competition laid out as the original; a submission written from the true answers
+    in the format read from it passes the sample's checks and scores perfectly, a shuffled one does not."""
+    card = ImageCard(slug="x", metric=KINDS[kind])
+    hidden = cut(card, sources[kind], tmp_path / "cut", seed=0)
+    layout, fmt = read_card(card, tmp_path / "cut")
+    assert len(layout.test) == len(hidden) == 24 and len(layout.train) == 96  # a fifth held out
+    assert layout.test.id.astype(str).tolist() == hidden.iloc[:, 0].astype(str).tolist()
+    index = {c: i for i, c in enumerate(layout.classes)}
+    probs = np.full((len(hidden), len(layout.classes)), 0.01)
+    for row, answer in enumerate(hidden.answer):
+        for tag in answer.split():
+            probs[row, index[tag]] = 0.9
+    sub = submission(fmt, layout.test, probs, layout, np.full(len(layout.classes), 0.5), 0.0)
+    sample = pd.read_csv(next((tmp_path / "cut").glob("sample_submission*.csv")))
+    validate_submission(sub, sample, fmt.id_col, columns=columns(fmt, layout.classes))
+    perfect = {"auc": 1.0, "mlogloss": None, "accuracy": 1.0, "f2": 1.0}[KINDS[kind]]
+    got = score(card, sub, hidden)
+    assert got == pytest.approx(perfect) if perfect is not None else got < 0.2
+    shuffled = sub.assign(**{c: sub[c].sample(frac=1, random_state=1).to_numpy() for c in sub.columns[1:]})
+    worse = score(card, shuffled, hidden)
+    assert worse < got if perfect is not None else worse > got
+
+
+def test_card_defaults_change_the_config_and_an_unknown_key_is_named():
+    cfg = with_defaults(VisionConfig, {"sizes": [64], "members": ["net"]})()
+    assert cfg.sizes == [64] and cfg.members == ["net"] and VisionConfig().sizes == [224]
+    with pytest.raises(ValueError, match=r"defaults names \['size'\], not settings of VisionConfig"):
+        with_defaults(VisionConfig, {"size": 64})
+
+
+def test_a_package_keeps_what_it_defines_beside_its_card(tmp_path, monkeypatch):
+    pkg = tmp_path / "ext" / "own_config"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text(
+        "from dataclasses import dataclass\n\nfrom pipelines.vision.card import ImageCard\n"
+        "from pipelines.vision.config import VisionConfig\n\n"
+        'CARD = ImageCard(slug="x", metric="auc")\n\n\n@dataclass\nclass Config(VisionConfig):\n    lr: float = 0.5\n'
+    )
+    monkeypatch.setenv("KAGGLE_COMPETITIONS", str(tmp_path / "ext"))
+    monkeypatch.setattr(pipelines, "__path__", list(pipelines.__path__))
+    from pipelines import registry
+
+    comp = registry.load("own-config")
+    assert comp.Config().lr == 0.5 and comp.HEADLINE == "oof_auc" and comp.BACKTEST.greater_is_better
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_kind_runs_new_download_all_to_a_valid_submission(sources, tmp_path, monkeypatch, kind, capsys):
+    """`new --kind image`, then download, features, train and predict from the files alone: the submission has
+    the sample's columns and ids, and the out-of-fold score beats chance."""
+    comp = f"pictures-{kind}"
+    monkeypatch.setenv("KAGGLE_COMPETITIONS", str(tmp_path / "ext"))
+    monkeypatch.setenv("SUBMISSIONS", str(tmp_path / "subs"))
+    monkeypatch.setattr(pipelines, "__path__", list(pipelines.__path__))
+    assert main(["new", comp, "--kind", "image", "--metric", KINDS[kind]]) == 0
+    assert (tmp_path / "ext" / comp.replace("-", "_") / "__init__.py").read_text().count("\n") <= 20
+    data = ["--data", str(tmp_path / "data")]
+    for step in (
+        ["download", comp, "--src", str(sources[kind])],
+        ["features", comp],
+        ["train", comp],
+        ["predict", comp],
+    ):
+        assert main([*step, *data, *(SMALL if step[0] != "download" else [])]) == 0, capsys.readouterr().err
+    result = json.loads((tmp_path / "data" / comp / "runs" / "default" / "result.json").read_text())
+    name = {"mlogloss": "logloss"}.get(KINDS[kind], KINDS[kind])
+    chance = {"auc": 0.5, "logloss": np.log(10), "accuracy": 0.1, "f2": 0.6}[name]
+    assert result[f"oof_{name}"] < chance if name == "logloss" else result[f"oof_{name}"] > chance
+    sub = pd.read_csv(tmp_path / "subs" / comp / "default.csv")
+    sample = pd.read_csv(next(sources[kind].glob("sample_submission*.csv")))
+    assert list(sub.columns) == list(sample.columns) and sub.iloc[:, 0].tolist() == sample.iloc[:, 0].tolist()
+
+
+@pytest.mark.slow
+def test_make_new_image_then_make_all_and_backtest(sources, tmp_path):
+    env = {**os.environ, "KAGGLE_COMPETITIONS": str(tmp_path / "ext")}
+    args = ["COMP=my-pictures", f"DATA={tmp_path / 'data'}", f"SUBMISSIONS={tmp_path / 'subs'}"]
+
+    def make(*a):
+        r = subprocess.run(
+            ["make", "--no-print-directory", *a, *args], cwd=ROOT, env=env, capture_output=True, text=True
+        )
+        assert r.returncode == 0, r.stdout + r.stderr
+        return r.stdout
+
+    assert "the card of my-pictures (image, auc)" in make("new", "KIND=image", "METRIC=auc")
+    assert "my-pictures" in make("help")
+    make("download", f"SRC={sources['binary']}")
+    out = make("all", f"ARGS={' '.join(SMALL)}")
+    assert (
+        "auc on all labelled images, out of fold" in out
+        and (tmp_path / "subs" / "my-pictures" / "default.csv").is_file()
+    )
+    table = make("backtest", f"ARGS={' '.join(SMALL)}", "WINDOWS=cut0")
+    assert "backtest of my-pictures run default (auc, higher is better" in table and "peer probe-lite0" in table
