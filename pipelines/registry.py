@@ -85,7 +85,7 @@ def _import(name: str) -> ModuleType:
         at = f"{where.filename}:{where.lineno}: " if where else ""
         raise SystemExit(f"{at}{type(e).__name__}: {e}\n(fix that line of the competition's package)") from None
     card = getattr(module, "CARD", None)
-    if card is not None and not hasattr(module, "SPEC"):
+    if card is not None:
         from pipelines.tabular import Card
         from pipelines.tabular import competition as tabular
         from pipelines.vision.card import competition as image
@@ -193,8 +193,8 @@ def code_files(comp: str) -> list[Path]:
     read from their import statements (imports inside functions too: a step bound lazily counts): what its
     results depend on besides data and settings. The `__init__.py` of each package on the way counts (it runs
     first), without what it imports; the modules of NOT_RESULTS do not."""
-    start = find(comp).train.__module__
-    todo, files, parents = [start], {}, set()
+    # the steps' module, and the package itself (a card's package: its Config, its own feature hook)
+    todo, files, parents = [find(comp).train.__module__, module_name(comp)], {}, set()
     while todo:
         name = todo.pop()
         if name in files or name in NOT_RESULTS or (path := _module_file(name)) is None:

@@ -1,5 +1,6 @@
 """Planet: Understanding the Amazon from Space (multi-label, scored by sample-averaged F2): train_v2.csv +
-train-jpg/ (CMYK JPEG chips), test in test-jpg/ (+ test-jpg-additional/)."""
+train-jpg/ (CMYK JPEG chips), test in test-jpg/ (+ test-jpg-additional/); a card on the image kind
+(pipelines/vision/card.py) with its own defaults and embedded sample."""
 
 from __future__ import annotations
 
@@ -7,12 +8,18 @@ from dataclasses import dataclass, field
 
 from pipelines.download import DataSpec
 from pipelines.planet import sample
-from pipelines.planet.layout import cut_planet, planet_submission, read_planet
-from pipelines.submit import labels
-from pipelines.vision import STEPS, VisionConfig, bind
-from pipelines.vision import backtest as vbt
-from pipelines.vision.task import ImageTask
+from pipelines.vision import VisionConfig
+from pipelines.vision.card import ImageCard
 
+# The course's sample has neither a sample submission nor test chips (nor one label file only): id and target
+# say what the submission holds, labels= which file.
+CARD = ImageCard(
+    slug="planet-understanding-the-amazon-from-space",
+    metric="f2",
+    labels="train_v2.csv",
+    id="image_name",
+    target="tags",
+)
 SPEC = DataSpec(
     slug="planet-understanding-the-amazon-from-space",
     files={"train_v2.csv": ["image_name", "tags"], "train-jpg": []},
@@ -33,22 +40,3 @@ class Config(VisionConfig):
     min_scale: float = 0.75
     lighting: float = 0.05
     cache_scale: float = 1.0  # the chips are 256 px already: a larger cache would only upsample
-
-
-# Scored by F2 on `tags`: space-separated tags among those seen in training.
-TASK = ImageTask(
-    "planet",
-    SPEC,
-    read_planet,
-    planet_submission,
-    "sample_submission_v2.csv",
-    "image_name",
-    lambda classes: {"tags": labels(classes)},
-)
-build_features, train, lr_find, predict, submit = bind(TASK)
-DISTRIBUTED = True  # `make train NPROC=2`: the net's stages train data-parallel under torchrun
-
-# make backtest: a seeded, stratified fifth of the labelled images as the hidden test set
-BACKTEST = vbt.image_backtest(cut_planet, vbt.sample_f2, "f2", "image_name", "tags", greater_is_better=True)
-HEADLINE = "oof_f2"  # make runs / make report: sample-averaged F2 out of fold (thresholds too), as Kaggle scores it
-__all__ = ["BACKTEST", "DISTRIBUTED", "HEADLINE", "SPEC", "TASK", "Config", *STEPS]

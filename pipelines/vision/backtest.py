@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from models.metrics import f2_score, log_loss
+from models.metrics import log_loss
 from pipelines.backtest import Backtest
 
 FRACTION = 0.2  # of the labelled images, held out as the hidden test set
@@ -66,25 +66,6 @@ def binary_log_loss(submission: pd.DataFrame, hidden: pd.DataFrame, id_col: str,
         raise ValueError(f"the submission lacks {merged[column].isna().sum()} of the hidden ids")
     p = merged[column].to_numpy(np.float64)
     return log_loss(np.stack([1 - p, p], 1), merged[f"{column}_true"].to_numpy(int))
-
-
-def multiclass_log_loss(submission: pd.DataFrame, hidden: pd.DataFrame, id_col: str, label_col: str) -> float:
-    """Kaggle's multi-class log loss: one probability column per class, rows rescaled to sum to 1."""
-    merged = hidden.merge(submission, on=id_col, how="left")
-    classes = [c for c in submission.columns if c != id_col]
-    index = {c: i for i, c in enumerate(classes)}
-    return log_loss(merged[classes].to_numpy(np.float64), merged[label_col].map(index).to_numpy(int))
-
-
-def sample_f2(submission: pd.DataFrame, hidden: pd.DataFrame, id_col: str, column: str) -> float:
-    """Planet's sample-averaged F2 of space-separated tag lists."""
-    merged = hidden.merge(submission, on=id_col, how="left", suffixes=("_true", "")).fillna("")
-    tags = sorted({t for s in pd.concat([merged[column], merged[f"{column}_true"]]) for t in s.split()})
-
-    def matrix(col: str) -> np.ndarray:
-        return np.array([[t in s.split() for t in tags] for s in merged[col]], float)
-
-    return f2_score(matrix(column), matrix(f"{column}_true"), 0.5)
 
 
 def accuracy_of(submission: pd.DataFrame, hidden: pd.DataFrame, id_col: str, column: str) -> float:

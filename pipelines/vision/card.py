@@ -20,6 +20,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
 from features.images import IMAGE_SUFFIXES, list_images
 from models.metrics import TASKS, get_metric
@@ -30,7 +31,7 @@ from pipelines.download import DataSpec
 from pipelines.vision import STEPS
 from pipelines.vision.backtest import PEERS, WINDOWS
 from pipelines.vision.config import VisionConfig
-from pipelines.vision.layouts import Layout, first_few, order_by_sample, relative
+from pipelines.vision.layouts import Layout, first_few, labelled_csv, order_by_sample, relative
 from pipelines.vision.task import ImageTask
 
 Submits = Literal["probability", "per_class", "label", "labels", "ranked"]
@@ -102,17 +103,6 @@ def _top(folder: Path, raw: Path) -> str:
     return folder.relative_to(raw).parts[0]
 
 
-def _by_name(folders: list[Path], raw: Path) -> dict[str, str]:
-    """file name and stem -> file relative to raw, for every image in `folders` (class folders excluded)."""
-    out = {}
-    for folder in folders:
-        for p in list_images(folder):
-            rel = str(p.relative_to(raw))
-            out.setdefault(p.name, rel)
-            out.setdefault(p.stem, rel)
-    return out
-
-
 def _has_suffix(ids: pd.Series) -> bool:
     return bool(len(ids)) and ids.astype(str).str.lower().str.endswith(IMAGE_SUFFIXES).mean() > 0.5
 
@@ -127,9 +117,14 @@ def _submits(metric_name: str, task: str) -> Submits:
 def read_format(card: ImageCard, raw: Path) -> tuple[Format, pd.DataFrame | None]:
     """(the submission's format, the sample's rows) from the card and raw/'s sample submission."""
     path = _sample_path(card, raw)
+    if (path is None or not path.is_file()) and card.id and card.target:  # a copy without one (a course sample)
+        return Format(card.id, (card.target,), "label"), None
     if path is None or not path.is_file():
         where = path.name if path else "sample_submission*.csv"
-        raise CardError(f"{raw}: no {where}; the image kind reads the submission's columns from it (set sample=)")
+        raise CardError(
+            f"{raw}: no {where}; the image kind reads the submission's columns from it (set sample=, or id= and "
+            f"target= when the data has none)"
+        )
     sample = pd.read_csv(path, dtype=str, keep_default_na=False)
     id_col = card.id or sample.columns[0]
     if id_col not in sample.columns:
@@ -143,15 +138,13 @@ def read_format(card: ImageCard, raw: Path) -> tuple[Format, pd.DataFrame | None
 def read_card(card: ImageCard, raw: Path) -> tuple[Layout, Format]:
     """raw/ -> (Layout, Format): the labelled images, the test images in the sample's order, the classes."""
     fmt, sample = read_format(card, raw)
-    folders = [raw / f for f in card.train + card.test] or _image_folders(raw)
-    missing = [f for f in folders if not f.is_dir()]
+    named = [raw / f for f in card.train + card.test]
+    missing = [f for f in named if not f.is_dir()]
     if missing:
         raise CardError(f"{first_few(missing)}: no such folder (train= / test= in the card)")
-    if card.test:
-        test_dirs = [raw / f for f in card.test]
-    else:
-        test_dirs = [f for f in folders if _top(f, raw).lower().startswith("test")]
-    train_dirs = [raw / f for f in card.train] or [f for f in folders if f not in test_dirs]
+    found = [f for f in _image_folders(raw) if f not in named]
+    test_dirs = [raw / f for f in card.test] or [f for f in found if _top(f, raw).lower().startswith("test")]
+    train_dirs = [raw / f for f in card.train] or [f for f in found if f not in test_dirs]
     notes: list[str] = []
     frame, source = _labelled(card, raw, fmt, train_dirs, notes)
     metric = get_metric(card.metric)
@@ -178,10 +171,12 @@ def read_card(card: ImageCard, raw: Path) -> tuple[Layout, Format]:
     numeric = bool(len(text)) and text.str.fullmatch(r"-?\d+").all()
     fmt = Format(fmt.id_col, fmt.columns, submits, get_metric(card.metric).name, bool(numeric))
     frame = _known_classes(frame, classes, multi_label, notes)
-    suffix = _has_suffix(sample[fmt.id_col])
+    suffix = _has_suffix(frame.id if sample is None else sample[fmt.id_col])
     files = [f for d in test_dirs for f in list_images(d)]
     test = pd.DataFrame({"file": relative(files, raw), "id": [f.name if suffix else f.stem for f in files]})
-    test, matches = order_by_sample(test, sample[fmt.id_col], _sample_path(card, raw).name, notes)
+    matches = True
+    if sample is not None:
+        test, matches = order_by_sample(test, sample[fmt.id_col], _sample_path(card, raw).name, notes)
     what = {
         "probability": f"P({classes[-1]}) in {fmt.columns[0]!r}",
         "per_class": f"one probability column per class ({len(classes)})",
@@ -192,12 +187,22 @@ def read_card(card: ImageCard, raw: Path) -> tuple[Layout, Format]:
     notes.insert(
         0,
         f"read from the files: {len(frame):,} labelled images in {', '.join(sorted({_top(d, raw) for d in train_dirs}))}/ "
-        f"(labels: {source}), "
+        f"(labels: {source}; the first is {_size(raw / frame.file.iloc[0])} px), "
         f"{len(test):,} test images in {', '.join(sorted({_top(d, raw) for d in test_dirs})) or '(none)'}/; {task}, "
         f"{len(classes)} {'tags' if multi_label else 'classes'} ({first_few(classes)}); the submission: "
         f"{fmt.id_col!r} and {what} (override in the card: labels=, target=, train=, test=, task=)",
     )
-    return Layout(frame, test, classes, multi_label=multi_label, notes=notes, sample_matches=matches), fmt
+    layout = Layout(frame[["file", "label"]], test, classes, multi_label, notes, sample_matches=matches)
+    return layout, fmt
+
+
+def _size(path: Path) -> str:
+    """An image's width x height, from its header (for the settings: 32 px photos need no 224 px model)."""
+    try:
+        with Image.open(path) as img:
+            return f"{img.width}x{img.height}"
+    except OSError:
+        return "unreadable"
 
 
 def _sort_classes(values: list[str]) -> list[str]:
@@ -212,7 +217,17 @@ def _known_classes(frame: pd.DataFrame, classes: list[str], multi_label: bool, n
     known = set(classes)
     ok = frame.label.map(lambda s: set(s.split()) <= known if multi_label else s in known).astype(bool)
     if not ok.all():
-        notes.append(f"{int((~ok).sum())} labelled images of classes not in the sample submission were dropped")
+        notes.append(
+            f"{int((~ok).sum())} labelled images of classes not in the sample submission were dropped "
+            f"({first_few(sorted(set(frame.label[~ok])))})"
+        )
+    seen = {t for s in frame.label[ok] for t in s.split()}
+    unseen = [c for c in classes if c not in seen]
+    if unseen:
+        notes.append(
+            f"{len(unseen)} of {len(classes)} classes have no training image ({first_few(unseen)}); the model still "
+            f"outputs them (low probability) so the submission has every column"
+        )
     return frame[ok].reset_index(drop=True)
 
 
@@ -250,7 +265,8 @@ def _labelled(
                 f"{raw}: no label file (a .csv with the id column {fmt.id_col!r}) and no class folders "
                 f"(train/<class>/*.jpg); set labels= in the card"
             )
-        return pd.DataFrame(rows, columns=["file", "label"]), "the class folders"
+        frame = pd.DataFrame(rows, columns=["file", "label"])
+        return frame.assign(id=[Path(f).stem for f in frame.file]), "the class folders"
     labels = pd.read_csv(path, dtype=str, keep_default_na=False)
     others = [c for c in labels.columns if c != fmt.id_col]
     label_col = card.target or (
@@ -262,25 +278,12 @@ def _labelled(
             if not card.target
             else f"{path}: no column {label_col!r} (target=); it has {first_few(others)}"
         )
-    dupes = labels[fmt.id_col].duplicated()
-    if dupes.any():
-        notes.append(
-            f"{path.name}: {int(dupes.sum())} duplicated ids, kept the first ({first_few(labels[dupes].iloc[:, 0])})"
-        )
-        labels = labels[~dupes]
-    on_disk = _by_name(train_dirs, raw)
-    files = labels[fmt.id_col].map(on_disk)
-    lost = labels[fmt.id_col][files.isna()]
-    if len(lost):
-        notes.append(
-            f"{path.name}: {len(lost):,} of {len(labels):,} labelled images are not in "
-            f"{', '.join(sorted({_top(d, raw) for d in train_dirs})) or 'any image folder'}/ and were dropped "
-            f"({first_few(lost)})"
-        )
-    frame = pd.DataFrame({"file": files, "label": labels[label_col].str.strip()})[files.notna()]
+    folders = tuple(str(d.relative_to(raw)) for d in train_dirs)
+    frame, more = labelled_csv(raw, path.name, fmt.id_col, label_col, folders)
+    notes += more
     if frame.empty:
         raise CardError(f"{path}: none of its {len(labels):,} ids names an image in the training folders (train=)")
-    return frame.reset_index(drop=True), f"{path.name}:{label_col}"
+    return frame, f"{path.name}:{label_col}"
 
 
 def submission(
@@ -337,7 +340,7 @@ def task_for(card: ImageCard, comp: str, spec: DataSpec, raw: Path) -> ImageTask
         spec,
         lambda folder: layout if folder == raw else read_card(card, folder)[0],
         lambda *args: submission(fmt, *args),
-        _sample_path(card, raw).name,
+        sample.name if (sample := _sample_path(card, raw)) and sample.is_file() else None,
         fmt.id_col,
         lambda classes: columns(fmt, classes),
         metric=card.metric,
@@ -351,13 +354,19 @@ def cut(card: ImageCard, raw: Path, dest: Path, seed: int) -> pd.DataFrame:
     from pipelines.vision.backtest import held_out, place
 
     layout, fmt = read_card(card, raw)
-    sample = pd.read_csv(_sample_path(card, raw), dtype=str, keep_default_na=False)
+    sample_path = _sample_path(card, raw)
+    if sample_path is None or not sample_path.is_file():
+        sample_path, sample = raw / (card.sample or "sample_submission.csv"), pd.DataFrame()
+    else:
+        sample = pd.read_csv(sample_path, dtype=str, keep_default_na=False)
     label_path = _label_file(card, raw, fmt.id_col)
-    suffix = _has_suffix(pd.read_csv(label_path, dtype=str)[fmt.id_col]) if label_path else False
+    ids_as = sample[fmt.id_col] if len(sample) else pd.read_csv(label_path, dtype=str)[fmt.id_col] if label_path else []
+    suffix = _has_suffix(pd.Series(ids_as))  # ids as the competition writes them: file names or stems
     held = held_out(list(layout.train.label), seed, multi_label=layout.multi_label)
     for file in layout.train.file[~held]:
         place(raw / file, dest / file)
-    test_dir = card.test[0] if card.test else "test"
+    tops = layout.test.file.map(lambda f: Path(f).parts[0])  # the cut's test folder: the (main) one the data has
+    test_dir = card.test[0] if card.test else tops.mode().iloc[0] if len(tops) else "test"
     held_files = [Path(f) for f in layout.train.file[held]]
     if len({f.name for f in held_files}) < len(held_files):  # class folders may repeat a name: number them
         held_files_as = [f"{i}{f.suffix}" for i, f in enumerate(held_files)]
@@ -365,13 +374,14 @@ def cut(card: ImageCard, raw: Path, dest: Path, seed: int) -> pd.DataFrame:
         held_files_as = [f.name for f in held_files]
     for f, name in zip(held_files, held_files_as, strict=True):
         place(raw / f, dest / test_dir / name)
-    ids = [n if suffix or not label_path else Path(n).stem for n in held_files_as]
+    ids = [n if suffix else Path(n).stem for n in held_files_as]
     if label_path is not None:
         labels = pd.read_csv(label_path, dtype=str, keep_default_na=False)
-        held_ids = {f.name if suffix else f.stem for f in held_files}
+        named_by_file = _has_suffix(labels[fmt.id_col])
+        held_ids = {f.name if named_by_file else f.stem for f in held_files}
         labels[~labels[fmt.id_col].isin(held_ids)].to_csv(dest / label_path.name, index=False)
-    values = {c: sample[c].iloc[0] if len(sample) else "" for c in fmt.columns}
-    pd.DataFrame({fmt.id_col: ids, **values}).to_csv(dest / _sample_path(card, raw).name, index=False)
+    values = {c: sample[c].iloc[0] if len(sample) else layout.classes[0] for c in fmt.columns}
+    pd.DataFrame({fmt.id_col: ids, **values}).to_csv(dest / sample_path.name, index=False)
     answers = layout.train.label[held].to_numpy()
     return pd.DataFrame({fmt.id_col: ids, "answer": answers, "positive": (answers == layout.classes[-1]).astype(int)})
 

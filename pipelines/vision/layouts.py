@@ -1,6 +1,6 @@
 """What the image competitions' layouts share: `Layout` (labelled items, test items, classes) and the helpers
-each competition's `layout.py` reads its files with (a label file whose images may be missing, a test folder,
-the sample submission's order).
+the image card (card.py) and a competition's own `layout.py` read their files with (a label file whose images
+may be missing, a test folder, the sample submission's order).
 
 Labels that name images not on disk are reported (how many, the first few) and dropped; the class list
 comes from sample_submission.csv where the competition has one, so a submission can never name an unknown
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.images import IMAGE_SUFFIXES, list_images
+from features.images import list_images
 
 
 @dataclass
@@ -66,8 +66,9 @@ def order_by_sample(
     return by_id.loc[ids].reset_index()[["file", "id"]], True
 
 
-def labelled_csv(raw: Path, csv: str, id_col: str, label_col: str, folders: tuple[str, ...], suffix: str = ".jpg"):
-    """Rows of a label file whose image exists; the missing ones reported and dropped."""
+def labelled_csv(raw: Path, csv: str, id_col: str, label_col: str, folders: tuple[str, ...]):
+    """Rows of a label file whose image exists in one of `folders` (an id names it by file name or by stem); the
+    missing ones reported and dropped."""
     labels = pd.read_csv(raw / csv, dtype=str)
     for col in (id_col, label_col):
         if col not in labels.columns:
@@ -81,10 +82,9 @@ def labelled_csv(raw: Path, csv: str, id_col: str, label_col: str, folders: tupl
         labels = labels[~dupes]
     on_disk = {}
     for folder in folders:
-        if (raw / folder).is_dir():
-            on_disk.update(
-                {p.stem: f"{folder}/{p.name}" for p in (raw / folder).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
-            )
+        for p in list_images(raw / folder) if (raw / folder).is_dir() else []:
+            on_disk.setdefault(p.stem, f"{folder}/{p.name}")
+            on_disk.setdefault(p.name, f"{folder}/{p.name}")
     files = labels[id_col].map(on_disk)
     missing = labels[id_col][files.isna()]
     if len(missing):

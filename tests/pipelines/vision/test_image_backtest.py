@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 
 from pipelines.vision import backtest as vbt
+from pipelines.vision import card
+from pipelines.vision.card import read_card
 
 
 def cut(tmp_path, comp: str, seed: int):
@@ -38,24 +40,39 @@ def test_dogs_vs_cats_cut(tmp_path):
     assert not (vbt.held_out(list(before.label), 0) ^ vbt.held_out(list(before.label), 0)).any()  # seeded
 
 
+def card_cut(tmp_path, comp: str, seed: int):
+    """A card competition's embedded sample and its backtest cut: (raw, dest, layout before, answers, after)."""
+    package = importlib.import_module(f"pipelines.{comp.replace('-', '_')}")
+    raw, dest = tmp_path / "raw", tmp_path / "cut"
+    package.SPEC.make_sample(raw)
+    before = read_card(package.CARD, raw)[0]
+    hidden = card.cut(package.CARD, raw, dest, seed)
+    return raw, dest, before, hidden, read_card(package.CARD, dest)[0]
+
+
 def test_planet_cut_and_f2(tmp_path):
-    raw, dest, before, hidden, after = cut(tmp_path, "planet", 1)
+    from pipelines.planet import CARD
+
+    raw, dest, before, hidden, after = card_cut(tmp_path, "planet", 1)
     before = before.train
     assert len(after.train) + len(hidden) == len(before) and len(after.test) == len(hidden)
     tags_before = {(raw / f).read_bytes(): t for f, t in zip(before.file, before.label, strict=True)}
-    for name, tags in zip(hidden.image_name, hidden.tags, strict=True):
+    for name, tags in zip(hidden.image_name, hidden.answer, strict=True):
         assert tags_before[(dest / "test-jpg" / f"{name}.jpg").read_bytes()] == tags
     # Kaggle's F2: a perfect submission scores 1, one that adds a wrong tag to every image less
-    assert vbt.sample_f2(hidden, hidden, "image_name", "tags") == 1.0
-    noisy = hidden.assign(tags=hidden.tags + " zzz")
-    assert 0.9 < vbt.sample_f2(noisy, hidden, "image_name", "tags") < 1.0
+    perfect = hidden[["image_name"]].assign(tags=hidden.answer)
+    assert card.score(CARD, perfect, hidden) == 1.0
+    noisy = perfect.assign(tags=perfect.tags + " zzz")
+    assert 0.9 < card.score(CARD, noisy, hidden) < 1.0
 
 
 def test_dog_breed_cut_and_log_loss(tmp_path):
-    raw, dest, layout, hidden, after = cut(tmp_path, "dog-breed", 0)
+    from pipelines.dog_breed import CARD
+
+    raw, dest, layout, hidden, after = card_cut(tmp_path, "dog-breed", 0)
     assert after.classes == layout.classes  # every breed column, seen in training or not
     assert set(after.test.id) == set(hidden.id) and not set(hidden.id) & {
         f.split("/")[-1][:-4] for f in after.train.file
     }
     uniform = pd.read_csv(dest / "sample_submission.csv")
-    assert vbt.multiclass_log_loss(uniform, hidden, "id", "breed") == pytest.approx(np.log(len(layout.classes)))
+    assert card.score(CARD, uniform, hidden) == pytest.approx(np.log(len(layout.classes)))

@@ -88,6 +88,7 @@ def test_the_cut_scores_the_true_answers_perfectly_and_submissions_match_the_sam
     layout, fmt = read_card(card, tmp_path / "cut")
     assert len(layout.test) == len(hidden) == 24 and len(layout.train) == 96  # a fifth held out
     assert layout.test.id.astype(str).tolist() == hidden.iloc[:, 0].astype(str).tolist()
+    assert hidden.iloc[0, 0].endswith(".jpg") == (kind == "binary")  # ids written as the competition writes them
     index = {c: i for i, c in enumerate(layout.classes)}
     probs = np.full((len(hidden), len(layout.classes)), 0.01)
     for row, answer in enumerate(hidden.answer):
@@ -102,6 +103,20 @@ def test_the_cut_scores_the_true_answers_perfectly_and_submissions_match_the_sam
     shuffled = sub.assign(**{c: sub[c].sample(frac=1, random_state=1).to_numpy() for c in sub.columns[1:]})
     worse = score(card, shuffled, hidden)
     assert worse < got if perfect is not None else worse > got
+
+
+def test_a_folder_named_in_the_card_leaves_the_others_found(sources, tmp_path):
+    src = sources["binary"]
+    (src / "test").rename(src / "holdout")  # not named test*: the card says which it is
+    try:
+        layout, _ = read_card(ImageCard(slug="x", metric="auc", test="holdout"), src)
+        assert len(layout.test) == 30 and len(layout.train) == 120
+        layout, _ = read_card(ImageCard(slug="x", metric="auc", train="train"), src)
+        assert len(layout.test) == 0 and "lists 30 of 30 ids with no test image" in layout.notes[-1]
+    finally:
+        (src / "holdout").rename(src / "test")
+    with pytest.raises(CardError, match="no such folder .train= / test= in the card"):
+        read_card(ImageCard(slug="x", metric="auc", train="pictures"), src)
 
 
 def test_card_defaults_change_the_config_and_an_unknown_key_is_named():

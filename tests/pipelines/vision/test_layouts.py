@@ -6,9 +6,10 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from pipelines.dog_breed.layout import dog_breed_submission, read_dog_breed
+from pipelines.dog_breed import CARD as DOG_BREED
 from pipelines.dogs_vs_cats.layout import dogs_vs_cats_submission, read_dogs_vs_cats
-from pipelines.planet.layout import planet_submission, read_planet
+from pipelines.planet import CARD as PLANET
+from pipelines.vision.card import read_card, submission
 
 
 def _img(path, colour=(10, 20, 30)):
@@ -54,13 +55,13 @@ def test_dog_breed_drops_missing_images_and_unknown_breeds_and_keeps_every_colum
     pd.DataFrame({"id": ["t2", "t1"], "basset": 0.3, "beagle": 0.3, "pug": 0.4}).to_csv(
         tmp_path / "sample_submission.csv", index=False
     )
-    layout = read_dog_breed(tmp_path)
+    layout, fmt = read_card(DOG_BREED, tmp_path)
     assert layout.classes == ["basset", "beagle", "pug"]  # the sample's order, pug included though unseen
     assert sorted(layout.train.file) == ["train/a.jpg", "train/b.jpg"]
     notes = " | ".join(layout.notes)
     assert "2 of 5 labelled images" in notes and "gone1" in notes and "mystery" in notes and "pug" in notes
     assert list(layout.test.id) == ["t2", "t1"]  # sample order
-    sub = dog_breed_submission(layout.test, np.array([[1.0, 1.0, 2.0], [0.2, 0.3, 0.5]]), layout, None, 0.0)
+    sub = submission(fmt, layout.test, np.array([[1.0, 1.0, 2.0], [0.2, 0.3, 0.5]]), layout, None, 0.0)
     assert list(sub.columns) == ["id", "basset", "beagle", "pug"]
     assert np.allclose(sub[["basset", "beagle", "pug"]].sum(axis=1), 1)
 
@@ -71,19 +72,19 @@ def test_planet_tags_missing_rows_and_sample_order(tmp_path):
     pd.DataFrame(
         {"image_name": ["train_0", "train_1", "train_7"], "tags": ["haze primary", "clear primary water", "clear"]}
     ).to_csv(tmp_path / "train_v2.csv", index=False)
-    layout = read_planet(tmp_path)
+    layout, _ = read_card(PLANET, tmp_path)
     assert layout.multi_label and layout.classes == ["clear", "haze", "primary", "water"]
-    assert len(layout.train) == 2 and "train_7" in layout.notes[0]
+    assert len(layout.train) == 2 and "train_7" in layout.notes[1]
     assert layout.test.empty  # the course sample has no test chips
     _img(tmp_path / "test-jpg" / "test_0.jpg")
     _img(tmp_path / "test-jpg-additional" / "file_0.jpg")
     pd.DataFrame({"image_name": ["file_0", "test_0"], "tags": "clear"}).to_csv(
         tmp_path / "sample_submission_v2.csv", index=False
     )
-    layout = read_planet(tmp_path)
+    layout, fmt = read_card(PLANET, tmp_path)
     assert list(layout.test.id) == ["file_0", "test_0"]
     probs = np.array([[0.9, 0.1, 0.6, 0.05], [0.1, 0.1, 0.1, 0.15]])
-    sub = planet_submission(layout.test, probs, layout, np.array([0.5, 0.5, 0.5, 0.5]), 0.0)
+    sub = submission(fmt, layout.test, probs, layout, np.array([0.5, 0.5, 0.5, 0.5]), 0.0)
     assert sub.tags.tolist() == ["clear primary", "water"]  # at least the most likely tag
 
 
