@@ -76,8 +76,9 @@ class TabularModel(nn.Module):
 
 def frame_tensors(df: pd.DataFrame, cat_names: list[str], cont_names: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
     """(int64 codes, float32 values) tensors for the given columns of a processed frame."""
-    x_cat = torch.from_numpy(np.ascontiguousarray(df[cat_names].to_numpy(np.int64)))
-    x_cont = torch.from_numpy(np.ascontiguousarray(df[cont_names].to_numpy(np.float32)))
+    # writable: pandas' copy-on-write hands out read-only views, which torch warns about (copied only then)
+    x_cat = torch.from_numpy(np.require(df[cat_names].to_numpy(np.int64), requirements=("C", "W")))
+    x_cont = torch.from_numpy(np.require(df[cont_names].to_numpy(np.float32), requirements=("C", "W")))
     return x_cat, x_cont
 
 

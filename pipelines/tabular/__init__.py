@@ -61,6 +61,8 @@ class TabularConfig:
     folds: int = setting(5, ge=2, le=20, step="features")
     fold_seed: int = setting(0, ge=0, step="features")
     horizon: int = setting(0, ge=0, le=3650, step="features")  # time holdout in days; 0 = the test's span
+    # --- members: LightGBM and the entity-embedding network, blended with weights chosen out of fold ---------
+    members: list[Literal["gbdt", "net"]] = setting(factory=lambda: ["gbdt", "net"], min_items=1, member="ensemble")
     # --- the LightGBM member ----------------------------------------------------------------------------------
     gbdt_rounds: int = setting(5000, ge=1, le=1_000_000)  # at most: early stopping on validation picks fewer
     gbdt_lr: float = setting(0.05, gt=0, le=1)
@@ -69,6 +71,17 @@ class TabularConfig:
     gbdt_colsample: float = setting(0.8, gt=0, le=1)
     gbdt_subsample: float = setting(0.8, gt=0, le=1)
     gbdt_early_stopping: int = setting(200, ge=1, le=100_000)
+    # --- the network member (pipelines/tabular/net.py): one cycle of net_epochs, no early stopping --------------
+    # 0: auto, from the rows: a batch near rows/20 (a power of 2 in 64..512) and the epochs that make >= 500 steps
+    # (4..100): House Prices' 1,168 rows a fold get 64 x 28, Store Item Demand's 730k 512 x 4
+    net_epochs: int = setting(0, ge=0, le=1000, member="net")
+    net_bs: int = setting(0, ge=0, le=1_000_000, member="net")
+    net_lr: float = setting(1e-2, gt=0, le=10, member="net")
+    net_layers: list[int] = setting(factory=lambda: [200, 100], ge=1, min_items=1, member="net")
+    net_ps: list[float] = setting(factory=lambda: [0.05, 0.1], ge=0, lt=1, member="net")  # dropout per layer
+    net_emb_drop: float = setting(0.05, ge=0, lt=1, member="net")
+    net_wd: float = setting(0.01, ge=0, member="net")
+    device: str = setting("auto", result=False)  # auto: CUDA, then MPS, then CPU
     seed: int = setting(0, ge=0)
     # time validation: retrain on every row (validation days included) with the rounds the holdout chose
     refit: bool = True

@@ -66,6 +66,7 @@ def score(card: Card, submission: pd.DataFrame, hidden: pd.DataFrame) -> float:
 # The simplest honest baseline, run on every cut beside the default: LightGBM's own defaults (100 rounds of lr 0.1,
 # 31 leaves, 20 rows a leaf, every row and column, no early stopping) on the same features and validation.
 LIGHTGBM_DEFAULTS = {
+    "members": ["gbdt"],
     "gbdt_rounds": 100,
     "gbdt_lr": 0.1,
     "gbdt_leaves": 31,

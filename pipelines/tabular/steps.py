@@ -24,12 +24,13 @@ import numpy as np
 import pandas as pd
 
 from features import TabularProcessor, add_datepart, join_df
-from features.io import atomic_write_text, read_feather, write_feather
+from features.io import atomic_write_text, read_feather, write_csv, write_feather
 from models import gbdt
 from models.metrics import Metric, from_target, get_metric, to_target
 from pipelines import submit as submitlib
 from pipelines.config import fingerprint, to_dict
-from pipelines.cv import assign_folds, choose_out_of_fold
+from pipelines.cv import assign_folds
+from pipelines.ensemble import blend, fit_weights
 from pipelines.paths import Paths
 from pipelines.runs import RunDir, features_fingerprint, inputs_fingerprint, write_features_stamp
 from pipelines.tabular import FILES, Card, TabularConfig
@@ -237,33 +238,12 @@ def truth(schema: Schema, frame: pd.DataFrame) -> np.ndarray:
     return as_class_index(schema, frame[schema.target_column])
 
 
-def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
-    """LightGBM per fold (see the module doc); result.json's headline `oof_<metric>`."""
-    schema, validation, proc = load(paths, cfg)
-    metric = get_metric(card.metric)
-    rd = RunDir(paths.runs / run)
-    identity = {**fingerprint(cfg), "inputs": inputs_fingerprint(paths)}
-    done = rd.finished(identity)
-    if done is not None:
-        print(f"{rd.path}: already trained with these settings and this code; reusing")
-        return done
-    rd.start({"run": identity})
-    frame, test = (read_feather(paths.processed / f"{name}.feather") for name in ("train", "test"))
-    t0 = time.perf_counter()
-    names = proc.all_cat_names + proc.cont_names
-    x, x_test = frame[names].to_numpy(np.float32), test[names].to_numpy(np.float32)
-    y, ok = targets(metric, schema, frame)
-    folds = frame[FOLD].to_numpy()
-    params = gbdt.GBDTParams.from_config(cfg, seed=cfg.seed, **objective(metric, schema))
-    shape = (len(frame), len(schema.classes)) if schema.task == "multiclass" else (len(frame),)
-    oof, test_raw, rounds = np.full(shape, np.nan), np.zeros((len(test), *shape[1:])), []
+def fit_gbdt(x, x_test, y, ok, folds, validation: dict, params, names, cfg: TabularConfig, rd: RunDir):
+    """LightGBM's (out-of-fold predictions, test predictions, rounds) as the module doc says."""
+    oof = np.full((len(x), *([params.num_class] if params.num_class > 1 else [])), np.nan)
+    test_raw, rounds = np.zeros((len(x_test), *oof.shape[1:])), []
     if validation["kind"] == "time":
         before, inner, held = folds == -1, folds == 1, folds == 0
-        if not (before.any() and inner.any() and held.any()):
-            raise ValueError(
-                f"{paths.processed}: the time validation's windows are not all there (built by older code?); "
-                f"rebuild it: make features COMP={paths.comp}"
-            )
         chooser = gbdt.fit(
             x[before & ok], y[before & ok], params, names, valid=(x[inner & ok], y[inner & ok]), label="gbdt rounds"
         )
@@ -276,59 +256,176 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
             booster = gbdt.fit(x[ok], y[ok], params, names, rounds=rounds[0], label="gbdt refit")
             gbdt.save(booster, rd.path / "gbdt-refit.txt")
             test_raw = gbdt.predict(booster, x_test)
-        scored, how = (
-            held,
-            f"the {validation['horizon_days']}-day holdout (rounds chosen on the {validation['horizon_days']} days before it)",
+        return oof, test_raw, rounds
+    boosters, held_folds = [], sorted(set(folds.tolist()))
+    for k in held_folds:
+        fit, held = (folds != k) & ok, folds == k
+        booster = gbdt.fit(x[fit], y[fit], params, names, valid=(x[held & ok], y[held & ok]), label=f"gbdt fold {k}")
+        gbdt.save(booster, rd.path / f"gbdt-fold{k}.txt")
+        boosters.append(booster)
+        rounds.append(gbdt.best_rounds(booster))
+        test_raw += gbdt.predict(booster, x_test) / len(held_folds)
+    for i, k in enumerate(held_folds):  # each fold scored at a round count its own rows did not choose
+        others = int(np.median([r for j, r in enumerate(rounds) if j != i]))
+        oof[folds == k] = gbdt.predict(boosters[i], x[folds == k], min(others, boosters[i].current_iteration()))
+    return oof, test_raw, rounds
+
+
+def fit_net(frame, test, y, ok, folds, validation: dict, schema: Schema, metric: Metric, proc, cfg: TabularConfig):
+    """The network's (out-of-fold predictions, test predictions), on the same rows as LightGBM's: the time
+    holdout (then a refit on every row for the test), or each fold (the test: the folds' average)."""
+    from pipelines.tabular import net  # torch: imported when the network trains
+
+    n_classes = len(schema.classes) if schema.task == "multiclass" else 1
+    oof = np.full((len(frame), *([n_classes] if n_classes > 1 else [])), np.nan)
+
+    def run(fit: np.ndarray, evals: list, label: str) -> list[np.ndarray]:
+        return net.fit_predict(proc, frame[fit], y[fit], evals, schema.task, n_classes, metric.loss, cfg, label)
+
+    if validation["kind"] == "time":
+        held = folds == 0
+        oof[held], test_raw = run(~held & ok, [frame[held], test], "net holdout")
+        if cfg.refit:
+            (test_raw,) = run(ok, [test], "net refit")
+        return oof, test_raw
+    test_raw = 0.0
+    for k in sorted(set(folds.tolist())):
+        oof[folds == k], fold_test = run((folds != k) & ok, [frame[folds == k], test], f"net fold {k}")
+        test_raw = test_raw + fold_test / len(set(folds.tolist()))
+    return oof, test_raw
+
+
+def smooth_loss(metric: Metric, schema: Schema, y: np.ndarray, ok: np.ndarray):
+    """What the blend's weights minimise (the metric itself may be a step function, as accuracy is): the squared
+    or absolute error on the training target, or the log loss of the probabilities."""
+    if schema.task == "regression":
+        power = 1 if metric.loss == "l1" else 2
+        return lambda p: float(np.mean(np.abs(p[ok] - y[ok]) ** power))
+    if schema.task == "binary":
+        return lambda p: float(-np.mean(y * np.log(np.clip(p, 1e-7, 1)) + (1 - y) * np.log(np.clip(1 - p, 1e-7, 1))))
+    return lambda p: float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y.astype(int)], 1e-7, 1))))
+
+
+def choose_blend(preds: dict, y, ok, truth_, groups, metric: Metric, schema: Schema):
+    """(weights, threshold) chosen on every row, and the honest predictions: each group's blend (and threshold,
+    for f1 / mcc) chosen on the other groups' rows only, so the score of those predictions chose nothing."""
+
+    def choose(rows: np.ndarray):
+        members = {n: p[rows] for n, p in preds.items()}
+        weights = fit_weights(members, smooth_loss(metric, schema, y[rows], ok[rows]))
+        threshold = 0.5
+        if metric.threshold and schema.task == "binary":
+            threshold = best_threshold(metric, schema, blend(members, weights), truth_[rows])
+        return weights, threshold
+
+    first = next(iter(preds.values()))
+    honest, cut = np.empty_like(first), np.full(len(first), 0.5)
+    for g in np.unique(groups):
+        rows = groups == g
+        weights, cut[rows] = choose(~rows)
+        honest[rows] = blend({n: p[rows] for n, p in preds.items()}, weights)
+    return (*choose(np.ones(len(first), bool)), honest, cut)
+
+
+def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
+    """The members (LightGBM, the network) per fold or on the time holdout, their blend; see the module doc.
+    result.json's headline `oof_<metric>` scores predictions whose every choice was made on other rows."""
+    if not cfg.members:
+        raise ValueError("members=[] leaves nothing to train: name gbdt, net or both (ARGS='members=[gbdt,net]')")
+    schema, validation, proc = load(paths, cfg)
+    metric = get_metric(card.metric)
+    rd = RunDir(paths.runs / run)
+    identity = {**fingerprint(cfg), "inputs": inputs_fingerprint(paths)}
+    done = rd.finished(identity)
+    if done is not None:
+        print(f"{rd.path}: already trained with these settings and this code; reusing")
+        return done
+    rd.start({"run": identity})
+    frame, test = (read_feather(paths.processed / f"{name}.feather") for name in ("train", "test"))
+    t0 = time.perf_counter()
+    y, ok = targets(metric, schema, frame)
+    folds = frame[FOLD].to_numpy()
+    if validation["kind"] == "time" and not ((folds == -1).any() and (folds == 1).any() and (folds == 0).any()):
+        raise ValueError(
+            f"{paths.processed}: the time validation's windows are not all there (built by older code?); "
+            f"rebuild it: make features COMP={paths.comp}"
         )
+    oof, test_raw, rounds, seconds = {}, {}, [], {}
+    if "gbdt" in cfg.members:
+        names = proc.all_cat_names + proc.cont_names
+        x, x_test = frame[names].to_numpy(np.float32), test[names].to_numpy(np.float32)
+        params = gbdt.GBDTParams.from_config(cfg, seed=cfg.seed, **objective(metric, schema))
+        oof["gbdt"], test_raw["gbdt"], rounds = fit_gbdt(x, x_test, y, ok, folds, validation, params, names, cfg, rd)
+        seconds["gbdt"] = round(time.perf_counter() - t0, 1)
+    if "net" in cfg.members:
+        t1 = time.perf_counter()
+        oof["net"], test_raw["net"] = fit_net(frame, test, y, ok, folds, validation, schema, metric, proc, cfg)
+        seconds["net"] = round(time.perf_counter() - t1, 1)
+    if validation["kind"] == "time":
+        days = validation["horizon_days"]
+        scored = folds == 0
+        how = f"the {days}-day holdout (rounds chosen on the {days} days before it)"
+        groups = np.random.default_rng(cfg.seed).integers(0, 4, int(scored.sum()))  # to choose the blend on
     else:
-        boosters, held_folds = [], sorted(set(folds.tolist()))
-        for k in held_folds:
-            fit, held = (folds != k) & ok, folds == k
-            booster = gbdt.fit(
-                x[fit], y[fit], params, names, valid=(x[held & ok], y[held & ok]), label=f"gbdt fold {k}"
-            )
-            gbdt.save(booster, rd.path / f"gbdt-fold{k}.txt")
-            boosters.append(booster)
-            rounds.append(gbdt.best_rounds(booster))
-            test_raw += gbdt.predict(booster, x_test) / len(held_folds)
-        for i, k in enumerate(held_folds):  # each fold scored at a round count its own rows did not choose
-            others = int(np.median([r for j, r in enumerate(rounds) if j != i]))
-            oof[folds == k] = gbdt.predict(boosters[i], x[folds == k], min(others, boosters[i].current_iteration()))
-        scored, how = (
-            np.ones(len(frame), bool),
-            f"{len(held_folds)} folds, out of fold (each at the other folds' rounds)",
-        )
-    refit = validation["kind"] == "time" and cfg.refit
-    threshold = 0.5
-    if metric.threshold and schema.task == "binary" and validation["kind"] == "kfold":
-        # chosen on the other folds for each fold's score, on every row for the submission
-        threshold, score = choose_out_of_fold(
-            lambda p, y: best_threshold(metric, schema, p, y),
-            lambda p, y, t: metric.score(y, submission_form(metric, schema, p, t)),
-            oof,
-            truth(schema, frame),
-            folds,
-        )
-    else:
-        score = metric.score(truth(schema, frame)[scored], submission_form(metric, schema, oof[scored]))
-    np.save(rd.path / "test_raw.npy", test_raw)
-    oof_frame = pd.DataFrame(oof.reshape(len(frame), -1)).rename(columns=str).assign(**{FOLD: folds})
+        scored, how = np.ones(len(frame), bool), f"{len(set(folds.tolist()))} folds, out of fold"
+        groups = folds
+    true = truth(schema, frame)[scored]
+    preds = {n: p[scored] for n, p in oof.items()}
+    members = {}
+    for name in preds:  # each alone, its threshold (f1, mcc) chosen out of fold as the blend's is
+        _, _, alone, cut = choose_blend({name: preds[name]}, y[scored], ok[scored], true, groups, metric, schema)
+        members[name] = round(float(metric.score(true, submission_form(metric, schema, alone, cut))), 6)
+    weights, threshold, honest, cut = choose_blend(preds, y[scored], ok[scored], true, groups, metric, schema)
+    score = metric.score(true, submission_form(metric, schema, honest, cut))
+    np.save(rd.path / "test_raw.npy", blend(test_raw, weights))
+    for name, values in test_raw.items():
+        np.save(rd.path / f"test_raw_{name}.npy", values)
+    oof_frame = pd.DataFrame(blend(oof, weights).reshape(len(frame), -1)).rename(columns=str).assign(**{FOLD: folds})
     write_feather(oof_frame, rd.path / "oof.feather")
     result = {
         f"oof_{metric.name}": round(float(score), 6),
         "metric": metric.name,
         "validation": validation,
         "rounds": rounds,
-        "refit": refit,
-        "members": {"gbdt": round(float(score), 6)},
+        "refit": validation["kind"] == "time" and cfg.refit,
+        "members": members,
+        "weights": weights,
+        "member_seconds": seconds,
         "scored_rows": int(scored.sum()),
         "scored_on": how,
         "threshold": threshold,
         "total_seconds": round(time.perf_counter() - t0, 1),
     }
-    print(f"{metric.name} {score:.5f} on {how} ({int(scored.sum()):,} rows; LightGBM rounds {rounds})")
+    alone = ", ".join(f"{n} {v:.5f}" for n, v in members.items())
+    print(
+        f"{metric.name} {score:.5f} on {how} ({int(scored.sum()):,} rows; members {alone}; weights "
+        f"{', '.join(f'{n} {w:.2f}' for n, w in weights.items())}"
+        + (f"; LightGBM rounds {rounds}" if rounds else "")
+        + ")"
+    )
     rd.finish(result, to_dict(cfg))
     return result
+
+
+def submission_frame(metric: Metric, schema: Schema, sample: pd.DataFrame, raw: np.ndarray, threshold: float):
+    """(the submission of test predictions `raw`, in the sample's rows and columns; each column's rule)."""
+    form = submission_form(metric, schema, raw, threshold)
+    sub = sample[[schema.id]].copy()
+    value = [c for c in sample.columns if c != schema.id]  # the sample's names, whatever the card calls the target
+    if schema.label:  # one column per class
+        sub[schema.classes] = form
+        return sub, {c: submitlib.probability() for c in schema.classes}
+    if schema.task == "regression":
+        sub[value[0]] = form
+        return sub, {value[0]: submitlib.number()}
+    if metric.submits == "probability":
+        sub[value[0]] = form
+        return sub, {value[0]: submitlib.probability()}
+    if metric.submits == "ranked":
+        sub[value[0]] = [" ".join(str(schema.classes[i]) for i in row) for row in form]
+        return sub, {}
+    sub[value[0]] = [schema.classes[i] for i in form]
+    return sub, {value[0]: submitlib.label([str(c) for c in schema.classes])}
 
 
 def predict(card: Card, paths: Paths, cfg: TabularConfig, run: str):
@@ -346,24 +443,13 @@ def predict(card: Card, paths: Paths, cfg: TabularConfig, run: str):
     if missing.any():
         first = sample[schema.id][missing].iloc[0]
         raise ValueError(f"{card.file('sample')}: {int(missing.sum())} ids not in {card.file('test')} (e.g. {first})")
-    raw = raw[order.loc[sample[schema.id].astype(str)].to_numpy()]
-    form = submission_form(metric, schema, raw, rd.read_json("result.json").get("threshold", 0.5))
-    sub = sample[[schema.id]].copy()
-    value = [c for c in sample.columns if c != schema.id]  # the sample's names, whatever the card calls the target
-    if schema.label:  # one column per class
-        sub[schema.classes] = form
-        rules = {c: submitlib.probability() for c in schema.classes}
-    elif schema.task == "regression":
-        sub[value[0]], rules = form, {value[0]: submitlib.number()}
-    elif metric.submits == "probability":
-        sub[value[0]], rules = form, {value[0]: submitlib.probability()}
-    elif metric.submits == "ranked":
-        sub[value[0]], rules = [" ".join(str(schema.classes[i]) for i in row) for row in form], {}
-    else:
-        sub[value[0]] = [schema.classes[i] for i in form]
-        rules = {value[0]: submitlib.label([str(c) for c in schema.classes])}
-    path = submitlib.write_submission(sub, sample, schema.id, paths.submissions / f"{run}.csv", columns=rules)
+    rows = order.loc[sample[schema.id].astype(str)].to_numpy()
     result = rd.read_json("result.json")
+    sub, rules = submission_frame(metric, schema, sample, raw[rows], result.get("threshold", 0.5))
+    for name in result.get("weights", {}) if len(result.get("weights", {})) > 1 else ():  # each member alone
+        alone, _ = submission_frame(metric, schema, sample, np.load(rd.path / f"test_raw_{name}.npy")[rows], 0.5)
+        write_csv(alone, rd.path / "member_submissions" / f"{name}.csv")
+    path = submitlib.write_submission(sub, sample, schema.id, paths.submissions / f"{run}.csv", columns=rules)
     print(
         f"submission: {path} ({len(sub):,} rows; {metric.name} {result[f'oof_{metric.name}']} on {result['scored_on']})"
     )

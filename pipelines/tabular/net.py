@@ -1,0 +1,95 @@
+"""The tabular kind's second member: fast.ai's entity-embedding network (models/tabular.py) on the processed
+columns (Categorify codes embedded, FillMissing flags as categories, Normalize'd numbers through batch norm),
+trained with one cycle for a fixed number of epochs on the metric's training target: the same target LightGBM
+learns (log1p for rmsle, ...) within a `y_range` around it, or the classes by cross-entropy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.nn import functional as F
+
+from features import TabularProcessor
+from models.callbacks import ProgressCallback
+from models.data import tensor_loader
+from models.learner import Learner
+from models.tabular import TabularModel, emb_sizes, frame_tensors
+from pipelines.runs import seed_everything
+from pipelines.tabular import TabularConfig
+
+
+def _loss(task: str, loss: str):
+    if task == "binary":
+        return lambda out, y: F.binary_cross_entropy_with_logits(out.float(), y)
+    if task == "multiclass":
+        return lambda out, y: F.cross_entropy(out.float(), y.long())
+    return F.l1_loss if loss == "l1" else F.mse_loss
+
+
+def batches(rows: int, bs: int, epochs: int) -> tuple[int, int]:
+    """(batch size, epochs): the settings, or where 0 (auto) a batch near rows/20 (a power of 2 in 64..512: small
+    tables need small batches to take enough steps) and the epochs that make at least 500 steps (4..100)."""
+    bs = bs or int(np.clip(2 ** round(np.log2(max(rows / 20, 1))), 64, 512))
+    bs = min(bs, rows)
+    return bs, epochs or int(np.clip(np.ceil(500 / max(rows // bs, 1)), 4, 100))
+
+
+def fit_predict(
+    proc: TabularProcessor,
+    fit: pd.DataFrame,
+    y: np.ndarray,
+    evals: list[pd.DataFrame],
+    task: str,
+    n_classes: int,
+    loss: str,
+    cfg: TabularConfig,
+    label: str,
+) -> list[np.ndarray]:
+    """Train a network on `fit`'s rows (target `y`: the training target, or class indices) and return its
+    predictions on each frame of `evals`: the target's scale for regression, P(class 1) for binary, a
+    rows x classes matrix of probabilities for multi-class (as LightGBM's predictions are)."""
+    seed_everything(cfg.seed)
+    cats, conts = proc.all_cat_names, proc.cont_names
+    cardinality = proc.categorify.cardinality()
+    y_range = None
+    if task == "regression":  # a band around the targets seen, so the sigmoid's ends are never needed
+        lo, hi = float(y.min()), float(y.max())
+        y_range = (lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo))
+    model = TabularModel(
+        emb_sizes({c: cardinality[c] for c in cats}),
+        len(conts),
+        n_classes if task == "multiclass" else 1,
+        tuple(cfg.net_layers),
+        tuple(cfg.net_ps),
+        cfg.net_emb_drop,
+        y_range,
+    )
+    learn = Learner(
+        model,
+        None,
+        loss_func=_loss(task, loss),
+        wd=cfg.net_wd,
+        device=cfg.device,
+        amp="off",
+        cbs=[ProgressCallback(label=label)],
+    )
+    x_cat, x_cont = frame_tensors(fit, cats, conts)
+    dev = learn.device
+    target = torch.as_tensor(y, dtype=torch.float32)
+    bs, epochs = batches(len(fit), cfg.net_bs, cfg.net_epochs)
+    learn.train_dl = tensor_loader(
+        x_cat.to(dev), x_cont.to(dev), target.to(dev), batch_size=bs, shuffle=True, seed=cfg.seed
+    )
+    learn.fit_schedule("one_cycle", epochs, cfg.net_lr)
+    out = []
+    for frame in evals:
+        e_cat, e_cont = frame_tensors(frame, cats, conts)
+        dl = tensor_loader(e_cat.to(dev), e_cont.to(dev), batch_size=8192, shuffle=False)
+        raw = learn.get_preds(dl, with_targets=False)[0]
+        if task == "binary":
+            raw = torch.sigmoid(raw)
+        elif task == "multiclass":
+            raw = torch.softmax(raw, 1)
+        out.append(raw.double().numpy())
+    return out
