@@ -124,6 +124,7 @@ def test_each_kind_runs_new_download_all_to_a_valid_submission(tmp_path, monkeyp
     assert "leak (only in train.csv: never a feature" in out or kind == "forecast"
     result = json.loads((tmp_path / "data" / comp / "runs" / "default" / "result.json").read_text())
     score = result[f"oof_{METRICS[kind]}"]
+    assert set(result["members"]) == {"gbdt", "net"} and sum(result["weights"].values()) == pytest.approx(1)
     bound = {"forecast": ("<", 25.0), "binary": (">", 0.8), "multiclass": (">", 0.6), "classes": ("<", 0.9)}[kind]
     assert score < bound[1] if bound[0] == "<" else score > bound[1], (kind, score)
     sub = pd.read_csv(tmp_path / "subs" / comp / "default.csv")
@@ -246,3 +247,30 @@ def test_the_reviews_competitions(tmp_path, monkeypatch, kind, metric, check, ca
     procs = json.loads((folder / "processed" / "procs.json").read_text())
     info["numbers"] = procs.get("cont_names", [])
     assert check(sub, info), (kind, info["score"], info.get("threshold"))
+
+
+def test_the_blend_is_chosen_on_other_rows_than_it_is_scored_on():
+    """choose_blend: weights on the members' predictions, chosen on every group but the one they predict; a
+    member of noise gets (almost) no weight, and the honest predictions differ from the in-sample blend's."""
+    from pipelines.ensemble import blend, fit_weights
+    from pipelines.tabular.schema import Schema
+    from pipelines.tabular.steps import choose_blend
+
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=2000)
+    preds = {"good": y + rng.normal(0, 0.3, 2000), "noise": rng.normal(size=2000)}
+    groups = np.arange(2000) % 4
+    schema = Schema("id", ["y"], None, "regression", [], None, None, [], [], [])
+    weights, threshold, honest, _ = choose_blend(preds, y, np.ones(2000, bool), y, groups, get_metric("rmse"), schema)
+    assert weights["good"] > 0.9 and threshold == 0.5
+    for g in range(4):  # each group's blend: weights fitted without that group's rows
+        rows = groups == g
+        w = fit_weights({n: p[~rows] for n, p in preds.items()}, lambda p, t=y[~rows]: float(np.mean((p - t) ** 2)))
+        assert np.allclose(honest[rows], blend({n: p[rows] for n, p in preds.items()}, w))
+
+
+def test_the_networks_batch_and_epochs_follow_the_rows():
+    from pipelines.tabular.net import batches
+
+    assert batches(1168, 0, 0) == (64, 28) and batches(730_000, 0, 0) == (512, 4)
+    assert batches(100, 0, 0) == (64, 100) and batches(1168, 128, 3) == (128, 3) and batches(40, 0, 0)[0] == 40
