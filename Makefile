@@ -85,10 +85,9 @@ define nl
 
 
 endef
-CARD_LINE := CARD = Card($(nl)
-IMAGE_CARD_LINE := CARD = ImageCard($(nl)
+CARD_LINE := $(nl)CARD =
 INITS := $(wildcard pipelines/*/__init__.py $(addsuffix /*/__init__.py,$(subst :, ,$(value KAGGLE_COMPETITIONS))))
-COMPS := $(filter-out tabular vision,$(sort $(foreach f,$(INITS),$(if $(or $(findstring "SPEC",$(file <$f)),$(findstring $(CARD_LINE),$(file <$f)),$(findstring $(IMAGE_CARD_LINE),$(file <$f))),\
+COMPS := $(filter-out tabular vision,$(sort $(foreach f,$(INITS),$(if $(or $(findstring "SPEC",$(file <$f)),$(findstring $(CARD_LINE),$(file <$f))),\
 	$(subst _,-,$(notdir $(patsubst %/__init__.py,%,$f)))))))
 
 help: ## list the targets (COMP=rossmann by default; DATA, CONFIG, ARGS, SRC, EXTRA as noted)
