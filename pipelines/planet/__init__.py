@@ -19,6 +19,8 @@ CARD = ImageCard(
     labels="train_v2.csv",
     id="image_name",
     target="tags",
+    train=("train-jpg",),  # not the TIFF folders, when they are unpacked too
+    test=("test-jpg", "test-jpg-additional"),  # either may be absent (the course's sample has neither)
 )
 SPEC = DataSpec(
     slug="planet-understanding-the-amazon-from-space",

@@ -139,11 +139,12 @@ def read_card(card: ImageCard, raw: Path) -> tuple[Layout, Format]:
     """raw/ -> (Layout, Format): the labelled images, the test images in the sample's order, the classes."""
     fmt, sample = read_format(card, raw)
     named = [raw / f for f in card.train + card.test]
-    missing = [f for f in named if not f.is_dir()]
+    missing = [f for f in named if not f.is_dir() and f.name not in card.test]  # no test images: a copy without
     if missing:
         raise CardError(f"{first_few(missing)}: no such folder (train= / test= in the card)")
     found = [f for f in _image_folders(raw) if f not in named]
-    test_dirs = [raw / f for f in card.test] or [f for f in found if _top(f, raw).lower().startswith("test")]
+    test_dirs = [raw / f for f in card.test if (raw / f).is_dir()] if card.test else None
+    test_dirs = test_dirs if test_dirs is not None else [f for f in found if _top(f, raw).lower().startswith("test")]
     train_dirs = [raw / f for f in card.train] or [f for f in found if f not in test_dirs]
     notes: list[str] = []
     frame, source = _labelled(card, raw, fmt, train_dirs, notes)
@@ -157,12 +158,17 @@ def read_card(card: ImageCard, raw: Path) -> tuple[Layout, Format]:
         else "multiclass"
     )
     multi_label = task == "multilabel"
+    if task not in metric.tasks:
+        raise CardError(
+            f"metric {metric.name!r} scores {' or '.join(metric.tasks)} competitions, but {source} reads as {task} "
+            f"({text.nunique()} distinct labels); set metric= or task= in the card"
+        )
     if fmt.submits == "per_class":
         classes = list(fmt.columns)
         submits: Submits = "per_class"
     else:
         submits = _submits(card.metric, task)
-        if submits == "probability" and task == "multiclass":
+        if submits == "probability" and task != "binary":
             raise CardError(
                 f"{card.metric} scores one probability column, but {source} has {text.nunique()} classes; "
                 f"set task= or metric= in the card"

@@ -47,7 +47,8 @@ class Scorer:
     def other(self) -> Metric | None:
         """The card's metric when it is not one of the two the image competitions score natively."""
         m = get_metric(self.kaggle) if self.kaggle else None
-        return None if m is None or m.name in ("logloss", "mlogloss", "f2_samples") else m
+        native = ("f2_samples",) if self.multi_label else ("logloss", "mlogloss")
+        return None if m is None or m.name in native else m
 
     @property
     def metric(self) -> str:
@@ -57,14 +58,18 @@ class Scorer:
     def greater_is_better(self) -> bool:
         return self.other.greater_is_better if self.other else self.multi_label
 
-    def score(self, p: np.ndarray, y: np.ndarray, setting) -> float:
+    def form(self, p: np.ndarray, setting) -> np.ndarray:
+        """What the card's metric scores of probabilities `p`: themselves, the top k classes, or labels."""
         m = self.other
-        if m is not None:
-            if m.submits == "probability":
-                return m.score(y, p)
-            if m.submits == "ranked":
-                return m.score(y, np.argsort(-p, 1)[:, : int(m.name.partition("@")[2])])
-            return m.score(y, (p[:, -1] > setting).astype(int) if setting > 0 else p.argmax(1))
+        if m.submits == "probability":
+            return p
+        if m.submits == "ranked":
+            return np.argsort(-p, 1)[:, : int(m.name.partition("@")[2])]
+        return (p[:, -1] > setting).astype(int) if setting > 0 else p.argmax(1)
+
+    def score(self, p: np.ndarray, y: np.ndarray, setting) -> float:
+        if self.other is not None:
+            return self.other.score(y, self.form(p, setting))
         if self.multi_label:
             return f2_score(p, y, setting)
         return log_loss(clip(p, setting), y)
@@ -121,10 +126,25 @@ def choose_blend(preds: dict[str, np.ndarray], y: np.ndarray, folds: np.ndarray,
         def score(s: np.ndarray, t: np.ndarray, chosen) -> float:
             return scorer.score(blend(members(s), chosen[0]), t, chosen[1])
 
-        chosen, honest = choose_out_of_fold(choose, score, stacked, y, folds)
+        if scorer.other is None:  # log loss, sample F2: means over rows, so the folds' scores average
+            chosen, honest = choose_out_of_fold(choose, score, stacked, y, folds)
+        else:  # auc, f1, kappa...: each fold's predictions chosen on the others, scored once over every row
+            chosen, honest = choose(stacked, y), pooled(choose, stacked, y, folds, scorer)
         if best is None or (honest > best[2] if scorer.greater_is_better else honest < best[2]):
             best = (*chosen, honest, mode)
     return best
+
+
+def pooled(choose, stacked: np.ndarray, y: np.ndarray, folds: np.ndarray, scorer: Scorer) -> float:
+    """The card's metric over every row of predictions whose blend and setting were chosen on the other folds."""
+    forms = None
+    for f in np.unique(folds):
+        held = folds == f
+        weights, setting = choose(stacked[~held], y[~held])
+        part = scorer.form(blend({n: stacked[held][:, i] for i, n in enumerate(weights)}, weights), setting)
+        forms = np.zeros((len(y), *part.shape[1:]), part.dtype) if forms is None else forms
+        forms[held] = part
+    return scorer.other.score(y, forms)
 
 
 def combine(preds: dict[str, np.ndarray], y: np.ndarray, folds: np.ndarray, scorer: Scorer) -> dict:

@@ -192,3 +192,25 @@ def test_make_new_image_then_make_all_and_backtest(sources, tmp_path):
     )
     table = make("backtest", f"ARGS={' '.join(SMALL)}", "WINDOWS=cut0")
     assert "backtest of my-pictures run default (auc, higher is better" in table and "peer probe-lite0" in table
+
+
+def test_a_metric_that_cannot_score_the_task_is_named(sources):
+    with pytest.raises(CardError, match="metric 'f1' scores binary competitions, but .* reads as multiclass"):
+        read_card(ImageCard(slug="x", metric="f1"), sources["folders"])
+
+
+def test_the_cards_metric_is_scored_once_over_every_row_not_averaged_over_folds():
+    """AUC of predictions chosen fold by fold, over all rows: a fold holding one class only does not break it."""
+    from sklearn.metrics import roc_auc_score
+
+    from pipelines.vision.members import Scorer, combine
+
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(50, int), rng.integers(0, 2, 150)]
+    p1 = np.clip(y * 0.6 + rng.random(200) * 0.5, 0, 1)
+    probs = np.stack([1 - p1, p1], 1)
+    folds = np.r_[np.zeros(50, int), np.arange(150) % 3 + 1]  # fold 0: one class only
+    out = combine({"m": probs}, y, folds, Scorer(multi_label=False, kaggle="auc"))
+    assert out["oof_auc"] == pytest.approx(roc_auc_score(y, p1), abs=1e-5)
+    assert Scorer(multi_label=True, kaggle="logloss").metric == "logloss"  # multi-label log loss: the card's
+    assert Scorer(multi_label=False, kaggle="mlogloss").metric == "logloss"  # the image steps' own
