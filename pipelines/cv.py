@@ -7,7 +7,8 @@ of the `iterative-stratification` package: rare tags spread over the folds inste
 A setting chosen on predictions flatters the score measured on the same predictions (planet's per-tag
 thresholds tuned on 160 chips overstated the hidden F2 by 0.07). `choose_out_of_fold` chooses the setting
 on all out-of-fold rows for the submission, and reports the honest figure: each fold scored with the setting
-chosen on the other folds' rows only.
+chosen on the other folds' rows only. For a metric that is not a mean over rows (AUC, F1, kappa), `out_of_fold`
+assembles every row's prediction made with the choice of the other folds, to be scored once over all rows.
 """
 
 from __future__ import annotations
@@ -61,3 +62,15 @@ def choose_out_of_fold(
         held = folds == f
         honest += held.sum() * score(probs[held], target[held], choose(probs[~held], target[~held]))
     return choose(probs, target), float(honest / len(folds))
+
+
+def out_of_fold(choose: Callable[[np.ndarray], Any], apply: Callable[[np.ndarray, Any], Any], folds) -> np.ndarray:
+    """Every row's `apply(rows, choice)` with the choice made by `choose(other_rows)` on the other folds' rows
+    (both take boolean masks), assembled in row order: predictions that chose nothing about themselves."""
+    out = None
+    for f in np.unique(folds):
+        held = folds == f
+        part = np.asarray(apply(held, choose(~held)))
+        out = np.zeros((len(folds), *part.shape[1:]), part.dtype) if out is None else out
+        out[held] = part
+    return out

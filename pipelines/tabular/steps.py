@@ -6,11 +6,13 @@ holdout as long as the test's span when every test date comes after train's; els
 classification), add the date's parts, fit Categorify / FillMissing / Normalize on the rows that train, and
 write processed/{train,test}.feather with each labelled row's fold.
 
-train: LightGBM on the metric's training target (log1p for rmsle, log for rmspe...), the headline score from rows
-that chose nothing. k-fold: each fold's model early-stops on its fold, and its out-of-fold predictions are
-taken at the median round count of the *other* folds; the test predictions are the folds' average. Time: the
-rounds are chosen on the horizon before the holdout (early stopping there), a model of that many rounds on every
-row before the holdout scores it, and (`refit`) one on every row predicts the test.
+train: LightGBM and the entity-embedding network (pipelines/tabular/net.py) on the metric's training target (log1p
+for rmsle, log for rmspe...), the headline score from rows that chose nothing. k-fold: each fold's LightGBM
+early-stops on its fold, and its out-of-fold predictions are taken at the median round count of the *other*
+folds; the test predictions are the folds' average. Time: the rounds are chosen on the horizon before the
+holdout (early stopping there), a model of that many rounds on every row before the holdout scores it, and
+(`refit`) one on every row predicts the test; the network trains on the same rows. The blend's weights (and the
+f1 / mcc threshold) for each fold, or each of 4 groups of the holdout, are chosen on the other rows.
 
 predict: the test predictions in sample_submission.csv's own format, validated, into submissions/COMP/RUN.csv.
 """
@@ -26,10 +28,10 @@ import pandas as pd
 from features import TabularProcessor, add_datepart, join_df
 from features.io import atomic_write_text, read_feather, write_csv, write_feather
 from models import gbdt
-from models.metrics import Metric, from_target, get_metric, to_target
+from models.metrics import Metric, binary_log_loss, from_target, get_metric, log_loss, to_target
 from pipelines import submit as submitlib
 from pipelines.config import fingerprint, to_dict
-from pipelines.cv import assign_folds
+from pipelines.cv import assign_folds, out_of_fold
 from pipelines.ensemble import blend, fit_weights
 from pipelines.paths import Paths
 from pipelines.runs import RunDir, features_fingerprint, inputs_fingerprint, write_features_stamp
@@ -302,13 +304,13 @@ def smooth_loss(metric: Metric, schema: Schema, y: np.ndarray, ok: np.ndarray):
         power = 1 if metric.loss == "l1" else 2
         return lambda p: float(np.mean(np.abs(p[ok] - y[ok]) ** power))
     if schema.task == "binary":
-        return lambda p: float(-np.mean(y * np.log(np.clip(p, 1e-7, 1)) + (1 - y) * np.log(np.clip(1 - p, 1e-7, 1))))
-    return lambda p: float(-np.mean(np.log(np.clip(p[np.arange(len(y)), y.astype(int)], 1e-7, 1))))
+        return lambda p: binary_log_loss(y, p)
+    return lambda p: log_loss(p, y)
 
 
 def choose_blend(preds: dict, y, ok, truth_, groups, metric: Metric, schema: Schema):
-    """(weights, threshold) chosen on every row, and the honest predictions: each group's blend (and threshold,
-    for f1 / mcc) chosen on the other groups' rows only, so the score of those predictions chose nothing."""
+    """(weights, threshold) chosen on every row, and the honest submission form: each group's blend (and
+    threshold, for f1 / mcc) chosen on the other groups' rows only, so its score chose nothing."""
 
     def choose(rows: np.ndarray):
         members = {n: p[rows] for n, p in preds.items()}
@@ -318,13 +320,11 @@ def choose_blend(preds: dict, y, ok, truth_, groups, metric: Metric, schema: Sch
             threshold = best_threshold(metric, schema, blend(members, weights), truth_[rows])
         return weights, threshold
 
-    first = next(iter(preds.values()))
-    honest, cut = np.empty_like(first), np.full(len(first), 0.5)
-    for g in np.unique(groups):
-        rows = groups == g
-        weights, cut[rows] = choose(~rows)
-        honest[rows] = blend({n: p[rows] for n, p in preds.items()}, weights)
-    return (*choose(np.ones(len(first), bool)), honest, cut)
+    def apply(rows: np.ndarray, chosen):
+        weights, threshold = chosen
+        return submission_form(metric, schema, blend({n: p[rows] for n, p in preds.items()}, weights), threshold)
+
+    return (*choose(np.ones(len(groups), bool)), out_of_fold(choose, apply, groups))
 
 
 def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
@@ -373,10 +373,10 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
     preds = {n: p[scored] for n, p in oof.items()}
     members = {}
     for name in preds:  # each alone, its threshold (f1, mcc) chosen out of fold as the blend's is
-        _, _, alone, cut = choose_blend({name: preds[name]}, y[scored], ok[scored], true, groups, metric, schema)
-        members[name] = round(float(metric.score(true, submission_form(metric, schema, alone, cut))), 6)
-    weights, threshold, honest, cut = choose_blend(preds, y[scored], ok[scored], true, groups, metric, schema)
-    score = metric.score(true, submission_form(metric, schema, honest, cut))
+        _, _, alone = choose_blend({name: preds[name]}, y[scored], ok[scored], true, groups, metric, schema)
+        members[name] = round(float(metric.score(true, alone)), 6)
+    weights, threshold, honest = choose_blend(preds, y[scored], ok[scored], true, groups, metric, schema)
+    score = metric.score(true, honest)
     np.save(rd.path / "test_raw.npy", blend(test_raw, weights))
     for name, values in test_raw.items():
         np.save(rd.path / f"test_raw_{name}.npy", values)

@@ -28,6 +28,7 @@ from pipelines import submit as submitlib
 from pipelines.backtest import Backtest
 from pipelines.config import with_defaults
 from pipelines.download import DataSpec
+from pipelines.tabular.schema import sort_classes  # numbers numerically: a 0/1 target's positive class last
 from pipelines.vision import STEPS
 from pipelines.vision.backtest import PEERS, WINDOWS
 from pipelines.vision.config import VisionConfig
@@ -173,7 +174,7 @@ def read_card(card: ImageCard, raw: Path) -> tuple[Layout, Format]:
                 f"{card.metric} scores one probability column, but {source} has {text.nunique()} classes; "
                 f"set task= or metric= in the card"
             )
-        classes = sorted({t for s in text for t in s.split()}) if multi_label else _sort_classes(list(text.unique()))
+        classes = sorted({t for s in text for t in s.split()}) if multi_label else sort_classes(list(text.unique()))
     numeric = bool(len(text)) and text.str.fullmatch(r"-?\d+").all()
     fmt = Format(fmt.id_col, fmt.columns, submits, get_metric(card.metric).name, bool(numeric))
     frame = _known_classes(frame, classes, multi_label, notes)
@@ -209,13 +210,6 @@ def _size(path: Path) -> str:
             return f"{img.width}x{img.height}"
     except OSError:
         return "unreadable"
-
-
-def _sort_classes(values: list[str]) -> list[str]:
-    try:  # numbers numerically (2 before 10); a binary 0/1 target's positive class last
-        return sorted(values, key=float)
-    except ValueError:
-        return sorted(values)
 
 
 def _known_classes(frame: pd.DataFrame, classes: list[str], multi_label: bool, notes: list[str]) -> pd.DataFrame:

@@ -26,7 +26,7 @@ from models.metrics import (
     log_loss,
     shrunk_thresholds,
 )
-from pipelines.cv import choose_out_of_fold
+from pipelines.cv import choose_out_of_fold, out_of_fold
 from pipelines.ensemble import blend, fit_weights
 
 CLIPS = (0.0, 1e-4, 1e-3, 3e-3, 1e-2, 2e-2, 5e-2)  # log loss: [c, 1-c]; chosen out of fold
@@ -137,14 +137,12 @@ def choose_blend(preds: dict[str, np.ndarray], y: np.ndarray, folds: np.ndarray,
 
 def pooled(choose, stacked: np.ndarray, y: np.ndarray, folds: np.ndarray, scorer: Scorer) -> float:
     """The card's metric over every row of predictions whose blend and setting were chosen on the other folds."""
-    forms = None
-    for f in np.unique(folds):
-        held = folds == f
-        weights, setting = choose(stacked[~held], y[~held])
-        part = scorer.form(blend({n: stacked[held][:, i] for i, n in enumerate(weights)}, weights), setting)
-        forms = np.zeros((len(y), *part.shape[1:]), part.dtype) if forms is None else forms
-        forms[held] = part
-    return scorer.other.score(y, forms)
+
+    def apply(rows: np.ndarray, chosen) -> np.ndarray:
+        weights, setting = chosen
+        return scorer.form(blend({n: stacked[rows][:, i] for i, n in enumerate(weights)}, weights), setting)
+
+    return scorer.other.score(y, out_of_fold(lambda rows: choose(stacked[rows], y[rows]), apply, folds))
 
 
 def combine(preds: dict[str, np.ndarray], y: np.ndarray, folds: np.ndarray, scorer: Scorer) -> dict:

@@ -4,8 +4,6 @@ inference on small frames, and each kind of synthetic competition run new -> dow
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 
 import numpy as np
 import pandas as pd
@@ -14,7 +12,6 @@ import pytest
 import pipelines
 from models.metrics import get_metric
 from pipelines.__main__ import main
-from pipelines.paths import ROOT
 from pipelines.tabular import Card
 from pipelines.tabular.sample import KINDS, METRICS, write
 from pipelines.tabular.schema import (
@@ -138,16 +135,13 @@ def test_each_kind_runs_new_download_all_to_a_valid_submission(tmp_path, monkeyp
 
 @pytest.mark.slow
 def test_make_new_then_make_all_and_backtest(tmp_path):
-    env = {**os.environ, "KAGGLE_COMPETITIONS": str(tmp_path / "ext")}
+    from makes import make as run_make
+
     src = write("binary", tmp_path / "src", n=1200)
     args = ["COMP=my-comp", f"DATA={tmp_path / 'data'}", f"SUBMISSIONS={tmp_path / 'subs'}"]
 
     def make(*a):
-        r = subprocess.run(
-            ["make", "--no-print-directory", *a, *args], cwd=ROOT, env=env, capture_output=True, text=True
-        )
-        assert r.returncode == 0, r.stdout + r.stderr
-        return r.stdout
+        return run_make(*a, *args, env={"KAGGLE_COMPETITIONS": str(tmp_path / "ext")}).stdout
 
     assert "the card of my-comp (tabular, auc)" in make("new", "METRIC=auc")
     make("download", f"SRC={src}")
@@ -261,7 +255,7 @@ def test_the_blend_is_chosen_on_other_rows_than_it_is_scored_on():
     preds = {"good": y + rng.normal(0, 0.3, 2000), "noise": rng.normal(size=2000)}
     groups = np.arange(2000) % 4
     schema = Schema("id", ["y"], None, "regression", [], None, None, [], [], [])
-    weights, threshold, honest, _ = choose_blend(preds, y, np.ones(2000, bool), y, groups, get_metric("rmse"), schema)
+    weights, threshold, honest = choose_blend(preds, y, np.ones(2000, bool), y, groups, get_metric("rmse"), schema)
     assert weights["good"] > 0.9 and threshold == 0.5
     for g in range(4):  # each group's blend: weights fitted without that group's rows
         rows = groups == g

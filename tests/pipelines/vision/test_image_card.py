@@ -4,8 +4,6 @@ from the files (four layouts Kaggle ships), the backtest's cut and score, each k
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 
 import numpy as np
 import pandas as pd
@@ -14,7 +12,6 @@ import pytest
 import pipelines
 from pipelines.__main__ import main
 from pipelines.config import with_defaults
-from pipelines.paths import ROOT
 from pipelines.submit import validate_submission
 from pipelines.vision.card import CardError, ImageCard, columns, cut, read_card, score, submission
 from pipelines.vision.config import VisionConfig
@@ -172,15 +169,12 @@ def test_each_kind_runs_new_download_all_to_a_valid_submission(sources, tmp_path
 
 @pytest.mark.slow
 def test_make_new_image_then_make_all_and_backtest(sources, tmp_path):
-    env = {**os.environ, "KAGGLE_COMPETITIONS": str(tmp_path / "ext")}
+    from makes import make as run_make
+
     args = ["COMP=my-pictures", f"DATA={tmp_path / 'data'}", f"SUBMISSIONS={tmp_path / 'subs'}"]
 
     def make(*a):
-        r = subprocess.run(
-            ["make", "--no-print-directory", *a, *args], cwd=ROOT, env=env, capture_output=True, text=True
-        )
-        assert r.returncode == 0, r.stdout + r.stderr
-        return r.stdout
+        return run_make(*a, *args, env={"KAGGLE_COMPETITIONS": str(tmp_path / "ext")}).stdout
 
     assert "the card of my-pictures (image, auc)" in make("new", "KIND=image", "METRIC=auc")
     assert "my-pictures" in make("help")
