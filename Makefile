@@ -77,7 +77,7 @@ TRAIN_CODE := $(wildcard models/*.py pipelines/*.py $(PKG_DIR)*.py) $(SHARED_COD
 SUBMISSION := $(call spaced,$(SUBMISSIONS)/$(COMP)/$(RUN).csv)
 
 .DEFAULT_GOAL := help
-.PHONY: help new venv download sample features train lr-find predict submission submit backtest runs report tensorboard all demo test test-fast lint bench peers-env clean distclean FORCE
+.PHONY: help new venv download sample features train lr-find predict submission submit backtest runs report tensorboard all demo test test-fast lint bench peers-env autogluon-env clean distclean FORCE
 
 # The competitions, read without Python (make help works before the venv exists): packages whose __init__.py
 # exports SPEC, and the cards `make new` writes, here and in $KAGGLE_COMPETITIONS (not the shared kinds).
@@ -179,6 +179,10 @@ bench: $(VENV_OK) ## benchmarks on the real data in ../shared/data (skips what i
 	$(PY) -m pipelines.bench $(COMP) $(if $(PARTS),--parts=$(call q,$(PARTS)))
 
 # Bench-only: fastai beside ours (never a dependency of the project). Shares .venv's packages through a .pth file.
+autogluon-env: ## .venv-autogluon: AutoGluon-Tabular 1.6.3, its own venv (pandas 2), for `make bench` of a tabular card
+	@test -x .venv-autogluon/bin/python || $(PYTHON) -m venv .venv-autogluon
+	.venv-autogluon/bin/python -m pip install --disable-pip-version-check -q "autogluon.tabular[lightgbm,catboost,xgboost]==1.6.3"
+
 peers-env: $(VENV_OK) ## .venv-peers: fastai 2.8.12 for `make bench COMP=rossmann PARTS=peers`
 	@test -x .venv-peers/bin/python || $(PYTHON) -m venv .venv-peers
 	$(PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])" > "$$(.venv-peers/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/project-venv.pth"
@@ -188,4 +192,4 @@ clean: ## delete COMP's derived data (interim, processed, config); raw downloads
 	rm -rf $(call q,$(DIR)/interim) $(call q,$(DIR)/processed) $(call q,$(DIR)/config)
 
 distclean: ## also delete the venv and the demo data
-	rm -rf $(VENV) .venv-peers data/demo submissions/demo
+	rm -rf $(VENV) .venv-peers .venv-autogluon data/demo submissions/demo

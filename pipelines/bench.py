@@ -4,6 +4,7 @@ competition's own `pipelines/<comp>/bench.py` (options: `python -m pipelines.ben
     python -m pipelines.bench rossmann [--repeats 3] [--parts data,throughput,all]
     python -m pipelines.bench dogs-vs-cats|planet|dog-breed [--parts loader,precision,all]
     python -m pipelines.bench cifar10 [--parts throughput,ablations,seeds]
+    python -m pipelines.bench <a tabular card> [--presets best_quality,medium_quality]   (AutoGluon beside it)
 
 Each pipeline step runs as its own process (as `make` runs it); peak memory is that process's max RSS, read
 with os.wait4. Figures are medians over repeats. Skips cleanly when the real data is absent.
@@ -49,12 +50,18 @@ def main(argv: list[str] | None = None) -> None:
     if not argv or argv[0].startswith("-"):
         raise SystemExit(f"usage: python -m pipelines.bench COMP [options]; COMP one of {', '.join(registry.names())}")
     comp, rest = argv[0], argv[1:]
-    registry.load(comp)
+    package = registry.load(comp)
     try:
         bench = importlib.import_module(f"{registry.module_name(comp)}.bench")
     except ModuleNotFoundError:
-        print(f"no benchmark for {comp} yet (pipelines/{comp.replace('-', '_')}/bench.py)")
-        return
+        from pipelines.tabular import Card
+
+        if not isinstance(getattr(package, "CARD", None), Card):
+            print(f"no benchmark for {comp} yet (pipelines/{comp.replace('-', '_')}/bench.py)")
+            return
+        from pipelines.tabular import bench  # a tabular card: its backtest beside AutoGluon's
+
+        rest = [comp, *rest]
     bench.main(rest)
 
 

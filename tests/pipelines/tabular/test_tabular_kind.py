@@ -268,3 +268,22 @@ def test_the_networks_batch_and_epochs_follow_the_rows():
 
     assert batches(1168, 0, 0) == (64, 28) and batches(730_000, 0, 0) == (512, 4)
     assert batches(100, 0, 0) == (64, 100) and batches(1168, 128, 3) == (128, 3) and batches(40, 0, 0)[0] == 40
+
+
+def test_the_autogluon_bench_names_what_it_needs(tmp_path, monkeypatch):
+    """`make bench COMP=<a tabular card>` runs the AutoGluon peer from its own venv: without it, the command that
+    makes it; a metric the peer does not cover, named."""
+    from pipelines import bench
+    from pipelines.tabular import bench as tabular_bench
+
+    ext = own_competitions(tmp_path, monkeypatch)
+    for name, metric in (("reg_card", "rmsle"), ("auc_card", "auc")):
+        (ext / name).mkdir(parents=True)
+        (ext / name / "__init__.py").write_text(
+            f'from pipelines.tabular import Card\n\nCARD = Card(slug="x", metric="{metric}")\n'
+        )
+    monkeypatch.setattr(tabular_bench, "AUTOGLUON_PYTHON", tmp_path / "absent" / "python")
+    with pytest.raises(SystemExit, match="absent/python not found: make autogluon-env"):
+        bench.main(["reg-card"])
+    with pytest.raises(SystemExit, match="the AutoGluon peer covers rmse, rmsle, .* not auc"):
+        bench.main(["auc-card"])

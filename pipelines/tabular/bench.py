@@ -1,0 +1,90 @@
+"""`make bench COMP=<a tabular card> [DATA=...]`: the card's backtest beside AutoGluon-Tabular on the same cuts and
+machine, in one run. Ours: `make backtest`'s submission rows (the default chain, cut by cut, with its wall time:
+features + train + predict). AutoGluon (`make autogluon-env`, its own venv): `best_quality` with a time limit equal
+to our wall time on that cut, and `medium_quality` with the same limit (unlimited, it ran for hours on 868k rows
+here). Both scored by the card's metric against the same hidden answers.
+
+    python -m pipelines.bench COMP [--presets best_quality,medium_quality] [--windows cut0,cut1] [--run bench]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import time
+
+import pandas as pd
+
+from models.metrics import get_metric
+from pipelines import backtest, registry
+from pipelines.config import resolve
+from pipelines.paths import ROOT, Paths
+
+AUTOGLUON_PYTHON = ROOT / ".venv-autogluon" / "bin" / "python"
+# The card's metric as AutoGluon names it, and whether it is fitted on log1p of the target (RMSLE).
+AUTOGLUON_METRIC = {
+    "rmse": ("root_mean_squared_error", False),
+    "rmsle": ("root_mean_squared_error", True),
+    "mae": ("mean_absolute_error", False),
+    "smape": ("symmetric_mean_absolute_percentage_error", False),
+    "mape": ("mean_absolute_percentage_error", False),
+}
+
+
+def main(argv: list[str]) -> None:
+    ap = argparse.ArgumentParser(prog="python -m pipelines.bench COMP")
+    ap.add_argument("comp")
+    ap.add_argument("--presets", default="best_quality,medium_quality")
+    ap.add_argument("--windows", default="")
+    ap.add_argument("--run", default="bench")
+    ap.add_argument("--parts", default="all")  # (make bench passes PARTS; one part here)
+    args = ap.parse_args(argv)
+    comp = registry.load(args.comp)
+    paths = Paths.for_comp(args.comp)
+    metric = get_metric(comp.CARD.metric)
+    if metric.name not in AUTOGLUON_METRIC:
+        raise SystemExit(f"the AutoGluon peer covers {', '.join(AUTOGLUON_METRIC)} (regression); not {metric.name}")
+    if not AUTOGLUON_PYTHON.is_file():
+        raise SystemExit(f"{AUTOGLUON_PYTHON} not found: make autogluon-env")
+    windows = [w for w in args.windows.split(",") if w] or list(comp.BACKTEST.windows)
+    for window in windows:  # our wall time is what AutoGluon gets: nothing of ours may be reused
+        for old in backtest.window_paths(paths, window).runs.glob(f"{args.run}*"):
+            shutil.rmtree(old)
+    ours = backtest.run(comp, paths, resolve(comp.Config()), args.run, windows)
+    rows = []
+    for window in windows:
+        mine = ours[(ours.window == window) & (ours.member == "submission")].iloc[0]
+        wall = float(mine.features_s + mine.train_s + mine.predict_s)
+        rows.append({"window": window, "who": "ours (make backtest)", "score": mine.backtest, "wall_s": wall})
+        cut = backtest.window_paths(paths, window)
+        hidden = pd.read_csv(cut.comp_dir / "hidden.csv")
+        for presets in args.presets.split(","):
+            out = cut.comp_dir / "peers" / f"autogluon-{presets}.csv"
+            name, log1p = AUTOGLUON_METRIC[metric.name]
+            cmd = [
+                str(AUTOGLUON_PYTHON),
+                str(ROOT / "pipelines" / "tabular" / "peer_autogluon.py"),
+                str(cut.raw),
+                str(out),
+                f"--label={hidden.columns[1]}",  # the cut's answers: the id, then the target
+                f"--id={hidden.columns[0]}",
+                f"--metric={name}",
+                f"--presets={presets}",
+                f"--time-limit={wall:.0f}",
+                *(["--log1p"] if log1p else []),
+            ]
+            print(f"bench {window}: AutoGluon {presets}, time limit {wall:.0f} s", flush=True)
+            t0 = time.perf_counter()
+            subprocess.run(cmd, check=True, cwd=ROOT)
+            took = time.perf_counter() - t0
+            score = comp.BACKTEST.score(pd.read_csv(out), hidden)
+            rows.append({"window": window, "who": f"AutoGluon {presets}", "score": score, "wall_s": round(took, 1)})
+    table = pd.DataFrame(rows)
+    better = "higher" if metric.greater_is_better else "lower"
+    print(f"\n{args.comp}: {metric.name} on the backtest cuts ({better} is better), ours beside AutoGluon-Tabular:")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.5f}"))
+    path = paths.comp_dir / "backtest" / f"{args.run}-peers.json"
+    path.write_text(json.dumps(rows, indent=1))
+    print(f"table: {path}")

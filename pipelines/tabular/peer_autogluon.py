@@ -1,0 +1,60 @@
+"""AutoGluon-Tabular as the peer of a tabular card's backtest: fitted on a cut's own files (train.csv, test.csv,
+sample_submission.csv, as Kaggle ships them), its predictions written in the sample's format. Run with the python
+of `.venv-autogluon` (`make autogluon-env`; never a dependency of the project, and it imports nothing of it):
+
+    .venv-autogluon/bin/python pipelines/tabular/peer_autogluon.py RAW OUT.csv --label y --id Id
+        --metric rmse|smape|... [--log1p] --presets best_quality --time-limit SECONDS
+
+`--log1p` fits log1p(label) with RMSE and writes expm1 (RMSLE, as Kaggle scores House Prices). Regression only:
+the tabular benchmarks' competitions are regression ones. Prints one JSON line: fit and predict seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def main(argv: list[str]) -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("raw", type=Path)
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--label", required=True)
+    ap.add_argument("--id", required=True)
+    ap.add_argument("--metric", required=True)  # AutoGluon's name: root_mean_squared_error, smape, ...
+    ap.add_argument("--log1p", action="store_true")
+    ap.add_argument("--presets", default="best_quality")
+    ap.add_argument("--time-limit", type=float, default=None)
+    args = ap.parse_args(argv)
+    from autogluon.tabular import TabularPredictor
+
+    train = pd.read_csv(args.raw / "train.csv", low_memory=False)
+    test = pd.read_csv(args.raw / "test.csv", low_memory=False)
+    sample = pd.read_csv(args.raw / "sample_submission.csv")
+    shared = [c for c in train.columns if c in test.columns and c != args.id]  # what the test has: no leak
+    data = train[shared].assign(**{args.label: np.log1p(train[args.label]) if args.log1p else train[args.label]})
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        predictor = TabularPredictor(label=args.label, eval_metric=args.metric, path=tmp, verbosity=1).fit(
+            data, presets=args.presets, time_limit=args.time_limit
+        )
+        fit_s = time.perf_counter() - t0
+        pred = predictor.predict(test[shared]).to_numpy(np.float64)
+    pred = np.clip(np.expm1(pred), 0, None) if args.log1p else pred
+    by_id = pd.Series(pred, index=test[args.id].astype(str))
+    value = [c for c in sample.columns if c != args.id][0]
+    out = sample[[args.id]].assign(**{value: by_id.loc[sample[args.id].astype(str)].to_numpy()})
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    out.to_csv(args.out, index=False)
+    print(json.dumps({"fit_s": round(fit_s, 1), "total_s": round(time.perf_counter() - t0, 1), "rows": len(data)}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
