@@ -1,8 +1,8 @@
 """`make bench COMP=<a tabular card> [DATA=...]`: the card's backtest beside AutoGluon-Tabular on the same cuts and
 machine, in one run. Ours: `make backtest`'s submission rows (the default chain, cut by cut, with its wall time:
 features + train + predict). AutoGluon (`make autogluon-env`, its own venv): `best_quality` with a time limit equal
-to our wall time on that cut, and `medium_quality` with the same limit (unlimited, it ran for hours on 868k rows
-here). Both scored by the card's metric against the same hidden answers.
+to our wall time on that cut, and `medium_quality` with the same limit (equal time for every entrant). All scored
+by the card's metric against the same hidden answers.
 
     python -m pipelines.bench COMP [--presets best_quality,medium_quality] [--windows cut0,cut1] [--run bench]
 """
