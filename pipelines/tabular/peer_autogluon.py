@@ -42,9 +42,9 @@ def main(argv: list[str]) -> None:
     data = train[shared].assign(**{args.label: np.log1p(train[args.label]) if args.log1p else train[args.label]})
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        predictor = TabularPredictor(label=args.label, eval_metric=args.metric, path=tmp, verbosity=1).fit(
-            data, presets=args.presets, time_limit=args.time_limit
-        )
+        predictor = TabularPredictor(  # regression said, not guessed (integer sales read as classes otherwise)
+            label=args.label, problem_type="regression", eval_metric=args.metric, path=tmp, verbosity=1
+        ).fit(data, presets=args.presets, time_limit=args.time_limit)
         fit_s = time.perf_counter() - t0
         pred = predictor.predict(test[shared]).to_numpy(np.float64)
     pred = np.clip(np.expm1(pred), 0, None) if args.log1p else pred
