@@ -1,9 +1,13 @@
-"""Event features per group (e.g. per store): days since/until the last/next event and windowed event counts."""
+"""Event features per group (e.g. per store): days since/until the last/next event, windowed event counts and
+the lagged levels of a value per series (the forecasting features that see no future)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+YEAR_AGO_LAG = 350  # <prefix>YearAgo's lag in days (add_series_levels)
+RECENT_WINDOW = 28  # days of <prefix>Recent's window, ending at the forecast origin (add_series_levels)
 
 
 def _with_columns(df: pd.DataFrame, new: dict) -> pd.DataFrame:
@@ -114,6 +118,58 @@ def days_since_origin(dates: pd.Series, origin: pd.Timestamp, horizon: int) -> p
     most `horizon` days sees nothing of itself."""
     k = (dates - origin) // pd.Timedelta(days=1)
     return ((k - 1) % horizon + 1).astype("int64")
+
+
+def add_series_levels(
+    df: pd.DataFrame,
+    value: str,
+    group: str | list[str],
+    origin: pd.Timestamp,
+    lag: int,
+    window: int = 91,
+    date: str = "Date",
+    where: pd.Series | None = None,
+    prefix: str = "Series",
+) -> pd.DataFrame:
+    """Add the levels of `value` per series (`group`: a column or the series' key columns) that a forecaster
+    knows at each row, for a test that starts the day after `origin` (the last day with `value`) and spans
+    `lag` days or fewer; every window ends at least `lag` days back, or at the row's forecast origin:
+
+    - `<prefix>Level`: the mean over the `window` days ending `lag` days before the row;
+    - `<prefix>DowLevel`: the same on the row's weekday only, over 364 days (about 52 such days);
+    - `<prefix>YearAgo`: the mean over the 28 days centred on 364 days back (the same weekdays a year earlier:
+      yearly patterns a `lag` of weeks cannot see): lag 350 days (`lag` if longer);
+    - `<prefix>Recent`: the mean, relative to each day's mean over every series (chain-wide promotions, holidays
+      and seasons cancel), over the 28 days ending at the row's forecast origin, with `OriginDays` (the days since
+      it: `days_since_origin`, origins every `lag` days back from `origin`).
+
+    The same computation for training, validation and test rows, so a time holdout of at most `lag` days sees
+    nothing of itself (the leak tests check it). Rows where `where` is False or `value` is NaN do not count."""
+    keys = [group] if isinstance(group, str) else list(group)
+    series = df.groupby(keys, sort=False, dropna=False).ngroup().to_numpy(np.int64)
+    tmp = {"_series": series, "_series_dow": series * 7 + df[date].dt.day_of_week.to_numpy()}
+    tmp["OriginDays"] = days_since_origin(df[date], origin, max(lag, 1))
+    tmp["_relative"] = df[value] - df.groupby(date)[value].transform("mean")
+    out = _with_columns(df, tmp)
+    out = add_lagged_mean(out, value, f"{prefix}Level", lag=lag, window=window, group="_series", date=date, where=where)
+    out = add_lagged_mean(
+        out, value, f"{prefix}DowLevel", lag=lag, window=364, group="_series_dow", date=date, where=where
+    )
+    year_lag = max(YEAR_AGO_LAG, lag)
+    out = add_lagged_mean(
+        out, value, f"{prefix}YearAgo", lag=year_lag, window=28, group="_series", date=date, where=where
+    )
+    out = add_lagged_mean(
+        out,
+        "_relative",
+        f"{prefix}Recent",
+        lag=out.OriginDays,
+        window=RECENT_WINDOW,
+        group="_series",
+        date=date,
+        where=where,
+    )
+    return out.drop(columns=["_series", "_series_dow", "_relative"])
 
 
 def _runs(df: pd.DataFrame, ev: str, group: str, date: str) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:

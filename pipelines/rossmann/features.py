@@ -22,14 +22,14 @@ from features import (
     add_datepart,
     add_event_counts,
     add_event_durations,
-    add_lagged_mean,
     add_run_position,
+    add_series_levels,
     add_week_counts,
-    days_since_origin,
     join_df,
     long_runs,
     week_start,
 )
+from features.events import YEAR_AGO_LAG
 from features.io import DamagedFile, atomic_write_text, read_feather, write_feather
 from pipelines.paths import Paths
 from pipelines.rossmann.config import RAW_DTYPES, RossmannConfig
@@ -37,8 +37,6 @@ from pipelines.runs import write_features_stamp
 
 EVENTS = ["Promo", "StateHoliday", "SchoolHoliday"]
 WEATHER_COLS = [c for c in RAW_DTYPES["weather.csv"] if c not in ("file", "Date")]
-YEAR_AGO_LAG = 350  # StoreYearAgo's lag in days (see build_joined)
-RECENT_WINDOW = 28  # days of StoreRecent's window, ending at the forecast origin (see build_joined)
 LONG_CLOSURE = 5  # closed days in a row that make a refit: longer than a Sunday next to holidays (at most 4)
 CAPPED_EVENTS = ["StateHoliday", "SchoolHoliday"]  # their Before<event> is capped at BEFORE_CAP (see build_joined)
 BEFORE_CAP = 14  # days until the next such event beyond this (or with no later one in the data) read as this
@@ -178,31 +176,28 @@ def build_joined(
     for side in ("Before", "After"):
         days = df[f"{side}StateHoliday"]
         df[f"{side}StateHolidayNear"] = days.where(days.between(1, 3), 4).astype("int8")
-    # Each store's recent level: mean log sales of its open days in the `level_window` days ending
-    # `level_lag` days earlier. With the lag at least the forecast horizon, test rows see only train data.
+    # Each store's levels known at the forecast origin (features.add_series_levels): StoreLevel (its open days'
+    # mean log sales over the `level_window` days ending `level_lag` days back; with the lag at least the forecast
+    # horizon, test rows see only train data), StoreDowLevel (the store x day-of-week level of the winners'
+    # features, Kaggle 1st place, Gert Jacobusse, "recent data"), StoreYearAgo (the same season a year earlier:
+    # school holidays and summer trade a 48-day lag cannot see) and StoreRecent with OriginDays (the 28 days
+    # ending at the row's forecast origin, relative to the day's mean over all stores: on a test day 10 days ahead
+    # StoreLevel's data ends 48 days back, this one's 10). The backtest's worst stores moved between those dates:
+    # last48, store 1073's mean log sales 8.89 over StoreLevel's 91 days, 9.22 over the 14 days before the origin,
+    # 9.12 in the horizon; in raw log sales the 28 days before prev48's origin hold Easter, and LightGBM alone
+    # over-predicted that window by 2% (hence relative to the day's mean).
     df["LogSales"] = np.log(df.Sales.where(df.Sales > 0))
-    df = add_lagged_mean(df, "LogSales", "StoreLevel", lag=level_lag, window=level_window, where=df.Open == 1)
-    # Each store's level on each weekday over a year (about 52 such days), with the same lag: the store x
-    # day-of-week level of the winners' features (Kaggle 1st place, Gert Jacobusse, "recent data" features).
-    df["StoreDow"] = df.Store * 10 + df.DayOfWeek
-    df = add_lagged_mean(
-        df, "LogSales", "StoreDowLevel", lag=level_lag, window=364, group="StoreDow", where=df.Open == 1
+    df = add_series_levels(
+        df,
+        "LogSales",
+        "Store",
+        train.Date.max(),
+        lag=level_lag,
+        window=level_window,
+        where=df.Open == 1,
+        prefix="Store",
     )
-    # The store's level in the same season a year earlier: its mean log sales over the 28 days centred on the
-    # date 364 days before (52 weeks, so the same weekdays), the yearly pattern of school holidays and summer
-    # trade that a 48-day lag cannot see. Lag 350 days: longer than any forecast horizon here.
-    df = add_lagged_mean(df, "LogSales", "StoreYearAgo", lag=YEAR_AGO_LAG, window=28, where=df.Open == 1)
-    # The store's level over the RECENT_WINDOW days ending at the row's forecast origin (the last day of train.csv
-    # for the test days; for a training day a simulated origin, origins every level_lag days back from it), and the
-    # days since that origin (OriginDays): on a test day 10 days ahead StoreLevel's data ends 48 days back, this
-    # feature's 10. The backtest's worst stores moved between those dates: last48, store 1073's mean log sales
-    # 8.89 over StoreLevel's 91 days, 9.22 over the 14 days before the origin, 9.12 in the horizon.
-    # Relative to the day's mean over all stores (promotions, holidays and seasons are chain-wide): in raw log sales
-    # the 28 days before prev48's origin hold Easter, and LightGBM alone over-predicted that window by 2% with it.
-    df["OriginDays"] = days_since_origin(df.Date, train.Date.max(), max(level_lag, 1))
-    df["RelLogSales"] = df.LogSales - df.groupby("Date").LogSales.transform("mean")
-    df = add_lagged_mean(df, "RelLogSales", "StoreRecent", lag=df.OriginDays, window=RECENT_WINDOW, where=df.Open == 1)
-    df = df.drop(columns=["LogSales", "RelLogSales", "StoreDow"])
+    df = df.drop(columns=["LogSales"])
     # Candidates from the winners' write-ups, built for every run, used when named in cont_names/cat_names
     # (config.py records what each scored on the backtest): the day's place in a promotion (PromoDay),
     # promo / holiday days in the last, this and next calendar week (Gert Jacobusse's counts), days to the

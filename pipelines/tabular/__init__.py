@@ -61,6 +61,9 @@ class TabularConfig:
     folds: int = setting(5, ge=2, le=20, step="features")
     fold_seed: int = setting(0, ge=0, step="features")
     horizon: int = setting(0, ge=0, le=3650, step="features")  # time holdout in days; 0 = the test's span
+    # time validation with series keys: each series' lagged levels of the target (features.add_series_levels)
+    levels: bool = setting(True, step="features")
+    level_window: int = setting(91, ge=1, le=3650, step="features")  # days of <Series>Level's window
     # --- members: LightGBM and the entity-embedding network, blended with weights chosen out of fold ---------
     members: list[Literal["gbdt", "net"]] = setting(factory=lambda: ["gbdt", "net"], min_items=1, member="ensemble")
     # --- the LightGBM member ----------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from features import TabularProcessor, add_datepart, join_df
+from features import TabularProcessor, add_datepart, add_series_levels, join_df
 from features.io import atomic_write_text, read_feather, write_csv, write_feather
 from models import gbdt
 from models.metrics import Metric, binary_log_loss, from_target, get_metric, log_loss, to_target
@@ -135,6 +135,25 @@ def assign(schema: Schema, train: pd.DataFrame, validation: dict, cfg: TabularCo
     return assign_folds(as_class_index(schema, train[schema.target_column]), cfg.folds, cfg.fold_seed)
 
 
+def add_levels(schema: Schema, metric: Metric, train, test, horizon: int, cfg: TabularConfig):
+    """(train, test, the columns added): each series' levels of the training target known at the forecast origin
+    (features.add_series_levels with a lag of the test's horizon: the holdout and the test see nothing of
+    themselves), for a time validation with the card's series keys and a number or 0/1 target."""
+    if schema.task not in ("regression", "binary"):
+        return train, test, []
+    y, ok = targets(metric, schema, train)
+    both = pd.concat([train.assign(_level=np.where(ok, y, np.nan)), test.assign(_level=np.nan)], ignore_index=True)
+    both = add_series_levels(
+        both, "_level", schema.series, train[schema.date].max(), lag=horizon, window=cfg.level_window, date=schema.date
+    )
+    names = [c for c in both.columns if c not in {*train.columns, *test.columns, "_level"}]
+    print(
+        f"levels per series {schema.series}: {', '.join(names)} (windows ending >= {horizon} days back or at the origin)"
+    )
+    train_out = both[: len(train)][[*train.columns, *names]].reset_index(drop=True)
+    return train_out, both[len(train) :][[*test.columns, *names]].reset_index(drop=True), names
+
+
 def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
     """raw -> processed/{train,test}.feather, procs.json, schema.json and validation.json (see the module doc)."""
     t0 = time.perf_counter()
@@ -156,6 +175,9 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
         train, test = (add_datepart(f, schema.date, drop=False, prefix=prefix, time=hours) for f in (train, test))
         cats += [prefix + p for p in DATE_CATEGORIES]
         conts += [prefix + p for p in DATE_NUMBERS + (TIME_NUMBERS if hours else ())]
+    if validation["kind"] == "time" and schema.series and cfg.levels:
+        train, test, levels = add_levels(schema, get_metric(card.metric), train, test, validation["horizon_days"], cfg)
+        conts += levels
     fit_rows = train[folds != 0] if validation["kind"] == "time" else train
     proc = TabularProcessor(cats, conts).fit(fit_rows)
     keep = [schema.id] if schema.id in train.columns else []

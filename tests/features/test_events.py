@@ -186,3 +186,23 @@ def test_long_runs_flag_only_runs_of_enough_consecutive_days():
     assert out.long.tolist() == [False] + [True] * 5 + [False] * 12
     out = d.assign(long=long_runs(d, "Closed", min_days=3)).sort_values(["Store", "Date"])
     assert out.long.tolist() == [False] + [True] * 5 + [False] * 3 + [True] * 3 + [True] * 6
+
+
+def test_series_levels_per_series_and_weekday_from_the_origin_back():
+    from features import add_series_levels
+
+    dates = pd.date_range("2015-01-01", periods=28)
+    d = pd.concat(
+        [pd.DataFrame({"shop": s, "item": i, "Date": dates, "v": float(10 * s + i)}) for s in (1, 2) for i in (1, 2)],
+        ignore_index=True,
+    )
+    d.loc[d.Date.dt.day_of_week == 0, "v"] += 1.0  # Mondays sell one more
+    out = add_series_levels(d, "v", ["shop", "item"], origin=dates[-1], lag=7, window=7)
+    assert not {"_series", "_series_dow", "_relative"} & set(out.columns)
+    row = out[(out.shop == 2) & (out.item == 1) & (out.Date == "2015-01-26")].iloc[0]  # a Monday, lag 7 days
+    assert row.SeriesLevel == pytest.approx(21 + 1 / 7)  # 01-13..01-19: one Monday among 7 days
+    assert row.SeriesDowLevel == pytest.approx(22)  # Mondays 01-05, 01-12, 01-19
+    assert np.isnan(row.SeriesYearAgo)  # nothing a year back
+    # 01-26 is 5 days after the simulated origin 01-21 (origins every 7 days back from 01-28): its recent level
+    # ends there; relative to each day's mean over the four series (21 - 16.5 = 4.5, Mondays included)
+    assert row.OriginDays == 5 and row.SeriesRecent == pytest.approx(4.5)
