@@ -48,8 +48,20 @@ endif
 
 PYTHON ?= python3
 VENV := .venv
+# Notebook mode: PY=python3 (a Kaggle notebook, Colab, a cluster image: the packages are installed already) runs
+# every step on that interpreter as it is, no venv built; `python -m pipelines.env` first checks its packages
+# against pyproject.toml's ranges and names what is missing. Unset: make builds .venv from requirements.txt.
+NOTEBOOK := $(filter command line environment,$(origin PY))
+ifneq ($(NOTEBOOK),)
+override PY := $(value PY)
+ifneq ($(or $(filter-out 1,$(words $(PY))),$(call strip_chars,$(PY),$(PLAIN) / . + ~)),)
+$(error PY=$(PY) is not an interpreter's path (letters, digits and - _ . / + ~ only), e.g. PY=python3)
+endif
+VENV_OK := env-check
+else
 PY := $(VENV)/bin/python
 VENV_OK := $(VENV)/.installed
+endif
 PKG := $(subst -,_,$(COMP))
 export DATA SUBMISSIONS RUN
 
@@ -77,7 +89,7 @@ TRAIN_CODE := $(wildcard models/*.py pipelines/*.py $(PKG_DIR)*.py) $(SHARED_COD
 SUBMISSION := $(call spaced,$(SUBMISSIONS)/$(COMP)/$(RUN).csv)
 
 .DEFAULT_GOAL := help
-.PHONY: help new venv download sample features train lr-find predict submission submit backtest runs report tensorboard all demo test test-fast lint bench peers-env autogluon-env clean distclean FORCE
+.PHONY: help new venv lock env-check oldest-env test-oldest download sample features train lr-find predict submission submit backtest runs report tensorboard all demo test test-fast lint bench peers-env autogluon-env clean distclean FORCE
 
 # The competitions, read without Python (make help works before the venv exists): packages whose __init__.py
 # exports SPEC, and the cards `make new` writes, here and in $KAGGLE_COMPETITIONS (not the shared kinds).
@@ -95,12 +107,20 @@ help: ## list the targets (COMP=rossmann by default; DATA, CONFIG, ARGS, SRC, EX
 	@echo $(call q,competitions: $(COMPS) (make new COMP=<slug> [KIND=image] METRIC=<name> adds one))
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/' | awk -F'\t' '{printf "  %-12s %s\n", $$1, $$2}'
 
+ifeq ($(NOTEBOOK),)
 $(VENV_OK): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
 	@touch $@
+else
+$(VENV_OK):
+	@$(PY) -m pipelines.env
+endif
 
-venv: $(VENV_OK) ## create .venv with the pinned dependencies (rebuilt when requirements.txt changes)
+venv: $(VENV_OK) ## create .venv with the pinned dependencies (rebuilt when requirements.txt changes); PY=python3: check that one instead
+
+lock: $(VENV_OK) ## write requirements.txt, the full lock, from the environment (after editing pyproject.toml's ranges)
+	$(PY) -m pipelines.env lock
 
 new: | $(VENV_OK) ## a new competition's card: pipelines/COMP/__init__.py [KIND=tabular|image] METRIC=rmse|smape|auc|...
 	$(PY) -m pipelines new $(COMP) --kind=$(call q,$(KIND)) $(if $(METRIC),--metric=$(call q,$(METRIC)))
@@ -172,6 +192,16 @@ test: $(VENV_OK) ## run the test suite (unit, end-to-end on the sample, real-dat
 test-fast: $(VENV_OK) ## the tests without the slow end-to-end ones
 	$(PY) -m pytest -m "not slow"
 
+# The oldest versions pyproject.toml claims (requirements-oldest.txt, without their own dependencies: the rest,
+# torch included, comes from .venv through a .pth file), and the notebook-mode chain test run on them.
+oldest-env: $(VENV_OK) ## .venv-oldest: the direct dependencies at their oldest supported versions
+	@test -x .venv-oldest/bin/python || $(PYTHON) -m venv .venv-oldest
+	.venv-oldest/bin/python -m pip install --disable-pip-version-check -q --no-deps -r requirements-oldest.txt
+	$(PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])" > "$$(.venv-oldest/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/project-venv.pth"
+
+test-oldest: oldest-env ## the Kaggle-notebook chain test (read-only input, PY=, no venv) on the oldest versions
+	CHAIN_PY=.venv-oldest/bin/python $(PY) -m pytest -p no:xdist tests/test_notebook.py
+
 lint: $(VENV_OK) ## ruff check + format check
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .
 
@@ -192,4 +222,4 @@ clean: ## delete COMP's derived data (interim, processed, config); raw downloads
 	rm -rf $(call q,$(DIR)/interim) $(call q,$(DIR)/processed) $(call q,$(DIR)/config)
 
 distclean: ## also delete the venv and the demo data
-	rm -rf $(VENV) .venv-peers .venv-autogluon data/demo submissions/demo
+	rm -rf $(VENV) .venv-peers .venv-autogluon .venv-oldest data/demo submissions/demo

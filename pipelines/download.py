@@ -124,21 +124,47 @@ def _flatten_single_folder(staging: Path) -> None:
         inner.rmdir()
 
 
-def _import_local(src: Path, staging: Path, budget: Budget, wanted: set[str] | None = None) -> None:
-    """Copy (folder) or unpack (archive) a local copy into staging; with `wanted`, only those top-level names.
+def read_only(folder: Path) -> bool:
+    """Whether `folder` is read-only: on a read-only mount (Kaggle's /kaggle/input), or without write permission
+    for anyone (checked on the mode, not with os.access: root may write anywhere)."""
+    return bool(os.statvfs(folder).f_flag & os.ST_RDONLY) or not folder.stat().st_mode & 0o222
 
-    A folder's own archives are unpacked only when the names wanted are not already lying in the folder.
+
+def _single_folder(src: Path) -> Path:
+    """The folder whose entries are the competition's: `src`, or the one folder it alone holds (a copy
+    unpacked into a folder of its own), down to the first level with more."""
+    while True:
+        entries = [p for p in src.iterdir() if not p.name.startswith(".")]
+        if len(entries) != 1 or not entries[0].is_dir() or entries[0].is_symlink():
+            return src
+        src = entries[0]
+
+
+def _import_local(src: Path, staging: Path, budget: Budget, wanted: set[str] | None = None) -> None:
+    """Link (folder) or unpack (archive) a local copy into staging; with `wanted`, only those top-level names.
+
+    A read-only folder's files and subfolders are linked, not copied (a Kaggle notebook's /kaggle/input/<slug>:
+    no second copy of the data, and nothing is ever written under it); a writable folder is copied, so that
+    raw/ never writes through to the user's own copy. An entry that is itself a link is copied, after checking
+    that it stays inside `src`. A folder's own archives are unpacked only when the names wanted are not
+    already lying in the folder.
     """
     if not src.exists():
         raise DownloadError(f"{src}: no such file or folder (check the SRC= / EXTRA= path)")
     unpack = staging / ".unpack"
     unpack.mkdir()
     if src.is_dir():
+        src = _single_folder(src.resolve())
         entries = sorted(p for p in src.iterdir() if not p.name.startswith("."))
+        link = read_only(src)
+        if link:
+            print(f"{src} is read-only: its files are linked into raw/, not copied")
         try:
             for p in entries:
                 if wanted is None or p.name in wanted:
-                    if p.is_dir():
+                    if link and not p.is_symlink() and (p.is_dir() or p.is_file()):
+                        (unpack / p.name).symlink_to(p)
+                    elif p.is_dir():
                         copy_folder(p, unpack / p.name, budget, within=src)
                     elif p.is_file():
                         budget.reserve(p.stat().st_size, str(p), unpack)

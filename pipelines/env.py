@@ -1,0 +1,153 @@
+"""The Python environment the chain runs in, checked against pyproject.toml's ranges; and the lock file.
+
+`python -m pipelines.env` (what `make ... PY=python3` runs before a step: a Kaggle notebook, Colab or a cluster
+image, whose packages are already installed) names every missing or out-of-range package and the fix, or
+says which interpreter runs the chain. `python -m pipelines.env lock` writes requirements.txt, the full lock
+of every package installed here (what `make venv` installs), from the environment it runs in.
+
+Standard library only: it runs before anything is known to be installed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata as md
+import re
+import sys
+from pathlib import Path
+
+try:
+    import tomllib
+except ImportError:  # Python < 3.11
+    raise SystemExit(f"Python {sys.version.split()[0]} cannot run the chain: 3.11 or newer is needed") from None
+
+ROOT = Path(__file__).resolve().parent.parent
+PYPROJECT = ROOT / "pyproject.toml"
+LOCK = ROOT / "requirements.txt"
+OLDEST = ROOT / "requirements-oldest.txt"
+# torch's CUDA libraries: Linux x86_64 wheels only; the lock says so, so that it installs on other machines too
+LINUX_ONLY = re.compile(r"^(nvidia-.*|triton|cuda-.*)$")
+LINUX_MARKER = 'platform_system == "Linux" and platform_machine == "x86_64"'
+NOT_LOCKED = {"pip", "setuptools", "wheel", "kaggle-fastai-solutions"}
+
+
+def normalize(name: str) -> str:
+    """A distribution's name as the package index compares them (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def requirements(*extras: str) -> list[str]:
+    """pyproject.toml's dependencies and those of `extras` (images, dev): requirement strings with ranges."""
+    project = tomllib.loads(PYPROJECT.read_text())["project"]
+    return list(project["dependencies"]) + [r for e in extras for r in project["optional-dependencies"][e]]
+
+
+REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(\[[^\]]*\])?\s*(.*)$")
+OPS = {
+    ">=": lambda a, b: a >= b,
+    "<=": lambda a, b: a <= b,
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    ">": lambda a, b: a > b,
+    "<": lambda a, b: a < b,
+}
+
+
+def release(version: str) -> tuple[int, ...]:
+    """A version's release numbers (2.14.1+cu130 -> (2, 14, 1)); what the ranges here compare."""
+    match = re.match(r"\d+(\.\d+)*", version)
+    return tuple(int(part) for part in match.group(0).split(".")) if match else ()
+
+
+def meets(version: str, specifier: str) -> bool:
+    """Whether `version` meets a range such as ">=3.0,<4". Written here rather than with `packaging`: this runs on
+    an interpreter that may have nothing installed yet (a bare python3 names what it lacks instead of a
+    traceback); the ranges in pyproject.toml use only these operators on release numbers."""
+    have = release(version)
+    for clause in filter(None, (c.strip() for c in specifier.split(","))):
+        op = next(o for o in sorted(OPS, key=len, reverse=True) if clause.startswith(o))
+        want = release(clause[len(op) :].strip())
+        width = max(len(have), len(want))
+        if not OPS[op](have + (0,) * (width - len(have)), want + (0,) * (width - len(want))):
+            return False
+    return True
+
+
+def problems(reqs: list[str] | None = None) -> list[str]:
+    """One line per requirement this interpreter does not meet (missing, or a version out of range)."""
+    out = []
+    for text in reqs if reqs is not None else requirements():
+        name, _, specifier = REQUIREMENT.match(text).groups()
+        try:
+            have = md.version(name)
+        except md.PackageNotFoundError:
+            out.append(f"{name}: not installed (needs {specifier or 'any version'})")
+            continue
+        if not meets(have, specifier):
+            out.append(f"{name} {have}: out of range (needs {specifier})")
+    return out
+
+
+def check(python: str = sys.executable) -> int:
+    """Print what this interpreter lacks and the fix (exit 1), or the line that says it runs the chain."""
+    bad = problems()
+    images = problems([r for r in requirements("images") if r not in requirements()])
+    if images:
+        print(
+            f"note: the image competitions also need: {'; '.join(images)} (pretrained=false and the other "
+            "competitions run without them)"
+        )
+    if bad:
+        print(
+            f"{python} cannot run the chain as it is:\n  " + "\n  ".join(bad) + "\n"
+            "Install those (pip install 'name>=version'), or leave PY unset: make builds its own .venv "
+            "from requirements.txt.",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"environment: {python} as it is (no venv; every pyproject.toml range met)")
+    return 0
+
+
+def lock_lines() -> list[str]:
+    """requirements.txt's lines: every distribution installed in this environment, pinned, sorted by name;
+    torch's CUDA libraries marked Linux x86_64 only."""
+    pins = {}
+    for dist in md.distributions():
+        name = normalize(dist.metadata["Name"])
+        if name not in NOT_LOCKED:
+            pins[name] = dist.version
+    lines = []
+    for name in sorted(pins):
+        line = f"{name}=={pins[name]}"
+        lines.append(f"{line} ; {LINUX_MARKER}" if LINUX_ONLY.match(name) else line)
+    return lines
+
+
+def write_lock(path: Path = LOCK) -> None:
+    """Write the lock (temp file, then rename) after checking that it meets pyproject.toml's ranges."""
+    bad = problems(requirements("images", "dev"))
+    if bad:
+        raise SystemExit("not locking an environment that pyproject.toml does not accept:\n  " + "\n  ".join(bad))
+    header = [
+        "# The full lock: every package `make venv` installs, pinned. Generated by `make lock` (python -m",
+        "# pipelines.env lock) from a venv that meets pyproject.toml's ranges: edit pyproject.toml, not this file.",
+    ]
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("\n".join(header + lock_lines()) + "\n")
+    tmp.replace(path)
+    print(f"{path}: {len(lock_lines())} packages")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipelines.env", description=__doc__.split("\n\n")[0])
+    parser.add_argument("action", nargs="?", choices=["check", "lock"], default="check")
+    args = parser.parse_args(argv)
+    if args.action == "lock":
+        write_lock()
+        return 0
+    return check()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,102 @@
+"""The environment's contract: pyproject.toml's ranges, the full lock (requirements.txt), the oldest versions
+(requirements-oldest.txt) and the imports of the code agree; the check that notebook mode runs names what is
+missing."""
+
+from __future__ import annotations
+
+import ast
+import importlib.metadata as md
+import sys
+
+import pytest
+
+from pipelines import env
+from pipelines.paths import ROOT
+
+PEERS = {"fastai", "autogluon"}  # imported only by the bench peers, in their own venvs (make peers-env, autogluon-env)
+
+
+def pins(path) -> dict[str, str]:
+    out = {}
+    for line in path.read_text().splitlines():
+        line = line.split(";")[0].strip()
+        if line and not line.startswith("#"):
+            name, version = line.split("==")
+            out[env.normalize(name)] = version
+    return out
+
+
+def ranges() -> dict[str, str]:
+    return {
+        env.normalize(n): spec
+        for n, _, spec in (env.REQUIREMENT.match(r).groups() for r in env.requirements("images", "dev"))
+    }
+
+
+def test_the_lock_pins_every_direct_dependency_inside_its_range():
+    lock = pins(env.LOCK)
+    for name, spec in ranges().items():
+        assert name in lock, f"{name} is in pyproject.toml but not in requirements.txt: run `make lock`"
+        assert env.meets(lock[name], spec), f"requirements.txt pins {name}=={lock[name]}, outside {spec}"
+    assert not [line for line in env.LOCK.read_text().splitlines() if line.startswith("torch") and "+" in line]
+
+
+def test_the_oldest_versions_are_the_ranges_lower_bounds():
+    oldest, claimed = pins(env.OLDEST), ranges()
+    for name, version in oldest.items():
+        lower = [c.strip()[2:] for c in claimed[name].split(",") if c.strip().startswith(">=")]
+        assert lower and env.meets(version, f"=={lower[0]}"), f"{name}: oldest {version}, pyproject {claimed[name]}"
+    untested = (
+        {n for n, s in claimed.items() if ">=" in s}
+        - set(oldest)
+        - set(pins(env.LOCK))
+        - {"pytest", "pytest-xdist", "scikit-image", "ruff"}
+    )
+    assert not untested
+    # torch and torchvision: one build here, the lock's; their lower bound is that pin
+    for name in ("torch", "torchvision"):
+        assert env.meets(pins(env.LOCK)[name], "==" + claimed[name].split(",")[0][2:])
+
+
+def test_every_import_of_the_code_is_a_declared_dependency():
+    modules = set()
+    for folder in ("features", "models", "pipelines"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Import):
+                    modules |= {a.name.split(".")[0] for a in node.names}
+                elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                    modules.add(node.module.split(".")[0])
+    third = modules - set(sys.stdlib_module_names) - {"features", "models", "pipelines"} - PEERS
+    dists = md.packages_distributions()
+    declared = set(ranges())
+    undeclared = {m: dists.get(m) for m in third if not {env.normalize(d) for d in dists.get(m, [m])} & declared}
+    assert not undeclared, f"imported but not in pyproject.toml: {undeclared}"
+
+
+@pytest.mark.parametrize(
+    "version, spec, ok",
+    [
+        ("3.0.0", ">=3.0,<4", True),
+        ("2.3.3", ">=3.0,<4", False),
+        ("4.0", ">=3.0,<4", False),
+        ("2.14.1+cu130", ">=2.14.1,<2.15", True),
+        ("2.14", ">=2.14.1", False),
+        ("1.0.25", ">=1.0.25", True),
+        ("0.1.9", "==0.1.9", True),
+        ("5", "", True),
+    ],
+)
+def test_ranges_compare_release_numbers(version, spec, ok):
+    assert env.meets(version, spec) is ok
+
+
+def test_the_check_names_what_is_missing_or_too_old(capsys, monkeypatch):
+    assert env.problems(["pandas>=99", "surely-not-installed-pkg>=1", "numpy>=1"]) == [
+        f"pandas {md.version('pandas')}: out of range (needs >=99)",
+        "surely-not-installed-pkg: not installed (needs >=1)",
+    ]
+    monkeypatch.setattr(env, "requirements", lambda *extras: ["pandas>=99"])
+    assert env.check("python3") == 1
+    err = capsys.readouterr().err
+    assert "python3 cannot run the chain as it is" in err and "pandas" in err and "leave PY unset" in err
