@@ -7,6 +7,9 @@ SUBMISSIONS ?= submissions
 CONFIG ?=
 ARGS ?=
 SRC ?=
+OUT ?=
+KAGGLE_USER ?=
+GPU ?=
 EXTRA ?=
 FORCE ?=
 RUN ?= default
@@ -26,7 +29,7 @@ TB_PORT ?= 6006
 # files, must be plain names.
 KIND ?= tabular
 METRIC ?=
-USER_VARS := COMP DATA SUBMISSIONS CONFIG ARGS PRE_ARGS SRC EXTRA FORCE RUN N_SEEDS NPROC RETRAIN TEST_JOBS WINDOWS PARTS TB_PORT KIND METRIC
+USER_VARS := COMP DATA SUBMISSIONS OUT KAGGLE_USER GPU CONFIG ARGS PRE_ARGS SRC EXTRA FORCE RUN N_SEEDS NPROC RETRAIN TEST_JOBS WINDOWS PARTS TB_PORT KIND METRIC
 COMP_GIVEN := $(filter command line environment,$(origin COMP))
 $(foreach v,$(USER_VARS),$(eval override $v := $$(value $v)))
 q = '$(subst ','\'',$1)'
@@ -89,7 +92,7 @@ TRAIN_CODE := $(wildcard models/*.py pipelines/*.py $(PKG_DIR)*.py) $(SHARED_COD
 SUBMISSION := $(call spaced,$(SUBMISSIONS)/$(COMP)/$(RUN).csv)
 
 .DEFAULT_GOAL := help
-.PHONY: help new venv lock env-check oldest-env test-oldest download sample features train lr-find predict submission submit backtest runs report tensorboard all demo test test-fast lint bench peers-env autogluon-env clean distclean FORCE
+.PHONY: help new venv lock env-check kernel kernel-push oldest-env test-oldest download sample features train lr-find predict submission submit backtest runs report tensorboard all demo test test-fast lint bench peers-env autogluon-env clean distclean FORCE
 
 # The competitions, read without Python (make help works before the venv exists): packages whose __init__.py
 # exports SPEC, and the cards `make new` writes, here and in $KAGGLE_COMPETITIONS (not the shared kinds).
@@ -159,7 +162,13 @@ lr-find: $(FEATURES) | $(VENV_OK) ## lr finder: plot in data/COMP/runs/RUN/lr_fi
 $(SUBMISSION): $(TRAINED) | $(VENV_OK)
 	$(PY) -m pipelines predict $(COMP) $(OPTS) $(CFG_ARGS)
 
-predict: $(SUBMISSION) ## predict the test set: submissions/COMP/RUN.csv, validated against sample_submission.csv
+# OUT=submission.csv: also copy the submission there (where a Kaggle code competition's notebook must leave it)
+define copy_out
+$(if $(OUT),cp -- $(call q,$(SUBMISSIONS)/$(COMP)/$(RUN).csv) $(call q,$(OUT).tmp) && mv -f -- $(call q,$(OUT).tmp) $(call q,$(OUT)) && echo $(call q,copied to $(OUT)))
+endef
+
+predict: $(SUBMISSION) ## predict the test set: submissions/COMP/RUN.csv, validated against sample_submission.csv [OUT=submission.csv: a copy there]
+	@$(copy_out)
 
 submission: $(SUBMISSION) ## same as predict
 
@@ -179,7 +188,8 @@ tensorboard: | $(VENV_OK) ## serve the runs' TensorBoard logs on localhost [COMP
 backtest: $(RAW) | $(VENV_OK) ## score the default chain on labelled data cut off as a pseudo-test set [WINDOWS=last48,prev48 | cut0,cut1]
 	$(PY) -m pipelines backtest $(COMP) $(OPTS) $(if $(WINDOWS),--windows=$(call q,$(WINDOWS))) $(CFG_ARGS)
 
-all: $(SUBMISSION) ## the whole chain: download-or-sample, features, train, predict (never submits)
+all: $(SUBMISSION) ## the whole chain: download-or-sample, features, train, predict (never submits) [OUT=...]
+	@$(copy_out)
 
 DEMO_ARGS := epochs=20 lr=1e-2 bs=256
 demo: ## the whole Rossmann chain on the embedded sample, in data/demo/ and submissions/demo/
@@ -191,6 +201,14 @@ test: $(VENV_OK) ## run the test suite (unit, end-to-end on the sample, real-dat
 
 test-fast: $(VENV_OK) ## the tests without the slow end-to-end ones
 	$(PY) -m pytest -m "not slow"
+
+# A Kaggle kernel of the chain (pipelines/kernel.py): the project + wheels as a dataset, a script, their metadata.
+kernel: | $(VENV_OK) ## write data/COMP/kernel/{dataset,kernel}: the chain as a Kaggle kernel, KAGGLE_USER=you [GPU=1] [ARGS=...]
+	$(PY) -m pipelines.kernel $(COMP) --data=$(call q,$(DATA)) --user=$(call q,$(KAGGLE_USER)) $(if $(call on,$(GPU)),--gpu) $(if $(ARGS),--args=$(call q,$(ARGS)))
+
+kernel-push: kernel ## upload the project dataset and push the kernel (kaggle CLI; needs credentials)
+	$(PY) -m kaggle datasets create -p $(call q,$(DIR)/kernel/dataset) --dir-mode zip || $(PY) -m kaggle datasets version -p $(call q,$(DIR)/kernel/dataset) --dir-mode zip -m $(call q,make kernel-push)
+	$(PY) -m kaggle kernels push -p $(call q,$(DIR)/kernel/kernel)
 
 # The oldest versions pyproject.toml claims (requirements-oldest.txt, without their own dependencies: the rest,
 # torch included, comes from .venv through a .pth file), and the notebook-mode chain test run on them.

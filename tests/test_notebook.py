@@ -1,6 +1,7 @@
 """Where competitors run: a Kaggle notebook. The competition's files in a read-only folder (as Kaggle mounts
 /kaggle/input/<slug>), an interpreter whose packages are installed already (PY=..., no venv built): `make
-download` links the files, `make all` writes a submission, and not a byte under the input folder changes.
+download` links the files, `make all OUT=submission.csv` writes the submission there too, and not a byte under
+the input folder changes.
 `make test-oldest` runs the same test with CHAIN_PY= the oldest versions pyproject.toml claims."""
 
 from __future__ import annotations
@@ -52,9 +53,10 @@ def test_all_in_notebook_mode_from_a_read_only_input(tmp_path):
         raw = data / "rossmann" / "raw"
         linked = sorted(p.name for p in raw.iterdir() if p.is_symlink())
         assert linked == sorted(before) and all((raw / n).resolve().parent == src for n in linked)
-        got = make("all", py, *where, f"ARGS={QUICK}").stdout
+        out = tmp_path / "working" / "submission.csv"  # where a code competition's notebook leaves it
+        got = make("all", py, *where, f"ARGS={QUICK}", f"OUT={out}").stdout
         assert "pip install" not in got and "-m venv" not in got  # nothing built: the interpreter as it is
-        assert (subs / "rossmann" / "nb.csv").is_file() and "submission:" in got
+        assert out.read_bytes() == (subs / "rossmann" / "nb.csv").read_bytes() and f"copied to {out}" in got
         assert snapshot(src) == before
     finally:
         set_writable(src, True)

@@ -1,0 +1,87 @@
+"""`make kernel`: the folders it writes pass the kaggle client's own checks (kernels_push and dataset_create_new
+run up to the network call, which is replaced by a stub that keeps the request)."""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from types import SimpleNamespace
+
+import pytest
+
+from pipelines import kernel
+
+
+class Captured:
+    """A stand-in for the Kaggle client's transport: it keeps each request instead of sending it."""
+
+    def __init__(self):
+        self.requests = []
+        keep = lambda request: self.requests.append(request) or SimpleNamespace(error="", ref="ok")
+        self.client = SimpleNamespace(
+            kernels=SimpleNamespace(kernels_api_client=SimpleNamespace(save_kernel=keep)),
+            datasets=SimpleNamespace(dataset_api_client=SimpleNamespace(create_dataset=keep)),
+        )
+
+    @contextmanager
+    def __call__(self):
+        yield self.client
+
+
+def test_kernel_folders_pass_the_kaggle_clients_checks(tmp_path, monkeypatch):
+    from kaggle.api.kaggle_api_extended import KaggleApi
+    from requests import HTTPError
+
+    commands = kernel.write("dogs-vs-cats", "someone", True, tmp_path / "k", wheels=False)
+    assert commands["kernel"] == f"kaggle kernels push -p {tmp_path / 'k' / 'kernel'}"
+    api, sent = KaggleApi(), Captured()
+    monkeypatch.setattr(api, "build_kaggle_client", sent)
+    api.kernels_push(str(tmp_path / "k" / "kernel"))
+    (request,) = sent.requests
+    assert request.slug == "someone/dogs-vs-cats-fastai-chain" and request.language == "python"
+    assert request.competition_data_sources == ["dogs-vs-cats-redux-kernels-edition"]
+    assert request.dataset_data_sources == ["someone/kaggle-fastai-solutions"]
+    assert request.enable_gpu and not request.enable_internet and request.is_private
+    compile(request.text, "run.py", "exec")  # the script the kernel runs is valid Python
+    assert "PY=" in request.text and "OUT=" in request.text and "/kaggle/input" in request.text
+
+    def not_found(ref):
+        raise HTTPError("404")
+
+    api.config_values = {api.CONFIG_NAME_USER: "someone"}  # as authenticate() leaves it
+    monkeypatch.setattr(api, "dataset_status", not_found)  # a new dataset
+    monkeypatch.setattr(api, "upload_files", lambda *a, **k: None)
+    result = api.dataset_create_new(str(tmp_path / "k" / "dataset"), dir_mode="zip")
+    assert result.error is None and sent.requests[-1].slug == "kaggle-fastai-solutions"
+    dataset = tmp_path / "k" / "dataset"
+    assert (dataset / "project" / "Makefile").is_file() and (dataset / "project" / "pipelines" / "kernel.py").is_file()
+    ranges = (dataset / "wheels" / "requirements.txt").read_text().split()
+    assert "pandas>=3.0,<4" in ranges and not [r for r in ranges if r.startswith("torch")]
+
+
+def test_kernel_refuses_a_bad_user_name(tmp_path):
+    with pytest.raises(ValueError, match="KAGGLE_USER"):
+        kernel.write("rossmann", "", False, tmp_path / "k", wheels=False)
+    with pytest.raises(ValueError, match="not a Kaggle user name"):
+        kernel.write("rossmann", "me/../x", False, tmp_path / "k", wheels=False)
+
+
+def test_kernel_metadata_title_resolves_to_its_id(tmp_path):
+    kernel.write("rossmann", "someone", False, tmp_path / "k", args="epochs=5", wheels=False)
+    meta = json.loads((tmp_path / "k" / "kernel" / "kernel-metadata.json").read_text())
+    assert kernel.slugify(meta["title"]) == meta["id"].split("/")[1] and meta["enable_gpu"] is False
+    assert '"ARGS=epochs=5"' in (tmp_path / "k" / "kernel" / "run.py").read_text()
+
+
+def test_a_card_kept_outside_the_repo_travels_in_the_bundle(tmp_path, monkeypatch):
+    import pipelines
+
+    monkeypatch.setenv("KAGGLE_COMPETITIONS", str(tmp_path / "ext"))
+    monkeypatch.setattr(pipelines, "__path__", list(pipelines.__path__))
+    (tmp_path / "ext" / "my_comp").mkdir(parents=True)
+    card = 'from pipelines.tabular import Card\n\nCARD = Card(slug="my-comp", metric="rmse")\n'
+    (tmp_path / "ext" / "my_comp" / "__init__.py").write_text(card)
+    kernel.write("my-comp", "someone", False, tmp_path / "k", wheels=False)
+    assert (tmp_path / "k" / "dataset" / "project" / "pipelines" / "my_comp" / "__init__.py").read_text() == card
+    meta = json.loads((tmp_path / "k" / "kernel" / "kernel-metadata.json").read_text())
+    assert meta["competition_sources"] == ["my-comp"]
