@@ -77,6 +77,9 @@ def load_resized(path: str | Path, size: int) -> np.ndarray:
     return resize_crop(open_rgb(path, min_size=size), size)
 
 
+CHUNK = 1024  # images submitted to the decoding threads at a time (build_cache)
+
+
 def build_cache(
     files: Sequence[str | Path],
     size: int,
@@ -89,44 +92,73 @@ def build_cache(
     """Decode and resize `files` into `out` (N, size, size, 3 uint8 .npy) plus `out`.json listing the kept
     files and the bad ones. Bad images are reported and skipped (with `keep_bad`, kept as black images so
     rows stay aligned, e.g. for test ids). Written to temp files, then renamed, so an interrupted build
-    leaves nothing half-written. Returns the json content (plus `extra`)."""
+    leaves nothing half-written. Returns the json content (plus `extra`).
+
+    Each image is written to the file as soon as it is decoded (os.pwrite at its row's offset, not through a
+    memory map, whose written pages would count as the process's memory): memory holds the images in flight,
+    a few per worker, whatever the number of images (a 25k-image competition at 224 px: 3.8 GB on disk)."""
     from tqdm.auto import tqdm
 
     files = [str(f) for f in files]
     workers = workers or min(8, os.cpu_count() or 1)
-    arrays: list[np.ndarray | None] = [None] * len(files)
-    bad: list[str] = []
-
-    def work(i: int) -> None:
+    row_bytes = size * size * 3
+    bad: dict[int, str] = {}
+    with atomic_path(out) as tmp:
+        header = _npy_header(tmp, (len(files), size, size, 3))
+        fd = os.open(tmp, os.O_RDWR)
         try:
-            arrays[i] = load_resized(files[i], size)
-        except BadImage as e:
-            bad.append(str(e))
 
-    # PIL releases the GIL while decoding and resizing, so threads scale without pickling images.
-    with ThreadPoolExecutor(workers) as pool:
-        list(
-            tqdm(
-                pool.map(work, range(len(files))),
+            def work(i: int) -> None:
+                try:
+                    row = load_resized(files[i], size)
+                except BadImage as e:
+                    bad[i] = str(e)
+                    row = np.zeros((size, size, 3), np.uint8)  # the row stays black (keep_bad) or is dropped
+                os.pwrite(fd, row.tobytes(), header + i * row_bytes)
+
+            # PIL releases the GIL while decoding and resizing, so threads scale without pickling images. Submitted
+            # a chunk at a time: a future per image up front (each with its lock) grew 60k images' build by 120 MB.
+            bar = tqdm(
                 total=len(files),
                 desc=f"cache {out.name} @{size}px",
                 disable=not (progress and sys.stderr.isatty()),
                 mininterval=2,
                 leave=False,
             )
-        )
-    if keep_bad:
-        arrays = [np.zeros((size, size, 3), np.uint8) if a is None else a for a in arrays]
-    kept = [i for i, a in enumerate(arrays) if a is not None]
-    with atomic_path(out) as tmp:
-        arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(kept), size, size, 3))
-        for j, i in enumerate(kept):
-            arr[j] = arrays[i]
-        arr.flush()
-        del arr
-    meta = {**(extra or {}), "size": size, "files": [files[i] for i in kept], "bad": sorted(bad)}
+            with ThreadPoolExecutor(workers) as pool, bar:
+                for start in range(0, len(files), CHUNK):
+                    chunk = range(start, min(start + CHUNK, len(files)))
+                    list(pool.map(work, chunk))
+                    bar.update(len(chunk))
+        finally:
+            os.close(fd)
+        if bad and not keep_bad:  # the kept rows into a file of their own, one row at a time
+            kept = [i for i in range(len(files)) if i not in bad]
+            compact = tmp.with_name(tmp.name + ".kept")
+            start = _npy_header(compact, (len(kept), size, size, 3))
+            src, dst = os.open(tmp, os.O_RDONLY), os.open(compact, os.O_RDWR)
+            try:
+                for j, i in enumerate(kept):
+                    os.pwrite(dst, os.pread(src, row_bytes, header + i * row_bytes), start + j * row_bytes)
+                os.replace(compact, tmp)
+            finally:
+                os.close(src)
+                os.close(dst)
+                compact.unlink(missing_ok=True)  # an interrupted copy leaves nothing behind
+    kept = [i for i in range(len(files)) if keep_bad or i not in bad]
+    meta = {**(extra or {}), "size": size, "files": [files[i] for i in kept], "bad": sorted(bad.values())}
     atomic_write_text(out.with_suffix(".json"), json.dumps(meta, indent=0))
     return meta
+
+
+def _npy_header(path: Path, shape: tuple[int, ...]) -> int:
+    """A new .npy file at `path` for a uint8 array of `shape`: its header, then room for the data (sparse until
+    written); returns the data's offset."""
+    with open(path, "wb") as f:
+        np.lib.format.write_array_header_1_0(f, {"descr": "|u1", "fortran_order": False, "shape": shape})
+        offset = f.tell()
+        f.truncate(offset + int(np.prod(shape)))
+    return offset
 
 
 def load_cache(out: Path) -> tuple[np.ndarray, dict]:

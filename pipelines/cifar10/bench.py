@@ -10,6 +10,7 @@ ablations:  the same short fixed budget (`--epochs`, default 2) with one thing c
             with eps 1e-8 / 1e-3 / 1e-1; validation and test accuracy of each.
 seeds:      the default config (`--args` on top) trained with each seed: test accuracy with and without TTA,
             wall time, mean and spread.
+cache:      peak memory of the decoded-image cache build at 10k and 60k images (--parts cache).
 """
 
 from __future__ import annotations
@@ -135,6 +136,31 @@ def bench_seeds(data: str, seeds: list[int], args: str) -> None:
         )
 
 
+CACHE_RSS = """
+import resource, sys
+from pathlib import Path
+from features.images import build_cache
+files = sorted(Path(sys.argv[1]).rglob("*.jpg"))[: int(sys.argv[2])]
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+build_cache(files, 32, Path(sys.argv[3]), progress=False)
+print(before // 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+def bench_cache(tmp: str) -> None:
+    """Peak memory of the decoded-image cache build (features.images.build_cache) at 10k and 60k images: each
+    in a fresh process, its peak RSS before and after the build."""
+    import tarfile
+
+    with tarfile.open(TAR) as tar:
+        tar.extractall(Path(tmp) / "jpg", filter="data")
+    print("cache build, CIFAR-10 JPEGs at 32 px: images, peak RSS before the build (MB), after (MB)")
+    for n in (10_000, 60_000):
+        cmd = [sys.executable, "-c", CACHE_RSS, str(Path(tmp) / "jpg"), str(n), str(Path(tmp) / f"cache{n}.npy")]
+        before, after = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+        print(f"  {n:>6,}  {before:>5}  {after:>5}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", default="throughput,ablations,seeds")
@@ -145,13 +171,17 @@ def main(argv: list[str] | None = None) -> None:
     parts = set(args.parts.split(","))
     if "throughput" in parts:
         bench_throughput()
-    if not parts & {"ablations", "seeds"}:
+    if not parts & {"ablations", "seeds", "cache"}:
         return
     if not TAR.is_file():
         print(f"skipped: real CIFAR-10 not found at {TAR}")
         return
     with tempfile.TemporaryDirectory(prefix="bench-cifar10-") as tmp:
         env = {**os.environ}
+        if "cache" in parts:
+            bench_cache(tmp)
+        if not parts & {"ablations", "seeds"}:
+            return
         for step in (["download", "--src", str(TAR)], ["features"]):
             subprocess.run(
                 [sys.executable, "-m", "pipelines", step[0], "cifar10", "--data", tmp, *step[1:]],

@@ -73,3 +73,18 @@ def test_cache_skips_bad_images_or_keeps_rows_aligned(tmp_path):
     build_cache(files, 32, tmp_path / "kept.npy", keep_bad=True, progress=False)
     kept, _ = load_cache(tmp_path / "kept.npy")
     assert kept.shape[0] == 4 and (kept[3] == 0).all() and kept[0].any()
+
+
+def test_cache_rows_after_a_bad_image_in_the_middle_move_up_in_order(tmp_path):
+    from features.images import load_resized
+
+    for i in range(4):
+        Image.fromarray(_photo(40 + 10 * i, 60 - 5 * i)).save(tmp_path / f"{i}.jpg")
+    (tmp_path / "1.jpg").write_bytes(b"broken")
+    files = list_images(tmp_path)
+    meta = build_cache(files, 16, tmp_path / "cache.npy", workers=2, progress=False)
+    arr, _ = load_cache(tmp_path / "cache.npy")
+    assert meta["files"] == [str(files[i]) for i in (0, 2, 3)] and arr.shape == (3, 16, 16, 3)
+    for row, i in enumerate((0, 2, 3)):
+        np.testing.assert_array_equal(arr[row], load_resized(files[i], 16))
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.suffix == ".jpg") == ["cache.json", "cache.npy"]
