@@ -92,7 +92,7 @@ TRAIN_CODE := $(wildcard models/*.py pipelines/*.py $(PKG_DIR)*.py) $(SHARED_COD
 SUBMISSION := $(call spaced,$(SUBMISSIONS)/$(COMP)/$(RUN).csv)
 
 .DEFAULT_GOAL := help
-.PHONY: help new venv lock env-check kernel kernel-push oldest-env test-oldest download sample features train lr-find predict submission submit backtest runs report tensorboard all demo test test-fast lint bench peers-env autogluon-env clean distclean FORCE
+.PHONY: help new config venv lock env-check kernel kernel-push oldest-env test-oldest download sample features train lr-find predict submission submit backtest runs report tensorboard all demo test test-fast lint bench peers-env autogluon-env clean distclean FORCE
 
 # The competitions, read without Python (make help works before the venv exists): packages whose __init__.py
 # exports SPEC, and the cards `make new` writes, here and in $KAGGLE_COMPETITIONS (not the shared kinds).
@@ -119,6 +119,9 @@ else
 $(VENV_OK):
 	@$(PY) -m pipelines.env
 endif
+
+config: | $(VENV_OK) ## every setting of COMP: type, default, valid range or choices, the step it shapes, what it means
+	@$(PY) -m pipelines config $(COMP) --keys
 
 venv: $(VENV_OK) ## create .venv with the pinned dependencies (rebuilt when requirements.txt changes); PY=python3: check that one instead
 

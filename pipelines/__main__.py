@@ -164,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         "--retrain", action="store_true", help="configure the run afresh (defaults + these arguments), replacing it"
     )
     parser.add_argument("--run-settings", action="store_true", help="config: write the run's settings.json")
+    parser.add_argument("--keys", action="store_true", help="config: list every key (type, default, range, step)")
     parser.add_argument(
         "--args", action="append", default=[], help="key=value overrides as one string (split like a shell would)"
     )
@@ -182,6 +183,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     comp = competition(args.comp)
+    if args.step == "config" and args.keys:
+        print(configlib.key_table(comp.Config))
+        return 0
     try:
         paths = Paths.for_comp(args.comp, args.data)
         plain_name(args.run, "RUN")

@@ -10,8 +10,10 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import inspect
 import json
 import math
+import re
 import tomllib
 import types
 import typing
@@ -117,6 +119,75 @@ def _declared(cls: type, name: str) -> tuple[dict, tuple | None]:
             choices = typing.get_args(hint)
             break
     return field_meta(cls, name, "range", {}), choices
+
+
+@functools.cache
+def _comments(klass: type) -> dict[str, str]:
+    """Each field's description as written beside it in `klass`'s source: its trailing comment, else the
+    comment lines right above it (a `# --- section ---` line is a heading, not a description)."""
+    try:
+        lines = inspect.getsource(klass).splitlines()
+    except (OSError, TypeError):  # a class made at run time (config.with_defaults): its base has the words
+        return {}
+    out, above, field = {}, [], None
+    for line in lines:
+        text = line.strip()
+        inside = line.startswith("     ")  # a continuation line of a field's definition
+        if field and inside and not out[field] and "# " in line:  # the comment of a definition on several lines
+            out[field] = line.split("# ", 1)[1]
+        if inside:
+            continue
+        if text.startswith("#"):
+            above = [] if text.startswith("# ---") else [*above, text.lstrip("# ")]
+            continue
+        match = re.match(r"([A-Za-z_]\w*)\s*:[^=]*=", text)
+        field = match.group(1) if match and line.startswith("    ") else None
+        if field:
+            out[field] = text.split("  # ", 1)[1] if "  # " in text else " ".join(above)
+        above = []
+    return out
+
+
+def describe(cls: type) -> list[dict[str, str]]:
+    """Every key of config class `cls`: its name, type, default, valid range or choices, the step it shapes
+    and its description (from the comments beside the field in the source): what `make config` prints."""
+    rows, defaults = [], to_dict(cls())
+    for f in dataclasses.fields(cls):
+        bounds, choices = _declared(cls, f.name)
+        valid = (
+            " | ".join(map(str, choices)) if choices else ", ".join(f"{_BOUNDS[k][0]} {v}" for k, v in bounds.items())
+        )
+        hint = next(
+            typing.get_type_hints(k)[f.name] for k in cls.__mro__ if f.name in getattr(k, "__annotations__", {})
+        )
+        kind = "choice" if choices else getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+        words = next((c for k in cls.__mro__ if dataclasses.is_dataclass(k) and (c := _comments(k).get(f.name))), "")
+        rows.append(
+            {
+                "key": f.name,
+                "type": kind,
+                "default": json.dumps(defaults[f.name]),
+                "valid": valid,
+                "step": field_meta(cls, f.name, "step", "train"),
+                "description": words,
+            }
+        )
+    return rows
+
+
+def key_table(cls: type, width: int = 36) -> str:
+    """`describe(cls)` as a text table, each description cut to its first sentence (the rest, figures and all,
+    stays beside the field in the source)."""
+    rows = describe(cls)
+    cut = lambda text, n: text if len(text) <= n else text[: n - 3] + "..."
+    first = lambda text: re.split(r"(?<=\.)\s(?=[A-Z`])", text, maxsplit=1)[0] if text else ""
+    cols = ["key", "type", "default", "valid", "step"]
+    table = [{**r, "default": cut(r["default"], width), "valid": cut(r["valid"], width)} for r in rows]
+    widths = {c: max(len(c), *(len(r[c]) for r in table)) for c in cols}
+    lines = ["  ".join(c.ljust(widths[c]) for c in cols) + "  description"]
+    for r in table:
+        lines.append("  ".join(r[c].ljust(widths[c]) for c in cols) + "  " + first(r["description"]))
+    return "\n".join(lines)
 
 
 def check(config: C, source: str = "config") -> C:

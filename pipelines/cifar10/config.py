@@ -28,8 +28,10 @@ TASK = ImageTask(
 @dataclass
 class Cifar10Config:
     # --- data (the features section, shared with the image competitions) ------------------------------------
+    # share of the labelled images held out for validation
     valid_pct: float = setting(0.1, gt=0, lt=1, step="features")
-    split_seed: int = setting(42, ge=0, step="features")
+    split_seed: int = setting(42, ge=0, step="features")  # seed of that split
+    # px of the decoded-image cache (CIFAR-10: its native 32)
     sizes: list[int] = setting(factory=lambda: [32], ge=8, le=1024, min_items=1, step="features")
     cache_scale: float = setting(1.0, ge=1, step="features")  # the images are 32 px: cached as they are
     # --- model ---------------------------------------------------------------------------------------------
@@ -37,14 +39,14 @@ class Cifar10Config:
     # resnet: the course's residual net (then also set e.g. opt=adamw lr=3e-3 wd=0.05 schedule=one_cycle
     # bn_bias_lr_mult=1)
     arch: Literal["whitened", "resnet"] = "whitened"
-    widths: list[int] = setting(factory=lambda: [64, 256, 256], ge=1)
+    widths: list[int] = setting(factory=lambda: [64, 256, 256], ge=1)  # channels of the three conv groups
     depths: list[int] = setting(factory=lambda: [2, 2, 2], ge=1)  # convs per group (whitened), blocks (resnet)
     preact: bool = True  # resnet: pre-activation blocks
     dropout: float = setting(0.1, ge=0, lt=1)  # resnet: before the classifier
     lsuv: bool = False  # layer-sequential unit-variance init on one training batch (after the whitening stem)
     # --- training ------------------------------------------------------------------------------------------
-    epochs: int = setting(10, ge=1, le=1000)
-    bs: int = setting(1024, ge=2, le=65536)
+    epochs: int = setting(10, ge=1, le=1000)  # training epochs
+    bs: int = setting(1024, ge=2, le=65536)  # images per batch
     opt: Literal["sgd", "adamw"] = "sgd"  # sgd (nesterov) or adamw (decoupled weight decay)
     # triangular (linear up from 0.2x over 23%, down to 0.07x) or one_cycle
     schedule: Literal["triangular", "one_cycle"] = "triangular"
@@ -55,8 +57,8 @@ class Cifar10Config:
     bn_bias_lr_mult: float = setting(64.0, gt=0)  # BatchNorm biases train at lr x this (airbench); 1 = same lr
     # on weights, not biases: with SGD, lr x wd = 0.002 of each weight per step at peak
     wd: float = setting(1.33e-3, ge=0)
-    adam_eps: float = setting(1e-8, gt=0)
-    label_smoothing: float = setting(0.2, ge=0, lt=1)
+    adam_eps: float = setting(1e-8, gt=0)  # AdamW's epsilon (opt=adamw)
+    label_smoothing: float = setting(0.2, ge=0, lt=1)  # cross-entropy label smoothing
     mixup: float = setting(0.0, ge=0)  # mixup alpha; 0 = off
     pad: int = setting(2, ge=0)  # random translations with reflection padding
     # alternate: each image flipped on every other epoch (airbench); random; none
@@ -64,7 +66,8 @@ class Cifar10Config:
     lookahead: bool = True  # weights pulled to their running average every 5 steps from epoch 3 (airbench)
     telemetry: bool = True  # activation mean/std/near-zero per layer over training -> activations.png
     tta: bool = True  # flip + 1-pixel translations, averaged
-    seed: int = setting(0, ge=0)
-    device: str = "auto"
+    seed: int = setting(0, ge=0)  # seed of the weights, the batches and the augmentation
+    device: str = "auto"  # auto = CUDA, then MPS, then CPU
+    # auto = bf16 autocast on CUDA and on CPUs with AMX or AVX512-BF16; gpu: on CUDA only; off; bf16; fp16 (GPU)
     amp: Literal["auto", "gpu", "off", "bf16", "fp16"] = "auto"
-    channels_last: bool = True
+    channels_last: bool = True  # NHWC memory format for the convolutions

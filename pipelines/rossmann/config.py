@@ -230,7 +230,9 @@ class RossmannConfig:
     # --- features ---
     # validation = the last N days of train (the test period's length); 0 = no hold-out
     valid_days: int = setting(48, ge=0, le=3650, step="features")
+    # the categorical columns both members read (CAT_NAMES above)
     cat_names: list[str] = setting(factory=lambda: list(CAT_NAMES), step="features")
+    # the continuous columns both members read (CONT_NAMES above; OPTIONAL_CONT_NAMES may be added)
     cont_names: list[str] = setting(factory=lambda: list(CONT_NAMES), step="features")
     event_window: int = setting(7, ge=1, step="features")  # days in the backward/forward event-count windows
     # StoreLevel looks back from this many days before each row (>= the test horizon: no leak)
@@ -238,11 +240,12 @@ class RossmannConfig:
     level_window: int = setting(91, ge=1, step="features")  # ... over this many days of the store's log sales
 
     # --- model: entity embeddings + MLP (fast.ai course defaults) ---
+    # hidden layer widths of the entity-embedding network
     layers: list[int] = setting(factory=lambda: [1000, 500], ge=1)
     # Dropout after each hidden layer and on the embeddings. The course uses ps=[0.001, 0.01], emb_drop=0.04;
     # on the real data (10 epochs, last 48 days held out) these stronger values scored 0.1140 vs 0.1163 RMSPE.
     ps: list[float] = setting(factory=lambda: [0.1, 0.3], ge=0, lt=1)
-    emb_drop: float = setting(0.1, ge=0, lt=1)
+    emb_drop: float = setting(0.1, ge=0, lt=1)  # dropout on the concatenated embeddings
     emb_sizes: list[str] = setting(factory=list)  # overrides of the width rule, e.g. ["Store=50"]
     y_range_mult: float = setting(1.2, gt=0)  # sigmoid output on [0, y_range_mult * log(max Sales)]
     # Processed columns the network leaves out (the boosting member still reads every column). StoreDowLevel
@@ -265,7 +268,7 @@ class RossmannConfig:
     cycle_mult: int = setting(2, ge=1)  # sgdr: each cycle this many times longer than the last
     bs: int = setting(512, ge=2, le=1 << 20)  # rows per batch
     wd: float = setting(0.2, ge=0)  # decoupled weight decay (AdamW), not applied to biases and BatchNorm
-    adam_eps: float = setting(1e-5, gt=0)
+    adam_eps: float = setting(1e-5, gt=0)  # AdamW's epsilon
     clip: float = setting(0.0, ge=0)  # max gradient norm; 0 = off
     seed: int = setting(0, ge=0, result=False)  # the first seed; each seed's run records its own
     # ensemble: seeds seed..seed+n_seeds-1, predictions averaged in log space. Two seeds (`make backtest`, real data,
@@ -275,10 +278,10 @@ class RossmannConfig:
     n_seeds: int = setting(1, ge=1, result=False)
     device: str = "auto"  # auto = CUDA, then MPS, then CPU
     # auto = bf16/fp16 autocast on CUDA, bf16 on CPUs with AMX or AVX512-BF16; off; bf16; fp16 (GPU)
+    # auto = bf16 autocast on CUDA and on CPUs with AMX or AVX512-BF16; gpu: on CUDA only; off; bf16; fp16 (GPU)
     amp: Literal["auto", "gpu", "off", "bf16", "fp16"] = "auto"
-    resume: bool = setting(
-        True, result=False
-    )  # continue an interrupted run from its last checkpoint when the config matches
+    # continue an interrupted run from its last checkpoint when the config matches
+    resume: bool = setting(True, result=False)
     # --- ensemble: members, refit, blend (pipelines/ensemble.py) ---
     # nn: the seeds of the network above, averaged; gbdt: gradient-boosted trees (LightGBM) on the same
     # processed features plus the first seed's embeddings. Blend weights are fitted on the validation days.
@@ -292,10 +295,12 @@ class RossmannConfig:
     # 0.1032 / 0.0998); lr 0.05 capped at 5000: 4218 / 2776 kept, LightGBM 0.1022 / 0.0978, blend 0.1017 /
     # 0.0976, for about 390 s / 250 s per fit instead of 115 s on 2 cores.
     gbdt_rounds: int = setting(5000, ge=1, le=1_000_000, member="gbdt")
-    gbdt_lr: float = setting(0.1, gt=0, member="gbdt")
-    gbdt_leaves: int = setting(127, ge=2, member="gbdt")
-    gbdt_min_leaf: int = setting(100, ge=1, member="gbdt")
+    gbdt_lr: float = setting(0.1, gt=0, member="gbdt")  # LightGBM's learning rate
+    gbdt_leaves: int = setting(127, ge=2, member="gbdt")  # LightGBM's num_leaves
+    gbdt_min_leaf: int = setting(100, ge=1, member="gbdt")  # LightGBM's min_data_in_leaf
+    # share of the features each tree sees (feature_fraction)
     gbdt_colsample: float = setting(0.7, gt=0, le=1, member="gbdt")
+    # share of the rows each tree sees (bagging_fraction)
     gbdt_subsample: float = setting(0.8, gt=0, le=1, member="gbdt")
     # LightGBM models with seeds seed, seed+1, ... (other row and column samples), each early-stopped on its own;
     # their log predictions averaged. Each costs one more fit and refit. `make backtest` (real data, 2 AMD cores,

@@ -58,34 +58,42 @@ class TabularConfig:
     # auto: a time-ordered holdout as long as the test's span when every test date comes after train's,
     # else k-fold (stratified for classification)
     validation: Literal["auto", "time", "kfold"] = setting("auto", step="features")
+    # k of the k-fold validation (stratified for classification)
     folds: int = setting(5, ge=2, le=20, step="features")
-    fold_seed: int = setting(0, ge=0, step="features")
+    fold_seed: int = setting(0, ge=0, step="features")  # seed of the k folds
     horizon: int = setting(0, ge=0, le=3650, step="features")  # time holdout in days; 0 = the test's span
     # time validation with series keys: each series' lagged levels of the target (features.add_series_levels)
     levels: bool = setting(True, step="features")
     level_window: int = setting(91, ge=1, le=3650, step="features")  # days of <Series>Level's window
     # --- members: LightGBM and the entity-embedding network, blended with weights chosen out of fold ---------
+    # gbdt: LightGBM; net: the entity-embedding network; both: blended with weights chosen out of fold
     members: list[Literal["gbdt", "net"]] = setting(factory=lambda: ["gbdt", "net"], min_items=1, member="ensemble")
     # --- the LightGBM member ----------------------------------------------------------------------------------
     gbdt_rounds: int = setting(5000, ge=1, le=1_000_000)  # at most: early stopping on validation picks fewer
-    gbdt_lr: float = setting(0.05, gt=0, le=1)
-    gbdt_leaves: int = setting(31, ge=2, le=65536)
-    gbdt_min_leaf: int = setting(20, ge=1, le=1_000_000)
-    gbdt_colsample: float = setting(0.8, gt=0, le=1)
-    gbdt_subsample: float = setting(0.8, gt=0, le=1)
+    gbdt_lr: float = setting(0.05, gt=0, le=1)  # LightGBM's learning rate
+    gbdt_leaves: int = setting(31, ge=2, le=65536)  # LightGBM's num_leaves
+    gbdt_min_leaf: int = setting(20, ge=1, le=1_000_000)  # LightGBM's min_data_in_leaf
+    gbdt_colsample: float = setting(0.8, gt=0, le=1)  # share of the features each tree sees (feature_fraction)
+    gbdt_subsample: float = setting(0.8, gt=0, le=1)  # share of the rows each tree sees (bagging_fraction)
+    # rounds without improvement on validation before LightGBM stops
     gbdt_early_stopping: int = setting(200, ge=1, le=100_000)
     # --- the network member (pipelines/tabular/net.py): one cycle of net_epochs, no early stopping --------------
     # 0: auto, from the rows: a batch near rows/20 (a power of 2 in 64..512) and the epochs that make >= 500 steps
     # (4..100): House Prices' 1,168 rows a fold get 64 x 28, Store Item Demand's 730k 512 x 4
     net_epochs: int = setting(0, ge=0, le=1000, member="net")
+    # rows per batch (0: auto, above)
     net_bs: int = setting(0, ge=0, le=1_000_000, member="net")
+    # peak lr of the one cycle
     net_lr: float = setting(1e-2, gt=0, le=10, member="net")
+    # hidden layer widths
     net_layers: list[int] = setting(factory=lambda: [200, 100], ge=1, min_items=1, member="net")
     net_ps: list[float] = setting(factory=lambda: [0.05, 0.1], ge=0, lt=1, member="net")  # dropout per layer
+    # dropout on the concatenated embeddings
     net_emb_drop: float = setting(0.05, ge=0, lt=1, member="net")
+    # decoupled weight decay (AdamW)
     net_wd: float = setting(0.01, ge=0, member="net")
     device: str = setting("auto", result=False)  # auto: CUDA, then MPS, then CPU
-    seed: int = setting(0, ge=0)
+    seed: int = setting(0, ge=0)  # seed of LightGBM and the network
     # time validation: retrain on every row (validation days included) with the rounds the holdout chose
     refit: bool = True
 

@@ -47,7 +47,17 @@ def view_features(data: ImageData, split: str, cfg: VisionConfig, paths: Paths) 
     frame = data.frame(split)
     meta = json.loads((data.cache_dir / f"{'test' if split == 'test' else 'labelled'}.json").read_text())
     precision = pick_precision(pick_device(cfg.device), cfg.amp_frozen)
-    key = [cfg.probe_arch, cfg.probe_weights, size, cfg.aug, cfg.tta, cfg.seed, str(precision), meta.get("source"), split]
+    key = [
+        cfg.probe_arch,
+        cfg.probe_weights,
+        size,
+        cfg.aug,
+        cfg.tta,
+        cfg.seed,
+        str(precision),
+        meta.get("source"),
+        split,
+    ]
     key.append(frame.row.tolist())
     digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
     path = paths.interim / "probe" / f"{cfg.probe_arch}-{size}-{split}-{digest}.npy"

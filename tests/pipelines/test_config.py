@@ -1,3 +1,4 @@
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -162,3 +163,23 @@ def test_an_unknown_device_names_the_choices():
     with pytest.raises(ValueError, match="device='tpu' is not a torch device: use auto, cpu, cuda, cuda:N or mps"):
         pick_device("tpu")
     assert str(pick_device("cpu")) == "cpu"
+
+
+def test_make_config_lists_every_key_with_its_description(capsys):
+    """`make config COMP=x`: every key of every competition (and of the tabular and image cards) with its type,
+    default, valid range or choices, step and the description written beside the field; none without one."""
+    from pipelines import registry
+    from pipelines.__main__ import main
+    from pipelines.config import describe
+    from pipelines.tabular import TabularConfig
+    from pipelines.vision.config import VisionConfig
+
+    for cls in {registry.load(name).Config for name in registry.names()} | {TabularConfig, VisionConfig}:
+        rows = describe(cls)
+        assert [r["key"] for r in rows] == [f.name for f in dataclasses.fields(cls)]
+        assert not [r["key"] for r in rows if not r["description"]], cls
+    assert main(["config", "rossmann", "--keys"]) == 0
+    out = capsys.readouterr().out
+    line = next(row for row in out.splitlines() if row.startswith("schedule "))
+    assert "one_cycle | sgdr | constant" in line and '"one_cycle"' in line and "train" in line
+    assert next(row for row in out.splitlines() if row.startswith("valid_days ")).split()[1:3] == ["int", "48"]
