@@ -18,7 +18,7 @@ CARD = (
 
 def features(src, data, capsys) -> tuple[pd.DataFrame, pd.DataFrame]:
     """download from src, features; processed (train, test)."""
-    for step in (["download", "levels-demo", "--src", str(src)], ["features", "levels-demo"]):
+    for step in (["download", "levels-demo", "--src", str(src)], ["features", "levels-demo", "levels=true"]):
         assert main([*step, "--data", str(data)]) == 0, capsys.readouterr().err
     processed = data / "levels-demo" / "processed"
     return pd.read_feather(processed / "train.feather"), pd.read_feather(processed / "test.feather")
