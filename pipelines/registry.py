@@ -44,8 +44,7 @@ class Competition(Protocol):
     - optionally `BACKTEST`, a `pipelines.backtest.Backtest`: how to cut a pseudo-test set off the labelled
       data and score a submission against it (`make backtest`).
 
-    Steps may be resolved lazily (a module `__getattr__`), so that `download` and `features` never import
-    torch.
+    Steps that import torch are bound with `lazy_steps`, so that `download` and `features` never import it.
     """
 
     SPEC: Any
@@ -59,6 +58,25 @@ class Competition(Protocol):
 
 
 REQUIRED = ("SPEC", "Config", "build_features", "train", "lr_find", "predict", "submit")
+
+
+def lazy_steps(load, names, *bound, from_paths=None) -> tuple:
+    """The one way a package defers its heavy imports: a function per name in `names` that calls `load()` (a
+    function whose body imports the module holding the steps, e.g. torch's users) when it runs, then that
+    module's `name(*bound, *args)`; `from_paths(paths)` adds arguments made from the step's first one (an
+    image card's task, read from paths.raw). So `download`, `sample` and `config` import neither torch nor the
+    model code, and the import inside `load` keeps the module in `code_files`' closure (an import statement,
+    which ast sees; a module name in a string it would not)."""
+
+    def step(name: str):
+        def run(*args, **kwargs):
+            lead = bound + (tuple(from_paths(args[0])) if from_paths else ())
+            return getattr(load(), name)(*lead, *args, **kwargs)
+
+        run.__name__ = run.__qualname__ = name
+        return run
+
+    return tuple(step(name) for name in names)
 
 
 def _search_path() -> list[str]:

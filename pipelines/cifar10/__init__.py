@@ -8,22 +8,21 @@ training is from scratch on whole-dataset tensors with batch-level augmentation 
 from __future__ import annotations
 
 from pipelines.cifar10.config import SPEC, TASK, Cifar10Config
+from pipelines.registry import lazy_steps
 from pipelines.vision import bind
 
 Config = Cifar10Config
 DISTRIBUTED = True  # `make train COMP=cifar10 NPROC=2` runs under torchrun with DistributedDataParallel
 # the shared split + cache step, and the shared submit (validate again, send with the validation scores)
 build_features, *_, submit = bind(TASK)
-_MODEL_STEPS = ("train", "lr_find", "predict")
 
 
-def __getattr__(name: str):
-    if name in _MODEL_STEPS:
-        from pipelines.cifar10 import model
+def _model():
+    from pipelines.cifar10 import model  # torch: imported when a step runs
 
-        return getattr(model, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return model
 
 
+train, lr_find, predict = lazy_steps(_model, ("train", "lr_find", "predict"))
 HEADLINE = "valid_accuracy_tta"  # make runs / make report: validation accuracy with TTA
-__all__ = ["HEADLINE", "SPEC", "TASK", "Config", "build_features", "submit", *_MODEL_STEPS]
+__all__ = ["HEADLINE", "SPEC", "TASK", "Config", "build_features", "submit", "train", "lr_find", "predict"]

@@ -11,6 +11,7 @@ from typing import Literal
 from models.metrics import TASKS, get_metric
 from pipelines.config import setting
 from pipelines.download import DataSpec
+from pipelines.registry import lazy_steps
 
 STEPS = ("build_features", "train", "lr_find", "predict", "submit")
 FILES = {"train": "train.csv", "test": "test.csv", "sample": "sample_submission.csv"}
@@ -109,22 +110,19 @@ def competition(card: Card, package: str) -> dict:
         files={card.file(role): [] for role in FILES} | {name: list(keys) for name, keys in card.tables.items()},
     )
 
-    def step(name: str):
-        def run(*args, **kwargs):
-            from pipelines.tabular import steps  # LightGBM and the models: imported when a step runs
-
-            return getattr(steps, name)(card, *args, **kwargs)
-
-        run.__name__ = run.__qualname__ = name
-        return run
-
     return {
         "SPEC": spec,
         "Config": TabularConfig,
         "HEADLINE": f"oof_{get_metric(card.metric).name}",
         "BACKTEST": backtest.tabular_backtest(card),
-        **{name: step(name) for name in STEPS},
+        **dict(zip(STEPS, lazy_steps(_steps, STEPS, card), strict=True)),
     }
+
+
+def _steps():
+    from pipelines.tabular import steps  # LightGBM and the models: imported when a step runs
+
+    return steps
 
 
 __all__ = ["Card", "STEPS", "TabularConfig", "competition"]

@@ -28,6 +28,7 @@ from pipelines import submit as submitlib
 from pipelines.backtest import Backtest
 from pipelines.config import with_defaults
 from pipelines.download import DataSpec
+from pipelines.registry import lazy_steps
 from pipelines.tabular.schema import sort_classes  # numbers numerically: a 0/1 target's positive class last
 from pipelines.vision import STEPS
 from pipelines.vision.backtest import PEERS, WINDOWS
@@ -424,15 +425,7 @@ def competition(card: ImageCard, package: str) -> dict:
     named = [n for n in (card.sample, card.labels) if n]
     spec = DataSpec(slug=card.slug, files={n: [] for n in named})
 
-    def step(name: str):
-        def run(paths, *args, **kwargs):
-            from pipelines.vision import steps  # torch: imported when a step runs
-
-            return getattr(steps, name)(task_for(card, comp, spec, paths.raw), paths, *args, **kwargs)
-
-        run.__name__ = run.__qualname__ = name
-        return run
-
+    steps = lazy_steps(_steps, STEPS, from_paths=lambda paths: (task_for(card, comp, spec, paths.raw),))
     metric = scored_as(card.metric)
     return {
         "SPEC": spec,
@@ -448,5 +441,11 @@ def competition(card: ImageCard, package: str) -> dict:
             greater_is_better=get_metric(card.metric).greater_is_better,
             peers=PEERS,
         ),
-        **{name: step(name) for name in STEPS},
+        **dict(zip(STEPS, steps, strict=True)),
     }
+
+
+def _steps():
+    from pipelines.vision import steps  # torch: imported when a step runs
+
+    return steps
