@@ -39,10 +39,9 @@ class Dihedral(v2.Transform):
         return torch.rot90(out, k % 4, dims=(-2, -1)).contiguous()
 
 
-def train_transform(
-    size: int, kind: str = "side_on", max_rotate: float = 10.0, min_scale: float = 0.35, lighting: float = 0.2
-) -> Callable:
-    """Augmentation for training at `size` px from the (larger, square) cached image, all on uint8.
+def train_transform(size: int, kind: str, *, max_rotate: float, min_scale: float, lighting: float) -> Callable:
+    """Augmentation for training at `size` px from the (larger, square) cached image, all on uint8 (the
+    settings' defaults live once, in the image competitions' config).
 
     Rotation happens on a reflection-padded copy, so corners show mirrored content instead of black.
     """

@@ -118,7 +118,8 @@ class Predictor:
 
 
 class Learner(Predictor):
-    """Model + data + loss + optimizer + callbacks; `fit_one_cycle`, `fit_sgdr`, `lr_find`, `predict`."""
+    """Model + data + loss + optimizer + callbacks; `fit`, `fit_one_cycle`, `fit_sgdr`, `fit_schedule`, `lr_find`,
+    and `get_preds` (from Predictor)."""
 
     def __init__(
         self,

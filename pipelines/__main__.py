@@ -50,7 +50,7 @@ def write_features_config(paths: Paths, cfg) -> bool:
             built = json.loads(stamp.read_text()).get("config") if stamp.is_file() else None
         except (json.JSONDecodeError, UnicodeDecodeError):
             built = None
-        if built == configlib.fingerprint(cfg, ("features",)) or not stamp.is_file():
+        if built == configlib.result_settings(cfg, ("features",)) or not stamp.is_file():
             return False
     atomic_write_text(target, text)
     return True

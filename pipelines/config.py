@@ -49,9 +49,9 @@ def setting(
 
     `step`: the pipeline step whose output depends on it (a field declared without `setting` is "train").
     `result=False`: it says how to run, not what comes out (n_seeds, resume, workers), so it is left out of
-    the fingerprint that decides whether finished work is reused. `member="gbdt"`: it shapes one ensemble
+    the settings that decide whether finished work is reused (`result_settings`). `member="gbdt"`: it shapes one ensemble
     member (or the ensemble, "ensemble") alone, so the other members' finished work is reused when it changes
-    (see `fingerprint`). A subclass that only changes the default
+    (see `result_settings`). A subclass that only changes the default
     keeps all of this from the class that declared it."""
     bounds = {k: v for k, v in (("ge", ge), ("gt", gt), ("le", le), ("lt", lt)) if v is not None}
     meta = {"range": bounds, "step": step, "result": result, "member": member, "min_items": min_items}
@@ -90,7 +90,9 @@ def sections(cls: type) -> dict[str, list[str]]:
     return out
 
 
-def fingerprint(config: Any, steps: tuple[str, ...] = STEPS, members: tuple[str, ...] | None = None) -> dict[str, Any]:
+def result_settings(
+    config: Any, steps: tuple[str, ...] = STEPS, members: tuple[str, ...] | None = None
+) -> dict[str, Any]:
     """The values of `steps`' fields that shape a result (not the `result=False` ones): what must match for
     finished work to be reused. `members`: only the fields shared by all (no `member`) and those of these
     members (None: every field)."""

@@ -139,12 +139,12 @@ def run_lock(folder: Path, step: str, name: str = ".lock", hint: str | None = No
 def write_features_stamp(paths: Paths, cfg, **built) -> dict:
     """processed/features.json, written last by every features step: the feature settings, the raw data's
     SOURCE.json stamp (which download) and what was `built` (rows, columns, ...)."""
-    stamp = {"config": configlib.fingerprint(cfg, ("features",)), "raw": read_source(paths), **built}
+    stamp = {"config": configlib.result_settings(cfg, ("features",)), "raw": read_source(paths), **built}
     atomic_write_text(paths.processed / "features.json", json.dumps(stamp, indent=1, default=str))
     return stamp
 
 
-def features_fingerprint(paths: Paths, cfg=None) -> str:
+def features_identity(paths: Paths, cfg=None) -> str:
     """Identity of the processed features a run trains on: a hash of processed/features.json without its
     timing. A finished or interrupted run is reused only when this and its config both match, so new data
     (the real download replacing the sample) retrains instead of reusing the sample's model.
@@ -162,7 +162,9 @@ def features_fingerprint(paths: Paths, cfg=None) -> str:
             f"(SOURCE.json changed); rebuild it: make features COMP={paths.comp}"
         )
     if cfg is not None:
-        stale = [k for k, v in configlib.fingerprint(cfg, ("features",)).items() if built.get("config", {}).get(k) != v]
+        stale = [
+            k for k, v in configlib.result_settings(cfg, ("features",)).items() if built.get("config", {}).get(k) != v
+        ]
         if stale:
             raise ValueError(
                 f"{paths.processed} was built with other feature settings ({', '.join(stale)}); rebuild "
@@ -171,13 +173,20 @@ def features_fingerprint(paths: Paths, cfg=None) -> str:
     return hashlib.sha256(json.dumps(built, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def inputs_fingerprint(paths: Paths) -> str:
-    """What a run's result depends on besides its settings: the processed features (`features_fingerprint`) and
+def inputs_identity(paths: Paths) -> str:
+    """What a run's result depends on besides its settings: the processed features (`features_identity`) and
     the code its competition's package imports (`registry.code_fingerprint`). Finished work is reused only when
     this matches, so editing pipelines/rossmann/members.py or pipelines/ensemble.py retrains what they shape."""
     from pipelines.registry import code_fingerprint
 
-    return f"{features_fingerprint(paths)}-{code_fingerprint(paths.comp)}"
+    return f"{features_identity(paths)}-{code_fingerprint(paths.comp)}"
+
+
+def run_identity(cfg, paths: Paths, members: tuple[str, ...] | None = None, **extra) -> dict:
+    """What finished or interrupted work must have been made with to be reused, for every trainer: the settings
+    that shape it (the shared ones and those of `members`: `config.result_settings`), the features and the code
+    it read (`inputs_identity`) and `extra` (the seed, refit, the number of data-parallel processes...)."""
+    return {**configlib.result_settings(cfg, members=members), "inputs": inputs_identity(paths), **extra}
 
 
 def seed_everything(seed: int) -> None:
@@ -262,7 +271,7 @@ class RunDir:
         return None
 
     def finished(self, identity: dict) -> dict | None:
-        """The result of a finished run made with `identity` (config fingerprint, features, seed), else None."""
+        """The result of a finished run made with `identity` (its result settings, features, seed), else None."""
         config = self.path / "config.json"
         if self.is_complete() and config.is_file() and self.read_json("config.json").get("run") == identity:
             return self.read_json("result.json")

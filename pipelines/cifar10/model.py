@@ -29,9 +29,9 @@ from models.summary import model_summary
 from models.telemetry import ActivationStats
 from pipelines.cifar10.config import TASK, Cifar10Config
 from pipelines.cifar10.layout import CIFAR_STATS
-from pipelines.config import fingerprint, to_dict
+from pipelines.config import to_dict
 from pipelines.paths import Paths
-from pipelines.runs import RunDir, fit_resumable, inputs_fingerprint, seed_everything
+from pipelines.runs import RunDir, fit_resumable, run_identity, seed_everything
 from pipelines.vision.data import ImageData, load_processed
 from pipelines.vision.layouts import Layout
 from pipelines.vision.predict import write_task_submission
@@ -68,17 +68,14 @@ def tensors(data: ImageData, split: str) -> tuple[torch.Tensor, torch.Tensor | N
     return x, (data.targets(frame) if labelled else None)
 
 
-ARCHS = ("whitened", "resnet")
 MIN_STEPS = 8  # batches an epoch, at least: fewer leave the schedule, lookahead and BatchNorm too little to work on
-SCHEDULES = ("triangular", "one_cycle")
 
 
 def build_model(cfg: Cifar10Config, n_out: int) -> nn.Module:
+    """The network `cfg.arch` names (whitened or resnet: the config's Literal allows no other)."""
     if cfg.arch == "whitened":
         return WhitenedNet(n_out, cfg.widths, cfg.depths, stats=CIFAR_STATS)
-    if cfg.arch == "resnet":
-        return ResNet(n_out, cfg.widths, cfg.depths, cfg.preact, cfg.dropout, stats=CIFAR_STATS)
-    raise ValueError(f"arch={cfg.arch!r}: expected one of {', '.join(ARCHS)}")
+    return ResNet(n_out, cfg.widths, cfg.depths, cfg.preact, cfg.dropout, stats=CIFAR_STATS)
 
 
 def fit_to_size(cfg: Cifar10Config, n_train: int, world: int = 1) -> Cifar10Config:
@@ -100,8 +97,6 @@ def fit_to_size(cfg: Cifar10Config, n_train: int, world: int = 1) -> Cifar10Conf
 def make_learner(cfg: Cifar10Config, data: ImageData, cbs=()) -> Learner:
     """The model initialised from the training images (whitening stem, then LSUV if asked) and a Learner
     over the whole-dataset tensors, augmented per batch."""
-    if cfg.schedule not in SCHEDULES:
-        raise ValueError(f"schedule={cfg.schedule!r}: expected one of {', '.join(SCHEDULES)}")
     model = build_model(cfg, len(data.classes))
     loss = nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     learn = Learner(
@@ -180,7 +175,7 @@ def train(paths: Paths, cfg: Cifar10Config, run: str) -> dict | None:
     data = load_processed(paths, cfg, "cifar10")
     cfg = fit_to_size(cfg, len(data.frame("train")), world)
     rd = RunDir(paths.runs / run)
-    identity = {**fingerprint(cfg), "inputs": inputs_fingerprint(paths), "world_size": world}
+    identity = run_identity(cfg, paths, world_size=world)
     result = rd.finished(identity)
     if result is not None:
         if main:

@@ -225,7 +225,8 @@ OPTIONAL_CONT_NAMES = [
 
 @dataclass
 class RossmannConfig:
-    """Everything that shapes a Rossmann run; `features_keys` are the ones the feature step depends on."""
+    """Everything that shapes a Rossmann run (`make config COMP=rossmann` lists it); the fields with
+    step="features" are the ones the feature step depends on."""
 
     # --- features ---
     # validation = the last N days of train (the test period's length); 0 = no hold-out

@@ -221,7 +221,7 @@ def build_joined(
     return train_out, test_out.astype({"Id": "int64"})
 
 
-def fingerprint(paths: Paths, extra: dict) -> str:
+def cache_key(paths: Paths, extra: dict) -> str:
     """Hash of the raw data's provenance, the feature code and the given settings: the cache key."""
     h = hashlib.sha256(paths.source_stamp.read_bytes())
     h.update(CODE_HASH)
@@ -251,7 +251,7 @@ def build(paths: Paths, cfg: RossmannConfig) -> dict:
                 + (fix or f"Leave {col} out of cont_names or hold out at most {lag} days.")
             )
     settings = {"event_window": cfg.event_window, "level_lag": cfg.level_lag, "level_window": cfg.level_window}
-    key = fingerprint(paths, settings)
+    key = cache_key(paths, settings)
     manifest = paths.interim / "manifest.json"
     cached = json.loads(manifest.read_text()) if manifest.is_file() else {}
     train = test = None

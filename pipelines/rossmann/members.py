@@ -20,11 +20,10 @@ from models import gbdt
 from models.metrics import rmspe
 from models.tabular import embedding_features
 from pipelines import ensemble
-from pipelines.config import fingerprint
 from pipelines.paths import Paths
 from pipelines.rossmann.config import RossmannConfig, net_columns
 from pipelines.rossmann.features import LONG_CLOSURE_CAP
-from pipelines.runs import RunDir, inputs_fingerprint
+from pipelines.runs import RunDir, run_identity
 
 
 def params(cfg: RossmannConfig, seed: int) -> gbdt.GBDTParams:
@@ -67,14 +66,8 @@ def train_gbdt(
     rd = RunDir(paths.runs / run / ("refit" if refit else "") / "gbdt")
     net_identity = RunDir(net_dir).read_json("config.json")["run"] if cfg.gbdt_embeddings else None
     seeds = list(range(cfg.seed, cfg.seed + cfg.gbdt_seeds))
-    want = {
-        **fingerprint(cfg, members=("gbdt",)),
-        "inputs": inputs_fingerprint(paths),
-        "net": net_identity,
-        "seeds": seeds,
-        "rounds": refit_rounds,
-    }
-    done = rd.reuse_or_start(want, "gbdt")
+    identity = run_identity(cfg, paths, ("gbdt",), net=net_identity, seeds=seeds, rounds=refit_rounds)
+    done = rd.reuse_or_start(identity, "gbdt")
     if done is not None:
         return done
     t0 = time.perf_counter()

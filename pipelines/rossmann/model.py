@@ -27,12 +27,12 @@ from models.summary import model_summary
 from models.tabular import TabularModel, emb_sizes, frame_tensors
 from pipelines import ensemble
 from pipelines import submit as submitlib
-from pipelines.config import fingerprint, to_dict
+from pipelines.config import to_dict
 from pipelines.paths import Paths
 from pipelines.rossmann import members
 from pipelines.rossmann.config import SPEC, SUBMISSION_COLUMNS, RossmannConfig, net_columns
 from pipelines.rossmann.members import log_shift
-from pipelines.runs import RunDir, features_fingerprint, fit_resumable, inputs_fingerprint, seed_everything
+from pipelines.runs import RunDir, features_identity, fit_resumable, run_identity, seed_everything
 
 
 class CheckpointMismatch(ValueError):
@@ -41,7 +41,7 @@ class CheckpointMismatch(ValueError):
 
 def load_processed(paths: Paths, cfg: RossmannConfig) -> tuple[TabularProcessor, dict[str, pd.DataFrame]]:
     """procs.json and the train/valid/test tables from data/rossmann/processed, checked against the config."""
-    features_fingerprint(paths, cfg)  # built, from the raw data there now, with these settings
+    features_identity(paths, cfg)  # built, from the raw data there now, with these settings
     proc = TabularProcessor.load(paths.processed / "procs.json")
     frames = {name: read_feather(paths.processed / f"{name}.feather") for name in ("train", "valid", "test")}
     return proc, frames
@@ -120,19 +120,6 @@ def build_model(cfg: RossmannConfig, proc: TabularProcessor, max_log_sales: floa
     )
 
 
-def run_config(cfg: RossmannConfig, seed: int, inputs: str, world: int = 1, refit: bool = False) -> dict:
-    """What must match for a finished or interrupted seed run to be reused: the settings that shape the
-    network (not the other members' or the blend's), the seed, the processed features and the code
-    (`inputs_fingerprint`) and whether it is the refit on all rows."""
-    return {
-        **fingerprint(cfg, members=("nn",)),
-        "seed": seed,
-        "inputs": inputs,
-        "world_size": world,
-        "refit": refit,
-    }
-
-
 def seed_dir(paths: Paths, run: str, seed: int, refit: bool = False) -> Path:
     """runs/RUN/sSEED: a seed validated on the held-out days; runs/RUN/refit/sSEED: the same on all rows."""
     return paths.runs / run / ("refit" if refit else "") / f"s{seed}"
@@ -194,9 +181,9 @@ def train_seed(
     content (None on the ranks other than 0 under torchrun: rank 0 alone evaluates and writes)."""
     main = is_main()
     rd = RunDir(seed_dir(paths, run, seed, refit))
-    want = run_config(cfg, seed, inputs_fingerprint(paths), world_size(), refit)
+    identity = run_identity(cfg, paths, ("nn",), seed=seed, world_size=world_size(), refit=refit)
     signature = feature_signature(cfg, proc)
-    result = rd.finished(want)
+    result = rd.finished(identity)
     if result is not None:
         if main:
             print(
@@ -210,7 +197,7 @@ def train_seed(
     learn, valid, train_sample_dl = make_learner(cfg, proc, frames, seed, cbs=cbs, refit=refit)
 
     def start() -> None:
-        rd.start({"run": want, "full": to_dict(cfg), "features": signature})
+        rd.start({"run": identity, "full": to_dict(cfg), "features": signature})
         example = next(iter(learn.train_dl))[:-1]
         atomic_write_text(rd.path / "model.txt", model_summary(learn.model, *(t[:2] for t in example)) + "\n")
 
@@ -226,7 +213,7 @@ def train_seed(
     fit_resumable(
         learn,
         rd.checkpoint,
-        want,
+        identity,
         cfg.epochs,
         fit,
         start if main else None,
@@ -278,12 +265,12 @@ def train(paths: Paths, cfg: RossmannConfig, run: str) -> dict | None:
         if refit:
             for s in nets:
                 train_seed(paths, cfg, run, s, proc, frames, refit=True)
-        return summarize(paths, cfg, run, seeds, results, proc, frames, refit, t0) if is_main() else None
+        return fit_ensemble(paths, cfg, run, seeds, results, proc, frames, refit, t0) if is_main() else None
     finally:
         finish()
 
 
-def summarize(
+def fit_ensemble(
     paths: Paths,
     cfg: RossmannConfig,
     run: str,
@@ -294,8 +281,9 @@ def summarize(
     refit: bool,
     t0: float,
 ) -> dict:
-    """The run's result.json: the members' validation scores, the blend weights and shift fitted on the
-    validation days (the headline `valid_rmspe` is the blend's), and which models write the submission."""
+    """The rest of the ensemble after the networks (rank 0): the closure factors, the boosting member (fitted,
+    or reused, and refit), the blend weights and shift fitted on the validation days; writes and returns the
+    run's result.json (the headline `valid_rmspe` is the blend's, and which models write the submission)."""
     summary = {"run": run, "seeds": seeds if results else [], "per_seed": results, "members": {}, "refit": refit}
     train_rows, valid = fit_rows(cfg, frames)
     # from the rows before the validation days, for the validation scores and the submission alike

@@ -30,11 +30,11 @@ from features.io import atomic_write_text, read_feather, write_csv, write_feathe
 from models import gbdt
 from models.metrics import Metric, binary_log_loss, from_target, get_metric, log_loss, to_target
 from pipelines import submit as submitlib
-from pipelines.config import fingerprint, to_dict
+from pipelines.config import to_dict
 from pipelines.cv import assign_folds, out_of_fold
 from pipelines.ensemble import blend, fit_weights
 from pipelines.paths import Paths
-from pipelines.runs import RunDir, features_fingerprint, inputs_fingerprint, write_features_stamp
+from pipelines.runs import RunDir, features_identity, run_identity, write_features_stamp
 from pipelines.tabular import FILES, Card, TabularConfig
 from pipelines.tabular.schema import Schema, SchemaError, as_class_index, describe, infer
 
@@ -207,7 +207,7 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
 def load(paths: Paths, cfg: TabularConfig) -> tuple[Schema, dict, TabularProcessor]:
     """What the features step decided (schema, validation, procs), checked against the raw data and settings;
     the frames are read by the step that needs them."""
-    features_fingerprint(paths, cfg)  # built, from the raw data there now, with these settings
+    features_identity(paths, cfg)  # built, from the raw data there now, with these settings
     schema = Schema(**json.loads((paths.processed / "schema.json").read_text()))
     validation = json.loads((paths.processed / "validation.json").read_text())
     return schema, validation, TabularProcessor.load(paths.processed / "procs.json")
@@ -357,7 +357,7 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
     schema, validation, proc = load(paths, cfg)
     metric = get_metric(card.metric)
     rd = RunDir(paths.runs / run)
-    identity = {**fingerprint(cfg), "inputs": inputs_fingerprint(paths)}
+    identity = run_identity(cfg, paths)
     done = rd.finished(identity)
     if done is not None:
         print(f"{rd.path}: already trained with these settings and this code; reusing")

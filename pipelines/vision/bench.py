@@ -54,7 +54,7 @@ def bench_loader(comp: str, data_root: Path, size: int = 224, n: int = 400) -> N
     data = load_processed(paths, cfg, comp)
     files = [paths.raw / f for f in data.items.file[:n]]
     rows = data.items.row.to_numpy()[:n]
-    tfm = train_transform(size, "side_on")
+    tfm = train_transform(size, "side_on", max_rotate=cfg.max_rotate, min_scale=cfg.min_scale, lighting=cfg.lighting)
     sources = {
         "pre-resized cache (memory-mapped)": ImageDataset(data.cache_dir / "labelled.npy", None, tfm, rows=rows),
         "decode originals, draft mode": ImageDataset(files, None, tfm, size=round(1.3 * size)),

@@ -19,7 +19,7 @@ from models.distributed import world_size
 from models.image_data import ImageDataset
 from pipelines.download import read_source
 from pipelines.paths import Paths
-from pipelines.runs import features_fingerprint, write_features_stamp
+from pipelines.runs import features_identity, write_features_stamp
 from pipelines.vision.config import VisionConfig
 from pipelines.vision.task import ImageTask
 
@@ -155,7 +155,7 @@ class ImageData:
 
 
 def load_processed(paths: Paths, cfg: VisionConfig, comp: str) -> ImageData:
-    features_fingerprint(paths, cfg)  # built, from the raw data there now, with these settings
+    features_identity(paths, cfg)  # built, from the raw data there now, with these settings
     info = json.loads((paths.processed / "layout.json").read_text())
     items = read_feather(paths.processed / "items.feather")
     test = read_feather(paths.processed / "test.feather")

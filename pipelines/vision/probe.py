@@ -29,9 +29,8 @@ from models.device import pick_device, pick_precision
 from models.image_data import image_loader, tta_transforms
 from models.learner import Predictor
 from models.vision import LITE_SIZES, ImageModel, create_body
-from pipelines.config import fingerprint
 from pipelines.paths import Paths
-from pipelines.runs import RunDir
+from pipelines.runs import RunDir, run_identity
 from pipelines.vision.config import VisionConfig
 from pipelines.vision.data import ImageData, n_workers
 
@@ -122,12 +121,12 @@ def fit_predict(x: np.ndarray, y: np.ndarray, evals: list[np.ndarray], multi_lab
     return out
 
 
-def train_probe(data: ImageData, cfg: VisionConfig, paths: Paths, folder: Path, inputs: str, folds: np.ndarray) -> dict:
+def train_probe(data: ImageData, cfg: VisionConfig, paths: Paths, folder: Path, folds: np.ndarray) -> dict:
     """The probe member in runs/RUN/probe/: out-of-fold predictions of every labelled image (oof.feather) over
     `folds` (one per labelled image, `pipelines.cv.assign_folds`), the folds' average on the test images
     (test.npy); reused when finished with the same settings."""
     rd = RunDir(folder)
-    identity = {**fingerprint(cfg, members=("probe",)), "inputs": inputs}
+    identity = run_identity(cfg, paths, ("probe",))
     done = rd.reuse_or_start(identity, "probe")
     if done is not None:
         return done

@@ -25,11 +25,11 @@ from models.learner import Learner, Predictor, read_checkpoint
 from models.metrics import accuracy, f2_score
 from models.summary import model_summary
 from models.vision import ImageModel, PooledHead, create_body, pooled_features
-from pipelines.config import fingerprint, to_dict
+from pipelines.config import to_dict
 from pipelines.cv import assign_folds
 from pipelines.ensemble import blend
 from pipelines.paths import Paths
-from pipelines.runs import RunDir, fit_resumable, inputs_fingerprint, seed_everything
+from pipelines.runs import RunDir, fit_resumable, run_identity, seed_everything
 from pipelines.vision.config import VisionConfig
 from pipelines.vision.data import ImageData, load_processed, n_workers
 from pipelines.vision.evaluate import evaluate, per_tag_report, worst_images
@@ -165,13 +165,6 @@ def stage_learner(
     return Learner(model, train_dl, valid_dl, channels_last=cfg.channels_last, **common)
 
 
-def run_config(cfg: VisionConfig, inputs: str, world: int = 1) -> dict:
-    """What the net's finished stages must have been trained with to be reused: the net's settings, the
-    features and the code (`inputs_fingerprint`) and the number of data-parallel processes (the probe's
-    settings and the blend's do not matter to them)."""
-    return {**fingerprint(cfg, members=("net",)), "inputs": inputs, "world_size": world}
-
-
 def train(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict | None:
     """Train each member (the probe k-fold, the net's stages; finished work reused), then choose the blend,
     thresholds and clipping out of fold and report the out-of-fold score (pipelines/vision/members.py).
@@ -189,14 +182,13 @@ def train(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict | 
 def train_members(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict | None:
     data = load_processed(paths, cfg, task.comp)
     rd = RunDir(paths.runs / run)
-    inputs = inputs_fingerprint(paths)
-    want = run_config(cfg, inputs, world_size())
+    identity = run_identity(cfg, paths, ("net",), world_size=world_size())
     stage_dir = rd.path / "stages"
     if is_main():
-        if not ((rd.path / "config.json").is_file() and rd.read_json("config.json").get("run") == want):
+        if not ((rd.path / "config.json").is_file() and rd.read_json("config.json").get("run") == identity):
             for old in stage_dir.glob("*.pt") if stage_dir.is_dir() else []:
                 old.unlink()  # a different config: earlier stages do not apply
-        rd.start({"run": want, "classes": data.classes, "multi_label": data.multi_label})
+        rd.start({"run": identity, "classes": data.classes, "multi_label": data.multi_label})
     barrier()  # every rank sees the same finished stages
     t_start = time.perf_counter()
     device = str(pick_device(cfg.device))
@@ -208,14 +200,14 @@ def train_members(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) ->
     folds = assign_folds(y_all, cfg.folds, cfg.fold_seed)
     rows = np.ones(len(labelled), bool)  # the rows every member has honest predictions for
     if "net" in cfg.members:
-        result.update(train_net(task, paths, cfg, data, rd, want))
+        result.update(train_net(task, paths, cfg, data, rd, identity))
     if not is_main():
         return None
     if "net" in cfg.members:
         rows = labelled.valid.to_numpy(bool)
         preds["net"] = np.load(rd.path / "valid_probs.npy")  # the holdout, in the order of data.frame("valid")
     if "probe" in cfg.members:
-        result["probe"] = train_probe(data, cfg, paths, rd.path / "probe", inputs, folds)
+        result["probe"] = train_probe(data, cfg, paths, rd.path / "probe", folds)
         frame, oof = read_oof(rd.path / "probe", data.classes)
         if not (frame.file.to_numpy() == labelled.file.to_numpy()).all():
             raise RuntimeError(f"{rd.path / 'probe'} was fitted on other images; rerun make train")
@@ -259,7 +251,7 @@ def report_line(result: dict, scorer: Scorer, where: str) -> str:
     )
 
 
-def train_net(task: ImageTask, paths: Paths, cfg: VisionConfig, data: ImageData, rd: RunDir, want: dict) -> dict:
+def train_net(task: ImageTask, paths: Paths, cfg: VisionConfig, data: ImageData, rd: RunDir, identity: dict) -> dict:
     """The fine-tuning member: every stage (reusing stages already trained with these settings), then the
     holdout's figures with and without TTA (valid_probs.npy: its TTA probabilities)."""
     stages = plan(cfg)
@@ -313,7 +305,9 @@ def train_net(task: ImageTask, paths: Paths, cfg: VisionConfig, data: ImageData,
             cfg.schedule, stage.epochs, stage.lr, start, cycle_len=cfg.cycle_len, cycle_mult=cfg.cycle_mult
         )
         partial = ckpt.with_suffix(".partial.pt")  # after each epoch of the stage: resumed after an interruption
-        fit_resumable(learn, partial, {**want, "stage": i}, stage.epochs, fit, label=f"stage {stage.name}", write=main)
+        fit_resumable(
+            learn, partial, {**identity, "stage": i}, stage.epochs, fit, label=f"stage {stage.name}", write=main
+        )
         history, losses, lrs = learn.history, learn.losses_seen, learn.lrs_seen  # a resume restored them
         if not main:
             continue

@@ -140,7 +140,7 @@ def test_dihedral_views_are_the_8_symmetries():
 def test_transforms_keep_uint8_and_size_and_tta_view_counts():
     img = torch.randint(0, 255, (3, 80, 80), dtype=torch.uint8)
     for kind in ("side_on", "top_down", "none"):
-        out = train_transform(64, kind)(img)
+        out = train_transform(64, kind, max_rotate=10, min_scale=0.5, lighting=0.2)(img)
         assert out.dtype == torch.uint8 and out.shape == (3, 64, 64)
     assert valid_transform(64)(img).shape == (3, 64, 64)
     assert len(tta_transforms(64, "top_down", 7)) == 8

@@ -5,7 +5,7 @@ from typing import Literal
 import pytest
 
 from pipelines import registry
-from pipelines.config import ConfigError, check, fingerprint, resolve, sections, setting
+from pipelines.config import ConfigError, check, resolve, result_settings, sections, setting
 
 
 @dataclass
@@ -117,7 +117,7 @@ def test_every_field_belongs_to_exactly_one_step(comp):
     names = [k for keys in steps.values() for k in keys]
     assert sorted(names) == sorted(f.name for f in dataclasses.fields(cls))  # all, none twice
     assert steps["features"] and set(steps) == {"features", "train"}
-    kept = fingerprint(cls())
+    kept = result_settings(cls())
     assert set(kept) <= set(names) and "epochs" in kept and "lr" in kept
 
 
@@ -130,8 +130,8 @@ def test_fingerprint_leaves_out_settings_that_do_not_shape_the_result():
         device: str = "auto"
 
     assert sections(Cfg2) == {"features": ["rows"], "train": ["lr", "n_seeds", "device"]}
-    assert fingerprint(Cfg2()) == {"rows": 10, "lr": 1e-3, "device": "auto"}
-    assert fingerprint(Cfg2(), ("features",)) == {"rows": 10}
+    assert result_settings(Cfg2()) == {"rows": 10, "lr": 1e-3, "device": "auto"}
+    assert result_settings(Cfg2(), ("features",)) == {"rows": 10}
 
 
 @pytest.mark.parametrize(

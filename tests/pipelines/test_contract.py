@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipelines.config import fingerprint, setting
+from pipelines.config import result_settings, setting
 from pipelines.download import DataSpec
 from pipelines.submit import number, write_submission
 
@@ -86,10 +86,10 @@ def _learner(paths, cfg, cbs=()):
 
 def train(paths, cfg, run):
     from models.callbacks import Recorder
-    from pipelines.runs import RunDir, features_fingerprint, fit_resumable, seed_everything
+    from pipelines.runs import RunDir, features_identity, fit_resumable, seed_everything
 
     rd = RunDir(paths.runs / run)
-    identity = {**fingerprint(cfg), "features": features_fingerprint(paths, cfg)}
+    identity = {**result_settings(cfg), "features": features_identity(paths, cfg)}
     done = rd.finished(identity)
     if done is not None:
         print(f"{rd.path}: reusing")

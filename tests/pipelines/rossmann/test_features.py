@@ -237,11 +237,11 @@ def test_cache_key_names_the_code_imported_not_the_files_edited_since(sample_pat
 
     from pipelines.rossmann import features as rf
 
-    before = rf.fingerprint(sample_paths, {"event_window": 7})
+    before = rf.cache_key(sample_paths, {"event_window": 7})
     real = Path.read_bytes
     monkeypatch.setattr(Path, "read_bytes", lambda p: real(p) + (b"# edited" if p in rf.CODE else b""))
-    assert rf.fingerprint(sample_paths, {"event_window": 7}) == before
-    assert rf.fingerprint(sample_paths, {"event_window": 8}) != before
+    assert rf.cache_key(sample_paths, {"event_window": 7}) == before
+    assert rf.cache_key(sample_paths, {"event_window": 8}) != before
 
 
 def test_days_next_to_a_state_holiday_are_categories_one_to_three_else_four(joined):
