@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import hashlib
+import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
+
+T = TypeVar("T")
 
 
 def _alive(pid: int) -> bool:
@@ -109,3 +114,24 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> None:
     """Write a frame as CSV (index dropped) atomically."""
     with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False)
+
+
+def cached(path: Path, key, compute: Callable[[], T], save: Callable[[T, Path], None], load: Callable[[Path], T]) -> T:
+    """Every cache of derived data (activations, probe features, joined tables): `load(path)` when `path` was
+    written for `key` (any JSON-able value; its hash sits beside the file in `<path>.key`), else `compute()`,
+    saved with `save(value, path)` (which writes atomically), the key written last: an interrupted save leaves
+    no key and is computed again, as is a file that `load` cannot read back (damaged, cut short, missing)."""
+    stamp = path.with_name(path.name + ".key")
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+    if path.exists() and stamp.is_file() and stamp.read_text() == digest:
+        try:
+            return load(path)
+        except (DamagedFile, OSError, EOFError, ValueError, RuntimeError) as e:  # torch.load: RuntimeError
+            print(
+                f"{path}: cannot be read back ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); computing it again"
+            )
+    stamp.unlink(missing_ok=True)
+    value = compute()
+    save(value, path)
+    atomic_write_text(stamp, digest)
+    return value

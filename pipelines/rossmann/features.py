@@ -30,7 +30,7 @@ from features import (
     week_start,
 )
 from features.events import YEAR_AGO_LAG
-from features.io import DamagedFile, atomic_write_text, read_feather, write_feather
+from features.io import cached, read_feather, write_feather
 from pipelines.paths import Paths
 from pipelines.rossmann.config import RAW_DTYPES, RossmannConfig
 from pipelines.runs import write_features_stamp
@@ -229,6 +229,19 @@ def cache_key(paths: Paths, extra: dict) -> str:
     return h.hexdigest()[:16]
 
 
+def save_joined(frames: tuple[pd.DataFrame, pd.DataFrame], path: Path) -> None:
+    """interim/{train,test}.feather (`path` is the first)."""
+    for frame, name in zip(frames, ("train", "test"), strict=True):
+        write_feather(frame, path.with_name(f"{name}.feather"))
+    print(f"interim: wrote {path.parent}/{{train,test}}.feather ({len(frames[0]):,} + {len(frames[1]):,} rows)")
+
+
+def load_joined(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    frames = read_feather(path), read_feather(path.with_name("test.feather"))
+    print(f"interim: reusing {path.parent} (inputs and feature code unchanged)")
+    return frames
+
+
 def split_valid(train: pd.DataFrame, valid_days: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Time-based hold-out: the last `valid_days` calendar days of train (never shuffled across the cut)."""
     if valid_days <= 0:
@@ -251,26 +264,10 @@ def build(paths: Paths, cfg: RossmannConfig) -> dict:
                 + (fix or f"Leave {col} out of cont_names or hold out at most {lag} days.")
             )
     settings = {"event_window": cfg.event_window, "level_lag": cfg.level_lag, "level_window": cfg.level_window}
+    # the joined tables, rebuilt when the raw download, the feature code or these settings change
     key = cache_key(paths, settings)
-    manifest = paths.interim / "manifest.json"
-    cached = json.loads(manifest.read_text()) if manifest.is_file() else {}
-    train = test = None
-    if cached.get("fingerprint") == key and all(
-        (paths.interim / f).is_file() for f in ("train.feather", "test.feather")
-    ):
-        try:
-            train = read_feather(paths.interim / "train.feather")
-            test = read_feather(paths.interim / "test.feather")
-            print(f"interim: reusing {paths.interim} (inputs and feature code unchanged)")
-        except DamagedFile as e:
-            print(f"interim: {e}; rebuilding it")
-            train = test = None
-    if train is None:
-        train, test = build_joined(paths.raw, **settings)
-        write_feather(train, paths.interim / "train.feather")
-        write_feather(test, paths.interim / "test.feather")
-        atomic_write_text(manifest, json.dumps({"fingerprint": key, "train_rows": len(train), "test_rows": len(test)}))
-        print(f"interim: wrote {paths.interim}/{{train,test}}.feather ({len(train):,} + {len(test):,} rows)")
+    compute = lambda: build_joined(paths.raw, **settings)
+    train, test = cached(paths.interim / "train.feather", key, compute, save_joined, load_joined)
 
     fit_part, valid_part = split_valid(train, cfg.valid_days)
     if fit_part.empty:

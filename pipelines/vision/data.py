@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 
 from features.images import build_cache
-from features.io import atomic_write_text, read_feather, write_feather
+from features.io import atomic_write_text, cached, read_feather, write_feather
 from models.distributed import world_size
 from models.image_data import ImageDataset
 from pipelines.download import read_source
@@ -41,32 +41,29 @@ def split_valid(frame: pd.DataFrame, cfg: VisionConfig) -> np.ndarray:
 
 
 def _cache(paths: Paths, files: list[str], name: str, size: int, keep_bad: bool) -> dict:
-    """processed/cache<size>/<name>.npy, rebuilt only when the files, their source or the size change."""
+    """processed/cache<size>/<name>.npy (and its .json: the files kept, the bad ones), rebuilt only when the
+    files, their source or the size change."""
     out = paths.processed / f"cache{size}" / f"{name}.npy"
     source = (read_source(paths) or {}).get("at", "")
-    if out.is_file() and out.with_suffix(".json").is_file():
-        meta = json.loads(out.with_suffix(".json").read_text())
-        if meta.get("source") == source and meta.get("requested") == files and meta.get("keep_bad") == keep_bad:
-            print(f"{out}: up to date ({len(meta['files'])} images at {size}px)")
-            return meta
-    t0 = time.perf_counter()
-    meta = build_cache(
-        [paths.raw / f for f in files],
-        size,
-        out,
-        keep_bad=keep_bad,
-        extra={"source": source, "requested": files, "keep_bad": keep_bad},
-    )
-    seconds = time.perf_counter() - t0
-    meta["seconds"] = round(seconds, 1)
-    atomic_write_text(out.with_suffix(".json"), json.dumps(meta, indent=0))
-    print(
-        f"{out}: {len(files)} images decoded and resized to {size}px in {seconds:.1f} s "
-        f"({len(files) / max(seconds, 1e-9):.0f} images/s)" + (f", {len(meta['bad'])} bad" if meta["bad"] else "")
-    )
-    for line in meta["bad"][:10]:
-        print(f"  bad image: {line}")
-    return meta
+
+    def build() -> dict:  # build_cache writes the .npy and the .json itself
+        t0 = time.perf_counter()
+        meta = build_cache([paths.raw / f for f in files], size, out, keep_bad=keep_bad, extra={"source": source})
+        seconds = time.perf_counter() - t0
+        print(
+            f"{out}: {len(files)} images decoded and resized to {size}px in {seconds:.1f} s "
+            f"({len(files) / max(seconds, 1e-9):.0f} images/s)" + (f", {len(meta['bad'])} bad" if meta["bad"] else "")
+        )
+        for line in meta["bad"][:10]:
+            print(f"  bad image: {line}")
+        return meta
+
+    def load(path: Path) -> dict:
+        meta = json.loads(path.with_suffix(".json").read_text())
+        print(f"{path}: up to date ({len(meta['files'])} images at {size}px)")
+        return meta
+
+    return cached(out, [source, files, keep_bad, size], build, lambda meta, path: None, load)
 
 
 def build_features(task: ImageTask, paths: Paths, cfg: VisionConfig) -> None:

@@ -14,7 +14,6 @@ net scored 0.985 / 0.052 on its holdout in 5.4 minutes.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 import warnings
@@ -24,7 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from features.io import atomic_path, read_feather, write_feather
+from features.io import atomic_path, cached, read_feather, write_feather
 from models.device import pick_device, pick_precision
 from models.image_data import image_loader, tta_transforms
 from models.learner import Predictor
@@ -46,22 +45,20 @@ def view_features(data: ImageData, split: str, cfg: VisionConfig, paths: Paths) 
     frame = data.frame(split)
     meta = json.loads((data.cache_dir / f"{'test' if split == 'test' else 'labelled'}.json").read_text())
     precision = pick_precision(pick_device(cfg.device), cfg.amp_frozen)
-    key = [
-        cfg.probe_arch,
-        cfg.probe_weights,
-        size,
-        cfg.aug,
-        cfg.tta,
-        cfg.seed,
-        str(precision),
-        meta.get("source"),
-        split,
-    ]
-    key.append(frame.row.tolist())
-    digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
-    path = paths.interim / "probe" / f"{cfg.probe_arch}-{size}-{split}-{digest}.npy"
-    if path.is_file():
-        return np.load(path)
+    key = [cfg.probe_arch, cfg.probe_weights, size, cfg.aug, cfg.tta, cfg.seed, str(precision), meta.get("source")]
+    key += [split, frame.row.tolist()]
+    path = paths.interim / "probe" / f"{cfg.probe_arch}-{size}-{split}.npy"
+    compute = lambda: compute_view_features(data, split, cfg, size)
+    return cached(path, key, compute, save_npy, np.load)
+
+
+def save_npy(array: np.ndarray, path: Path) -> None:
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, array)
+
+
+def compute_view_features(data: ImageData, split: str, cfg: VisionConfig, size: int) -> np.ndarray:
+    """view_features' computation: every TTA view of the split through the frozen backbone."""
     body = create_body(cfg.probe_arch, pretrained=True, weights=cfg.probe_weights or None)
     model = ImageModel(body, 1, hidden=1)  # the head is never used: features() then the average pool
     learn = Predictor(model, device=cfg.device, amp=cfg.amp_frozen, channels_last=cfg.channels_last)
@@ -88,8 +85,6 @@ def view_features(data: ImageData, split: str, cfg: VisionConfig, paths: Paths) 
         f"probe features ({cfg.probe_arch} at {size}px, {learn.precision}): {split} {feats.shape[1]} images x "
         f"{feats.shape[0]} views in {seconds:.0f} s ({n / max(seconds, 1e-9):.0f} images/s)"
     )
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.save(f, feats)
     return feats
 
 

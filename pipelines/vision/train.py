@@ -4,7 +4,6 @@ then validation with TTA. Also the lr finder."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from features.io import atomic_path, atomic_write_text, write_csv
+from features.io import atomic_path, atomic_write_text, cached, write_csv
 from models.callbacks import ProgressCallback, Recorder
 from models.data import tensor_loader
 from models.device import pick_device, pick_precision
@@ -86,33 +85,24 @@ def activations(
 ) -> torch.Tensor:
     """The frozen body's pooled features for a split (no augmentation), cached in interim/ across runs."""
     meta = json.loads((data.cache_dir / "labelled.json").read_text())
-    key = json.dumps(
-        [
-            cfg.arch,
-            cfg.pretrained,
-            cfg.weights,
-            size,
-            meta.get("source"),
-            len(meta["files"]),
-            str(learn.precision),
-            split,
-            data.frame(split).row.tolist(),
-        ]
-    )
-    path = paths.interim / "activations" / f"{split}-{size}-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pt"
+    key = [cfg.arch, cfg.pretrained, cfg.weights, size, meta.get("source"), len(meta["files"]), str(learn.precision)]
+    key += [split, data.frame(split).row.tolist()]
+    path = paths.interim / "activations" / f"{split}-{size}.pt"
+    load = lambda p: torch.load(p, weights_only=True)
     acts = None
     if is_main():  # data-parallel: rank 0 computes them (or finds them cached), the other ranks read its file
-        acts = (
-            torch.load(path, weights_only=True)
-            if path.is_file()
-            else compute(model, data, split, size, cfg, learn, path)
-        )
+        acts = cached(path, key, lambda: compute(model, data, split, size, cfg, learn), save_tensor, load)
     barrier()
-    return acts if acts is not None else torch.load(path, weights_only=True)
+    return acts if acts is not None else load(path)
+
+
+def save_tensor(value: torch.Tensor, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(value, tmp)
 
 
 def compute(
-    model: ImageModel, data: ImageData, split: str, size: int, cfg: VisionConfig, learn: Predictor, path: Path
+    model: ImageModel, data: ImageData, split: str, size: int, cfg: VisionConfig, learn: Predictor
 ) -> torch.Tensor:
     t0 = time.perf_counter()
     ds = data.dataset(split, valid_transform(size))
@@ -132,8 +122,6 @@ def compute(
         f"precomputed {split} activations at {size}px: {len(ds)} images in {seconds:.1f} s "
         f"({len(ds) / max(seconds, 1e-9):.0f} images/s)"
     )
-    with atomic_path(path) as tmp:
-        torch.save(acts, tmp)
     return acts
 
 

@@ -53,3 +53,30 @@ def test_sweep_removes_only_temps_of_dead_writers(tmp_path):
         assert [p.name.split(".pid")[1].split(".")[0] for p in removed] == [str(pid)]
         assert live.exists()
     assert sorted(p.name for p in (tmp_path / "sub").iterdir()) == ["live.json"]
+
+
+def test_cached_computes_once_per_key_and_again_when_damaged_or_cut_short(tmp_path, capsys):
+    import numpy as np
+
+    from features.io import cached
+
+    calls = []
+
+    def compute(value):
+        calls.append(value)
+        return np.full(3, value)
+
+    def save(a, p):
+        np.save(p, a)
+
+    path = tmp_path / "c.npy"
+    first = cached(path, ["k", 1], lambda: compute(1), save, np.load)
+    again = cached(path, ["k", 1], lambda: compute(1), save, np.load)
+    assert calls == [1] and (first == again).all()
+    assert cached(path, ["k", 2], lambda: compute(2), save, np.load)[0] == 2 and calls == [1, 2]
+    path.write_bytes(b"\x93NUMPY broken")  # damaged under a valid key: named, computed again
+    assert cached(path, ["k", 2], lambda: compute(2), save, np.load)[0] == 2 and calls == [1, 2, 2]
+    assert "cannot be read back" in capsys.readouterr().out
+    (tmp_path / "c.npy.key").unlink()  # a save cut short before its key: computed again
+    cached(path, ["k", 2], lambda: compute(2), save, np.load)
+    assert calls == [1, 2, 2, 2]
