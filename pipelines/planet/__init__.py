@@ -32,9 +32,8 @@ SPEC = DataSpec(
 @dataclass
 class Config(VisionConfig):
     sizes: list[int] = field(default_factory=lambda: [64, 128, 256])  # progressive resizing
-    # Measured on the real 1,000-chip sample (F2 plain / TTA, thresholds tuned on validation): lr 1e-3 epochs
-    # [2,2,2] 0.874 / 0.889 (5 views); [2,2,3] 0.880 / 0.894 (8 views); lr 2e-3 [2,2,2] 0.883 / 0.895 (8 views).
-    # bn_freeze=true hurts here (0.862): satellite chips are not ImageNet photos.
+    # the net's recipe (members=[net]): chosen on the real sample before the probe became the default; bn_freeze
+    # stays off, satellite chips are not ImageNet photos
     epochs: list[int] = field(default_factory=lambda: [2, 2, 2])
     lr: float = 2e-3
     tta: int = 7  # the 7 other dihedral symmetries: exact views of a top-down chip

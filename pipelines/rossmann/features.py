@@ -151,41 +151,31 @@ def build_joined(
     df = join_df(df, weather, ["State", "Date"], names=("train+test", "weather.csv"))
     df = add_since_features(df)
     df = add_event_durations(df, EVENTS)
-    # Days until the next state / school holiday, capped at BEFORE_CAP (After<event> stays uncapped). Past the
-    # data's last day no event is known, so a row with none later in the data has an unknown distance (censored),
-    # which FillMissing read as the training median (31 days for StateHoliday: a month before Easter or Christmas
-    # in the training rows). LightGBM followed it: on prev48's last pseudo-test week (no holiday known after it)
-    # its log error was 0.097-0.120 against 0.080-0.093 on the same days as last48's validation rows, whose next
-    # holiday was known (the same training rows). Capped, every row whose next holiday lies 14 days or more ahead
-    # reads 14, known or not; only a row within 14 days of the data's end with no later holiday is a guess (none
-    # in the 14 days after).
-    # Kaggle's test ends 2015-09-17, 16 days before the next state holiday. Not Promo: its gaps are at most 9 days
-    # but around Christmas, so a capped censored row read as Christmas (LightGBM +0.25 in log sales on prev48's
-    # last week); FillMissing's median (2 days) stands in. Backtest figures at config.CONT_NAMES.
+    # Days until the next state / school holiday, capped at BEFORE_CAP (After<event> stays uncapped): past the
+    # data's last day no event is known, and FillMissing read such a censored distance as the training median (a
+    # month before Easter or Christmas), which LightGBM followed. Capped, every row whose next holiday lies 14 days
+    # or more ahead reads 14, known or not. Not Promo: its gaps are at most 9 days but around Christmas, so a capped
+    # censored row read as Christmas; FillMissing's median stands in (pipelines/rossmann/README.md, decisions).
     before = [f"Before{ev}" for ev in CAPPED_EVENTS]
     df[before] = df[before].clip(upper=BEFORE_CAP).fillna(BEFORE_CAP)
     # The same distances as log(1 + days) too (<name>Log): a day's difference near the event, which the network
-    # cannot resolve in the raw days of months-long gaps (see config.CONT_NAMES); no earlier event stays NaN.
+    # cannot resolve in the raw days of months-long gaps; no earlier event stays NaN.
     durations = [f"{side}{ev}" for ev in EVENTS for side in ("After", "Before")]
     df = pd.concat([df, np.log1p(df[durations]).add_suffix("Log")], axis=1)  # one block, not six inserts
     df = add_event_counts(df, EVENTS, window=event_window)
     # The days next to a state holiday as categories: 1, 2 or 3 days before / after one, else 4 (no holiday that
-    # near, or none known). A tree splits the distance at any day; the network reads it normalized, and on prev48's
-    # backtest the refit network under-predicted the Wednesday before Ascension by 0.195 in mean log sales (the refit
-    # LightGBM 0.10) and the Friday after by 0.135 (LightGBM 0.013); figures with them at config.CAT_NAMES.
+    # near, or none known). A tree splits the distance at any day; the network reads it normalized and missed the
+    # days next to the May holidays without them (README.md, decisions).
     for side in ("Before", "After"):
         days = df[f"{side}StateHoliday"]
         df[f"{side}StateHolidayNear"] = days.where(days.between(1, 3), 4).astype("int8")
     # Each store's levels known at the forecast origin (features.add_series_levels): StoreLevel (its open days'
     # mean log sales over the `level_window` days ending `level_lag` days back; with the lag at least the forecast
-    # horizon, test rows see only train data), StoreDowLevel (the store x day-of-week level of the winners'
-    # features, Kaggle 1st place, Gert Jacobusse, "recent data"), StoreYearAgo (the same season a year earlier:
-    # school holidays and summer trade a 48-day lag cannot see) and StoreRecent with OriginDays (the 28 days
-    # ending at the row's forecast origin, relative to the day's mean over all stores: on a test day 10 days ahead
-    # StoreLevel's data ends 48 days back, this one's 10). The backtest's worst stores moved between those dates:
-    # last48, store 1073's mean log sales 8.89 over StoreLevel's 91 days, 9.22 over the 14 days before the origin,
-    # 9.12 in the horizon; in raw log sales the 28 days before prev48's origin hold Easter, and LightGBM alone
-    # over-predicted that window by 2% (hence relative to the day's mean).
+    # horizon, test rows see only train data), StoreDowLevel (per weekday: the "recent data" features of Kaggle's
+    # 1st place, Gert Jacobusse), StoreYearAgo (the same season a year earlier) and StoreRecent with OriginDays (the
+    # 28 days ending at the row's forecast origin, relative to the day's mean over all stores, as promotions,
+    # holidays and Easter are chain-wide: on a test day 10 days ahead StoreLevel's data ends 48 days back, this
+    # one's 10).
     df["LogSales"] = np.log(df.Sales.where(df.Sales > 0))
     df = add_series_levels(
         df,
