@@ -19,7 +19,7 @@ class VisionConfig:
     sizes: list[int] = setting(factory=lambda: [224], ge=16, le=2048, min_items=1, step="features")
     # cached images are cache_scale x the largest size (margin for random crops)
     cache_scale: float = setting(1.3, ge=1, step="features")
-    # --- members, cross-validation and the blend (pipelines/vision/members.py) -----------------------------
+    # --- members, cross-validation and the blend (pipelines/vision/choices.py) -----------------------------
     # probe: a frozen ImageNet backbone's pooled features of every TTA view + logistic regression, k-fold
     # cross-validated (minutes on a CPU); net: the fine-tuning recipe below (precompute -> frozen -> unfrozen,
     # progressive resizing), validated on the holdout split. With both, the blend's weights are fitted on the

@@ -26,4 +26,4 @@ class ImageTask:
     id_col: str
     # classes -> what each submission column must hold (pipelines.submit.Column), as Kaggle scores it
     columns: Callable[[list[str]], dict[str, submitlib.Column]] = lambda classes: {}
-    metric: str = ""  # the card's metric (models.metrics), when not log loss or sample F2 (pipelines/vision/members.py)
+    metric: str = ""  # the card's metric (models.metrics), when not log loss or sample F2 (pipelines/vision/choices.py)

@@ -29,10 +29,10 @@ from pipelines.cv import assign_folds
 from pipelines.ensemble import blend
 from pipelines.paths import Paths
 from pipelines.runs import RunDir, fit_resumable, run_identity, seed_everything
+from pipelines.vision.choices import Scorer, combine
 from pipelines.vision.config import VisionConfig
 from pipelines.vision.data import ImageData, load_processed, n_workers
 from pipelines.vision.evaluate import evaluate, per_tag_report, worst_images
-from pipelines.vision.members import Scorer, combine
 from pipelines.vision.probe import read_oof, train_probe
 from pipelines.vision.task import ImageTask
 
@@ -155,7 +155,7 @@ def stage_learner(
 
 def train(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict | None:
     """Train each member (the probe k-fold, the net's stages; finished work reused), then choose the blend,
-    thresholds and clipping out of fold and report the out-of-fold score (pipelines/vision/members.py).
+    thresholds and clipping out of fold and report the out-of-fold score (pipelines/vision/choices.py).
     Alone, or as one rank under torchrun (`make train NPROC=2`): each rank trains the net's stages on its
     shard of every epoch; rank 0 alone writes files, fits the probe and the blend (the others return None)."""
     if not cfg.members:

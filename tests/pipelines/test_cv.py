@@ -8,7 +8,7 @@ import pytest
 
 from models.metrics import best_thresholds, f2_score, shrunk_thresholds
 from pipelines.cv import assign_folds, choose_out_of_fold
-from pipelines.vision.members import Scorer, clip, combine
+from pipelines.vision.choices import Scorer, clip, combine
 
 
 def test_single_label_folds_are_a_partition_stratified_by_class():

@@ -197,7 +197,7 @@ def test_the_cards_metric_is_scored_once_over_every_row_not_averaged_over_folds(
     """AUC of predictions chosen fold by fold, over all rows: a fold holding one class only does not break it."""
     from sklearn.metrics import roc_auc_score
 
-    from pipelines.vision.members import Scorer, combine
+    from pipelines.vision.choices import Scorer, combine
 
     rng = np.random.default_rng(0)
     y = np.r_[np.zeros(50, int), rng.integers(0, 2, 150)]

@@ -1,4 +1,5 @@
-"""Image competitions: the members' validation predictions -> the submission's settings and its honest score.
+"""Image competitions: the choices made on the members' predictions (blend weights, thresholds, the clip) and the
+submission's honest score.
 
 Every choice made on predictions (the blend's weights, planet's thresholds, the log-loss clip) is made by
 `pipelines.cv.choose_out_of_fold`: chosen on all scored rows for the submission, and scored fold by fold with
