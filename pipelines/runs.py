@@ -263,19 +263,23 @@ class RunDir:
     def reuse_or_start(self, identity: dict, what: str) -> dict | None:
         """The result of a finished run made with `identity` (said to be reused), else None, the folder started
         afresh with `identity` as its config."""
-        done = self.finished(identity)
-        if done is not None:
-            print(f"{what}: already trained with these settings ({self.path}); reusing")
-            return done
-        self.start({"run": identity})
-        return None
+        done = self.finished(identity, what)
+        if done is None:
+            self.start({"run": identity})
+        return done
 
-    def finished(self, identity: dict) -> dict | None:
-        """The result of a finished run made with `identity` (its result settings, features, seed), else None."""
+    def finished(self, identity: dict, what: str | None = None, headline: str | None = None) -> dict | None:
+        """The result of a finished run made with `identity` (`run_identity`: its settings, features, code, seed),
+        else None. Every trainer's reuse says so the same way, naming `what` and the result's `headline` figure
+        (None: silent, e.g. on the ranks other than 0 under torchrun)."""
         config = self.path / "config.json"
-        if self.is_complete() and config.is_file() and self.read_json("config.json").get("run") == identity:
-            return self.read_json("result.json")
-        return None
+        if not (self.is_complete() and config.is_file() and self.read_json("config.json").get("run") == identity):
+            return None
+        result = self.read_json("result.json")
+        if what is not None:
+            figure = f", {headline} {result.get(headline)}" if headline else ""
+            print(f"{what}: already trained with this config on these features ({self.path}{figure}); reusing")
+        return result
 
 
 def log_hparams(folder: Path, config: dict, result: dict) -> None:

@@ -176,13 +176,8 @@ def train(paths: Paths, cfg: Cifar10Config, run: str) -> dict | None:
     cfg = fit_to_size(cfg, len(data.frame("train")), world)
     rd = RunDir(paths.runs / run)
     identity = run_identity(cfg, paths, world_size=world)
-    result = rd.finished(identity)
+    result = rd.finished(identity, "cifar10" if main else None, "valid_accuracy")
     if result is not None:
-        if main:
-            print(
-                f"{rd.path}: already trained with this config on these features (validation accuracy "
-                f"{result.get('valid_accuracy')}); reusing"
-            )
         finish()
         return result
     seed_everything(cfg.seed)

@@ -183,13 +183,8 @@ def train_seed(
     rd = RunDir(seed_dir(paths, run, seed, refit))
     identity = run_identity(cfg, paths, ("nn",), seed=seed, world_size=world_size(), refit=refit)
     signature = feature_signature(cfg, proc)
-    result = rd.finished(identity)
+    result = rd.finished(identity, f"seed {seed}" if main else None, "valid_rmspe")
     if result is not None:
-        if main:
-            print(
-                f"{rd.path}: already trained with this config on these features (valid RMSPE "
-                f"{result.get('valid_rmspe')}); reusing"
-            )
         return result
     seed_everything(seed)
     label = f"refit s{seed}" if refit else f"s{seed}"

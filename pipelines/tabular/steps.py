@@ -358,11 +358,9 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
     metric = get_metric(card.metric)
     rd = RunDir(paths.runs / run)
     identity = run_identity(cfg, paths)
-    done = rd.finished(identity)
+    done = rd.reuse_or_start(identity, "run")
     if done is not None:
-        print(f"{rd.path}: already trained with these settings and this code; reusing")
         return done
-    rd.start({"run": identity})
     frame, test = (read_feather(paths.processed / f"{name}.feather") for name in ("train", "test"))
     t0 = time.perf_counter()
     y, ok = targets(metric, schema, frame)
