@@ -38,8 +38,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-INPUT = Path("/kaggle/input")
-WORK = Path("/kaggle/working")
+INPUT = Path(os.environ.get("KAGGLE_INPUT", "/kaggle/input"))  # read-only: the competition and this dataset
+WORK = Path(os.environ.get("KAGGLE_WORKING", "/kaggle/working"))
 BUNDLE = INPUT / "{dataset}"
 PROJECT = WORK / "project"
 

@@ -85,3 +85,45 @@ def test_a_card_kept_outside_the_repo_travels_in_the_bundle(tmp_path, monkeypatc
     assert (tmp_path / "k" / "dataset" / "project" / "pipelines" / "my_comp" / "__init__.py").read_text() == card
     meta = json.loads((tmp_path / "k" / "kernel" / "kernel-metadata.json").read_text())
     assert meta["competition_sources"] == ["my-comp"]
+
+
+@pytest.mark.slow
+def test_the_kernel_script_runs_the_chain_on_a_kaggle_like_machine(tmp_path):
+    """run.py as a Kaggle kernel runs it: the competition and the project dataset read-only under the input folder
+    (KAGGLE_INPUT stands for /kaggle/input), this interpreter's packages (every bundled range already met: pip
+    installs nothing), the chain in notebook mode, the submission left in the working folder."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from makes import make
+    from test_notebook import set_writable, snapshot
+
+    make("sample", f"DATA={tmp_path / 'gen'}")
+    inputs, work = tmp_path / "input", tmp_path / "working"
+    shutil.copytree(
+        tmp_path / "gen" / "rossmann" / "raw",
+        inputs / "rossmann-store-sales",
+        ignore=shutil.ignore_patterns("SOURCE.json"),
+    )
+    folders = kernel.write("rossmann", "someone", False, tmp_path / "k", args="epochs=1 gbdt_rounds=30", wheels=False)
+    assert folders["kernel"].endswith("kernel")
+    shutil.copytree(tmp_path / "k" / "dataset", inputs / kernel.DATASET_SLUG)
+    set_writable(inputs, False)
+    before = snapshot(inputs)
+    work.mkdir()
+    env = {**os.environ, "KAGGLE_INPUT": str(inputs), "KAGGLE_WORKING": str(work), "PIP_NO_INDEX": "1"}
+    try:
+        r = subprocess.run(
+            [sys.executable, tmp_path / "k" / "kernel" / "run.py"], cwd=work, env=env, capture_output=True, text=True
+        )
+        assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+        assert (
+            f"environment: {sys.executable} as it is" in r.stdout and "is read-only: its files are linked" in r.stdout
+        )
+        sub = (work / "submission.csv").read_text().splitlines()
+        assert sub[0] == "Id,Sales" and len(sub) > 100
+        assert snapshot(inputs) == before
+    finally:
+        set_writable(inputs, True)
