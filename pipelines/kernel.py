@@ -9,7 +9,8 @@ Writes two folders under data/COMP/kernel/:
   off: code competitions require it) and `run.py`, which copies the project to /kaggle/working, installs the
   bundled wheels offline, and runs `make download` (linking the read-only /kaggle/input/<slug>) and `make all`
   in notebook mode (PY=python3), leaving /kaggle/working/submission.csv.
-`make kernel-push` runs both kaggle commands (credentials needed). Nothing here talks to Kaggle.
+`make kernel-push` runs both kaggle commands (credentials needed). Nothing here talks to Kaggle. run.py reads
+KAGGLE_INPUT / KAGGLE_WORKING when set (a test runs it that way), else Kaggle's own folders.
 """
 
 from __future__ import annotations
