@@ -50,11 +50,15 @@ $(error RUN=$(RUN) is not a plain run name: use letters, digits and . _ - (start
 endif
 
 PYTHON ?= python3
+override PYTHON := $(value PYTHON)
+ifneq ($(or $(filter-out 1,$(words $(PYTHON))),$(call strip_chars,$(PYTHON),$(PLAIN) / . + ~)),)
+$(error PYTHON=$(PYTHON) is not an interpreter's path (letters, digits and - _ . / + ~ only), e.g. PYTHON=python3.12)
+endif
 VENV := .venv
 # Notebook mode: PY=python3 (a Kaggle notebook, Colab, a cluster image: the packages are installed already) runs
 # every step on that interpreter as it is, no venv built; `python -m pipelines.env` first checks its packages
 # against pyproject.toml's ranges and names what is missing. Unset: make builds .venv from requirements.txt.
-NOTEBOOK := $(filter command line environment,$(origin PY))
+NOTEBOOK := $(filter command line,$(origin PY))
 ifneq ($(NOTEBOOK),)
 override PY := $(value PY)
 ifneq ($(or $(filter-out 1,$(words $(PY))),$(call strip_chars,$(PY),$(PLAIN) / . + ~)),)
@@ -125,8 +129,8 @@ config: | $(VENV_OK) ## every setting of COMP: type, default, valid range or cho
 
 venv: $(VENV_OK) ## create .venv with the pinned dependencies (rebuilt when requirements.txt changes); PY=python3: check that one instead
 
-lock: $(VENV_OK) ## write requirements.txt, the full lock, from the environment (after editing pyproject.toml's ranges)
-	$(PY) -m pipelines.env lock
+lock: $(VENV_OK) ## write requirements.txt, the full lock, from .venv (after editing pyproject.toml's ranges)
+	$(if $(NOTEBOOK),$(error make lock locks .venv, not PY=$(PY)'s packages: run it without PY=))$(PY) -m pipelines.env lock
 
 new: | $(VENV_OK) ## a new competition's card: pipelines/COMP/__init__.py [KIND=tabular|image] METRIC=rmse|smape|auc|...
 	$(PY) -m pipelines new $(COMP) --kind=$(call q,$(KIND)) $(if $(METRIC),--metric=$(call q,$(METRIC)))
@@ -174,6 +178,7 @@ predict: $(SUBMISSION) ## predict the test set: submissions/COMP/RUN.csv, valida
 	@$(copy_out)
 
 submission: $(SUBMISSION) ## same as predict
+	@$(copy_out)
 
 submit: $(SUBMISSION) | $(VENV_OK) ## send submissions/COMP/RUN.csv to Kaggle (needs credentials; never part of all)
 	$(PY) -m pipelines submit $(COMP) $(OPTS) $(CFG_ARGS)
@@ -209,9 +214,8 @@ test-fast: $(VENV_OK) ## the tests without the slow end-to-end ones
 kernel: | $(VENV_OK) ## write data/COMP/kernel/{dataset,kernel}: the chain as a Kaggle kernel, KAGGLE_USER=you [GPU=1] [ARGS=...]
 	$(PY) -m pipelines.kernel $(COMP) --data=$(call q,$(DATA)) --user=$(call q,$(KAGGLE_USER)) $(if $(call on,$(GPU)),--gpu) $(if $(ARGS),--args=$(call q,$(ARGS)))
 
-kernel-push: kernel ## upload the project dataset and push the kernel (kaggle CLI; needs credentials)
-	$(PY) -m kaggle datasets create -p $(call q,$(DIR)/kernel/dataset) --dir-mode zip || $(PY) -m kaggle datasets version -p $(call q,$(DIR)/kernel/dataset) --dir-mode zip -m $(call q,make kernel-push)
-	$(PY) -m kaggle kernels push -p $(call q,$(DIR)/kernel/kernel)
+kernel-push: kernel ## upload the project dataset (a new version when it exists) and push the kernel (needs credentials)
+	$(PY) -m pipelines.kernel $(COMP) --data=$(call q,$(DATA)) --user=$(call q,$(KAGGLE_USER)) --push
 
 # The oldest versions pyproject.toml claims (requirements-oldest.txt, without their own dependencies: the rest,
 # torch included, comes from .venv through a .pth file), and the notebook-mode chain test run on them.

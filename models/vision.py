@@ -133,8 +133,8 @@ def create_body(arch: str = "efficientnet_lite0", pretrained: bool = True, weigh
 
 
 def timm_body(arch: str, pretrained: bool = True, weights: str | Path | None = None) -> Body:
-    """Any timm CNN by name: its stages up to the last feature map, split in two layer groups at the middle
-    stage; ImageNet weights from `weights` (a local .safetensors / .pth file of that architecture, e.g. a Kaggle
+    """Any timm CNN by name: its stages up to the last feature map, split in two layer groups after the middle
+    feature stage; ImageNet weights from `weights` (a local .safetensors / .pth file of that architecture, e.g. a Kaggle
     dataset of timm's weights), since nothing can be downloaded offline."""
     import timm
     from timm.models._features import FeatureListNet
@@ -169,8 +169,11 @@ def timm_body(arch: str, pretrained: bool = True, weights: str | Path | None = N
             f"arch={arch}: timm gives no stage-by-stage feature map for it (a transformer's tokens?); the image "
             "head pools a CNN's feature map: choose a CNN (resnet50, convnext_tiny, efficientnet_b3, regnety_016...)"
         )
-    modules = list(stages.values())
-    half = len(modules) // 2
+    modules, names = list(stages.values()), list(stages.keys())
+    # split after the middle feature stage (resnet: layer2 | layer3, as torchvision's bodies above)
+    stage_names = [info["module"].replace(".", "_") for info in model.feature_info]
+    middle = stage_names[(len(stage_names) - 1) // 2]
+    half = names.index(middle) + 1 if middle in names else len(modules) // 2
     mean, std = model.pretrained_cfg.get("mean", IMAGENET_STATS[0]), model.pretrained_cfg.get("std", IMAGENET_STATS[1])
     channels = stages.feature_info.channels()[-1]
     return Body(nn.Sequential(*modules[:half]), nn.Sequential(*modules[half:]), channels, tuple(mean), tuple(std))

@@ -115,9 +115,10 @@ def _corrupt(archive: Path, e: Exception) -> DownloadError:
 
 
 def _flatten_single_folder(staging: Path) -> None:
-    """An archive that wraps everything in one top folder (rossmann/train.csv) is lifted one level."""
+    """An archive that wraps everything in one top folder (rossmann/train.csv) is lifted one level. A link (a
+    read-only folder's entry) is never lifted: that would move files out of the user's folder."""
     entries = [p for p in staging.iterdir() if not p.name.startswith(".")]
-    if len(entries) == 1 and entries[0].is_dir():
+    if len(entries) == 1 and entries[0].is_dir() and not entries[0].is_symlink():
         inner = entries[0]
         for p in inner.iterdir():
             shutil.move(str(p), staging / p.name)
@@ -205,6 +206,8 @@ def without_kaggle(comp: str, slug: str, action: str) -> str:
     """What to do instead when Kaggle cannot be used: a local copy to download from, a manual upload to submit."""
     if action == "submit":
         return f"upload the validated file by hand at https://www.kaggle.com/competitions/{slug}/submit"
+    if action == "push":
+        return "upload data/COMP/kernel/dataset as a dataset and kernel/run.py as a notebook by hand on kaggle.com"
     return f"use a local copy: make download COMP={comp} SRC=path/to/{slug}.zip"
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -57,7 +58,7 @@ sh(sys.executable, "-m", "pip", "install", "--no-index", "--no-deps", "--find-li
 # the image's own torch may be another version than the one the project is tested on: a warning, not a stop
 os.environ["PIPELINES_ENV_CHECK"] = "warn"
 common = ["COMP={comp}", "PY=" + sys.executable, "DATA=" + str(WORK / "data"), "SUBMISSIONS=" + str(WORK / "submissions")]
-sh("make", "download", *common, "SRC=" + str(INPUT / "{slug}"))
+sh("make", "download", *common, "SRC=" + str(INPUT / "{slug}"){extra})
 sh("make", "all", *common, "OUT=" + str(WORK / "submission.csv"){args})
 '''
 
@@ -85,20 +86,26 @@ def name_of(requirement: str) -> str:
     return normalize(REQUIREMENT.match(requirement).group(1))
 
 
+LEFT_OUT = {".git", "data", "submissions", "__pycache__"}  # without git: never bundled (nor .venv*, dot folders)
+
+
 def project_files() -> list[Path]:
-    """The project's files that git does not ignore (tracked, and new ones such as a card `make new` wrote), else
-    every file under its code folders."""
+    """The project's tracked files (git ls-files: never a stray kaggle.json or scratch data lying untracked), else,
+    without git (a zip of the repository), every file but the data, the venvs and dot folders."""
     try:
-        cmd = ["git", "ls-files", "--cached", "--others", "--exclude-standard"]
-        names = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+        names = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
         return [ROOT / n for n in names.splitlines() if (ROOT / n).is_file()]
     except (OSError, subprocess.CalledProcessError):
-        keep = ("features", "models", "pipelines", "tests")
-        return [p for p in ROOT.rglob("*") if p.is_file() and p.relative_to(ROOT).parts[0] in keep]
+        skip = lambda part: part in LEFT_OUT or part.startswith(".")
+        return [p for p in ROOT.rglob("*") if p.is_file() and not any(skip(x) for x in p.relative_to(ROOT).parts)]
 
 
-def write(comp: str, user: str, gpu: bool, dest: Path, args: str = "", wheels: bool = True) -> dict:
-    """Write dest/dataset and dest/kernel (see the module doc); returns the two kaggle commands."""
+def write(
+    comp: str, user: str, gpu: bool, dest: Path, args: str = "", wheels: bool = True, raw: Path | None = None
+) -> dict:
+    """Write dest/dataset and dest/kernel (see the module doc); returns the two kaggle commands. `raw`: the
+    competition's downloaded files, where the external tables it needs beyond Kaggle's (Rossmann's) are taken
+    from into the dataset (the kernel runs offline)."""
     module = registry.load(comp)
     spec = module.SPEC
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9-]{2,38}", user):
@@ -111,15 +118,35 @@ def write(comp: str, user: str, gpu: bool, dest: Path, args: str = "", wheels: b
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(p, target)
     package = Path(module.__file__).parent
-    if not package.is_relative_to(ROOT):  # a card in $KAGGLE_COMPETITIONS: into the bundle's pipelines/
-        shutil.copytree(package, dataset / "project" / "pipelines" / package.name, ignore=IGNORED, dirs_exist_ok=True)
+    inside = package.is_relative_to(ROOT / "pipelines")  # a new card may be untracked: its folder goes in whole
+    target = package if inside else ROOT / "pipelines" / package.name  # a card in $KAGGLE_COMPETITIONS too
+    shutil.copytree(package, dataset / "project" / target.relative_to(ROOT), ignore=IGNORED, dirs_exist_ok=True)
+    if spec.extra:  # tables beyond Kaggle's files (Rossmann's states, trends, weather): the kernel has no internet
+        missing = [n for n in spec.extra if raw is None or not (raw / n).is_file()]
+        if missing:
+            raise FileNotFoundError(
+                f"{comp} needs {', '.join(missing)} beside Kaggle's files, and the kernel runs offline: "
+                f"`make download COMP={comp} SRC=... EXTRA=...` here first, so that make kernel bundles them"
+            )
+        (dataset / "extra").mkdir()
+        for name in spec.extra:
+            shutil.copy2(raw / name, dataset / "extra" / name)
     (dataset / "wheels").mkdir(parents=True)
     ranges = [r for r in requirements("images") if name_of(r) not in NOT_BUNDLED]
     (dataset / "wheels" / "requirements.txt").write_text("\n".join(ranges) + "\n")
-    if wheels:  # from the package index pip is configured with (PyPI, or this machine's local one)
-        pins = bundled(OLDEST)
-        cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d", str(dataset / "wheels"), *pins]
-        subprocess.run(cmd, check=True)
+    if wheels:  # from the package index pip is configured with (PyPI, or this machine's local one), for Kaggle's
+        # machine whatever this one is: Linux x86_64, CPython KAGGLE_PYTHON (3.11 in Kaggle's image), binary wheels
+        # (pip takes each glibc level a wheel may be built for as a platform of its own: 2.17 up to the image's 2.35)
+        target = [x for v in range(17, 36) for x in ("--platform", f"manylinux_2_{v}_x86_64")]
+        target += [
+            "--implementation",
+            "cp",
+            "--only-binary=:all:",
+            "--python-version",
+            os.environ.get("KAGGLE_PYTHON", "3.11"),
+        ]
+        cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", *target, "-d", str(dataset / "wheels")]
+        subprocess.run([*cmd, *bundled(OLDEST)], check=True)
     (dataset / "dataset-metadata.json").write_text(
         json.dumps(
             {"title": DATASET_SLUG, "id": f"{user}/{DATASET_SLUG}", "licenses": [{"name": "apache-2.0"}]}, indent=1
@@ -127,9 +154,12 @@ def write(comp: str, user: str, gpu: bool, dest: Path, args: str = "", wheels: b
     )
     title = title_for(comp)
     kernel.mkdir(parents=True)
-    extra = f', "ARGS={args}"' if args else ""
+    extra = ", " + repr(f"ARGS={args}") if args else ""
+    tables = ', "EXTRA=" + str(BUNDLE / "extra")' if spec.extra else ""
     (kernel / "run.py").write_text(
-        RUN_PY.format(title=title, repo=DATASET_SLUG, dataset=DATASET_SLUG, comp=comp, slug=spec.slug, args=extra)
+        RUN_PY.format(
+            title=title, repo=DATASET_SLUG, dataset=DATASET_SLUG, comp=comp, slug=spec.slug, args=extra, extra=tables
+        )
     )
     metadata = {
         "id": f"{user}/{slugify(title)}",
@@ -153,16 +183,66 @@ def write(comp: str, user: str, gpu: bool, dest: Path, args: str = "", wheels: b
     }
 
 
+def push(comp: str, user: str, dest: Path, wait_s: int = 600) -> None:
+    """Upload dest/dataset (a new version when `<user>/kaggle-fastai-solutions` exists: `kaggle datasets create`
+    says "error" and exits 0 then), wait until Kaggle has processed it, then push dest/kernel."""
+    import time
+
+    from pipelines.download import DownloadError, explain_kaggle_error, kaggle_api
+
+    slug = registry.load(comp).SPEC.slug
+    api = kaggle_api(comp, slug, "push")
+    ref, dataset = f"{user}/{DATASET_SLUG}", str(dest / "dataset")
+    try:
+        try:
+            api.dataset_status(ref)
+            exists = True
+        except Exception as e:  # the client raises requests' HTTPError (404) for a dataset that is not there
+            if "404" not in str(e) and getattr(getattr(e, "response", None), "status_code", None) != 404:
+                raise
+            exists = False
+        if exists:
+            result = api.dataset_create_version(dataset, "make kernel-push", dir_mode="zip")
+        else:
+            result = api.dataset_create_new(dataset, dir_mode="zip")
+        if getattr(result, "error", None):
+            raise DownloadError(f"Kaggle refused the dataset {ref}: {result.error}")
+        print(f"dataset {ref}: {'new version' if exists else 'created'}; waiting until Kaggle has processed it")
+        deadline = time.monotonic() + wait_s
+        while api.dataset_status(ref) != "ready":
+            if time.monotonic() > deadline:
+                raise DownloadError(f"{ref} is not ready after {wait_s} s: push the kernel later (make kernel-push)")
+            time.sleep(10)
+        response = api.kernels_push(str(dest / "kernel"))
+    except DownloadError:
+        raise
+    except Exception as e:
+        raise explain_kaggle_error(e, slug, comp, "push") from None
+    if getattr(response, "error", None):
+        raise DownloadError(f"Kaggle refused the kernel: {response.error}")
+    print(f"kernel pushed: {getattr(response, 'url', '') or ref}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipelines.kernel", description=__doc__.splitlines()[0])
     parser.add_argument("comp")
-    parser.add_argument("--user", required=True, help="your Kaggle user name (KAGGLE_USER=)")
+    parser.add_argument("--user", default="", help="your Kaggle user name (KAGGLE_USER=): the credentials' account")
     parser.add_argument("--gpu", action="store_true")
     parser.add_argument("--args", default="", help="the chain's ARGS inside the kernel")
     parser.add_argument("--data", default=None)
+    parser.add_argument("--push", action="store_true", help="then upload the dataset and push the kernel")
     opts = parser.parse_args(argv)
+    from pipelines.download import DownloadError
+
     paths = Paths.for_comp(opts.comp, opts.data)
-    commands = write(opts.comp, opts.user, opts.gpu, paths.comp_dir / "kernel", opts.args)
+    try:
+        commands = write(opts.comp, opts.user, opts.gpu, paths.comp_dir / "kernel", opts.args, raw=paths.raw)
+        if opts.push:
+            push(opts.comp, opts.user, paths.comp_dir / "kernel")
+            return 0
+    except (ValueError, DownloadError, FileNotFoundError, subprocess.CalledProcessError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     print(f"kernel: {paths.comp_dir / 'kernel'} (dataset/ and kernel/); push with `make kernel-push` or:")
     print(f"  {commands['dataset']}   # once; `kaggle datasets version -p ... -m ...` after a change")
     print(f"  {commands['kernel']}")

@@ -188,14 +188,14 @@ class RossmannConfig:
     # --- features ---
     # validation = the last N days of train (the test period's length); 0 = no hold-out
     valid_days: int = setting(48, ge=0, le=3650, step="features")
-    # the categorical columns both members read (CAT_NAMES above)
+    # the categorical columns both members read (config.CAT_NAMES)
     cat_names: list[str] = setting(factory=lambda: list(CAT_NAMES), step="features")
-    # the continuous columns both members read (CONT_NAMES above; OPTIONAL_CONT_NAMES may be added)
+    # the continuous columns both members read (config.CONT_NAMES; config.OPTIONAL_CONT_NAMES may be added)
     cont_names: list[str] = setting(factory=lambda: list(CONT_NAMES), step="features")
     event_window: int = setting(7, ge=1, step="features")  # days in the backward/forward event-count windows
     # StoreLevel looks back from this many days before each row (>= the test horizon: no leak)
     level_lag: int = setting(48, ge=0, le=3650, step="features")
-    level_window: int = setting(91, ge=1, step="features")  # ... over this many days of the store's log sales
+    level_window: int = setting(91, ge=1, step="features")  # days of the store's log sales StoreLevel averages
 
     # --- model: entity embeddings + MLP (fast.ai course defaults) ---
     # hidden layer widths of the entity-embedding network

@@ -60,6 +60,9 @@ def _cache(paths: Paths, files: list[str], name: str, size: int, keep_bad: bool)
 
     def load(path: Path) -> dict:
         meta = json.loads(path.with_suffix(".json").read_text())
+        rows = np.load(path, mmap_mode="r").shape[0]  # a .npy cut short does not open, or holds too few rows
+        if rows != len(meta["files"]):
+            raise ValueError(f"{rows} images for {len(meta['files'])} files")
         print(f"{path}: up to date ({len(meta['files'])} images at {size}px)")
         return meta
 

@@ -45,7 +45,11 @@ def view_features(data: ImageData, split: str, cfg: VisionConfig, paths: Paths) 
     frame = data.frame(split)
     meta = json.loads((data.cache_dir / f"{'test' if split == 'test' else 'labelled'}.json").read_text())
     precision = pick_precision(pick_device(cfg.device), cfg.amp_frozen)
-    key = [cfg.probe_arch, cfg.probe_weights, size, cfg.aug, cfg.tta, cfg.seed, str(precision), meta.get("source")]
+    weights = Path(cfg.probe_weights) if cfg.probe_weights else None  # its size and time: another file, same name
+    stamp = (
+        [str(weights), weights.stat().st_size, weights.stat().st_mtime_ns] if weights and weights.is_file() else None
+    )
+    key = [cfg.probe_arch, stamp, size, cfg.aug, cfg.tta, cfg.seed, str(precision), meta.get("source")]
     key += [split, frame.row.tolist()]
     path = paths.interim / "probe" / f"{cfg.probe_arch}-{size}-{split}.npy"
     compute = lambda: compute_view_features(data, split, cfg, size)

@@ -61,16 +61,20 @@ def test_kernel_folders_pass_the_kaggle_clients_checks(tmp_path, monkeypatch):
 
 def test_kernel_refuses_a_bad_user_name(tmp_path):
     with pytest.raises(ValueError, match="KAGGLE_USER"):
-        kernel.write("rossmann", "", False, tmp_path / "k", wheels=False)
+        kernel.write("planet", "", False, tmp_path / "k", wheels=False)
     with pytest.raises(ValueError, match="not a Kaggle user name"):
-        kernel.write("rossmann", "me/../x", False, tmp_path / "k", wheels=False)
+        kernel.write("planet", "me/../x", False, tmp_path / "k", wheels=False)
+    with pytest.raises(FileNotFoundError, match="needs store_states.csv.*make download COMP=rossmann"):
+        kernel.write("rossmann", "someone", False, tmp_path / "k", wheels=False, raw=tmp_path / "nothing")
 
 
 def test_kernel_metadata_title_resolves_to_its_id(tmp_path):
-    kernel.write("rossmann", "someone", False, tmp_path / "k", args="epochs=5", wheels=False)
+    kernel.write("planet", "someone", False, tmp_path / "k", args='epochs=5 cont_names=["a","PromoDay"]', wheels=False)
     meta = json.loads((tmp_path / "k" / "kernel" / "kernel-metadata.json").read_text())
     assert kernel.slugify(meta["title"]) == meta["id"].split("/")[1] and meta["enable_gpu"] is False
-    assert '"ARGS=epochs=5"' in (tmp_path / "k" / "kernel" / "run.py").read_text()
+    script = (tmp_path / "k" / "kernel" / "run.py").read_text()
+    compile(script, "run.py", "exec")  # quotes in ARGS stay inside one string
+    assert repr('ARGS=epochs=5 cont_names=["a","PromoDay"]') in script
 
 
 def test_a_card_kept_outside_the_repo_travels_in_the_bundle(tmp_path, monkeypatch):
@@ -102,12 +106,12 @@ def test_the_kernel_script_runs_the_chain_on_a_kaggle_like_machine(tmp_path):
 
     make("sample", f"DATA={tmp_path / 'gen'}")
     inputs, work = tmp_path / "input", tmp_path / "working"
-    shutil.copytree(
-        tmp_path / "gen" / "rossmann" / "raw",
-        inputs / "rossmann-store-sales",
-        ignore=shutil.ignore_patterns("SOURCE.json"),
+    raw = tmp_path / "gen" / "rossmann" / "raw"  # Kaggle's files in the input; the external tables in the dataset
+    kaggle_only = shutil.ignore_patterns(
+        "SOURCE.json", "store_states.csv", "state_names.csv", "googletrend.csv", "weather.csv"
     )
-    folders = kernel.write("rossmann", "someone", False, tmp_path / "k", args="epochs=1 gbdt_rounds=30", wheels=False)
+    shutil.copytree(raw, inputs / "rossmann-store-sales", ignore=kaggle_only)
+    folders = kernel.write("rossmann", "someone", False, tmp_path / "k", "epochs=1 gbdt_rounds=30", False, raw)
     assert folders["kernel"].endswith("kernel")
     shutil.copytree(tmp_path / "k" / "dataset", inputs / kernel.DATASET_SLUG)
     set_writable(inputs, False)
@@ -127,3 +131,41 @@ def test_the_kernel_script_runs_the_chain_on_a_kaggle_like_machine(tmp_path):
         assert snapshot(inputs) == before
     finally:
         set_writable(inputs, True)
+
+
+@pytest.mark.parametrize("exists", [False, True])
+def test_push_versions_an_existing_dataset_waits_for_it_then_pushes_the_kernel(tmp_path, monkeypatch, exists):
+    from requests import HTTPError, Response
+
+    import pipelines.download as dl
+
+    kernel.write("planet", "someone", False, tmp_path / "k", wheels=False)
+    calls, status = [], iter(["ready"] if not exists else ["ok", "ready"])
+
+    class FakeApi:
+        def dataset_status(self, ref):
+            calls.append(("status", ref))
+            if not exists and len([c for c in calls if c[0] == "status"]) == 1:
+                response = Response()
+                response.status_code = 404
+                raise HTTPError("404 Client Error", response=response)
+            return next(status)
+
+        def dataset_create_new(self, folder, dir_mode):
+            calls.append(("create", dir_mode))
+            return SimpleNamespace(error=None)
+
+        def dataset_create_version(self, folder, notes, dir_mode):
+            calls.append(("version", dir_mode))
+            return SimpleNamespace(error=None)
+
+        def kernels_push(self, folder):
+            calls.append(("push", folder))
+            return SimpleNamespace(error=None, url="https://www.kaggle.com/code/someone/x")
+
+    monkeypatch.setattr(dl, "kaggle_api", lambda comp, slug, action: FakeApi())
+    monkeypatch.setattr("time.sleep", lambda s: None)
+    kernel.push("planet", "someone", tmp_path / "k")
+    kinds = [c[0] for c in calls]
+    assert ("version" if exists else "create") in kinds and kinds[-1] == "push"
+    assert kinds.index("push") > max(i for i, k in enumerate(kinds) if k == "status")  # pushed once ready
