@@ -20,8 +20,6 @@ from features.images import BadImage, load_resized
 from models.data import EpochSampler, drop_last_default
 from models.distributed import rank, world_size
 
-AUG_KINDS = ("side_on", "top_down", "none")
-
 
 class Dihedral(v2.Transform):
     """One of the 8 symmetries of the square (k: 0-7, or random when None): transpose? then rotate 90 x k%4."""
@@ -47,13 +45,14 @@ def train_transform(size: int, kind: str, *, max_rotate: float, min_scale: float
     """
     if kind == "none":
         return valid_transform(size)
-    if kind not in AUG_KINDS:
-        raise ValueError(f"aug={kind!r}: expected one of {', '.join(AUG_KINDS)}")
+    flips = {"side_on": v2.RandomHorizontalFlip, "top_down": Dihedral}  # `aug`'s choices: the config's Literal
+    if kind not in flips:
+        raise ValueError(f"aug={kind!r}: side_on, top_down or none")
     # Crop first, rotate the crop: rotating at the training size instead of the cache size is ~2x cheaper.
     steps: list = [v2.RandomResizedCrop(size, scale=(min_scale, 1.0), ratio=(3 / 4, 4 / 3), antialias=True)]
     if max_rotate:
         steps.append(ReflectRotate(max_rotate))
-    steps.append(v2.RandomHorizontalFlip() if kind == "side_on" else Dihedral())
+    steps.append(flips[kind]())
     if lighting:
         steps.append(v2.ColorJitter(brightness=lighting, contrast=lighting))
     return v2.Compose(steps)
