@@ -25,7 +25,9 @@ CARD = Card(
     # date="date",  # the date column (default: the one column that parses as dates)
     # series=("store", "item"),  # series keys: categories whatever their type, the unit of the data
     # tables={{"stores.csv": ("Store",)}},  # extra tables, joined onto train and test on their keys
+    # categories=("DayOfWeek",),  # columns that are categories whatever their type
     # drop=("Name",),  # columns never used as features
+    # features=my_features,  # your function (train, test, raw folder) -> (train, test), imported or defined here
     # files={{"train": "train.csv", "test": "test.csv", "sample": "sample_submission.csv"}},
 )
 '''

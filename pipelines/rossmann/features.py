@@ -32,7 +32,7 @@ from features import (
 from features.events import YEAR_AGO_LAG
 from features.io import cached, read_feather, write_feather
 from pipelines.paths import Paths
-from pipelines.rossmann.config import RAW_DTYPES, RossmannConfig
+from pipelines.rossmann.config import CAT_NAMES, RAW_DTYPES, RossmannConfig
 from pipelines.runs import write_features_stamp
 
 EVENTS = ["Promo", "StateHoliday", "SchoolHoliday"]
@@ -128,6 +128,35 @@ def build_joined(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Raw CSVs -> (train, test) frames with every join and engineered column, before the procs."""
     train, test = read_raw(raw, "train.csv"), read_raw(raw, "test.csv")
+    return add_features(train, test, raw, event_window, level_lag, level_window)
+
+
+# The card's categories= (CAT_NAMES that are numbers in the files; the card's own date parts and series key aside).
+CARD_CATEGORIES = tuple(c for c in CAT_NAMES if c not in ("Store", "Year", "Month", "Day", "Week"))
+
+
+def card_features(train: pd.DataFrame, test: pd.DataFrame, raw: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rossmann's features as a tabular card's feature function (`Card(features=card_features)`): the frames as
+    the card read them, typed as `read_raw` types them; the date's parts are the card's (add_datepart), so they
+    are left out here."""
+    typed = []
+    for frame, name in ((train, "train.csv"), (test, "test.csv")):
+        dtypes = {c: t for c, t in RAW_DTYPES[name].items() if c in frame.columns and c != "Date"}
+        typed.append(frame.astype(dtypes).assign(Date=pd.to_datetime(frame["Date"], format="%Y-%m-%d")))
+    train_out, test_out = add_features(*typed, raw, datepart=False)
+    return train_out, test_out
+
+
+def add_features(
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    raw: Path,
+    event_window: int = 7,
+    level_lag: int = 48,
+    level_window: int = 91,
+    datepart: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """train.csv and test.csv's frames -> with every join (the other raw CSVs) and engineered column."""
     store = prepare_store(read_raw(raw, "store.csv"), read_raw(raw, "store_states.csv"))
     weather = join_df(
         read_raw(raw, "weather.csv"),
@@ -143,7 +172,8 @@ def build_joined(
     test = test.assign(Open=test.Open.fillna(1).astype("int64"))  # blank Open in test: assume open
     df = pd.concat([train.assign(_test=False), test.assign(_test=True)], ignore_index=True)
     df["StateHoliday"] = df.StateHoliday != "0"
-    df = add_datepart(df, "Date", drop=False)
+    if datepart:
+        df = add_datepart(df, "Date", drop=False)
     df = join_df(df, store, "Store", names=("train+test", "store.csv"))
     df["WeekStart"] = week_start(df.Date)
     df = join_df(df, gt_state, ["State", "WeekStart"], names=("train+test", "googletrend.csv (states)"))

@@ -5,13 +5,21 @@ competition's own files (pipelines/tabular/schema.py) and run by the shared step
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from models.metrics import TASKS, get_metric
 from pipelines.config import setting
 from pipelines.download import DataSpec
 from pipelines.registry import lazy_steps
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import pandas as pd
+
+    Frames = tuple[pd.DataFrame, pd.DataFrame]
 
 STEPS = ("build_features", "train", "lr_find", "predict", "submit")
 FILES = {"train": "train.csv", "test": "test.csv", "sample": "sample_submission.csv"}
@@ -30,17 +38,23 @@ class Card:
     date: str | None = None  # the date column (default: the one column that parses as dates)
     series: tuple[str, ...] = ()  # series keys, e.g. ("store", "item"): categories, and the backtest's unit
     tables: dict[str, tuple[str, ...]] = field(default_factory=dict)  # {"stores.csv": ("Store",)}: joined on keys
+    categories: tuple[str, ...] = ()  # columns that are categories whatever their type (a weekday, a code 1..9)
     drop: tuple[str, ...] = ()  # columns never used as features
     files: dict[str, str] = field(default_factory=dict)  # other names for train / test / sample
+    # your own feature function, (train, test, raw folder) -> (train, test): run after the tables are joined and
+    # before the column kinds are read, so what it adds is a feature like any other (Rossmann's events, weather)
+    features: Callable[[pd.DataFrame, pd.DataFrame, Path], Frames] | None = None
 
     def __post_init__(self):
         get_metric(self.metric)  # ValueError naming the known metrics
+        if self.features is not None and not callable(self.features):
+            raise ValueError(f"features={self.features!r} is not a function (train, test, raw folder) -> (train, test)")
         if self.task is not None and self.task not in TASKS:
             raise ValueError(f"task={self.task!r} is not one of {', '.join(TASKS)}")
         unknown = set(self.files) - set(FILES)
         if unknown:
             raise ValueError(f"files= keys {sorted(unknown)} unknown: use {', '.join(FILES)}")
-        for name in ("target", "series", "drop"):  # a single name is as good as a list of one
+        for name in ("target", "series", "categories", "drop"):  # a single name is as good as a list of one
             value = getattr(self, name)
             object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
         tables = {k: ((v,) if isinstance(v, str) else tuple(v)) for k, v in self.tables.items()}

@@ -3,7 +3,9 @@ cut (the last horizon when the test comes after train, else a seeded fifth), sco
 
 from __future__ import annotations
 
+import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +24,16 @@ def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
     train = pd.read_csv(raw / card.file("train"), low_memory=False)
     test = pd.read_csv(raw / card.file("test"), low_memory=False)
     sample = pd.read_csv(raw / card.file("sample"))
-    schema = infer(card, train, test, sample, {role: card.file(role) for role in FILES})
+    # the id and the date as the raw files hold them: without the feature function, and the card's lines that
+    # name the columns it makes
+    shared = set(train.columns) & set(test.columns)
+    raw_card = replace(
+        card,
+        features=None,
+        series=tuple(c for c in card.series if c in shared),
+        categories=tuple(c for c in card.categories if c in shared),
+    )
+    schema = infer(raw_card, train, test, sample, {role: card.file(role) for role in FILES})
     id_col = schema.id
     date = schema.date
     dates = pd.to_datetime(train[date], format=schema.date_format) if date else None
@@ -43,9 +54,19 @@ def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
     write_csv(train[keep].reset_index(drop=True), dest / card.file("train"))
     write_csv(held[[c for c in test.columns if c in held.columns]], dest / card.file("test"))
     write_csv(held[[id_col]].assign(**{c: sample[c].iloc[0] for c in value_cols}), dest / card.file("sample"))
-    for name in card.tables:
-        shutil.copy2(raw / name, dest / name)
+    for path in sorted(raw.iterdir()):  # the competition's other files (extra tables, what a feature function reads)
+        if path.name not in {card.file(role) for role in FILES} | {"SOURCE.json"} and path.is_file():
+            link_or_copy(path, dest / path.name)
     return held[[id_col, *answers]]
+
+
+def link_or_copy(src: Path, dst: Path) -> None:
+    """A hard link (no second copy of a large file; every writer here replaces a file, never edits it in place),
+    a copy where links are refused (another file system)."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
 
 
 def score(card: Card, submission: pd.DataFrame, hidden: pd.DataFrame) -> float:

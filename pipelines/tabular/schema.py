@@ -196,9 +196,12 @@ def infer(
     date = card.date
     if date and date not in shared:
         raise SchemaError(f"card: date={date!r} is not a column of both {files['train']} and {files['test']}")
-    for key in card.series:
-        if key not in shared:
-            raise SchemaError(f"card: series key {key!r} is not a column of both {files['train']} and {files['test']}")
+    for line, names in (("series", card.series), ("categories", card.categories)):
+        for key in names:
+            if key not in shared:
+                raise SchemaError(
+                    f"card: {line}= names {key!r}, not a column of both {files['train']} and {files['test']}"
+                )
     if not date and id_col in train.columns and looks_like_dates(train[id_col]):
         date = id_col  # the id is the timestamp (Bike Sharing's datetime): a feature as well
         shared = [id_col, *shared]
@@ -208,7 +211,7 @@ def infer(
             dropped[c] = f"empty in {files['test'] if test[c].isna().all() else files['train']}"
             continue
         kind, why = ("date", "") if c == date else column_kind(pd.concat([train[c], test[c]]), len(train))
-        if c in card.series and kind != "drop":
+        if (c in card.series or c in card.categories) and kind != "drop":
             kind = "category"
         if kind == "date":
             date = date or c

@@ -1,7 +1,7 @@
 """The steps of every tabular competition: a card (pipelines/tabular/__init__.py) and its files are all they need.
 
-features: read train / test / sample_submission (and the card's extra tables, joined on their keys), infer the
-schema (pipelines/tabular/schema.py, printed), choose the validation that matches the test (a time-ordered
+features: read train / test / sample_submission (and the card's extra tables, joined on their keys), run the
+card's own feature function where it has one, infer the schema (pipelines/tabular/schema.py, printed), choose the validation that matches the test (a time-ordered
 holdout as long as the test's span when every test date comes after train's; else k-fold, stratified for
 classification), add the date's parts, fit Categorify / FillMissing / Normalize on the rows that train, and
 write processed/{train,test}.feather with each labelled row's fold.
@@ -86,6 +86,29 @@ def read_raw(card: Card, paths: Paths) -> tuple[pd.DataFrame, pd.DataFrame, pd.D
     return train, test, sample
 
 
+def own_features(card: Card, train: pd.DataFrame, test: pd.DataFrame, raw) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The card's `features=` function on the joined frames, its answer checked: two frames, every test row kept
+    (each needs a prediction); train's rows may go (a day the shop was closed, say)."""
+    hook = card.features
+    name = f"{getattr(hook, '__module__', '')}.{getattr(hook, '__qualname__', repr(hook))}".lstrip(".")
+    t0 = time.perf_counter()
+    out = hook(train, test, raw)
+    if not (isinstance(out, tuple) and len(out) == 2 and all(isinstance(f, pd.DataFrame) for f in out)):
+        raise TypeError(
+            f"the card's features={name} returned {type(out).__name__}: it must return (train, test) frames"
+        )
+    new_train, new_test = out
+    if len(new_test) != len(test):
+        raise ValueError(
+            f"the card's features={name} returned {len(new_test):,} test rows of {len(test):,}: every test row needs "
+            f"a prediction; add columns to the test frame, never drop its rows"
+        )
+    added = [c for c in new_train.columns if c not in train.columns]
+    shown = ", ".join(added[:10]) + (f" ... ({len(added)} in all)" if len(added) > 10 else "")
+    print(f"features={name}: {shown or 'no column added'} ({time.perf_counter() - t0:.1f} s)")
+    return new_train.reset_index(drop=True), new_test.reset_index(drop=True)
+
+
 def choose_validation(schema: Schema, train: pd.DataFrame, test: pd.DataFrame, cfg: TabularConfig) -> dict:
     """How to validate, from the data: 'time' (with its horizon in days) when every test date comes after
     train's (or cfg says so), else 'kfold'."""
@@ -158,6 +181,8 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
     """raw -> processed/{train,test}.feather, procs.json, schema.json and validation.json (see the module doc)."""
     t0 = time.perf_counter()
     train, test, sample = read_raw(card, paths)
+    if card.features is not None:
+        train, test = own_features(card, train, test, paths.raw)
     files = {role: card.file(role) for role in FILES}
     schema = infer(card, train, test, sample, files)
     print(describe(schema, card.metric))
@@ -183,7 +208,8 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
     keep = [schema.id] if schema.id in train.columns else []
     labels = [schema.label] if schema.label else schema.targets
     columns = proc.all_cat_names + proc.cont_names
-    out_train = proc.transform(train)[keep + columns].assign(**{c: train[c] for c in labels}, **{FOLD: folds})
+    # one concat, not a column at a time: a feature function's hundred columns leave the frame in many blocks
+    out_train = pd.concat([proc.transform(train)[keep + columns], train[labels], pd.Series(folds, name=FOLD)], axis=1)
     out_test = proc.transform(test)[[schema.id, *columns]]
     write_feather(out_train, paths.processed / "train.feather")
     write_feather(out_test, paths.processed / "test.feather")

@@ -287,3 +287,64 @@ def test_the_autogluon_bench_names_what_it_needs(tmp_path, monkeypatch):
         bench.main(["reg-card"])
     with pytest.raises(SystemExit, match="the AutoGluon peer covers rmse, rmsle, .* not auc"):
         bench.main(["auc-card"])
+
+
+HOOKED_CARD = '''import pandas as pd
+
+from pipelines.tabular import Card
+
+
+def festival(train, test, raw):
+    """The competition's own calendar.csv joined on the date: a file no card line knows."""
+    calendar = pd.read_csv(raw / "calendar.csv")
+    return train.merge(calendar, on="date", how="left"), test.merge(calendar, on="date", how="left")
+
+
+CARD = Card(slug="f", metric="smape", series=("store", "item"), categories=("festival",), features=festival)
+'''
+
+
+def test_a_cards_feature_function_reads_its_own_files_and_the_backtest_cut_carries_them(tmp_path, monkeypatch, capsys):
+    """features= runs on the joined frames with the raw folder at hand; what it adds is read like any column
+    (categories= makes a 0/1 flag a category); the backtest's cut keeps the competition's other files."""
+    from pipelines.registry import find
+    from pipelines.tabular.backtest import cut
+
+    src = write("forecast", tmp_path / "src")
+    days = pd.date_range("2016-01-01", "2018-01-30")
+    pd.DataFrame({"date": days.strftime("%Y-%m-%d"), "festival": (days.day == 1).astype(int)}).to_csv(
+        src / "calendar.csv", index=False
+    )
+    ext = own_competitions(tmp_path, monkeypatch)
+    (ext / "hooked").mkdir(parents=True)
+    (ext / "hooked" / "__init__.py").write_text(HOOKED_CARD)
+    data = ["--data", str(tmp_path / "data")]
+    assert main(["download", "hooked", "--src", str(src), *data]) == 0
+    assert main(["features", "hooked", *data]) == 0
+    assert "features=pipelines.hooked.festival: festival (" in capsys.readouterr().out
+    processed = tmp_path / "data" / "hooked" / "processed"
+    schema = json.loads((processed / "schema.json").read_text())
+    assert "festival" in schema["categories"] and "festival" in pd.read_feather(processed / "train.feather")
+    raw, dest = tmp_path / "data" / "hooked" / "raw", tmp_path / "cut"
+    dest.mkdir()
+    cut(find("hooked").CARD, raw, dest, 0)
+    assert (dest / "calendar.csv").read_bytes() == (src / "calendar.csv").read_bytes()
+
+
+def test_a_feature_function_that_breaks_the_contract_is_named():
+    from pipelines.tabular.steps import own_features
+
+    train, test = pd.DataFrame({"x": [1, 2, 3]}), pd.DataFrame({"x": [4, 5]})
+
+    def drops_rows(tr, te, raw):
+        return tr, te.iloc[:1]
+
+    with pytest.raises(ValueError, match=r"features=.*drops_rows returned 1 test rows of 2: every test row needs"):
+        own_features(Card(slug="x", metric="rmse", features=drops_rows), train, test, None)
+    with pytest.raises(TypeError, match=r"features=.*<lambda> returned DataFrame: it must return \(train, test\)"):
+        own_features(Card(slug="x", metric="rmse", features=lambda tr, te, raw: tr), train, test, None)
+    with pytest.raises(ValueError, match="features='add' is not a function"):
+        Card(slug="x", metric="rmse", features="add")
+    _, train, test, sample = quirky("renamed")
+    with pytest.raises(SchemaError, match="card: categories= names 'nope', not a column of both"):
+        infer(Card(slug="x", metric="rmse", target="loss", categories="nope"), train, test, sample, FILES)
