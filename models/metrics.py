@@ -123,6 +123,7 @@ class Metric:
     loss: Literal["mse", "l1", "bce", "ce"] = "mse"  # what the network minimises on that target
     submits: Literal["number", "probability", "label", "labels", "ranked"] = "number"
     threshold: bool = False  # labels cut from probabilities at a threshold chosen out of fold
+    shift: bool = False  # log predictions shifted down by rmspe_log_shift (chosen out of fold) before exp
     doc: str = ""
 
     def better(self, a: float, b: float) -> bool:
@@ -153,6 +154,13 @@ def from_target(metric: Metric, pred) -> np.ndarray:
     if metric.target == "log":
         return np.exp(pred)
     return pred
+
+
+def rmspe_log_shift(residual_mse: float) -> float:
+    """What to add to log predictions so that exp() of them minimises RMSPE: with log residuals ~ N(0, s2) the
+    ratio c minimising E[(1 - c * exp(pred) / y)^2] is exp(-1.5 * s2) (the mean residual's square `residual_mse`
+    stands for s2). A log model predicts the median; RMSPE punishes over-prediction more than under."""
+    return -1.5 * residual_mse
 
 
 def rmse(y_true, y_pred) -> float:
@@ -286,6 +294,7 @@ METRICS: dict[str, Metric] = {
             False,
             ("regression",),
             target="log",
+            shift=True,
             doc="rows whose true value is 0 do not count",
         ),
         Metric("mae", mae, False, ("regression",), loss="l1"),

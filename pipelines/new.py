@@ -10,9 +10,8 @@ from models.metrics import METRICS, get_metric
 from pipelines.paths import ROOT
 from pipelines.registry import EXTRA_PATH, module_name
 
-TABULAR = '''"""{slug}: a tabular competition (kaggle.com/c/{slug}), run from its own files. `make features COMP={comp}`
-prints what was read from them (id, target, task, column kinds, validation); override a line below where it is
-wrong. Only slug and metric are required."""
+TABULAR = '''"""{slug} (kaggle.com/c/{slug}) from its own files: `make features COMP={comp}` prints what was read
+(id, target, task, column kinds, validation). Only slug and metric are required; uncomment a line to override."""
 
 from pipelines.tabular import Card
 
@@ -29,6 +28,7 @@ CARD = Card(
     # drop=("Name",),  # columns never used as features
     # features=my_features,  # your function (train, test, raw folder) -> (train, test), imported or defined here
     # files={{"train": "train.csv", "test": "test.csv", "sample": "sample_submission.csv"}},
+    # defaults={{"gbdt_lr": 0.1}},  # other defaults of the settings: `make config COMP={comp}`
 )
 '''
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from features.io import write_csv, write_feather
 from models import gbdt
-from models.metrics import rmspe
+from models.metrics import rmspe, rmspe_log_shift
 from models.tabular import embedding_features
 from pipelines import ensemble
 from pipelines.paths import Paths
@@ -123,9 +123,9 @@ def test_preds(folder: Path, net_dir: Path, cfg: RossmannConfig, proc, test: pd.
 
 
 def log_shift(mse: float, enabled: bool = True) -> float:
-    """Shift added to log predictions so exp() of them minimises RMSPE, from the residual variance `mse` in log
-    space (see RossmannConfig.rmspe_shift); 0 when not `enabled`."""
-    return -1.5 * mse if enabled else 0.0
+    """Shift added to log predictions so exp() of them minimises RMSPE (models.metrics.rmspe_log_shift), from the
+    residual variance `mse` in log space; 0 when not `enabled` (RossmannConfig.rmspe_shift)."""
+    return rmspe_log_shift(mse) if enabled else 0.0
 
 
 def closure_factors(train: pd.DataFrame, days: int, min_rows: int = 30) -> dict[str, float]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from models.metrics import TASKS, get_metric
-from pipelines.config import setting
+from pipelines.config import setting, with_defaults
 from pipelines.download import DataSpec
 from pipelines.registry import lazy_steps
 
@@ -41,6 +41,7 @@ class Card:
     categories: tuple[str, ...] = ()  # columns that are categories whatever their type (a weekday, a code 1..9)
     drop: tuple[str, ...] = ()  # columns never used as features
     files: dict[str, str] = field(default_factory=dict)  # other names for train / test / sample
+    defaults: dict = field(default_factory=dict)  # other defaults of TabularConfig below, e.g. {"gbdt_lr": 0.1}
     # your own feature function, (train, test, raw folder) -> (train, test): run after the tables are joined and
     # before the column kinds are read, so what it adds is a feature like any other (Rossmann's events, weather)
     features: Callable[[pd.DataFrame, pd.DataFrame, Path], Frames] | None = None
@@ -94,6 +95,8 @@ class TabularConfig:
     gbdt_subsample: float = setting(0.8, gt=0, le=1)  # share of the rows each tree sees (bagging_fraction)
     # rounds without improvement on validation before LightGBM stops
     gbdt_early_stopping: int = setting(200, ge=1, le=100_000)
+    # LightGBM models with seeds seed, seed+1, ... (other row and column samples), their predictions averaged
+    gbdt_seeds: int = setting(1, ge=1, le=100)
     # --- the network member (pipelines/tabular/net.py): one cycle of net_epochs, no early stopping --------------
     # 0: auto, from the rows: a batch near rows/20 (a power of 2 in 64..512) and the epochs that make >= 500 steps
     # (4..100): House Prices' 1,168 rows a fold get 64 x 28, Store Item Demand's 730k 512 x 4
@@ -109,6 +112,8 @@ class TabularConfig:
     net_emb_drop: float = setting(0.05, ge=0, lt=1, member="net")
     # decoupled weight decay (AdamW)
     net_wd: float = setting(0.01, ge=0, member="net")
+    # processed columns the network leaves out (LightGBM reads every one), e.g. a level that helps trees only
+    net_exclude: list[str] = setting(factory=list, member="net")
     device: str = setting("auto", result=False)  # auto: CUDA, then MPS, then CPU
     seed: int = setting(0, ge=0)  # seed of LightGBM and the network
     # time validation: retrain on every row (validation days included) with the rounds the holdout chose
@@ -126,7 +131,7 @@ def competition(card: Card, package: str) -> dict:
 
     return {
         "SPEC": spec,
-        "Config": TabularConfig,
+        "Config": with_defaults(TabularConfig, card.defaults, "defaults="),
         "HEADLINE": f"oof_{get_metric(card.metric).name}",
         "BACKTEST": backtest.tabular_backtest(card),
         **dict(zip(STEPS, lazy_steps(_steps, STEPS, card), strict=True)),

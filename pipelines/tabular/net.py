@@ -50,7 +50,13 @@ def fit_predict(
     predictions on each frame of `evals`: the target's scale for regression, P(class 1) for binary, a
     rows x classes matrix of probabilities for multi-class (as LightGBM's predictions are)."""
     seed_everything(cfg.seed)
-    cats, conts = proc.all_cat_names, proc.cont_names
+    unknown = sorted(set(cfg.net_exclude) - {*proc.all_cat_names, *proc.cont_names})
+    if unknown:
+        raise ValueError(
+            f"net_exclude={cfg.net_exclude}: {unknown} not a processed column (they are "
+            f"{', '.join(proc.all_cat_names + proc.cont_names)})"
+        )
+    cats, conts = ([c for c in names if c not in cfg.net_exclude] for names in (proc.all_cat_names, proc.cont_names))
     cardinality = proc.categorify.cardinality()
     y_range = None
     if task == "regression":  # a band around the targets seen, so the sigmoid's ends are never needed

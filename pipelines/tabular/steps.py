@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -28,7 +29,7 @@ import pandas as pd
 from features import TabularProcessor, add_datepart, add_series_levels, join_df
 from features.io import atomic_write_text, read_feather, write_csv, write_feather
 from models import gbdt
-from models.metrics import Metric, binary_log_loss, from_target, get_metric, log_loss, to_target
+from models.metrics import Metric, binary_log_loss, from_target, get_metric, log_loss, rmspe_log_shift, to_target
 from pipelines import submit as submitlib
 from pipelines.config import to_dict
 from pipelines.cv import assign_folds, out_of_fold
@@ -260,12 +261,12 @@ def targets(metric: Metric, schema: Schema, frame: pd.DataFrame) -> tuple[np.nda
     return as_class_index(schema, frame[schema.target_column]).astype(np.float64), np.ones(len(frame), bool)
 
 
-def submission_form(metric: Metric, schema: Schema, raw: np.ndarray, threshold: float = 0.5):
-    """Model outputs (target scale or probabilities) -> what the metric scores: numbers, P(class 1) (a column per
-    class where the submission has one), a rows x classes matrix, labels (class indices; binary at
-    `threshold`) or the top k classes of each row (map@k)."""
+def submission_form(metric: Metric, schema: Schema, raw: np.ndarray, threshold: float = 0.5, shift: float = 0.0):
+    """Model outputs (target scale or probabilities) -> what the metric scores: numbers (the training target plus
+    `shift`, back on the metric's scale), P(class 1) (a column per class where the submission has one), a rows x
+    classes matrix, labels (class indices; binary at `threshold`) or the top k classes of each row (map@k)."""
     if schema.task == "regression":
-        return from_target(metric, raw)
+        return from_target(metric, raw + shift)
     if metric.submits == "probability":
         return np.stack([1 - raw, raw], 1) if schema.label and raw.ndim == 1 else raw
     if metric.submits == "ranked":
@@ -289,35 +290,44 @@ def truth(schema: Schema, frame: pd.DataFrame) -> np.ndarray:
 
 
 def fit_gbdt(x, x_test, y, ok, folds, validation: dict, params, names, cfg: TabularConfig, rd: RunDir):
-    """LightGBM's (out-of-fold predictions, test predictions, rounds) as the module doc says."""
+    """LightGBM's (out-of-fold predictions, test predictions, rounds) as the module doc says; each model is
+    `gbdt_seeds` models (seeds seed, seed+1, ...: other row and column samples), their predictions averaged."""
+    seeds = [params.seed + i for i in range(cfg.gbdt_seeds)]
+
+    def fit(rows, label, valid=None, rounds=None) -> list:
+        """One booster per seed on `rows` (early-stopped on `valid`, or `rounds[i]` rounds), each saved."""
+        boosters = []
+        for i, seed in enumerate(seeds):
+            tag = f" seed {seed}" if len(seeds) > 1 else ""
+            booster = gbdt.fit(
+                x[rows], y[rows], replace(params, seed=seed), names, valid=valid, rounds=rounds and rounds[i],
+                label=label + tag,
+            )  # fmt: skip
+            gbdt.save(booster, rd.path / f"{label.replace(' ', '-')}{tag.replace(' ', '-')}.txt")
+            boosters.append(booster)
+        return boosters
+
+    def predict(boosters, rows, upto=None) -> np.ndarray:
+        return np.mean([gbdt.predict(b, rows, upto and min(upto, b.current_iteration())) for b in boosters], axis=0)
+
     oof = np.full((len(x), *([params.num_class] if params.num_class > 1 else [])), np.nan)
-    test_raw, rounds = np.zeros((len(x_test), *oof.shape[1:])), []
     if validation["kind"] == "time":
         before, inner, held = folds == -1, folds == 1, folds == 0
-        chooser = gbdt.fit(
-            x[before & ok], y[before & ok], params, names, valid=(x[inner & ok], y[inner & ok]), label="gbdt rounds"
-        )
-        rounds = [gbdt.best_rounds(chooser)]
-        scorer = gbdt.fit(x[~held & ok], y[~held & ok], params, names, rounds=rounds[0], label="gbdt holdout")
-        gbdt.save(scorer, rd.path / "gbdt-holdout.txt")
-        oof[held] = gbdt.predict(scorer, x[held])
-        test_raw = gbdt.predict(scorer, x_test)
+        rounds = [gbdt.best_rounds(b) for b in fit(before & ok, "gbdt rounds", (x[inner & ok], y[inner & ok]))]
+        scorers = fit(~held & ok, "gbdt holdout", rounds=rounds)
+        oof[held], test_raw = predict(scorers, x[held]), predict(scorers, x_test)
         if cfg.refit:  # every row, the holdout included, for the same rounds
-            booster = gbdt.fit(x[ok], y[ok], params, names, rounds=rounds[0], label="gbdt refit")
-            gbdt.save(booster, rd.path / "gbdt-refit.txt")
-            test_raw = gbdt.predict(booster, x_test)
+            test_raw = predict(fit(ok, "gbdt refit", rounds=rounds), x_test)
         return oof, test_raw, rounds
-    boosters, held_folds = [], sorted(set(folds.tolist()))
+    test_raw, held_folds, models, rounds = np.zeros((len(x_test), *oof.shape[1:])), sorted(set(folds.tolist())), [], []
     for k in held_folds:
-        fit, held = (folds != k) & ok, folds == k
-        booster = gbdt.fit(x[fit], y[fit], params, names, valid=(x[held & ok], y[held & ok]), label=f"gbdt fold {k}")
-        gbdt.save(booster, rd.path / f"gbdt-fold{k}.txt")
-        boosters.append(booster)
-        rounds.append(gbdt.best_rounds(booster))
-        test_raw += gbdt.predict(booster, x_test) / len(held_folds)
+        fit_rows, held = (folds != k) & ok, folds == k
+        models.append(fit(fit_rows, f"gbdt fold {k}", (x[held & ok], y[held & ok])))
+        rounds.append(int(np.median([gbdt.best_rounds(b) for b in models[-1]])))
+        test_raw += predict(models[-1], x_test) / len(held_folds)
     for i, k in enumerate(held_folds):  # each fold scored at a round count its own rows did not choose
         others = int(np.median([r for j, r in enumerate(rounds) if j != i]))
-        oof[folds == k] = gbdt.predict(boosters[i], x[folds == k], min(others, boosters[i].current_iteration()))
+        oof[folds == k] = predict(models[i], x[folds == k], others)
     return oof, test_raw, rounds
 
 
@@ -357,20 +367,23 @@ def smooth_loss(metric: Metric, schema: Schema, y: np.ndarray, ok: np.ndarray):
 
 
 def choose_blend(preds: dict, y, ok, truth_, groups, metric: Metric, schema: Schema):
-    """(weights, threshold) chosen on every row, and the honest submission form: each group's blend (and
-    threshold, for f1 / mcc) chosen on the other groups' rows only, so its score chose nothing."""
+    """(weights, threshold, shift) chosen on every row, and the honest submission form: each group's blend (and
+    threshold, for f1 / mcc; RMSPE's log shift) chosen on the other groups' rows only, so its score chose nothing."""
 
     def choose(rows: np.ndarray):
         members = {n: p[rows] for n, p in preds.items()}
         weights = fit_weights(members, smooth_loss(metric, schema, y[rows], ok[rows]))
-        threshold = 0.5
+        threshold, shift, blended = 0.5, 0.0, blend(members, weights)
         if metric.threshold and schema.task == "binary":
-            threshold = best_threshold(metric, schema, blend(members, weights), truth_[rows])
-        return weights, threshold
+            threshold = best_threshold(metric, schema, blended, truth_[rows])
+        if metric.shift:
+            shift = rmspe_log_shift(float(np.mean((blended - y[rows])[ok[rows]] ** 2)))
+        return weights, threshold, shift
 
     def apply(rows: np.ndarray, chosen):
-        weights, threshold = chosen
-        return submission_form(metric, schema, blend({n: p[rows] for n, p in preds.items()}, weights), threshold)
+        weights, threshold, shift = chosen
+        blended = blend({n: p[rows] for n, p in preds.items()}, weights)
+        return submission_form(metric, schema, blended, threshold, shift)
 
     return (*choose(np.ones(len(groups), bool)), out_of_fold(choose, apply, groups))
 
@@ -417,11 +430,12 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
         groups = folds
     true = truth(schema, frame)[scored]
     preds = {n: p[scored] for n, p in oof.items()}
-    members = {}
-    for name in preds:  # each alone, its threshold (f1, mcc) chosen out of fold as the blend's is
-        _, _, alone = choose_blend({name: preds[name]}, y[scored], ok[scored], true, groups, metric, schema)
+    members, member_choices = {}, {}
+    for name in preds:  # each alone, its threshold (f1, mcc) or shift (rmspe) chosen out of fold as the blend's is
+        _, cut, by, alone = choose_blend({name: preds[name]}, y[scored], ok[scored], true, groups, metric, schema)
         members[name] = round(float(metric.score(true, alone)), 6)
-    weights, threshold, honest = choose_blend(preds, y[scored], ok[scored], true, groups, metric, schema)
+        member_choices[name] = {"threshold": cut, "log_shift": by}
+    weights, threshold, shift, honest = choose_blend(preds, y[scored], ok[scored], true, groups, metric, schema)
     score = metric.score(true, honest)
     np.save(rd.path / "test_raw.npy", blend(test_raw, weights))
     for name, values in test_raw.items():
@@ -440,6 +454,8 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
         "scored_rows": int(scored.sum()),
         "scored_on": how,
         "threshold": threshold,
+        "log_shift": shift,
+        "member_choices": member_choices,
         "total_seconds": round(time.perf_counter() - t0, 1),
     }
     alone = ", ".join(f"{n} {v:.5f}" for n, v in members.items())
@@ -453,9 +469,10 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
     return result
 
 
-def submission_frame(metric: Metric, schema: Schema, sample: pd.DataFrame, raw: np.ndarray, threshold: float):
-    """(the submission of test predictions `raw`, in the sample's rows and columns; each column's rule)."""
-    form = submission_form(metric, schema, raw, threshold)
+def submission_frame(metric: Metric, schema: Schema, sample: pd.DataFrame, raw: np.ndarray, chosen: dict):
+    """(the submission of test predictions `raw`, in the sample's rows and columns; each column's rule), with the
+    threshold and shift `chosen` out of fold."""
+    form = submission_form(metric, schema, raw, chosen.get("threshold", 0.5), chosen.get("log_shift", 0.0))
     sub = sample[[schema.id]].copy()
     value = [c for c in sample.columns if c != schema.id]  # the sample's names, whatever the card calls the target
     if schema.label:  # one column per class
@@ -491,9 +508,10 @@ def predict(card: Card, paths: Paths, cfg: TabularConfig, run: str):
         raise ValueError(f"{card.file('sample')}: {int(missing.sum())} ids not in {card.file('test')} (e.g. {first})")
     rows = order.loc[sample[schema.id].astype(str)].to_numpy()
     result = rd.read_json("result.json")
-    sub, rules = submission_frame(metric, schema, sample, raw[rows], result.get("threshold", 0.5))
+    sub, rules = submission_frame(metric, schema, sample, raw[rows], result)
     for name in result.get("weights", {}) if len(result.get("weights", {})) > 1 else ():  # each member alone
-        alone, _ = submission_frame(metric, schema, sample, np.load(rd.path / f"test_raw_{name}.npy")[rows], 0.5)
+        chosen = result.get("member_choices", {}).get(name, {})
+        alone, _ = submission_frame(metric, schema, sample, np.load(rd.path / f"test_raw_{name}.npy")[rows], chosen)
         write_csv(alone, rd.path / "member_submissions" / f"{name}.csv")
     path = submitlib.write_submission(sub, sample, schema.id, paths.submissions / f"{run}.csv", columns=rules)
     print(

@@ -4,6 +4,7 @@ inference on small frames, and each kind of synthetic competition run new -> dow
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -255,12 +256,33 @@ def test_the_blend_is_chosen_on_other_rows_than_it_is_scored_on():
     preds = {"good": y + rng.normal(0, 0.3, 2000), "noise": rng.normal(size=2000)}
     groups = np.arange(2000) % 4
     schema = Schema("id", ["y"], None, "regression", [], None, None, [], [], [])
-    weights, threshold, honest = choose_blend(preds, y, np.ones(2000, bool), y, groups, get_metric("rmse"), schema)
-    assert weights["good"] > 0.9 and threshold == 0.5
+    weights, threshold, shift, honest = choose_blend(
+        preds, y, np.ones(2000, bool), y, groups, get_metric("rmse"), schema
+    )
+    assert weights["good"] > 0.9 and threshold == 0.5 and shift == 0
     for g in range(4):  # each group's blend: weights fitted without that group's rows
         rows = groups == g
         w = fit_weights({n: p[~rows] for n, p in preds.items()}, lambda p, t=y[~rows]: float(np.mean((p - t) ** 2)))
         assert np.allclose(honest[rows], blend({n: p[rows] for n, p in preds.items()}, w))
+
+
+def test_rmspe_shifts_log_predictions_down_by_an_amount_chosen_out_of_fold():
+    """A log model predicts the median; RMSPE wants exp(-1.5 s2) of it (models.metrics.rmspe_log_shift): the shift
+    is chosen on the other groups' residuals and lowers the RMSPE of rows it did not see."""
+    from pipelines.tabular.schema import Schema
+    from pipelines.tabular.steps import choose_blend, submission_form
+
+    rng = np.random.default_rng(0)
+    level = rng.normal(8, 1, 4000)
+    y_log = level + rng.normal(0, 0.3, 4000)  # log sales around the model's median
+    preds, groups = {"m": level + rng.normal(0, 0.02, 4000)}, np.arange(4000) % 4
+    schema = Schema("id", ["y"], None, "regression", [], None, None, [], [], [])
+    rmspe = get_metric("rmspe")
+    _, _, shift, honest = choose_blend(preds, y_log, np.ones(4000, bool), np.exp(y_log), groups, rmspe, schema)
+    assert shift == pytest.approx(-1.5 * 0.3**2, rel=0.1)
+    unshifted = rmspe.score(np.exp(y_log), submission_form(rmspe, schema, preds["m"]))
+    assert rmspe.score(np.exp(y_log), honest) < unshifted - 0.02
+    assert not np.allclose(honest, submission_form(rmspe, schema, preds["m"], shift=shift))  # per group, not all
 
 
 def test_the_networks_batch_and_epochs_follow_the_rows():
@@ -348,3 +370,60 @@ def test_a_feature_function_that_breaks_the_contract_is_named():
     _, train, test, sample = quirky("renamed")
     with pytest.raises(SchemaError, match="card: categories= names 'nope', not a column of both"):
         infer(Card(slug="x", metric="rmse", target="loss", categories="nope"), train, test, sample, FILES)
+
+
+def test_a_cards_defaults_change_the_settings_and_an_unknown_key_is_named():
+    from pipelines.tabular import competition
+
+    config = competition(Card(slug="x", metric="rmse", defaults={"gbdt_lr": 0.1, "folds": 3}), "pipelines.x")["Config"]
+    assert (config().gbdt_lr, config().folds, config().gbdt_leaves) == (0.1, 3, 31)
+    with pytest.raises(ValueError, match=r"defaults= names \['gbdt_rate'\], not settings of TabularConfig"):
+        competition(Card(slug="x", metric="rmse", defaults={"gbdt_rate": 0.1}), "pipelines.x")
+
+
+def test_gbdt_seeds_average_one_model_per_seed(tmp_path):
+    """gbdt_seeds=2: each LightGBM model of the time validation is two (seeds 0 and 1), its predictions their mean:
+    the same as the two one-seed runs averaged."""
+    from models import gbdt
+    from pipelines.runs import RunDir
+    from pipelines.tabular import TabularConfig
+    from pipelines.tabular.steps import fit_gbdt
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(900, 3)).astype(np.float32)
+    y = x[:, 0] + 0.5 * x[:, 1] + rng.normal(0, 0.3, 900)
+    folds = np.repeat([-1, 1, 0], 300)
+    ok, validation = np.ones(900, bool), {"kind": "time"}
+    params = gbdt.GBDTParams(rounds=60, lr=0.1, leaves=7, min_leaf=5, early_stopping=10)
+
+    def run(seeds: int, seed: int = 0):
+        cfg = TabularConfig(gbdt_seeds=seeds)
+        rd = RunDir(tmp_path / f"s{seeds}-{seed}")
+        rd.path.mkdir()
+        out = fit_gbdt(x, x[:50], y, ok, folds, validation, replace(params, seed=seed), ["a", "b", "c"], cfg, rd)
+        return out, rd.path
+
+    (oof, test_raw, rounds), folder = run(2)
+    singles = [run(1, seed)[0] for seed in (0, 1)]
+    assert len(rounds) == 2 and (folder / "gbdt-holdout-seed-1.txt").is_file()
+    assert np.allclose(oof[folds == 0], np.mean([s[0][folds == 0] for s in singles], axis=0))
+    assert np.allclose(test_raw, np.mean([s[1] for s in singles], axis=0))
+
+
+def test_net_exclude_leaves_a_column_out_of_the_network_and_names_an_unknown_one(monkeypatch):
+    from features import TabularProcessor
+    from pipelines.tabular import TabularConfig, net
+    from pipelines.tabular.net import fit_predict
+
+    widths = []  # the number of continuous inputs of each network built
+    model = net.TabularModel
+    monkeypatch.setattr(net, "TabularModel", lambda embs, n_cont, *a: widths.append(n_cont) or model(embs, n_cont, *a))
+
+    frame = pd.DataFrame({"a": ["x", "y"] * 20, "b": np.arange(40.0), "c": np.arange(40.0) ** 0.5})
+    proc = TabularProcessor(["a"], ["b", "c"]).fit(frame)
+    done, y = proc.transform(frame), np.arange(40.0)
+    args = (proc, done, y, [done], "regression", 1, "mse")
+    with pytest.raises(ValueError, match=r"net_exclude=\['d'\]: \['d'\] not a processed column \(they are a, b, c"):
+        fit_predict(*args, TabularConfig(net_exclude=["d"], net_epochs=1), "net")
+    (pred,) = fit_predict(*args, TabularConfig(net_exclude=["c"], net_epochs=1, net_bs=8), "net")
+    assert pred.shape == (40,) and np.isfinite(pred).all() and widths == [1]  # b only
