@@ -97,6 +97,11 @@ class TabularConfig:
     gbdt_early_stopping: int = setting(200, ge=1, le=100_000)
     # LightGBM models with seeds seed, seed+1, ... (other row and column samples), their predictions averaged
     gbdt_seeds: int = setting(1, ge=1, le=100)
+    # categories whose learned network embeddings LightGBM also reads (Guo & Berkhahn 2016: embeddings as
+    # features help other learners), each model those of the network fitted on its rows; needs members gbdt and net
+    gbdt_embeddings: list[str] = setting(factory=list)
+    # > 0: each embedding as its top N principal components (models.tabular.principal_components); 0: every one
+    gbdt_embedding_dims: int = setting(8, ge=0, le=1000)
     # --- the network member (pipelines/tabular/net.py): one cycle of net_epochs, no early stopping --------------
     # 0: auto, from the rows: a batch near rows/20 (a power of 2 in 64..512) and the epochs that make >= 500 steps
     # (4..100): House Prices' 1,168 rows a fold get 64 x 28, Store Item Demand's 730k 512 x 4

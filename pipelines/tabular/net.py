@@ -14,7 +14,7 @@ from features import TabularProcessor
 from models.callbacks import ProgressCallback
 from models.data import tensor_loader
 from models.learner import Learner
-from models.tabular import TabularModel, emb_sizes, frame_tensors
+from models.tabular import TabularModel, emb_sizes, embedding_features, frame_tensors
 from pipelines.runs import seed_everything
 from pipelines.tabular import TabularConfig
 
@@ -46,9 +46,10 @@ def fit_predict(
     cfg: TabularConfig,
     label: str,
 ) -> list[np.ndarray]:
-    """Train a network on `fit`'s rows (target `y`: the training target, or class indices) and return its
-    predictions on each frame of `evals`: the target's scale for regression, P(class 1) for binary, a
-    rows x classes matrix of probabilities for multi-class (as LightGBM's predictions are)."""
+    """Train a network on `fit`'s rows (target `y`: the training target, or class indices); return its
+    predictions on each frame of `evals` (the target's scale for regression, P(class 1) for binary, a rows x
+    classes matrix of probabilities for multi-class, as LightGBM's predictions are) and its embedding tables of
+    `gbdt_embeddings` ({column: codes x dims}, their top principal components where `gbdt_embedding_dims` says)."""
     seed_everything(cfg.seed)
     unknown = sorted(set(cfg.net_exclude) - {*proc.all_cat_names, *proc.cont_names})
     if unknown:
@@ -57,6 +58,9 @@ def fit_predict(
             f"{', '.join(proc.all_cat_names + proc.cont_names)})"
         )
     cats, conts = ([c for c in names if c not in cfg.net_exclude] for names in (proc.all_cat_names, proc.cont_names))
+    unknown = [c for c in cfg.gbdt_embeddings if c not in cats]
+    if unknown:
+        raise ValueError(f"gbdt_embeddings={cfg.gbdt_embeddings}: {unknown} not a category the network embeds ({cats})")
     cardinality = proc.categorify.cardinality()
     y_range = None
     if task == "regression":  # a band around the targets seen, so the sigmoid's ends are never needed
@@ -89,6 +93,12 @@ def fit_predict(
     )
     learn.fit_schedule("one_cycle", epochs, cfg.net_lr)
     out = []
+    state = {k: v.detach().cpu() for k, v in learn.model.state_dict().items() if k.startswith("embeds.")}
+    tables = {}
+    for col in cfg.gbdt_embeddings:  # each table whole (a row per code), for LightGBM to look its rows up in
+        every = np.zeros((cardinality[col], len(cats)), np.int64)
+        every[:, cats.index(col)] = np.arange(cardinality[col])
+        tables[col] = embedding_features(state, every, cats, [col], cfg.gbdt_embedding_dims)[0]
     for frame in evals:
         e_cat, e_cont = frame_tensors(frame, cats, conts)
         dl = tensor_loader(e_cat.to(dev), e_cont.to(dev), batch_size=8192, shuffle=False)
@@ -98,4 +108,4 @@ def fit_predict(
         elif task == "multiclass":
             raw = torch.softmax(raw, 1)
         out.append(raw.double().numpy())
-    return out
+    return out, tables

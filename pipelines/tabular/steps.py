@@ -289,18 +289,27 @@ def truth(schema: Schema, frame: pd.DataFrame) -> np.ndarray:
     return as_class_index(schema, frame[schema.target_column])
 
 
-def fit_gbdt(x, x_test, y, ok, folds, validation: dict, params, names, cfg: TabularConfig, rd: RunDir):
+def fit_gbdt(x, x_test, y, ok, folds, validation: dict, params, names, cfg: TabularConfig, rd: RunDir, extra=None):
     """LightGBM's (out-of-fold predictions, test predictions, rounds) as the module doc says; each model is
-    `gbdt_seeds` models (seeds seed, seed+1, ...: other row and column samples), their predictions averaged."""
+    `gbdt_seeds` models (seeds seed, seed+1, ...: other row and column samples), their predictions averaged.
+    `extra(which)`: columns added to x and x_test (with their names) for the model `which` ("holdout", "refit",
+    or a fold): the embeddings of the network fitted on the same rows."""
     seeds = [params.seed + i for i in range(cfg.gbdt_seeds)]
 
-    def fit(rows, label, valid=None, rounds=None) -> list:
-        """One booster per seed on `rows` (early-stopped on `valid`, or `rounds[i]` rounds), each saved."""
-        boosters = []
+    def view(which) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        if extra is None:
+            return x, x_test, names
+        add, add_test, added = extra(which)
+        return np.concatenate([x, add], axis=1), np.concatenate([x_test, add_test], axis=1), [*names, *added]
+
+    def fit(view_, rows, label, valid_rows=None, rounds=None) -> list:
+        """One booster per seed on `rows` of the view (early-stopped on `valid_rows`, or `rounds[i]` rounds)."""
+        xs, _, view_names = view_
+        boosters, valid = [], None if valid_rows is None else (xs[valid_rows], y[valid_rows])
         for i, seed in enumerate(seeds):
             tag = f" seed {seed}" if len(seeds) > 1 else ""
             booster = gbdt.fit(
-                x[rows], y[rows], replace(params, seed=seed), names, valid=valid, rounds=rounds and rounds[i],
+                xs[rows], y[rows], replace(params, seed=seed), view_names, valid=valid, rounds=rounds and rounds[i],
                 label=label + tag,
             )  # fmt: skip
             gbdt.save(booster, rd.path / f"{label.replace(' ', '-')}{tag.replace(' ', '-')}.txt")
@@ -313,46 +322,70 @@ def fit_gbdt(x, x_test, y, ok, folds, validation: dict, params, names, cfg: Tabu
     oof = np.full((len(x), *([params.num_class] if params.num_class > 1 else [])), np.nan)
     if validation["kind"] == "time":
         before, inner, held = folds == -1, folds == 1, folds == 0
-        rounds = [gbdt.best_rounds(b) for b in fit(before & ok, "gbdt rounds", (x[inner & ok], y[inner & ok]))]
-        scorers = fit(~held & ok, "gbdt holdout", rounds=rounds)
-        oof[held], test_raw = predict(scorers, x[held]), predict(scorers, x_test)
+        # the rounds are chosen with the holdout network's embeddings (it saw the inner rows, not the holdout)
+        xs, xs_test, _ = holdout = view("holdout")
+        rounds = [gbdt.best_rounds(b) for b in fit(holdout, before & ok, "gbdt rounds", inner & ok)]
+        scorers = fit(holdout, ~held & ok, "gbdt holdout", rounds=rounds)
+        oof[held], test_raw = predict(scorers, xs[held]), predict(scorers, xs_test)
         if cfg.refit:  # every row, the holdout included, for the same rounds
-            test_raw = predict(fit(ok, "gbdt refit", rounds=rounds), x_test)
+            refit = view("refit")
+            test_raw = predict(fit(refit, ok, "gbdt refit", rounds=rounds), refit[1])
         return oof, test_raw, rounds
-    test_raw, held_folds, models, rounds = np.zeros((len(x_test), *oof.shape[1:])), sorted(set(folds.tolist())), [], []
+    test_raw, held_folds = np.zeros((len(x_test), *oof.shape[1:])), sorted(set(folds.tolist()))
+    models, rounds, held_x = [], [], []
     for k in held_folds:
-        fit_rows, held = (folds != k) & ok, folds == k
-        models.append(fit(fit_rows, f"gbdt fold {k}", (x[held & ok], y[held & ok])))
+        fold = view(k)
+        models.append(fit(fold, (folds != k) & ok, f"gbdt fold {k}", (folds == k) & ok))
         rounds.append(int(np.median([gbdt.best_rounds(b) for b in models[-1]])))
-        test_raw += predict(models[-1], x_test) / len(held_folds)
+        test_raw += predict(models[-1], fold[1]) / len(held_folds)
+        held_x.append(fold[0][folds == k])
     for i, k in enumerate(held_folds):  # each fold scored at a round count its own rows did not choose
         others = int(np.median([r for j, r in enumerate(rounds) if j != i]))
-        oof[folds == k] = predict(models[i], x[folds == k], others)
+        oof[folds == k] = predict(models[i], held_x[i], others)
     return oof, test_raw, rounds
 
 
 def fit_net(frame, test, y, ok, folds, validation: dict, schema: Schema, metric: Metric, proc, cfg: TabularConfig):
-    """The network's (out-of-fold predictions, test predictions), on the same rows as LightGBM's: the time
-    holdout (then a refit on every row for the test), or each fold (the test: the folds' average)."""
+    """The network's (out-of-fold predictions, test predictions, embedding tables), on the same rows as
+    LightGBM's: the time holdout (then a refit on every row for the test), or each fold (the test: the folds'
+    average). The tables (`gbdt_embeddings`, for LightGBM) of each network: {"holdout" | "refit" | fold: {column:
+    codes x dims}}."""
     from pipelines.tabular import net  # torch: imported when the network trains
 
     n_classes = len(schema.classes) if schema.task == "multiclass" else 1
     oof = np.full((len(frame), *([n_classes] if n_classes > 1 else [])), np.nan)
+    tables = {}
 
-    def run(fit: np.ndarray, evals: list, label: str) -> list[np.ndarray]:
-        return net.fit_predict(proc, frame[fit], y[fit], evals, schema.task, n_classes, metric.loss, cfg, label)
+    def run(fit: np.ndarray, evals: list, label: str, which) -> list[np.ndarray]:
+        preds, tables[which] = net.fit_predict(
+            proc, frame[fit], y[fit], evals, schema.task, n_classes, metric.loss, cfg, label
+        )
+        return preds
 
     if validation["kind"] == "time":
         held = folds == 0
-        oof[held], test_raw = run(~held & ok, [frame[held], test], "net holdout")
+        oof[held], test_raw = run(~held & ok, [frame[held], test], "net holdout", "holdout")
         if cfg.refit:
-            (test_raw,) = run(ok, [test], "net refit")
-        return oof, test_raw
+            (test_raw,) = run(ok, [test], "net refit", "refit")
+        return oof, test_raw, tables
     test_raw = 0.0
     for k in sorted(set(folds.tolist())):
-        oof[folds == k], fold_test = run((folds != k) & ok, [frame[folds == k], test], f"net fold {k}")
+        oof[folds == k], fold_test = run((folds != k) & ok, [frame[folds == k], test], f"net fold {k}", k)
         test_raw = test_raw + fold_test / len(set(folds.tolist()))
-    return oof, test_raw
+    return oof, test_raw, tables
+
+
+def embedding_columns(frame: pd.DataFrame, test: pd.DataFrame, tables: dict):
+    """`fit_gbdt`'s `extra`: for the model `which`, the rows' embedding vectors of the network fitted on its rows
+    (looked up by each column's category codes), for train and test, and their names."""
+
+    def extra(which):
+        chosen = tables.get(which, tables.get("holdout"))  # no refit network: the holdout's
+        names = [f"{col}_emb{j}" for col, table in chosen.items() for j in range(table.shape[1])]
+        rows = [np.concatenate([t[f[c].to_numpy()] for c, t in chosen.items()], axis=1) for f in (frame, test)]
+        return rows[0], rows[1], names
+
+    return extra
 
 
 def smooth_loss(metric: Metric, schema: Schema, y: np.ndarray, ok: np.ndarray):
@@ -393,6 +426,11 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
     result.json's headline `oof_<metric>` scores predictions whose every choice was made on other rows."""
     if not cfg.members:
         raise ValueError("members=[] leaves nothing to train: name gbdt, net or both (ARGS='members=[gbdt,net]')")
+    if cfg.gbdt_embeddings and not {"gbdt", "net"} <= set(cfg.members):
+        raise ValueError(
+            f"gbdt_embeddings={cfg.gbdt_embeddings}: LightGBM reads the network's embeddings, so both must train "
+            f"(members=[gbdt,net]), or set gbdt_embeddings=[]"
+        )
     schema, validation, proc = load(paths, cfg)
     metric = get_metric(card.metric)
     rd = RunDir(paths.runs / run)
@@ -409,17 +447,21 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
             f"{paths.processed}: the time validation's windows are not all there (built by older code?); "
             f"rebuild it: make features COMP={paths.comp}"
         )
-    oof, test_raw, rounds, seconds = {}, {}, [], {}
+    oof, test_raw, rounds, seconds, tables = {}, {}, [], {}, {}
+    if "net" in cfg.members:  # first: LightGBM may read its embeddings
+        t1 = time.perf_counter()
+        oof["net"], test_raw["net"], tables = fit_net(frame, test, y, ok, folds, validation, schema, metric, proc, cfg)
+        seconds["net"] = round(time.perf_counter() - t1, 1)
     if "gbdt" in cfg.members:
+        t1 = time.perf_counter()
         names = proc.all_cat_names + proc.cont_names
         x, x_test = frame[names].to_numpy(np.float32), test[names].to_numpy(np.float32)
         params = gbdt.GBDTParams.from_config(cfg, seed=cfg.seed, **objective(metric, schema))
-        oof["gbdt"], test_raw["gbdt"], rounds = fit_gbdt(x, x_test, y, ok, folds, validation, params, names, cfg, rd)
-        seconds["gbdt"] = round(time.perf_counter() - t0, 1)
-    if "net" in cfg.members:
-        t1 = time.perf_counter()
-        oof["net"], test_raw["net"] = fit_net(frame, test, y, ok, folds, validation, schema, metric, proc, cfg)
-        seconds["net"] = round(time.perf_counter() - t1, 1)
+        extra = embedding_columns(frame, test, tables) if cfg.gbdt_embeddings else None
+        oof["gbdt"], test_raw["gbdt"], rounds = fit_gbdt(
+            x, x_test, y, ok, folds, validation, params, names, cfg, rd, extra
+        )
+        seconds["gbdt"] = round(time.perf_counter() - t1, 1)
     if validation["kind"] == "time":
         days = validation["horizon_days"]
         scored = folds == 0

@@ -425,5 +425,41 @@ def test_net_exclude_leaves_a_column_out_of_the_network_and_names_an_unknown_one
     args = (proc, done, y, [done], "regression", 1, "mse")
     with pytest.raises(ValueError, match=r"net_exclude=\['d'\]: \['d'\] not a processed column \(they are a, b, c"):
         fit_predict(*args, TabularConfig(net_exclude=["d"], net_epochs=1), "net")
-    (pred,) = fit_predict(*args, TabularConfig(net_exclude=["c"], net_epochs=1, net_bs=8), "net")
+    (pred,), _ = fit_predict(*args, TabularConfig(net_exclude=["c"], net_epochs=1, net_bs=8), "net")
     assert pred.shape == (40,) and np.isfinite(pred).all() and widths == [1]  # b only
+
+
+def test_lightgbm_reads_the_embeddings_of_the_network_fitted_on_its_rows(tmp_path, monkeypatch, capsys):
+    """gbdt_embeddings=[store]: the network trains first and each LightGBM model reads the store embedding of the
+    network fitted on its own rows (the holdout's, the refit's), as its top principal components."""
+    from features import TabularProcessor
+    from pipelines.tabular import TabularConfig
+    from pipelines.tabular.net import fit_predict
+
+    frame = pd.DataFrame({"a": ["x", "y", "z"] * 20, "b": np.arange(60.0)})
+    proc = TabularProcessor(["a"], ["b"]).fit(frame)
+    done = proc.transform(frame)
+    args = (proc, done, np.arange(60.0), [done], "regression", 1, "mse")
+    cfg = TabularConfig(net_epochs=1, net_bs=8, gbdt_embeddings=["a"], gbdt_embedding_dims=2)
+    _, tables = fit_predict(*args, cfg, "net")
+    assert tables["a"].shape == (proc.categorify.cardinality()["a"], 2)
+    with pytest.raises(ValueError, match=r"gbdt_embeddings=\['b'\]: \['b'\] not a category the network embeds"):
+        fit_predict(*args, TabularConfig(net_epochs=1, gbdt_embeddings=["b"]), "net")
+
+    comp = "embedded"
+    ext = own_competitions(tmp_path, monkeypatch)
+    (ext / comp).mkdir(parents=True)
+    (ext / comp / "__init__.py").write_text(
+        'from pipelines.tabular import Card\n\nCARD = Card(slug="e", metric="smape", series=("store", "item"))\n'
+    )
+    src, data = write("forecast", tmp_path / "src"), ["--data", str(tmp_path / "data")]
+    settings = ["gbdt_rounds=50", 'gbdt_embeddings=["store"]', "gbdt_embedding_dims=2", "net_epochs=1"]
+    for step in (["download", comp, "--src", str(src)], ["features", comp], ["train", comp, *settings]):
+        assert main([*step, *data]) == 0, capsys.readouterr().err
+    run = tmp_path / "data" / comp / "runs" / "default"
+    for model in ("gbdt-holdout.txt", "gbdt-refit.txt"):
+        assert "store_emb0 store_emb1" in (run / model).read_text()
+    assert json.loads((run / "result.json").read_text())["oof_smape"] < 25
+    capsys.readouterr()
+    assert main(["train", comp, *settings, 'members=["gbdt"]', "--run", "alone", *data]) != 0
+    assert "LightGBM reads the network's embeddings, so both must train" in capsys.readouterr().err
