@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -56,6 +57,16 @@ class Backtest:
     extra: dict[str, Callable[[pd.DataFrame, pd.DataFrame], float]] = field(default_factory=dict)  # more columns
     # the simplest honest baselines, run on the same cut beside the default: name -> train-step config overrides
     peers: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def place(src: Path, dst: Path) -> None:
+    """dst as a hard link to src (no second copy of an image or a table; every writer here replaces a file, never
+    edits it in place), or a copy where links are refused (another file system)."""
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
 
 
 def window_paths(paths: Paths, window: str) -> Paths:

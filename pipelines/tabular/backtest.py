@@ -3,8 +3,6 @@ cut (the last horizon when the test comes after train, else a seeded fifth), sco
 
 from __future__ import annotations
 
-import os
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -13,7 +11,7 @@ import pandas as pd
 
 from features.io import write_csv
 from models.metrics import get_metric
-from pipelines.backtest import Backtest
+from pipelines.backtest import Backtest, place
 from pipelines.tabular import FILES, Card
 from pipelines.tabular.schema import infer, label_text
 
@@ -56,17 +54,8 @@ def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
     write_csv(held[[id_col]].assign(**{c: sample[c].iloc[0] for c in value_cols}), dest / card.file("sample"))
     for path in sorted(raw.iterdir()):  # the competition's other files (extra tables, what a feature function reads)
         if path.name not in {card.file(role) for role in FILES} | {"SOURCE.json"} and path.is_file():
-            link_or_copy(path, dest / path.name)
+            place(path, dest / path.name)
     return held[[id_col, *answers]]
-
-
-def link_or_copy(src: Path, dst: Path) -> None:
-    """A hard link (no second copy of a large file; every writer here replaces a file, never edits it in place),
-    a copy where links are refused (another file system)."""
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
 
 
 def score(card: Card, submission: pd.DataFrame, hidden: pd.DataFrame) -> float:

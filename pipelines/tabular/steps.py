@@ -11,7 +11,8 @@ for rmsle, log for rmspe...), the headline score from rows that chose nothing. k
 early-stops on its fold, and its out-of-fold predictions are taken at the median round count of the *other*
 folds; the test predictions are the folds' average. Time: the rounds are chosen on the horizon before the
 holdout (early stopping there), a model of that many rounds on every row before the holdout scores it, and
-(`refit`) one on every row predicts the test; the network trains on the same rows. The blend's weights (and the
+(`refit`) one on every row predicts the test, with the rounds early stopping on the holdout chooses once the
+holdout is scored (the latest days: a horizon before it may hold an Easter the test has not); the network trains on the same rows. The blend's weights (and the
 f1 / mcc threshold) for each fold, or each of 4 groups of the holdout, are chosen on the other rows.
 
 predict: the test predictions in sample_submission.csv's own format, validated, into submissions/COMP/RUN.csv.
@@ -290,7 +291,8 @@ def truth(schema: Schema, frame: pd.DataFrame) -> np.ndarray:
 
 
 def fit_gbdt(x, x_test, y, ok, folds, validation: dict, params, names, cfg: TabularConfig, rd: RunDir, extra=None):
-    """LightGBM's (out-of-fold predictions, test predictions, rounds) as the module doc says; each model is
+    """LightGBM's (out-of-fold predictions, test predictions, {which models: their rounds}) as the module doc
+    says; each model is
     `gbdt_seeds` models (seeds seed, seed+1, ...: other row and column samples), their predictions averaged.
     `extra(which)`: columns added to x and x_test (with their names) for the model `which` ("holdout", "refit",
     or a fold): the embeddings of the network fitted on the same rows."""
@@ -327,10 +329,12 @@ def fit_gbdt(x, x_test, y, ok, folds, validation: dict, params, names, cfg: Tabu
         rounds = [gbdt.best_rounds(b) for b in fit(holdout, before & ok, "gbdt rounds", inner & ok)]
         scorers = fit(holdout, ~held & ok, "gbdt holdout", rounds=rounds)
         oof[held], test_raw = predict(scorers, xs[held]), predict(scorers, xs_test)
-        if cfg.refit:  # every row, the holdout included, for the same rounds
+        if cfg.refit:  # every row, the holdout included, for the rounds the holdout chooses once it is scored
+            latest = [gbdt.best_rounds(b) for b in fit(holdout, ~held & ok, "gbdt refit rounds", held & ok)]
             refit = view("refit")
-            test_raw = predict(fit(refit, ok, "gbdt refit", rounds=rounds), refit[1])
-        return oof, test_raw, rounds
+            test_raw = predict(fit(refit, ok, "gbdt refit", rounds=latest), refit[1])
+            return oof, test_raw, {"holdout": rounds, "refit": latest}
+        return oof, test_raw, {"holdout": rounds}
     test_raw, held_folds = np.zeros((len(x_test), *oof.shape[1:])), sorted(set(folds.tolist()))
     models, rounds, held_x = [], [], []
     for k in held_folds:
@@ -342,7 +346,7 @@ def fit_gbdt(x, x_test, y, ok, folds, validation: dict, params, names, cfg: Tabu
     for i, k in enumerate(held_folds):  # each fold scored at a round count its own rows did not choose
         others = int(np.median([r for j, r in enumerate(rounds) if j != i]))
         oof[folds == k] = predict(models[i], held_x[i], others)
-    return oof, test_raw, rounds
+    return oof, test_raw, {"folds": rounds}
 
 
 def fit_net(frame, test, y, ok, folds, validation: dict, schema: Schema, metric: Metric, proc, cfg: TabularConfig):
@@ -447,7 +451,7 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
             f"{paths.processed}: the time validation's windows are not all there (built by older code?); "
             f"rebuild it: make features COMP={paths.comp}"
         )
-    oof, test_raw, rounds, seconds, tables = {}, {}, [], {}, {}
+    oof, test_raw, rounds, seconds, tables = {}, {}, {}, {}, {}
     if "net" in cfg.members:  # first: LightGBM may read its embeddings
         t1 = time.perf_counter()
         oof["net"], test_raw["net"], tables = fit_net(frame, test, y, ok, folds, validation, schema, metric, proc, cfg)
@@ -504,7 +508,7 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
     print(
         f"{metric.name} {score:.5f} on {how} ({int(scored.sum()):,} rows; members {alone}; weights "
         f"{', '.join(f'{n} {w:.2f}' for n, w in weights.items())}"
-        + (f"; LightGBM rounds {rounds}" if rounds else "")
+        + "".join(f"; LightGBM rounds ({which}) {r}" for which, r in rounds.items())
         + ")"
     )
     rd.finish(result, to_dict(cfg))

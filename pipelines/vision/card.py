@@ -14,6 +14,7 @@ What is read, each with a card line to override it:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -52,6 +53,9 @@ class ImageCard:
     metric: str  # how Kaggle scores it: a name of models.metrics.METRICS (auc, logloss, mlogloss, accuracy, f2, ...)
     sample: str | None = None  # the sample submission (default: the one sample_submission*.csv)
     labels: str | None = None  # the label file (default: the other .csv that has the id column)
+    # no label file: a regular expression whose `label` group reads the class from each training image's file
+    # name (Dogs vs Cats' cat.0.jpg: r"(?P<label>[a-z]+)\.\d+"); images in class folders take the folder's name
+    names: str | None = None
     id: str | None = None  # the id column (default: the sample submission's first column)
     target: str | None = None  # the label file's label column (default: the sample's value column, or the other one)
     train: tuple[str, ...] = ()  # training image folders (default: the image folders not named test*)
@@ -68,6 +72,13 @@ class ImageCard:
         for name in ("train", "test"):  # a single name is as good as a list of one
             value = getattr(self, name)
             object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
+        if self.names is not None:
+            try:
+                groups = re.compile(self.names).groupindex
+            except re.error as e:
+                raise ValueError(f"names={self.names!r} is not a regular expression: {e}") from None
+            if "label" not in groups:
+                raise ValueError(f"names={self.names!r} has no (?P<label>...) group to read the class from")
 
 
 @dataclass(frozen=True)
@@ -200,7 +211,8 @@ def read_card(card: ImageCard, raw: Path) -> tuple[Layout, Format]:
         f"{len(classes)} {'tags' if multi_label else 'classes'} ({first_few(classes)}); the submission: "
         f"{fmt.id_col!r} and {what} (override in the card: labels=, target=, train=, test=, task=)",
     )
-    layout = Layout(frame[["file", "label"]], test, classes, multi_label, notes, sample_matches=matches)
+    kept = ["file", "label", *(["valid"] if "valid" in frame.columns else [])]
+    layout = Layout(frame[kept], test, classes, multi_label, notes, sample_matches=matches)
     return layout, fmt
 
 
@@ -233,6 +245,8 @@ def _known_classes(frame: pd.DataFrame, classes: list[str], multi_label: bool, n
 
 
 def _label_file(card: ImageCard, raw: Path, id_col: str) -> Path | None:
+    if card.names and not card.labels:  # the file names are the labels
+        return None
     if card.labels:
         if not (raw / card.labels).is_file():
             raise CardError(f"{raw / card.labels}: not found (labels= in the card)")
@@ -253,21 +267,24 @@ def _labelled(
 ) -> tuple[pd.DataFrame, str]:
     """(file, label) of every labelled image on disk, and where the labels came from (file:column)."""
     path = _label_file(card, raw, fmt.id_col)
-    if path is None:  # folders per class: train/<class>/*.jpg
+    if path is None:  # folders per class (train/<class>/*.jpg), or file names (names=)
         tops = [_top(d, raw) for d in train_dirs]  # class folders: two or more image folders under one top
         rows = [
-            (str(p.relative_to(raw)), d.name)
+            (str(p.relative_to(raw)), d.name, top == "valid")
             for d, top in zip(train_dirs, tops, strict=True)
             if d.parent != raw and tops.count(top) > 1
             for p in list_images(d)
         ]
+        named = [d for d in train_dirs if d.parent == raw] if card.names else []
+        rows += _named(card.names, raw, named, notes) if named else []
         if not rows:
             raise CardError(
                 f"{raw}: no label file (a .csv with the id column {fmt.id_col!r}) and no class folders "
-                f"(train/<class>/*.jpg); set labels= in the card"
+                f"(train/<class>/*.jpg); set labels= (or names=) in the card"
             )
-        frame = pd.DataFrame(rows, columns=["file", "label"])
-        return frame.assign(id=[Path(f).stem for f in frame.file]), "the class folders"
+        frame = pd.DataFrame(rows, columns=["file", "label", "valid"])
+        frame = frame if frame.valid.any() else frame.drop(columns="valid")  # the course's fixed valid/ split
+        return frame.assign(id=[Path(f).stem for f in frame.file]), "the file names" if named else "the class folders"
     labels = pd.read_csv(path, dtype=str, keep_default_na=False)
     others = [c for c in labels.columns if c != fmt.id_col]
     label_col = card.target or (
@@ -285,6 +302,22 @@ def _labelled(
     if frame.empty:
         raise CardError(f"{path}: none of its {len(labels):,} ids names an image in the training folders (train=)")
     return frame, f"{path.name}:{label_col}"
+
+
+def _named(pattern: str, raw: Path, folders: list[Path], notes: list[str]) -> list[tuple[str, str, bool]]:
+    """(file, label, False) of each image in `folders` whose stem `pattern` matches (its `label` group); the
+    others reported and skipped."""
+    regex, rows, unnamed = re.compile(pattern), [], []
+    for folder in folders:
+        for p in list_images(folder):
+            match = regex.fullmatch(p.stem)
+            if match:
+                rows.append((str(p.relative_to(raw)), match["label"], False))
+            else:
+                unnamed.append(p.name)
+    if unnamed:
+        notes.append(f"{len(unnamed)} training images do not match names={pattern!r}, skipped: {first_few(unnamed)}")
+    return rows
 
 
 def submission(
@@ -352,7 +385,8 @@ def cut(card: ImageCard, raw: Path, dest: Path, seed: int) -> pd.DataFrame:
     """A backtest's raw folder laid out as the competition's: a stratified fifth of the labelled images moves to
     the test folder (named as before), the label file keeps the rest, a sample submission lists the moved ones;
     returns their answers (the id, `answer`: the label, `positive`: 1 where it is the last class)."""
-    from pipelines.vision.backtest import held_out, place
+    from pipelines.backtest import place
+    from pipelines.vision.backtest import held_out
 
     layout, fmt = read_card(card, raw)
     sample_path = _sample_path(card, raw)
@@ -369,8 +403,8 @@ def cut(card: ImageCard, raw: Path, dest: Path, seed: int) -> pd.DataFrame:
     tops = layout.test.file.map(lambda f: Path(f).parts[0])  # the cut's test folder: the (main) one the data has
     test_dir = card.test[0] if card.test else tops.mode().iloc[0] if len(tops) else "test"
     held_files = [Path(f) for f in layout.train.file[held]]
-    if len({f.name for f in held_files}) < len(held_files):  # class folders may repeat a name: number them
-        held_files_as = [f"{i}{f.suffix}" for i, f in enumerate(held_files)]
+    if card.names or len({f.name for f in held_files}) < len(held_files):  # a name tells the label, or repeats
+        held_files_as = [f"{i}{f.suffix}" for i, f in enumerate(held_files, start=1)]
     else:
         held_files_as = [f.name for f in held_files]
     for f, name in zip(held_files, held_files_as, strict=True):
@@ -419,6 +453,16 @@ def score(card: ImageCard, sub: pd.DataFrame, hidden: pd.DataFrame) -> float:
         return metric.score(answer.to_numpy(), pred.astype(str).to_numpy())
 
 
+def accuracy(sub: pd.DataFrame, hidden: pd.DataFrame) -> float:
+    """Beside a probability metric: the share of hidden images whose most likely class (P > 0.5 of the last class,
+    or the largest column) is the answer."""
+    id_col, values = sub.columns[0], list(sub.columns[1:])
+    merged = hidden.astype({id_col: str}).merge(sub.astype({id_col: str}), on=id_col, how="left")
+    if len(values) == 1:
+        return float(((merged[values[0]] > 0.5).astype(int) == merged.positive).mean())
+    return float((merged[values].to_numpy(np.float64).argmax(1) == merged.answer.map(values.index)).mean())
+
+
 def competition(card: ImageCard, package: str) -> dict:
     """The module-level names of the competition contract (pipelines/registry.py) for an image card's package."""
     comp = package.rsplit(".", 1)[-1].replace("_", "-")
@@ -439,6 +483,7 @@ def competition(card: ImageCard, package: str) -> dict:
             metric=metric,
             id_col=card.id or "",
             greater_is_better=get_metric(card.metric).greater_is_better,
+            extra={"accuracy": accuracy} if get_metric(card.metric).submits == "probability" else {},
             peers=PEERS,
         ),
         **dict(zip(STEPS, steps, strict=True)),

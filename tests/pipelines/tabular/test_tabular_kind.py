@@ -405,7 +405,8 @@ def test_gbdt_seeds_average_one_model_per_seed(tmp_path):
 
     (oof, test_raw, rounds), folder = run(2)
     singles = [run(1, seed)[0] for seed in (0, 1)]
-    assert len(rounds) == 2 and (folder / "gbdt-holdout-seed-1.txt").is_file()
+    assert len(rounds["holdout"]) == len(rounds["refit"]) == 2 and (folder / "gbdt-holdout-seed-1.txt").is_file()
+    assert [r["refit"] for _, _, r in singles] == [[r] for r in rounds["refit"]]
     assert np.allclose(oof[folds == 0], np.mean([s[0][folds == 0] for s in singles], axis=0))
     assert np.allclose(test_raw, np.mean([s[1] for s in singles], axis=0))
 

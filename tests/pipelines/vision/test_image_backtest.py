@@ -14,30 +14,23 @@ from pipelines.vision import card
 from pipelines.vision.card import read_card
 
 
-def cut(tmp_path, comp: str, seed: int):
-    """The competition's embedded sample and its backtest cut: (raw, dest, layout before, answers, layout after)."""
-    package = comp.replace("-", "_")
-    layout = importlib.import_module(f"pipelines.{package}.layout")
-    read, cut_raw = getattr(layout, f"read_{package}"), getattr(layout, f"cut_{package}")
-    raw, dest = tmp_path / "raw", tmp_path / "cut"
-    importlib.import_module(f"pipelines.{package}.sample").generate(raw)
-    before = read(raw)
-    return raw, dest, before, cut_raw(raw, dest, seed), read(dest)
-
-
 def test_dogs_vs_cats_cut(tmp_path):
-    raw, dest, before, hidden, after = cut(tmp_path, "dogs-vs-cats", 0)
+    """The labels are in the training file names: the hidden images are numbered (test1/1.jpg ...) so no name
+    tells the answer, and the accuracy beside log loss scores them."""
+    raw, dest, before, hidden, after = card_cut(tmp_path, "dogs-vs-cats", 0)
     before = before.train
     assert len(hidden) == round(0.2 * len(before)) and len(after.train) + len(hidden) == len(before)
-    assert list(after.test.id.astype(int)) == list(hidden.id)  # the test set is the cut, in sample order
-    assert hidden.label.mean() == pytest.approx((before.label == "dog").mean(), abs=0.02)  # stratified
+    assert list(after.test.id) == [str(i) for i in range(1, len(hidden) + 1)] == list(hidden.id)  # in sample order
+    assert hidden.positive.mean() == pytest.approx((before.label == "dog").mean(), abs=0.02)  # stratified
     by_bytes = {(raw / f).read_bytes(): lab for f, lab in zip(before.file, before.label, strict=True)}
-    for i, lab in zip(hidden.id, hidden.label, strict=True):
-        assert by_bytes[(dest / "test1" / f"{i}.jpg").read_bytes()] == ("dog" if lab else "cat")
+    for i, lab in zip(hidden.id, hidden.answer, strict=True):
+        assert by_bytes[(dest / "test1" / f"{i}.jpg").read_bytes()] == lab
     kept = {(dest / f).read_bytes() for f in after.train.file}
     assert not kept & {(dest / "test1" / f"{i}.jpg").read_bytes() for i in hidden.id}  # no image on both sides
     assert list(pd.read_csv(dest / "sample_submission.csv").columns) == ["id", "label"]
     assert not (vbt.held_out(list(before.label), 0) ^ vbt.held_out(list(before.label), 0)).any()  # seeded
+    truth = pd.DataFrame({"id": hidden.id, "label": hidden.positive * 0.98 + 0.01})
+    assert card.accuracy(truth, hidden) == 1 and card.accuracy(truth.assign(label=1 - truth.label), hidden) == 0
 
 
 def card_cut(tmp_path, comp: str, seed: int):

@@ -7,7 +7,7 @@ import pandas as pd
 from PIL import Image
 
 from pipelines.dog_breed import CARD as DOG_BREED
-from pipelines.dogs_vs_cats.layout import dogs_vs_cats_submission, read_dogs_vs_cats
+from pipelines.dogs_vs_cats import CARD as DOGS_VS_CATS
 from pipelines.planet import CARD as PLANET
 from pipelines.vision.card import read_card, submission
 
@@ -22,14 +22,14 @@ def test_redux_layout(tmp_path):
         _img(tmp_path / "train" / name)
     for i in (2, 10, 1):
         _img(tmp_path / "test1" / f"{i}.jpg")
-    layout = read_dogs_vs_cats(tmp_path)
+    layout, fmt = read_card(DOGS_VS_CATS, tmp_path)
     assert layout.classes == ["cat", "dog"]
     assert sorted(layout.train.label) == ["cat", "cat", "dog"]
     assert list(layout.test.id) == ["1", "2", "10"]  # numeric order, like the sample submission
     assert any("notes.jpg" in n for n in layout.notes)
-    sub = dogs_vs_cats_submission(layout.test, np.array([[0.0, 1.0], [0.3, 0.7], [1.0, 0.0]]), layout, None, 0.01)
-    assert list(sub.columns) == ["id", "label"] and sub.id.tolist() == [1, 2, 10]
-    assert sub.label.tolist() == [0.99, 0.7, 0.01]
+    sub = submission(fmt, layout.test, np.array([[0.0, 1.0], [0.3, 0.7], [1.0, 0.0]]), layout, None, 0.01)
+    assert list(sub.columns) == ["id", "label"] and sub.id.tolist() == ["1", "2", "10"]
+    assert sub.label.tolist() == [0.99, 0.7, 0.01]  # P(dog), clipped
 
 
 def test_folder_per_class_layout_keeps_its_validation_folder(tmp_path):
@@ -38,7 +38,7 @@ def test_folder_per_class_layout_keeps_its_validation_folder(tmp_path):
             for i in range(n):
                 _img(tmp_path / split / cls / f"{cls}.{i}.jpg")
     _img(tmp_path / "test1" / "1.jpg")
-    layout = read_dogs_vs_cats(tmp_path)
+    layout, _ = read_card(DOGS_VS_CATS, tmp_path)
     assert layout.classes == ["cats", "dogs"] and len(layout.train) == 8
     assert layout.train.valid.sum() == 2 and layout.train.file.str.startswith("valid/").sum() == 2
 
@@ -90,8 +90,9 @@ def test_planet_tags_missing_rows_and_sample_order(tmp_path):
 
 def test_sample_submission_naming_absent_test_images_is_reported_not_fatal(tmp_path):
     _img(tmp_path / "train" / "cat.0.jpg")
+    _img(tmp_path / "train" / "dog.0.jpg")
     _img(tmp_path / "test1" / "1.jpg")
     pd.DataFrame({"id": [1, 2], "label": 0.5}).to_csv(tmp_path / "sample_submission.csv", index=False)
-    layout = read_dogs_vs_cats(tmp_path)
+    layout, _ = read_card(DOGS_VS_CATS, tmp_path)
     assert not layout.sample_matches and list(layout.test.id) == ["1"]
     assert "lists 1 of 2 ids with no test image (2)" in layout.notes[-1]
