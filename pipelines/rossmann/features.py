@@ -136,9 +136,9 @@ CARD_CATEGORIES = tuple(c for c in CAT_NAMES if c not in ("Store", "Year", "Mont
 
 
 def card_features(train: pd.DataFrame, test: pd.DataFrame, raw: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Rossmann's features as a tabular card's feature function (`Card(features=card_features)`): the frames as
-    the card read them, typed as `read_raw` types them; the date's parts are the card's (add_datepart), so they
-    are left out here."""
+    """Rossmann's features as a tabular card's feature function (`Card(features=card_features)`, without
+    `tables=`: it joins store.csv itself): the frames as the card read them, typed as `read_raw` types them; the
+    date's parts are the card's (add_datepart), so they are left out here."""
     typed = []
     for frame, name in ((train, "train.csv"), (test, "test.csv")):
         dtypes = {c: t for c, t in RAW_DTYPES[name].items() if c in frame.columns and c != "Date"}

@@ -43,7 +43,9 @@ class Card:
     files: dict[str, str] = field(default_factory=dict)  # other names for train / test / sample
     defaults: dict = field(default_factory=dict)  # other defaults of TabularConfig below, e.g. {"gbdt_lr": 0.1}
     # your own feature function, (train, test, raw folder) -> (train, test): run after the tables are joined and
-    # before the column kinds are read, so what it adds is a feature like any other (Rossmann's events, weather)
+    # before the column kinds are read, so what it adds is a feature like any other (Rossmann's events, weather).
+    # It sees every target of train, the holdout's too: what it derives from the target must lag by the test's
+    # horizon at least (features.add_series_levels does, and is leak-tested)
     features: Callable[[pd.DataFrame, pd.DataFrame, Path], Frames] | None = None
 
     def __post_init__(self):

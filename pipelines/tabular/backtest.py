@@ -28,6 +28,7 @@ def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
     raw_card = replace(
         card,
         features=None,
+        date=card.date if card.date in shared else None,
         series=tuple(c for c in card.series if c in shared),
         categories=tuple(c for c in card.categories if c in shared),
     )
@@ -39,11 +40,11 @@ def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
     if date is not None and test_dates.min() > dates.max():
         horizon = pd.Timedelta(days=(test_dates.max() - test_dates.min()).days + 1)
         end = dates.max() - k * horizon
-        hidden = (dates > end - horizon) & (dates <= end)
-        keep = dates <= end - horizon
+        cut_at = end - horizon  # the cut's train ends here
+        hidden, keep = (dates > cut_at) & (dates <= end), dates <= cut_at
     else:
         hidden = pd.Series(np.random.default_rng(k).random(len(train)) < 0.2, index=train.index)
-        keep = ~hidden
+        keep, cut_at = ~hidden, None
     held = train[hidden].reset_index(drop=True)
     if id_col not in held.columns:  # Kaggle numbers the test rows: so does the cut
         held.insert(0, id_col, np.arange(len(held)))
@@ -54,8 +55,22 @@ def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
     write_csv(held[[id_col]].assign(**{c: sample[c].iloc[0] for c in value_cols}), dest / card.file("sample"))
     for path in sorted(raw.iterdir()):  # the competition's other files (extra tables, what a feature function reads)
         if path.name not in {card.file(role) for role in FILES} | {"SOURCE.json"} and path.is_file():
-            place(path, dest / path.name)
+            carry(path, dest / path.name, date, schema.date_format, dates.max() if cut_at else None, cut_at)
     return held[[id_col, *answers]]
+
+
+def carry(src: Path, dst: Path, date: str | None, fmt: str | None, train_end, cut_at) -> None:
+    """Another file of the competition into the cut, as it is (linked), except a table with the date column that
+    ends where train.csv ends (known for train's days only, as a store's daily transactions): cut where the cut's
+    train ends, so the hidden days' rows are as unknown as the real test's are. A table that covers the test's days
+    too (Rossmann's weather) stays whole: the real test has it."""
+    if cut_at is not None and src.suffix.lower() == ".csv" and date in pd.read_csv(src, nrows=0).columns:
+        table = pd.read_csv(src, low_memory=False)
+        when = pd.to_datetime(table[date], format=fmt, errors="coerce")
+        if when.max() <= train_end:
+            write_csv(table[~(when > cut_at)], dst)
+            return
+    place(src, dst)
 
 
 def score(card: Card, submission: pd.DataFrame, hidden: pd.DataFrame) -> float:
@@ -77,6 +92,8 @@ def score(card: Card, submission: pd.DataFrame, hidden: pd.DataFrame) -> float:
 # 31 leaves, 20 rows a leaf, every row and column, no early stopping) on the same features and validation.
 LIGHTGBM_DEFAULTS = {
     "members": ["gbdt"],
+    "gbdt_seeds": 1,
+    "gbdt_embeddings": [],
     "gbdt_rounds": 100,
     "gbdt_lr": 0.1,
     "gbdt_leaves": 31,

@@ -45,7 +45,7 @@ def fit_predict(
     loss: str,
     cfg: TabularConfig,
     label: str,
-) -> list[np.ndarray]:
+) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
     """Train a network on `fit`'s rows (target `y`: the training target, or class indices); return its
     predictions on each frame of `evals` (the target's scale for regression, P(class 1) for binary, a rows x
     classes matrix of probabilities for multi-class, as LightGBM's predictions are) and its embedding tables of
@@ -60,7 +60,11 @@ def fit_predict(
     cats, conts = ([c for c in names if c not in cfg.net_exclude] for names in (proc.all_cat_names, proc.cont_names))
     unknown = [c for c in cfg.gbdt_embeddings if c not in cats]
     if unknown:
-        raise ValueError(f"gbdt_embeddings={cfg.gbdt_embeddings}: {unknown} not a category the network embeds ({cats})")
+        excluded = [c for c in unknown if c in cfg.net_exclude]
+        raise ValueError(
+            f"gbdt_embeddings={cfg.gbdt_embeddings}: {unknown} not a category the network embeds ({cats})"
+            + (f"; {excluded} in net_exclude: take them out of one of the two" if excluded else "")
+        )
     cardinality = proc.categorify.cardinality()
     y_range = None
     if task == "regression":  # a band around the targets seen, so the sigmoid's ends are never needed

@@ -93,7 +93,7 @@ def own_features(card: Card, train: pd.DataFrame, test: pd.DataFrame, raw) -> tu
     (each needs a prediction); train's rows may go (a day the shop was closed, say)."""
     hook = card.features
     name = f"{getattr(hook, '__module__', '')}.{getattr(hook, '__qualname__', repr(hook))}".lstrip(".")
-    t0 = time.perf_counter()
+    t0, before = time.perf_counter(), list(train.columns)  # before the call: it may add columns in place
     out = hook(train, test, raw)
     if not (isinstance(out, tuple) and len(out) == 2 and all(isinstance(f, pd.DataFrame) for f in out)):
         raise TypeError(
@@ -105,7 +105,7 @@ def own_features(card: Card, train: pd.DataFrame, test: pd.DataFrame, raw) -> tu
             f"the card's features={name} returned {len(new_test):,} test rows of {len(test):,}: every test row needs "
             f"a prediction; add columns to the test frame, never drop its rows"
         )
-    added = [c for c in new_train.columns if c not in train.columns]
+    added = [c for c in new_train.columns if c not in before]
     shown = ", ".join(added[:10]) + (f" ... ({len(added)} in all)" if len(added) > 10 else "")
     print(f"features={name}: {shown or 'no column added'} ({time.perf_counter() - t0:.1f} s)")
     return new_train.reset_index(drop=True), new_test.reset_index(drop=True)
@@ -211,7 +211,9 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
     labels = [schema.label] if schema.label else schema.targets
     columns = proc.all_cat_names + proc.cont_names
     # one concat, not a column at a time: a feature function's hundred columns leave the frame in many blocks
-    out_train = pd.concat([proc.transform(train)[keep + columns], train[labels], pd.Series(folds, name=FOLD)], axis=1)
+    out_train = pd.concat(
+        [proc.transform(train)[keep + columns], train[labels], pd.Series(folds, name=FOLD, index=train.index)], axis=1
+    )
     out_test = proc.transform(test)[[schema.id, *columns]]
     write_feather(out_train, paths.processed / "train.feather")
     write_feather(out_test, paths.processed / "test.feather")

@@ -333,10 +333,12 @@ def test_a_cards_feature_function_reads_its_own_files_and_the_backtest_cut_carri
     from pipelines.tabular.backtest import cut
 
     src = write("forecast", tmp_path / "src")
-    days = pd.date_range("2016-01-01", "2018-01-30")
+    days = pd.date_range("2016-01-01", "2018-01-30")  # through the test's days: the cut keeps it whole
     pd.DataFrame({"date": days.strftime("%Y-%m-%d"), "festival": (days.day == 1).astype(int)}).to_csv(
         src / "calendar.csv", index=False
     )
+    known = pd.date_range("2016-01-01", "2017-12-31")  # train's days only: the cut ends it where its train ends
+    pd.DataFrame({"date": known.strftime("%Y-%m-%d"), "visits": 1}).to_csv(src / "visits.csv", index=False)
     ext = own_competitions(tmp_path, monkeypatch)
     (ext / "hooked").mkdir(parents=True)
     (ext / "hooked" / "__init__.py").write_text(HOOKED_CARD)
@@ -351,9 +353,11 @@ def test_a_cards_feature_function_reads_its_own_files_and_the_backtest_cut_carri
     dest.mkdir()
     cut(find("hooked").CARD, raw, dest, 0)
     assert (dest / "calendar.csv").read_bytes() == (src / "calendar.csv").read_bytes()
+    kept_days = pd.read_csv(dest / "train.csv").date.max()
+    assert kept_days == "2017-12-01" and pd.read_csv(dest / "visits.csv").date.max() == kept_days  # 30 days cut
 
 
-def test_a_feature_function_that_breaks_the_contract_is_named():
+def test_a_feature_function_that_breaks_the_contract_is_named(capsys):
     from pipelines.tabular.steps import own_features
 
     train, test = pd.DataFrame({"x": [1, 2, 3]}), pd.DataFrame({"x": [4, 5]})
@@ -365,6 +369,13 @@ def test_a_feature_function_that_breaks_the_contract_is_named():
         own_features(Card(slug="x", metric="rmse", features=drops_rows), train, test, None)
     with pytest.raises(TypeError, match=r"features=.*<lambda> returned DataFrame: it must return \(train, test\)"):
         own_features(Card(slug="x", metric="rmse", features=lambda tr, te, raw: tr), train, test, None)
+
+    def in_place(tr, te, raw):
+        tr["f"], te["f"] = 1, 2
+        return tr, te
+
+    own_features(Card(slug="x", metric="rmse", features=in_place), train.copy(), test.copy(), None)
+    assert "in_place: f (" in capsys.readouterr().out  # the column it added, though added in place
     with pytest.raises(ValueError, match="features='add' is not a function"):
         Card(slug="x", metric="rmse", features="add")
     _, train, test, sample = quirky("renamed")
@@ -399,11 +410,13 @@ def test_gbdt_seeds_average_one_model_per_seed(tmp_path):
     def run(seeds: int, seed: int = 0):
         cfg = TabularConfig(gbdt_seeds=seeds)
         rd = RunDir(tmp_path / f"s{seeds}-{seed}")
-        rd.path.mkdir()
+        rd.path.mkdir(exist_ok=True)
         out = fit_gbdt(x, x[:50], y, ok, folds, validation, replace(params, seed=seed), ["a", "b", "c"], cfg, rd)
         return out, rd.path
 
     (oof, test_raw, rounds), folder = run(2)
+    direct = gbdt.fit(x[folds == -1], y[folds == -1], params, ["a", "b", "c"], valid=(x[folds == 1], y[folds == 1]))
+    assert run(1)[0][2]["holdout"] == [gbdt.best_rounds(direct)]  # one seed: LightGBM's own early stopping
     singles = [run(1, seed)[0] for seed in (0, 1)]
     assert len(rounds["holdout"]) == len(rounds["refit"]) == 2 and (folder / "gbdt-holdout-seed-1.txt").is_file()
     assert [r["refit"] for _, _, r in singles] == [[r] for r in rounds["refit"]]
@@ -464,3 +477,42 @@ def test_lightgbm_reads_the_embeddings_of_the_network_fitted_on_its_rows(tmp_pat
     capsys.readouterr()
     assert main(["train", comp, *settings, 'members=["gbdt"]', "--run", "alone", *data]) != 0
     assert "LightGBM reads the network's embeddings, so both must train" in capsys.readouterr().err
+
+
+def test_the_lightgbm_defaults_peer_is_one_plain_lightgbm_whatever_the_card_sets():
+    from dataclasses import replace as change
+
+    from pipelines.config import check
+    from pipelines.tabular import TabularConfig
+    from pipelines.tabular.backtest import LIGHTGBM_DEFAULTS
+
+    cfg = TabularConfig(gbdt_embeddings=["store"], gbdt_seeds=3, gbdt_lr=0.01)
+    peer = check(change(cfg, **LIGHTGBM_DEFAULTS), "peer")
+    assert (peer.members, peer.gbdt_embeddings, peer.gbdt_seeds, peer.gbdt_lr) == (["gbdt"], [], 1, 0.1)
+
+
+def test_rossmanns_feature_function_on_a_card(tmp_path, monkeypatch, capsys):
+    """pipelines.rossmann.features.card_features on the embedded Rossmann sample, as a card runs it: the store,
+    weather, trend and event columns, the store levels, and the card's categories."""
+    from pipelines.download import make_sample
+    from pipelines.paths import Paths
+    from pipelines.rossmann import SPEC
+
+    src = Paths.for_comp("rossmann", tmp_path / "sample", tmp_path / "subs")
+    make_sample(SPEC, src)
+    ext = own_competitions(tmp_path, monkeypatch)
+    (ext / "ross").mkdir(parents=True)
+    (ext / "ross" / "__init__.py").write_text(
+        "from pipelines.rossmann.features import CARD_CATEGORIES, card_features\n"
+        "from pipelines.tabular import Card\n\n"
+        'CARD = Card(slug="rossmann-store-sales", metric="rmspe", series=("Store",), categories=CARD_CATEGORIES, '
+        "features=card_features)\n"
+    )
+    data = ["--data", str(tmp_path / "data")]
+    assert main(["download", "ross", "--src", str(src.raw), *data]) == 0
+    assert main(["features", "ross", *data]) == 0
+    assert "features=pipelines.rossmann.features.card_features: StoreType," in capsys.readouterr().out
+    schema = json.loads((tmp_path / "data" / "ross" / "processed" / "schema.json").read_text())
+    assert {"DayOfWeek", "Promo_fw", "StateHoliday", "Events", "Store"} <= set(schema["categories"])
+    assert {"StoreLevel", "Mean_TemperatureC", "trend_DE", "AfterPromo"} <= set(schema["numbers"])
+    assert "Customers" in schema["only_in_train"]

@@ -123,7 +123,10 @@ def test_real_samples_download_and_features(tmp_path, comp, tar):
 def test_a_last_training_batch_of_one_image_trains(tmp_path):
     """240 training images with bs=239 leave a final batch of one, which BatchNorm cannot train on: the
     precomputed-activation stage and the image stages both drop it."""
-    from pipelines.dogs_vs_cats import SPEC, Config, build_features, train
+    from pipelines.registry import find
+
+    dogs = find("dogs-vs-cats")  # a card package: its steps come from the registry
+    SPEC, Config, build_features, train = (dogs.SPEC, dogs.Config, dogs.build_features, dogs.train)
     from pipelines.download import make_sample
     from pipelines.paths import Paths
 

@@ -14,7 +14,10 @@ PROBE = {"members": ["probe"], "probe_arch": "efficientnet_lite0", "probe_size":
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory):
-    from pipelines.dogs_vs_cats import SPEC, Config, build_features
+    from pipelines.registry import find
+
+    dogs = find("dogs-vs-cats")  # a card package: its steps come from the registry
+    SPEC, Config, build_features = (dogs.SPEC, dogs.Config, dogs.build_features)
     from pipelines.download import make_sample
     from pipelines.paths import Paths
 
@@ -26,7 +29,10 @@ def sample(tmp_path_factory):
 
 
 def test_probe_is_out_of_fold_on_every_image_and_reused(sample, capsys):
-    from pipelines.dogs_vs_cats import Config, train
+    from pipelines.registry import find
+
+    dogs = find("dogs-vs-cats")  # a card package: its steps come from the registry
+    Config, train = (dogs.Config, dogs.train)
 
     first = train(sample, Config(**PROBE), "probe")
     out = capsys.readouterr().out
