@@ -32,7 +32,7 @@ CARD = Card(
 )
 '''
 
-IMAGE = '''"""{slug}: an image competition (kaggle.com/c/{slug}), run from its own files. `make features COMP={comp}`
+IMAGE = r'''"""{slug}: an image competition (kaggle.com/c/{slug}), run from its own files. `make features COMP={comp}`
 prints what was read from them (the label file, the classes, the test images); override a line below where it is
 wrong. Only slug and metric are required."""
 
@@ -43,6 +43,7 @@ CARD = ImageCard(
     metric="{metric}",  # how Kaggle scores it (models/metrics.py: auc, logloss, mlogloss, accuracy, f2, map@3, ...)
     # sample="sample_submission.csv",  # its first column is the id, the others what to submit
     # labels="train.csv",  # the label file (default: the other .csv with the id column; none: train/<class>/)
+    # names=r"(?P<label>[a-z]+)\.\d+",  # no label file: the class from each training file name (cat.0.jpg)
     # target="has_cactus",  # the label file's label column (default: the sample's value column)
     # train=("train",), test=("test",),  # image folders (default: test* folders hold the test images)
     # defaults={{"sizes": [64], "members": ["probe", "net"]}},  # other defaults: `make config COMP={comp}`

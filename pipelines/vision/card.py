@@ -415,7 +415,9 @@ def cut(card: ImageCard, raw: Path, dest: Path, seed: int) -> pd.DataFrame:
         named_by_file = _has_suffix(labels[fmt.id_col])
         held_ids = {f.name if named_by_file else f.stem for f in held_files}
         labels[~labels[fmt.id_col].isin(held_ids)].to_csv(dest / label_path.name, index=False)
-    values = {c: sample[c].iloc[0] if len(sample) else layout.classes[0] for c in fmt.columns}
+    # the sample's own first values, else what a row of its kind holds: a probability, or a class
+    guess = {"probability": 0.5, "per_class": round(1 / len(layout.classes), 6)}.get(fmt.submits, layout.classes[0])
+    values = {c: sample[c].iloc[0] if len(sample) else guess for c in fmt.columns}
     pd.DataFrame({fmt.id_col: ids, **values}).to_csv(dest / sample_path.name, index=False)
     answers = layout.train.label[held].to_numpy()
     return pd.DataFrame({fmt.id_col: ids, "answer": answers, "positive": (answers == layout.classes[-1]).astype(int)})

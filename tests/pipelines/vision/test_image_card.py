@@ -208,3 +208,21 @@ def test_the_cards_metric_is_scored_once_over_every_row_not_averaged_over_folds(
     assert out["oof_auc"] == pytest.approx(roc_auc_score(y, p1), abs=1e-5)
     assert Scorer(multi_label=True, kaggle="logloss").metric == "logloss"  # multi-label log loss: the card's
     assert Scorer(multi_label=False, kaggle="mlogloss").metric == "logloss"  # the image steps' own
+
+
+def test_names_reads_classes_from_file_names_and_a_bad_pattern_is_named(tmp_path):
+    from PIL import Image
+
+    from pipelines.vision.card import ImageCard, read_card
+
+    for name in ("cat.0", "cat.1", "dog.0", "dog.7", "README"):
+        (tmp_path / "train").mkdir(exist_ok=True)
+        Image.new("RGB", (8, 8)).save(tmp_path / "train" / f"{name}.jpg")
+    card = ImageCard(slug="x", metric="auc", names=r"(?P<label>[a-z]+)\.\d+", id="id", target="label")
+    layout, fmt = read_card(card, tmp_path)
+    assert sorted(layout.train.label) == ["cat", "cat", "dog", "dog"] and layout.classes == ["cat", "dog"]
+    assert fmt.submits == "probability" and "README.jpg" in layout.notes[-1]
+    with pytest.raises(ValueError, match=r"names='\(\[a-z\]' is not a regular expression"):
+        ImageCard(slug="x", metric="auc", names="([a-z]")
+    with pytest.raises(ValueError, match=r"has no \(\?P<label>...\) group"):
+        ImageCard(slug="x", metric="auc", names=r"([a-z]+)\.\d+")
