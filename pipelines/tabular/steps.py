@@ -1,10 +1,11 @@
 """The steps of every tabular competition: a card (pipelines/tabular/__init__.py) and its files are all they need.
 
 features: read train / test / sample_submission (and the card's extra tables, joined on their keys), run the
-card's own feature function where it has one, infer the schema (pipelines/tabular/schema.py, printed), choose the validation that matches the test (a time-ordered
-holdout as long as the test's span when every test date comes after train's; else k-fold, stratified for
-classification), add the date's parts, fit Categorify / FillMissing / Normalize on the rows that train, and
-write processed/{train,test}.feather with each labelled row's fold.
+card's own feature function where it has one, infer the schema (pipelines/tabular/schema.py, printed), choose
+the validation that matches the test (a time-ordered holdout as long as the test's span when every test date
+comes after train's; else k-fold, stratified for classification), add the date's parts, fit Categorify /
+FillMissing / Normalize on the rows that train, and write processed/{train,test}.feather with each labelled
+row's fold.
 
 train: LightGBM and the entity-embedding network (pipelines/tabular/net.py) on the metric's training target (log1p
 for rmsle, log for rmspe...), the headline score from rows that chose nothing. k-fold: each fold's LightGBM
@@ -12,8 +13,9 @@ early-stops on its fold, and its out-of-fold predictions are taken at the median
 folds; the test predictions are the folds' average. Time: the rounds are chosen on the horizon before the
 holdout (early stopping there), a model of that many rounds on every row before the holdout scores it, and
 (`refit`) one on every row predicts the test, with the rounds early stopping on the holdout chooses once the
-holdout is scored (the latest days: a horizon before it may hold an Easter the test has not); the network trains on the same rows. The blend's weights (and the
-f1 / mcc threshold) for each fold, or each of 4 groups of the holdout, are chosen on the other rows.
+holdout is scored (the latest days: a horizon before it may hold an Easter the test has not); the network trains
+first, on the same rows (LightGBM may read its embeddings). The blend's weights (and the f1 / mcc threshold,
+RMSPE's log shift) for each fold, or each of 4 groups of the holdout, are chosen on the other rows.
 
 predict: the test predictions in sample_submission.csv's own format, validated, into submissions/COMP/RUN.csv.
 """
@@ -294,9 +296,8 @@ def truth(schema: Schema, frame: pd.DataFrame) -> np.ndarray:
 
 def fit_gbdt(x, x_test, y, ok, folds, validation: dict, params, names, cfg: TabularConfig, rd: RunDir, extra=None):
     """LightGBM's (out-of-fold predictions, test predictions, {which models: their rounds}) as the module doc
-    says; each model is
-    `gbdt_seeds` models (seeds seed, seed+1, ...: other row and column samples), their predictions averaged.
-    `extra(which)`: columns added to x and x_test (with their names) for the model `which` ("holdout", "refit",
+    says; each model is `gbdt_seeds` models (seeds seed, seed+1, ...: other row and column samples), their
+    predictions averaged. `extra(which)`: columns added to x and x_test (with their names) for the model `which` ("holdout", "refit",
     or a fold): the embeddings of the network fitted on the same rows."""
     seeds = [params.seed + i for i in range(cfg.gbdt_seeds)]
 
