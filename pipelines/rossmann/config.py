@@ -268,6 +268,18 @@ class RossmannConfig:
     closure_days: int = setting(7, ge=0, member="ensemble")
 
 
+def card_defaults() -> dict:
+    """This package's network and LightGBM settings as a tabular card's `defaults=` (pipelines/tabular), for
+    Rossmann as a card with `features.card_features` (pipelines/rossmann/README.md: its backtest beside this
+    package's)."""
+    c = RossmannConfig()
+    net = {"layers": c.layers, "ps": c.ps, "emb_drop": c.emb_drop, "epochs": c.epochs, "bs": c.bs, "lr": c.lr}
+    net |= {"wd": c.wd, "exclude": c.nn_exclude}
+    gbdt = {k: getattr(c, f"gbdt_{k}") for k in ("lr", "leaves", "min_leaf", "colsample", "subsample", "seeds")}
+    gbdt |= {"embeddings": c.gbdt_embeddings, "embedding_dims": c.gbdt_embedding_dims, "early_stopping": 100}
+    return {**{f"net_{k}": v for k, v in net.items()}, **{f"gbdt_{k}": v for k, v in gbdt.items()}}
+
+
 def net_columns(cfg: RossmannConfig, proc) -> tuple[list[str], list[str]]:
     """The categorical and continuous columns the network reads, in order: every processed one (`proc`, a
     features.TabularProcessor) but `nn_exclude`. The boosting member reads them all."""

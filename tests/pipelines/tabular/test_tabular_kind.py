@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -496,18 +497,16 @@ def test_rossmanns_feature_function_on_a_card(tmp_path, monkeypatch, capsys):
     weather, trend and event columns, the store levels, and the card's categories."""
     from pipelines.download import make_sample
     from pipelines.paths import Paths
+    from pipelines.registry import find
     from pipelines.rossmann import SPEC
 
     src = Paths.for_comp("rossmann", tmp_path / "sample", tmp_path / "subs")
     make_sample(SPEC, src)
     ext = own_competitions(tmp_path, monkeypatch)
     (ext / "ross").mkdir(parents=True)
-    (ext / "ross" / "__init__.py").write_text(
-        "from pipelines.rossmann.features import CARD_CATEGORIES, card_features\n"
-        "from pipelines.tabular import Card\n\n"
-        'CARD = Card(slug="rossmann-store-sales", metric="rmspe", series=("Store",), categories=CARD_CATEGORIES, '
-        "features=card_features)\n"
-    )
+    readme = (Path(pipelines.__file__).parent / "rossmann" / "README.md").read_text()
+    card = readme.split("```python\n", 1)[1].split("```", 1)[0]  # the card pipelines/rossmann/README.md shows
+    (ext / "ross" / "__init__.py").write_text(card)
     data = ["--data", str(tmp_path / "data")]
     assert main(["download", "ross", "--src", str(src.raw), *data]) == 0
     assert main(["features", "ross", *data]) == 0
@@ -515,4 +514,11 @@ def test_rossmanns_feature_function_on_a_card(tmp_path, monkeypatch, capsys):
     schema = json.loads((tmp_path / "data" / "ross" / "processed" / "schema.json").read_text())
     assert {"DayOfWeek", "Promo_fw", "StateHoliday", "Events", "Store"} <= set(schema["categories"])
     assert {"StoreLevel", "Mean_TemperatureC", "trend_DE", "AfterPromo"} <= set(schema["numbers"])
-    assert "Customers" in schema["only_in_train"]
+    assert "Customers" in schema["only_in_train"] and schema["dropped"]["PromoDay"] == "dropped by the card"
+    config = find("ross").Config()  # the package's settings, as the card's defaults
+    assert (config.net_layers, config.gbdt_seeds, config.gbdt_embeddings, config.net_exclude) == (
+        [1000, 500],
+        2,
+        ["Store"],
+        ["StoreDowLevel"],
+    )
