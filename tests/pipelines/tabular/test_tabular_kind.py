@@ -522,3 +522,23 @@ def test_rossmanns_feature_function_on_a_card(tmp_path, monkeypatch, capsys):
         ["Store"],
         ["StoreDowLevel"],
     )
+
+
+def test_each_folds_lightgbm_reads_the_embeddings_of_that_folds_network(tmp_path, monkeypatch, capsys):
+    """k-fold with gbdt_embeddings: every fold's LightGBM model holds the embedding columns, from its own fold's
+    network (the tables differ from fold to fold)."""
+    comp = "folded"
+    ext = own_competitions(tmp_path, monkeypatch)
+    (ext / comp).mkdir(parents=True)
+    (ext / comp / "__init__.py").write_text(
+        'from pipelines.tabular import Card\n\nCARD = Card(slug="f", metric="auc")\n'
+    )
+    src, data = write("binary", tmp_path / "src", n=600), ["--data", str(tmp_path / "data")]
+    settings = ["gbdt_rounds=30", 'gbdt_embeddings=["colour"]', "gbdt_embedding_dims=0", "net_epochs=1", "folds=3"]
+    for step in (["download", comp, "--src", str(src)], ["features", comp, "folds=3"], ["train", comp, *settings]):
+        assert main([*step, *data]) == 0, capsys.readouterr().err
+    run = tmp_path / "data" / comp / "runs" / "default"
+    models = [(run / f"gbdt-fold-{k}.txt").read_text() for k in range(3)]
+    assert all("colour_emb0" in m for m in models)
+    tables = [m.split("feature_infos=")[1].split("\n")[0].split()[-1] for m in models]  # the last embedding column
+    assert len(set(tables)) == 3  # three networks, three tables
