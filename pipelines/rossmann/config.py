@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from models.gbdt import GBDTParams
 from pipelines.config import setting
 from pipelines.download import DataSpec
 from pipelines.submit import number
@@ -276,7 +277,8 @@ def card_defaults() -> dict:
     net = {"layers": c.layers, "ps": c.ps, "emb_drop": c.emb_drop, "epochs": c.epochs, "bs": c.bs, "lr": c.lr}
     net |= {"wd": c.wd, "exclude": c.nn_exclude}
     gbdt = {k: getattr(c, f"gbdt_{k}") for k in ("lr", "leaves", "min_leaf", "colsample", "subsample", "seeds")}
-    gbdt |= {"embeddings": c.gbdt_embeddings, "embedding_dims": c.gbdt_embedding_dims, "early_stopping": 100}
+    gbdt |= {"embeddings": c.gbdt_embeddings, "embedding_dims": c.gbdt_embedding_dims}
+    gbdt["early_stopping"] = GBDTParams().early_stopping  # this package names no gbdt_early_stopping: LightGBM's here
     return {**{f"net_{k}": v for k, v in net.items()}, **{f"gbdt_{k}": v for k, v in gbdt.items()}}
 
 

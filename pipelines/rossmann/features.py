@@ -143,8 +143,7 @@ def card_features(train: pd.DataFrame, test: pd.DataFrame, raw: Path) -> tuple[p
     for frame, name in ((train, "train.csv"), (test, "test.csv")):
         dtypes = {c: t for c, t in RAW_DTYPES[name].items() if c in frame.columns and c != "Date"}
         typed.append(frame.astype(dtypes).assign(Date=pd.to_datetime(frame["Date"], format="%Y-%m-%d")))
-    train_out, test_out = add_features(*typed, raw, datepart=False)
-    return train_out, test_out
+    return add_features(*typed, raw, datepart=False)
 
 
 def add_features(

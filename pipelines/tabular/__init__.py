@@ -81,8 +81,7 @@ class TabularConfig:
     fold_seed: int = setting(0, ge=0, step="features")  # seed of the k folds
     horizon: int = setting(0, ge=0, le=3650, step="features")  # time holdout in days; 0 = the test's span
     # time validation with series keys: each series' lagged levels of the target (features.add_series_levels).
-    # Off by default: the backtest (pipelines/tabular/README.md) scored the blend worse with them on Store Item
-    # Demand (12.24 / 10.96 vs 12.20 / 10.89) and on the Rossmann card (mean 0.1350 vs 0.1311)
+    # Off by default: the blend's backtest was worse with them (pipelines/tabular/README.md, decisions)
     levels: bool = setting(False, step="features")
     level_window: int = setting(91, ge=1, le=3650, step="features")  # days of <Series>Level's window
     # --- members: LightGBM and the entity-embedding network, blended with weights chosen out of fold ---------

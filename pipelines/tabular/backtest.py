@@ -55,7 +55,7 @@ def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
     write_csv(held[[id_col]].assign(**{c: sample[c].iloc[0] for c in value_cols}), dest / card.file("sample"))
     for path in sorted(raw.iterdir()):  # the competition's other files (extra tables, what a feature function reads)
         if path.name not in {card.file(role) for role in FILES} | {"SOURCE.json"} and path.is_file():
-            carry(path, dest / path.name, date, schema.date_format, dates.max() if cut_at else None, cut_at)
+            carry(path, dest / path.name, date, schema.date_format, dates.max() if cut_at is not None else None, cut_at)
     return held[[id_col, *answers]]
 
 

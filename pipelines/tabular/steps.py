@@ -334,6 +334,7 @@ def fit_gbdt(x, x_test, y, ok, folds, validation: dict, params, names, cfg: Tabu
         oof[held], test_raw = predict(scorers, xs[held]), predict(scorers, xs_test)
         if cfg.refit:  # every row, the holdout included, for the rounds the holdout chooses once it is scored
             latest = [gbdt.best_rounds(b) for b in fit(holdout, ~held & ok, "gbdt refit rounds", held & ok)]
+            del xs, xs_test, holdout  # with embeddings a copy of x: not two at once beside the refit's
             refit = view("refit")
             test_raw = predict(fit(refit, ok, "gbdt refit", rounds=latest), refit[1])
             return oof, test_raw, {"holdout": rounds, "refit": latest}
@@ -387,7 +388,7 @@ def embedding_columns(frame: pd.DataFrame, test: pd.DataFrame, tables: dict):
     (looked up by each column's category codes), for train and test, and their names."""
 
     def extra(which):
-        chosen = tables.get(which, tables.get("holdout"))  # no refit network: the holdout's
+        chosen = tables[which]
         names = [f"{col}_emb{j}" for col, table in chosen.items() for j in range(table.shape[1])]
         rows = [np.concatenate([t[f[c].to_numpy()] for c, t in chosen.items()], axis=1) for f in (frame, test)]
         return rows[0], rows[1], names
