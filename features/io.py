@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
+import numpy as np
 import pandas as pd
 
 T = TypeVar("T")
@@ -114,6 +115,12 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> None:
     """Write a frame as CSV (index dropped) atomically."""
     with atomic_path(path) as tmp:
         df.to_csv(tmp, index=False)
+
+
+def write_npy(array, path: str | Path) -> None:
+    """Write a NumPy array as .npy atomically."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, array)
 
 
 def cached(path: Path, key, compute: Callable[[], T], save: Callable[[T, Path], None], load: Callable[[Path], T]) -> T:

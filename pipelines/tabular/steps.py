@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from features import TabularProcessor, add_datepart, add_series_levels, join_df
-from features.io import atomic_write_text, read_feather, write_csv, write_feather
+from features.io import atomic_write_text, read_feather, write_csv, write_feather, write_npy
 from models import gbdt
 from models.metrics import Metric, binary_log_loss, from_target, get_metric, log_loss, rmspe_log_shift, to_target
 from pipelines import submit as submitlib
@@ -487,9 +487,9 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
         member_choices[name] = {"threshold": cut, "log_shift": by}
     weights, threshold, shift, honest = choose_blend(preds, y[scored], ok[scored], true, groups, metric, schema)
     score = metric.score(true, honest)
-    np.save(rd.path / "test_raw.npy", blend(test_raw, weights))
+    write_npy(blend(test_raw, weights), rd.path / "test_raw.npy")
     for name, values in test_raw.items():
-        np.save(rd.path / f"test_raw_{name}.npy", values)
+        write_npy(values, rd.path / f"test_raw_{name}.npy")
     oof_frame = pd.DataFrame(blend(oof, weights).reshape(len(frame), -1)).rename(columns=str).assign(**{FOLD: folds})
     write_feather(oof_frame, rd.path / "oof.feather")
     result = {

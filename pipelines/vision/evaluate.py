@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from features.io import write_csv
+from features.io import write_csv, write_npy
 from models.image_data import image_loader, tta_transforms, valid_transform
 from models.interpret import class_activation_map, plot_cam, plot_images, top_losses
 from models.learner import Predictor
@@ -48,7 +48,7 @@ def evaluate(model: ImageModel, data: ImageData, cfg: VisionConfig, base: Predic
     frame = data.frame("valid").reset_index(drop=True)
     y = data.targets(frame).numpy()
     res: dict = {"tta_views": len(views), "valid_predict_seconds": round(time.perf_counter() - t0, 1)}
-    np.save(out / "valid_probs.npy", tta)
+    write_npy(tta, out / "valid_probs.npy")
     if data.multi_label:
         for name, p in (("", plain), ("_tta", tta)):
             th = best_thresholds(p, y, per_tag=cfg.thresholds != "global")

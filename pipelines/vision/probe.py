@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from features.io import atomic_path, cached, read_feather, write_feather
+from features.io import cached, read_feather, write_feather, write_npy
 from models.device import pick_device, pick_precision
 from models.image_data import image_loader, tta_transforms
 from models.learner import Predictor
@@ -53,12 +53,7 @@ def view_features(data: ImageData, split: str, cfg: VisionConfig, paths: Paths) 
     key += [split, frame.row.tolist()]
     path = paths.interim / "probe" / f"{cfg.probe_arch}-{size}-{split}.npy"
     compute = lambda: compute_view_features(data, split, cfg, size)
-    return cached(path, key, compute, save_npy, np.load)
-
-
-def save_npy(array: np.ndarray, path: Path) -> None:
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.save(f, array)
+    return cached(path, key, compute, write_npy, np.load)
 
 
 def compute_view_features(data: ImageData, split: str, cfg: VisionConfig, size: int) -> np.ndarray:
@@ -148,8 +143,7 @@ def train_probe(data: ImageData, cfg: VisionConfig, paths: Paths, folder: Path, 
     frame = pd.DataFrame({"file": labelled.file.to_numpy(), "label": labelled.label.to_numpy(), "fold": folds})
     frame = pd.concat([frame, pd.DataFrame(oof, columns=data.classes)], axis=1)
     write_feather(frame, folder / "oof.feather")
-    with atomic_path(folder / "test.npy") as tmp, open(tmp, "wb") as f:
-        np.save(f, test)
+    write_npy(test, folder / "test.npy")
     result = {
         "arch": cfg.probe_arch,
         "size": probe_size(cfg),
