@@ -17,6 +17,7 @@ from pipelines.registry import lazy_steps
 if TYPE_CHECKING:
     from pathlib import Path
 
+    import numpy as np
     import pandas as pd
 
     Frames = tuple[pd.DataFrame, pd.DataFrame]
@@ -47,11 +48,18 @@ class Card:
     # It sees every target of train, the holdout's too: what it derives from the target must lag by the test's
     # horizon at least (features.add_series_levels does, and is leak-tested)
     features: Callable[[pd.DataFrame, pd.DataFrame, Path], Frames] | None = None
+    # regression: your per-row offsets of the predictions on the training target's scale (log for rmspe and rmsle)
+    # for what no model learns from the rows (Rossmann: the days around a store's refit), adjust(fit, rows) -> a
+    # number per row of `rows`, fitted on the labelled frame `fit`: the rows before the holdout, the other folds,
+    # or (for the test) every labelled row; both frames as the feature function leaves them
+    adjust: Callable[[pd.DataFrame, pd.DataFrame], np.ndarray] | None = None
 
     def __post_init__(self):
         get_metric(self.metric)  # ValueError naming the known metrics
         if self.features is not None and not callable(self.features):
             raise ValueError(f"features={self.features!r} is not a function (train, test, raw folder) -> (train, test)")
+        if self.adjust is not None and not callable(self.adjust):
+            raise ValueError(f"adjust={self.adjust!r} is not a function (fit rows, rows) -> one offset per row")
         if self.task is not None and self.task not in TASKS:
             raise ValueError(f"task={self.task!r} is not one of {', '.join(TASKS)}")
         unknown = set(self.files) - set(FILES)

@@ -48,6 +48,7 @@ DATE_CATEGORIES = ("Month", "Week", "Day", "Dayofweek", "Is_month_end", "Is_mont
 DATE_CATEGORIES += ("Is_quarter_end", "Is_quarter_start", "Is_year_end", "Is_year_start")
 DATE_NUMBERS = ("Year", "Dayofyear", "Elapsed")
 TIME_NUMBERS = ("Hour", "Minute")
+ADJUST = "_adjust"  # processed/{train,test}.feather: the card's `adjust=` offset of each row (absent without one)
 FOLD = "_fold"  # processed/train.feather: the fold a labelled row is held out in (time: 0 the holdout,
 # 1 the horizon before it, which chooses the rounds; -1 the rows before that)
 
@@ -90,11 +91,16 @@ def read_raw(card: Card, paths: Paths) -> tuple[pd.DataFrame, pd.DataFrame, pd.D
     return train, test, sample
 
 
+def hook_name(hook) -> str:
+    """module.function of a card's function, for its messages."""
+    return f"{getattr(hook, '__module__', '')}.{getattr(hook, '__qualname__', repr(hook))}".lstrip(".")
+
+
 def own_features(card: Card, train: pd.DataFrame, test: pd.DataFrame, raw) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The card's `features=` function on the joined frames, its answer checked: two frames, every test row kept
     (each needs a prediction); train's rows may go (a day the shop was closed, say)."""
     hook = card.features
-    name = f"{getattr(hook, '__module__', '')}.{getattr(hook, '__qualname__', repr(hook))}".lstrip(".")
+    name = hook_name(hook)
     t0, before = time.perf_counter(), list(train.columns)  # before the call: it may add columns in place
     out = hook(train, test, raw)
     if not (isinstance(out, tuple) and len(out) == 2 and all(isinstance(f, pd.DataFrame) for f in out)):
@@ -111,6 +117,42 @@ def own_features(card: Card, train: pd.DataFrame, test: pd.DataFrame, raw) -> tu
     shown = ", ".join(added[:10]) + (f" ... ({len(added)} in all)" if len(added) > 10 else "")
     print(f"features={name}: {shown or 'no column added'} ({time.perf_counter() - t0:.1f} s)")
     return new_train.reset_index(drop=True), new_test.reset_index(drop=True)
+
+
+def adjustments(card: Card, schema: Schema, train, test, folds: np.ndarray, validation: dict):
+    """(train's offsets, test's offsets) from the card's `adjust=` function: a scored row's offset fitted on rows
+    that exclude it (the holdout's on the rows before it, each fold's on the other folds; rows never scored get 0),
+    the test's on every labelled row."""
+    name = hook_name(card.adjust)
+    if schema.task != "regression":
+        raise SchemaError(f"adjust={name}: offsets of the predictions are for regression; this task is {schema.task}")
+
+    def call(fit: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
+        try:
+            out = np.asarray(card.adjust(fit, rows), dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"the card's adjust={name} did not return numbers ({e})") from e
+        if out.shape != (len(rows),) or not np.isfinite(out).all():
+            raise ValueError(
+                f"the card's adjust={name} returned shape {out.shape}"
+                + ("" if out.shape != (len(rows),) else " with values that are not finite")
+                + f": it must return one finite offset for each of the {len(rows):,} rows it is given"
+            )
+        return out
+
+    on_train = np.zeros(len(train))
+    for k in [0] if validation["kind"] == "time" else sorted(set(folds.tolist())):
+        on_train[folds == k] = call(train[folds != k], train[folds == k])
+    on_test = call(train, test)
+
+    def moved(a: np.ndarray, what: str) -> str:
+        nonzero = a[a != 0]
+        return f"{len(nonzero):,} of {len(a):,} {what}" + (
+            f" ({nonzero.min():+.3f}..{nonzero.max():+.3f})" if len(nonzero) else ""
+        )
+
+    print(f"adjust={name}: offsets on {moved(on_train, 'labelled rows')} and {moved(on_test, 'test rows')}")
+    return on_train, on_test
 
 
 def choose_validation(schema: Schema, train: pd.DataFrame, test: pd.DataFrame, cfg: TabularConfig) -> dict:
@@ -198,6 +240,7 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
     validation = choose_validation(schema, train, test, cfg)
     folds = assign(schema, train, validation, cfg)
     print(f"validation: {validation['kind']} ({validation['why']})")
+    offsets = adjustments(card, schema, train, test, folds, validation) if card.adjust else None
     if schema.date:
         prefix = schema.date if not schema.date.lower().endswith("date") else schema.date[:-4]
         hours = "%H" in schema.date_format
@@ -217,6 +260,8 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
         [proc.transform(train)[keep + columns], train[labels], pd.Series(folds, name=FOLD, index=train.index)], axis=1
     )
     out_test = proc.transform(test)[[schema.id, *columns]]
+    if offsets is not None:  # not features: added to the predictions (train's, the test's)
+        out_train[ADJUST], out_test[ADJUST] = offsets
     write_feather(out_train, paths.processed / "train.feather")
     write_feather(out_test, paths.processed / "test.feather")
     proc.save(paths.processed / "procs.json")
@@ -407,9 +452,10 @@ def smooth_loss(metric: Metric, schema: Schema, y: np.ndarray, ok: np.ndarray):
     return lambda p: log_loss(p, y)
 
 
-def choose_blend(preds: dict, y, ok, truth_, groups, metric: Metric, schema: Schema):
+def choose_blend(preds: dict, y, ok, truth_, groups, metric: Metric, schema: Schema, offset=0.0):
     """(weights, threshold, shift) chosen on every row, and the honest submission form: each group's blend (and
-    threshold, for f1 / mcc; RMSPE's log shift) chosen on the other groups' rows only, so its score chose nothing."""
+    threshold, for f1 / mcc; RMSPE's log shift) chosen on the other groups' rows only, so its score chose nothing.
+    `offset`: each row's adjustment (the card's `adjust=`), added to the blend in the submission form."""
 
     def choose(rows: np.ndarray):
         members = {n: p[rows] for n, p in preds.items()}
@@ -424,6 +470,8 @@ def choose_blend(preds: dict, y, ok, truth_, groups, metric: Metric, schema: Sch
     def apply(rows: np.ndarray, chosen):
         weights, threshold, shift = chosen
         blended = blend({n: p[rows] for n, p in preds.items()}, weights)
+        if np.ndim(offset):
+            blended = blended + offset[rows]
         return submission_form(metric, schema, blended, threshold, shift)
 
     return (*choose(np.ones(len(groups), bool)), out_of_fold(choose, apply, groups))
@@ -479,13 +527,16 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
         scored, how = np.ones(len(frame), bool), f"{len(set(folds.tolist()))} folds, out of fold"
         groups = folds
     true = truth(schema, frame)[scored]
+    offset = frame[ADJUST].to_numpy()[scored] if ADJUST in frame.columns else 0.0
     preds = {n: p[scored] for n, p in oof.items()}
     members, member_choices = {}, {}
     for name in preds:  # each alone, its threshold (f1, mcc) or shift (rmspe) chosen out of fold as the blend's is
-        _, cut, by, alone = choose_blend({name: preds[name]}, y[scored], ok[scored], true, groups, metric, schema)
+        _, cut, by, alone = choose_blend(
+            {name: preds[name]}, y[scored], ok[scored], true, groups, metric, schema, offset
+        )
         members[name] = round(float(metric.score(true, alone)), 6)
         member_choices[name] = {"threshold": cut, "log_shift": by}
-    weights, threshold, shift, honest = choose_blend(preds, y[scored], ok[scored], true, groups, metric, schema)
+    weights, threshold, shift, honest = choose_blend(preds, y[scored], ok[scored], true, groups, metric, schema, offset)
     score = metric.score(true, honest)
     write_npy(blend(test_raw, weights), rd.path / "test_raw.npy")
     for name, values in test_raw.items():
@@ -506,6 +557,7 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
         "threshold": threshold,
         "log_shift": shift,
         "member_choices": member_choices,
+        "adjusted": ADJUST in frame.columns,
         "total_seconds": round(time.perf_counter() - t0, 1),
     }
     alone = ", ".join(f"{n} {v:.5f}" for n, v in members.items())
@@ -544,12 +596,14 @@ def submission_frame(metric: Metric, schema: Schema, sample: pd.DataFrame, raw: 
 def predict(card: Card, paths: Paths, cfg: TabularConfig, run: str):
     """submissions/COMP/RUN.csv in sample_submission.csv's format, validated against it."""
     schema, _, _ = load(paths, cfg)
-    test = read_feather(paths.processed / "test.feather", columns=[schema.id])
     metric = get_metric(card.metric)
     rd = RunDir(paths.runs / run)
     if not rd.is_complete():
         raise FileNotFoundError(f"{rd.result} not found: make train COMP={paths.comp} RUN={run}")
     sample = read_csv(paths.raw / card.file("sample"), "download it again", (schema.id,))
+    result = rd.read_json("result.json")
+    adjusted = result.get("adjusted", False)  # the card's adjust= offsets, added to the test predictions
+    test = read_feather(paths.processed / "test.feather", columns=[schema.id, ADJUST] if adjusted else [schema.id])
     raw = np.load(rd.path / "test_raw.npy")
     order = pd.Series(np.arange(len(test)), index=test[schema.id].astype(str))
     missing = ~sample[schema.id].astype(str).isin(order.index)
@@ -557,11 +611,12 @@ def predict(card: Card, paths: Paths, cfg: TabularConfig, run: str):
         first = sample[schema.id][missing].iloc[0]
         raise ValueError(f"{card.file('sample')}: {int(missing.sum())} ids not in {card.file('test')} (e.g. {first})")
     rows = order.loc[sample[schema.id].astype(str)].to_numpy()
-    result = rd.read_json("result.json")
-    sub, rules = submission_frame(metric, schema, sample, raw[rows], result)
+    offset = test[ADJUST].to_numpy()[rows] if adjusted else 0.0  # regression only: one number a row
+    sub, rules = submission_frame(metric, schema, sample, raw[rows] + offset, result)
     for name in result.get("weights", {}) if len(result.get("weights", {})) > 1 else ():  # each member alone
         chosen = result.get("member_choices", {}).get(name, {})
-        alone, _ = submission_frame(metric, schema, sample, np.load(rd.path / f"test_raw_{name}.npy")[rows], chosen)
+        member = np.load(rd.path / f"test_raw_{name}.npy")[rows] + offset
+        alone, _ = submission_frame(metric, schema, sample, member, chosen)
         write_csv(alone, rd.path / "member_submissions" / f"{name}.csv")
     path = submitlib.write_submission(sub, sample, schema.id, paths.submissions / f"{run}.csv", columns=rules)
     print(

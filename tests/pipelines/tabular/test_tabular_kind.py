@@ -510,7 +510,10 @@ def test_rossmanns_feature_function_on_a_card(tmp_path, monkeypatch, capsys):
     data = ["--data", str(tmp_path / "data")]
     assert main(["download", "ross", "--src", str(src.raw), *data]) == 0
     assert main(["features", "ross", *data]) == 0
-    assert "features=pipelines.rossmann.features.card_features: StoreType," in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "features=pipelines.rossmann.features.card_features: StoreType," in out
+    # 17 open days next to a long closure in the sample, under the 30 a factor needs: offsets of 0, line printed
+    assert "adjust=pipelines.rossmann.features.closure_adjust: offsets on 0 of 27,339 labelled rows" in out
     schema = json.loads((tmp_path / "data" / "ross" / "processed" / "schema.json").read_text())
     assert {"DayOfWeek", "Promo_fw", "StateHoliday", "Events", "Store"} <= set(schema["categories"])
     assert {"StoreLevel", "Mean_TemperatureC", "trend_DE", "AfterPromo"} <= set(schema["numbers"])
@@ -542,3 +545,69 @@ def test_each_folds_lightgbm_reads_the_embeddings_of_that_folds_network(tmp_path
     assert all("colour_emb0" in m for m in models)
     tables = [m.split("feature_infos=")[1].split("\n")[0].split()[-1] for m in models]  # the last embedding column
     assert len(set(tables)) == 3  # three networks, three tables
+
+
+ADJUSTED_CARD = '''import numpy as np
+
+from pipelines.tabular import Card
+
+
+def lift(fit, rows):
+    """+0.5 on store 1's rows, fitted on rows that never include the ones it is given."""
+    if "sales" in rows.columns:  # labelled rows: the holdout, fitted on the days before it
+        assert fit.date.max() < rows.date.min(), "adjust= saw the rows it offsets"
+    return np.where(rows.store == 1, 0.5, 0.0)
+
+
+CARD = Card(slug="f", metric="rmse", series=("store", "item"), adjust=lift)
+'''
+
+
+def test_a_cards_adjust_offsets_the_scored_and_the_test_predictions(tmp_path, monkeypatch, capsys):
+    """adjust= gives each holdout row an offset fitted on the rows before it (0 on rows never scored) and each
+    test row one fitted on every labelled row; the submission is the blend plus the offset."""
+    from models.metrics import from_target
+
+    src = write("forecast", tmp_path / "src")
+    ext = own_competitions(tmp_path, monkeypatch)
+    (ext / "adj").mkdir(parents=True)
+    (ext / "adj" / "__init__.py").write_text(ADJUSTED_CARD)
+    data = ["--data", str(tmp_path / "data")]
+    for step in (["download", "adj", "--src", str(src)], ["features", "adj"], ["train", "adj", "gbdt_rounds=20"]):
+        assert main([*step, *data, *(["members=[gbdt]"] if step[0] == "train" else [])]) == 0, capsys.readouterr().err
+    assert main(["predict", "adj", *data, "gbdt_rounds=20", "members=[gbdt]"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "adjust=pipelines.adj.lift: offsets on 120 of 8,772 labelled rows (+0.500..+0.500) and 120 of 360 test" in out
+    )
+    processed, run = tmp_path / "data" / "adj" / "processed", tmp_path / "data" / "adj" / "runs" / "default"
+    train = pd.read_feather(processed / "train.feather")
+    raw_train = pd.read_csv(src / "train.csv")
+    assert np.array_equal(train._adjust != 0, (train._fold == 0) & (raw_train.store == 1))
+    result = json.loads((run / "result.json").read_text())
+    assert result["adjusted"] is True
+    raw_test = pd.read_csv(src / "test.csv")
+    blend = np.load(run / "test_raw.npy") + np.where(raw_test.store == 1, 0.5, 0.0) + result["log_shift"]
+    sub = pd.read_csv(tmp_path / "subs" / "adj" / "default.csv")
+    assert np.allclose(sub.iloc[:, 1], from_target(get_metric("rmse"), blend))
+
+
+def test_an_adjust_that_breaks_the_contract_is_named():
+    from pipelines.tabular.steps import adjustments
+
+    schema = type("S", (), {"task": "regression"})()
+    train, test = pd.DataFrame({"x": [1.0, 2, 3, 4]}), pd.DataFrame({"x": [5.0, 6]})
+    folds, kfold = np.array([0, 1, 0, 1]), {"kind": "kfold"}
+    short = Card(slug="x", metric="rmse", adjust=lambda fit, rows: np.zeros(1))
+    with pytest.raises(
+        ValueError, match=r"adjust=.*<lambda> returned shape \(1,\): it must return one finite offset for"
+    ):
+        adjustments(short, schema, train, test, folds, kfold)
+    nan = Card(slug="x", metric="rmse", adjust=lambda fit, rows: np.full(len(rows), np.nan))
+    with pytest.raises(ValueError, match=r"returned shape \(2,\) with values that are not finite"):
+        adjustments(nan, schema, train, test, folds, kfold)
+    binary = type("S", (), {"task": "binary"})()
+    with pytest.raises(SchemaError, match="offsets of the predictions are for regression; this task is binary"):
+        adjustments(nan, binary, train, test, folds, kfold)
+    with pytest.raises(ValueError, match="adjust=3 is not a function"):
+        Card(slug="x", metric="rmse", adjust=3)
