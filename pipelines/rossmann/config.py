@@ -275,7 +275,7 @@ def card_defaults() -> dict:
     package's)."""
     c = RossmannConfig()
     net = {"layers": c.layers, "ps": c.ps, "emb_drop": c.emb_drop, "epochs": c.epochs, "bs": c.bs, "lr": c.lr}
-    net |= {"wd": c.wd, "exclude": c.nn_exclude}
+    net |= {"wd": c.wd, "exclude": c.nn_exclude, "amp": c.amp}
     gbdt = {k: getattr(c, f"gbdt_{k}") for k in ("lr", "leaves", "min_leaf", "colsample", "subsample", "seeds")}
     gbdt |= {"embeddings": c.gbdt_embeddings, "embedding_dims": c.gbdt_embedding_dims}
     gbdt["early_stopping"] = GBDTParams().early_stopping  # this package names no gbdt_early_stopping: LightGBM's here

@@ -128,6 +128,9 @@ class TabularConfig:
     net_wd: float = setting(0.01, ge=0, member="net")
     # processed columns the network leaves out (LightGBM reads every one), e.g. a level that helps trees only
     net_exclude: list[str] = setting(factory=list, member="net")
+    # the network's precision: off = fp32 (the default: the figures of pipelines/tabular/README.md); auto = bf16
+    # autocast on CUDA and on CPUs with AMX or AVX512-BF16 (1.35-1.4x faster for Rossmann's network); bf16; fp16 (GPU)
+    net_amp: Literal["off", "auto", "gpu", "bf16", "fp16"] = setting("off", member="net")
     device: str = setting("auto", result=False)  # auto: CUDA, then MPS, then CPU
     seed: int = setting(0, ge=0)  # seed of LightGBM and the network
     # time validation: retrain on every row (validation days included) with the rounds the holdout chose

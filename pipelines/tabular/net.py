@@ -85,7 +85,7 @@ def fit_predict(
         loss_func=_loss(task, loss),
         wd=cfg.net_wd,
         device=cfg.device,
-        amp="off",
+        amp=cfg.net_amp,
         cbs=[ProgressCallback(label=label)],
     )
     x_cat, x_cont = frame_tensors(fit, cats, conts)
