@@ -381,6 +381,12 @@ def download(
                 extra_source = current.get("extra_source")
             elif not have:
                 extra_source = _fetch_extra(spec, paths.comp, staging, budget)
+        elif extra:  # no external tables named (a card's feature function reads its own): every file EXTRA holds
+            before = {p.name for p in staging.iterdir()}
+            _import_local(Path(extra), staging, budget, wanted=None)
+            added = sorted({p.name for p in staging.iterdir()} - before)
+            print(f"EXTRA={extra}: added {', '.join(added) or 'nothing (the download holds every file there)'}")
+            extra_source = f"local:{Path(extra).resolve()}"
         verify(spec, staging, paths.comp)
         _install(staging, paths, {"kind": "real", "source": source, "extra_source": extra_source})
     finally:

@@ -49,6 +49,21 @@ def test_local_zip_plus_extra_folder(paths, tmp_path, rossmann_sample_dir, neste
     assert not list(paths.comp_dir.glob(".raw-staging-*"))
 
 
+def test_extra_adds_every_file_where_the_competition_names_no_external_tables(
+    paths, tmp_path, rossmann_sample_dir, capsys
+):
+    """A card names no external tables: EXTRA= brings every file its folder holds that the download lacks."""
+    from dataclasses import replace
+
+    z = make_zip(rossmann_sample_dir, tmp_path / "rossmann-store-sales.zip")
+    extras = extras_dir(rossmann_sample_dir, tmp_path)
+    (extras / "train.csv").write_text("not the competition's\n")  # the download's own file wins
+    download(replace(SPEC, extra={}, extra_url=None), paths, src=str(z), extra=str(extras))
+    assert f"EXTRA={extras}: added {', '.join(sorted(EXTRA_FILES))}" in capsys.readouterr().out
+    assert sorted(read_source(paths)["files"]) == sorted(COMPETITION_FILES + EXTRA_FILES)
+    assert (paths.raw / "train.csv").read_bytes() == (rossmann_sample_dir / "train.csv").read_bytes()
+
+
 def test_local_folder_holding_everything(paths, rossmann_sample_dir):
     download(SPEC, paths, src=str(rossmann_sample_dir))
     assert read_source(paths)["kind"] == "real"
