@@ -13,7 +13,6 @@ GPU ?=
 EXTRA ?=
 FORCE ?=
 RUN ?= default
-N_SEEDS ?=
 NPROC ?=
 RETRAIN ?=
 # demo's own settings: applied before ARGS, which may override them
@@ -29,7 +28,7 @@ TB_PORT ?= 6006
 # files, must be plain names.
 KIND ?= tabular
 METRIC ?=
-USER_VARS := COMP DATA SUBMISSIONS OUT KAGGLE_USER GPU CONFIG ARGS PRE_ARGS SRC EXTRA FORCE RUN N_SEEDS NPROC RETRAIN TEST_JOBS WINDOWS PARTS TB_PORT KIND METRIC
+USER_VARS := COMP DATA SUBMISSIONS OUT KAGGLE_USER GPU CONFIG ARGS PRE_ARGS SRC EXTRA FORCE RUN NPROC RETRAIN TEST_JOBS WINDOWS PARTS TB_PORT KIND METRIC
 COMP_GIVEN := $(filter command line environment,$(origin COMP))
 $(foreach v,$(USER_VARS),$(eval override $v := $$(value $v)))
 q = '$(subst ','\'',$1)'
@@ -73,7 +72,7 @@ PKG := $(subst -,_,$(COMP))
 export DATA SUBMISSIONS RUN
 
 CFG_ARGS := $(if $(CONFIG),--config=$(call q,$(CONFIG))) $(if $(PRE_ARGS),--args=$(call q,$(PRE_ARGS))) \
-	$(if $(ARGS),--args=$(call q,$(ARGS))) $(if $(N_SEEDS),--args=$(call q,n_seeds=$(N_SEEDS))) $(if $(call on,$(RETRAIN)),--retrain)
+	$(if $(ARGS),--args=$(call q,$(ARGS))) $(if $(call on,$(RETRAIN)),--retrain)
 OPTS = --data=$(call q,$(DATA)) --run=$(call q,$(RUN))
 # Paths may hold spaces (DATA="my data"): recipes quote them, and file targets escape them with `spaced`.
 spaced = $(subst $(space),\$(space),$1)
@@ -161,7 +160,7 @@ LAUNCH := $(if $(NPROC),$(PY) -m torch.distributed.run --standalone --nproc_per_
 $(TRAINED): $(TRAIN_CFG) $(FEATURES) $(TRAIN_CODE) | $(VENV_OK)
 	$(LAUNCH) -m pipelines train $(COMP) --data=$(call q,$(DATA)) $(CFG_ARGS)
 
-train: $(TRAINED) ## train run RUN (default: default) into data/COMP/runs/RUN (it keeps its settings; RETRAIN=1 replaces them); N_SEEDS=5; NPROC=2 torchrun
+train: $(TRAINED) ## train run RUN (default: default) into data/COMP/runs/RUN (it keeps its settings; RETRAIN=1 replaces them); NPROC=2 torchrun
 
 lr-find: $(FEATURES) | $(VENV_OK) ## lr finder: plot in data/COMP/runs/RUN/lr_find.png and a suggested lr
 	$(PY) -m pipelines lr-find $(COMP) $(OPTS) $(CFG_ARGS)
@@ -199,10 +198,9 @@ backtest: $(RAW) | $(VENV_OK) ## score the default chain on labelled data cut of
 all: $(SUBMISSION) ## the whole chain: download-or-sample, features, train, predict (never submits) [OUT=...]
 	@$(copy_out)
 
-DEMO_ARGS := epochs=20 lr=1e-2 bs=256
 demo: ## the whole Rossmann chain on the embedded sample, in data/demo/ and submissions/demo/
-	$(MAKE) --no-print-directory all COMP=rossmann DATA=data/demo SUBMISSIONS=submissions/demo RUN=demo PRE_ARGS=$(call q,$(DEMO_ARGS)) ARGS=$(call q,$(ARGS))
-	@echo "demo: validation RMSPE $$($(PY) -c 'import json; print(json.load(open("data/demo/rossmann/runs/demo/result.json"))["valid_rmspe"])'), submission submissions/demo/rossmann/demo.csv"
+	$(MAKE) --no-print-directory all COMP=rossmann DATA=data/demo SUBMISSIONS=submissions/demo RUN=demo ARGS=$(call q,$(ARGS))
+	@echo "demo: RMSPE on the 48-day holdout $$($(PY) -c 'import json; print(json.load(open("data/demo/rossmann/runs/demo/result.json"))["oof_rmspe"])'), submission submissions/demo/rossmann/demo.csv"
 
 test: $(VENV_OK) ## run the test suite (unit, end-to-end on the sample, real-data checks if ../shared/data exists); TEST_JOBS=0 serial
 	$(PY) -m pytest -n $(call q,$(TEST_JOBS)) --dist worksteal

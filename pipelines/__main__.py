@@ -119,7 +119,7 @@ def resolve_config(comp, args: argparse.Namespace, paths: Paths):
     """The step's config. The steps of a run (and its config and features) start from the run's own settings
     (pipelines/runs.py: run_settings); download, sample and backtest from the defaults."""
     # each group (the positional words, then each --args) may name a key once; a later group overrides an earlier
-    # one (make demo's own settings, then the user's ARGS, then N_SEEDS)
+    # one (make's PRE_ARGS, then the user's ARGS)
     merged: dict[str, str] = {}
     for group in (args.overrides, *(shlex.split(text) for text in args.args)):
         merged.update(configlib.parse_overrides(group))

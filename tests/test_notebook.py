@@ -19,7 +19,7 @@ from makes import make
 from pipelines.paths import ROOT
 
 CHAIN_PY = str(ROOT / os.environ["CHAIN_PY"]) if os.environ.get("CHAIN_PY") else sys.executable
-QUICK = "epochs=2 bs=256 layers=[64,32] lr=1e-2 gbdt_rounds=60 gbdt_leaves=15"
+QUICK = "net_epochs=2 net_bs=256 net_layers=[64,32] net_lr=1e-2 gbdt_rounds=60 gbdt_leaves=15 gbdt_seeds=1"
 
 
 def snapshot(folder: Path) -> dict:

@@ -1,28 +1,20 @@
-"""Rossmann Store Sales: predict daily sales of 1,115 German drug stores for 48 days (scored by RMSPE)."""
+"""Rossmann Store Sales (kaggle.com/c/rossmann-store-sales): daily sales of 1,115 German drug stores for 48 days,
+scored by RMSPE. A card on the generic tabular path (pipelines/tabular) with what is Rossmann's own: its feature
+function and closure factors (features.py), its settings and external tables (config.py), its embedded sample
+(sample.py). README.md: the figures and the decisions behind them."""
 
-from pipelines.registry import lazy_steps
-from pipelines.rossmann.backtest import BACKTEST
-from pipelines.rossmann.config import SPEC, RossmannConfig
-from pipelines.rossmann.features import build as build_features
+from pipelines.rossmann.config import CATEGORIES, DEFAULTS, UNUSED
+from pipelines.rossmann.config import SPEC as SPEC  # the files with their columns, the external tables, the sample
+from pipelines.rossmann.features import card_features, closure_adjust
+from pipelines.tabular import Card
 
-Config = RossmannConfig
-DISTRIBUTED = True  # `make train NPROC=2` runs the seeds data-parallel under torchrun
-
-
-def _model():
-    from pipelines.rossmann import model  # torch (~1 s, ~0.5 GB of memory): download and features never need it
-
-    return model
-
-
-def _report():
-    from pipelines.rossmann import report  # make report: the embedding map and permutation importance
-
-    return report
-
-
-train, lr_find, predict, submit = lazy_steps(_model, ("train", "lr_find", "predict", "submit"))
-(report_sections,) = lazy_steps(_report, ("report_sections",))
-HEADLINE = "valid_rmspe"  # make runs / make report: the blend's RMSPE on the validation days (lower is better)
-__all__ = ["HEADLINE", "BACKTEST", "DISTRIBUTED", "SPEC", "Config", "build_features", "train", "lr_find", "predict"]
-__all__ += ["submit", "report_sections"]
+CARD = Card(
+    slug="rossmann-store-sales",
+    metric="rmspe",
+    series=("Store",),
+    categories=CATEGORIES,  # numbers in the files that are categories (a weekday, a state holiday's code)
+    drop=UNUSED,  # built by the feature function, not used
+    features=card_features,  # the course's joins and engineered columns, the store levels (features.py)
+    adjust=closure_adjust,  # the RMSPE factors of the open days next to a store's refit (features.py)
+    defaults=DEFAULTS,  # the network and LightGBM settings measured for Rossmann (config.py)
+)

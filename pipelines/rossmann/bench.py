@@ -1,11 +1,12 @@
 """Rossmann benchmarks on the real data in ../shared/data/rossmann (skipped when absent):
-`python -m pipelines.bench rossmann [--repeats 3] [--parts data,throughput,all] [--seeds 5]`.
+`python -m pipelines.bench rossmann [--repeats 3] [--parts data,throughput,all]`.
 
 data:       wall time and peak memory of download and features, median of `--repeats`.
 throughput: training rows/s of the full network vs its dense layers alone (the ceiling), fp32 and bf16.
-all:        `make all` with an N-seed ensemble: wall time, peak memory, single and ensemble RMSPE.
+all:        `make all`: wall time, peak memory, the RMSPE on the 48-day holdout of the blend and each member.
 peers:      the network alone and LightGBM alone beside fastai's tabular_learner (course recipe) on the same
-            features and split: RMSPE, time, rows/s (needs `make peers-env`).
+            features and holdout: RMSPE, time, rows/s (needs `make peers-env`).
+autogluon:  the backtest beside AutoGluon-Tabular (pipelines/tabular/bench.py; needs `make autogluon-env`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from pipelines.bench import SHARED, report, run_measured
@@ -54,8 +56,7 @@ def bench_rossmann(repeats: int) -> None:
             shutil.rmtree(data, ignore_errors=True)
             downloads.append(run_measured(download_command(data, src)))
         for _ in range(repeats):
-            for sub in ("interim", "processed"):
-                shutil.rmtree(data / "rossmann" / sub, ignore_errors=True)
+            shutil.rmtree(data / "rossmann" / "processed", ignore_errors=True)
             feats.append(run_measured([py, "-m", "pipelines", "features", "rossmann", "--data", str(data)]))
         print(f"rossmann, real data (1,017,209 train + 41,088 test rows), median of {repeats}:")
         report("download (local zip + extras)", downloads)
@@ -76,25 +77,31 @@ def bench_rossmann_throughput(data: Path, repeats: int) -> None:
     """Training rows/s of the full network vs its dense layers alone (the ceiling), fp32 and bf16, same run."""
     import torch
 
+    from pipelines import registry
     from pipelines.paths import Paths
-    from pipelines.rossmann import RossmannConfig
-    from pipelines.rossmann.model import load_processed
+    from pipelines.tabular import net, steps
 
-    paths = Paths.for_comp("rossmann", data)
-    proc, frames = load_processed(paths, RossmannConfig())
-    print(f"rossmann training throughput (rows/s, batch 512, {torch.get_num_threads()} threads), median of {repeats}:")
+    comp, paths = registry.load("rossmann"), Paths.for_comp("rossmann", data)
+    cfg = comp.Config()
+    schema, _, proc = steps.load(paths, cfg)
+    frame = steps.read_feather(paths.processed / "train.feather")
+    y, ok = steps.targets(steps.get_metric(comp.CARD.metric), schema, frame)
+    rows = ok & (frame[steps.FOLD].to_numpy() != 0)
+    print(
+        f"rossmann training throughput (rows/s, batch {cfg.net_bs}, {torch.get_num_threads()} threads), median of {repeats}:"
+    )
     for amp in ("off", "bf16"):
-        _throughput(RossmannConfig(amp=amp), proc, frames, repeats)
+        learn, *_ = net.make_learner(
+            proc, frame[rows], y[rows], "regression", 1, "l2", replace(cfg, net_amp=amp), "bench"
+        )
+        _throughput(learn, cfg, repeats)
 
 
-def _throughput(cfg, proc, frames, repeats: int) -> None:
+def _throughput(learn, cfg, repeats: int) -> None:
     import torch
 
-    from pipelines.rossmann.model import make_learner
-
-    learn, *_ = make_learner(cfg, proc, frames, seed=0)
     learn.create_opt()
-    learn.peak_lrs, learn.schedule, learn.momentum, learn.n_iter = [cfg.lr], lambda p: 1.0, None, 10**6
+    learn.peak_lrs, learn.schedule, learn.momentum, learn.n_iter = [cfg.net_lr], lambda p: 1.0, None, 10**6
     batches = list(iter(learn.train_dl))[:240]
     learn.model.train()
 
@@ -128,65 +135,70 @@ def _throughput(cfg, proc, frames, repeats: int) -> None:
     )
 
 
-def bench_rossmann_all(data: Path, n_seeds: int) -> None:
-    """`make all` on the real data with an N-seed ensemble: wall time, peak memory, single and ensemble RMSPE."""
+def bench_rossmann_all(data: Path) -> None:
+    """`make all` on the real data: wall time, peak memory, the holdout RMSPE of the blend and of each member."""
     import json
 
-    for sub in ("interim", "processed"):  # time the whole chain, features included
-        shutil.rmtree(data / "rossmann" / sub, ignore_errors=True)
-    env = {"DATA": str(data)}
+    shutil.rmtree(data / "rossmann" / "processed", ignore_errors=True)  # time the whole chain, features included
+    subs = f"SUBMISSIONS={data.parent / 'subs'}"
     wall, peak = run_measured(
-        [
-            "make",
-            "--no-print-directory",
-            "all",
-            "COMP=rossmann",
-            f"DATA={data}",
-            "RUN=bench",
-            f"N_SEEDS={n_seeds}",
-            f"SUBMISSIONS={data.parent / 'subs'}",
-        ],
-        env,
+        ["make", "--no-print-directory", "all", "COMP=rossmann", f"DATA={data}", "RUN=bench", subs]
     )
-    summary = json.loads((data / "rossmann" / "runs" / "bench" / "result.json").read_text())
-    singles = [r["valid_rmspe"] for r in summary["per_seed"]]
-    print(f"make all (features -> {n_seeds} seeds -> submission): wall {wall / 60:.1f} min, peak {peak:.2f} GB")
+    result = json.loads((data / "rossmann" / "runs" / "bench" / "result.json").read_text())
+    members = ", ".join(f"{name} {score:.4f}" for name, score in result["members"].items())
+    print(f"make all (features -> train -> submission): wall {wall / 60:.1f} min, peak {peak:.2f} GB")
     print(
-        f"  valid RMSPE (2015-06-14..07-31): seed 0 {singles[0]:.4f}; seeds {min(singles):.4f}..{max(singles):.4f}"
-        f" (mean {statistics.mean(singles):.4f}); {n_seeds}-seed average {summary['valid_rmspe']:.4f}"
+        f"  RMSPE on the 48-day holdout (chose the blend's weights out of fold): {result['oof_rmspe']:.4f}; {members}"
     )
-    print(
-        f"  per seed: {summary['per_seed'][0]['train_seconds']:.0f} s training, {summary['per_seed'][0]['precision']}"
-    )
+    print(f"  seconds per member (fit and refit): {result['member_seconds']}")
 
 
 PEERS_PYTHON = ROOT / ".venv-peers" / "bin" / "python"
 
 
+def holdout_rmspe(data: Path, run: str) -> float:
+    """The RMSPE of a one-member run's raw predictions (no shift) on the 48-day holdout (processed train rows of fold
+    0 with sales, as Kaggle scores), from its oof.feather."""
+    import numpy as np
+    import pandas as pd
+
+    from models.metrics import rmspe
+
+    sales = pd.read_feather(data / "rossmann" / "processed" / "train.feather", columns=["Sales", "_fold"])
+    pred = pd.read_feather(data / "rossmann" / "runs" / run / "oof.feather")["0"].to_numpy()
+    held = (sales._fold == 0).to_numpy() & (sales.Sales > 0).to_numpy()
+    return rmspe(np.exp(pred[held]), sales.Sales.to_numpy()[held])
+
+
 def bench_peers(data: Path) -> None:
-    """Ours (the network alone, and the boosting member alone) beside fastai's tabular_learner with the course
-    recipe, on the same processed features and split, in one run: validation RMSPE, wall time and rows/s."""
+    """Ours (the network alone, and LightGBM alone) beside fastai's tabular_learner with the course recipe, on the
+    same processed features and holdout, in one run: holdout RMSPE (no shift), training time and rows/s."""
     import json
+
+    import pandas as pd
 
     py = sys.executable
     if not PEERS_PYTHON.is_file():
         print(f"peers skipped: no {PEERS_PYTHON} (make peers-env installs fastai 2.8.12 there)")
         return
-    train = [py, "-m", "pipelines", "train", "rossmann", "--data", str(data)]
+    train = [py, "-m", "pipelines", "train", "rossmann", "--data", str(data), "refit=false", "gbdt_embeddings=[]"]
     runs = {
-        "ours: network, bf16 auto (default)": ["members=[nn]", "refit=false"],
-        "ours: network, fp32 (amp=off)": ["members=[nn]", "refit=false", "amp=off"],
-        "ours: LightGBM alone, no embeddings": ["members=[gbdt]", "gbdt_embeddings=[]", "refit=false"],
+        "ours: network, bf16 auto (default)": ["members=[net]"],
+        "ours: network, fp32 (net_amp=off)": ["members=[net]", "net_amp=off"],
+        "ours: LightGBM alone, no embeddings": ["members=[gbdt]"],
     }
     rows = []
     for i, (name, args) in enumerate(runs.items()):
-        wall, peak = run_measured([*train, *args], {"RUN": f"peer{i}"})
-        result = json.loads((data / "rossmann" / "runs" / f"peer{i}" / "result.json").read_text())
-        seed = (result.get("per_seed") or [{}])[0]
-        seconds = seed.get("train_seconds") or result.get("gbdt", {}).get("train_seconds")
-        speed = seed["rows"] * seed["epochs"] / seconds if seed else None
-        rmspe = seed["valid_rmspe_raw"] if seed else result["gbdt"]["valid_rmspe_raw"]
-        rows.append((name, rmspe, seconds, speed, wall, peak))
+        run = f"peer{i}"
+        run_measured([*train, "--run", run, *args])
+        result = json.loads((data / "rossmann" / "runs" / run / "result.json").read_text())
+        epochs = data / "rossmann" / "runs" / run / "net-holdout" / "metrics.csv"
+        if epochs.is_file():  # the network: its epochs' own clock
+            metrics = pd.read_csv(epochs)
+            seconds, speed = float(metrics.time_s.sum()), float(metrics.rows_per_s.median())
+        else:
+            seconds, speed = result["member_seconds"]["gbdt"], None
+        rows.append((name, holdout_rmspe(data, run), seconds, speed))
     out = subprocess.run(
         [str(PEERS_PYTHON), "-m", "pipelines.rossmann.peer_fastai", str(data), "5"],
         cwd=ROOT,
@@ -195,22 +207,14 @@ def bench_peers(data: Path) -> None:
         check=True,
     )
     fastai = json.loads(out.stdout.strip().splitlines()[-1])
-    rows.append(
-        (
-            "fastai 2.8.12 tabular_learner, course recipe (5 epochs)",
-            fastai["valid_rmspe"],
-            fastai["train_seconds"],
-            fastai["rows_per_s"],
-            None,
-            None,
-        )
-    )
-    base = next(r[3] for r in rows if r[0].startswith("fastai"))
-    print("rossmann peers on the same features and split (validation = last 48 days; RMSPE before any shift):")
+    name = "fastai 2.8.12 tabular_learner, course recipe (5 epochs)"
+    rows.append((name, fastai["valid_rmspe"], fastai["train_seconds"], fastai["rows_per_s"]))
+    base = rows[-1][3]
+    print("rossmann peers on the same features and holdout (the last 48 days; RMSPE before any shift):")
     print(f"  {'':<58}{'RMSPE':>8}{'train s':>9}{'rows/s':>10}{'vs fastai':>10}")
-    for name, rmspe, seconds, speed, *_ in rows:
+    for name, score, seconds, speed in rows:
         ratio = f"{speed / base:.2f}x" if speed else "-"
-        print(f"  {name:<58}{rmspe:8.4f}{seconds:9.0f}{(f'{speed:,.0f}' if speed else '-'):>10}{ratio:>10}", flush=True)
+        print(f"  {name:<58}{score:8.4f}{seconds:9.0f}{(f'{speed:,.0f}' if speed else '-'):>10}{ratio:>10}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -219,28 +223,30 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--parts",
         default="data,throughput,all",
-        help="comma list of: data, throughput, all, peers (fastai side by side)",
+        help="comma list of: data, throughput, all, peers (fastai side by side), autogluon",
     )
-    parser.add_argument("--seeds", type=int, default=5, help="ensemble size for the `all` part")
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
     parts = set(args.parts.split(","))
     if "data" in parts:
         bench_rossmann(args.repeats)
     src = SHARED / "rossmann"
-    if not (src / "rossmann-store-sales.zip").is_file() or not parts & {"throughput", "all", "peers"}:
-        return
-    with tempfile.TemporaryDirectory(prefix="bench-rossmann-") as tmp:
-        data = Path(tmp) / "data"
-        py = sys.executable
-        run_measured(download_command(data, src))
-        if parts & {"throughput", "peers"}:
-            run_measured([py, "-m", "pipelines", "features", "rossmann", "--data", str(data)])
-        if "throughput" in parts:
-            bench_rossmann_throughput(data, args.repeats)
-        if "peers" in parts:
-            bench_peers(data)
-        if "all" in parts:
-            bench_rossmann_all(data, args.seeds)
+    if (src / "rossmann-store-sales.zip").is_file() and parts & {"throughput", "all", "peers"}:
+        with tempfile.TemporaryDirectory(prefix="bench-rossmann-") as tmp:
+            data = Path(tmp) / "data"
+            py = sys.executable
+            run_measured(download_command(data, src))
+            if parts & {"throughput", "peers"}:
+                run_measured([py, "-m", "pipelines", "features", "rossmann", "--data", str(data)])
+            if "throughput" in parts:
+                bench_rossmann_throughput(data, args.repeats)
+            if "peers" in parts:
+                bench_peers(data)
+            if "all" in parts:
+                bench_rossmann_all(data)
+    if "autogluon" in parts:  # the backtest beside AutoGluon, in the project's data folder (as make backtest)
+        from pipelines.tabular import bench
+
+        bench.main(["rossmann", *rest])
 
 
 if __name__ == "__main__":

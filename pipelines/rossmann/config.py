@@ -1,15 +1,12 @@
-"""Rossmann's files, columns and default configuration (plain data; override with CONFIG=file.toml or ARGS)."""
+"""Rossmann's files and what its card says beyond the generic path: the raw columns and their types, the external
+tables, the categories that are numbers in the files, the columns built but not used, and the settings that
+differ from the tabular kind's defaults (each with the reason measured for it)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
-from models.gbdt import GBDTParams
-from pipelines.config import setting
 from pipelines.download import DataSpec
-from pipelines.submit import number
 
 # Column dtypes pinned at read time: pandas infers StateHoliday as int when a chunk holds only "0".
 RAW_DTYPES = {
@@ -77,9 +74,6 @@ RAW_DTYPES = {
         "WindDirDegrees": "int64",
     },
 }
-# What Kaggle scores: Sales per Id, a finite number >= 0.
-# The largest daily sales in train.csv are 41,551: a million is a bound no forecast should reach.
-SUBMISSION_COLUMNS = {"Sales": number(ge=0, le=1e6)}
 COMPETITION_FILES = ("train.csv", "test.csv", "store.csv", "sample_submission.csv")
 EXTRA_FILES = ("store_states.csv", "state_names.csv", "googletrend.csv", "weather.csv")
 
@@ -99,13 +93,12 @@ SPEC = DataSpec(
     max_bytes=2 << 30,  # the real files with the external tables are about 45 MB
 )
 
-# The course's variables (fast.ai lesson 6 / v1 rossmann notebook), plus Promo2Active.
-CAT_NAMES = [
-    "Store",
+
+# Columns that are categories though the files (or the feature function) hold numbers: the card's categories=.
+# The course's (fast.ai lesson 6 / v1 rossmann notebook) plus Promo2Active and the days next to events; Store is a
+# series key (a category already), and the date's parts are the card's own (add_datepart).
+CATEGORIES = (
     "DayOfWeek",
-    "Year",
-    "Month",
-    "Day",
     "StateHoliday",
     "CompetitionMonthsOpen",
     "Promo2Weeks",
@@ -115,7 +108,6 @@ CAT_NAMES = [
     "CompetitionOpenSinceYear",
     "Promo2SinceYear",
     "State",
-    "Week",
     "Events",
     "Promo_fw",
     "Promo_bw",
@@ -131,44 +123,10 @@ CAT_NAMES = [
     # holidays from the distance alone (README.md, decisions)
     "BeforeStateHolidayNear",
     "AfterStateHolidayNear",
-]
-CONT_NAMES = [
-    "CompetitionDistance",
-    "Max_TemperatureC",
-    "Mean_TemperatureC",
-    "Min_TemperatureC",
-    "Max_Humidity",
-    "Mean_Humidity",
-    "Min_Humidity",
-    "Max_Wind_SpeedKm_h",
-    "Mean_Wind_SpeedKm_h",
-    "CloudCover",
-    "trend",
-    "trend_DE",
-    "AfterPromo",
-    "BeforePromo",
-    "AfterStateHoliday",
-    # capped at 14 days, and so is BeforeSchoolHoliday (features.BEFORE_CAP: the data's end censors them; README.md)
-    "BeforeStateHoliday",
-    "AfterSchoolHoliday",
-    "BeforeSchoolHoliday",
-    "Promo",
-    "SchoolHoliday",
-    # the six distances above as log(1 + days) too: the network cannot resolve a day near an event in months-long
-    # gaps read normalized (README.md, decisions)
-    *[f"{side}{ev}Log" for ev in ("Promo", "StateHoliday", "SchoolHoliday") for side in ("After", "Before")],
-    # each store's level on each weekday over the 364 days ending level_lag days before the row (features.py);
-    # LightGBM only (nn_exclude)
-    "StoreDowLevel",
-    # each store's mean log sales over level_window days ending level_lag days before the row: its drift
-    "StoreLevel",
-    # each store's log sales relative to the day's mean over all stores, over the 28 days ending at the row's
-    # forecast origin (features.add_series_levels; README.md, decisions)
-    "StoreRecent",
-]
-# Built for every run but not used by default: the winners' candidates that did not help LightGBM on both backtest
-# windows beyond seed noise (README.md, decisions). Add one with ARGS='cont_names=[...,"PromoDay"]' to try.
-OPTIONAL_CONT_NAMES = [
+)
+# Built by the feature function but not used (the card's drop=): the winners' candidates that did not help LightGBM
+# on both backtest windows beyond seed noise (README.md, decisions). Take one out of this list to try it.
+UNUSED = (
     "PromoDay",
     *[f"{ev}_{w}_week" for ev in ("Promo", "StateHoliday", "SchoolHoliday") for w in ("last", "this", "next")],
     "DaysToMonthEnd",
@@ -178,119 +136,35 @@ OPTIONAL_CONT_NAMES = [
     "AfterLongClosed",
     "BeforeLongClosed",
     "OriginDays",
-]
+)
 
 
-@dataclass
-class RossmannConfig:
-    """Everything that shapes a Rossmann run (`make config COMP=rossmann` lists it); the fields with
-    step="features" are the ones the feature step depends on."""
-
-    # --- features ---
-    # validation = the last N days of train (the test period's length); 0 = no hold-out
-    valid_days: int = setting(48, ge=0, le=3650, step="features")
-    # the categorical columns both members read (config.CAT_NAMES)
-    cat_names: list[str] = setting(factory=lambda: list(CAT_NAMES), step="features")
-    # the continuous columns both members read (config.CONT_NAMES; config.OPTIONAL_CONT_NAMES may be added)
-    cont_names: list[str] = setting(factory=lambda: list(CONT_NAMES), step="features")
-    event_window: int = setting(7, ge=1, step="features")  # days in the backward/forward event-count windows
-    # StoreLevel looks back from this many days before each row (>= the test horizon: no leak)
-    level_lag: int = setting(48, ge=0, le=3650, step="features")
-    level_window: int = setting(91, ge=1, step="features")  # days of the store's log sales StoreLevel averages
-
-    # --- model: entity embeddings + MLP (fast.ai course defaults) ---
-    # hidden layer widths of the entity-embedding network
-    layers: list[int] = setting(factory=lambda: [1000, 500], ge=1)
-    # dropout after each hidden layer: stronger than the course's [0.001, 0.01], which overfit the real data
-    ps: list[float] = setting(factory=lambda: [0.1, 0.3], ge=0, lt=1)
-    emb_drop: float = setting(0.1, ge=0, lt=1)  # dropout on the concatenated embeddings
-    emb_sizes: list[str] = setting(factory=list)  # overrides of the width rule, e.g. ["Store=50"]
-    y_range_mult: float = setting(1.2, gt=0)  # sigmoid output on [0, y_range_mult * log(max Sales)]
-    # processed columns the network leaves out (LightGBM reads them all): StoreDowLevel helps the trees, not the
-    # network (README.md, decisions)
-    nn_exclude: list[str] = setting(factory=lambda: ["StoreDowLevel"], member="nn")
-
-    # --- training ---
-    # "sales": Open==1 and Sales>0 (as the course); "open": every open day
-    train_rows: Literal["sales", "open"] = "sales"
-    epochs: int = setting(10, ge=1, le=1000)  # the course's 5 underfit the real data; 15 was no better
-    # peak lr of the one cycle (the course's 1e-3 scored worse on the real data)
-    lr: float = setting(3e-3, gt=0, le=10)
-    schedule: Literal["one_cycle", "sgdr", "constant"] = "one_cycle"  # one_cycle | sgdr | constant
-    pct_start: float = setting(0.25, gt=0, lt=1)  # one_cycle: share of training spent warming up
-    cycle_len: int = setting(1, ge=1)  # sgdr: epochs of the first cycle
-    cycle_mult: int = setting(2, ge=1)  # sgdr: each cycle this many times longer than the last
-    bs: int = setting(512, ge=2, le=1 << 20)  # rows per batch
-    wd: float = setting(0.2, ge=0)  # decoupled weight decay (AdamW), not applied to biases and BatchNorm
-    adam_eps: float = setting(1e-5, gt=0)  # AdamW's epsilon
-    clip: float = setting(0.0, ge=0)  # max gradient norm; 0 = off
-    seed: int = setting(0, ge=0, result=False)  # the first seed; each seed's run records its own
-    # networks with seeds seed..seed+n_seeds-1, averaged in log space; 2 gain a little for about 16 more minutes
-    # (README.md, decisions)
-    n_seeds: int = setting(1, ge=1, result=False)
-    device: str = "auto"  # auto = CUDA, then MPS, then CPU
-    # auto = bf16 autocast on CUDA and on CPUs with AMX or AVX512-BF16; gpu: on CUDA only; off; bf16; fp16 (GPU)
-    amp: Literal["auto", "gpu", "off", "bf16", "fp16"] = "auto"
-    # continue an interrupted run from its last checkpoint when the config matches
-    resume: bool = setting(True, result=False)
-    # --- ensemble: members, refit, blend (pipelines/ensemble.py) ---
-    # nn: the seeds of the network above, averaged; gbdt: gradient-boosted trees (LightGBM) on the same
-    # processed features plus the first seed's embeddings. Blend weights are fitted on the validation days.
-    members: list[Literal["nn", "gbdt"]] = setting(factory=lambda: ["nn", "gbdt"], member="ensemble")
-    # after validating, retrain every member on all rows (validation days included) with the same epochs /
-    # boosting rounds; the submission comes from the refit members (validation scores from the first fit)
-    refit: bool = setting(True, member="ensemble")
-    # at most: early stopping on the validation days picks fewer
-    gbdt_rounds: int = setting(5000, ge=1, le=1_000_000, member="gbdt")
-    gbdt_lr: float = setting(0.1, gt=0, member="gbdt")  # LightGBM's learning rate
-    gbdt_leaves: int = setting(127, ge=2, member="gbdt")  # LightGBM's num_leaves
-    gbdt_min_leaf: int = setting(100, ge=1, member="gbdt")  # LightGBM's min_data_in_leaf
-    # share of the features each tree sees (feature_fraction)
-    gbdt_colsample: float = setting(0.7, gt=0, le=1, member="gbdt")
-    # share of the rows each tree sees (bagging_fraction)
-    gbdt_subsample: float = setting(0.8, gt=0, le=1, member="gbdt")
-    # LightGBM models with seeds seed, seed+1, ... (other row and column samples), each early-stopped on its own,
-    # their log predictions averaged; two at lr 0.1 beat one at 0.05 for the same time (README.md, decisions)
-    gbdt_seeds: int = setting(2, ge=1, member="gbdt")
-    # categorical columns whose learned network embeddings join the boosting member's features (Guo &
-    # Berkhahn 2016, the 3rd-place Rossmann solution: embeddings as features help every learner)
-    gbdt_embeddings: list[str] = setting(factory=lambda: ["Store"], member="gbdt")
-    # > 0: each of those embeddings enters as its top N principal components (models.tabular.principal_components)
-    # instead of its every dimension, the same blend in half the time (README.md, decisions); 0 = every one
-    gbdt_embedding_dims: int = setting(8, ge=0, member="gbdt")
-    # RMSPE-optimal point prediction from a log-space model: with log residuals ~ N(0, s2), the ratio c that
-    # minimises E[(1 - c*exp(pred)/y)^2] is exp(-1.5 * s2). The submission's shift takes s2 from the validation
-    # predictions (of the blend, or of the one member), beside the blend weights; without validation days, from
-    # the training rows (each seed's own figure in per_seed always takes it from a sample of its training rows).
-    rmspe_shift: bool = True
-    # with rmspe_shift: the open days this many days before / after a closure of 5+ days (a refit; Open is known
-    # for the test days) get their own RMSPE factor, fitted on the training rows before the validation days
-    # (members.closure_factors; README.md, decisions); 0 = off
-    closure_days: int = setting(7, ge=0, member="ensemble")
-
-
-def card_defaults() -> dict:
-    """This package's network and LightGBM settings as a tabular card's `defaults=` (pipelines/tabular), for
-    Rossmann as a card with `features.card_features` (pipelines/rossmann/README.md: its backtest beside this
-    package's)."""
-    c = RossmannConfig()
-    net = {"layers": c.layers, "ps": c.ps, "emb_drop": c.emb_drop, "epochs": c.epochs, "bs": c.bs, "lr": c.lr}
-    net |= {"wd": c.wd, "exclude": c.nn_exclude, "amp": c.amp}
-    gbdt = {k: getattr(c, f"gbdt_{k}") for k in ("lr", "leaves", "min_leaf", "colsample", "subsample", "seeds")}
-    gbdt |= {"embeddings": c.gbdt_embeddings, "embedding_dims": c.gbdt_embedding_dims}
-    gbdt["early_stopping"] = GBDTParams().early_stopping  # this package names no gbdt_early_stopping: LightGBM's here
-    return {**{f"net_{k}": v for k, v in net.items()}, **{f"gbdt_{k}": v for k, v in gbdt.items()}}
-
-
-def net_columns(cfg: RossmannConfig, proc) -> tuple[list[str], list[str]]:
-    """The categorical and continuous columns the network reads, in order: every processed one (`proc`, a
-    features.TabularProcessor) but `nn_exclude`. The boosting member reads them all."""
-    known = {*proc.all_cat_names, *proc.cont_names, *CAT_NAMES, *CONT_NAMES, *OPTIONAL_CONT_NAMES}
-    unknown = sorted(set(cfg.nn_exclude) - known)  # a known column this run does not build: nothing to leave out
-    if unknown:
-        raise ValueError(
-            f"nn_exclude={cfg.nn_exclude}: {unknown} not a feature column; name columns of cat_names or "
-            f"cont_names ({', '.join(proc.all_cat_names + proc.cont_names)})"
-        )
-    keep = lambda names: [c for c in names if c not in cfg.nn_exclude]
-    return keep(proc.all_cat_names), keep(proc.cont_names)
+# The settings where Rossmann differs from the tabular kind's defaults (`make config COMP=rossmann` lists every
+# one), measured on the backtest (README.md, decisions): the card's `defaults=`.
+DEFAULTS = {
+    # the network: the course's 1000-500 layers; dropout stronger than the course's [0.001, 0.01] and 0.04, which
+    # overfit the real data; 10 epochs (5 underfit, 15 no better) at lr 3e-3 (1e-3 scored worse); batch 512
+    "net_layers": [1000, 500],
+    "net_ps": [0.1, 0.3],
+    "net_emb_drop": 0.1,
+    "net_epochs": 10,
+    "net_bs": 512,
+    "net_lr": 3e-3,
+    "net_wd": 0.2,
+    # StoreDowLevel helps the trees, not the network (0.1060 -> 0.1135 with it)
+    "net_exclude": ["StoreDowLevel"],
+    # bf16 autocast on AMX / AVX512-BF16 CPUs and on CUDA: 1.35-1.4x the fp32 step at equal RMSPE
+    "net_amp": "auto",
+    # LightGBM: two seeds at lr 0.1 beat one at 0.05 for the same time; larger leaves for a million rows
+    "gbdt_lr": 0.1,
+    "gbdt_leaves": 127,
+    "gbdt_min_leaf": 100,
+    "gbdt_colsample": 0.7,
+    "gbdt_subsample": 0.8,
+    "gbdt_seeds": 2,
+    "gbdt_early_stopping": 100,
+    # the network's Store embedding as LightGBM's features (Guo & Berkhahn 2016, 3rd place), its top 8
+    # principal components: the same blend in half the time of every dimension
+    "gbdt_embeddings": ["Store"],
+    "gbdt_embedding_dims": 8,
+}

@@ -1,25 +1,19 @@
-"""Rossmann feature pipeline: raw CSVs -> joined interim tables -> processed, model-ready Feather tables.
-
-The course's recipe, vectorised: the store, state, Google-trend and weather joins; date parts;
-competition-open and Promo2 durations; days since/until (also as log(1 + days); until a state or school holiday
-capped at 14) and 7-day counts of Promo, StateHoliday and SchoolHoliday per store (computed over train and test
-together, so the first test days see the last train events); then FillMissing/Categorify/Normalize fit on the
-training split only.
+"""Rossmann's feature function, the card's `features=` (pipelines/rossmann/__init__.py): the course's recipe,
+vectorised: the store, state, Google-trend and weather joins; competition-open and Promo2 durations; days since /
+until (also as log(1 + days); until a state or school holiday capped at 14) and 7-day counts of Promo, StateHoliday
+and SchoolHoliday per store (over train and test together, so the first test days see the last train events); the
+store levels; the candidates of the winners' write-ups. The date's parts, Categorify, FillMissing and Normalize are
+the generic path's. Also the card's `adjust=`: the RMSPE factors of the days next to a store's refit.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from features import (
-    TabularProcessor,
-    add_datepart,
     add_event_counts,
     add_event_durations,
     add_run_position,
@@ -29,24 +23,14 @@ from features import (
     long_runs,
     week_start,
 )
-from features.events import YEAR_AGO_LAG
-from features.io import cached, read_feather, write_feather
-from pipelines.paths import Paths
-from pipelines.rossmann.config import CAT_NAMES, RAW_DTYPES, RossmannConfig
-from pipelines.runs import write_features_stamp
+from pipelines.rossmann.config import RAW_DTYPES
 
 EVENTS = ["Promo", "StateHoliday", "SchoolHoliday"]
 WEATHER_COLS = [c for c in RAW_DTYPES["weather.csv"] if c not in ("file", "Date")]
 LONG_CLOSURE = 5  # closed days in a row that make a refit: longer than a Sunday next to holidays (at most 4)
-CAPPED_EVENTS = ["StateHoliday", "SchoolHoliday"]  # their Before<event> is capped at BEFORE_CAP (see build_joined)
+CAPPED_EVENTS = ["StateHoliday", "SchoolHoliday"]  # their Before<event> is capped at BEFORE_CAP (see add_features)
 BEFORE_CAP = 14  # days until the next such event beyond this (or with no later one in the data) read as this
 LONG_CLOSURE_CAP = 30  # After/BeforeLongClosed beyond this many days (or with no such closure) read as this
-CLOSURE_DAYS = ("BeforeLongClosed", "AfterLongClosed")  # kept in the processed tables as Days<name>
-# Code whose change invalidates the interim cache (make tracks the same files for the processed step).
-CODE = [Path(__file__), *sorted((Path(__file__).parents[2] / "features").glob("*.py"))]
-# Hashed once, as this module is imported: the cache key names the code that runs, even when the files are
-# edited while a long run is under way (hashing them at build time labelled old code's output as new).
-CODE_HASH = hashlib.sha256(b"".join(f.read_bytes() for f in CODE)).digest()
 
 
 def read_raw(raw: Path, name: str) -> pd.DataFrame:
@@ -123,39 +107,23 @@ def add_since_features(df: pd.DataFrame) -> pd.DataFrame:
     )
 
 
-def build_joined(
-    raw: Path, event_window: int = 7, level_lag: int = 48, level_window: int = 91
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Raw CSVs -> (train, test) frames with every join and engineered column, before the procs."""
-    train, test = read_raw(raw, "train.csv"), read_raw(raw, "test.csv")
-    return add_features(train, test, raw, event_window, level_lag, level_window)
-
-
-# The card's categories= (CAT_NAMES that are numbers in the files; the card's own date parts and series key aside).
-CARD_CATEGORIES = tuple(c for c in CAT_NAMES if c not in ("Store", "Year", "Month", "Day", "Week"))
-
-
 def card_features(train: pd.DataFrame, test: pd.DataFrame, raw: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Rossmann's features as a tabular card's feature function (`Card(features=card_features)`, without
-    `tables=`: it joins store.csv itself): the frames as the card read them, typed as `read_raw` types them; the
-    date's parts are the card's (add_datepart), so they are left out here."""
+    """The card's `features=`: train.csv and test.csv's frames as the card read them, typed as `read_raw` types
+    them, with every join (the other raw CSVs of `raw`) and engineered column."""
     typed = []
     for frame, name in ((train, "train.csv"), (test, "test.csv")):
         dtypes = {c: t for c, t in RAW_DTYPES[name].items() if c in frame.columns and c != "Date"}
         typed.append(frame.astype(dtypes).assign(Date=pd.to_datetime(frame["Date"], format="%Y-%m-%d")))
-    return add_features(*typed, raw, datepart=False)
+    return add_features(*typed, raw)
 
 
 def add_features(
-    train: pd.DataFrame,
-    test: pd.DataFrame,
-    raw: Path,
-    event_window: int = 7,
-    level_lag: int = 48,
-    level_window: int = 91,
-    datepart: bool = True,
+    train: pd.DataFrame, test: pd.DataFrame, raw: Path, event_window: int = 7, level_window: int = 91
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """train.csv and test.csv's frames -> with every join (the other raw CSVs) and engineered column."""
+    """train.csv and test.csv's typed frames -> with every join (the other raw CSVs) and engineered column. The
+    store levels look back from the test's horizon (its days, 48 on Kaggle): the holdout, as long as the test, and
+    the test itself see no sales of their own days."""
+    level_lag = (test.Date.max() - test.Date.min()).days + 1
     store = prepare_store(read_raw(raw, "store.csv"), read_raw(raw, "store_states.csv"))
     weather = join_df(
         read_raw(raw, "weather.csv"),
@@ -171,8 +139,6 @@ def add_features(
     test = test.assign(Open=test.Open.fillna(1).astype("int64"))  # blank Open in test: assume open
     df = pd.concat([train.assign(_test=False), test.assign(_test=True)], ignore_index=True)
     df["StateHoliday"] = df.StateHoliday != "0"
-    if datepart:
-        df = add_datepart(df, "Date", drop=False)
     df = join_df(df, store, "Store", names=("train+test", "store.csv"))
     df["WeekStart"] = week_start(df.Date)
     df = join_df(df, gt_state, ["State", "WeekStart"], names=("train+test", "googletrend.csv (states)"))
@@ -287,85 +253,3 @@ CLOSURE_NEAR = 7  # days before / after a long closure whose open days get their
 def closure_adjust(fit: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
     """The card's `adjust=`: each row's log closure factor (`closure_factors` fitted on the labelled rows `fit`)."""
     return closure_offsets(rows, closure_factors(fit, CLOSURE_NEAR))
-
-
-def cache_key(paths: Paths, extra: dict) -> str:
-    """Hash of the raw data's provenance, the feature code and the given settings: the cache key."""
-    h = hashlib.sha256(paths.source_stamp.read_bytes())
-    h.update(CODE_HASH)
-    h.update(json.dumps(extra, sort_keys=True).encode())
-    return h.hexdigest()[:16]
-
-
-def save_joined(frames: tuple[pd.DataFrame, pd.DataFrame], path: Path) -> None:
-    """interim/{train,test}.feather (`path` is the first)."""
-    for frame, name in zip(frames, ("train", "test"), strict=True):
-        write_feather(frame, path.with_name(f"{name}.feather"))
-    print(f"interim: wrote {path.parent}/{{train,test}}.feather ({len(frames[0]):,} + {len(frames[1]):,} rows)")
-
-
-def load_joined(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
-    frames = read_feather(path), read_feather(path.with_name("test.feather"))
-    print(f"interim: reusing {path.parent} (inputs and feature code unchanged)")
-    return frames
-
-
-def split_valid(train: pd.DataFrame, valid_days: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Time-based hold-out: the last `valid_days` calendar days of train (never shuffled across the cut)."""
-    if valid_days <= 0:
-        return train, train.iloc[:0]
-    cut = train.Date.max() - pd.Timedelta(days=valid_days - 1)
-    is_valid = train.Date >= cut
-    return train[~is_valid], train[is_valid]
-
-
-def build(paths: Paths, cfg: RossmannConfig) -> dict:
-    """Build (or reuse) interim/{train,test}.feather, then processed/{train,valid,test}.feather and procs.json."""
-    t0 = time.perf_counter()
-    lags = {"StoreLevel": cfg.level_lag, "StoreDowLevel": cfg.level_lag, "StoreYearAgo": YEAR_AGO_LAG}
-    lags["StoreRecent"] = cfg.level_lag  # its simulated origins are level_lag days apart
-    for col, lag in lags.items():
-        if col in cfg.cont_names + cfg.cat_names and cfg.valid_days > lag:
-            fix = f"Set level_lag >= valid_days (ARGS='level_lag={cfg.valid_days}')" if lag == cfg.level_lag else ""
-            raise ValueError(
-                f"valid_days={cfg.valid_days} > the {lag}-day lag of {col}: it would see validation sales. "
-                + (fix or f"Leave {col} out of cont_names or hold out at most {lag} days.")
-            )
-    settings = {"event_window": cfg.event_window, "level_lag": cfg.level_lag, "level_window": cfg.level_window}
-    # the joined tables, rebuilt when the raw download, the feature code or these settings change
-    key = cache_key(paths, settings)
-    compute = lambda: build_joined(paths.raw, **settings)
-    train, test = cached(paths.interim / "train.feather", key, compute, save_joined, load_joined)
-
-    fit_part, valid_part = split_valid(train, cfg.valid_days)
-    if fit_part.empty:
-        days = train.Date.nunique()
-        raise ValueError(
-            f"valid_days={cfg.valid_days} holds out every one of the {days} days of train.csv, leaving no rows "
-            f"to train on; hold out fewer (e.g. ARGS='valid_days=48'). Nothing was written to processed/."
-        )
-    proc = TabularProcessor(cfg.cat_names, cfg.cont_names).fit(fit_part)
-    keep = ["Date", "Sales", "Customers", "Open", "Id"]
-    outputs = {"train": fit_part, "valid": valid_part, "test": test}
-    for name, frame in outputs.items():
-        done = proc.transform(frame)
-        cols = [c for c in keep if c in done.columns] + proc.all_cat_names + proc.cont_names
-        # The days to / from a long closure in days (not normalized: a model input of the same name may be), for
-        # the RMSPE factors of the rows around one (members.closure_factors).
-        raw_days = {f"Days{c}": frame[c].to_numpy() for c in CLOSURE_DAYS}
-        write_feather(done[cols].assign(**raw_days), paths.processed / f"{name}.feather")
-    proc.save(paths.processed / "procs.json")
-    summary = write_features_stamp(
-        paths,
-        cfg,
-        rows={k: len(v) for k, v in outputs.items()},
-        dates={k: [str(v.Date.min().date()), str(v.Date.max().date())] for k, v in outputs.items() if len(v)},
-        cat_names=proc.all_cat_names,
-        cont_names=proc.cont_names,
-        cardinality=proc.categorify.cardinality(),
-        seconds=round(time.perf_counter() - t0, 2),
-    )
-    for name, n in summary["rows"].items():
-        span = " .. ".join(summary["dates"].get(name, ["-"]))
-        print(f"processed: {paths.processed / (name + '.feather')}  {n:,} rows  {span}")
-    return summary

@@ -1,10 +1,10 @@
 """The fastai peer of the Rossmann benchmark: fastai 2.8's `tabular_learner` with the course recipe, trained on
-this project's own processed features and split (never imported by the project; run by
+this project's own processed features and holdout (never imported by the project; run by
 `python -m pipelines.bench rossmann --parts peers` with the python of `.venv-peers`, `make peers-env`):
 
     .venv-peers/bin/python -m pipelines.rossmann.peer_fastai DATA_ROOT [EPOCHS]
 
-Prints one JSON line: validation RMSPE (fastai's `exp_rmspe`, no shift), training rows/s and seconds.
+Prints one JSON line: the holdout's RMSPE (fastai's `exp_rmspe`, no shift), training rows/s and seconds.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ def main(data: Path, epochs: int) -> dict:
     processed = data / "rossmann" / "processed"
     proc = TabularProcessor.load(processed / "procs.json")
     cats, conts = proc.all_cat_names, proc.cont_names
-    train = read_feather(processed / "train.feather").query("Open == 1 and Sales > 0")
-    valid = read_feather(processed / "valid.feather").query("Sales > 0")
+    labelled = read_feather(processed / "train.feather").query("Sales > 0")  # the rows ours train on
+    train, valid = labelled[labelled._fold != 0], labelled[labelled._fold == 0]  # 0: the 48-day holdout
     df = pd.concat([train, valid], ignore_index=True)
     df["LogSales"] = np.log(df.Sales.astype("float64")).astype("float32")
     splits = (list(range(len(train))), list(range(len(train), len(df))))

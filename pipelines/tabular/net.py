@@ -5,13 +5,15 @@ learns (log1p for rmsle, ...) within a `y_range` around it, or the classes by cr
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import torch
 from torch.nn import functional as F
 
 from features import TabularProcessor
-from models.callbacks import ProgressCallback
+from models.callbacks import ProgressCallback, Recorder, log_images, tensorboard_on
 from models.data import tensor_loader
 from models.learner import Learner
 from models.tabular import TabularModel, emb_sizes, embedding_features, frame_tensors
@@ -35,21 +37,18 @@ def batches(rows: int, bs: int, epochs: int) -> tuple[int, int]:
     return bs, epochs or int(np.clip(np.ceil(500 / max(rows // bs, 1)), 4, 100))
 
 
-def fit_predict(
+def make_learner(
     proc: TabularProcessor,
     fit: pd.DataFrame,
     y: np.ndarray,
-    evals: list[pd.DataFrame],
     task: str,
     n_classes: int,
     loss: str,
     cfg: TabularConfig,
     label: str,
-) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
-    """Train a network on `fit`'s rows (target `y`: the training target, or class indices); return its
-    predictions on each frame of `evals` (the target's scale for regression, P(class 1) for binary, a rows x
-    classes matrix of probabilities for multi-class, as LightGBM's predictions are) and its embedding tables of
-    `gbdt_embeddings` ({column: codes x dims}, their top principal components where `gbdt_embedding_dims` says)."""
+) -> tuple[Learner, list[str], list[str], int]:
+    """The network and its learner on `fit`'s rows (target `y`: the training target, or class indices), nothing
+    trained yet; also the categorical and continuous columns it reads and the epochs to train."""
     seed_everything(cfg.seed)
     unknown = sorted(set(cfg.net_exclude) - {*proc.all_cat_names, *proc.cont_names})
     if unknown:
@@ -95,7 +94,40 @@ def fit_predict(
     learn.train_dl = tensor_loader(
         x_cat.to(dev), x_cont.to(dev), target.to(dev), batch_size=bs, shuffle=True, seed=cfg.seed
     )
+    print(f"{label}: {len(fit):,} rows, {epochs} epochs of batch {bs}, {dev} {learn.precision}")
+    return learn, cats, conts, epochs
+
+
+def fit_predict(
+    proc: TabularProcessor,
+    fit: pd.DataFrame,
+    y: np.ndarray,
+    evals: list[pd.DataFrame],
+    task: str,
+    n_classes: int,
+    loss: str,
+    cfg: TabularConfig,
+    label: str,
+    record: Path | None = None,
+    valid: tuple[pd.DataFrame, np.ndarray] | None = None,
+) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
+    """Train a network on `fit`'s rows (target `y`: the training target, or class indices); return its
+    predictions on each frame of `evals` (the target's scale for regression, P(class 1) for binary, a rows x
+    classes matrix of probabilities for multi-class, as LightGBM's predictions are) and its embedding tables of
+    `gbdt_embeddings` ({column: codes x dims}, their top principal components where `gbdt_embedding_dims` says).
+    `record`: a folder for every epoch's figures (models.callbacks.Recorder); `valid`: rows and targets whose loss
+    each epoch reports (watched, never chosen on)."""
+    learn, cats, conts, epochs = make_learner(proc, fit, y, task, n_classes, loss, cfg, label)
+    if record is not None:
+        learn.add_cb(Recorder(record))
+    if valid is not None:
+        v_cat, v_cont = frame_tensors(valid[0], cats, conts)
+        dev, target = learn.device, torch.as_tensor(valid[1], dtype=torch.float32)
+        learn.valid_dl = tensor_loader(v_cat.to(dev), v_cont.to(dev), target.to(dev), batch_size=8192, shuffle=False)
+    dev, cardinality = learn.device, proc.categorify.cardinality()
     learn.fit_schedule("one_cycle", epochs, cfg.net_lr)
+    if record is not None and tensorboard_on():  # the curves beside the epochs' scalars
+        log_images(record, {"training": record / "training.png"})
     out = []
     state = {k: v.detach().cpu() for k, v in learn.model.state_dict().items() if k.startswith("embeds.")}
     tables = {}

@@ -55,7 +55,10 @@ FOLD = "_fold"  # processed/train.feather: the fold a labelled row is held out i
 
 def id_column(card: Card, paths: Paths) -> str:
     """The card's id, else sample_submission.csv's first column (its header alone is read)."""
-    return card.id or pd.read_csv(paths.raw / card.file("sample"), nrows=0).columns[0]
+    sample = paths.raw / card.file("sample")
+    if not card.id and not sample.is_file():
+        raise FileNotFoundError(f"{sample} not found: `make download COMP={paths.comp}` (or set files= in the card)")
+    return card.id or pd.read_csv(sample, nrows=0).columns[0]
 
 
 def read_csv(path, what: str, text: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -398,32 +401,36 @@ def fit_gbdt(x, x_test, y, ok, folds, validation: dict, params, names, cfg: Tabu
     return oof, test_raw, {"folds": rounds}
 
 
-def fit_net(frame, test, y, ok, folds, validation: dict, schema: Schema, metric: Metric, proc, cfg: TabularConfig):
+def fit_net(frame, test, y, ok, folds, validation: dict, schema: Schema, metric: Metric, proc, cfg, rd: RunDir):
     """The network's (out-of-fold predictions, test predictions, embedding tables), on the same rows as
     LightGBM's: the time holdout (then a refit on every row for the test), or each fold (the test: the folds'
     average). The tables (`gbdt_embeddings`, for LightGBM) of each network: {"holdout" | "refit" | fold: {column:
-    codes x dims}}."""
+    codes x dims}}. Each network's epochs (its loss on the rows it predicts, where they are labelled) are recorded
+    in runs/RUN/net-<which>/ (metrics.csv, training.png, TensorBoard)."""
     from pipelines.tabular import net  # torch: imported when the network trains
 
     n_classes = len(schema.classes) if schema.task == "multiclass" else 1
     oof = np.full((len(frame), *([n_classes] if n_classes > 1 else [])), np.nan)
     tables = {}
 
-    def run(fit: np.ndarray, evals: list, label: str, which) -> list[np.ndarray]:
+    def run(fit: np.ndarray, evals: list, label: str, which, watch: np.ndarray | None = None) -> list[np.ndarray]:
+        valid = (frame[watch], y[watch]) if watch is not None else None
         preds, tables[which] = net.fit_predict(
-            proc, frame[fit], y[fit], evals, schema.task, n_classes, metric.loss, cfg, label
-        )
+            proc, frame[fit], y[fit], evals, schema.task, n_classes, metric.loss, cfg, label,
+            record=rd.path / label.replace(" ", "-"), valid=valid,
+        )  # fmt: skip
         return preds
 
     if validation["kind"] == "time":
         held = folds == 0
-        oof[held], test_raw = run(~held & ok, [frame[held], test], "net holdout", "holdout")
+        oof[held], test_raw = run(~held & ok, [frame[held], test], "net holdout", "holdout", held & ok)
         if cfg.refit:
             (test_raw,) = run(ok, [test], "net refit", "refit")
         return oof, test_raw, tables
     test_raw = 0.0
     for k in sorted(set(folds.tolist())):
-        oof[folds == k], fold_test = run((folds != k) & ok, [frame[folds == k], test], f"net fold {k}", k)
+        fold = folds == k
+        oof[fold], fold_test = run((folds != k) & ok, [frame[fold], test], f"net fold {k}", k, fold & ok)
         test_raw = test_raw + fold_test / len(set(folds.tolist()))
     return oof, test_raw, tables
 
@@ -506,7 +513,9 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
     oof, test_raw, rounds, seconds, tables = {}, {}, {}, {}, {}
     if "net" in cfg.members:  # first: LightGBM may read its embeddings
         t1 = time.perf_counter()
-        oof["net"], test_raw["net"], tables = fit_net(frame, test, y, ok, folds, validation, schema, metric, proc, cfg)
+        oof["net"], test_raw["net"], tables = fit_net(
+            frame, test, y, ok, folds, validation, schema, metric, proc, cfg, rd
+        )
         seconds["net"] = round(time.perf_counter() - t1, 1)
     if "gbdt" in cfg.members:
         t1 = time.perf_counter()
@@ -571,26 +580,36 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
     return result
 
 
+def column_rules(metric: Metric, schema: Schema, sample: pd.DataFrame) -> dict:
+    """What each of the sample's value columns must hold (pipelines.submit's rules): a number (>= 0 where the metric
+    scores a log of it: rmsle, rmspe), a probability, one of the classes; none for map@k's ranked lists."""
+    value = [c for c in sample.columns if c != schema.id]  # the sample's names, whatever the card calls the target
+    if schema.label:  # one column per class
+        return {c: submitlib.probability() for c in schema.classes}
+    if schema.task == "regression":
+        return {value[0]: submitlib.number(ge=0 if metric.target in ("log", "log1p") else None)}
+    if metric.submits == "probability":
+        return {value[0]: submitlib.probability()}
+    if metric.submits == "ranked":
+        return {}
+    return {value[0]: submitlib.label([str(c) for c in schema.classes])}
+
+
 def submission_frame(metric: Metric, schema: Schema, sample: pd.DataFrame, raw: np.ndarray, chosen: dict):
     """(the submission of test predictions `raw`, in the sample's rows and columns; each column's rule), with the
     threshold and shift `chosen` out of fold."""
     form = submission_form(metric, schema, raw, chosen.get("threshold", 0.5), chosen.get("log_shift", 0.0))
     sub = sample[[schema.id]].copy()
-    value = [c for c in sample.columns if c != schema.id]  # the sample's names, whatever the card calls the target
-    if schema.label:  # one column per class
+    value = [c for c in sample.columns if c != schema.id]
+    if schema.label:
         sub[schema.classes] = form
-        return sub, {c: submitlib.probability() for c in schema.classes}
-    if schema.task == "regression":
+    elif schema.task == "regression" or metric.submits == "probability":
         sub[value[0]] = form
-        return sub, {value[0]: submitlib.number()}
-    if metric.submits == "probability":
-        sub[value[0]] = form
-        return sub, {value[0]: submitlib.probability()}
-    if metric.submits == "ranked":
+    elif metric.submits == "ranked":
         sub[value[0]] = [" ".join(str(schema.classes[i]) for i in row) for row in form]
-        return sub, {}
-    sub[value[0]] = [schema.classes[i] for i in form]
-    return sub, {value[0]: submitlib.label([str(c) for c in schema.classes])}
+    else:
+        sub[value[0]] = [schema.classes[i] for i in form]
+    return sub, column_rules(metric, schema, sample)
 
 
 def predict(card: Card, paths: Paths, cfg: TabularConfig, run: str):
@@ -630,16 +649,32 @@ def submit(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> None:
     path = paths.submissions / f"{run}.csv"
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: make predict COMP={paths.comp} RUN={run}")
-    sample = read_csv(paths.raw / card.file("sample"), "download it again", (id_column(card, paths),))
-    sub = submitlib.read_submission(path, text=(sample.columns[0],))
-    submitlib.validate_submission(sub, sample, sample.columns[0], where=str(path))
+    schema = Schema(**json.loads((paths.processed / "schema.json").read_text()))
+    sample = read_csv(paths.raw / card.file("sample"), "download it again", (schema.id,))
+    sub = submitlib.read_submission(path, text=(schema.id,))
+    rules = column_rules(get_metric(card.metric), schema, sample)
+    submitlib.validate_submission(sub, sample, schema.id, where=str(path), columns=rules)
     result = RunDir(paths.runs / run).read_json("result.json")
     key = f"oof_{get_metric(card.metric).name}"
     submitlib.submit(card.slug, paths.comp, path, f"{run} {key}={result.get(key)}")
 
 
-def lr_find(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> None:
-    raise ValueError(
-        "lr-find: the tabular kind trains LightGBM, which has no learning-rate finder; tune gbdt_lr with "
-        "ARGS='gbdt_lr=...' against the out-of-fold score"
+def lr_find(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
+    """The learning-rate finder of the network member on the rows it first trains on (the rows before the time
+    holdout, or every labelled row for k-fold): runs/RUN/lr_find.png and the suggested net_lr, printed."""
+    from pipelines.tabular import net  # torch: imported when the network is built
+
+    schema, validation, proc = load(paths, cfg)
+    metric = get_metric(card.metric)
+    frame = read_feather(paths.processed / "train.feather")
+    y, ok = targets(metric, schema, frame)
+    rows = ok & (frame[FOLD].to_numpy() != 0) if validation["kind"] == "time" else ok
+    n_classes = len(schema.classes) if schema.task == "multiclass" else 1
+    learn, *_ = net.make_learner(proc, frame[rows], y[rows], schema.task, n_classes, metric.loss, cfg, "lr find")
+    plot = paths.runs / run / "lr_find.png"
+    result = learn.lr_find(plot=plot)
+    print(
+        f"lr finder: suggested lr {result['suggested_lr']:.2e} (plot: {plot}); the network's one cycle peaks at "
+        f'net_lr={cfg.net_lr:g}: try ARGS="net_lr={result["suggested_lr"]:.1e}"'
     )
+    return result

@@ -118,7 +118,7 @@ def test_every_field_belongs_to_exactly_one_step(comp):
     assert sorted(names) == sorted(f.name for f in dataclasses.fields(cls))  # all, none twice
     assert steps["features"] and set(steps) == {"features", "train"}
     kept = result_settings(cls())
-    assert set(kept) <= set(names) and "epochs" in kept and "lr" in kept
+    assert set(kept) <= set(names) and ({"epochs", "lr"} <= set(kept) or {"net_epochs", "net_lr"} <= set(kept))
 
 
 def test_fingerprint_leaves_out_settings_that_do_not_shape_the_result():
@@ -137,12 +137,20 @@ def test_fingerprint_leaves_out_settings_that_do_not_shape_the_result():
 @pytest.mark.parametrize(
     "comp, overrides, message",
     [
-        ("rossmann", ["epochs=3", "epochs=5"], r"config key 'epochs' given twice \(epochs=3, epochs=5\)"),
-        ("rossmann", ["lr=inf"], r"'lr': 'inf' is not a finite number"),
-        ("rossmann", ["lr=nan"], r"'lr': 'nan' is not a finite number"),
-        ("rossmann", ["bs=100000000"], r"'bs': 100000000 is out of range \(valid: >= 2 and <= 1048576\)"),
-        ("rossmann", ["epochs=1000000000"], r"'epochs': 1000000000 is out of range \(valid: >= 1 and <= 1000\)"),
-        ("rossmann", ["valid_days=100000"], r"'valid_days': 100000 is out of range"),
+        (
+            "rossmann",
+            ["net_epochs=3", "net_epochs=5"],
+            r"config key 'net_epochs' given twice \(net_epochs=3, net_epochs=5\)",
+        ),
+        ("rossmann", ["net_lr=inf"], r"'net_lr': 'inf' is not a finite number"),
+        ("rossmann", ["net_lr=nan"], r"'net_lr': 'nan' is not a finite number"),
+        ("rossmann", ["net_bs=100000000"], r"'net_bs': 100000000 is out of range \(valid: >= 0 and <= 1000000\)"),
+        (
+            "rossmann",
+            ["net_epochs=1000000000"],
+            r"'net_epochs': 1000000000 is out of range \(valid: >= 0 and <= 1000\)",
+        ),
+        ("rossmann", ["horizon=100000"], r"'horizon': 100000 is out of range"),
         ("planet", ["sizes=[]"], r"'sizes': \[\] needs at least 1 item"),
         (
             "planet",
@@ -180,6 +188,6 @@ def test_make_config_lists_every_key_with_its_description(capsys):
         assert not [r["key"] for r in rows if not r["description"]], cls
     assert main(["config", "rossmann", "--keys"]) == 0
     out = capsys.readouterr().out
-    line = next(row for row in out.splitlines() if row.startswith("schedule "))
-    assert "one_cycle | sgdr | constant" in line and '"one_cycle"' in line and "train" in line
-    assert next(row for row in out.splitlines() if row.startswith("valid_days ")).split()[1:3] == ["int", "48"]
+    line = next(row for row in out.splitlines() if row.startswith("validation "))
+    assert "auto | time | kfold" in line and '"auto"' in line and "features" in line
+    assert next(row for row in out.splitlines() if row.startswith("net_epochs ")).split()[1:3] == ["int", "10"]

@@ -111,7 +111,9 @@ def test_the_kernel_script_runs_the_chain_on_a_kaggle_like_machine(tmp_path):
         "SOURCE.json", "store_states.csv", "state_names.csv", "googletrend.csv", "weather.csv"
     )
     shutil.copytree(raw, inputs / "rossmann-store-sales", ignore=kaggle_only)
-    folders = kernel.write("rossmann", "someone", False, tmp_path / "k", "epochs=1 gbdt_rounds=30", False, raw)
+    folders = kernel.write(
+        "rossmann", "someone", False, tmp_path / "k", "net_epochs=1 gbdt_rounds=30 gbdt_seeds=1", False, raw
+    )
     assert folders["kernel"].endswith("kernel")
     shutil.copytree(tmp_path / "k" / "dataset", inputs / kernel.DATASET_SLUG)
     set_writable(inputs, False)

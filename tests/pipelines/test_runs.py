@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines import rossmann
+from pipelines import registry
 from pipelines.__main__ import main, write_features_config
 from pipelines.config import ConfigError, resolve
 from pipelines.paths import Paths
@@ -27,25 +27,28 @@ def test_a_second_holder_is_refused_with_the_first_named(tmp_path):
         pass
 
 
+rossmann = registry.load("rossmann")
+
+
 @pytest.fixture()
 def paths(tmp_path):
     return Paths.for_comp("rossmann", tmp_path / "data", tmp_path / "subs")
 
 
 def test_a_run_keeps_its_settings_and_refuses_contradictions_once_finished(paths):
-    """The drill's flow: `make all N_SEEDS=2 RUN=ens2`, then `make submit RUN=ens2` must predict with 2 seeds,
-    and `N_SEEDS=1` for the finished run is refused naming the key, unless RETRAIN=1."""
-    cfg = run_settings(rossmann, paths, "ens2", overrides=["n_seeds=2", "epochs=3"])
+    """The drill's flow: `make all RUN=ens2 ARGS=gbdt_seeds=3`, then `make submit RUN=ens2` must predict with 3
+    seeds, and `gbdt_seeds=1` for the finished run is refused naming the key, unless RETRAIN=1."""
+    cfg = run_settings(rossmann, paths, "ens2", overrides=["gbdt_seeds=3", "net_epochs=3"])
     assert write_run_settings(paths, "ens2", cfg) and not write_run_settings(paths, "ens2", cfg)  # written once
     later = run_settings(rossmann, paths, "ens2")  # no arguments: the run's own settings
-    assert (later.n_seeds, later.epochs) == (2, 3)
-    assert run_settings(rossmann, paths, "ens2", overrides=["lr=1e-3"]).lr == 1e-3  # unfinished: may change
+    assert (later.gbdt_seeds, later.net_epochs) == (3, 3)
+    assert run_settings(rossmann, paths, "ens2", overrides=["net_lr=1e-3"]).net_lr == 1e-3  # unfinished: may change
     (paths.runs / "ens2" / "result.json").write_text("{}")
-    assert run_settings(rossmann, paths, "ens2", overrides=["n_seeds=2", "device=cpu"]).n_seeds == 2  # agrees
-    with pytest.raises(ConfigError, match=r"run 'ens2' is finished .* n_seeds=1 \(the run has 2\).*RETRAIN=1"):
-        run_settings(rossmann, paths, "ens2", overrides=["n_seeds=1"])
-    fresh = run_settings(rossmann, paths, "ens2", overrides=["n_seeds=1"], retrain=True)
-    assert (fresh.n_seeds, fresh.epochs) == (1, rossmann.Config().epochs)  # afresh: defaults + these
+    assert run_settings(rossmann, paths, "ens2", overrides=["gbdt_seeds=3", "device=cpu"]).gbdt_seeds == 3  # agrees
+    with pytest.raises(ConfigError, match=r"run 'ens2' is finished .* gbdt_seeds=1 \(the run has 3\).*RETRAIN=1"):
+        run_settings(rossmann, paths, "ens2", overrides=["gbdt_seeds=1"])
+    fresh = run_settings(rossmann, paths, "ens2", overrides=["gbdt_seeds=1"], retrain=True)
+    assert (fresh.gbdt_seeds, fresh.net_epochs) == (1, rossmann.Config().net_epochs)  # afresh: defaults + these
     (paths.runs / "ens2" / "settings.json").write_text("{not json")
     with pytest.raises(ConfigError, match="settings.json: unreadable"):
         run_settings(rossmann, paths, "ens2")
@@ -71,7 +74,7 @@ def test_features_refused_or_built_elsewhere_is_rebuilt_by_the_next_make_feature
     cfg = resolve(rossmann.Config())
     assert write_features_config(paths, cfg) and not write_features_config(paths, cfg)
     paths.processed.mkdir(parents=True)
-    stamp = {"config": {"valid_days": 30}}
+    stamp = {"config": {"horizon": 30}}
     (paths.processed / "features.json").write_text(json.dumps(stamp))
     assert write_features_config(paths, cfg)  # rewritten: newer than the stamp, so make rebuilds
 
@@ -92,17 +95,12 @@ def test_a_damaged_checkpoint_is_named_and_the_run_starts_afresh(tmp_path, capsy
 
 
 def test_a_damaged_feather_file_is_named_and_rebuilt(sample_paths, capsys):
-    """A cut-short processed file: one line naming it, and `make features` rebuilds (its stamp is dropped); a
-    cut-short interim cache is rebuilt by the features step itself."""
+    """A cut-short processed file: one line naming it, and `make features` rebuilds (its stamp is dropped)."""
     data = ["--data", str(sample_paths.data_root)]
     assert main(["features", "rossmann", *data]) == 0
-    (sample_paths.interim / "train.feather").write_bytes(b"ARROW1 cut short")
-    capsys.readouterr()
-    assert main(["features", "rossmann", *data]) == 0
-    assert "interim/train.feather: damaged, not a readable Feather file" in capsys.readouterr().out
-    valid = sample_paths.processed / "valid.feather"
+    valid = sample_paths.processed / "train.feather"
     valid.write_bytes(valid.read_bytes()[:100])
-    assert main(["train", "rossmann", *data, "--run", "r", "epochs=1"]) == 1
+    assert main(["train", "rossmann", *data, "--run", "r", "net_epochs=1"]) == 1
     err = capsys.readouterr().err
     assert f"error: {valid}: damaged, not a readable Feather file" in err and "make features COMP=rossmann" in err
     assert "Traceback" not in err and not (sample_paths.processed / "features.json").exists()
@@ -136,7 +134,7 @@ def test_what_the_machine_refuses_is_one_line_with_the_fix(paths):
 
 
 def test_a_runs_inputs_name_every_module_its_package_imports(tmp_path, monkeypatch):
-    """Editing pipelines/rossmann/members.py or pipelines/ensemble.py must retrain: finished work is reused only
+    """Editing pipelines/rossmann/features.py or pipelines/ensemble.py must retrain: finished work is reused only
     when the code its package imports (read from the import statements, lazy ones too) is unchanged, and make
     reruns the train step when any of it changes."""
     import subprocess
@@ -146,12 +144,12 @@ def test_a_runs_inputs_name_every_module_its_package_imports(tmp_path, monkeypat
 
     root = Path(__file__).parents[2]
     files = {str(p.relative_to(root)) for p in registry.code_files("rossmann") if p.is_relative_to(root)}
-    assert {"pipelines/rossmann/members.py", "pipelines/ensemble.py", "pipelines/rossmann/model.py"} <= files
+    assert {"pipelines/rossmann/features.py", "pipelines/ensemble.py", "pipelines/tabular/steps.py"} <= files
     assert {"models/learner.py", "features/procs.py", "pipelines/runs.py"} <= files
     assert "pipelines/cifar10/model.py" not in files and "tests/conftest.py" not in files
     make = subprocess.run(["make", "-pn", "help"], cwd=root, capture_output=True, text=True).stdout
     train_code = next(line for line in make.splitlines() if line.startswith("TRAIN_CODE :="))
-    assert "pipelines/rossmann/members.py" in train_code and "pipelines/ensemble.py" in train_code
+    assert "pipelines/rossmann/features.py" in train_code and "pipelines/ensemble.py" in train_code
 
     package = tmp_path / "ext" / "mycomp"
     package.mkdir(parents=True)
@@ -195,33 +193,33 @@ def test_the_reviews_run_settings_cases(paths, capsys):
     later --args group overrides an earlier one (make demo's own settings, then ARGS) but one group may not
     name a key twice."""
     data = ["--data", str(paths.data_root)]
-    assert main(["config", "rossmann", *data, "--run", "r", "--run-settings", "epochs=3"]) == 0
+    assert main(["config", "rossmann", *data, "--run", "r", "--run-settings", "net_epochs=3"]) == 0
     settings = paths.runs / "r" / "settings.json"
     before = settings.read_text()
     with run_lock(paths.runs / "r", "train"):
-        assert main(["config", "rossmann", *data, "--run", "r", "--run-settings", "epochs=5"]) == 1
+        assert main(["config", "rossmann", *data, "--run", "r", "--run-settings", "net_epochs=5"]) == 1
     assert "is in use by" in capsys.readouterr().err and settings.read_text() == before
     (paths.runs / "r" / "result.json").write_text("{}")
     assert main(["config", "rossmann", *data, "--run", "r", "--run-settings", "device=cpu"]) == 0
     assert settings.read_text() == before
     assert run_settings(rossmann, paths, "r", overrides=["device=cpu"]).device == "cpu"
-    assert main(["config", "rossmann", *data, "--run", "r", "--run-settings", "--retrain", "epochs=4"]) == 0
-    assert json.loads(settings.read_text())["epochs"] == 4
+    assert main(["config", "rossmann", *data, "--run", "r", "--run-settings", "--retrain", "net_epochs=4"]) == 0
+    assert json.loads(settings.read_text())["net_epochs"] == 4
 
     legacy = paths.runs / "old"
     legacy.mkdir()
     (legacy / "result.json").write_text("{}")
-    config = {**json.loads(settings.read_text()), "epochs": 7}
+    config = {**json.loads(settings.read_text()), "net_epochs": 7}
     (legacy / "tracking.json").write_text(json.dumps({"config": config}))
-    assert run_settings(rossmann, paths, "old").epochs == 7
-    with pytest.raises(ConfigError, match=r"epochs=2 \(the run has 7\)"):
-        run_settings(rossmann, paths, "old", overrides=["epochs=2"])
+    assert run_settings(rossmann, paths, "old").net_epochs == 7
+    with pytest.raises(ConfigError, match=r"net_epochs=2 \(the run has 7\)"):
+        run_settings(rossmann, paths, "old", overrides=["net_epochs=2"])
 
     from pipelines.__main__ import resolve_config
 
-    args = type("A", (), {"overrides": [], "args": ["epochs=20 lr=1e-2", "epochs=5"], "step": "config"})()
+    args = type("A", (), {"overrides": [], "args": ["net_epochs=20 net_lr=1e-2", "net_epochs=5"], "step": "config"})()
     args.config, args.run, args.retrain, args.run_settings = None, "demo", False, False
-    assert resolve_config(rossmann, args, paths).epochs == 5
-    args.args = ["epochs=5 epochs=6"]
+    assert resolve_config(rossmann, args, paths).net_epochs == 5
+    args.args = ["net_epochs=5 net_epochs=6"]
     with pytest.raises(ConfigError, match="given twice"):
         resolve_config(rossmann, args, paths)

@@ -63,22 +63,22 @@ def test_values_are_checked_per_column_as_the_competition_scores_them(values, ru
     validate_submission(ok, SAMPLE, "Id", columns={"Sales": probability()})
 
 
-def test_rossmann_submit_refuses_an_edited_csv_before_any_upload(tmp_path, monkeypatch):
+def test_a_cards_submit_refuses_an_edited_csv_before_any_upload(sample_paths, monkeypatch):
     """`make submit` re-reads the CSV: a value edited by hand to text or a negative number is named, not sent."""
     import pipelines.submit as sm
-    from pipelines.paths import Paths
-    from pipelines.rossmann import RossmannConfig
-    from pipelines.rossmann.model import submit as rossmann_submit
+    from pipelines import registry
 
-    paths = Paths.for_comp("rossmann", tmp_path / "data", tmp_path / "subs")
-    paths.raw.mkdir(parents=True)
-    paths.submissions.mkdir(parents=True)
-    pd.DataFrame({"Id": [1, 2, 3], "Sales": [0.0, 0.0, 0.0]}).to_csv(paths.raw / "sample_submission.csv", index=False)
+    comp = registry.load("rossmann")
+    comp.build_features(sample_paths, comp.Config())
+    ids = pd.read_csv(sample_paths.raw / "sample_submission.csv").Id
     monkeypatch.setattr(sm, "kaggle_api", lambda *a: pytest.fail("the upload was reached"))
+    sample_paths.submissions.mkdir(parents=True)
     for bad in ("abc", "-5"):
-        (paths.submissions / "r.csv").write_text(f"Id,Sales\n1,10.5\n2,{bad}\n3,0\n")
-        with pytest.raises(SubmissionError, match="column 'Sales' must hold finite numbers >= 0.*Id=2, Sales="):
-            rossmann_submit(paths, RossmannConfig(), "r")
+        sales = ["10.5"] * len(ids)
+        sales[1] = bad
+        pd.DataFrame({"Id": ids, "Sales": sales}).to_csv(sample_paths.submissions / "r.csv", index=False)
+        with pytest.raises(SubmissionError, match=f"column 'Sales' must hold finite numbers >= 0.*Id={ids[1]}, Sales="):
+            comp.submit(sample_paths, comp.Config(), "r")
 
 
 def test_failed_write_keeps_the_previous_file(tmp_path):
@@ -119,17 +119,14 @@ def test_submit_calls_the_kaggle_client(tmp_path, monkeypatch, capsys):
     assert "Successfully submitted" in capsys.readouterr().out
 
 
-def test_ids_are_compared_as_kaggle_reads_them_and_absurd_sales_are_refused():
-    from pipelines.rossmann.config import SUBMISSION_COLUMNS
-
+def test_ids_are_compared_as_kaggle_reads_them_and_absurd_numbers_are_refused():
     with pytest.raises(SubmissionError, match=r"row 1 has Id=1.0, sample_submission has 1"):
         validate_submission(pd.DataFrame({"Id": [1.0, 2.0, 3.0], "Sales": [1.0, 2, 3]}), SAMPLE, "Id")
     with pytest.raises(
         SubmissionError, match=r"column 'Sales' must hold finite numbers >= 0 and <= 1e\+06.*Sales=1e\+300"
     ):
-        validate_submission(
-            pd.DataFrame({"Id": [1, 2, 3], "Sales": [1.0, 1e300, 3]}), SAMPLE, "Id", columns=SUBMISSION_COLUMNS
-        )
+        rules = {"Sales": number(ge=0, le=1e6)}
+        validate_submission(pd.DataFrame({"Id": [1, 2, 3], "Sales": [1.0, 1e300, 3]}), SAMPLE, "Id", columns=rules)
 
 
 @pytest.mark.parametrize("content", [b"", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe\x00"])

@@ -25,12 +25,12 @@ def fake_run(data, comp, run, result, config=None, commit="abc123456789"):
 
 
 def test_runs_table_ranks_each_competition_by_its_headline(tmp_path):
-    from pipelines.rossmann import RossmannConfig
+    from pipelines import registry
 
     data = tmp_path / "data"
-    defaults = RossmannConfig().__dict__
-    fake_run(data, "rossmann", "worse", {"valid_rmspe": 0.12, "seeds": [0]}, {**defaults, "epochs": 3})
-    fake_run(data, "rossmann", "better", {"valid_rmspe": 0.10, "seeds": [0, 1]}, defaults)
+    defaults = registry.load("rossmann").Config().__dict__
+    fake_run(data, "rossmann", "worse", {"oof_rmspe": 0.12, "seeds": [0]}, {**defaults, "net_epochs": 3})
+    fake_run(data, "rossmann", "better", {"oof_rmspe": 0.10, "seeds": [0, 1]}, defaults)
     fake_run(data, "planet", "low", {"valid_f2": 0.90, "oof_f2": 0.85, "total_seconds": 12.5})
     fake_run(data, "planet", "high", {"valid_f2": 0.82, "oof_f2": 0.88})
     (data / "rossmann" / "runs" / "unfinished").mkdir()  # no result.json: not listed
@@ -47,7 +47,7 @@ def test_runs_table_ranks_each_competition_by_its_headline(tmp_path):
         ["rossmann", "worse"],
     ]
     rows = table.set_index("run")
-    assert rows.loc["worse", "changed"] == "epochs=3" and rows.loc["better", "changed"] == ""
+    assert rows.loc["worse", "changed"] == "net_epochs=3" and rows.loc["better", "changed"] == ""
     assert rows.loc["high", "metric"] == "oof_f2"  # the package's HEADLINE, not the first valid_ key
     assert rows.loc["better", "backtest"] == "last48 0.10500" and rows.loc["better", "seeds"] == "0 1"
     assert rows.loc["low", "wall_s"] == 12.5 and rows.loc["worse", "commit"] == "abc12345"
@@ -58,16 +58,19 @@ def test_runs_table_ranks_each_competition_by_its_headline(tmp_path):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, rossmann_sample_dir):
     """One small Rossmann run on the sample, shared by the TensorBoard and report tests."""
+    from pipelines import registry
+    from pipelines.config import resolve
     from pipelines.download import make_sample
-    from pipelines.rossmann import SPEC, RossmannConfig, build_features, train
 
+    comp = registry.load("rossmann")
     root = tmp_path_factory.mktemp("tracked")
     paths = Paths.for_comp("rossmann", root / "data", root / "subs")
     copy = lambda folder: [shutil.copy2(p, folder / p.name) for p in rossmann_sample_dir.iterdir()]
-    make_sample(type(SPEC)(**{**SPEC.__dict__, "make_sample": copy}), paths)
-    cfg = RossmannConfig(epochs=2, lr=1e-2, bs=256, layers=[64, 32], gbdt_rounds=30, gbdt_leaves=15, refit=False)
-    build_features(paths, cfg)
-    train(paths, cfg, "tracked")
+    make_sample(type(comp.SPEC)(**{**comp.SPEC.__dict__, "make_sample": copy}), paths)
+    small = ["net_epochs=2", "net_lr=1e-2", "net_bs=256", "net_layers=[64,32]", "gbdt_rounds=30", "gbdt_leaves=15"]
+    cfg = resolve(comp.Config(), overrides=[*small, "gbdt_seeds=1"])
+    comp.build_features(paths, cfg)
+    comp.train(paths, cfg, "tracked")
     return paths
 
 
@@ -75,14 +78,14 @@ def trained(tmp_path_factory, rossmann_sample_dir):
 def test_training_writes_tensorboard_scalars_and_hparams(trained):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    seed = EventAccumulator(str(trained.runs / "tracked" / "s0" / "tb")).Reload()
+    seed = EventAccumulator(str(trained.runs / "tracked" / "net-holdout" / "tb")).Reload()
     scalars = set(seed.Tags()["scalars"])
-    assert {"train_loss", "valid_loss", "rmspe", "lr", "rows_per_s", "train_loss_batch"} <= scalars
+    assert {"train_loss", "valid_loss", "lr", "rows_per_s", "train_loss_batch"} <= scalars
     assert [e.step for e in seed.Scalars("valid_loss")] == sorted(e.step for e in seed.Scalars("valid_loss"))
     assert len(seed.Scalars("valid_loss")) == 2 and "training" in seed.Tags()["images"]
     run = EventAccumulator(str(trained.runs / "tracked" / "tb")).Reload()
     assert "_hparams_/experiment" in run.Tags()["tensors"] or run.PluginTagToContent("hparams")
-    assert "result/valid_rmspe" in run.Tags()["scalars"]
+    assert "result/oof_rmspe" in run.Tags()["scalars"]
 
 
 @pytest.mark.slow
@@ -90,11 +93,10 @@ def test_report_page_is_self_contained_and_renders(trained, tmp_path):
     out = tracking.report(trained, "tracked")
     text = out.read_text()
     images = re.findall(r'<img alt="[^"]*" src="data:image/png;base64,', text)
-    pngs = sorted((trained.runs / "tracked").rglob("*.png"))  # training curves, the embedding map, ...
+    pngs = sorted((trained.runs / "tracked").rglob("*.png"))  # the training curves of the holdout and refit nets
     assert len(pngs) >= 2 and len(images) == len(pngs)  # each plot of the run once
-    assert "Permutation importance" in text and "Boosting member: gain importance" in text
     assert not re.search(r'src="(?!data:)', text) and "http" not in text  # nothing loaded from elsewhere
-    assert "Per epoch: s0" in text and "valid_rmspe" in text
+    assert "Per epoch: net-holdout" in text and "oof_rmspe" in text
     index = (trained.data_root / "index.html").read_text()
     assert 'href="rossmann/runs/tracked/report.html"' in index
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -155,7 +157,7 @@ def test_make_tensorboard_serves_the_run_logs(trained):
                     tags = r.read().decode()
             except OSError:
                 continue
-        assert "valid_loss" in tags and "rossmann/runs/tracked/s0" in tags, tags[:500]
+        assert "valid_loss" in tags and "rossmann/runs/tracked/net-holdout" in tags, tags[:500]
     finally:
         os.killpg(server.pid, signal.SIGTERM)  # make and the server it started
         server.wait(timeout=20)
@@ -163,9 +165,9 @@ def test_make_tensorboard_serves_the_run_logs(trained):
 
 def test_a_result_with_a_non_numeric_headline_is_ranked_last_not_a_traceback(tmp_path):
     data = tmp_path / "data"
-    fake_run(data, "rossmann", "good", {"valid_rmspe": 0.1})
-    fake_run(data, "rossmann", "odd", {"valid_rmspe": "n/a"})
-    fake_run(data, "rossmann", "list", {"valid_rmspe": [0.1]})
+    fake_run(data, "rossmann", "good", {"oof_rmspe": 0.1})
+    fake_run(data, "rossmann", "odd", {"oof_rmspe": "n/a"})
+    fake_run(data, "rossmann", "list", {"oof_rmspe": [0.1]})
     (fake_run(data, "rossmann", "broken", {}) / "result.json").write_text("[1, 2]")
     table = tracking.print_runs(data)
     assert table.run.tolist()[0] == "good" and table.value.isna().sum() == 3

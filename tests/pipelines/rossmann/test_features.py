@@ -1,20 +1,11 @@
-"""The Rossmann feature step on the embedded sample, checked against a straightforward reference."""
+"""Rossmann's feature function (the card's features=) on the embedded sample, checked against plain references."""
 
 import datetime as dt
-import json
 
 import numpy as np
 import pandas as pd
-import pytest
 
-from features import TabularProcessor
-from pipelines.rossmann import RossmannConfig
-from pipelines.rossmann.features import BEFORE_CAP, add_since_features, build, build_joined
-
-
-@pytest.fixture(scope="module")
-def joined(rossmann_sample_dir):
-    return build_joined(rossmann_sample_dir)
+from pipelines.rossmann.features import BEFORE_CAP, add_since_features
 
 
 def test_joined_shapes_and_no_unmatched_rows(joined, rossmann_sample_dir):
@@ -66,43 +57,6 @@ def test_trend_and_weather_equal_a_lookup_reference(joined, rossmann_sample_dir)
         for s, d in zip(sample.State, sample.Date, strict=True)
     ]
     assert sample.Max_TemperatureC.tolist() == expect
-
-
-def test_processed_tables(sample_paths):
-    cfg = RossmannConfig()
-    summary = build(sample_paths, cfg)
-    proc = TabularProcessor.load(sample_paths.processed / "procs.json")
-    train = pd.read_feather(sample_paths.processed / "train.feather")
-    valid = pd.read_feather(sample_paths.processed / "valid.feather")
-    test = pd.read_feather(sample_paths.processed / "test.feather")
-    assert valid.Date.nunique() == 48 and valid.Date.min() > train.Date.max()  # time-ordered hold-out
-    assert str(valid.Date.max().date()) == "2015-07-31"
-    for frame in (train, valid, test):
-        assert not frame[proc.all_cat_names + proc.cont_names].isna().any().any()
-        for c, n in proc.categorify.cardinality().items():
-            assert frame[c].between(0, n - 1).all(), c
-    assert abs(train[proc.cont_names].mean()).max() < 1e-3  # normalised with train statistics
-    # Vocabularies come from the train split only: a value first seen in validation maps to 0.
-    fit_weeks = set(pd.read_feather(sample_paths.interim / "train.feather").query("Date < '2015-06-14'").Week)
-    assert set(proc.categorify.vocab["Week"]) == fit_weeks
-    assert summary["rows"] == {"train": len(train), "valid": len(valid), "test": len(test)}
-    assert json.loads((sample_paths.processed / "features.json").read_text())["config"]["valid_days"] == 48
-
-
-def test_interim_cache_is_reused_until_inputs_change(sample_paths, capsys):
-    build(sample_paths, RossmannConfig())
-    build(sample_paths, RossmannConfig(valid_days=10))
-    assert "reusing" in capsys.readouterr().out
-    build(sample_paths, RossmannConfig(event_window=3))
-    assert "reusing" not in capsys.readouterr().out
-    train = pd.read_feather(sample_paths.interim / "train.feather")
-    assert train.Promo_bw.max() <= 3
-
-
-def test_valid_days_zero_trains_on_everything(sample_paths):
-    summary = build(sample_paths, RossmannConfig(valid_days=0))
-    assert summary["rows"]["valid"] == 0
-    assert np.isfinite(pd.read_feather(sample_paths.processed / "train.feather").CompetitionDistance).all()
 
 
 def test_store_level_equals_a_plain_reference_and_never_sees_the_future(joined, rossmann_sample_dir):
@@ -201,47 +155,6 @@ def test_competition_weeks_new_counts_the_weeks_since_an_opening_and_nothing_els
     # before the opening 0; days 0-6 week 1, 7-13 week 2, ..., day 83 week 12; from day 84 (and without a date) 0
     assert out.CompetitionWeeksNew.tolist() == [0, 1, 1, 2, 12, 0, 0]
     assert out.CompetitionMonthsOpen.tolist() == [0, 0, 0, 0, 2, 2, 0]  # the course's column, unchanged
-
-
-def test_valid_days_beyond_the_level_lag_is_refused(sample_paths):
-    with pytest.raises(ValueError, match="48-day lag of StoreLevel: it would see validation sales.*level_lag=60"):
-        build(sample_paths, RossmannConfig(valid_days=60))  # the default features include StoreLevel
-    without = [c for c in RossmannConfig().cont_names if c not in ("StoreLevel", "StoreDowLevel", "StoreRecent")]
-    for col in ("StoreDowLevel", "StoreRecent"):  # StoreRecent: its simulated origins are 48 days apart
-        with pytest.raises(ValueError, match=f"48-day lag of {col}"):
-            build(sample_paths, RossmannConfig(valid_days=60, cont_names=[*without, col]))
-    build(sample_paths, RossmannConfig(valid_days=60, cont_names=without))  # no lagged feature: fine
-    build(sample_paths, RossmannConfig(valid_days=60, level_lag=60))  # a lag as long as the horizon: fine
-    year_ago = RossmannConfig(valid_days=351, level_lag=351, cont_names=[*without, "StoreYearAgo"])
-    with pytest.raises(ValueError, match="351 > the 350-day lag of StoreYearAgo.*hold out at most 350 days"):
-        build(sample_paths, year_ago)
-
-
-def test_a_validation_split_that_leaves_no_training_rows_is_refused_and_the_build_kept(sample_paths, capsys):
-    """The drill followed the lag advice to valid_days=level_lag=100000 and got 0 training rows written over
-    processed/: refused now, naming the days, and the finished build stays usable (its stamp put back)."""
-    from pipelines.__main__ import main
-
-    data = ["--data", str(sample_paths.data_root)]
-    assert main(["features", "rossmann", *data]) == 0
-    before = {p.name: p.read_bytes() for p in sample_paths.processed.glob("*.*")}
-    assert main(["features", "rossmann", *data, "valid_days=3000", "level_lag=3000"]) == 1
-    assert "valid_days=3000 holds out every one of the" in capsys.readouterr().err
-    assert {p.name: p.read_bytes() for p in sample_paths.processed.glob("*.*")} == before
-
-
-def test_cache_key_names_the_code_imported_not_the_files_edited_since(sample_paths, monkeypatch):
-    """A long run whose feature files are edited under it must not label its frames with the new code's key
-    (the next run would reuse frames that lack the new code's columns)."""
-    from pathlib import Path
-
-    from pipelines.rossmann import features as rf
-
-    before = rf.cache_key(sample_paths, {"event_window": 7})
-    real = Path.read_bytes
-    monkeypatch.setattr(Path, "read_bytes", lambda p: real(p) + (b"# edited" if p in rf.CODE else b""))
-    assert rf.cache_key(sample_paths, {"event_window": 7}) == before
-    assert rf.cache_key(sample_paths, {"event_window": 8}) != before
 
 
 def test_days_next_to_a_state_holiday_are_categories_one_to_three_else_four(joined):

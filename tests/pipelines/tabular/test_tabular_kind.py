@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -492,33 +491,23 @@ def test_the_lightgbm_defaults_peer_is_one_plain_lightgbm_whatever_the_card_sets
     assert (peer.members, peer.gbdt_embeddings, peer.gbdt_seeds, peer.gbdt_lr) == (["gbdt"], [], 1, 0.1)
 
 
-def test_rossmanns_feature_function_on_a_card(tmp_path, monkeypatch, capsys):
-    """pipelines.rossmann.features.card_features on the embedded Rossmann sample, as a card runs it: the store,
-    weather, trend and event columns, the store levels, and the card's categories."""
-    from pipelines.download import make_sample
-    from pipelines.paths import Paths
-    from pipelines.registry import find
-    from pipelines.rossmann import SPEC
+def test_rossmann_is_a_card_with_its_own_feature_function(tmp_path, capsys):
+    """pipelines/rossmann on the embedded Rossmann sample, as every card runs: the store, weather, trend and event
+    columns, the store levels, the card's categories and drops, the closure factors' line, the package's settings
+    as the card's defaults."""
+    from pipelines.registry import load
 
-    src = Paths.for_comp("rossmann", tmp_path / "sample", tmp_path / "subs")
-    make_sample(SPEC, src)
-    ext = own_competitions(tmp_path, monkeypatch)
-    (ext / "ross").mkdir(parents=True)
-    readme = (Path(pipelines.__file__).parent / "rossmann" / "README.md").read_text()
-    card = readme.split("```python\n", 1)[1].split("```", 1)[0]  # the card pipelines/rossmann/README.md shows
-    (ext / "ross" / "__init__.py").write_text(card)
     data = ["--data", str(tmp_path / "data")]
-    assert main(["download", "ross", "--src", str(src.raw), *data]) == 0
-    assert main(["features", "ross", *data]) == 0
+    assert main(["sample", "rossmann", *data]) == 0 and main(["features", "rossmann", *data]) == 0
     out = capsys.readouterr().out
     assert "features=pipelines.rossmann.features.card_features: StoreType," in out
     # 17 open days next to a long closure in the sample, under the 30 a factor needs: offsets of 0, line printed
     assert "adjust=pipelines.rossmann.features.closure_adjust: offsets on 0 of 27,339 labelled rows" in out
-    schema = json.loads((tmp_path / "data" / "ross" / "processed" / "schema.json").read_text())
+    schema = json.loads((tmp_path / "data" / "rossmann" / "processed" / "schema.json").read_text())
     assert {"DayOfWeek", "Promo_fw", "StateHoliday", "Events", "Store"} <= set(schema["categories"])
     assert {"StoreLevel", "Mean_TemperatureC", "trend_DE", "AfterPromo"} <= set(schema["numbers"])
     assert "Customers" in schema["only_in_train"] and schema["dropped"]["PromoDay"] == "dropped by the card"
-    config = find("ross").Config()  # the package's settings, as the card's defaults
+    config = load("rossmann").Config()
     assert (config.net_layers, config.gbdt_seeds, config.gbdt_embeddings, config.net_exclude) == (
         [1000, 500],
         2,
