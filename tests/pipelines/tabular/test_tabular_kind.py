@@ -600,3 +600,23 @@ def test_an_adjust_that_breaks_the_contract_is_named():
         adjustments(nan, binary, train, test, folds, kfold)
     with pytest.raises(ValueError, match="adjust=3 is not a function"):
         Card(slug="x", metric="rmse", adjust=3)
+
+
+def test_watching_the_held_out_loss_changes_nothing_the_network_learns(tmp_path):
+    """The network's per-epoch loss on the rows it predicts is recorded (metrics.csv) without moving the training's
+    random stream: the predictions equal an unwatched run's to the bit."""
+    from features import TabularProcessor
+    from pipelines.tabular import TabularConfig, net
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.integers(0, 5, 400), "b": rng.normal(size=400)})
+    y = (frame.a * 0.5 + frame.b).to_numpy()
+    proc = TabularProcessor(["a"], ["b"]).fit(frame[:300])
+    done = proc.transform(frame)
+    fit, held, cfg = done[:300], done[300:], TabularConfig(net_epochs=3)
+    plain, _ = net.fit_predict(proc, fit, y[:300], [held], "regression", 1, "l2", cfg, "plain")
+    watched, _ = net.fit_predict(
+        proc, fit, y[:300], [held], "regression", 1, "l2", cfg, "watched", record=tmp_path, valid=(held, y[300:])
+    )
+    assert np.array_equal(plain[0], watched[0])
+    assert len(pd.read_csv(tmp_path / "metrics.csv").valid_loss.dropna()) == 3
