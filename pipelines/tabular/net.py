@@ -106,7 +106,7 @@ def make_learner(
     )
     x_cat, x_cont = frame_tensors(fit, cats, conts)
     dev = learn.device
-    target = torch.as_tensor(y, dtype=torch.float32)
+    target = torch.tensor(y, dtype=torch.float32)  # a copy: y may be a read-only view (pandas copy-on-write)
     bs, epochs = batches(len(fit), cfg.net_bs, cfg.net_epochs)
     learn.train_dl = tensor_loader(
         x_cat.to(dev), x_cont.to(dev), target.to(dev), batch_size=bs, shuffle=True, seed=cfg.seed
@@ -139,7 +139,7 @@ def fit_predict(
         learn.add_cb(Recorder(record))
     if valid is not None:
         v_cat, v_cont = frame_tensors(valid[0], cats, conts)
-        dev, target = learn.device, torch.as_tensor(valid[1], dtype=torch.float32)
+        dev, target = learn.device, torch.tensor(valid[1], dtype=torch.float32)
         learn.add_cb(
             WatchLoss(tensor_loader(v_cat.to(dev), v_cont.to(dev), target.to(dev), batch_size=8192, shuffle=False))
         )
