@@ -151,7 +151,7 @@ $(TRAIN_CFG): FORCE | $(VENV_OK)
 $(FEATURES): $(RAW) $(FEATURES_CFG) $(FEATURE_CODE) | $(VENV_OK)
 	$(PY) -m pipelines features $(COMP) $(OPTS) $(CFG_ARGS)
 
-features: $(FEATURES) ## raw -> data/COMP/interim -> data/COMP/processed (Feather, procs fit on train only)
+features: $(FEATURES) ## raw -> data/COMP/processed (Feather, procs fit on the rows that train)
 
 # NPROC=N: data-parallel training under torchrun (N processes; gloo on CPU, NCCL on GPUs; all five competitions declare DISTRIBUTED).
 # The run name reaches the CLI as $RUN: torchrun's own parser would take `--run` for its `--run-path`.

@@ -5,7 +5,7 @@ The Makefile calls these; they work the same by hand. Steps:
   download   fetch the competition (Kaggle API, or --src local copy) into data/COMP/raw
   sample     put the embedded sample into data/COMP/raw unless real data is there
   config     write the feature settings, or (--run-settings) the run's settings (each only when it changes, for make)
-  features   raw -> interim -> processed feature tables
+  features   raw -> processed feature tables
   train      train the run's model(s) into data/COMP/runs/RUN
   lr-find    lr finder sweep, plot saved in the run folder
   predict    write submissions/COMP/RUN.csv (validated against sample_submission.csv)

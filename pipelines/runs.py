@@ -176,7 +176,7 @@ def features_identity(paths: Paths, cfg=None) -> str:
 def inputs_identity(paths: Paths) -> str:
     """What a run's result depends on besides its settings: the processed features (`features_identity`) and
     the code its competition's package imports (`registry.code_fingerprint`). Finished work is reused only when
-    this matches, so editing pipelines/rossmann/members.py or pipelines/ensemble.py retrains what they shape."""
+    this matches, so editing pipelines/rossmann/features.py or pipelines/ensemble.py retrains what they shape."""
     from pipelines.registry import code_fingerprint
 
     return f"{features_identity(paths)}-{code_fingerprint(paths.comp)}"

@@ -85,14 +85,15 @@ def bench_rossmann_throughput(data: Path, repeats: int) -> None:
     cfg = comp.Config()
     schema, _, proc = steps.load(paths, cfg)
     frame = steps.read_feather(paths.processed / "train.feather")
-    y, ok = steps.targets(steps.get_metric(comp.CARD.metric), schema, frame)
+    metric = steps.get_metric(comp.CARD.metric)
+    y, ok = steps.targets(metric, schema, frame)
     rows = ok & (frame[steps.FOLD].to_numpy() != 0)
     print(
         f"rossmann training throughput (rows/s, batch {cfg.net_bs}, {torch.get_num_threads()} threads), median of {repeats}:"
     )
     for amp in ("off", "bf16"):
         learn, *_ = net.make_learner(
-            proc, frame[rows], y[rows], "regression", 1, "l2", replace(cfg, net_amp=amp), "bench"
+            proc, frame[rows], y[rows], "regression", 1, metric.loss, replace(cfg, net_amp=amp), "bench"
         )
         _throughput(learn, cfg, repeats)
 
@@ -111,8 +112,8 @@ def _throughput(learn, cfg, repeats: int) -> None:
 
     dense = learn.model.dense_layers()
     n_in = dense[0].in_features
-    x = torch.randn(512 * 240, n_in)
-    y = torch.randn(512 * 240)
+    x = torch.randn(512 * 240, n_in, device=learn.device)  # where the network is: a GPU's ceiling on the GPU
+    y = torch.randn(512 * 240, device=learn.device)
     opt = torch.optim.AdamW(dense.parameters(), lr=1e-4, fused=True)  # as the Learner uses
 
     def dense_step(i):

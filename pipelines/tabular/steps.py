@@ -241,6 +241,13 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
         for frame in (train, test):
             frame[schema.date] = pd.to_datetime(frame[schema.date], format=schema.date_format)
     validation = choose_validation(schema, train, test, cfg)
+    span = (test[schema.date].max() - test[schema.date].min()).days + 1 if schema.date else 0
+    if card.features is not None and validation["kind"] == "time" and validation["horizon_days"] > span:
+        raise SchemaError(
+            f"horizon={validation['horizon_days']} is longer than the test's {span} days: the card's features= function "
+            f"sees train's targets, and what it derives from them lags by the test's span (Rossmann's store levels), "
+            f"so a longer holdout would see its own days; set horizon <= {span}"
+        )
     folds = assign(schema, train, validation, cfg)
     print(f"validation: {validation['kind']} ({validation['why']})")
     offsets = adjustments(card, schema, train, test, folds, validation) if card.adjust else None

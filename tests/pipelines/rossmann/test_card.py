@@ -81,6 +81,13 @@ def test_features_built_with_other_settings_or_raw_data_retrain_nothing_stale(fe
     comp.predict(featured, cfg, "t")
 
 
+def test_a_holdout_longer_than_the_test_is_refused_its_store_levels_lag_by_the_tests_span(sample_paths, comp):
+    from pipelines.tabular.schema import SchemaError
+
+    with pytest.raises(SchemaError, match="horizon=60 is longer than the test's 48 days.*set horizon <= 48"):
+        comp.build_features(sample_paths, resolve(comp.Config(), overrides=["horizon=60"]))
+
+
 def test_two_trainings_of_one_run_do_not_overwrite_each_other(featured):
     args = [sys.executable, "-m", "pipelines", "train", "rossmann", "--data", str(featured.data_root), "--run", "busy"]
     args += [*SMALL, "members=[net]", "gbdt_embeddings=[]"]

@@ -558,6 +558,8 @@ def test_a_cards_adjust_offsets_the_scored_and_the_test_predictions(tmp_path, mo
     from models.metrics import from_target
 
     src = write("forecast", tmp_path / "src")
+    sample = pd.read_csv(src / "sample_submission.csv")  # in another order than test.csv: offsets follow the ids
+    sample.sample(frac=1, random_state=0).to_csv(src / "sample_submission.csv", index=False)
     ext = own_competitions(tmp_path, monkeypatch)
     (ext / "adj").mkdir(parents=True)
     (ext / "adj" / "__init__.py").write_text(ADJUSTED_CARD)
@@ -577,8 +579,10 @@ def test_a_cards_adjust_offsets_the_scored_and_the_test_predictions(tmp_path, mo
     assert result["adjusted"] is True
     raw_test = pd.read_csv(src / "test.csv")
     blend = np.load(run / "test_raw.npy") + np.where(raw_test.store == 1, 0.5, 0.0) + result["log_shift"]
+    expected = pd.Series(from_target(get_metric("rmse"), blend), index=raw_test.id)
     sub = pd.read_csv(tmp_path / "subs" / "adj" / "default.csv")
-    assert np.allclose(sub.iloc[:, 1], from_target(get_metric("rmse"), blend))
+    assert sub.id.tolist() != raw_test.id.tolist()
+    assert np.allclose(sub.sales, expected.loc[sub.id].to_numpy())
 
 
 def test_an_adjust_that_breaks_the_contract_is_named():
@@ -595,6 +599,15 @@ def test_an_adjust_that_breaks_the_contract_is_named():
     nan = Card(slug="x", metric="rmse", adjust=lambda fit, rows: np.full(len(rows), np.nan))
     with pytest.raises(ValueError, match=r"returned shape \(2,\) with values that are not finite"):
         adjustments(nan, schema, train, test, folds, kfold)
+    calls = []
+
+    def disjoint(fit, rows):
+        calls.append((set(fit.index), set(rows.index)))
+        return np.zeros(len(rows))
+
+    adjustments(Card(slug="x", metric="rmse", adjust=disjoint), schema, train, test, folds, kfold)
+    assert len(calls) == 3 and not calls[0][0] & calls[0][1] and not calls[1][0] & calls[1][1]  # each fold on the other
+    assert calls[2][0] == set(train.index)  # the test's: fitted on every labelled row
     binary = type("S", (), {"task": "binary"})()
     with pytest.raises(SchemaError, match="offsets of the predictions are for regression; this task is binary"):
         adjustments(nan, binary, train, test, folds, kfold)
