@@ -245,7 +245,7 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
     if card.features is not None and validation["kind"] == "time" and validation["horizon_days"] > span:
         raise SchemaError(
             f"horizon={validation['horizon_days']} is longer than the test's {span} days: the card's features= function "
-            f"sees train's targets, and what it derives from them lags by the test's span (Rossmann's store levels), "
+            f"sees train's targets, and what it derives from them lags by the test's span (a store's past sales), "
             f"so a longer holdout would see its own days; set horizon <= {span}"
         )
     folds = assign(schema, train, validation, cfg)
