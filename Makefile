@@ -192,7 +192,7 @@ tensorboard: | $(VENV_OK) ## serve the runs' TensorBoard logs on localhost [COMP
 	@echo "TensorBoard: http://localhost:$(TB_PORT)/ (Ctrl-C stops it)"
 	$(PY) -m tensorboard.main --logdir $(call q,$(if $(COMP_GIVEN),$(DIR),$(DATA))) --host localhost --port $(call q,$(TB_PORT))
 
-backtest: $(RAW) | $(VENV_OK) ## score the default chain on labelled data cut off as a pseudo-test set [WINDOWS=last48,prev48 | cut0,cut1]
+backtest: $(RAW) | $(VENV_OK) ## score the default chain on labelled data cut off as a pseudo-test set [WINDOWS=cut0,cut1]
 	$(PY) -m pipelines backtest $(COMP) $(OPTS) $(if $(WINDOWS),--windows=$(call q,$(WINDOWS))) $(CFG_ARGS)
 
 all: $(SUBMISSION) ## the whole chain: download-or-sample, features, train, predict (never submits) [OUT=...]

@@ -7,7 +7,7 @@ submission, and every ensemble member, on the cut the way Kaggle would, beside t
 run printed. Nothing in the chain sees the cut's answers; the settings that chose anything chose them on
 the run's own validation rows.
 
-    python -m pipelines backtest COMP [--windows last48,prev48] [key=value ...]    (make backtest COMP=...)
+    python -m pipelines backtest COMP [--windows cut0,cut1] [key=value ...]    (make backtest COMP=...)
 
 Each window is a data root of its own, data/COMP/backtest/WINDOW/, laid out like data/ (COMP/raw, processed,
 runs; submissions/) so every step runs unchanged on it; its raw/ is rebuilt only when the real raw data or
