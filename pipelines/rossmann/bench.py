@@ -83,11 +83,11 @@ def bench_rossmann_throughput(data: Path, repeats: int) -> None:
 
     comp, paths = registry.load("rossmann"), Paths.for_comp("rossmann", data)
     cfg = comp.Config()
-    schema, _, proc = steps.load(paths, cfg)
+    schema, validation, proc = steps.load(paths, cfg)
     frame = steps.read_feather(paths.processed / "train.feather")
     metric = steps.get_metric(comp.CARD.metric)
     y, ok = steps.targets(metric, schema, frame)
-    rows = ok & (frame[steps.FOLD].to_numpy() != 0)
+    rows = steps.first_fit_rows(frame[steps.FOLD].to_numpy(), validation, ok)
     print(
         f"rossmann training throughput (rows/s, batch {cfg.net_bs}, {torch.get_num_threads()} threads), median of {repeats}:"
     )

@@ -160,11 +160,9 @@ DEFAULTS = {
     "gbdt_leaves": 127,
     "gbdt_min_leaf": 100,
     "gbdt_colsample": 0.7,
-    "gbdt_subsample": 0.8,
     "gbdt_seeds": 2,
     "gbdt_early_stopping": 100,
-    # the network's Store embedding as LightGBM's features (Guo & Berkhahn 2016, 3rd place), its top 8
-    # principal components: the same blend in half the time of every dimension
+    # the network's Store embedding as LightGBM's features (Guo & Berkhahn 2016, 3rd place), as its top 8 principal
+    # components (gbdt_embedding_dims' default): the same blend in half the time of every dimension
     "gbdt_embeddings": ["Store"],
-    "gbdt_embedding_dims": 8,
 }

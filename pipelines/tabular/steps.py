@@ -158,6 +158,16 @@ def adjustments(card: Card, schema: Schema, train, test, folds: np.ndarray, vali
     return on_train, on_test
 
 
+def test_span(schema: Schema, test: pd.DataFrame) -> int:
+    """The test's days, first to last (0 without a date column): the time holdout's default length."""
+    return int((test[schema.date].max() - test[schema.date].min()).days + 1) if schema.date else 0
+
+
+def first_fit_rows(folds: np.ndarray, validation: dict, ok: np.ndarray) -> np.ndarray:
+    """The rows a member first trains on: before the time holdout, or (k-fold) every labelled row that may train."""
+    return ok & (folds != 0) if validation["kind"] == "time" else ok
+
+
 def choose_validation(schema: Schema, train: pd.DataFrame, test: pd.DataFrame, cfg: TabularConfig) -> dict:
     """How to validate, from the data: 'time' (with its horizon in days) when every test date comes after
     train's (or cfg says so), else 'kfold'."""
@@ -169,8 +179,7 @@ def choose_validation(schema: Schema, train: pd.DataFrame, test: pd.DataFrame, c
         raise SchemaError("validation=time needs a date column: set date= in the card")
     out = {"kind": kind}
     if kind == "time":
-        span = (test[schema.date].max() - test[schema.date].min()).days + 1
-        out["horizon_days"] = cfg.horizon or int(span)
+        out["horizon_days"] = cfg.horizon or test_span(schema, test)
         out["why"] = (
             f"every test date ({test[schema.date].min().date()}..{test[schema.date].max().date()}) comes after train's"
             if after
@@ -241,7 +250,7 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
         for frame in (train, test):
             frame[schema.date] = pd.to_datetime(frame[schema.date], format=schema.date_format)
     validation = choose_validation(schema, train, test, cfg)
-    span = (test[schema.date].max() - test[schema.date].min()).days + 1 if schema.date else 0
+    span = test_span(schema, test)
     if card.features is not None and validation["kind"] == "time" and validation["horizon_days"] > span:
         raise SchemaError(
             f"horizon={validation['horizon_days']} is longer than the test's {span} days: the card's features= function "
@@ -675,7 +684,7 @@ def lr_find(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
     metric = get_metric(card.metric)
     frame = read_feather(paths.processed / "train.feather")
     y, ok = targets(metric, schema, frame)
-    rows = ok & (frame[FOLD].to_numpy() != 0) if validation["kind"] == "time" else ok
+    rows = first_fit_rows(frame[FOLD].to_numpy(), validation, ok)
     n_classes = len(schema.classes) if schema.task == "multiclass" else 1
     learn, *_ = net.make_learner(proc, frame[rows], y[rows], schema.task, n_classes, metric.loss, cfg, "lr find")
     plot = paths.runs / run / "lr_find.png"
