@@ -633,3 +633,35 @@ def test_watching_the_held_out_loss_changes_nothing_the_network_learns(tmp_path)
     )
     assert np.array_equal(plain[0], watched[0])
     assert len(pd.read_csv(tmp_path / "metrics.csv").valid_loss.dropna()) == 3
+
+
+def test_net_seeds_average_one_network_per_seed(tmp_path):
+    """net_seeds=2: each network of the time validation is two (seeds 0 and 1), its predictions their mean: the same
+    as the two one-seed runs averaged; LightGBM reads the first seed's embeddings; each seed's epochs recorded."""
+    from features import TabularProcessor
+    from pipelines.runs import RunDir
+    from pipelines.tabular import TabularConfig
+    from pipelines.tabular.steps import fit_net
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.integers(0, 5, 450), "b": rng.normal(size=450)})
+    y = (frame.a * 0.5 + frame.b).to_numpy()
+    proc = TabularProcessor(["a"], ["b"]).fit(frame[:300])
+    done, test = proc.transform(frame), proc.transform(frame[:40])
+    folds, ok = np.repeat([-1, 1, 0], 150), np.ones(450, bool)
+    schema, metric = type("S", (), {"task": "regression"})(), type("M", (), {"loss": "l2"})()
+
+    def run(seeds: int, seed: int = 0):
+        cfg = TabularConfig(net_seeds=seeds, seed=seed, net_epochs=2, gbdt_embeddings=["a"], gbdt_embedding_dims=0)
+        rd = RunDir(tmp_path / f"s{seeds}-{seed}")
+        rd.path.mkdir()
+        return fit_net(done, test, y, ok, folds, {"kind": "time"}, schema, metric, proc, cfg, rd), rd.path
+
+    (oof, test_raw, tables), folder = run(2)
+    singles = [run(1, seed)[0] for seed in (0, 1)]
+    held = folds == 0
+    assert np.allclose(oof[held], np.mean([s[0][held] for s in singles], axis=0))
+    assert np.allclose(test_raw, np.mean([s[1] for s in singles], axis=0))
+    assert not np.allclose(singles[0][1], singles[1][1])  # the seeds' networks differ, so the mean means something
+    assert np.array_equal(tables["refit"]["a"], singles[0][2]["refit"]["a"])
+    assert (folder / "net-holdout-seed-1" / "metrics.csv").is_file() and (folder / "net-refit-seed-0").is_dir()
