@@ -1,28 +1,14 @@
-"""CIFAR-10's files and default configuration."""
+"""CIFAR-10's settings (`make config COMP=cifar10`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
 
-from pipelines.cifar10 import sample
-from pipelines.cifar10.layout import cifar10_submission, read_cifar10
 from pipelines.config import setting
-from pipelines.download import DataSpec
-from pipelines.submit import label
-from pipelines.vision.task import ImageTask
 
-SPEC = DataSpec(slug="cifar-10", files={"train": []}, make_sample=sample.generate)
-# Scored by accuracy on `label`, a class name.
-TASK = ImageTask(
-    "cifar10",
-    SPEC,
-    read_cifar10,
-    cifar10_submission,
-    "sampleSubmission.csv",
-    "id",
-    lambda classes: {"label": label(classes)},
-)
+# The training images' per-channel mean and std (of pixel / 255): the nets normalise their uint8 input with them.
+CIFAR_STATS = ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))
 
 
 @dataclass

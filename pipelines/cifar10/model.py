@@ -2,7 +2,7 @@
 airbench whitened net (default) or a configurable ResNet, optional LSUV init, label smoothing, mixup, lookahead,
 activation telemetry and flip + translate TTA.
 
-The split, the cache, the submission format and checks are the image competitions' shared steps.
+The split, the cache, the submission's format and checks are the card's (pipelines/cifar10/__init__.py).
 """
 
 from __future__ import annotations
@@ -27,11 +27,12 @@ from models.regularizers import MixUp
 from models.resnet import ResNet, WhitenedNet
 from models.summary import model_summary
 from models.telemetry import ActivationStats
-from pipelines.cifar10.config import TASK, Cifar10Config
-from pipelines.cifar10.layout import CIFAR_STATS
+from pipelines.cifar10 import CARD, SPEC
+from pipelines.cifar10.config import CIFAR_STATS, Cifar10Config
 from pipelines.config import to_dict
 from pipelines.paths import Paths
 from pipelines.runs import RunDir, fit_resumable, run_identity, seed_everything
+from pipelines.vision.card import task_for
 from pipelines.vision.data import ImageData, load_processed
 from pipelines.vision.layouts import Layout
 from pipelines.vision.predict import write_task_submission
@@ -253,11 +254,11 @@ def predict(paths: Paths, cfg: Cifar10Config, run: str) -> Path | None:
     learn = Predictor(model, device=cfg.device, amp=cfg.amp, channels_last=cfg.channels_last)
     x, _ = tensors(data, "test")
     _, probs = predict_tta(learn, x, cfg.tta)
-    layout = Layout(data.items, data.test, data.classes)
-    sub = TASK.submission(data.test, probs, layout, None, 0.0)
+    task = task_for(CARD, paths.comp, SPEC, paths.raw)  # the submission's format, read by the card
+    sub = task.submission(data.test, probs, Layout(data.items, data.test, data.classes), None, 0.0)
     result = rd.read_json("result.json")
     scores = {k: v for k, v in result.items() if k.endswith(("accuracy", "accuracy_tta"))}
-    out = write_task_submission(TASK, paths, data, sub, run, {"run": str(rd.path), "tta": cfg.tta, **scores})
+    out = write_task_submission(task, paths, data, sub, run, {"run": str(rd.path), "tta": cfg.tta, **scores})
     print(f"submission: {out} ({len(sub):,} rows)")
     return out
 

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from pipelines.cifar10.layout import CIFAR_CLASSES
 from pipelines.vision.sample import digits, render
+
+CIFAR_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
 
 def generate(out: Path, seed: int = 0, n_train: int = 600, n_test: int = 200) -> None:

@@ -5,6 +5,7 @@ learns (log1p for rmsle, ...) within a `y_range` around it, or the classes by cr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,34 @@ def batches(rows: int, bs: int, epochs: int) -> tuple[int, int]:
     return bs, epochs or int(np.clip(np.ceil(500 / max(rows // bs, 1)), 4, 100))
 
 
+def seeds(rows: int, n: int) -> int:
+    """How many networks (seeds) to average: the setting, or where 0 (auto) 5 for a network of fewer than 20,000
+    rows (a small table's network moves by its seed alone: House Prices' 0.01 out of fold; 5 cost seconds there),
+    else 1."""
+    return n or (5 if rows < 20_000 else 1)
+
+
+def network_inputs(fit: pd.DataFrame, cats: list[str], conts: list[str], numbers: str):
+    """frame -> the network's (codes, values) tensors. numbers="quantile": each number through its quantiles on
+    `fit`'s rows onto a normal (scikit-learn's QuantileTransformer; "RankGauss", Jahrer's Porto Seguro network
+    input): a skewed column (a lot area, a price) no longer puts a few rows far out where the first layer saturates.
+    "standard": the processed columns as they are (Normalize: mean 0, std 1)."""
+    transform = None
+    if numbers == "quantile" and conts:
+        from sklearn.preprocessing import QuantileTransformer
+
+        q = QuantileTransformer(n_quantiles=min(1000, len(fit)), output_distribution="normal", random_state=0)
+        transform = q.fit(fit[conts].to_numpy(np.float64)).transform
+
+    def inputs(frame: pd.DataFrame) -> tuple[torch.Tensor, torch.Tensor]:
+        x_cat, x_cont = frame_tensors(frame, cats, conts)
+        if transform is not None:
+            x_cont = torch.from_numpy(transform(x_cont.numpy().astype(np.float64)).astype(np.float32))
+        return x_cat, x_cont
+
+    return inputs
+
+
 def make_learner(
     proc: TabularProcessor,
     fit: pd.DataFrame,
@@ -63,9 +92,9 @@ def make_learner(
     loss: str,
     cfg: TabularConfig,
     label: str,
-) -> tuple[Learner, list[str], list[str], int]:
+) -> tuple[Learner, list[str], Callable, int]:
     """The network and its learner on `fit`'s rows (target `y`: the training target, or class indices), nothing
-    trained yet; also the categorical and continuous columns it reads and the epochs to train."""
+    trained yet; also the categorical columns it embeds, its inputs (frame -> tensors) and the epochs to train."""
     seed_everything(cfg.seed)
     unknown = sorted(set(cfg.net_exclude) - {*proc.all_cat_names, *proc.cont_names})
     if unknown:
@@ -104,7 +133,8 @@ def make_learner(
         amp=cfg.net_amp,
         cbs=[ProgressCallback(label=label)],
     )
-    x_cat, x_cont = frame_tensors(fit, cats, conts)
+    inputs = network_inputs(fit, cats, conts, cfg.net_numbers)
+    x_cat, x_cont = inputs(fit)
     dev = learn.device
     target = torch.tensor(y, dtype=torch.float32)  # a copy: y may be a read-only view (pandas copy-on-write)
     bs, epochs = batches(len(fit), cfg.net_bs, cfg.net_epochs)
@@ -112,7 +142,7 @@ def make_learner(
         x_cat.to(dev), x_cont.to(dev), target.to(dev), batch_size=bs, shuffle=True, seed=cfg.seed
     )
     print(f"{label}: {len(fit):,} rows, {epochs} epochs of batch {bs}, {dev} {learn.precision}")
-    return learn, cats, conts, epochs
+    return learn, cats, inputs, epochs
 
 
 def fit_predict(
@@ -134,11 +164,11 @@ def fit_predict(
     `gbdt_embeddings` ({column: codes x dims}, their top principal components where `gbdt_embedding_dims` says).
     `record`: a folder for every epoch's figures (models.callbacks.Recorder); `valid`: rows and targets whose loss
     each epoch reports (watched, never chosen on)."""
-    learn, cats, conts, epochs = make_learner(proc, fit, y, task, n_classes, loss, cfg, label)
+    learn, cats, inputs, epochs = make_learner(proc, fit, y, task, n_classes, loss, cfg, label)
     if record is not None:
         learn.add_cb(Recorder(record))
     if valid is not None:
-        v_cat, v_cont = frame_tensors(valid[0], cats, conts)
+        v_cat, v_cont = inputs(valid[0])
         dev, target = learn.device, torch.tensor(valid[1], dtype=torch.float32)
         learn.add_cb(
             WatchLoss(tensor_loader(v_cat.to(dev), v_cont.to(dev), target.to(dev), batch_size=8192, shuffle=False))
@@ -155,7 +185,7 @@ def fit_predict(
         every[:, cats.index(col)] = np.arange(cardinality[col])
         tables[col] = embedding_features(state, every, cats, [col], cfg.gbdt_embedding_dims)[0]
     for frame in evals:
-        e_cat, e_cont = frame_tensors(frame, cats, conts)
+        e_cat, e_cont = inputs(frame)
         dl = tensor_loader(e_cat.to(dev), e_cont.to(dev), batch_size=8192, shuffle=False)
         raw = learn.get_preds(dl, with_targets=False)[0]
         if task == "binary":

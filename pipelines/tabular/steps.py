@@ -430,19 +430,19 @@ def fit_net(frame, test, y, ok, folds, validation: dict, schema: Schema, metric:
     tables = {}
 
     def run(fit: np.ndarray, evals: list, label: str, which, watch: np.ndarray | None = None) -> list[np.ndarray]:
-        """`net_seeds` networks (seeds seed, seed+1, ...) on the same rows, their predictions averaged; LightGBM
+        """`net_seeds` networks (net.seeds: seeds seed, seed+1, ...) on the same rows, their predictions averaged; LightGBM
         reads the first one's embeddings (another seed's are another coordinate system: not averaged)."""
         valid = (frame[watch], y[watch]) if watch is not None else None
-        total = None
-        for i in range(cfg.net_seeds):
-            name = label if cfg.net_seeds == 1 else f"{label} seed {cfg.seed + i}"
+        total, n = None, net.seeds(int(fit.sum()), cfg.net_seeds)
+        for i in range(n):
+            name = label if n == 1 else f"{label} seed {cfg.seed + i}"
             preds, chosen = net.fit_predict(
                 proc, frame[fit], y[fit], evals, schema.task, n_classes, metric.loss, replace(cfg, seed=cfg.seed + i),
                 name, record=rd.path / name.replace(" ", "-"), valid=valid,
             )  # fmt: skip
             tables.setdefault(which, chosen)
             total = preds if total is None else [t + p for t, p in zip(total, preds, strict=True)]
-        return [t / cfg.net_seeds for t in total]
+        return [t / n for t in total]
 
     if validation["kind"] == "time":
         held = folds == 0

@@ -191,8 +191,16 @@ def read_card(card: ImageCard, raw: Path) -> tuple[Layout, Format]:
     fmt = Format(fmt.id_col, fmt.columns, submits, get_metric(card.metric).name, bool(numeric))
     frame = _known_classes(frame, classes, multi_label, notes)
     suffix = _has_suffix(frame.id if sample is None else sample[fmt.id_col])
-    files = [f for d in test_dirs for f in list_images(d)]
-    test = pd.DataFrame({"file": relative(files, raw), "id": [f.name if suffix else f.stem for f in files]})
+    files = [(f, d.name) for d in test_dirs for f in list_images(d)]
+    test = pd.DataFrame(
+        {"file": relative([f for f, _ in files], raw), "id": [f.name if suffix else f.stem for f, _ in files]}
+    )
+    if sample is None and len(test_dirs) > 1 and all(d.parent != raw for d in test_dirs):
+        # test/<class>/ (the course's copies, as CIFAR-10's): labelled test images, scored where a trainer does
+        # (kept in test.label); the id names the folder too, as file names repeat across classes
+        test = test.assign(
+            id=[f"{c}/{i}" for (_, c), i in zip(files, test.id, strict=True)], label=[c for _, c in files]
+        )
     matches = True
     if sample is not None:
         test, matches = order_by_sample(test, sample[fmt.id_col], _sample_path(card, raw).name, notes)

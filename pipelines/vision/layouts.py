@@ -20,7 +20,8 @@ from features.images import list_images
 @dataclass
 class Layout:
     """train: file (relative to raw/), label (multi-label: space-separated tags), valid (bool, or absent when
-    the split is random); test: file, id; classes in model-output order."""
+    the split is random); test: file, id (and label where the test images sit in class folders); classes in
+    model-output order."""
 
     train: pd.DataFrame
     test: pd.DataFrame
