@@ -103,7 +103,8 @@ def _progress(label: str, t0: float):
 
 
 def best_rounds(booster) -> int:
-    return booster.best_iteration or booster.current_iteration()
+    """The early-stopped round, or every round (no early stopping; or read from a file: best_iteration -1)."""
+    return booster.best_iteration if booster.best_iteration > 0 else booster.current_iteration()
 
 
 def predict(booster, x: np.ndarray, rounds: int | None = None) -> np.ndarray:

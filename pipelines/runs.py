@@ -260,11 +260,25 @@ class RunDir:
     def is_complete(self) -> bool:
         return self.result.is_file()
 
+    @property
+    def parts(self) -> Path:
+        """The finished pieces of a run that trains several models (each booster, each network's predictions):
+        kept when an interrupted run with the same identity starts again, which then resumes after them."""
+        return self.path / "parts"
+
     def reuse_or_start(self, identity: dict, what: str) -> dict | None:
         """The result of a finished run made with `identity` (said to be reused), else None, the folder started
-        afresh with `identity` as its config."""
+        with `identity` as its config: its `parts` kept (said) when an interrupted run with the same identity left
+        them, else removed."""
         done = self.finished(identity, what)
         if done is None:
+            config = self.path / "config.json"
+            same = config.is_file() and self.read_json("config.json").get("run") == identity
+            kept = sorted(p.name for p in self.parts.glob("*") if not p.name.startswith(".")) if same else []
+            if not same:
+                shutil.rmtree(self.parts, ignore_errors=True)
+            elif kept:
+                print(f"{what}: resuming {self.path}: {len(kept)} finished parts kept ({', '.join(kept)})")
             self.start({"run": identity})
         return done
 

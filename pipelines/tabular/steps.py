@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from features import TabularProcessor, add_datepart, add_series_levels, join_df
-from features.io import atomic_write_text, read_feather, write_csv, write_feather, write_npy
+from features.io import atomic_path, atomic_write_text, read_feather, write_csv, write_feather, write_npy
 from models import gbdt
 from models.metrics import Metric, binary_log_loss, from_target, get_metric, log_loss, rmspe_log_shift, to_target
 from pipelines import submit as submitlib
@@ -377,11 +377,16 @@ def fit_gbdt(x, x_test, y, ok, folds, validation: dict, params, names, cfg: Tabu
         boosters, valid = [], None if valid_rows is None else (xs[valid_rows], y[valid_rows])
         for i, seed in enumerate(seeds):
             tag = f" seed {seed}" if len(seeds) > 1 else ""
+            path = rd.parts / f"{label.replace(' ', '-')}{tag.replace(' ', '-')}.txt"
+            if path.is_file():  # an interrupted run's, with this identity (RunDir.reuse_or_start)
+                print(f"{label + tag}: trained before the run was interrupted ({path})")
+                boosters.append(gbdt.load(path))  # up to its best round, as gbdt.fit returns it
+                continue
             booster = gbdt.fit(
                 xs[rows], y[rows], replace(params, seed=seed), view_names, valid=valid, rounds=rounds and rounds[i],
                 label=label + tag,
             )  # fmt: skip
-            gbdt.save(booster, rd.path / f"{label.replace(' ', '-')}{tag.replace(' ', '-')}.txt")
+            gbdt.save(booster, path)
             boosters.append(booster)
         return boosters
 
@@ -436,10 +441,20 @@ def fit_net(frame, test, y, ok, folds, validation: dict, schema: Schema, metric:
         total, n = None, net.seeds(int(fit.sum()), cfg.net_seeds)
         for i in range(n):
             name = label if n == 1 else f"{label} seed {cfg.seed + i}"
-            preds, chosen = net.fit_predict(
-                proc, frame[fit], y[fit], evals, schema.task, n_classes, metric.loss, replace(cfg, seed=cfg.seed + i),
-                name, record=rd.path / name.replace(" ", "-"), valid=valid,
-            )  # fmt: skip
+            part = rd.parts / f"{name.replace(' ', '-')}.npz"
+            if part.is_file():  # an interrupted run's, with this identity (RunDir.reuse_or_start)
+                print(f"{name}: trained before the run was interrupted ({part})")
+                with np.load(part) as saved:
+                    preds = [saved[f"pred{j}"] for j in range(len(evals))]
+                    chosen = {k.removeprefix("table:"): saved[k] for k in saved.files if k.startswith("table:")}
+            else:
+                preds, chosen = net.fit_predict(
+                    proc, frame[fit], y[fit], evals, schema.task, n_classes, metric.loss,
+                    replace(cfg, seed=cfg.seed + i), name, record=rd.path / name.replace(" ", "-"), valid=valid,
+                )  # fmt: skip
+                arrays = {f"pred{j}": p for j, p in enumerate(preds)} | {f"table:{k}": t for k, t in chosen.items()}
+                with atomic_path(part) as tmp, open(tmp, "wb") as f:
+                    np.savez(f, **arrays)
             tables.setdefault(which, chosen)
             total = preds if total is None else [t + p for t, p in zip(total, preds, strict=True)]
         return [t / n for t in total]

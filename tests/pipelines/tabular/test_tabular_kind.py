@@ -443,7 +443,9 @@ def test_gbdt_seeds_average_one_model_per_seed(tmp_path):
     direct = gbdt.fit(x[folds == -1], y[folds == -1], params, ["a", "b", "c"], valid=(x[folds == 1], y[folds == 1]))
     assert run(1)[0][2]["holdout"] == [gbdt.best_rounds(direct)]  # one seed: LightGBM's own early stopping
     singles = [run(1, seed)[0] for seed in (0, 1)]
-    assert len(rounds["holdout"]) == len(rounds["refit"]) == 2 and (folder / "gbdt-holdout-seed-1.txt").is_file()
+    assert (
+        len(rounds["holdout"]) == len(rounds["refit"]) == 2 and (folder / "parts" / "gbdt-holdout-seed-1.txt").is_file()
+    )
     assert [r["refit"] for _, _, r in singles] == [[r] for r in rounds["refit"]]
     assert np.allclose(oof[folds == 0], np.mean([s[0][folds == 0] for s in singles], axis=0))
     assert np.allclose(test_raw, np.mean([s[1] for s in singles], axis=0))
@@ -497,7 +499,7 @@ def test_lightgbm_reads_the_embeddings_of_the_network_fitted_on_its_rows(tmp_pat
         assert main([*step, *data]) == 0, capsys.readouterr().err
     run = tmp_path / "data" / comp / "runs" / "default"
     for model in ("gbdt-holdout.txt", "gbdt-refit.txt"):
-        assert "store_emb0 store_emb1" in (run / model).read_text()
+        assert "store_emb0 store_emb1" in (run / "parts" / model).read_text()
     assert json.loads((run / "result.json").read_text())["oof_smape"] < 25
     capsys.readouterr()
     assert main(["train", comp, *settings, 'members=["gbdt"]', "--run", "alone", *data]) != 0
@@ -555,7 +557,7 @@ def test_each_folds_lightgbm_reads_the_embeddings_of_that_folds_network(tmp_path
     for step in (["download", comp, "--src", str(src)], ["features", comp, "folds=3"], ["train", comp, *settings]):
         assert main([*step, *data]) == 0, capsys.readouterr().err
     run = tmp_path / "data" / comp / "runs" / "default"
-    models = [(run / f"gbdt-fold-{k}.txt").read_text() for k in range(3)]
+    models = [(run / "parts" / f"gbdt-fold-{k}.txt").read_text() for k in range(3)]
     assert all("colour_emb0" in m for m in models)
     tables = [m.split("feature_infos=")[1].split("\n")[0].split()[-1] for m in models]  # the last embedding column
     assert len(set(tables)) == 3  # three networks, three tables
@@ -690,3 +692,32 @@ def test_net_seeds_average_one_network_per_seed(tmp_path):
     assert not np.allclose(singles[0][1], singles[1][1])  # the seeds' networks differ, so the mean means something
     assert np.array_equal(tables["refit"]["a"], singles[0][2]["refit"]["a"])
     assert (folder / "net-holdout-seed-1" / "metrics.csv").is_file() and (folder / "net-refit-seed-0").is_dir()
+
+
+@pytest.mark.slow
+def test_kill_9_then_the_same_train_resumes_after_its_finished_parts(tmp_path, monkeypatch):
+    """A run killed after its first networks resumes with them (parts/: each network's predictions, each booster)
+    and ends where an uninterrupted run ends; the same run with other settings starts afresh."""
+    from resume import kill_after_checkpoint, run
+
+    comp, _ = "resumed-forecast", own_competitions(tmp_path, monkeypatch)
+    src, data = write("forecast", tmp_path / "src", n=1500), ["--data", str(tmp_path / "data")]
+    for step in (["new", comp, "--metric", METRICS["forecast"]], ["download", comp, "--src", str(src), *data]):
+        assert main(step) == 0
+    assert main(["features", comp, *data]) == 0
+    args = [comp, *data, "gbdt_rounds=100", "net_epochs=2", "net_seeds=2"]
+    runs = tmp_path / "data" / comp / "runs"
+    kill_after_checkpoint(["train", *args, "--run", "killed"], runs / "killed" / "parts" / "net-holdout-seed-1.npz")
+    assert not (runs / "killed" / "result.json").exists()
+    out = run(["train", *args, "--run", "killed"])
+    assert "run: resuming" in out and "net holdout seed 0: trained before the run was interrupted" in out
+    assert "net refit seed 0: trained before" not in out
+    run(["train", *args, "--run", "straight"])
+    results = [json.loads((runs / r / "result.json").read_text()) for r in ("killed", "straight")]
+    for key in ("oof_smape", "members", "weights", "rounds"):
+        assert results[0][key] == results[1][key], key
+    assert np.array_equal(*(np.load(runs / r / "test_raw.npy") for r in ("killed", "straight")))
+    kill_after_checkpoint(["train", *args, "--run", "changed"], runs / "changed" / "parts" / "net-holdout-seed-0.npz")
+    other = [a if a != "gbdt_rounds=100" else "gbdt_rounds=90" for a in args]
+    out = run(["train", *other, "--run", "changed"])  # other settings: another identity, nothing kept
+    assert "resuming" not in out and "trained before" not in out
