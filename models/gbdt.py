@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from features.io import atomic_path
 
@@ -110,6 +111,15 @@ def best_rounds(booster) -> int:
 def predict(booster, x: np.ndarray, rounds: int | None = None) -> np.ndarray:
     """Predictions of the model's first `rounds` trees (default: up to its best round)."""
     return booster.predict(x, num_iteration=rounds or best_rounds(booster)).astype(np.float64)
+
+
+def importance(boosters: list) -> pd.DataFrame:
+    """Each feature's total gain over `boosters` (the models that predict the test) as a share of all gain, and
+    how many splits use it; most important first."""
+    gain = np.sum([b.feature_importance("gain") for b in boosters], axis=0)
+    splits = np.sum([b.feature_importance("split") for b in boosters], axis=0)
+    frame = pd.DataFrame({"feature": boosters[0].feature_name(), "gain_share": gain / max(gain.sum(), 1e-12)})
+    return frame.assign(splits=splits).sort_values("gain_share", ascending=False, ignore_index=True)
 
 
 def save(booster, path: Path) -> None:

@@ -217,6 +217,14 @@ def report(paths: Paths, run: str) -> Path:
                 pd.read_csv(csv_file).to_html(index=False, float_format=lambda v: f"{v:.5g}", na_rep="-"),
             )
         )
+    for csv_file in sorted(run_dir.rglob("importance.csv")):
+        table = pd.read_csv(csv_file)
+        sections.append(
+            (
+                "Feature importance (LightGBM's gain share)",
+                table.to_html(index=False, float_format=lambda v: f"{v:.4f}"),
+            )
+        )
     for csv_file in sorted(run_dir.rglob("per_tag.csv")):
         sections.append(("Per tag", pd.read_csv(csv_file).to_html(index=False, float_format=lambda v: f"{v:.4f}")))
     extra = getattr(package, "report_sections", None) if package is not None else None

@@ -405,8 +405,10 @@ def fit_gbdt(x, x_test, y, ok, folds, validation: dict, params, names, cfg: Tabu
             latest = [gbdt.best_rounds(b) for b in fit(holdout, ~held & ok, "gbdt refit rounds", held & ok)]
             del xs, xs_test, holdout  # with embeddings a copy of x: not two at once beside the refit's
             refit = view("refit")
-            test_raw = predict(fit(refit, ok, "gbdt refit", rounds=latest), refit[1])
-            return oof, test_raw, {"holdout": rounds, "refit": latest}
+            final = fit(refit, ok, "gbdt refit", rounds=latest)
+            write_importance(final, rd)
+            return oof, predict(final, refit[1]), {"holdout": rounds, "refit": latest}
+        write_importance(scorers, rd)
         return oof, test_raw, {"holdout": rounds}
     test_raw, held_folds = np.zeros((len(x_test), *oof.shape[1:])), sorted(set(folds.tolist()))
     models, rounds, held_x = [], [], []
@@ -419,7 +421,17 @@ def fit_gbdt(x, x_test, y, ok, folds, validation: dict, params, names, cfg: Tabu
     for i, k in enumerate(held_folds):  # each fold scored at a round count its own rows did not choose
         others = int(np.median([r for j, r in enumerate(rounds) if j != i]))
         oof[folds == k] = predict(models[i], held_x[i], others)
+    write_importance([b for boosters in models for b in boosters], rd)
     return oof, test_raw, {"folds": rounds}
+
+
+def write_importance(boosters: list, rd: RunDir) -> None:
+    """runs/RUN/importance.csv (the gain share and splits of each feature over the models that predict the test;
+    `make report` shows it) and the top few printed."""
+    table = gbdt.importance(boosters)
+    write_csv(table, rd.path / "importance.csv")
+    top = ", ".join(f"{r.feature} {r.gain_share:.0%}" for r in table.head(8).itertuples())
+    print(f"LightGBM's features by gain: {top} ({rd.path / 'importance.csv'})")
 
 
 def fit_net(frame, test, y, ok, folds, validation: dict, schema: Schema, metric: Metric, proc, cfg, rd: RunDir):

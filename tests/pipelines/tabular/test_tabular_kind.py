@@ -449,6 +449,8 @@ def test_gbdt_seeds_average_one_model_per_seed(tmp_path):
     assert [r["refit"] for _, _, r in singles] == [[r] for r in rounds["refit"]]
     assert np.allclose(oof[folds == 0], np.mean([s[0][folds == 0] for s in singles], axis=0))
     assert np.allclose(test_raw, np.mean([s[1] for s in singles], axis=0))
+    importance = pd.read_csv(folder / "importance.csv")  # the refit's two models: a carries most of y, c nothing
+    assert importance.feature.tolist()[:2] == ["a", "b"] and importance.gain_share.sum() == pytest.approx(1)
 
 
 def test_net_exclude_leaves_a_column_out_of_the_network_and_names_an_unknown_one(monkeypatch):
