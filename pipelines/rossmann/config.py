@@ -153,9 +153,6 @@ DEFAULTS = {
     "net_wd": 0.2,
     # StoreDowLevel helps the trees, not the network (0.1060 -> 0.1135 with it)
     "net_exclude": ["StoreDowLevel"],
-    # the numbers as Normalize leaves them: what every Rossmann figure was measured with (the kind's quantile
-    # inputs were chosen on House Prices and not run on Rossmann's backtest)
-    "net_numbers": "standard",
     # bf16 autocast on AMX / AVX512-BF16 CPUs and on CUDA: 1.35-1.4x the fp32 step at equal RMSPE
     "net_amp": "auto",
     # LightGBM: two seeds at lr 0.1 beat one at 0.05 for the same time; larger leaves for a million rows

@@ -55,13 +55,6 @@ def batches(rows: int, bs: int, epochs: int) -> tuple[int, int]:
     return bs, epochs or int(np.clip(np.ceil(500 / max(rows // bs, 1)), 4, 100))
 
 
-def seeds(rows: int, n: int) -> int:
-    """How many networks (seeds) to average: the setting, or where 0 (auto) 5 for a network of fewer than 20,000
-    rows (a small table's network moves by its seed alone: House Prices' 0.01 out of fold; 5 cost seconds there),
-    else 1."""
-    return n or (5 if rows < 20_000 else 1)
-
-
 def network_inputs(fit: pd.DataFrame, cats: list[str], conts: list[str], numbers: str):
     """frame -> the network's (codes, values) tensors. numbers="quantile": each number through its quantiles on
     `fit`'s rows onto a normal (scikit-learn's QuantileTransformer; "RankGauss", Jahrer's Porto Seguro network

@@ -447,10 +447,10 @@ def fit_net(frame, test, y, ok, folds, validation: dict, schema: Schema, metric:
     tables = {}
 
     def run(fit: np.ndarray, evals: list, label: str, which, watch: np.ndarray | None = None) -> list[np.ndarray]:
-        """`net_seeds` networks (net.seeds: seeds seed, seed+1, ...) on the same rows, their predictions averaged; LightGBM
+        """`net_seeds` networks (seeds seed, seed+1, ...) on the same rows, their predictions averaged; LightGBM
         reads the first one's embeddings (another seed's are another coordinate system: not averaged)."""
         valid = (frame[watch], y[watch]) if watch is not None else None
-        total, n = None, net.seeds(int(fit.sum()), cfg.net_seeds)
+        total, n = None, cfg.net_seeds
         for i in range(n):
             name = label if n == 1 else f"{label} seed {cfg.seed + i}"
             part = rd.parts / f"{name.replace(' ', '-')}.npz"

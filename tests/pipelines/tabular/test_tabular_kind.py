@@ -292,12 +292,6 @@ def test_the_networks_batch_and_epochs_follow_the_rows():
     assert batches(100, 0, 0) == (64, 100) and batches(1168, 128, 3) == (128, 3) and batches(40, 0, 0)[0] == 40
 
 
-def test_the_networks_seeds_follow_the_rows():
-    from pipelines.tabular.net import seeds
-
-    assert (seeds(1168, 0), seeds(19_999, 0), seeds(20_000, 0), seeds(730_000, 0), seeds(1168, 2)) == (5, 5, 1, 1, 2)
-
-
 def test_quantile_inputs_are_fitted_on_the_training_rows_only():
     """net_numbers=quantile: each number through its quantiles on the rows the network trains on, onto a normal;
     a skewed column's far rows come in, the codes are untouched, and rows beyond the training range are clipped to
