@@ -192,7 +192,7 @@ tensorboard: | $(VENV_OK) ## serve the runs' TensorBoard logs on localhost [COMP
 	@echo "TensorBoard: http://localhost:$(TB_PORT)/ (Ctrl-C stops it)"
 	$(PY) -m tensorboard.main --logdir $(call q,$(if $(COMP_GIVEN),$(DIR),$(DATA))) --host localhost --port $(call q,$(TB_PORT))
 
-backtest: $(RAW) | $(VENV_OK) ## score the default chain on labelled data cut off as a pseudo-test set [WINDOWS=cut0,cut1]
+backtest: $(RAW) | $(VENV_OK) ## score the default chain on labelled data cut off as a pseudo-test set [WINDOWS=cut0,cut1; tabular cards to cut5]
 	$(PY) -m pipelines backtest $(COMP) $(OPTS) $(if $(WINDOWS),--windows=$(call q,$(WINDOWS))) $(CFG_ARGS)
 
 all: $(SUBMISSION) ## the whole chain: download-or-sample, features, train, predict (never submits) [OUT=...]
@@ -228,8 +228,8 @@ test-oldest: oldest-env ## the Kaggle-notebook chain test (read-only input, PY=,
 lint: $(VENV_OK) ## ruff check + format check
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .
 
-bench: $(VENV_OK) ## benchmarks on the real data in ../shared/data (skips what is absent) [PARTS=...]
-	$(PY) -m pipelines.bench $(COMP) $(if $(PARTS),--parts=$(call q,$(PARTS)))
+bench: $(VENV_OK) ## benchmarks on the real data in ../shared/data (skips what is absent) [PARTS=...] [WINDOWS=... tabular cards]
+	$(PY) -m pipelines.bench $(COMP) $(if $(PARTS),--parts=$(call q,$(PARTS))) $(if $(WINDOWS),--windows=$(call q,$(WINDOWS)))
 
 # Bench-only: fastai beside ours (never a dependency of the project). Shares .venv's packages through a .pth file.
 autogluon-env: ## .venv-autogluon: AutoGluon-Tabular 1.6.3, its own venv (pandas 2), for `make bench` of a tabular card

@@ -40,7 +40,8 @@ class Backtest:
     """What a competition provides (as `BACKTEST` in its package) to be backtested.
 
     - `windows`: name -> the parameter `cut` understands (an offset in days, a seed, ...); the first is the
-      default, the others are there so that defaults are not tuned to one period.
+      default, the others are there so that defaults are not tuned to one period. `default`: the windows a
+      backtest runs when none are named (all of them when empty); the others run when named (WINDOWS=...).
     - `cut(raw, dest, param)`: write a competition-shaped raw folder into `dest` (the same files a download
       gives, the cut rows as the test set) from the real `raw` folder; return the hidden answers: a frame of
       `id_col` and the columns `score` needs.
@@ -57,6 +58,11 @@ class Backtest:
     extra: dict[str, Callable[[pd.DataFrame, pd.DataFrame], float]] = field(default_factory=dict)  # more columns
     # the simplest honest baselines, run on the same cut beside the default: name -> train-step config overrides
     peers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    default: tuple[str, ...] = ()
+
+    def chosen(self, windows: list[str] | None = None) -> list[str]:
+        """The windows named, else the default ones."""
+        return list(windows or self.default or self.windows)
 
 
 def place(src: Path, dst: Path) -> None:
@@ -174,7 +180,7 @@ def run(comp, paths: Paths, cfg, run_name: str, windows: list[str] | None = None
     if spec is None:
         raise ValueError(f"{paths.comp} declares no backtest (BACKTEST in its package)")
     rows = []
-    for window in windows or list(spec.windows):
+    for window in spec.chosen(windows):
         rows += run_window(comp, spec, paths, cfg, run_name, window)
     table = pd.DataFrame(rows)
     out = paths.comp_dir / "backtest" / f"{run_name}.csv"
@@ -186,5 +192,8 @@ def run(comp, paths: Paths, cfg, run_name: str, windows: list[str] | None = None
         **{c: table[c].map(lambda v: "-" if pd.isna(v) else f"{v:.0f}") for c in table if c.endswith("_s")}
     )
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.5f}", na_rep="-"))
+    if table.window.nunique() > 2:  # many cuts: each member's mean (one cut of a small table is noisy)
+        means = table.groupby("member", sort=False)[["valid", "backtest"]].mean()
+        print(f"mean over the {table.window.nunique()} windows:\n" + means.to_string(float_format=lambda v: f"{v:.5f}"))
     print(f"table: {out}")
     return table

@@ -50,7 +50,7 @@ def main(argv: list[str]) -> None:
         raise SystemExit(f"the AutoGluon peer covers {', '.join(AUTOGLUON_METRIC)} (regression); not {metric.name}")
     if not AUTOGLUON_PYTHON.is_file():
         raise SystemExit(f"{AUTOGLUON_PYTHON} not found: make autogluon-env")
-    windows = [w for w in args.windows.split(",") if w] or list(comp.BACKTEST.windows)
+    windows = comp.BACKTEST.chosen([w for w in args.windows.split(",") if w])
     saved = paths.comp_dir / "backtest" / f"{args.run}.csv"
     if args.reuse and saved.is_file():  # the table (and wall times) of our last fresh run under this name
         ours = pd.read_csv(saved)
@@ -91,6 +91,9 @@ def main(argv: list[str]) -> None:
     better = "higher" if metric.greater_is_better else "lower"
     print(f"\n{args.comp}: {metric.name} on the backtest cuts ({better} is better), ours beside AutoGluon-Tabular:")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.5f}"))
+    if len(windows) > 2:  # many cuts: each entrant's mean (one cut of a small table is noisy)
+        means = table.groupby("who", sort=False)[["score", "wall_s"]].mean()
+        print(f"mean over the {len(windows)} windows:\n" + means.to_string(float_format=lambda v: f"{v:.5f}"))
     path = paths.comp_dir / "backtest" / f"{args.run}-peers.json"
     path.write_text(json.dumps(rows, indent=1))
     print(f"table: {path}")

@@ -30,7 +30,8 @@ def test_the_cut_hides_the_last_48_days_and_carries_the_external_tables(rossmann
     from pipelines.tabular.backtest import cut
 
     comp = registry.load("rossmann")
-    assert comp.BACKTEST.windows == {"cut0": 0, "cut1": 1}  # the last 48 days of train, then the 48 before them
+    # the last 48 days of train, then the 48 before them; cut2..cut5 further back when named
+    assert comp.BACKTEST.chosen() == ["cut0", "cut1"] and comp.BACKTEST.windows["cut5"] == 5
     hidden = cut(comp.CARD, rossmann_sample_dir, tmp_path, 1)
     raw = pd.read_csv(rossmann_sample_dir / "train.csv")
     train, test = pd.read_csv(tmp_path / "train.csv"), pd.read_csv(tmp_path / "test.csv")

@@ -717,3 +717,14 @@ def test_kill_9_then_the_same_train_resumes_after_its_finished_parts(tmp_path, m
     other = [a if a != "gbdt_rounds=100" else "gbdt_rounds=90" for a in args]
     out = run(["train", *other, "--run", "changed"])  # other settings: another identity, nothing kept
     assert "resuming" not in out and "trained before" not in out
+
+
+def test_the_backtest_runs_two_cuts_unless_more_are_named(tmp_path, capsys):
+    """cut0 and cut1 by default; cut2..cut5 (other seeded fifths, or spans further back) when named."""
+    from pipelines.backtest import Backtest
+    from pipelines.tabular.backtest import tabular_backtest
+
+    spec = tabular_backtest(Card(slug="x", metric="rmse"))
+    assert spec.chosen() == ["cut0", "cut1"] and spec.chosen(["cut2", "cut5"]) == ["cut2", "cut5"]
+    assert list(spec.windows) == [f"cut{k}" for k in range(6)]
+    assert Backtest({"a": 0, "b": 1}, None, None, "rmse", "id").chosen() == ["a", "b"]  # no default: every one
