@@ -79,13 +79,19 @@ def fit(
     rounds: int | None = None,
     label: str = "gbdt",
     threads: int | None = None,
+    categorical: tuple[str, ...] = (),
 ):
     """Train on (x, y); with `valid`, early-stopped on it (returns the best round's model). `rounds` overrides
-    params.rounds (a refit trains the rounds the validated fit chose). Prints progress every 100 rounds."""
+    params.rounds (a refit trains the rounds the validated fit chose). `categorical`: columns (of `names`) holding
+    category codes, split by LightGBM's own categorical splits (groups of codes, not thresholds on them). Prints
+    progress every 100 rounds."""
     import lightgbm as lgb
 
     t0 = time.perf_counter()
-    train = lgb.Dataset(x, y, feature_name=names, params={"max_bin": params.max_bin}, free_raw_data=True)
+    cats = [n for n in names if n in set(categorical)]
+    train = lgb.Dataset(
+        x, y, feature_name=names, categorical_feature=cats, params={"max_bin": params.max_bin}, free_raw_data=True
+    )
     sets, cbs = [], [_progress(label, t0)]
     if valid is not None:
         sets = [lgb.Dataset(valid[0], valid[1], reference=train)]

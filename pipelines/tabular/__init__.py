@@ -102,6 +102,9 @@ class TabularConfig:
     gbdt_min_leaf: int = setting(20, ge=1, le=1_000_000)  # LightGBM's min_data_in_leaf
     gbdt_colsample: float = setting(0.8, gt=0, le=1)  # share of the features each tree sees (feature_fraction)
     gbdt_subsample: float = setting(0.8, gt=0, le=1)  # share of the rows each tree sees (bagging_fraction)
+    # the category columns split by LightGBM's own categorical splits (groups of categories; true) or as their
+    # codes' order (thresholds on the codes; false)
+    gbdt_categorical: bool = True
     # rounds without improvement on validation before LightGBM stops
     gbdt_early_stopping: int = setting(200, ge=1, le=100_000)
     # LightGBM models with seeds seed, seed+1, ... (other row and column samples), their predictions averaged

@@ -358,11 +358,14 @@ def truth(schema: Schema, frame: pd.DataFrame) -> np.ndarray:
     return as_class_index(schema, frame[schema.target_column])
 
 
-def fit_gbdt(x, x_test, y, ok, folds, validation: dict, params, names, cfg: TabularConfig, rd: RunDir, extra=None):
+def fit_gbdt(
+    x, x_test, y, ok, folds, validation: dict, params, names, cfg: TabularConfig, rd: RunDir, extra=None, categorical=()
+):
     """LightGBM's (out-of-fold predictions, test predictions, {which models: their rounds}) as the module doc
     says; each model is `gbdt_seeds` models (seeds seed, seed+1, ...: other row and column samples), their
     predictions averaged. `extra(which)`: columns added to x and x_test (with their names) for the model `which` ("holdout", "refit",
-    or a fold): the embeddings of the network fitted on the same rows."""
+    or a fold): the embeddings of the network fitted on the same rows. `categorical`: the columns of category codes
+    LightGBM splits as categories."""
     seeds = [params.seed + i for i in range(cfg.gbdt_seeds)]
 
     def view(which) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -384,7 +387,7 @@ def fit_gbdt(x, x_test, y, ok, folds, validation: dict, params, names, cfg: Tabu
                 continue
             booster = gbdt.fit(
                 xs[rows], y[rows], replace(params, seed=seed), view_names, valid=valid, rounds=rounds and rounds[i],
-                label=label + tag,
+                label=label + tag, categorical=categorical,
             )  # fmt: skip
             gbdt.save(booster, path)
             boosters.append(booster)
@@ -573,8 +576,9 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
         x, x_test = frame[names].to_numpy(np.float32), test[names].to_numpy(np.float32)
         params = gbdt.GBDTParams.from_config(cfg, seed=cfg.seed, **objective(metric, schema))
         extra = embedding_columns(frame, test, tables) if cfg.gbdt_embeddings else None
+        categorical = tuple(proc.all_cat_names) if cfg.gbdt_categorical else ()
         oof["gbdt"], test_raw["gbdt"], rounds = fit_gbdt(
-            x, x_test, y, ok, folds, validation, params, names, cfg, rd, extra
+            x, x_test, y, ok, folds, validation, params, names, cfg, rd, extra, categorical
         )
         seconds["gbdt"] = round(time.perf_counter() - t1, 1)
     if validation["kind"] == "time":

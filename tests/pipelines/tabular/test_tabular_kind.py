@@ -512,6 +512,7 @@ def test_the_lightgbm_defaults_peer_is_one_plain_lightgbm_whatever_the_card_sets
     cfg = TabularConfig(gbdt_embeddings=["store"], gbdt_seeds=3, gbdt_lr=0.01)
     peer = check(change(cfg, **LIGHTGBM_DEFAULTS), "peer")
     assert (peer.members, peer.gbdt_embeddings, peer.gbdt_seeds, peer.gbdt_lr) == (["gbdt"], [], 1, 0.1)
+    assert cfg.gbdt_categorical and not peer.gbdt_categorical  # LightGBM reads a matrix's codes as numbers
 
 
 def test_rossmann_is_a_card_with_its_own_feature_function(tmp_path, capsys):
@@ -728,3 +729,20 @@ def test_the_backtest_runs_two_cuts_unless_more_are_named(tmp_path, capsys):
     assert spec.chosen() == ["cut0", "cut1"] and spec.chosen(["cut2", "cut5"]) == ["cut2", "cut5"]
     assert list(spec.windows) == [f"cut{k}" for k in range(6)]
     assert Backtest({"a": 0, "b": 1}, None, None, "rmse", "id").chosen() == ["a", "b"]  # no default: every one
+
+
+def test_lightgbm_splits_the_category_columns_as_categories():
+    """gbdt.fit(categorical=...): a category whose codes' order says nothing (the target high on codes 0, 2, 4)
+    is one split as a category; a threshold on its codes cannot find it in one split; the model file says which.
+    from models import gbdt
+
+    rng = np.random.default_rng(0)
+    code = rng.integers(0, 6, 600).astype(np.float32)
+    y = np.where(code % 2 == 0, 1.0, 0.0) + rng.normal(0, 0.05, 600)
+    x = np.stack([code, rng.normal(size=600).astype(np.float32)], axis=1)
+    params = gbdt.GBDTParams(rounds=1, lr=1.0, leaves=2, min_leaf=5, subsample=1.0, colsample=1.0)
+    as_category = gbdt.fit(x, y, params, ["c", "z"], categorical=("c", "other"))
+    as_numbers = gbdt.fit(x, y, params, ["c", "z"])
+    errors = [np.sqrt(np.mean((gbdt.predict(b, x) - y) ** 2)) for b in (as_category, as_numbers)]
+    assert errors[0] < 0.1 < errors[1]
+    assert "num_cat=1" in as_category.model_to_string() and "num_cat=0" in as_numbers.model_to_string()
