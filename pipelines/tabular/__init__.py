@@ -131,10 +131,6 @@ class TabularConfig:
     net_wd: float = setting(0.01, ge=0, member="net")
     # processed columns the network leaves out (LightGBM reads every one), e.g. a level that helps trees only
     net_exclude: list[str] = setting(factory=list, member="net")
-    # the network's numbers: standard = as processed (Normalize: mean 0, std 1); quantile = each through its
-    # quantiles on the rows it trains on onto a normal (RankGauss). Standard by default: quantile bettered House
-    # Prices' out-of-fold RMSLE, not its backtest (pipelines/tabular/README.md, decisions)
-    net_numbers: Literal["standard", "quantile"] = setting("standard", member="net")
     # networks with seeds seed, seed+1, ... on the same rows, their predictions averaged (each one's own dropout,
     # initial weights and batch order). 1 by default: k-fold's test predictions average the folds' networks already
     net_seeds: int = setting(1, ge=1, le=100, member="net")

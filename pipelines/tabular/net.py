@@ -55,25 +55,9 @@ def batches(rows: int, bs: int, epochs: int) -> tuple[int, int]:
     return bs, epochs or int(np.clip(np.ceil(500 / max(rows // bs, 1)), 4, 100))
 
 
-def network_inputs(fit: pd.DataFrame, cats: list[str], conts: list[str], numbers: str):
-    """frame -> the network's (codes, values) tensors. numbers="quantile": each number through its quantiles on
-    `fit`'s rows onto a normal (scikit-learn's QuantileTransformer; "RankGauss", Jahrer's Porto Seguro network
-    input): a skewed column (a lot area, a price) no longer puts a few rows far out where the first layer saturates.
-    "standard": the processed columns as they are (Normalize: mean 0, std 1)."""
-    transform = None
-    if numbers == "quantile" and conts:
-        from sklearn.preprocessing import QuantileTransformer
-
-        q = QuantileTransformer(n_quantiles=min(1000, len(fit)), output_distribution="normal", random_state=0)
-        transform = q.fit(fit[conts].to_numpy(np.float64)).transform
-
-    def inputs(frame: pd.DataFrame) -> tuple[torch.Tensor, torch.Tensor]:
-        x_cat, x_cont = frame_tensors(frame, cats, conts)
-        if transform is not None:
-            x_cont = torch.from_numpy(transform(x_cont.numpy().astype(np.float64)).astype(np.float32))
-        return x_cat, x_cont
-
-    return inputs
+def network_inputs(cats: list[str], conts: list[str]):
+    """frame -> the network's (codes, values) tensors of the processed columns it reads."""
+    return lambda frame: frame_tensors(frame, cats, conts)
 
 
 def make_learner(
@@ -126,7 +110,7 @@ def make_learner(
         amp=cfg.net_amp,
         cbs=[ProgressCallback(label=label)],
     )
-    inputs = network_inputs(fit, cats, conts, cfg.net_numbers)
+    inputs = network_inputs(cats, conts)
     x_cat, x_cont = inputs(fit)
     dev = learn.device
     target = torch.tensor(y, dtype=torch.float32)  # a copy: y may be a read-only view (pandas copy-on-write)

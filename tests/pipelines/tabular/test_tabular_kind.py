@@ -292,25 +292,6 @@ def test_the_networks_batch_and_epochs_follow_the_rows():
     assert batches(100, 0, 0) == (64, 100) and batches(1168, 128, 3) == (128, 3) and batches(40, 0, 0)[0] == 40
 
 
-def test_quantile_inputs_are_fitted_on_the_training_rows_only():
-    """net_numbers=quantile: each number through its quantiles on the rows the network trains on, onto a normal;
-    a skewed column's far rows come in, the codes are untouched, and rows beyond the training range are clipped to
-    its ends (nothing of the rows predicted moves the map); standard: the processed values as they are."""
-    from pipelines.tabular.net import network_inputs
-
-    rng = np.random.default_rng(0)
-    fit = pd.DataFrame({"c": rng.integers(0, 3, 500), "x": rng.lognormal(0, 2, 500).astype(np.float32)})
-    other = pd.DataFrame({"c": [1, 2], "x": np.float32([fit.x.max() * 10, fit.x.median()])})
-    quantile = network_inputs(fit, ["c"], ["x"], "quantile")
-    codes, values = quantile(fit)
-    assert np.array_equal(codes[:, 0].numpy(), fit.c.to_numpy())
-    assert abs(float(values.mean())) < 0.05 and 0.9 < float(values.std()) < 1.1 and float(values.max()) < 5.3
-    _, far = quantile(other)
-    assert np.isclose(float(far[0, 0]), float(values.max())) and abs(float(far[1, 0])) < 0.01
-    assert np.array_equal(quantile(other)[1], network_inputs(fit, ["c"], ["x"], "quantile")(other)[1])
-    assert np.array_equal(network_inputs(fit, ["c"], ["x"], "standard")(fit)[1][:, 0].numpy(), fit.x.to_numpy())
-
-
 def test_the_autogluon_bench_names_what_it_needs(tmp_path, monkeypatch):
     """`make bench COMP=<a tabular card>` runs the AutoGluon peer from its own venv: without it, the command that
     makes it; a metric the peer does not cover, named."""
@@ -733,7 +714,7 @@ def test_the_backtest_runs_two_cuts_unless_more_are_named(tmp_path, capsys):
 
 def test_lightgbm_splits_the_category_columns_as_categories():
     """gbdt.fit(categorical=...): a category whose codes' order says nothing (the target high on codes 0, 2, 4)
-    is one split as a category; a threshold on its codes cannot find it in one split; the model file says which.
+    is one split as a category; a threshold on its codes cannot find it in one split; the model file says which."""
     from models import gbdt
 
     rng = np.random.default_rng(0)
