@@ -87,7 +87,7 @@ PKG_TEXT := $(if $(PKG_DIR),$(file <$(PKG_DIR)__init__.py))
 # Image competitions are packages on pipelines/vision; a card (make new) runs on pipelines/tabular.
 SHARED_CODE := $(if $(findstring pipelines.vision,$(PKG_TEXT)),$(wildcard pipelines/vision/*.py)) \
 	$(if $(findstring pipelines.tabular,$(PKG_TEXT)),$(wildcard pipelines/tabular/*.py))
-FEATURE_CODE := $(wildcard features/*.py $(addprefix $(PKG_DIR),features.py config.py layout.py sample.py __init__.py)) $(SHARED_CODE)
+FEATURE_CODE := $(wildcard features/*.py $(addprefix $(PKG_DIR),features.py config.py sample.py __init__.py)) $(SHARED_CODE)
 # The run's own settings: written when the run is configured, read by every later step of that run.
 TRAIN_CFG := $(call spaced,$(DIR)/runs/$(RUN)/settings.json)
 TRAINED := $(call spaced,$(DIR)/runs/$(RUN)/result.json)

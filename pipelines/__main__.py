@@ -154,7 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--extra", help="download: folder or archive with the external tables")
     parser.add_argument("--force", action="store_true", help="download/sample: replace what raw/ holds")
     parser.add_argument("--config", help="TOML file of config overrides")
-    parser.add_argument("--windows", help="backtest: comma-separated windows (default: all the competition has)")
+    parser.add_argument(
+        "--windows", help="backtest: comma-separated windows (default: the competition's default ones, cut0,cut1)"
+    )
     parser.add_argument(
         "--run",
         default=os.environ.get("RUN", "default"),
@@ -212,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
             run_step(comp, args, paths, cfg)
     except KeyboardInterrupt:
         print(
-            "\ninterrupted: the last finished epoch is checkpointed; run the same command again to resume",
+            "\ninterrupted: what finished is kept (the last epoch's checkpoint, a tabular run's finished models); "
+            "run the same command again to resume",
             file=sys.stderr,
         )
         return 130

@@ -39,9 +39,9 @@ from pipelines.paths import Paths
 class Backtest:
     """What a competition provides (as `BACKTEST` in its package) to be backtested.
 
-    - `windows`: name -> the parameter `cut` understands (an offset in days, a seed, ...); the first is the
-      default, the others are there so that defaults are not tuned to one period. `default`: the windows a
-      backtest runs when none are named (all of them when empty); the others run when named (WINDOWS=...).
+    - `windows`: name -> the parameter `cut` understands (an offset in days, a seed, ...); more than one, so
+      that defaults are not tuned to one period. `default`: the windows a backtest runs when none are named
+      (every one when empty); the others run when named (WINDOWS=...).
     - `cut(raw, dest, param)`: write a competition-shaped raw folder into `dest` (the same files a download
       gives, the cut rows as the test set) from the real `raw` folder; return the hidden answers: a frame of
       `id_col` and the columns `score` needs.
@@ -175,7 +175,7 @@ def member_submissions(run_dir: Path, submission: pd.DataFrame, id_col: str) -> 
 
 
 def run(comp, paths: Paths, cfg, run_name: str, windows: list[str] | None = None) -> pd.DataFrame:
-    """Backtest `comp` on `windows` (default: every window it declares); print and save the table."""
+    """Backtest `comp` on `windows` (default: its default windows, `Backtest.chosen`); print and save the table."""
     spec: Backtest | None = getattr(comp, "BACKTEST", None)
     if spec is None:
         raise ValueError(f"{paths.comp} declares no backtest (BACKTEST in its package)")

@@ -42,6 +42,12 @@ def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
         end = dates.max() - k * horizon
         cut_at = end - horizon  # the cut's train ends here
         hidden, keep = (dates > cut_at) & (dates <= end), dates <= cut_at
+        if not keep.any() or not hidden.any():
+            raise ValueError(
+                f"backtest window cut{k}: {k + 1} spans of {horizon.days} days back from {dates.max():%Y-%m-%d} leave "
+                f"{'no training day' if not keep.any() else 'no day to hide'} in {raw / card.file('train')}; "
+                f"name a nearer window (WINDOWS=cut0)"
+            )
     else:
         hidden = pd.Series(np.random.default_rng(k).random(len(train)) < 0.2, index=train.index)
         keep, cut_at = ~hidden, None

@@ -25,12 +25,22 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from features import TabularProcessor, add_datepart, add_series_levels, join_df
-from features.io import atomic_path, atomic_write_text, read_feather, write_csv, write_feather, write_npy
+from features.io import (
+    DamagedFile,
+    atomic_path,
+    atomic_write_text,
+    cached,
+    read_feather,
+    write_csv,
+    write_feather,
+    write_npy,
+)
 from models import gbdt
 from models.metrics import Metric, binary_log_loss, from_target, get_metric, log_loss, rmspe_log_shift, to_target
 from pipelines import submit as submitlib
@@ -380,16 +390,14 @@ def fit_gbdt(
         boosters, valid = [], None if valid_rows is None else (xs[valid_rows], y[valid_rows])
         for i, seed in enumerate(seeds):
             tag = f" seed {seed}" if len(seeds) > 1 else ""
-            path = rd.parts / f"{label.replace(' ', '-')}{tag.replace(' ', '-')}.txt"
-            if path.is_file():  # an interrupted run's, with this identity (RunDir.reuse_or_start)
-                print(f"{label + tag}: trained before the run was interrupted ({path})")
-                boosters.append(gbdt.load(path))  # up to its best round, as gbdt.fit returns it
-                continue
-            booster = gbdt.fit(
-                xs[rows], y[rows], replace(params, seed=seed), view_names, valid=valid, rounds=rounds and rounds[i],
-                label=label + tag, categorical=categorical,
+            booster = part(
+                rd, f"{label}{tag}", ".txt",
+                lambda i=i, seed=seed, tag=tag: gbdt.fit(
+                    xs[rows], y[rows], replace(params, seed=seed), view_names, valid=valid,
+                    rounds=rounds and rounds[i], label=label + tag, categorical=categorical,
+                ),
+                gbdt.save, gbdt.load,  # up to its best round, as gbdt.fit returns it
             )  # fmt: skip
-            gbdt.save(booster, path)
             boosters.append(booster)
         return boosters
 
@@ -437,6 +445,37 @@ def write_importance(boosters: list, rd: RunDir) -> None:
     print(f"LightGBM's features by gain: {top} ({rd.path / 'importance.csv'})")
 
 
+def part(rd: RunDir, name: str, suffix: str, compute, save, load):
+    """A finished piece of the run (one booster, one network's predictions) in runs/RUN/parts/: read back when the
+    same run (its identity: settings, features, code) was interrupted after it, else computed and saved; a part
+    that cannot be read back is computed again (features.io.cached)."""
+
+    def loaded(path: Path):
+        try:
+            value = load(path)
+        except Exception as e:  # LightGBM's and numpy's own errors for a damaged file: read as one
+            raise DamagedFile(path, e, "part of a run") from e
+        print(f"{name}: trained before the run was interrupted ({path})")
+        return value
+
+    path = rd.parts / f"{name.replace(' ', '-')}{suffix}"
+    return cached(path, {"run": rd.read_json("config.json"), "part": name}, compute, save, loaded)
+
+
+def save_predictions(value: tuple[list[np.ndarray], dict], path: Path) -> None:
+    """A network's (predictions per frame, embedding tables) as one .npz, written atomically."""
+    preds, tables = value
+    arrays = {f"pred{j}": p for j, p in enumerate(preds)} | {f"table:{k}": t for k, t in tables.items()}
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def load_predictions(path: Path, n: int) -> tuple[list[np.ndarray], dict]:
+    with np.load(path) as saved:
+        tables = {k.removeprefix("table:"): saved[k] for k in saved.files if k.startswith("table:")}
+        return [saved[f"pred{j}"] for j in range(n)], tables
+
+
 def fit_net(frame, test, y, ok, folds, validation: dict, schema: Schema, metric: Metric, proc, cfg, rd: RunDir):
     """The network's (out-of-fold predictions, test predictions, embedding tables), on the same rows as
     LightGBM's: the time holdout (then a refit on every row for the test), or each fold (the test: the folds'
@@ -456,20 +495,14 @@ def fit_net(frame, test, y, ok, folds, validation: dict, schema: Schema, metric:
         total, n = None, cfg.net_seeds
         for i in range(n):
             name = label if n == 1 else f"{label} seed {cfg.seed + i}"
-            part = rd.parts / f"{name.replace(' ', '-')}.npz"
-            if part.is_file():  # an interrupted run's, with this identity (RunDir.reuse_or_start)
-                print(f"{name}: trained before the run was interrupted ({part})")
-                with np.load(part) as saved:
-                    preds = [saved[f"pred{j}"] for j in range(len(evals))]
-                    chosen = {k.removeprefix("table:"): saved[k] for k in saved.files if k.startswith("table:")}
-            else:
-                preds, chosen = net.fit_predict(
+            preds, chosen = part(
+                rd, name, ".npz",
+                lambda i=i, name=name: net.fit_predict(
                     proc, frame[fit], y[fit], evals, schema.task, n_classes, metric.loss,
                     replace(cfg, seed=cfg.seed + i), name, record=rd.path / name.replace(" ", "-"), valid=valid,
-                )  # fmt: skip
-                arrays = {f"pred{j}": p for j, p in enumerate(preds)} | {f"table:{k}": t for k, t in chosen.items()}
-                with atomic_path(part) as tmp, open(tmp, "wb") as f:
-                    np.savez(f, **arrays)
+                ),
+                save_predictions, lambda path: load_predictions(path, len(evals)),
+            )  # fmt: skip
             tables.setdefault(which, chosen)
             total = preds if total is None else [t + p for t, p in zip(total, preds, strict=True)]
         return [t / n for t in total]
@@ -554,6 +587,7 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
     done = rd.reuse_or_start(identity, "run")
     if done is not None:
         return done
+    (rd.path / "importance.csv").unlink(missing_ok=True)  # an earlier run's, whose members may have differed
     frame, test = (read_feather(paths.processed / f"{name}.feather") for name in ("train", "test"))
     t0 = time.perf_counter()
     y, ok = targets(metric, schema, frame)

@@ -9,7 +9,9 @@ What is read, each with a card line to override it:
 - the label file: the other .csv holding the id column (`train.csv`, `labels.csv`); its other column is the
   label (space-separated tags for multi-label metrics). Without one, `train/<class>/` folders label the images;
 - the image folders: those named `test*` hold the test images, the others the training images; an id names its
-  image by file name (`abc.jpg`) or by stem (`abc`), as the label file writes it.
+  image by file name (`abc.jpg`) or by stem (`abc`), as the label file writes it. Without a sample submission,
+  test images in class folders (`test/<class>/`, the course's copies) are labelled test images: their ids
+  `<class>/<stem>`, their labels kept for the trainers that score them (CIFAR-10's test accuracy).
 """
 
 from __future__ import annotations
@@ -195,9 +197,16 @@ def read_card(card: ImageCard, raw: Path) -> tuple[Layout, Format]:
     test = pd.DataFrame(
         {"file": relative([f for f, _ in files], raw), "id": [f.name if suffix else f.stem for f, _ in files]}
     )
-    if sample is None and len(test_dirs) > 1 and all(d.parent != raw for d in test_dirs):
+    by_class = len(test_dirs) > 1 and len({d.parent for d in test_dirs}) == 1 and test_dirs[0].parent != raw
+    if sample is None and by_class:
         # test/<class>/ (the course's copies, as CIFAR-10's): labelled test images, scored where a trainer does
         # (kept in test.label); the id names the folder too, as file names repeat across classes
+        unknown = sorted({c for _, c in files} - set(classes))
+        if unknown:
+            raise CardError(
+                f"{test_dirs[0].parent}: test folders of classes no training image has ({first_few(unknown)}); "
+                f"the training classes are {first_few(classes)}: rename or remove those folders"
+            )
         test = test.assign(
             id=[f"{c}/{i}" for (_, c), i in zip(files, test.id, strict=True)], label=[c for _, c in files]
         )

@@ -1,5 +1,5 @@
 """What the image competitions' layouts share: `Layout` (labelled items, test items, classes) and the helpers
-the image card (card.py) and a competition's own `layout.py` read their files with (a label file whose images
+the image card (card.py) reads the files with (a label file whose images
 may be missing, a test folder, the sample submission's order).
 
 Labels that name images not on disk are reported (how many, the first few) and dropped; the class list

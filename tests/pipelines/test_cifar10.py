@@ -20,7 +20,7 @@ def test_the_card_reads_the_class_folder_layout_with_its_test_labels(tmp_path):
     import numpy as np
 
     from pipelines.cifar10 import CARD
-    from pipelines.vision.card import read_card, submission
+    from pipelines.vision.card import CardError, read_card, submission
 
     for split, n in (("train", 2), ("test", 1)):
         for cls in ("cat", "ship"):
@@ -32,6 +32,10 @@ def test_the_card_reads_the_class_folder_layout_with_its_test_labels(tmp_path):
     assert list(layout.test.label) == ["cat", "ship"] and list(layout.test.id) == ["cat/0000", "ship/0000"]
     sub = submission(fmt, layout.test, np.array([[0.1, 0.9], [0.8, 0.2]]), layout, None, 0.0)
     assert list(sub.columns) == ["id", "label"] and sub.label.tolist() == ["ship", "cat"]
+    (tmp_path / "test" / "kitten").mkdir()  # a test class no training image has: named, before any training
+    Image.new("RGB", (32, 32)).save(tmp_path / "test" / "kitten" / "0000.jpg")
+    with pytest.raises(CardError, match=r"test folders of classes no training image has \(kitten\)"):
+        read_card(CARD, tmp_path)
 
 
 def test_the_card_reads_kaggles_layout_in_the_samples_order(tmp_path):

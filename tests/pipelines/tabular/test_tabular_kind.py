@@ -392,7 +392,7 @@ def test_a_cards_defaults_change_the_settings_and_an_unknown_key_is_named():
         competition(Card(slug="x", metric="rmse", defaults={"gbdt_rate": 0.1}), "pipelines.x")
 
 
-def test_gbdt_seeds_average_one_model_per_seed(tmp_path):
+def test_gbdt_seeds_average_one_model_per_seed(tmp_path, capsys):
     """gbdt_seeds=2: each LightGBM model of the time validation is two (seeds 0 and 1), its predictions their mean:
     the same as the two one-seed runs averaged."""
     from models import gbdt
@@ -410,7 +410,7 @@ def test_gbdt_seeds_average_one_model_per_seed(tmp_path):
     def run(seeds: int, seed: int = 0):
         cfg = TabularConfig(gbdt_seeds=seeds)
         rd = RunDir(tmp_path / f"s{seeds}-{seed}")
-        rd.path.mkdir(exist_ok=True)
+        rd.start({"run": "test"})  # the run's identity: what its parts are kept for
         out = fit_gbdt(x, x[:50], y, ok, folds, validation, replace(params, seed=seed), ["a", "b", "c"], cfg, rd)
         return out, rd.path
 
@@ -424,6 +424,15 @@ def test_gbdt_seeds_average_one_model_per_seed(tmp_path):
     assert [r["refit"] for _, _, r in singles] == [[r] for r in rounds["refit"]]
     assert np.allclose(oof[folds == 0], np.mean([s[0][folds == 0] for s in singles], axis=0))
     assert np.allclose(test_raw, np.mean([s[1] for s in singles], axis=0))
+    # the same run again: every booster read back from parts/ (as an interrupted run resumes), the same predictions;
+    # a damaged part trained again
+    (folder / "parts" / "gbdt-refit-seed-1.txt").write_text("tree\nnot a model")
+    (again, test_again, rounds_again), _ = run(2)
+    out = capsys.readouterr().out
+    assert "gbdt holdout seed 0: trained before the run was interrupted" in out
+    assert "gbdt-refit-seed-1.txt: cannot be read back" in out and "gbdt refit seed 1: round" in out
+    assert np.array_equal(again, oof, equal_nan=True) and np.array_equal(test_again, test_raw)
+    assert rounds_again == rounds
     importance = pd.read_csv(folder / "importance.csv")  # the refit's two models: a carries most of y, c nothing
     assert importance.feature.tolist()[:2] == ["a", "b"] and importance.gain_share.sum() == pytest.approx(1)
 
@@ -659,7 +668,7 @@ def test_net_seeds_average_one_network_per_seed(tmp_path):
     def run(seeds: int, seed: int = 0):
         cfg = TabularConfig(net_seeds=seeds, seed=seed, net_epochs=2, gbdt_embeddings=["a"], gbdt_embedding_dims=0)
         rd = RunDir(tmp_path / f"s{seeds}-{seed}")
-        rd.path.mkdir()
+        rd.start({"run": "test"})
         return fit_net(done, test, y, ok, folds, {"kind": "time"}, schema, metric, proc, cfg, rd), rd.path
 
     (oof, test_raw, tables), folder = run(2)
@@ -701,7 +710,7 @@ def test_kill_9_then_the_same_train_resumes_after_its_finished_parts(tmp_path, m
     assert "resuming" not in out and "trained before" not in out
 
 
-def test_the_backtest_runs_two_cuts_unless_more_are_named(tmp_path, capsys):
+def test_the_backtest_runs_two_cuts_unless_more_are_named(tmp_path):
     """cut0 and cut1 by default; cut2..cut5 (other seeded fifths, or spans further back) when named."""
     from pipelines.backtest import Backtest
     from pipelines.tabular.backtest import tabular_backtest
@@ -710,6 +719,13 @@ def test_the_backtest_runs_two_cuts_unless_more_are_named(tmp_path, capsys):
     assert spec.chosen() == ["cut0", "cut1"] and spec.chosen(["cut2", "cut5"]) == ["cut2", "cut5"]
     assert list(spec.windows) == [f"cut{k}" for k in range(6)]
     assert Backtest({"a": 0, "b": 1}, None, None, "rmse", "id").chosen() == ["a", "b"]  # no default: every one
+    from pipelines.tabular.backtest import cut
+
+    raw = write("forecast", tmp_path / "raw", n=300)
+    with pytest.raises(
+        ValueError, match=r"backtest window cut900: 901 spans of \d+ days back .* leave no training day"
+    ):
+        cut(Card(slug="x", metric="smape", series=("store", "item")), raw, tmp_path / "cut", 900)
 
 
 def test_lightgbm_splits_the_category_columns_as_categories():
