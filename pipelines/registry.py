@@ -97,7 +97,9 @@ def _import(name: str) -> ModuleType:
     pipelines/vision/card.py) gets the contract's names it does not define itself from its card. An error in the package is named with its file and line."""
     try:
         module = importlib.import_module(name)
-    except (TypeError, ValueError, NameError, SyntaxError) as e:
+    except (TypeError, ValueError, NameError, SyntaxError, ImportError) as e:
+        if isinstance(e, ModuleNotFoundError) and e.name in (name, "pipelines"):
+            raise  # no such competition: find() says so
         package = f"/{name.rsplit('.', 1)[-1]}/"  # the frame in the competition's own files
         where = next((f for f in reversed(traceback.extract_tb(e.__traceback__)) if package in f.filename), None)
         at = f"{where.filename}:{where.lineno}: " if where else ""

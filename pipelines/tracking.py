@@ -20,6 +20,7 @@ import argparse
 import base64
 import html
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -38,8 +39,13 @@ def lower_is_better(metric: str) -> bool:
 
 
 def _package(comp: str):
-    """The competition's package, for its Config and HEADLINE; None for a folder that is no competition."""
-    module = registry.find(comp)
+    """The competition's package, for its Config and HEADLINE; None for a folder that is no competition, or (said)
+    whose package does not import: the listings of the others still work."""
+    try:
+        module = registry.find(comp)
+    except SystemExit as e:  # the registry's message names the file and line
+        print(f"warning: {comp}'s runs listed without its package's headline and defaults: {e}", file=sys.stderr)
+        return None
     return module if hasattr(module, "Config") else None
 
 

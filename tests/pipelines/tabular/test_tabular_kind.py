@@ -76,7 +76,7 @@ def test_task_and_column_kinds():
     assert column_kind(pd.Series([5, 5, 5]), 3) == ("drop", "one value only")
 
 
-def test_a_bad_card_names_its_line(tmp_path, monkeypatch):
+def test_a_bad_card_names_its_line(tmp_path, monkeypatch, capsys):
     pkg = tmp_path / "ext" / "bad_card"
     pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text(
@@ -86,6 +86,18 @@ def test_a_bad_card_names_its_line(tmp_path, monkeypatch):
     monkeypatch.setattr(pipelines, "__path__", list(pipelines.__path__))
     with pytest.raises(SystemExit, match=r"bad_card/__init__.py:3: ValueError: unknown metric 'rmsee'; known: rmse"):
         main(["features", "bad-card"])
+    # an import the package's code no longer has (a name removed from the project): named too, and the runs
+    # listing of the other competitions still works, the broken one said
+    (pkg / "__init__.py").write_text("from pipelines.rossmann.features import GONE\n")
+    with pytest.raises(SystemExit, match=r"bad_card/__init__.py:1: ImportError: cannot import name 'GONE'"):
+        main(["features", "bad-card"])
+    from pipelines import tracking
+
+    (tmp_path / "data" / "bad-card" / "runs" / "r").mkdir(parents=True)
+    (tmp_path / "data" / "bad-card" / "runs" / "r" / "result.json").write_text('{"valid_rmse": 1.0}')
+    capsys.readouterr()
+    assert len(tracking.runs_table(tmp_path / "data")) == 1
+    assert "warning: bad-card's runs listed without its package's headline" in capsys.readouterr().err
 
 
 def own_competitions(tmp_path, monkeypatch):
