@@ -156,7 +156,7 @@ DEFAULTS = {
     # bf16 autocast on AMX / AVX512-BF16 CPUs and on CUDA: 1.35-1.4x the fp32 step at equal RMSPE
     "net_amp": "auto",
     # LightGBM's splits on the category codes' order, not its own categorical splits (the kind's default): on cut0
-    # those scored LightGBM 0.0962 -> 0.0997, the blend 0.0928 -> 0.0941 (1,115 stores: groups of codes overfit)
+    # those scored LightGBM 0.0962 -> 0.0997, the blend 0.0928 -> 0.0941 (why, not looked into)
     "gbdt_categorical": False,
     # LightGBM: two seeds at lr 0.1 beat one at 0.05 for the same time; larger leaves for a million rows
     "gbdt_lr": 0.1,
