@@ -192,8 +192,14 @@ def run(comp, paths: Paths, cfg, run_name: str, windows: list[str] | None = None
         **{c: table[c].map(lambda v: "-" if pd.isna(v) else f"{v:.0f}") for c in table if c.endswith("_s")}
     )
     print(shown.to_string(index=False, float_format=lambda v: f"{v:.5f}", na_rep="-"))
-    if table.window.nunique() > 2:  # many cuts: each member's mean (one cut of a small table is noisy)
-        means = table.groupby("member", sort=False)[["valid", "backtest"]].mean()
-        print(f"mean over the {table.window.nunique()} windows:\n" + means.to_string(float_format=lambda v: f"{v:.5f}"))
+    print_means(table, "member", ["valid", "backtest"])
     print(f"table: {out}")
     return table
+
+
+def print_means(table: pd.DataFrame, by: str, columns: list[str]) -> None:
+    """Over more than two windows, each `by`'s mean of `columns` (one cut of a small table is noisy)."""
+    windows = table.window.nunique()
+    if windows > 2:
+        means = table.groupby(by, sort=False)[columns].mean()
+        print(f"mean over the {windows} windows:\n" + means.to_string(float_format=lambda v: f"{v:.5f}"))

@@ -274,7 +274,9 @@ class RunDir:
         if done is None:
             config = self.path / "config.json"
             same = config.is_file() and self.read_json("config.json").get("run") == identity
-            kept = sorted(p.name for p in self.parts.glob("*") if not p.name.startswith(".")) if same else []
+            kept = (
+                sorted(p.name for p in self.parts.glob("*") if p.suffix != ".key" and p.name[0] != ".") if same else []
+            )
             if not same:
                 shutil.rmtree(self.parts, ignore_errors=True)
             elif kept:

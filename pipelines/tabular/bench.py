@@ -91,9 +91,7 @@ def main(argv: list[str]) -> None:
     better = "higher" if metric.greater_is_better else "lower"
     print(f"\n{args.comp}: {metric.name} on the backtest cuts ({better} is better), ours beside AutoGluon-Tabular:")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.5f}"))
-    if len(windows) > 2:  # many cuts: each entrant's mean (one cut of a small table is noisy)
-        means = table.groupby("who", sort=False)[["score", "wall_s"]].mean()
-        print(f"mean over the {len(windows)} windows:\n" + means.to_string(float_format=lambda v: f"{v:.5f}"))
+    backtest.print_means(table, "who", ["score", "wall_s"])
     path = paths.comp_dir / "backtest" / f"{args.run}-peers.json"
     path.write_text(json.dumps(rows, indent=1))
     print(f"table: {path}")

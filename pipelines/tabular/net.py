@@ -5,7 +5,6 @@ learns (log1p for rmsle, ...) within a `y_range` around it, or the classes by cr
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -55,11 +54,6 @@ def batches(rows: int, bs: int, epochs: int) -> tuple[int, int]:
     return bs, epochs or int(np.clip(np.ceil(500 / max(rows // bs, 1)), 4, 100))
 
 
-def network_inputs(cats: list[str], conts: list[str]):
-    """frame -> the network's (codes, values) tensors of the processed columns it reads."""
-    return lambda frame: frame_tensors(frame, cats, conts)
-
-
 def make_learner(
     proc: TabularProcessor,
     fit: pd.DataFrame,
@@ -69,9 +63,9 @@ def make_learner(
     loss: str,
     cfg: TabularConfig,
     label: str,
-) -> tuple[Learner, list[str], Callable, int]:
+) -> tuple[Learner, list[str], list[str], int]:
     """The network and its learner on `fit`'s rows (target `y`: the training target, or class indices), nothing
-    trained yet; also the categorical columns it embeds, its inputs (frame -> tensors) and the epochs to train."""
+    trained yet; also the categorical and continuous columns it reads and the epochs to train."""
     seed_everything(cfg.seed)
     unknown = sorted(set(cfg.net_exclude) - {*proc.all_cat_names, *proc.cont_names})
     if unknown:
@@ -110,8 +104,7 @@ def make_learner(
         amp=cfg.net_amp,
         cbs=[ProgressCallback(label=label)],
     )
-    inputs = network_inputs(cats, conts)
-    x_cat, x_cont = inputs(fit)
+    x_cat, x_cont = frame_tensors(fit, cats, conts)
     dev = learn.device
     target = torch.tensor(y, dtype=torch.float32)  # a copy: y may be a read-only view (pandas copy-on-write)
     bs, epochs = batches(len(fit), cfg.net_bs, cfg.net_epochs)
@@ -119,7 +112,7 @@ def make_learner(
         x_cat.to(dev), x_cont.to(dev), target.to(dev), batch_size=bs, shuffle=True, seed=cfg.seed
     )
     print(f"{label}: {len(fit):,} rows, {epochs} epochs of batch {bs}, {dev} {learn.precision}")
-    return learn, cats, inputs, epochs
+    return learn, cats, conts, epochs
 
 
 def fit_predict(
@@ -141,11 +134,11 @@ def fit_predict(
     `gbdt_embeddings` ({column: codes x dims}, their top principal components where `gbdt_embedding_dims` says).
     `record`: a folder for every epoch's figures (models.callbacks.Recorder); `valid`: rows and targets whose loss
     each epoch reports (watched, never chosen on)."""
-    learn, cats, inputs, epochs = make_learner(proc, fit, y, task, n_classes, loss, cfg, label)
+    learn, cats, conts, epochs = make_learner(proc, fit, y, task, n_classes, loss, cfg, label)
     if record is not None:
         learn.add_cb(Recorder(record))
     if valid is not None:
-        v_cat, v_cont = inputs(valid[0])
+        v_cat, v_cont = frame_tensors(valid[0], cats, conts)
         dev, target = learn.device, torch.tensor(valid[1], dtype=torch.float32)
         learn.add_cb(
             WatchLoss(tensor_loader(v_cat.to(dev), v_cont.to(dev), target.to(dev), batch_size=8192, shuffle=False))
@@ -162,7 +155,7 @@ def fit_predict(
         every[:, cats.index(col)] = np.arange(cardinality[col])
         tables[col] = embedding_features(state, every, cats, [col], cfg.gbdt_embedding_dims)[0]
     for frame in evals:
-        e_cat, e_cont = inputs(frame)
+        e_cat, e_cont = frame_tensors(frame, cats, conts)
         dl = tensor_loader(e_cat.to(dev), e_cont.to(dev), batch_size=8192, shuffle=False)
         raw = learn.get_preds(dl, with_targets=False)[0]
         if task == "binary":
