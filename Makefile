@@ -153,7 +153,8 @@ $(FEATURES): $(RAW) $(FEATURES_CFG) $(FEATURE_CODE) | $(VENV_OK)
 
 features: $(FEATURES) ## raw -> data/COMP/processed (Feather, procs fit on the rows that train)
 
-# NPROC=N: data-parallel training under torchrun (N processes; gloo on CPU, NCCL on GPUs; all five competitions declare DISTRIBUTED).
+# NPROC=N: data-parallel training under torchrun (N processes; gloo on CPU, NCCL on GPUs; the image cards and CIFAR-10
+# declare DISTRIBUTED; a tabular card trains in one process: LightGBM, the blend and the refit are not data-parallel).
 # The run name reaches the CLI as $RUN: torchrun's own parser would take `--run` for its `--run-path`.
 LAUNCH := $(if $(NPROC),$(PY) -m torch.distributed.run --standalone --nproc_per_node=$(call q,$(NPROC)),$(PY))
 

@@ -16,22 +16,62 @@ import shutil
 import subprocess
 import time
 
+import numpy as np
 import pandas as pd
 
-from models.metrics import get_metric
+from models.metrics import Metric, get_metric
 from pipelines import backtest, registry
 from pipelines.config import resolve
 from pipelines.paths import ROOT, Paths
+from pipelines.tabular.schema import Schema
+from pipelines.tabular.steps import submission_frame
 
 AUTOGLUON_PYTHON = ROOT / ".venv-autogluon" / "bin" / "python"
-# The card's metric as AutoGluon names it, and whether it is fitted on log1p of the target (RMSLE).
+# The card's metric as AutoGluon names it (the nearest one where it has no such metric: map@k ranks by
+# probabilities, which log loss fits), and whether it is fitted on log1p of the target (RMSLE).
 AUTOGLUON_METRIC = {
     "rmse": ("root_mean_squared_error", False),
     "rmsle": ("root_mean_squared_error", True),
     "mae": ("mean_absolute_error", False),
     "smape": ("symmetric_mean_absolute_percentage_error", False),
     "mape": ("mean_absolute_percentage_error", False),
+    "logloss": ("log_loss", False),
+    "mlogloss": ("log_loss", False),
+    "auc": ("roc_auc", False),
+    "accuracy": ("accuracy", False),
+    "f1": ("f1", False),
+    "f1_macro": ("f1_macro", False),
+    "mcc": ("mcc", False),
+    "qwk": ("quadratic_kappa", False),
+    **{f"map@{k}": ("log_loss", False) for k in (3, 5, 7, 10)},
 }
+
+
+def peer_args(metric: Metric, schema: Schema) -> list[str]:
+    """The peer's command-line arguments for the card's task and metric."""
+    if schema.task not in ("regression", "binary", "multiclass") or len(schema.targets) > 1 and not schema.label:
+        raise SystemExit(f"the AutoGluon peer fits one target column: not a {schema.task} table of {schema.targets}")
+    name, log1p = AUTOGLUON_METRIC[metric.name]
+    if schema.task == "multiclass" and name == "roc_auc":
+        name = "log_loss"  # AutoGluon's roc_auc is binary only
+    return [
+        f"--label={schema.target_column}",
+        f"--problem-type={schema.task}",
+        f"--metric={name}",
+        *(["--log1p"] if log1p else []),
+        *(["--proba"] if metric.submits in ("probability", "ranked") else []),
+    ]
+
+
+def peer_submission(metric: Metric, schema: Schema, sample: pd.DataFrame, peer: pd.DataFrame) -> pd.DataFrame:
+    """The peer's predictions (pipelines/tabular/peer_autogluon.py's OUT.csv) in the sample's rows and columns: its
+    numbers or labels as they are, its class probabilities through the card's own submission form."""
+    rows = peer.set_index(peer[schema.id].astype(str)).loc[sample[schema.id].astype(str)].reset_index(drop=True)
+    value = [c for c in sample.columns if c != schema.id]
+    if "value" in rows or "label" in rows:
+        return sample[[schema.id]].assign(**{value[0]: rows["value" if "value" in rows else "label"].to_numpy()})
+    proba = rows[[str(c) for c in schema.classes]].to_numpy(np.float64)
+    return submission_frame(metric, schema, sample, proba[:, 1] if schema.task == "binary" else proba, {})[0]
 
 
 def main(argv: list[str]) -> None:
@@ -47,7 +87,7 @@ def main(argv: list[str]) -> None:
     paths = Paths.for_comp(args.comp)
     metric = get_metric(comp.CARD.metric)
     if metric.name not in AUTOGLUON_METRIC:
-        raise SystemExit(f"the AutoGluon peer covers {', '.join(AUTOGLUON_METRIC)} (regression); not {metric.name}")
+        raise SystemExit(f"the AutoGluon peer covers {', '.join(AUTOGLUON_METRIC)}; not {metric.name}")
     if not AUTOGLUON_PYTHON.is_file():
         raise SystemExit(f"{AUTOGLUON_PYTHON} not found: make autogluon-env")
     windows = comp.BACKTEST.chosen([w for w in args.windows.split(",") if w])
@@ -66,26 +106,25 @@ def main(argv: list[str]) -> None:
         rows.append({"window": window, "who": "ours (make backtest)", "score": mine.backtest, "wall_s": wall})
         cut = backtest.window_paths(paths, window)
         hidden = pd.read_csv(cut.comp_dir / "hidden.csv")
+        schema = Schema(**json.loads((cut.processed / "schema.json").read_text()))  # what our features step read
+        sample = pd.read_csv(cut.raw / comp.CARD.file("sample"))
         for presets in args.presets.split(","):
             out = cut.comp_dir / "peers" / f"autogluon-{presets}.csv"
-            name, log1p = AUTOGLUON_METRIC[metric.name]
             cmd = [
                 str(AUTOGLUON_PYTHON),
                 str(ROOT / "pipelines" / "tabular" / "peer_autogluon.py"),
                 str(cut.raw),
                 str(out),
-                f"--label={hidden.columns[1]}",  # the cut's answers: the id, then the target
-                f"--id={hidden.columns[0]}",
-                f"--metric={name}",
+                f"--id={schema.id}",
+                *peer_args(metric, schema),
                 f"--presets={presets}",
                 f"--time-limit={wall:.0f}",
-                *(["--log1p"] if log1p else []),
             ]
             print(f"bench {window}: AutoGluon {presets}, time limit {wall:.0f} s", flush=True)
             t0 = time.perf_counter()
             subprocess.run(cmd, check=True, cwd=ROOT)
             took = time.perf_counter() - t0
-            score = comp.BACKTEST.score(pd.read_csv(out), hidden)
+            score = comp.BACKTEST.score(peer_submission(metric, schema, sample, pd.read_csv(out)), hidden)
             rows.append({"window": window, "who": f"AutoGluon {presets}", "score": score, "wall_s": round(took, 1)})
     table = pd.DataFrame(rows)
     better = "higher" if metric.greater_is_better else "lower"

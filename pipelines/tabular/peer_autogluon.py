@@ -3,10 +3,13 @@ sample_submission.csv, as Kaggle ships them), its predictions written in the sam
 of `.venv-autogluon` (`make autogluon-env`; never a dependency of the project, and it imports nothing of it):
 
     .venv-autogluon/bin/python pipelines/tabular/peer_autogluon.py RAW OUT.csv --label y --id Id
-        --metric rmse|smape|... [--log1p] --presets best_quality --time-limit SECONDS
+        --problem-type regression|binary|multiclass --metric rmse|roc_auc|... [--log1p] [--proba]
+        --presets best_quality --time-limit SECONDS
 
-`--log1p` fits log1p(label) with RMSE and writes expm1 (RMSLE, as Kaggle scores House Prices). Regression only:
-the tabular benchmarks' competitions are regression ones. Prints one JSON line: fit and predict seconds.
+OUT.csv: the id, then `value` (regression: the target's scale; `--log1p` fits log1p(label) with RMSE and writes
+expm1, RMSLE as Kaggle scores House Prices), or one probability column per class (`--proba`), or `label` (the
+predicted class; AutoGluon's own threshold). The caller (pipelines/tabular/bench.py) puts it in the sample's
+format. Prints one JSON line: fit and predict seconds.
 """
 
 from __future__ import annotations
@@ -28,8 +31,10 @@ def main(argv: list[str]) -> None:
     ap.add_argument("out", type=Path)
     ap.add_argument("--label", required=True)
     ap.add_argument("--id", required=True)
-    ap.add_argument("--metric", required=True)  # AutoGluon's name: root_mean_squared_error, smape, ...
+    ap.add_argument("--problem-type", default="regression", choices=["regression", "binary", "multiclass"])
+    ap.add_argument("--metric", required=True)  # AutoGluon's name: root_mean_squared_error, roc_auc, ...
     ap.add_argument("--log1p", action="store_true")
+    ap.add_argument("--proba", action="store_true")
     ap.add_argument("--presets", default="best_quality")
     ap.add_argument("--time-limit", type=float, default=None)
     args = ap.parse_args(argv)
@@ -37,20 +42,23 @@ def main(argv: list[str]) -> None:
 
     train = pd.read_csv(args.raw / "train.csv", low_memory=False)
     test = pd.read_csv(args.raw / "test.csv", low_memory=False)
-    sample = pd.read_csv(args.raw / "sample_submission.csv")
     shared = [c for c in train.columns if c in test.columns and c != args.id]  # what the test has: no leak
     data = train[shared].assign(**{args.label: np.log1p(train[args.label]) if args.log1p else train[args.label]})
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        predictor = TabularPredictor(  # regression said, not guessed (integer sales read as classes otherwise)
-            label=args.label, problem_type="regression", eval_metric=args.metric, path=tmp, verbosity=1
+        predictor = TabularPredictor(  # the task said, not guessed (integer sales read as classes otherwise)
+            label=args.label, problem_type=args.problem_type, eval_metric=args.metric, path=tmp, verbosity=1
         ).fit(data, presets=args.presets, time_limit=args.time_limit)
         fit_s = time.perf_counter() - t0
-        pred = predictor.predict(test[shared]).to_numpy(np.float64)
-    pred = np.clip(np.expm1(pred), 0, None) if args.log1p else pred
-    by_id = pd.Series(pred, index=test[args.id].astype(str))
-    value = [c for c in sample.columns if c != args.id][0]
-    out = sample[[args.id]].assign(**{value: by_id.loc[sample[args.id].astype(str)].to_numpy()})
+        if args.proba:
+            pred = predictor.predict_proba(test[shared], as_multiclass=True)
+            pred.columns = [str(c) for c in pred.columns]
+        elif args.problem_type == "regression":
+            value = predictor.predict(test[shared]).to_numpy(np.float64)
+            pred = pd.DataFrame({"value": np.clip(np.expm1(value), 0, None) if args.log1p else value})
+        else:
+            pred = pd.DataFrame({"label": predictor.predict(test[shared]).to_numpy()})
+    out = pd.concat([test[[args.id]].reset_index(drop=True), pred.reset_index(drop=True)], axis=1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     out.to_csv(args.out, index=False)
     print(json.dumps({"fit_s": round(fit_s, 1), "total_s": round(time.perf_counter() - t0, 1), "rows": len(data)}))

@@ -311,7 +311,7 @@ def test_the_autogluon_bench_names_what_it_needs(tmp_path, monkeypatch):
     from pipelines.tabular import bench as tabular_bench
 
     ext = own_competitions(tmp_path, monkeypatch)
-    for name, metric in (("reg_card", "rmsle"), ("auc_card", "auc")):
+    for name, metric in (("reg_card", "rmsle"), ("tags_card", "f2_samples")):
         (ext / name).mkdir(parents=True)
         (ext / name / "__init__.py").write_text(
             f'from pipelines.tabular import Card\n\nCARD = Card(slug="x", metric="{metric}")\n'
@@ -319,8 +319,36 @@ def test_the_autogluon_bench_names_what_it_needs(tmp_path, monkeypatch):
     monkeypatch.setattr(tabular_bench, "AUTOGLUON_PYTHON", tmp_path / "absent" / "python")
     with pytest.raises(SystemExit, match="absent/python not found: make autogluon-env"):
         bench.main(["reg-card"])
-    with pytest.raises(SystemExit, match="the AutoGluon peer covers rmse, rmsle, .* not auc"):
-        bench.main(["auc-card"])
+    with pytest.raises(SystemExit, match="the AutoGluon peer covers rmse, rmsle, .* not f2_samples"):
+        bench.main(["tags-card"])
+
+
+def test_the_autogluon_peers_predictions_take_the_samples_form():
+    """The peer writes the id and its numbers, labels or class probabilities (as AutoGluon names the classes);
+    the bench puts them in the sample's rows and columns, as the card's own submission is."""
+    from models.metrics import get_metric
+    from pipelines.tabular.bench import peer_args, peer_submission
+    from pipelines.tabular.schema import Schema
+
+    def schema(task, classes, targets=("target",), label=None):
+        return Schema("Id", list(targets), label, task, classes, None, None, [], [], [])
+
+    sample = pd.DataFrame({"Id": [3, 1, 2], "target": [0, 0, 0]})
+    binary, auc = schema("binary", [0, 1]), get_metric("auc")
+    peer = pd.DataFrame({"Id": [1, 2, 3], "0": [0.9, 0.4, 0.2], "1": [0.1, 0.6, 0.8]})
+    assert peer_submission(auc, binary, sample, peer).target.tolist() == [0.8, 0.1, 0.6]  # P(1), sample's order
+    assert peer_args(auc, binary) == ["--label=target", "--problem-type=binary", "--metric=roc_auc", "--proba"]
+    labels = pd.DataFrame({"Id": [1, 2, 3], "label": ["b", "a", "b"]})
+    multi = schema("multiclass", ["a", "b"])
+    assert peer_submission(get_metric("accuracy"), multi, sample, labels).target.tolist() == ["b", "b", "a"]
+    otto = schema("multiclass", ["Class_1", "Class_2"], targets=("Class_1", "Class_2"), label="target")
+    wide = pd.DataFrame({"Id": [3, 1, 2], "Class_1": [1.0, 1.0, 1.0], "Class_2": [0.0, 0.0, 0.0]})
+    peer = pd.DataFrame({"Id": [1, 2, 3], "Class_2": [0.7, 0.2, 0.5], "Class_1": [0.3, 0.8, 0.5]})
+    sub = peer_submission(get_metric("mlogloss"), otto, wide, peer)
+    assert sub.columns.tolist() == ["Id", "Class_1", "Class_2"] and sub.Class_2.tolist() == [0.5, 0.7, 0.2]
+    assert "--label=target" in peer_args(get_metric("mlogloss"), otto)
+    with pytest.raises(SystemExit, match="one target column"):
+        peer_args(get_metric("rmse"), schema("regression", [], targets=("a", "b")))
 
 
 HOOKED_CARD = '''import pandas as pd
