@@ -93,8 +93,10 @@ class Categorify:
         for c, values in self.vocab.items():
             index = pd.Index(values)
             col = df[c]
-            if len(index) and index.dtype != col.dtype and pd.api.types.is_numeric_dtype(index.dtype):
-                col = pd.to_numeric(col, errors="coerce")  # e.g. bool flags saved as JSON true/false vs 0/1 ints
+            if index.dtype == bool and col.dtype != bool:  # True/False read as objects (missing values), or 0/1
+                col = col.map({True: True, False: False}.get)  # 1 and 0 equal True and False; the rest None
+            elif len(index) and index.dtype != col.dtype and pd.api.types.is_numeric_dtype(index.dtype):
+                col = pd.to_numeric(col, errors="coerce")  # e.g. codes saved as JSON numbers, read back as text
             idx = index.get_indexer(col) + 1  # -1 (missing or unseen) -> 0
             dtype = np.int16 if len(values) < 32_000 else np.int32
             codes[c] = idx.astype(dtype)

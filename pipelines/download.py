@@ -13,6 +13,7 @@ import errno
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
 import urllib.error
@@ -45,6 +46,9 @@ class DataSpec:
     extra: dict[str, list[str]] = field(default_factory=dict)  # external tables (EXTRA=) -> columns
     extra_url: str | None = None  # public archive holding the external tables, used when online
     make_sample: Callable[[Path], object] | None = None  # writes the embedded sample into a folder
+    # file -> the card's name for it, where a card may rename it (a tabular card's files={"sample": ...}): a file
+    # missing under its default name but present under a look-alike one gets the card line that names it
+    roles: dict[str, str] = field(default_factory=dict)
     max_bytes: int = 64 * GiB  # the most a download may unpack to, all files together (a zip bomb stops here)
 
 
@@ -175,9 +179,10 @@ def _import_local(src: Path, staging: Path, budget: Budget, wanted: set[str] | N
         except UnsafeArchive as e:
             raise DownloadError(str(e)) from None
         if wanted is None or not all((unpack / n).exists() for n in wanted):
-            for archive in [p for p in entries if p.is_file() and p.name.lower().endswith(ARCHIVES)]:
-                if wanted is None:
-                    (unpack / archive.name).unlink()
+            archives = [p for p in entries if p.is_file() and p.name.lower().endswith(ARCHIVES)]
+            for archive in archives if wanted is None else ():  # their copies out first: each unpacks from src,
+                (unpack / archive.name).unlink()  # and unpacking one also unpacks zips lying beside it
+            for archive in archives:
                 _extract(archive, unpack, budget)
     else:
         _extract(src, unpack, budget)
@@ -322,13 +327,37 @@ def _fetch_extra(spec: DataSpec, comp: str, staging: Path, budget: Budget) -> st
     return spec.extra_url
 
 
+def _words(name: str) -> set[str]:
+    """The words of a file name: sampleSubmission.csv and sample_submission.csv both {sample, submission}."""
+    stem = re.sub(r"([a-z])([A-Z])", r"\1 \2", Path(name).name.split(".")[0])
+    return {w.lower() for w in re.split(r"[\W_]+", stem) if w}
+
+
+def look_alikes(name: str, folder: Path) -> list[str]:
+    """Files in folder of name's type sharing a word with it (gender_submission.csv for sample_submission.csv)."""
+    if not folder.is_dir():
+        return []
+    suffix, words = "".join(Path(name).suffixes), _words(name) - {"sample", "data"}
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(suffix) and words & _words(p.name))
+
+
 def verify(spec: DataSpec, folder: Path, comp: str) -> None:
     """Check every expected file exists and has its expected columns; raise one DownloadError listing all problems."""
     problems = []
     for name, columns in {**spec.files, **spec.extra}.items():
         path = folder / name
         if not path.exists():
-            problems.append(f"{name}: missing")
+            alike = look_alikes(name, folder)
+            problems.append(
+                f"{name}: missing"
+                + (f"; the download has {', '.join(alike)}" if alike else "")
+                + (
+                    f": if {'that' if len(alike) == 1 else alike[0]} is it, add "
+                    f'files={{"{spec.roles[name]}": "{alike[0]}"}} to the card'
+                    if alike and name in spec.roles
+                    else ""
+                )
+            )
             continue
         if columns:
             try:
@@ -340,9 +369,17 @@ def verify(spec: DataSpec, folder: Path, comp: str) -> None:
             if missing:
                 problems.append(f"{name}: missing column(s) {missing} (has {header})")
     if problems:
+        renamed = any("to the card" in p for p in problems)
         raise DownloadError(
-            f"the {comp} data is incomplete:\n  " + "\n  ".join(problems) + "\n"
-            f"Use the competition's full download (make download COMP={comp} SRC=path/to/{spec.slug}.zip)"
+            f"the {comp} data is incomplete:\n  "
+            + "\n  ".join(problems)
+            + "\n"
+            + (
+                "Name the file in the card (make new printed where it is), then make download again, or u"
+                if renamed
+                else "U"
+            )
+            + f"se the competition's full download (make download COMP={comp} SRC=path/to/{spec.slug}.zip)"
             + (f" and the external tables (EXTRA=path/to/folder with {sorted(spec.extra)})" if spec.extra else "")
         )
 

@@ -150,6 +150,7 @@ def competition(card: Card, package: str) -> dict:
     spec = DataSpec(
         slug=card.slug,
         files={card.file(role): [] for role in FILES} | {name: list(keys) for name, keys in card.tables.items()},
+        roles={card.file(role): role for role in FILES},
     )
 
     return {

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,6 +16,18 @@ def test_categorify_unseen_and_missing_map_to_zero():
     out = cat.transform(test)
     assert out.c.tolist() == [1, 0, 0, 2]
     assert out.n.tolist() == [3, 0, 1, 2]
+
+
+def test_categorify_codes_true_false_with_missing_values(tmp_path):
+    """A True/False column with missing values is read by pandas as objects (Spaceship Titanic's CryoSleep): each
+    value keeps its own code, before and after the vocabulary's JSON round trip; 0/1 read as False/True."""
+    train = pd.DataFrame({"c": [True, False, np.nan, True]})
+    cat = Categorify().fit(train, ["c"])
+    assert cat.transform(train).c.tolist() == [2, 1, 0, 2]
+    again = Categorify(**json.loads(json.dumps(cat.state())))
+    assert again.transform(train).c.tolist() == [2, 1, 0, 2]
+    assert again.transform(pd.DataFrame({"c": [0, 1, 1]})).c.tolist() == [1, 2, 2]
+    assert again.transform(pd.DataFrame({"c": [False, True]})).c.tolist() == [1, 2]
 
 
 def test_fill_missing_uses_train_median_and_flags_train_missing_columns():

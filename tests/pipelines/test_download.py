@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.download import DownloadError, download, make_sample, read_source
+from pipelines.download import DataSpec, DownloadError, download, make_sample, read_source
 from pipelines.paths import Paths
 from pipelines.rossmann import SPEC
 from pipelines.rossmann.config import COMPETITION_FILES, EXTRA_FILES
@@ -99,6 +99,49 @@ def test_missing_file_and_column_are_named(paths, tmp_path, rossmann_sample_dir)
     with pytest.raises(DownloadError, match=r"store\.csv: missing column\(s\) \['PromoInterval'\]"):
         download(SPEC, paths, src=str(broken))
     assert not paths.raw.exists()
+
+
+def tabular_files(folder: Path, sample: str = "sample_submission.csv") -> Path:
+    folder.mkdir(parents=True)
+    for name, text in (("train.csv", "Id,x,y\n1,2,3\n"), ("test.csv", "Id,x\n2,5\n"), (sample, "Id,y\n2,0\n")):
+        (folder / name).write_text(text)
+    return folder
+
+
+TABULAR = DataSpec(
+    slug="x",
+    files={"train.csv": [], "test.csv": [], "sample_submission.csv": []},
+    roles={"train.csv": "train", "test.csv": "test", "sample_submission.csv": "sample"},
+)
+
+
+def test_a_file_under_another_name_gets_the_card_line_that_names_it(tmp_path):
+    """Titanic ships gender_submission.csv, Otto sampleSubmission.csv: the error says which file looks like the
+    missing one and the card line that names it."""
+    paths = Paths.for_comp("x", tmp_path / "data", tmp_path / "subs")
+    src = tabular_files(tmp_path / "titanic", sample="gender_submission.csv")
+    fix = r'the download has gender_submission\.csv: if that is it, add files=\{"sample": "gender_submission\.csv"\}'
+    with pytest.raises(DownloadError, match=r"sample_submission\.csv: missing; " + fix):
+        download(TABULAR, paths, src=str(src))
+    assert not paths.raw.exists()
+
+
+def test_a_folder_of_zips_is_unpacked(tmp_path):
+    """An unpacked Kaggle download of an older competition: train.csv.zip, test.csv.zip, ... side by side."""
+    paths = Paths.for_comp("x", tmp_path / "data", tmp_path / "subs")
+    src, zips = tabular_files(tmp_path / "plain"), tmp_path / "zips"
+    zips.mkdir()
+    for p in src.iterdir():
+        with zipfile.ZipFile(zips / f"{p.name}.zip", "w") as z:
+            z.write(p, p.name)
+    download(TABULAR, paths, src=str(zips))
+    assert sorted(p.name for p in paths.raw.iterdir()) == [
+        "SOURCE.json",
+        "sample_submission.csv",
+        "test.csv",
+        "train.csv",
+    ]
+    assert (paths.raw / "test.csv").read_text() == (src / "test.csv").read_text()
 
 
 def test_no_credentials_message(paths, monkeypatch, tmp_path):
