@@ -10,8 +10,8 @@ the run's own validation rows.
     python -m pipelines backtest COMP [--windows cut0,cut1] [key=value ...]    (make backtest COMP=...)
 
 Each window is a data root of its own, data/COMP/backtest/WINDOW/, laid out like data/ (COMP/raw, processed,
-runs; submissions/) so every step runs unchanged on it; its raw/ is rebuilt only when the real raw data or
-the window changes, and finished runs there are reused like any other run. The table is written to
+runs; submissions/) so every step runs unchanged on it; its raw/ is rebuilt only when the real raw data, the
+window or the competition's code changes, and finished runs there are reused like any other run. The table is written to
 data/COMP/backtest/RUN.json and .csv.
 """
 
@@ -30,6 +30,7 @@ from typing import Any
 import pandas as pd
 
 from features.io import atomic_write_text, read_feather, write_csv
+from pipelines import registry
 from pipelines.config import check
 from pipelines.download import read_source, staging_dir
 from pipelines.paths import Paths
@@ -82,7 +83,8 @@ def window_paths(paths: Paths, window: str) -> Paths:
 
 
 def prepare(spec: Backtest, paths: Paths, window: str) -> tuple[Paths, pd.DataFrame]:
-    """The window's raw folder (cut afresh when the real raw data or the window changed) and its answers."""
+    """The window's raw folder (cut afresh when the real raw data, the window or the code changed) and its
+    answers."""
     if window not in spec.windows:
         raise ValueError(f"unknown backtest window {window!r}; known: {', '.join(spec.windows)} (WINDOWS=...)")
     source = read_source(paths)
@@ -91,7 +93,13 @@ def prepare(spec: Backtest, paths: Paths, window: str) -> tuple[Paths, pd.DataFr
             f"{paths.raw} holds no data to backtest on: run `make download COMP={paths.comp}` (or `make sample`)"
         )
     bt = window_paths(paths, window)
-    stamp = {"backtest": window, "cut": spec.windows[window], "from": source}
+    # cut again when the real raw data, the window or the code (the cut's, the schema it reads) changed
+    stamp = {
+        "backtest": window,
+        "cut": spec.windows[window],
+        "from": source,
+        "code": registry.code_fingerprint(paths.comp),
+    }
     hidden_file = bt.comp_dir / "hidden.csv"
     if read_source(bt) == stamp and hidden_file.is_file():
         return bt, pd.read_csv(hidden_file)

@@ -13,15 +13,20 @@ from features.io import write_csv
 from models.metrics import get_metric
 from pipelines.backtest import Backtest, place
 from pipelines.tabular import FILES, Card
-from pipelines.tabular.schema import infer, label_text
+from pipelines.tabular.schema import align_ids, infer, label_text
 
 
 def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
     """Write a competition-shaped raw folder into dest whose test rows are cut off raw's train.csv; return their
     answers. Window k: the k-th horizon back from the end (time), or the fifth chosen by seed k (no time)."""
-    train = pd.read_csv(raw / card.file("train"), low_memory=False)
-    test = pd.read_csv(raw / card.file("test"), low_memory=False)
-    sample = pd.read_csv(raw / card.file("sample"))
+    files = {role: card.file(role) for role in FILES}
+    train = pd.read_csv(raw / files["train"], low_memory=False)
+    test = pd.read_csv(raw / files["test"], low_memory=False)
+    sample = pd.read_csv(raw / files["sample"])
+    id_col = card.id or sample.columns[0]
+    numbered = not any(c.lower() == id_col.lower() for c in test.columns)  # no id column: Digit Recognizer
+    train, test = align_ids(id_col, train, test, sample, files)
+    test_columns = [c for c in test.columns if not (numbered and c == id_col)]  # the cut's test has these
     # the id and the date as the raw files hold them: without the feature function, and the card's lines that
     # name the columns it makes
     shared = set(train.columns) & set(test.columns)
@@ -32,7 +37,7 @@ def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
         series=tuple(c for c in card.series if c in shared),
         categories=tuple(c for c in card.categories if c in shared),
     )
-    schema = infer(raw_card, train, test, sample, {role: card.file(role) for role in FILES})
+    schema = infer(raw_card, train, test, sample, files)
     id_col = schema.id
     date = schema.date
     dates = pd.to_datetime(train[date], format=schema.date_format) if date else None
@@ -52,17 +57,21 @@ def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
         hidden = pd.Series(np.random.default_rng(k).random(len(train)) < 0.2, index=train.index)
         keep, cut_at = ~hidden, None
     held = train[hidden].reset_index(drop=True)
-    if id_col not in held.columns:  # Kaggle numbers the test rows: so does the cut
-        held.insert(0, id_col, np.arange(len(held)))
+    if id_col not in held.columns:  # Kaggle numbers the test rows (from 1 where its sample does): so does the cut
+        first = int(sample[id_col].iloc[0]) if numbered else 0
+        held.insert(0, id_col, first + np.arange(len(held)))
     value_cols = [c for c in sample.columns if c != id_col]
-    answers = [schema.label] if schema.label else schema.targets
-    write_csv(train[keep].reset_index(drop=True), dest / card.file("train"))
-    write_csv(held[[c for c in test.columns if c in held.columns]], dest / card.file("test"))
-    write_csv(held[[id_col]].assign(**{c: sample[c].iloc[0] for c in value_cols}), dest / card.file("sample"))
+    answers = schema.targets
+    write_csv(train[keep].reset_index(drop=True), dest / files["train"])
+    write_csv(held[[c for c in test_columns if c in held.columns]], dest / files["test"])
+    write_csv(held[[id_col]].assign(**{c: sample[c].iloc[0] for c in value_cols}), dest / files["sample"])
     for path in sorted(raw.iterdir()):  # the competition's other files (extra tables, what a feature function reads)
-        if path.name not in {card.file(role) for role in FILES} | {"SOURCE.json"} and path.is_file():
+        if path.name not in set(files.values()) | {"SOURCE.json"} and path.is_file():
             carry(path, dest / path.name, date, schema.date_format, dates.max() if cut_at is not None else None, cut_at)
-    return held[[id_col, *answers]]
+    if schema.label:
+        return held[[id_col, schema.label]]
+    # under the sample's names, as the submission has them (Digit Recognizer: train's label, the sample's Label)
+    return held[[id_col, *answers]].set_axis([id_col, *value_cols], axis=1)
 
 
 def carry(src: Path, dst: Path, date: str | None, fmt: str | None, train_end, cut_at) -> None:

@@ -15,10 +15,12 @@ import pandas as pd
 
 from models.metrics import get_metric
 
-# A text column with at least this many distinct values in at least this share of rows, with values this long
-# on average, is free text (a description, a name): dropped, as the course's Rossmann drops none but House
-# Prices' 43 text columns are all categories (fewer than 30 values each).
-TEXT_MIN_UNIQUE, TEXT_MIN_SHARE, TEXT_MIN_LENGTH = 1000, 0.5, 20
+# A text column with at least this many distinct values, in at least this share of its rows, is near-unique:
+# free text (a description; values this long on average) or a name, a ticket, a cabin, a code: as a category
+# nearly every value would be its own, seen once, nothing to learn from. Dropped (the card's categories= keeps
+# one), where House Prices' 43 text columns are all categories (fewer than 30 values each). A share, not a count
+# of values: the backtest's cut (fewer rows) reads a column as the whole train and test do.
+TEXT_MIN_UNIQUE, TEXT_MIN_SHARE, TEXT_MIN_LENGTH = 100, 0.5, 20
 # Date formats tried in order on a sample of a column (one format for the whole column: "mixed" parsing reads
 # 01/02/2013 as 2 January and 31/01/2013 as 31 January in the same column).
 DATE_FORMATS = (
@@ -116,7 +118,8 @@ def infer_task(metric_name: str, y: pd.Series) -> str:
 
 
 def column_kind(col: pd.Series, n_rows: int) -> tuple[str, str]:
-    """(kind, why) for one feature column: date, category, number or text (dropped)."""
+    """(kind, why) for one feature column: date, category, number, text (near-unique: dropped unless the card
+    says it is a category) or drop (empty, one value)."""
     values = col.dropna()
     if values.empty:
         return "drop", "always empty"
@@ -129,10 +132,31 @@ def column_kind(col: pd.Series, n_rows: int) -> tuple[str, str]:
     text = values.astype(str)
     if looks_like_dates(text):
         return "date", ""
-    unique = text.nunique()
-    if unique >= TEXT_MIN_UNIQUE and unique >= TEXT_MIN_SHARE * len(text) and text.str.len().mean() >= TEXT_MIN_LENGTH:
-        return "drop", f"free text ({unique:,} distinct values, {text.str.len().mean():.0f} characters on average)"
+    unique, length = text.nunique(), text.str.len().mean()
+    if unique >= TEXT_MIN_UNIQUE and unique >= TEXT_MIN_SHARE * len(text):
+        what = "free text" if length >= TEXT_MIN_LENGTH else "near-unique text"
+        return "text", f"{what} ({unique:,} distinct values in {len(text):,} rows, {length:.0f} characters on average)"
     return "category", ""
+
+
+def align_ids(id_col: str, train: pd.DataFrame, test: pd.DataFrame, sample: pd.DataFrame, files: dict[str, str]):
+    """(train, test) holding the sample's id column: found under another case (`id` for the sample's `ID`), or, where
+    the test has none (Digit Recognizer's ImageId 1..n), the test's rows numbered as the sample's ids are, in order.
+    Unchanged where the test has the column, or where neither holds (infer names what is missing)."""
+    if id_col in test.columns or id_col not in sample.columns:
+        return train, test
+    same = [c for c in test.columns if c.lower() == id_col.lower()]
+    if len(same) == 1:
+        print(f"{files['test']}: its column {same[0]!r} read as {files['sample']}'s id {id_col!r}")
+        return train.rename(columns={same[0]: id_col}), test.rename(columns={same[0]: id_col})
+    ids = pd.to_numeric(sample[id_col], errors="coerce")
+    if len(ids) == len(test) and ids.notna().all() and (ids.to_numpy() == ids.iloc[0] + np.arange(len(ids))).all():
+        print(
+            f"{files['test']} has no id column: its rows numbered as {files['sample']}'s {id_col!r} "
+            f"({sample[id_col].iloc[0]}..{sample[id_col].iloc[-1]}, in order)"
+        )
+        return train, pd.concat([sample[[id_col]].reset_index(drop=True), test.reset_index(drop=True)], axis=1)
+    return train, test
 
 
 def infer(
@@ -147,13 +171,19 @@ def infer(
     id_col = card.id or sample.columns[0]
     for frame, name in ((test, files["test"]), (sample, files["sample"])):
         if id_col not in frame.columns:
-            raise SchemaError(f"{name}: no id column {id_col!r} (has {list(frame.columns)[:10]}); set id= in the card")
+            same = [c for c in frame.columns if c.lower() == id_col.lower()]
+            fix = f"its id column is {same[0]!r}: leave id= out of the card" if same else "set id= in the card"
+            raise SchemaError(f"{name}: no id column {id_col!r} (has {list(frame.columns)[:10]}); {fix}")
     value_cols = [c for c in sample.columns if c != id_col]
     targets = list(card.target) if card.target else value_cols
-    if len(targets) > 1 and all(c in train.columns for c in targets):
+    by_case = {c.lower(): c for c in train.columns}
+    if not card.target and not set(targets) & set(train.columns) and all(c.lower() in by_case for c in targets):
+        targets = [by_case[c.lower()] for c in targets]  # Digit Recognizer's sample says Label, its train label
+    if len(value_cols) > 1 and all(c.lower() in by_case for c in value_cols) or len(card.target) > 1:
         raise SchemaError(
-            f"{files['sample']}: {len(targets)} value columns {targets}: the tabular kind learns one target for now; "
-            f"set target= in the card to one"
+            f"{files['sample']}: {len(value_cols)} value columns {value_cols[:5]}, each a column of {files['train']}: "
+            f"several targets (one model each) are not handled by the tabular kind yet; its submission has one "
+            f"value column, or one probability column per class of a label column"
         )
     label = None
     if not card.target and not all(c in train.columns for c in targets):

@@ -50,7 +50,7 @@ from pipelines.ensemble import blend, fit_weights
 from pipelines.paths import Paths
 from pipelines.runs import RunDir, features_identity, run_identity, write_features_stamp
 from pipelines.tabular import FILES, Card, TabularConfig
-from pipelines.tabular.schema import Schema, SchemaError, as_class_index, describe, infer
+from pipelines.tabular.schema import Schema, SchemaError, align_ids, as_class_index, describe, infer
 
 # The date's parts: cycles as categories (every value recurs), the year and the time since 1970 as numbers (a
 # test year that train has not seen must sort after train's, not fall into the unknown category).
@@ -72,13 +72,14 @@ def id_column(card: Card, paths: Paths) -> str:
 
 
 def read_csv(path, what: str, text: tuple[str, ...] = ()) -> pd.DataFrame:
-    """A competition CSV (the `text` columns read as written: an id 001500 keeps its zeros), or
+    """A competition CSV (the `text` columns, in any case, read as written: an id 001500 keeps its zeros), or
     FileNotFoundError / ValueError naming it and the fix."""
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: `make download COMP=...` (or set files= in the card)")
     try:
         header = pd.read_csv(path, nrows=0).columns
-        return pd.read_csv(path, low_memory=False, dtype={c: str for c in text if c in header})
+        wanted = {c.lower() for c in text}
+        return pd.read_csv(path, low_memory=False, dtype={c: str for c in header if c.lower() in wanted})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise ValueError(f"{path}: unreadable as CSV ({e}); {what}") from None
 
@@ -88,6 +89,7 @@ def read_raw(card: Card, paths: Paths) -> tuple[pd.DataFrame, pd.DataFrame, pd.D
     fix = "download it again (make download FORCE=1)"
     ids = (id_column(card, paths),)
     train, test, sample = (read_csv(paths.raw / card.file(role), fix, ids) for role in FILES)
+    train, test = align_ids(ids[0], train, test, sample, {role: card.file(role) for role in FILES})
     for name, keys in card.tables.items():
         table = read_csv(paths.raw / name, fix)
         for frame_name in ("train", "test"):
