@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 
 
-def assign_folds(target: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
-    """The fold (0..k-1) of each row. `target`: class indices (N,) or a 0/1 tag matrix (N, T)."""
+def assign_folds(target: np.ndarray, k: int, seed: int = 0, groups: np.ndarray | None = None) -> np.ndarray:
+    """The fold (0..k-1) of each row, stratified. `target`: class indices (N,) or a 0/1 tag matrix (N, T);
+    `groups` (class indices only): a code per row, each group's rows kept in one fold."""
     target = np.asarray(target)
     n = len(target)
     if k < 2 or k > n:
@@ -30,6 +31,10 @@ def assign_folds(target: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
         from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
 
         splitter = MultilabelStratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+    elif groups is not None:
+        from sklearn.model_selection import StratifiedGroupKFold
+
+        splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
     else:
         from sklearn.model_selection import StratifiedKFold
 
@@ -39,7 +44,7 @@ def assign_folds(target: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
         # Classes with fewer than k images (dog-breed samples) cannot be in every fold; sklearn warns and
         # spreads them as far as they go, which is what we want.
         warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
-        for i, (_, held) in enumerate(splitter.split(np.zeros((n, 1)), target)):
+        for i, (_, held) in enumerate(splitter.split(np.zeros((n, 1)), target, groups)):
             folds[held] = i
     assert (folds >= 0).all()
     return folds

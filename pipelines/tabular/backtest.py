@@ -13,7 +13,7 @@ from features.io import write_csv
 from models.metrics import get_metric
 from pipelines.backtest import Backtest, place
 from pipelines.tabular import FILES, Card
-from pipelines.tabular.schema import align_ids, infer, label_text
+from pipelines.tabular.schema import align_ids, fold_groups, infer, label_text
 
 
 def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
@@ -53,8 +53,10 @@ def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
                 f"{'no training day' if not keep.any() else 'no day to hide'} in {raw / card.file('train')}; "
                 f"name a nearer window (WINDOWS=cut0)"
             )
-    else:
-        hidden = pd.Series(np.random.default_rng(k).random(len(train)) < 0.2, index=train.index)
+    else:  # a seeded fifth of the rows, or of the days (series) that k-fold keeps whole
+        groups = fold_groups(schema, train)
+        draw = np.random.default_rng(k).random(len(train) if groups is None else groups.max() + 1) < 0.2
+        hidden = pd.Series(draw if groups is None else draw[groups], index=train.index)
         keep, cut_at = ~hidden, None
     held = train[hidden].reset_index(drop=True)
     if id_col not in held.columns:  # Kaggle numbers the test rows (from 1 where its sample does): so does the cut

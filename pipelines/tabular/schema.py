@@ -263,6 +263,26 @@ def infer(
     )
 
 
+def fold_unit(schema: Schema) -> str:
+    """What k-fold and the backtest's fifths keep whole, as Kaggle's test does: each day where there is a date
+    (Bike Sharing's test is whole days between train's), else each series the card names (a store, a patient),
+    else nothing ("")."""
+    return "day" if schema.date else "series" if schema.series else ""
+
+
+def fold_groups(schema: Schema, frame: pd.DataFrame) -> np.ndarray | None:
+    """A group code per row of frame, one per `fold_unit` (None: no unit)."""
+    unit = fold_unit(schema)
+    if unit == "day":
+        when = frame[schema.date]
+        if not pd.api.types.is_datetime64_any_dtype(when):
+            when = pd.to_datetime(when, format=schema.date_format)
+        return pd.factorize(when.dt.floor("D"))[0]
+    if unit == "series":
+        return frame.groupby(schema.series, sort=False, dropna=False).ngroup().to_numpy()
+    return None
+
+
 def describe(schema: Schema, metric: str) -> str:
     """What was read, as printed by the features step."""
     lines = [

@@ -50,7 +50,16 @@ from pipelines.ensemble import blend, fit_weights
 from pipelines.paths import Paths
 from pipelines.runs import RunDir, features_identity, run_identity, write_features_stamp
 from pipelines.tabular import FILES, Card, TabularConfig
-from pipelines.tabular.schema import Schema, SchemaError, align_ids, as_class_index, describe, infer
+from pipelines.tabular.schema import (
+    Schema,
+    SchemaError,
+    align_ids,
+    as_class_index,
+    describe,
+    fold_groups,
+    fold_unit,
+    infer,
+)
 
 # The date's parts: cycles as categories (every value recurs), the year and the time since 1970 as numbers (a
 # test year that train has not seen must sort after train's, not fall into the unknown category).
@@ -206,6 +215,8 @@ def choose_validation(schema: Schema, train: pd.DataFrame, test: pd.DataFrame, c
             if not schema.date
             else "validation=kfold"
         )
+        if unit := fold_unit(schema):
+            out["why"] += f"; each {unit} in one fold, as the test holds whole {unit}s"
     return out
 
 
@@ -222,10 +233,17 @@ def assign(schema: Schema, train: pd.DataFrame, validation: dict, cfg: TabularCo
                 f"rounds) leave no training row; set a shorter horizon= (ARGS='horizon=...')"
             )
         return np.where(held, 0, np.where(inner, 1, -1))
+    groups = fold_groups(schema, train)
+    if groups is not None and groups.max() + 1 < cfg.folds:
+        raise SchemaError(
+            f"folds={cfg.folds}: the data has {groups.max() + 1} {fold_unit(schema)}s to keep whole; set fewer folds="
+        )
     if schema.task == "regression":
         rng = np.random.default_rng(cfg.fold_seed)
-        return rng.permutation(len(train)) % cfg.folds
-    return assign_folds(as_class_index(schema, train[schema.target_column]), cfg.folds, cfg.fold_seed)
+        if groups is None:
+            return rng.permutation(len(train)) % cfg.folds
+        return (rng.permutation(groups.max() + 1) % cfg.folds)[groups]  # each group's rows in one fold
+    return assign_folds(as_class_index(schema, train[schema.target_column]), cfg.folds, cfg.fold_seed, groups)
 
 
 def add_levels(schema: Schema, metric: Metric, train, test, horizon: int, cfg: TabularConfig):

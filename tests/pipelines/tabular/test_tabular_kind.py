@@ -19,6 +19,7 @@ from pipelines.tabular.schema import (
     SchemaError,
     column_kind,
     date_format,
+    fold_groups,
     infer,
     infer_task,
     label_text,
@@ -294,6 +295,38 @@ def test_a_test_without_ids_is_numbered_as_the_sample_and_so_is_its_backtest_cut
     assert list(hidden.columns) == ["ImageId", "Label"] and hidden.ImageId.iloc[0] == 1
     assert "ImageId" not in pd.read_csv(dest / "test.csv", nrows=0).columns
     assert pd.read_csv(dest / "sample_submission.csv").ImageId.tolist() == hidden.ImageId.tolist()
+
+
+def test_kfold_and_the_backtest_keep_each_day_whole_where_test_days_interleave(tmp_path):
+    """Bike Sharing: train days 1-19 of each month, test days 20-end, hourly. Hours of one day are alike, so a
+    random hour in another fold than its neighbours flatters the out-of-fold score: each day is in one fold (and
+    one backtest side), stratified for classification; with no date, each series the card names."""
+    from pipelines.tabular import TabularConfig
+    from pipelines.tabular.backtest import cut
+    from pipelines.tabular.steps import assign, choose_validation
+
+    stamps = pd.date_range("2011-01-01", "2011-06-30 23:00", freq="h")
+    frame = pd.DataFrame({"datetime": stamps.strftime("%Y-%m-%d %H:%M:%S"), "x": np.arange(len(stamps)) % 24})
+    frame["count"] = frame.x * 3 + stamps.month
+    train, test = frame[stamps.day < 20], frame[stamps.day >= 20].drop(columns="count")
+    sample = test[["datetime"]].assign(count=0)
+    schema = infer(Card(slug="b", metric="rmsle"), train, test, sample, FILES)
+    parsed = [f.assign(datetime=pd.to_datetime(f.datetime)) for f in (train, test)]
+    validation = choose_validation(schema, *parsed, TabularConfig())
+    assert validation["kind"] == "kfold" and "each day in one fold" in validation["why"]
+    days = parsed[0].datetime.dt.date
+    for s in (schema, replace(schema, task="binary", classes=[0, 1], targets=["odd"])):
+        folds = assign(s, parsed[0].assign(odd=parsed[0].x % 2), validation, TabularConfig())
+        assert pd.Series(folds).groupby(days.to_numpy()).nunique().eq(1).all() and set(folds) == set(range(5))
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for name, f in (("train", train), ("test", test), ("sample_submission", sample)):
+        f.to_csv(raw / f"{name}.csv", index=False)
+    hidden = cut(Card(slug="b", metric="rmsle"), raw, tmp_path / "cut", 0)
+    kept = pd.read_csv(tmp_path / "cut" / "train.csv").datetime.str[:10]
+    assert not set(kept) & set(hidden.datetime.str[:10]) and 0.1 < len(hidden) / len(train) < 0.3
+    series = replace(schema, date=None, date_format=None, series=["x"])
+    assert pd.Series(fold_groups(series, train)).groupby(train.x.to_numpy()).nunique().eq(1).all()
 
 
 def test_several_target_columns_are_refused_plainly():
