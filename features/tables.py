@@ -31,7 +31,8 @@ def join_df(
         example = right.loc[dupes, right_on].head(3).to_dict("records")
         raise JoinError(
             f"join {names[1]} onto {names[0]}: {int(dupes.sum())} rows of {names[1]} share a key on {right_on} "
-            f"(e.g. {example}); each key must appear once or the join multiplies rows. De-duplicate {names[1]}."
+            f"(e.g. {example}); each key must appear once or the join multiplies rows: aggregate {names[1]} to one "
+            f"row per key (in a feature function), or de-duplicate it"
         )
     joined = left.merge(
         right, how="left", left_on=left_on, right_on=right_on, suffixes=("", suffix), indicator="_merge_"

@@ -27,6 +27,8 @@ def assign_folds(target: np.ndarray, k: int, seed: int = 0, groups: np.ndarray |
     n = len(target)
     if k < 2 or k > n:
         raise ValueError(f"folds={k}: need 2 <= folds <= the {n} labelled rows")
+    if target.ndim == 2 and groups is not None:
+        raise ValueError("folds kept whole by group are for class indices, not a tag matrix")
     if target.ndim == 2:
         from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
 

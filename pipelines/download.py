@@ -180,8 +180,9 @@ def _import_local(src: Path, staging: Path, budget: Budget, wanted: set[str] | N
             raise DownloadError(str(e)) from None
         if wanted is None or not all((unpack / n).exists() for n in wanted):
             archives = [p for p in entries if p.is_file() and p.name.lower().endswith(ARCHIVES)]
-            for archive in archives if wanted is None else ():  # their copies out first: each unpacks from src,
-                (unpack / archive.name).unlink()  # and unpacking one also unpacks zips lying beside it
+            if wanted is None:  # their copies out first: each unpacks from src, and unpacking one would also
+                for archive in archives:  # unpack (and remove) the copies of the others lying beside it
+                    (unpack / archive.name).unlink()
             for archive in archives:
                 _extract(archive, unpack, budget)
     else:
@@ -352,8 +353,9 @@ def verify(spec: DataSpec, folder: Path, comp: str) -> None:
                 f"{name}: missing"
                 + (f"; the download has {', '.join(alike)}" if alike else "")
                 + (
-                    f": if {'that' if len(alike) == 1 else alike[0]} is it, add "
-                    f'files={{"{spec.roles[name]}": "{alike[0]}"}} to the card'
+                    f': if that is it, add files={{"{spec.roles[name]}": "{alike[0]}"}} to the card'
+                    if len(alike) == 1 and name in spec.roles
+                    else f': name the one that is in the card, files={{"{spec.roles[name]}": ...}}'
                     if alike and name in spec.roles
                     else ""
                 )
@@ -369,18 +371,13 @@ def verify(spec: DataSpec, folder: Path, comp: str) -> None:
             if missing:
                 problems.append(f"{name}: missing column(s) {missing} (has {header})")
     if problems:
-        renamed = any("to the card" in p for p in problems)
+        fix = f"use the competition's full download (make download COMP={comp} SRC=path/to/{spec.slug}.zip)" + (
+            f" and the external tables (EXTRA=path/to/folder with {sorted(spec.extra)})" if spec.extra else ""
+        )
+        if any("in the card" in p or "to the card" in p for p in problems):
+            fix = "Name the file in the card (make new printed where it is), then make download again, or " + fix
         raise DownloadError(
-            f"the {comp} data is incomplete:\n  "
-            + "\n  ".join(problems)
-            + "\n"
-            + (
-                "Name the file in the card (make new printed where it is), then make download again, or u"
-                if renamed
-                else "U"
-            )
-            + f"se the competition's full download (make download COMP={comp} SRC=path/to/{spec.slug}.zip)"
-            + (f" and the external tables (EXTRA=path/to/folder with {sorted(spec.extra)})" if spec.extra else "")
+            f"the {comp} data is incomplete:\n  " + "\n  ".join(problems) + "\n" + fix[0].upper() + fix[1:]
         )
 
 

@@ -37,7 +37,7 @@ class Card:
     target: tuple[str, ...] = ()  # the train column to learn (default: sample_submission.csv's value column)
     task: str | None = None  # regression | binary | multiclass | multilabel (default: from metric and target)
     date: str | None = None  # the date column (default: the one column that parses as dates)
-    series: tuple[str, ...] = ()  # series keys, e.g. ("store", "item"): categories, and the backtest's unit
+    series: tuple[str, ...] = ()  # series keys, e.g. ("store", "item"): categories, and with no date k-fold's unit
     tables: dict[str, tuple[str, ...]] = field(default_factory=dict)  # {"stores.csv": ("Store",)}: joined on keys
     categories: tuple[str, ...] = ()  # columns that are categories whatever their type (a weekday, a code 1..9)
     drop: tuple[str, ...] = ()  # columns never used as features

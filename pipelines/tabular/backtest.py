@@ -13,7 +13,7 @@ from features.io import write_csv
 from models.metrics import get_metric
 from pipelines.backtest import Backtest, place
 from pipelines.tabular import FILES, Card
-from pipelines.tabular.schema import align_ids, fold_groups, infer, label_text
+from pipelines.tabular.schema import align_ids, fold_groups, fold_unit, infer, label_text
 
 
 def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
@@ -25,8 +25,9 @@ def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
     sample = pd.read_csv(raw / files["sample"])
     id_col = card.id or sample.columns[0]
     numbered = not any(c.lower() == id_col.lower() for c in test.columns)  # no id column: Digit Recognizer
+    train_columns = list(train.columns)
     train, test = align_ids(id_col, train, test, sample, files)
-    test_columns = [c for c in test.columns if not (numbered and c == id_col)]  # the cut's test has these
+    test_columns = [c for c in test.columns if not (numbered and c == id_col)]  # the cut's files have these
     # the id and the date as the raw files hold them: without the feature function, and the card's lines that
     # name the columns it makes
     shared = set(train.columns) & set(test.columns)
@@ -54,7 +55,7 @@ def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
                 f"name a nearer window (WINDOWS=cut0)"
             )
     else:  # a seeded fifth of the rows, or of the days (series) that k-fold keeps whole
-        groups = fold_groups(schema, train)
+        groups = fold_groups(schema, train, fold_unit(schema, train, test))
         draw = np.random.default_rng(k).random(len(train) if groups is None else groups.max() + 1) < 0.2
         hidden = pd.Series(draw if groups is None else draw[groups], index=train.index)
         keep, cut_at = ~hidden, None
@@ -64,14 +65,15 @@ def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
         held.insert(0, id_col, first + np.arange(len(held)))
     value_cols = [c for c in sample.columns if c != id_col]
     answers = schema.targets
-    write_csv(train[keep].reset_index(drop=True), dest / files["train"])
+    write_csv(train[keep][[c for c in train.columns if c in train_columns or c != id_col]], dest / files["train"])
     write_csv(held[[c for c in test_columns if c in held.columns]], dest / files["test"])
     write_csv(held[[id_col]].assign(**{c: sample[c].iloc[0] for c in value_cols}), dest / files["sample"])
     for path in sorted(raw.iterdir()):  # the competition's other files (extra tables, what a feature function reads)
         if path.name not in set(files.values()) | {"SOURCE.json"} and path.is_file():
             carry(path, dest / path.name, date, schema.date_format, dates.max() if cut_at is not None else None, cut_at)
-    if schema.label:
-        return held[[id_col, schema.label]]
+    if schema.label:  # the class as the submission's column names it (Status_C where train says C)
+        named = dict(zip(map(str, schema.classes), map(str, value_cols), strict=True))
+        return held[[id_col]].assign(**{schema.label: label_text(held[schema.label]).map(named)})
     # under the sample's names, as the submission has them (Digit Recognizer: train's label, the sample's Label)
     return held[[id_col, *answers]].set_axis([id_col, *value_cols], axis=1)
 

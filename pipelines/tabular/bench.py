@@ -49,8 +49,8 @@ AUTOGLUON_METRIC = {
 
 def peer_args(metric: Metric, schema: Schema) -> list[str]:
     """The peer's command-line arguments for the card's task and metric."""
-    if schema.task not in ("regression", "binary", "multiclass") or len(schema.targets) > 1 and not schema.label:
-        raise SystemExit(f"the AutoGluon peer fits one target column: not a {schema.task} table of {schema.targets}")
+    if schema.task not in ("regression", "binary", "multiclass"):
+        raise SystemExit(f"the AutoGluon peer fits regression, binary and multi-class tables: not {schema.task}")
     name, log1p = AUTOGLUON_METRIC[metric.name]
     if schema.task == "multiclass" and name == "roc_auc":
         name = "log_loss"  # AutoGluon's roc_auc is binary only
@@ -66,6 +66,8 @@ def peer_args(metric: Metric, schema: Schema) -> list[str]:
 def peer_submission(metric: Metric, schema: Schema, sample: pd.DataFrame, peer: pd.DataFrame) -> pd.DataFrame:
     """The peer's predictions (pipelines/tabular/peer_autogluon.py's OUT.csv) in the sample's rows and columns: its
     numbers or labels as they are, its class probabilities through the card's own submission form."""
+    if schema.id not in peer:  # a test with no id column: its rows in the sample's order (schema.align_ids)
+        peer = peer.assign(**{schema.id: sample[schema.id].to_numpy()})
     rows = peer.set_index(peer[schema.id].astype(str)).loc[sample[schema.id].astype(str)].reset_index(drop=True)
     value = [c for c in sample.columns if c != schema.id]
     if "value" in rows or "label" in rows:

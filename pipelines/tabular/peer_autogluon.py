@@ -6,7 +6,7 @@ of `.venv-autogluon` (`make autogluon-env`; never a dependency of the project, a
         --problem-type regression|binary|multiclass --metric rmse|roc_auc|... [--log1p] [--proba]
         --presets best_quality --time-limit SECONDS
 
-OUT.csv: the id, then `value` (regression: the target's scale; `--log1p` fits log1p(label) with RMSE and writes
+OUT.csv: the id (where the test has one: else the test's rows in order), then `value` (regression: the target's scale; `--log1p` fits log1p(label) with RMSE and writes
 expm1, RMSLE as Kaggle scores House Prices), or one probability column per class (`--proba`), or `label` (the
 predicted class; AutoGluon's own threshold). The caller (pipelines/tabular/bench.py) puts it in the sample's
 format. Prints one JSON line: fit and predict seconds.
@@ -58,7 +58,8 @@ def main(argv: list[str]) -> None:
             pred = pd.DataFrame({"value": np.clip(np.expm1(value), 0, None) if args.log1p else value})
         else:
             pred = pd.DataFrame({"label": predictor.predict(test[shared]).to_numpy()})
-    out = pd.concat([test[[args.id]].reset_index(drop=True), pred.reset_index(drop=True)], axis=1)
+    ids = test[[args.id]] if args.id in test else test.iloc[:, :0]  # no id column (Digit Recognizer): in order
+    out = pd.concat([ids.reset_index(drop=True), pred.reset_index(drop=True)], axis=1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     out.to_csv(args.out, index=False)
     print(json.dumps({"fit_s": round(fit_s, 1), "total_s": round(time.perf_counter() - t0, 1), "rows": len(data)}))

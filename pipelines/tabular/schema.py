@@ -117,7 +117,7 @@ def infer_task(metric_name: str, y: pd.Series) -> str:
     )
 
 
-def column_kind(col: pd.Series, n_rows: int) -> tuple[str, str]:
+def column_kind(col: pd.Series) -> tuple[str, str]:
     """(kind, why) for one feature column: date, category, number, text (near-unique: dropped unless the card
     says it is a category) or drop (empty, one value)."""
     values = col.dropna()
@@ -132,6 +132,8 @@ def column_kind(col: pd.Series, n_rows: int) -> tuple[str, str]:
     text = values.astype(str)
     if looks_like_dates(text):
         return "date", ""
+    if pd.to_numeric(text.str.strip(), errors="coerce").notna().mean() >= 0.95:  # Telco's TotalCharges: " " in 11
+        return "number", "numbers read as text: what is not one is read as missing"
     unique, length = text.nunique(), text.str.len().mean()
     if unique >= TEXT_MIN_UNIQUE and unique >= TEXT_MIN_SHARE * len(text):
         what = "free text" if length >= TEXT_MIN_LENGTH else "near-unique text"
@@ -139,16 +141,41 @@ def column_kind(col: pd.Series, n_rows: int) -> tuple[str, str]:
     return "category", ""
 
 
+def composite_id(ids: pd.Series, test: pd.DataFrame) -> list[str] | None:
+    """The test's columns whose values joined by _ write the sample's ids (Walmart's Store_Dept_Date, 1_1_2012-11-02),
+    every id once; None where there are none."""
+    parts = str(ids.iloc[0]).split("_")
+    if len(parts) < 2 or len(ids) != len(test):
+        return None
+    columns: list[str] = []
+    for part in parts:  # the first column (not yet taken) that holds this part anywhere
+        found = [c for c in test.columns if c not in columns and part in set(test[c].astype(str))]
+        if not found:
+            return None
+        columns.append(found[0])
+    built = test[columns].astype(str).agg("_".join, axis=1)
+    return columns if built.is_unique and set(built) == set(ids.astype(str)) else None
+
+
 def align_ids(id_col: str, train: pd.DataFrame, test: pd.DataFrame, sample: pd.DataFrame, files: dict[str, str]):
     """(train, test) holding the sample's id column: found under another case (`id` for the sample's `ID`), or, where
-    the test has none (Digit Recognizer's ImageId 1..n), the test's rows numbered as the sample's ids are, in order.
-    Unchanged where the test has the column, or where neither holds (infer names what is missing)."""
+    the test has none, built from the columns the sample's ids join (Walmart's Store_Dept_Date, in train too), or
+    the test's rows numbered as the sample's ids are, in order (Digit Recognizer's ImageId 1..n). Unchanged where
+    the test has the column, or where none of these holds (infer names what is missing)."""
     if id_col in test.columns or id_col not in sample.columns:
         return train, test
     same = [c for c in test.columns if c.lower() == id_col.lower()]
     if len(same) == 1:
         print(f"{files['test']}: its column {same[0]!r} read as {files['sample']}'s id {id_col!r}")
         return train.rename(columns={same[0]: id_col}), test.rename(columns={same[0]: id_col})
+    parts = composite_id(sample[id_col], test)
+    if parts:
+        print(
+            f"{files['test']} has no id column: {id_col!r} built as {'_'.join(parts)} of each row, as "
+            f"{files['sample']} writes it ({sample[id_col].iloc[0]})"
+        )
+        built = [f.assign(**{id_col: f[parts].astype(str).agg("_".join, axis=1)}) for f in (train, test)]
+        return built[0] if set(parts) <= set(train.columns) else train, built[1]
     ids = pd.to_numeric(sample[id_col], errors="coerce")
     if len(ids) == len(test) and ids.notna().all() and (ids.to_numpy() == ids.iloc[0] + np.arange(len(ids))).all():
         print(
@@ -179,7 +206,12 @@ def infer(
     by_case = {c.lower(): c for c in train.columns}
     if not card.target and not set(targets) & set(train.columns) and all(c.lower() in by_case for c in targets):
         targets = [by_case[c.lower()] for c in targets]  # Digit Recognizer's sample says Label, its train label
-    if len(value_cols) > 1 and all(c.lower() in by_case for c in value_cols) or len(card.target) > 1:
+    if len(card.target) > 1:
+        raise SchemaError(
+            f"card: target={card.target}: several targets (one model each) are not handled by the tabular kind yet; "
+            f"name one"
+        )
+    if len(value_cols) > 1 and all(c.lower() in by_case for c in value_cols):
         raise SchemaError(
             f"{files['sample']}: {len(value_cols)} value columns {value_cols[:5]}, each a column of {files['train']}: "
             f"several targets (one model each) are not handled by the tabular kind yet; its submission has one "
@@ -189,8 +221,12 @@ def infer(
     if not card.target and not all(c in train.columns for c in targets):
         # one submission column per class (Dog Breed, Otto): the label is the train column whose values they are
         wanted = set(map(str, targets))
-        candidates = [
-            c for c in train.columns if c not in test.columns and set(train[c].dropna().astype(str).unique()) <= wanted
+        candidates = [  # the classes as the columns' names (Otto's Class_1), or after the column's (Status_C)
+            c
+            for c in train.columns
+            if c not in test.columns
+            and (values := set(train[c].dropna().astype(str).unique()))
+            and (values <= wanted or {f"{c}_{v}" for v in values} <= wanted)
         ]
         if len(candidates) != 1:
             missing = [c for c in targets if c not in train.columns]
@@ -213,8 +249,11 @@ def infer(
             f"column {value_cols}; check metric= in the card"
         )
     classes: list = []
-    if label:
-        classes = list(value_cols)
+    if label:  # the class each value column holds, in the sample's order
+        named = all(str(c).startswith(f"{label}_") for c in value_cols) and not set(map(str, value_cols)) & set(
+            label_text(train[label]).dropna()
+        )
+        classes = [str(c)[len(label) + 1 :] for c in value_cols] if named else list(value_cols)
     elif task in ("binary", "multiclass"):
         classes = sort_classes(label_text(train[learned]).dropna().unique().tolist())
     elif task == "multilabel":
@@ -240,7 +279,7 @@ def infer(
         if c != date and (test[c].isna().all() or train[c].isna().all()):
             dropped[c] = f"empty in {files['test'] if test[c].isna().all() else files['train']}"
             continue
-        kind, why = ("date", "") if c == date else column_kind(pd.concat([train[c], test[c]]), len(train))
+        kind, why = ("date", "") if c == date else column_kind(pd.concat([train[c], test[c]]))
         if (c in card.series or c in card.categories) and kind != "drop":
             kind = "category"
         if kind == "date":
@@ -263,24 +302,38 @@ def infer(
     )
 
 
-def fold_unit(schema: Schema) -> str:
-    """What k-fold and the backtest's fifths keep whole, as Kaggle's test does: each day where there is a date
-    (Bike Sharing's test is whole days between train's), else each series the card names (a store, a patient),
-    else nothing ("")."""
-    return "day" if schema.date else "series" if schema.series else ""
+def _days(schema: Schema, frame: pd.DataFrame) -> pd.Series:
+    when = frame[schema.date]
+    if not pd.api.types.is_datetime64_any_dtype(when):
+        when = pd.to_datetime(when, format=schema.date_format)
+    return when.dt.floor("D")
 
 
-def fold_groups(schema: Schema, frame: pd.DataFrame) -> np.ndarray | None:
-    """A group code per row of frame, one per `fold_unit` (None: no unit)."""
-    unit = fold_unit(schema)
-    if unit == "day":
-        when = frame[schema.date]
-        if not pd.api.types.is_datetime64_any_dtype(when):
-            when = pd.to_datetime(when, format=schema.date_format)
-        return pd.factorize(when.dt.floor("D"))[0]
-    if unit == "series":
-        return frame.groupby(schema.series, sort=False, dropna=False).ngroup().to_numpy()
-    return None
+def _series(schema: Schema, frame: pd.DataFrame) -> pd.Series:
+    return frame[schema.series].astype(str).agg("|".join, axis=1)
+
+
+def fold_unit(schema: Schema, train: pd.DataFrame, test: pd.DataFrame) -> str:
+    """What k-fold and the backtest's fifths keep whole, as Kaggle's test does: each day where the test's days are
+    none of train's (Bike Sharing: days 20 to the month's end between train's), else each series the card names
+    where the test's are none of train's (new stores, new patients), else nothing (""): a test drawn from train's
+    own days or series is scored by plain k-fold."""
+    if schema.date:
+        return "day" if not set(_days(schema, test).dropna()) & set(_days(schema, train).dropna()) else ""
+    if schema.series:
+        return "series" if not set(_series(schema, test)) & set(_series(schema, train)) else ""
+    return ""
+
+
+def fold_groups(schema: Schema, frame: pd.DataFrame, unit: str) -> np.ndarray | None:
+    """A group code per row of frame, one per day or series (`unit`); a row with no date a group of its own
+    (None: no unit)."""
+    if not unit:
+        return None
+    codes = pd.factorize(_days(schema, frame) if unit == "day" else _series(schema, frame))[0]
+    alone = codes < 0  # factorize's code for a missing value
+    codes[alone] = codes.max() + 1 + np.arange(alone.sum())
+    return codes
 
 
 def describe(schema: Schema, metric: str) -> str:

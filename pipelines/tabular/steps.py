@@ -23,6 +23,7 @@ predict: the test predictions in sample_submission.csv's own format, validated, 
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -81,14 +82,19 @@ def id_column(card: Card, paths: Paths) -> str:
 
 
 def read_csv(path, what: str, text: tuple[str, ...] = ()) -> pd.DataFrame:
-    """A competition CSV (the `text` columns, in any case, read as written: an id 001500 keeps its zeros), or
-    FileNotFoundError / ValueError naming it and the fix."""
+    """A competition CSV, or FileNotFoundError / ValueError naming it and the fix. The `text` columns (in any
+    case) read as written where numbers would change them (an id 001500 keeps its zeros); else numbers, so that a
+    table or a feature function joins on them as read."""
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: `make download COMP=...` (or set files= in the card)")
     try:
-        header = pd.read_csv(path, nrows=0).columns
-        wanted = {c.lower() for c in text}
-        return pd.read_csv(path, low_memory=False, dtype={c: str for c in header if c.lower() in wanted})
+        frame = pd.read_csv(path, low_memory=False)
+        for c in [c for c in frame.columns if c.lower() in {t.lower() for t in text}]:
+            if pd.api.types.is_numeric_dtype(frame[c]):
+                written = pd.read_csv(path, usecols=[c], dtype=str)[c]
+                if (written.str.startswith("0") & (written.str.len() > 1)).any():
+                    frame[c] = written
+        return frame
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise ValueError(f"{path}: unreadable as CSV ({e}); {what}") from None
 
@@ -101,6 +107,10 @@ def read_raw(card: Card, paths: Paths) -> tuple[pd.DataFrame, pd.DataFrame, pd.D
     train, test = align_ids(ids[0], train, test, sample, {role: card.file(role) for role in FILES})
     for name, keys in card.tables.items():
         table = read_csv(paths.raw / name, fix)
+        both = [c for c in table.columns if c not in keys and (c in train.columns or c in test.columns)]
+        if both:  # Walmart's IsHoliday, in train.csv and features.csv: one copy, not a second column
+            print(f"{name}: {both} also in {card.file('train')}: {card.file('train')}'s kept")
+            table = table.drop(columns=both)
         for frame_name in ("train", "test"):
             frame = train if frame_name == "train" else test
             joined = join_df(frame, table, list(keys), names=(card.file(frame_name), name), allow_unmatched=True)
@@ -215,8 +225,9 @@ def choose_validation(schema: Schema, train: pd.DataFrame, test: pd.DataFrame, c
             if not schema.date
             else "validation=kfold"
         )
-        if unit := fold_unit(schema):
-            out["why"] += f"; each {unit} in one fold, as the test holds whole {unit}s"
+        out["group"] = fold_unit(schema, train, test)
+        if out["group"]:
+            out["why"] += f"; each {out['group']} in one fold, as the test's {out['group']}s are none of train's"
     return out
 
 
@@ -233,10 +244,10 @@ def assign(schema: Schema, train: pd.DataFrame, validation: dict, cfg: TabularCo
                 f"rounds) leave no training row; set a shorter horizon= (ARGS='horizon=...')"
             )
         return np.where(held, 0, np.where(inner, 1, -1))
-    groups = fold_groups(schema, train)
+    groups = fold_groups(schema, train, validation.get("group", ""))
     if groups is not None and groups.max() + 1 < cfg.folds:
         raise SchemaError(
-            f"folds={cfg.folds}: the data has {groups.max() + 1} {fold_unit(schema)}s to keep whole; set fewer folds="
+            f"folds={cfg.folds}: the data has {groups.max() + 1} {validation['group']}s to keep whole; set fewer folds="
         )
     if schema.task == "regression":
         rng = np.random.default_rng(cfg.fold_seed)
@@ -265,17 +276,59 @@ def add_levels(schema: Schema, metric: Metric, train, test, horizon: int, cfg: T
     return train_out, both[len(train) :][[*test.columns, *names]].reset_index(drop=True), names
 
 
+def lightgbm_names(train: pd.DataFrame, test: pd.DataFrame, keep: set) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """train and test with [ ] { } : , " in column names (Playground's `Air temperature [K]`) replaced by _, said:
+    LightGBM refuses them in feature names. The columns in `keep` (the sample's, the card's lines) keep theirs."""
+    rename, taken = {}, {*train.columns, *test.columns}
+    for c in dict.fromkeys([*train.columns, *test.columns]):
+        if isinstance(c, str) and c not in keep and re.search(r'[\[\]{}:,"]', c):
+            new = re.sub(r'[\[\]{}:,"]', "_", c)
+            while new in taken:
+                new += "_"
+            rename[c], taken = new, taken | {new}
+    if rename:
+        print(f'columns renamed for LightGBM (it refuses [ ] {{ }} : , " in feature names): {rename}')
+    return train.rename(columns=rename), test.rename(columns=rename)
+
+
+def unlearnable(fit_rows: pd.DataFrame, test: pd.DataFrame, cats, conts, keep=()) -> dict[str, str]:
+    """{column: why} of the features nothing learned could be applied to the test with: a number with one value in
+    the rows the procs fit (the year, when train spans less than one), a category (not a series key: `keep`)
+    whose values in most test rows never occur there (the months and weeks of a test after a train shorter than
+    a year): unknown codes the network never trained on pin its predictions (a constant submission, seen)."""
+    out = {}
+    for c in conts:
+        if fit_rows[c].nunique() <= 1:
+            out[c] = f"one value in the rows the models fit ({fit_rows[c].iloc[0]}), the test's may differ"
+    for c in cats:
+        if c in keep or not len(test):
+            continue
+        unseen = (test[c].notna() & ~test[c].isin(fit_rows[c].dropna().unique())).mean()
+        if unseen > 0.5:
+            out[c] = f"{unseen:.0%} of the test's rows hold values the rows the models fit never have"
+    return out
+
+
 def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
     """raw -> processed/{train,test}.feather, procs.json, schema.json and validation.json (see the module doc)."""
     t0 = time.perf_counter()
     train, test, sample = read_raw(card, paths)
     if card.features is not None:
         train, test = own_features(card, train, test, paths.raw)
+    keep = {*sample.columns, card.date, *card.series, *card.categories, *card.drop, *card.target}
+    train, test = lightgbm_names(train, test, keep)
     files = {role: card.file(role) for role in FILES}
     schema = infer(card, train, test, sample, files)
     print(describe(schema, card.metric))
     train = train[train[schema.target_column].notna()].reset_index(drop=True)
     cats, conts = list(schema.categories), list(schema.numbers)
+    for c in conts:  # numbers read as text (a blank among them): what is not a number is missing
+        if not pd.api.types.is_numeric_dtype(train[c]) or not pd.api.types.is_numeric_dtype(test[c]):
+            bad = [f[c].notna() & pd.to_numeric(f[c], errors="coerce").isna() for f in (train, test)]
+            print(
+                f"{c}: numbers written as text; {sum(int(b.sum()) for b in bad):,} values not numbers read as missing"
+            )
+            train[c], test[c] = (pd.to_numeric(f[c], errors="coerce") for f in (train, test))
     if schema.date:
         for frame in (train, test):
             frame[schema.date] = pd.to_datetime(frame[schema.date], format=schema.date_format)
@@ -300,6 +353,10 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
         train, test, levels = add_levels(schema, get_metric(card.metric), train, test, validation["horizon_days"], cfg)
         conts += levels
     fit_rows = train[folds != 0] if validation["kind"] == "time" else train
+    for c, why in unlearnable(fit_rows, test, cats, conts, keep=schema.series).items():
+        print(f"not a feature: {c} ({why})")
+        schema.dropped[c] = why
+        cats, conts = [n for n in cats if n != c], [n for n in conts if n != c]
     proc = TabularProcessor(cats, conts).fit(fit_rows)
     keep = [schema.id] if schema.id in train.columns else []
     labels = [schema.label] if schema.label else schema.targets
@@ -646,14 +703,24 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
     true = truth(schema, frame)[scored]
     offset = frame[ADJUST].to_numpy()[scored] if ADJUST in frame.columns else 0.0
     preds = {n: p[scored] for n, p in oof.items()}
+    collapsed = [n for n in test_raw if np.ptp(test_raw[n], axis=0).max() == 0 < np.ptp(preds[n], axis=0).max()]
+    for name in collapsed if len(test_raw) > len(collapsed) else ():  # one value for every test row: left out
+        print(
+            f"warning: {name}'s test predictions are one value where its predictions on {how} vary: the test's "
+            f"inputs lie outside what it learned; it is left out of the submission's blend"
+        )
+        del test_raw[name], oof[name]
     members, member_choices = {}, {}
-    for name in preds:  # each alone, its threshold (f1, mcc) or shift (rmspe) chosen out of fold as the blend's is
+    for name in preds:  # each alone (the left-out ones too: their figure says what they would have scored), its threshold (f1, mcc) or shift (rmspe) chosen out of fold as the blend's is
         _, cut, by, alone = choose_blend(
             {name: preds[name]}, y[scored], ok[scored], true, groups, metric, schema, offset
         )
         members[name] = round(float(metric.score(true, alone)), 6)
         member_choices[name] = {"threshold": cut, "log_shift": by}
-    weights, threshold, shift, honest = choose_blend(preds, y[scored], ok[scored], true, groups, metric, schema, offset)
+    blended = {n: p for n, p in preds.items() if n in test_raw}
+    weights, threshold, shift, honest = choose_blend(
+        blended, y[scored], ok[scored], true, groups, metric, schema, offset
+    )
     score = metric.score(true, honest)
     write_npy(blend(test_raw, weights), rd.path / "test_raw.npy")
     for name, values in test_raw.items():
@@ -693,7 +760,7 @@ def column_rules(metric: Metric, schema: Schema, sample: pd.DataFrame) -> dict:
     scores a log of it: rmsle, rmspe), a probability, one of the classes; none for map@k's ranked lists."""
     value = [c for c in sample.columns if c != schema.id]  # the sample's names, whatever the card calls the target
     if schema.label:  # one column per class
-        return {c: submitlib.probability() for c in schema.classes}
+        return {c: submitlib.probability() for c in value}
     if schema.task == "regression":
         return {value[0]: submitlib.number(ge=0 if metric.target in ("log", "log1p") else None)}
     if metric.submits == "probability":
@@ -709,8 +776,8 @@ def submission_frame(metric: Metric, schema: Schema, sample: pd.DataFrame, raw: 
     form = submission_form(metric, schema, raw, chosen.get("threshold", 0.5), chosen.get("log_shift", 0.0))
     sub = sample[[schema.id]].copy()
     value = [c for c in sample.columns if c != schema.id]
-    if schema.label:
-        sub[schema.classes] = form
+    if schema.label:  # the classes' columns, in schema.classes' order
+        sub[value] = form
     elif schema.task == "regression" or metric.submits == "probability":
         sub[value[0]] = form
     elif metric.submits == "ranked":

@@ -72,15 +72,17 @@ def test_task_and_column_kinds():
     assert infer_task("f2_samples", pd.Series(["a b", "c"])) == "multilabel"
     with pytest.raises(SchemaError, match="scores binary competitions, but the target 'y' has 3"):
         infer_task("f1", pd.Series([1, 2, 3], name="y"))
-    assert column_kind(pd.Series([1.5, 2.5, None]), 3)[0] == "number"
-    assert column_kind(pd.Series(["2013-01-01", "2013-01-02"]), 2)[0] == "date"
-    assert column_kind(pd.Series([5, 5, 5]), 3) == ("drop", "one value only")
+    assert column_kind(pd.Series([1.5, 2.5, None]))[0] == "number"
+    assert column_kind(pd.Series(["2013-01-01", "2013-01-02"]))[0] == "date"
+    assert column_kind(pd.Series([5, 5, 5])) == ("drop", "one value only")
+    charges = pd.Series([f"{v:.2f}" for v in np.linspace(18, 8000, 300)] + [" "] * 5)  # Telco's TotalCharges
+    assert column_kind(charges)[0] == "number"
     names = pd.Series([f"Name {i}" for i in range(150)] + [None] * 50)  # a name a row, short: near-unique
-    assert column_kind(names, 200) == (
+    assert column_kind(names) == (
         "text",
         "near-unique text (150 distinct values in 150 rows, 7 characters on average)",
     )
-    assert column_kind(pd.Series([f"deck {i % 60}" for i in range(200)]), 200)[0] == "category"  # 30%: repeats
+    assert column_kind(pd.Series([f"deck {i % 60}" for i in range(200)]))[0] == "category"  # 30%: repeats
     train = pd.DataFrame({"Id": range(150), "Name": names[:150], "y": np.arange(150) % 2})
     test, sample = train[["Id", "Name"]], train[["Id"]].assign(y=0)
     assert "near-unique text" in infer(Card(slug="x", metric="auc"), train, test, sample, FILES).dropped["Name"]
@@ -215,6 +217,9 @@ def quirky(kind: str):
     if kind == "no_id":  # Digit Recognizer: no id in test, the sample's ImageId 1..n; train's label, its Label
         train = train.drop(columns=["id", "leak"]).assign(label=np.digitize(x, [-0.5, 0.5]))
         return "", train, test.drop(columns="id"), pd.DataFrame({"ImageId": np.arange(1, 201), "Label": 0})
+    if kind == "prefixed":  # Cirrhosis (Playground S3E26): train's Status C/CL/D, the sample's Status_C, ...
+        train["Status"] = np.array(["C", "CL", "D"])[np.digitize(x, [-0.5, 0.5])]
+        return "", train, test, test[["id"]].assign(Status_C=0.4, Status_CL=0.2, Status_D=0.4)
     if kind == "id_case":  # the sample's ID, train's and test's id
         train["y"] = (x + rng.normal(size=len(x)) > 0).astype(int)
         return "", train, test, test[["id"]].rename(columns={"id": "ID"}).assign(y=0.5)
@@ -244,6 +249,11 @@ def quirky(kind: str):
         ("hourly", "rmsle", lambda sub, r: r["score"] < 0.15 and "datetimeHour" in r["numbers"]),
         ("no_id", "accuracy", lambda sub, r: sub.ImageId.tolist() == list(range(1, 201)) and r["score"] > 0.8),
         ("id_case", "auc", lambda sub, r: list(sub.columns) == ["ID", "y"] and r["score"] > 0.7),
+        (
+            "prefixed",
+            "mlogloss",
+            lambda sub, r: r["classes"] == ["C", "CL", "D"] and r["score"] < 0.6 and sub.Status_D.iloc[:50].std() > 0.1,
+        ),
     ],
 )
 def test_the_reviews_competitions(tmp_path, monkeypatch, kind, metric, check, capsys):
@@ -300,7 +310,8 @@ def test_a_test_without_ids_is_numbered_as_the_sample_and_so_is_its_backtest_cut
 def test_kfold_and_the_backtest_keep_each_day_whole_where_test_days_interleave(tmp_path):
     """Bike Sharing: train days 1-19 of each month, test days 20-end, hourly. Hours of one day are alike, so a
     random hour in another fold than its neighbours flatters the out-of-fold score: each day is in one fold (and
-    one backtest side), stratified for classification; with no date, each series the card names."""
+    one backtest side), stratified for classification; with no date, each series the card names. Only where the
+    test's days are none of train's."""
     from pipelines.tabular import TabularConfig
     from pipelines.tabular.backtest import cut
     from pipelines.tabular.steps import assign, choose_validation
@@ -326,7 +337,108 @@ def test_kfold_and_the_backtest_keep_each_day_whole_where_test_days_interleave(t
     kept = pd.read_csv(tmp_path / "cut" / "train.csv").datetime.str[:10]
     assert not set(kept) & set(hidden.datetime.str[:10]) and 0.1 < len(hidden) / len(train) < 0.3
     series = replace(schema, date=None, date_format=None, series=["x"])
-    assert pd.Series(fold_groups(series, train)).groupby(train.x.to_numpy()).nunique().eq(1).all()
+    assert pd.Series(fold_groups(series, train, "series")).groupby(train.x.to_numpy()).nunique().eq(1).all()
+    # a test drawn from train's own days (Taxi Fare) or hours: plain k-fold, said so
+    shared = [f.assign(datetime=pd.to_datetime(f.datetime)) for f in (frame.iloc[::2], frame.iloc[1::2])]
+    validation = choose_validation(schema, *shared, TabularConfig())
+    assert validation["group"] == "" and "one fold" not in validation["why"]
+    undated = train.assign(datetime=train.datetime.where(stamps[stamps.day < 20].hour != 5))  # a row a day: no date
+    groups = fold_groups(schema, undated, "day")
+    assert len(set(groups[undated.datetime.isna().to_numpy()])) == undated.datetime.isna().sum()  # one group each
+
+
+def test_files_as_kaggle_writes_them_read_into_features(tmp_path, monkeypatch, capsys):
+    """Numbers written as text with a blank among them (Telco's TotalCharges) are numbers; a column name LightGBM
+    refuses (`Air temperature [K]`) is renamed, said; a column in train and an extra table (Walmart's IsHoliday)
+    kept once; a numeric id stays a number (a feature function or a table joins on it as read), an id with
+    leading zeros text."""
+    from pipelines.paths import Paths
+    from pipelines.tabular.steps import build_features, read_csv
+
+    rng = np.random.default_rng(0)
+    n = 400
+    x = rng.normal(size=n)
+    charges = [f"{v:.2f}" if i % 50 else " " for i, v in enumerate(np.abs(x) * 100)]
+    train = pd.DataFrame({"id": range(n), "Air temperature [K]": x, "TotalCharges": charges, "store": np.arange(n) % 4})
+    train = train.assign(IsHoliday=np.arange(n) % 7 == 0, y=(x > 0).astype(int))
+    raw = tmp_path / "data" / "w" / "raw"
+    raw.mkdir(parents=True)
+    train.iloc[:300].to_csv(raw / "train.csv", index=False)
+    train.iloc[300:].drop(columns="y").to_csv(raw / "test.csv", index=False)
+    train.iloc[300:][["id"]].assign(y=0.5).to_csv(raw / "sample_submission.csv", index=False)
+    pd.DataFrame({"store": range(4), "size": [1, 2, 3, 4], "IsHoliday": False}).to_csv(raw / "stores.csv", index=False)
+    (raw / "SOURCE.json").write_text("{}")
+    card = Card(slug="w", metric="auc", tables={"stores.csv": ("store",)})
+    from pipelines.tabular import TabularConfig
+
+    build_features(card, Paths.for_comp("w", tmp_path / "data"), TabularConfig())
+    out = capsys.readouterr().out
+    assert "TotalCharges: numbers written as text; 8 values not numbers read as missing" in out
+    assert "{'Air temperature [K]': 'Air temperature _K_'}" in out and "['IsHoliday'] also in train.csv" in out
+    schema = json.loads((raw.parent / "processed" / "schema.json").read_text())
+    assert {"Air temperature _K_", "TotalCharges", "size"} <= set(schema["numbers"])
+    assert "IsHoliday" in schema["categories"] and "IsHoliday_y" not in schema["categories"]
+    assert pd.api.types.is_integer_dtype(read_csv(raw / "test.csv", "", ("ID",)).id)  # matched in any case
+    (tmp_path / "z.csv").write_text("id,x\n0012,1\n0340,2\n")
+    assert read_csv(tmp_path / "z.csv", "", ("id",)).id.tolist() == ["0012", "0340"]
+
+
+def test_what_no_model_could_apply_to_the_test_is_not_a_feature():
+    """Tabular Playground Jan 2022 with train April-December 2018 and the test in 2019: the year has one value in
+    the rows that fit, the test's months and weeks none there; the network pinned every test row to one value."""
+    from pipelines.tabular.steps import unlearnable
+
+    fit = pd.DataFrame({"Year": 2018, "Month": [4, 5, 6, 7], "Day": [1, 2, 3, 4], "store": ["a", "b", "a", "b"]})
+    test = pd.DataFrame({"Year": 2019, "Month": [1, 1, 2, 4], "Day": [1, 2, 9, 4], "store": ["c", "c", "c", "a"]})
+    out = unlearnable(fit, test, ["Month", "Day", "store"], ["Year"], keep=["store"])
+    assert set(out) == {"Year", "Month"} and "75% of the test's rows" in out["Month"]
+
+
+@pytest.mark.slow
+def test_a_member_whose_test_predictions_collapse_to_one_value_is_left_out(tmp_path, monkeypatch, capsys):
+    """A network whose test rows all get one value (inputs outside what it learned) while its out-of-fold
+    predictions vary: warned, left out of the submission's blend (its figure alone still reported)."""
+    from pipelines.tabular import net
+
+    fit_predict = net.fit_predict
+
+    def collapsing(proc, fit, y, evals, *args, **kwargs):
+        preds, tables = fit_predict(proc, fit, y, evals, *args, **kwargs)
+        return [*preds[:-1], np.full_like(preds[-1], preds[-1].mean())], tables  # the last frame: the test
+
+    monkeypatch.setattr(net, "fit_predict", collapsing)
+    own_competitions(tmp_path, monkeypatch)
+    assert main(["new", "synthetic-binary", "--metric", "auc"]) == 0
+    out = run_chain("synthetic-binary", write("binary", tmp_path / "src", n=800), tmp_path, capsys, rounds=100)
+    assert "warning: net's test predictions are one value" in out
+    result = json.loads((tmp_path / "data" / "synthetic-binary" / "runs" / "default" / "result.json").read_text())
+    assert list(result["weights"]) == ["gbdt"] and set(result["members"]) == {"gbdt", "net"}
+    sub = pd.read_csv(tmp_path / "subs" / "synthetic-binary" / "default.csv")
+    assert sub.target.nunique() > 10
+
+
+def test_an_id_the_sample_joins_from_columns_is_built_and_so_is_its_backtest_cut(tmp_path, capsys):
+    """Walmart: the sample's Id is Store_Dept_Date (1_1_2012-11-02), a column of neither train nor test: built
+    from those columns for both, said; the backtest cut's answers carry it, its files stay as Kaggle's are."""
+    from pipelines.tabular.backtest import cut
+    from pipelines.tabular.schema import align_ids
+
+    weeks = pd.date_range("2012-01-06", periods=40, freq="7D").strftime("%Y-%m-%d")
+    grid = pd.MultiIndex.from_product([[1, 2], [1, 3], weeks], names=["Store", "Dept", "Date"]).to_frame(index=False)
+    grid["Weekly_Sales"] = grid.Store * 100.0 + grid.Dept
+    train, test = grid[grid.Date < "2012-09-01"], grid[grid.Date >= "2012-09-01"].drop(columns="Weekly_Sales")
+    ids = test.Store.astype(str) + "_" + test.Dept.astype(str) + "_" + test.Date
+    sample = pd.DataFrame({"Id": ids.iloc[::-1].to_numpy(), "Weekly_Sales": 0})  # any order
+    built_train, built_test = align_ids("Id", train, test, sample, FILES)
+    assert built_test.Id.tolist() == ids.tolist() and built_train.Id.iloc[0] == "1_1_2012-01-06"
+    assert "'Id' built as Store_Dept_Date of each row" in capsys.readouterr().out
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for name, f in (("train", train), ("test", test), ("sample_submission", sample)):
+        f.to_csv(raw / f"{name}.csv", index=False)
+    hidden = cut(Card(slug="w", metric="mae"), raw, tmp_path / "cut", 0)
+    assert hidden.columns.tolist() == ["Id", "Weekly_Sales"] and hidden.Id.str.count("_").eq(2).all()
+    assert "Id" not in pd.read_csv(tmp_path / "cut" / "train.csv", nrows=0).columns
 
 
 def test_several_target_columns_are_refused_plainly():
@@ -337,6 +449,8 @@ def test_several_target_columns_are_refused_plainly():
     for card in (Card(slug="x", metric="rmse"), Card(slug="x", metric="rmse", target="b")):
         with pytest.raises(SchemaError, match=r"2 value columns \['a', 'b'\].*several targets .* not handled"):
             infer(card, train, train[["id", "f"]], sample, FILES)
+    with pytest.raises(SchemaError, match=r"card: target=\('a', 'b'\): several targets .* name one"):
+        infer(Card(slug="x", metric="rmse", target=("a", "b")), train, train[["id", "f"]], sample[["id", "a"]], FILES)
 
 
 def test_the_blend_is_chosen_on_other_rows_than_it_is_scored_on():
@@ -430,8 +544,11 @@ def test_the_autogluon_peers_predictions_take_the_samples_form():
     sub = peer_submission(get_metric("mlogloss"), otto, wide, peer)
     assert sub.columns.tolist() == ["Id", "Class_1", "Class_2"] and sub.Class_2.tolist() == [0.5, 0.7, 0.2]
     assert "--label=target" in peer_args(get_metric("mlogloss"), otto)
-    with pytest.raises(SystemExit, match="one target column"):
-        peer_args(get_metric("rmse"), schema("regression", [], targets=("a", "b")))
+    with pytest.raises(SystemExit, match="not multilabel"):
+        peer_args(get_metric("f2_samples"), schema("multilabel", ["a", "b"]))
+    in_order = pd.DataFrame({"0": [0.9, 0.4, 0.2], "1": [0.1, 0.6, 0.8]})  # a test with no id: its rows in order
+    numbered = peer_submission(auc, binary, sample, in_order)
+    assert numbered.Id.tolist() == [3, 1, 2] and numbered.target.tolist() == [0.1, 0.6, 0.8]
 
 
 HOOKED_CARD = '''import pandas as pd
