@@ -244,6 +244,13 @@ def f1_macro(y_true, y_pred) -> float:
     return float(f1_score(y_true, y_pred, average="macro"))
 
 
+def f1_macro_tags(y_true, y_pred) -> float:
+    """F1 of each tag over the rows, averaged over the tags with equal weight (Human Protein Atlas: multi-hot rows)."""
+    from sklearn.metrics import f1_score
+
+    return float(f1_score(np.asarray(y_true, bool), np.asarray(y_pred, bool), average="macro", zero_division=0))
+
+
 def f2_samples(y_true, y_pred) -> float:
     """Planet's metric on multi-hot rows: F-beta (beta 2) per row, averaged over rows."""
     return float(_f2_per_sample(np.asarray(y_pred, bool), np.asarray(y_true, bool)).mean())
@@ -307,6 +314,7 @@ METRICS: dict[str, Metric] = {
         Metric("f1", f1, True, ("binary",), loss="bce", submits="label", threshold=True),
         Metric("f1_macro", f1_macro, True, ("multiclass",), loss="ce", submits="label"),
         Metric("f2_samples", f2_samples, True, ("multilabel",), loss="bce", submits="labels", threshold=True),
+        Metric("f1_macro_tags", f1_macro_tags, True, ("multilabel",), loss="bce", submits="labels", threshold=True),
         Metric("mcc", mcc, True, ("binary",), loss="bce", submits="label", threshold=True),
         Metric(
             "qwk", quadratic_weighted_kappa, True, ("multiclass",), loss="ce", submits="label", doc="ordinal labels"

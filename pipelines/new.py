@@ -44,7 +44,7 @@ CARD = ImageCard(
     # sample="sample_submission.csv",  # its first column is the id, the others what to submit
     # labels="train.csv",  # the label file (default: the other .csv with the id column; none: train/<class>/)
     # names=r"(?P<label>[a-z]+)\.\d+",  # no label file: the class from each training file name (cat.0.jpg)
-    # target="has_cactus",  # the label file's label column (default: the sample's value column)
+    # target="label",  # the label file's label column (default: the sample's value column)
     # train=("train",), test=("test",),  # image folders (default: test* folders hold the test images)
     # defaults={{"sizes": [64], "members": ["probe", "net"]}},  # other defaults: `make config COMP={comp}`
 )

@@ -26,7 +26,7 @@ import pandas as pd
 from PIL import Image
 
 from features.images import IMAGE_SUFFIXES, list_images
-from models.metrics import TASKS, get_metric
+from models.metrics import METRICS, TASKS, get_metric
 from pipelines import submit as submitlib
 from pipelines.backtest import Backtest
 from pipelines.config import with_defaults
@@ -159,7 +159,8 @@ def read_card(card: ImageCard, raw: Path) -> tuple[Layout, Format]:
         raise CardError(f"{first_few(missing)}: no such folder (train= / test= in the card)")
     found = [f for f in _image_folders(raw) if f not in named]
     test_dirs = [raw / f for f in card.test if (raw / f).is_dir()] if card.test else None
-    test_dirs = test_dirs if test_dirs is not None else [f for f in found if _top(f, raw).lower().startswith("test")]
+    if test_dirs is None:  # test*/ at any depth: SIIM-ISIC ships jpeg/train/ and jpeg/test/
+        test_dirs = [f for f in found if any(p.lower().startswith("test") for p in f.relative_to(raw).parts)]
     train_dirs = [raw / f for f in card.train] or [f for f in found if f not in test_dirs]
     notes: list[str] = []
     frame, source = _labelled(card, raw, fmt, train_dirs, notes)
@@ -174,9 +175,17 @@ def read_card(card: ImageCard, raw: Path) -> tuple[Layout, Format]:
     )
     multi_label = task == "multilabel"
     if task not in metric.tasks:
+        fits = ", ".join(name for name, m in METRICS.items() if task in m.tasks)
         raise CardError(
             f"metric {metric.name!r} scores {' or '.join(metric.tasks)} competitions, but {source} reads as {task} "
-            f"({text.nunique()} distinct labels); set metric= or task= in the card"
+            f"({text.nunique()} distinct labels); set metric= to one for {task} ({fits}) or task= in the card"
+        )
+    spaced = text.str.contains(" ").mean()
+    if task != "multilabel" and spaced > 0.2 and card.task is None:
+        notes.append(
+            f"{spaced:.0%} of the labels hold spaces ({first_few(sorted(text[text.str.contains(' ')].unique()))}), "
+            f"read as {task} class names; if they are tags (several an image), set a metric for tags "
+            f'(f2_samples, f1_macro_tags) or task="multilabel"'
         )
     if fmt.submits == "per_class":
         classes = list(fmt.columns)
@@ -211,6 +220,11 @@ def read_card(card: ImageCard, raw: Path) -> tuple[Layout, Format]:
             id=[f"{c}/{i}" for (_, c), i in zip(files, test.id, strict=True)], label=[c for _, c in files]
         )
     matches = True
+    if sample is not None and len(sample) and not len(test):
+        raise CardError(
+            f"{_sample_path(card, raw).name} lists {len(sample):,} ids, but no test images were found (image folders: "
+            f'{first_few(sorted(str(f.relative_to(raw)) for f in found))}): name the test folder, test=("...",) in the card'
+        )
     if sample is not None:
         test, matches = order_by_sample(test, sample[fmt.id_col], _sample_path(card, raw).name, notes)
     what = {
@@ -251,7 +265,7 @@ def _known_classes(frame: pd.DataFrame, classes: list[str], multi_label: bool, n
             f"{int((~ok).sum())} labelled images of classes not in the sample submission were dropped "
             f"({first_few(sorted(set(frame.label[~ok])))})"
         )
-    seen = {t for s in frame.label[ok] for t in s.split()}
+    seen = {t for s in frame.label[ok] for t in (s.split() if multi_label else [s])}  # "Common Chickweed": one class
     unseen = [c for c in classes if c not in seen]
     if unseen:
         notes.append(
@@ -269,10 +283,12 @@ def _label_file(card: ImageCard, raw: Path, id_col: str) -> Path | None:
             raise CardError(f"{raw / card.labels}: not found (labels= in the card)")
         return raw / card.labels
     sample = _sample_path(card, raw)
-    found = [
+    found = [  # the id and something more: a test.csv beside train.csv (APTOS) lists the test's ids alone
         p
         for p in sorted(raw.glob("*.csv"))
-        if p != sample and id_col in pd.read_csv(p, nrows=0).columns.str.strip().tolist()
+        if p != sample
+        and id_col in (header := pd.read_csv(p, nrows=0).columns.str.strip().tolist())
+        and len(header) > 1
     ]
     if len(found) > 1:
         raise CardError(f"{raw}: {len(found)} .csv files have the id column {id_col!r}; set labels= in the card")

@@ -93,3 +93,10 @@ class VisionConfig:
     workers: int = setting(-1, ge=-1)
     # lr finder on the head (precomputed activations) or "body" (unfrozen, augmented)
     lr_find_on: Literal["head", "body"] = setting("head", member="net")
+
+
+def net_amp(cfg: VisionConfig) -> str:
+    """The autocast the fine-tuned net is evaluated and predicts with: its last stage's, `amp` after unfrozen epochs
+    (fp32 on CPU by default), `amp_frozen` after frozen ones only. A net trained in fp32 lost in bf16: Aerial
+    Cactus, 24 validation images, log loss 0.184 -> 0.209, accuracy 0.958 -> 0.917 (one image)."""
+    return cfg.amp if any(cfg.epochs) else cfg.amp_frozen

@@ -15,7 +15,7 @@ from models.interpret import class_activation_map, plot_cam, plot_images, top_lo
 from models.learner import Predictor
 from models.metrics import accuracy, best_thresholds, binary_log_losses, f2_score, log_loss
 from models.vision import ImageModel
-from pipelines.vision.config import VisionConfig
+from pipelines.vision.config import VisionConfig, net_amp
 from pipelines.vision.data import ImageData, n_workers
 
 
@@ -41,7 +41,7 @@ def predict_views(learn: Predictor, data: ImageData, split: str, cfg: VisionConf
 def evaluate(model: ImageModel, data: ImageData, cfg: VisionConfig, base: Predictor, out: Path) -> dict:
     """Validation metrics with and without TTA, and the pictures that explain them (per_tag.csv and the
     confusion matrix are train's, of the submission's blend)."""
-    learn = Predictor(model, device=base.device, amp=cfg.amp_frozen, channels_last=cfg.channels_last)
+    learn = Predictor(model, device=base.device, amp=net_amp(cfg), channels_last=cfg.channels_last)
     t0 = time.perf_counter()
     views = predict_views(learn, data, "valid", cfg, cfg.tta)
     plain, tta = views[0], np.mean(views, axis=0)

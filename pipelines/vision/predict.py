@@ -17,7 +17,7 @@ from pipelines import submit as submitlib
 from pipelines.ensemble import blend
 from pipelines.paths import Paths
 from pipelines.runs import RunDir
-from pipelines.vision.config import VisionConfig
+from pipelines.vision.config import VisionConfig, net_amp
 from pipelines.vision.data import ImageData, load_processed
 from pipelines.vision.evaluate import predict_views
 from pipelines.vision.layouts import Layout
@@ -50,7 +50,7 @@ def member_test_probs(task: ImageTask, paths: Paths, cfg: VisionConfig, data: Im
             f"{rd.path / 'model.pt'} was trained on other classes than {paths.processed}/layout.json; "
             f"retrain (make train COMP={task.comp} RUN={rd.path.name})"
         )
-    learn = Predictor(model, device=cfg.device, amp=cfg.amp_frozen, channels_last=cfg.channels_last)
+    learn = Predictor(model, device=cfg.device, amp=net_amp(cfg), channels_last=cfg.channels_last)
     views = predict_views(learn, data, "test", cfg, cfg.tta)
     return np.mean(views, axis=0), len(views)
 

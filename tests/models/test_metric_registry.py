@@ -34,6 +34,12 @@ P_CLS = RNG.dirichlet(np.ones(4), 200)
         ("mcc", Y_BIN, P_BIN > 0.5, skm.matthews_corrcoef),
         ("qwk", Y_CLS, P_CLS.argmax(1), lambda y, p: skm.cohen_kappa_score(y, p, weights="quadratic")),
         (
+            "f1_macro_tags",
+            RNG.random((100, 5)) < 0.3,
+            RNG.random((100, 5)) < 0.4,
+            lambda y, p: skm.f1_score(y, p, average="macro", zero_division=0),
+        ),
+        (
             "f2_samples",
             RNG.random((100, 5)) < 0.3,
             RNG.random((100, 5)) < 0.4,

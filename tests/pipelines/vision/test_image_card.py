@@ -108,12 +108,41 @@ def test_a_folder_named_in_the_card_leaves_the_others_found(sources, tmp_path):
     try:
         layout, _ = read_card(ImageCard(slug="x", metric="auc", test="holdout"), src)
         assert len(layout.test) == 30 and len(layout.train) == 120
-        layout, _ = read_card(ImageCard(slug="x", metric="auc", train="train"), src)
-        assert len(layout.test) == 0 and "lists 30 of 30 ids with no test image" in layout.notes[-1]
+        with pytest.raises(CardError, match=r"lists 30 ids, but no test images were found .*holdout.*test=\("):
+            read_card(ImageCard(slug="x", metric="auc", train="train"), src)  # holdout/ is not found as test
     finally:
         (src / "holdout").rename(src / "test")
     with pytest.raises(CardError, match="no such folder .train= / test= in the card"):
         read_card(ImageCard(slug="x", metric="auc", train="pictures"), src)
+
+
+def test_files_as_other_image_competitions_ship_them(sources, tmp_path):
+    """APTOS ships test.csv (the test's ids alone) beside train.csv: not a label file. SIIM-ISIC puts jpeg/train/
+    and jpeg/test/ under one folder: the test folder found at any depth. Plant Seedlings' class names hold spaces:
+    one class each (no "no training image" note), and a note that tags would need a metric for tags."""
+    import shutil
+
+    aptos = tmp_path / "aptos"
+    shutil.copytree(sources["binary"], aptos)
+    sample = pd.read_csv(aptos / "sample_submission.csv")
+    sample[["id"]].to_csv(aptos / "test.csv", index=False)
+    layout, _ = read_card(ImageCard(slug="x", metric="auc"), aptos)
+    assert len(layout.train) == 120 and len(layout.test) == 30
+    siim = tmp_path / "siim"
+    shutil.copytree(sources["binary"], siim / "jpeg", ignore=shutil.ignore_patterns("*.csv"))
+    for f in ("train.csv", "sample_submission.csv"):
+        shutil.copy(sources["binary"] / f, siim / f)
+    layout, _ = read_card(ImageCard(slug="x", metric="auc"), siim)
+    assert len(layout.test) == 30 and layout.test.file.iloc[0].startswith("jpeg/test/")
+    seedlings = tmp_path / "seedlings"
+    shutil.copytree(sources["folders"], seedlings)
+    for d in (seedlings / "train").iterdir():
+        d.rename(d.parent / f"Common {d.name}")
+    sample = pd.read_csv(seedlings / "sample_submission.csv")
+    sample.assign(label="Common d0").to_csv(seedlings / "sample_submission.csv", index=False)
+    layout, _ = read_card(ImageCard(slug="x", metric="accuracy"), seedlings)
+    assert layout.classes[0] == "Common d0" and not any("no training image" in n for n in layout.notes)
+    assert any("of the labels hold spaces" in n and "f1_macro_tags" in n for n in layout.notes)
 
 
 def test_card_defaults_change_the_config_and_an_unknown_key_is_named():
