@@ -202,10 +202,18 @@ def read_card(card: ImageCard, raw: Path) -> tuple[Layout, Format]:
     fmt = Format(fmt.id_col, fmt.columns, submits, get_metric(card.metric).name, bool(numeric))
     frame = _known_classes(frame, classes, multi_label, notes)
     suffix = _has_suffix(frame.id if sample is None else sample[fmt.id_col])
-    files = [(f, d.name) for d in test_dirs for f in list_images(d)]
+    shared = not test_dirs and sample is not None and bool(len(sample))  # Plant Pathology: images/ holds both
+    files = [(f, d.name) for d in (train_dirs if shared else test_dirs) for f in list_images(d)]
     test = pd.DataFrame(
         {"file": relative([f for f, _ in files], raw), "id": [f.name if suffix else f.stem for f, _ in files]}
     )
+    if shared:  # the test images: those the sample names, in the training folders
+        test = test[test.id.isin(set(sample[fmt.id_col].astype(str))) & ~test.id.isin(set(frame.id))]
+        test_dirs = sorted({raw / Path(f).parent for f in test.file})
+        if len(test):
+            notes.append(
+                f"no test folder: the test images are those {_sample_path(card, raw).name} names in the training folders"
+            )
     by_class = len(test_dirs) > 1 and len({d.parent for d in test_dirs}) == 1 and test_dirs[0].parent != raw
     if sample is None and by_class:
         # test/<class>/ (the course's copies, as CIFAR-10's): labelled test images, scored where a trainer does
@@ -323,6 +331,12 @@ def _labelled(
     label_col = card.target or (
         fmt.columns[0] if len(fmt.columns) == 1 and fmt.columns[0] in others else others[0] if len(others) == 1 else ""
     )
+    if not card.target and len(fmt.columns) > 1 and set(fmt.columns) <= set(others):  # one-hot (Plant Pathology)
+        hot = labels[list(fmt.columns)].apply(lambda c: c.str.strip().isin(["1", "1.0", "True", "true"]))
+        label_col, labels = "_label", labels.assign(_label=hot.apply(lambda r: " ".join(r.index[r]), axis=1))
+        notes.append(
+            f"{path.name}: one column per class ({first_few(fmt.columns)}): an image's label is its column of 1"
+        )
     if label_col not in labels.columns:
         raise CardError(
             f"{path}: which column is the label? It has {first_few(others)}; set target= in the card"
@@ -330,11 +344,13 @@ def _labelled(
             else f"{path}: no column {label_col!r} (target=); it has {first_few(others)}"
         )
     folders = tuple(str(d.relative_to(raw)) for d in train_dirs)
-    frame, more = labelled_csv(raw, path.name, fmt.id_col, label_col, folders)
+    frame, more = labelled_csv(
+        raw, path.name, fmt.id_col, label_col, folders, labels if label_col == "_label" else None
+    )
     notes += more
     if frame.empty:
         raise CardError(f"{path}: none of its {len(labels):,} ids names an image in the training folders (train=)")
-    return frame, f"{path.name}:{label_col}"
+    return frame, f"{path.name}:{label_col if label_col != '_label' else 'its columns of 1'}"
 
 
 def _named(pattern: str, raw: Path, folders: list[Path], notes: list[str]) -> list[tuple[str, str, bool]]:

@@ -67,10 +67,10 @@ def order_by_sample(
     return by_id.loc[ids].reset_index()[["file", "id"]], True
 
 
-def labelled_csv(raw: Path, csv: str, id_col: str, label_col: str, folders: tuple[str, ...]):
-    """Rows of a label file whose image exists in one of `folders` (an id names it by file name or by stem); the
-    missing ones reported and dropped."""
-    labels = pd.read_csv(raw / csv, dtype=str)
+def labelled_csv(raw: Path, csv: str, id_col: str, label_col: str, folders: tuple[str, ...], labels=None):
+    """Rows of a label file (`labels`: its frame, as read, where the caller derived its label column) whose image
+    exists in one of `folders` (an id names it by file name or by stem); the missing ones reported and dropped."""
+    labels = pd.read_csv(raw / csv, dtype=str) if labels is None else labels
     for col in (id_col, label_col):
         if col not in labels.columns:
             raise ValueError(f"{raw / csv}: no column {col!r} (has {list(labels.columns)})")

@@ -145,6 +145,27 @@ def test_files_as_other_image_competitions_ship_them(sources, tmp_path):
     assert any("of the labels hold spaces" in n and "f1_macro_tags" in n for n in layout.notes)
 
 
+def test_plant_pathologys_one_hot_labels_and_one_folder_for_train_and_test(sources, tmp_path):
+    """Plant Pathology 2020: train.csv has one 0/1 column per class, as the sample has; images/ holds the training
+    and the test images, told apart by the label file and the sample."""
+    import shutil
+
+    src, pp = sources["classes"], tmp_path / "pp"
+    (pp / "images").mkdir(parents=True)
+    for f in [*(src / "train").rglob("*.jpg"), *(src / "test").rglob("*.jpg")]:
+        shutil.copy(f, pp / "images" / f.name)
+    shutil.copy(src / "sample_submission.csv", pp / "sample_submission.csv")
+    labels = pd.read_csv(src / "labels.csv")
+    classes = [f"d{d}" for d in range(10)]
+    onehot = pd.DataFrame({c: (labels.breed == c).astype(int) for c in classes})
+    pd.concat([labels[["id"]], onehot], axis=1).to_csv(pp / "train.csv", index=False)
+    layout, fmt = read_card(ImageCard(slug="x", metric="mlogloss"), pp)
+    assert fmt.submits == "per_class" and len(layout.train) == 120 and len(layout.test) == 30
+    assert layout.train.label.tolist() == labels.breed.tolist()[: len(layout.train)]
+    assert any("an image's label is its column of 1" in n for n in layout.notes)
+    assert layout.test.id.tolist() == pd.read_csv(pp / "sample_submission.csv").id.astype(str).tolist()
+
+
 def test_card_defaults_change_the_config_and_an_unknown_key_is_named():
     cfg = with_defaults(VisionConfig, {"sizes": [64], "members": ["net"]})()
     assert cfg.sizes == [64] and cfg.members == ["net"] and VisionConfig().sizes == [224]
