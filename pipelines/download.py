@@ -344,22 +344,19 @@ def look_alikes(name: str, folder: Path) -> list[str]:
 
 def verify(spec: DataSpec, folder: Path, comp: str) -> None:
     """Check every expected file exists and has its expected columns; raise one DownloadError listing all problems."""
-    problems = []
+    problems, renamable = [], False
     for name, columns in {**spec.files, **spec.extra}.items():
         path = folder / name
         if not path.exists():
             alike = look_alikes(name, folder)
-            problems.append(
-                f"{name}: missing"
-                + (f"; the download has {', '.join(alike)}" if alike else "")
-                + (
-                    f': if that is it, add files={{"{spec.roles[name]}": "{alike[0]}"}} to the card'
-                    if len(alike) == 1 and name in spec.roles
-                    else f': name the one that is in the card, files={{"{spec.roles[name]}": ...}}'
-                    if alike and name in spec.roles
-                    else ""
-                )
-            )
+            problem = f"{name}: missing" + (f"; the download has {', '.join(alike)}" if alike else "")
+            if alike and name in spec.roles:  # a card line names it
+                renamable, role = True, spec.roles[name]
+                if len(alike) == 1:
+                    problem += f': if that is it, add files={{"{role}": "{alike[0]}"}} to the card'
+                else:
+                    problem += f': name the one that is in the card, files={{"{role}": ...}}'
+            problems.append(problem)
             continue
         if columns:
             try:
@@ -374,7 +371,7 @@ def verify(spec: DataSpec, folder: Path, comp: str) -> None:
         fix = f"use the competition's full download (make download COMP={comp} SRC=path/to/{spec.slug}.zip)" + (
             f" and the external tables (EXTRA=path/to/folder with {sorted(spec.extra)})" if spec.extra else ""
         )
-        if any("in the card" in p or "to the card" in p for p in problems):
+        if renamable:
             fix = "Name the file in the card (make new printed where it is), then make download again, or " + fix
         raise DownloadError(
             f"the {comp} data is incomplete:\n  " + "\n  ".join(problems) + "\n" + fix[0].upper() + fix[1:]

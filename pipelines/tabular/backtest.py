@@ -25,7 +25,7 @@ def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
     sample = pd.read_csv(raw / files["sample"])
     id_col = card.id or sample.columns[0]
     numbered = not any(c.lower() == id_col.lower() for c in test.columns)  # no id column: Digit Recognizer
-    train_columns = list(train.columns)
+    built = id_col not in train.columns  # align_ids may build it (Walmart's Store_Dept_Date): not written back
     train, test = align_ids(id_col, train, test, sample, files)
     test_columns = [c for c in test.columns if not (numbered and c == id_col)]  # the cut's files have these
     # the id and the date as the raw files hold them: without the feature function, and the card's lines that
@@ -64,8 +64,7 @@ def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
         first = int(sample[id_col].iloc[0]) if numbered else 0
         held.insert(0, id_col, first + np.arange(len(held)))
     value_cols = [c for c in sample.columns if c != id_col]
-    answers = schema.targets
-    write_csv(train[keep][[c for c in train.columns if c in train_columns or c != id_col]], dest / files["train"])
+    write_csv(train[keep].drop(columns=[id_col] if built and id_col in train else []), dest / files["train"])
     write_csv(held[[c for c in test_columns if c in held.columns]], dest / files["test"])
     write_csv(held[[id_col]].assign(**{c: sample[c].iloc[0] for c in value_cols}), dest / files["sample"])
     for path in sorted(raw.iterdir()):  # the competition's other files (extra tables, what a feature function reads)
@@ -75,7 +74,7 @@ def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
         named = dict(zip(map(str, schema.classes), map(str, value_cols), strict=True))
         return held[[id_col]].assign(**{schema.label: label_text(held[schema.label]).map(named)})
     # under the sample's names, as the submission has them (Digit Recognizer: train's label, the sample's Label)
-    return held[[id_col, *answers]].set_axis([id_col, *value_cols], axis=1)
+    return held[[id_col, *schema.targets]].set_axis([id_col, *value_cols], axis=1)
 
 
 def carry(src: Path, dst: Path, date: str | None, fmt: str | None, train_end, cut_at) -> None:

@@ -28,22 +28,22 @@ from pipelines.tabular.steps import submission_frame
 
 AUTOGLUON_PYTHON = ROOT / ".venv-autogluon" / "bin" / "python"
 # The card's metric as AutoGluon names it (the nearest one where it has no such metric: map@k ranks by
-# probabilities, which log loss fits), and whether it is fitted on log1p of the target (RMSLE).
+# probabilities, which log loss fits). RMSLE is RMSE fitted on log1p of the target.
 AUTOGLUON_METRIC = {
-    "rmse": ("root_mean_squared_error", False),
-    "rmsle": ("root_mean_squared_error", True),
-    "mae": ("mean_absolute_error", False),
-    "smape": ("symmetric_mean_absolute_percentage_error", False),
-    "mape": ("mean_absolute_percentage_error", False),
-    "logloss": ("log_loss", False),
-    "mlogloss": ("log_loss", False),
-    "auc": ("roc_auc", False),
-    "accuracy": ("accuracy", False),
-    "f1": ("f1", False),
-    "f1_macro": ("f1_macro", False),
-    "mcc": ("mcc", False),
-    "qwk": ("quadratic_kappa", False),
-    **{f"map@{k}": ("log_loss", False) for k in (3, 5, 7, 10)},
+    "rmse": "root_mean_squared_error",
+    "rmsle": "root_mean_squared_error",
+    "mae": "mean_absolute_error",
+    "smape": "symmetric_mean_absolute_percentage_error",
+    "mape": "mean_absolute_percentage_error",
+    "logloss": "log_loss",
+    "mlogloss": "log_loss",
+    "auc": "roc_auc",
+    "accuracy": "accuracy",
+    "f1": "f1",
+    "f1_macro": "f1_macro",
+    "mcc": "mcc",
+    "qwk": "quadratic_kappa",
+    **{f"map@{k}": "log_loss" for k in (3, 5, 7, 10)},
 }
 
 
@@ -51,14 +51,14 @@ def peer_args(metric: Metric, schema: Schema) -> list[str]:
     """The peer's command-line arguments for the card's task and metric."""
     if schema.task not in ("regression", "binary", "multiclass"):
         raise SystemExit(f"the AutoGluon peer fits regression, binary and multi-class tables: not {schema.task}")
-    name, log1p = AUTOGLUON_METRIC[metric.name]
+    name = AUTOGLUON_METRIC[metric.name]
     if schema.task == "multiclass" and name == "roc_auc":
         name = "log_loss"  # AutoGluon's roc_auc is binary only
     return [
         f"--label={schema.target_column}",
         f"--problem-type={schema.task}",
         f"--metric={name}",
-        *(["--log1p"] if log1p else []),
+        *(["--log1p"] if metric.name == "rmsle" else []),
         *(["--proba"] if metric.submits in ("probability", "ranked") else []),
     ]
 
@@ -108,7 +108,7 @@ def main(argv: list[str]) -> None:
         rows.append({"window": window, "who": "ours (make backtest)", "score": mine.backtest, "wall_s": wall})
         cut = backtest.window_paths(paths, window)
         hidden = pd.read_csv(cut.comp_dir / "hidden.csv")
-        schema = Schema(**json.loads((cut.processed / "schema.json").read_text()))  # what our features step read
+        schema = Schema.read(cut.processed)  # what our features step read
         sample = pd.read_csv(cut.raw / comp.CARD.file("sample"))
         for presets in args.presets.split(","):
             out = cut.comp_dir / "peers" / f"autogluon-{presets}.csv"

@@ -8,7 +8,9 @@ guess is seen before any training.
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -52,6 +54,11 @@ class Schema:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def read(cls, processed: Path) -> Schema:
+        """The schema the features step wrote into `processed` (schema.json)."""
+        return cls(**json.loads((processed / "schema.json").read_text()))
 
     @property
     def target_column(self) -> str:
@@ -309,8 +316,8 @@ def _days(schema: Schema, frame: pd.DataFrame) -> pd.Series:
     return when.dt.floor("D")
 
 
-def _series(schema: Schema, frame: pd.DataFrame) -> pd.Series:
-    return frame[schema.series].astype(str).agg("|".join, axis=1)
+def _series(schema: Schema, frame: pd.DataFrame) -> pd.MultiIndex:
+    return pd.MultiIndex.from_frame(frame[schema.series].astype(str))  # a missing key "nan", as in train and test
 
 
 def fold_unit(schema: Schema, train: pd.DataFrame, test: pd.DataFrame) -> str:

@@ -88,12 +88,13 @@ def read_csv(path, what: str, text: tuple[str, ...] = ()) -> pd.DataFrame:
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: `make download COMP=...` (or set files= in the card)")
     try:
-        frame = pd.read_csv(path, low_memory=False)
-        for c in [c for c in frame.columns if c.lower() in {t.lower() for t in text}]:
-            if pd.api.types.is_numeric_dtype(frame[c]):
-                written = pd.read_csv(path, usecols=[c], dtype=str)[c]
-                if (written.str.startswith("0") & (written.str.len() > 1)).any():
-                    frame[c] = written
+        wanted = {t.lower() for t in text}
+        header = pd.read_csv(path, nrows=0).columns
+        frame = pd.read_csv(path, low_memory=False, dtype={c: str for c in header if c.lower() in wanted})
+        for c in [c for c in header if c.lower() in wanted]:
+            number = pd.to_numeric(frame[c], errors="coerce")
+            if number.notna().all() and not (frame[c].str.startswith("0") & (frame[c].str.len() > 1)).any():
+                frame[c] = number
         return frame
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise ValueError(f"{path}: unreadable as CSV ({e}); {what}") from None
@@ -276,16 +277,20 @@ def add_levels(schema: Schema, metric: Metric, train, test, horizon: int, cfg: T
     return train_out, both[len(train) :][[*test.columns, *names]].reset_index(drop=True), names
 
 
+LIGHTGBM_REFUSES = re.compile(r'[\[\]{}:,"]')  # characters LightGBM refuses in feature names
+
+
 def lightgbm_names(train: pd.DataFrame, test: pd.DataFrame, keep: set) -> tuple[pd.DataFrame, pd.DataFrame]:
     """train and test with [ ] { } : , " in column names (Playground's `Air temperature [K]`) replaced by _, said:
     LightGBM refuses them in feature names. The columns in `keep` (the sample's, the card's lines) keep theirs."""
     rename, taken = {}, {*train.columns, *test.columns}
     for c in dict.fromkeys([*train.columns, *test.columns]):
-        if isinstance(c, str) and c not in keep and re.search(r'[\[\]{}:,"]', c):
-            new = re.sub(r'[\[\]{}:,"]', "_", c)
+        if isinstance(c, str) and c not in keep and LIGHTGBM_REFUSES.search(c):
+            new = LIGHTGBM_REFUSES.sub("_", c)
             while new in taken:
                 new += "_"
-            rename[c], taken = new, taken | {new}
+            rename[c] = new
+            taken.add(new)
     if rename:
         print(f'columns renamed for LightGBM (it refuses [ ] {{ }} : , " in feature names): {rename}')
     return train.rename(columns=rename), test.rename(columns=rename)
@@ -324,11 +329,10 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
     cats, conts = list(schema.categories), list(schema.numbers)
     for c in conts:  # numbers read as text (a blank among them): what is not a number is missing
         if not pd.api.types.is_numeric_dtype(train[c]) or not pd.api.types.is_numeric_dtype(test[c]):
-            bad = [f[c].notna() & pd.to_numeric(f[c], errors="coerce").isna() for f in (train, test)]
-            print(
-                f"{c}: numbers written as text; {sum(int(b.sum()) for b in bad):,} values not numbers read as missing"
-            )
-            train[c], test[c] = (pd.to_numeric(f[c], errors="coerce") for f in (train, test))
+            numbers = [pd.to_numeric(f[c], errors="coerce") for f in (train, test)]
+            bad = sum(int((f[c].notna() & n.isna()).sum()) for f, n in zip((train, test), numbers, strict=True))
+            print(f"{c}: numbers written as text; {bad:,} values not numbers read as missing")
+            train[c], test[c] = numbers
     if schema.date:
         for frame in (train, test):
             frame[schema.date] = pd.to_datetime(frame[schema.date], format=schema.date_format)
@@ -391,7 +395,7 @@ def load(paths: Paths, cfg: TabularConfig) -> tuple[Schema, dict, TabularProcess
     """What the features step decided (schema, validation, procs), checked against the raw data and settings;
     the frames are read by the step that needs them."""
     features_identity(paths, cfg)  # built, from the raw data there now, with these settings
-    schema = Schema(**json.loads((paths.processed / "schema.json").read_text()))
+    schema = Schema.read(paths.processed)
     validation = json.loads((paths.processed / "validation.json").read_text())
     return schema, validation, TabularProcessor.load(paths.processed / "procs.json")
 
@@ -703,15 +707,18 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
     true = truth(schema, frame)[scored]
     offset = frame[ADJUST].to_numpy()[scored] if ADJUST in frame.columns else 0.0
     preds = {n: p[scored] for n, p in oof.items()}
+    # a member with one value for every test row where its scored predictions vary: left out of the blend (unless
+    # it is the only one), its figure alone still reported
     collapsed = [n for n in test_raw if np.ptp(test_raw[n], axis=0).max() == 0 < np.ptp(preds[n], axis=0).max()]
-    for name in collapsed if len(test_raw) > len(collapsed) else ():  # one value for every test row: left out
-        print(
-            f"warning: {name}'s test predictions are one value where its predictions on {how} vary: the test's "
-            f"inputs lie outside what it learned; it is left out of the submission's blend"
-        )
-        del test_raw[name], oof[name]
+    if len(collapsed) < len(test_raw):
+        for name in collapsed:
+            print(
+                f"warning: {name}'s test predictions are one value where its predictions on {how} vary: the test's "
+                f"inputs lie outside what it learned; it is left out of the submission's blend"
+            )
+            del test_raw[name], oof[name]
     members, member_choices = {}, {}
-    for name in preds:  # each alone (the left-out ones too: their figure says what they would have scored), its threshold (f1, mcc) or shift (rmspe) chosen out of fold as the blend's is
+    for name in preds:  # each alone, its threshold (f1, mcc) or shift (rmspe) chosen out of fold as the blend's is
         _, cut, by, alone = choose_blend(
             {name: preds[name]}, y[scored], ok[scored], true, groups, metric, schema, offset
         )
@@ -824,7 +831,7 @@ def submit(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> None:
     path = paths.submissions / f"{run}.csv"
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: make predict COMP={paths.comp} RUN={run}")
-    schema = Schema(**json.loads((paths.processed / "schema.json").read_text()))
+    schema = Schema.read(paths.processed)
     sample = read_csv(paths.raw / card.file("sample"), "download it again", (schema.id,))
     sub = submitlib.read_submission(path, text=(schema.id,))
     rules = column_rules(get_metric(card.metric), schema, sample)

@@ -331,26 +331,26 @@ def _labelled(
     label_col = card.target or (
         fmt.columns[0] if len(fmt.columns) == 1 and fmt.columns[0] in others else others[0] if len(others) == 1 else ""
     )
+    source, derived = f"{path.name}:{label_col}", None
     if not card.target and len(fmt.columns) > 1 and set(fmt.columns) <= set(others):  # one-hot (Plant Pathology)
         hot = labels[list(fmt.columns)].apply(lambda c: c.str.strip().isin(["1", "1.0", "True", "true"]))
-        label_col, labels = "_label", labels.assign(_label=hot.apply(lambda r: " ".join(r.index[r]), axis=1))
+        label_col, source = "_label", f"{path.name}:its columns of 1"
+        derived = labels.assign(_label=hot.apply(lambda r: " ".join(r.index[r]), axis=1))
         notes.append(
             f"{path.name}: one column per class ({first_few(fmt.columns)}): an image's label is its column of 1"
         )
-    if label_col not in labels.columns:
+    if label_col not in (labels if derived is None else derived).columns:
         raise CardError(
             f"{path}: which column is the label? It has {first_few(others)}; set target= in the card"
             if not card.target
             else f"{path}: no column {label_col!r} (target=); it has {first_few(others)}"
         )
     folders = tuple(str(d.relative_to(raw)) for d in train_dirs)
-    frame, more = labelled_csv(
-        raw, path.name, fmt.id_col, label_col, folders, labels if label_col == "_label" else None
-    )
+    frame, more = labelled_csv(raw, path.name, fmt.id_col, label_col, folders, derived)
     notes += more
     if frame.empty:
         raise CardError(f"{path}: none of its {len(labels):,} ids names an image in the training folders (train=)")
-    return frame, f"{path.name}:{label_col if label_col != '_label' else 'its columns of 1'}"
+    return frame, source
 
 
 def _named(pattern: str, raw: Path, folders: list[Path], notes: list[str]) -> list[tuple[str, str, bool]]:
