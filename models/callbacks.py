@@ -1,4 +1,5 @@
-"""Callbacks for the Learner: progress display, metric logging with plots, per-epoch checkpoints, lookahead."""
+"""Callbacks for the Learner: progress display, metric logging with plots, per-epoch checkpoints, lookahead,
+parameters frozen after some epochs."""
 
 from __future__ import annotations
 
@@ -184,6 +185,30 @@ class CheckpointCallback(Callback):
 
     def after_epoch(self, learn):
         learn.save_checkpoint(self.path, self.extra)
+
+
+class FreezeAfter(Callback):
+    """Holds `param` at its value from epoch `epochs` on (airbench trains the whitening stem's bias for 3 epochs,
+    then keeps it): the value is put back after every optimizer step. Not `requires_grad=False`, which would make
+    DistributedDataParallel wait for a gradient that never comes; a resumed run keeps the value its checkpoint holds."""
+
+    order = 25  # after the optimizer step, before Lookahead's average (which then holds the frozen value too)
+
+    def __init__(self, param: torch.nn.Parameter, epochs: int):
+        self.param, self.epochs = param, epochs
+        self.value: torch.Tensor | None = None
+
+    def before_fit(self, learn):
+        self.value = None
+
+    def before_epoch(self, learn):
+        if learn.epoch >= self.epochs and self.value is None:
+            self.value = self.param.detach().clone()
+
+    @torch.no_grad()
+    def after_batch(self, learn):
+        if self.value is not None:
+            self.param.copy_(self.value)
 
 
 class Lookahead(Callback):

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from features.io import atomic_path, atomic_write_text
-from models.callbacks import Lookahead, ProgressCallback, Recorder
+from models.callbacks import FreezeAfter, Lookahead, ProgressCallback, Recorder
 from models.data import tensor_loader
 from models.distributed import device_for_rank, finish, init_distributed, is_main
 from models.image_data import batch_crop_flip
@@ -117,6 +117,8 @@ def make_learner(cfg: Cifar10Config, data: ImageData, cbs=()) -> Learner:
     )
     if cfg.lookahead:
         learn.add_cb(Lookahead())
+    if isinstance(model, WhitenedNet) and cfg.whiten_bias_epochs < cfg.epochs:
+        learn.add_cb(FreezeAfter(model.whiten.bias, cfg.whiten_bias_epochs))
     dev = learn.device
     x, y = tensors(data, "train")
     if isinstance(model, WhitenedNet):

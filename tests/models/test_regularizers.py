@@ -1,7 +1,7 @@
 import torch
 from torch import nn
 
-from models.callbacks import Lookahead
+from models.callbacks import FreezeAfter, Lookahead
 from models.data import tensor_loader
 from models.learner import Learner
 from models.regularizers import MixUp
@@ -84,3 +84,24 @@ def test_lookahead_pulls_weights_to_their_average_from_its_start_epoch():
         else:
             assert torch.equal(a[i], b[i])
     assert torch.allclose(learn.model.weight, avg)
+
+
+def test_freeze_after_holds_a_parameter_from_its_epoch_on():
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 4), torch.randn(64, 1)
+    model = nn.Linear(4, 1)
+    snap = Snapshot(order=40)
+    learn = Learner(
+        model,
+        tensor_loader(x, y, batch_size=16, shuffle=False),
+        None,
+        opt="sgd",
+        wd=0.1,
+        device="cpu",
+        cbs=[FreezeAfter(model.weight, epochs=2), snap],
+    )
+    learn.fit(4, 0.1)  # 4 steps an epoch
+    w = snap.weights
+    assert not torch.equal(w[3], w[7])  # epochs 1 and 2 train it
+    assert all(torch.equal(w[7], w[i]) for i in range(8, 16))  # from epoch 3 on it stays, decay and momentum aside
+    assert torch.equal(model.weight, w[7])
