@@ -22,13 +22,15 @@ TEST_JOBS ?= auto
 WINDOWS ?=
 PARTS ?=
 TB_PORT ?= 6006
+# make profile: the step profiled
+STEP ?= predict
 
 # What the user gives is data, never code. Each variable keeps its text unexpanded (a `$(shell ...)` in a value
 # stays text), reaches a shell only through `q` (one single-quoted word), and COMP / RUN, which name folders and
 # files, must be plain names.
 KIND ?= tabular
 METRIC ?=
-USER_VARS := COMP DATA SUBMISSIONS OUT KAGGLE_USER GPU CONFIG ARGS PRE_ARGS SRC EXTRA FORCE RUN NPROC RETRAIN TEST_JOBS WINDOWS PARTS TB_PORT KIND METRIC
+USER_VARS := COMP DATA SUBMISSIONS OUT KAGGLE_USER GPU CONFIG ARGS PRE_ARGS SRC EXTRA FORCE RUN NPROC RETRAIN TEST_JOBS WINDOWS PARTS TB_PORT KIND METRIC STEP
 COMP_GIVEN := $(filter command line environment,$(origin COMP))
 $(foreach v,$(USER_VARS),$(eval override $v := $$(value $v)))
 q = '$(subst ','\'',$1)'
@@ -43,6 +45,9 @@ strip_chars = $(if $2,$(call strip_chars,$(subst $(firstword $2),,$1),$(wordlist
 not_plain = $(or $(filter-out 1,$(words $1)),$(call strip_chars,$(subst .,,$(patsubst .%,/%,$(patsubst -%,/%,$(patsubst _%,/%,$(subst $(space),/,$(subst $(tab),/,$1)))))),$(PLAIN)))
 ifneq ($(call not_plain,$(COMP)),)
 $(error COMP=$(COMP) is not a competition name (letters, digits, - and _); `make help` lists them)
+endif
+ifneq ($(call not_plain,$(STEP)),)
+$(error STEP=$(STEP) is not a step name (features, train, predict, ...))
 endif
 ifneq ($(call not_plain,$(RUN)),)
 $(error RUN=$(RUN) is not a plain run name: use letters, digits and . _ - (starting with a letter or digit), e.g. RUN=exp1)
@@ -95,7 +100,7 @@ TRAIN_CODE := $(wildcard models/*.py pipelines/*.py $(PKG_DIR)*.py) $(SHARED_COD
 SUBMISSION := $(call spaced,$(SUBMISSIONS)/$(COMP)/$(RUN).csv)
 
 .DEFAULT_GOAL := help
-.PHONY: help new config venv lock env-check kernel kernel-push oldest-env test-oldest download sample features train lr-find predict submission submit backtest runs report tensorboard all demo test test-fast lint bench peers-env autogluon-env clean distclean FORCE
+.PHONY: help new config venv lock env-check kernel kernel-push oldest-env test-oldest download sample features train lr-find predict submission submit backtest profile runs report tensorboard all demo test test-fast lint bench peers-env autogluon-env clean distclean FORCE
 
 # The competitions, read without Python (make help works before the venv exists): packages whose __init__.py
 # exports SPEC, and the cards `make new` writes, here and in $KAGGLE_COMPETITIONS (not the shared kinds).
@@ -182,6 +187,9 @@ submission: $(SUBMISSION) ## same as predict
 
 submit: $(SUBMISSION) | $(VENV_OK) ## send submissions/COMP/RUN.csv to Kaggle (needs credentials; never part of all)
 	$(PY) -m pipelines submit $(COMP) $(OPTS) $(CFG_ARGS)
+
+profile: $(FEATURES) | $(VENV_OK) ## where a step's wall time goes (cProfile: imports, the slowest functions) [STEP=predict; train: RETRAIN=1 or a new RUN]
+	$(PY) -m pipelines.profile $(call q,$(STEP)) $(COMP) $(OPTS) $(CFG_ARGS) --out=$(call q,$(DIR)/runs/$(RUN)/profile-$(STEP).prof)
 
 runs: | $(VENV_OK) ## one table of every run on disk, best first per competition (also data/runs.csv) [COMP=...]
 	$(PY) -m pipelines.tracking runs --data=$(call q,$(DATA)) $(if $(COMP_GIVEN),--comp $(COMP))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import torch
 from torch import nn
 
 from features.io import atomic_path, atomic_write_text
@@ -31,6 +32,7 @@ class ActivationStats(Callback):
         self.path = Path(path) if path else None
         self.modules, self.every, self.near_zero = modules, every, near_zero
         self.stats: dict[str, dict[str, list[float]]] = {}
+        self.pending: list[tuple[dict, torch.Tensor]] = []  # recorded on the device, read once an epoch
         self.handles = []
 
     def _targets(self, model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -48,11 +50,20 @@ class ActivationStats(Callback):
                 if not mod.training or learn.batch_index % self.every:
                     return
                 out = out.detach().float()
-                rec["mean"].append(out.mean().item())
-                rec["std"].append(out.std().item())
-                rec["near_zero"].append((out.abs() < self.near_zero).float().mean().item())
+                near_zero = (out.abs() < self.near_zero).float().mean()
+                self.pending.append((rec, torch.stack([out.mean(), out.std(), near_zero])))
 
             self.handles.append(module.register_forward_hook(hook))
+
+    def after_epoch(self, learn):
+        """The epoch's records as floats: one wait for the device an epoch, not three per layer and record."""
+        if self.pending:
+            values = torch.stack([v for _, v in self.pending]).cpu().tolist()
+            for (rec, _), (mean, std, near_zero) in zip(self.pending, values, strict=True):
+                rec["mean"].append(mean)
+                rec["std"].append(std)
+                rec["near_zero"].append(near_zero)
+            self.pending = []
 
     def state_dict(self) -> dict:
         return {"stats": self.stats}
@@ -61,6 +72,7 @@ class ActivationStats(Callback):
         self.stats = state["stats"]
 
     def after_fit(self, learn):
+        self.after_epoch(learn)  # a fit cancelled mid-epoch
         for h in self.handles:
             h.remove()
         self.handles = []

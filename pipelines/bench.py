@@ -7,7 +7,8 @@ competition's own `pipelines/<comp>/bench.py` (options: `python -m pipelines.ben
     python -m pipelines.bench <a tabular card> [--presets best_quality,medium_quality]   (AutoGluon beside it)
 
 Each pipeline step runs as its own process (as `make` runs it); peak memory is that process's max RSS, read
-with os.wait4. Figures are medians over repeats. Skips cleanly when the real data is absent.
+with os.wait4. Figures are medians over repeats. Skips cleanly when the real data is absent (SHARED_DATA=folder:
+the real data elsewhere than ../shared/data).
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from pipelines import registry
 from pipelines.paths import ROOT
 
-SHARED = ROOT.parent / "shared" / "data"
+# The real data: ../shared/data, or SHARED_DATA=<folder laid out as it is> (a GPU machine without ../shared: .gpu/)
+SHARED = Path(os.environ.get("SHARED_DATA") or ROOT.parent / "shared" / "data")
 
 
 def run_measured(args: list[str], env: dict | None = None) -> tuple[float, float]:

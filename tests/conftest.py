@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.paths import ROOT
-
-SHARED = ROOT.parent / "shared" / "data"
+from pipelines.bench import SHARED  # ../shared/data, or SHARED_DATA=folder
 
 
 def pytest_configure(config):

@@ -16,10 +16,10 @@ import torch
 from torch import nn
 
 from features.io import atomic_path, atomic_write_text
+from models.augment import batch_crop_flip
 from models.callbacks import FreezeAfter, Lookahead, ProgressCallback, Recorder
 from models.data import tensor_loader
 from models.distributed import device_for_rank, finish, init_distributed, is_main
-from models.image_data import batch_crop_flip
 from models.init import LAYER_TYPES, lsuv_init
 from models.learner import Callback, Learner, Predictor, read_checkpoint
 from models.metrics import accuracy
@@ -35,7 +35,7 @@ from pipelines.runs import RunDir, fit_resumable, run_identity, seed_everything
 from pipelines.vision.card import task_for
 from pipelines.vision.data import ImageData, load_processed
 from pipelines.vision.layouts import Layout
-from pipelines.vision.predict import write_task_submission
+from pipelines.vision.task import write_task_submission
 
 FLIPS = ("alternate", "random", "none")
 

@@ -2,7 +2,8 @@
 `python -m pipelines.bench rossmann [--repeats 3] [--parts data,throughput,all]`.
 
 data:       wall time and peak memory of download and features, median of `--repeats`.
-throughput: training rows/s of the full network vs its dense layers alone (the ceiling), fp32 and bf16.
+throughput: training rows/s of the full network vs its dense layers alone, fp32 and bf16; on a GPU also the same
+            full step captured in one CUDA graph (the ceiling on a GPU).
 all:        `make all`: wall time, peak memory, the RMSPE on the 48-day holdout of the blend and each member.
 peers:      the network alone and LightGBM alone beside fastai's tabular_learner (course recipe) on the same
             features and holdout: RMSPE, time, rows/s (needs `make peers-env`).
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -63,14 +65,65 @@ def bench_rossmann(repeats: int) -> None:
         report("features (raw -> processed)", feats)
 
 
-def rows_per_s(step, bs: int, n_batches: int = 200, warmup: int = 20) -> float:
-    """Throughput of `step(i)` (one training step on batch i) in rows per second."""
+def rows_per_s(step, bs: int, n_batches: int = 200, warmup: int = 20, device=None) -> float:
+    """Throughput of `step(i)` (one training step on batch i) in rows per second; on a GPU the clock stops when
+    the device has finished the steps queued (they return before it has)."""
+    import torch
+
+    def sync():
+        if device is not None and device.type == "cuda":
+            torch.cuda.synchronize(device)
+
     for i in range(warmup):
         step(i)
+    sync()
     t0 = time.perf_counter()
     for i in range(n_batches):
         step(warmup + i)
+    sync()
     return bs * n_batches / (time.perf_counter() - t0)
+
+
+def graphed_step(learn, batches: list) -> Callable[[int], None]:
+    """The Learner's training step on the same network, captured once in a CUDA graph and replayed per batch:
+    the step without Python, launch or host-side overheads (the ceiling an eager step is measured against).
+    AdamW fused and capturable with its lr a device tensor, as a graphed Learner would need; betas fixed."""
+    import contextlib
+
+    import torch
+
+    model, dev, dtype = learn.model, learn.device, learn.precision.dtype
+    groups = [{k: v for k, v in g.items() if k in ("params", "weight_decay")} for g in learn.opt.param_groups]
+    lr = torch.tensor(learn.opt.param_groups[-1]["lr"], device=dev)
+    opt = torch.optim.AdamW(groups, lr=lr, betas=learn.betas, eps=learn.eps, fused=True, capturable=True)
+    static = [t.clone() for t in batches[0]]
+
+    def step():
+        autocast = torch.autocast("cuda", dtype=dtype, cache_enabled=False) if dtype else contextlib.nullcontext()
+        with autocast:
+            out = model(*static[:-1])
+        loss = learn.loss_func(out.float(), static[-1])
+        loss.backward()
+        opt.step()
+
+    side = torch.cuda.Stream(dev)  # warm-up off the capturing stream, as torch.cuda.graphs asks
+    side.wait_stream(torch.cuda.current_stream(dev))
+    with torch.cuda.stream(side):
+        for _ in range(3):
+            opt.zero_grad(set_to_none=True)
+            step()
+    torch.cuda.current_stream(dev).wait_stream(side)
+    opt.zero_grad(set_to_none=True)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        step()
+
+    def replay(i):
+        for buffer, t in zip(static, batches[i % len(batches)], strict=True):
+            buffer.copy_(t, non_blocking=True)
+        graph.replay()
+
+    return replay
 
 
 def bench_rossmann_throughput(data: Path, repeats: int) -> None:
@@ -124,16 +177,19 @@ def _throughput(learn, cfg, repeats: int) -> None:
         loss.backward()
         opt.step()
 
-    full, ceiling = [], []
-    for _ in range(repeats):  # interleaved, so both see the same machine load
-        full.append(rows_per_s(full_step, 512))
-        ceiling.append(rows_per_s(dense_step, 512))
+    graphed = graphed_step(learn, batches) if learn.device.type == "cuda" else None
+    full, ceiling, graph = [], [], []
+    for _ in range(repeats):  # interleaved, so all see the same machine load
+        full.append(rows_per_s(full_step, 512, device=learn.device))
+        ceiling.append(rows_per_s(dense_step, 512, device=learn.device))
+        if graphed is not None:
+            graph.append(rows_per_s(graphed, 512, device=learn.device))
     f, c = statistics.median(full), statistics.median(ceiling)
-    print(
-        f"  {str(learn.precision):<9} full network {f:9,.0f}   dense layers alone ({n_in}->...->1) {c:9,.0f}"
-        f"   ratio {f / c:.0%}",
-        flush=True,
-    )
+    line = f"  {str(learn.precision):<9} full network {f:9,.0f}"
+    if graph:  # the same step in one CUDA graph: the ceiling on a GPU
+        g = statistics.median(graph)
+        line += f"   the same step CUDA-graphed {g:9,.0f} (eager at {f / g:.0%} of it)"
+    print(f"{line}   dense layers alone ({n_in}->...->1) {c:9,.0f}   ratio {f / c:.0%}", flush=True)
 
 
 def bench_rossmann_all(data: Path) -> None:

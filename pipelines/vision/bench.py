@@ -25,9 +25,10 @@ from pathlib import Path
 
 import torch
 
+from pipelines.bench import SHARED
 from pipelines.paths import ROOT
 
-IMAGES = ROOT.parent / "shared" / "data" / "images"
+IMAGES = SHARED / "images"
 
 
 def _median_rate(fn, n: int, repeats: int = 3) -> tuple[float, list[float]]:

@@ -16,7 +16,6 @@ import torch
 from features.images import build_cache
 from features.io import atomic_write_text, cached, read_feather, write_feather
 from models.distributed import world_size
-from models.image_data import ImageDataset
 from pipelines.download import read_source
 from pipelines.paths import Paths
 from pipelines.runs import features_identity, write_features_stamp
@@ -102,6 +101,7 @@ def build_features(task: ImageTask, paths: Paths, cfg: VisionConfig) -> None:
         "n_train": int((~items.valid).sum()),
         "n_valid": int(items.valid.sum()),
         "n_test": len(test),
+        "format": task.format_fields(),
     }
     atomic_write_text(paths.processed / "layout.json", json.dumps(info, indent=1))
     write_features_stamp(paths, cfg, n_labelled=len(items), n_test=len(test), classes=layout.classes)
@@ -136,7 +136,10 @@ class ImageData:
             return y
         return torch.tensor([index[c] for c in frame.label], dtype=torch.long)
 
-    def dataset(self, split: str, transform, with_targets: bool = True) -> ImageDataset:
+    def dataset(self, split: str, transform, with_targets: bool = True):
+        """An ImageDataset (models.image_data) of a split's cached images."""
+        from models.image_data import ImageDataset  # torchvision: not for CIFAR-10, which reads the cache whole
+
         if split == "test":
             return ImageDataset(self.cache_dir / "test.npy", None, transform, rows=self.test.row.to_numpy())
         frame = self.frame(split)

@@ -7,7 +7,8 @@ only supplies an `ImageTask` (`task`): how to read its files and write its submi
 from __future__ import annotations
 
 from pipelines.vision.data import build_features
-from pipelines.vision.predict import predict, submit
+from pipelines.vision.predict import predict
+from pipelines.vision.task import submit
 from pipelines.vision.train import lr_find, train
 
 __all__ = ["build_features", "lr_find", "predict", "submit", "train"]

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from models.image_data import batch_crop_flip
+from models.augment import batch_crop_flip
 from models.resnet import ResNet, WhitenedNet
 from models.summary import model_summary
 

@@ -12,9 +12,8 @@ import pandas as pd
 import pytest
 
 from models.metrics import f2_score
+from pipelines.bench import SHARED
 from pipelines.paths import ROOT
-
-SHARED = ROOT.parent / "shared" / "data"
 
 pytestmark = pytest.mark.slow
 

@@ -3,6 +3,7 @@ from the files (four layouts Kaggle ships), the backtest's cut and score, each k
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -13,6 +14,7 @@ import pipelines
 from pipelines.__main__ import main
 from pipelines.config import with_defaults
 from pipelines.submit import validate_submission
+from pipelines.vision import card as card_module
 from pipelines.vision.card import CardError, ImageCard, columns, cut, read_card, score, submission
 from pipelines.vision.config import VisionConfig
 from pipelines.vision.sample import KINDS, write_competition
@@ -208,6 +210,13 @@ def test_each_kind_runs_new_download_all_to_a_valid_submission(sources, tmp_path
         ["predict", comp],
     ):
         assert main([*step, *data, *(SMALL if step[0] != "download" else [])]) == 0, capsys.readouterr().err
+        if step[0] == "features":  # the format is saved beside the images listed: the later steps list none
+            saved = json.loads((tmp_path / "data" / comp / "processed" / "layout.json").read_text())["format"]
+            fmt = read_card(ImageCard(slug="x", metric=KINDS[kind]), sources[kind])[1]
+            assert saved == {**dataclasses.asdict(fmt), "columns": list(fmt.columns)}
+            monkeypatch.setattr(
+                card_module, "read_card", lambda *a: pytest.fail("a step after features listed the images")
+            )
     result = json.loads((tmp_path / "data" / comp / "runs" / "default" / "result.json").read_text())
     name = {"mlogloss": "logloss"}.get(KINDS[kind], KINDS[kind])
     chance = {"auc": 0.5, "logloss": np.log(10), "accuracy": 0.1, "f2": 0.6}[name]
