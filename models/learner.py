@@ -104,17 +104,18 @@ class Predictor:
 
     @torch.no_grad()
     def get_preds(self, dl, with_targets: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Predictions (float32, CPU) over a loader, and its targets if the batches carry them."""
+        """Predictions (float32, CPU) over a loader, and its targets if the batches carry them. They stay on the
+        device until the last batch: one copy back, not a wait for the device per batch."""
         self.model.eval()
         preds, targets = [], []
         for batch in dl:
             batch = self.to_device(batch if isinstance(batch, (tuple, list)) else (batch,))  # unlabelled: bare images
             xb = batch[:-1] if with_targets else batch
             with self.precision.autocast():
-                preds.append(self.model(*xb).float().cpu())
+                preds.append(self.model(*xb).float())
             if with_targets:
-                targets.append(batch[-1].cpu())
-        return torch.cat(preds), (torch.cat(targets) if with_targets else None)
+                targets.append(batch[-1])
+        return torch.cat(preds).cpu(), (torch.cat(targets).cpu() if with_targets else None)
 
 
 class Learner(Predictor):

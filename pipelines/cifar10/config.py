@@ -54,6 +54,8 @@ class Cifar10Config:
     whiten_bias_epochs: int = setting(3, ge=0)
     telemetry: bool = True  # activation mean/std/near-zero per layer over training -> activations.png
     tta: bool = True  # flip + 1-pixel translations, averaged
+    # after the validated run, the same training on every labelled image (validation too); predict uses that model
+    refit: bool = False
     seed: int = setting(0, ge=0)  # seed of the weights, the batches and the augmentation
     device: str = "auto"  # auto = CUDA, then MPS, then CPU
     # auto = bf16 autocast on CUDA and on CPUs with AMX or AVX512-BF16; gpu: on CUDA only; off; bf16; fp16 (GPU)

@@ -2,8 +2,8 @@
 `python -m pipelines.bench rossmann [--repeats 3] [--parts data,throughput,all]`.
 
 data:       wall time and peak memory of download and features, median of `--repeats`.
-throughput: training rows/s of the full network vs its dense layers alone, fp32 and bf16; on a GPU also the same
-            full step captured in one CUDA graph (the ceiling on a GPU).
+throughput: training rows/s of the full network's step, eager and torch.compile'd, vs its dense layers alone, fp32
+            and bf16; on a GPU also the same step captured in one CUDA graph (the ceiling on a GPU).
 all:        `make all`: wall time, peak memory, the RMSPE on the 48-day holdout of the blend and each member.
 peers:      the network alone and LightGBM alone beside fastai's tabular_learner (course recipe) on the same
             features and holdout: RMSPE, time, rows/s (needs `make peers-env`).
@@ -127,7 +127,7 @@ def graphed_step(learn, batches: list) -> Callable[[int], None]:
 
 
 def bench_rossmann_throughput(data: Path, repeats: int) -> None:
-    """Training rows/s of the full network vs its dense layers alone (the ceiling), fp32 and bf16, same run."""
+    """Training rows/s of the full network (eager, compiled) vs its dense layers alone, fp32 and bf16, same run."""
     import torch
 
     from pipelines import registry
@@ -158,10 +158,15 @@ def _throughput(learn, cfg, repeats: int) -> None:
     learn.peak_lrs, learn.schedule, learn.momentum, learn.n_iter = [cfg.net_lr], lambda p: 1.0, None, 10**6
     batches = list(iter(learn.train_dl))[:240]
     learn.model.train()
+    eager = learn.model
+    compiled = torch.compile(eager, dynamic=False)  # inductor, default mode: compiled in the first (warm-up) steps
 
-    def full_step(i):
-        learn.batch_index = i
-        learn._step(batches[i])
+    def step_with(model):
+        def step(i):
+            learn.model, learn.batch_index = model, i
+            learn._step(batches[i])
+
+        return step
 
     dense = learn.model.dense_layers()
     n_in = dense[0].in_features
@@ -178,18 +183,20 @@ def _throughput(learn, cfg, repeats: int) -> None:
         opt.step()
 
     graphed = graphed_step(learn, batches) if learn.device.type == "cuda" else None
-    full, ceiling, graph = [], [], []
+    full, compiled_rates, ceiling, graph = [], [], [], []
     for _ in range(repeats):  # interleaved, so all see the same machine load
-        full.append(rows_per_s(full_step, 512, device=learn.device))
+        full.append(rows_per_s(step_with(eager), 512, device=learn.device))
+        compiled_rates.append(rows_per_s(step_with(compiled), 512, device=learn.device))
         ceiling.append(rows_per_s(dense_step, 512, device=learn.device))
         if graphed is not None:
             graph.append(rows_per_s(graphed, 512, device=learn.device))
-    f, c = statistics.median(full), statistics.median(ceiling)
-    line = f"  {str(learn.precision):<9} full network {f:9,.0f}"
+    learn.model = eager
+    f, k, c = (statistics.median(r) for r in (full, compiled_rates, ceiling))
+    line = f"  {str(learn.precision):<9} full network {f:9,.0f}   torch.compile'd {k:9,.0f} ({k / f:.2f}x)"
     if graph:  # the same step in one CUDA graph: the ceiling on a GPU
         g = statistics.median(graph)
-        line += f"   the same step CUDA-graphed {g:9,.0f} (eager at {f / g:.0%} of it)"
-    print(f"{line}   dense layers alone ({n_in}->...->1) {c:9,.0f}   ratio {f / c:.0%}", flush=True)
+        line += f"   CUDA-graphed {g:9,.0f} (eager at {f / g:.0%} of it)"
+    print(f"{line}   dense layers alone ({n_in}->...->1) {c:9,.0f} (eager at {f / c:.0%})", flush=True)
 
 
 def bench_rossmann_all(data: Path) -> None:

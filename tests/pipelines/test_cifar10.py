@@ -198,3 +198,22 @@ def test_kill_9_then_the_same_command_resumes_to_the_uninterrupted_result(tmp_pa
     stats = [json.loads((runs / r / "activations.json").read_text()) for r in ("killed", "straight")]
     assert stats[0] == stats[1]
     assert "already trained with this config on these features" in run(["train", *args, "--run", "straight"])
+
+
+@pytest.mark.slow
+def test_refit_trains_again_on_every_labelled_image_and_the_submission_uses_it(tmp_path, capsys):
+    import torch
+
+    from pipelines.__main__ import main
+
+    data = ["--data", str(tmp_path / "data")]
+    small = ["epochs=2", "widths=[8,16,16]"]
+    assert main(["sample", "cifar10", *data]) == 0 and main(["features", "cifar10", *data]) == 0
+    assert main(["train", "cifar10", *data, *small, "refit=true"]) == 0
+    assert "refit: 600 labelled images, 2 epochs" in capsys.readouterr().out  # 540 training + 60 validation
+    run = tmp_path / "data" / "cifar10" / "runs" / "default"
+    result = json.loads((run / "result.json").read_text())
+    assert result["refit_seconds"] > 0 and "valid_accuracy" in result  # validation figures: the first model's
+    saved = torch.load(run / "model.pt", weights_only=True)["model"]
+    first = torch.load(run / "checkpoint.pt", weights_only=True)["model"]  # the validated model's last epoch
+    assert not torch.equal(saved["head.2.weight"], first["head.2.weight"])  # the submission's model is the refit's
