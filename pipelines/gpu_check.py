@@ -5,8 +5,9 @@ figures per command to OUT/summary.txt (printed as it goes). The real data comes
 the checkout, e.g. .gpu/, laid out as ../shared/data); a part whose data is absent runs on the embedded sample
 (a dry run of the plumbing, as on a CPU). A part that would not finish inside `--budget` seconds is skipped.
 
-  rossmann-throughput  `make bench COMP=rossmann PARTS=throughput`: the network's rows/s beside the same step
-                       captured in one CUDA graph (its ceiling) and its dense layers alone
+  rossmann-throughput  `make bench COMP=rossmann PARTS=throughput,gbdt`: the network's rows/s, eager and compiled,
+                       beside the same step captured in one CUDA graph (its ceiling) and its dense layers alone;
+                       LightGBM's CPU learner beside the wheel's GPU learners
   cifar10              download, features, then train and predict under `make profile` (step wall vs epochs)
   rossmann             download, features, then train under `make profile` (the network, LightGBM, the refit)
                        and predict
@@ -41,7 +42,7 @@ DEFAULT = "rossmann-throughput,cifar10,rossmann"
 def commands(part: str, comp: str, src: Path | None) -> list[list[str]]:
     """The make commands of a part (their DATA and SUBMISSIONS are added by the caller)."""
     if part == "rossmann-throughput":
-        return [["bench", "COMP=rossmann", "PARTS=throughput"]]
+        return [["bench", "COMP=rossmann", "PARTS=throughput,gbdt"]]
     if part == "rossmann-backtest":
         return [["download", "COMP=rossmann", *source(comp, src)], ["backtest", "COMP=rossmann"]]
     get = ["download", f"COMP={comp}", *source(comp, src)] if src else ["sample", f"COMP={comp}"]

@@ -4,6 +4,7 @@
 data:       wall time and peak memory of download and features, median of `--repeats`.
 throughput: training rows/s of the full network's step, eager and torch.compile'd, vs its dense layers alone, fp32
             and bf16; on a GPU also the same step captured in one CUDA graph (the ceiling on a GPU).
+gbdt:       LightGBM's CPU learner beside the wheel's GPU learners (OpenCL `gpu`, `cuda`), 100 rounds each.
 all:        `make all`: wall time, peak memory, the RMSPE on the 48-day holdout of the blend and each member.
 peers:      the network alone and LightGBM alone beside fastai's tabular_learner (course recipe) on the same
             features and holdout: RMSPE, time, rows/s (needs `make peers-env`).
@@ -199,6 +200,35 @@ def _throughput(learn, cfg, repeats: int) -> None:
     print(f"{line}   dense layers alone ({n_in}->...->1) {c:9,.0f} (eager at {f / c:.0%})", flush=True)
 
 
+def bench_gbdt_device(data: Path, rounds: int = 100) -> None:
+    """LightGBM's CPU learner beside the installed wheel's GPU learners (OpenCL `gpu`, `cuda`) on the columns the
+    network reads: seconds for `rounds` rounds of the card's trees, or why a learner cannot run on this machine."""
+    import lightgbm as lgb
+    import numpy as np
+
+    from models.gbdt import GBDTParams, _params
+    from pipelines import registry
+    from pipelines.paths import Paths
+    from pipelines.tabular import steps
+
+    comp, paths = registry.load("rossmann"), Paths.for_comp("rossmann", data)
+    cfg = comp.Config()
+    schema, _, proc = steps.load(paths, cfg)
+    frame = steps.read_feather(paths.processed / "train.feather")
+    names = [*proc.all_cat_names, *proc.cont_names]
+    x = frame[names].to_numpy(np.float32)
+    y, ok = steps.targets(steps.get_metric(comp.CARD.metric), schema, frame)
+    params = _params(GBDTParams.from_config(cfg), None)
+    print(f"LightGBM {lgb.__version__}, {rounds} rounds on {int(ok.sum()):,} rows x {len(names)} columns:")
+    for device in ("cpu", "gpu", "cuda"):
+        t0 = time.perf_counter()
+        try:
+            lgb.train({**params, "device_type": device}, lgb.Dataset(x[ok], y[ok], params={"max_bin": 63}), rounds)
+            print(f"  device_type={device:<5} {time.perf_counter() - t0:7.1f} s", flush=True)
+        except lgb.basic.LightGBMError as e:
+            print(f"  device_type={device:<5} cannot run here: {str(e).splitlines()[0]}", flush=True)
+
+
 def bench_rossmann_all(data: Path) -> None:
     """`make all` on the real data: wall time, peak memory, the holdout RMSPE of the blend and of each member."""
     import json
@@ -287,22 +317,25 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--parts",
         default="data,throughput,all",
-        help="comma list of: data, throughput, all, peers (fastai side by side), autogluon",
+        help="comma list of: data, throughput, gbdt (LightGBM's CPU and GPU learners), all, peers (fastai side by "
+        "side), autogluon",
     )
     args, rest = parser.parse_known_args(argv)
     parts = set(args.parts.split(","))
     if "data" in parts:
         bench_rossmann(args.repeats)
     src = SHARED / "rossmann"
-    if (src / "rossmann-store-sales.zip").is_file() and parts & {"throughput", "all", "peers"}:
+    if (src / "rossmann-store-sales.zip").is_file() and parts & {"throughput", "gbdt", "all", "peers"}:
         with tempfile.TemporaryDirectory(prefix="bench-rossmann-") as tmp:
             data = Path(tmp) / "data"
             py = sys.executable
             run_measured(download_command(data, src))
-            if parts & {"throughput", "peers"}:
+            if parts & {"throughput", "peers", "gbdt"}:
                 run_measured([py, "-m", "pipelines", "features", "rossmann", "--data", str(data)])
             if "throughput" in parts:
                 bench_rossmann_throughput(data, args.repeats)
+            if "gbdt" in parts:
+                bench_gbdt_device(data)
             if "peers" in parts:
                 bench_peers(data)
             if "all" in parts:
