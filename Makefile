@@ -188,7 +188,7 @@ submission: $(SUBMISSION) ## same as predict
 submit: $(SUBMISSION) | $(VENV_OK) ## send submissions/COMP/RUN.csv to Kaggle (needs credentials; never part of all)
 	$(PY) -m pipelines submit $(COMP) $(OPTS) $(CFG_ARGS)
 
-profile: $(FEATURES) | $(VENV_OK) ## where a step's wall time goes (cProfile: imports, the slowest functions) [STEP=predict; train: RETRAIN=1 or a new RUN]
+profile: $(FEATURES) | $(VENV_OK) ## where a step's wall time goes (cProfile: imports, the slowest functions) [STEP=predict; train: a new RUN]
 	$(PY) -m pipelines.profile $(call q,$(STEP)) $(COMP) $(OPTS) $(CFG_ARGS) --out=$(call q,$(DIR)/runs/$(RUN)/profile-$(STEP).prof)
 
 runs: | $(VENV_OK) ## one table of every run on disk, best first per competition (also data/runs.csv) [COMP=...]
@@ -237,7 +237,7 @@ test-oldest: oldest-env ## the Kaggle-notebook chain test (read-only input, PY=,
 lint: $(VENV_OK) ## ruff check + format check
 	$(PY) -m ruff check . && $(PY) -m ruff format --check .
 
-bench: $(VENV_OK) ## benchmarks on the real data in ../shared/data (skips what is absent) [PARTS=...] [WINDOWS=... tabular cards]
+bench: $(VENV_OK) ## benchmarks on the real data in ../shared/data or SHARED_DATA (skips what is absent) [PARTS=...] [WINDOWS=... tabular cards]
 	$(PY) -m pipelines.bench $(COMP) $(if $(PARTS),--parts=$(call q,$(PARTS))) $(if $(WINDOWS),--windows=$(call q,$(WINDOWS)))
 
 # Bench-only: fastai beside ours (never a dependency of the project). Shares .venv's packages through a .pth file.

@@ -33,6 +33,9 @@ class GBDTParams:
     seed: int = 0
     objective: str = "regression"  # LightGBM's: regression (squared error), regression_l1, binary, multiclass
     num_class: int = 1  # classes, for multiclass
+    # LightGBM's device_type: cpu, or gpu (the PyPI wheel's OpenCL learner, where the machine has an OpenCL device;
+    # the wheel has no cuda learner). `make bench COMP=rossmann PARTS=gbdt` times them side by side.
+    device: str = "cpu"
 
     @classmethod
     def from_config(cls, cfg, **overrides) -> GBDTParams:
@@ -67,6 +70,7 @@ def _params(p: GBDTParams, threads: int | None) -> dict:
         "force_row_wise": True,
         "num_threads": threads or default_threads(),
         "verbose": -1,
+        "device_type": p.device,
     }
 
 

@@ -19,13 +19,9 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from pipelines import registry
 from pipelines.paths import ROOT
-
-# The real data: ../shared/data, or SHARED_DATA=<folder laid out as it is> (a GPU machine without ../shared: .gpu/)
-SHARED = Path(os.environ.get("SHARED_DATA") or ROOT.parent / "shared" / "data")
 
 
 def run_measured(args: list[str], env: dict | None = None) -> tuple[float, float]:

@@ -1,9 +1,14 @@
 """The GPU measurements as one prepared run: `python -m pipelines.gpu_check OUT [--parts a,b] [--budget 540]`
 (time on a lent GPU is short: every figure from one command). Each part runs the project's own make targets,
-timed, into a fresh data folder; its whole output goes to OUT/<part>.log, the profiles to OUT/, and one line of
-figures per command to OUT/summary.txt (printed as it goes). The real data comes from SHARED_DATA (a copy inside
-the checkout, e.g. .gpu/, laid out as ../shared/data); a part whose data is absent runs on the embedded sample
-(a dry run of the plumbing, as on a CPU). A part that would not finish inside `--budget` seconds is skipped.
+timed, into a fresh data folder; its whole output goes to OUT/<part>.log, the profiles to OUT/, and the figures
+of each command to OUT/summary.txt (printed as it goes). A part that would not finish inside `--budget` seconds
+is skipped.
+
+The real data: SHARED_DATA=<folder> laid out as ../shared/data, i.e. `rossmann/rossmann-store-sales.zip` with the
+course's extra tables beside it, `images/cifar10.tar.gz`, `images/planet-sample.tar`, `images/dogs-vs-cats.tar`
+(a subset: the whole one is past what travels to a GPU machine). With SHARED_DATA set, a part whose file is not
+there is an error naming the path; without it, a part whose data is absent runs on the embedded sample (a dry
+run of the plumbing, as on a CPU).
 
   rossmann-throughput  `make bench COMP=rossmann PARTS=throughput,gbdt`: the network's rows/s, eager and compiled,
                        beside the same step captured in one CUDA graph (its ceiling) and its dense layers alone;
@@ -18,15 +23,16 @@ the checkout, e.g. .gpu/, laid out as ../shared/data); a part whose data is abse
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from pipelines.bench import SHARED
-from pipelines.paths import ROOT
+from pipelines.paths import ROOT, SHARED
 
 PARTS = {  # part -> (competition, its real data under SHARED_DATA, the seconds it takes on an H200, roughly)
     "rossmann-throughput": ("rossmann", "rossmann/rossmann-store-sales.zip", 150),
@@ -43,13 +49,10 @@ def commands(part: str, comp: str, src: Path | None) -> list[list[str]]:
     """The make commands of a part (their DATA and SUBMISSIONS are added by the caller)."""
     if part == "rossmann-throughput":
         return [["bench", "COMP=rossmann", "PARTS=throughput,gbdt"]]
-    if part == "rossmann-backtest":
-        return [["download", "COMP=rossmann", *source(comp, src)], ["backtest", "COMP=rossmann"]]
     get = ["download", f"COMP={comp}", *source(comp, src)] if src else ["sample", f"COMP={comp}"]
-    profiled = [
-        ["profile", f"COMP={comp}", f"STEP={step}", *(["RETRAIN=1"] if step == "train" else [])]
-        for step in ("train", "predict")
-    ]
+    if part == "rossmann-backtest":
+        return [get, ["backtest", "COMP=rossmann"]]
+    profiled = [["profile", f"COMP={comp}", f"STEP={step}"] for step in ("train", "predict")]  # fresh runs
     return [get, ["features", f"COMP={comp}"], *profiled]
 
 
@@ -60,8 +63,19 @@ def source(comp: str, src: Path | None) -> list[str]:
     return [f"SRC={src}", *extra]
 
 
-def _text(out) -> str:
-    return out.decode(errors="replace") if isinstance(out, bytes) else out or ""
+def run(cmd: list[str], timeout: float) -> tuple[str, str]:
+    """(output, status) of one command; at the timeout its whole process group is killed (make and the step it
+    started, which would otherwise keep the GPU busy)."""
+    with tempfile.TemporaryFile("w+") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        try:
+            status = "ok" if proc.wait(timeout=max(timeout, 1)) == 0 else f"exit {proc.returncode}"
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            status = "cut at the budget"
+        out.seek(0)
+        return out.read(), status
 
 
 def figures(text: str) -> list[str]:
@@ -90,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [p for p in parts if p not in PARTS]
     if unknown:
         raise SystemExit(f"--parts: {unknown} unknown; choose from {', '.join(PARTS)}")
+    missing = [PARTS[p][1] for p in parts if not (SHARED / PARTS[p][1]).is_file()]
+    if missing and os.environ.get("SHARED_DATA"):  # before any time is spent
+        raise SystemExit(f"SHARED_DATA={SHARED}: no {', '.join(sorted(set(missing)))} there (../shared/data's layout)")
     args.out.mkdir(parents=True, exist_ok=True)
     summary = args.out / "summary.txt"
     t0 = time.perf_counter()
@@ -115,17 +132,7 @@ def main(argv: list[str] | None = None) -> int:
             for cmd in commands(part, comp, src):
                 left = args.budget - (time.perf_counter() - t0)
                 start = time.perf_counter()
-                try:
-                    r = subprocess.run(
-                        ["make", "--no-print-directory", *cmd, *common],
-                        cwd=ROOT,
-                        capture_output=True,
-                        text=True,
-                        timeout=max(left, 1),
-                    )
-                    text, status = r.stdout + r.stderr, "ok" if r.returncode == 0 else f"exit {r.returncode}"
-                except subprocess.TimeoutExpired as e:
-                    text, status = _text(e.stdout) + _text(e.stderr), "cut at the budget"
+                text, status = run(["make", "--no-print-directory", *cmd, *common], left)
                 with (args.out / f"{part}.log").open("a") as log:
                     log.write(f"$ make {' '.join(cmd)}\n{text}\n")
                 data = "real data" if src else "sample"

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# The real data for benchmarks and real-data tests: ../shared/data, or SHARED_DATA=<a folder laid out as it is:
+# rossmann/, images/> (a GPU machine without ../shared: a copy inside the checkout, e.g. .gpu/)
+SHARED = Path(os.environ.get("SHARED_DATA") or ROOT.parent / "shared" / "data").resolve()
 # A run or competition name becomes a folder and a file name (runs/RUN/, submissions/COMP/RUN.csv): one plain
 # path component, never '.', '..', an absolute path or a path with '/'.
 _PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")

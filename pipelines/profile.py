@@ -1,8 +1,8 @@
 """Where a step's wall time goes: `python -m pipelines.profile STEP COMP [the step's options]` (`make profile
 STEP=predict COMP=cifar10`) runs the step in this process under cProfile, then prints its wall time: the imports,
 the project's functions that take the most of it (cumulative, each with what it calls) and the rest; the whole
-profile is saved beside the run (`python -m pstats` or snakeviz read it). A finished step is not redone: profile
-`train` with RETRAIN=1 or a new RUN. On a GPU, kernels run asynchronously: a function's time is the host's, which
+profile is saved beside the run (`python -m pstats` or snakeviz read it). A finished training is reused, not
+redone: profile `train` with a new RUN. On a GPU, kernels run asynchronously: a function's time is the host's, which
 includes its waits for the device (a `.item()`, a copy to the CPU) and not the kernels it only queued.
 """
 
@@ -14,6 +14,7 @@ import sys
 import time
 from pathlib import Path
 
+from features.io import atomic_path
 from pipelines.paths import ROOT
 
 TOP = 25  # the project's functions listed
@@ -54,8 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         profiler.disable()
         wall = time.perf_counter() - t0
         path = Path(out or f"profile-{argv[0]}-{argv[1]}.prof")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        profiler.dump_stats(path)
+        with atomic_path(path) as tmp:
+            profiler.dump_stats(tmp)
         print(f"\n{argv[0]} {argv[1]} profiled:\n{summary(pstats.Stats(profiler), wall)}\n(whole profile: {path})")
     return code
 

@@ -311,8 +311,9 @@ def log_hparams(folder: Path, config: dict, result: dict) -> None:
         writer.close()
 
 
-def resumable(checkpoint: Path, identity: dict, epochs: int) -> int:
-    """The epochs a checkpoint made by a run with `identity` has finished, when fewer than `epochs`; else 0."""
+def resumable(checkpoint: Path, identity: dict, epochs: int, complete: bool = False) -> int:
+    """The epochs a checkpoint made by a run with `identity` has finished, when fewer than `epochs` (or, with
+    `complete`, all of them: nothing left to train, what follows the training resumes); else 0."""
     if not checkpoint.is_file():
         return 0
     from features.io import DamagedFile
@@ -324,7 +325,7 @@ def resumable(checkpoint: Path, identity: dict, epochs: int) -> int:
         print(f"{e}: starting this run afresh (the damaged file is replaced)")
         return 0
     done = state["epoch"] if state.get("extra", {}).get("run") == identity else 0
-    return done if done < epochs else 0
+    return done if done < epochs or (complete and done == epochs) else 0
 
 
 def fit_resumable(
@@ -338,14 +339,17 @@ def fit_resumable(
     write: bool = True,
     resume: bool = True,
     extra: dict | None = None,
+    complete: bool = False,
 ) -> int:
     """Every trainer's fit: continue from `checkpoint` when a run with the same `identity` left it after a
     finished epoch (weights, optimizer, history, RNG and callback state restored, so the result equals an
     uninterrupted run's); else `on_start()` (write the run's config, say). Then `fit(start_epoch)`,
-    checkpointing after every epoch where `write` (rank 0 under torchrun). Returns the epoch it started from."""
+    checkpointing after every epoch where `write` (rank 0 under torchrun). `complete`: a finished checkpoint is
+    resumed too (its weights restored, no epoch to train), for a trainer with a later stage to resume. Returns the
+    epoch it started from."""
     from models.callbacks import CheckpointCallback
 
-    start = resumable(checkpoint, identity, epochs) if resume else 0
+    start = resumable(checkpoint, identity, epochs, complete) if resume else 0
     if start:
         learn.load_checkpoint(checkpoint)
         if write:  # rank 0 alone, under torchrun

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.bench import SHARED  # ../shared/data, or SHARED_DATA=folder
+from pipelines.paths import SHARED  # ../shared/data, or SHARED_DATA=folder
 
 
 def pytest_configure(config):

@@ -25,8 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipelines.bench import SHARED
-from pipelines.paths import ROOT
+from pipelines.paths import ROOT, SHARED
 
 TAR = SHARED / "images" / "cifar10.tar.gz"
 ADAM = "opt=adamw lr=2e-3 wd=0.05 bn_bias_lr_mult=1"  # Adam's steps are normalised: no 64x for the biases

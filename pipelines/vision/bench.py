@@ -25,8 +25,7 @@ from pathlib import Path
 
 import torch
 
-from pipelines.bench import SHARED
-from pipelines.paths import ROOT
+from pipelines.paths import ROOT, SHARED
 
 IMAGES = SHARED / "images"
 

@@ -419,16 +419,23 @@ def scored_as(metric: str) -> str:
 
 
 def task_for(card: ImageCard, comp: str, spec: DataSpec, raw: Path) -> ImageTask:
-    """The card resolved against raw/'s files: the ImageTask every image step runs on. The files are read when a
-    step first needs them (the features step's layout, the prediction's format), once: training reads none
-    (listing CIFAR-10's 60,000 images took 3 s of every step)."""
+    """The card resolved against raw/'s files: the ImageTask every image step runs on. The images are listed when
+    a step first needs them, once: the features step does (its layout), and saves the submission's format in
+    processed/layout.json beside what it listed; training and prediction read that format and list none (listing
+    CIFAR-10's 60,000 images took 3 s of each step). A saved format made under another card is not used."""
     read = functools.cache(lambda: read_card(card, raw))
+    this_card = json.loads(json.dumps(dataclasses.asdict(card)))  # as it reads back from JSON
 
     @functools.cache
-    def fmt() -> Format:  # as the features step saved it beside the images it listed, else read
-        saved = raw.parent / "processed" / "layout.json"
-        fields = json.loads(saved.read_text()).get("format") if saved.is_file() else None
-        return Format(**{**fields, "columns": tuple(fields["columns"])}) if fields else read()[1]
+    def fmt() -> Format:
+        saved = raw.parent / "processed" / "layout.json"  # Paths.processed beside Paths.raw
+        try:
+            fields = dict(json.loads(saved.read_text())["format"])
+            if fields.pop("card") == this_card:
+                return Format(**{**fields, "columns": tuple(fields["columns"])})
+        except (OSError, ValueError, KeyError, TypeError):  # none saved yet, an older or damaged file: read anew
+            pass
+        return read()[1]
 
     return ImageTask(
         comp,
@@ -439,7 +446,7 @@ def task_for(card: ImageCard, comp: str, spec: DataSpec, raw: Path) -> ImageTask
         read_format(card, raw)[0].id_col,
         lambda classes: columns(fmt(), classes),
         metric=card.metric,
-        format_fields=lambda: dataclasses.asdict(read()[1]),
+        format_fields=lambda: {**dataclasses.asdict(read()[1]), "card": this_card},
     )
 
 

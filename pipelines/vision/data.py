@@ -8,6 +8,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -21,6 +22,9 @@ from pipelines.paths import Paths
 from pipelines.runs import features_identity, write_features_stamp
 from pipelines.vision.config import VisionConfig
 from pipelines.vision.task import ImageTask
+
+if TYPE_CHECKING:
+    from models.image_data import ImageDataset
 
 
 def cache_size(cfg: VisionConfig) -> int:
@@ -136,8 +140,8 @@ class ImageData:
             return y
         return torch.tensor([index[c] for c in frame.label], dtype=torch.long)
 
-    def dataset(self, split: str, transform, with_targets: bool = True):
-        """An ImageDataset (models.image_data) of a split's cached images."""
+    def dataset(self, split: str, transform, with_targets: bool = True) -> ImageDataset:
+        """A split's cached images as a dataset."""
         from models.image_data import ImageDataset  # torchvision: not for CIFAR-10, which reads the cache whole
 
         if split == "test":

@@ -217,3 +217,11 @@ def test_refit_trains_again_on_every_labelled_image_and_the_submission_uses_it(t
     saved = torch.load(run / "model.pt", weights_only=True)["model"]
     first = torch.load(run / "checkpoint.pt", weights_only=True)["model"]  # the validated model's last epoch
     assert not torch.equal(saved["head.2.weight"], first["head.2.weight"])  # the submission's model is the refit's
+    assert result["model"] == "refit on every labelled image"
+    (run / "result.json").unlink()  # stopped after both trainings, before the figures: neither trains again
+    assert main(["train", "cifar10", *data, *small, "refit=true"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("resuming after epoch 2 of 2") == 2 and "epoch 1/2" not in out, out
+    assert torch.equal(
+        torch.load(run / "model.pt", weights_only=True)["model"]["head.2.weight"], saved["head.2.weight"]
+    )

@@ -12,8 +12,7 @@ import pandas as pd
 import pytest
 
 from models.metrics import f2_score
-from pipelines.bench import SHARED
-from pipelines.paths import ROOT
+from pipelines.paths import ROOT, SHARED
 
 pytestmark = pytest.mark.slow
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -213,7 +214,10 @@ def test_each_kind_runs_new_download_all_to_a_valid_submission(sources, tmp_path
         if step[0] == "features":  # the format is saved beside the images listed: the later steps list none
             saved = json.loads((tmp_path / "data" / comp / "processed" / "layout.json").read_text())["format"]
             fmt = read_card(ImageCard(slug="x", metric=KINDS[kind]), sources[kind])[1]
-            assert saved == {**dataclasses.asdict(fmt), "columns": list(fmt.columns)}
+            assert {k: v for k, v in saved.items() if k != "card"} == {
+                **dataclasses.asdict(fmt),
+                "columns": list(fmt.columns),
+            }
             monkeypatch.setattr(
                 card_module, "read_card", lambda *a: pytest.fail("a step after features listed the images")
             )
@@ -285,3 +289,22 @@ def test_names_reads_classes_from_file_names_and_a_bad_pattern_is_named(tmp_path
         ImageCard(slug="x", metric="auc", names="([a-z]")
     with pytest.raises(ValueError, match=r"has no \(\?P<label>...\) group"):
         ImageCard(slug="x", metric="auc", names=r"([a-z]+)\.\d+")
+
+
+def test_the_saved_format_is_used_only_under_the_card_that_saved_it(sources, tmp_path, monkeypatch):
+    """Prediction reads the format the features step saved (no listing of the images), unless the card changed
+    since (run outside make, which rebuilds the features on a card's edit): then the files are read again."""
+    from pipelines.vision.card import task_for
+
+    raw = tmp_path / "comp" / "raw"
+    shutil.copytree(sources["binary"], raw)
+    saved = task_for(ImageCard(slug="x", metric="auc"), "x", None, raw)
+    auc = repr(saved.columns(["0", "1"]))  # P(1) in has_cactus
+    (raw.parent / "processed").mkdir()
+    (raw.parent / "processed" / "layout.json").write_text(json.dumps({"format": saved.format_fields()}))
+    listed = []
+    monkeypatch.setattr(card_module, "read_card", lambda *a: listed.append(a) or read_card(*a))
+    assert repr(task_for(ImageCard(slug="x", metric="auc"), "x", None, raw).columns(["0", "1"])) == auc
+    assert not listed  # the saved format
+    other = task_for(ImageCard(slug="x", metric="accuracy"), "x", None, raw)
+    assert repr(other.columns(["0", "1"])) != auc and listed  # a label under accuracy: read anew
