@@ -4,25 +4,21 @@ timed, into a fresh data folder; its whole output goes to OUT/<part>.log, the pr
 of each command to OUT/summary.txt (printed as it goes). A part that would not finish inside `--budget` seconds
 is skipped.
 
-The real data: SHARED_DATA=<folder> laid out as ../shared/data, i.e. `rossmann/rossmann-store-sales.zip` with the
-course's extra tables beside it, `images/cifar10.tar.gz`, `images/planet-sample.tar`, `images/dogs-vs-cats.tar`
-(a subset: the whole one is past what travels to a GPU machine). With SHARED_DATA set, a part whose file is not
-there is an error naming the path; without it, a part whose data is absent runs on the embedded sample (a dry
-run of the plumbing, as on a CPU).
+The real data: SHARED_DATA=<folder> laid out as ../shared/data (`--parts=list` names each part's file; an
+image tar past what travels to a GPU machine: a subset of it). With SHARED_DATA set, a part whose file is not
+there is an error naming it, before anything runs; without it, a part whose data is absent runs on the embedded
+sample (a dry run of the plumbing, as on a CPU).
 
-  rossmann-throughput  `make bench COMP=rossmann PARTS=throughput,gbdt`: the network's rows/s, eager and compiled,
-                       beside the same step captured in one CUDA graph (its ceiling) and its dense layers alone;
-                       LightGBM's CPU learner beside the wheel's GPU learners
-  cifar10              download, features, then train and predict under `make profile` (step wall vs epochs)
-  rossmann             download, features, then train under `make profile` (the network, LightGBM, the refit)
-                       and predict
-  dogs-vs-cats, planet download, features, train under `make profile`, predict
-  rossmann-backtest    `make backtest COMP=rossmann`
+Each competition's bench module declares its parts (`GPU_CHECK`: name -> GpuPart): a `chain` (download,
+features, then train and predict under `make profile`: each step's wall beside its epochs and imports), a `bench`
+(`make bench` with its PARTS: e.g. a network's rows/s beside the same step CUDA-graphed), or a `backtest`; they run
+in their `order`.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import shutil
 import signal
@@ -30,37 +26,52 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+from pipelines import registry
 from pipelines.paths import ROOT, SHARED
 
-PARTS = {  # part -> (competition, its real data under SHARED_DATA, the seconds it takes on an H200, roughly)
-    "rossmann-throughput": ("rossmann", "rossmann/rossmann-store-sales.zip", 150),
-    "cifar10": ("cifar10", "images/cifar10.tar.gz", 120),
-    "rossmann": ("rossmann", "rossmann/rossmann-store-sales.zip", 240),
-    "dogs-vs-cats": ("dogs-vs-cats", "images/dogs-vs-cats.tar", 120),
-    "planet": ("planet", "images/planet-sample.tar", 150),
-    "rossmann-backtest": ("rossmann", "rossmann/rossmann-store-sales.zip", 360),
-}
-DEFAULT = "rossmann-throughput,cifar10,rossmann"
+
+@dataclass(frozen=True)
+class GpuPart:
+    """One part of the check, declared by a competition's bench module (`GPU_CHECK`)."""
+
+    order: int  # parts run in this order; the budget skips the later ones
+    kind: str  # chain | bench | backtest
+    data: str  # its real data under SHARED_DATA (a file, laid out as ../shared/data)
+    seconds: int  # about how long it takes on an H200
+    bench_parts: str = ""  # kind bench: `make bench PARTS=...`
+    extra_beside: bool = False  # the download's extra tables sit beside the data file (EXTRA=its folder)
 
 
-def commands(part: str, comp: str, src: Path | None) -> list[list[str]]:
+def declared() -> dict[str, tuple[str, GpuPart]]:
+    """Every competition's parts, in their order: name -> (competition, part)."""
+    found = {}
+    for comp in registry.names():
+        try:
+            bench = importlib.import_module(f"{registry.module_name(comp)}.bench")
+        except ModuleNotFoundError:
+            continue
+        found |= {name: (comp, part) for name, part in getattr(bench, "GPU_CHECK", {}).items()}
+    return dict(sorted(found.items(), key=lambda item: item[1][1].order))
+
+
+def commands(comp: str, part: GpuPart, src: Path | None) -> list[list[str]]:
     """The make commands of a part (their DATA and SUBMISSIONS are added by the caller)."""
-    if part == "rossmann-throughput":
-        return [["bench", "COMP=rossmann", "PARTS=throughput,gbdt"]]
-    get = ["download", f"COMP={comp}", *source(comp, src)] if src else ["sample", f"COMP={comp}"]
-    if part == "rossmann-backtest":
-        return [get, ["backtest", "COMP=rossmann"]]
+    if part.kind == "bench":
+        return [["bench", f"COMP={comp}", f"PARTS={part.bench_parts}"]]
+    get = ["download", f"COMP={comp}", *source(part, src)] if src else ["sample", f"COMP={comp}"]
+    if part.kind == "backtest":
+        return [get, ["backtest", f"COMP={comp}"]]
     profiled = [["profile", f"COMP={comp}", f"STEP={step}"] for step in ("train", "predict")]  # fresh runs
     return [get, ["features", f"COMP={comp}"], *profiled]
 
 
-def source(comp: str, src: Path | None) -> list[str]:
+def source(part: GpuPart, src: Path | None) -> list[str]:
     if src is None:
         return []
-    extra = [f"EXTRA={src.parent}"] if comp == "rossmann" else []  # the course's extra tables beside the zip
-    return [f"SRC={src}", *extra]
+    return [f"SRC={src}", *([f"EXTRA={src.parent}"] if part.extra_beside else [])]
 
 
 def run(cmd: list[str], timeout: float) -> tuple[str, str]:
@@ -95,16 +106,23 @@ def figures(text: str) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipelines.gpu_check", description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path, help="folder for the logs, profiles and summary.txt")
-    parser.add_argument("--parts", default=DEFAULT, help=f"comma list of: {', '.join(PARTS)} (default {DEFAULT})")
+    parser.add_argument(
+        "--parts", help="comma list of the parts (default: every one, in order); --parts=list names them"
+    )
     parser.add_argument(
         "--budget", type=float, default=540, help="seconds in all; parts that would not fit are skipped"
     )
     args = parser.parse_args(argv)
-    parts = [p for p in args.parts.split(",") if p]
-    unknown = [p for p in parts if p not in PARTS]
+    known = declared()
+    if args.parts == "list":
+        for name, (comp, part) in known.items():
+            print(f"{name:<22} {comp:<14} {part.kind:<9} {part.data} (about {part.seconds} s)")
+        return 0
+    parts = [p for p in (args.parts or ",".join(known)).split(",") if p]
+    unknown = [p for p in parts if p not in known]
     if unknown:
-        raise SystemExit(f"--parts: {unknown} unknown; choose from {', '.join(PARTS)}")
-    missing = [PARTS[p][1] for p in parts if not (SHARED / PARTS[p][1]).is_file()]
+        raise SystemExit(f"--parts: {unknown} unknown; choose from {', '.join(known)}")
+    missing = [known[p][1].data for p in parts if not (SHARED / known[p][1].data).is_file()]
     if missing and os.environ.get("SHARED_DATA"):  # before any time is spent
         raise SystemExit(f"SHARED_DATA={SHARED}: no {', '.join(sorted(set(missing)))} there (../shared/data's layout)")
     args.out.mkdir(parents=True, exist_ok=True)
@@ -121,15 +139,15 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU (CPU: a dry run)"
     say(f"# gpu_check {time.strftime('%Y-%m-%d %H:%M')}: {device}, torch {torch.__version__}, parts {parts}")
     for part in parts:
-        comp, rel, expected = PARTS[part]
+        comp, declared_part = known[part]
         left = args.budget - (time.perf_counter() - t0)
-        if left < expected:
-            say(f"{part}: skipped ({left:.0f} s left of the budget, it takes about {expected} s)")
+        if left < declared_part.seconds:
+            say(f"{part}: skipped ({left:.0f} s left of the budget, it takes about {declared_part.seconds} s)")
             continue
-        src = SHARED / rel if (SHARED / rel).is_file() else None
+        src = SHARED / declared_part.data if (SHARED / declared_part.data).is_file() else None
         with tempfile.TemporaryDirectory(prefix=f"gpu-check-{part}-") as tmp:
             common = [f"DATA={tmp}/data", f"SUBMISSIONS={tmp}/subs"]
-            for cmd in commands(part, comp, src):
+            for cmd in commands(comp, declared_part, src):
                 left = args.budget - (time.perf_counter() - t0)
                 start = time.perf_counter()
                 text, status = run(["make", "--no-print-directory", *cmd, *common], left)

@@ -25,9 +25,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from pipelines.gpu_check import GpuPart
 from pipelines.paths import ROOT, SHARED
 
 TAR = SHARED / "images" / "cifar10.tar.gz"
+# python -m pipelines.gpu_check's parts for this competition: name -> GpuPart (pipelines/gpu_check.py)
+GPU_CHECK = {"cifar10": GpuPart(2, "chain", "images/cifar10.tar.gz", 120)}
 ADAM = "opt=adamw lr=2e-3 wd=0.05 bn_bias_lr_mult=1"  # Adam's steps are normalised: no 64x for the biases
 ABLATIONS = {
     "default (SGD, whitening + dirac init)": "",
@@ -140,6 +143,7 @@ CACHE_RSS = """
 import resource, sys
 from pathlib import Path
 from features.images import build_cache
+
 files = sorted(Path(sys.argv[1]).rglob("*.jpg"))[: int(sys.argv[2])]
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 build_cache(files, 32, Path(sys.argv[3]), progress=False)

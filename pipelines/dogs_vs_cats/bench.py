@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pipelines.gpu_check import GpuPart
 from pipelines.vision import bench
+
+# python -m pipelines.gpu_check's parts for this competition: name -> GpuPart (pipelines/gpu_check.py)
+GPU_CHECK = {"dogs-vs-cats": GpuPart(4, "chain", "images/dogs-vs-cats.tar", 120)}  # a subset travels
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -25,7 +25,15 @@ from dataclasses import replace
 from pathlib import Path
 
 from pipelines.bench import report, run_measured
+from pipelines.gpu_check import GpuPart
 from pipelines.paths import ROOT, SHARED
+
+# python -m pipelines.gpu_check's parts for this competition: name -> GpuPart (pipelines/gpu_check.py)
+GPU_CHECK = {
+    "rossmann-throughput": GpuPart(1, "bench", "rossmann/rossmann-store-sales.zip", 150, "throughput,gbdt", True),
+    "rossmann": GpuPart(3, "chain", "rossmann/rossmann-store-sales.zip", 240, extra_beside=True),
+    "rossmann-backtest": GpuPart(6, "backtest", "rossmann/rossmann-store-sales.zip", 360, extra_beside=True),
+}
 
 
 def download_command(data: Path, src: Path) -> list[str]:
