@@ -118,7 +118,7 @@ def make_learner(cfg: Cifar10Config, data: ImageData, cbs=(), split: str = "trai
     )
     if cfg.lookahead:
         learn.add_cb(Lookahead())
-    if isinstance(model, WhitenedNet) and cfg.whiten_bias_epochs < cfg.epochs:
+    if isinstance(model, WhitenedNet) and 0 < cfg.whiten_bias_epochs < cfg.epochs:
         learn.add_cb(FreezeAfter(model.whiten.bias, cfg.whiten_bias_epochs))
     dev = learn.device
     x, y = tensors(data, split)
