@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipelines import registry
+from pipelines import env, registry
 from pipelines.paths import ROOT, SHARED
 
 
@@ -138,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
 
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU (CPU: a dry run)"
     say(f"# gpu_check {time.strftime('%Y-%m-%d %H:%M')}: {device}, torch {torch.__version__}, parts {parts}")
+    missing = env.problems()  # a GPU machine's own python: what it lacks fails a part minutes in (bring wheels)
+    say("# packages: " + ("; ".join(missing) if missing else "every one pyproject.toml asks for, in range"))
     for part in parts:
         comp, declared_part = known[part]
         left = args.budget - (time.perf_counter() - t0)
