@@ -6,8 +6,8 @@ is skipped.
 
 The real data: SHARED_DATA=<folder> laid out as ../shared/data (`--parts=list` names each part's file; an
 image tar past what travels to a GPU machine: a subset of it). With SHARED_DATA set, a part whose file is not
-there is an error naming it, before anything runs; without it, a part whose data is absent runs on the embedded
-sample (a dry run of the plumbing, as on a CPU).
+there is named before anything runs: an error for a part --parts asks for, left out of the default (every part);
+without it, a part whose data is absent runs on the embedded sample (a dry run of the plumbing, as on a CPU).
 
 Each competition's bench module declares its parts (`GPU_CHECK`: name -> GpuPart): a `chain` (download,
 features, then train and predict under `make profile`: each step's wall beside its epochs and imports), a `bench`
@@ -18,6 +18,7 @@ in their `order`.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import shutil
@@ -44,14 +45,21 @@ class GpuPart:
     bench_parts: str = ""  # kind bench: `make bench PARTS=...`
     extra_beside: bool = False  # the download's extra tables sit beside the data file (EXTRA=its folder)
 
+    def __post_init__(self):
+        if self.kind not in ("chain", "bench", "backtest"):
+            raise ValueError(f"GpuPart kind={self.kind!r}: expected chain, bench or backtest")
+
 
 def declared() -> dict[str, tuple[str, GpuPart]]:
     """Every competition's parts, in their order: name -> (competition, part)."""
     found = {}
     for comp in registry.names():
+        name = f"{registry.module_name(comp)}.bench"
         try:
-            bench = importlib.import_module(f"{registry.module_name(comp)}.bench")
-        except ModuleNotFoundError:
+            bench = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name != name:  # the module is there and one of its imports is missing: said
+                raise
             continue
         found |= {name: (comp, part) for name, part in getattr(bench, "GPU_CHECK", {}).items()}
     return dict(sorted(found.items(), key=lambda item: item[1][1].order))
@@ -77,14 +85,17 @@ def source(part: GpuPart, src: Path | None) -> list[str]:
 def run(cmd: list[str], timeout: float) -> tuple[str, str]:
     """(output, status) of one command; at the timeout its whole process group is killed (make and the step it
     started, which would otherwise keep the GPU busy)."""
-    with tempfile.TemporaryFile("w+") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    with tempfile.TemporaryFile("w+", errors="replace") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             status = "ok" if proc.wait(timeout=max(timeout, 1)) == 0 else f"exit {proc.returncode}"
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
             status = "cut at the budget"
+        finally:  # also when this script is stopped (Ctrl-C, SIGTERM): no step left running on the GPU
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
         out.seek(0)
         return out.read(), status
 
@@ -98,7 +109,10 @@ def figures(text: str) -> list[str]:
     keep += [
         line
         for line in lines
-        if "rows/s" in line or "full network" in line or line.startswith(("epoch ", "validation", "backtest"))
+        if "rows/s" in line
+        or "full network" in line
+        or "device_type=" in line
+        or line.startswith(("epoch ", "refit epoch ", "validation", "backtest"))
     ]
     return keep
 
@@ -122,48 +136,57 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [p for p in parts if p not in known]
     if unknown:
         raise SystemExit(f"--parts: {unknown} unknown; choose from {', '.join(known)}")
-    missing = [known[p][1].data for p in parts if not (SHARED / known[p][1].data).is_file()]
-    if missing and os.environ.get("SHARED_DATA"):  # before any time is spent
-        raise SystemExit(f"SHARED_DATA={SHARED}: no {', '.join(sorted(set(missing)))} there (../shared/data's layout)")
+    absent = [p for p in parts if not (SHARED / known[p][1].data).is_file()]
+    if absent and os.environ.get("SHARED_DATA"):  # before any time is spent
+        where = ", ".join(sorted({known[p][1].data for p in absent}))
+        if args.parts:
+            raise SystemExit(f"SHARED_DATA={SHARED}: no {where} there (../shared/data's layout; --parts=list)")
+        print(f"SHARED_DATA={SHARED} holds no {where}: {', '.join(absent)} left out")
+        parts = [p for p in parts if p not in absent]
     args.out.mkdir(parents=True, exist_ok=True)
-    summary = args.out / "summary.txt"
-    t0 = time.perf_counter()
+    # a SIGTERM unwinds through run(), which ends its command's process group
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        summary = args.out / "summary.txt"
+        t0 = time.perf_counter()
 
-    def say(line: str) -> None:
-        print(line, flush=True)
-        with summary.open("a") as f:
-            f.write(line + "\n")
+        def say(line: str) -> None:
+            print(line, flush=True)
+            with summary.open("a") as f:
+                f.write(line + "\n")
 
-    import torch
+        missing = env.problems(env.requirements("images"))  # a GPU machine's own python: what it lacks fails a part
+        say("# packages: " + ("; ".join(missing) if missing else "every one pyproject.toml asks for, in range"))
+        import torch
 
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU (CPU: a dry run)"
-    say(f"# gpu_check {time.strftime('%Y-%m-%d %H:%M')}: {device}, torch {torch.__version__}, parts {parts}")
-    missing = env.problems()  # a GPU machine's own python: what it lacks fails a part minutes in (bring wheels)
-    say("# packages: " + ("; ".join(missing) if missing else "every one pyproject.toml asks for, in range"))
-    for part in parts:
-        comp, declared_part = known[part]
-        left = args.budget - (time.perf_counter() - t0)
-        if left < declared_part.seconds:
-            say(f"{part}: skipped ({left:.0f} s left of the budget, it takes about {declared_part.seconds} s)")
-            continue
-        src = SHARED / declared_part.data if (SHARED / declared_part.data).is_file() else None
-        with tempfile.TemporaryDirectory(prefix=f"gpu-check-{part}-") as tmp:
-            common = [f"DATA={tmp}/data", f"SUBMISSIONS={tmp}/subs"]
-            for cmd in commands(comp, declared_part, src):
-                left = args.budget - (time.perf_counter() - t0)
-                start = time.perf_counter()
-                text, status = run(["make", "--no-print-directory", *cmd, *common], left)
-                with (args.out / f"{part}.log").open("a") as log:
-                    log.write(f"$ make {' '.join(cmd)}\n{text}\n")
-                data = "real data" if src else "sample"
-                say(f"{part}: make {' '.join(cmd)} ({data}): {time.perf_counter() - start:.1f} s, {status}")
-                for line in figures(text):
-                    say(f"    {line}")
-                for prof in Path(tmp).glob("data/*/runs/*/profile-*.prof"):
-                    shutil.copy(prof, args.out / f"{part}-{prof.name}")
-                if status != "ok":
-                    break
-    say(f"# done in {time.perf_counter() - t0:.0f} s")
+        device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU (CPU: a dry run)"
+        say(f"# gpu_check {time.strftime('%Y-%m-%d %H:%M')}: {device}, torch {torch.__version__}, parts {parts}")
+        for part in parts:
+            comp, declared_part = known[part]
+            left = args.budget - (time.perf_counter() - t0)
+            if left < declared_part.seconds:
+                say(f"{part}: skipped ({left:.0f} s left of the budget, it takes about {declared_part.seconds} s)")
+                continue
+            src = SHARED / declared_part.data if (SHARED / declared_part.data).is_file() else None
+            with tempfile.TemporaryDirectory(prefix=f"gpu-check-{part}-") as tmp:
+                common = [f"DATA={tmp}/data", f"SUBMISSIONS={tmp}/subs"]
+                for cmd in commands(comp, declared_part, src):
+                    left = args.budget - (time.perf_counter() - t0)
+                    start = time.perf_counter()
+                    text, status = run(["make", "--no-print-directory", *cmd, *common], left)
+                    with (args.out / f"{part}.log").open("a") as log:
+                        log.write(f"$ make {' '.join(cmd)}\n{text}\n")
+                    data = "real data" if src else "sample"
+                    say(f"{part}: make {' '.join(cmd)} ({data}): {time.perf_counter() - start:.1f} s, {status}")
+                    for line in figures(text):
+                        say(f"    {line}")
+                    for prof in Path(tmp).glob("data/*/runs/*/profile-*.prof"):
+                        shutil.copy(prof, args.out / f"{part}-{prof.name}")
+                    if status != "ok":
+                        break
+        say(f"# done in {time.perf_counter() - t0:.0f} s")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0
 
 

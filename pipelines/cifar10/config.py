@@ -51,7 +51,7 @@ class Cifar10Config:
     flip: Literal["alternate", "random", "none"] = "alternate"
     lookahead: bool = True  # weights pulled to their running average every 5 steps from epoch 3 (airbench)
     # whitened: the whitening stem's bias trains this many epochs, then stays (airbench: 3); 0 = trains throughout
-    # (3 measured 0.003 lower on validation with TTA, 3 seeds: pipelines/cifar10/README.md)
+    # (3 measured 0.004 lower on validation with TTA, 3 seeds: pipelines/cifar10/README.md)
     whiten_bias_epochs: int = setting(0, ge=0)
     telemetry: bool = True  # activation mean/std/near-zero per layer over training -> activations.png
     tta: bool = True  # flip + 1-pixel translations, averaged

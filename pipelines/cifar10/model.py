@@ -206,7 +206,8 @@ def train(paths: Paths, cfg: Cifar10Config, run: str) -> dict | None:
             f"{learn.device} {learn.precision}, {cfg.epochs} epochs {cfg.opt} {cfg.schedule}"
             + (f", {world} processes data-parallel" if world > 1 else "")
         )
-    # complete=True: after an interrupted refit, the validated model's finished checkpoint is not trained again
+    # complete=True: a finished checkpoint (evaluation or the refit interrupted) is not trained again; to train
+    # afresh, a new RUN (or delete checkpoint.pt)
     fit_resumable(
         learn,
         rd.checkpoint,
@@ -215,7 +216,7 @@ def train(paths: Paths, cfg: Cifar10Config, run: str) -> dict | None:
         lambda start_epoch: fit(learn, cfg, start_epoch),
         start,
         write=main,
-        complete=cfg.refit,
+        complete=True,
     )
     seconds = time.perf_counter() - t0
     try:
@@ -238,7 +239,7 @@ def refit(cfg: Cifar10Config, data: ImageData, rd: RunDir, identity: dict, world
     fit_resumable(
         learn,
         rd.path / "refit.pt",
-        {**identity, "refit": True},
+        {**identity, "phase": "refit"},
         cfg.epochs,
         lambda start_epoch: fit(learn, cfg, start_epoch),
         label="refit",

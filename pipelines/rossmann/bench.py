@@ -193,20 +193,25 @@ def _throughput(learn, cfg, repeats: int) -> None:
         opt.step()
 
     variants = {"eager": step_with(eager), "compiled": step_with(compiled), "dense": dense_step}
-    if learn.device.type == "cuda":
-        variants["graphed"] = lambda i: graphed_step(learn, batches)  # captured at its first call
-    rates: dict[str, list[float]] = {name: [] for name in variants}
     failed: dict[str, str] = {}
+
+    def why(e: Exception) -> str:
+        return f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+
+    if learn.device.type == "cuda":
+        try:  # the eager model's step, captured before any compiled step has run
+            variants["graphed"] = graphed_step(learn, batches)
+        except Exception as e:  # an op that cannot be captured: said, the others measured
+            failed["graphed"] = why(e)
+    rates: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(repeats):  # interleaved, so all see the same machine load
         for name, step in variants.items():
             if name in failed:
                 continue
             try:
-                if name == "graphed" and not rates[name]:
-                    variants[name] = step = step(0)
                 rates[name].append(rows_per_s(step, 512, device=learn.device))
-            except Exception as e:  # a step that cannot compile or be captured here: said, the others measured
-                failed[name] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            except Exception as e:  # a step that cannot compile here: said, the others measured
+                failed[name] = why(e)
     learn.model = eager
     rate = {name: statistics.median(r) for name, r in rates.items() if r}
     f = rate.get("eager", float("nan"))
@@ -216,7 +221,8 @@ def _throughput(learn, cfg, repeats: int) -> None:
             return f"   {label} failed ({failed[name]})"
         return f"   {label} {rate[name]:9,.0f} (eager at {f / rate[name]:.0%})" if name in rate else ""
 
-    line = f"  {str(learn.precision):<9} full network {f:9,.0f}" + show("compiled", "torch.compile'd")
+    line = f"  {str(learn.precision):<9} full network " + (f"{f:9,.0f}" if "eager" in rate else show("eager", ""))
+    line += show("compiled", "torch.compile'd")
     line += show("graphed", "CUDA-graphed") + show("dense", f"dense layers alone ({n_in}->...->1)")
     print(line, flush=True)
 
