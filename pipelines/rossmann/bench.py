@@ -136,13 +136,12 @@ def graphed_step(learn, batches: list) -> Callable[[int], None]:
     return replay
 
 
-def bench_rossmann_throughput(data: Path, repeats: int) -> None:
-    """Training rows/s of the full network (eager, compiled) vs its dense layers alone, fp32 and bf16, same run."""
-    import torch
-
+def first_fit(data: Path):
+    """The processed Rossmann features as the card's first fit sees them: (config, schema, metric, procs, the train
+    frame, the targets, the rows it fits)."""
     from pipelines import registry
     from pipelines.paths import Paths
-    from pipelines.tabular import net, steps
+    from pipelines.tabular import steps
 
     comp, paths = registry.load("rossmann"), Paths.for_comp("rossmann", data)
     cfg = comp.Config()
@@ -150,7 +149,16 @@ def bench_rossmann_throughput(data: Path, repeats: int) -> None:
     frame = steps.read_feather(paths.processed / "train.feather")
     metric = steps.get_metric(comp.CARD.metric)
     y, ok = steps.targets(metric, schema, frame)
-    rows = steps.first_fit_rows(frame[steps.FOLD].to_numpy(), validation, ok)
+    return cfg, schema, metric, proc, frame, y, steps.first_fit_rows(frame[steps.FOLD].to_numpy(), validation, ok)
+
+
+def bench_rossmann_throughput(data: Path, repeats: int) -> None:
+    """Training rows/s of the full network (eager, compiled) vs its dense layers alone, fp32 and bf16, same run."""
+    import torch
+
+    from pipelines.tabular import net
+
+    cfg, schema, metric, proc, frame, y, rows = first_fit(data)
     print(
         f"rossmann training throughput (rows/s, batch {cfg.net_bs}, {torch.get_num_threads()} threads), median of {repeats}:"
     )
@@ -237,17 +245,9 @@ def bench_gbdt_device(data: Path, rounds: int = 100) -> None:
     import numpy as np
 
     from models import gbdt
-    from pipelines import registry
-    from pipelines.paths import Paths
     from pipelines.tabular import steps
 
-    comp, paths = registry.load("rossmann"), Paths.for_comp("rossmann", data)
-    cfg = comp.Config()
-    schema, validation, proc = steps.load(paths, cfg)
-    frame = steps.read_feather(paths.processed / "train.feather")
-    metric = steps.get_metric(comp.CARD.metric)
-    y, ok = steps.targets(metric, schema, frame)
-    rows = steps.first_fit_rows(frame[steps.FOLD].to_numpy(), validation, ok)
+    cfg, schema, metric, proc, frame, y, rows = first_fit(data)
     names = [*proc.all_cat_names, *proc.cont_names]
     x = frame[names].to_numpy(np.float32)[rows]
     params = gbdt.GBDTParams.from_config(cfg, seed=cfg.seed, **steps.objective(metric, schema))
