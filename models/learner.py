@@ -479,6 +479,7 @@ class Learner(Predictor):
             "callbacks": {type(cb).__name__: cb.state_dict() for cb in self.cbs if hasattr(cb, "state_dict")},
             "rng": torch.get_rng_state(),  # dropout masks continue as if never interrupted
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "mps_rng": torch.mps.get_rng_state() if self.device.type == "mps" else None,  # the augmentation's draws
             "extra": extra or {},
         }
         with atomic_path(path) as tmp:
@@ -504,6 +505,8 @@ class Learner(Predictor):
             torch.set_rng_state(state["rng"].cpu())
         if state.get("cuda_rng") and torch.cuda.is_available():
             torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
+        if state.get("mps_rng") is not None and self.device.type == "mps":
+            torch.mps.set_rng_state(state["mps_rng"].cpu())
         return state
 
 
