@@ -34,7 +34,7 @@ class Card:
     slug: str  # kaggle.com/c/<slug>
     metric: str  # how Kaggle scores it: a name of models.metrics.METRICS (rmse, rmsle, smape, auc, logloss, ...)
     id: str | None = None  # the id column (default: sample_submission.csv's first column)
-    target: tuple[str, ...] = ()  # the train column to learn (default: sample_submission.csv's value column)
+    target: tuple[str, ...] = ()  # the train column(s) to learn, one per value column (default: the sample's)
     task: str | None = None  # regression | binary | multiclass | multilabel (default: from metric and target)
     date: str | None = None  # the date column (default: the one column that parses as dates)
     series: tuple[str, ...] = ()  # series keys, e.g. ("store", "item"): categories, and with no date k-fold's unit

@@ -92,15 +92,17 @@ def carry(src: Path, dst: Path, date: str | None, fmt: str | None, train_end, cu
 
 
 def score(card: Card, submission: pd.DataFrame, hidden: pd.DataFrame) -> float:
-    """The card's metric of a submission against the cut's answers (merged on the id)."""
+    """The card's metric of a submission against the cut's answers (merged on the id); over several target columns,
+    the mean of each column's."""
     metric = get_metric(card.metric)
     id_col, value_cols = submission.columns[0], list(submission.columns[1:])
     merged = hidden.merge(submission, on=id_col, how="inner", suffixes=("_true", ""))
     if len(merged) != len(hidden):
         raise ValueError(f"the submission covers {len(merged):,} of the {len(hidden):,} hidden rows")
     if all(c in hidden.columns for c in value_cols):  # the answer columns are the submission's
-        col = value_cols[0]
-        return metric.score(merged[f"{col}_true"].to_numpy(), merged[col].to_numpy())
+        # several (Tabular Playground Jul 2021's three): the mean over the columns, as Kaggle's column-wise metrics
+        each = [metric.score(merged[f"{c}_true"].to_numpy(), merged[c].to_numpy()) for c in value_cols]
+        return float(np.mean(each))
     label = next(c for c in hidden.columns if c != id_col)  # one column per class: the answer is the label
     index = {str(c): i for i, c in enumerate(value_cols)}
     return metric.score(label_text(merged[label]).map(index).to_numpy(), merged[value_cols].to_numpy(np.float64))

@@ -49,6 +49,8 @@ AUTOGLUON_METRIC = {
 
 def peer_args(metric: Metric, schema: Schema) -> list[str]:
     """The peer's command-line arguments for the card's task and metric."""
+    if schema.several:
+        raise SystemExit(f"the AutoGluon peer fits one target column: this card has {len(schema.targets)}")
     if schema.task not in ("regression", "binary", "multiclass"):
         raise SystemExit(f"the AutoGluon peer fits regression, binary and multi-class tables: not {schema.task}")
     name = AUTOGLUON_METRIC[metric.name]

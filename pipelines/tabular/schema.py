@@ -9,7 +9,7 @@ guess is seen before any training.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -62,8 +62,18 @@ class Schema:
 
     @property
     def target_column(self) -> str:
-        """The train column the model learns: the label column, or the one target."""
+        """The train column the model learns: the label column, or the (first) target."""
         return self.label or self.targets[0]
+
+    @property
+    def several(self) -> bool:
+        """Several target columns, each a value column of the submission (Tabular Playground Jul 2021's three
+        gases): one set of models each, scored as Kaggle's column-wise metrics are, the mean over the columns."""
+        return self.label is None and len(self.targets) > 1
+
+    def of(self, target: str) -> Schema:
+        """This schema for one of its targets."""
+        return replace(self, targets=[target])
 
 
 def date_format(values: pd.Series) -> str | None:
@@ -213,16 +223,16 @@ def infer(
     by_case = {c.lower(): c for c in train.columns}
     if not card.target and not set(targets) & set(train.columns) and all(c.lower() in by_case for c in targets):
         targets = [by_case[c.lower()] for c in targets]  # Digit Recognizer's sample says Label, its train label
-    if len(card.target) > 1:
+    if len(value_cols) > 1 and len(targets) != len(value_cols) and all(c.lower() in by_case for c in value_cols):
         raise SchemaError(
-            f"card: target={card.target}: several targets (one model each) are not handled by the tabular kind yet; "
-            f"name one"
+            f"card: target={card.target}: {files['sample']} has {len(value_cols)} value columns {value_cols[:5]}, "
+            f"each a column of {files['train']}: one model each learns them; leave target= out, or name one train "
+            f"column for each, in the sample's order"
         )
-    if len(value_cols) > 1 and all(c.lower() in by_case for c in value_cols):
+    if len(targets) > 1 and len(targets) != len(value_cols):
         raise SchemaError(
-            f"{files['sample']}: {len(value_cols)} value columns {value_cols[:5]}, each a column of {files['train']}: "
-            f"several targets (one model each) are not handled by the tabular kind yet; its submission has one "
-            f"value column, or one probability column per class of a label column"
+            f"card: target={card.target}: {len(targets)} targets for the {len(value_cols)} value columns of "
+            f"{files['sample']} {value_cols[:5]}; name one train column for each, in the sample's order"
         )
     label = None
     if not card.target and not all(c in train.columns for c in targets):
@@ -247,6 +257,13 @@ def infer(
             raise SchemaError(f"{files['train']}: no target column {c!r} (set target= in the card)")
     learned = label or targets[0]
     task = card.task or ("multiclass" if label else infer_task(card.metric, train[learned]))
+    if not label and len(targets) > 1:  # one model each (Tabular Playground Jul 2021's three): one task for all
+        tasks = {c: card.task or infer_task(card.metric, train[c]) for c in targets}
+        if len(set(tasks.values())) > 1:
+            raise SchemaError(
+                f"{files['train']}: the targets {targets} read as {tasks}: one task for all of them is handled; "
+                f"set task= in the card"
+            )
     metric = get_metric(card.metric)
     if label and task == "multiclass" and len(value_cols) == 2 and "binary" in metric.tasks:
         task = "binary"  # id,no,yes: a binary target with one column per class
@@ -263,6 +280,12 @@ def infer(
         classes = [str(c)[len(label) + 1 :] for c in value_cols] if named else list(value_cols)
     elif task in ("binary", "multiclass"):
         classes = sort_classes(label_text(train[learned]).dropna().unique().tolist())
+        for c in targets[1:]:
+            if (other := sort_classes(label_text(train[c]).dropna().unique().tolist())) != classes:
+                raise SchemaError(
+                    f"{files['train']}: the targets {learned!r} and {c!r} hold other classes ({classes[:5]} and "
+                    f"{other[:5]}): several targets with the same classes are handled"
+                )
     elif task == "multilabel":
         classes = sorted({t for tags in train[learned].dropna().astype(str) for t in tags.split()})
 

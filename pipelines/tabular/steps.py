@@ -325,7 +325,8 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
     files = {role: card.file(role) for role in FILES}
     schema = infer(card, train, test, sample, files)
     print(describe(schema, card.metric))
-    train = train[train[schema.target_column].notna()].reset_index(drop=True)
+    labels = [schema.label] if schema.label else schema.targets
+    train = train[train[labels].notna().all(axis=1)].reset_index(drop=True)
     cats, conts = list(schema.categories), list(schema.numbers)
     for c in conts:  # numbers read as text (a blank among them): what is not a number is missing
         if not pd.api.types.is_numeric_dtype(train[c]) or not pd.api.types.is_numeric_dtype(test[c]):
@@ -363,7 +364,6 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
         cats, conts = [n for n in cats if n != c], [n for n in conts if n != c]
     proc = TabularProcessor(cats, conts).fit(fit_rows)
     keep = [schema.id] if schema.id in train.columns else []
-    labels = [schema.label] if schema.label else schema.targets
     columns = proc.all_cat_names + proc.cont_names
     # one concat, not a column at a time: a feature function's hundred columns leave the frame in many blocks
     out_train = pd.concat(
@@ -668,16 +668,67 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
     done = rd.reuse_or_start(identity, "run")
     if done is not None:
         return done
-    (rd.path / "importance.csv").unlink(missing_ok=True)  # an earlier run's, whose members may have differed
     frame, test = (read_feather(paths.processed / f"{name}.feather") for name in ("train", "test"))
     t0 = time.perf_counter()
-    y, ok = targets(metric, schema, frame)
     folds = frame[FOLD].to_numpy()
     if validation["kind"] == "time" and not ((folds == -1).any() and (folds == 1).any() and (folds == 0).any()):
         raise ValueError(
             f"{paths.processed}: the time validation's windows are not all there (built by older code?); "
             f"rebuild it: make features COMP={paths.comp}"
         )
+    if not schema.several:
+        result = train_target(schema, metric, frame, test, validation, proc, cfg, rd)
+    else:  # one set of models a target, each in its own folder (resumed or reused on its own)
+        results = {}
+        for target in schema.targets:
+            sub = target_dir(rd, target)
+            print(f"target {target}:")
+            results[target] = sub.reuse_or_start({**identity, "target": target}, f"target {target}")
+            if results[target] is None:
+                results[target] = train_target(schema.of(target), metric, frame, test, validation, proc, cfg, sub)
+                sub.finish(results[target])
+        result = mean_over_targets(metric, results)
+    result["total_seconds"] = round(time.perf_counter() - t0, 1)
+    rd.finish(result, to_dict(cfg))
+    return result
+
+
+def target_dir(rd: RunDir, target: str) -> RunDir:
+    """runs/RUN/targets/<target>/: the models, predictions and result of one of several targets."""
+    return RunDir(rd.path / "targets" / re.sub(r"[^A-Za-z0-9._-]+", "_", target))
+
+
+def mean_over_targets(metric: Metric, results: dict[str, dict]) -> dict:
+    """The run's result where each of several targets has its own: the headline the mean of theirs (Kaggle's
+    column-wise metrics: Tabular Playground Jul 2021's mean RMSLE over its three columns), each target's beside it."""
+    key = f"oof_{metric.name}"
+    score = float(np.mean([r[key] for r in results.values()]))
+    first = next(iter(results.values()))
+    names = [n for n in first["members"] if all(n in r["members"] for r in results.values())]
+    print(
+        f"{metric.name} {score:.5f}: the mean over the {len(results)} targets "
+        f"({', '.join(f'{t} {r[key]:.5f}' for t, r in results.items())})"
+    )
+    return {
+        key: round(score, 6),
+        "metric": metric.name,
+        "validation": first["validation"],
+        "targets": {t: {k: r[k] for k in (key, "members", "weights", "rounds")} for t, r in results.items()},
+        "members": {n: round(float(np.mean([r["members"][n] for r in results.values()])), 6) for n in names},
+        "scored_rows": first["scored_rows"],
+        "scored_on": first["scored_on"],
+        "refit": first["refit"],
+        "adjusted": first["adjusted"],
+    }
+
+
+def train_target(schema: Schema, metric: Metric, frame, test, validation: dict, proc, cfg: TabularConfig, rd: RunDir):
+    """The members and their blend for the schema's (one) target, their test predictions written into `rd`;
+    returns the result (not yet written)."""
+    t0 = time.perf_counter()
+    (rd.path / "importance.csv").unlink(missing_ok=True)  # an earlier run's, whose members may have differed
+    y, ok = targets(metric, schema, frame)
+    folds = frame[FOLD].to_numpy()
     oof, test_raw, rounds, seconds, tables = {}, {}, {}, {}, {}
     if "net" in cfg.members:  # first: LightGBM may read its embeddings
         t1 = time.perf_counter()
@@ -758,7 +809,6 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
         + "".join(f"; LightGBM rounds ({which}) {r}" for which, r in rounds.items())
         + ")"
     )
-    rd.finish(result, to_dict(cfg))
     return result
 
 
@@ -766,6 +816,9 @@ def column_rules(metric: Metric, schema: Schema, sample: pd.DataFrame) -> dict:
     """What each of the sample's value columns must hold (pipelines.submit's rules): a number (>= 0 where the metric
     scores a log of it: rmsle, rmspe), a probability, one of the classes; none for map@k's ranked lists."""
     value = [c for c in sample.columns if c != schema.id]  # the sample's names, whatever the card calls the target
+    if schema.several:  # each target's, in the sample's order
+        pairs = zip(schema.targets, value, strict=True)
+        return {c: column_rules(metric, schema.of(t), sample[[schema.id, c]])[c] for t, c in pairs}
     if schema.label:  # one column per class
         return {c: submitlib.probability() for c in value}
     if schema.task == "regression":
@@ -805,7 +858,6 @@ def predict(card: Card, paths: Paths, cfg: TabularConfig, run: str):
     result = rd.read_json("result.json")
     adjusted = result.get("adjusted", False)  # the card's adjust= offsets, added to the test predictions
     test = read_feather(paths.processed / "test.feather", columns=[schema.id, ADJUST] if adjusted else [schema.id])
-    raw = np.load(rd.path / "test_raw.npy")
     order = pd.Series(np.arange(len(test)), index=test[schema.id].astype(str))
     missing = ~sample[schema.id].astype(str).isin(order.index)
     if missing.any():
@@ -813,12 +865,29 @@ def predict(card: Card, paths: Paths, cfg: TabularConfig, run: str):
         raise ValueError(f"{card.file('sample')}: {int(missing.sum())} ids not in {card.file('test')} (e.g. {first})")
     rows = order.loc[sample[schema.id].astype(str)].to_numpy()
     offset = test[ADJUST].to_numpy()[rows] if adjusted else 0.0  # regression only: one number a row
-    sub, rules = submission_frame(metric, schema, sample, raw[rows] + offset, result)
-    for name in result.get("weights", {}) if len(result.get("weights", {})) > 1 else ():  # each member alone
-        chosen = result.get("member_choices", {}).get(name, {})
-        member = np.load(rd.path / f"test_raw_{name}.npy")[rows] + offset
-        alone, _ = submission_frame(metric, schema, sample, member, chosen)
-        write_csv(alone, rd.path / "member_submissions" / f"{name}.csv")
+    value = [c for c in sample.columns if c != schema.id]
+    each = [(schema, rd, sample)] if not schema.several else [
+        (schema.of(t), target_dir(rd, t), sample[[schema.id, c]]) for t, c in zip(schema.targets, value, strict=True)
+    ]  # fmt: skip
+    frames, rules, members = [], {}, {}
+    for schema_t, rd_t, sample_t in each:  # the target's blend, and each member alone where it has several
+        chosen = rd_t.read_json("result.json") if rd_t is not rd else result
+        raw = np.load(rd_t.path / "test_raw.npy")[rows] + offset
+        sub_t, rules_t = submission_frame(metric, schema_t, sample_t, raw, chosen)
+        frames.append(sub_t.drop(columns=schema.id))
+        rules.update(rules_t)
+        for name in chosen.get("weights", {}) if len(chosen.get("weights", {})) > 1 else ():
+            member = np.load(rd_t.path / f"test_raw_{name}.npy")[rows] + offset
+            alone, _ = submission_frame(
+                metric, schema_t, sample_t, member, chosen.get("member_choices", {}).get(name, {})
+            )
+            members.setdefault(name, []).append(alone.drop(columns=schema.id))
+    sub = pd.concat([sample[[schema.id]], *frames], axis=1)
+    for name, columns in members.items():  # a member in every target's blend: its own whole submission
+        if len(columns) == len(each):
+            write_csv(
+                pd.concat([sample[[schema.id]], *columns], axis=1), rd.path / "member_submissions" / f"{name}.csv"
+            )
     path = submitlib.write_submission(sub, sample, schema.id, paths.submissions / f"{run}.csv", columns=rules)
     print(
         f"submission: {path} ({len(sub):,} rows; {metric.name} {result[f'oof_{metric.name}']} on {result['scored_on']})"
@@ -849,6 +918,8 @@ def lr_find(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
     schema, validation, proc = load(paths, cfg)
     metric = get_metric(card.metric)
     frame = read_feather(paths.processed / "train.feather")
+    if schema.several:
+        print(f"lr finder on the first of the {len(schema.targets)} targets, {schema.targets[0]!r}")
     y, ok = targets(metric, schema, frame)
     rows = first_fit_rows(frame[FOLD].to_numpy(), validation, ok)
     n_classes = len(schema.classes) if schema.task == "multiclass" else 1

@@ -441,16 +441,79 @@ def test_an_id_the_sample_joins_from_columns_is_built_and_so_is_its_backtest_cut
     assert "Id" not in pd.read_csv(tmp_path / "cut" / "train.csv", nrows=0).columns
 
 
-def test_several_target_columns_are_refused_plainly():
-    """A sample with several value columns of train (Tabular Playground Jul 2021's three targets): one model
-    each is not handled, said, also where target= names one of them (its predictions would go under the first)."""
+def test_several_target_columns_are_read_and_a_card_that_names_fewer_is_refused():
+    """A sample with several value columns of train (Tabular Playground Jul 2021's three targets): each is a target;
+    a card naming one of them (its predictions would go under the first) or more targets than the sample has
+    columns is refused, and so are targets of different tasks or classes."""
     train = pd.DataFrame({"id": range(6), "f": range(6), "a": range(6), "b": range(6)})
     sample = pd.DataFrame({"id": range(3), "a": 0.0, "b": 0.0})
-    for card in (Card(slug="x", metric="rmse"), Card(slug="x", metric="rmse", target="b")):
-        with pytest.raises(SchemaError, match=r"2 value columns \['a', 'b'\].*several targets .* not handled"):
-            infer(card, train, train[["id", "f"]], sample, FILES)
-    with pytest.raises(SchemaError, match=r"card: target=\('a', 'b'\): several targets .* name one"):
+    schema = infer(Card(slug="x", metric="rmse"), train, train[["id", "f"]], sample, FILES)
+    assert schema.targets == ["a", "b"] and schema.several and schema.of("b").targets == ["b"]
+    assert not schema.of("b").several and "a" not in schema.numbers and "b" not in schema.dropped
+    with pytest.raises(SchemaError, match=r"target=\('b',\): sample_submission.csv has 2 value columns .*leave target"):
+        infer(Card(slug="x", metric="rmse", target="b"), train, train[["id", "f"]], sample, FILES)
+    with pytest.raises(SchemaError, match=r"target=\('a', 'b'\): 2 targets for the 1 value columns"):
         infer(Card(slug="x", metric="rmse", target=("a", "b")), train, train[["id", "f"]], sample[["id", "a"]], FILES)
+    binary = train.assign(a=[0, 1] * 3, b=["n", "y"] * 3)
+    with pytest.raises(SchemaError, match=r"targets 'a' and 'b' hold other classes"):
+        infer(Card(slug="x", metric="auc"), binary, train[["id", "f"]], sample, FILES)
+
+
+def several(n: int = 900, seed: int = 0):
+    """Tabular Playground Jul 2021's shape: three positive targets (RMSLE), each a function of other features."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n + 300, 3))
+    frame = pd.DataFrame({"id": np.arange(n + 300), "x0": x[:, 0], "x1": x[:, 1], "x2": x[:, 2]})
+    gases = {"target_a": np.exp(x[:, 0]), "target_b": 2 + x[:, 1] ** 2, "target_c": np.exp(0.5 * x[:, 2] - x[:, 0])}
+    train = frame.iloc[:n].assign(**{k: v[:n] * rng.lognormal(0, 0.05, n) for k, v in gases.items()})
+    test = frame.iloc[n:]
+    return train, test, test[["id"]].assign(target_a=1.0, target_b=1.0, target_c=1.0)
+
+
+@pytest.mark.slow
+def test_several_targets_train_one_set_of_models_each_and_submit_every_column(tmp_path, monkeypatch, capsys):
+    """Each target its own LightGBM and network (runs/RUN/targets/<target>/), the headline the mean of the targets'
+    out-of-fold RMSLE (Kaggle's column-wise metric), every column of the sample written; an interrupted run
+    reuses the targets it finished; the backtest scores the mean over the columns too."""
+    from pipelines.tabular.backtest import score
+
+    train, test, sample = several()
+    src = tmp_path / "src"
+    src.mkdir()
+    for name, frame in (("train", train), ("test", test), ("sample_submission", sample)):
+        frame.to_csv(src / f"{name}.csv", index=False)
+    pkg = tmp_path / "ext" / "gases"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text('from pipelines.tabular import Card\n\nCARD = Card(slug="g", metric="rmsle")\n')
+    own_competitions(tmp_path, monkeypatch)
+    out = run_chain("gases", src, tmp_path, capsys, rounds=150)
+    run_dir = tmp_path / "data" / "gases" / "runs" / "default"
+    result = json.loads((run_dir / "result.json").read_text())
+    each = {t: json.loads((run_dir / "targets" / t / "result.json").read_text()) for t in sample.columns[1:]}
+    assert list(result["targets"]) == ["target_a", "target_b", "target_c"]
+    assert result["oof_rmsle"] == pytest.approx(np.mean([r["oof_rmsle"] for r in each.values()]), abs=1e-6)
+    assert all(r["oof_rmsle"] < 0.3 for r in each.values()), {t: r["oof_rmsle"] for t, r in each.items()}
+    assert "rmsle" in out and "the mean over the 3 targets" in out
+    sub = pd.read_csv(tmp_path / "subs" / "gases" / "default.csv")
+    assert list(sub.columns) == list(sample.columns) and sub.id.tolist() == sample.id.tolist()
+    truth = np.exp(test.x0.to_numpy())  # the columns are not swapped: target_a follows exp(x0)
+    assert np.corrcoef(sub.target_a, truth)[0, 1] > 0.9 and np.corrcoef(sub.target_b, truth)[0, 1] < 0.5
+    members = sorted(p.name for p in (run_dir / "member_submissions").glob("*.csv"))
+    assert members == ["gbdt.csv", "net.csv"]
+    assert list(pd.read_csv(run_dir / "member_submissions" / "net.csv").columns) == list(sample.columns)
+    # interrupted after two targets: those are reused, the third trains again, the same submission
+    (run_dir / "result.json").unlink()
+    (run_dir / "targets" / "target_c" / "result.json").unlink()
+    capsys.readouterr()
+    assert main(["train", "gases", "gbdt_rounds=150", "--data", str(tmp_path / "data")]) == 0
+    again = capsys.readouterr().out
+    assert "target target_a: already trained" in again and "target target_c: already trained" not in again
+    assert json.loads((run_dir / "result.json").read_text())["oof_rmsle"] == result["oof_rmsle"]
+    # the backtest's score: the mean over the columns
+    answers = sample.assign(target_a=1.0, target_b=2.0, target_c=4.0)
+    guess = sample.assign(target_a=1.0, target_b=2.0, target_c=1.0)
+    rmsle_c = abs(np.log1p(1.0) - np.log1p(4.0))  # every row off by the same: the column's RMSLE
+    assert score(Card(slug="g", metric="rmsle"), guess, answers) == pytest.approx(rmsle_c / 3)
 
 
 def test_the_blend_is_chosen_on_other_rows_than_it_is_scored_on():
