@@ -21,6 +21,7 @@ CARD = Card(
     # id="Id",  # the id column (default: sample_submission.csv's first column)
     # target=("SalePrice",),  # what to learn, one per value column (default: sample_submission.csv's other columns)
     # task="regression",  # regression | binary | multiclass (default: from the metric and the target)
+    # positive="Yes",  # binary: the class whose probability or F1 is scored (default: the later one: 1, Yes, True)
     # date="date",  # the date column (default: the one column that parses as dates)
     # series=("store", "item"),  # series keys: categories whatever their type, the unit of the data
     # tables={{"stores.csv": ("Store",)}},  # extra tables, joined onto train and test on their keys

@@ -36,6 +36,9 @@ class Card:
     id: str | None = None  # the id column (default: sample_submission.csv's first column)
     target: tuple[str, ...] = ()  # the train column(s) to learn, one per value column (default: the sample's)
     task: str | None = None  # regression | binary | multiclass | multilabel (default: from metric and target)
+    # binary: the class whose probability (auc, logloss) or F1 (f1) is scored; default the later one: 1 of 0/1,
+    # Yes of No/Yes, True of False. Name it where Kaggle scores the other (Attrited of Attrited/Existing)
+    positive: str | None = None
     date: str | None = None  # the date column (default: the one column that parses as dates)
     series: tuple[str, ...] = ()  # series keys, e.g. ("store", "item"): categories, and with no date k-fold's unit
     tables: dict[str, tuple[str, ...]] = field(default_factory=dict)  # {"stores.csv": ("Store",)}: joined on keys

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import is_numeric_dtype
 
 from features.io import write_csv
 from models.metrics import get_metric
 from pipelines.backtest import Backtest, place
 from pipelines.tabular import FILES, Card
-from pipelines.tabular.schema import align_ids, fold_groups, fold_unit, infer, label_text
+from pipelines.tabular.schema import align_ids, class_order, fold_groups, fold_unit, infer, label_text
 
 
 def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
@@ -101,11 +102,25 @@ def score(card: Card, submission: pd.DataFrame, hidden: pd.DataFrame) -> float:
         raise ValueError(f"the submission covers {len(merged):,} of the {len(hidden):,} hidden rows")
     if all(c in hidden.columns for c in value_cols):  # the answer columns are the submission's
         # several (Tabular Playground Jul 2021's three): the mean over the columns, as Kaggle's column-wise metrics
-        each = [metric.score(merged[f"{c}_true"].to_numpy(), merged[c].to_numpy()) for c in value_cols]
+        each = [column_score(card, merged[f"{c}_true"], merged[c]) for c in value_cols]
         return float(np.mean(each))
     label = next(c for c in hidden.columns if c != id_col)  # one column per class: the answer is the label
     index = {str(c): i for i, c in enumerate(value_cols)}
     return metric.score(label_text(merged[label]).map(index).to_numpy(), merged[value_cols].to_numpy(np.float64))
+
+
+def column_score(card: Card, true: pd.Series, pred: pd.Series) -> float:
+    """The card's metric of one answer column. Class labels written as text (No/Yes), or with the card's positive=,
+    are numbered as training numbers them (schema.class_order: the positive class 1), so auc, logloss and f1 score
+    the class the models predict; numbers and ranked labels (map@k) as they are."""
+    metric = get_metric(card.metric)
+    if metric.submits not in ("probability", "label") or (is_numeric_dtype(true) and card.positive is None):
+        return metric.score(true.to_numpy(), pred.to_numpy())
+    labels = label_text(true)
+    values = set(labels.dropna()) | (set(label_text(pred).dropna()) if metric.submits == "label" else set())
+    index = {str(c): i for i, c in enumerate(class_order(list(values), card.positive))}
+    guess = pred.to_numpy(np.float64) if metric.submits == "probability" else label_text(pred).map(index).to_numpy()
+    return metric.score(labels.map(index).to_numpy(), guess)
 
 
 # The simplest honest baseline, run on every cut beside the default: LightGBM's own defaults (100 rounds of lr 0.1,

@@ -111,6 +111,17 @@ def sort_classes(values: list) -> list:
         return sorted(values, key=str)
 
 
+def class_order(values: list, positive: str | None = None) -> list:
+    """The classes of a target as the models number them: in their natural order (sort_classes), so a binary
+    target's class 1 (the probability a submission holds) is the later one, unless `positive` names it."""
+    classes = sort_classes(values)
+    if positive is None:
+        return classes
+    if str(positive) not in map(str, classes):
+        raise SchemaError(f"card: positive={positive!r} is not a class of the target (its classes: {classes[:5]})")
+    return [c for c in classes if str(c) != str(positive)] + [c for c in classes if str(c) == str(positive)]
+
+
 def infer_task(metric_name: str, y: pd.Series) -> str:
     """regression, binary, multiclass or multilabel: from the metric where it decides, else from the values."""
     metric = get_metric(metric_name)
@@ -279,9 +290,9 @@ def infer(
         )
         classes = [str(c)[len(label) + 1 :] for c in value_cols] if named else list(value_cols)
     elif task in ("binary", "multiclass"):
-        classes = sort_classes(label_text(train[learned]).dropna().unique().tolist())
+        classes = class_order(label_text(train[learned]).dropna().unique().tolist(), card.positive)
         for c in targets[1:]:
-            if (other := sort_classes(label_text(train[c]).dropna().unique().tolist())) != classes:
+            if (other := class_order(label_text(train[c]).dropna().unique().tolist(), card.positive)) != classes:
                 raise SchemaError(
                     f"{files['train']}: the targets {learned!r} and {c!r} hold other classes ({classes[:5]} and "
                     f"{other[:5]}): several targets with the same classes are handled"
@@ -289,6 +300,12 @@ def infer(
     elif task == "multilabel":
         classes = sorted({t for tags in train[learned].dropna().astype(str) for t in tags.split()})
 
+    if card.positive is not None and (task != "binary" or label):
+        where = f"one column per class in {files['sample']}" if label else f"a {task} target"
+        raise SchemaError(
+            f"card: positive={card.positive!r} names the scored class of a binary target with one value column; "
+            f"this is {where}: leave positive= out"
+        )
     excluded = {id_col, *targets, *([label] if label else []), *card.drop}
     only_in_train = [c for c in train.columns if c not in test.columns and c not in excluded]
     shared = [c for c in train.columns if c in test.columns and c not in excluded]

@@ -142,7 +142,7 @@ def test_each_kind_runs_new_download_all_to_a_valid_submission(tmp_path, monkeyp
     comp, ext = f"synthetic-{kind}", own_competitions(tmp_path, monkeypatch)
     src = write(kind, tmp_path / "src", n=1500)
     assert main(["new", comp, "--metric", METRICS[kind]]) == 0
-    assert (ext / comp.replace("-", "_") / "__init__.py").read_text().count("\n") <= 20
+    assert (ext / comp.replace("-", "_") / "__init__.py").read_text().count("\n") <= 21
     out = run_chain(comp, src, tmp_path, capsys, rounds=300)
     assert "leak (only in train.csv: never a feature" in out or kind == "forecast"
     result = json.loads((tmp_path / "data" / comp / "runs" / "default" / "result.json").read_text())
@@ -207,6 +207,9 @@ def quirky(kind: str):
     if kind == "two_columns":  # binary log loss with one column per class (id,no,yes)
         train["answer"] = np.where(x + rng.normal(size=len(x)) > 0, "yes", "no")
         return "", train, test, test[["id"]].assign(no=0.5, yes=0.5)
+    if kind == "positive":  # text labels, the scored class the earlier one (Attrited of Attrited/Existing)
+        train["y"] = np.where(x + rng.normal(size=len(x)) > 0, "Existing", "Attrited")
+        return 'positive="Attrited",', train, test, test[["id"]].assign(y=0.5)
     if kind == "map3":
         train["y"] = np.digitize(x, [-1, 0, 1]).astype(float)
         train.loc[::50, "y"] = np.nan  # an integer class read as floats
@@ -246,6 +249,15 @@ def quirky(kind: str):
             ),
         ),
         ("f1", "f1", lambda sub, r: r["threshold"] < 0.45 and r["score"] > 0.5),
+        (  # the probability of Attrited, which falls with x
+            "positive",
+            "auc",
+            lambda sub, r: (
+                r["classes"] == ["Existing", "Attrited"]
+                and r["score"] > 0.7
+                and np.corrcoef(sub.y, frames()[1][:200])[0, 1] < -0.5
+            ),
+        ),
         ("hourly", "rmsle", lambda sub, r: r["score"] < 0.15 and "datetimeHour" in r["numbers"]),
         ("no_id", "accuracy", lambda sub, r: sub.ImageId.tolist() == list(range(1, 201)) and r["score"] > 0.8),
         ("id_case", "auc", lambda sub, r: list(sub.columns) == ["ID", "y"] and r["score"] > 0.7),
@@ -457,6 +469,32 @@ def test_several_target_columns_are_read_and_a_card_that_names_fewer_is_refused(
     binary = train.assign(a=[0, 1] * 3, b=["n", "y"] * 3)
     with pytest.raises(SchemaError, match=r"targets 'a' and 'b' hold other classes"):
         infer(Card(slug="x", metric="auc"), binary, train[["id", "f"]], sample, FILES)
+
+
+def test_the_positive_class_is_the_later_one_unless_the_card_names_it_and_the_backtest_scores_the_same():
+    """A binary target's class 1 (what a probability column holds, what f1 scores) is the later class (1, Yes,
+    True), or the card's positive=; the backtest numbers text labels the same way (auc, logloss and f1 read them
+    as numbers and failed on No/Yes)."""
+    from pipelines.tabular.backtest import score
+
+    train = pd.DataFrame({"id": range(6), "f": range(6), "y": ["No", "Yes"] * 3})
+    sample = pd.DataFrame({"id": range(3), "y": 0.5})
+    assert infer(Card(slug="x", metric="auc"), train, train[["id", "f"]], sample, FILES).classes == ["No", "Yes"]
+    named = Card(slug="x", metric="auc", positive="No")
+    assert infer(named, train, train[["id", "f"]], sample, FILES).classes == ["Yes", "No"]
+    with pytest.raises(SchemaError, match=r"positive='Maybe' is not a class of the target"):
+        infer(Card(slug="x", metric="auc", positive="Maybe"), train, train[["id", "f"]], sample, FILES)
+    with pytest.raises(SchemaError, match=r"positive='No' .* this is a regression target: leave positive= out"):
+        infer(Card(slug="x", metric="rmse", positive="No"), train.assign(y=1.0), train[["id", "f"]], sample, FILES)
+    hidden = pd.DataFrame({"id": [1, 2, 3, 4], "y": ["No", "Yes", "Yes", "No"]})
+    p_yes = pd.DataFrame({"id": [1, 2, 3, 4], "y": [0.1, 0.9, 0.8, 0.3]})
+    labels = pd.DataFrame({"id": [1, 2, 3, 4], "y": ["No", "Yes", "No", "No"]})
+    assert score(Card(slug="x", metric="auc"), p_yes, hidden) == 1.0
+    assert score(named, p_yes, hidden) == 0.0  # the same column read as P(No)
+    assert score(Card(slug="x", metric="logloss"), p_yes, hidden) == pytest.approx(-np.log([0.9, 0.9, 0.8, 0.7]).mean())
+    assert score(Card(slug="x", metric="f1"), labels, hidden) == pytest.approx(2 / 3)  # Yes: 1 of 2 found, 1 of 1 right
+    assert score(Card(slug="x", metric="f1", positive="No"), labels, hidden) == pytest.approx(0.8)
+    assert score(Card(slug="x", metric="f1"), labels.assign(y=[0, 1, 0, 0]), hidden.assign(y=[0, 1, 1, 0])) == 2 / 3
 
 
 def several(n: int = 900, seed: int = 0):
