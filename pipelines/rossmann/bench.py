@@ -152,29 +152,32 @@ def first_fit(data: Path):
     return cfg, schema, metric, proc, frame, y, steps.first_fit_rows(frame[steps.FOLD].to_numpy(), validation, ok)
 
 
-def bench_rossmann_throughput(data: Path, repeats: int) -> None:
+def bench_rossmann_throughput(data: Path, repeats: int, n_batches: int = 200, warmup: int = 20) -> None:
     """Training rows/s of the full network (eager, compiled) vs its dense layers alone, fp32 and bf16, same run."""
     import torch
 
     from pipelines.tabular import net
 
     cfg, schema, metric, proc, frame, y, rows = first_fit(data)
-    print(
-        f"rossmann training throughput (rows/s, batch {cfg.net_bs}, {torch.get_num_threads()} threads), median of {repeats}:"
-    )
+    print(f"rossmann training throughput (rows/s, {torch.get_num_threads()} threads), median of {repeats}:")
     for amp in ("off", "bf16"):
         learn, *_ = net.make_learner(
             proc, frame[rows], y[rows], "regression", 1, metric.loss, replace(cfg, net_amp=amp), "bench"
         )
-        _throughput(learn, cfg, repeats)
+        _throughput(learn, cfg, repeats, n_batches, warmup)
 
 
-def _throughput(learn, cfg, repeats: int) -> None:
+def _throughput(learn, cfg, repeats: int, n_batches: int, warmup: int) -> None:
+    import itertools
+
     import torch
 
     learn.create_opt()
     learn.peak_lrs, learn.schedule, learn.momentum, learn.n_iter = [cfg.net_lr], lambda p: 1.0, None, 10**6
-    batches = list(iter(learn.train_dl))[:240]
+    batches = list(itertools.islice(learn.train_dl, n_batches + warmup))  # on the device, as the Learner's are
+    if len(batches) < n_batches + warmup:
+        raise ValueError(f"{len(batches)} batches of the first fit's rows; the bench times {n_batches} after {warmup}")
+    bs = len(batches[0][-1])
     learn.model.train()
     eager = learn.model
     compiled = torch.compile(eager, dynamic=False)  # inductor, default mode: compiled in the first (warm-up) steps
@@ -188,14 +191,14 @@ def _throughput(learn, cfg, repeats: int) -> None:
 
     dense = learn.model.dense_layers()
     n_in = dense[0].in_features
-    x = torch.randn(512 * 240, n_in, device=learn.device)  # where the network is: a GPU's ceiling on the GPU
-    y = torch.randn(512 * 240, device=learn.device)
+    x = torch.randn(bs * len(batches), n_in, device=learn.device)  # where the network is: a GPU's ceiling there
+    y = torch.randn(bs * len(batches), device=learn.device)
     opt = torch.optim.AdamW(dense.parameters(), lr=1e-4, fused=True)  # as the Learner uses
 
     def dense_step(i):
         with learn.precision.autocast():
-            out = dense(x[i * 512 : (i + 1) * 512]).squeeze(-1)
-        loss = torch.nn.functional.mse_loss(out.float(), y[i * 512 : (i + 1) * 512])
+            out = dense(x[i * bs : (i + 1) * bs]).squeeze(-1)
+        loss = torch.nn.functional.mse_loss(out.float(), y[i * bs : (i + 1) * bs])
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -217,7 +220,7 @@ def _throughput(learn, cfg, repeats: int) -> None:
             if name in failed:
                 continue
             try:
-                rates[name].append(rows_per_s(step, 512, device=learn.device))
+                rates[name].append(rows_per_s(step, bs, n_batches, warmup, learn.device))
             except Exception as e:  # a step that cannot compile here: said, the others measured
                 failed[name] = why(e)
     learn.model = eager
@@ -229,7 +232,9 @@ def _throughput(learn, cfg, repeats: int) -> None:
             return f"   {label} failed ({failed[name]})"
         return f"   {label} {rate[name]:9,.0f} (eager at {f / rate[name]:.0%})" if name in rate else ""
 
-    line = f"  {str(learn.precision):<9} full network " + (f"{f:9,.0f}" if "eager" in rate else show("eager", ""))
+    line = f"  {str(learn.precision):<9} batch {bs} full network " + (
+        f"{f:9,.0f}" if "eager" in rate else show("eager", "")
+    )
     line += show("compiled", "torch.compile'd")
     line += show("graphed", "CUDA-graphed") + show("dense", f"dense layers alone ({n_in}->...->1)")
     print(line, flush=True)

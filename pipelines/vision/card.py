@@ -132,8 +132,9 @@ def _submits(metric_name: str, task: str) -> Submits:
     return submits if submits in ("probability", "label", "ranked", "labels") else "label"
 
 
-def read_format(card: ImageCard, raw: Path) -> tuple[Format, pd.DataFrame | None]:
-    """(the submission's format, the sample's rows) from the card and raw/'s sample submission."""
+def read_format(card: ImageCard, raw: Path, rows: bool = True) -> tuple[Format, pd.DataFrame | None]:
+    """(the submission's format, the sample's rows) from the card and raw/'s sample submission; without `rows`,
+    the format from the sample's header alone (Kaggle's CIFAR-10 sample has 300,000 rows)."""
     path = _sample_path(card, raw)
     if (path is None or not path.is_file()) and card.id and card.target:  # a copy without one (a course sample)
         return Format(card.id, (card.target,), "label"), None
@@ -143,14 +144,14 @@ def read_format(card: ImageCard, raw: Path) -> tuple[Format, pd.DataFrame | None
             f"{raw}: no {where}; the image kind reads the submission's columns from it (set sample=, or id= and "
             f"target= when the data has none)"
         )
-    sample = pd.read_csv(path, dtype=str, keep_default_na=False)
+    sample = pd.read_csv(path, dtype=str, keep_default_na=False, nrows=None if rows else 0)
     id_col = card.id or sample.columns[0]
     if id_col not in sample.columns:
         raise CardError(f"{path}: no column {id_col!r} (id=); it has {first_few(sample.columns)}")
     columns = tuple(c for c in sample.columns if c != id_col)
     if not columns:
         raise CardError(f"{path}: only the id column {id_col!r}; a sample submission names what to submit")
-    return Format(id_col, columns, "per_class" if len(columns) > 1 else "label"), sample
+    return Format(id_col, columns, "per_class" if len(columns) > 1 else "label"), sample if rows else None
 
 
 def read_card(card: ImageCard, raw: Path) -> tuple[Layout, Format]:
@@ -443,7 +444,7 @@ def task_for(card: ImageCard, comp: str, spec: DataSpec, raw: Path) -> ImageTask
         lambda folder: read()[0] if folder == raw else read_card(card, folder)[0],
         lambda *args: submission(fmt(), *args),
         sample.name if (sample := _sample_path(card, raw)) and sample.is_file() else None,
-        read_format(card, raw)[0].id_col,
+        read_format(card, raw, rows=False)[0].id_col,
         lambda classes: columns(fmt(), classes),
         metric=card.metric,
         format_fields=lambda: {**dataclasses.asdict(read()[1]), "card": this_card},
