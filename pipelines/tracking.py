@@ -225,9 +225,10 @@ def report(paths: Paths, run: str) -> Path:
         )
     for csv_file in sorted(run_dir.rglob("importance.csv")):
         table = pd.read_csv(csv_file)
+        label = csv_file.parent.relative_to(run_dir).as_posix()  # targets/<target> where each has its own
         sections.append(
             (
-                "Feature importance (LightGBM's gain share)",
+                "Feature importance (LightGBM's gain share)" + (f": {label}" if label != "." else ""),
                 table.to_html(index=False, float_format=lambda v: f"{v:.4f}"),
             )
         )

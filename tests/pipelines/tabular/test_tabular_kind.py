@@ -538,6 +538,11 @@ def test_several_targets_train_one_set_of_models_each_and_submit_every_column(tm
     assert np.corrcoef(sub.target_a, truth)[0, 1] > 0.9 and np.corrcoef(sub.target_b, truth)[0, 1] < 0.5
     members = sorted(p.name for p in (run_dir / "member_submissions").glob("*.csv"))
     assert members == ["gbdt.csv", "net.csv"]
+    from pipelines import tracking
+    from pipelines.paths import Paths
+
+    page = tracking.report(Paths.for_comp("gases", tmp_path / "data"), "default").read_text()
+    assert all(f"gain share): targets/{t}" in page.replace("&#x27;", "'") for t in sample.columns[1:])
     assert list(pd.read_csv(run_dir / "member_submissions" / "net.csv").columns) == list(sample.columns)
     # interrupted after two targets: those are reused, the third trains again, the same submission
     (run_dir / "result.json").unlink()
