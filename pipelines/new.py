@@ -25,6 +25,7 @@ CARD = Card(
     # date="date",  # the date column (default: the one column that parses as dates)
     # series=("store", "item"),  # series keys: categories whatever their type, the unit of the data
     # tables={{"stores.csv": ("Store",)}},  # extra tables, joined onto train and test on their keys
+    # extra_train=("original.csv",),  # more labelled rows every fold fits and no score counts (Playground originals)
     # categories=("DayOfWeek",),  # columns that are categories whatever their type
     # drop=("Name",),  # columns never used as features
     # features=my_features,  # your function (train, test, raw folder) -> (train, test), imported or defined here

@@ -45,6 +45,9 @@ class Card:
     categories: tuple[str, ...] = ()  # columns that are categories whatever their type (a weekday, a code 1..9)
     drop: tuple[str, ...] = ()  # columns never used as features
     files: dict[str, str] = field(default_factory=dict)  # other names for train / test / sample
+    # files whose labelled rows every model also fits and no score counts (a Playground competition's original
+    # dataset, e.g. ("original.csv",)): k-fold adds them to each fold's fitting rows, out of fold scores train's
+    extra_train: tuple[str, ...] = ()
     defaults: dict = field(default_factory=dict)  # other defaults of TabularConfig below, e.g. {"gbdt_lr": 0.1}
     # your own feature function, (train, test, raw folder) -> (train, test): run after the tables are joined and
     # before the column kinds are read, so what it adds is a feature like any other (Rossmann's events, weather).
@@ -68,7 +71,7 @@ class Card:
         unknown = set(self.files) - set(FILES)
         if unknown:
             raise ValueError(f"files= keys {sorted(unknown)} unknown: use {', '.join(FILES)}")
-        for name in ("target", "series", "categories", "drop"):  # a single name is as good as a list of one
+        for name in ("target", "series", "categories", "drop", "extra_train"):  # one name: a list of one
             value = getattr(self, name)
             object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
         tables = {k: ((v,) if isinstance(v, str) else tuple(v)) for k, v in self.tables.items()}

@@ -1,6 +1,7 @@
 """The steps of every tabular competition: a card (pipelines/tabular/__init__.py) and its files are all they need.
 
-features: read train / test / sample_submission (and the card's extra tables, joined on their keys), run the
+features: read train / test / sample_submission (the card's extra_train rows below train's, its extra tables joined
+on their keys), run the
 card's own feature function where it has one, infer the schema (pipelines/tabular/schema.py, printed), choose
 the validation that matches the test (a time-ordered holdout as long as the test's span when every test date
 comes after train's; else k-fold, stratified for classification), add the date's parts, fit Categorify /
@@ -15,7 +16,8 @@ holdout (early stopping there), a model of that many rounds on every row before 
 (`refit`) one on every row predicts the test, with the rounds early stopping on the holdout chooses once the
 holdout is scored (the latest days: a horizon before it may hold an Easter the test has not); the network trains
 first, on the same rows (LightGBM may read its embeddings). The blend's weights (and the f1 / mcc threshold,
-RMSPE's log shift) for each fold, or each of 4 groups of the holdout, are chosen on the other rows.
+RMSPE's log shift) for each fold, or each of 4 groups of the holdout, are chosen on the other rows. Several
+target columns: all of this for each, in runs/RUN/targets/<target>/, the headline the mean of theirs.
 
 predict: the test predictions in sample_submission.csv's own format, validated, into submissions/COMP/RUN.csv.
 """
@@ -70,7 +72,9 @@ DATE_NUMBERS = ("Year", "Dayofyear", "Elapsed")
 TIME_NUMBERS = ("Hour", "Minute")
 ADJUST = "_adjust"  # processed/{train,test}.feather: the card's `adjust=` offset of each row (absent without one)
 FOLD = "_fold"  # processed/train.feather: the fold a labelled row is held out in (time: 0 the holdout,
-# 1 the horizon before it, which chooses the rounds; -1 the rows before that)
+# 1 the horizon before it, which chooses the rounds; -1 the rows before that; k-fold: 0..k-1, and -1 the card's
+# extra_train rows, which every fold fits and none scores)
+EXTRA = "_extra"  # the rows read from the card's extra_train files, until the folds are assigned
 
 
 def id_column(card: Card, paths: Paths) -> str:
@@ -106,6 +110,7 @@ def read_raw(card: Card, paths: Paths) -> tuple[pd.DataFrame, pd.DataFrame, pd.D
     ids = (id_column(card, paths),)
     train, test, sample = (read_csv(paths.raw / card.file(role), fix, ids) for role in FILES)
     train, test = align_ids(ids[0], train, test, sample, {role: card.file(role) for role in FILES})
+    train = with_extra_rows(card, paths, train, ids[0]) if card.extra_train else train
     for name, keys in card.tables.items():
         table = read_csv(paths.raw / name, fix)
         both = [c for c in table.columns if c not in keys and (c in train.columns or c in test.columns)]
@@ -124,6 +129,26 @@ def read_raw(card: Card, paths: Paths) -> tuple[pd.DataFrame, pd.DataFrame, pd.D
             else:
                 test = joined
     return train, test, sample
+
+
+def with_extra_rows(card: Card, paths: Paths, train: pd.DataFrame, id_col: str) -> pd.DataFrame:
+    """train with the rows of the card's extra_train files below its own (EXTRA marks them): the columns train has,
+    what a file lacks missing (an original dataset without the id: numbered after train's rows)."""
+    frames = [train.assign(**{EXTRA: False})]
+    for name in card.extra_train:
+        extra = read_csv(paths.raw / name, f"put it in {paths.raw} (the card's extra_train names it)", (id_col,))
+        lacks = [c for c in train.columns if c not in extra.columns and c != id_col]
+        unused = [c for c in extra.columns if c not in train.columns]
+        if id_col not in extra.columns:  # ids of their own, never a test row's: below zero, or the file's name
+            numbered = pd.api.types.is_numeric_dtype(train[id_col])
+            extra[id_col] = -1 - np.arange(len(extra)) if numbered else [f"{name}:{i}" for i in range(len(extra))]
+        print(
+            f"extra_train {name}: {len(extra):,} rows for every fit, never scored"
+            + (f"; without {lacks[:5]} (missing there)" if lacks else "")
+            + (f"; {unused[:5]} not in {card.file('train')}, unused" if unused else "")
+        )
+        frames.append(extra[[c for c in extra.columns if c in train.columns]].assign(**{EXTRA: True}))
+    return pd.concat(frames, ignore_index=True)
 
 
 def hook_name(hook) -> str:
@@ -176,7 +201,7 @@ def adjustments(card: Card, schema: Schema, train, test, folds: np.ndarray, vali
         return out
 
     on_train = np.zeros(len(train))
-    for k in [0] if validation["kind"] == "time" else sorted(set(folds.tolist())):
+    for k in [0] if validation["kind"] == "time" else sorted(set(folds[folds >= 0].tolist())):
         on_train[folds == k] = call(train[folds != k], train[folds == k])
     on_test = call(train, test)
 
@@ -193,6 +218,11 @@ def adjustments(card: Card, schema: Schema, train, test, folds: np.ndarray, vali
 def test_span(schema: Schema, test: pd.DataFrame) -> int:
     """The test's days, first to last (0 without a date column): the time holdout's default length."""
     return int((test[schema.date].max() - test[schema.date].min()).days + 1) if schema.date else 0
+
+
+def kfolds(folds: np.ndarray) -> list[int]:
+    """k-fold's folds (0..k-1): not -1, the extra_train rows every fold fits."""
+    return sorted(set(folds[folds >= 0].tolist()))
 
 
 def first_fit_rows(folds: np.ndarray, validation: dict, ok: np.ndarray) -> np.ndarray:
@@ -323,10 +353,14 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
     keep = {*sample.columns, card.date, *card.series, *card.categories, *card.drop, *card.target}
     train, test = lightgbm_names(train, test, keep)
     files = {role: card.file(role) for role in FILES}
+    extra = train.pop(EXTRA).to_numpy(bool) if EXTRA in train.columns else np.zeros(len(train), bool)
     schema = infer(card, train, test, sample, files)
     print(describe(schema, card.metric))
     labels = [schema.label] if schema.label else schema.targets
-    train = train[train[labels].notna().all(axis=1)].reset_index(drop=True)
+    labelled = train[labels].notna().all(axis=1).to_numpy()
+    train, extra = train[labelled].reset_index(drop=True), extra[labelled]
+    if card.extra_train and not extra.any():
+        raise SchemaError(f"card: extra_train={card.extra_train}: no row of them has the target {labels}")
     cats, conts = list(schema.categories), list(schema.numbers)
     for c in conts:  # numbers read as text (a blank among them): what is not a number is missing
         if not pd.api.types.is_numeric_dtype(train[c]) or not pd.api.types.is_numeric_dtype(test[c]):
@@ -337,7 +371,12 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
     if schema.date:
         for frame in (train, test):
             frame[schema.date] = pd.to_datetime(frame[schema.date], format=schema.date_format)
-    validation = choose_validation(schema, train, test, cfg)
+    validation = choose_validation(schema, train[~extra], test, cfg)
+    if extra.any() and validation["kind"] == "time":
+        raise SchemaError(
+            f"card: extra_train={card.extra_train}: extra rows join k-fold's fits; this competition validates on "
+            f"time ({validation['why']}): leave extra_train out, or set validation=kfold"
+        )
     span = test_span(schema, test)
     if card.features is not None and validation["kind"] == "time" and validation["horizon_days"] > span:
         raise SchemaError(
@@ -345,7 +384,8 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
             f"sees train's targets, and what it derives from them lags by the test's span (a store's past sales), "
             f"so a longer holdout would see its own days; set horizon <= {span}"
         )
-    folds = assign(schema, train, validation, cfg)
+    folds = np.full(len(train), -1)  # the extra rows: in every fold's fit, in none's scores
+    folds[~extra] = assign(schema, train[~extra].reset_index(drop=True), validation, cfg)
     print(f"validation: {validation['kind']} ({validation['why']})")
     offsets = adjustments(card, schema, train, test, folds, validation) if card.adjust else None
     if schema.date:
@@ -502,7 +542,7 @@ def fit_gbdt(
             return oof, predict(final, refit[1]), {"holdout": rounds, "refit": latest}
         write_importance(scorers, rd)
         return oof, test_raw, {"holdout": rounds}
-    test_raw, held_folds = np.zeros((len(x_test), *oof.shape[1:])), sorted(set(folds.tolist()))
+    test_raw, held_folds = np.zeros((len(x_test), *oof.shape[1:])), kfolds(folds)
     models, rounds, held_x = [], [], []
     for k in held_folds:
         fold = view(k)
@@ -595,10 +635,10 @@ def fit_net(frame, test, y, ok, folds, validation: dict, schema: Schema, metric:
             (test_raw,) = run(ok, [test], "net refit", "refit")
         return oof, test_raw, tables
     test_raw = 0.0
-    for k in sorted(set(folds.tolist())):
+    for k in kfolds(folds):
         fold = folds == k
         oof[fold], fold_test = run((folds != k) & ok, [frame[fold], test], f"net fold {k}", k, fold & ok)
-        test_raw = test_raw + fold_test / len(set(folds.tolist()))
+        test_raw = test_raw + fold_test / len(kfolds(folds))
     return oof, test_raw, tables
 
 
@@ -753,8 +793,8 @@ def train_target(schema: Schema, metric: Metric, frame, test, validation: dict, 
         how = f"the {days}-day holdout (rounds chosen on the {days} days before it)"
         groups = np.random.default_rng(cfg.seed).integers(0, 4, int(scored.sum()))  # to choose the blend on
     else:
-        scored, how = np.ones(len(frame), bool), f"{len(set(folds.tolist()))} folds, out of fold"
-        groups = folds
+        scored, how = folds >= 0, f"{len(kfolds(folds))} folds, out of fold"
+        groups = folds[scored]
     true = truth(schema, frame)[scored]
     offset = frame[ADJUST].to_numpy()[scored] if ADJUST in frame.columns else 0.0
     preds = {n: p[scored] for n, p in oof.items()}

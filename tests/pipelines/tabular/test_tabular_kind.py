@@ -4,6 +4,7 @@ inference on small frames, and each kind of synthetic competition run new -> dow
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -142,7 +143,7 @@ def test_each_kind_runs_new_download_all_to_a_valid_submission(tmp_path, monkeyp
     comp, ext = f"synthetic-{kind}", own_competitions(tmp_path, monkeypatch)
     src = write(kind, tmp_path / "src", n=1500)
     assert main(["new", comp, "--metric", METRICS[kind]]) == 0
-    assert (ext / comp.replace("-", "_") / "__init__.py").read_text().count("\n") <= 21
+    assert (ext / comp.replace("-", "_") / "__init__.py").read_text().count("\n") <= 22
     out = run_chain(comp, src, tmp_path, capsys, rounds=300)
     assert "leak (only in train.csv: never a feature" in out or kind == "forecast"
     result = json.loads((tmp_path / "data" / comp / "runs" / "default" / "result.json").read_text())
@@ -495,6 +496,61 @@ def test_the_positive_class_is_the_later_one_unless_the_card_names_it_and_the_ba
     assert score(Card(slug="x", metric="f1"), labels, hidden) == pytest.approx(2 / 3)  # Yes: 1 of 2 found, 1 of 1 right
     assert score(Card(slug="x", metric="f1", positive="No"), labels, hidden) == pytest.approx(0.8)
     assert score(Card(slug="x", metric="f1"), labels.assign(y=[0, 1, 0, 0]), hidden.assign(y=[0, 1, 1, 0])) == 2 / 3
+
+
+def competition(src, frames: dict, card: str, tmp_path, monkeypatch, comp: str) -> None:
+    """The CSVs of `frames` in `src` and the card `card` (its Card(...) arguments) as competition `comp`."""
+    src.mkdir(parents=True)
+    for name, frame in frames.items():
+        frame.to_csv(src / f"{name}.csv", index=False)
+    pkg = tmp_path / "ext" / comp.replace("-", "_")
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text(f"from pipelines.tabular import Card\n\nCARD = Card({card})\n")
+    own_competitions(tmp_path, monkeypatch)
+
+
+@pytest.mark.slow
+def test_extra_train_rows_join_every_fit_and_no_score(tmp_path, monkeypatch, capsys):
+    """A Playground competition's original dataset (extra_train=("original.csv",), no id column, a column train
+    lacks): its rows are in every fold's fitting rows and never scored; the backtest's cut carries the file. An
+    original without the target, or a competition validated on time, is refused."""
+    rng, x, train = frames(600)
+    train["y"] = 3 * x + rng.normal(size=len(x))
+    x2 = rng.normal(size=400)
+    original = pd.DataFrame({"x": x2, "z": rng.normal(size=400), "y": 3 * x2 + rng.normal(size=400), "extra": 1})
+    test = train[["id", "x", "z"]].iloc[:200].assign(id=[f"{i:06d}" for i in range(900, 1100)])
+    files = {"train": train, "test": test, "sample_submission": test[["id"]].assign(y=0.0), "original": original}
+    card = 'slug="p", metric="rmse", extra_train="original.csv"'
+    competition(tmp_path / "src", files, card, tmp_path, monkeypatch, "playground")
+    out = run_chain("playground", tmp_path / "src", tmp_path, capsys, rounds=100)
+    said = "400 rows for every fit, never scored; without ['leak'] (missing there); ['extra'] not in train.csv, unused"
+    assert f"extra_train original.csv: {said}" in out
+    assert "net fold 0: 880 rows" in out  # 4 folds of train's 600 rows, and the 400 extra
+    folder = tmp_path / "data" / "playground"
+    processed = pd.read_feather(folder / "processed" / "train.feather")
+    assert (
+        len(processed) == 1000 and (processed._fold == -1).sum() == 400 and set(processed._fold) == {-1, 0, 1, 2, 3, 4}
+    )
+    result = json.loads((folder / "runs" / "default" / "result.json").read_text())
+    assert result["scored_rows"] == 600 and result["oof_rmse"] < 1.3, result["oof_rmse"]
+    assert (
+        main(["backtest", "playground", "gbdt_rounds=100", "--windows", "cut0", "--data", str(tmp_path / "data")]) == 0
+    )
+    assert "extra_train original.csv: 400 rows" in capsys.readouterr().out  # the cut's features read it too
+    for name, frame, why in (
+        ("no-target", original.drop(columns="y"), r"extra_train=\('original.csv',\): no row of them has the target \['y'\]"),
+        ("on-time", original, r"extra rows join k-fold's fits; this competition validates on time"),
+    ):  # fmt: skip
+        dated = {**files, "original": frame}
+        if name == "on-time":
+            days = pd.date_range("2020-01-01", periods=800).strftime("%Y-%m-%d")
+            dated = {**dated, "train": train.assign(day=days[:600]), "test": test.assign(day=days[600:])}
+        competition(tmp_path / name, dated, card, tmp_path, monkeypatch, name)
+        data = ["--data", str(tmp_path / "data")]
+        assert main(["download", name, "--src", str(tmp_path / name), *data]) == 0
+        capsys.readouterr()
+        assert main(["features", name, *data]) == 1
+        assert re.search(why, capsys.readouterr().err), name
 
 
 def several(n: int = 900, seed: int = 0):
