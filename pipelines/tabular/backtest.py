@@ -15,6 +15,7 @@ from models.metrics import get_metric
 from pipelines.backtest import Backtest, place
 from pipelines.tabular import FILES, Card
 from pipelines.tabular.schema import align_ids, class_order, fold_groups, fold_unit, infer, label_text
+from pipelines.tabular.steps import join_tables
 
 
 def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
@@ -39,11 +40,14 @@ def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
         series=tuple(c for c in card.series if c in shared),
         categories=tuple(c for c in card.categories if c in shared),
     )
-    schema = infer(raw_card, train, test, sample, files)
+    # the card's tables joined, for the schema and the answers (MoA's targets are a table of their own); the cut's
+    # files keep the raw columns, and the tables are carried whole (the hidden rows' answers never features there)
+    joined, joined_test = join_tables(card, raw, train, test)  # train's rows in train's order
+    schema = infer(raw_card, joined, joined_test, sample, files)
     id_col = schema.id
     date = schema.date
-    dates = pd.to_datetime(train[date], format=schema.date_format) if date else None
-    test_dates = pd.to_datetime(test[date], format=schema.date_format) if date else None
+    dates = pd.to_datetime(joined[date], format=schema.date_format) if date else None
+    test_dates = pd.to_datetime(joined_test[date], format=schema.date_format) if date else None
     if date is not None and test_dates.min() > dates.max():
         horizon = pd.Timedelta(days=(test_dates.max() - test_dates.min()).days + 1)
         end = dates.max() - k * horizon
@@ -56,11 +60,11 @@ def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
                 f"name a nearer window (WINDOWS=cut0)"
             )
     else:  # a seeded fifth of the rows, or of the days (series) that k-fold keeps whole
-        groups = fold_groups(schema, train, fold_unit(schema, train, test))
+        groups = fold_groups(schema, joined, fold_unit(schema, joined, joined_test))
         draw = np.random.default_rng(k).random(len(train) if groups is None else groups.max() + 1) < 0.2
         hidden = pd.Series(draw if groups is None else draw[groups], index=train.index)
         keep, cut_at = ~hidden, None
-    held = train[hidden].reset_index(drop=True)
+    held = joined[hidden].reset_index(drop=True)
     if id_col not in held.columns:  # Kaggle numbers the test rows (from 1 where its sample does): so does the cut
         first = int(sample[id_col].iloc[0]) if numbered else 0
         held.insert(0, id_col, first + np.arange(len(held)))

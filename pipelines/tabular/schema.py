@@ -269,6 +269,13 @@ def infer(
     learned = label or targets[0]
     task = card.task or ("multiclass" if label else infer_task(card.metric, train[learned]))
     if not label and len(targets) > 1:  # one model each (Tabular Playground Jul 2021's three): one task for all
+        constant = [c for c in targets if train[c].nunique() < 2]
+        if constant:
+            raise SchemaError(
+                f"{files['train']}: the target {constant[0]!r} holds one value ({train[constant[0]].dropna().iloc[0]}) "
+                f"in every labelled row: no model learns from it; a target of one class is not handled yet (its "
+                f"column needs a constant in the submission)"
+            )
         tasks = {c: card.task or infer_task(card.metric, train[c]) for c in targets}
         if len(set(tasks.values())) > 1:
             raise SchemaError(
@@ -383,8 +390,8 @@ def fold_groups(schema: Schema, frame: pd.DataFrame, unit: str) -> np.ndarray | 
     return codes
 
 
-def describe(schema: Schema, metric: str) -> str:
-    """What was read, as printed by the features step."""
+def describe(schema: Schema, metric: str, positive: str | None = None) -> str:
+    """What was read, as printed by the features step (`positive`: the card's positive= line)."""
     lines = [
         f"id {schema.id!r}; target {schema.label or schema.targets} ({schema.task}"
         + (f", {len(schema.classes)} classes" if schema.classes else "")
@@ -392,8 +399,32 @@ def describe(schema: Schema, metric: str) -> str:
         f"date {schema.date!r}" + (f"; series {schema.series}" if schema.series else ""),
         f"{len(schema.categories)} categories, {len(schema.numbers)} numbers",
     ]
+    scored = get_metric(metric).submits == "probability" or get_metric(metric).name == "f1"  # mcc: symmetric
+    if schema.task == "binary" and not schema.label and scored:
+        lines.append(scored_class(schema, get_metric(metric).submits == "probability", positive is not None))
     lines += [f"not a feature: {c} ({why})" for c, why in schema.dropped.items()]
     return "\n".join(lines)
+
+
+# The later of two labels is the scored one where they say so; other text (Attrited / Existing) says nothing
+POSITIVE_WORDS = {"1", "1.0", "true", "yes", "y", "t", "positive", "pos"}
+
+
+def scored_class(schema: Schema, probability: bool, named: bool) -> str:
+    """Which class of a binary target a probability column holds (or F1 counts), printed; a warning where its
+    labels (text, not 0/1, False/True, No/Yes) cannot say which one Kaggle scores and the card's positive= (`named`)
+    did not."""
+    negative, positive = schema.classes
+    what = "its probability is submitted" if probability else "F1 counts it"
+    line = f"binary: class 1 is {positive!r} (of {negative!r}, {positive!r}): {what}"
+    if named:
+        return line + " (the card's positive=)"
+    if str(positive).lower() in POSITIVE_WORDS:
+        return line + " (positive= in the card names the other)"
+    return (
+        f"{line}\nwarning: the labels do not say which class Kaggle scores: check the competition's evaluation page, "
+        f"and set positive={negative!r} in the card if it is that one"
+    )
 
 
 def as_class_index(schema: Schema, y: pd.Series) -> np.ndarray:

@@ -111,29 +111,13 @@ def read_raw(card: Card, paths: Paths) -> tuple[pd.DataFrame, pd.DataFrame, pd.D
     train, test, sample = (read_csv(paths.raw / card.file(role), fix, ids) for role in FILES)
     train, test = align_ids(ids[0], train, test, sample, {role: card.file(role) for role in FILES})
     train = with_extra_rows(card, paths, train, ids[0]) if card.extra_train else train
-    for name, keys in card.tables.items():
-        table = read_csv(paths.raw / name, fix)
-        both = [c for c in table.columns if c not in keys and (c in train.columns or c in test.columns)]
-        if both:  # Walmart's IsHoliday, in train.csv and features.csv: one copy, not a second column
-            print(f"{name}: {both} also in {card.file('train')}: {card.file('train')}'s kept")
-            table = table.drop(columns=both)
-        for frame_name in ("train", "test"):
-            frame = train if frame_name == "train" else test
-            joined = join_df(frame, table, list(keys), names=(card.file(frame_name), name), allow_unmatched=True)
-            added = [c for c in table.columns if c not in keys]
-            missing = int(joined[added].isna().all(axis=1).sum()) if added else 0
-            if missing:
-                print(f"join {name} onto {card.file(frame_name)}: {missing:,} of {len(frame):,} rows found no match")
-            if frame_name == "train":
-                train = joined
-            else:
-                test = joined
+    train, test = join_tables(card, paths.raw, train, test)
     return train, test, sample
 
 
 def with_extra_rows(card: Card, paths: Paths, train: pd.DataFrame, id_col: str) -> pd.DataFrame:
     """train with the rows of the card's extra_train files below its own (EXTRA marks them): the columns train has,
-    what a file lacks missing (an original dataset without the id: numbered after train's rows)."""
+    what a file lacks missing (an original dataset without the id: numbered below zero)."""
     frames = [train.assign(**{EXTRA: False})]
     for name in card.extra_train:
         extra = read_csv(paths.raw / name, f"put it in {paths.raw} (the card's extra_train names it)", (id_col,))
@@ -149,6 +133,31 @@ def with_extra_rows(card: Card, paths: Paths, train: pd.DataFrame, id_col: str) 
         )
         frames.append(extra[[c for c in extra.columns if c in train.columns]].assign(**{EXTRA: True}))
     return pd.concat(frames, ignore_index=True)
+
+
+def join_tables(card: Card, raw: Path, train: pd.DataFrame, test: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """train and test with the card's extra tables joined on their keys (a column also in train kept once)."""
+    fix = "download it again (make download FORCE=1)"
+    for name, keys in card.tables.items():
+        table = read_csv(raw / name, fix)
+        both = [c for c in table.columns if c not in keys and (c in train.columns or c in test.columns)]
+        if both:  # Walmart's IsHoliday, in train.csv and features.csv: one copy, not a second column
+            print(f"{name}: {both} also in {card.file('train')}: {card.file('train')}'s kept")
+            table = table.drop(columns=both)
+        for frame_name in ("train", "test"):
+            frame = train if frame_name == "train" else test
+            joined = join_df(frame, table, list(keys), names=(card.file(frame_name), name), allow_unmatched=True)
+            added = [c for c in table.columns if c not in keys]
+            missing = int(joined[added].isna().all(axis=1).sum()) if added else 0
+            if missing == len(frame) and frame_name == "test":
+                print(f"join {name} onto {card.file('test')}: no test row is in it (a table of train's rows only)")
+            elif missing:
+                print(f"join {name} onto {card.file(frame_name)}: {missing:,} of {len(frame):,} rows found no match")
+            if frame_name == "train":
+                train = joined
+            else:
+                test = joined
+    return train, test
 
 
 def hook_name(hook) -> str:
@@ -172,6 +181,12 @@ def own_features(card: Card, train: pd.DataFrame, test: pd.DataFrame, raw) -> tu
         raise ValueError(
             f"the card's features={name} returned {len(new_test):,} test rows of {len(test):,}: every test row needs "
             f"a prediction; add columns to the test frame, never drop its rows"
+        )
+    if len(new_train) > len(train):
+        print(
+            f"warning: the card's features={name} returned {len(new_train) - len(train):,} train rows more than it "
+            f"was given: they are scored out of fold as train's own are; rows that only help the fits (a Playground "
+            f"competition's original dataset) belong in the card's extra_train="
         )
     added = [c for c in new_train.columns if c not in before]
     shown = ", ".join(added[:10]) + (f" ... ({len(added)} in all)" if len(added) > 10 else "")
@@ -355,9 +370,12 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
     files = {role: card.file(role) for role in FILES}
     extra = train.pop(EXTRA).to_numpy(bool) if EXTRA in train.columns else np.zeros(len(train), bool)
     schema = infer(card, train, test, sample, files)
-    print(describe(schema, card.metric))
+    print(describe(schema, card.metric, card.positive))
     labels = [schema.label] if schema.label else schema.targets
     labelled = train[labels].notna().all(axis=1).to_numpy()
+    if not labelled.all():  # several targets: a row lacking one is not used for any (each its own rows: not yet)
+        blank = ", ".join(f"{c} {n:,}" for c, n in train[labels].isna().sum().items() if n)
+        print(f"{files['train']}: {int((~labelled).sum()):,} rows without a target ({blank} blank) are not used")
     train, extra = train[labelled].reset_index(drop=True), extra[labelled]
     if card.extra_train and not extra.any():
         raise SchemaError(f"card: extra_train={card.extra_train}: no row of them has the target {labels}")
@@ -922,12 +940,12 @@ def predict(card: Card, paths: Paths, cfg: TabularConfig, run: str):
                 metric, schema_t, sample_t, member, chosen.get("member_choices", {}).get(name, {})
             )
             members.setdefault(name, []).append(alone.drop(columns=schema.id))
-    sub = pd.concat([sample[[schema.id]], *frames], axis=1)
+    in_order = list(sample.columns)  # the sample's, its id not always first
+    sub = pd.concat([sample[[schema.id]], *frames], axis=1)[in_order]
     for name, columns in members.items():  # a member in every target's blend: its own whole submission
         if len(columns) == len(each):
-            write_csv(
-                pd.concat([sample[[schema.id]], *columns], axis=1), rd.path / "member_submissions" / f"{name}.csv"
-            )
+            alone = pd.concat([sample[[schema.id]], *columns], axis=1)[in_order]
+            write_csv(alone, rd.path / "member_submissions" / f"{name}.csv")
     path = submitlib.write_submission(sub, sample, schema.id, paths.submissions / f"{run}.csv", columns=rules)
     print(
         f"submission: {path} ({len(sub):,} rows; {metric.name} {result[f'oof_{metric.name}']} on {result['scored_on']})"

@@ -20,6 +20,7 @@ from pipelines.tabular.schema import (
     SchemaError,
     column_kind,
     date_format,
+    describe,
     fold_groups,
     infer,
     infer_task,
@@ -224,6 +225,9 @@ def quirky(kind: str):
     if kind == "prefixed":  # Cirrhosis (Playground S3E26): train's Status C/CL/D, the sample's Status_C, ...
         train["Status"] = np.array(["C", "CL", "D"])[np.digitize(x, [-0.5, 0.5])]
         return "", train, test, test[["id"]].assign(Status_C=0.4, Status_CL=0.2, Status_D=0.4)
+    if kind == "id_second":  # the sample's id is its second column: the card names it, the submission keeps the order
+        train["y"] = (x + rng.normal(size=len(x)) > 0).astype(int)
+        return 'id="id",', train, test, test[["id"]].assign(y=0.5)[["y", "id"]]
     if kind == "id_case":  # the sample's ID, train's and test's id
         train["y"] = (x + rng.normal(size=len(x)) > 0).astype(int)
         return "", train, test, test[["id"]].rename(columns={"id": "ID"}).assign(y=0.5)
@@ -262,6 +266,7 @@ def quirky(kind: str):
         ("hourly", "rmsle", lambda sub, r: r["score"] < 0.15 and "datetimeHour" in r["numbers"]),
         ("no_id", "accuracy", lambda sub, r: sub.ImageId.tolist() == list(range(1, 201)) and r["score"] > 0.8),
         ("id_case", "auc", lambda sub, r: list(sub.columns) == ["ID", "y"] and r["score"] > 0.7),
+        ("id_second", "auc", lambda sub, r: list(sub.columns) == ["y", "id"] and r["score"] > 0.7),
         (
             "prefixed",
             "mlogloss",
@@ -288,7 +293,7 @@ def test_the_reviews_competitions(tmp_path, monkeypatch, kind, metric, check, ca
     run_chain(comp, src, tmp_path, capsys, rounds=200)
     sub = pd.read_csv(tmp_path / "subs" / comp / "default.csv", dtype={"id": str, "ID": str})
     if "id" in sub or "ID" in sub:
-        assert sub.iloc[0, 0] == "000900"  # the zeros of the id kept
+        assert sub.get("id", sub.get("ID")).iloc[0] == "000900"  # the zeros of the id kept
     folder = tmp_path / "data" / comp
     result = json.loads((folder / "runs" / "default" / "result.json").read_text())
     schema = json.loads((folder / "processed" / "schema.json").read_text())
@@ -470,6 +475,8 @@ def test_several_target_columns_are_read_and_a_card_that_names_fewer_is_refused(
     binary = train.assign(a=[0, 1] * 3, b=["n", "y"] * 3)
     with pytest.raises(SchemaError, match=r"targets 'a' and 'b' hold other classes"):
         infer(Card(slug="x", metric="auc"), binary, train[["id", "f"]], sample, FILES)
+    with pytest.raises(SchemaError, match=r"the target 'b' holds one value \(0\) in every labelled row"):
+        infer(Card(slug="x", metric="auc"), binary.assign(b=0), train[["id", "f"]], sample, FILES)
 
 
 def test_the_positive_class_is_the_later_one_unless_the_card_names_it_and_the_backtest_scores_the_same():
@@ -483,6 +490,12 @@ def test_the_positive_class_is_the_later_one_unless_the_card_names_it_and_the_ba
     assert infer(Card(slug="x", metric="auc"), train, train[["id", "f"]], sample, FILES).classes == ["No", "Yes"]
     named = Card(slug="x", metric="auc", positive="No")
     assert infer(named, train, train[["id", "f"]], sample, FILES).classes == ["Yes", "No"]
+    said = describe(infer(named, train, train[["id", "f"]], sample, FILES), "auc", "No")
+    assert "binary: class 1 is 'No' (of 'Yes', 'No'): its probability is submitted (the card's positive=)" in said
+    churn = train.assign(y=["Attrited", "Existing"] * 3)
+    said = describe(infer(Card(slug="x", metric="auc"), churn, train[["id", "f"]], sample, FILES), "auc")
+    assert "class 1 is 'Existing'" in said and "warning: the labels do not say which class Kaggle scores" in said
+    assert "set positive='Attrited' in the card if it is that one" in said
     with pytest.raises(SchemaError, match=r"positive='Maybe' is not a class of the target"):
         infer(Card(slug="x", metric="auc", positive="Maybe"), train, train[["id", "f"]], sample, FILES)
     with pytest.raises(SchemaError, match=r"positive='No' .* this is a regression target: leave positive= out"):
@@ -551,6 +564,40 @@ def test_extra_train_rows_join_every_fit_and_no_score(tmp_path, monkeypatch, cap
         capsys.readouterr()
         assert main(["features", name, *data]) == 1
         assert re.search(why, capsys.readouterr().err), name
+
+
+@pytest.mark.slow
+def test_targets_in_a_table_of_their_own_train_submit_and_backtest(tmp_path, monkeypatch, capsys):
+    """Mechanisms of Action's shape: train_features.csv, its targets in train_targets_scored.csv (joined by the card's
+    tables=), test_features.csv; make all submits every target, and the backtest's cut joins the table to find the
+    targets and their answers (it said 'set target=' and failed)."""
+    rng = np.random.default_rng(0)
+    n = 700
+    x = rng.normal(size=(n, 3))
+    frame = pd.DataFrame({"sig_id": [f"id_{i:05d}" for i in range(n)], **{f"g-{j}": x[:, j] for j in range(3)}})
+    answers = frame[["sig_id"]].assign(
+        a=(x[:, 0] + rng.normal(size=n) > 1).astype(int), b=(x[:, 1] + rng.normal(size=n) > 0.5).astype(int)
+    )
+    files = {
+        "train_features": frame.iloc[:500],
+        "train_targets_scored": answers.iloc[:500],
+        "test_features": frame.iloc[500:],
+        "sample_submission": frame[["sig_id"]].iloc[500:].assign(a=0.5, b=0.5),
+    }
+    card = (
+        'slug="lish-moa", metric="logloss", tables={"train_targets_scored.csv": ("sig_id",)}, '
+        'files={"train": "train_features.csv", "test": "test_features.csv"}'
+    )
+    competition(tmp_path / "src", files, card, tmp_path, monkeypatch, "moa")
+    out = run_chain("moa", tmp_path / "src", tmp_path, capsys, rounds=100)
+    assert "no test row is in it (a table of train's rows only)" in out and "the mean over the 2 targets" in out
+    sub = pd.read_csv(tmp_path / "subs" / "moa" / "default.csv")
+    assert list(sub.columns) == ["sig_id", "a", "b"] and sub[["a", "b"]].stack().between(0, 1).all()
+    data = ["--data", str(tmp_path / "data")]
+    assert main(["backtest", "moa", "gbdt_rounds=100", "--windows", "cut0", *data]) == 0
+    table = pd.read_csv(tmp_path / "data" / "moa" / "backtest" / "default.csv")
+    scored = table.set_index("member").backtest
+    assert scored["submission"] < 0.6, scored  # log loss over the two columns; a constant 0.5 scores 0.69
 
 
 def several(n: int = 900, seed: int = 0):
@@ -778,6 +825,9 @@ def test_a_feature_function_that_breaks_the_contract_is_named(capsys):
 
     own_features(Card(slug="x", metric="rmse", features=in_place), train.copy(), test.copy(), None)
     assert "in_place: f (" in capsys.readouterr().out  # the column it added, though added in place
+    appends = Card(slug="x", metric="rmse", features=lambda tr, te, raw: (pd.concat([tr, tr]), te))
+    own_features(appends, train, test, None)  # an original dataset appended: scored as train's; said
+    assert "returned 3 train rows more than it was given: they are scored out of fold" in capsys.readouterr().out
     with pytest.raises(ValueError, match="features='add' is not a function"):
         Card(slug="x", metric="rmse", features="add")
     _, train, test, sample = quirky("renamed")
