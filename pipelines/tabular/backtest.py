@@ -42,7 +42,7 @@ def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
     )
     # the card's tables joined, for the schema and the answers (MoA's targets are a table of their own); the cut's
     # files keep the raw columns, and the tables are carried whole (the hidden rows' answers never features there)
-    joined, joined_test = join_tables(card, raw, train, test)  # train's rows in train's order
+    joined, joined_test = join_tables(card, raw, train, test, set(sample.columns))  # train's rows, in order
     schema = infer(raw_card, joined, joined_test, sample, files)
     id_col = schema.id
     date = schema.date
@@ -114,13 +114,15 @@ def score(card: Card, submission: pd.DataFrame, hidden: pd.DataFrame) -> float:
 
 
 def column_score(card: Card, true: pd.Series, pred: pd.Series) -> float:
-    """The card's metric of one answer column. Class labels written as text (No/Yes), or with the card's positive=,
-    are numbered as training numbers them (schema.class_order: the positive class 1), so auc, logloss and f1 score
+    """The card's metric of one answer column. Class labels written as text (No/Yes) or a binary target's other
+    than 0/1 (1/2), or with the card's positive=, are numbered as training numbers them (schema.class_order: the positive class 1), so auc, logloss and f1 score
     the class the models predict; numbers and ranked labels (map@k) as they are."""
     metric = get_metric(card.metric)
-    if metric.submits not in ("probability", "label") or (is_numeric_dtype(true) and card.positive is None):
-        return metric.score(true.to_numpy(), pred.to_numpy())
     labels = label_text(true)
+    binary = metric.submits == "probability" or metric.tasks == ("binary",)  # one column: P(class 1), f1, mcc
+    as_read = set(labels.dropna()) <= {"0", "1"} if binary else is_numeric_dtype(true)  # 1/2: numbered too
+    if metric.submits not in ("probability", "label") or (as_read and card.positive is None):
+        return metric.score(true.to_numpy(), pred.to_numpy())
     values = set(labels.dropna()) | (set(label_text(pred).dropna()) if metric.submits == "label" else set())
     index = {str(c): i for i, c in enumerate(class_order(list(values), card.positive))}
     guess = pred.to_numpy(np.float64) if metric.submits == "probability" else label_text(pred).map(index).to_numpy()

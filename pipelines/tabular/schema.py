@@ -240,6 +240,9 @@ def infer(
             f"each a column of {files['train']}: one model each learns them; leave target= out, or name one train "
             f"column for each, in the sample's order"
         )
+    by_value = {str(c).lower(): c for c in value_cols}
+    if len(targets) > 1 and sorted(by_value) == sorted(str(t).lower() for t in targets):
+        targets = [next(t for t in targets if str(t).lower() == v) for v in by_value]  # paired by name, not place
     if len(targets) > 1 and len(targets) != len(value_cols):
         raise SchemaError(
             f"card: target={card.target}: {len(targets)} targets for the {len(value_cols)} value columns of "
@@ -271,10 +274,11 @@ def infer(
     if not label and len(targets) > 1:  # one model each (Tabular Playground Jul 2021's three): one task for all
         constant = [c for c in targets if train[c].nunique() < 2]
         if constant:
+            values = train[constant[0]].dropna()
+            held = f"one value ({values.iloc[0]})" if len(values) else "no value"
             raise SchemaError(
-                f"{files['train']}: the target {constant[0]!r} holds one value ({train[constant[0]].dropna().iloc[0]}) "
-                f"in every labelled row: no model learns from it; a target of one class is not handled yet (its "
-                f"column needs a constant in the submission)"
+                f"{files['train']}: the target {constant[0]!r} holds {held} in every labelled row: no model learns "
+                f"from it; a target of one class is not handled yet (its column needs a constant in the submission)"
             )
         tasks = {c: card.task or infer_task(card.metric, train[c]) for c in targets}
         if len(set(tasks.values())) > 1:
@@ -399,9 +403,10 @@ def describe(schema: Schema, metric: str, positive: str | None = None) -> str:
         f"date {schema.date!r}" + (f"; series {schema.series}" if schema.series else ""),
         f"{len(schema.categories)} categories, {len(schema.numbers)} numbers",
     ]
-    scored = get_metric(metric).submits == "probability" or get_metric(metric).name == "f1"  # mcc: symmetric
-    if schema.task == "binary" and not schema.label and scored:
-        lines.append(scored_class(schema, get_metric(metric).submits == "probability", positive is not None))
+    scoring = get_metric(metric)
+    scored = scoring.submits == "probability" or scoring.name == "f1"  # mcc: symmetric
+    if schema.task == "binary" and not schema.label and scored and len(schema.classes) == 2:
+        lines.append(scored_class(schema, scoring.submits == "probability", positive is not None))
     lines += [f"not a feature: {c} ({why})" for c, why in schema.dropped.items()]
     return "\n".join(lines)
 

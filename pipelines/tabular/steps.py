@@ -1,8 +1,7 @@
 """The steps of every tabular competition: a card (pipelines/tabular/__init__.py) and its files are all they need.
 
 features: read train / test / sample_submission (the card's extra_train rows below train's, its extra tables joined
-on their keys), run the
-card's own feature function where it has one, infer the schema (pipelines/tabular/schema.py, printed), choose
+on their keys), run the card's own feature function where it has one, infer the schema (pipelines/tabular/schema.py, printed), choose
 the validation that matches the test (a time-ordered holdout as long as the test's span when every test date
 comes after train's; else k-fold, stratified for classification), add the date's parts, fit Categorify /
 FillMissing / Normalize on the rows that train, and write processed/{train,test}.feather with each labelled
@@ -26,6 +25,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -62,6 +62,7 @@ from pipelines.tabular.schema import (
     fold_groups,
     fold_unit,
     infer,
+    label_text,
 )
 
 # The date's parts: cycles as categories (every value recurs), the year and the time since 1970 as numbers (a
@@ -111,21 +112,23 @@ def read_raw(card: Card, paths: Paths) -> tuple[pd.DataFrame, pd.DataFrame, pd.D
     train, test, sample = (read_csv(paths.raw / card.file(role), fix, ids) for role in FILES)
     train, test = align_ids(ids[0], train, test, sample, {role: card.file(role) for role in FILES})
     train = with_extra_rows(card, paths, train, ids[0]) if card.extra_train else train
-    train, test = join_tables(card, paths.raw, train, test)
+    train, test = join_tables(card, paths.raw, train, test, set(sample.columns))
     return train, test, sample
 
 
 def with_extra_rows(card: Card, paths: Paths, train: pd.DataFrame, id_col: str) -> pd.DataFrame:
     """train with the rows of the card's extra_train files below its own (EXTRA marks them): the columns train has,
-    what a file lacks missing (an original dataset without the id: numbered below zero)."""
+    what a file lacks missing; each row an id of its own (below zero where train's are numbers, else file:row)."""
     frames = [train.assign(**{EXTRA: False})]
     for name in card.extra_train:
         extra = read_csv(paths.raw / name, f"put it in {paths.raw} (the card's extra_train names it)", (id_col,))
         lacks = [c for c in train.columns if c not in extra.columns and c != id_col]
         unused = [c for c in extra.columns if c not in train.columns]
-        if id_col not in extra.columns:  # ids of their own, never a test row's: below zero, or the file's name
-            numbered = pd.api.types.is_numeric_dtype(train[id_col])
-            extra[id_col] = -1 - np.arange(len(extra)) if numbered else [f"{name}:{i}" for i in range(len(extra))]
+        if id_col in train.columns:  # ids of their own (an original's own ids may be train's or the test's)
+            if pd.api.types.is_numeric_dtype(train[id_col]):  # below zero, after the files before it
+                extra[id_col] = -1 - sum(len(f) for f in frames[1:]) - np.arange(len(extra))
+            else:
+                extra[id_col] = [f"{name}:{i}" for i in range(len(extra))]
         print(
             f"extra_train {name}: {len(extra):,} rows for every fit, never scored"
             + (f"; without {lacks[:5]} (missing there)" if lacks else "")
@@ -135,8 +138,33 @@ def with_extra_rows(card: Card, paths: Paths, train: pd.DataFrame, id_col: str) 
     return pd.concat(frames, ignore_index=True)
 
 
-def join_tables(card: Card, raw: Path, train: pd.DataFrame, test: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """train and test with the card's extra tables joined on their keys (a column also in train kept once)."""
+def file_digest(path: Path) -> str:
+    """sha256 of a file, for the features' identity (hashlib reads it in blocks)."""
+    import hashlib
+
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def check_extra_labels(card: Card, schema: Schema, rows: pd.DataFrame) -> None:
+    """SchemaError naming the extra_train files where their labels are not train.csv's classes (an original
+    dataset's Yes/No where train.csv has 0/1)."""
+    if schema.task not in ("binary", "multiclass"):
+        return
+    for c in [schema.label] if schema.label else schema.targets:
+        values = set(label_text(rows[c]).dropna()) - set(map(str, schema.classes))
+        if values:
+            raise SchemaError(
+                f"card: extra_train={card.extra_train}: {c} holds {sorted(values)[:5]}, not among "
+                f"{card.file('train')}'s classes {schema.classes[:5]}: write them as train's in the file"
+            )
+
+
+def join_tables(
+    card: Card, raw: Path, train: pd.DataFrame, test: pd.DataFrame, answers: set
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """train and test with the card's extra tables joined on their keys (a column also in train kept once);
+    `answers`: the sample's columns (a table holding them, as MoA's targets file does, has train's rows only)."""
     fix = "download it again (make download FORCE=1)"
     for name, keys in card.tables.items():
         table = read_csv(raw / name, fix)
@@ -149,7 +177,7 @@ def join_tables(card: Card, raw: Path, train: pd.DataFrame, test: pd.DataFrame) 
             joined = join_df(frame, table, list(keys), names=(card.file(frame_name), name), allow_unmatched=True)
             added = [c for c in table.columns if c not in keys]
             missing = int(joined[added].isna().all(axis=1).sum()) if added else 0
-            if missing == len(frame) and frame_name == "test":
+            if missing == len(frame) and frame_name == "test" and set(added) & answers:
                 print(f"join {name} onto {card.file('test')}: no test row is in it (a table of train's rows only)")
             elif missing:
                 print(f"join {name} onto {card.file(frame_name)}: {missing:,} of {len(frame):,} rows found no match")
@@ -199,6 +227,8 @@ def adjustments(card: Card, schema: Schema, train, test, folds: np.ndarray, vali
     that exclude it (the holdout's on the rows before it, each fold's on the other folds; rows never scored get 0),
     the test's on every labelled row."""
     name = hook_name(card.adjust)
+    if schema.several:
+        raise SchemaError(f"adjust={name}: one offset a row for {len(schema.targets)} targets; leave adjust= out")
     if schema.task != "regression":
         raise SchemaError(f"adjust={name}: offsets of the predictions are for regression; this task is {schema.task}")
 
@@ -216,7 +246,7 @@ def adjustments(card: Card, schema: Schema, train, test, folds: np.ndarray, vali
         return out
 
     on_train = np.zeros(len(train))
-    for k in [0] if validation["kind"] == "time" else sorted(set(folds[folds >= 0].tolist())):
+    for k in [0] if validation["kind"] == "time" else kfolds(folds):
         on_train[folds == k] = call(train[folds != k], train[folds == k])
     on_test = call(train, test)
 
@@ -368,8 +398,15 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
     keep = {*sample.columns, card.date, *card.series, *card.categories, *card.drop, *card.target}
     train, test = lightgbm_names(train, test, keep)
     files = {role: card.file(role) for role in FILES}
+    if card.extra_train and EXTRA not in train.columns:
+        raise ValueError(
+            f"the card's features={hook_name(card.features)} dropped the column {EXTRA!r} that marks the rows of "
+            f"extra_train={card.extra_train}: keep it in the train frame it returns"
+        )
     extra = train.pop(EXTRA).to_numpy(bool) if EXTRA in train.columns else np.zeros(len(train), bool)
-    schema = infer(card, train, test, sample, files)
+    schema = infer(card, train[~extra].reset_index(drop=True), test, sample, files)  # train.csv says what it is
+    if extra.any():
+        check_extra_labels(card, schema, train[extra])
     print(describe(schema, card.metric, card.positive))
     labels = [schema.label] if schema.label else schema.targets
     labelled = train[labels].notna().all(axis=1).to_numpy()
@@ -441,6 +478,7 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
         rows={"train": len(out_train), "test": len(out_test)},
         validation=validation,
         columns=columns,
+        extra_train={name: file_digest(paths.raw / name) for name in card.extra_train},  # a replaced file: anew
         seconds=round(time.perf_counter() - t0, 2),
     )
     print(
@@ -653,10 +691,11 @@ def fit_net(frame, test, y, ok, folds, validation: dict, schema: Schema, metric:
             (test_raw,) = run(ok, [test], "net refit", "refit")
         return oof, test_raw, tables
     test_raw = 0.0
-    for k in kfolds(folds):
+    held_folds = kfolds(folds)
+    for k in held_folds:
         fold = folds == k
         oof[fold], fold_test = run((folds != k) & ok, [frame[fold], test], f"net fold {k}", k, fold & ok)
-        test_raw = test_raw + fold_test / len(kfolds(folds))
+        test_raw = test_raw + fold_test / len(held_folds)
     return oof, test_raw, tables
 
 
@@ -738,8 +777,13 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
         result = train_target(schema, metric, frame, test, validation, proc, cfg, rd)
     else:  # one set of models a target, each in its own folder (resumed or reused on its own)
         results = {}
+        (rd.path / "importance.csv").unlink(missing_ok=True)  # a one-target training's, under this run's name
+        kept = {target_dir(rd, t, schema).path.name for t in schema.targets}
+        for old in (rd.path / "targets").glob("*") if (rd.path / "targets").is_dir() else ():
+            if old.name not in kept:  # a target the card no longer has
+                shutil.rmtree(old)
         for target in schema.targets:
-            sub = target_dir(rd, target)
+            sub = target_dir(rd, target, schema)
             print(f"target {target}:")
             results[target] = sub.reuse_or_start({**identity, "target": target}, f"target {target}")
             if results[target] is None:
@@ -751,9 +795,13 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
     return result
 
 
-def target_dir(rd: RunDir, target: str) -> RunDir:
-    """runs/RUN/targets/<target>/: the models, predictions and result of one of several targets."""
-    return RunDir(rd.path / "targets" / re.sub(r"[^A-Za-z0-9._-]+", "_", target))
+def target_dir(rd: RunDir, target: str, schema: Schema) -> RunDir:
+    """runs/RUN/targets/<target>/: the models, predictions and result of one of several targets (numbered
+    <i>-<target> where two targets' folder names would be one, on a file system blind to case too)."""
+    names = [re.sub(r"[^A-Za-z0-9._-]+", "_", t) for t in schema.targets]
+    i = schema.targets.index(target)
+    unique = len({n.lower() for n in names}) == len(names)
+    return RunDir(rd.path / "targets" / (names[i] if unique else f"{i}-{names[i]}"))
 
 
 def mean_over_targets(metric: Metric, results: dict[str, dict]) -> dict:
@@ -905,6 +953,11 @@ def submission_frame(metric: Metric, schema: Schema, sample: pd.DataFrame, raw: 
     return sub, column_rules(metric, schema, sample)
 
 
+def in_sample_order(sub: pd.DataFrame, sample: pd.DataFrame) -> pd.DataFrame:
+    """sub's columns in the sample's order (its id not always first); any other column last, for the check to name."""
+    return sub[[c for c in sample.columns if c in sub] + [c for c in sub if c not in sample.columns]]
+
+
 def predict(card: Card, paths: Paths, cfg: TabularConfig, run: str):
     """submissions/COMP/RUN.csv in sample_submission.csv's format, validated against it."""
     schema, _, _ = load(paths, cfg)
@@ -925,11 +978,11 @@ def predict(card: Card, paths: Paths, cfg: TabularConfig, run: str):
     offset = test[ADJUST].to_numpy()[rows] if adjusted else 0.0  # regression only: one number a row
     value = [c for c in sample.columns if c != schema.id]
     each = [(schema, rd, sample)] if not schema.several else [
-        (schema.of(t), target_dir(rd, t), sample[[schema.id, c]]) for t, c in zip(schema.targets, value, strict=True)
+        (schema.of(t), target_dir(rd, t, schema), sample[[schema.id, c]]) for t, c in zip(schema.targets, value, strict=True)
     ]  # fmt: skip
     frames, rules, members = [], {}, {}
     for schema_t, rd_t, sample_t in each:  # the target's blend, and each member alone where it has several
-        chosen = rd_t.read_json("result.json") if rd_t is not rd else result
+        chosen = rd_t.read_json("result.json")
         raw = np.load(rd_t.path / "test_raw.npy")[rows] + offset
         sub_t, rules_t = submission_frame(metric, schema_t, sample_t, raw, chosen)
         frames.append(sub_t.drop(columns=schema.id))
@@ -940,11 +993,11 @@ def predict(card: Card, paths: Paths, cfg: TabularConfig, run: str):
                 metric, schema_t, sample_t, member, chosen.get("member_choices", {}).get(name, {})
             )
             members.setdefault(name, []).append(alone.drop(columns=schema.id))
-    in_order = list(sample.columns)  # the sample's, its id not always first
-    sub = pd.concat([sample[[schema.id]], *frames], axis=1)[in_order]
+    sub = in_sample_order(pd.concat([sample[[schema.id]], *frames], axis=1), sample)
+    shutil.rmtree(rd.path / "member_submissions", ignore_errors=True)  # an earlier predict's members
     for name, columns in members.items():  # a member in every target's blend: its own whole submission
         if len(columns) == len(each):
-            alone = pd.concat([sample[[schema.id]], *columns], axis=1)[in_order]
+            alone = in_sample_order(pd.concat([sample[[schema.id]], *columns], axis=1), sample)
             write_csv(alone, rd.path / "member_submissions" / f"{name}.csv")
     path = submitlib.write_submission(sub, sample, schema.id, paths.submissions / f"{run}.csv", columns=rules)
     print(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -468,6 +469,22 @@ def test_several_target_columns_are_read_and_a_card_that_names_fewer_is_refused(
     schema = infer(Card(slug="x", metric="rmse"), train, train[["id", "f"]], sample, FILES)
     assert schema.targets == ["a", "b"] and schema.several and schema.of("b").targets == ["b"]
     assert not schema.of("b").several and "a" not in schema.numbers and "b" not in schema.dropped
+    reordered = infer(
+        Card(slug="x", metric="rmse", target=("B", "a")),
+        train.rename(columns={"b": "B"}),
+        train[["id", "f"]],
+        sample,
+        FILES,
+    )
+    assert reordered.targets == ["a", "B"]  # paired with the sample's columns by name, not by place
+    from pipelines.runs import RunDir
+    from pipelines.tabular.steps import target_dir
+
+    for names in (["NO2_(ppm)", "NO2 _ppm_"], ["EC1", "ec1"]):  # one folder name (or one, blind to case): numbered
+        clash = replace(schema, targets=names)
+        folders = [target_dir(RunDir(Path("r")), t, clash).path.name for t in names]
+        assert folders[0].startswith("0-") and folders[1].startswith("1-"), folders
+    assert target_dir(RunDir(Path("r")), "b", schema).path == Path("r/targets/b")
     with pytest.raises(SchemaError, match=r"target=\('b',\): sample_submission.csv has 2 value columns .*leave target"):
         infer(Card(slug="x", metric="rmse", target="b"), train, train[["id", "f"]], sample, FILES)
     with pytest.raises(SchemaError, match=r"target=\('a', 'b'\): 2 targets for the 1 value columns"):
@@ -509,6 +526,8 @@ def test_the_positive_class_is_the_later_one_unless_the_card_names_it_and_the_ba
     assert score(Card(slug="x", metric="f1"), labels, hidden) == pytest.approx(2 / 3)  # Yes: 1 of 2 found, 1 of 1 right
     assert score(Card(slug="x", metric="f1", positive="No"), labels, hidden) == pytest.approx(0.8)
     assert score(Card(slug="x", metric="f1"), labels.assign(y=[0, 1, 0, 0]), hidden.assign(y=[0, 1, 1, 0])) == 2 / 3
+    coded = hidden.assign(y=[1, 2, 2, 1])  # a binary target written 1/2: numbered as training numbers it
+    assert score(Card(slug="x", metric="logloss"), p_yes, coded) == pytest.approx(-np.log([0.9, 0.9, 0.8, 0.7]).mean())
 
 
 def competition(src, frames: dict, card: str, tmp_path, monkeypatch, comp: str) -> None:
@@ -598,6 +617,30 @@ def test_targets_in_a_table_of_their_own_train_submit_and_backtest(tmp_path, mon
     table = pd.read_csv(tmp_path / "data" / "moa" / "backtest" / "default.csv")
     scored = table.set_index("member").backtest
     assert scored["submission"] < 0.6, scored  # log loss over the two columns; a constant 0.5 scores 0.69
+
+
+def test_extra_rows_get_ids_of_their_own_and_train_csv_alone_says_the_classes(tmp_path, capsys):
+    """Two original files without ids: each row an id below zero, none shared; an original whose labels are not
+    train's classes (Yes/No where train.csv has 0/1) is refused naming the file; a feature function that drops the
+    marker of the extra rows is named."""
+    from pipelines.paths import Paths
+    from pipelines.tabular.steps import EXTRA, check_extra_labels, with_extra_rows
+
+    paths = Paths.for_comp("p", tmp_path / "data")
+    paths.raw.mkdir(parents=True)
+    pd.DataFrame({"x": [1.0, 2.0], "y": [0, 1]}).to_csv(paths.raw / "a.csv", index=False)
+    pd.DataFrame({"x": [3.0], "y": [1], "id": [0]}).to_csv(paths.raw / "b.csv", index=False)
+    train = pd.DataFrame({"id": [0, 1, 2], "x": [0.0, 1.0, 2.0], "y": [0, 1, 0]})
+    card = Card(slug="p", metric="auc", extra_train=("a.csv", "b.csv"))
+    both = with_extra_rows(card, paths, train, "id")
+    assert both.id.tolist() == [0, 1, 2, -1, -2, -3] and both[EXTRA].tolist() == [False] * 3 + [True] * 3
+    texts = with_extra_rows(card, paths, train.assign(id=["a", "b", "c"]), "id")
+    assert texts.id.tolist()[3:] == ["a.csv:0", "a.csv:1", "b.csv:0"]
+    assert "id" not in with_extra_rows(card, paths, train.drop(columns="id"), "id")  # Digit Recognizer's train
+    schema = infer(card, train, train[["id", "x"]], train[["id"]].assign(y=0.5), FILES)
+    check_extra_labels(card, schema, both[both[EXTRA]])
+    with pytest.raises(SchemaError, match=r"extra_train=\('a.csv', 'b.csv'\): y holds \['No', 'Yes'\], not among"):
+        check_extra_labels(card, schema, pd.DataFrame({"y": ["No", "Yes"]}))
 
 
 def several(n: int = 900, seed: int = 0):
@@ -1054,8 +1097,11 @@ def test_a_cards_adjust_offsets_the_scored_and_the_test_predictions(tmp_path, mo
 def test_an_adjust_that_breaks_the_contract_is_named():
     from pipelines.tabular.steps import adjustments
 
-    schema = type("S", (), {"task": "regression"})()
+    schema = type("S", (), {"task": "regression", "several": False, "targets": ["y"]})()
     train, test = pd.DataFrame({"x": [1.0, 2, 3, 4]}), pd.DataFrame({"x": [5.0, 6]})
+    with pytest.raises(SchemaError, match=r"adjust=.*<lambda>: one offset a row for 2 targets; leave adjust= out"):
+        several = type("S", (), {"task": "regression", "several": True, "targets": ["y", "z"]})()
+        adjustments(Card(slug="x", metric="rmse", adjust=lambda fit, rows: 0), several, train, test, [], {})
     folds, kfold = np.array([0, 1, 0, 1]), {"kind": "kfold"}
     short = Card(slug="x", metric="rmse", adjust=lambda fit, rows: np.zeros(1))
     with pytest.raises(
@@ -1074,7 +1120,7 @@ def test_an_adjust_that_breaks_the_contract_is_named():
     adjustments(Card(slug="x", metric="rmse", adjust=disjoint), schema, train, test, folds, kfold)
     assert len(calls) == 3 and not calls[0][0] & calls[0][1] and not calls[1][0] & calls[1][1]  # each fold on the other
     assert calls[2][0] == set(train.index)  # the test's: fitted on every labelled row
-    binary = type("S", (), {"task": "binary"})()
+    binary = type("S", (), {"task": "binary", "several": False})()
     with pytest.raises(SchemaError, match="offsets of the predictions are for regression; this task is binary"):
         adjustments(nan, binary, train, test, folds, kfold)
     with pytest.raises(ValueError, match="adjust=3 is not a function"):
