@@ -234,11 +234,15 @@ def infer(
     by_case = {c.lower(): c for c in train.columns}
     if not card.target and not set(targets) & set(train.columns) and all(c.lower() in by_case for c in targets):
         targets = [by_case[c.lower()] for c in targets]  # Digit Recognizer's sample says Label, its train label
-    if len(value_cols) > 1 and len(targets) != len(value_cols) and all(c.lower() in by_case for c in value_cols):
+    if (
+        len(value_cols) > 1
+        and len(targets) != len(value_cols)
+        and (card.target or all(c.lower() in by_case for c in value_cols))
+    ):
         raise SchemaError(
-            f"card: target={card.target}: {files['sample']} has {len(value_cols)} value columns {value_cols[:5]}, "
-            f"each a column of {files['train']}: one model each learns them; leave target= out, or name one train "
-            f"column for each, in the sample's order"
+            f"card: target={card.target}: {files['sample']} has {len(value_cols)} value columns {value_cols[:5]}: "
+            f"one model each learns them; leave target= out where they are columns of {files['train']}, or name one "
+            f"train column for each, in the sample's order"
         )
     by_value = {str(c).lower(): c for c in value_cols}
     if len(targets) > 1 and sorted(by_value) == sorted(str(t).lower() for t in targets):
