@@ -1,11 +1,11 @@
 """The steps of every tabular competition: a card (pipelines/tabular/__init__.py) and its files are all they need.
 
 features: read train / test / sample_submission (the card's extra_train rows below train's, its extra tables joined
-on their keys), run the card's own feature function where it has one, infer the schema (pipelines/tabular/schema.py, printed), choose
-the validation that matches the test (a time-ordered holdout as long as the test's span when every test date
-comes after train's; else k-fold, stratified for classification), add the date's parts, fit Categorify /
-FillMissing / Normalize on the rows that train, and write processed/{train,test}.feather with each labelled
-row's fold.
+on their keys), run the card's own feature function where it has one, infer the schema (pipelines/tabular/schema.py,
+printed), choose the validation that matches the test (a time-ordered holdout as long as the test's span when every
+test date comes after train's; else k-fold, stratified for classification), add the date's parts, fit Categorify /
+FillMissing / Normalize on the rows that train, and write processed/{train,test}.feather with each labelled row's
+fold.
 
 train: LightGBM and the entity-embedding network (pipelines/tabular/net.py) on the metric's training target (log1p
 for rmsle, log for rmspe...), the headline score from rows that chose nothing. k-fold: each fold's LightGBM
