@@ -115,8 +115,9 @@ def score(card: Card, submission: pd.DataFrame, hidden: pd.DataFrame) -> float:
 
 def column_score(card: Card, true: pd.Series, pred: pd.Series) -> float:
     """The card's metric of one answer column. Class labels written as text (No/Yes) or a binary target's other
-    than 0/1 (1/2), or with the card's positive=, are numbered as training numbers them (schema.class_order: the positive class 1), so auc, logloss and f1 score
-    the class the models predict; numbers and ranked labels (map@k) as they are."""
+    than 0/1 (1/2), or with the card's positive=, are numbered as training numbers them (schema.class_order: the
+    positive class 1), so auc, logloss and f1 score the class the models predict; numbers and ranked labels (map@k)
+    as they are."""
     metric = get_metric(card.metric)
     labels = label_text(true)
     binary = metric.submits == "probability" or metric.tasks == ("binary",)  # one column: P(class 1), f1, mcc
