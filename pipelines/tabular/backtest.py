@@ -106,20 +106,33 @@ def score(card: Card, submission: pd.DataFrame, hidden: pd.DataFrame) -> float:
         raise ValueError(f"the submission covers {len(merged):,} of the {len(hidden):,} hidden rows")
     if all(c in hidden.columns for c in value_cols):  # the answer columns are the submission's
         # several (Tabular Playground Jul 2021's three): the mean over the columns, as Kaggle's column-wise metrics
-        each = [column_score(card, merged[f"{c}_true"], merged[c]) for c in value_cols]
-        return float(np.mean(each))
+        each = {c: column_score(card, merged[f"{c}_true"], merged[c]) for c in value_cols}
+        scored = [v for v in each.values() if v is not None]
+        unscored = [c for c, v in each.items() if v is None]
+        if not scored:
+            raise ValueError(
+                f"{metric.name}: the cut's hidden rows hold one class in {unscored[:5]}: nothing to rank; "
+                f"name another window (WINDOWS=cut1)"
+            )
+        if unscored:
+            print(
+                f"{metric.name}: {unscored[:5]} hold one class in the cut's hidden rows, unscored; the mean is of the rest"
+            )
+        return float(np.mean(scored))
     label = next(c for c in hidden.columns if c != id_col)  # one column per class: the answer is the label
     index = {str(c): i for i, c in enumerate(value_cols)}
     return metric.score(label_text(merged[label]).map(index).to_numpy(), merged[value_cols].to_numpy(np.float64))
 
 
-def column_score(card: Card, true: pd.Series, pred: pd.Series) -> float:
+def column_score(card: Card, true: pd.Series, pred: pd.Series) -> float | None:
     """The card's metric of one answer column. Class labels written as text (No/Yes) or a binary target's other
     than 0/1 (1/2), or with the card's positive=, are numbered as training numbers them (schema.class_order: the
     positive class 1), so auc, logloss and f1 score the class the models predict; numbers and ranked labels (map@k)
     as they are."""
     metric = get_metric(card.metric)
     labels = label_text(true)
+    if metric.name == "auc" and labels.nunique() < 2:  # a rare target's rows, all of one class: no ranking to score
+        return None
     binary = metric.submits == "probability" or metric.tasks == ("binary",)  # one column: P(class 1), f1, mcc
     as_read = set(labels.dropna()) <= {"0", "1"} if binary else is_numeric_dtype(true)  # 1/2: numbered too
     if metric.submits not in ("probability", "label") or (as_read and card.positive is None):

@@ -330,7 +330,16 @@ def assign(schema: Schema, train: pd.DataFrame, validation: dict, cfg: TabularCo
         if groups is None:
             return rng.permutation(len(train)) % cfg.folds
         return (rng.permutation(groups.max() + 1) % cfg.folds)[groups]  # each group's rows in one fold
-    return assign_folds(as_class_index(schema, train[schema.target_column]), cfg.folds, cfg.fold_seed, groups)
+    return assign_folds(as_class_index(schema, train[stratum(schema, train)]), cfg.folds, cfg.fold_seed, groups)
+
+
+def stratum(schema: Schema, train: pd.DataFrame) -> str:
+    """The target k-fold stratifies on: the one, or of several, the one whose rarest class is rarest (a rare MoA
+    label's few positives spread over the folds; a common one's spread by chance)."""
+    if not schema.several:
+        return schema.target_column
+    rarest = {c: n.min() for c in schema.targets if len(n := train[c].value_counts()) > 1}
+    return min(rarest, key=rarest.get)
 
 
 def add_levels(schema: Schema, metric: Metric, train, test, horizon: int, cfg: TabularConfig):
@@ -808,19 +817,28 @@ def mean_over_targets(metric: Metric, results: dict[str, dict]) -> dict:
     """The run's result where each of several targets has its own: the headline the mean of theirs (Kaggle's
     column-wise metrics: Tabular Playground Jul 2021's mean RMSLE over its three columns), each target's beside it."""
     key = f"oof_{metric.name}"
-    score = float(np.mean([r[key] for r in results.values()]))
+    scored = [r[key] for r in results.values() if r[key] is not None]  # auc: not of a target of one class
+    score = round(float(np.mean(scored)), 6) if scored else None
     first = next(iter(results.values()))
-    names = [n for n in first["members"] if all(n in r["members"] for r in results.values())]
+    fitted = [r["members"] for r in results.values() if "constant" not in r["members"]]
+    names = [n for n in fitted[0] if all(n in m for m in fitted)] if fitted else []
+
+    def member(n: str) -> float | None:  # its mean over the targets, a target of one value's constant standing in
+        each = [r["members"].get(n, r["members"].get("constant")) for r in results.values()]
+        return (
+            round(float(np.mean([v for v in each if v is not None])), 6) if any(v is not None for v in each) else None
+        )
+
     print(
-        f"{metric.name} {score:.5f}: the mean over the {len(results)} targets "
-        f"({', '.join(f'{t} {r[key]:.5f}' for t, r in results.items())})"
+        f"{metric.name} {shown(score)}: the mean over the {len(scored)} targets scored "
+        f"({', '.join(f'{t} {shown(r[key])}' for t, r in results.items())})"
     )
     return {
-        key: round(score, 6),
+        key: score,
         "metric": metric.name,
         "validation": first["validation"],
         "targets": {t: {k: r[k] for k in (key, "members", "weights", "rounds")} for t, r in results.items()},
-        "members": {n: round(float(np.mean([r["members"][n] for r in results.values()])), 6) for n in names},
+        "members": {n: member(n) for n in names},
         "scored_rows": first["scored_rows"],
         "scored_on": first["scored_on"],
         "refit": first["refit"],
@@ -836,13 +854,16 @@ def train_target(schema: Schema, metric: Metric, frame, test, validation: dict, 
     y, ok = targets(metric, schema, frame)
     folds = frame[FOLD].to_numpy()
     oof, test_raw, rounds, seconds, tables = {}, {}, {}, {}, {}
-    if "net" in cfg.members:  # first: LightGBM may read its embeddings
+    if np.unique(y[ok]).size == 1:  # one of several targets with one value: nothing to learn, nothing to fit
+        print(f"{schema.targets[0]}: one value in every labelled row: submitted as a constant")
+        oof["constant"], test_raw["constant"] = constant_member(schema, y, ok, len(test))
+    if "net" in cfg.members and not oof:  # first: LightGBM may read its embeddings
         t1 = time.perf_counter()
         oof["net"], test_raw["net"], tables = fit_net(
             frame, test, y, ok, folds, validation, schema, metric, proc, cfg, rd
         )
         seconds["net"] = round(time.perf_counter() - t1, 1)
-    if "gbdt" in cfg.members:
+    if "gbdt" in cfg.members and "constant" not in oof:
         t1 = time.perf_counter()
         names = proc.all_cat_names + proc.cont_names
         x, x_test = frame[names].to_numpy(np.float32), test[names].to_numpy(np.float32)
@@ -879,20 +900,20 @@ def train_target(schema: Schema, metric: Metric, frame, test, validation: dict, 
         _, cut, by, alone = choose_blend(
             {name: preds[name]}, y[scored], ok[scored], true, groups, metric, schema, offset
         )
-        members[name] = round(float(metric.score(true, alone)), 6)
+        members[name] = score_or_none(metric, true, alone)
         member_choices[name] = {"threshold": cut, "log_shift": by}
     blended = {n: p for n, p in preds.items() if n in test_raw}
     weights, threshold, shift, honest = choose_blend(
         blended, y[scored], ok[scored], true, groups, metric, schema, offset
     )
-    score = metric.score(true, honest)
+    score = score_or_none(metric, true, honest)
     write_npy(blend(test_raw, weights), rd.path / "test_raw.npy")
     for name, values in test_raw.items():
         write_npy(values, rd.path / f"test_raw_{name}.npy")
     oof_frame = pd.DataFrame(blend(oof, weights).reshape(len(frame), -1)).rename(columns=str).assign(**{FOLD: folds})
     write_feather(oof_frame, rd.path / "oof.feather")
     result = {
-        f"oof_{metric.name}": round(float(score), 6),
+        f"oof_{metric.name}": score,
         "metric": metric.name,
         "validation": validation,
         "rounds": rounds,
@@ -908,14 +929,40 @@ def train_target(schema: Schema, metric: Metric, frame, test, validation: dict, 
         "adjusted": ADJUST in frame.columns,
         "total_seconds": round(time.perf_counter() - t0, 1),
     }
-    alone = ", ".join(f"{n} {v:.5f}" for n, v in members.items())
+    alone = ", ".join(f"{n} {shown(v)}" for n, v in members.items())
     print(
-        f"{metric.name} {score:.5f} on {how} ({int(scored.sum()):,} rows; members {alone}; weights "
+        f"{metric.name} {shown(score)} on {how} ({int(scored.sum()):,} rows; members {alone}; weights "
         f"{', '.join(f'{n} {w:.2f}' for n, w in weights.items())}"
         + "".join(f"; LightGBM rounds ({which}) {r}" for which, r in rounds.items())
         + ")"
     )
     return result
+
+
+def constant_member(schema: Schema, y: np.ndarray, ok: np.ndarray, n_test: int) -> tuple[np.ndarray, np.ndarray]:
+    """(every row's, the test's) predictions of a target with one value in its n labelled rows: that value on the
+    training target's scale, or for a class c the probabilities (n [k = c] + 1/K) / (n + 1) of its K classes, as
+    if one more row of each class were a K-th seen: never quite 1, so a test row of another class costs a log loss of
+    about log(n), not the clip's 34.5."""
+    value, n = y[ok][0], int(ok.sum())
+    if schema.task == "regression":
+        row = np.float64(value)
+    else:
+        k = len(schema.classes)
+        row = (n * (np.arange(k) == value) + 1 / k) / (n + 1)
+        row = row[1] if schema.task == "binary" else row  # binary: P(class 1)
+    return np.full((len(y), *np.shape(row)), row), np.full((n_test, *np.shape(row)), row)
+
+
+def score_or_none(metric: Metric, true: np.ndarray, pred) -> float | None:
+    """The metric of these rows, rounded; None where it has no value: auc of rows of one class (a rare target's)."""
+    if metric.name == "auc" and np.unique(true).size < 2:
+        return None
+    return round(float(metric.score(true, pred)), 6)
+
+
+def shown(score: float | None) -> str:
+    return "(not scored: one class)" if score is None else f"{score:.5f}"
 
 
 def column_rules(metric: Metric, schema: Schema, sample: pd.DataFrame) -> dict:
@@ -980,13 +1027,15 @@ def predict(card: Card, paths: Paths, cfg: TabularConfig, run: str):
     each = [(schema, rd, sample)] if not schema.several else [
         (schema.of(t), target_dir(rd, t, schema), sample[[schema.id, c]]) for t, c in zip(schema.targets, value, strict=True)
     ]  # fmt: skip
-    frames, rules, members = [], {}, {}
+    frames, rules, members, constants = [], {}, {}, []
     for schema_t, rd_t, sample_t in each:  # the target's blend, and each member alone where it has several
         chosen = rd_t.read_json("result.json")
         raw = np.load(rd_t.path / "test_raw.npy")[rows] + offset
         sub_t, rules_t = submission_frame(metric, schema_t, sample_t, raw, chosen)
         frames.append(sub_t.drop(columns=schema.id))
         rules.update(rules_t)
+        if "constant" in chosen.get("weights", {}):  # in every member's submission as it is
+            constants.append(frames[-1])
         for name in chosen.get("weights", {}) if len(chosen.get("weights", {})) > 1 else ():
             member = np.load(rd_t.path / f"test_raw_{name}.npy")[rows] + offset
             alone, _ = submission_frame(
@@ -995,9 +1044,9 @@ def predict(card: Card, paths: Paths, cfg: TabularConfig, run: str):
             members.setdefault(name, []).append(alone.drop(columns=schema.id))
     sub = in_sample_order(pd.concat([sample[[schema.id]], *frames], axis=1), sample)
     shutil.rmtree(rd.path / "member_submissions", ignore_errors=True)  # an earlier predict's members
-    for name, columns in members.items():  # a member in every target's blend: its own whole submission
-        if len(columns) == len(each):
-            alone = in_sample_order(pd.concat([sample[[schema.id]], *columns], axis=1), sample)
+    for name, columns in members.items():  # a member in every fitted target's blend: its own whole submission
+        if len(columns) + len(constants) == len(each):
+            alone = in_sample_order(pd.concat([sample[[schema.id]], *columns, *constants], axis=1), sample)
             write_csv(alone, rd.path / "member_submissions" / f"{name}.csv")
     path = submitlib.write_submission(sub, sample, schema.id, paths.submissions / f"{run}.csv", columns=rules)
     print(
@@ -1029,8 +1078,10 @@ def lr_find(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
     schema, validation, proc = load(paths, cfg)
     metric = get_metric(card.metric)
     frame = read_feather(paths.processed / "train.feather")
-    if schema.several:
-        print(f"lr finder on the first of the {len(schema.targets)} targets, {schema.targets[0]!r}")
+    if schema.several:  # the first that varies
+        first = next(t for t in schema.targets if frame[t].nunique() > 1)
+        print(f"lr finder on one of the {len(schema.targets)} targets, {first!r}")
+        schema = schema.of(first)
     y, ok = targets(metric, schema, frame)
     rows = first_fit_rows(frame[FOLD].to_numpy(), validation, ok)
     n_classes = len(schema.classes) if schema.task == "multiclass" else 1

@@ -18,6 +18,7 @@ from pipelines.__main__ import main
 from pipelines.tabular import Card
 from pipelines.tabular.sample import KINDS, METRICS, write
 from pipelines.tabular.schema import (
+    Schema,
     SchemaError,
     column_kind,
     date_format,
@@ -492,8 +493,46 @@ def test_several_target_columns_are_read_and_a_card_that_names_fewer_is_refused(
     binary = train.assign(a=[0, 1] * 3, b=["n", "y"] * 3)
     with pytest.raises(SchemaError, match=r"targets 'a' and 'b' hold other classes"):
         infer(Card(slug="x", metric="auc"), binary, train[["id", "f"]], sample, FILES)
-    with pytest.raises(SchemaError, match=r"the target 'b' holds one value \(0\) in every labelled row"):
-        infer(Card(slug="x", metric="auc"), binary.assign(b=0), train[["id", "f"]], sample, FILES)
+    with pytest.raises(SchemaError, match=r"targets 'a' and 'b' hold other classes"):
+        infer(Card(slug="x", metric="auc"), binary.assign(b="n"), train[["id", "f"]], sample, FILES)
+    # one target of one value (a rare MoA label): the others say the task and classes, it submits a constant
+    rare = infer(Card(slug="x", metric="auc"), binary.assign(a=0, b=[0, 1] * 3), train[["id", "f"]], sample, FILES)
+    assert rare.task == "binary" and rare.classes == ["0", "1"] and rare.targets == ["a", "b"]
+    with pytest.raises(SchemaError, match=r"every target \['a', 'b'\] holds one value .*'a': one value \(0\)"):
+        infer(Card(slug="x", metric="auc"), binary.assign(a=0, b=0), train[["id", "f"]], sample, FILES)
+
+
+def test_a_target_of_one_value_submits_a_constant_and_auc_leaves_it_unscored():
+    """Of several targets, one with one value in its n labelled rows is predicted as that value (regression) or
+    its class at (n + 1/K) / (n + 1), never 1; auc, which has no value on rows of one class, leaves it out of the
+    mean, as the backtest's score does; a column-wise log loss counts it."""
+    from pipelines.tabular.backtest import score
+    from pipelines.tabular.steps import constant_member, mean_over_targets, score_or_none, stratum
+
+    ok = np.array([True, True, True, False])
+    schema = Schema("id", ["a"], None, "binary", [0, 1], None, None, [], [], [])
+    rows, test = constant_member(schema, np.zeros(4), ok, 2)
+    assert rows.shape == (4,) and test.tolist() == [pytest.approx(0.5 / 4)] * 2  # 3 rows of class 0: P(1) 1/8
+    multi = replace(schema, task="multiclass", classes=["x", "y", "z"])
+    _, test = constant_member(multi, np.full(4, 2.0), ok, 2)
+    assert test.shape == (2, 3) and test.sum(1) == pytest.approx([1, 1]) and test[0, 2] == pytest.approx(10 / 12)
+    _, test = constant_member(replace(schema, task="regression"), np.full(4, 1.5), ok, 3)
+    assert test.tolist() == [1.5] * 3
+    auc, logloss = get_metric("auc"), get_metric("logloss")
+    assert score_or_none(auc, np.zeros(3), np.full(3, 0.1)) is None
+    assert score_or_none(logloss, np.zeros(3), np.full(3, 0.1)) == pytest.approx(-np.log(0.9), abs=1e-6)
+    member = {"members": {"gbdt": 0.8, "net": 0.6}}
+    results = {"a": {"oof_auc": 0.8, **member}, "b": {"oof_auc": None, "members": {"constant": None}}}
+    common = {"validation": {}, "scored_rows": 4, "scored_on": "", "refit": False, "adjusted": False, "weights": {}}
+    merged = mean_over_targets(auc, {t: {**r, **common, "rounds": {}} for t, r in results.items()})
+    assert merged["oof_auc"] == 0.8 and merged["members"] == {"gbdt": 0.8, "net": 0.6}
+    hidden = pd.DataFrame({"id": [1, 2, 3, 4], "a": [0, 1, 1, 0], "b": 0})
+    sub = pd.DataFrame({"id": [1, 2, 3, 4], "a": [0.1, 0.9, 0.8, 0.3], "b": 0.01})
+    assert score(Card(slug="x", metric="auc"), sub, hidden) == 1.0
+    with pytest.raises(ValueError, match=r"auc: the cut's hidden rows hold one class in \['b'\]"):
+        score(Card(slug="x", metric="auc"), sub[["id", "b"]], hidden[["id", "b"]])
+    frame = pd.DataFrame({"a": [0, 1] * 10, "b": [0] * 18 + [1] * 2, "c": 0})
+    assert stratum(replace(schema, targets=["a", "b", "c"]), frame) == "b"  # the rarest class: b's two 1s
 
 
 def test_the_positive_class_is_the_later_one_unless_the_card_names_it_and_the_backtest_scores_the_same():
@@ -595,13 +634,13 @@ def test_targets_in_a_table_of_their_own_train_submit_and_backtest(tmp_path, mon
     x = rng.normal(size=(n, 3))
     frame = pd.DataFrame({"sig_id": [f"id_{i:05d}" for i in range(n)], **{f"g-{j}": x[:, j] for j in range(3)}})
     answers = frame[["sig_id"]].assign(
-        a=(x[:, 0] + rng.normal(size=n) > 1).astype(int), b=(x[:, 1] + rng.normal(size=n) > 0.5).astype(int)
-    )
+        a=(x[:, 0] + rng.normal(size=n) > 1).astype(int), b=(x[:, 1] + rng.normal(size=n) > 0.5).astype(int), c=0
+    )  # c: a label no training row has (MoA's rarest), a constant
     files = {
         "train_features": frame.iloc[:500],
         "train_targets_scored": answers.iloc[:500],
         "test_features": frame.iloc[500:],
-        "sample_submission": frame[["sig_id"]].iloc[500:].assign(a=0.5, b=0.5),
+        "sample_submission": frame[["sig_id"]].iloc[500:].assign(a=0.5, b=0.5, c=0.5),
     }
     card = (
         'slug="lish-moa", metric="logloss", tables={"train_targets_scored.csv": ("sig_id",)}, '
@@ -609,14 +648,18 @@ def test_targets_in_a_table_of_their_own_train_submit_and_backtest(tmp_path, mon
     )
     competition(tmp_path / "src", files, card, tmp_path, monkeypatch, "moa")
     out = run_chain("moa", tmp_path / "src", tmp_path, capsys, rounds=100)
-    assert "no test row is in it (a table of train's rows only)" in out and "the mean over the 2 targets" in out
+    assert "no test row is in it (a table of train's rows only)" in out and "the mean over the 3 targets" in out
+    assert "c: one value in every labelled row: submitted as a constant" in out
     sub = pd.read_csv(tmp_path / "subs" / "moa" / "default.csv")
-    assert list(sub.columns) == ["sig_id", "a", "b"] and sub[["a", "b"]].stack().between(0, 1).all()
+    assert list(sub.columns) == ["sig_id", "a", "b", "c"] and sub[["a", "b"]].stack().between(0, 1).all()
+    assert sub.c.tolist() == [pytest.approx(0.5 / 501)] * 200  # 500 rows of class 0
+    alone = pd.read_csv(tmp_path / "data" / "moa" / "runs" / "default" / "member_submissions" / "gbdt.csv")
+    assert alone.c.equals(sub.c) and not alone.a.equals(sub.a)  # each member's submission: the constant beside
     data = ["--data", str(tmp_path / "data")]
     assert main(["backtest", "moa", "gbdt_rounds=100", "--windows", "cut0", *data]) == 0
     table = pd.read_csv(tmp_path / "data" / "moa" / "backtest" / "default.csv")
     scored = table.set_index("member").backtest
-    assert scored["submission"] < 0.6, scored  # log loss over the two columns; a constant 0.5 scores 0.69
+    assert scored["submission"] < 0.4, scored  # log loss over the three columns; a constant 0.5 scores 0.69
 
 
 def test_extra_rows_get_ids_of_their_own_and_train_csv_alone_says_the_classes(tmp_path, capsys):
