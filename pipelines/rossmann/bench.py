@@ -139,17 +139,21 @@ def graphed_step(learn, batches: list) -> Callable[[int], None]:
 def first_fit(data: Path):
     """The processed Rossmann features as the card's first fit sees them: (config, schema, metric, procs, the train
     frame, the targets, the rows it fits)."""
+    from features.io import read_feather
+    from models.metrics import get_metric
     from pipelines import registry
     from pipelines.paths import Paths
-    from pipelines.tabular import steps
+    from pipelines.tabular.features import FOLD, load
+    from pipelines.tabular.members import targets
+    from pipelines.tabular.validation import first_fit_rows
 
     comp, paths = registry.load("rossmann"), Paths.for_comp("rossmann", data)
     cfg = comp.Config()
-    schema, validation, proc = steps.load(paths, cfg)
-    frame = steps.read_feather(paths.processed / "train.feather")
-    metric = steps.get_metric(comp.CARD.metric)
-    y, ok = steps.targets(metric, schema, frame)
-    return cfg, schema, metric, proc, frame, y, steps.first_fit_rows(frame[steps.FOLD].to_numpy(), validation, ok)
+    schema, validation, proc = load(paths, cfg)
+    frame = read_feather(paths.processed / "train.feather")
+    metric = get_metric(comp.CARD.metric)
+    y, ok = targets(metric, schema, frame)
+    return cfg, schema, metric, proc, frame, y, first_fit_rows(frame[FOLD].to_numpy(), validation, ok)
 
 
 def bench_rossmann_throughput(data: Path, repeats: int, n_batches: int = 200, warmup: int = 20) -> None:
@@ -250,12 +254,12 @@ def bench_gbdt_device(data: Path, rounds: int = 100) -> None:
     import numpy as np
 
     from models import gbdt
-    from pipelines.tabular import steps
+    from pipelines.tabular.members import objective
 
     cfg, schema, metric, proc, frame, y, rows = first_fit(data)
     names = [*proc.all_cat_names, *proc.cont_names]
     x = frame[names].to_numpy(np.float32)[rows]
-    params = gbdt.GBDTParams.from_config(cfg, seed=cfg.seed, **steps.objective(metric, schema))
+    params = gbdt.GBDTParams.from_config(cfg, seed=cfg.seed, **objective(metric, schema))
     categorical = tuple(proc.all_cat_names) if cfg.gbdt_categorical else ()
     print(f"LightGBM {lgb.__version__}, {rounds} rounds on {len(x):,} rows x {len(names)} columns:")
     for device in ("cpu", "gpu", "cuda"):

@@ -1,6 +1,7 @@
 """The generic tabular competition: a card of a few lines (`CARD = Card(slug=..., metric=...)` in
 `pipelines/<comp>/__init__.py`, written by `make new COMP=<slug> KIND=tabular`), everything else read from the
-competition's own files (pipelines/tabular/schema.py) and run by the shared steps (pipelines/tabular/steps.py).
+competition's own files (pipelines/tabular/schema.py) and run by the shared steps (pipelines/tabular/steps.py;
+the modules beside it: README.md).
 """
 
 from __future__ import annotations

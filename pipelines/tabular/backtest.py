@@ -14,8 +14,8 @@ from features.io import write_csv
 from models.metrics import get_metric
 from pipelines.backtest import Backtest, place
 from pipelines.tabular import FILES, Card
+from pipelines.tabular.features import join_tables
 from pipelines.tabular.schema import align_ids, class_order, fold_groups, fold_unit, infer, label_text
-from pipelines.tabular.steps import join_tables
 
 
 def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:

@@ -274,7 +274,7 @@ def infer(
         if c not in train.columns:
             raise SchemaError(f"{files['train']}: no target column {c!r} (set target= in the card)")
     # one of several targets may hold one value (a rare MoA label; a backtest cut that hid its only positive): it
-    # submits that value (pipelines/tabular/steps.py), the others say the task and the classes
+    # submits that value (pipelines/tabular/members.py), the others say the task and the classes
     varied = [c for c in targets if train[c].nunique() > 1] if not label and len(targets) > 1 else targets
     if not varied:
         values = train[targets[0]].dropna()

@@ -145,6 +145,7 @@ def test_a_runs_inputs_name_every_module_its_package_imports(tmp_path, monkeypat
     root = Path(__file__).parents[2]
     files = {str(p.relative_to(root)) for p in registry.code_files("rossmann") if p.is_relative_to(root)}
     assert {"pipelines/rossmann/features.py", "pipelines/ensemble.py", "pipelines/tabular/steps.py"} <= files
+    assert {"pipelines/tabular/features.py", "pipelines/tabular/members.py", "pipelines/tabular/blend.py"} <= files
     assert {"models/learner.py", "features/procs.py", "pipelines/runs.py"} <= files
     assert "pipelines/cifar10/model.py" not in files and "tests/conftest.py" not in files
     make = subprocess.run(["make", "-pn", "help"], cwd=root, capture_output=True, text=True).stdout

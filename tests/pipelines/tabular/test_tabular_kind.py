@@ -334,7 +334,7 @@ def test_kfold_and_the_backtest_keep_each_day_whole_where_test_days_interleave(t
     test's days are none of train's."""
     from pipelines.tabular import TabularConfig
     from pipelines.tabular.backtest import cut
-    from pipelines.tabular.steps import assign, choose_validation
+    from pipelines.tabular.validation import assign, choose_validation
 
     stamps = pd.date_range("2011-01-01", "2011-06-30 23:00", freq="h")
     frame = pd.DataFrame({"datetime": stamps.strftime("%Y-%m-%d %H:%M:%S"), "x": np.arange(len(stamps)) % 24})
@@ -373,7 +373,7 @@ def test_files_as_kaggle_writes_them_read_into_features(tmp_path, monkeypatch, c
     kept once; a numeric id stays a number (a feature function or a table joins on it as read), an id with
     leading zeros text."""
     from pipelines.paths import Paths
-    from pipelines.tabular.steps import build_features, read_csv
+    from pipelines.tabular.features import build_features, read_csv
 
     rng = np.random.default_rng(0)
     n = 400
@@ -406,7 +406,7 @@ def test_files_as_kaggle_writes_them_read_into_features(tmp_path, monkeypatch, c
 def test_what_no_model_could_apply_to_the_test_is_not_a_feature():
     """Tabular Playground Jan 2022 with train April-December 2018 and the test in 2019: the year has one value in
     the rows that fit, the test's months and weeks none there; the network pinned every test row to one value."""
-    from pipelines.tabular.steps import unlearnable
+    from pipelines.tabular.features import unlearnable
 
     fit = pd.DataFrame({"Year": 2018, "Month": [4, 5, 6, 7], "Day": [1, 2, 3, 4], "store": ["a", "b", "a", "b"]})
     test = pd.DataFrame({"Year": 2019, "Month": [1, 1, 2, 4], "Day": [1, 2, 9, 4], "store": ["c", "c", "c", "a"]})
@@ -507,7 +507,10 @@ def test_a_target_of_one_value_submits_a_constant_and_auc_leaves_it_unscored():
     its class at (n + 1/K) / (n + 1), never 1; auc, which has no value on rows of one class, leaves it out of the
     mean, as the backtest's score does; a column-wise log loss counts it."""
     from pipelines.tabular.backtest import score
-    from pipelines.tabular.steps import constant_member, mean_over_targets, score_or_none, stratum
+    from pipelines.tabular.blend import score_or_none
+    from pipelines.tabular.members import constant_member
+    from pipelines.tabular.steps import mean_over_targets
+    from pipelines.tabular.validation import stratum
 
     ok = np.array([True, True, True, False])
     schema = Schema("id", ["a"], None, "binary", [0, 1], None, None, [], [], [])
@@ -667,7 +670,7 @@ def test_extra_rows_get_ids_of_their_own_and_train_csv_alone_says_the_classes(tm
     train's classes (Yes/No where train.csv has 0/1) is refused naming the file; a feature function that drops the
     marker of the extra rows is named."""
     from pipelines.paths import Paths
-    from pipelines.tabular.steps import EXTRA, check_extra_labels, with_extra_rows
+    from pipelines.tabular.features import EXTRA, check_extra_labels, with_extra_rows
 
     paths = Paths.for_comp("p", tmp_path / "data")
     paths.raw.mkdir(parents=True)
@@ -752,8 +755,8 @@ def test_the_blend_is_chosen_on_other_rows_than_it_is_scored_on():
     """choose_blend: weights on the members' predictions, chosen on every group but the one they predict; a
     member of noise gets (almost) no weight, and the honest predictions differ from the in-sample blend's."""
     from pipelines.ensemble import blend, fit_weights
+    from pipelines.tabular.blend import choose_blend
     from pipelines.tabular.schema import Schema
-    from pipelines.tabular.steps import choose_blend
 
     rng = np.random.default_rng(0)
     y = rng.normal(size=2000)
@@ -773,8 +776,8 @@ def test_the_blend_is_chosen_on_other_rows_than_it_is_scored_on():
 def test_rmspe_shifts_log_predictions_down_by_an_amount_chosen_out_of_fold():
     """A log model predicts the median; RMSPE wants exp(-1.5 s2) of it (models.metrics.rmspe_log_shift): the shift
     is chosen on the other groups' residuals and lowers the RMSPE of rows it did not see."""
+    from pipelines.tabular.blend import choose_blend, submission_form
     from pipelines.tabular.schema import Schema
-    from pipelines.tabular.steps import choose_blend, submission_form
 
     rng = np.random.default_rng(0)
     level = rng.normal(8, 1, 4000)
@@ -893,7 +896,7 @@ def test_a_cards_feature_function_reads_its_own_files_and_the_backtest_cut_carri
 
 
 def test_a_feature_function_that_breaks_the_contract_is_named(capsys):
-    from pipelines.tabular.steps import own_features
+    from pipelines.tabular.features import own_features
 
     train, test = pd.DataFrame({"x": [1, 2, 3]}), pd.DataFrame({"x": [4, 5]})
 
@@ -936,7 +939,7 @@ def test_gbdt_seeds_average_one_model_per_seed(tmp_path, capsys):
     from models import gbdt
     from pipelines.runs import RunDir
     from pipelines.tabular import TabularConfig
-    from pipelines.tabular.steps import fit_gbdt
+    from pipelines.tabular.members import fit_gbdt
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(900, 3)).astype(np.float32)
@@ -1138,7 +1141,7 @@ def test_a_cards_adjust_offsets_the_scored_and_the_test_predictions(tmp_path, mo
 
 
 def test_an_adjust_that_breaks_the_contract_is_named():
-    from pipelines.tabular.steps import adjustments
+    from pipelines.tabular.features import adjustments
 
     schema = type("S", (), {"task": "regression", "several": False, "targets": ["y"]})()
     train, test = pd.DataFrame({"x": [1.0, 2, 3, 4]}), pd.DataFrame({"x": [5.0, 6]})
@@ -1196,7 +1199,7 @@ def test_net_seeds_average_one_network_per_seed(tmp_path):
     from features import TabularProcessor
     from pipelines.runs import RunDir
     from pipelines.tabular import TabularConfig
-    from pipelines.tabular.steps import fit_net
+    from pipelines.tabular.members import fit_net
 
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"a": rng.integers(0, 5, 450), "b": rng.normal(size=450)})

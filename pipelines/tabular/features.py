@@ -1,0 +1,385 @@
+"""The features step of every tabular competition: a card (pipelines/tabular/__init__.py) and its files are all
+it needs.
+
+Read train / test / sample_submission (the card's extra_train rows below train's, its extra tables joined on their
+keys), run the card's own feature function where it has one, infer the schema (schema.py, printed), choose the
+validation that matches the test (validation.py), add the date's parts, fit Categorify / FillMissing / Normalize
+on the rows that train, and write processed/{train,test}.feather with each labelled row's fold.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features import TabularProcessor, add_datepart, add_series_levels, join_df
+from features.io import atomic_write_text, write_feather
+from models.metrics import Metric, get_metric
+from pipelines.paths import Paths
+from pipelines.runs import features_identity, write_features_stamp
+from pipelines.tabular import FILES, Card, TabularConfig
+from pipelines.tabular.members import targets
+from pipelines.tabular.schema import Schema, SchemaError, align_ids, describe, infer, label_text
+from pipelines.tabular.validation import assign, choose_validation, kfolds, test_span
+
+# The date's parts: cycles as categories (every value recurs), the year and the time since 1970 as numbers (a
+# test year that train has not seen must sort after train's, not fall into the unknown category).
+DATE_CATEGORIES = ("Month", "Week", "Day", "Dayofweek", "Is_month_end", "Is_month_start")
+DATE_CATEGORIES += ("Is_quarter_end", "Is_quarter_start", "Is_year_end", "Is_year_start")
+DATE_NUMBERS = ("Year", "Dayofyear", "Elapsed")
+TIME_NUMBERS = ("Hour", "Minute")
+ADJUST = "_adjust"  # processed/{train,test}.feather: the card's `adjust=` offset of each row (absent without one)
+FOLD = "_fold"  # processed/train.feather: the fold a labelled row is held out in (time: 0 the holdout,
+# 1 the horizon before it, which chooses the rounds; -1 the rows before that; k-fold: 0..k-1, and -1 the card's
+# extra_train rows, which every fold fits and none scores)
+EXTRA = "_extra"  # the rows read from the card's extra_train files, until the folds are assigned
+
+
+def id_column(card: Card, paths: Paths) -> str:
+    """The card's id, else sample_submission.csv's first column (its header alone is read)."""
+    sample = paths.raw / card.file("sample")
+    if not card.id and not sample.is_file():
+        raise FileNotFoundError(f"{sample} not found: `make download COMP={paths.comp}` (or set files= in the card)")
+    return card.id or pd.read_csv(sample, nrows=0).columns[0]
+
+
+def read_csv(path, what: str, text: tuple[str, ...] = ()) -> pd.DataFrame:
+    """A competition CSV, or FileNotFoundError / ValueError naming it and the fix. The `text` columns (in any
+    case) read as written where numbers would change them (an id 001500 keeps its zeros); else numbers, so that a
+    table or a feature function joins on them as read."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: `make download COMP=...` (or set files= in the card)")
+    try:
+        wanted = {t.lower() for t in text}
+        header = pd.read_csv(path, nrows=0).columns
+        frame = pd.read_csv(path, low_memory=False, dtype={c: str for c in header if c.lower() in wanted})
+        for c in [c for c in header if c.lower() in wanted]:
+            number = pd.to_numeric(frame[c], errors="coerce")
+            if number.notna().all() and not (frame[c].str.startswith("0") & (frame[c].str.len() > 1)).any():
+                frame[c] = number
+        return frame
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: unreadable as CSV ({e}); {what}") from None
+
+
+def read_raw(card: Card, paths: Paths) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """train, test and sample submission, with the card's extra tables joined onto train and test."""
+    fix = "download it again (make download FORCE=1)"
+    ids = (id_column(card, paths),)
+    train, test, sample = (read_csv(paths.raw / card.file(role), fix, ids) for role in FILES)
+    train, test = align_ids(ids[0], train, test, sample, {role: card.file(role) for role in FILES})
+    train = with_extra_rows(card, paths, train, ids[0]) if card.extra_train else train
+    train, test = join_tables(card, paths.raw, train, test, set(sample.columns))
+    return train, test, sample
+
+
+def with_extra_rows(card: Card, paths: Paths, train: pd.DataFrame, id_col: str) -> pd.DataFrame:
+    """train with the rows of the card's extra_train files below its own (EXTRA marks them): the columns train has,
+    what a file lacks missing; each row an id of its own (below zero where train's are numbers, else file:row)."""
+    frames = [train.assign(**{EXTRA: False})]
+    for name in card.extra_train:
+        extra = read_csv(paths.raw / name, f"put it in {paths.raw} (the card's extra_train names it)", (id_col,))
+        lacks = [c for c in train.columns if c not in extra.columns and c != id_col]
+        unused = [c for c in extra.columns if c not in train.columns]
+        if id_col in train.columns:  # ids of their own (an original's own ids may be train's or the test's)
+            if pd.api.types.is_numeric_dtype(train[id_col]):  # below zero, after the files before it
+                extra[id_col] = -1 - sum(len(f) for f in frames[1:]) - np.arange(len(extra))
+            else:
+                extra[id_col] = [f"{name}:{i}" for i in range(len(extra))]
+        print(
+            f"extra_train {name}: {len(extra):,} rows for every fit, never scored"
+            + (f"; without {lacks[:5]} (missing there)" if lacks else "")
+            + (f"; {unused[:5]} not in {card.file('train')}, unused" if unused else "")
+        )
+        frames.append(extra[[c for c in extra.columns if c in train.columns]].assign(**{EXTRA: True}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file, for the features' identity (hashlib reads it in blocks)."""
+    import hashlib
+
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def check_extra_labels(card: Card, schema: Schema, rows: pd.DataFrame) -> None:
+    """SchemaError naming the extra_train files where their labels are not train.csv's classes (an original
+    dataset's Yes/No where train.csv has 0/1)."""
+    if schema.task not in ("binary", "multiclass"):
+        return
+    for c in [schema.label] if schema.label else schema.targets:
+        values = set(label_text(rows[c]).dropna()) - set(map(str, schema.classes))
+        if values:
+            raise SchemaError(
+                f"card: extra_train={card.extra_train}: {c} holds {sorted(values)[:5]}, not among "
+                f"{card.file('train')}'s classes {schema.classes[:5]}: write them as train's in the file"
+            )
+
+
+def join_tables(
+    card: Card, raw: Path, train: pd.DataFrame, test: pd.DataFrame, answers: set
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """train and test with the card's extra tables joined on their keys (a column also in train kept once);
+    `answers`: the sample's columns (a table holding them, as MoA's targets file does, has train's rows only)."""
+    fix = "download it again (make download FORCE=1)"
+    for name, keys in card.tables.items():
+        table = read_csv(raw / name, fix)
+        both = [c for c in table.columns if c not in keys and (c in train.columns or c in test.columns)]
+        if both:  # Walmart's IsHoliday, in train.csv and features.csv: one copy, not a second column
+            print(f"{name}: {both} also in {card.file('train')}: {card.file('train')}'s kept")
+            table = table.drop(columns=both)
+        for frame_name in ("train", "test"):
+            frame = train if frame_name == "train" else test
+            joined = join_df(frame, table, list(keys), names=(card.file(frame_name), name), allow_unmatched=True)
+            added = [c for c in table.columns if c not in keys]
+            missing = int(joined[added].isna().all(axis=1).sum()) if added else 0
+            if missing == len(frame) and frame_name == "test" and set(added) & answers:
+                print(f"join {name} onto {card.file('test')}: no test row is in it (a table of train's rows only)")
+            elif missing:
+                print(f"join {name} onto {card.file(frame_name)}: {missing:,} of {len(frame):,} rows found no match")
+            if frame_name == "train":
+                train = joined
+            else:
+                test = joined
+    return train, test
+
+
+def hook_name(hook) -> str:
+    """module.function of a card's function, for its messages."""
+    return f"{getattr(hook, '__module__', '')}.{getattr(hook, '__qualname__', repr(hook))}".lstrip(".")
+
+
+def own_features(card: Card, train: pd.DataFrame, test: pd.DataFrame, raw) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The card's `features=` function on the joined frames, its answer checked: two frames, every test row kept
+    (each needs a prediction); train's rows may go (a day the shop was closed, say)."""
+    hook = card.features
+    name = hook_name(hook)
+    t0, before = time.perf_counter(), list(train.columns)  # before the call: it may add columns in place
+    out = hook(train, test, raw)
+    if not (isinstance(out, tuple) and len(out) == 2 and all(isinstance(f, pd.DataFrame) for f in out)):
+        raise TypeError(
+            f"the card's features={name} returned {type(out).__name__}: it must return (train, test) frames"
+        )
+    new_train, new_test = out
+    if len(new_test) != len(test):
+        raise ValueError(
+            f"the card's features={name} returned {len(new_test):,} test rows of {len(test):,}: every test row needs "
+            f"a prediction; add columns to the test frame, never drop its rows"
+        )
+    if len(new_train) > len(train):
+        print(
+            f"warning: the card's features={name} returned {len(new_train) - len(train):,} train rows more than it "
+            f"was given: they are scored out of fold as train's own are; rows that only help the fits (a Playground "
+            f"competition's original dataset) belong in the card's extra_train="
+        )
+    added = [c for c in new_train.columns if c not in before]
+    shown = ", ".join(added[:10]) + (f" ... ({len(added)} in all)" if len(added) > 10 else "")
+    print(f"features={name}: {shown or 'no column added'} ({time.perf_counter() - t0:.1f} s)")
+    return new_train.reset_index(drop=True), new_test.reset_index(drop=True)
+
+
+def adjustments(card: Card, schema: Schema, train, test, folds: np.ndarray, validation: dict):
+    """(train's offsets, test's offsets) from the card's `adjust=` function: a scored row's offset fitted on rows
+    that exclude it (the holdout's on the rows before it, each fold's on the other folds; rows never scored get 0),
+    the test's on every labelled row."""
+    name = hook_name(card.adjust)
+    if schema.several:
+        raise SchemaError(f"adjust={name}: one offset a row for {len(schema.targets)} targets; leave adjust= out")
+    if schema.task != "regression":
+        raise SchemaError(f"adjust={name}: offsets of the predictions are for regression; this task is {schema.task}")
+
+    def call(fit: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
+        try:
+            out = np.asarray(card.adjust(fit, rows), dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"the card's adjust={name} did not return numbers ({e})") from e
+        if out.shape != (len(rows),) or not np.isfinite(out).all():
+            raise ValueError(
+                f"the card's adjust={name} returned shape {out.shape}"
+                + ("" if out.shape != (len(rows),) else " with values that are not finite")
+                + f": it must return one finite offset for each of the {len(rows):,} rows it is given"
+            )
+        return out
+
+    on_train = np.zeros(len(train))
+    for k in [0] if validation["kind"] == "time" else kfolds(folds):
+        on_train[folds == k] = call(train[folds != k], train[folds == k])
+    on_test = call(train, test)
+
+    def moved(a: np.ndarray, what: str) -> str:
+        nonzero = a[a != 0]
+        return f"{len(nonzero):,} of {len(a):,} {what}" + (
+            f" ({nonzero.min():+.3f}..{nonzero.max():+.3f})" if len(nonzero) else ""
+        )
+
+    print(f"adjust={name}: offsets on {moved(on_train, 'labelled rows')} and {moved(on_test, 'test rows')}")
+    return on_train, on_test
+
+
+def add_levels(schema: Schema, metric: Metric, train, test, horizon: int, cfg: TabularConfig):
+    """(train, test, the columns added): each series' levels of the training target known at the forecast origin
+    (features.add_series_levels with a lag of the test's horizon: the holdout and the test see nothing of
+    themselves), for a time validation with the card's series keys and a number or 0/1 target."""
+    if schema.task not in ("regression", "binary"):
+        return train, test, []
+    y, ok = targets(metric, schema, train)
+    both = pd.concat([train.assign(_level=np.where(ok, y, np.nan)), test.assign(_level=np.nan)], ignore_index=True)
+    both = add_series_levels(
+        both, "_level", schema.series, train[schema.date].max(), lag=horizon, window=cfg.level_window, date=schema.date
+    )
+    names = [c for c in both.columns if c not in {*train.columns, *test.columns, "_level"}]
+    print(
+        f"levels per series {schema.series}: {', '.join(names)} (windows ending >= {horizon} days back or at the origin)"
+    )
+    train_out = both[: len(train)][[*train.columns, *names]].reset_index(drop=True)
+    return train_out, both[len(train) :][[*test.columns, *names]].reset_index(drop=True), names
+
+
+LIGHTGBM_REFUSES = re.compile(r'[\[\]{}:,"]')  # characters LightGBM refuses in feature names
+
+
+def lightgbm_names(train: pd.DataFrame, test: pd.DataFrame, keep: set) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """train and test with [ ] { } : , " in column names (Playground's `Air temperature [K]`) replaced by _, said:
+    LightGBM refuses them in feature names. The columns in `keep` (the sample's, the card's lines) keep theirs."""
+    rename, taken = {}, {*train.columns, *test.columns}
+    for c in dict.fromkeys([*train.columns, *test.columns]):
+        if isinstance(c, str) and c not in keep and LIGHTGBM_REFUSES.search(c):
+            new = LIGHTGBM_REFUSES.sub("_", c)
+            while new in taken:
+                new += "_"
+            rename[c] = new
+            taken.add(new)
+    if rename:
+        print(f'columns renamed for LightGBM (it refuses [ ] {{ }} : , " in feature names): {rename}')
+    return train.rename(columns=rename), test.rename(columns=rename)
+
+
+def unlearnable(fit_rows: pd.DataFrame, test: pd.DataFrame, cats, conts, keep=()) -> dict[str, str]:
+    """{column: why} of the features nothing learned could be applied to the test with: a number with one value in
+    the rows the procs fit (the year, when train spans less than one), a category (not a series key: `keep`)
+    whose values in most test rows never occur there (the months and weeks of a test after a train shorter than
+    a year): unknown codes the network never trained on pin its predictions (a constant submission, seen)."""
+    out = {}
+    for c in conts:
+        if fit_rows[c].nunique() <= 1:
+            out[c] = f"one value in the rows the models fit ({fit_rows[c].iloc[0]}), the test's may differ"
+    for c in cats:
+        if c in keep or not len(test):
+            continue
+        unseen = (test[c].notna() & ~test[c].isin(fit_rows[c].dropna().unique())).mean()
+        if unseen > 0.5:
+            out[c] = f"{unseen:.0%} of the test's rows hold values the rows the models fit never have"
+    return out
+
+
+def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
+    """raw -> processed/{train,test}.feather, procs.json, schema.json and validation.json (see the module doc)."""
+    t0 = time.perf_counter()
+    train, test, sample = read_raw(card, paths)
+    if card.features is not None:
+        train, test = own_features(card, train, test, paths.raw)
+    keep = {*sample.columns, card.date, *card.series, *card.categories, *card.drop, *card.target}
+    train, test = lightgbm_names(train, test, keep)
+    files = {role: card.file(role) for role in FILES}
+    if card.extra_train and EXTRA not in train.columns:
+        raise ValueError(
+            f"the card's features={hook_name(card.features)} dropped the column {EXTRA!r} that marks the rows of "
+            f"extra_train={card.extra_train}: keep it in the train frame it returns"
+        )
+    extra = train.pop(EXTRA).to_numpy(bool) if EXTRA in train.columns else np.zeros(len(train), bool)
+    schema = infer(card, train[~extra].reset_index(drop=True), test, sample, files)  # train.csv says what it is
+    if extra.any():
+        check_extra_labels(card, schema, train[extra])
+    print(describe(schema, card.metric, card.positive))
+    labels = [schema.label] if schema.label else schema.targets
+    labelled = train[labels].notna().all(axis=1).to_numpy()
+    if not labelled.all():  # several targets: a row lacking one is not used for any (each its own rows: not yet)
+        blank = ", ".join(f"{c} {n:,}" for c, n in train[labels].isna().sum().items() if n)
+        print(f"{files['train']}: {int((~labelled).sum()):,} rows without a target ({blank} blank) are not used")
+    train, extra = train[labelled].reset_index(drop=True), extra[labelled]
+    if card.extra_train and not extra.any():
+        raise SchemaError(f"card: extra_train={card.extra_train}: no row of them has the target {labels}")
+    cats, conts = list(schema.categories), list(schema.numbers)
+    for c in conts:  # numbers read as text (a blank among them): what is not a number is missing
+        if not pd.api.types.is_numeric_dtype(train[c]) or not pd.api.types.is_numeric_dtype(test[c]):
+            numbers = [pd.to_numeric(f[c], errors="coerce") for f in (train, test)]
+            bad = sum(int((f[c].notna() & n.isna()).sum()) for f, n in zip((train, test), numbers, strict=True))
+            print(f"{c}: numbers written as text; {bad:,} values not numbers read as missing")
+            train[c], test[c] = numbers
+    if schema.date:
+        for frame in (train, test):
+            frame[schema.date] = pd.to_datetime(frame[schema.date], format=schema.date_format)
+    validation = choose_validation(schema, train[~extra], test, cfg)
+    if extra.any() and validation["kind"] == "time":
+        raise SchemaError(
+            f"card: extra_train={card.extra_train}: extra rows join k-fold's fits; this competition validates on "
+            f"time ({validation['why']}): leave extra_train out, or set validation=kfold"
+        )
+    span = test_span(schema, test)
+    if card.features is not None and validation["kind"] == "time" and validation["horizon_days"] > span:
+        raise SchemaError(
+            f"horizon={validation['horizon_days']} is longer than the test's {span} days: the card's features= function "
+            f"sees train's targets, and what it derives from them lags by the test's span (a store's past sales), "
+            f"so a longer holdout would see its own days; set horizon <= {span}"
+        )
+    folds = np.full(len(train), -1)  # the extra rows: in every fold's fit, in none's scores
+    folds[~extra] = assign(schema, train[~extra].reset_index(drop=True), validation, cfg)
+    print(f"validation: {validation['kind']} ({validation['why']})")
+    offsets = adjustments(card, schema, train, test, folds, validation) if card.adjust else None
+    if schema.date:
+        prefix = schema.date if not schema.date.lower().endswith("date") else schema.date[:-4]
+        hours = "%H" in schema.date_format
+        train, test = (add_datepart(f, schema.date, drop=False, prefix=prefix, time=hours) for f in (train, test))
+        cats += [prefix + p for p in DATE_CATEGORIES]
+        conts += [prefix + p for p in DATE_NUMBERS + (TIME_NUMBERS if hours else ())]
+    if validation["kind"] == "time" and schema.series and cfg.levels:
+        train, test, levels = add_levels(schema, get_metric(card.metric), train, test, validation["horizon_days"], cfg)
+        conts += levels
+    fit_rows = train[folds != 0] if validation["kind"] == "time" else train
+    for c, why in unlearnable(fit_rows, test, cats, conts, keep=schema.series).items():
+        print(f"not a feature: {c} ({why})")
+        schema.dropped[c] = why
+        cats, conts = [n for n in cats if n != c], [n for n in conts if n != c]
+    proc = TabularProcessor(cats, conts).fit(fit_rows)
+    keep = [schema.id] if schema.id in train.columns else []
+    columns = proc.all_cat_names + proc.cont_names
+    # one concat, not a column at a time: a feature function's hundred columns leave the frame in many blocks
+    out_train = pd.concat(
+        [proc.transform(train)[keep + columns], train[labels], pd.Series(folds, name=FOLD, index=train.index)], axis=1
+    )
+    out_test = proc.transform(test)[[schema.id, *columns]]
+    if offsets is not None:  # not features: added to the predictions (train's, the test's)
+        out_train[ADJUST], out_test[ADJUST] = offsets
+    write_feather(out_train, paths.processed / "train.feather")
+    write_feather(out_test, paths.processed / "test.feather")
+    proc.save(paths.processed / "procs.json")
+    atomic_write_text(paths.processed / "schema.json", json.dumps(schema.as_dict(), indent=1, default=str))
+    atomic_write_text(paths.processed / "validation.json", json.dumps(validation, indent=1))
+    summary = write_features_stamp(
+        paths,
+        cfg,
+        rows={"train": len(out_train), "test": len(out_test)},
+        validation=validation,
+        columns=columns,
+        extra_train={name: file_digest(paths.raw / name) for name in card.extra_train},  # a replaced file: anew
+        seconds=round(time.perf_counter() - t0, 2),
+    )
+    print(
+        f"processed: {paths.processed} ({len(out_train):,} labelled rows, {len(out_test):,} test rows, {len(columns)} features)"
+    )
+    return summary
+
+
+def load(paths: Paths, cfg: TabularConfig) -> tuple[Schema, dict, TabularProcessor]:
+    """What the features step decided (schema, validation, procs), checked against the raw data and settings;
+    the frames are read by the step that needs them."""
+    features_identity(paths, cfg)  # built, from the raw data there now, with these settings
+    schema = Schema.read(paths.processed)
+    validation = json.loads((paths.processed / "validation.json").read_text())
+    return schema, validation, TabularProcessor.load(paths.processed / "procs.json")

@@ -1,0 +1,234 @@
+"""The members of a tabular run, on the metric's training target (log1p for rmsle, log for rmspe, class indices):
+LightGBM and the entity-embedding network (net.py), on the same rows, each fitted piece kept in runs/RUN/parts/.
+
+k-fold: each fold's LightGBM early-stops on its fold, and its out-of-fold predictions are taken at the median round
+count of the *other* folds; the test predictions are the folds' average. Time: the rounds are chosen on the
+horizon before the holdout (early stopping there), a model of that many rounds on every row before the holdout
+scores it, and (`refit`) one on every row predicts the test, with the rounds early stopping on the holdout chooses
+once the holdout is scored (the latest days: a horizon before it may hold an Easter the test has not). The network
+trains first, on the same rows (LightGBM may read its embeddings)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features.io import DamagedFile, atomic_path, cached, write_csv
+from models import gbdt
+from models.metrics import Metric, to_target
+from pipelines.runs import RunDir
+from pipelines.tabular import TabularConfig
+from pipelines.tabular.schema import Schema, SchemaError, as_class_index
+from pipelines.tabular.validation import kfolds
+
+
+def objective(metric: Metric, schema: Schema) -> dict:
+    """LightGBM's objective for the task and the metric's loss."""
+    if schema.task == "regression":
+        return {"objective": "regression_l1" if metric.loss == "l1" else "regression"}
+    if schema.task == "binary":
+        return {"objective": "binary"}
+    if schema.task == "multiclass":
+        return {"objective": "multiclass", "num_class": len(schema.classes)}
+    raise SchemaError("a multi-label table is not handled by the tabular kind yet; the image kind handles tags")
+
+
+def targets(metric: Metric, schema: Schema, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(the training target, the rows that may train): the metric's transform for regression (a log target
+    drops rows with y <= 0), class indices for classification."""
+    if schema.task == "regression":
+        y = frame[schema.targets[0]].to_numpy(np.float64)
+        ok = y > 0 if metric.target == "log" else y >= 0 if metric.target == "log1p" else np.isfinite(y)
+        return to_target(metric, np.where(ok, y, 1.0)), ok
+    return as_class_index(schema, frame[schema.target_column]).astype(np.float64), np.ones(len(frame), bool)
+
+
+def truth(schema: Schema, frame: pd.DataFrame) -> np.ndarray:
+    if schema.task == "regression":
+        return frame[schema.targets[0]].to_numpy(np.float64)
+    return as_class_index(schema, frame[schema.target_column])
+
+
+def constant_member(schema: Schema, y: np.ndarray, ok: np.ndarray, n_test: int) -> tuple[np.ndarray, np.ndarray]:
+    """(every row's, the test's) predictions of a target with one value in its n labelled rows: that value on the
+    training target's scale, or for a class c the probabilities (n [k = c] + 1/K) / (n + 1) of its K classes, as
+    if one more row of each class were a K-th seen: never quite 1, so a test row of another class costs a log loss of
+    about log(n), not the clip's 34.5."""
+    value, n = y[ok][0], int(ok.sum())
+    if schema.task == "regression":
+        row = np.float64(value)
+    else:
+        k = len(schema.classes)
+        row = (n * (np.arange(k) == value) + 1 / k) / (n + 1)
+        row = row[1] if schema.task == "binary" else row  # binary: P(class 1)
+    return np.full((len(y), *np.shape(row)), row), np.full((n_test, *np.shape(row)), row)
+
+
+def fit_gbdt(
+    x, x_test, y, ok, folds, validation: dict, params, names, cfg: TabularConfig, rd: RunDir, extra=None, categorical=()
+):
+    """LightGBM's (out-of-fold predictions, test predictions, {which models: their rounds}) as the module doc
+    says; each model is `gbdt_seeds` models (seeds seed, seed+1, ...: other row and column samples), their
+    predictions averaged. `extra(which)`: columns added to x and x_test (with their names) for the model `which` ("holdout", "refit",
+    or a fold): the embeddings of the network fitted on the same rows. `categorical`: the columns of category codes
+    LightGBM splits as categories."""
+    seeds = [params.seed + i for i in range(cfg.gbdt_seeds)]
+
+    def view(which) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        if extra is None:
+            return x, x_test, names
+        add, add_test, added = extra(which)
+        return np.concatenate([x, add], axis=1), np.concatenate([x_test, add_test], axis=1), [*names, *added]
+
+    def fit(view_, rows, label, valid_rows=None, rounds=None) -> list:
+        """One booster per seed on `rows` of the view (early-stopped on `valid_rows`, or `rounds[i]` rounds)."""
+        xs, _, view_names = view_
+        boosters, valid = [], None if valid_rows is None else (xs[valid_rows], y[valid_rows])
+        for i, seed in enumerate(seeds):
+            tag = f" seed {seed}" if len(seeds) > 1 else ""
+            booster = part(
+                rd, f"{label}{tag}", ".txt",
+                lambda i=i, seed=seed, tag=tag: gbdt.fit(
+                    xs[rows], y[rows], replace(params, seed=seed), view_names, valid=valid,
+                    rounds=rounds and rounds[i], label=label + tag, categorical=categorical,
+                ),
+                gbdt.save, gbdt.load,  # up to its best round, as gbdt.fit returns it
+            )  # fmt: skip
+            boosters.append(booster)
+        return boosters
+
+    def predict(boosters, rows, upto=None) -> np.ndarray:
+        return np.mean([gbdt.predict(b, rows, upto and min(upto, b.current_iteration())) for b in boosters], axis=0)
+
+    oof = np.full((len(x), *([params.num_class] if params.num_class > 1 else [])), np.nan)
+    if validation["kind"] == "time":
+        before, inner, held = folds == -1, folds == 1, folds == 0
+        # the rounds are chosen with the holdout network's embeddings (it saw the inner rows, not the holdout)
+        xs, xs_test, _ = holdout = view("holdout")
+        rounds = [gbdt.best_rounds(b) for b in fit(holdout, before & ok, "gbdt rounds", inner & ok)]
+        scorers = fit(holdout, ~held & ok, "gbdt holdout", rounds=rounds)
+        oof[held], test_raw = predict(scorers, xs[held]), predict(scorers, xs_test)
+        if cfg.refit:  # every row, the holdout included, for the rounds the holdout chooses once it is scored
+            latest = [gbdt.best_rounds(b) for b in fit(holdout, ~held & ok, "gbdt refit rounds", held & ok)]
+            del xs, xs_test, holdout  # with embeddings a copy of x: not two at once beside the refit's
+            refit = view("refit")
+            final = fit(refit, ok, "gbdt refit", rounds=latest)
+            write_importance(final, rd)
+            return oof, predict(final, refit[1]), {"holdout": rounds, "refit": latest}
+        write_importance(scorers, rd)
+        return oof, test_raw, {"holdout": rounds}
+    test_raw, held_folds = np.zeros((len(x_test), *oof.shape[1:])), kfolds(folds)
+    models, rounds, held_x = [], [], []
+    for k in held_folds:
+        fold = view(k)
+        models.append(fit(fold, (folds != k) & ok, f"gbdt fold {k}", (folds == k) & ok))
+        rounds.append(int(np.median([gbdt.best_rounds(b) for b in models[-1]])))
+        test_raw += predict(models[-1], fold[1]) / len(held_folds)
+        held_x.append(fold[0][folds == k])
+    for i, k in enumerate(held_folds):  # each fold scored at a round count its own rows did not choose
+        others = int(np.median([r for j, r in enumerate(rounds) if j != i]))
+        oof[folds == k] = predict(models[i], held_x[i], others)
+    write_importance([b for boosters in models for b in boosters], rd)
+    return oof, test_raw, {"folds": rounds}
+
+
+def write_importance(boosters: list, rd: RunDir) -> None:
+    """runs/RUN/importance.csv (the gain share and splits of each feature over the models that predict the test;
+    `make report` shows it) and the top few printed."""
+    table = gbdt.importance(boosters)
+    write_csv(table, rd.path / "importance.csv")
+    top = ", ".join(f"{r.feature} {r.gain_share:.0%}" for r in table.head(8).itertuples())
+    print(f"LightGBM's features by gain: {top} ({rd.path / 'importance.csv'})")
+
+
+def part(rd: RunDir, name: str, suffix: str, compute, save, load):
+    """A finished piece of the run (one booster, one network's predictions) in runs/RUN/parts/: read back when the
+    same run (its identity: settings, features, code) was interrupted after it, else computed and saved; a part
+    that cannot be read back is computed again (features.io.cached)."""
+
+    def loaded(path: Path):
+        try:
+            value = load(path)
+        except Exception as e:  # LightGBM's and numpy's own errors for a damaged file: read as one
+            raise DamagedFile(path, e, "part of a run") from e
+        print(f"{name}: trained before the run was interrupted ({path})")
+        return value
+
+    path = rd.parts / f"{name.replace(' ', '-')}{suffix}"
+    return cached(path, {"run": rd.read_json("config.json"), "part": name}, compute, save, loaded)
+
+
+def save_predictions(value: tuple[list[np.ndarray], dict], path: Path) -> None:
+    """A network's (predictions per frame, embedding tables) as one .npz, written atomically."""
+    preds, tables = value
+    arrays = {f"pred{j}": p for j, p in enumerate(preds)} | {f"table:{k}": t for k, t in tables.items()}
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def load_predictions(path: Path, n: int) -> tuple[list[np.ndarray], dict]:
+    with np.load(path) as saved:
+        tables = {k.removeprefix("table:"): saved[k] for k in saved.files if k.startswith("table:")}
+        return [saved[f"pred{j}"] for j in range(n)], tables
+
+
+def fit_net(frame, test, y, ok, folds, validation: dict, schema: Schema, metric: Metric, proc, cfg, rd: RunDir):
+    """The network's (out-of-fold predictions, test predictions, embedding tables), on the same rows as
+    LightGBM's: the time holdout (then a refit on every row for the test), or each fold (the test: the folds'
+    average). The tables (`gbdt_embeddings`, for LightGBM) of each network: {"holdout" | "refit" | fold: {column:
+    codes x dims}}. Each network's epochs (its loss on the rows it predicts, where they are labelled) are recorded
+    in runs/RUN/net-<which>/ (metrics.csv, training.png, TensorBoard)."""
+    from pipelines.tabular import net  # torch: imported when the network trains
+
+    n_classes = len(schema.classes) if schema.task == "multiclass" else 1
+    oof = np.full((len(frame), *([n_classes] if n_classes > 1 else [])), np.nan)
+    tables = {}
+
+    def run(fit: np.ndarray, evals: list, label: str, which, watch: np.ndarray | None = None) -> list[np.ndarray]:
+        """`net_seeds` networks (seeds seed, seed+1, ...) on the same rows, their predictions averaged; LightGBM
+        reads the first one's embeddings (another seed's are another coordinate system: not averaged)."""
+        valid = (frame[watch], y[watch]) if watch is not None else None
+        total, n = None, cfg.net_seeds
+        for i in range(n):
+            name = label if n == 1 else f"{label} seed {cfg.seed + i}"
+            preds, chosen = part(
+                rd, name, ".npz",
+                lambda i=i, name=name: net.fit_predict(
+                    proc, frame[fit], y[fit], evals, schema.task, n_classes, metric.loss,
+                    replace(cfg, seed=cfg.seed + i), name, record=rd.path / name.replace(" ", "-"), valid=valid,
+                ),
+                save_predictions, lambda path: load_predictions(path, len(evals)),
+            )  # fmt: skip
+            tables.setdefault(which, chosen)
+            total = preds if total is None else [t + p for t, p in zip(total, preds, strict=True)]
+        return [t / n for t in total]
+
+    if validation["kind"] == "time":
+        held = folds == 0
+        oof[held], test_raw = run(~held & ok, [frame[held], test], "net holdout", "holdout", held & ok)
+        if cfg.refit:
+            (test_raw,) = run(ok, [test], "net refit", "refit")
+        return oof, test_raw, tables
+    test_raw = 0.0
+    held_folds = kfolds(folds)
+    for k in held_folds:
+        fold = folds == k
+        oof[fold], fold_test = run((folds != k) & ok, [frame[fold], test], f"net fold {k}", k, fold & ok)
+        test_raw = test_raw + fold_test / len(held_folds)
+    return oof, test_raw, tables
+
+
+def embedding_columns(frame: pd.DataFrame, test: pd.DataFrame, tables: dict):
+    """`fit_gbdt`'s `extra`: for the model `which`, the rows' embedding vectors of the network fitted on its rows
+    (looked up by each column's category codes), for train and test, and their names."""
+
+    def extra(which):
+        chosen = tables[which]
+        names = [f"{col}_emb{j}" for col, table in chosen.items() for j in range(table.shape[1])]
+        rows = [np.concatenate([t[f[c].to_numpy()] for c, t in chosen.items()], axis=1) for f in (frame, test)]
+        return rows[0], rows[1], names
+
+    return extra
