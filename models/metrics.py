@@ -124,6 +124,7 @@ class Metric:
     submits: Literal["number", "probability", "label", "labels", "ranked"] = "number"
     threshold: bool = False  # labels cut from probabilities at a threshold chosen out of fold
     shift: bool = False  # log predictions shifted down by rmspe_log_shift (chosen out of fold) before exp
+    ordinal: bool = False  # ordered classes: a tabular model may learn the class as a number, cut into classes
     doc: str = ""
 
     def better(self, a: float, b: float) -> bool:
@@ -263,11 +264,25 @@ def mcc(y_true, y_pred) -> float:
     return float(matthews_corrcoef(y_true, y_pred))
 
 
-def quadratic_weighted_kappa(y_true, y_pred) -> float:
-    """Cohen's kappa with quadratic weights, of ordinal labels."""
-    from sklearn.metrics import cohen_kappa_score
-
-    return float(cohen_kappa_score(y_true, y_pred, weights="quadratic"))
+def quadratic_weighted_kappa(y_true, y_pred, k: int | None = None) -> float:
+    """Cohen's kappa with quadratic weights, of ordinal labels (sklearn's cohen_kappa_score(weights="quadratic"):
+    the labels of both, sorted, are the scale; `k`: the labels are class indices 0..k-1, none sorted). Written with
+    numpy: sklearn's takes 9 ms on 10,000 rows through its checks, and choosing an ordinal target's cuts
+    (pipelines/tabular/blend.py) scores hundreds of candidates."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.shape != y_pred.shape or y_true.ndim != 1:
+        raise ValueError(f"qwk: labels of shape {y_true.shape} against predictions of shape {y_pred.shape}")
+    if k is None:
+        if (y_true != y_true).any() or (y_pred != y_pred).any():  # NaN, of any dtype
+            raise ValueError("qwk: a label is missing (NaN): every row needs a class")
+        labels = np.unique(np.concatenate([y_true, y_pred]))
+        k, y_true, y_pred = len(labels), np.searchsorted(labels, y_true), np.searchsorted(labels, y_pred)
+    seen = np.bincount(y_true.astype(np.int64) * k + y_pred.astype(np.int64), minlength=k * k)
+    seen = seen.reshape(k, k).astype(np.float64)
+    expected = np.outer(seen.sum(1), seen.sum(0)) / seen.sum()
+    weights = (np.arange(k)[:, None] - np.arange(k)[None, :]) ** 2
+    disagreement = (weights * expected).sum()
+    return float(1 - (weights * seen).sum() / disagreement) if disagreement else float("nan")  # as sklearn
 
 
 def map_at_k(y_true, y_pred, k: int) -> float:
@@ -317,7 +332,14 @@ METRICS: dict[str, Metric] = {
         Metric("f1_macro_tags", f1_macro_tags, True, ("multilabel",), loss="bce", submits="labels", threshold=True),
         Metric("mcc", mcc, True, ("binary",), loss="bce", submits="label", threshold=True),
         Metric(
-            "qwk", quadratic_weighted_kappa, True, ("multiclass",), loss="ce", submits="label", doc="ordinal labels"
+            "qwk",
+            quadratic_weighted_kappa,
+            True,
+            ("multiclass",),
+            loss="ce",
+            submits="label",
+            ordinal=True,
+            doc="ordinal labels",
         ),
         *(
             Metric(f"map@{k}", functools.partial(map_at_k, k=k), True, ("multiclass",), loss="ce", submits="ranked")
@@ -343,3 +365,12 @@ def get_metric(name: str) -> Metric:
     if key not in METRICS:
         raise ValueError(f"unknown metric {name!r}; known: {', '.join(METRICS)} (aliases: {', '.join(ALIASES)})")
     return METRICS[key]
+
+
+def defined_score(metric: Metric, y_true, y_pred) -> float | None:
+    """The metric of these rows, or None where it has no value on them: auc of rows of one class, qwk where
+    every label is one (a rare target's column, a cut that holds none of its positives)."""
+    if metric.name == "auc" and np.unique(np.asarray(y_true)).size < 2:
+        return None
+    score = float(metric.score(y_true, y_pred))
+    return score if np.isfinite(score) else None

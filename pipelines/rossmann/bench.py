@@ -144,7 +144,7 @@ def first_fit(data: Path):
     from pipelines import registry
     from pipelines.paths import Paths
     from pipelines.tabular.features import FOLD, load
-    from pipelines.tabular.members import targets
+    from pipelines.tabular.schema import targets
     from pipelines.tabular.validation import first_fit_rows
 
     comp, paths = registry.load("rossmann"), Paths.for_comp("rossmann", data)
@@ -259,7 +259,7 @@ def bench_gbdt_device(data: Path, rounds: int = 100) -> None:
     cfg, schema, metric, proc, frame, y, rows = first_fit(data)
     names = [*proc.all_cat_names, *proc.cont_names]
     x = frame[names].to_numpy(np.float32)[rows]
-    params = gbdt.GBDTParams.from_config(cfg, seed=cfg.seed, **objective(metric, schema))
+    params = gbdt.GBDTParams.from_config(cfg, seed=cfg.seed, **objective(metric, schema, cfg))
     categorical = tuple(proc.all_cat_names) if cfg.gbdt_categorical else ()
     print(f"LightGBM {lgb.__version__}, {rounds} rounds on {len(x):,} rows x {len(names)} columns:")
     for device in ("cpu", "gpu", "cuda"):

@@ -102,6 +102,9 @@ class TabularConfig:
     # --- members: LightGBM and the entity-embedding network, blended with weights chosen out of fold ---------
     # gbdt: LightGBM; net: the entity-embedding network; both: blended with weights chosen out of fold
     members: list[Literal["gbdt", "net"]] = setting(factory=lambda: ["gbdt", "net"], min_items=1, member="ensemble")
+    # qwk's ordered classes: every member learns the class as a number (squared error), cut into classes at
+    # thresholds chosen out of fold (true); or the classes by cross-entropy, the likeliest submitted (false)
+    ordinal: bool = True
     # --- the LightGBM member ----------------------------------------------------------------------------------
     gbdt_rounds: int = setting(5000, ge=1, le=1_000_000)  # at most: early stopping on validation picks fewer
     gbdt_lr: float = setting(0.05, gt=0, le=1)  # LightGBM's learning rate

@@ -11,7 +11,7 @@ import pandas as pd
 from pandas.api.types import is_numeric_dtype
 
 from features.io import write_csv
-from models.metrics import get_metric
+from models.metrics import defined_score, get_metric
 from pipelines.backtest import Backtest, place
 from pipelines.tabular import FILES, Card
 from pipelines.tabular.features import join_tables
@@ -111,12 +111,12 @@ def score(card: Card, submission: pd.DataFrame, hidden: pd.DataFrame) -> float:
         unscored = [c for c, v in each.items() if v is None]
         if not scored:
             raise ValueError(
-                f"{metric.name}: the cut's hidden rows hold one class in {unscored[:5]}: nothing to rank; "
+                f"{metric.name} has no value on the cut's hidden rows of {unscored[:5]} (one class in each); "
                 f"name another window (WINDOWS=cut1)"
             )
         if unscored:
             print(
-                f"{metric.name}: {unscored[:5]} hold one class in the cut's hidden rows, unscored; the mean is of the rest"
+                f"{metric.name} has no value on {unscored[:5]} (one class in the cut's hidden rows): the mean is of the rest"
             )
         return float(np.mean(scored))
     label = next(c for c in hidden.columns if c != id_col)  # one column per class: the answer is the label
@@ -125,22 +125,20 @@ def score(card: Card, submission: pd.DataFrame, hidden: pd.DataFrame) -> float:
 
 
 def column_score(card: Card, true: pd.Series, pred: pd.Series) -> float | None:
-    """The card's metric of one answer column. Class labels written as text (No/Yes) or a binary target's other
+    """The card's metric of one answer column, None where it has none (auc of one class). Class labels written as text (No/Yes) or a binary target's other
     than 0/1 (1/2), or with the card's positive=, are numbered as training numbers them (schema.class_order: the
     positive class 1), so auc, logloss and f1 score the class the models predict; numbers and ranked labels (map@k)
     as they are."""
     metric = get_metric(card.metric)
     labels = label_text(true)
-    if metric.name == "auc" and labels.nunique() < 2:  # a rare target's rows, all of one class: no ranking to score
-        return None
     binary = metric.submits == "probability" or metric.tasks == ("binary",)  # one column: P(class 1), f1, mcc
     as_read = set(labels.dropna()) <= {"0", "1"} if binary else is_numeric_dtype(true)  # 1/2: numbered too
     if metric.submits not in ("probability", "label") or (as_read and card.positive is None):
-        return metric.score(true.to_numpy(), pred.to_numpy())
+        return defined_score(metric, true.to_numpy(), pred.to_numpy())
     values = set(labels.dropna()) | (set(label_text(pred).dropna()) if metric.submits == "label" else set())
     index = {str(c): i for i, c in enumerate(class_order(list(values), card.positive))}
     guess = pred.to_numpy(np.float64) if metric.submits == "probability" else label_text(pred).map(index).to_numpy()
-    return metric.score(labels.map(index).to_numpy(), guess)
+    return defined_score(metric, labels.map(index).to_numpy(), guess)
 
 
 # The simplest honest baseline, run on every cut beside the default: LightGBM's own defaults (100 rounds of lr 0.1,
@@ -158,6 +156,7 @@ LIGHTGBM_DEFAULTS = {
     "gbdt_subsample": 1.0,
     "gbdt_early_stopping": 100_000,
     "gbdt_categorical": False,  # the codes as numbers, as a matrix handed to LightGBM is read
+    "ordinal": False,  # qwk: the classes by LightGBM's multiclass objective, the likeliest submitted
 }
 
 

@@ -24,7 +24,7 @@ from pipelines import backtest, registry
 from pipelines.config import resolve
 from pipelines.paths import ROOT, Paths
 from pipelines.tabular.schema import Schema
-from pipelines.tabular.steps import submission_frame
+from pipelines.tabular.submission import submission_frame
 
 AUTOGLUON_PYTHON = ROOT / ".venv-autogluon" / "bin" / "python"
 # The card's metric as AutoGluon names it (the nearest one where it has no such metric: map@k ranks by

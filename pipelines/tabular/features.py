@@ -23,8 +23,7 @@ from models.metrics import Metric, get_metric
 from pipelines.paths import Paths
 from pipelines.runs import features_identity, write_features_stamp
 from pipelines.tabular import FILES, Card, TabularConfig
-from pipelines.tabular.members import targets
-from pipelines.tabular.schema import Schema, SchemaError, align_ids, describe, infer, label_text
+from pipelines.tabular.schema import Schema, SchemaError, align_ids, describe, infer, label_text, targets
 from pipelines.tabular.validation import assign, choose_validation, kfolds, test_span
 
 # The date's parts: cycles as categories (every value recurs), the year and the time since 1970 as numbers (a

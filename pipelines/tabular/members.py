@@ -1,5 +1,6 @@
-"""The members of a tabular run, on the metric's training target (log1p for rmsle, log for rmspe, class indices):
-LightGBM and the entity-embedding network (net.py), on the same rows, each fitted piece kept in runs/RUN/parts/.
+"""The members of a tabular run, on the metric's training target (log1p for rmsle, log for rmspe, class indices;
+qwk's ordered class indices as a number): LightGBM and the entity-embedding network (net.py), on the same rows,
+each fitted piece kept in runs/RUN/parts/; a target of one value, a constant.
 
 k-fold: each fold's LightGBM early-stops on its fold, and its out-of-fold predictions are taken at the median round
 count of the *other* folds; the test predictions are the folds' average. Time: the rounds are chosen on the
@@ -18,15 +19,31 @@ import pandas as pd
 
 from features.io import DamagedFile, atomic_path, cached, write_csv
 from models import gbdt
-from models.metrics import Metric, to_target
+from models.metrics import Metric
 from pipelines.runs import RunDir
 from pipelines.tabular import TabularConfig
-from pipelines.tabular.schema import Schema, SchemaError, as_class_index
+from pipelines.tabular.schema import Schema, SchemaError
 from pipelines.tabular.validation import kfolds
 
 
-def objective(metric: Metric, schema: Schema) -> dict:
-    """LightGBM's objective for the task and the metric's loss."""
+def ordinal(metric: Metric, schema: Schema, cfg: TabularConfig) -> bool:
+    """Whether the members learn the class as a number (its index), cut into classes at thresholds chosen out of
+    fold (blend.best_cuts): qwk's ordered classes with cfg.ordinal. A class 3 predicted 2 costs qwk less than one
+    predicted 0; cross-entropy treats both alike."""
+    return metric.ordinal and cfg.ordinal and schema.task == "multiclass" and not schema.label
+
+
+def learned(metric: Metric, schema: Schema, cfg: TabularConfig) -> tuple[str, int]:
+    """(the task the members learn, their outputs a row): regression of one number for ordinal classes."""
+    if ordinal(metric, schema, cfg):
+        return "regression", 1
+    return schema.task, len(schema.classes) if schema.task == "multiclass" else 1
+
+
+def objective(metric: Metric, schema: Schema, cfg: TabularConfig) -> dict:
+    """LightGBM's objective for the task the members learn and the metric's loss."""
+    if ordinal(metric, schema, cfg):
+        return {"objective": "regression"}
     if schema.task == "regression":
         return {"objective": "regression_l1" if metric.loss == "l1" else "regression"}
     if schema.task == "binary":
@@ -36,34 +53,17 @@ def objective(metric: Metric, schema: Schema) -> dict:
     raise SchemaError("a multi-label table is not handled by the tabular kind yet; the image kind handles tags")
 
 
-def targets(metric: Metric, schema: Schema, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """(the training target, the rows that may train): the metric's transform for regression (a log target
-    drops rows with y <= 0), class indices for classification."""
-    if schema.task == "regression":
-        y = frame[schema.targets[0]].to_numpy(np.float64)
-        ok = y > 0 if metric.target == "log" else y >= 0 if metric.target == "log1p" else np.isfinite(y)
-        return to_target(metric, np.where(ok, y, 1.0)), ok
-    return as_class_index(schema, frame[schema.target_column]).astype(np.float64), np.ones(len(frame), bool)
-
-
-def truth(schema: Schema, frame: pd.DataFrame) -> np.ndarray:
-    if schema.task == "regression":
-        return frame[schema.targets[0]].to_numpy(np.float64)
-    return as_class_index(schema, frame[schema.target_column])
-
-
-def constant_member(schema: Schema, y: np.ndarray, ok: np.ndarray, n_test: int) -> tuple[np.ndarray, np.ndarray]:
-    """(every row's, the test's) predictions of a target with one value in its n labelled rows: that value on the
-    training target's scale, or for a class c the probabilities (n [k = c] + 1/K) / (n + 1) of its K classes, as
-    if one more row of each class were a K-th seen: never quite 1, so a test row of another class costs a log loss of
-    about log(n), not the clip's 34.5."""
+def constant_member(task: str, k: int, y: np.ndarray, ok: np.ndarray, n_test: int) -> tuple[np.ndarray, np.ndarray]:
+    """(every row's, the test's) predictions of a target with one value in its n labelled rows, for the `task` the
+    members learn: that value on the training target's scale, or for a class c of k the probabilities
+    (n [i = c] + 1/k) / (n + 1), as if one more row were seen, its class unknown: never quite 1, so a test row of
+    another class costs a log loss of about log(n), not the clip's 34.5."""
     value, n = y[ok][0], int(ok.sum())
-    if schema.task == "regression":
+    if task == "regression":  # a number, or an ordinal class's
         row = np.float64(value)
     else:
-        k = len(schema.classes)
         row = (n * (np.arange(k) == value) + 1 / k) / (n + 1)
-        row = row[1] if schema.task == "binary" else row  # binary: P(class 1)
+        row = row[1] if task == "binary" else row  # binary: P(class 1)
     return np.full((len(y), *np.shape(row)), row), np.full((n_test, *np.shape(row)), row)
 
 
@@ -183,7 +183,7 @@ def fit_net(frame, test, y, ok, folds, validation: dict, schema: Schema, metric:
     in runs/RUN/net-<which>/ (metrics.csv, training.png, TensorBoard)."""
     from pipelines.tabular import net  # torch: imported when the network trains
 
-    n_classes = len(schema.classes) if schema.task == "multiclass" else 1
+    task, n_classes = learned(metric, schema, cfg)
     oof = np.full((len(frame), *([n_classes] if n_classes > 1 else [])), np.nan)
     tables = {}
 
@@ -197,7 +197,7 @@ def fit_net(frame, test, y, ok, folds, validation: dict, schema: Schema, metric:
             preds, chosen = part(
                 rd, name, ".npz",
                 lambda i=i, name=name: net.fit_predict(
-                    proc, frame[fit], y[fit], evals, schema.task, n_classes, metric.loss,
+                    proc, frame[fit], y[fit], evals, task, n_classes, metric.loss,
                     replace(cfg, seed=cfg.seed + i), name, record=rd.path / name.replace(" ", "-"), valid=valid,
                 ),
                 save_predictions, lambda path: load_predictions(path, len(evals)),

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from models.metrics import get_metric
+from models.metrics import Metric, get_metric, to_target
 
 # A text column with at least this many distinct values, in at least this share of its rows, is near-unique:
 # free text (a description; values this long on average) or a name, a ticket, a cabin, a code: as a category
@@ -456,3 +456,20 @@ def as_class_index(schema: Schema, y: pd.Series) -> np.ndarray:
             f"target {y.name!r}: values {sorted(set(y[codes.isna()].astype(str)))[:5]} not among the classes"
         )
     return codes.to_numpy(np.int64)
+
+
+def targets(metric: Metric, schema: Schema, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(the training target, the rows that may train): the metric's transform for regression (a log target
+    drops rows with y <= 0), class indices for classification."""
+    if schema.task == "regression":
+        y = frame[schema.targets[0]].to_numpy(np.float64)
+        ok = y > 0 if metric.target == "log" else y >= 0 if metric.target == "log1p" else np.isfinite(y)
+        return to_target(metric, np.where(ok, y, 1.0)), ok
+    return as_class_index(schema, frame[schema.target_column]).astype(np.float64), np.ones(len(frame), bool)
+
+
+def truth(schema: Schema, frame: pd.DataFrame) -> np.ndarray:
+    """What the metric compares predictions with: the target as written (regression) or class indices."""
+    if schema.task == "regression":
+        return frame[schema.targets[0]].to_numpy(np.float64)
+    return as_class_index(schema, frame[schema.target_column])

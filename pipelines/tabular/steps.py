@@ -25,10 +25,19 @@ from pipelines.ensemble import blend
 from pipelines.paths import Paths
 from pipelines.runs import RunDir, run_identity
 from pipelines.tabular import Card, TabularConfig
-from pipelines.tabular.blend import choose_blend, score_or_none, shown, submission_form
+from pipelines.tabular.blend import choose_blend, score_or_none, shown
 from pipelines.tabular.features import ADJUST, FOLD, build_features, load, read_csv
-from pipelines.tabular.members import constant_member, embedding_columns, fit_gbdt, fit_net, objective, targets, truth
-from pipelines.tabular.schema import Schema
+from pipelines.tabular.members import (
+    constant_member,
+    embedding_columns,
+    fit_gbdt,
+    fit_net,
+    learned,
+    objective,
+    ordinal,
+)
+from pipelines.tabular.schema import Schema, targets, truth
+from pipelines.tabular.submission import column_rules, in_sample_order, submission_frame
 from pipelines.tabular.validation import first_fit_rows, kfolds
 
 __all__ = ["build_features", "train", "lr_find", "predict", "submit"]  # the card's STEPS
@@ -92,7 +101,9 @@ def target_dir(rd: RunDir, target: str, schema: Schema) -> RunDir:
 
 def mean_over_targets(metric: Metric, results: dict[str, dict]) -> dict:
     """The run's result where each of several targets has its own: the headline the mean of theirs (Kaggle's
-    column-wise metrics: Tabular Playground Jul 2021's mean RMSLE over its three columns), each target's beside it."""
+    column-wise metrics: Tabular Playground Jul 2021's mean RMSLE over its three columns), each target's beside it.
+    A target's score may be None (auc of one class): left out of the means. Each member's figure is the mean over
+    the targets it fitted, with a one-value target's constant standing in for it."""
     key = f"oof_{metric.name}"
     scored = [r[key] for r in results.values() if r[key] is not None]  # auc: not of a target of one class
     score = round(float(np.mean(scored)), 6) if scored else None
@@ -131,9 +142,11 @@ def train_target(schema: Schema, metric: Metric, frame, test, validation: dict, 
     y, ok = targets(metric, schema, frame)
     folds = frame[FOLD].to_numpy()
     oof, test_raw, rounds, seconds, tables = {}, {}, {}, {}, {}
-    if np.unique(y[ok]).size == 1:  # one of several targets with one value: nothing to learn, nothing to fit
+    if np.unique(y[ok]).size == 1:  # one value (a rare label of several targets'): nothing to learn, nothing to fit
         print(f"{schema.targets[0]}: one value in every labelled row: submitted as a constant")
-        oof["constant"], test_raw["constant"] = constant_member(schema, y, ok, len(test))
+        oof["constant"], test_raw["constant"] = constant_member(
+            learned(metric, schema, cfg)[0], len(schema.classes), y, ok, len(test)
+        )
     if "net" in cfg.members and not oof:  # first: LightGBM may read its embeddings
         t1 = time.perf_counter()
         oof["net"], test_raw["net"], tables = fit_net(
@@ -144,7 +157,7 @@ def train_target(schema: Schema, metric: Metric, frame, test, validation: dict, 
         t1 = time.perf_counter()
         names = proc.all_cat_names + proc.cont_names
         x, x_test = frame[names].to_numpy(np.float32), test[names].to_numpy(np.float32)
-        params = gbdt.GBDTParams.from_config(cfg, seed=cfg.seed, **objective(metric, schema))
+        params = gbdt.GBDTParams.from_config(cfg, seed=cfg.seed, **objective(metric, schema, cfg))
         extra = embedding_columns(frame, test, tables) if cfg.gbdt_embeddings else None
         categorical = tuple(proc.all_cat_names) if cfg.gbdt_categorical else ()
         oof["gbdt"], test_raw["gbdt"], rounds = fit_gbdt(
@@ -172,16 +185,15 @@ def train_target(schema: Schema, metric: Metric, frame, test, validation: dict, 
                 f"inputs lie outside what it learned; it is left out of the submission's blend"
             )
             del test_raw[name], oof[name]
-    members, member_choices = {}, {}
-    for name in preds:  # each alone, its threshold (f1, mcc) or shift (rmspe) chosen out of fold as the blend's is
-        _, cut, by, alone = choose_blend(
-            {name: preds[name]}, y[scored], ok[scored], true, groups, metric, schema, offset
+    members, member_choices, numbered = {}, {}, ordinal(metric, schema, cfg)
+    for name in preds:  # each alone, its threshold (f1, mcc), cuts (qwk) or shift (rmspe) chosen as the blend's are
+        _, member_choices[name], alone = choose_blend(
+            {name: preds[name]}, y[scored], ok[scored], true, groups, metric, schema, offset, numbered
         )
         members[name] = score_or_none(metric, true, alone)
-        member_choices[name] = {"threshold": cut, "log_shift": by}
     blended = {n: p for n, p in preds.items() if n in test_raw}
-    weights, threshold, shift, honest = choose_blend(
-        blended, y[scored], ok[scored], true, groups, metric, schema, offset
+    weights, chosen, honest = choose_blend(
+        blended, y[scored], ok[scored], true, groups, metric, schema, offset, numbered
     )
     score = score_or_none(metric, true, honest)
     write_npy(blend(test_raw, weights), rd.path / "test_raw.npy")
@@ -200,8 +212,7 @@ def train_target(schema: Schema, metric: Metric, frame, test, validation: dict, 
         "member_seconds": seconds,
         "scored_rows": int(scored.sum()),
         "scored_on": how,
-        "threshold": threshold,
-        "log_shift": shift,
+        **chosen,  # threshold, log_shift, (cuts): what predict's submission_form reads
         "member_choices": member_choices,
         "adjusted": ADJUST in frame.columns,
         "total_seconds": round(time.perf_counter() - t0, 1),
@@ -214,46 +225,6 @@ def train_target(schema: Schema, metric: Metric, frame, test, validation: dict, 
         + ")"
     )
     return result
-
-
-def column_rules(metric: Metric, schema: Schema, sample: pd.DataFrame) -> dict:
-    """What each of the sample's value columns must hold (pipelines.submit's rules): a number (>= 0 where the metric
-    scores a log of it: rmsle, rmspe), a probability, one of the classes; none for map@k's ranked lists."""
-    value = [c for c in sample.columns if c != schema.id]  # the sample's names, whatever the card calls the target
-    if schema.several:  # each target's, in the sample's order
-        pairs = zip(schema.targets, value, strict=True)
-        return {c: column_rules(metric, schema.of(t), sample[[schema.id, c]])[c] for t, c in pairs}
-    if schema.label:  # one column per class
-        return {c: submitlib.probability() for c in value}
-    if schema.task == "regression":
-        return {value[0]: submitlib.number(ge=0 if metric.target in ("log", "log1p") else None)}
-    if metric.submits == "probability":
-        return {value[0]: submitlib.probability()}
-    if metric.submits == "ranked":
-        return {}
-    return {value[0]: submitlib.label([str(c) for c in schema.classes])}
-
-
-def submission_frame(metric: Metric, schema: Schema, sample: pd.DataFrame, raw: np.ndarray, chosen: dict):
-    """(the submission of test predictions `raw`, in the sample's rows and columns; each column's rule), with the
-    threshold and shift `chosen` out of fold."""
-    form = submission_form(metric, schema, raw, chosen.get("threshold", 0.5), chosen.get("log_shift", 0.0))
-    sub = sample[[schema.id]].copy()
-    value = [c for c in sample.columns if c != schema.id]
-    if schema.label:  # the classes' columns, in schema.classes' order
-        sub[value] = form
-    elif schema.task == "regression" or metric.submits == "probability":
-        sub[value[0]] = form
-    elif metric.submits == "ranked":
-        sub[value[0]] = [" ".join(str(schema.classes[i]) for i in row) for row in form]
-    else:
-        sub[value[0]] = [schema.classes[i] for i in form]
-    return sub, column_rules(metric, schema, sample)
-
-
-def in_sample_order(sub: pd.DataFrame, sample: pd.DataFrame) -> pd.DataFrame:
-    """sub's columns in the sample's order (its id not always first); any other column last, for the check to name."""
-    return sub[[c for c in sample.columns if c in sub] + [c for c in sub if c not in sample.columns]]
 
 
 def predict(card: Card, paths: Paths, cfg: TabularConfig, run: str):
@@ -335,8 +306,8 @@ def lr_find(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
         schema = schema.of(first)
     y, ok = targets(metric, schema, frame)
     rows = first_fit_rows(frame[FOLD].to_numpy(), validation, ok)
-    n_classes = len(schema.classes) if schema.task == "multiclass" else 1
-    learn, *_ = net.make_learner(proc, frame[rows], y[rows], schema.task, n_classes, metric.loss, cfg, "lr find")
+    task, n_classes = learned(metric, schema, cfg)
+    learn, *_ = net.make_learner(proc, frame[rows], y[rows], task, n_classes, metric.loss, cfg, "lr find")
     plot = paths.runs / run / "lr_find.png"
     result = learn.lr_find(plot=plot)
     print(

@@ -91,4 +91,4 @@ def stratum(schema: Schema, train: pd.DataFrame) -> str:
     if not schema.several:
         return schema.target_column
     rarest = {c: n.min() for c in schema.targets if len(n := train[c].value_counts()) > 1}
-    return min(rarest, key=rarest.get)
+    return min(rarest, key=rarest.get) if rarest else schema.targets[0]

@@ -104,3 +104,29 @@ def test_names_aliases_and_an_unknown_metric():
     assert get_metric("roc_auc") is get_metric("auc")
     with pytest.raises(ValueError, match="unknown metric 'r2'; known: rmse, rmsle"):
         get_metric("r2")
+
+
+def test_quadratic_weighted_kappa_is_sklearns():
+    """qwk, written with numpy for speed, equals sklearn's cohen_kappa_score(weights="quadratic") on random labels
+    (numbers, text, labels one side lacks), and is undefined (nan) as sklearn's is where both hold one label."""
+    import warnings
+
+    rng = np.random.default_rng(0)
+    qwk = get_metric("qwk").score
+    for _ in range(300):
+        n, k = rng.integers(2, 40), rng.integers(2, 6)
+        a, b = rng.integers(0, k, n), rng.integers(0, k, n) + rng.integers(0, 2)
+        assert qwk(a, b) == pytest.approx(skm.cohen_kappa_score(a, b, weights="quadratic"), abs=1e-12)
+    text = (["low", "mid", "high", "mid"], ["low", "high", "high", "mid"])
+    assert qwk(*text) == pytest.approx(skm.cohen_kappa_score(*text, weights="quadratic"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert np.isnan(qwk([1, 1], [1, 1])) and np.isnan(skm.cohen_kappa_score([1, 1], [1, 1], weights="quadratic"))
+    with pytest.raises(ValueError, match="a label is missing"):
+        qwk(np.array([1.0, np.nan]), np.array([1.0, 2.0]))
+    with pytest.raises(ValueError, match=r"labels of shape \(3,\) against predictions of shape \(2,\)"):
+        qwk([1, 2, 3], [1, 2])
+    from models.metrics import quadratic_weighted_kappa
+
+    a, b = rng.integers(0, 5, 500), rng.integers(0, 5, 500)
+    assert quadratic_weighted_kappa(a, b, k=5) == pytest.approx(qwk(a, b))  # class indices 0..k-1, none sorted

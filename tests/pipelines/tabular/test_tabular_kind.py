@@ -218,6 +218,9 @@ def quirky(kind: str):
         train["y"] = np.digitize(x, [-1, 0, 1]).astype(float)
         train.loc[::50, "y"] = np.nan  # an integer class read as floats
         return "", train, test, test[["id"]].assign(y="0 1 2")
+    if kind == "ordinal":  # five ordered classes 1..5
+        train["y"] = 1 + np.digitize(x + rng.normal(0, 0.4, len(x)), [-1.2, -0.4, 0.4, 1.2])
+        return "", train, test, test[["id"]].assign(y=1)
     if kind == "f1":  # imbalanced: the threshold chosen out of fold, not 0.5
         train["y"] = (x + rng.normal(size=len(x)) > 1.3).astype(int)
         return "", train, test, test[["id"]].assign(y=0)
@@ -266,6 +269,16 @@ def quirky(kind: str):
             ),
         ),
         ("hourly", "rmsle", lambda sub, r: r["score"] < 0.15 and "datetimeHour" in r["numbers"]),
+        (  # PetFinder's AdoptionSpeed: ordered classes learned as a number, cut where out of fold chose
+            "ordinal",
+            "qwk",
+            lambda sub, r: (
+                len(r["cuts"]) == 4
+                and r["cuts"] == sorted(r["cuts"])
+                and set(sub.y) <= {1, 2, 3, 4, 5}
+                and r["score"] > 0.7
+            ),
+        ),
         ("no_id", "accuracy", lambda sub, r: sub.ImageId.tolist() == list(range(1, 201)) and r["score"] > 0.8),
         ("id_case", "auc", lambda sub, r: list(sub.columns) == ["ID", "y"] and r["score"] > 0.7),
         ("id_second", "auc", lambda sub, r: list(sub.columns) == ["y", "id"] and r["score"] > 0.7),
@@ -299,7 +312,11 @@ def test_the_reviews_competitions(tmp_path, monkeypatch, kind, metric, check, ca
     folder = tmp_path / "data" / comp
     result = json.loads((folder / "runs" / "default" / "result.json").read_text())
     schema = json.loads((folder / "processed" / "schema.json").read_text())
-    info = {**schema, "score": result[f"oof_{get_metric(metric).name}"], "threshold": result.get("threshold")}
+    info = {
+        **schema,
+        "score": result[f"oof_{get_metric(metric).name}"],
+        **{k: result.get(k) for k in ("threshold", "cuts")},
+    }
     procs = json.loads((folder / "processed" / "procs.json").read_text())
     info["numbers"] = procs.get("cont_names", [])
     assert check(sub, info), (kind, info["score"], info.get("threshold"))
@@ -504,25 +521,28 @@ def test_several_target_columns_are_read_and_a_card_that_names_fewer_is_refused(
 
 def test_a_target_of_one_value_submits_a_constant_and_auc_leaves_it_unscored():
     """Of several targets, one with one value in its n labelled rows is predicted as that value (regression) or
-    its class at (n + 1/K) / (n + 1), never 1; auc, which has no value on rows of one class, leaves it out of the
-    mean, as the backtest's score does; a column-wise log loss counts it."""
+    its class at (n + 1/K) / (n + 1), never 1 (f1 keeps a target of ones class 1); auc and qwk, which have no value
+    on rows of one class, leave it out of the mean, as the backtest's score does; a column-wise log loss counts it."""
     from pipelines.tabular.backtest import score
-    from pipelines.tabular.blend import score_or_none
+    from pipelines.tabular.blend import choose_blend, score_or_none
     from pipelines.tabular.members import constant_member
     from pipelines.tabular.steps import mean_over_targets
     from pipelines.tabular.validation import stratum
 
     ok = np.array([True, True, True, False])
     schema = Schema("id", ["a"], None, "binary", [0, 1], None, None, [], [], [])
-    rows, test = constant_member(schema, np.zeros(4), ok, 2)
+    rows, test = constant_member("binary", 2, np.zeros(4), ok, 2)
     assert rows.shape == (4,) and test.tolist() == [pytest.approx(0.5 / 4)] * 2  # 3 rows of class 0: P(1) 1/8
-    multi = replace(schema, task="multiclass", classes=["x", "y", "z"])
-    _, test = constant_member(multi, np.full(4, 2.0), ok, 2)
+    _, test = constant_member("multiclass", 3, np.full(4, 2.0), ok, 2)
     assert test.shape == (2, 3) and test.sum(1) == pytest.approx([1, 1]) and test[0, 2] == pytest.approx(10 / 12)
-    _, test = constant_member(replace(schema, task="regression"), np.full(4, 1.5), ok, 3)
+    _, test = constant_member("regression", 1, np.full(4, 1.5), ok, 3)
     assert test.tolist() == [1.5] * 3
-    auc, logloss = get_metric("auc"), get_metric("logloss")
+    auc, logloss, f1 = get_metric("auc"), get_metric("logloss"), get_metric("f1")
     assert score_or_none(auc, np.zeros(3), np.full(3, 0.1)) is None
+    assert score_or_none(get_metric("qwk"), np.ones(3), np.ones(3)) is None  # kappa of one label: no value
+    rows, _ = constant_member("binary", 2, np.ones(4), ok, 2)  # every row class 1: f1's threshold keeps it class 1
+    _, chosen, labels = choose_blend({"constant": rows}, np.ones(4), ok, np.ones(4), np.arange(4) % 2, f1, schema)
+    assert chosen["threshold"] == 0.5 and labels.tolist() == [1, 1, 1, 1]
     assert score_or_none(logloss, np.zeros(3), np.full(3, 0.1)) == pytest.approx(-np.log(0.9), abs=1e-6)
     member = {"members": {"gbdt": 0.8, "net": 0.6}}
     results = {"a": {"oof_auc": 0.8, **member}, "b": {"oof_auc": None, "members": {"constant": None}}}
@@ -532,7 +552,7 @@ def test_a_target_of_one_value_submits_a_constant_and_auc_leaves_it_unscored():
     hidden = pd.DataFrame({"id": [1, 2, 3, 4], "a": [0, 1, 1, 0], "b": 0})
     sub = pd.DataFrame({"id": [1, 2, 3, 4], "a": [0.1, 0.9, 0.8, 0.3], "b": 0.01})
     assert score(Card(slug="x", metric="auc"), sub, hidden) == 1.0
-    with pytest.raises(ValueError, match=r"auc: the cut's hidden rows hold one class in \['b'\]"):
+    with pytest.raises(ValueError, match=r"auc has no value on the cut.s hidden rows of \[.b.\]"):
         score(Card(slug="x", metric="auc"), sub[["id", "b"]], hidden[["id", "b"]])
     frame = pd.DataFrame({"a": [0, 1] * 10, "b": [0] * 18 + [1] * 2, "c": 0})
     assert stratum(replace(schema, targets=["a", "b", "c"]), frame) == "b"  # the rarest class: b's two 1s
@@ -763,10 +783,8 @@ def test_the_blend_is_chosen_on_other_rows_than_it_is_scored_on():
     preds = {"good": y + rng.normal(0, 0.3, 2000), "noise": rng.normal(size=2000)}
     groups = np.arange(2000) % 4
     schema = Schema("id", ["y"], None, "regression", [], None, None, [], [], [])
-    weights, threshold, shift, honest = choose_blend(
-        preds, y, np.ones(2000, bool), y, groups, get_metric("rmse"), schema
-    )
-    assert weights["good"] > 0.9 and threshold == 0.5 and shift == 0
+    weights, chosen, honest = choose_blend(preds, y, np.ones(2000, bool), y, groups, get_metric("rmse"), schema)
+    assert weights["good"] > 0.9 and chosen == {"threshold": 0.5, "log_shift": 0.0}
     for g in range(4):  # each group's blend: weights fitted without that group's rows
         rows = groups == g
         w = fit_weights({n: p[~rows] for n, p in preds.items()}, lambda p, t=y[~rows]: float(np.mean((p - t) ** 2)))
@@ -776,8 +794,9 @@ def test_the_blend_is_chosen_on_other_rows_than_it_is_scored_on():
 def test_rmspe_shifts_log_predictions_down_by_an_amount_chosen_out_of_fold():
     """A log model predicts the median; RMSPE wants exp(-1.5 s2) of it (models.metrics.rmspe_log_shift): the shift
     is chosen on the other groups' residuals and lowers the RMSPE of rows it did not see."""
-    from pipelines.tabular.blend import choose_blend, submission_form
+    from pipelines.tabular.blend import choose_blend
     from pipelines.tabular.schema import Schema
+    from pipelines.tabular.submission import submission_form
 
     rng = np.random.default_rng(0)
     level = rng.normal(8, 1, 4000)
@@ -785,11 +804,11 @@ def test_rmspe_shifts_log_predictions_down_by_an_amount_chosen_out_of_fold():
     preds, groups = {"m": level + rng.normal(0, 0.02, 4000)}, np.arange(4000) % 4
     schema = Schema("id", ["y"], None, "regression", [], None, None, [], [], [])
     rmspe = get_metric("rmspe")
-    _, _, shift, honest = choose_blend(preds, y_log, np.ones(4000, bool), np.exp(y_log), groups, rmspe, schema)
-    assert shift == pytest.approx(-1.5 * 0.3**2, rel=0.1)
+    _, chosen, honest = choose_blend(preds, y_log, np.ones(4000, bool), np.exp(y_log), groups, rmspe, schema)
+    assert chosen["log_shift"] == pytest.approx(-1.5 * 0.3**2, rel=0.1)
     unshifted = rmspe.score(np.exp(y_log), submission_form(rmspe, schema, preds["m"]))
     assert rmspe.score(np.exp(y_log), honest) < unshifted - 0.02
-    assert not np.allclose(honest, submission_form(rmspe, schema, preds["m"], shift=shift))  # per group, not all
+    assert not np.allclose(honest, submission_form(rmspe, schema, preds["m"], chosen))  # per group, not all
 
 
 def test_the_networks_batch_and_epochs_follow_the_rows():
@@ -1207,7 +1226,7 @@ def test_net_seeds_average_one_network_per_seed(tmp_path):
     proc = TabularProcessor(["a"], ["b"]).fit(frame[:300])
     done, test = proc.transform(frame), proc.transform(frame[:40])
     folds, ok = np.repeat([-1, 1, 0], 150), np.ones(450, bool)
-    schema, metric = type("S", (), {"task": "regression"})(), type("M", (), {"loss": "l2"})()
+    schema, metric = Schema("id", ["y"], None, "regression", [], None, None, [], [], []), get_metric("rmse")
 
     def run(seeds: int, seed: int = 0):
         cfg = TabularConfig(net_seeds=seeds, seed=seed, net_epochs=2, gbdt_embeddings=["a"], gbdt_embedding_dims=0)
@@ -1287,3 +1306,20 @@ def test_lightgbm_splits_the_category_columns_as_categories():
     errors = [np.sqrt(np.mean((gbdt.predict(b, x) - y) ** 2)) for b in (as_category, as_numbers)]
     assert errors[0] < 0.1 < errors[1]
     assert "num_cat=1" in as_category.model_to_string() and "num_cat=0" in as_numbers.model_to_string()
+
+
+def test_ordinal_cuts_chosen_on_the_rows_beat_the_midpoints():
+    """qwk's ordered classes learned as a number: the cuts chosen on the rows (in order) score better than the
+    midpoints 0.5, 1.5, ... where the number is squeezed and shifted, as a regression towards the mean leaves it."""
+    from pipelines.tabular.blend import best_cuts
+    from pipelines.tabular.submission import submission_form
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 5, 2000)
+    p = 0.6 * y + 0.8 + rng.normal(0, 0.3, 2000)
+    qwk = get_metric("qwk")
+    cuts = best_cuts(qwk, p, y, 5)
+    midpoints = qwk.score(y, np.digitize(p, [0.5, 1.5, 2.5, 3.5]))
+    assert cuts == sorted(cuts) and qwk.score(y, np.digitize(p, cuts)) > midpoints + 0.05, (cuts, midpoints)
+    schema = Schema("id", ["y"], None, "multiclass", [1, 2, 3, 4, 5], None, None, [], [], [])
+    assert submission_form(qwk, schema, np.array([-1.0, 9.0]), {"cuts": cuts}).tolist() == [0, 4]  # class indices
