@@ -123,6 +123,8 @@ def main(argv: list[str]) -> None:
                 *peer_args(metric, schema),
                 f"--presets={presets}",
                 f"--time-limit={wall:.0f}",
+                *(f"--{role}={comp.CARD.file(role)}" for role in ("train", "test")),
+                *(f"--extra={name}" for name in comp.CARD.extra_train),  # fitted beside train's rows, as ours are
             ]
             print(f"bench {window}: AutoGluon {presets}, time limit {wall:.0f} s", flush=True)
             t0 = time.perf_counter()

@@ -4,7 +4,10 @@ of `.venv-autogluon` (`make autogluon-env`; never a dependency of the project, a
 
     .venv-autogluon/bin/python pipelines/tabular/peer_autogluon.py RAW OUT.csv --label y --id Id
         --problem-type regression|binary|multiclass --metric rmse|roc_auc|... [--log1p] [--proba]
-        --presets best_quality --time-limit SECONDS
+        --presets best_quality --time-limit SECONDS [--train train.csv --test test.csv] [--extra original.csv ...]
+
+`--extra`: a card's extra_train files (a Playground competition's original dataset), their rows fitted beside
+train's, as the card's own members fit them.
 
 OUT.csv: the id (where the test has one: else the test's rows in order), then `value` (regression: the target's scale; `--log1p` fits log1p(label) with RMSE and writes
 expm1, RMSLE as Kaggle scores House Prices), or one probability column per class (`--proba`), or `label` (the
@@ -37,12 +40,18 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--proba", action="store_true")
     ap.add_argument("--presets", default="best_quality")
     ap.add_argument("--time-limit", type=float, default=None)
+    ap.add_argument("--train", default="train.csv")  # the card's files= names
+    ap.add_argument("--test", default="test.csv")
+    ap.add_argument("--extra", action="append", default=[])  # the card's extra_train files
     args = ap.parse_args(argv)
     from autogluon.tabular import TabularPredictor
 
-    train = pd.read_csv(args.raw / "train.csv", low_memory=False)
-    test = pd.read_csv(args.raw / "test.csv", low_memory=False)
+    train = pd.read_csv(args.raw / args.train, low_memory=False)
+    test = pd.read_csv(args.raw / args.test, low_memory=False)
     shared = [c for c in train.columns if c in test.columns and c != args.id]  # what the test has: no leak
+    extra = [pd.read_csv(args.raw / name, low_memory=False) for name in args.extra]
+    train = pd.concat([train, *(e[[c for c in (*shared, args.label) if c in e]] for e in extra)], ignore_index=True)
+    train = train[train[args.label].notna()]
     data = train[shared].assign(**{args.label: np.log1p(train[args.label]) if args.log1p else train[args.label]})
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
