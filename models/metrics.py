@@ -267,8 +267,8 @@ def mcc(y_true, y_pred) -> float:
 def quadratic_weighted_kappa(y_true, y_pred, k: int | None = None) -> float:
     """Cohen's kappa with quadratic weights, of ordinal labels (sklearn's cohen_kappa_score(weights="quadratic"):
     the labels of both, sorted, are the scale; `k`: the labels are class indices 0..k-1, none sorted). Written with
-    numpy: sklearn's takes 9 ms on 10,000 rows through its checks, and choosing an ordinal target's cuts
-    (pipelines/tabular/blend.py) scores hundreds of candidates."""
+    numpy: sklearn's takes 9 ms on 10,000 rows through its checks, and choosing the cuts of ordinal classes
+    (best_cuts) scores hundreds of candidates."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if y_true.shape != y_pred.shape or y_true.ndim != 1:
         raise ValueError(f"qwk: labels of shape {y_true.shape} against predictions of shape {y_pred.shape}")
@@ -283,6 +283,29 @@ def quadratic_weighted_kappa(y_true, y_pred, k: int | None = None) -> float:
     weights = (np.arange(k)[:, None] - np.arange(k)[None, :]) ** 2
     disagreement = (weights * expected).sum()
     return float(1 - (weights * seen).sum() / disagreement) if disagreement else float("nan")  # as sklearn
+
+
+def best_cuts(p: np.ndarray, y: np.ndarray, k: int) -> list[float]:
+    """The k - 1 cuts of a predicted class number (0..k-1: a regression of the class index, or the expected class
+    of probabilities) whose classes score the best quadratic weighted kappa against the class indices `y`: from
+    the midpoints 0.5, 1.5, ..., each cut in turn moved to the best of 40 quantiles of the predictions between its
+    neighbours, three passes over them (the "optimized rounder" of Kaggle's ordinal competitions; scipy's
+    Nelder-Mead, which it usually runs on, stalls on a score made of steps). 2 s on 200,000 rows."""
+
+    def score(cuts: np.ndarray) -> float:
+        return quadratic_weighted_kappa(y, np.digitize(p, cuts), k=k)
+
+    cuts = np.arange(k - 1) + 0.5
+    best = score(cuts)
+    for _ in range(3):
+        for i in range(k - 1):
+            lo, hi = cuts[i - 1] if i else -np.inf, cuts[i + 1] if i < k - 2 else np.inf
+            inside = p[(p > lo) & (p < hi)]
+            for c in np.unique(np.quantile(inside, np.linspace(0.025, 0.975, 40))) if len(inside) else ():
+                trial = np.concatenate([cuts[:i], [c], cuts[i + 1 :]])
+                if (trial_score := score(trial)) > best:
+                    best, cuts = trial_score, trial
+    return [float(c) for c in cuts]
 
 
 def map_at_k(y_true, y_pred, k: int) -> float:

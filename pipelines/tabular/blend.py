@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.metrics import Metric, binary_log_loss, defined_score, log_loss, quadratic_weighted_kappa, rmspe_log_shift
+from models.metrics import Metric, best_cuts, binary_log_loss, defined_score, log_loss, rmspe_log_shift
 from pipelines.cv import out_of_fold
 from pipelines.ensemble import blend, fit_weights
 from pipelines.tabular.schema import Schema
@@ -21,30 +21,6 @@ def best_threshold(metric: Metric, schema: Schema, p: np.ndarray, y: np.ndarray)
         return 0.5
     scores = [metric.score(y, submission_form(metric, schema, p, {"threshold": t})) for t in grid]
     return float(grid[int(np.argmax(scores))])
-
-
-def best_cuts(metric: Metric, p: np.ndarray, y: np.ndarray, k: int) -> list[float]:
-    """The k - 1 cuts of a predicted class number (0..k-1) that score best on these rows (qwk): from the midpoints
-    0.5, 1.5, ..., each cut in turn moved to the best of 40 quantiles of the predictions between its neighbours,
-    three passes over them (the "optimized rounder" of Kaggle's ordinal competitions; scipy's Nelder-Mead, which it
-    usually runs on, stalls on a score made of steps). Scored on the class indices 0..k-1 as they are (qwk's
-    labels known: no sort of them a candidate, 2 s on 200,000 rows)."""
-    assert metric.name == "qwk", metric.name  # the one ordinal metric: scored below without its label sort
-
-    def score(cuts: np.ndarray) -> float:
-        return quadratic_weighted_kappa(y, np.digitize(p, cuts), k=k)
-
-    cuts = np.arange(k - 1) + 0.5
-    best = score(cuts)
-    for _ in range(3):
-        for i in range(k - 1):
-            lo, hi = cuts[i - 1] if i else -np.inf, cuts[i + 1] if i < k - 2 else np.inf
-            inside = p[(p > lo) & (p < hi)]
-            for c in np.unique(np.quantile(inside, np.linspace(0.025, 0.975, 40))) if len(inside) else ():
-                trial = np.concatenate([cuts[:i], [c], cuts[i + 1 :]])
-                if (trial_score := score(trial)) > best:
-                    best, cuts = trial_score, trial
-    return [float(c) for c in cuts]
 
 
 def smooth_loss(metric: Metric, schema: Schema, y: np.ndarray, ok: np.ndarray, ordinal: bool = False):
@@ -69,7 +45,7 @@ def choose_blend(preds: dict, y, ok, truth_, groups, metric: Metric, schema: Sch
         weights = fit_weights(members, smooth_loss(metric, schema, y[rows], ok[rows], ordinal))
         chosen, blended = {"threshold": 0.5, "log_shift": 0.0}, blend(members, weights)
         if ordinal:
-            chosen["cuts"] = best_cuts(metric, blended, truth_[rows], len(schema.classes))
+            chosen["cuts"] = best_cuts(blended, truth_[rows], len(schema.classes))  # qwk's
         elif metric.threshold and schema.task == "binary":
             chosen["threshold"] = best_threshold(metric, schema, blended, truth_[rows])
         if metric.shift:

@@ -28,7 +28,7 @@ from pipelines.tabular.validation import kfolds
 
 def ordinal(metric: Metric, schema: Schema, cfg: TabularConfig) -> bool:
     """Whether the members learn the class as a number (its index), cut into classes at thresholds chosen out of
-    fold (blend.best_cuts): qwk's ordered classes with cfg.ordinal. A class 3 predicted 2 costs qwk less than one
+    fold (models.metrics.best_cuts): qwk's ordered classes with cfg.ordinal. A class 3 predicted 2 costs qwk less than one
     predicted 0; cross-entropy treats both alike."""
     return metric.ordinal and cfg.ordinal and schema.task == "multiclass" and not schema.label
 

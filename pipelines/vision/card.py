@@ -38,6 +38,7 @@ from pipelines.registry import lazy_steps
 from pipelines.tabular.schema import sort_classes  # numbers numerically: a 0/1 target's positive class last
 from pipelines.vision import STEPS
 from pipelines.vision.backtest import PEERS, WINDOWS
+from pipelines.vision.choices import expected_class
 from pipelines.vision.config import VisionConfig
 from pipelines.vision.layouts import Layout, first_few, labelled_csv, order_by_sample, relative
 from pipelines.vision.task import ImageTask
@@ -376,8 +377,9 @@ def _named(pattern: str, raw: Path, folders: list[Path], notes: list[str]) -> li
 def submission(
     fmt: Format, test: pd.DataFrame, probs: np.ndarray, layout: Layout, setting, clip: float
 ) -> pd.DataFrame:
-    """The submission of `probs` in the sample's format. `setting`: multi-label thresholds; for single-label
-    `clip` is the log-loss clip (probabilities) or the threshold on P(the last class) (f1, mcc)."""
+    """The submission of `probs` in the sample's format. `setting`: multi-label thresholds, or the cuts of the
+    expected class (qwk's ordered labels); for single-label `clip` is the log-loss clip (probabilities) or the
+    threshold on P(the last class) (f1, mcc)."""
     classes = np.array(layout.classes)
     out = pd.DataFrame({fmt.id_col: test.id.to_numpy()})
     if fmt.submits == "per_class":
@@ -397,7 +399,10 @@ def submission(
         k = int(fmt.metric.partition("@")[2] or 5)
         out[col] = [" ".join(classes[row]) for row in np.argsort(-probs, 1)[:, :k]]
         return out
-    pick = (probs[:, -1] > clip).astype(int) if clip > 0 and len(classes) == 2 else probs.argmax(1)
+    if setting is not None and get_metric(fmt.metric).ordinal:  # qwk's grades: the expected class, cut
+        pick = np.digitize(expected_class(probs), setting)
+    else:
+        pick = (probs[:, -1] > clip).astype(int) if clip > 0 and len(classes) == 2 else probs.argmax(1)
     out[col] = classes[pick]
     if fmt.numeric_labels:
         out[col] = out[col].astype("int64")

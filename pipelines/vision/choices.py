@@ -20,6 +20,7 @@ import numpy as np
 from models.metrics import (
     Metric,
     accuracy,
+    best_cuts,
     best_thresholds,
     binary_log_losses,
     f2_score,
@@ -43,6 +44,7 @@ class Scorer:
     thresholds: str = "auto"  # auto, per_tag, global (multi-label)
     clip: float = -1.0  # single-label; -1: chosen
     kaggle: str = ""  # the card's metric, when it is not log loss or sample F2 (which the two defaults score)
+    ordinal: bool = False  # qwk: the expected class cut at thresholds chosen out of fold, not the likeliest class
 
     @property
     def other(self) -> Metric | None:
@@ -50,6 +52,11 @@ class Scorer:
         m = get_metric(self.kaggle) if self.kaggle else None
         native = ("f2_samples",) if self.multi_label else ("logloss", "mlogloss")
         return None if m is None or m.name in native else m
+
+    @property
+    def cuts(self) -> bool:
+        """Whether the setting is the cuts of the expected class (an ordinal metric, with `ordinal`)."""
+        return self.ordinal and self.other is not None and self.other.ordinal
 
     @property
     def metric(self) -> str:
@@ -60,8 +67,11 @@ class Scorer:
         return self.other.greater_is_better if self.other else self.multi_label
 
     def form(self, p: np.ndarray, setting) -> np.ndarray:
-        """What the card's metric scores of probabilities `p`: themselves, the top k classes, or labels."""
+        """What the card's metric scores of probabilities `p`: themselves, the top k classes, or labels (the
+        expected class cut at the `setting`'s cuts, for an ordinal metric)."""
         m = self.other
+        if self.cuts:
+            return np.digitize(expected_class(p), setting)
         if m.submits == "probability":
             return p
         if m.submits == "ranked":
@@ -77,6 +87,8 @@ class Scorer:
 
     def chooser(self, mode: str):
         m = self.other
+        if self.cuts:
+            return lambda p, y: best_cuts(expected_class(p), y, p.shape[1])
         if m is not None:
             if m.threshold:  # f1, mcc: the threshold on P(the last class) that scores best
                 return lambda p, y: max(
@@ -96,6 +108,11 @@ class Scorer:
         if self.multi_label:
             return lambda p: float(binary_log_losses(p, y).mean())
         return lambda p: log_loss(p, y)
+
+
+def expected_class(p: np.ndarray) -> np.ndarray:
+    """Each row's expected class index under its probabilities (rows x classes): a number an ordinal metric cuts."""
+    return p @ np.arange(p.shape[1])
 
 
 def clip(p: np.ndarray, c: float) -> np.ndarray:

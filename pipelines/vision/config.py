@@ -76,6 +76,9 @@ class VisionConfig:
     thresholds: Literal["auto", "per_tag", "global"] = setting("auto", member="ensemble")
     # single-label: clip probabilities to [clip, 1-clip] in the submission (log loss); -1: chosen out of fold
     clip: float = setting(-1.0, ge=-1, lt=0.5, member="ensemble")
+    # qwk's ordered classes: submit each image's expected class (the classes' indices weighted by their
+    # probabilities) cut into classes at thresholds chosen out of fold (true); or the likeliest class (false)
+    ordinal: bool = setting(True, member="ensemble")
     # the image (file name, as in items) cam.png explains; empty: the top loss
     cam_image: str = setting("", result=False)
     # --- engine ---------------------------------------------------------------------------------------------

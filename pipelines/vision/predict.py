@@ -93,7 +93,10 @@ def predict(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> Path 
 
 
 def submission_frame(task: ImageTask, data: ImageData, layout: Layout, probs: np.ndarray, setting) -> pd.DataFrame:
-    """The competition's submission of `probs`: tags above the thresholds, or probabilities clipped."""
+    """The competition's submission of `probs`: tags above the thresholds, the expected class cut (an ordinal
+    metric's cuts), or probabilities clipped (a threshold on P(the last class))."""
     if data.multi_label:
         return task.submission(data.test, probs, layout, np.asarray(setting), 0.0)
+    if isinstance(setting, list):  # the cuts of the expected class (pipelines/vision/choices.py)
+        return task.submission(data.test, probs, layout, setting, 0.0)
     return task.submission(data.test, probs, layout, None, float(setting))

@@ -200,7 +200,7 @@ def train_members(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) ->
         if not (frame.file.to_numpy() == labelled.file.to_numpy()).all():
             raise RuntimeError(f"{rd.path / 'probe'} was fitted on other images; rerun make train")
         preds["probe"] = oof[rows]
-    scorer = Scorer(data.multi_label, cfg.thresholds, cfg.clip, task.metric)
+    scorer = Scorer(data.multi_label, cfg.thresholds, cfg.clip, task.metric, cfg.ordinal)
     y = y_all[rows]
     result.update(combine(preds, y, folds[rows], scorer))
     where = "all labelled images, out of fold" if rows.all() else f"the {rows.sum()} holdout images"
@@ -228,6 +228,8 @@ def report_line(result: dict, scorer: Scorer, where: str) -> str:
     how = (
         f"; thresholds {result['threshold_mode']}"
         if scorer.multi_label
+        else f"; cuts of the expected class {', '.join(f'{c:.3f}' for c in result['setting'])}"
+        if scorer.cuts
         else (f"; threshold {result['setting']}" if result["setting"] else "")
         if scorer.other
         else f"; clip {result['setting']}"

@@ -1311,14 +1311,14 @@ def test_lightgbm_splits_the_category_columns_as_categories():
 def test_ordinal_cuts_chosen_on_the_rows_beat_the_midpoints():
     """qwk's ordered classes learned as a number: the cuts chosen on the rows (in order) score better than the
     midpoints 0.5, 1.5, ... where the number is squeezed and shifted, as a regression towards the mean leaves it."""
-    from pipelines.tabular.blend import best_cuts
+    from models.metrics import best_cuts
     from pipelines.tabular.submission import submission_form
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 5, 2000)
     p = 0.6 * y + 0.8 + rng.normal(0, 0.3, 2000)
     qwk = get_metric("qwk")
-    cuts = best_cuts(qwk, p, y, 5)
+    cuts = best_cuts(p, y, 5)
     midpoints = qwk.score(y, np.digitize(p, [0.5, 1.5, 2.5, 3.5]))
     assert cuts == sorted(cuts) and qwk.score(y, np.digitize(p, cuts)) > midpoints + 0.05, (cuts, midpoints)
     schema = Schema("id", ["y"], None, "multiclass", [1, 2, 3, 4, 5], None, None, [], [], [])

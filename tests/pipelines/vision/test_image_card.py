@@ -273,6 +273,33 @@ def test_the_cards_metric_is_scored_once_over_every_row_not_averaged_over_folds(
     assert Scorer(multi_label=False, kaggle="mlogloss").metric == "logloss"  # the image steps' own
 
 
+def test_qwk_submits_the_expected_class_cut_where_the_other_folds_chose(sources):
+    """qwk's ordered classes (APTOS's grades): each image's expected class under its probabilities, cut at
+    thresholds chosen on the other folds, scores better than the likeliest class where the prior is uneven
+    (argmax seldom names a rare grade); the submission cuts the test's the same way (ordinal=false: argmax)."""
+    from pipelines.cv import assign_folds
+    from pipelines.vision.card import submission
+    from pipelines.vision.choices import Scorer, combine, expected_class
+
+    rng = np.random.default_rng(0)
+    prior = np.array([0.1, 0.3, 0.35, 0.15, 0.1])
+    y = rng.choice(5, 2000, p=prior)
+    seen = y + rng.normal(0, 1.0, 2000)  # a noisy look at the grade
+    posterior = prior * np.exp(-0.5 * (seen[:, None] - np.arange(5)) ** 2)
+    probs = posterior / posterior.sum(1, keepdims=True)  # calibrated: what a good classifier says
+    folds = assign_folds(y, 5, 0)
+    likeliest = combine({"m": probs}, y, folds, Scorer(multi_label=False, kaggle="qwk"))
+    cut = combine({"m": probs}, y, folds, Scorer(multi_label=False, kaggle="qwk", ordinal=True))
+    assert likeliest["setting"] == 0.0 and cut["setting"] == sorted(cut["setting"]) and len(cut["setting"]) == 4
+    assert cut["oof_qwk"] > likeliest["oof_qwk"] + 0.01, (cut["oof_qwk"], likeliest["oof_qwk"])  # 0.713 vs 0.695
+    layout, fmt = read_card(ImageCard(slug="x", metric="qwk"), sources["folders"])
+    test = pd.DataFrame({"id": range(2)})
+    ten = np.full((2, 10), 0.01)
+    ten[0, 0], ten[1, 9] = 0.91, 0.91
+    labels = submission(fmt, test, ten, layout, [c + 0.5 for c in range(9)], 0.0)[fmt.columns[0]]
+    assert labels.tolist() == ["d0", "d9"] and expected_class(ten)[0] == pytest.approx(0.45)
+
+
 def test_names_reads_classes_from_file_names_and_a_bad_pattern_is_named(tmp_path):
     from PIL import Image
 
