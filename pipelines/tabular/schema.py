@@ -111,6 +111,16 @@ def sort_classes(values: list) -> list:
         return sorted(values, key=str)
 
 
+def in_number_order(classes: list) -> bool:
+    """Whether every class reads as a number, so that their order (sort_classes) is an order of grades: ordered
+    classes learned as a number need it (Low / Medium / High sort as text into High, Low, Medium)."""
+    try:
+        [float(c) for c in classes]
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def class_order(values: list, positive: str | None = None) -> list:
     """The classes of a target as the models number them: in their natural order (sort_classes), so a binary
     target's class 1 (the probability a submission holds) is the later one, unless `positive` names it."""

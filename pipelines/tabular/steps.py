@@ -186,6 +186,8 @@ def train_target(schema: Schema, metric: Metric, frame, test, validation: dict, 
             )
             del test_raw[name], oof[name]
     members, member_choices, numbered = {}, {}, ordinal(metric, schema, cfg)
+    if metric.ordinal and cfg.ordinal and not numbered and schema.task == "multiclass":
+        print(f"{metric.name}: the classes {schema.classes[:5]} are not numbers, so not an order: learned as classes")
     for name in preds:  # each alone, its threshold (f1, mcc), cuts (qwk) or shift (rmspe) chosen as the blend's are
         _, member_choices[name], alone = choose_blend(
             {name: preds[name]}, y[scored], ok[scored], true, groups, metric, schema, offset, numbered
