@@ -106,7 +106,8 @@ def score(card: Card, submission: pd.DataFrame, hidden: pd.DataFrame) -> float:
         raise ValueError(f"the submission covers {len(merged):,} of the {len(hidden):,} hidden rows")
     if all(c in hidden.columns for c in value_cols):  # the answer columns are the submission's
         # several (Tabular Playground Jul 2021's three): the mean over the columns, as Kaggle's column-wise metrics
-        each = {c: column_score(card, merged[f"{c}_true"], merged[c]) for c in value_cols}
+        known = {c: merged[f"{c}_true"].notna() for c in value_cols}  # a hidden row may lack some targets
+        each = {c: column_score(card, merged[f"{c}_true"][known[c]], merged[c][known[c]]) for c in value_cols}
         scored = [v for v in each.values() if v is not None]
         unscored = [c for c, v in each.items() if v is None]
         if not scored:

@@ -297,10 +297,15 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
         check_extra_labels(card, schema, train[extra])
     print(describe(schema, card.metric, card.positive))
     labels = [schema.label] if schema.label else schema.targets
-    labelled = train[labels].notna().all(axis=1).to_numpy()
-    if not labelled.all():  # several targets: a row lacking one is not used for any (each its own rows: not yet)
-        blank = ", ".join(f"{c} {n:,}" for c, n in train[labels].isna().sum().items() if n)
-        print(f"{files['train']}: {int((~labelled).sum()):,} rows without a target ({blank} blank) are not used")
+    labelled = train[labels].notna().any(axis=1).to_numpy()  # several: each target trains on the rows that have it
+    if not labelled.all():
+        print(f"{files['train']}: {int((~labelled).sum()):,} rows without a target are not used")
+    blank = {c: n for c, n in train[labels][labelled].isna().sum().items() if n}
+    if blank:
+        shown = ", ".join(f"{c} {n:,}" for c, n in blank.items())
+        print(
+            f"{files['train']}: rows lacking some targets ({shown} blank): each target trains and is scored on its own"
+        )
     train, extra = train[labelled].reset_index(drop=True), extra[labelled]
     if card.extra_train and not extra.any():
         raise SchemaError(f"card: extra_train={card.extra_train}: no row of them has the target {labels}")

@@ -468,18 +468,31 @@ def as_class_index(schema: Schema, y: pd.Series) -> np.ndarray:
     return codes.to_numpy(np.int64)
 
 
+def labelled(schema: Schema, frame: pd.DataFrame) -> np.ndarray:
+    """The rows whose (one) target is known: of several targets, a row may lack some (each trains and is scored on
+    its own)."""
+    return frame[schema.target_column].notna().to_numpy()
+
+
 def targets(metric: Metric, schema: Schema, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(the training target, the rows that may train): the metric's transform for regression (a log target
-    drops rows with y <= 0), class indices for classification."""
+    drops rows with y <= 0), class indices for classification; a row without the target never trains."""
     if schema.task == "regression":
         y = frame[schema.targets[0]].to_numpy(np.float64)
         ok = y > 0 if metric.target == "log" else y >= 0 if metric.target == "log1p" else np.isfinite(y)
         return to_target(metric, np.where(ok, y, 1.0)), ok
-    return as_class_index(schema, frame[schema.target_column]).astype(np.float64), np.ones(len(frame), bool)
+    known = labelled(schema, frame)
+    y = np.zeros(len(frame))
+    y[known] = as_class_index(schema, frame[schema.target_column][known])
+    return y, known
 
 
 def truth(schema: Schema, frame: pd.DataFrame) -> np.ndarray:
-    """What the metric compares predictions with: the target as written (regression) or class indices."""
+    """What the metric compares predictions with: the target as written (regression; NaN where unknown) or class
+    indices (-1 where unknown): the scored rows are labelled ones."""
     if schema.task == "regression":
         return frame[schema.targets[0]].to_numpy(np.float64)
-    return as_class_index(schema, frame[schema.target_column])
+    known = labelled(schema, frame)
+    out = np.full(len(frame), -1)
+    out[known] = as_class_index(schema, frame[schema.target_column][known])
+    return out

@@ -36,7 +36,7 @@ from pipelines.tabular.members import (
     objective,
     ordinal,
 )
-from pipelines.tabular.schema import Schema, targets, truth
+from pipelines.tabular.schema import Schema, labelled, targets, truth
 from pipelines.tabular.submission import column_rules, in_sample_order, submission_frame
 from pipelines.tabular.validation import first_fit_rows, kfolds
 
@@ -125,7 +125,9 @@ def mean_over_targets(metric: Metric, results: dict[str, dict]) -> dict:
         key: score,
         "metric": metric.name,
         "validation": first["validation"],
-        "targets": {t: {k: r[k] for k in (key, "members", "weights", "rounds")} for t, r in results.items()},
+        "targets": {
+            t: {k: r[k] for k in (key, "members", "weights", "rounds", "scored_rows")} for t, r in results.items()
+        },
         "members": {n: member(n) for n in names},
         "scored_rows": first["scored_rows"],
         "scored_on": first["scored_on"],
@@ -164,13 +166,14 @@ def train_target(schema: Schema, metric: Metric, frame, test, validation: dict, 
             x, x_test, y, ok, folds, validation, params, names, cfg, rd, extra, categorical
         )
         seconds["gbdt"] = round(time.perf_counter() - t1, 1)
+    known = labelled(schema, frame)  # of several targets, a row may lack this one
     if validation["kind"] == "time":
         days = validation["horizon_days"]
-        scored = folds == 0
+        scored = (folds == 0) & known
         how = f"the {days}-day holdout (rounds chosen on the {days} days before it)"
         groups = np.random.default_rng(cfg.seed).integers(0, 4, int(scored.sum()))  # to choose the blend on
     else:
-        scored, how = folds >= 0, f"{len(kfolds(folds))} folds, out of fold"
+        scored, how = (folds >= 0) & known, f"{len(kfolds(folds))} folds, out of fold"
         groups = folds[scored]
     true = truth(schema, frame)[scored]
     offset = frame[ADJUST].to_numpy()[scored] if ADJUST in frame.columns else 0.0

@@ -82,7 +82,10 @@ def assign(schema: Schema, train: pd.DataFrame, validation: dict, cfg: TabularCo
         if groups is None:
             return rng.permutation(len(train)) % cfg.folds
         return (rng.permutation(groups.max() + 1) % cfg.folds)[groups]  # each group's rows in one fold
-    return assign_folds(as_class_index(schema, train[stratum(schema, train)]), cfg.folds, cfg.fold_seed, groups)
+    column = train[stratum(schema, train)]
+    strata, known = np.full(len(train), len(schema.classes)), column.notna().to_numpy()  # unknown: a stratum too
+    strata[known] = as_class_index(schema, column[known])
+    return assign_folds(strata, cfg.folds, cfg.fold_seed, groups)
 
 
 def stratum(schema: Schema, train: pd.DataFrame) -> str:

@@ -659,6 +659,7 @@ def test_targets_in_a_table_of_their_own_train_submit_and_backtest(tmp_path, mon
     answers = frame[["sig_id"]].assign(
         a=(x[:, 0] + rng.normal(size=n) > 1).astype(int), b=(x[:, 1] + rng.normal(size=n) > 0.5).astype(int), c=0
     )  # c: a label no training row has (MoA's rarest), a constant
+    answers.loc[:49, "b"] = np.nan  # b unknown in 50 rows: a, c still learn from them
     files = {
         "train_features": frame.iloc[:500],
         "train_targets_scored": answers.iloc[:500],
@@ -673,6 +674,8 @@ def test_targets_in_a_table_of_their_own_train_submit_and_backtest(tmp_path, mon
     out = run_chain("moa", tmp_path / "src", tmp_path, capsys, rounds=100)
     assert "no test row is in it (a table of train's rows only)" in out and "the mean over the 3 targets" in out
     assert "c: one value in every labelled row: submitted as a constant" in out
+    each = json.loads((tmp_path / "data" / "moa" / "runs" / "default" / "result.json").read_text())["targets"]
+    assert [r["scored_rows"] for r in each.values()] == [500, 450, 500]
     sub = pd.read_csv(tmp_path / "subs" / "moa" / "default.csv")
     assert list(sub.columns) == ["sig_id", "a", "b", "c"] and sub[["a", "b"]].stack().between(0, 1).all()
     assert sub.c.tolist() == [pytest.approx(0.5 / 501)] * 200  # 500 rows of class 0
@@ -728,6 +731,7 @@ def test_several_targets_train_one_set_of_models_each_and_submit_every_column(tm
     from pipelines.tabular.backtest import score
 
     train, test, sample = several()
+    train.loc[::3, "target_c"] = np.nan  # a third of the rows lack one target: it trains and scores on the rest
     src = tmp_path / "src"
     src.mkdir()
     for name, frame in (("train", train), ("test", test), ("sample_submission", sample)):
@@ -744,6 +748,11 @@ def test_several_targets_train_one_set_of_models_each_and_submit_every_column(tm
     assert result["oof_rmsle"] == pytest.approx(np.mean([r["oof_rmsle"] for r in each.values()]), abs=1e-6)
     assert all(r["oof_rmsle"] < 0.3 for r in each.values()), {t: r["oof_rmsle"] for t, r in each.items()}
     assert "rmsle" in out and "the mean over the 3 targets" in out
+    assert "rows lacking some targets (target_c 300 blank): each target trains and is scored on its own" in out
+    assert [r["scored_rows"] for r in each.values()] == [900, 900, 600]
+    processed = pd.read_feather(tmp_path / "data" / "gases" / "processed" / "train.feather")
+    c_fits = int(((processed._fold != 0) & processed.target_c.notna()).sum())  # c's rows outside fold 0
+    assert f"net fold 0: {c_fits} rows" in out and "net fold 0: 720 rows" in out and c_fits < 720
     sub = pd.read_csv(tmp_path / "subs" / "gases" / "default.csv")
     assert list(sub.columns) == list(sample.columns) and sub.id.tolist() == sample.id.tolist()
     truth = np.exp(test.x0.to_numpy())  # the columns are not swapped: target_a follows exp(x0)
@@ -769,6 +778,10 @@ def test_several_targets_train_one_set_of_models_each_and_submit_every_column(tm
     guess = sample.assign(target_a=1.0, target_b=2.0, target_c=1.0)
     rmsle_c = abs(np.log1p(1.0) - np.log1p(4.0))  # every row off by the same: the column's RMSLE
     assert score(Card(slug="g", metric="rmsle"), guess, answers) == pytest.approx(rmsle_c / 3)
+    answers.loc[::2, "target_b"] = np.nan  # hidden rows lacking a target: that column scores the others
+    assert score(Card(slug="g", metric="rmsle"), guess.assign(target_b=9.0), answers) == pytest.approx(
+        (abs(np.log1p(9.0) - np.log1p(2.0)) + rmsle_c) / 3
+    )
 
 
 def test_the_blend_is_chosen_on_other_rows_than_it_is_scored_on():
