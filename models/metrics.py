@@ -170,6 +170,13 @@ def rmse(y_true, y_pred) -> float:
     return float(root_mean_squared_error(_np(y_true), _np(y_pred)))
 
 
+def r2(y_true, y_pred) -> float:
+    """The coefficient of determination (Mercedes-Benz Greener Manufacturing)."""
+    from sklearn.metrics import r2_score
+
+    return float(r2_score(_np(y_true), _np(y_pred)))
+
+
 def rmsle(y_true, y_pred) -> float:
     """Root mean squared log error (log1p); Kaggle refuses negative predictions, and so does this."""
     from sklearn.metrics import root_mean_squared_log_error
@@ -224,6 +231,11 @@ def roc_auc(y_true, y_score) -> float:
     return float(
         roc_auc_score(_np(y_true), score, multi_class="ovr") if score.ndim == 2 else roc_auc_score(_np(y_true), score)
     )
+
+
+def normalized_gini(y_true, y_score) -> float:
+    """Kaggle's normalized Gini coefficient of P(class 1) (Porto Seguro, Allstate): 2 AUC - 1, a ranking metric."""
+    return 2 * roc_auc(y_true, y_score) - 1
 
 
 def label_accuracy(y_true, y_pred) -> float:
@@ -343,11 +355,13 @@ METRICS: dict[str, Metric] = {
             doc="rows whose true value is 0 do not count",
         ),
         Metric("mae", mae, False, ("regression",), loss="l1"),
+        Metric("r2", r2, True, ("regression",)),
         Metric("smape", smape, False, ("regression",), target="log1p", loss="l1"),
         Metric("mape", mape, False, ("regression",), target="log", loss="l1"),
         Metric("logloss", binary_log_loss, False, ("binary", "multilabel"), loss="bce", submits="probability"),
         Metric("mlogloss", multiclass_log_loss, False, ("multiclass",), loss="ce", submits="probability"),
         Metric("auc", roc_auc, True, ("binary", "multiclass"), loss="bce", submits="probability"),
+        Metric("gini", normalized_gini, True, ("binary",), loss="bce", submits="probability", doc="2 AUC - 1"),
         Metric("accuracy", label_accuracy, True, ("binary", "multiclass"), loss="ce", submits="label"),
         Metric("f1", f1, True, ("binary",), loss="bce", submits="label", threshold=True),
         Metric("f1_macro", f1_macro, True, ("multiclass",), loss="ce", submits="label"),
@@ -375,6 +389,8 @@ ALIASES = {
     "binary_logloss": "logloss",
     "multi_logloss": "mlogloss",
     "roc_auc": "auc",
+    "normalized_gini": "gini",
+    "r2_score": "r2",
     "f2": "f2_samples",
     "kappa": "qwk",
     "map3": "map@3",
@@ -391,9 +407,9 @@ def get_metric(name: str) -> Metric:
 
 
 def defined_score(metric: Metric, y_true, y_pred) -> float | None:
-    """The metric of these rows, or None where it has no value on them: auc of rows of one class, qwk where
+    """The metric of these rows, or None where it has no value on them: auc (gini) of rows of one class, qwk where
     every label is one (a rare target's column, a cut that holds none of its positives)."""
-    if metric.name == "auc" and np.unique(np.asarray(y_true)).size < 2:
+    if metric.name in ("auc", "gini") and np.unique(np.asarray(y_true)).size < 2:
         return None
     score = float(metric.score(y_true, y_pred))
     return score if np.isfinite(score) else None

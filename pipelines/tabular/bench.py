@@ -35,6 +35,8 @@ AUTOGLUON_METRIC = {
     "mae": "mean_absolute_error",
     "smape": "symmetric_mean_absolute_percentage_error",
     "mape": "mean_absolute_percentage_error",
+    "r2": "r2",
+    "gini": "roc_auc",  # 2 AUC - 1: the same ranking
     "logloss": "log_loss",
     "mlogloss": "log_loss",
     "auc": "roc_auc",

@@ -27,6 +27,8 @@ P_CLS = RNG.dirichlet(np.ones(4), 200)
         ("logloss", Y_BIN, P_BIN, lambda y, p: skm.log_loss(y, p)),
         ("mlogloss", Y_CLS, P_CLS, lambda y, p: skm.log_loss(y, p, labels=range(4))),
         ("auc", Y_BIN, P_BIN, skm.roc_auc_score),
+        ("gini", Y_BIN, P_BIN, lambda y, p: 2 * skm.roc_auc_score(y, p) - 1),
+        ("r2", Y_REG, P_REG, skm.r2_score),
         ("auc", Y_CLS, P_CLS, lambda y, p: skm.roc_auc_score(y, p, multi_class="ovr")),
         ("accuracy", Y_CLS, P_CLS.argmax(1), skm.accuracy_score),
         ("f1", Y_BIN, P_BIN > 0.5, skm.f1_score),
@@ -102,8 +104,9 @@ def test_targets_round_trip_and_refuse_what_their_log_cannot_take():
 def test_names_aliases_and_an_unknown_metric():
     assert get_metric("RMSLE") is get_metric("rmsle") and get_metric("f2") is get_metric("f2_samples")
     assert get_metric("roc_auc") is get_metric("auc")
-    with pytest.raises(ValueError, match="unknown metric 'r2'; known: rmse, rmsle"):
-        get_metric("r2")
+    assert get_metric("normalized_gini") is get_metric("gini") and get_metric("r2_score") is get_metric("r2")
+    with pytest.raises(ValueError, match="unknown metric 'pinball'; known: rmse, rmsle"):
+        get_metric("pinball")
 
 
 def test_quadratic_weighted_kappa_is_sklearns():

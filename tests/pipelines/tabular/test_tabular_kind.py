@@ -249,6 +249,8 @@ def quirky(kind: str):
     "kind, metric, check",
     [
         ("renamed", "rmse", lambda sub, r: list(sub.columns) == ["id", "Predicted"]),
+        ("renamed", "r2", lambda sub, r: r["score"] > 0.8),  # Mercedes-Benz's metric: higher is better
+        ("id_case", "gini", lambda sub, r: 0.4 < r["score"] < 1 and sub.y.between(0, 1).all()),  # Porto Seguro's
         ("empty_in_test", "auc", lambda sub, r: r["dropped"]["z"] == "empty in test.csv"),
         ("two_columns", "logloss", lambda sub, r: r["score"] < 0.6 and (sub.no + sub.yes).round(6).eq(1).all()),
         (
