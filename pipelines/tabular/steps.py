@@ -144,18 +144,19 @@ def train_target(schema: Schema, metric: Metric, frame, test, validation: dict, 
     y, ok = targets(metric, schema, frame)
     folds = frame[FOLD].to_numpy()
     oof, test_raw, rounds, seconds, tables = {}, {}, {}, {}, {}
-    if np.unique(y[ok]).size == 1:  # one value (a rare label of several targets'): nothing to learn, nothing to fit
+    constant = np.unique(y[ok]).size == 1  # one value (a rare label of several targets'): nothing to fit
+    if constant:
         print(f"{schema.targets[0]}: one value in every labelled row: submitted as a constant")
         oof["constant"], test_raw["constant"] = constant_member(
             learned(metric, schema, cfg)[0], len(schema.classes), y, ok, len(test)
         )
-    if "net" in cfg.members and not oof:  # first: LightGBM may read its embeddings
+    if "net" in cfg.members and not constant:  # first: LightGBM may read its embeddings
         t1 = time.perf_counter()
         oof["net"], test_raw["net"], tables = fit_net(
             frame, test, y, ok, folds, validation, schema, metric, proc, cfg, rd
         )
         seconds["net"] = round(time.perf_counter() - t1, 1)
-    if "gbdt" in cfg.members and "constant" not in oof:
+    if "gbdt" in cfg.members and not constant:
         t1 = time.perf_counter()
         names = proc.all_cat_names + proc.cont_names
         x, x_test = frame[names].to_numpy(np.float32), test[names].to_numpy(np.float32)
