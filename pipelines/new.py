@@ -22,6 +22,7 @@ CARD = Card(
     # target=("SalePrice",),  # what to learn, one per value column (default: sample_submission.csv's other columns)
     # task="regression",  # regression | binary | multiclass (default: from the metric and the target)
     # positive="Yes",  # binary: the class whose probability or F1 is scored (default: the later one: 1, Yes, True)
+    # classes=("low", "mid", "high"),  # the classes' order where they are not numbers (qwk's text grades)
     # date="date",  # the date column (default: the one column that parses as dates)
     # series=("store", "item"),  # series keys: categories whatever their type, the unit of the data
     # tables={{"stores.csv": ("Store",)}},  # extra tables, joined onto train and test on their keys
@@ -48,6 +49,7 @@ CARD = ImageCard(
     # names=r"(?P<label>[a-z]+)\.\d+",  # no label file: the class from each training file name (cat.0.jpg)
     # target="label",  # the label file's label column (default: the sample's value column)
     # train=("train",), test=("test",),  # image folders (default: test* folders hold the test images)
+    # classes=("No_DR", "Mild", "Moderate"),  # the classes' order where they are not numbers (qwk's text grades)
     # defaults={{"sizes": [64], "members": ["probe", "net"]}},  # other defaults: `make config COMP={comp}`
 )
 '''

@@ -40,6 +40,8 @@ class Card:
     # binary: the class whose probability (auc, logloss) or F1 (f1) is scored; default the later one: 1 of 0/1,
     # Yes of No/Yes, True of False. Name it where Kaggle scores the other (Attrited of Attrited/Existing)
     positive: str | None = None
+    # the classes in their order where it is not the numbers' (qwk's text grades: ("low", "mid", "high"))
+    classes: tuple[str, ...] = ()
     date: str | None = None  # the date column (default: the one column that parses as dates)
     series: tuple[str, ...] = ()  # series keys, e.g. ("store", "item"): categories, and with no date k-fold's unit
     tables: dict[str, tuple[str, ...]] = field(default_factory=dict)  # {"stores.csv": ("Store",)}: joined on keys
@@ -72,7 +74,9 @@ class Card:
         unknown = set(self.files) - set(FILES)
         if unknown:
             raise ValueError(f"files= keys {sorted(unknown)} unknown: use {', '.join(FILES)}")
-        for name in ("target", "series", "categories", "drop", "extra_train"):  # one name: a list of one
+        if self.classes and self.positive is not None:
+            raise ValueError(f"classes={self.classes} and positive={self.positive!r}: the last class is the scored one")
+        for name in ("target", "series", "categories", "drop", "extra_train", "classes"):  # one name: a list of one
             value = getattr(self, name)
             object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
         tables = {k: ((v,) if isinstance(v, str) else tuple(v)) for k, v in self.tables.items()}

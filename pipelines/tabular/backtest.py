@@ -15,7 +15,7 @@ from models.metrics import defined_score, get_metric
 from pipelines.backtest import Backtest, place
 from pipelines.tabular import FILES, Card
 from pipelines.tabular.features import join_tables
-from pipelines.tabular.schema import align_ids, class_order, fold_groups, fold_unit, infer, label_text
+from pipelines.tabular.schema import align_ids, class_order, fold_groups, fold_unit, infer, label_text, sample_id
 
 
 def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
@@ -25,7 +25,7 @@ def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
     train = pd.read_csv(raw / files["train"], low_memory=False)
     test = pd.read_csv(raw / files["test"], low_memory=False)
     sample = pd.read_csv(raw / files["sample"])
-    id_col = card.id or sample.columns[0]
+    id_col = sample_id(card, list(sample.columns), list(test.columns))
     numbered = not any(c.lower() == id_col.lower() for c in test.columns)  # no id column: Digit Recognizer
     built = id_col not in train.columns  # align_ids may build it (Walmart's Store_Dept_Date): not written back
     train, test = align_ids(id_col, train, test, sample, files)
@@ -100,7 +100,8 @@ def score(card: Card, submission: pd.DataFrame, hidden: pd.DataFrame) -> float:
     """The card's metric of a submission against the cut's answers (merged on the id); over several target columns,
     the mean of each column's."""
     metric = get_metric(card.metric)
-    id_col, value_cols = submission.columns[0], list(submission.columns[1:])
+    id_col = hidden.columns[0]  # the cut's answers: the id first (the sample's may be second: Response,Id)
+    value_cols = [c for c in submission.columns if c != id_col]
     merged = hidden.merge(submission, on=id_col, how="inner", suffixes=("_true", ""))
     if len(merged) != len(hidden):
         raise ValueError(f"the submission covers {len(merged):,} of the {len(hidden):,} hidden rows")

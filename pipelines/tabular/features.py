@@ -23,7 +23,7 @@ from models.metrics import Metric, get_metric
 from pipelines.paths import Paths
 from pipelines.runs import features_identity, write_features_stamp
 from pipelines.tabular import FILES, Card, TabularConfig
-from pipelines.tabular.schema import Schema, SchemaError, align_ids, describe, infer, label_text, targets
+from pipelines.tabular.schema import Schema, SchemaError, align_ids, describe, infer, label_text, sample_id, targets
 from pipelines.tabular.validation import assign, choose_validation, kfolds, test_span
 
 # The date's parts: cycles as categories (every value recurs), the year and the time since 1970 as numbers (a
@@ -40,11 +40,20 @@ EXTRA = "_extra"  # the rows read from the card's extra_train files, until the f
 
 
 def id_column(card: Card, paths: Paths) -> str:
-    """The card's id, else sample_submission.csv's first column (its header alone is read)."""
-    sample = paths.raw / card.file("sample")
-    if not card.id and not sample.is_file():
+    """The id column (schema.sample_id), from the headers of sample_submission.csv and test.csv; said where it is
+    not the sample's first column."""
+    sample, test = paths.raw / card.file("sample"), paths.raw / card.file("test")
+    if card.id:
+        return card.id
+    if not sample.is_file():
         raise FileNotFoundError(f"{sample} not found: `make download COMP={paths.comp}` (or set files= in the card)")
-    return card.id or pd.read_csv(sample, nrows=0).columns[0]
+    columns = list(pd.read_csv(sample, nrows=0).columns)
+    id_col = sample_id(card, columns, list(pd.read_csv(test, nrows=0).columns) if test.is_file() else columns)
+    if id_col != columns[0]:
+        print(
+            f"{sample.name}: its id is {id_col!r}, the one of its columns {test.name} has (its first is {columns[0]!r})"
+        )
+    return id_col
 
 
 def read_csv(path, what: str, text: tuple[str, ...] = ()) -> pd.DataFrame:

@@ -22,16 +22,15 @@ from models import gbdt
 from models.metrics import Metric
 from pipelines.runs import RunDir
 from pipelines.tabular import TabularConfig
-from pipelines.tabular.schema import Schema, SchemaError, in_number_order
+from pipelines.tabular.schema import Schema, SchemaError
 from pipelines.tabular.validation import kfolds
 
 
 def ordinal(metric: Metric, schema: Schema, cfg: TabularConfig) -> bool:
     """Whether the members learn the class as a number (its index), cut into classes at thresholds chosen out of
-    fold (models.metrics.best_cuts): qwk's ordered classes with cfg.ordinal, where they are numbers (text classes'
-    order is unknown). A class 3 predicted 2 costs qwk less than one predicted 0; cross-entropy treats both alike."""
-    multiclass = schema.task == "multiclass" and not schema.label
-    return metric.ordinal and cfg.ordinal and multiclass and in_number_order(schema.classes)
+    fold (models.metrics.best_cuts): qwk's ordered classes (numbers, or in the card's classes= order) with
+    cfg.ordinal. A class 3 predicted 2 costs qwk less than one predicted 0; cross-entropy treats both alike."""
+    return metric.ordinal and cfg.ordinal and schema.task == "multiclass" and not schema.label
 
 
 def learned(metric: Metric, schema: Schema, cfg: TabularConfig) -> tuple[str, int]:

@@ -111,6 +111,16 @@ def sort_classes(values: list) -> list:
         return sorted(values, key=str)
 
 
+def sample_id(card, sample_columns: list[str], test_columns: list[str]) -> str:
+    """The id column: the card's id=, else the sample submission's first column, or, where the test lacks that one
+    (Prudential's sample is Response,Id), the one column of the sample the test has. A test without any (Digit
+    Recognizer's) keeps the first: its rows are numbered as the sample's ids (align_ids)."""
+    if card.id:
+        return card.id
+    in_test = [c for c in sample_columns if c in test_columns]
+    return in_test[0] if sample_columns[0] not in test_columns and len(in_test) == 1 else sample_columns[0]
+
+
 def in_number_order(classes: list) -> bool:
     """Whether every class reads as a number, so that their order (sort_classes) is an order of grades: ordered
     classes learned as a number need it (Low / Medium / High sort as text into High, Low, Medium)."""
@@ -233,7 +243,7 @@ def infer(
 ) -> Schema:
     """The schema of a competition from its train, test and sample submission frames, the card's overrides on
     top. SchemaError (naming the file, the column and the card line to change) where they disagree."""
-    id_col = card.id or sample.columns[0]
+    id_col = sample_id(card, list(sample.columns), list(test.columns))
     for frame, name in ((test, files["test"]), (sample, files["sample"])):
         if id_col not in frame.columns:
             same = [c for c in frame.columns if c.lower() == id_col.lower()]
@@ -318,6 +328,16 @@ def infer(
         classes = [str(c)[len(label) + 1 :] for c in value_cols] if named else list(value_cols)
     elif task in ("binary", "multiclass"):
         classes = class_order(label_text(train[learned]).dropna().unique().tolist(), card.positive)
+        if card.classes:  # the card's order (qwk's text grades)
+            unnamed = sorted(set(map(str, classes)) - set(map(str, card.classes)))
+            if unnamed:
+                raise SchemaError(f"card: classes={card.classes} lacks {unnamed[:5]}, classes of {files['train']}")
+            classes = list(card.classes)
+        elif metric.ordinal and not in_number_order(classes):
+            raise SchemaError(
+                f"metric {metric.name} scores ordered classes, but {learned!r}'s {classes[:5]} are not numbers: "
+                f"name their order in the card, classes=({', '.join(repr(c) for c in classes[:3])}, ...) from lowest"
+            )
         for c in targets:
             other = class_order(label_text(train[c]).dropna().unique().tolist())
             if not (set(map(str, other)) <= set(map(str, classes)) and (c not in varied or len(other) == len(classes))):

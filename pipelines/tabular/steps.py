@@ -117,9 +117,15 @@ def mean_over_targets(metric: Metric, results: dict[str, dict]) -> dict:
             round(float(np.mean([v for v in each if v is not None])), 6) if any(v is not None for v in each) else None
         )
 
+    unscored = [t for t, r in results.items() if r[key] is None]
     print(
-        f"{metric.name} {shown(score)}: the mean over the {len(scored)} targets scored "
+        f"{metric.name} {shown(score)}: the mean over {len(scored)} of the {len(results)} targets "
         f"({', '.join(f'{t} {shown(r[key])}' for t, r in results.items())})"
+        + (
+            f"; {', '.join(unscored[:5])}: one class, unscored here; Kaggle scores its constant column too"
+            if unscored
+            else ""
+        )
     )
     return {
         key: score,
@@ -190,8 +196,6 @@ def train_target(schema: Schema, metric: Metric, frame, test, validation: dict, 
             )
             del test_raw[name], oof[name]
     members, member_choices, numbered = {}, {}, ordinal(metric, schema, cfg)
-    if metric.ordinal and cfg.ordinal and not numbered and schema.task == "multiclass":
-        print(f"{metric.name}: the classes {schema.classes[:5]} are not numbers, so not an order: learned as classes")
     for name in preds:  # each alone, its threshold (f1, mcc), cuts (qwk) or shift (rmspe) chosen as the blend's are
         _, member_choices[name], alone = choose_blend(
             {name: preds[name]}, y[scored], ok[scored], true, groups, metric, schema, offset, numbered
@@ -228,6 +232,11 @@ def train_target(schema: Schema, metric: Metric, frame, test, validation: dict, 
         f"{metric.name} {shown(score)} on {how} ({int(scored.sum()):,} rows; members {alone}; weights "
         f"{', '.join(f'{n} {w:.2f}' for n, w in weights.items())}"
         + "".join(f"; LightGBM rounds ({which}) {r}" for which, r in rounds.items())
+        + (
+            f"; the classes learned as one number, cut at {', '.join(f'{c:.3f}' for c in chosen['cuts'])}"
+            if numbered
+            else ""
+        )
         + ")"
     )
     return result

@@ -35,7 +35,10 @@ from pipelines.backtest import Backtest
 from pipelines.config import with_defaults
 from pipelines.download import DataSpec
 from pipelines.registry import lazy_steps
-from pipelines.tabular.schema import sort_classes  # numbers numerically: a 0/1 target's positive class last
+from pipelines.tabular.schema import (  # numbers numerically: a 0/1 target's positive class last
+    in_number_order,
+    sort_classes,
+)
 from pipelines.vision import STEPS
 from pipelines.vision.backtest import PEERS, WINDOWS
 from pipelines.vision.choices import expected_class
@@ -67,6 +70,8 @@ class ImageCard:
     train: tuple[str, ...] = ()  # training image folders (default: the image folders not named test*)
     test: tuple[str, ...] = ()  # test image folders (default: the image folders named test*)
     task: str | None = None  # binary | multiclass | multilabel (default: from the metric and the labels)
+    # the classes in their order where it is not the numbers' (qwk's text grades: ("No_DR", "Mild", ...))
+    classes: tuple[str, ...] = ()
     defaults: dict = field(default_factory=dict)  # other defaults of pipelines/vision/config.py, e.g. {"sizes": [64]}
 
     def __post_init__(self):
@@ -75,7 +80,7 @@ class ImageCard:
             raise ValueError(f"metric={self.metric!r} scores numbers; the image kind predicts classes or tags")
         if self.task is not None and self.task not in TASKS[1:]:
             raise ValueError(f"task={self.task!r} is not one of {', '.join(TASKS[1:])}")
-        for name in ("train", "test"):  # a single name is as good as a list of one
+        for name in ("train", "test", "classes"):  # a single name is as good as a list of one
             value = getattr(self, name)
             object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
         if self.names is not None:
@@ -203,6 +208,16 @@ def read_card(card: ImageCard, raw: Path) -> tuple[Layout, Format]:
                 f"set task= or metric= in the card"
             )
         classes = sorted({t for s in text for t in s.split()}) if multi_label else sort_classes(list(text.unique()))
+        if card.classes:  # the card's order (qwk's text grades)
+            unnamed = sorted(set(classes) - set(map(str, card.classes)))
+            if unnamed:
+                raise CardError(f"card: classes={card.classes} lacks {first_few(unnamed)}, classes of {source}")
+            classes = [str(c) for c in card.classes]
+        elif get_metric(card.metric).ordinal and not in_number_order(classes):
+            raise CardError(
+                f"metric {card.metric} scores ordered grades, but {source}'s {first_few(classes)} are not numbers: "
+                f"name their order in the card, classes=({', '.join(repr(c) for c in classes[:3])}, ...) from lowest"
+            )
     numeric = bool(len(text)) and text.str.fullmatch(r"-?\d+").all()
     fmt = Format(fmt.id_col, fmt.columns, submits, get_metric(card.metric).name, bool(numeric))
     frame = _known_classes(frame, classes, multi_label, notes)

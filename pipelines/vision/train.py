@@ -29,7 +29,6 @@ from pipelines.cv import assign_folds
 from pipelines.ensemble import blend
 from pipelines.paths import Paths
 from pipelines.runs import RunDir, fit_resumable, run_identity, seed_everything
-from pipelines.tabular.schema import in_number_order
 from pipelines.vision.choices import Scorer, combine
 from pipelines.vision.config import VisionConfig
 from pipelines.vision.data import ImageData, load_processed, n_workers
@@ -201,12 +200,8 @@ def train_members(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) ->
         if not (frame.file.to_numpy() == labelled.file.to_numpy()).all():
             raise RuntimeError(f"{rd.path / 'probe'} was fitted on other images; rerun make train")
         preds["probe"] = oof[rows]
-    ordinal = cfg.ordinal and in_number_order(data.classes)  # APTOS's grades 0..4; text classes have no order
-    scorer = Scorer(data.multi_label, cfg.thresholds, cfg.clip, task.metric, ordinal)
-    if cfg.ordinal and not ordinal and Scorer(False, kaggle=task.metric, ordinal=True).cuts:
-        print(
-            f"{task.metric}: the classes {data.classes[:5]} are not numbers, so not an order: the likeliest submitted"
-        )
+    # qwk's grades are numbers or in the card's classes= order (the card refuses text grades without it)
+    scorer = Scorer(data.multi_label, cfg.thresholds, cfg.clip, task.metric, cfg.ordinal)
     y = y_all[rows]
     result.update(combine(preds, y, folds[rows], scorer))
     where = "all labelled images, out of fold" if rows.all() else f"the {rows.sum()} holdout images"

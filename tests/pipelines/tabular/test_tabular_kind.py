@@ -230,9 +230,9 @@ def quirky(kind: str):
     if kind == "prefixed":  # Cirrhosis (Playground S3E26): train's Status C/CL/D, the sample's Status_C, ...
         train["Status"] = np.array(["C", "CL", "D"])[np.digitize(x, [-0.5, 0.5])]
         return "", train, test, test[["id"]].assign(Status_C=0.4, Status_CL=0.2, Status_D=0.4)
-    if kind == "id_second":  # the sample's id is its second column: the card names it, the submission keeps the order
+    if kind == "id_second":  # the sample's id is its second column (Prudential's Response,Id): the one test.csv has
         train["y"] = (x + rng.normal(size=len(x)) > 0).astype(int)
-        return 'id="id",', train, test, test[["id"]].assign(y=0.5)[["y", "id"]]
+        return "", train, test, test[["id"]].assign(y=0.5)[["y", "id"]]
     if kind == "id_case":  # the sample's ID, train's and test's id
         train["y"] = (x + rng.normal(size=len(x)) > 0).astype(int)
         return "", train, test, test[["id"]].rename(columns={"id": "ID"}).assign(y=0.5)
@@ -674,7 +674,7 @@ def test_targets_in_a_table_of_their_own_train_submit_and_backtest(tmp_path, mon
     )
     competition(tmp_path / "src", files, card, tmp_path, monkeypatch, "moa")
     out = run_chain("moa", tmp_path / "src", tmp_path, capsys, rounds=100)
-    assert "no test row is in it (a table of train's rows only)" in out and "the mean over the 3 targets" in out
+    assert "no test row is in it (a table of train's rows only)" in out and "the mean over 3 of the 3 targets" in out
     assert "c: one value in every labelled row: submitted as a constant" in out
     each = json.loads((tmp_path / "data" / "moa" / "runs" / "default" / "result.json").read_text())["targets"]
     assert [r["scored_rows"] for r in each.values()] == [500, 450, 500]
@@ -749,7 +749,7 @@ def test_several_targets_train_one_set_of_models_each_and_submit_every_column(tm
     assert list(result["targets"]) == ["target_a", "target_b", "target_c"]
     assert result["oof_rmsle"] == pytest.approx(np.mean([r["oof_rmsle"] for r in each.values()]), abs=1e-6)
     assert all(r["oof_rmsle"] < 0.3 for r in each.values()), {t: r["oof_rmsle"] for t, r in each.items()}
-    assert "rmsle" in out and "the mean over the 3 targets" in out
+    assert "rmsle" in out and "the mean over 3 of the 3 targets" in out
     assert "rows lacking some targets (target_c 300 blank): each target trains and is scored on its own" in out
     assert [r["scored_rows"] for r in each.values()] == [900, 900, 600]
     processed = pd.read_feather(tmp_path / "data" / "gases" / "processed" / "train.feather")
@@ -1321,6 +1321,29 @@ def test_lightgbm_splits_the_category_columns_as_categories():
     errors = [np.sqrt(np.mean((gbdt.predict(b, x) - y) ** 2)) for b in (as_category, as_numbers)]
     assert errors[0] < 0.1 < errors[1]
     assert "num_cat=1" in as_category.model_to_string() and "num_cat=0" in as_numbers.model_to_string()
+
+
+def test_text_grades_need_their_order_and_a_sample_whose_id_is_second_scores():
+    """qwk's grades written as text have no order the files say: refused, naming the card's classes= line, which
+    orders them (a class the line lacks is named); the backtest's score finds the id of a sample written
+    Response,Id (it merged on Response)."""
+    from pipelines.tabular.backtest import score
+
+    train = pd.DataFrame({"id": range(6), "f": range(6), "y": ["low", "mid", "high"] * 2})
+    sample = pd.DataFrame({"id": range(3), "y": "low"})
+    with pytest.raises(SchemaError, match=r"'y''s \['high', 'low', 'mid'\] are not numbers: .* classes=\('high'"):
+        infer(Card(slug="x", metric="qwk"), train, train[["id", "f"]], sample, FILES)
+    ordered = infer(
+        Card(slug="x", metric="qwk", classes=("low", "mid", "high")), train, train[["id", "f"]], sample, FILES
+    )
+    assert ordered.classes == ["low", "mid", "high"]
+    with pytest.raises(SchemaError, match=r"classes=\('low', 'mid'\) lacks \['high'\]"):
+        infer(Card(slug="x", metric="qwk", classes=("low", "mid")), train, train[["id", "f"]], sample, FILES)
+    with pytest.raises(ValueError, match="the last class is the scored one"):
+        Card(slug="x", metric="auc", classes=("a", "b"), positive="a")
+    hidden = pd.DataFrame({"Id": [1, 2, 3], "Response": [1, 2, 3]})
+    sub = pd.DataFrame({"Response": [1, 2, 3], "Id": [1, 2, 3]})
+    assert score(Card(slug="x", metric="qwk"), sub, hidden) == 1.0
 
 
 def test_ordinal_cuts_chosen_on_the_rows_beat_the_midpoints():

@@ -292,7 +292,13 @@ def test_qwk_submits_the_expected_class_cut_where_the_other_folds_chose(sources)
     cut = combine({"m": probs}, y, folds, Scorer(multi_label=False, kaggle="qwk", ordinal=True))
     assert likeliest["setting"] == 0.0 and cut["setting"] == sorted(cut["setting"]) and len(cut["setting"]) == 4
     assert cut["oof_qwk"] > likeliest["oof_qwk"] + 0.01, (cut["oof_qwk"], likeliest["oof_qwk"])  # 0.713 vs 0.695
-    layout, fmt = read_card(ImageCard(slug="x", metric="qwk"), sources["folders"])
+    with pytest.raises(CardError, match=r"qwk scores ordered grades, but .* are not numbers: .*classes=\('d0'"):
+        read_card(ImageCard(slug="x", metric="qwk"), sources["folders"])  # d0..d9: text, no order known
+    order = tuple(f"d{d}" for d in range(10))
+    layout, fmt = read_card(ImageCard(slug="x", metric="qwk", classes=order), sources["folders"])
+    assert layout.classes == list(order)
+    with pytest.raises(CardError, match=r"lacks d9, classes of the class folders"):
+        read_card(ImageCard(slug="x", metric="qwk", classes=order[:9]), sources["folders"])
     test = pd.DataFrame({"id": range(2)})
     ten = np.full((2, 10), 0.01)
     ten[0, 0], ten[1, 9] = 0.91, 0.91
