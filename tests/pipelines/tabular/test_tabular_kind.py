@@ -146,7 +146,7 @@ def test_each_kind_runs_new_download_all_to_a_valid_submission(tmp_path, monkeyp
     comp, ext = f"synthetic-{kind}", own_competitions(tmp_path, monkeypatch)
     src = write(kind, tmp_path / "src", n=1500)
     assert main(["new", comp, "--metric", METRICS[kind]]) == 0
-    assert (ext / comp.replace("-", "_") / "__init__.py").read_text().count("\n") <= 22
+    assert (ext / comp.replace("-", "_") / "__init__.py").read_text().count("\n") <= 23  # a card of a few lines
     out = run_chain(comp, src, tmp_path, capsys, rounds=300)
     assert "leak (only in train.csv: never a feature" in out or kind == "forecast"
     result = json.loads((tmp_path / "data" / comp / "runs" / "default" / "result.json").read_text())
@@ -300,12 +300,13 @@ def test_the_reviews_competitions(tmp_path, monkeypatch, kind, metric, check, ca
     src.mkdir()
     for name, frame in (("train", train), ("test", test), ("sample_submission", sample)):
         frame.to_csv(src / f"{name}.csv", index=False)
-    pkg = tmp_path / "ext" / f"q_{kind}"
+    name = re.sub(r"\W", "_", f"q_{kind}_{metric}")  # a package of its own: one kind under two metrics
+    pkg = tmp_path / "ext" / name
     pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text(
         f'from pipelines.tabular import Card\n\nCARD = Card(slug="q", metric="{metric}", {lines})\n'
     )
-    comp = f"q-{kind}"
+    comp = name.replace("_", "-")
     own_competitions(tmp_path, monkeypatch)
     run_chain(comp, src, tmp_path, capsys, rounds=200)
     sub = pd.read_csv(tmp_path / "subs" / comp / "default.csv", dtype={"id": str, "ID": str})
