@@ -124,7 +124,7 @@ class Metric:
     submits: Literal["number", "probability", "label", "labels", "ranked"] = "number"
     threshold: bool = False  # labels cut from probabilities at a threshold chosen out of fold
     shift: bool = False  # log predictions shifted down by rmspe_log_shift (chosen out of fold) before exp
-    ordinal: bool = False  # ordered classes: a tabular model may learn the class as a number, cut into classes
+    ordinal: bool = False  # ordered classes: a number (learned, or the expected class) cut into classes
     doc: str = ""
 
     def better(self, a: float, b: float) -> bool:

@@ -118,7 +118,8 @@ def score(card: Card, submission: pd.DataFrame, hidden: pd.DataFrame) -> float:
             )
         if unscored:
             print(
-                f"{metric.name} has no value on {unscored[:5]} (one class in the cut's hidden rows): the mean is of the rest"
+                f"{metric.name} has no value on {unscored[:5]} (one class in the cut's hidden rows): "
+                f"the mean is of the rest"
             )
         return float(np.mean(scored))
     label = next(c for c in hidden.columns if c != id_col)  # one column per class: the answer is the label
@@ -127,10 +128,10 @@ def score(card: Card, submission: pd.DataFrame, hidden: pd.DataFrame) -> float:
 
 
 def column_score(card: Card, true: pd.Series, pred: pd.Series) -> float | None:
-    """The card's metric of one answer column, None where it has none (auc of one class). Class labels written as text (No/Yes) or a binary target's other
-    than 0/1 (1/2), or with the card's positive=, are numbered as training numbers them (schema.class_order: the
-    positive class 1), so auc, logloss and f1 score the class the models predict; numbers and ranked labels (map@k)
-    as they are."""
+    """The card's metric of one answer column, None where it has none (auc of one class). Class labels written as
+    text (No/Yes) or a binary target's other than 0/1 (1/2), or with the card's positive=, are numbered as training
+    numbers them (schema.class_order: the positive class 1), so auc, logloss and f1 score the class the models
+    predict; numbers and ranked labels (map@k) as they are."""
     metric = get_metric(card.metric)
     labels = label_text(true)
     binary = metric.submits == "probability" or metric.tasks == ("binary",)  # one column: P(class 1), f1, mcc
