@@ -279,8 +279,8 @@ def mcc(y_true, y_pred) -> float:
 def quadratic_weighted_kappa(y_true, y_pred, k: int | None = None) -> float:
     """Cohen's kappa with quadratic weights, of ordinal labels (sklearn's cohen_kappa_score(weights="quadratic"):
     the labels of both, sorted, are the scale; `k`: the labels are class indices 0..k-1, none sorted). Written with
-    numpy: sklearn's takes 9 ms on 10,000 rows through its checks, and choosing the cuts of ordinal classes
-    (best_cuts) scores hundreds of candidates."""
+    numpy because choosing the cuts of ordinal classes (best_cuts) scores hundreds of candidates: on 10,000 rows
+    (medians of 5 x 100 calls, 2 Intel cores) sklearn's takes 1.5 ms, this 0.5 ms, and with `k=` 0.03 ms."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if y_true.shape != y_pred.shape or y_true.ndim != 1:
         raise ValueError(f"qwk: labels of shape {y_true.shape} against predictions of shape {y_pred.shape}")
