@@ -70,7 +70,8 @@ class ImageCard:
     train: tuple[str, ...] = ()  # training image folders (default: the image folders not named test*)
     test: tuple[str, ...] = ()  # test image folders (default: the image folders named test*)
     task: str | None = None  # binary | multiclass | multilabel (default: from the metric and the labels)
-    # the classes in their order where it is not the numbers' (qwk's text grades: ("No_DR", "Mild", ...))
+    # the classes in their order where it is not the numbers' (qwk's text grades: ("No_DR", "Mild", ...)); of two,
+    # the last is the one whose probability is submitted (default: the later one, P(dog) of cat/dog)
     classes: tuple[str, ...] = ()
     defaults: dict = field(default_factory=dict)  # other defaults of pipelines/vision/config.py, e.g. {"sizes": [64]}
 
