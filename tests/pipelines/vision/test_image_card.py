@@ -297,6 +297,8 @@ def test_qwk_submits_the_expected_class_cut_where_the_other_folds_chose(sources)
     order = tuple(f"d{d}" for d in range(10))
     layout, fmt = read_card(ImageCard(slug="x", metric="qwk", classes=order), sources["folders"])
     assert layout.classes == list(order)
+    flipped, _ = read_card(ImageCard(slug="x", metric="auc", classes=("1", "0")), sources["binary"])
+    assert flipped.classes == ["1", "0"] and any("P(0)" in n for n in flipped.notes)  # the last: the one submitted
     with pytest.raises(CardError, match=r"lacks d9, classes of the class folders"):
         read_card(ImageCard(slug="x", metric="qwk", classes=order[:9]), sources["folders"])
     test = pd.DataFrame({"id": range(2)})
