@@ -103,6 +103,11 @@ def with_extra_rows(card: Card, paths: Paths, train: pd.DataFrame, id_col: str) 
             f"extra_train {name}: {len(extra):,} rows for every fit, never scored"
             + (f"; without {lacks[:5]} (missing there)" if lacks else "")
             + (f"; {unused[:5]} not in {card.file('train')}, unused" if unused else "")
+            + (
+                f"; ids {extra[id_col].iloc[0]}..{extra[id_col].iloc[-1]} of their own"
+                if id_col in extra and len(extra)
+                else ""
+            )
         )
         frames.append(extra[[c for c in extra.columns if c in train.columns]].assign(**{EXTRA: True}))
     return pd.concat(frames, ignore_index=True)

@@ -621,6 +621,7 @@ def test_extra_train_rows_join_every_fit_and_no_score(tmp_path, monkeypatch, cap
     competition(tmp_path / "src", files, card, tmp_path, monkeypatch, "playground")
     out = run_chain("playground", tmp_path / "src", tmp_path, capsys, rounds=100)
     said = "400 rows for every fit, never scored; without ['leak'] (missing there); ['extra'] not in train.csv, unused"
+    said += "; ids original.csv:0..original.csv:399 of their own"  # train's ids are text (000900): the file's row
     assert f"extra_train original.csv: {said}" in out
     assert "net fold 0: 880 rows" in out  # 4 folds of train's 600 rows, and the 400 extra
     folder = tmp_path / "data" / "playground"
