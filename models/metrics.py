@@ -234,7 +234,7 @@ def roc_auc(y_true, y_score) -> float:
 
 
 def normalized_gini(y_true, y_score) -> float:
-    """Kaggle's normalized Gini coefficient of P(class 1) (Porto Seguro, Allstate): 2 AUC - 1, a ranking metric."""
+    """Kaggle's normalized Gini coefficient of P(class 1) of a binary target (Porto Seguro): 2 AUC - 1."""
     return 2 * roc_auc(y_true, y_score) - 1
 
 

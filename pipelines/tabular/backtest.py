@@ -129,17 +129,18 @@ def score(card: Card, submission: pd.DataFrame, hidden: pd.DataFrame) -> float:
 
 def column_score(card: Card, true: pd.Series, pred: pd.Series) -> float | None:
     """The card's metric of one answer column, None where it has none (auc of one class). Class labels written as
-    text (No/Yes) or a binary target's other than 0/1 (1/2), or with the card's positive=, are numbered as training
-    numbers them (schema.class_order: the positive class 1), so auc, logloss and f1 score the class the models
-    predict; numbers and ranked labels (map@k) as they are."""
+    text (No/Yes) or a binary target's other than 0/1 (1/2), or with the card's positive= or classes=, are numbered
+    as training numbers them (schema.class_order or the card's order: the positive class last), so auc, logloss, f1
+    and qwk score the classes the models predict; numbers and ranked labels (map@k) as they are."""
     metric = get_metric(card.metric)
     labels = label_text(true)
     binary = metric.submits == "probability" or metric.tasks == ("binary",)  # one column: P(class 1), f1, mcc
     as_read = set(labels.dropna()) <= {"0", "1"} if binary else is_numeric_dtype(true)  # 1/2: numbered too
-    if metric.submits not in ("probability", "label") or (as_read and card.positive is None):
+    if metric.submits not in ("probability", "label") or (as_read and card.positive is None and not card.classes):
         return defined_score(metric, true.to_numpy(), pred.to_numpy())
     values = set(labels.dropna()) | (set(label_text(pred).dropna()) if metric.submits == "label" else set())
-    index = {str(c): i for i, c in enumerate(class_order(list(values), card.positive))}
+    order = list(map(str, card.classes)) or class_order(list(values), card.positive)  # classes=: the card's order
+    index = {str(c): i for i, c in enumerate(order)}
     guess = pred.to_numpy(np.float64) if metric.submits == "probability" else label_text(pred).map(index).to_numpy()
     return defined_score(metric, labels.map(index).to_numpy(), guess)
 

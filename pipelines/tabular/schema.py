@@ -117,8 +117,9 @@ def sample_id(card, sample_columns: list[str], test_columns: list[str]) -> str:
     Recognizer's) keeps the first: its rows are numbered as the sample's ids (align_ids)."""
     if card.id:
         return card.id
+    first, lower = sample_columns[0], {str(c).lower() for c in test_columns}
     in_test = [c for c in sample_columns if c in test_columns]
-    return in_test[0] if sample_columns[0] not in test_columns and len(in_test) == 1 else sample_columns[0]
+    return in_test[0] if str(first).lower() not in lower and len(in_test) == 1 else first  # ID vs id: align_ids
 
 
 def in_number_order(classes: list) -> bool:
@@ -348,6 +349,8 @@ def infer(
     elif task == "multilabel":
         classes = sorted({t for tags in train[learned].dropna().astype(str) for t in tags.split()})
 
+    if card.classes and (task not in ("binary", "multiclass") or label):
+        raise SchemaError(f"card: classes={card.classes} orders a target's classes; this is {task}: leave it out")
     if card.positive is not None and (task != "binary" or label):
         where = f"one column per class in {files['sample']}" if label else f"a {task} target"
         raise SchemaError(
@@ -501,6 +504,8 @@ def targets(metric: Metric, schema: Schema, frame: pd.DataFrame) -> tuple[np.nda
         y = frame[schema.targets[0]].to_numpy(np.float64)
         ok = y > 0 if metric.target == "log" else y >= 0 if metric.target == "log1p" else np.isfinite(y)
         return to_target(metric, np.where(ok, y, 1.0)), ok
+    if schema.task == "multilabel":  # a tag matrix (members.objective refuses it, naming the image kind)
+        return as_class_index(schema, frame[schema.target_column]).astype(np.float64), np.ones(len(frame), bool)
     known = labelled(schema, frame)
     y = np.zeros(len(frame))
     y[known] = as_class_index(schema, frame[schema.target_column][known])
@@ -512,6 +517,8 @@ def truth(schema: Schema, frame: pd.DataFrame) -> np.ndarray:
     indices (-1 where unknown): the scored rows are labelled ones."""
     if schema.task == "regression":
         return frame[schema.targets[0]].to_numpy(np.float64)
+    if schema.task == "multilabel":
+        return as_class_index(schema, frame[schema.target_column])
     known = labelled(schema, frame)
     out = np.full(len(frame), -1)
     out[known] = as_class_index(schema, frame[schema.target_column][known])

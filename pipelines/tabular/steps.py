@@ -36,7 +36,7 @@ from pipelines.tabular.members import (
     objective,
     ordinal,
 )
-from pipelines.tabular.schema import Schema, labelled, targets, truth
+from pipelines.tabular.schema import Schema, SchemaError, labelled, targets, truth
 from pipelines.tabular.submission import column_rules, in_sample_order, submission_frame
 from pipelines.tabular.validation import first_fit_rows, kfolds
 
@@ -150,6 +150,13 @@ def train_target(schema: Schema, metric: Metric, frame, test, validation: dict, 
     y, ok = targets(metric, schema, frame)
     folds = frame[FOLD].to_numpy()
     oof, test_raw, rounds, seconds, tables = {}, {}, {}, {}, {}
+    windows = [-1, 1, 0] if validation["kind"] == "time" else kfolds(folds)  # each must hold rows of the target
+    empty = [k for k in windows if not ((folds == k) & ok).any()]
+    if empty:  # of several targets, one known in few rows (LightGBM cannot validate on none)
+        raise SchemaError(
+            f"{schema.targets[0]}: no labelled row in fold {empty} ({int(ok.sum()):,} labelled rows in all): "
+            f"set fewer folds= (ARGS='folds=3'), or leave the target out of the card's target="
+        )
     constant = np.unique(y[ok]).size == 1  # one value (a rare label of several targets'): nothing to fit
     if constant:
         print(f"{schema.targets[0]}: one value in every labelled row: submitted as a constant")

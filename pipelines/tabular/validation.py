@@ -82,6 +82,8 @@ def assign(schema: Schema, train: pd.DataFrame, validation: dict, cfg: TabularCo
         if groups is None:
             return rng.permutation(len(train)) % cfg.folds
         return (rng.permutation(groups.max() + 1) % cfg.folds)[groups]  # each group's rows in one fold
+    if schema.task == "multilabel":  # a tag matrix: iterative stratification (pipelines.cv)
+        return assign_folds(as_class_index(schema, train[schema.target_column]), cfg.folds, cfg.fold_seed, groups)
     column = train[stratum(schema, train)]
     strata, known = np.full(len(train), len(schema.classes)), column.notna().to_numpy()  # unknown: a stratum too
     strata[known] = as_class_index(schema, column[known])

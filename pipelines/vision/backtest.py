@@ -18,6 +18,7 @@ PEERS = {
         "tta": 0,
         "thresholds": "global",
         "clip": 0.0,
+        "ordinal": False,  # qwk: the likeliest class, not the expected one cut
     }
 }
 

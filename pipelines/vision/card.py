@@ -209,6 +209,8 @@ def read_card(card: ImageCard, raw: Path) -> tuple[Layout, Format]:
                 f"set task= or metric= in the card"
             )
         classes = sorted({t for s in text for t in s.split()}) if multi_label else sort_classes(list(text.unique()))
+        if card.classes and multi_label:
+            raise CardError(f"card: classes={card.classes} orders single labels; {source} holds tags: leave it out")
         if card.classes:  # the card's order (qwk's text grades)
             unnamed = sorted(set(classes) - set(map(str, card.classes)))
             if unnamed:
@@ -540,6 +542,9 @@ def score(card: ImageCard, sub: pd.DataFrame, hidden: pd.DataFrame) -> float:
         return metric.score(
             merged.positive.to_numpy(), (pred.astype(str) == answer[merged.positive == 1].iloc[0]).astype(int)
         )
+    if card.classes:  # the card's order (qwk's text grades), not the labels' sorted one
+        index = {str(c): i for i, c in enumerate(card.classes)}
+        return metric.score(answer.map(index).to_numpy(), pred.astype(str).map(index).to_numpy())
     try:
         return metric.score(answer.astype(float).to_numpy(), pred.astype(float).to_numpy())
     except ValueError:

@@ -1346,6 +1346,44 @@ def test_text_grades_need_their_order_and_a_sample_whose_id_is_second_scores():
     hidden = pd.DataFrame({"Id": [1, 2, 3], "Response": [1, 2, 3]})
     sub = pd.DataFrame({"Response": [1, 2, 3], "Id": [1, 2, 3]})
     assert score(Card(slug="x", metric="qwk"), sub, hidden) == 1.0
+    from pipelines.tabular.schema import sample_id
+
+    assert sample_id(Card(slug="x", metric="qwk"), ["Response", "Id"], ["Id", "f"]) == "Id"
+    assert sample_id(Card(slug="x", metric="qwk"), ["ID", "f"], ["id", "f"]) == "ID"  # a case apart: align_ids
+    # the backtest numbers text grades and a flipped binary target in the card's order, as training does
+    grades = Card(slug="x", metric="qwk", classes=("low", "mid", "high"))
+    hidden = pd.DataFrame({"id": [1, 2, 3, 4], "y": ["low", "mid", "high", "high"]})
+    one_off = score(grades, hidden.assign(y=["low", "mid", "high", "mid"]), hidden)
+    two_off = score(grades, hidden.assign(y=["low", "mid", "high", "low"]), hidden)
+    assert one_off > two_off, (one_off, two_off)  # alphabetical order scored them alike
+    flipped = Card(slug="x", metric="auc", classes=("Yes", "No"))  # P(No) submitted
+    yes_no = pd.DataFrame({"id": [1, 2, 3, 4], "y": ["No", "Yes", "Yes", "No"]})
+    assert score(flipped, yes_no.assign(y=[0.9, 0.1, 0.2, 0.8]), yes_no) == 1.0
+    with pytest.raises(SchemaError, match=r"classes=\('a', 'b'\) orders a target's classes; this is regression"):
+        infer(Card(slug="x", metric="rmse", classes=("a", "b")), train.assign(y=1.5), train[["id", "f"]], sample, FILES)
+
+
+def test_a_target_known_in_no_row_of_a_fold_is_refused_by_name(tmp_path):
+    """Of several targets, one known in a handful of rows may have none in some fold: LightGBM cannot validate on
+    no rows, so the target is named with the fix (fewer folds); a multi-label table still meets the refusal that
+    names the image kind, not a numpy error."""
+    from pipelines.runs import RunDir
+    from pipelines.tabular import TabularConfig
+    from pipelines.tabular.members import objective
+    from pipelines.tabular.schema import targets, truth
+    from pipelines.tabular.steps import train_target
+
+    frame = pd.DataFrame({"y": [1.0, 2.0, np.nan, np.nan, np.nan, np.nan], "_fold": [0, 0, 1, 1, 2, 2]})
+    schema = Schema("id", ["y"], None, "regression", [], None, None, [], [], [])
+    with pytest.raises(SchemaError, match=r"y: no labelled row in fold \[1, 2\] \(2 labelled rows in all\)"):
+        train_target(
+            schema, get_metric("rmse"), frame, frame, {"kind": "kfold"}, None, TabularConfig(), RunDir(tmp_path)
+        )
+    tags = Schema("id", ["t"], None, "multilabel", ["a", "b"], None, None, [], [], [])
+    labels = pd.DataFrame({"t": ["a", "a b", "b"]})
+    assert targets(get_metric("f2_samples"), tags, labels)[0].shape == (3, 2) and truth(tags, labels).shape == (3, 2)
+    with pytest.raises(SchemaError, match="a multi-label table is not handled by the tabular kind yet"):
+        objective(get_metric("f2_samples"), tags, TabularConfig())
 
 
 def test_ordinal_cuts_chosen_on_the_rows_beat_the_midpoints():

@@ -297,6 +297,13 @@ def test_qwk_submits_the_expected_class_cut_where_the_other_folds_chose(sources)
     order = tuple(f"d{d}" for d in range(10))
     layout, fmt = read_card(ImageCard(slug="x", metric="qwk", classes=order), sources["folders"])
     assert layout.classes == list(order)
+    from pipelines.vision.card import score
+
+    graded = ImageCard(slug="x", metric="qwk", classes=("low", "mid", "high"))
+    hidden = pd.DataFrame({"id": ["a", "b", "c", "d"], "answer": ["low", "mid", "high", "high"], "positive": 0})
+    one_off = score(graded, pd.DataFrame({"id": list("abcd"), "y": ["low", "mid", "high", "mid"]}), hidden)
+    two_off = score(graded, pd.DataFrame({"id": list("abcd"), "y": ["low", "mid", "high", "low"]}), hidden)
+    assert one_off > two_off, (one_off, two_off)  # the backtest scores the card's order, not the alphabet's
     flipped, _ = read_card(ImageCard(slug="x", metric="auc", classes=("1", "0")), sources["binary"])
     assert flipped.classes == ["1", "0"] and any("P(0)" in n for n in flipped.notes)  # the last: the one submitted
     with pytest.raises(CardError, match=r"lacks d9, classes of the class folders"):
