@@ -27,7 +27,7 @@ CARD = Card(
     # series=("store", "item"),  # series keys: categories whatever their type, the unit of the data
     # tables={{"stores.csv": ("Store",)}},  # extra tables, joined onto train and test on their keys
     # extra_train=("original.csv",),  # more labelled rows every fold fits and no score counts (Playground originals)
-    # categories=("DayOfWeek",),  # columns that are categories whatever their type
+    # categories=("DayOfWeek",), text=("Title",),  # categories, free text (its words), whatever their values
     # drop=("Name",),  # columns never used as features
     # features=my_features,  # your function (train, test, raw folder) -> (train, test), imported or defined here
     # files={{"train": "train.csv", "test": "test.csv", "sample": "sample_submission.csv"}},

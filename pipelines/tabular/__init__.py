@@ -47,6 +47,8 @@ class Card:
     tables: dict[str, tuple[str, ...]] = field(default_factory=dict)  # {"stores.csv": ("Store",)}: joined on keys
     categories: tuple[str, ...] = ()  # columns that are categories whatever their type (a weekday, a code 1..9)
     drop: tuple[str, ...] = ()  # columns never used as features
+    # columns of free text whatever their values (default: text near-unique in its rows): their words as numbers
+    text: tuple[str, ...] = ()
     files: dict[str, str] = field(default_factory=dict)  # other names for train / test / sample
     # files whose labelled rows every model also fits and no score counts (a Playground competition's original
     # dataset, e.g. ("original.csv",)): k-fold adds them to each fold's fitting rows, out of fold scores train's
@@ -76,9 +78,13 @@ class Card:
             raise ValueError(f"files= keys {sorted(unknown)} unknown: use {', '.join(FILES)}")
         if self.classes and self.positive is not None:
             raise ValueError(f"classes={self.classes} and positive={self.positive!r}: the last class is the scored one")
-        for name in ("target", "series", "categories", "drop", "extra_train", "classes"):  # one name: a list of one
+        for name in ("target", "series", "categories", "drop", "text", "extra_train", "classes"):  # one: a list of one
             value = getattr(self, name)
             object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
+        for line in ("series", "categories", "drop"):
+            both = sorted(set(self.text) & set(getattr(self, line)))
+            if both:
+                raise ValueError(f"text= and {line}= both name {both}: a column is one of the two")
         tables = {k: ((v,) if isinstance(v, str) else tuple(v)) for k, v in self.tables.items()}
         object.__setattr__(self, "tables", tables)
 
@@ -103,6 +109,10 @@ class TabularConfig:
     # Off by default: the blend's backtest was worse with them (pipelines/tabular/README.md, decisions)
     levels: bool = setting(False, step="features")
     level_window: int = setting(91, ge=1, le=3650, step="features")  # days of <Series>Level's window
+    # each free text column (features.text) as its length, its word count, the counts of its text_words commonest
+    # words and the top text_dims components of the TF-IDF of its words and word pairs; both 0: not a feature
+    text_words: int = setting(100, ge=0, le=10_000, step="features")
+    text_dims: int = setting(32, ge=0, le=300, step="features")
     # --- members: LightGBM and the entity-embedding network, blended with weights chosen out of fold ---------
     # gbdt: LightGBM; net: the entity-embedding network; both: blended with weights chosen out of fold
     members: list[Literal["gbdt", "net"]] = setting(factory=lambda: ["gbdt", "net"], min_items=1, member="ensemble")

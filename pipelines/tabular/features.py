@@ -19,6 +19,7 @@ import pandas as pd
 
 from features import TabularProcessor, add_datepart, add_series_levels, join_df
 from features.io import atomic_write_text, write_feather
+from features.text import text_features
 from models.metrics import Metric, get_metric
 from pipelines.paths import Paths
 from pipelines.runs import features_identity, write_features_stamp
@@ -254,6 +255,31 @@ def add_levels(schema: Schema, metric: Metric, train, test, horizon: int, cfg: T
     return train_out, both[len(train) :][[*test.columns, *names]].reset_index(drop=True), names
 
 
+def add_text(schema: Schema, train, test, dims: int, words: int) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """(train, test, the columns added): each free text column of the schema as numbers (features.text.text_features:
+    its length, its `words` commonest words' counts and `dims` TF-IDF components); where it yields none (no word in two rows) the column is moved
+    to the schema's dropped, with why."""
+    added = []
+    for c in list(schema.texts):
+        built = text_features(train[c], test[c], dims, words)
+        if built is None:
+            why = "no word of it occurs in two rows (an id, a code of its own per row)"
+            schema.dropped[c] = f"{schema.texts.pop(c)}; {why}"
+            print(f"not a feature: {c} ({schema.dropped[c]})")
+            continue
+        on_train, on_test, said = built[0].set_axis(train.index), built[1].set_axis(test.index), built[2]
+        taken = sorted(set(on_train.columns) & {*train.columns, *test.columns})
+        if taken:
+            raise SchemaError(
+                f"the free text {c!r} is read as {taken[0]!r} and others, and a column is named so already: rename it "
+                f"in the card's features= function, or drop= it"
+            )
+        print(said)
+        train, test = pd.concat([train, on_train], axis=1), pd.concat([test, on_test], axis=1)
+        added += list(on_train.columns)
+    return train, test, added
+
+
 LIGHTGBM_REFUSES = re.compile(r'[\[\]{}:,"]')  # characters LightGBM refuses in feature names
 
 
@@ -309,6 +335,9 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
     schema = infer(card, train[~extra].reset_index(drop=True), test, sample, files)  # train.csv says what it is
     if extra.any():
         check_extra_labels(card, schema, train[extra])
+    if not cfg.text_dims and not cfg.text_words:
+        schema.dropped |= {c: f"{why}; text_dims=0 and text_words=0" for c, why in schema.texts.items()}
+        schema.texts = {}
     print(describe(schema, card.metric, card.positive))
     labels = [schema.label] if schema.label else schema.targets
     labelled = train[labels].notna().any(axis=1).to_numpy()  # several: each target trains on the rows that have it
@@ -333,6 +362,9 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
     if schema.date:
         for frame in (train, test):
             frame[schema.date] = pd.to_datetime(frame[schema.date], format=schema.date_format)
+    if schema.texts:
+        train, test, words = add_text(schema, train, test, cfg.text_dims, cfg.text_words)
+        conts += words
     validation = choose_validation(schema, train[~extra], test, cfg)
     if extra.any() and validation["kind"] == "time":
         raise SchemaError(

@@ -1,6 +1,6 @@
 """What a tabular competition's own files say about it: the id and target columns and the submission's form
 (from sample_submission.csv), the task (from the metric and the target's values), each column's kind (date,
-category, number, text to drop) and the features (the columns train and test share).
+category, number, free text) and the features (the columns train and test share).
 
 Everything read here can be overridden in the card; what is read is printed by the features step, so a wrong
 guess is seen before any training.
@@ -19,8 +19,9 @@ from models.metrics import Metric, get_metric, to_target
 
 # A text column with at least this many distinct values, in at least this share of its rows, is near-unique:
 # free text (a description; values this long on average) or a name, a ticket, a cabin, a code: as a category
-# nearly every value would be its own, seen once, nothing to learn from. Dropped (the card's categories= keeps
-# one), where House Prices' 43 text columns are all categories (fewer than 30 values each). A share, not a count
+# nearly every value would be its own, seen once, nothing to learn from. Its words are read instead (features.text;
+# the card's categories= keeps one a category), where House Prices' 43 text columns are all categories (fewer
+# than 30 values each). A share, not a count
 # of values: the backtest's cut (fewer rows) reads a column as the whole train and test do.
 TEXT_MIN_UNIQUE, TEXT_MIN_SHARE, TEXT_MIN_LENGTH = 100, 0.5, 20
 # Date formats tried in order on a sample of a column (one format for the whole column: "mixed" parsing reads
@@ -51,6 +52,7 @@ class Schema:
     numbers: list[str]
     dropped: dict[str, str] = field(default_factory=dict)  # column -> why it is not a feature
     only_in_train: list[str] = field(default_factory=list)
+    texts: dict[str, str] = field(default_factory=dict)  # free text column -> why (features.text reads its words)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -167,8 +169,8 @@ def infer_task(metric_name: str, y: pd.Series) -> str:
 
 
 def column_kind(col: pd.Series) -> tuple[str, str]:
-    """(kind, why) for one feature column: date, category, number, text (near-unique: dropped unless the card
-    says it is a category) or drop (empty, one value)."""
+    """(kind, why) for one feature column: date, category, number, text (near-unique: its words read as numbers,
+    features.text, unless the card says it is a category) or drop (empty, one value)."""
     values = col.dropna()
     if values.empty:
         return "drop", "always empty"
@@ -363,7 +365,7 @@ def infer(
     date = card.date
     if date and date not in shared:
         raise SchemaError(f"card: date={date!r} is not a column of both {files['train']} and {files['test']}")
-    for line, names in (("series", card.series), ("categories", card.categories)):
+    for line, names in (("series", card.series), ("categories", card.categories), ("text", card.text)):
         for key in names:
             if key not in shared:
                 raise SchemaError(
@@ -373,7 +375,10 @@ def infer(
         date = id_col  # the id is the timestamp (Bike Sharing's datetime): a feature as well
         shared = [id_col, *shared]
     categories, numbers, dropped = [], [], {c: "dropped by the card" for c in card.drop if c in train.columns}
+    texts = {c: "free text by the card's text=" for c in card.text}
     for c in shared:
+        if c in texts:
+            continue
         if c != date and (test[c].isna().all() or train[c].isna().all()):
             dropped[c] = f"empty in {files['test'] if test[c].isna().all() else files['train']}"
             continue
@@ -388,6 +393,8 @@ def infer(
             categories.append(c)
         elif kind == "number":
             numbers.append(c)
+        elif kind == "text":
+            texts[c] = why
         else:
             dropped[c] = why
     for c in only_in_train:
@@ -396,8 +403,9 @@ def infer(
     if date and fmt is None:
         raise SchemaError(f"{files['train']}: column {date!r} is not in one date format of {DATE_FORMATS}; set date=")
     return Schema(
-        id_col, targets, label, task, classes, date, fmt, list(card.series), categories, numbers, dropped, only_in_train
-    )
+        id_col, targets, label, task, classes, date, fmt, list(card.series), categories, numbers, dropped, only_in_train,
+        texts,
+    )  # fmt: skip
 
 
 def _days(schema: Schema, frame: pd.DataFrame) -> pd.Series:
@@ -447,6 +455,7 @@ def describe(schema: Schema, metric: str, positive: str | None = None) -> str:
     scored = scoring.submits == "probability" or scoring.name == "f1"  # mcc: symmetric
     if schema.task == "binary" and not schema.label and scored and len(schema.classes) == 2:
         lines.append(scored_class(schema, scoring.submits == "probability", positive is not None))
+    lines += [f"free text: {c} ({why}): its words as numbers" for c, why in schema.texts.items()]
     lines += [f"not a feature: {c} ({why})" for c, why in schema.dropped.items()]
     return "\n".join(lines)
 

@@ -50,9 +50,8 @@ def test_schema_from_the_files_with_the_leak_and_the_text_named():
     s = infer(Card(slug="x", metric="rmse"), train, test, sample, FILES)
     assert (s.id, s.targets, s.task, s.date) == ("Id", ["y"], "regression", "when")
     assert s.categories == [] and s.numbers == ["shop", "price"]  # ordered: an unseen value keeps its place
-    assert (
-        "free text" in s.dropped["notes"] and "only in train.csv" in s.dropped["leak"] and s.only_in_train == ["leak"]
-    )
+    assert "free text" in s.texts["notes"] and "only in train.csv" in s.dropped["leak"] and s.only_in_train == ["leak"]
+    assert "free text: notes (free text (1,300 distinct" in describe(s, "rmse")
     card = Card(slug="x", metric="rmse", drop=("price",), series="shop", id="Id")
     s = infer(card, train, test, sample, FILES)
     assert "price" not in s.numbers and s.dropped["price"] == "dropped by the card" and s.series == ["shop"]
@@ -89,8 +88,15 @@ def test_task_and_column_kinds():
     assert column_kind(pd.Series([f"deck {i % 60}" for i in range(200)]))[0] == "category"  # 30%: repeats
     train = pd.DataFrame({"Id": range(150), "Name": names[:150], "y": np.arange(150) % 2})
     test, sample = train[["Id", "Name"]], train[["Id"]].assign(y=0)
-    assert "near-unique text" in infer(Card(slug="x", metric="auc"), train, test, sample, FILES).dropped["Name"]
+    assert "near-unique text" in infer(Card(slug="x", metric="auc"), train, test, sample, FILES).texts["Name"]
     assert infer(Card(slug="x", metric="auc", categories="Name"), train, test, sample, FILES).categories == ["Name"]
+    train["Kind"] = np.where(np.arange(150) % 2, "a b", "b c")  # two values: a category, unless the card says text
+    s = infer(Card(slug="x", metric="auc", text="Kind"), train, test.assign(Kind="a"), sample, FILES)
+    assert s.texts["Kind"] == "free text by the card's text=" and "Kind" not in s.categories
+    with pytest.raises(ValueError, match=r"text= and categories= both name \['Name'\]: a column is one of the two"):
+        Card(slug="x", metric="auc", text="Name", categories=("Name",))
+    with pytest.raises(SchemaError, match="card: text= names 'Note', not a column of both train.csv and test.csv"):
+        infer(Card(slug="x", metric="auc", text="Note"), train, test, sample, FILES)
 
 
 def test_a_bad_card_names_its_line(tmp_path, monkeypatch, capsys):
@@ -1401,3 +1407,38 @@ def test_ordinal_cuts_chosen_on_the_rows_beat_the_midpoints():
     assert cuts == sorted(cuts) and qwk.score(y, np.digitize(p, cuts)) > midpoints + 0.05, (cuts, midpoints)
     schema = Schema("id", ["y"], None, "multiclass", [1, 2, 3, 4, 5], None, None, [], [], [])
     assert submission_form(qwk, schema, np.array([-1.0, 9.0]), {"cuts": cuts}).tolist() == [0, 4]  # class indices
+
+
+@pytest.mark.slow
+def test_free_text_is_read_as_words_and_topics_and_its_signal_reaches_the_score(tmp_path, monkeypatch, capsys):
+    """A pet's description decides its class (the words "friendly" and "sick"): read as its words' counts and
+    TF-IDF components, the out-of-fold auc is high; with text_words=0 text_dims=0 the column is no feature and the
+    score is near chance. An id-like column of its own per row stays no feature."""
+    rng = np.random.default_rng(0)
+    n, filler = 900, "the a pet is very and with to of for home loves food play walk sleep".split()
+    mood = rng.choice(["friendly", "sick", ""], n)
+    text = [" ".join([*rng.choice(filler, rng.integers(4, 15)), m]).strip() for m in mood]
+    frame = pd.DataFrame({"id": range(n), "age": rng.integers(1, 100, n), "Description": text})
+    frame["ref"] = [f"R{i:07d}" for i in range(n)]
+    frame["y"] = ((mood == "friendly") | ((mood == "") & (rng.random(n) < 0.5))).astype(int)
+    train, test = frame[:600], frame[600:].drop(columns="y")
+    files = {"train": train, "test": test, "sample_submission": test[["id"]].assign(y=0.5)}
+    competition(tmp_path / "src", files, 'slug="pets", metric="auc"', tmp_path, monkeypatch, "pets")
+    data, small = ["--data", str(tmp_path / "data")], ["gbdt_rounds=100", "members=[gbdt]"]
+    assert main(["download", "pets", "--src", str(tmp_path / "src"), *data]) == 0
+    scores = {}
+    for run, off in (("text", []), ("off", ["text_words=0", "text_dims=0"])):
+        for step in ("features", "train"):
+            assert main([step, "pets", *data, "--run", run, *off, *small]) == 0, capsys.readouterr().err
+        out = capsys.readouterr().out
+        result = json.loads((tmp_path / "data" / "pets" / "runs" / run / "result.json").read_text())
+        scores[run] = result["oof_auc"]
+        assert "not a feature: ref (near-unique text" in out
+        if run == "text":
+            assert "no word of it occurs in two rows (an id, a code of its own per row)" in out
+            assert "free text: Description (free text (" in out
+            assert "Description: free text as Description_chars, Description_words, 18 words' counts (" in out
+            assert "Description_svd0..31, the top components of the TF-IDF of" in out
+        else:
+            assert "not a feature: Description (free text (" in out and "text_dims=0 and text_words=0)" in out
+    assert scores["text"] > 0.8 and scores["off"] < 0.65, scores
