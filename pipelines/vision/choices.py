@@ -78,6 +78,13 @@ class Scorer:
             return np.argsort(-p, 1)[:, : int(m.name.partition("@")[2])]
         return (p[:, -1] > setting).astype(int) if setting > 0 else p.argmax(1)
 
+    def labels(self, p: np.ndarray, setting) -> np.ndarray:
+        """Each row's class index as the submission holds it (single-label): the form of a metric that scores labels
+        (qwk's cut expected class, f1's threshold), else the likeliest class."""
+        if self.other is not None and self.other.submits == "label":
+            return np.asarray(self.form(p, setting))
+        return p.argmax(1)
+
     def score(self, p: np.ndarray, y: np.ndarray, setting) -> float:
         if self.other is not None:
             return self.other.score(y, self.form(p, setting))

@@ -210,10 +210,12 @@ def train_members(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) ->
     if data.multi_label:
         per_tag_report(chosen, y, np.asarray(result["setting"]), data.classes, rd.path / "per_tag.csv")
     else:
-        plot_confusion_matrix(y, chosen.argmax(1), data.classes, rd.path / "confusion_matrix.png")
+        submitted = scorer.labels(chosen, result["setting"])  # qwk: the cut expected class, not the likeliest
+        plot_confusion_matrix(y, submitted, data.classes, rd.path / "confusion_matrix.png")
     if "net" not in cfg.members:  # (the net's evaluation writes them on its holdout, with pictures)
         th = np.asarray(result["setting"]) if data.multi_label else None
-        write_csv(worst_images(chosen, y, labelled[rows], data.classes, th), rd.path / "top_losses.csv")
+        worst = worst_images(chosen, y, labelled[rows], data.classes, th, None if data.multi_label else submitted)
+        write_csv(worst, rd.path / "top_losses.csv")
     result["scored_on"] = where
     result["total_seconds"] = round(time.perf_counter() - t_start, 1)
     print(report_line(result, scorer, where))

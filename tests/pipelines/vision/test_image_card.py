@@ -292,6 +292,12 @@ def test_qwk_submits_the_expected_class_cut_where_the_other_folds_chose(sources)
     cut = combine({"m": probs}, y, folds, Scorer(multi_label=False, kaggle="qwk", ordinal=True))
     assert likeliest["setting"] == 0.0 and cut["setting"] == sorted(cut["setting"]) and len(cut["setting"]) == 4
     assert cut["oof_qwk"] > likeliest["oof_qwk"] + 0.01, (cut["oof_qwk"], likeliest["oof_qwk"])  # 0.713 vs 0.695
+    # the confusion matrix and the top losses show the class submitted: cut, not the likeliest
+    ordinal = Scorer(multi_label=False, kaggle="qwk", ordinal=True)
+    submitted = ordinal.labels(probs, cut["setting"])
+    assert (submitted == np.digitize(expected_class(probs), cut["setting"])).all()
+    assert (submitted != probs.argmax(1)).sum() > 50 and (submitted == 4).sum() > (probs.argmax(1) == 4).sum()
+    assert (Scorer(multi_label=False, kaggle="auc").labels(probs, 0.0) == probs.argmax(1)).all()
     with pytest.raises(CardError, match=r"qwk scores ordered grades, but .* are not numbers: .*classes=\('d0'"):
         read_card(ImageCard(slug="x", metric="qwk"), sources["folders"])  # d0..d9: text, no order known
     order = tuple(f"d{d}" for d in range(10))
