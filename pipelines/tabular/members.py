@@ -7,7 +7,8 @@ count of the *other* folds; the test predictions are the folds' average. Time: t
 horizon before the holdout (early stopping there), a model of that many rounds on every row before the holdout
 scores it, and (`refit`) one on every row predicts the test, with the rounds early stopping on the holdout chooses
 once the holdout is scored (the latest days: a horizon before it may hold an Easter the test has not). The network
-trains first, on the same rows (LightGBM may read its embeddings)."""
+trains first, on the same rows (LightGBM may read its embeddings); in k-fold, on a small table, for as many epochs
+as the held loss of another fold's network chose (chosen_epochs)."""
 
 from __future__ import annotations
 
@@ -161,25 +162,42 @@ def part(rd: RunDir, name: str, suffix: str, compute, save, load):
     return cached(path, {"run": rd.read_json("config.json"), "part": name}, compute, save, loaded)
 
 
-def save_predictions(value: tuple[list[np.ndarray], dict], path: Path) -> None:
-    """A network's (predictions per frame, embedding tables) as one .npz, written atomically."""
-    preds, tables = value
+def save_predictions(value: tuple[list[np.ndarray], dict, np.ndarray], path: Path) -> None:
+    """A network's (predictions per frame, embedding tables, watched loss per epoch) as one .npz, written
+    atomically."""
+    preds, tables, watched = value
     arrays = {f"pred{j}": p for j, p in enumerate(preds)} | {f"table:{k}": t for k, t in tables.items()}
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.savez(f, **arrays)
+        np.savez(f, **arrays, watched=watched)
 
 
-def load_predictions(path: Path, n: int) -> tuple[list[np.ndarray], dict]:
+def load_predictions(path: Path, n: int) -> tuple[list[np.ndarray], dict, np.ndarray]:
     with np.load(path) as saved:
         tables = {k.removeprefix("table:"): saved[k] for k in saved.files if k.startswith("table:")}
-        return [saved[f"pred{j}"] for j in range(n)], tables
+        return [saved[f"pred{j}"] for j in range(n)], tables, saved["watched"]
+
+
+# k-fold, net_epochs=0: where the rule's epochs (net.batches) are at least this many, two folds' networks watch
+# their held rows' loss first, and each fold trains as many epochs as another fold's loss was lowest after
+PROBED_EPOCHS = 8
+FEWEST_EPOCHS = 3
+
+
+def chosen_epochs(first: np.ndarray, second: np.ndarray, rule: int, n_folds: int) -> list[int]:
+    """The epochs of each of `n_folds` networks, from the watched losses (one per epoch, averaged over seeds) of
+    the first two folds' networks trained the `rule`'s epochs: the epoch the first's was lowest after for every
+    fold but the first, the second's for the first (no fold's epochs chosen on its own held rows), at least
+    FEWEST_EPOCHS. A network a small table overfits within a few epochs (its held loss lowest at epoch 2-4 of
+    34) trains a one cycle that short; on a table it does not, the rule's epochs stay."""
+    best = [max(FEWEST_EPOCHS, int(np.argmin(w)) + 1) for w in (first, second)]
+    return [min(rule, best[1] if k == 0 else best[0]) for k in range(n_folds)]
 
 
 def fit_net(frame, test, y, ok, folds, validation: dict, schema: Schema, metric: Metric, proc, cfg, rd: RunDir):
-    """The network's (out-of-fold predictions, test predictions, embedding tables), on the same rows as
-    LightGBM's: the time holdout (then a refit on every row for the test), or each fold (the test: the folds'
-    average). The tables (`gbdt_embeddings`, for LightGBM) of each network: {"holdout" | "refit" | fold: {column:
-    codes x dims}}. Each network's epochs (its loss on the rows it predicts, where they are labelled) are recorded
+    """The network's (out-of-fold predictions, test predictions, embedding tables, {fold: its epochs}), on the
+    same rows as LightGBM's: the time holdout (then a refit on every row for the test), or each fold (the test:
+    the folds' average; the epochs of a small table's networks chosen on other folds, chosen_epochs). The tables
+    (`gbdt_embeddings`, for LightGBM) of each network: {"holdout" | "refit" | fold: {column: codes x dims}}. Each network's epochs (its loss on the rows it predicts, where they are labelled) are recorded
     in runs/RUN/net-<which>/ (metrics.csv, training.png, TensorBoard)."""
     from pipelines.tabular import net  # torch: imported when the network trains
 
@@ -187,38 +205,55 @@ def fit_net(frame, test, y, ok, folds, validation: dict, schema: Schema, metric:
     oof = np.full((len(frame), *([n_classes] if n_classes > 1 else [])), np.nan)
     tables = {}
 
-    def run(fit: np.ndarray, evals: list, label: str, which, watch: np.ndarray | None = None) -> list[np.ndarray]:
-        """`net_seeds` networks (seeds seed, seed+1, ...) on the same rows, their predictions averaged; LightGBM
-        reads the first one's embeddings (another seed's are another coordinate system: not averaged)."""
+    def run(fit, evals: list, label: str, which, watch=None, epochs: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
+        """`net_seeds` networks (seeds seed, seed+1, ...) on the same rows, their (predictions, watched losses)
+        averaged; LightGBM reads the first one's embeddings (another seed's are another coordinate system: not
+        averaged). `epochs`: the epochs of each (0: the cfg's)."""
         valid = (frame[watch], y[watch]) if watch is not None else None
-        total, n = None, cfg.net_seeds
+        total, watched, n = None, 0.0, cfg.net_seeds
         for i in range(n):
             name = label if n == 1 else f"{label} seed {cfg.seed + i}"
-            preds, chosen = part(
+            settings = replace(cfg, seed=cfg.seed + i, net_epochs=epochs or cfg.net_epochs)
+            preds, chosen, losses = part(
                 rd, name, ".npz",
-                lambda i=i, name=name: net.fit_predict(
-                    proc, frame[fit], y[fit], evals, task, n_classes, metric.loss,
-                    replace(cfg, seed=cfg.seed + i), name, record=rd.path / name.replace(" ", "-"), valid=valid,
+                lambda name=name, settings=settings: net.fit_predict(
+                    proc, frame[fit], y[fit], evals, task, n_classes, metric.loss, settings, name,
+                    record=rd.path / name.replace(" ", "-"), valid=valid,
                 ),
                 save_predictions, lambda path: load_predictions(path, len(evals)),
             )  # fmt: skip
-            tables.setdefault(which, chosen)
+            if i == 0:  # a fold's final network comes after the one that chose its epochs: its tables are kept
+                tables[which] = chosen
             total = preds if total is None else [t + p for t, p in zip(total, preds, strict=True)]
-        return [t / n for t in total]
+            watched = watched + losses / n
+        return [t / n for t in total], watched
 
     if validation["kind"] == "time":
         held = folds == 0
-        oof[held], test_raw = run(~held & ok, [frame[held], test], "net holdout", "holdout", held & ok)
+        (oof[held], test_raw), _ = run(~held & ok, [frame[held], test], "net holdout", "holdout", held & ok)
         if cfg.refit:
-            (test_raw,) = run(ok, [test], "net refit", "refit")
-        return oof, test_raw, tables
+            (test_raw,), _ = run(ok, [test], "net refit", "refit")
+        return oof, test_raw, tables, {}
     test_raw = 0.0
     held_folds = kfolds(folds)
-    for k in held_folds:
-        fold = folds == k
-        oof[fold], fold_test = run((folds != k) & ok, [frame[fold], test], f"net fold {k}", k, fold & ok)
+
+    def fold_net(i: int, epochs: int) -> tuple[list[np.ndarray], np.ndarray]:
+        k = held_folds[i]
+        label = f"net fold {k}" + (f" {epochs} epochs" if epochs else "")
+        return run((folds != k) & ok, [frame[folds == k], test], label, k, (folds == k) & ok, epochs)
+
+    rule = net.batches(int(((folds != held_folds[0]) & ok).sum()), cfg.net_bs, cfg.net_epochs)[1]
+    epochs = [rule] * len(held_folds)
+    if not cfg.net_epochs and rule >= PROBED_EPOCHS:  # the rule's networks of two folds watch their held rows
+        epochs = chosen_epochs(fold_net(0, 0)[1], fold_net(1, 0)[1], rule, len(held_folds))
+        print(
+            f"net epochs: folds {held_folds[1:]} {epochs[1]} (fold {held_folds[0]}'s held loss lowest there of "
+            f"{rule}), fold {held_folds[0]} {epochs[0]} (fold {held_folds[1]}'s)"
+        )
+    for i, k in enumerate(held_folds):
+        (oof[folds == k], fold_test), _ = fold_net(i, epochs[i] if epochs[i] != rule else 0)  # the rule's: reused
         test_raw = test_raw + fold_test / len(held_folds)
-    return oof, test_raw, tables
+    return oof, test_raw, tables, dict(zip(map(int, held_folds), epochs, strict=True))
 
 
 def embedding_columns(frame: pd.DataFrame, test: pd.DataFrame, tables: dict):

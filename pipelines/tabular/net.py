@@ -127,13 +127,14 @@ def fit_predict(
     label: str,
     record: Path | None = None,
     valid: tuple[pd.DataFrame, np.ndarray] | None = None,
-) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
+) -> tuple[list[np.ndarray], dict[str, np.ndarray], np.ndarray]:
     """Train a network on `fit`'s rows (target `y`: the training target, or class indices); return its
     predictions on each frame of `evals` (the target's scale for regression, P(class 1) for binary, a rows x
     classes matrix of probabilities for multi-class, as LightGBM's predictions are) and its embedding tables of
     `gbdt_embeddings` ({column: codes x dims}, their top principal components where `gbdt_embedding_dims` says).
     `record`: a folder for every epoch's figures (models.callbacks.Recorder); `valid`: rows and targets whose loss
-    each epoch reports (watched, never chosen on)."""
+    each epoch reports, returned third (one per epoch; empty without `valid`): the epochs of other networks may be
+    chosen on it (members.fit_net), never this one's."""
     learn, cats, conts, epochs = make_learner(proc, fit, y, task, n_classes, loss, cfg, label)
     if record is not None:
         learn.add_cb(Recorder(record))
@@ -163,4 +164,5 @@ def fit_predict(
         elif task == "multiclass":
             raw = torch.softmax(raw, 1)
         out.append(raw.double().numpy())
-    return out, tables
+    watched = np.array([row["valid_loss"] for row in learn.history if "valid_loss" in row], np.float64)
+    return out, tables, watched

@@ -149,7 +149,7 @@ def train_target(schema: Schema, metric: Metric, frame, test, validation: dict, 
     (rd.path / "importance.csv").unlink(missing_ok=True)  # an earlier run's, whose members may have differed
     y, ok = targets(metric, schema, frame)
     folds = frame[FOLD].to_numpy()
-    oof, test_raw, rounds, seconds, tables = {}, {}, {}, {}, {}
+    oof, test_raw, rounds, seconds, tables, epochs = {}, {}, {}, {}, {}, {}
     windows = [-1, 1, 0] if validation["kind"] == "time" else kfolds(folds)  # each must hold rows of the target
     empty = [k for k in windows if not ((folds == k) & ok).any()]
     if empty:  # of several targets, one known in few rows (LightGBM cannot validate on none)
@@ -165,7 +165,7 @@ def train_target(schema: Schema, metric: Metric, frame, test, validation: dict, 
         )
     if "net" in cfg.members and not constant:  # first: LightGBM may read its embeddings
         t1 = time.perf_counter()
-        oof["net"], test_raw["net"], tables = fit_net(
+        oof["net"], test_raw["net"], tables, epochs = fit_net(
             frame, test, y, ok, folds, validation, schema, metric, proc, cfg, rd
         )
         seconds["net"] = round(time.perf_counter() - t1, 1)
@@ -223,6 +223,7 @@ def train_target(schema: Schema, metric: Metric, frame, test, validation: dict, 
         "metric": metric.name,
         "validation": validation,
         "rounds": rounds,
+        "net_epochs": epochs,  # k-fold: each fold's network's (chosen on another fold's for a small table)
         "refit": validation["kind"] == "time" and cfg.refit,
         "members": members,
         "weights": weights,
@@ -239,6 +240,7 @@ def train_target(schema: Schema, metric: Metric, frame, test, validation: dict, 
         f"{metric.name} {shown(score)} on {how} ({int(scored.sum()):,} rows; members {alone}; weights "
         f"{', '.join(f'{n} {w:.2f}' for n, w in weights.items())}"
         + "".join(f"; LightGBM rounds ({which}) {r}" for which, r in rounds.items())
+        + (f"; network epochs (folds) {list(epochs.values())}" if epochs else "")
         + (
             f"; the classes learned as one number, cut at {', '.join(f'{c:.3f}' for c in chosen['cuts'])}"
             if numbered

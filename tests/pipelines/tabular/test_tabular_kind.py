@@ -449,8 +449,8 @@ def test_a_member_whose_test_predictions_collapse_to_one_value_is_left_out(tmp_p
     fit_predict = net.fit_predict
 
     def collapsing(proc, fit, y, evals, *args, **kwargs):
-        preds, tables = fit_predict(proc, fit, y, evals, *args, **kwargs)
-        return [*preds[:-1], np.full_like(preds[-1], preds[-1].mean())], tables  # the last frame: the test
+        preds, tables, watched = fit_predict(proc, fit, y, evals, *args, **kwargs)
+        return [*preds[:-1], np.full_like(preds[-1], preds[-1].mean())], tables, watched  # the last: the test
 
     monkeypatch.setattr(net, "fit_predict", collapsing)
     own_competitions(tmp_path, monkeypatch)
@@ -841,6 +841,21 @@ def test_the_networks_batch_and_epochs_follow_the_rows():
     assert batches(100, 0, 0) == (64, 100) and batches(1168, 128, 3) == (128, 3) and batches(40, 0, 0)[0] == 40
 
 
+def test_a_small_tables_network_trains_the_epochs_another_folds_held_loss_chose():
+    """k-fold: the first two folds' networks watch their held rows; every fold but the first trains as many epochs
+    as the first's loss was lowest after, the first as the second's (never its own rows'), at least 3, at most
+    the rule's."""
+    from pipelines.tabular.members import chosen_epochs
+
+    overfit = np.array([0.9, 0.7, 0.6, 0.65, 0.8, 1.0, 1.2, 1.3, 1.4, 1.5])  # lowest after epoch 3
+    later = np.array([0.9, 0.8, 0.7, 0.6, 0.55, 0.6, 0.7, 0.8, 0.9, 1.0])  # after epoch 5
+    assert chosen_epochs(overfit, later, 10, 5) == [5, 3, 3, 3, 3]
+    assert chosen_epochs(later, overfit, 10, 3) == [3, 5, 5]
+    steady = np.linspace(1, 0.5, 10)  # lowest at the end: the rule's epochs stay
+    assert chosen_epochs(steady, steady, 10, 5) == [10] * 5
+    assert chosen_epochs(np.array([0.5, 0.6, 0.7, 0.8]), steady, 10, 2) == [10, 3]  # never fewer than 3
+
+
 def test_the_autogluon_bench_names_what_it_needs(tmp_path, monkeypatch):
     """`make bench COMP=<a tabular card>` runs the AutoGluon peer from its own venv: without it, the command that
     makes it; a metric the peer does not cover, named."""
@@ -1035,7 +1050,7 @@ def test_net_exclude_leaves_a_column_out_of_the_network_and_names_an_unknown_one
     args = (proc, done, y, [done], "regression", 1, "mse")
     with pytest.raises(ValueError, match=r"net_exclude=\['d'\]: \['d'\] not a processed column \(they are a, b, c"):
         fit_predict(*args, TabularConfig(net_exclude=["d"], net_epochs=1), "net")
-    (pred,), _ = fit_predict(*args, TabularConfig(net_exclude=["c"], net_epochs=1, net_bs=8), "net")
+    (pred,), _, _ = fit_predict(*args, TabularConfig(net_exclude=["c"], net_epochs=1, net_bs=8), "net")
     assert pred.shape == (40,) and np.isfinite(pred).all() and widths == [1]  # b only
 
 
@@ -1051,7 +1066,7 @@ def test_lightgbm_reads_the_embeddings_of_the_network_fitted_on_its_rows(tmp_pat
     done = proc.transform(frame)
     args = (proc, done, np.arange(60.0), [done], "regression", 1, "mse")
     cfg = TabularConfig(net_epochs=1, net_bs=8, gbdt_embeddings=["a"], gbdt_embedding_dims=2)
-    _, tables = fit_predict(*args, cfg, "net")
+    _, tables, _ = fit_predict(*args, cfg, "net")
     assert tables["a"].shape == (proc.categorify.cardinality()["a"], 2)
     with pytest.raises(ValueError, match=r"gbdt_embeddings=\['b'\]: \['b'\] not a category the network embeds"):
         fit_predict(*args, TabularConfig(net_epochs=1, gbdt_embeddings=["b"]), "net")
@@ -1227,12 +1242,13 @@ def test_watching_the_held_out_loss_changes_nothing_the_network_learns(tmp_path)
     proc = TabularProcessor(["a"], ["b"]).fit(frame[:300])
     done = proc.transform(frame)
     fit, held, cfg = done[:300], done[300:], TabularConfig(net_epochs=3)
-    plain, _ = net.fit_predict(proc, fit, y[:300], [held], "regression", 1, "l2", cfg, "plain")
-    watched, _ = net.fit_predict(
+    plain, _, none = net.fit_predict(proc, fit, y[:300], [held], "regression", 1, "l2", cfg, "plain")
+    watched, _, losses = net.fit_predict(
         proc, fit, y[:300], [held], "regression", 1, "l2", cfg, "watched", record=tmp_path, valid=(held, y[300:])
     )
     assert np.array_equal(plain[0], watched[0])
-    assert len(pd.read_csv(tmp_path / "metrics.csv").valid_loss.dropna()) == 3
+    recorded = pd.read_csv(tmp_path / "metrics.csv").valid_loss.dropna().to_numpy()
+    assert len(recorded) == 3 and np.allclose(losses, recorded, rtol=1e-4) and len(none) == 0
 
 
 def test_net_seeds_average_one_network_per_seed(tmp_path):
