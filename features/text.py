@@ -6,8 +6,8 @@ are the text's topics, which no single word says.
 scikit-learn does the work: CountVectorizer (the commonest words), HashingVectorizer (words and word pairs hashed
 into a fixed number of columns: no vocabulary of pairs to hold, so a million descriptions fit in memory), the
 columns that occur in at least two rows, TfidfTransformer (sublinear counts, idf), TruncatedSVD (latent semantic
-analysis). Fitted on the texts of train and test together: unsupervised, no label is read, and the test's words are
-the ones the submission needs.
+analysis). No label is read. The words are chosen in train's texts (a word only the test has teaches nothing); the
+components are fitted on train's and the test's texts together, whose topics the submission needs.
 """
 
 from __future__ import annotations
@@ -21,26 +21,32 @@ import pandas as pd
 # Words are runs of letters and digits, one character long too: a cabin's deck B and side P, a ticket's PC
 TOKEN = r"(?u)\b\w+\b"
 HASH_COLUMNS = 2**20  # words and pairs hashed into this many columns (few collisions below ~1M distinct terms)
-COMMON = 0.5  # a word in more than this share of the texts (the, and, a) is no word of its own column
+# A word of its own column is in at least this many of train's texts: as many rows as LightGBM's default leaf
+# (a rarer word cannot split off a leaf of its own), and no surname of two passengers scaled to a z-score of 30
+# that the network overfits on (trial 47)
+MIN_TEXTS = 20
 
 
-def word_counts(text: pd.Series, name: str, n: int) -> pd.DataFrame:
-    """The counts of the `n` commonest words (in two texts or more, in at most half of them) of each text, as
-    columns <name>_word_<word> (<name>_word<j> for a word a column name cannot carry)."""
+def word_counts(fit: pd.Series, text: pd.Series, name: str, n: int) -> tuple[pd.DataFrame, list[str]]:
+    """(the counts in each of `text` of the `n` words in most of the texts `fit` (train's), each in MIN_TEXTS of
+    them at least, as columns <name>_word_<word> (<name>_word<j> for a word a column name cannot carry); the
+    columns, commonest first)."""
     from sklearn.feature_extraction.text import CountVectorizer
 
     vectorizer = CountVectorizer(
-        token_pattern=TOKEN, strip_accents="unicode", min_df=2, max_df=COMMON, max_features=n, dtype=np.float32
+        token_pattern=TOKEN, strip_accents="unicode", min_df=MIN_TEXTS, max_features=n, dtype=np.float32
     )
     try:
-        counts = vectorizer.fit_transform(text)
-    except ValueError:  # no word in two texts and at most half of them (sklearn's "no terms remain")
-        return pd.DataFrame(index=range(len(text)))
+        vectorizer.fit(fit)
+    except ValueError:  # sklearn's "no terms remain": no word in MIN_TEXTS texts
+        return pd.DataFrame(index=range(len(text))), []
+    counts = vectorizer.transform(text)
     names = [
         f"{name}_word_{word}" if re.fullmatch(r"[A-Za-z0-9]+", word) else f"{name}_word{j}"
         for j, word in enumerate(vectorizer.get_feature_names_out())
     ]  # words are unique and lower case: so are these
-    return pd.DataFrame(counts.toarray(), columns=names)
+    texts = np.bincount(counts[: len(fit)].indices, minlength=len(names))  # how many of train's texts hold each
+    return pd.DataFrame(counts.toarray(), columns=names), [names[j] for j in np.argsort(-texts, kind="stable")]
 
 
 def text_features(
@@ -81,8 +87,10 @@ def text_features(
     parts = [pd.DataFrame(lengths)]
     said = list(lengths)
     if words:
-        parts.append(word_counts(text, name, words))
-        said.append(f"{parts[-1].shape[1]} words' counts ({', '.join(parts[-1].columns[:3])}, ...)")
+        counts, commonest = word_counts(text[: len(train)], text, name, words)
+        parts.append(counts)
+        shown = ", ".join(commonest[:3]) + (", ..." if len(commonest) > 3 else "")
+        said.append(f"{len(commonest)} words' counts ({shown})" if commonest else f"no word in {MIN_TEXTS} texts")
     if dims:
         tfidf = TfidfTransformer(sublinear_tf=True).fit_transform(hashed[:, shared])
         k = min(dims, len(shared) - 1)

@@ -109,9 +109,10 @@ class TabularConfig:
     # Off by default: the blend's backtest was worse with them (pipelines/tabular/README.md, decisions)
     levels: bool = setting(False, step="features")
     level_window: int = setting(91, ge=1, le=3650, step="features")  # days of <Series>Level's window
-    # each free text column (features.text) as its length, its word count, the counts of its text_words commonest
-    # words and the top text_dims components of the TF-IDF of its words and word pairs; both 0: not a feature
+    # free text (features.text: its length and word count, and these two; both 0: no feature): the counts of its
+    # N commonest words in train's texts (each in 20 texts at least)
     text_words: int = setting(100, ge=0, le=10_000, step="features")
+    # free text: the top N components of the TF-IDF of its words and word pairs (its topics)
     text_dims: int = setting(32, ge=0, le=300, step="features")
     # --- members: LightGBM and the entity-embedding network, blended with weights chosen out of fold ---------
     # gbdt: LightGBM; net: the entity-embedding network; both: blended with weights chosen out of fold

@@ -368,9 +368,7 @@ def infer(
     for line, names in (("series", card.series), ("categories", card.categories), ("text", card.text)):
         for key in names:
             if key not in shared:
-                raise SchemaError(
-                    f"card: {line}= names {key!r}, not a column of both {files['train']} and {files['test']}"
-                )
+                raise SchemaError(f"card: {line}= names {key!r}, {not_a_feature(key, train, test, excluded, files)}")
     if not date and id_col in train.columns and looks_like_dates(train[id_col]):
         date = id_col  # the id is the timestamp (Bike Sharing's datetime): a feature as well
         shared = [id_col, *shared]
@@ -406,6 +404,17 @@ def infer(
         id_col, targets, label, task, classes, date, fmt, list(card.series), categories, numbers, dropped, only_in_train,
         texts,
     )  # fmt: skip
+
+
+def not_a_feature(key: str, train: pd.DataFrame, test: pd.DataFrame, excluded: set, files: dict) -> str:
+    """Why a card line's column `key` is none of the features train and test share, and the fix."""
+    if key in excluded:
+        return "the id, a target or a dropped column: never a feature"
+    both = [c for c in train.columns if c in test.columns and c not in excluded]
+    near = [c for c in both if c.lower() == key.lower()]
+    return f"not a column of both {files['train']} and {files['test']}" + (
+        f" (did you mean {near[0]!r}?)" if near else ""
+    )
 
 
 def _days(schema: Schema, frame: pd.DataFrame) -> pd.Series:

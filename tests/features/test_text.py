@@ -3,6 +3,8 @@ a label."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,7 +17,9 @@ def descriptions(n: int, seed: int = 0) -> tuple[pd.Series, np.ndarray]:
     rng = np.random.default_rng(seed)
     filler = "the a pet is very and with to of for home loves food play walk sleep".split()
     friendly = rng.random(n) < 1 / 3
-    text = [" ".join([*rng.choice(filler, rng.integers(3, 12)), *(["friendly"] if f else [])]) for f in friendly]
+    text = [
+        " ".join(["This", *rng.choice(filler, rng.integers(3, 12)), *(["friendly"] if f else [])]) for f in friendly
+    ]
     series = pd.Series(text, name="Description")
     series[::50] = None
     return series, friendly
@@ -25,7 +29,7 @@ def test_lengths_words_and_components_for_train_and_test():
     text, friendly = descriptions(600)
     train, test, said = text_features(text[:400], text[400:].reset_index(drop=True), dims=8, words=30)
     counted = [c.removeprefix("Description_word_") for c in train if c.startswith("Description_word_")]
-    assert "friendly" in counted and len(counted) == 17  # 16 fillers, friendly; "this", in every text, not a column
+    assert "friendly" in counted and "this" in counted and len(counted) == 18  # 16 fillers, this (every text), friendly
     svd = [f"Description_svd{j}" for j in range(8)]
     assert list(train.columns) == [
         "Description_chars",
@@ -37,9 +41,9 @@ def test_lengths_words_and_components_for_train_and_test():
     assert train.Description_chars.isna().tolist() == text[:400].isna().tolist()  # missing, not an empty text
     assert train.Description_words[1] == len(text[1].split()) and train.Description_chars[1] == len(text[1])
     assert said.startswith(
-        "Description: free text as Description_chars, Description_words, 17 words' counts (Description_word_a, "
+        "Description: free text as Description_chars, Description_words, 18 words' counts (Description_word_this, "
     )
-    assert "Description_svd0..7, the top components of the TF-IDF of 2" in said
+    assert re.search(r"Description_svd0..7, the top components of the TF-IDF of \d{3} words and pairs", said)
     known = text.notna().to_numpy()  # a missing text has no word
     assert (train.Description_word_friendly == (friendly & known)[:400]).all()
     assert test.Description_word_friendly.sum() == (friendly & known)[400:].sum() > 0
@@ -51,6 +55,20 @@ def test_the_same_texts_give_the_same_numbers_and_no_label_is_read():
     again = text_features(text[:200].copy(), text[200:].copy(), dims=4)
     pd.testing.assert_frame_equal(once[0], again[0])
     pd.testing.assert_frame_equal(once[1], again[1])
+
+
+def test_the_words_are_train_texts_words_each_in_20_texts_at_least():
+    """A word of its own column is chosen in train's texts (a word only the test has teaches nothing), in 20 of
+    them at least (a surname of two passengers, scaled, is a z-score of 30 the network overfits on)."""
+    names = [f"{t} {s}" for t, s in zip(["Mr", "Mrs", "Miss"] * 100, [f"S{i // 2}" for i in range(300)], strict=True)]
+    train = pd.Series(names[:200] + ["Dr Who"] * 19, name="Name")
+    test = pd.Series(names[200:] + ["Rev X"] * 50, name="Name")
+    on_train, on_test, said = text_features(train, test, dims=2, words=100)
+    words = sorted(c for c in on_train if c.startswith("Name_word_"))
+    assert words == ["Name_word_miss", "Name_word_mr", "Name_word_mrs"]  # Dr in 19 texts, Rev only in the test's
+    assert "3 words' counts (Name_word_mr, Name_word_mrs, Name_word_miss)" in said  # commonest first; all 3: no ...
+    assert on_test.Name_word_mr.sum() == 33 and (on_test.Name_word_mr.iloc[-50:] == 0).all()
+    assert "no word in 20 texts" in text_features(train[:30], test, dims=2, words=100)[2]
 
 
 def test_a_code_of_its_own_per_row_is_no_text_and_a_fixed_length_is_no_feature():

@@ -95,8 +95,13 @@ def test_task_and_column_kinds():
     assert s.texts["Kind"] == "free text by the card's text=" and "Kind" not in s.categories
     with pytest.raises(ValueError, match=r"text= and categories= both name \['Name'\]: a column is one of the two"):
         Card(slug="x", metric="auc", text="Name", categories=("Name",))
-    with pytest.raises(SchemaError, match="card: text= names 'Note', not a column of both train.csv and test.csv"):
+    with pytest.raises(SchemaError, match="card: text= names 'Note', not a column of both train.csv and test.csv$"):
         infer(Card(slug="x", metric="auc", text="Note"), train, test, sample, FILES)
+    with pytest.raises(SchemaError, match=r"text= names 'name', not a column of both .* \(did you mean 'Name'\?\)"):
+        infer(Card(slug="x", metric="auc", text="name"), train, test, sample, FILES)
+    for key in ("Id", "y"):  # in both files, or the target: the message says which it is
+        with pytest.raises(SchemaError, match=f"categories= names '{key}', the id, a target or a dropped column"):
+            infer(Card(slug="x", metric="auc", categories=key), train, test, sample, FILES)
 
 
 def test_a_bad_card_names_its_line(tmp_path, monkeypatch, capsys):
@@ -165,8 +170,9 @@ def test_each_kind_runs_new_download_all_to_a_valid_submission(tmp_path, monkeyp
     assert list(sub.columns) == list(sample.columns) and sub.iloc[:, 0].tolist() == sample.iloc[:, 0].tolist()
     if kind == "forecast":
         assert result["validation"]["kind"] == "time" and result["validation"]["horizon_days"] == 30
-    else:
-        assert result["validation"]["kind"] == "kfold"
+    else:  # a small table: two folds' networks watched, every fold's epochs chosen on another fold's held loss
+        assert result["validation"]["kind"] == "kfold" and "net epochs: folds [1, 2, 3, 4] " in out
+        assert len(result["net_epochs"]) == 5 and all(3 <= e <= 28 for e in result["net_epochs"].values())
 
 
 @pytest.mark.slow
@@ -1273,7 +1279,8 @@ def test_net_seeds_average_one_network_per_seed(tmp_path):
         rd.start({"run": "test"})
         return fit_net(done, test, y, ok, folds, {"kind": "time"}, schema, metric, proc, cfg, rd), rd.path
 
-    (oof, test_raw, tables), folder = run(2)
+    (oof, test_raw, tables, epochs), folder = run(2)
+    assert epochs == {}  # a time holdout: the rule's (here the setting's) epochs
     singles = [run(1, seed)[0] for seed in (0, 1)]
     held = folds == 0
     assert np.allclose(oof[held], np.mean([s[0][held] for s in singles], axis=0))
