@@ -141,7 +141,8 @@ class TabularConfig:
     gbdt_embedding_dims: int = setting(8, ge=0, le=1000)
     # --- the network member (pipelines/tabular/net.py): one cycle of net_epochs, no early stopping --------------
     # 0: auto, from the rows: a batch near rows/20 (a power of 2 in 64..512) and the epochs that make >= 500 steps
-    # (4..100): House Prices' 1,168 rows a fold get 64 x 28, Store Item Demand's 730k 512 x 4
+    # (4..100): House Prices' 1,168 rows a fold get 64 x 28, Store Item Demand's 730k 512 x 4; in k-fold, where
+    # that is 8 or more, fewer where another fold's held loss was lowest sooner (members.chosen_epochs)
     net_epochs: int = setting(0, ge=0, le=1000, member="net")
     # rows per batch (0: auto, above)
     net_bs: int = setting(0, ge=0, le=1_000_000, member="net")
