@@ -18,8 +18,9 @@ import time
 import numpy as np
 import pandas as pd
 
-# Words are runs of letters and digits, one character long too: a cabin's deck B and side P, a ticket's PC
-TOKEN = r"(?u)\b\w+\b"
+# Words are runs of letters, or of digits, one character long too: a cabin C85's deck C and number 85, B/0/P's
+# deck and side, a ticket's PC
+TOKEN = r"(?u)[^\W\d_]+|\d+"
 HASH_COLUMNS = 2**20  # words and pairs hashed into this many columns (few collisions below ~1M distinct terms)
 # A word of its own column is in at least this many of train's texts: as many rows as LightGBM's default leaf
 # (a rarer word cannot split off a leaf of its own), and no surname of two passengers scaled to a z-score of 30
@@ -29,8 +30,8 @@ MIN_TEXTS = 20
 
 def word_counts(fit: pd.Series, text: pd.Series, name: str, n: int) -> tuple[pd.DataFrame, list[str]]:
     """(the counts in each of `text` of the `n` words in most of the texts `fit` (train's), each in MIN_TEXTS of
-    them at least, as columns <name>_word_<word> (<name>_word<j> for a word a column name cannot carry); the
-    columns, commonest first)."""
+    them at least and not once in every one of them, as columns <name>_word_<word> (<name>_word<j> for a word a
+    column name cannot carry); the columns, commonest first)."""
     from sklearn.feature_extraction.text import CountVectorizer
 
     vectorizer = CountVectorizer(
@@ -40,13 +41,15 @@ def word_counts(fit: pd.Series, text: pd.Series, name: str, n: int) -> tuple[pd.
         vectorizer.fit(fit)
     except ValueError:  # sklearn's "no terms remain": no word in MIN_TEXTS texts
         return pd.DataFrame(index=range(len(text))), []
-    counts = vectorizer.transform(text)
+    counts = vectorizer.transform(text).toarray()
     names = [
         f"{name}_word_{word}" if re.fullmatch(r"[A-Za-z0-9]+", word) else f"{name}_word{j}"
         for j, word in enumerate(vectorizer.get_feature_names_out())
     ]  # words are unique and lower case: so are these
-    texts = np.bincount(counts[: len(fit)].indices, minlength=len(names))  # how many of train's texts hold each
-    return pd.DataFrame(counts.toarray(), columns=names), [names[j] for j in np.argsort(-texts, kind="stable")]
+    on_fit = counts[: len(fit)]
+    keep = np.flatnonzero(on_fit.min(0) < on_fit.max(0))  # not a word once in every text (the F of names F287)
+    commonest = keep[np.argsort(-(on_fit[:, keep] > 0).sum(0), kind="stable")]  # in most of train's texts first
+    return pd.DataFrame(counts[:, keep], columns=[names[j] for j in keep]), [names[j] for j in commonest]
 
 
 def text_features(

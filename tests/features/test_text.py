@@ -60,7 +60,8 @@ def test_the_same_texts_give_the_same_numbers_and_no_label_is_read():
 def test_the_words_are_train_texts_words_each_in_20_texts_at_least():
     """A word of its own column is chosen in train's texts (a word only the test has teaches nothing), in 20 of
     them at least (a surname of two passengers, scaled, is a z-score of 30 the network overfits on)."""
-    names = [f"{t} {s}" for t, s in zip(["Mr", "Mrs", "Miss"] * 100, [f"S{i // 2}" for i in range(300)], strict=True)]
+    surnames = ["Sur" + "".join(chr(97 + int(d)) for d in str(i // 2)) for i in range(300)]  # two of each
+    names = [f"{t} {s}" for t, s in zip(["Mr", "Mrs", "Miss"] * 100, surnames, strict=True)]
     train = pd.Series(names[:200] + ["Dr Who"] * 19, name="Name")
     test = pd.Series(names[200:] + ["Rev X"] * 50, name="Name")
     on_train, on_test, said = text_features(train, test, dims=2, words=100)
@@ -69,6 +70,12 @@ def test_the_words_are_train_texts_words_each_in_20_texts_at_least():
     assert "3 words' counts (Name_word_mr, Name_word_mrs, Name_word_miss)" in said  # commonest first; all 3: no ...
     assert on_test.Name_word_mr.sum() == 33 and (on_test.Name_word_mr.iloc[-50:] == 0).all()
     assert "no word in 20 texts" in text_features(train[:30], test, dims=2, words=100)[2]
+    cabins = pd.Series([f"{'ABC'[i % 3]}{i}" for i in range(300)], name="Cabin")  # C85: deck C, number 85
+    decks = text_features(cabins[:200], cabins[200:], dims=2, words=100)[0]
+    assert sorted(c for c in decks if "_word_" in c) == ["Cabin_word_a", "Cabin_word_b", "Cabin_word_c"]
+    coded = pd.Series([f"F{i % 5} L{i % 7}" for i in range(300)], name="Name")  # F and L once in every name
+    words = [c for c in text_features(coded[:200], coded[200:], dims=2, words=100)[0] if "_word_" in c]
+    assert words and not {"Name_word_f", "Name_word_l"} & set(words)
 
 
 def test_a_code_of_its_own_per_row_is_no_text_and_a_fixed_length_is_no_feature():
