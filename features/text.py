@@ -28,28 +28,30 @@ HASH_COLUMNS = 2**20  # words and pairs hashed into this many columns (few colli
 MIN_TEXTS = 20
 
 
-def word_counts(fit: pd.Series, text: pd.Series, name: str, n: int) -> tuple[pd.DataFrame, list[str]]:
+def word_counts(fit: pd.Series, text: pd.Series, name: str, n: int) -> tuple[pd.DataFrame, list[str]] | None:
     """(the counts in each of `text` of the `n` words in most of the texts `fit` (train's), each in MIN_TEXTS of
-    them at least and not once in every one of them, as columns <name>_word_<word> (<name>_word<j> for a word a
-    column name cannot carry); the columns, commonest first)."""
+    them at least, as columns <name>_word_<word> (<name>_word<j> for a word a column name cannot carry); the
+    columns, commonest first). None where no word is shared: none in two of train's texts that is not once in
+    every one of them (an id R0000123: its R in every row, its number in one)."""
     from sklearn.feature_extraction.text import CountVectorizer
 
-    vectorizer = CountVectorizer(
-        token_pattern=TOKEN, strip_accents="unicode", min_df=MIN_TEXTS, max_features=n, dtype=np.float32
-    )
+    vectorizer = CountVectorizer(token_pattern=TOKEN, strip_accents="unicode", min_df=2, dtype=np.float32)
     try:
-        vectorizer.fit(fit)
-    except ValueError:  # sklearn's "no terms remain": no word in MIN_TEXTS texts
-        return pd.DataFrame(index=range(len(text))), []
-    counts = vectorizer.transform(text).toarray()
+        on_fit = vectorizer.fit_transform(fit)
+    except ValueError:  # sklearn's "empty vocabulary" / "no terms remain": no word in two texts
+        return None
+    varies = (on_fit.min(axis=0).toarray() < on_fit.max(axis=0).toarray()).ravel()  # not once in every text
+    if not varies.any():
+        return None
+    texts = np.bincount(on_fit.indices, minlength=on_fit.shape[1])  # how many of train's texts hold each word
+    chosen = np.flatnonzero(varies & (texts >= MIN_TEXTS))
+    chosen = chosen[np.argsort(-texts[chosen], kind="stable")][:n]  # commonest first
+    words = vectorizer.get_feature_names_out()  # unique and lower case: so are the names
     names = [
-        f"{name}_word_{word}" if re.fullmatch(r"[A-Za-z0-9]+", word) else f"{name}_word{j}"
-        for j, word in enumerate(vectorizer.get_feature_names_out())
-    ]  # words are unique and lower case: so are these
-    on_fit = counts[: len(fit)]
-    keep = np.flatnonzero(on_fit.min(0) < on_fit.max(0))  # not a word once in every text (the F of names F287)
-    commonest = keep[np.argsort(-(on_fit[:, keep] > 0).sum(0), kind="stable")]  # in most of train's texts first
-    return pd.DataFrame(counts[:, keep], columns=[names[j] for j in keep]), [names[j] for j in commonest]
+        f"{name}_word_{words[j]}" if re.fullmatch(r"[A-Za-z0-9]+", words[j]) else f"{name}_word{j}" for j in chosen
+    ]
+    counts = vectorizer.transform(text)[:, chosen].toarray() if n else np.zeros((len(text), 0), np.float32)
+    return pd.DataFrame(counts, columns=names), names
 
 
 def text_features(
@@ -58,8 +60,8 @@ def text_features(
     """(train's, test's new numeric columns, a line saying what was built) for the text column `train` / `test`:
     <name>_chars and <name>_words (missing where the text is; left out where every row has the same), the counts
     of its `words` commonest words (word_counts), and <name>_svd0..<dims-1>, the top components of the TF-IDF of
-    its words and word pairs. None where no word occurs in two rows: an id, a code of its own per row, that carries
-    nothing another row could share."""
+    its words and word pairs. None where train's texts share no word (word_counts): an id, a code of its own per
+    row, that carries nothing another row could share."""
     from sklearn.decomposition import TruncatedSVD
     from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 
@@ -68,6 +70,9 @@ def text_features(
     if len(both) >= 100_000:  # a minute or two a million texts (2 cores): said before, not only after
         print(f"{name}: reading the words of {len(both):,} texts ...", flush=True)
     text = both.fillna("").astype(str)
+    common = word_counts(text[: len(train)], text, name, words)
+    if common is None:
+        return None
     hashed = HashingVectorizer(
         n_features=HASH_COLUMNS,
         ngram_range=(1, 2),
@@ -77,9 +82,6 @@ def text_features(
         norm=None,
         dtype=np.float32,
     ).transform(text)
-    shared = np.flatnonzero(np.bincount(hashed.indices, minlength=HASH_COLUMNS) >= 2)  # in two rows at least
-    if len(shared) < 2:
-        return None
     # words from the counts hashed: n words make n words and n - 1 pairs (pyarrow's regex engine lacks the (?u) of
     # TOKEN, and Python's re row by row takes seconds a million rows)
     terms = np.asarray(hashed.sum(axis=1)).ravel()
@@ -87,16 +89,14 @@ def text_features(
     lengths = {"chars": text.str.len(), "words": np.where(terms > 0, (terms + 1) // 2, 0)}
     lengths = {f"{name}_{what}": np.where(missing, np.nan, n).astype(np.float32) for what, n in lengths.items()}
     lengths = {c: n for c, n in lengths.items() if pd.Series(n).nunique() > 1}  # a code's fixed length: nothing
-    parts = [pd.DataFrame(lengths)]
-    said = list(lengths)
+    parts, said = [pd.DataFrame(lengths), common[0]], list(lengths)
     if words:
-        counts, commonest = word_counts(text[: len(train)], text, name, words)
-        parts.append(counts)
-        shown = ", ".join(commonest[:3]) + (", ..." if len(commonest) > 3 else "")
-        said.append(f"{len(commonest)} words' counts ({shown})" if commonest else f"no word in {MIN_TEXTS} texts")
-    if dims:
+        shown = ", ".join(common[1][:3]) + (", ..." if len(common[1]) > 3 else "")
+        said.append(f"{len(common[1])} words' counts ({shown})" if common[1] else f"no word in {MIN_TEXTS} texts")
+    shared = np.flatnonzero(np.bincount(hashed.indices, minlength=HASH_COLUMNS) >= 2)  # in two rows at least
+    if dims and len(shared) >= 2:
         tfidf = TfidfTransformer(sublinear_tf=True).fit_transform(hashed[:, shared])
-        k = min(dims, len(shared) - 1)
+        k = min(dims, len(shared) - 1, len(text) - 1)  # TruncatedSVD: fewer components than terms and texts
         topics = TruncatedSVD(n_components=k, random_state=seed).fit_transform(tfidf).astype(np.float32)
         parts.append(pd.DataFrame(topics, columns=[f"{name}_svd{j}" for j in range(k)]))
         said.append(f"{name}_svd0..{k - 1}, the top components of the TF-IDF of {len(shared):,} words and pairs")

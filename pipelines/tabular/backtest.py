@@ -39,6 +39,7 @@ def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
         date=card.date if card.date in shared else None,
         series=tuple(c for c in card.series if c in shared),
         categories=tuple(c for c in card.categories if c in shared),
+        text=tuple(c for c in card.text if c in shared),
     )
     # the card's tables joined, for the schema and the answers (MoA's targets are a table of their own); the cut's
     # files keep the raw columns, and the tables are carried whole (the hidden rows' answers never features there)

@@ -271,8 +271,8 @@ def add_text(schema: Schema, train, test, dims: int, words: int) -> tuple[pd.Dat
         taken = sorted(set(on_train.columns) & {*train.columns, *test.columns})
         if taken:
             raise SchemaError(
-                f"the free text {c!r} is read as {taken[0]!r} and others, and a column is named so already: rename it "
-                f"in the card's features= function, or drop= it"
+                f"the free text {c!r} is read as columns {taken[:3]}, and a column of that name is in the files "
+                f"already: rename that column in the card's features= function"
             )
         print(said)
         train, test = pd.concat([train, on_train], axis=1), pd.concat([test, on_test], axis=1)
@@ -323,7 +323,7 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
     train, test, sample = read_raw(card, paths)
     if card.features is not None:
         train, test = own_features(card, train, test, paths.raw)
-    keep = {*sample.columns, card.date, *card.series, *card.categories, *card.drop, *card.target}
+    keep = {*sample.columns, card.date, *card.series, *card.categories, *card.text, *card.drop, *card.target}
     train, test = lightgbm_names(train, test, keep)
     files = {role: card.file(role) for role in FILES}
     if card.extra_train and EXTRA not in train.columns:

@@ -183,14 +183,15 @@ PROBED_EPOCHS = 8
 FEWEST_EPOCHS = 3
 
 
-def chosen_epochs(first: np.ndarray, second: np.ndarray, rule: int, n_folds: int) -> list[int]:
-    """The epochs of each of `n_folds` networks, from the watched losses (one per epoch, averaged over seeds) of
-    the first two folds' networks trained the `rule`'s epochs: the epoch the first's was lowest after for every
-    fold but the first, the second's for the first (no fold's epochs chosen on its own held rows), at least
-    FEWEST_EPOCHS. A network a small table overfits within a few epochs (its held loss lowest at epoch 2-4 of
-    34) trains a one cycle that short; on a table it does not, the rule's epochs stay."""
-    best = [max(FEWEST_EPOCHS, int(np.argmin(w)) + 1) for w in (first, second)]
-    return [min(rule, best[1] if k == 0 else best[0]) for k in range(n_folds)]
+def chosen_epochs(first: np.ndarray, second: np.ndarray, rules: list[int]) -> list[int]:
+    """The epochs of each fold's network (`rules`: each fold's by the rule, net.batches), from the watched losses
+    (one per epoch, averaged over seeds) of the first two folds' networks trained their rule's epochs: the epoch
+    the first's was lowest after for every fold but the first, the second's for the first (no fold's epochs
+    chosen on its own held rows), at least FEWEST_EPOCHS, at most the fold's rule. A network a small table
+    overfits within a few epochs (its held loss lowest at epoch 2-4 of 34) trains a one cycle that short; on a
+    table it does not, the rule's epochs stay. A loss that is never a number (NaN) chooses nothing."""
+    best = [max(FEWEST_EPOCHS, int(np.nanargmin(w)) + 1) if np.isfinite(w).any() else None for w in (first, second)]
+    return [min(rule, (best[1] if k == 0 else best[0]) or rule) for k, rule in enumerate(rules)]
 
 
 def fit_net(frame, test, y, ok, folds, validation: dict, schema: Schema, metric: Metric, proc, cfg, rd: RunDir):
@@ -236,22 +237,24 @@ def fit_net(frame, test, y, ok, folds, validation: dict, schema: Schema, metric:
         return oof, test_raw, tables, {}
     test_raw = 0.0
     held_folds = kfolds(folds)
+    fits = [(folds != k) & ok for k in held_folds]
+    rules = [net.batches(int(fit.sum()), cfg.net_bs, cfg.net_epochs)[1] for fit in fits]  # each fold's own rows'
 
-    def fold_net(i: int, epochs: int) -> tuple[list[np.ndarray], np.ndarray]:
+    def fold_net(i: int, epochs: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
+        """Fold i's network: the rule's epochs (0), or `epochs` (a part of its own name)."""
         k = held_folds[i]
         label = f"net fold {k}" + (f" {epochs} epochs" if epochs else "")
-        return run((folds != k) & ok, [frame[folds == k], test], label, k, (folds == k) & ok, epochs)
+        return run(fits[i], [frame[folds == k], test], label, k, (folds == k) & ok, epochs)
 
-    rule = net.batches(int(((folds != held_folds[0]) & ok).sum()), cfg.net_bs, cfg.net_epochs)[1]
-    epochs = [rule] * len(held_folds)
-    if not cfg.net_epochs and rule >= PROBED_EPOCHS:  # the rule's networks of two folds watch their held rows
-        epochs = chosen_epochs(fold_net(0, 0)[1], fold_net(1, 0)[1], rule, len(held_folds))
+    epochs = rules
+    if not cfg.net_epochs and min(rules[:2]) >= PROBED_EPOCHS:  # two folds' networks watch their held rows
+        epochs = chosen_epochs(fold_net(0)[1], fold_net(1)[1], rules)
         print(
-            f"net epochs: folds {held_folds[1:]} {epochs[1]} (fold {held_folds[0]}'s held loss lowest there of "
-            f"{rule}), fold {held_folds[0]} {epochs[0]} (fold {held_folds[1]}'s)"
+            f"net epochs {epochs} of the rule's {rules} (folds {held_folds}), each where another fold's held loss "
+            f"was lowest: fold {held_folds[1]}'s for fold {held_folds[0]}, fold {held_folds[0]}'s for the others"
         )
     for i, k in enumerate(held_folds):
-        (oof[folds == k], fold_test), _ = fold_net(i, epochs[i] if epochs[i] != rule else 0)  # the rule's: reused
+        (oof[folds == k], fold_test), _ = fold_net(i, epochs[i] if epochs[i] != rules[i] else 0)  # watched: reused
         test_raw = test_raw + fold_test / len(held_folds)
     return oof, test_raw, tables, dict(zip(map(int, held_folds), epochs, strict=True))
 

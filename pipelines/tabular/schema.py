@@ -375,10 +375,11 @@ def infer(
     categories, numbers, dropped = [], [], {c: "dropped by the card" for c in card.drop if c in train.columns}
     texts = {c: "free text by the card's text=" for c in card.text}
     for c in shared:
-        if c in texts:
-            continue
         if c != date and (test[c].isna().all() or train[c].isna().all()):
             dropped[c] = f"empty in {files['test'] if test[c].isna().all() else files['train']}"
+            texts.pop(c, None)
+            continue
+        if c in texts:
             continue
         kind, why = ("date", "") if c == date else column_kind(pd.concat([train[c], test[c]]))
         if (c in card.series or c in card.categories) and kind != "drop":

@@ -97,14 +97,16 @@ def worst_images(
     p: np.ndarray, y: np.ndarray, frame: pd.DataFrame, classes: list[str], th=None, submitted=None
 ) -> pd.DataFrame:
     """The top losses of probabilities `p` on `frame`'s images: file, actual, predicted (tags above the
-    thresholds `th` for multi-label, else the `submitted` class indices, by default the arg-max class),
-    confidence, loss."""
+    thresholds `th` for multi-label, else the `submitted` class indices, by default the arg-max class), its
+    probability (the likeliest tag's for multi-label), loss."""
     if th is not None:
         losses = binary_log_losses(p, y).sum(1)
         predicted = [" ".join(np.array(classes)[row > th]) for row in p]
     else:
         losses = -np.log(np.clip(p[np.arange(len(y)), y], 1e-7, 1))
-        predicted = [classes[i] for i in (p.argmax(1) if submitted is None else submitted)]
+        submitted = p.argmax(1) if submitted is None else np.asarray(submitted)
+        predicted = [classes[i] for i in submitted]
+        return top_losses(list(frame.file), losses, list(frame.label), predicted, p[np.arange(len(p)), submitted])
     return top_losses(list(frame.file), losses, list(frame.label), predicted, p.max(1))
 
 

@@ -49,7 +49,7 @@ def test_lengths_words_and_components_for_train_and_test():
     assert test.Description_word_friendly.sum() == (friendly & known)[400:].sum() > 0
 
 
-def test_the_same_texts_give_the_same_numbers_and_no_label_is_read():
+def test_the_same_texts_give_the_same_numbers():
     text, _ = descriptions(300)
     once = text_features(text[:200], text[200:], dims=4)
     again = text_features(text[:200].copy(), text[200:].copy(), dims=4)
@@ -85,6 +85,13 @@ def test_a_code_of_its_own_per_row_is_no_text_and_a_fixed_length_is_no_feature()
     train, _, said = text_features(cabins[:200], cabins[200:], dims=4)
     assert "Cabin_words" not in train and "Cabin_svd3" in train  # three words each: a constant
     assert "Cabin_chars" in train  # B/7/P and B/77/P: lengths differ
+
+
+def test_fewer_components_than_texts():
+    rng = np.random.default_rng(0)
+    words = pd.Series([" ".join(rng.choice([f"w{i}" for i in range(60)], 40)) for _ in range(25)], name="tiny")
+    train, test, said = text_features(words[:20], words[20:], dims=32)  # 25 texts, hundreds of shared terms
+    assert "tiny_svd0..23" in said and sum("_svd" in c for c in train) == 24
 
 
 @pytest.mark.parametrize("dims", [1, 50])

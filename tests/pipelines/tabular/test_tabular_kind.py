@@ -93,6 +93,8 @@ def test_task_and_column_kinds():
     train["Kind"] = np.where(np.arange(150) % 2, "a b", "b c")  # two values: a category, unless the card says text
     s = infer(Card(slug="x", metric="auc", text="Kind"), train, test.assign(Kind="a"), sample, FILES)
     assert s.texts["Kind"] == "free text by the card's text=" and "Kind" not in s.categories
+    s = infer(Card(slug="x", metric="auc", text="Kind"), train, test.assign(Kind=None), sample, FILES)
+    assert "Kind" not in s.texts and s.dropped["Kind"] == "empty in test.csv"  # text= or not
     with pytest.raises(ValueError, match=r"text= and categories= both name \['Name'\]: a column is one of the two"):
         Card(slug="x", metric="auc", text="Name", categories=("Name",))
     with pytest.raises(SchemaError, match="card: text= names 'Note', not a column of both train.csv and test.csv$"):
@@ -171,7 +173,7 @@ def test_each_kind_runs_new_download_all_to_a_valid_submission(tmp_path, monkeyp
     if kind == "forecast":
         assert result["validation"]["kind"] == "time" and result["validation"]["horizon_days"] == 30
     else:  # a small table: two folds' networks watched, every fold's epochs chosen on another fold's held loss
-        assert result["validation"]["kind"] == "kfold" and "net epochs: folds [1, 2, 3, 4] " in out
+        assert result["validation"]["kind"] == "kfold" and "net epochs [" in out and "fold 0's for the others" in out
         assert len(result["net_epochs"]) == 5 and all(3 <= e <= 28 for e in result["net_epochs"].values())
 
 
@@ -847,6 +849,48 @@ def test_the_networks_batch_and_epochs_follow_the_rows():
     assert batches(100, 0, 0) == (64, 100) and batches(1168, 128, 3) == (128, 3) and batches(40, 0, 0)[0] == 40
 
 
+def test_each_folds_network_trains_the_epochs_the_other_folds_watched_network_chose(tmp_path, capsys):
+    """fit_net in k-fold on uneven folds: folds 0 and 1's networks (the rule's epochs, their own) watch their held
+    rows; fold 0 trains the epochs fold 1's loss chose, the others fold 0's, each capped by its own rule; the
+    epochs reported are those trained, the embedding tables LightGBM reads are each fold's final network's, and a
+    second call in the same run folder trains nothing and returns the same."""
+    from features import TabularProcessor
+    from pipelines.runs import RunDir
+    from pipelines.tabular import TabularConfig
+    from pipelines.tabular.members import FEWEST_EPOCHS, fit_net
+    from pipelines.tabular.net import batches
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.integers(0, 5, 240), "b": rng.normal(size=240)})
+    y = (frame.a * 0.5 + frame.b + rng.normal(size=240)).to_numpy()
+    proc = TabularProcessor(["a"], ["b"]).fit(frame)
+    done, test = proc.transform(frame), proc.transform(frame[:40])
+    folds, ok = np.repeat([0, 1, 2, 3, 4], [30, 30, 60, 60, 60]), np.ones(240, bool)
+    schema, metric = Schema("id", ["y"], None, "regression", [], None, None, [], [], []), get_metric("rmse")
+    cfg = TabularConfig(net_bs=16, gbdt_embeddings=["a"], gbdt_embedding_dims=0, net_layers=[16], net_ps=[0.0])
+    rules = [batches(int((folds != k).sum()), 16, 0)[1] for k in range(5)]
+    assert rules == [39, 39, 46, 46, 46]  # uneven folds: rules of their own
+
+    def run():
+        rd = RunDir(tmp_path / "r")
+        rd.start({"run": "t"})
+        return fit_net(done, test, y, ok, folds, {"kind": "kfold"}, schema, metric, proc, cfg, rd), rd
+
+    (oof, test_raw, tables, epochs), rd = run()
+    watched = {k: np.load(rd.parts / f"net-fold-{k}.npz")["watched"] for k in (0, 1)}
+    lowest = {k: max(FEWEST_EPOCHS, int(np.argmin(w)) + 1) for k, w in watched.items()}
+    assert epochs == {0: min(39, lowest[1]), **{k: min(rules[k], lowest[0]) for k in (1, 2, 3, 4)}}
+    for k, e in epochs.items():
+        final = rd.parts / (f"net-fold-{k}.npz" if e == rules[k] else f"net-fold-{k}-{e}-epochs.npz")
+        with np.load(final) as saved:
+            assert np.array_equal(saved["table:a"], tables[k]["a"]), k  # the final network's, not the watcher's
+    assert len(watched[0]) == 39 and "net epochs [" in capsys.readouterr().out
+    assert any(e < rules[k] for k, e in epochs.items()), epochs  # a network trained fewer epochs than its rule
+    (oof2, test2, tables2, epochs2), _ = run()
+    assert "trained before the run was interrupted" in capsys.readouterr().out
+    assert epochs2 == epochs and np.array_equal(oof2, oof) and np.array_equal(test2, test_raw)
+
+
 def test_a_small_tables_network_trains_the_epochs_another_folds_held_loss_chose():
     """k-fold: the first two folds' networks watch their held rows; every fold but the first trains as many epochs
     as the first's loss was lowest after, the first as the second's (never its own rows'), at least 3, at most
@@ -855,11 +899,12 @@ def test_a_small_tables_network_trains_the_epochs_another_folds_held_loss_chose(
 
     overfit = np.array([0.9, 0.7, 0.6, 0.65, 0.8, 1.0, 1.2, 1.3, 1.4, 1.5])  # lowest after epoch 3
     later = np.array([0.9, 0.8, 0.7, 0.6, 0.55, 0.6, 0.7, 0.8, 0.9, 1.0])  # after epoch 5
-    assert chosen_epochs(overfit, later, 10, 5) == [5, 3, 3, 3, 3]
-    assert chosen_epochs(later, overfit, 10, 3) == [3, 5, 5]
+    assert chosen_epochs(overfit, later, [10] * 5) == [5, 3, 3, 3, 3]
+    assert chosen_epochs(later, overfit, [10, 10, 4]) == [3, 5, 4]  # at most the fold's own rule
     steady = np.linspace(1, 0.5, 10)  # lowest at the end: the rule's epochs stay
-    assert chosen_epochs(steady, steady, 10, 5) == [10] * 5
-    assert chosen_epochs(np.array([0.5, 0.6, 0.7, 0.8]), steady, 10, 2) == [10, 3]  # never fewer than 3
+    assert chosen_epochs(steady, steady, [10] * 5) == [10] * 5
+    assert chosen_epochs(np.array([0.5, 0.6, 0.7, 0.8]), steady, [10, 10]) == [10, 3]  # never fewer than 3
+    assert chosen_epochs(np.array([0.9, np.nan, 0.5]), np.full(3, np.nan), [10] * 3) == [10, 3, 3]  # NaN: no choice
 
 
 def test_the_autogluon_bench_names_what_it_needs(tmp_path, monkeypatch):
