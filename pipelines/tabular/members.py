@@ -177,8 +177,9 @@ def load_predictions(path: Path, n: int) -> tuple[list[np.ndarray], dict, np.nda
         return [saved[f"pred{j}"] for j in range(n)], tables, saved["watched"]
 
 
-# k-fold, net_epochs=0: where the rule's epochs (net.batches) are at least this many, two folds' networks watch
-# their held rows' loss first, and each fold trains as many epochs as another fold's loss was lowest after
+# net_epochs=0: where the rule's epochs (net.batches) are at least this many, k-fold's first two folds' networks
+# watch their held rows' loss first, and each fold trains as many epochs as another fold's loss was lowest after;
+# a time holdout's refit, as many as the holdout's loss was lowest after
 PROBED_EPOCHS = 8
 FEWEST_EPOCHS = 3
 
@@ -190,14 +191,21 @@ def chosen_epochs(first: np.ndarray, second: np.ndarray, rules: list[int]) -> li
     chosen on its own held rows), at least FEWEST_EPOCHS, at most the fold's rule. A network a small table
     overfits within a few epochs (its held loss lowest at epoch 2-4 of 34) trains a one cycle that short; on a
     table it does not, the rule's epochs stay. A loss that is never a number (NaN) chooses nothing."""
-    best = [max(FEWEST_EPOCHS, int(np.nanargmin(w)) + 1) if np.isfinite(w).any() else None for w in (first, second)]
+    best = [lowest_epoch(w) for w in (first, second)]
     return [min(rule, (best[1] if k == 0 else best[0]) or rule) for k, rule in enumerate(rules)]
 
 
+def lowest_epoch(watched: np.ndarray) -> int | None:
+    """The epoch a network's watched loss was lowest after (1-based), at least FEWEST_EPOCHS; None where no loss
+    is a number."""
+    return max(FEWEST_EPOCHS, int(np.nanargmin(watched)) + 1) if np.isfinite(watched).any() else None
+
+
 def fit_net(frame, test, y, ok, folds, validation: dict, schema: Schema, metric: Metric, proc, cfg, rd: RunDir):
-    """The network's (out-of-fold predictions, test predictions, embedding tables, {fold: its epochs}), on the
-    same rows as LightGBM's: the time holdout (then a refit on every row for the test), or each fold (the test:
-    the folds' average; the epochs of a small table's networks chosen on other folds, chosen_epochs). The tables
+    """The network's (out-of-fold predictions, test predictions, embedding tables, {fold or "refit": its epochs}),
+    on the same rows as LightGBM's: the time holdout (then a refit on every row for the test, a small table's for
+    the epochs the holdout's loss chose), or each fold (the test: the folds' average; a small table's epochs
+    chosen on other folds, chosen_epochs). The tables
     (`gbdt_embeddings`, for LightGBM) of each network: {"holdout" | "refit" | fold: {column: codes x dims}}. Each network's epochs (its loss on the rows it predicts, where they are labelled) are recorded
     in runs/RUN/net-<which>/ (metrics.csv, training.png, TensorBoard)."""
     from pipelines.tabular import net  # torch: imported when the network trains
@@ -231,10 +239,23 @@ def fit_net(frame, test, y, ok, folds, validation: dict, schema: Schema, metric:
 
     if validation["kind"] == "time":
         held = folds == 0
-        (oof[held], test_raw), _ = run(~held & ok, [frame[held], test], "net holdout", "holdout", held & ok)
-        if cfg.refit:
-            (test_raw,), _ = run(ok, [test], "net refit", "refit")
-        return oof, test_raw, tables, {}
+        (oof[held], test_raw), watched = run(~held & ok, [frame[held], test], "net holdout", "holdout", held & ok)
+        if not cfg.refit:
+            return oof, test_raw, tables, {}
+        # the refit's epochs where the holdout's loss was lowest, once it is scored (as LightGBM's refit rounds)
+        rule = net.batches(int(ok.sum()), cfg.net_bs, cfg.net_epochs)[1]
+        refit = min(rule, lowest_epoch(watched) or rule) if not cfg.net_epochs and rule >= PROBED_EPOCHS else rule
+        if refit != rule:
+            print(f"net refit: {refit} epochs of the rule's {rule}, where the holdout's loss was lowest")
+        (test_raw,), _ = run(
+            ok,
+            [test],
+            "net refit" + (f" {refit} epochs" if refit != rule else ""),
+            "refit",
+            None,
+            refit if refit != rule else 0,
+        )
+        return oof, test_raw, tables, {"refit": refit}
     test_raw = 0.0
     held_folds = kfolds(folds)
     fits = [(folds != k) & ok for k in held_folds]

@@ -223,7 +223,7 @@ def train_target(schema: Schema, metric: Metric, frame, test, validation: dict, 
         "metric": metric.name,
         "validation": validation,
         "rounds": rounds,
-        "net_epochs": epochs,  # k-fold: each fold's network's (chosen on another fold's for a small table)
+        "net_epochs": epochs,  # each fold's network's, or the refit's (a small table's: chosen on held rows)
         "refit": validation["kind"] == "time" and cfg.refit,
         "members": members,
         "weights": weights,
@@ -240,7 +240,7 @@ def train_target(schema: Schema, metric: Metric, frame, test, validation: dict, 
         f"{metric.name} {shown(score)} on {how} ({int(scored.sum()):,} rows; members {alone}; weights "
         f"{', '.join(f'{n} {w:.2f}' for n, w in weights.items())}"
         + "".join(f"; LightGBM rounds ({which}) {r}" for which, r in rounds.items())
-        + (f"; network epochs (folds) {list(epochs.values())}" if epochs else "")
+        + (f"; network epochs ({'refit' if 'refit' in epochs else 'folds'}) {list(epochs.values())}" if epochs else "")
         + (
             f"; the classes learned as one number, cut at {', '.join(f'{c:.3f}' for c in chosen['cuts'])}"
             if numbered

@@ -170,8 +170,9 @@ def test_each_kind_runs_new_download_all_to_a_valid_submission(tmp_path, monkeyp
     sub = pd.read_csv(tmp_path / "subs" / comp / "default.csv")
     sample = pd.read_csv(src / "sample_submission.csv")
     assert list(sub.columns) == list(sample.columns) and sub.iloc[:, 0].tolist() == sample.iloc[:, 0].tolist()
-    if kind == "forecast":
+    if kind == "forecast":  # the refit's epochs where the holdout network's loss was lowest
         assert result["validation"]["kind"] == "time" and result["validation"]["horizon_days"] == 30
+        assert 3 <= result["net_epochs"]["refit"] <= 100 and "network epochs (refit)" in out
     else:  # a small table: two folds' networks watched, every fold's epochs chosen on another fold's held loss
         assert result["validation"]["kind"] == "kfold" and "net epochs [" in out and "fold 0's for the others" in out
         assert len(result["net_epochs"]) == 5 and all(3 <= e <= 28 for e in result["net_epochs"].values())
@@ -1325,7 +1326,7 @@ def test_net_seeds_average_one_network_per_seed(tmp_path):
         return fit_net(done, test, y, ok, folds, {"kind": "time"}, schema, metric, proc, cfg, rd), rd.path
 
     (oof, test_raw, tables, epochs), folder = run(2)
-    assert epochs == {}  # a time holdout: the rule's (here the setting's) epochs
+    assert epochs == {"refit": 2}  # the setting's: the refit's epochs are chosen only where the rule's are
     singles = [run(1, seed)[0] for seed in (0, 1)]
     held = folds == 0
     assert np.allclose(oof[held], np.mean([s[0][held] for s in singles], axis=0))
