@@ -465,7 +465,7 @@ def describe(schema: Schema, metric: str, positive: str | None = None) -> str:
     scored = scoring.submits == "probability" or scoring.name == "f1"  # mcc: symmetric
     if schema.task == "binary" and not schema.label and scored and len(schema.classes) == 2:
         lines.append(scored_class(schema, scoring.submits == "probability", positive is not None))
-    lines += [f"free text: {c} ({why}): its words as numbers" for c, why in schema.texts.items()]
+    lines += [f"free text: {c} ({why})" for c, why in schema.texts.items()]  # what it becomes: add_text says
     lines += [f"not a feature: {c} ({why})" for c, why in schema.dropped.items()]
     return "\n".join(lines)
 
