@@ -28,9 +28,9 @@ HASH_COLUMNS = 2**20  # words and pairs hashed into this many columns (few colli
 MIN_TEXTS = 20
 
 
-def word_counts(fit: pd.Series, text: pd.Series, name: str, n: int) -> tuple[pd.DataFrame, list[str]] | None:
-    """(the counts in each of `text` of the `n` words in most of the texts `fit` (train's), each in MIN_TEXTS of
-    them at least, as columns <name>_word_<word> (<name>_word<j> for a word a column name cannot carry); the
+def word_counts(fit: pd.Series, rest: pd.Series, name: str, n: int) -> tuple[pd.DataFrame, list[str]] | None:
+    """(the counts in each text of `fit` (train's), then of `rest` (the test's), of the `n` words in most of `fit`'s
+    texts, each in MIN_TEXTS of them at least, as columns <name>_word_<word> (<name>_word<j> for a word a column name cannot carry); the
     columns, commonest first). None where no word is shared: none in two of train's texts that is not once in
     every one of them (an id R0000123: its R in every row, its number in one)."""
     from sklearn.feature_extraction.text import CountVectorizer
@@ -50,7 +50,10 @@ def word_counts(fit: pd.Series, text: pd.Series, name: str, n: int) -> tuple[pd.
     names = [
         f"{name}_word_{words[j]}" if re.fullmatch(r"[A-Za-z0-9]+", words[j]) else f"{name}_word{j}" for j in chosen
     ]
-    counts = vectorizer.transform(text)[:, chosen].toarray() if n else np.zeros((len(text), 0), np.float32)
+    counts = np.zeros((len(fit) + len(rest), len(chosen)), np.float32)
+    if len(chosen):  # train's as counted already; the test's read once
+        counts[: len(fit)] = on_fit[:, chosen].toarray()
+        counts[len(fit) :] = vectorizer.transform(rest)[:, chosen].toarray()
     return pd.DataFrame(counts, columns=names), names
 
 
@@ -70,7 +73,7 @@ def text_features(
     if len(both) >= 100_000:  # a minute or two a million texts (2 cores): said before, not only after
         print(f"{name}: reading the words of {len(both):,} texts ...", flush=True)
     text = both.fillna("").astype(str)
-    common = word_counts(text[: len(train)], text, name, words)
+    common = word_counts(text[: len(train)], text[len(train) :], name, words)
     if common is None:
         return None
     hashed = HashingVectorizer(

@@ -257,8 +257,8 @@ def add_levels(schema: Schema, metric: Metric, train, test, horizon: int, cfg: T
 
 def add_text(schema: Schema, train, test, dims: int, words: int) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """(train, test, the columns added): each free text column of the schema as numbers (features.text.text_features:
-    its length, its `words` commonest words' counts and `dims` TF-IDF components); where it yields none (no word in two rows) the column is moved
-    to the schema's dropped, with why."""
+    its length, its `words` commonest words' counts and `dims` TF-IDF components); where it yields none (no word in
+    two rows) the column is moved to the schema's dropped, with why."""
     added = []
     for c in list(schema.texts):
         built = text_features(train[c], test[c], dims, words)

@@ -205,19 +205,23 @@ def fit_net(frame, test, y, ok, folds, validation: dict, schema: Schema, metric:
     """The network's (out-of-fold predictions, test predictions, embedding tables, {fold or "refit": its epochs}),
     on the same rows as LightGBM's: the time holdout (then a refit on every row for the test, a small table's for
     the epochs the holdout's loss chose), or each fold (the test: the folds' average; a small table's epochs
-    chosen on other folds, chosen_epochs). The tables
-    (`gbdt_embeddings`, for LightGBM) of each network: {"holdout" | "refit" | fold: {column: codes x dims}}. Each network's epochs (its loss on the rows it predicts, where they are labelled) are recorded
-    in runs/RUN/net-<which>/ (metrics.csv, training.png, TensorBoard)."""
+    chosen on other folds, chosen_epochs). The tables (`gbdt_embeddings`, for LightGBM) of each network:
+    {"holdout" | "refit" | fold: {column: codes x dims}}. Each network's epochs (its loss on the rows it predicts,
+    where they are labelled) are recorded in runs/RUN/net-<which>/ (metrics.csv, training.png, TensorBoard)."""
     from pipelines.tabular import net  # torch: imported when the network trains
 
     task, n_classes = learned(metric, schema, cfg)
     oof = np.full((len(frame), *([n_classes] if n_classes > 1 else [])), np.nan)
     tables = {}
 
-    def run(fit, evals: list, label: str, which, watch=None, epochs: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
+    def run(fit, evals: list, label: str, which, watch=None, epochs=0, rule=0) -> tuple[list[np.ndarray], np.ndarray]:
         """`net_seeds` networks (seeds seed, seed+1, ...) on the same rows, their (predictions, watched losses)
         averaged; LightGBM reads the first one's embeddings (another seed's are another coordinate system: not
-        averaged). `epochs`: the epochs of each (0: the cfg's)."""
+        averaged). `epochs` other than the `rule`'s: trained instead of the cfg's, and part of the label (a part of
+        its own; the rule's networks, which may have watched, are reused)."""
+        if epochs == rule:
+            epochs = 0
+        label += f" {epochs} epochs" if epochs else ""
         valid = (frame[watch], y[watch]) if watch is not None else None
         total, watched, n = None, 0.0, cfg.net_seeds
         for i in range(n):
@@ -247,35 +251,26 @@ def fit_net(frame, test, y, ok, folds, validation: dict, schema: Schema, metric:
         refit = min(rule, lowest_epoch(watched) or rule) if not cfg.net_epochs and rule >= PROBED_EPOCHS else rule
         if refit != rule:
             print(f"net refit: {refit} epochs of the rule's {rule}, where the holdout's loss was lowest")
-        (test_raw,), _ = run(
-            ok,
-            [test],
-            "net refit" + (f" {refit} epochs" if refit != rule else ""),
-            "refit",
-            None,
-            refit if refit != rule else 0,
-        )
+        (test_raw,), _ = run(ok, [test], "net refit", "refit", epochs=refit, rule=rule)
         return oof, test_raw, tables, {"refit": refit}
     test_raw = 0.0
     held_folds = kfolds(folds)
     fits = [(folds != k) & ok for k in held_folds]
     rules = [net.batches(int(fit.sum()), cfg.net_bs, cfg.net_epochs)[1] for fit in fits]  # each fold's own rows'
 
-    def fold_net(i: int, epochs: int = 0) -> tuple[list[np.ndarray], np.ndarray]:
-        """Fold i's network: the rule's epochs (0), or `epochs` (a part of its own name)."""
+    def fold_net(i: int, epochs: int) -> tuple[list[np.ndarray], np.ndarray]:
         k = held_folds[i]
-        label = f"net fold {k}" + (f" {epochs} epochs" if epochs else "")
-        return run(fits[i], [frame[folds == k], test], label, k, (folds == k) & ok, epochs)
+        return run(fits[i], [frame[folds == k], test], f"net fold {k}", k, (folds == k) & ok, epochs, rules[i])
 
     epochs = rules
     if not cfg.net_epochs and min(rules[:2]) >= PROBED_EPOCHS:  # two folds' networks watch their held rows
-        epochs = chosen_epochs(fold_net(0)[1], fold_net(1)[1], rules)
+        epochs = chosen_epochs(fold_net(0, rules[0])[1], fold_net(1, rules[1])[1], rules)
         print(
             f"net epochs {epochs} of the rule's {rules} (folds {held_folds}), each where another fold's held loss "
             f"was lowest: fold {held_folds[1]}'s for fold {held_folds[0]}, fold {held_folds[0]}'s for the others"
         )
     for i, k in enumerate(held_folds):
-        (oof[folds == k], fold_test), _ = fold_net(i, epochs[i] if epochs[i] != rules[i] else 0)  # watched: reused
+        (oof[folds == k], fold_test), _ = fold_net(i, epochs[i])  # the rule's: the watching networks, reused
         test_raw = test_raw + fold_test / len(held_folds)
     return oof, test_raw, tables, dict(zip(map(int, held_folds), epochs, strict=True))
 
