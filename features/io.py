@@ -123,6 +123,18 @@ def write_npy(array, path: str | Path) -> None:
         np.save(f, array)
 
 
+def write_sparse(matrix, path: str | Path) -> None:
+    """Write a SciPy sparse matrix as .npz (uncompressed: a million texts' TF-IDF in seconds) atomically; None
+    removes an earlier one."""
+    if matrix is None:
+        Path(path).unlink(missing_ok=True)
+        return
+    import scipy.sparse as sp
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        sp.save_npz(f, matrix, compressed=False)
+
+
 def cached(path: Path, key, compute: Callable[[], T], save: Callable[[T, Path], None], load: Callable[[Path], T]) -> T:
     """Every cache of derived data (activations, probe features, joined tables): `load(path)` when `path` was
     written for `key` (any JSON-able value; its hash sits beside the file in `<path>.key`), else `compute()`,

@@ -8,15 +8,21 @@ into a fixed number of columns: no vocabulary of pairs to hold, so a million des
 columns that occur in at least two rows, TfidfTransformer (sublinear counts, idf), TruncatedSVD (latent semantic
 analysis). No label is read. The words are chosen in train's texts (a word only the test has teaches nothing); the
 components are fitted on train's and the test's texts together, whose topics the submission needs.
+
+The TF-IDF itself (its words and pairs, and its characters' 2- to 5-grams where the texts are short enough to hold
+them) is kept too, a sparse matrix of train's rows then the test's, for the linear member
+(pipelines/tabular/linear.py): a word no component keeps, an author's spelling, its ngrams still say.
 """
 
 from __future__ import annotations
 
 import re
 import time
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 # Words are runs of letters, or of digits, one character long too: a cabin C85's deck C and number 85, B/0/P's
 # deck and side, a ticket's PC
@@ -26,6 +32,10 @@ HASH_COLUMNS = 2**20  # words and pairs hashed into this many columns (few colli
 # (a rarer word cannot split off a leaf of its own), and no surname of two passengers scaled to a z-score of 30
 # that the network overfits on (trial 47)
 MIN_TEXTS = 20
+# Characters' 2- to 5-grams of a column's texts only where they hold at most this many characters in all: about 4
+# n-grams a character, 2 GB of matrix at the most (Spooky's 27,000 sentences: 4M characters; Mercari's 1.5M
+# descriptions, 220M: their words only)
+CHAR_BUDGET = 50_000_000
 
 
 def word_counts(fit: pd.Series, rest: pd.Series, name: str, n: int) -> tuple[pd.DataFrame, list[str]] | None:
@@ -57,14 +67,19 @@ def word_counts(fit: pd.Series, rest: pd.Series, name: str, n: int) -> tuple[pd.
     return pd.DataFrame(counts, columns=names), names
 
 
-def text_features(
-    train: pd.Series, test: pd.Series, dims: int, words: int = 0, seed: int = 0
-) -> tuple[pd.DataFrame, pd.DataFrame, str] | None:
-    """(train's, test's new numeric columns, a line saying what was built) for the text column `train` / `test`:
-    <name>_chars and <name>_words (missing where the text is; left out where every row has the same), the counts
-    of its `words` commonest words (word_counts), and <name>_svd0..<dims-1>, the top components of the TF-IDF of
-    its words and word pairs. None where train's texts share no word (word_counts): an id, a code of its own per
-    row, that carries nothing another row could share."""
+class TextFeatures(NamedTuple):
+    train: pd.DataFrame  # train's new numeric columns
+    test: pd.DataFrame  # the test's
+    said: str  # a line saying what was built
+    tfidf: sp.csr_matrix  # train's rows then the test's: the TF-IDF of words, pairs (and characters' n-grams)
+
+
+def text_features(train: pd.Series, test: pd.Series, dims: int, words: int = 0, seed: int = 0) -> TextFeatures | None:
+    """The text column `train` / `test` as numbers: <name>_chars and <name>_words (missing where the text is; left
+    out where every row has the same), the counts of its `words` commonest words (word_counts), and
+    <name>_svd0..<dims-1>, the top components of the TF-IDF of its words and word pairs; and that TF-IDF, with
+    its characters' n-grams (char_tfidf) where they fit CHAR_BUDGET. None where train's texts share no word
+    (word_counts): an id, a code of its own per row, that carries nothing another row could share."""
     from sklearn.decomposition import TruncatedSVD
     from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 
@@ -97,12 +112,37 @@ def text_features(
         shown = ", ".join(common[1][:3]) + (", ..." if len(common[1]) > 3 else "")
         said.append(f"{len(common[1])} words' counts ({shown})" if common[1] else f"no word in {MIN_TEXTS} texts")
     shared = np.flatnonzero(np.bincount(hashed.indices, minlength=HASH_COLUMNS) >= 2)  # in two rows at least
+    tfidf = TfidfTransformer(sublinear_tf=True).fit_transform(hashed[:, shared]).astype(np.float32)
+    del hashed
     if dims and len(shared) >= 2:
-        tfidf = TfidfTransformer(sublinear_tf=True).fit_transform(hashed[:, shared])
         k = min(dims, len(shared) - 1, len(text) - 1)  # TruncatedSVD: fewer components than terms and texts
         topics = TruncatedSVD(n_components=k, random_state=seed).fit_transform(tfidf).astype(np.float32)
         parts.append(pd.DataFrame(topics, columns=[f"{name}_svd{j}" for j in range(k)]))
         said.append(f"{name}_svd0..{k - 1}, the top components of the TF-IDF of {len(shared):,} words and pairs")
+    characters = int(text.str.len().sum())
+    if characters <= CHAR_BUDGET:
+        tfidf = sp.hstack([tfidf, char_tfidf(text)], format="csr")
+        said.append("its characters' 2- to 5-grams for the linear member")
+    else:
+        said.append(f"not its characters' n-grams ({characters:,} characters, over {CHAR_BUDGET:,})")
     out = pd.concat(parts, axis=1)
     said = f"{name}: free text as {', '.join(said)} ({time.perf_counter() - t0:.1f} s)"
-    return out[: len(train)].reset_index(drop=True), out[len(train) :].reset_index(drop=True), said
+    return TextFeatures(out[: len(train)].reset_index(drop=True), out[len(train) :].reset_index(drop=True), said, tfidf)
+
+
+def char_tfidf(text: pd.Series) -> sp.csr_matrix:
+    """The TF-IDF (sublinear counts) of the texts' characters' 2- to 5-grams within words (an author's "eth", a
+    misspelling's), hashed into HASH_COLUMNS, the columns in two texts at least kept."""
+    from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+
+    hashed = HashingVectorizer(
+        analyzer="char_wb",
+        ngram_range=(2, 5),
+        n_features=HASH_COLUMNS,
+        strip_accents="unicode",
+        alternate_sign=False,
+        norm=None,
+        dtype=np.float32,
+    ).transform(text)
+    shared = np.flatnonzero(np.bincount(hashed.indices, minlength=HASH_COLUMNS) >= 2)
+    return TfidfTransformer(sublinear_tf=True).fit_transform(hashed[:, shared]).astype(np.float32)

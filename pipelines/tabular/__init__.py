@@ -114,9 +114,15 @@ class TabularConfig:
     text_words: int = setting(100, ge=0, le=10_000, step="features")
     # free text: the top N components of the TF-IDF of its words and word pairs (its topics)
     text_dims: int = setting(32, ge=0, le=300, step="features")
-    # --- members: LightGBM and the entity-embedding network, blended with weights chosen out of fold ---------
-    # gbdt: LightGBM; net: the entity-embedding network; both: blended with weights chosen out of fold
-    members: list[Literal["gbdt", "net"]] = setting(factory=lambda: ["gbdt", "net"], min_items=1, member="ensemble")
+    # --- members: LightGBM, the entity-embedding network, a linear model, blended with weights chosen out of fold
+    # gbdt: LightGBM; net: the entity-embedding network; linear: ridge / logistic regression of one-hot categories,
+    # binned numbers and the free text's TF-IDF (pipelines/tabular/linear.py), where the table has free text
+    members: list[Literal["gbdt", "net", "linear"]] = setting(
+        factory=lambda: ["gbdt", "net", "linear"], min_items=1, member="ensemble"
+    )
+    # the linear member on a table without free text too (its one-hot columns alone): off by default, as House
+    # Prices' six cuts' mean was worse with it (pipelines/tabular/README.md, decisions)
+    linear_without_text: bool = setting(False, member="linear")
     # qwk's ordered classes: every member learns the class as a number (squared error), cut into classes at
     # thresholds chosen out of fold (true); or the classes by cross-entropy, the likeliest submitted (false)
     ordinal: bool = True

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from features import TabularProcessor, add_datepart, add_series_levels, join_df
-from features.io import atomic_write_text, write_feather
+from features.io import atomic_write_text, write_feather, write_sparse
 from features.text import text_features
 from models.metrics import Metric, get_metric
 from pipelines.paths import Paths
@@ -37,6 +38,9 @@ ADJUST = "_adjust"  # processed/{train,test}.feather: the card's `adjust=` offse
 FOLD = "_fold"  # processed/train.feather: the fold a labelled row is held out in (time: 0 the holdout,
 # 1 the horizon before it, which chooses the rounds; -1 the rows before that; k-fold: 0..k-1, and -1 the card's
 # extra_train rows, which every fold fits and none scores)
+# processed/text.npz: the free text columns' TF-IDF (features.text), train's rows then the test's, as the
+# feathers' rows; absent without free text
+TEXT_MATRIX = "text.npz"
 EXTRA = "_extra"  # the rows read from the card's extra_train files, until the folds are assigned
 
 
@@ -255,11 +259,12 @@ def add_levels(schema: Schema, metric: Metric, train, test, horizon: int, cfg: T
     return train_out, both[len(train) :][[*test.columns, *names]].reset_index(drop=True), names
 
 
-def add_text(schema: Schema, train, test, dims: int, words: int) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
-    """(train, test, the columns added): each free text column of the schema as numbers (features.text.text_features:
-    its length, its `words` commonest words' counts and `dims` TF-IDF components); where it yields none (no word in
-    two rows) the column is moved to the schema's dropped, with why."""
-    added = []
+def add_text(schema: Schema, train, test, dims: int, words: int):
+    """(train, test, the columns added, the texts' TF-IDF: train's rows then the test's, every text column's side by
+    side, or None): each free text column of the schema as numbers (features.text.text_features: its length, its
+    `words` commonest words' counts and `dims` TF-IDF components); where it yields none (no word in two rows) the
+    column is moved to the schema's dropped, with why."""
+    added, matrices = [], []
     for c in list(schema.texts):
         built = text_features(train[c], test[c], dims, words)
         if built is None:
@@ -267,17 +272,18 @@ def add_text(schema: Schema, train, test, dims: int, words: int) -> tuple[pd.Dat
             schema.dropped[c] = f"{schema.texts.pop(c)}; {why}"
             print(f"not a feature: {c} ({schema.dropped[c]})")
             continue
-        on_train, on_test, said = built[0].set_axis(train.index), built[1].set_axis(test.index), built[2]
+        on_train, on_test = built.train.set_axis(train.index), built.test.set_axis(test.index)
         taken = sorted(set(on_train.columns) & {*train.columns, *test.columns})
         if taken:
             raise SchemaError(
                 f"the free text {c!r} is read as columns {taken[:3]}, and a column of that name is in the files "
                 f"already: rename that column in the card's features= function"
             )
-        print(said)
+        print(built.said)
         train, test = pd.concat([train, on_train], axis=1), pd.concat([test, on_test], axis=1)
         added += list(on_train.columns)
-    return train, test, added
+        matrices.append(built.tfidf)
+    return train, test, added, sp.hstack(matrices, format="csr") if matrices else None
 
 
 LIGHTGBM_REFUSES = re.compile(r'[\[\]{}:,"]')  # characters LightGBM refuses in feature names
@@ -362,9 +368,10 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
     if schema.date:
         for frame in (train, test):
             frame[schema.date] = pd.to_datetime(frame[schema.date], format=schema.date_format)
+    tfidf = None
     if schema.texts:
-        train, test, words = add_text(schema, train, test, cfg.text_dims, cfg.text_words)
-        conts += words
+        train, test, schema.from_text, tfidf = add_text(schema, train, test, cfg.text_dims, cfg.text_words)
+        conts += schema.from_text
     validation = choose_validation(schema, train[~extra], test, cfg)
     if extra.any() and validation["kind"] == "time":
         raise SchemaError(
@@ -408,6 +415,7 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
         out_train[ADJUST], out_test[ADJUST] = offsets
     write_feather(out_train, paths.processed / "train.feather")
     write_feather(out_test, paths.processed / "test.feather")
+    write_sparse(tfidf, paths.processed / TEXT_MATRIX)
     proc.save(paths.processed / "procs.json")
     atomic_write_text(paths.processed / "schema.json", json.dumps(schema.as_dict(), indent=1, default=str))
     atomic_write_text(paths.processed / "validation.json", json.dumps(validation, indent=1))

@@ -275,6 +275,67 @@ def fit_net(frame, test, y, ok, folds, validation: dict, schema: Schema, metric:
     return oof, test_raw, tables, dict(zip(map(int, held_folds), epochs, strict=True))
 
 
+def save_arrays(arrays: list[np.ndarray], path: Path) -> None:
+    """A member's predictions (one array per frame predicted) as one .npz, written atomically."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, *arrays)
+
+
+def load_arrays(path: Path) -> list[np.ndarray]:
+    with np.load(path) as saved:
+        return [saved[f"arr_{j}"] for j in range(len(saved.files))]
+
+
+def fit_linear(x, x_test, y, ok, folds, validation: dict, task: str, n_classes: int, loss, cfg, rd: RunDir):
+    """The linear member's (out-of-fold predictions, test predictions, {which models: the strength they fitted}),
+    on the same rows as LightGBM's (`x`, `x_test`: linear.design's). Its strength is the one of linear.strengths
+    whose predictions had the lowest `loss(predictions, rows)` (the blend's) on rows it then does not score, as
+    the network's epochs are: k-fold's first two folds fit each strength; every fold but the first fits the one
+    the first's held rows chose, the first the one the second's chose; the test: the folds' average. Time: the
+    strength chosen on the horizon before the holdout scores the holdout, and the refit (every row) fits the one
+    the holdout chooses once it is scored."""
+    from pipelines.tabular import linear
+
+    name, grid = linear.strengths(task)
+    oof = np.full((len(y), *([n_classes] if n_classes > 1 else [])), np.nan)
+
+    def fit(rows, strength: float, evals: list, label: str) -> list[np.ndarray]:
+        return part(
+            rd, f"{label} {name}={strength:g}", ".npz",
+            lambda: linear.fit_predict(x[rows], y[rows], evals, task, n_classes, strength),
+            save_arrays, load_arrays,
+        )  # fmt: skip
+
+    def best(rows, preds: list[np.ndarray]) -> float:  # the strength of the lowest loss on `rows`
+        losses = [loss(p, rows) for p in preds]
+        return grid[int(np.nanargmin(losses))] if np.isfinite(losses).any() else grid[len(grid) // 2]
+
+    print(f"linear: {x.shape[1]:,} one-hot and TF-IDF columns, {name} of {', '.join(f'{g:g}' for g in grid)}")
+    if validation["kind"] == "time":
+        before, inner, held = folds == -1, folds == 1, folds == 0
+        chosen = best(inner, [fit(before & ok, g, [x[inner]], "linear choice")[0] for g in grid])
+        holdout = {g: fit(~held & ok, g, [x[held], x_test], "linear holdout") for g in grid}
+        oof[held], test_raw = holdout[chosen]
+        if not cfg.refit:
+            return oof, test_raw, {"holdout": chosen}
+        latest = best(held, [holdout[g][0] for g in grid])
+        return oof, fit(ok, latest, [x_test], "linear refit")[0], {"holdout": chosen, "refit": latest}
+    held_folds = kfolds(folds)
+    fits = [(folds != k) & ok for k in held_folds]
+
+    def fold(i: int, strength: float) -> list[np.ndarray]:
+        return fit(fits[i], strength, [x[folds == held_folds[i]], x_test], f"linear fold {held_folds[i]}")
+
+    tried = [{g: fold(i, g) for g in grid} for i in (0, 1)]  # the first two folds fit every strength
+    first, second = (best(folds == held_folds[i], [tried[i][g][0] for g in grid]) for i in (0, 1))
+    chosen = [second if i == 0 else first for i in range(len(held_folds))]
+    test_raw = 0.0
+    for i, k in enumerate(held_folds):
+        oof[folds == k], fold_test = tried[i][chosen[i]] if i < 2 else fold(i, chosen[i])
+        test_raw = test_raw + fold_test / len(held_folds)
+    return oof, test_raw, {"folds": chosen}
+
+
 def embedding_columns(frame: pd.DataFrame, test: pd.DataFrame, tables: dict):
     """`fit_gbdt`'s `extra`: for the model `which`, the rows' embedding vectors of the network fitted on its rows
     (looked up by each column's category codes), for train and test, and their names."""

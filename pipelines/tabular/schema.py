@@ -53,6 +53,7 @@ class Schema:
     dropped: dict[str, str] = field(default_factory=dict)  # column -> why it is not a feature
     only_in_train: list[str] = field(default_factory=list)
     texts: dict[str, str] = field(default_factory=dict)  # free text column -> why (features.text reads its words)
+    from_text: list[str] = field(default_factory=list)  # the numbers features.text made of them
 
     def as_dict(self) -> dict:
         return asdict(self)

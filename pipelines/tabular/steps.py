@@ -25,12 +25,13 @@ from pipelines.ensemble import blend
 from pipelines.paths import Paths
 from pipelines.runs import RunDir, run_identity
 from pipelines.tabular import Card, TabularConfig
-from pipelines.tabular.blend import choose_blend, score_or_none, shown
-from pipelines.tabular.features import ADJUST, FOLD, build_features, load, read_csv
+from pipelines.tabular.blend import choose_blend, score_or_none, shown, smooth_loss
+from pipelines.tabular.features import ADJUST, FOLD, TEXT_MATRIX, build_features, load, read_csv
 from pipelines.tabular.members import (
     constant_member,
     embedding_columns,
     fit_gbdt,
+    fit_linear,
     fit_net,
     learned,
     objective,
@@ -47,7 +48,7 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
     """The members (LightGBM, the network) per fold or on the time holdout, their blend; see the module doc.
     result.json's headline `oof_<metric>` scores predictions whose every choice was made on other rows."""
     if not cfg.members:
-        raise ValueError("members=[] leaves nothing to train: name gbdt, net or both (ARGS='members=[gbdt,net]')")
+        raise ValueError("members=[] leaves nothing to train: name gbdt, net, linear (ARGS='members=[gbdt,net]')")
     if cfg.gbdt_embeddings and not {"gbdt", "net"} <= set(cfg.members):
         raise ValueError(
             f"gbdt_embeddings={cfg.gbdt_embeddings}: LightGBM reads the network's embeddings, so both must train "
@@ -62,6 +63,16 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
         return done
     frame, test = (read_feather(paths.processed / f"{name}.feather") for name in ("train", "test"))
     t0 = time.perf_counter()
+    design = None
+    if "linear" in cfg.members and (schema.texts or cfg.linear_without_text):
+        design = linear_design(paths, schema, frame, test, proc)
+    elif "linear" in cfg.members:
+        if cfg.members == ["linear"]:
+            raise ValueError(
+                "members=[linear]: the linear member trains where the table has free text, and this one has none: "
+                "set linear_without_text=true, or name gbdt or net too"
+            )
+        print("linear: not trained, no free text (linear_without_text=true trains it on the one-hot columns)")
     folds = frame[FOLD].to_numpy()
     if validation["kind"] == "time" and not ((folds == -1).any() and (folds == 1).any() and (folds == 0).any()):
         raise ValueError(
@@ -69,7 +80,7 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
             f"rebuild it: make features COMP={paths.comp}"
         )
     if not schema.several:
-        result = train_target(schema, metric, frame, test, validation, proc, cfg, rd)
+        result = train_target(schema, metric, frame, test, validation, proc, cfg, rd, design)
     else:  # one set of models a target, each in its own folder (resumed or reused on its own)
         results = {}
         (rd.path / "importance.csv").unlink(missing_ok=True)  # a one-target training's, under this run's name
@@ -82,12 +93,37 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
             print(f"target {target}:")
             results[target] = sub.reuse_or_start({**identity, "target": target}, f"target {target}")
             if results[target] is None:
-                results[target] = train_target(schema.of(target), metric, frame, test, validation, proc, cfg, sub)
+                results[target] = train_target(
+                    schema.of(target), metric, frame, test, validation, proc, cfg, sub, design
+                )
                 sub.finish(results[target])
         result = mean_over_targets(metric, results)
     result["total_seconds"] = round(time.perf_counter() - t0, 1)
     rd.finish(result, to_dict(cfg))
     return result
+
+
+def linear_design(paths: Paths, schema: Schema, frame, test, proc):
+    """The linear member's (train's, the test's) rows (linear.design), with the free text's TF-IDF the features
+    step kept (processed/text.npz)."""
+    import scipy.sparse as sp
+
+    from pipelines.tabular import linear
+
+    text = None
+    if schema.texts:
+        path = paths.processed / TEXT_MATRIX
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path} not found (features built by older code?): make features COMP={paths.comp}"
+            )
+        text = sp.load_npz(path).tocsr()
+        if text.shape[0] != len(frame) + len(test):
+            raise ValueError(
+                f"{path}: {text.shape[0]:,} rows, not train's and the test's {len(frame) + len(test):,}: "
+                f"make features COMP={paths.comp}"
+            )
+    return linear.design(frame, test, proc, text, schema.from_text)
 
 
 def target_dir(rd: RunDir, target: str, schema: Schema) -> RunDir:
@@ -142,14 +178,17 @@ def mean_over_targets(metric: Metric, results: dict[str, dict]) -> dict:
     }
 
 
-def train_target(schema: Schema, metric: Metric, frame, test, validation: dict, proc, cfg: TabularConfig, rd: RunDir):
+def train_target(
+    schema: Schema, metric: Metric, frame, test, validation: dict, proc, cfg: TabularConfig, rd: RunDir, design=None
+):
     """The members and their blend for the schema's (one) target, their test predictions written into `rd`;
-    returns the result (not yet written)."""
+    returns the result (not yet written). `design`: the linear member's rows (linear_design)."""
     t0 = time.perf_counter()
     (rd.path / "importance.csv").unlink(missing_ok=True)  # an earlier run's, whose members may have differed
     y, ok = targets(metric, schema, frame)
     folds = frame[FOLD].to_numpy()
-    oof, test_raw, rounds, seconds, tables, epochs = {}, {}, {}, {}, {}, {}
+    oof, test_raw, rounds, seconds, tables, epochs, strengths = {}, {}, {}, {}, {}, {}, {}
+    numbered = ordinal(metric, schema, cfg)
     windows = [-1, 1, 0] if validation["kind"] == "time" else kfolds(folds)  # each must hold rows of the target
     empty = [k for k in windows if not ((folds == k) & ok).any()]
     if empty:  # of several targets, one known in few rows (LightGBM cannot validate on none)
@@ -180,6 +219,17 @@ def train_target(schema: Schema, metric: Metric, frame, test, validation: dict, 
             x, x_test, y, ok, folds, validation, params, names, cfg, rd, extra, categorical
         )
         seconds["gbdt"] = round(time.perf_counter() - t1, 1)
+    if design is not None and not constant:
+        t1 = time.perf_counter()
+
+        def loss(p: np.ndarray, rows: np.ndarray) -> float:  # the blend's, on the labelled of `rows`
+            keep = ok[rows]
+            return smooth_loss(metric, schema, y[rows][keep], keep[keep], numbered)(p[keep])
+
+        oof["linear"], test_raw["linear"], strengths = fit_linear(
+            *design, y, ok, folds, validation, *learned(metric, schema, cfg), loss, cfg, rd
+        )
+        seconds["linear"] = round(time.perf_counter() - t1, 1)
     known = labelled(schema, frame)  # of several targets, a row may lack this one
     if validation["kind"] == "time":
         days = validation["horizon_days"]
@@ -202,7 +252,7 @@ def train_target(schema: Schema, metric: Metric, frame, test, validation: dict, 
                 f"inputs lie outside what it learned; it is left out of the submission's blend"
             )
             del test_raw[name], oof[name]
-    members, member_choices, numbered = {}, {}, ordinal(metric, schema, cfg)
+    members, member_choices = {}, {}
     for name in preds:  # each alone, its threshold (f1, mcc), cuts (qwk) or shift (rmspe) chosen as the blend's are
         _, member_choices[name], alone = choose_blend(
             {name: preds[name]}, y[scored], ok[scored], true, groups, metric, schema, offset, numbered
@@ -224,6 +274,7 @@ def train_target(schema: Schema, metric: Metric, frame, test, validation: dict, 
         "validation": validation,
         "rounds": rounds,
         "net_epochs": epochs,  # each fold's network's, or the refit's (a small table's: chosen on held rows)
+        "linear_strength": strengths,  # each fold's, or the holdout's and refit's (chosen on other held rows)
         "refit": validation["kind"] == "time" and cfg.refit,
         "members": members,
         "weights": weights,
@@ -241,6 +292,7 @@ def train_target(schema: Schema, metric: Metric, frame, test, validation: dict, 
         f"{', '.join(f'{n} {w:.2f}' for n, w in weights.items())}"
         + "".join(f"; LightGBM rounds ({which}) {r}" for which, r in rounds.items())
         + (f"; network epochs ({'refit' if 'refit' in epochs else 'folds'}) {list(epochs.values())}" if epochs else "")
+        + "".join(f"; linear strength ({which}) {v}" for which, v in strengths.items())
         + (
             f"; the classes learned as one number, cut at {', '.join(f'{c:.3f}' for c in chosen['cuts'])}"
             if numbered

@@ -27,7 +27,7 @@ def descriptions(n: int, seed: int = 0) -> tuple[pd.Series, np.ndarray]:
 
 def test_lengths_words_and_components_for_train_and_test():
     text, friendly = descriptions(600)
-    train, test, said = text_features(text[:400], text[400:].reset_index(drop=True), dims=8, words=30)
+    train, test, said, _ = text_features(text[:400], text[400:].reset_index(drop=True), dims=8, words=30)
     counted = [c.removeprefix("Description_word_") for c in train if c.startswith("Description_word_")]
     assert "friendly" in counted and "this" in counted and len(counted) == 18  # 16 fillers, this (every text), friendly
     svd = [f"Description_svd{j}" for j in range(8)]
@@ -64,7 +64,7 @@ def test_the_words_are_train_texts_words_each_in_20_texts_at_least():
     names = [f"{t} {s}" for t, s in zip(["Mr", "Mrs", "Miss"] * 100, surnames, strict=True)]
     train = pd.Series(names[:200] + ["Dr Who"] * 19, name="Name")
     test = pd.Series(names[200:] + ["Rev X"] * 50, name="Name")
-    on_train, on_test, said = text_features(train, test, dims=2, words=100)
+    on_train, on_test, said, _ = text_features(train, test, dims=2, words=100)
     words = sorted(c for c in on_train if c.startswith("Name_word_"))
     assert words == ["Name_word_miss", "Name_word_mr", "Name_word_mrs"]  # Dr in 19 texts, Rev only in the test's
     assert "3 words' counts (Name_word_mr, Name_word_mrs, Name_word_miss)" in said  # commonest first; all 3: no ...
@@ -82,7 +82,7 @@ def test_a_code_of_its_own_per_row_is_no_text_and_a_fixed_length_is_no_feature()
     ids = pd.Series([f"ID_{i:06d}" for i in range(300)], name="ref")
     assert text_features(ids[:200], ids[200:], dims=4) is None  # no word in two rows: nothing to share
     cabins = pd.Series([f"{'ABC'[i % 3]}/{i % 90}/{'PS'[i % 2]}" for i in range(300)], name="Cabin")
-    train, _, said = text_features(cabins[:200], cabins[200:], dims=4)
+    train, _, said, _ = text_features(cabins[:200], cabins[200:], dims=4)
     assert "Cabin_words" not in train and "Cabin_svd3" in train  # three words each: a constant
     assert "Cabin_chars" in train  # B/7/P and B/77/P: lengths differ
 
@@ -90,13 +90,31 @@ def test_a_code_of_its_own_per_row_is_no_text_and_a_fixed_length_is_no_feature()
 def test_fewer_components_than_texts():
     rng = np.random.default_rng(0)
     words = pd.Series([" ".join(rng.choice([f"w{i}" for i in range(60)], 40)) for _ in range(25)], name="tiny")
-    train, test, said = text_features(words[:20], words[20:], dims=32)  # 25 texts, hundreds of shared terms
+    train, test, said, _ = text_features(words[:20], words[20:], dims=32)  # 25 texts, hundreds of shared terms
     assert "tiny_svd0..23" in said and sum("_svd" in c for c in train) == 24
 
 
 @pytest.mark.parametrize("dims", [1, 50])
 def test_fewer_components_where_there_are_fewer_shared_words(dims):
     tags = pd.Series(["red", "blue", "red green", "blue green", "green"] * 20, name="tags")
-    train, _, _ = text_features(tags[:60], tags[60:], dims=dims)
+    train, *_ = text_features(tags[:60], tags[60:], dims=dims)
     svd = [c for c in train if "_svd" in c]
     assert len(svd) == min(dims, 4)  # red, blue, green, red green, blue green: 5 terms, at most 4 components
+
+
+def test_the_tfidf_kept_for_the_linear_member_holds_words_pairs_and_characters_where_they_fit(monkeypatch):
+    """text_features' TF-IDF: train's rows then the test's, rows of unit length (words and pairs; characters'
+    2- to 5-grams beside them), a missing text a row of zeros; over CHAR_BUDGET characters, the words only."""
+    import features.text as text_module
+
+    text, friendly = descriptions(300)
+    built = text_features(text[:200], text[200:], dims=4, words=10)
+    assert built.tfidf.shape[0] == 300 and built.tfidf.dtype == np.float32
+    norms = np.sqrt(np.asarray(built.tfidf.multiply(built.tfidf).sum(axis=1)).ravel())
+    assert np.allclose(norms[text.notna().to_numpy()], np.sqrt(2), atol=1e-5)  # two blocks of unit length
+    assert (norms[text.isna().to_numpy()] == 0).all() and "characters' 2- to 5-grams" in built.said
+    monkeypatch.setattr(text_module, "CHAR_BUDGET", 100)
+    words_only = text_features(text[:200], text[200:], dims=4, words=10)
+    assert words_only.tfidf.shape[1] < built.tfidf.shape[1] and "not its characters' n-grams" in words_only.said
+    norms = np.sqrt(np.asarray(words_only.tfidf.multiply(words_only.tfidf).sum(axis=1)).ravel())
+    assert np.allclose(norms[text.notna().to_numpy()], 1, atol=1e-5)

@@ -164,7 +164,11 @@ def test_each_kind_runs_new_download_all_to_a_valid_submission(tmp_path, monkeyp
     assert "leak (only in train.csv: never a feature" in out or kind == "forecast"
     result = json.loads((tmp_path / "data" / comp / "runs" / "default" / "result.json").read_text())
     score = result[f"oof_{METRICS[kind]}"]
-    assert set(result["members"]) == {"gbdt", "net"} and sum(result["weights"].values()) == pytest.approx(1)
+    assert sum(result["weights"].values()) == pytest.approx(1, abs=1e-5)  # each rounded to 6 places
+    if kind == "forecast":  # no free text: no linear member
+        assert set(result["members"]) == {"gbdt", "net"} and "linear: not trained, no free text" in out
+    else:  # the notes are free text: the linear member reads their TF-IDF
+        assert set(result["members"]) == {"gbdt", "net", "linear"} and "linear strength (folds)" in out
     bound = {"forecast": ("<", 25.0), "binary": (">", 0.8), "multiclass": (">", 0.6), "classes": ("<", 0.9)}[kind]
     assert score < bound[1] if bound[0] == "<" else score > bound[1], (kind, score)
     sub = pd.read_csv(tmp_path / "subs" / comp / "default.csv")
@@ -467,7 +471,7 @@ def test_a_member_whose_test_predictions_collapse_to_one_value_is_left_out(tmp_p
     out = run_chain("synthetic-binary", write("binary", tmp_path / "src", n=800), tmp_path, capsys, rounds=100)
     assert "warning: net's test predictions are one value" in out
     result = json.loads((tmp_path / "data" / "synthetic-binary" / "runs" / "default" / "result.json").read_text())
-    assert list(result["weights"]) == ["gbdt"] and set(result["members"]) == {"gbdt", "net"}
+    assert list(result["weights"]) == ["gbdt", "linear"] and set(result["members"]) == {"gbdt", "net", "linear"}
     sub = pd.read_csv(tmp_path / "subs" / "synthetic-binary" / "default.csv")
     assert sub.target.nunique() > 10
 
@@ -1481,8 +1485,9 @@ def test_ordinal_cuts_chosen_on_the_rows_beat_the_midpoints():
 @pytest.mark.slow
 def test_free_text_is_read_as_words_and_topics_and_its_signal_reaches_the_score(tmp_path, monkeypatch, capsys):
     """A pet's description decides its class (the words "friendly" and "sick"): read as its words' counts and
-    TF-IDF components, the out-of-fold auc is high; with text_words=0 text_dims=0 the column is no feature and the
-    score is near chance. An id-like column of its own per row stays no feature."""
+    TF-IDF components, the out-of-fold auc is high, as it is for the linear member alone (the TF-IDF kept in
+    processed/text.npz); with text_words=0 text_dims=0 the column is no feature and the score is near chance. An
+    id-like column of its own per row stays no feature."""
     rng = np.random.default_rng(0)
     n, filler = 900, "the a pet is very and with to of for home loves food play walk sleep".split()
     mood = rng.choice(["friendly", "sick", ""], n)
@@ -1493,15 +1498,21 @@ def test_free_text_is_read_as_words_and_topics_and_its_signal_reaches_the_score(
     train, test = frame[:600], frame[600:].drop(columns="y")
     files = {"train": train, "test": test, "sample_submission": test[["id"]].assign(y=0.5)}
     competition(tmp_path / "src", files, 'slug="pets", metric="auc"', tmp_path, monkeypatch, "pets")
-    data, small = ["--data", str(tmp_path / "data")], ["gbdt_rounds=100", "members=[gbdt]"]
+    data, small = ["--data", str(tmp_path / "data")], ["gbdt_rounds=100"]
     assert main(["download", "pets", "--src", str(tmp_path / "src"), *data]) == 0
     scores = {}
-    for run, off in (("text", []), ("off", ["text_words=0", "text_dims=0"])):
+    runs = {"text": ["members=[gbdt]"], "off": ["members=[gbdt]", "text_words=0", "text_dims=0"]}
+    for run, off in (*runs.items(), ("linear", ["members=[linear]"])):
         for step in ("features", "train"):
-            assert main([step, "pets", *data, "--run", run, *off, *small]) == 0, capsys.readouterr().err
+            assert main([step, "pets", *data, "--run", run, *small, *off]) == 0, capsys.readouterr().err
         out = capsys.readouterr().out
         result = json.loads((tmp_path / "data" / "pets" / "runs" / run / "result.json").read_text())
         scores[run] = result["oof_auc"]
+        assert (tmp_path / "data" / "pets" / "processed" / "text.npz").is_file() == (run != "off")
+        if run == "linear":  # the TF-IDF's every word, beside the one-hot age bins
+            assert list(result["weights"]) == ["linear"] and "linear: " in out and "one-hot and TF-IDF columns" in out
+            assert result["linear_strength"]["folds"][1] == result["linear_strength"]["folds"][2]  # fold 0's choice
+            continue
         assert "not a feature: ref (near-unique text" in out
         if run == "text":
             assert "no word of it occurs in two rows (an id, a code of its own per row)" in out
@@ -1510,4 +1521,4 @@ def test_free_text_is_read_as_words_and_topics_and_its_signal_reaches_the_score(
             assert "Description_svd0..31, the top components of the TF-IDF of" in out
         else:
             assert "not a feature: Description (free text (" in out and "text_dims=0 and text_words=0)" in out
-    assert scores["text"] > 0.8 and scores["off"] < 0.65, scores
+    assert scores["text"] > 0.8 and scores["linear"] > 0.8 and scores["off"] < 0.65, scores
