@@ -32,7 +32,7 @@ HASH_COLUMNS = 2**20  # words and pairs hashed into this many columns (few colli
 # (a rarer word cannot split off a leaf of its own), and no surname of two passengers scaled to a z-score of 30
 # that the network overfits on (trial 47)
 MIN_TEXTS = 20
-# Characters' 2- to 5-grams of a column's texts only where they hold at most this many characters in all: about 4
+# Characters' 2- to 5-grams of the free text only where a table's texts hold at most this many characters: about 4
 # n-grams a character, 2 GB of matrix at the most (Spooky's 27,000 sentences: 4M characters; Mercari's 1.5M
 # descriptions, 220M: their words only)
 CHAR_BUDGET = 50_000_000
@@ -74,12 +74,14 @@ class TextFeatures(NamedTuple):
     tfidf: sp.csr_matrix  # train's rows then the test's: the TF-IDF of words, pairs (and characters' n-grams)
 
 
-def text_features(train: pd.Series, test: pd.Series, dims: int, words: int = 0, seed: int = 0) -> TextFeatures | None:
+def text_features(
+    train: pd.Series, test: pd.Series, dims: int, words: int = 0, seed: int = 0, chars: bool | None = None
+) -> TextFeatures | None:
     """The text column `train` / `test` as numbers: <name>_chars and <name>_words (missing where the text is; left
     out where every row has the same), the counts of its `words` commonest words (word_counts), and
     <name>_svd0..<dims-1>, the top components of the TF-IDF of its words and word pairs; and that TF-IDF, with
-    its characters' n-grams (char_tfidf) where they fit CHAR_BUDGET. None where train's texts share no word
-    (word_counts): an id, a code of its own per row, that carries nothing another row could share."""
+    its characters' n-grams (char_tfidf) where `chars` (None: where this column's texts fit CHAR_BUDGET). None
+    where train's texts share no word (word_counts): an id, a code of its own per row, that carries nothing another row could share."""
     from sklearn.decomposition import TruncatedSVD
     from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 
@@ -112,7 +114,7 @@ def text_features(train: pd.Series, test: pd.Series, dims: int, words: int = 0, 
         shown = ", ".join(common[1][:3]) + (", ..." if len(common[1]) > 3 else "")
         said.append(f"{len(common[1])} words' counts ({shown})" if common[1] else f"no word in {MIN_TEXTS} texts")
     shared = np.flatnonzero(np.bincount(hashed.indices, minlength=HASH_COLUMNS) >= 2)  # in two rows at least
-    tfidf = TfidfTransformer(sublinear_tf=True).fit_transform(hashed[:, shared]).astype(np.float32)
+    tfidf = TfidfTransformer(sublinear_tf=True).fit_transform(hashed[:, shared]).astype(np.float32, copy=False)
     del hashed
     if dims and len(shared) >= 2:
         k = min(dims, len(shared) - 1, len(text) - 1)  # TruncatedSVD: fewer components than terms and texts
@@ -120,11 +122,11 @@ def text_features(train: pd.Series, test: pd.Series, dims: int, words: int = 0, 
         parts.append(pd.DataFrame(topics, columns=[f"{name}_svd{j}" for j in range(k)]))
         said.append(f"{name}_svd0..{k - 1}, the top components of the TF-IDF of {len(shared):,} words and pairs")
     characters = int(text.str.len().sum())
-    if characters <= CHAR_BUDGET:
+    if chars or (chars is None and characters <= CHAR_BUDGET):
         tfidf = sp.hstack([tfidf, char_tfidf(text)], format="csr")
         said.append("its characters' 2- to 5-grams for the linear member")
     else:
-        said.append(f"not its characters' n-grams ({characters:,} characters, over {CHAR_BUDGET:,})")
+        said.append(f"not its characters' n-grams (the free text's characters over {CHAR_BUDGET:,})")
     out = pd.concat(parts, axis=1)
     said = f"{name}: free text as {', '.join(said)} ({time.perf_counter() - t0:.1f} s)"
     return TextFeatures(out[: len(train)].reset_index(drop=True), out[len(train) :].reset_index(drop=True), said, tfidf)
@@ -145,4 +147,4 @@ def char_tfidf(text: pd.Series) -> sp.csr_matrix:
         dtype=np.float32,
     ).transform(text)
     shared = np.flatnonzero(np.bincount(hashed.indices, minlength=HASH_COLUMNS) >= 2)
-    return TfidfTransformer(sublinear_tf=True).fit_transform(hashed[:, shared]).astype(np.float32)
+    return TfidfTransformer(sublinear_tf=True).fit_transform(hashed[:, shared]).astype(np.float32, copy=False)

@@ -20,7 +20,7 @@ import scipy.sparse as sp
 
 from features import TabularProcessor, add_datepart, add_series_levels, join_df
 from features.io import atomic_write_text, write_feather, write_sparse
-from features.text import text_features
+from features.text import CHAR_BUDGET, text_features
 from models.metrics import Metric, get_metric
 from pipelines.paths import Paths
 from pipelines.runs import features_identity, write_features_stamp
@@ -265,8 +265,10 @@ def add_text(schema: Schema, train, test, dims: int, words: int):
     `words` commonest words' counts and `dims` TF-IDF components); where it yields none (no word in two rows) the
     column is moved to the schema's dropped, with why."""
     added, matrices = [], []
+    characters = sum(int(f[c].fillna("").astype(str).str.len().sum()) for c in schema.texts for f in (train, test))
+    chars = characters <= CHAR_BUDGET  # every column's characters' n-grams, or none: the budget is the table's
     for c in list(schema.texts):
-        built = text_features(train[c], test[c], dims, words)
+        built = text_features(train[c], test[c], dims, words, chars=chars)
         if built is None:
             why = "no word of it occurs in two rows (an id, a code of its own per row)"
             schema.dropped[c] = f"{schema.texts.pop(c)}; {why}"
@@ -283,7 +285,8 @@ def add_text(schema: Schema, train, test, dims: int, words: int):
         train, test = pd.concat([train, on_train], axis=1), pd.concat([test, on_test], axis=1)
         added += list(on_train.columns)
         matrices.append(built.tfidf)
-    return train, test, added, sp.hstack(matrices, format="csr") if matrices else None
+    tfidf = matrices[0] if len(matrices) == 1 else sp.hstack(matrices, format="csr") if matrices else None
+    return train, test, added, tfidf
 
 
 LIGHTGBM_REFUSES = re.compile(r'[\[\]{}:,"]')  # characters LightGBM refuses in feature names

@@ -8,7 +8,8 @@ horizon before the holdout (early stopping there), a model of that many rounds o
 scores it, and (`refit`) one on every row predicts the test, with the rounds early stopping on the holdout chooses
 once the holdout is scored (the latest days: a horizon before it may hold an Easter the test has not). The network
 trains first, on the same rows (LightGBM may read its embeddings); in k-fold, on a small table, for as many epochs
-as the held loss of another fold's network chose (chosen_epochs)."""
+as the held loss of another fold's network chose (chosen_epochs). Where the table has free text, the linear member
+(linear.py) on the same rows, its strength chosen as the network's epochs are (fit_linear)."""
 
 from __future__ import annotations
 
@@ -191,8 +192,15 @@ def chosen_epochs(first: np.ndarray, second: np.ndarray, rules: list[int]) -> li
     chosen on its own held rows), at least FEWEST_EPOCHS, at most the fold's rule. A network a small table
     overfits within a few epochs (its held loss lowest at epoch 2-4 of 34) trains a one cycle that short; on a
     table it does not, the rule's epochs stay. A loss that is never a number (NaN) chooses nothing."""
-    best = [lowest_epoch(w) for w in (first, second)]
-    return [min(rule, (best[1] if k == 0 else best[0]) or rule) for k, rule in enumerate(rules)]
+    picks = crossed(lowest_epoch(first), lowest_epoch(second), len(rules))
+    return [min(rule, pick or rule) for rule, pick in zip(rules, picks, strict=True)]
+
+
+def crossed(first, second, n: int) -> list:
+    """The choice of each of `n` folds where the first two folds' held rows chose `first` and `second`: the
+    second's for the first fold, the first's for every other, so that no fold is scored at a choice its own
+    held rows made (the network's epochs, the linear member's strength)."""
+    return [second, *[first] * (n - 1)]
 
 
 def lowest_epoch(watched: np.ndarray) -> int | None:
@@ -282,6 +290,7 @@ def save_arrays(arrays: list[np.ndarray], path: Path) -> None:
 
 
 def load_arrays(path: Path) -> list[np.ndarray]:
+    """The arrays save_arrays wrote, in their order."""
     with np.load(path) as saved:
         return [saved[f"arr_{j}"] for j in range(len(saved.files))]
 
@@ -290,48 +299,59 @@ def fit_linear(x, x_test, y, ok, folds, validation: dict, task: str, n_classes: 
     """The linear member's (out-of-fold predictions, test predictions, {which models: the strength they fitted}),
     on the same rows as LightGBM's (`x`, `x_test`: linear.design's). Its strength is the one of linear.strengths
     whose predictions had the lowest `loss(predictions, rows)` (the blend's) on rows it then does not score, as
-    the network's epochs are: k-fold's first two folds fit each strength; every fold but the first fits the one
-    the first's held rows chose, the first the one the second's chose; the test: the folds' average. Time: the
-    strength chosen on the horizon before the holdout scores the holdout, and the refit (every row) fits the one
-    the holdout chooses once it is scored."""
+    the network's epochs are: k-fold's first two folds fit each strength, and each fold is scored at the one the
+    other's held rows chose (crossed); the test: the folds' average. Time: the strength chosen on the horizon
+    before the holdout scores the holdout, and the refit (every row) fits the one the holdout chooses once it is
+    scored."""
     from pipelines.tabular import linear
 
     name, grid = linear.strengths(task)
     oof = np.full((len(y), *([n_classes] if n_classes > 1 else [])), np.nan)
 
-    def fit(rows, strength: float, evals: list, label: str) -> list[np.ndarray]:
-        return part(
-            rd, f"{label} {name}={strength:g}", ".npz",
-            lambda: linear.fit_predict(x[rows], y[rows], evals, task, n_classes, strength),
-            save_arrays, load_arrays,
-        )  # fmt: skip
+    def model(rows: np.ndarray, evals: list, label: str):
+        """fit(strength) -> the predictions of `evals` by the model of `rows` at that strength (a part each; the
+        rows sliced once for every strength)."""
+        x_fit, y_fit = x[rows], y[rows]
+
+        def fit(strength: float) -> list[np.ndarray]:
+            def compute():
+                return linear.fit_predict(x_fit, y_fit, evals, task, n_classes, strength)
+
+            return part(rd, f"{label} {name}={strength:g}", ".npz", compute, save_arrays, load_arrays)
+
+        return fit
 
     def best(rows, preds: list[np.ndarray]) -> float:  # the strength of the lowest loss on `rows`
         losses = [loss(p, rows) for p in preds]
+        # no loss a number (no labelled row among them): the middle of the grid, no better reason for another
         return grid[int(np.nanargmin(losses))] if np.isfinite(losses).any() else grid[len(grid) // 2]
 
-    print(f"linear: {x.shape[1]:,} one-hot and TF-IDF columns, {name} of {', '.join(f'{g:g}' for g in grid)}")
+    print(f"linear: {name} of {', '.join(f'{g:g}' for g in grid)}, chosen on held rows")
     if validation["kind"] == "time":
         before, inner, held = folds == -1, folds == 1, folds == 0
-        chosen = best(inner, [fit(before & ok, g, [x[inner]], "linear choice")[0] for g in grid])
-        holdout = {g: fit(~held & ok, g, [x[held], x_test], "linear holdout") for g in grid}
-        oof[held], test_raw = holdout[chosen]
+        choice = model(before & ok, [x[inner]], "linear choice")
+        chosen = best(inner, [choice(g)[0] for g in grid])
+        holdout = model(~held & ok, [x[held], x_test], "linear holdout")
+        scored = {g: holdout(g) for g in grid}  # each: the refit's strength is chosen on the holdout
+        oof[held], test_raw = scored[chosen]
         if not cfg.refit:
             return oof, test_raw, {"holdout": chosen}
-        latest = best(held, [holdout[g][0] for g in grid])
-        return oof, fit(ok, latest, [x_test], "linear refit")[0], {"holdout": chosen, "refit": latest}
+        latest = best(held, [scored[g][0] for g in grid])
+        return oof, model(ok, [x_test], "linear refit")(latest)[0], {"holdout": chosen, "refit": latest}
     held_folds = kfolds(folds)
-    fits = [(folds != k) & ok for k in held_folds]
 
-    def fold(i: int, strength: float) -> list[np.ndarray]:
-        return fit(fits[i], strength, [x[folds == held_folds[i]], x_test], f"linear fold {held_folds[i]}")
+    def fold(i: int):
+        k = held_folds[i]
+        return model((folds != k) & ok, [x[folds == k], x_test], f"linear fold {k}")
 
-    tried = [{g: fold(i, g) for g in grid} for i in (0, 1)]  # the first two folds fit every strength
-    first, second = (best(folds == held_folds[i], [tried[i][g][0] for g in grid]) for i in (0, 1))
-    chosen = [second if i == 0 else first for i in range(len(held_folds))]
+    tried = []
+    for i in (0, 1):  # the first two folds fit every strength
+        fit = fold(i)
+        tried.append({g: fit(g) for g in grid})
+    chosen = crossed(*(best(folds == held_folds[i], [tried[i][g][0] for g in grid]) for i in (0, 1)), len(held_folds))
     test_raw = 0.0
     for i, k in enumerate(held_folds):
-        oof[folds == k], fold_test = tried[i][chosen[i]] if i < 2 else fold(i, chosen[i])
+        oof[folds == k], fold_test = tried[i][chosen[i]] if i < 2 else fold(i)(chosen[i])
         test_raw = test_raw + fold_test / len(held_folds)
     return oof, test_raw, {"folds": chosen}
 

@@ -45,7 +45,8 @@ __all__ = ["build_features", "train", "lr_find", "predict", "submit"]  # the car
 
 
 def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
-    """The members (LightGBM, the network) per fold or on the time holdout, their blend; see the module doc.
+    """The members (LightGBM, the network, the linear model where there is free text) per fold or on the time
+    holdout, their blend; see the module doc.
     result.json's headline `oof_<metric>` scores predictions whose every choice was made on other rows."""
     if not cfg.members:
         raise ValueError("members=[] leaves nothing to train: name gbdt, net, linear (ARGS='members=[gbdt,net]')")
@@ -65,7 +66,7 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
     t0 = time.perf_counter()
     design = None
     if "linear" in cfg.members and (schema.texts or cfg.linear_without_text):
-        design = linear_design(paths, schema, frame, test, proc)
+        design = linear_design(paths, schema, validation, frame, test, proc)
     elif "linear" in cfg.members:
         if cfg.members == ["linear"]:
             raise ValueError(
@@ -103,9 +104,9 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
     return result
 
 
-def linear_design(paths: Paths, schema: Schema, frame, test, proc):
+def linear_design(paths: Paths, schema: Schema, validation: dict, frame, test, proc):
     """The linear member's (train's, the test's) rows (linear.design), with the free text's TF-IDF the features
-    step kept (processed/text.npz)."""
+    step kept (processed/text.npz), its encoders fitted on the rows the procs were."""
     import scipy.sparse as sp
 
     from pipelines.tabular import linear
@@ -123,7 +124,14 @@ def linear_design(paths: Paths, schema: Schema, frame, test, proc):
                 f"{path}: {text.shape[0]:,} rows, not train's and the test's {len(frame) + len(test):,}: "
                 f"make features COMP={paths.comp}"
             )
-    return linear.design(frame, test, proc, text, schema.from_text)
+    fit = frame[FOLD].to_numpy() != 0 if validation["kind"] == "time" else None  # as features.build_features'
+    x, x_test = linear.design(frame, test, proc, text, schema.from_text, fit)
+    words = 0 if text is None else text.shape[1]
+    print(
+        f"linear: {x.shape[1]:,} columns ({x.shape[1] - words:,} one-hot of the categories and the numbers' bins"
+        + (f", {words:,} of the free text's TF-IDF)" if words else ")")
+    )
+    return x, x_test
 
 
 def target_dir(rd: RunDir, target: str, schema: Schema) -> RunDir:

@@ -1510,7 +1510,7 @@ def test_free_text_is_read_as_words_and_topics_and_its_signal_reaches_the_score(
         scores[run] = result["oof_auc"]
         assert (tmp_path / "data" / "pets" / "processed" / "text.npz").is_file() == (run != "off")
         if run == "linear":  # the TF-IDF's every word, beside the one-hot age bins
-            assert list(result["weights"]) == ["linear"] and "linear: " in out and "one-hot and TF-IDF columns" in out
+            assert list(result["weights"]) == ["linear"] and "of the free text's TF-IDF)" in out
             assert result["linear_strength"]["folds"][1] == result["linear_strength"]["folds"][2]  # fold 0's choice
             continue
         assert "not a feature: ref (near-unique text" in out
@@ -1522,3 +1522,14 @@ def test_free_text_is_read_as_words_and_topics_and_its_signal_reaches_the_score(
         else:
             assert "not a feature: Description (free text (" in out and "text_dims=0 and text_words=0)" in out
     assert scores["text"] > 0.8 and scores["linear"] > 0.8 and scores["off"] < 0.65, scores
+    # no free text: the linear member alone is refused unless asked for on the one-hot columns
+    off = ["text_words=0", "text_dims=0"]
+    assert main(["features", "pets", *data, "--run", "one-hot", *off]) == 0
+    assert main(["train", "pets", *data, "--run", "one-hot", *off, "members=[linear]"]) == 1
+    assert "the linear member trains where the table has free text" in capsys.readouterr().err
+    assert main(["train", "pets", *data, "--run", "one-hot", *off, "members=[linear]", "linear_without_text=true"]) == 0
+    result = json.loads((tmp_path / "data" / "pets" / "runs" / "one-hot" / "result.json").read_text())
+    assert list(result["weights"]) == ["linear"]
+    assert re.search(
+        r"linear: \d+ columns \(\d+ one-hot of the categories and the numbers' bins\)\n", capsys.readouterr().out
+    )
