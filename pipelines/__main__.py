@@ -27,6 +27,7 @@ import sys
 from features.io import DamagedFile, atomic_write_text, remove_stale_temps
 from pipelines import backtest, registry
 from pipelines import config as configlib
+from pipelines import env as envlib
 from pipelines.download import DownloadError, download, make_sample
 from pipelines.paths import Paths, plain_name
 from pipelines.runs import RunLocked, run_lock, run_settings, write_run_settings
@@ -184,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         return 0
 
+    if args.step in ("features", "train", "lr-find", "predict", "backtest"):  # the steps that compute
+        envlib.cap_threads()
     comp = competition(args.comp)
     if args.step == "config" and args.keys:
         print(configlib.key_table(comp.Config))

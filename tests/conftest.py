@@ -13,10 +13,11 @@ from pipelines.paths import SHARED  # ../shared/data, or SHARED_DATA=folder
 
 def pytest_configure(config):
     """Under pytest-xdist (`make test`: TEST_JOBS workers), each worker and the runs it starts get an equal share of
-    the cores: torch and LightGBM would otherwise each start one thread per core in every worker. Runs before any
-    test module imports torch, which reads OMP_NUM_THREADS once; a value the caller set is kept."""
+    the cores: torch and LightGBM would otherwise each start one thread per core in every worker (one worker: every
+    core, and the steps do not sample the machine's load). Runs before any test module imports torch, which reads
+    OMP_NUM_THREADS once; a value the caller set is kept."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    if workers > 1 and "OMP_NUM_THREADS" not in os.environ:
+    if "OMP_NUM_THREADS" not in os.environ:  # set: the steps' main() leaves it (pipelines.env.cap_threads)
         os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
 
 

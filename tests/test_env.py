@@ -99,3 +99,26 @@ def test_the_check_names_what_is_missing_or_too_old(capsys, monkeypatch):
     assert env.check("python3") == 1
     err = capsys.readouterr().err
     assert "python3 cannot run the chain as it is" in err and "pandas" in err and "leave PY unset" in err
+
+
+def test_the_threads_are_capped_to_the_cpus_other_work_leaves(monkeypatch, capsys):
+    """No OMP_NUM_THREADS given and one of 2 CPUs busy: 1 thread, said; nothing busy, or a value given: left."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(env.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(env.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(env, "busy_cpus", lambda window=0.3: 0.3)
+    assert env.cap_threads() is None and "OMP_NUM_THREADS" not in env.os.environ
+    monkeypatch.setattr(env, "busy_cpus", lambda window=0.3: 1.1)
+    assert env.cap_threads() == 1 and env.os.environ["OMP_NUM_THREADS"] == "1"
+    assert "threads: 1 of 2 CPUs, other work keeping 1.1 busy" in capsys.readouterr().out
+    monkeypatch.setattr(env, "busy_cpus", lambda window=0.3: 2.0)
+    assert env.cap_threads() is None  # OMP_NUM_THREADS is set now: the caller's, kept
+    from models.gbdt import default_threads
+
+    assert default_threads() == 1  # what LightGBM reads
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/stat is Linux's")
+def test_busy_cpus_reads_the_machine():
+    busy = env.busy_cpus(0.05)
+    assert busy is not None and 0 <= busy <= env.os.cpu_count()
