@@ -17,7 +17,9 @@ def pytest_configure(config):
     core, and the steps do not sample the machine's load). Runs before any test module imports torch, which reads
     OMP_NUM_THREADS once; a value the caller set is kept."""
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-    if "OMP_NUM_THREADS" not in os.environ:  # set: the steps' main() leaves it (pipelines.env.cap_threads)
+    # xdist's controller sets nothing: its workers inherit its environment and would keep its value
+    controller = "PYTEST_XDIST_WORKER" not in os.environ and config.getoption("numprocesses", None) not in (None, 0)
+    if "OMP_NUM_THREADS" not in os.environ and not controller:  # set: the steps leave it (pipelines.env.cap_threads)
         os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
 
 

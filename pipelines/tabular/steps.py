@@ -100,8 +100,17 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
                 sub.finish(results[target])
         result = mean_over_targets(metric, results)
     result["total_seconds"] = round(time.perf_counter() - t0, 1)
+    result["device"] = network_device(cfg) if "net" in cfg.members else "cpu"  # `make runs`' device column
     rd.finish(result, to_dict(cfg))
     return result
+
+
+def network_device(cfg: TabularConfig) -> str:
+    """The device the network trains on (cfg.device: auto is CUDA, then MPS, then the CPU); LightGBM and the
+    linear member fit on the CPU."""
+    from models.device import pick_device  # torch: imported as the network is
+
+    return pick_device(cfg.device).type
 
 
 def linear_design(paths: Paths, schema: Schema, validation: dict, frame, test, proc):

@@ -165,6 +165,9 @@ def test_each_kind_runs_new_download_all_to_a_valid_submission(tmp_path, monkeyp
     result = json.loads((tmp_path / "data" / comp / "runs" / "default" / "result.json").read_text())
     score = result[f"oof_{METRICS[kind]}"]
     assert sum(result["weights"].values()) == pytest.approx(1, abs=1e-5)  # each rounded to 6 places
+    from models.device import pick_device
+
+    assert result["device"] == pick_device("auto").type  # the network's, which `make runs` shows
     if kind == "forecast":  # no free text: no linear member
         assert set(result["members"]) == {"gbdt", "net"} and "linear: not trained, no free text" in out
     else:  # the notes are free text: the linear member reads their TF-IDF
