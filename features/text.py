@@ -83,7 +83,6 @@ def text_features(
     its characters' n-grams (char_tfidf) where `chars` (None: where this column's texts fit CHAR_BUDGET). None
     where train's texts share no word (word_counts): an id, a code of its own per row, that carries nothing another row could share."""
     from sklearn.decomposition import TruncatedSVD
-    from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 
     t0, name = time.perf_counter(), str(train.name)
     both = pd.concat([train, test], ignore_index=True)
@@ -93,18 +92,10 @@ def text_features(
     common = word_counts(text[: len(train)], text[len(train) :], name, words)
     if common is None:
         return None
-    hashed = HashingVectorizer(
-        n_features=HASH_COLUMNS,
-        ngram_range=(1, 2),
-        token_pattern=TOKEN,
-        strip_accents="unicode",
-        alternate_sign=False,
-        norm=None,
-        dtype=np.float32,
-    ).transform(text)
+    counts = hashed(text, ngram_range=(1, 2), token_pattern=TOKEN)  # words and word pairs
     # words from the counts hashed: n words make n words and n - 1 pairs (pyarrow's regex engine lacks the (?u) of
     # TOKEN, and Python's re row by row takes seconds a million rows)
-    terms = np.asarray(hashed.sum(axis=1)).ravel()
+    terms = np.asarray(counts.sum(axis=1)).ravel()
     missing = both.isna().to_numpy()
     lengths = {"chars": text.str.len(), "words": np.where(terms > 0, (terms + 1) // 2, 0)}
     lengths = {f"{name}_{what}": np.where(missing, np.nan, n).astype(np.float32) for what, n in lengths.items()}
@@ -113,14 +104,13 @@ def text_features(
     if words:
         shown = ", ".join(common[1][:3]) + (", ..." if len(common[1]) > 3 else "")
         said.append(f"{len(common[1])} words' counts ({shown})" if common[1] else f"no word in {MIN_TEXTS} texts")
-    shared = np.flatnonzero(np.bincount(hashed.indices, minlength=HASH_COLUMNS) >= 2)  # in two rows at least
-    tfidf = TfidfTransformer(sublinear_tf=True).fit_transform(hashed[:, shared]).astype(np.float32, copy=False)
-    del hashed
-    if dims and len(shared) >= 2:
-        k = min(dims, len(shared) - 1, len(text) - 1)  # TruncatedSVD: fewer components than terms and texts
+    tfidf = shared_tfidf(counts)
+    del counts
+    if dims and tfidf.shape[1] >= 2:
+        k = min(dims, tfidf.shape[1] - 1, len(text) - 1)  # TruncatedSVD: fewer components than terms and texts
         topics = TruncatedSVD(n_components=k, random_state=seed).fit_transform(tfidf).astype(np.float32)
         parts.append(pd.DataFrame(topics, columns=[f"{name}_svd{j}" for j in range(k)]))
-        said.append(f"{name}_svd0..{k - 1}, the top components of the TF-IDF of {len(shared):,} words and pairs")
+        said.append(f"{name}_svd0..{k - 1}, the top components of the TF-IDF of {tfidf.shape[1]:,} words and pairs")
     characters = int(text.str.len().sum())
     if chars or (chars is None and characters <= CHAR_BUDGET):
         tfidf = sp.hstack([tfidf, char_tfidf(text)], format="csr")
@@ -133,18 +123,23 @@ def text_features(
 
 
 def char_tfidf(text: pd.Series) -> sp.csr_matrix:
-    """The TF-IDF (sublinear counts) of the texts' characters' 2- to 5-grams within words (an author's "eth", a
-    misspelling's), hashed into HASH_COLUMNS, the columns in two texts at least kept."""
-    from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+    """The TF-IDF of the texts' characters' 2- to 5-grams within words (an author's "eth", a misspelling's)."""
+    return shared_tfidf(hashed(text, analyzer="char_wb", ngram_range=(2, 5)))
 
-    hashed = HashingVectorizer(
-        analyzer="char_wb",
-        ngram_range=(2, 5),
-        n_features=HASH_COLUMNS,
-        strip_accents="unicode",
-        alternate_sign=False,
-        norm=None,
-        dtype=np.float32,
+
+def hashed(text: pd.Series, **terms) -> sp.csr_matrix:
+    """Each text's counts of its terms (scikit-learn's HashingVectorizer: words and pairs, or characters' n-grams, as
+    `terms` says), hashed into HASH_COLUMNS columns: no vocabulary to hold, so a million texts fit."""
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    return HashingVectorizer(
+        n_features=HASH_COLUMNS, strip_accents="unicode", alternate_sign=False, norm=None, dtype=np.float32, **terms
     ).transform(text)
-    shared = np.flatnonzero(np.bincount(hashed.indices, minlength=HASH_COLUMNS) >= 2)
-    return TfidfTransformer(sublinear_tf=True).fit_transform(hashed[:, shared]).astype(np.float32, copy=False)
+
+
+def shared_tfidf(counts: sp.csr_matrix) -> sp.csr_matrix:
+    """The TF-IDF (sublinear counts, idf) of the hashed columns that occur in two texts at least."""
+    from sklearn.feature_extraction.text import TfidfTransformer
+
+    shared = np.flatnonzero(np.bincount(counts.indices, minlength=HASH_COLUMNS) >= 2)
+    return TfidfTransformer(sublinear_tf=True).fit_transform(counts[:, shared]).astype(np.float32, copy=False)
