@@ -133,8 +133,10 @@ def linear_design(paths: Paths, schema: Schema, validation: dict, frame, test, p
                 f"{path}: {text.shape[0]:,} rows, not train's and the test's {len(frame) + len(test):,}: "
                 f"make features COMP={paths.comp}"
             )
-    fit = frame[FOLD].to_numpy() != 0 if validation["kind"] == "time" else None  # as features.build_features'
-    x, x_test = linear.design(frame, test, proc, text, schema.from_text, fit)
+    every = np.ones(len(frame), bool)  # the procs' rows: before a time holdout, else every row
+    x, x_test = linear.design(
+        frame, test, proc, text, schema.from_text, first_fit_rows(frame[FOLD].to_numpy(), validation, every)
+    )
     words = 0 if text is None else text.shape[1]
     print(
         f"linear: {x.shape[1]:,} columns ({x.shape[1] - words:,} one-hot of the categories and the numbers' bins"
