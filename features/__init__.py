@@ -12,7 +12,7 @@ from features.events import (
     long_runs,
 )
 from features.procs import Categorify, FillMissing, Normalize, TabularProcessor
-from features.tables import JoinError, join_df
+from features.tables import JoinError, aggregate, join_df
 
 __all__ = [
     "Categorify",
@@ -21,6 +21,7 @@ __all__ = [
     "Normalize",
     "TabularProcessor",
     "add_datepart",
+    "aggregate",
     "add_event_counts",
     "add_event_durations",
     "add_lagged_mean",

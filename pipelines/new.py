@@ -25,7 +25,7 @@ CARD = Card(
     # classes=("low", "mid", "high"),  # the classes' order where they are not numbers (qwk's text grades)
     # date="date",  # the date column (default: the one column that parses as dates)
     # series=("store", "item"),  # series keys: categories whatever their type, the unit of the data
-    # tables={{"stores.csv": ("Store",)}},  # extra tables, joined onto train and test on their keys
+    # tables={{"stores.csv": ("Store",)}},  # extra tables joined on their keys (several rows a key: summarised)
     # extra_train=("original.csv",),  # more labelled rows every fold fits and no score counts (Playground originals)
     # categories=("DayOfWeek",), text=("Title",),  # categories, free text (its words), whatever their values
     # drop=("Name",),  # columns never used as features

@@ -44,7 +44,9 @@ class Card:
     classes: tuple[str, ...] = ()
     date: str | None = None  # the date column (default: the one column that parses as dates)
     series: tuple[str, ...] = ()  # series keys, e.g. ("store", "item"): categories, and with no date k-fold's unit
-    tables: dict[str, tuple[str, ...]] = field(default_factory=dict)  # {"stores.csv": ("Store",)}: joined on keys
+    # {"stores.csv": ("Store",)}: joined on the keys; a table of several rows a key (Home Credit's bureau.csv) as
+    # one row a key, its rows' count and summaries (features.aggregate)
+    tables: dict[str, tuple[str, ...]] = field(default_factory=dict)
     categories: tuple[str, ...] = ()  # columns that are categories whatever their type (a weekday, a code 1..9)
     drop: tuple[str, ...] = ()  # columns never used as features
     # columns of free text whatever their values (default: text near-unique in its rows): their words as numbers

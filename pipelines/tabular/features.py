@@ -18,14 +18,25 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from features import TabularProcessor, add_datepart, add_series_levels, join_df
+from features import TabularProcessor, add_datepart, add_series_levels, aggregate, join_df
 from features.io import atomic_write_text, write_feather, write_sparse
 from features.text import CHAR_BUDGET, text_features
 from models.metrics import Metric, get_metric
 from pipelines.paths import Paths
 from pipelines.runs import features_identity, write_features_stamp
 from pipelines.tabular import FILES, Card, TabularConfig
-from pipelines.tabular.schema import Schema, SchemaError, align_ids, describe, infer, label_text, sample_id, targets
+from pipelines.tabular.schema import (
+    Schema,
+    SchemaError,
+    align_ids,
+    column_kind,
+    date_format,
+    describe,
+    infer,
+    label_text,
+    sample_id,
+    targets,
+)
 from pipelines.tabular.validation import assign, choose_validation, kfolds, test_span
 
 # The date's parts: cycles as categories (every value recurs), the year and the time since 1970 as numbers (a
@@ -148,6 +159,13 @@ def join_tables(
     fix = "download it again (make download FORCE=1)"
     for name, keys in card.tables.items():
         table = read_csv(raw / name, fix)
+        missing = [k for k in keys if k not in table.columns]
+        if missing:
+            raise ValueError(
+                f"{raw / name}: no key column {missing} (the card's tables= names it); it has {list(table.columns)[:10]}"
+            )
+        if table.duplicated(list(keys)).any():  # several rows a key (Home Credit's bureau.csv): one row a key
+            table = aggregated(card, name, table, list(keys))
         both = [c for c in table.columns if c not in keys and (c in train.columns or c in test.columns)]
         if both:  # Walmart's IsHoliday, in train.csv and features.csv: one copy, not a second column
             print(f"{name}: {both} also in {card.file('train')}: {card.file('train')}'s kept")
@@ -161,11 +179,38 @@ def join_tables(
                 print(f"join {name} onto {card.file('test')}: no test row is in it (a table of train's rows only)")
             elif missing:
                 print(f"join {name} onto {card.file(frame_name)}: {missing:,} of {len(frame):,} rows found no match")
+            rows = f"{Path(name).stem}_rows"
+            if rows in added:  # an aggregated table: a key it lacks has none of its rows
+                joined[rows] = joined[rows].fillna(0)
             if frame_name == "train":
                 train = joined
             else:
                 test = joined
     return train, test
+
+
+def aggregated(card: Card, name: str, table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """A table of several rows a key as one row a key (features.aggregate), its columns read as the train's are
+    (schema.column_kind; the card's categories=, text= and drop= count here too); free text is left out."""
+    prefix = Path(name).stem
+    kinds: dict[str, list[str]] = {"number": [], "date": [], "category": [], "left out": []}
+    for c in table.columns.drop(keys):
+        kind = "left out" if c in card.drop else "category" if c in card.categories else column_kind(table[c])[0]
+        if kind == "number" and pd.api.types.is_integer_dtype(table[c]) and table[c].is_unique:
+            kind = "left out"  # each row's own id (bureau.csv's SK_ID_BUREAU): no key's rows share anything
+        kinds[kind if kind in kinds and c not in card.text else "left out"].append(c)
+    table = table.assign(  # numbers read as text (a blank among them): what is not a number is missing
+        **{c: pd.to_numeric(table[c], errors="coerce") for c in kinds["number"]},
+        **{c: pd.to_datetime(table[c], format=date_format(table[c]), errors="coerce") for c in kinds["date"]},
+    )
+    out = aggregate(table, keys, prefix, numbers=kinds["number"], dates=kinds["date"], categories=kinds["category"])
+    print(
+        f"{name}: {len(table):,} rows, {len(out):,} keys {keys}: joined as one row a key ({len(out.columns) - len(keys)}"
+        f" columns): its rows' count, {len(kinds['number'])} numbers' mean/std/min/max/sum, {len(kinds['date'])} "
+        f"dates' first/last, {len(kinds['category'])} categories' distinct values and commonest values' shares"
+        + (f"; left out: {kinds['left out'][:5]} (ids, text, one value or drop=)" if kinds["left out"] else "")
+    )
+    return out
 
 
 def hook_name(hook) -> str:

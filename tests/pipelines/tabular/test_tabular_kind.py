@@ -445,6 +445,54 @@ def test_files_as_kaggle_writes_them_read_into_features(tmp_path, monkeypatch, c
     assert read_csv(tmp_path / "z.csv", "", ("id",)).id.tolist() == ["0012", "0340"]
 
 
+def test_a_table_of_several_rows_a_key_joins_as_one_row_a_key(tmp_path, capsys):
+    """Home Credit's bureau.csv: several past credits an applicant, none for some. It joined as a refusal ("rows
+    share a key"); now as each applicant's count of rows and their numbers', dates' and categories' summaries,
+    the table's own row id left out, an applicant without rows counted 0."""
+    from pipelines.paths import Paths
+    from pipelines.tabular import TabularConfig
+    from pipelines.tabular.features import build_features, join_tables
+
+    raw = tmp_path / "data" / "hc" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    apps = pd.DataFrame({"SK_ID_CURR": range(100, 160), "income": rng.normal(size=60)})
+    owners = np.repeat(np.arange(100, 150), rng.integers(1, 5, 50))  # 150..159: no bureau row
+    bureau = pd.DataFrame(
+        {
+            "SK_ID_BUREAU": np.arange(len(owners)) + 5000,
+            "SK_ID_CURR": owners,
+            "debt": [f"{v:.1f}" if i % 9 else "" for i, v in enumerate(rng.lognormal(size=len(owners)))],
+            "status": rng.choice(["Active", "Closed"], len(owners)),
+            "opened": rng.choice(["2019-03-01", "2020-07-15", "2021-01-31"], len(owners)),
+            "note": [f"free words number {i}" for i in range(len(owners))],
+        }
+    )
+    bureau.to_csv(raw / "bureau.csv", index=False)
+    apps.iloc[:40].assign(TARGET=rng.integers(0, 2, 40)).to_csv(raw / "train.csv", index=False)
+    apps.iloc[40:].to_csv(raw / "test.csv", index=False)
+    apps.iloc[40:][["SK_ID_CURR"]].assign(TARGET=0.5).to_csv(raw / "sample_submission.csv", index=False)
+    (raw / "SOURCE.json").write_text("{}")
+    card = Card(slug="hc", metric="auc", tables={"bureau.csv": "SK_ID_CURR"})
+    train, test = join_tables(card, raw, apps.iloc[:40], apps.iloc[40:], {"SK_ID_CURR", "TARGET"})
+    out = capsys.readouterr().out
+    assert f"bureau.csv: {len(bureau):,} rows, 50 keys ['SK_ID_CURR']: joined as one row a key" in out
+    assert "left out: ['SK_ID_BUREAU', 'note']" in out
+    assert len(train) == 40 and len(test) == 20
+    counts = bureau.SK_ID_CURR.value_counts()
+    assert test.bureau_rows.tolist() == [counts.get(i, 0) for i in test.SK_ID_CURR]  # 150..159: 0
+    debt = pd.to_numeric(bureau.debt).groupby(bureau.SK_ID_CURR).sum()  # "" is missing
+    assert np.allclose(train.bureau_debt_sum, debt.reindex(train.SK_ID_CURR).to_numpy())
+    assert set(train.bureau_opened_last.dropna()) <= {17956.0, 18458.0, 18658.0}  # days since 1970
+    assert np.allclose(train.bureau_status_Active + train.bureau_status_Closed, 1)
+    assert not [c for c in train.columns if "SK_ID_BUREAU" in c or "note" in c]
+
+    build_features(card, Paths.for_comp("hc", tmp_path / "data"), TabularConfig())
+    schema = json.loads((raw.parent / "processed" / "schema.json").read_text())
+    added = {"bureau_rows", "bureau_debt_mean", "bureau_opened_first", "bureau_status_distinct"}
+    assert added <= set(schema["numbers"])
+
+
 def test_what_no_model_could_apply_to_the_test_is_not_a_feature():
     """Tabular Playground Jan 2022 with train April-December 2018 and the test in 2019: the year has one value in
     the rows that fit, the test's months and weeks none there; the network pinned every test row to one value."""
