@@ -137,6 +137,22 @@ def in_number_order(classes: list) -> bool:
     return True
 
 
+def in_card_order(classes: list, named: tuple, metric: Metric, source: str) -> list:
+    """`classes` (read from `source`) in the order the card's `classes=` names (qwk's text grades), which must
+    name each; without one, refused where `metric` scores ordered classes that are not numbers (no order to read)."""
+    if named:
+        unnamed = sorted(set(map(str, classes)) - set(map(str, named)))
+        if unnamed:
+            raise SchemaError(f"card: classes={named} lacks {unnamed[:5]}, classes of {source}")
+        return list(named)
+    if metric.ordinal and not in_number_order(classes):
+        raise SchemaError(
+            f"metric {metric.name} scores ordered classes, but {source}'s {classes[:5]} are not numbers: "
+            f"name their order in the card, classes=({', '.join(repr(c) for c in classes[:3])}, ...) from lowest"
+        )
+    return classes
+
+
 def class_order(values: list, positive: str | None = None) -> list:
     """The classes of a target as the models number them: in their natural order (sort_classes), so a binary
     target's class 1 (the probability a submission holds) is the later one, unless `positive` names it."""
@@ -340,16 +356,7 @@ def infer(
         classes = [str(c)[len(label) + 1 :] for c in value_cols] if named else list(value_cols)
     elif task in ("binary", "multiclass"):
         classes = class_order(label_text(train[learned]).dropna().unique().tolist(), card.positive)
-        if card.classes:  # the card's order (qwk's text grades)
-            unnamed = sorted(set(map(str, classes)) - set(map(str, card.classes)))
-            if unnamed:
-                raise SchemaError(f"card: classes={card.classes} lacks {unnamed[:5]}, classes of {files['train']}")
-            classes = list(card.classes)
-        elif metric.ordinal and not in_number_order(classes):
-            raise SchemaError(
-                f"metric {metric.name} scores ordered classes, but {learned!r}'s {classes[:5]} are not numbers: "
-                f"name their order in the card, classes=({', '.join(repr(c) for c in classes[:3])}, ...) from lowest"
-            )
+        classes = in_card_order(classes, card.classes, metric, f"{learned!r} of {files['train']}")
         for c in targets:
             other = class_order(label_text(train[c]).dropna().unique().tolist())
             if not (set(map(str, other)) <= set(map(str, classes)) and (c not in varied or len(other) == len(classes))):

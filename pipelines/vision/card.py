@@ -36,7 +36,8 @@ from pipelines.config import with_defaults
 from pipelines.download import DataSpec
 from pipelines.registry import lazy_steps
 from pipelines.tabular.schema import (  # numbers numerically: a 0/1 target's positive class last
-    in_number_order,
+    SchemaError,
+    in_card_order,
     sort_classes,
 )
 from pipelines.vision import STEPS
@@ -49,8 +50,8 @@ from pipelines.vision.task import ImageTask
 Submits = Literal["probability", "per_class", "label", "labels", "ranked"]
 
 
-class CardError(ValueError):
-    """What the files do not say and the card must (the message names the card line to add)."""
+# What the files do not say and the card must (the message names the card line to add): one error for both kinds
+CardError = SchemaError
 
 
 @dataclass(frozen=True)
@@ -211,16 +212,7 @@ def read_card(card: ImageCard, raw: Path) -> tuple[Layout, Format]:
         classes = sorted({t for s in text for t in s.split()}) if multi_label else sort_classes(list(text.unique()))
         if card.classes and multi_label:
             raise CardError(f"card: classes={card.classes} orders single labels; {source} holds tags: leave it out")
-        if card.classes:  # the card's order (qwk's text grades)
-            unnamed = sorted(set(classes) - set(map(str, card.classes)))
-            if unnamed:
-                raise CardError(f"card: classes={card.classes} lacks {first_few(unnamed)}, classes of {source}")
-            classes = [str(c) for c in card.classes]
-        elif get_metric(card.metric).ordinal and not in_number_order(classes):
-            raise CardError(
-                f"metric {card.metric} scores ordered grades, but {source}'s {first_few(classes)} are not numbers: "
-                f"name their order in the card, classes=({', '.join(repr(c) for c in classes[:3])}, ...) from lowest"
-            )
+        classes = [str(c) for c in in_card_order(classes, card.classes, get_metric(card.metric), source)]
     numeric = bool(len(text)) and text.str.fullmatch(r"-?\d+").all()
     fmt = Format(fmt.id_col, fmt.columns, submits, get_metric(card.metric).name, bool(numeric))
     frame = _known_classes(frame, classes, multi_label, notes)

@@ -1463,7 +1463,9 @@ def test_text_grades_need_their_order_and_a_sample_whose_id_is_second_scores():
 
     train = pd.DataFrame({"id": range(6), "f": range(6), "y": ["low", "mid", "high"] * 2})
     sample = pd.DataFrame({"id": range(3), "y": "low"})
-    with pytest.raises(SchemaError, match=r"'y''s \['high', 'low', 'mid'\] are not numbers: .* classes=\('high'"):
+    with pytest.raises(
+        SchemaError, match=r"'y' of train.csv's \['high', 'low', 'mid'\] are not numbers: .* classes=\('high'"
+    ):
         infer(Card(slug="x", metric="qwk"), train, train[["id", "f"]], sample, FILES)
     ordered = infer(
         Card(slug="x", metric="qwk", classes=("low", "mid", "high")), train, train[["id", "f"]], sample, FILES

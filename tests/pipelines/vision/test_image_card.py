@@ -298,7 +298,7 @@ def test_qwk_submits_the_expected_class_cut_where_the_other_folds_chose(sources)
     assert (submitted == np.digitize(expected_class(probs), cut["setting"])).all()
     assert (submitted != probs.argmax(1)).sum() > 50 and (submitted == 4).sum() > (probs.argmax(1) == 4).sum()
     assert (Scorer(multi_label=False, kaggle="auc").labels(probs, 0.0) == probs.argmax(1)).all()
-    with pytest.raises(CardError, match=r"qwk scores ordered grades, but .* are not numbers: .*classes=\('d0'"):
+    with pytest.raises(CardError, match=r"qwk scores ordered classes, but .* are not numbers: .*classes=\('d0'"):
         read_card(ImageCard(slug="x", metric="qwk"), sources["folders"])  # d0..d9: text, no order known
     order = tuple(f"d{d}" for d in range(10))
     layout, fmt = read_card(ImageCard(slug="x", metric="qwk", classes=order), sources["folders"])
@@ -312,7 +312,7 @@ def test_qwk_submits_the_expected_class_cut_where_the_other_folds_chose(sources)
     assert one_off > two_off, (one_off, two_off)  # the backtest scores the card's order, not the alphabet's
     flipped, _ = read_card(ImageCard(slug="x", metric="auc", classes=("1", "0")), sources["binary"])
     assert flipped.classes == ["1", "0"] and any("P(0)" in n for n in flipped.notes)  # the last: the one submitted
-    with pytest.raises(CardError, match=r"lacks d9, classes of the class folders"):
+    with pytest.raises(CardError, match=r"lacks \['d9'\], classes of the class folders"):
         read_card(ImageCard(slug="x", metric="qwk", classes=order[:9]), sources["folders"])
     test = pd.DataFrame({"id": range(2)})
     ten = np.full((2, 10), 0.01)
