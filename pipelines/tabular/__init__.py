@@ -45,7 +45,8 @@ class Card:
     date: str | None = None  # the date column (default: the one column that parses as dates)
     series: tuple[str, ...] = ()  # series keys, e.g. ("store", "item"): categories, and with no date k-fold's unit
     # {"stores.csv": ("Store",)}: joined on the keys; a table of several rows a key (Home Credit's bureau.csv) as
-    # one row a key, its rows' count and summaries (features.aggregate)
+    # one row a key, its rows' count and summaries (features.aggregate); a table keyed by another's column
+    # (bureau_balance.csv by bureau.csv's SK_ID_BUREAU) onto that table first
     tables: dict[str, tuple[str, ...]] = field(default_factory=dict)
     categories: tuple[str, ...] = ()  # columns that are categories whatever their type (a weekday, a code 1..9)
     drop: tuple[str, ...] = ()  # columns never used as features

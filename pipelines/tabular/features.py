@@ -154,39 +154,91 @@ def check_extra_labels(card: Card, schema: Schema, rows: pd.DataFrame) -> None:
 def join_tables(
     card: Card, raw: Path, train: pd.DataFrame, test: pd.DataFrame, answers: set
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """train and test with the card's extra tables joined on their keys (a column also in train kept once);
-    `answers`: the sample's columns (a table holding them, as MoA's targets file does, has train's rows only)."""
+    """train and test with the card's extra tables joined on their keys (a column also in train kept once), a
+    table of several rows a key as one row a key (`aggregated`), a table keyed by another table's column (Home
+    Credit's bureau_balance.csv by bureau.csv's SK_ID_BUREAU) joined onto that table first; `answers`: the
+    sample's columns (a table holding them, as MoA's targets file does, has train's rows only)."""
     fix = "download it again (make download FORCE=1)"
+    tables = {name: read_csv(raw / name, fix) for name in card.tables}
     for name, keys in card.tables.items():
-        table = read_csv(raw / name, fix)
-        missing = [k for k in keys if k not in table.columns]
+        missing = [k for k in keys if k not in tables[name].columns]
         if missing:
             raise ValueError(
-                f"{raw / name}: no key column {missing} (the card's tables= names it); it has {list(table.columns)[:10]}"
+                f"{raw / name}: no key column {missing} (the card's tables= names it); it has "
+                f"{list(tables[name].columns)[:10]}"
             )
-        if table.duplicated(list(keys)).any():  # several rows a key (Home Credit's bureau.csv): one row a key
-            table = aggregated(card, name, table, list(keys))
-        both = [c for c in table.columns if c not in keys and (c in train.columns or c in test.columns)]
-        if both:  # Walmart's IsHoliday, in train.csv and features.csv: one copy, not a second column
-            print(f"{name}: {both} also in {card.file('train')}: {card.file('train')}'s kept")
-            table = table.drop(columns=both)
-        for frame_name in ("train", "test"):
-            frame = train if frame_name == "train" else test
-            joined = join_df(frame, table, list(keys), names=(card.file(frame_name), name), allow_unmatched=True)
-            added = [c for c in table.columns if c not in keys]
-            missing = int(joined[added].isna().all(axis=1).sum()) if added else 0
-            if missing == len(frame) and frame_name == "test" and set(added) & answers:
-                print(f"join {name} onto {card.file('test')}: no test row is in it (a table of train's rows only)")
-            elif missing:
-                print(f"join {name} onto {card.file(frame_name)}: {missing:,} of {len(frame):,} rows found no match")
-            rows = f"{Path(name).stem}_rows"
-            if rows in added:  # an aggregated table: a key it lacks has none of its rows
-                joined[rows] = joined[rows].fillna(0)
-            if frame_name == "train":
-                train = joined
-            else:
-                test = joined
+    parents = {name: table_parent(card, name, tables, {*train.columns, *test.columns}) for name in card.tables}
+
+    def folded(name: str) -> pd.DataFrame:
+        """Table `name` with the tables keyed by its columns joined onto it, each folded first (and let go)."""
+        table = tables.pop(name)
+        for child in [c for c, p in parents.items() if p == name]:
+            keys = list(card.tables[child])
+            table = joined_onto(
+                table, name, one_row_a_key(card, child, folded(child), keys, set(table.columns), name), child, keys
+            )
+        return table
+
+    for name, keys in card.tables.items():
+        if parents[name] is not None:
+            continue
+        table = one_row_a_key(card, name, folded(name), list(keys), {*train.columns, *test.columns}, card.file("train"))
+        train = joined_onto(train, card.file("train"), table, name, list(keys))
+        test = joined_onto(test, card.file("test"), table, name, list(keys), answers)
     return train, test
+
+
+def table_parent(card: Card, name: str, tables: dict[str, pd.DataFrame], frame_columns: set) -> str | None:
+    """None where table `name`'s keys are train's (or the test's) columns, else the one other table of the card
+    that holds them all (bureau_balance.csv's SK_ID_BUREAU: bureau.csv); ValueError naming the fix otherwise."""
+    keys = card.tables[name]
+    if all(k in frame_columns for k in keys):
+        return None
+    holders = [other for other, t in tables.items() if other != name and all(k in t.columns for k in keys)]
+    if len(holders) != 1:
+        where = f"in {len(holders)} of the card's tables ({holders})" if holders else "in none of the card's tables"
+        raise ValueError(
+            f"the card's tables= joins {name} on {list(keys)}: not columns of {card.file('train')}, and {where}; "
+            f"a table joins onto train or onto the one other table that has its keys"
+        )
+    seen, parent = {name}, holders[0]
+    while parent is not None:  # a table keyed by a table keyed by the first: nothing to join them onto
+        if parent in seen:
+            raise ValueError(f"the card's tables= keys {sorted(seen)} by each other's columns: none joins onto train")
+        seen.add(parent)
+        parent = table_parent(card, parent, tables, frame_columns)
+    return holders[0]
+
+
+def one_row_a_key(
+    card: Card, name: str, table: pd.DataFrame, keys: list[str], onto: set, onto_name: str
+) -> pd.DataFrame:
+    """Table `name` ready to join on `keys`: without the columns the frame it joins onto has already (Walmart's
+    IsHoliday, in train.csv and features.csv: one copy), one row a key where it has several (`aggregated`)."""
+    both = [c for c in table.columns if c not in keys and c in onto]
+    if both:
+        print(f"{name}: {both} also in {onto_name}: {onto_name}'s kept")
+        table = table.drop(columns=both)
+    return aggregated(card, name, table, keys) if table.duplicated(keys).any() else table
+
+
+def joined_onto(
+    frame: pd.DataFrame, frame_name: str, table: pd.DataFrame, name: str, keys: list[str], answers: set = frozenset()
+) -> pd.DataFrame:
+    """`frame` with `table` (one row a key) joined on `keys`, the rows it lacks said (a table holding `answers`,
+    the sample's columns, and none of the frame's rows: a table of train's rows only); an aggregated table's
+    `<name>_rows` is 0 where a key has none of its rows."""
+    joined = join_df(frame, table, keys, names=(frame_name, name), allow_unmatched=True)
+    added = [c for c in table.columns if c not in keys]
+    missing = int(joined[added].isna().all(axis=1).sum()) if added else 0
+    if missing == len(frame) and set(added) & answers:
+        print(f"join {name} onto {frame_name}: no test row is in it (a table of train's rows only)")
+    elif missing:
+        print(f"join {name} onto {frame_name}: {missing:,} of {len(frame):,} rows found no match")
+    rows = f"{Path(name).stem}_rows"
+    if rows in added:
+        joined[rows] = joined[rows].fillna(0)
+    return joined
 
 
 def aggregated(card: Card, name: str, table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:

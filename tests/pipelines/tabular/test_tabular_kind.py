@@ -492,6 +492,21 @@ def test_a_table_of_several_rows_a_key_joins_as_one_row_a_key(tmp_path, capsys):
     added = {"bureau_rows", "bureau_debt_mean", "bureau_opened_first", "bureau_status_distinct"}
     assert added <= set(schema["numbers"])
 
+    # bureau_balance.csv: each credit's months, keyed by bureau.csv's own id; it folds into bureau.csv first
+    months = np.repeat(bureau.SK_ID_BUREAU.to_numpy()[::2], 3)  # every other credit: 3 months; the others none
+    balance = pd.DataFrame({"SK_ID_BUREAU": months, "late": rng.integers(0, 3, len(months))})
+    balance.to_csv(raw / "bureau_balance.csv", index=False)
+    nested = replace(card, tables={"bureau.csv": ("SK_ID_CURR",), "bureau_balance.csv": ("SK_ID_BUREAU",)})
+    train, _ = join_tables(nested, raw, apps.iloc[:40], apps.iloc[40:], {"SK_ID_CURR", "TARGET"})
+    assert "join bureau_balance.csv onto bureau.csv: " in capsys.readouterr().out  # the credits without months
+    late = balance.groupby("SK_ID_BUREAU").late.sum().reindex(bureau.SK_ID_BUREAU, fill_value=np.nan)
+    per_credit = bureau.assign(late=late.to_numpy(), months=np.where(late.notna(), 3, 0))
+    expected = per_credit.groupby("SK_ID_CURR")[["late", "months"]].mean().reindex(train.SK_ID_CURR)
+    assert np.allclose(train.bureau_bureau_balance_late_sum_mean, expected.late, equal_nan=True)
+    assert np.allclose(train.bureau_bureau_balance_rows_mean, expected.months)  # a credit without months: 0
+    with pytest.raises(ValueError, match=r"joins bureau_balance.csv on \['late'\]: .*in none of the card's tables"):
+        join_tables(replace(nested, tables={"bureau_balance.csv": ("late",)}), raw, apps, apps, set())
+
 
 def test_what_no_model_could_apply_to_the_test_is_not_a_feature():
     """Tabular Playground Jan 2022 with train April-December 2018 and the test in 2019: the year has one value in
