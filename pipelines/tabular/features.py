@@ -185,6 +185,8 @@ def join_tables(
         table = one_row_a_key(card, name, folded(name), list(keys), {*train.columns, *test.columns}, card.file("train"))
         train = joined_onto(train, card.file("train"), table, name, list(keys))
         test = joined_onto(test, card.file("test"), table, name, list(keys), answers)
+    if tables:  # folded from train's tables down, a table keyed by a table keyed by it is never reached
+        raise ValueError(f"the card's tables= keys {sorted(tables)} by each other's columns: none joins onto train")
     return train, test
 
 
@@ -201,12 +203,6 @@ def table_parent(card: Card, name: str, tables: dict[str, pd.DataFrame], frame_c
             f"the card's tables= joins {name} on {list(keys)}: not columns of {card.file('train')}, and {where}; "
             f"a table joins onto train or onto the one other table that has its keys"
         )
-    seen, parent = {name}, holders[0]
-    while parent is not None:  # a table keyed by a table keyed by the first: nothing to join them onto
-        if parent in seen:
-            raise ValueError(f"the card's tables= keys {sorted(seen)} by each other's columns: none joins onto train")
-        seen.add(parent)
-        parent = table_parent(card, parent, tables, frame_columns)
     return holders[0]
 
 

@@ -506,6 +506,10 @@ def test_a_table_of_several_rows_a_key_joins_as_one_row_a_key(tmp_path, capsys):
     assert np.allclose(train.bureau_bureau_balance_rows_mean, expected.months)  # a credit without months: 0
     with pytest.raises(ValueError, match=r"joins bureau_balance.csv on \['late'\]: .*in none of the card's tables"):
         join_tables(replace(nested, tables={"bureau_balance.csv": ("late",)}), raw, apps, apps, set())
+    pd.DataFrame({"SK_ID_BUREAU": [1], "x": [2]}).to_csv(raw / "a.csv", index=False)
+    pd.DataFrame({"SK_ID_BUREAU": [1], "x": [2]}).to_csv(raw / "b.csv", index=False)
+    with pytest.raises(ValueError, match=r"keys \['a.csv', 'b.csv'\] by each other's columns: none joins onto train"):
+        join_tables(replace(nested, tables={"a.csv": ("x",), "b.csv": ("SK_ID_BUREAU",)}), raw, apps, apps, set())
 
 
 def test_what_no_model_could_apply_to_the_test_is_not_a_feature():
