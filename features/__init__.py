@@ -1,6 +1,6 @@
 """Reusable, competition-agnostic feature engineering: pure DataFrame -> DataFrame functions and fitted procs."""
 
-from features.dates import add_datepart, week_start
+from features.dates import add_datepart, days_since_1970, week_start
 from features.events import (
     add_event_counts,
     add_event_durations,
@@ -28,6 +28,7 @@ __all__ = [
     "add_run_position",
     "add_series_levels",
     "add_week_counts",
+    "days_since_1970",
     "days_since_origin",
     "join_df",
     "long_runs",

@@ -50,6 +50,12 @@ def add_datepart(
     return out[order]
 
 
+def days_since_1970(dates: pd.Series) -> pd.Series:
+    """Each date's days since 1970-01-01 as floats (a fraction of a day for a time; NaN for NaT), whatever the
+    datetime unit."""
+    return (dates - _EPOCH) / pd.Timedelta(days=1)
+
+
 def week_start(dates: pd.Series) -> pd.Series:
     """The Sunday on or before each date: the key of Google Trends' Sunday-to-Saturday weeks."""
     days_since_sunday = (dates.dt.day_of_week + 1) % 7

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from features.dates import days_since_1970
+
 NUMBER_STATS = ("mean", "std", "min", "max", "sum")
 
 
@@ -29,6 +31,14 @@ def join_df(
         missing = [k for k in keys if k not in frame.columns]
         if missing:
             raise JoinError(f"join {names[1]} onto {names[0]}: key column(s) {missing} not in {name}")
+    for lk, rk in zip(left_on, right_on, strict=True):
+        numeric = [pd.api.types.is_numeric_dtype(f[k]) for f, k in ((left, lk), (right, rk))]
+        if numeric[0] != numeric[1]:
+            raise JoinError(
+                f"join {names[1]} onto {names[0]}: key {lk!r} is {'numbers' if numeric[0] else 'text'} in {names[0]} "
+                f"and {'numbers' if numeric[1] else 'text'} in {names[1]} (e.g. {left[lk].iloc[0]!r} and "
+                f"{right[rk].iloc[0]!r}): write them the same way in both files"
+            )
     dupes = right.duplicated(right_on, keep=False)
     if dupes.any():
         example = right.loc[dupes, right_on].head(3).to_dict("records")
@@ -65,14 +75,14 @@ def aggregate(
     dates: list[str] = (),
     categories: list[str] = (),
     top: int = 10,
-    min_share: float = 0.01,
+    min_share: float = 0.001,
 ) -> pd.DataFrame:
     """One row per key of a table that has several (Home Credit's bureau.csv, Elo's transactions), so that it joins
     without multiplying rows: `<prefix>_rows` (the key's rows), each number's NUMBER_STATS, each date's first and
     last (datetime64 columns; days since 1970), each category's distinct values and the share of the key's rows
-    holding each of its `top` commonest values (those in `min_share` of the table's rows at least).
-    Columns `<prefix>_<column>_<stat>`; the keys as columns, in their first rows' order; rows whose key is
-    missing are left out."""
+    holding each of its `top` commonest values (those in `min_share` of the table's rows at least). Columns
+    `<prefix>_<column>_<stat>`, a level's share `<prefix>_<column>=<value>`; the keys as columns, in their first
+    rows' order; rows whose key is missing are left out."""
     keys = list(keys)
     # each row's key as a number 0..n-1 in first-row order, found once: grouping on text keys again for every
     # statistic took most of the time (5M rows of Elo-like card ids)
@@ -86,7 +96,7 @@ def aggregate(
         stats.columns = [f"{prefix}_{c}_{s}" for c, s in stats.columns]
         parts.append(stats)
     if dates:
-        days = pd.DataFrame({c: (table[c] - pd.Timestamp(0)) / pd.Timedelta(days=1) for c in dates})
+        days = pd.DataFrame({c: days_since_1970(table[c]) for c in dates})
         ends = days.groupby(group).agg(["min", "max"])
         ends.columns = [f"{prefix}_{c}_{'first' if s == 'min' else 'last'}" for c, s in ends.columns]
         parts.append(ends)
@@ -96,6 +106,6 @@ def aggregate(
         shares = np.bincount(codes[codes >= 0], minlength=len(values)) / len(codes)
         levels = [i for i in np.argsort(-shares, kind="stable")[:top] if shares[i] >= min_share]
         if levels:  # one 0/1 column a level, averaged over the key's rows
-            onehot = pd.DataFrame({f"{prefix}_{c}_{values[i]}": (codes == i).astype(np.float32) for i in levels})
+            onehot = pd.DataFrame({f"{prefix}_{c}={values[i]}": (codes == i).astype(np.float32) for i in levels})
             parts.append(onehot.groupby(group).mean())
     return pd.concat(parts, axis=1)

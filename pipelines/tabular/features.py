@@ -9,6 +9,7 @@ on the rows that train, and write processed/{train,test}.feather with each label
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from features import TabularProcessor, add_datepart, add_series_levels, aggregate, join_df
+from features import TabularProcessor, add_datepart, add_series_levels, aggregate, days_since_1970, join_df
 from features.io import atomic_write_text, write_feather, write_sparse
 from features.text import CHAR_BUDGET, text_features
 from models.metrics import Metric, get_metric
@@ -53,6 +54,8 @@ FOLD = "_fold"  # processed/train.feather: the fold a labelled row is held out i
 # feathers' rows; absent without free text
 TEXT_MATRIX = "text.npz"
 EXTRA = "_extra"  # the rows read from the card's extra_train files, until the folds are assigned
+# a column named as an id (SK_ID_BUREAU, order_id, ID, userId): in a summarised table, a row id or a code
+ID_NAME = re.compile(r"(^|_)(id|ID|Id)(_|$)|[a-z0-9](Id|ID)$")
 
 
 def id_column(card: Card, paths: Paths) -> str:
@@ -159,7 +162,8 @@ def join_tables(
     Credit's bureau_balance.csv by bureau.csv's SK_ID_BUREAU) joined onto that table first; `answers`: the
     sample's columns (a table holding them, as MoA's targets file does, has train's rows only)."""
     fix = "download it again (make download FORCE=1)"
-    tables = {name: read_csv(raw / name, fix) for name in card.tables}
+    # keys read as train's id is: as written where numbers would change them (000123)
+    tables = {name: read_csv(raw / name, fix, keys) for name, keys in card.tables.items()}
     for name, keys in card.tables.items():
         missing = [k for k in keys if k not in tables[name].columns]
         if missing:
@@ -215,6 +219,10 @@ def one_row_a_key(
     if both:
         print(f"{name}: {both} also in {onto_name}: {onto_name}'s kept")
         table = table.drop(columns=both)
+    keyless = table[keys].isna().any(axis=1)
+    if keyless.any():  # a row of no key joins nothing (and blank keys would read as several rows a key)
+        print(f"{name}: {int(keyless.sum()):,} of {len(table):,} rows have no {' / '.join(keys)}: left out")
+        table = table[~keyless]
     return aggregated(card, name, table, keys) if table.duplicated(keys).any() else table
 
 
@@ -224,6 +232,13 @@ def joined_onto(
     """`frame` with `table` (one row a key) joined on `keys`, the rows it lacks said (a table holding `answers`,
     the sample's columns, and none of the frame's rows: a table of train's rows only); an aggregated table's
     `<name>_rows` is 0 where a key has none of its rows."""
+    numbers = {  # keys read as text in the table (007) and as numbers in the frame: numbers, where each reads as one
+        k: pd.to_numeric(table[k], errors="coerce")
+        for k in keys
+        if pd.api.types.is_numeric_dtype(frame[k]) and not pd.api.types.is_numeric_dtype(table[k])
+    }
+    if all(n.notna().sum() == table[k].notna().sum() for k, n in numbers.items()):
+        table = table.assign(**numbers)
     joined = join_df(frame, table, keys, names=(frame_name, name), allow_unmatched=True)
     added = [c for c in table.columns if c not in keys]
     missing = int(joined[added].isna().all(axis=1).sum()) if added else 0
@@ -239,14 +254,24 @@ def joined_onto(
 
 def aggregated(card: Card, name: str, table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """A table of several rows a key as one row a key (features.aggregate), its columns read as the train's are
-    (schema.column_kind; the card's categories=, text= and drop= count here too); free text is left out."""
+    (schema.column_kind; the card's categories=, text= and drop= count here too), but for ids: a column named as
+    one (SK_ID_BUREAU, order_id, userId) that is unique in the table is its rows' own id and left out, any other is
+    a code and a category (Elo's city_id); free text is left out."""
     prefix = Path(name).stem
-    kinds: dict[str, list[str]] = {"number": [], "date": [], "category": [], "left out": []}
+    kinds: dict[str, list[str]] = {"number": [], "date": [], "category": []}
+    left = {}  # column -> why it is left out
     for c in table.columns.drop(keys):
-        kind = "left out" if c in card.drop else "category" if c in card.categories else column_kind(table[c])[0]
-        if kind == "number" and pd.api.types.is_integer_dtype(table[c]) and table[c].is_unique:
-            kind = "left out"  # each row's own id (bureau.csv's SK_ID_BUREAU): no key's rows share anything
-        kinds[kind if kind in kinds and c not in card.text else "left out"].append(c)
+        kind, why = (
+            ("drop", "drop=") if c in card.drop else ("category", "") if c in card.categories else column_kind(table[c])
+        )
+        if ID_NAME.search(c) and kind in ("number", "text", "category") and c not in card.categories:
+            kind, why = ("drop", "a row id") if table[c].dropna().is_unique else ("category", "")
+        if c in card.text or kind == "text":
+            kind, why = "drop", "text"
+        if kind in kinds:
+            kinds[kind].append(c)
+        else:
+            left[c] = why
     table = table.assign(  # numbers read as text (a blank among them): what is not a number is missing
         **{c: pd.to_numeric(table[c], errors="coerce") for c in kinds["number"]},
         **{c: pd.to_datetime(table[c], format=date_format(table[c]), errors="coerce") for c in kinds["date"]},
@@ -256,9 +281,19 @@ def aggregated(card: Card, name: str, table: pd.DataFrame, keys: list[str]) -> p
         f"{name}: {len(table):,} rows, {len(out):,} keys {keys}: joined as one row a key ({len(out.columns) - len(keys)}"
         f" columns): its rows' count, {len(kinds['number'])} numbers' mean/std/min/max/sum, {len(kinds['date'])} "
         f"dates' first/last, {len(kinds['category'])} categories' distinct values and commonest values' shares"
-        + (f"; left out: {kinds['left out'][:5]} (ids, text, one value or drop=)" if kinds["left out"] else "")
+        + (f"; left out: {', '.join(f'{c} ({why})' for c, why in left.items())}" if left else "")
     )
     return out
+
+
+def without_summarised(card: Card, raw: Path, train: pd.DataFrame) -> Card:
+    """The card without the categories= and text= names of columns that only a tables= file has (a table of
+    several rows a key, summarised by `aggregated`, which read those lines): they are not train's columns."""
+    held = {c for name in card.tables for c in pd.read_csv(raw / name, nrows=0).columns}
+    lines = {
+        k: tuple(c for c in getattr(card, k) if c in train.columns or c not in held) for k in ("categories", "text")
+    }
+    return dataclasses.replace(card, **lines)
 
 
 def hook_name(hook) -> str:
@@ -434,7 +469,10 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
             f"extra_train={card.extra_train}: keep it in the train frame it returns"
         )
     extra = train.pop(EXTRA).to_numpy(bool) if EXTRA in train.columns else np.zeros(len(train), bool)
-    schema = infer(card, train[~extra].reset_index(drop=True), test, sample, files)  # train.csv says what it is
+    # train.csv says what it is; the card's lines that name a summarised table's columns were read there
+    schema = infer(
+        without_summarised(card, paths.raw, train), train[~extra].reset_index(drop=True), test, sample, files
+    )
     if extra.any():
         check_extra_labels(card, schema, train[extra])
     if not cfg.text_dims and not cfg.text_words:
@@ -455,6 +493,8 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
     if card.extra_train and not extra.any():
         raise SchemaError(f"card: extra_train={card.extra_train}: no row of them has the target {labels}")
     cats, conts = list(schema.categories), list(schema.numbers)
+    for c, fmt in schema.other_dates.items():  # a date beside the date: its days since 1970
+        train[c], test[c] = (days_since_1970(pd.to_datetime(f[c], format=fmt, errors="coerce")) for f in (train, test))
     for c in conts:  # numbers read as text (a blank among them): what is not a number is missing
         if not pd.api.types.is_numeric_dtype(train[c]) or not pd.api.types.is_numeric_dtype(test[c]):
             numbers = [pd.to_numeric(f[c], errors="coerce") for f in (train, test)]

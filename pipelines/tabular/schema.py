@@ -28,7 +28,7 @@ TEXT_MIN_UNIQUE, TEXT_MIN_SHARE, TEXT_MIN_LENGTH = 100, 0.5, 20
 # 01/02/2013 as 2 January and 31/01/2013 as 31 January in the same column).
 DATE_FORMATS = (
     "%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y/%m/%d", "%m/%d/%Y",
-    "%d/%m/%Y", "%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M", "%d.%m.%Y", "%Y%m%d",
+    "%d/%m/%Y", "%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M", "%d.%m.%Y", "%Y%m%d", "%Y-%m",
 )  # fmt: skip
 
 
@@ -54,6 +54,8 @@ class Schema:
     only_in_train: list[str] = field(default_factory=list)
     texts: dict[str, str] = field(default_factory=dict)  # free text column -> why (features.text reads its words)
     from_text: list[str] = field(default_factory=list)  # the numbers features.text made of them
+    # date columns beside the date (Airbnb's date_first_booking): each a number, its days since 1970 (-> format)
+    other_dates: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -389,10 +391,12 @@ def infer(
         date = id_col  # the id is the timestamp (Bike Sharing's datetime): a feature as well
         shared = [id_col, *shared]
     categories, numbers, dropped = [], [], {c: "dropped by the card" for c in card.drop if c in train.columns}
+    other_dates = {}
     texts = {c: "free text by the card's text=" for c in card.text}
     for c in shared:
         if c != date and (test[c].isna().all() or train[c].isna().all()):
-            dropped[c] = f"empty in {files['test'] if test[c].isna().all() else files['train']}"
+            empty = [files[role] for role, f in (("train", train), ("test", test)) if f[c].isna().all()]
+            dropped[c] = f"empty in {' and '.join(empty)}"
             texts.pop(c, None)
             continue
         if c in texts:
@@ -402,8 +406,9 @@ def infer(
             kind = "category"
         if kind == "date":
             date = date or c
-            if c != date:
-                dropped[c] = f"a second date column (the card's date= is {date!r})"
+            if c != date:  # a number: its days since 1970 (features.py); the date's parts are the date's alone
+                other_dates[c] = date_format(pd.concat([train[c], test[c]]))
+                numbers.append(c)
         elif kind == "category":
             categories.append(c)
         elif kind == "number":
@@ -419,7 +424,7 @@ def infer(
         raise SchemaError(f"{files['train']}: column {date!r} is not in one date format of {DATE_FORMATS}; set date=")
     return Schema(
         id_col, targets, label, task, classes, date, fmt, list(card.series), categories, numbers, dropped, only_in_train,
-        texts,
+        texts, other_dates=other_dates,
     )  # fmt: skip
 
 
@@ -474,7 +479,9 @@ def describe(schema: Schema, metric: str, positive: str | None = None) -> str:
         f"id {schema.id!r}; target {schema.label or schema.targets} ({schema.task}"
         + (f", {len(schema.classes)} classes" if schema.classes else "")
         + f"); metric {metric}",
-        f"date {schema.date!r}" + (f"; series {schema.series}" if schema.series else ""),
+        f"date {schema.date!r}"
+        + (f"; other dates as their days since 1970: {list(schema.other_dates)}" if schema.other_dates else "")
+        + (f"; series {schema.series}" if schema.series else ""),
         f"{len(schema.categories)} categories, {len(schema.numbers)} numbers",
     ]
     scoring = get_metric(metric)

@@ -56,9 +56,9 @@ def test_aggregate_gives_one_row_a_key_as_a_loop_over_the_keys_would():
     )
     table.loc[::17, "k"] = np.nan  # a row without a key counts for none
     table.loc[::5, "amount"] = np.nan
-    out = aggregate(table, ["k"], "b", numbers=["amount"], dates=["opened"], categories=["status"])
+    out = aggregate(table, ["k"], "b", numbers=["amount"], dates=["opened"], categories=["status"], min_share=0.01)
     assert out.k.tolist() == list(dict.fromkeys(table.k.dropna()))  # the keys in their first rows' order
-    assert "b_status_rare" not in out  # under 1% of the rows: no column of its own
+    assert "b_status=rare" not in out  # under 1% of the rows: no column of its own
     for _, row in out.iterrows():
         rows = table[table.k == row.k]
         amount = rows.amount.dropna()
@@ -72,4 +72,4 @@ def test_aggregate_gives_one_row_a_key_as_a_loop_over_the_keys_would():
         assert row.b_opened_last == (rows.opened.max() - pd.Timestamp("1970-01-01")).days
         assert row.b_status_distinct == rows.status.nunique()
         for level in "abc":
-            assert np.isclose(row[f"b_status_{level}"], (rows.status == level).mean())
+            assert np.isclose(row[f"b_status={level}"], (rows.status == level).mean())

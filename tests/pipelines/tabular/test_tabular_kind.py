@@ -209,8 +209,46 @@ def test_dates_labels_and_classes_read_as_written():
     assert date_format(pd.Series(["01/31/2013", "02/01/2013"])) == "%m/%d/%Y"
     assert date_format(pd.Series(["2011-01-20 00:00:00", "2011-01-20 01:00:00"])) == "%Y-%m-%d %H:%M:%S"
     assert date_format(pd.Series(["1-2", "10-12"])) is None and date_format(pd.Series(["a", "b"])) is None
+    assert date_format(pd.Series(["2017-06", "2016-11"])) == "%Y-%m"  # Elo's first_active_month
     assert label_text(pd.Series([4.0, None, 2.0])).tolist()[::2] == ["4", "2"]
     assert sort_classes([1, 10, 2]) == [1, 2, 10] and sort_classes(["b", "a"]) == ["a", "b"]
+
+
+def test_dates_beside_the_date_are_numbers_of_days_not_dropped(tmp_path, capsys):
+    """Airbnb's date_account_created beside date_first_booking (blank for most), Elo's first_active_month
+    (2017-06): the date's parts come from one date; the others were dropped as 'a second date column'."""
+    from pipelines.paths import Paths
+    from pipelines.tabular import TabularConfig
+    from pipelines.tabular.features import build_features
+
+    raw = tmp_path / "data" / "d" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    n = 300
+    created = pd.Timestamp("2014-01-01") + pd.to_timedelta(rng.integers(0, 365, n), unit="D")
+    booked = created + pd.to_timedelta(rng.integers(0, 90, n), unit="D")
+    frame = pd.DataFrame(
+        {
+            "id": range(n),
+            "created": created.strftime("%Y-%m-%d"),
+            "booked": np.where(rng.random(n) < 0.6, "", booked.strftime("%Y-%m-%d")),
+            "first_active_month": created.strftime("%Y-%m"),
+        }
+    )
+    frame.iloc[:200].assign(y=rng.integers(0, 2, 200)).to_csv(raw / "train.csv", index=False)
+    frame.iloc[200:].to_csv(raw / "test.csv", index=False)
+    frame.iloc[200:][["id"]].assign(y=0.5).to_csv(raw / "sample_submission.csv", index=False)
+    (raw / "SOURCE.json").write_text("{}")
+    build_features(Card(slug="d", metric="auc"), Paths.for_comp("d", tmp_path / "data"), TabularConfig())
+    assert (
+        "date 'created'; other dates as their days since 1970: ['booked', 'first_active_month']"
+        in capsys.readouterr().out
+    )
+    processed = pd.read_feather(raw.parent / "processed" / "train.feather")
+    days = (booked[:200] - pd.Timestamp("1970-01-01")).days.to_numpy()
+    known = frame.booked.iloc[:200].ne("").to_numpy()
+    assert np.corrcoef(processed.booked.to_numpy()[known], days[known])[0, 1] > 0.9999  # normalised days
+    assert ((processed["booked_na"] == 2) == ~known).all()  # Categorify: False 1, True 2
 
 
 def frames(n=600, seed=0):
@@ -477,14 +515,14 @@ def test_a_table_of_several_rows_a_key_joins_as_one_row_a_key(tmp_path, capsys):
     train, test = join_tables(card, raw, apps.iloc[:40], apps.iloc[40:], {"SK_ID_CURR", "TARGET"})
     out = capsys.readouterr().out
     assert f"bureau.csv: {len(bureau):,} rows, 50 keys ['SK_ID_CURR']: joined as one row a key" in out
-    assert "left out: ['SK_ID_BUREAU', 'note']" in out
+    assert "left out: SK_ID_BUREAU (a row id), note (text)" in out
     assert len(train) == 40 and len(test) == 20
     counts = bureau.SK_ID_CURR.value_counts()
     assert test.bureau_rows.tolist() == [counts.get(i, 0) for i in test.SK_ID_CURR]  # 150..159: 0
     debt = pd.to_numeric(bureau.debt).groupby(bureau.SK_ID_CURR).sum()  # "" is missing
     assert np.allclose(train.bureau_debt_sum, debt.reindex(train.SK_ID_CURR).to_numpy())
     assert set(train.bureau_opened_last.dropna()) <= {17956.0, 18458.0, 18658.0}  # days since 1970
-    assert np.allclose(train.bureau_status_Active + train.bureau_status_Closed, 1)
+    assert np.allclose(train["bureau_status=Active"] + train["bureau_status=Closed"], 1)
     assert not [c for c in train.columns if "SK_ID_BUREAU" in c or "note" in c]
 
     build_features(card, Paths.for_comp("hc", tmp_path / "data"), TabularConfig())
@@ -510,6 +548,55 @@ def test_a_table_of_several_rows_a_key_joins_as_one_row_a_key(tmp_path, capsys):
     pd.DataFrame({"SK_ID_BUREAU": [1], "x": [2]}).to_csv(raw / "b.csv", index=False)
     with pytest.raises(ValueError, match=r"keys \['a.csv', 'b.csv'\] by each other's columns: none joins onto train"):
         join_tables(replace(nested, tables={"a.csv": ("x",), "b.csv": ("SK_ID_BUREAU",)}), raw, apps, apps, set())
+
+
+def test_tables_keyed_as_kaggle_writes_them_join_and_their_ids_and_codes_are_read_as_such(tmp_path, capsys):
+    """Trial 49's edge cases: ids written 000123 in every file, a child's keys 007 onto train's integer store, a
+    table of one row a key but for blank keys, a row id with blanks, a unique number that is no id, an id-named
+    code (Elo's city_id) and a card's categories= naming a summarised table's column, a level named 'distinct'."""
+    from pipelines.paths import Paths
+    from pipelines.tabular import TabularConfig
+    from pipelines.tabular.features import build_features, join_tables, read_csv
+
+    raw = tmp_path / "data" / "e" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    ids = [f"{i:06d}" for i in range(1, 61)]
+    frame = pd.DataFrame({"id": ids, "store": np.arange(60) % 5 + 1, "x": rng.normal(size=60)})
+    frame.iloc[:40].assign(y=rng.integers(0, 2, 40)).to_csv(raw / "train.csv", index=False)
+    frame.iloc[40:].to_csv(raw / "test.csv", index=False)
+    frame.iloc[40:][["id"]].assign(y=0.5).to_csv(raw / "sample_submission.csv", index=False)
+    (raw / "SOURCE.json").write_text("{}")
+    n = 300
+    tx = pd.DataFrame(
+        {
+            "id": rng.choice(ids, n),
+            "tx_id": [np.nan if i % 50 == 0 else 9000 + i for i in range(n)],  # a row id with blanks (floats)
+            "amount_cents": 1000 + np.arange(n) * 7,  # unique in every row, and no id
+            "city_id": rng.integers(1, 4, n),  # an id-named code
+            "mcc": rng.integers(100, 103, n),  # a code the card names a category
+            "kind": rng.choice(["distinct", "other"], n),
+        }
+    )
+    tx.to_csv(raw / "tx.csv", index=False)
+    stores = pd.DataFrame({"store": ["001", "002", "003", "004", "005", None, None], "size": range(7)})
+    stores.to_csv(raw / "stores.csv", index=False)
+    card = Card(slug="e", metric="auc", categories=("mcc",), tables={"tx.csv": "id", "stores.csv": "store"})
+    train = read_csv(raw / "train.csv", "", ("id",))
+    test = read_csv(raw / "test.csv", "", ("id",))
+    joined, _ = join_tables(card, raw, train, test, {"id", "y"})
+    out = capsys.readouterr().out
+    assert "left out: tx_id (a row id)" in out and "stores.csv: 2 of 7 rows have no store: left out" in out
+    assert joined["size"].tolist() == (train.store - 1).tolist()  # one row a store, its keys 001 read as 1
+    counts = tx.id.value_counts()
+    assert joined.tx_rows.tolist() == [counts.get(i, 0) for i in train.id]  # 000123 in both files
+    assert "tx_amount_cents_mean" in joined and "tx_city_id=2" in joined and "tx_mcc=101" in joined
+    assert "tx_city_id_mean" not in joined and "tx_mcc_mean" not in joined and "tx_kind=distinct" in joined
+    assert not [c for c in joined.columns if c.startswith("tx_tx_id")]
+    build_features(card, Paths.for_comp("e", tmp_path / "data"), TabularConfig())  # categories= names mcc: no error
+    pd.DataFrame({"id": [1, 2], "z": [3, 4]}).to_csv(raw / "numbers.csv", index=False)
+    with pytest.raises(ValueError, match=r"key 'id' is text in train.csv and numbers in numbers.csv .*same way"):
+        join_tables(replace(card, tables={"numbers.csv": "id"}), raw, train, test, set())
 
 
 def test_what_no_model_could_apply_to_the_test_is_not_a_feature():
