@@ -42,7 +42,7 @@ class Card:
     positive: str | None = None
     # the classes in their order where it is not the numbers' (qwk's text grades: ("low", "mid", "high"))
     classes: tuple[str, ...] = ()
-    date: str | None = None  # the date column (default: the one column that parses as dates)
+    date: str | None = None  # the date column (default: the first that parses as dates; the others: days since 1970)
     series: tuple[str, ...] = ()  # series keys, e.g. ("store", "item"): categories, and with no date k-fold's unit
     # {"stores.csv": ("Store",)}: joined on the keys; a table of several rows a key (Home Credit's bureau.csv) as
     # one row a key, its rows' count and summaries (features.aggregate); a table keyed by another's column
