@@ -15,7 +15,17 @@ from models.metrics import defined_score, get_metric
 from pipelines.backtest import Backtest, place
 from pipelines.tabular import FILES, Card
 from pipelines.tabular.features import join_tables
-from pipelines.tabular.schema import align_ids, class_order, fold_groups, fold_unit, infer, label_text, sample_id
+from pipelines.tabular.schema import (
+    align_ids,
+    class_order,
+    date_format,
+    fold_groups,
+    fold_unit,
+    infer,
+    label_text,
+    looks_like_dates,
+    sample_id,
+)
 
 
 def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
@@ -84,16 +94,20 @@ def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
 
 
 def carry(src: Path, dst: Path, date: str | None, fmt: str | None, train_end, cut_at) -> None:
-    """Another file of the competition into the cut, as it is (linked), except a table with the date column that
-    ends where train.csv ends (known for train's days only, as a store's daily transactions): cut where the cut's
-    train ends, so the hidden days' rows are as unknown as the real test's are. A table that covers the test's days
-    too (Rossmann's weather) stays whole: the real test has it."""
-    if cut_at is not None and src.suffix.lower() == ".csv" and date in pd.read_csv(src, nrows=0).columns:
-        table = pd.read_csv(src, low_memory=False)
-        when = pd.to_datetime(table[date], format=fmt, errors="coerce")
-        if when.max() <= train_end:
-            write_csv(table[~(when > cut_at)], dst)
-            return
+    """Another file of the competition into the cut, as it is (linked), except a table with a date column (train's
+    date, or its own: an event table's purchase_date) that ends where train.csv ends (known for train's days only,
+    as a store's daily transactions, or the events a summarised tables= file counts): cut where the cut's train
+    ends, so the hidden days' rows are as unknown as the real test's are. A table that covers the test's days too
+    (Rossmann's weather) stays whole: the real test has it."""
+    if cut_at is not None and src.suffix.lower() == ".csv":
+        head = pd.read_csv(src, nrows=5000, low_memory=False)
+        columns = [date] if date in head.columns else [c for c in head.columns if looks_like_dates(head[c])]
+        table = pd.read_csv(src, low_memory=False) if columns else None
+        for c in columns:
+            when = pd.to_datetime(table[c], format=fmt if c == date else date_format(table[c]), errors="coerce")
+            if when.notna().any() and when.max() <= train_end:
+                write_csv(table[~(when > cut_at)], dst)
+                return
     place(src, dst)
 
 

@@ -157,73 +157,122 @@ def check_extra_labels(card: Card, schema: Schema, rows: pd.DataFrame) -> None:
 def join_tables(
     card: Card, raw: Path, train: pd.DataFrame, test: pd.DataFrame, answers: set
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """train and test with the card's extra tables joined on their keys (a column also in train kept once), a
-    table of several rows a key as one row a key (`aggregated`), a table keyed by another table's column (Home
-    Credit's bureau_balance.csv by bureau.csv's SK_ID_BUREAU) joined onto that table first; `answers`: the
-    sample's columns (a table holding them, as MoA's targets file does, has train's rows only)."""
+    """train and test with the card's extra tables joined on their keys: a table of one row a key as it is (a
+    column also in train kept once), a table of several rows a key as one row a key (`aggregated`), a table keyed
+    by another table's column (Home Credit's bureau_balance.csv by bureau.csv's SK_ID_BUREAU) folded into that
+    table first; `answers`: the sample's columns (a table holding them, as MoA's targets file does, has train's
+    rows only). Each table is read when it is folded and let go after."""
     fix = "download it again (make download FORCE=1)"
-    # keys read as train's id is: as written where numbers would change them (000123)
-    tables = {name: read_csv(raw / name, fix, keys) for name, keys in card.tables.items()}
+    headers = {}
     for name, keys in card.tables.items():
-        missing = [k for k in keys if k not in tables[name].columns]
+        if not (raw / name).is_file():
+            raise FileNotFoundError(f"{raw / name} not found (the card's tables= names it): {fix}, or name another")
+        headers[name] = list(pd.read_csv(raw / name, nrows=0).columns)
+        missing = [k for k in keys if k not in headers[name]]
         if missing:
             raise ValueError(
-                f"{raw / name}: no key column {missing} (the card's tables= names it); it has "
-                f"{list(tables[name].columns)[:10]}"
+                f"{raw / name}: no key column {missing} (the card's tables= names it); it has {headers[name][:10]}"
             )
-    parents = {name: table_parent(card, name, tables, {*train.columns, *test.columns}) for name in card.tables}
+    parents = {name: table_parent(card, name, raw, headers, {*train.columns, *test.columns}) for name in card.tables}
 
-    def folded(name: str) -> pd.DataFrame:
-        """Table `name` with the tables keyed by its columns joined onto it, each folded first (and let go)."""
-        table = tables.pop(name)
+    def folded(name: str) -> tuple[pd.DataFrame, set[str]]:
+        """Table `name` with the tables keyed by its columns folded in, and the columns they added."""
+        table, added = read_csv(raw / name, fix, card.tables[name]), set()  # keys as written where numbers change them
         for child in [c for c, p in parents.items() if p == name]:
             keys = list(card.tables[child])
-            table = joined_onto(
-                table, name, one_row_a_key(card, child, folded(child), keys, set(table.columns), name), child, keys
-            )
-        return table
+            rows, derived = folded(child)
+            ready = one_row_a_key(card, child, same_keys(rows, table, keys, child, name), keys, table, name, derived)
+            table = joined_onto(table, name, ready, child, keys)
+            added |= set(ready.columns) - set(keys)
+        return table, added
 
     for name, keys in card.tables.items():
         if parents[name] is not None:
             continue
-        table = one_row_a_key(card, name, folded(name), list(keys), {*train.columns, *test.columns}, card.file("train"))
+        rows, derived = folded(name)
+        rows = same_keys(rows, train, list(keys), name, card.file("train"))
+        frames = pd.concat([train[:0], test[:0]])  # train's and the test's columns
+        table = one_row_a_key(card, name, rows, list(keys), frames, card.file("train"), derived)
         train = joined_onto(train, card.file("train"), table, name, list(keys))
         test = joined_onto(test, card.file("test"), table, name, list(keys), answers)
-    if tables:  # folded from train's tables down, a table keyed by a table keyed by it is never reached
-        raise ValueError(f"the card's tables= keys {sorted(tables)} by each other's columns: none joins onto train")
+    unjoined = sorted(n for n, p in parents.items() if p is not None and not reaches_train(n, parents))
+    if unjoined:  # folded from train's tables down, a table keyed by a table keyed by it is never reached
+        raise ValueError(f"the card's tables= keys {unjoined} by each other's columns: none joins onto train")
     return train, test
 
 
-def table_parent(card: Card, name: str, tables: dict[str, pd.DataFrame], frame_columns: set) -> str | None:
-    """None where table `name`'s keys are train's (or the test's) columns, else the one other table of the card
-    that holds them all (bureau_balance.csv's SK_ID_BUREAU: bureau.csv); ValueError naming the fix otherwise."""
-    keys = card.tables[name]
+def reaches_train(name: str, parents: dict[str, str | None]) -> bool:
+    """Whether table `name`'s chain of parents ends at train (a cycle never does)."""
+    seen = set()
+    while parents[name] is not None and name not in seen:
+        seen.add(name)
+        name = parents[name]
+    return parents[name] is None
+
+
+def table_parent(card: Card, name: str, raw: Path, headers: dict[str, list[str]], frame_columns: set) -> str | None:
+    """None where table `name`'s keys are train's (or the test's) columns, else the other table of the card that
+    holds them, where it holds each once (bureau_balance.csv's SK_ID_BUREAU: bureau.csv, whose rows it names;
+    installments_payments.csv's SK_ID_PREV: previous_application.csv, not POS_CASH_balance.csv, which repeats it);
+    ValueError naming the fix otherwise."""
+    keys = list(card.tables[name])
     if all(k in frame_columns for k in keys):
         return None
-    holders = [other for other, t in tables.items() if other != name and all(k in t.columns for k in keys)]
+    having = [other for other, columns in headers.items() if other != name and all(k in columns for k in keys)]
+    holders = having  # of several, the one whose rows they name: each key once there
+    if len(having) > 1:
+        holders = [h for h in having if not pd.read_csv(raw / h, usecols=keys).dropna().duplicated().any()]
     if len(holders) != 1:
-        where = f"in {len(holders)} of the card's tables ({holders})" if holders else "in none of the card's tables"
+        where = (
+            "no other table of the card has them"
+            if not having
+            else (f"{len(having)} of its tables have them ({having}), {len(holders) or 'none'} of which once a row")
+        )
         raise ValueError(
-            f"the card's tables= joins {name} on {list(keys)}: not columns of {card.file('train')}, and {where}; "
-            f"a table joins onto train or onto the one other table that has its keys"
+            f"the card's tables= joins {name} on {keys}: not columns of {card.file('train')}, and {where}; a table "
+            f"joins onto train or onto the one other table whose rows they name"
         )
     return holders[0]
 
 
+def same_keys(table: pd.DataFrame, frame: pd.DataFrame, keys: list[str], name: str, frame_name: str) -> pd.DataFrame:
+    """`table` with its keys written as `frame`'s: text read as numbers where the frame has numbers and each reads
+    as one (007 onto 7), numbers as text where the frame has text (200000 onto train's ids 000123, 200000)."""
+    out = {}
+    for k in keys:
+        if pd.api.types.is_numeric_dtype(frame[k]) and not pd.api.types.is_numeric_dtype(table[k]):
+            numbers = pd.to_numeric(table[k], errors="coerce")
+            if numbers.notna().sum() == table[k].notna().sum():
+                out[k] = numbers
+        elif not pd.api.types.is_numeric_dtype(frame[k]) and pd.api.types.is_integer_dtype(table[k]):
+            out[k] = table[k].astype("string").astype(frame[k].dtype)
+    for k, values in out.items():
+        if not values.isin(frame[k]).any():  # read alike, still none in common (000123 and 123): written otherwise
+            raise ValueError(
+                f"the key {k!r} is written otherwise in {name} than in {frame_name} (e.g. {table[k].iloc[0]!r} and "
+                f"{frame[k].iloc[0]!r}), and no value is in both: write it the same way in both files"
+            )
+    if out:
+        print(f"{name}: keys {sorted(out)} read as {frame_name} writes them")
+    return table.assign(**out)
+
+
 def one_row_a_key(
-    card: Card, name: str, table: pd.DataFrame, keys: list[str], onto: set, onto_name: str
+    card: Card, name: str, table: pd.DataFrame, keys: list[str], onto: pd.DataFrame, onto_name: str, derived: set
 ) -> pd.DataFrame:
-    """Table `name` ready to join on `keys`: without the columns the frame it joins onto has already (Walmart's
-    IsHoliday, in train.csv and features.csv: one copy), one row a key where it has several (`aggregated`)."""
-    both = [c for c in table.columns if c not in keys and c in onto]
-    if both:
-        print(f"{name}: {both} also in {onto_name}: {onto_name}'s kept")
-        table = table.drop(columns=both)
+    """Table `name` ready to join onto frame `onto` on `keys`: without rows of no key (said); one row a key where it
+    has several (`aggregated`; `derived`: the columns its own child tables' summaries added), else as it is but for
+    the columns `onto` has already (Walmart's IsHoliday, in train.csv and features.csv: train's kept)."""
     keyless = table[keys].isna().any(axis=1)
     if keyless.any():  # a row of no key joins nothing (and blank keys would read as several rows a key)
         print(f"{name}: {int(keyless.sum()):,} of {len(table):,} rows have no {' / '.join(keys)}: left out")
         table = table[~keyless]
-    return aggregated(card, name, table, keys) if table.duplicated(keys).any() else table
+    if table.duplicated(keys).any():  # its summaries are columns of their own (bureau_AMT_CREDIT_mean)
+        return aggregated(card, name, table, keys, derived)
+    both = [c for c in table.columns if c not in keys and c in onto.columns]
+    if both:
+        print(f"{name}: {both} also in {onto_name}: {onto_name}'s kept")
+    return table.drop(columns=both)
 
 
 def joined_onto(
@@ -232,13 +281,6 @@ def joined_onto(
     """`frame` with `table` (one row a key) joined on `keys`, the rows it lacks said (a table holding `answers`,
     the sample's columns, and none of the frame's rows: a table of train's rows only); an aggregated table's
     `<name>_rows` is 0 where a key has none of its rows."""
-    numbers = {  # keys read as text in the table (007) and as numbers in the frame: numbers, where each reads as one
-        k: pd.to_numeric(table[k], errors="coerce")
-        for k in keys
-        if pd.api.types.is_numeric_dtype(frame[k]) and not pd.api.types.is_numeric_dtype(table[k])
-    }
-    if all(n.notna().sum() == table[k].notna().sum() for k, n in numbers.items()):
-        table = table.assign(**numbers)
     joined = join_df(frame, table, keys, names=(frame_name, name), allow_unmatched=True)
     added = [c for c in table.columns if c not in keys]
     missing = int(joined[added].isna().all(axis=1).sum()) if added else 0
@@ -252,29 +294,37 @@ def joined_onto(
     return joined
 
 
-def aggregated(card: Card, name: str, table: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+def aggregated(card: Card, name: str, table: pd.DataFrame, keys: list[str], derived: set = frozenset()) -> pd.DataFrame:
     """A table of several rows a key as one row a key (features.aggregate), its columns read as the train's are
     (schema.column_kind; the card's categories=, text= and drop= count here too), but for ids: a column named as
     one (SK_ID_BUREAU, order_id, userId) that is unique in the table is its rows' own id and left out, any other is
-    a code and a category (Elo's city_id); free text is left out."""
+    a code and a category (Elo's city_id); free text is left out. `derived`: columns its own child tables' summaries
+    added (bureau_balance_city_id_distinct: a number, whatever its name)."""
     prefix = Path(name).stem
     kinds: dict[str, list[str]] = {"number": [], "date": [], "category": []}
-    left = {}  # column -> why it is left out
+    left, formats = {}, {}  # column -> why it is left out; a date column -> its format
     for c in table.columns.drop(keys):
         kind, why = (
             ("drop", "drop=") if c in card.drop else ("category", "") if c in card.categories else column_kind(table[c])
         )
-        if ID_NAME.search(c) and kind in ("number", "text", "category") and c not in card.categories:
+        if (
+            ID_NAME.search(c)
+            and c not in derived
+            and kind in ("number", "text", "category")
+            and c not in card.categories
+        ):
             kind, why = ("drop", "a row id") if table[c].dropna().is_unique else ("category", "")
         if c in card.text or kind == "text":
             kind, why = "drop", "text"
+        if kind == "date":
+            formats[c] = date_format(table[c])
         if kind in kinds:
             kinds[kind].append(c)
         else:
             left[c] = why
     table = table.assign(  # numbers read as text (a blank among them): what is not a number is missing
         **{c: pd.to_numeric(table[c], errors="coerce") for c in kinds["number"]},
-        **{c: pd.to_datetime(table[c], format=date_format(table[c]), errors="coerce") for c in kinds["date"]},
+        **{c: pd.to_datetime(table[c], format=f, errors="coerce") for c, f in formats.items()},
     )
     out = aggregate(table, keys, prefix, numbers=kinds["number"], dates=kinds["date"], categories=kinds["category"])
     print(

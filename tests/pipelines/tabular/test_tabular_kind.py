@@ -230,9 +230,9 @@ def test_dates_beside_the_date_are_numbers_of_days_not_dropped(tmp_path, capsys)
     frame = pd.DataFrame(
         {
             "id": range(n),
+            "first_active_month": created.strftime("%Y-%m"),  # first, yet a month: not the date
             "created": created.strftime("%Y-%m-%d"),
             "booked": np.where(rng.random(n) < 0.6, "", booked.strftime("%Y-%m-%d")),
-            "first_active_month": created.strftime("%Y-%m"),
         }
     )
     frame.iloc[:200].assign(y=rng.integers(0, 2, 200)).to_csv(raw / "train.csv", index=False)
@@ -241,7 +241,7 @@ def test_dates_beside_the_date_are_numbers_of_days_not_dropped(tmp_path, capsys)
     (raw / "SOURCE.json").write_text("{}")
     build_features(Card(slug="d", metric="auc"), Paths.for_comp("d", tmp_path / "data"), TabularConfig())
     assert (
-        "date 'created'; other dates as their days since 1970: ['booked', 'first_active_month']"
+        "date 'created'; other dates as their days since 1970: ['first_active_month', 'booked']"
         in capsys.readouterr().out
     )
     processed = pd.read_feather(raw.parent / "processed" / "train.feather")
@@ -504,6 +504,7 @@ def test_a_table_of_several_rows_a_key_joins_as_one_row_a_key(tmp_path, capsys):
             "status": rng.choice(["Active", "Closed"], len(owners)),
             "opened": rng.choice(["2019-03-01", "2020-07-15", "2021-01-31"], len(owners)),
             "note": [f"free words number {i}" for i in range(len(owners))],
+            "income": rng.normal(size=len(owners)),  # a name train has too: its summaries are columns of their own
         }
     )
     bureau.to_csv(raw / "bureau.csv", index=False)
@@ -524,6 +525,7 @@ def test_a_table_of_several_rows_a_key_joins_as_one_row_a_key(tmp_path, capsys):
     assert set(train.bureau_opened_last.dropna()) <= {17956.0, 18458.0, 18658.0}  # days since 1970
     assert np.allclose(train["bureau_status=Active"] + train["bureau_status=Closed"], 1)
     assert not [c for c in train.columns if "SK_ID_BUREAU" in c or "note" in c]
+    assert np.allclose(train.bureau_income_max, bureau.groupby("SK_ID_CURR").income.max().reindex(train.SK_ID_CURR))
 
     build_features(card, Paths.for_comp("hc", tmp_path / "data"), TabularConfig())
     schema = json.loads((raw.parent / "processed" / "schema.json").read_text())
@@ -532,7 +534,9 @@ def test_a_table_of_several_rows_a_key_joins_as_one_row_a_key(tmp_path, capsys):
 
     # bureau_balance.csv: each credit's months, keyed by bureau.csv's own id; it folds into bureau.csv first
     months = np.repeat(bureau.SK_ID_BUREAU.to_numpy()[::2], 3)  # every other credit: 3 months; the others none
-    balance = pd.DataFrame({"SK_ID_BUREAU": months, "late": rng.integers(0, 3, len(months))})
+    balance = pd.DataFrame(
+        {"SK_ID_BUREAU": months, "late": rng.integers(0, 3, len(months)), "city_id": rng.integers(0, 9, len(months))}
+    )
     balance.to_csv(raw / "bureau_balance.csv", index=False)
     nested = replace(card, tables={"bureau.csv": ("SK_ID_CURR",), "bureau_balance.csv": ("SK_ID_BUREAU",)})
     train, _ = join_tables(nested, raw, apps.iloc[:40], apps.iloc[40:], {"SK_ID_CURR", "TARGET"})
@@ -542,7 +546,20 @@ def test_a_table_of_several_rows_a_key_joins_as_one_row_a_key(tmp_path, capsys):
     expected = per_credit.groupby("SK_ID_CURR")[["late", "months"]].mean().reindex(train.SK_ID_CURR)
     assert np.allclose(train.bureau_bureau_balance_late_sum_mean, expected.late, equal_nan=True)
     assert np.allclose(train.bureau_bureau_balance_rows_mean, expected.months)  # a credit without months: 0
-    with pytest.raises(ValueError, match=r"joins bureau_balance.csv on \['late'\]: .*in none of the card's tables"):
+    assert "bureau_bureau_balance_city_id_distinct_mean" in train  # a code's distinct count: a number one up
+    # previous.csv (one row a SK_ID_PREV) with two tables of months keyed by it, each holding SK_ID_PREV too
+    prev = pd.DataFrame({"SK_ID_PREV": range(900, 960), "SK_ID_CURR": np.arange(100, 160) // 2 * 2, "amt": 1.0})
+    prev.to_csv(raw / "previous.csv", index=False)
+    for name in ("pos.csv", "inst.csv"):
+        pd.DataFrame({"SK_ID_PREV": np.repeat(prev.SK_ID_PREV, 2), "paid": rng.normal(size=120)}).to_csv(
+            raw / name, index=False
+        )
+    three = {"previous.csv": ("SK_ID_CURR",), "pos.csv": ("SK_ID_PREV",), "inst.csv": ("SK_ID_PREV",)}
+    train, _ = join_tables(replace(card, tables=three), raw, apps.iloc[:40], apps.iloc[40:], set())
+    assert {"previous_pos_paid_mean_mean", "previous_inst_paid_max_min"} <= set(train.columns)  # onto previous.csv
+    with pytest.raises(
+        ValueError, match=r"joins bureau_balance.csv on \['late'\]: .*no other table of the card has them"
+    ):
         join_tables(replace(nested, tables={"bureau_balance.csv": ("late",)}), raw, apps, apps, set())
     pd.DataFrame({"SK_ID_BUREAU": [1], "x": [2]}).to_csv(raw / "a.csv", index=False)
     pd.DataFrame({"SK_ID_BUREAU": [1], "x": [2]}).to_csv(raw / "b.csv", index=False)
@@ -594,9 +611,30 @@ def test_tables_keyed_as_kaggle_writes_them_join_and_their_ids_and_codes_are_rea
     assert "tx_city_id_mean" not in joined and "tx_mcc_mean" not in joined and "tx_kind=distinct" in joined
     assert not [c for c in joined.columns if c.startswith("tx_tx_id")]
     build_features(card, Paths.for_comp("e", tmp_path / "data"), TabularConfig())  # categories= names mcc: no error
+    mixed = pd.DataFrame({"id": ["000123", "200000"], "store": 1, "x": 0.0})  # zero-padded only where short
+    pd.DataFrame({"id": [200000, 200000], "z": [3, 4]}).to_csv(raw / "long.csv", index=False)
+    joined, _ = join_tables(replace(card, tables={"long.csv": "id"}), raw, mixed, mixed, set())
+    assert joined.long_rows.tolist() == [0, 2] and joined.long_z_sum.tolist()[1] == 7
     pd.DataFrame({"id": [1, 2], "z": [3, 4]}).to_csv(raw / "numbers.csv", index=False)
-    with pytest.raises(ValueError, match=r"key 'id' is text in train.csv and numbers in numbers.csv .*same way"):
+    with pytest.raises(
+        ValueError, match=r"the key 'id' is written otherwise in numbers.csv than in train.csv .*same way"
+    ):
         join_tables(replace(card, tables={"numbers.csv": "id"}), raw, train, test, set())
+
+
+def test_a_time_cut_cuts_an_event_table_that_ends_where_train_ends_by_its_own_date(tmp_path):
+    """A summarised event table (purchase_date, several rows a card) known for train's days only: the cut hides
+    the last days of train, and their events must go too, as the real test's are unknown; a table that runs past
+    train's end (the test's days' weather) is carried whole."""
+    from pipelines.tabular.backtest import carry
+
+    days = pd.date_range("2020-01-01", "2020-03-31")
+    events = pd.DataFrame({"card": np.arange(len(days)) % 7, "purchase_date": days.strftime("%Y-%m-%d %H:%M:%S")})
+    events.to_csv(tmp_path / "events.csv", index=False)
+    carry(tmp_path / "events.csv", tmp_path / "cut.csv", "Date", "%Y-%m-%d", days[-1], pd.Timestamp("2020-03-01"))
+    assert pd.read_csv(tmp_path / "cut.csv").purchase_date.max() == "2020-03-01 00:00:00"
+    carry(tmp_path / "events.csv", tmp_path / "whole.csv", "Date", "%Y-%m-%d", days[40], pd.Timestamp("2020-01-20"))
+    assert len(pd.read_csv(tmp_path / "whole.csv")) == len(days)  # it runs past train's end: the test has it
 
 
 def test_what_no_model_could_apply_to_the_test_is_not_a_feature():
