@@ -85,7 +85,7 @@ def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
     write_csv(held[[id_col]].assign(**{c: sample[c].iloc[0] for c in value_cols}), dest / files["sample"])
     for path in sorted(raw.iterdir()):  # the competition's other files (extra tables, what a feature function reads)
         if path.name not in set(files.values()) | {"SOURCE.json"} and path.is_file():
-            carry(path, dest / path.name, date, schema.date_format, dates.max() if cut_at is not None else None, cut_at)
+            carry(path, dest / path.name, date, dates.max() if cut_at is not None else None, cut_at)
     if schema.label:  # the class as the submission's column names it (Status_C where train says C)
         named = dict(zip(map(str, schema.classes), map(str, value_cols), strict=True))
         return held[[id_col]].assign(**{schema.label: label_text(held[schema.label]).map(named)})
@@ -93,7 +93,7 @@ def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
     return held[[id_col, *schema.targets]].set_axis([id_col, *value_cols], axis=1)
 
 
-def carry(src: Path, dst: Path, date: str | None, fmt: str | None, train_end, cut_at) -> None:
+def carry(src: Path, dst: Path, date: str | None, train_end, cut_at) -> None:
     """Another file of the competition into the cut, as it is (linked), except a table with a date column (train's
     date, or its own: an event table's purchase_date) that ends where train.csv ends (known for train's days only,
     as a store's daily transactions, or the events a summarised tables= file counts): cut where the cut's train
@@ -103,10 +103,15 @@ def carry(src: Path, dst: Path, date: str | None, fmt: str | None, train_end, cu
         head = pd.read_csv(src, nrows=5000, low_memory=False)
         columns = [date] if date in head.columns else [c for c in head.columns if looks_like_dates(head[c])]
         table = pd.read_csv(src, low_memory=False) if columns else None
-        for c in columns:
-            when = pd.to_datetime(table[c], format=fmt if c == date else date_format(table[c]), errors="coerce")
-            if when.notna().any() and when.max() <= train_end:
-                write_csv(table[~(when > cut_at)], dst)
+        for c in columns:  # by day: a time of day on train's last day is still train's
+            days = pd.to_datetime(table[c], format=date_format(table[c]), errors="coerce").dt.normalize()
+            if days.notna().any() and days.max() <= train_end:
+                kept = table[~(days > cut_at)]
+                write_csv(kept, dst)
+                print(
+                    f"{src.name}: cut where the cut's train ends ({cut_at:%Y-%m-%d}, by {c}): "
+                    f"{len(kept):,} of {len(table):,} rows"
+                )
                 return
     place(src, dst)
 

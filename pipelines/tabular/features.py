@@ -171,7 +171,8 @@ def join_tables(
         missing = [k for k in keys if k not in headers[name]]
         if missing:
             raise ValueError(
-                f"{raw / name}: no key column {missing} (the card's tables= names it); it has {headers[name][:10]}"
+                f"{raw / name}: no key column {missing} (the card's tables= names it); it has {headers[name][:10]}: "
+                f"name one of those, and where train calls it otherwise, rename the column in one of the files"
             )
     parents = {name: table_parent(card, name, raw, headers, {*train.columns, *test.columns}) for name in card.tables}
 
@@ -230,7 +231,8 @@ def table_parent(card: Card, name: str, raw: Path, headers: dict[str, list[str]]
         )
         raise ValueError(
             f"the card's tables= joins {name} on {keys}: not columns of {card.file('train')}, and {where}; a table "
-            f"joins onto train or onto the one other table whose rows they name"
+            f"joins onto train or onto the one other table whose rows they name (where train calls the key "
+            f"otherwise, rename the column in one of the files)"
         )
     return holders[0]
 
@@ -280,7 +282,8 @@ def joined_onto(
 ) -> pd.DataFrame:
     """`frame` with `table` (one row a key) joined on `keys`, the rows it lacks said (a table holding `answers`,
     the sample's columns, and none of the frame's rows: a table of train's rows only); an aggregated table's
-    `<name>_rows` is 0 where a key has none of its rows."""
+    `<name>_rows` is 0 where a key has none of its rows, unless no row of the frame has one (a table keyed by
+    train's days only: then it is as empty as its other columns, and not a feature)."""
     joined = join_df(frame, table, keys, names=(frame_name, name), allow_unmatched=True)
     added = [c for c in table.columns if c not in keys]
     missing = int(joined[added].isna().all(axis=1).sum()) if added else 0
@@ -289,7 +292,7 @@ def joined_onto(
     elif missing:
         print(f"join {name} onto {frame_name}: {missing:,} of {len(frame):,} rows found no match")
     rows = f"{Path(name).stem}_rows"
-    if rows in added:
+    if rows in added and missing < len(frame):
         joined[rows] = joined[rows].fillna(0)
     return joined
 

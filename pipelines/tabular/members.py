@@ -156,7 +156,7 @@ def part(rd: RunDir, name: str, suffix: str, compute, save, load):
             value = load(path)
         except Exception as e:  # LightGBM's and numpy's own errors for a damaged file: read as one
             raise DamagedFile(path, e, "part of a run") from e
-        print(f"{name}: trained before the run was interrupted ({path})")
+        print(f"{name}: trained already, read back ({path}: earlier in this run, or before it was interrupted)")
         return value
 
     path = rd.parts / f"{name.replace(' ', '-')}{suffix}"

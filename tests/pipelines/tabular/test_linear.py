@@ -135,7 +135,7 @@ def test_each_fold_fits_the_strength_another_folds_held_rows_chose(tmp_path, cap
     assert np.isfinite(oof).all() and np.allclose(test_raw, np.mean(tests, axis=0))  # the folds' average
     assert "alpha of 1, 4, 16, 64" in capsys.readouterr().out
     oof2, test2, chosen2 = run()
-    assert "trained before the run was interrupted" in capsys.readouterr().out
+    assert "trained already, read back" in capsys.readouterr().out
     assert chosen2 == chosen and np.array_equal(oof2, oof) and np.array_equal(test2, test_raw)
 
 

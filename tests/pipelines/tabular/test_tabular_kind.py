@@ -622,19 +622,52 @@ def test_tables_keyed_as_kaggle_writes_them_join_and_their_ids_and_codes_are_rea
         join_tables(replace(card, tables={"numbers.csv": "id"}), raw, train, test, set())
 
 
-def test_a_time_cut_cuts_an_event_table_that_ends_where_train_ends_by_its_own_date(tmp_path):
-    """A summarised event table (purchase_date, several rows a card) known for train's days only: the cut hides
-    the last days of train, and their events must go too, as the real test's are unknown; a table that runs past
-    train's end (the test's days' weather) is carried whole."""
+def test_a_time_cut_cuts_an_event_table_that_ends_where_train_ends_by_its_own_date(tmp_path, capsys):
+    """A summarised event table (several rows a card, a time of day) known for train's days only: the cut hides
+    the last days of train, and their events must go too, as the real test's are unknown, whether the table's
+    date is named as train's or has its own name; a table that runs past train's end (the test's days' weather)
+    is carried whole. Trial 49b: timestamps were read with train's format (all NaT) or ran past train's last
+    midnight, and both tables were carried whole."""
     from pipelines.tabular.backtest import carry
 
-    days = pd.date_range("2020-01-01", "2020-03-31")
-    events = pd.DataFrame({"card": np.arange(len(days)) % 7, "purchase_date": days.strftime("%Y-%m-%d %H:%M:%S")})
-    events.to_csv(tmp_path / "events.csv", index=False)
-    carry(tmp_path / "events.csv", tmp_path / "cut.csv", "Date", "%Y-%m-%d", days[-1], pd.Timestamp("2020-03-01"))
-    assert pd.read_csv(tmp_path / "cut.csv").purchase_date.max() == "2020-03-01 00:00:00"
-    carry(tmp_path / "events.csv", tmp_path / "whole.csv", "Date", "%Y-%m-%d", days[40], pd.Timestamp("2020-01-20"))
-    assert len(pd.read_csv(tmp_path / "whole.csv")) == len(days)  # it runs past train's end: the test has it
+    days = pd.date_range("2020-01-01 09:30", "2020-03-31 21:41", freq="D")
+    for name in ("Date", "purchase_date"):
+        events = pd.DataFrame({"card": np.arange(len(days)) % 7, name: days.strftime("%Y-%m-%d %H:%M:%S")})
+        events.to_csv(tmp_path / "events.csv", index=False)
+        for f in ("cut.csv", "whole.csv"):
+            (tmp_path / f).unlink(missing_ok=True)
+        carry(
+            tmp_path / "events.csv",
+            tmp_path / "cut.csv",
+            "Date",
+            pd.Timestamp("2020-03-31"),
+            pd.Timestamp("2020-03-01"),
+        )
+        assert pd.read_csv(tmp_path / "cut.csv")[name].max() == "2020-03-01 09:30:00", name
+        assert (
+            f"events.csv: cut where the cut's train ends (2020-03-01, by {name}): 61 of 91 rows"
+            in capsys.readouterr().out
+        )
+        carry(
+            tmp_path / "events.csv",
+            tmp_path / "whole.csv",
+            "Date",
+            pd.Timestamp("2020-02-10"),
+            pd.Timestamp("2020-01-20"),
+        )
+        assert len(pd.read_csv(tmp_path / "whole.csv")) == len(days)  # it runs past train's end: the test has it
+
+
+def test_a_summary_no_test_row_has_is_empty_in_the_test_rows_count_too():
+    """Trial 49b: transactions.csv keyed by (store, date), train's days only: its summaries were empty in the test
+    and dropped, but its _rows was 0 in every test row (a value no train row has) and stayed a feature."""
+    from pipelines.tabular.features import joined_onto
+
+    table = pd.DataFrame({"store": [1, 2], "tx_rows": [3, 4], "tx_n_mean": [0.5, 0.7]})
+    test = pd.DataFrame({"store": [3, 4]})
+    assert joined_onto(test, "test.csv", table, "tx.csv", ["store"]).tx_rows.isna().all()
+    some = joined_onto(pd.DataFrame({"store": [1, 3]}), "test.csv", table, "tx.csv", ["store"])
+    assert some.tx_rows.tolist() == [3, 0]  # a key without rows has none
 
 
 def test_what_no_model_could_apply_to_the_test_is_not_a_feature():
@@ -1087,7 +1120,7 @@ def test_each_folds_network_trains_the_epochs_the_other_folds_watched_network_ch
     assert len(watched[0]) == 39 and "net epochs [" in capsys.readouterr().out
     assert any(e < rules[k] for k, e in epochs.items()), epochs  # a network trained fewer epochs than its rule
     (oof2, test2, tables2, epochs2), _ = run()
-    assert "trained before the run was interrupted" in capsys.readouterr().out
+    assert "trained already, read back" in capsys.readouterr().out
     assert epochs2 == epochs and np.array_equal(oof2, oof) and np.array_equal(test2, test_raw)
 
 
@@ -1278,7 +1311,7 @@ def test_gbdt_seeds_average_one_model_per_seed(tmp_path, capsys):
     (folder / "parts" / "gbdt-refit-seed-1.txt").write_text("tree\nnot a model")
     (again, test_again, rounds_again), _ = run(2)
     out = capsys.readouterr().out
-    assert "gbdt holdout seed 0: trained before the run was interrupted" in out
+    assert "gbdt holdout seed 0: trained already, read back" in out
     assert "gbdt-refit-seed-1.txt: cannot be read back" in out and "gbdt refit seed 1: round" in out
     assert np.array_equal(again, oof, equal_nan=True) and np.array_equal(test_again, test_raw)
     assert rounds_again == rounds
@@ -1551,7 +1584,7 @@ def test_kill_9_then_the_same_train_resumes_after_its_finished_parts(tmp_path, m
     kill_after_checkpoint(["train", *args, "--run", "killed"], runs / "killed" / "parts" / "net-holdout-seed-1.npz")
     assert not (runs / "killed" / "result.json").exists()
     out = run(["train", *args, "--run", "killed"])
-    assert "run: resuming" in out and "net holdout seed 0: trained before the run was interrupted" in out
+    assert "run: resuming" in out and "net holdout seed 0: trained already, read back" in out
     assert "net refit seed 0: trained before" not in out
     run(["train", *args, "--run", "straight"])
     results = [json.loads((runs / r / "result.json").read_text()) for r in ("killed", "straight")]
