@@ -31,7 +31,6 @@ from pipelines.tabular.schema import (
     SchemaError,
     align_ids,
     column_kind,
-    date_format,
     describe,
     infer,
     label_text,
@@ -175,6 +174,9 @@ def join_tables(
                 f"name one of those, and where train calls it otherwise, rename the column in one of the files"
             )
     parents = {name: table_parent(card, name, raw, headers, {*train.columns, *test.columns}) for name in card.tables}
+    unjoined = sorted(n for n, p in parents.items() if p is not None and not reaches_train(n, parents))
+    if unjoined:  # a table keyed by a table keyed by it is never reached
+        raise ValueError(f"the card's tables= keys {unjoined} by each other's columns: none joins onto train")
 
     def folded(name: str) -> tuple[pd.DataFrame, set[str]]:
         """Table `name` with the tables keyed by its columns folded in, and the columns they added."""
@@ -182,7 +184,9 @@ def join_tables(
         for child in [c for c, p in parents.items() if p == name]:
             keys = list(card.tables[child])
             rows, derived = folded(child)
-            ready = one_row_a_key(card, child, same_keys(rows, table, keys, child, name), keys, table, name, derived)
+            ready = one_row_a_key(
+                card, child, same_keys(rows, table, keys, child, name), keys, set(table.columns), name, derived
+            )
             table = joined_onto(table, name, ready, child, keys)
             added |= set(ready.columns) - set(keys)
         return table, added
@@ -192,13 +196,11 @@ def join_tables(
             continue
         rows, derived = folded(name)
         rows = same_keys(rows, train, list(keys), name, card.file("train"))
-        frames = pd.concat([train[:0], test[:0]])  # train's and the test's columns
-        table = one_row_a_key(card, name, rows, list(keys), frames, card.file("train"), derived)
+        table = one_row_a_key(
+            card, name, rows, list(keys), {*train.columns, *test.columns}, card.file("train"), derived
+        )
         train = joined_onto(train, card.file("train"), table, name, list(keys))
         test = joined_onto(test, card.file("test"), table, name, list(keys), answers)
-    unjoined = sorted(n for n, p in parents.items() if p is not None and not reaches_train(n, parents))
-    if unjoined:  # folded from train's tables down, a table keyed by a table keyed by it is never reached
-        raise ValueError(f"the card's tables= keys {unjoined} by each other's columns: none joins onto train")
     return train, test
 
 
@@ -260,9 +262,9 @@ def same_keys(table: pd.DataFrame, frame: pd.DataFrame, keys: list[str], name: s
 
 
 def one_row_a_key(
-    card: Card, name: str, table: pd.DataFrame, keys: list[str], onto: pd.DataFrame, onto_name: str, derived: set
+    card: Card, name: str, table: pd.DataFrame, keys: list[str], onto: set[str], onto_name: str, derived: set
 ) -> pd.DataFrame:
-    """Table `name` ready to join onto frame `onto` on `keys`: without rows of no key (said); one row a key where it
+    """Table `name` ready to join on `keys` onto a frame of columns `onto`: without rows of no key (said); one row a key where it
     has several (`aggregated`; `derived`: the columns its own child tables' summaries added), else as it is but for
     the columns `onto` has already (Walmart's IsHoliday, in train.csv and features.csv: train's kept)."""
     keyless = table[keys].isna().any(axis=1)
@@ -271,7 +273,7 @@ def one_row_a_key(
         table = table[~keyless]
     if table.duplicated(keys).any():  # its summaries are columns of their own (bureau_AMT_CREDIT_mean)
         return aggregated(card, name, table, keys, derived)
-    both = [c for c in table.columns if c not in keys and c in onto.columns]
+    both = [c for c in table.columns if c not in keys and c in onto]
     if both:
         print(f"{name}: {both} also in {onto_name}: {onto_name}'s kept")
     return table.drop(columns=both)
@@ -320,7 +322,7 @@ def aggregated(card: Card, name: str, table: pd.DataFrame, keys: list[str], deri
         if c in card.text or kind == "text":
             kind, why = "drop", "text"
         if kind == "date":
-            formats[c] = date_format(table[c])
+            formats[c] = why  # column_kind's: its format
         if kind in kinds:
             kinds[kind].append(c)
         else:

@@ -191,8 +191,9 @@ def infer_task(metric_name: str, y: pd.Series) -> str:
 
 
 def column_kind(col: pd.Series) -> tuple[str, str]:
-    """(kind, why) for one feature column: date, category, number, text (near-unique: its words read as numbers,
-    features.text, unless the card says it is a category) or drop (empty, one value)."""
+    """(kind, why) for one feature column: date (why: its format, date_format's), category, number, text
+    (near-unique: its words read as numbers, features.text, unless the card says it is a category) or drop (empty,
+    one value)."""
     values = col.dropna()
     if values.empty:
         return "drop", "always empty"
@@ -203,8 +204,9 @@ def column_kind(col: pd.Series) -> tuple[str, str]:
     if pd.api.types.is_numeric_dtype(col):  # ordered: a value the test has and train lacks stays in its place
         return "number", ""
     text = values.astype(str)
-    if looks_like_dates(text):
-        return "date", ""
+    fmt = date_format(text)
+    if fmt is not None:
+        return "date", fmt
     # Telco's TotalCharges (" " in 11): numbers. 10,000 rows first (90% there), as reading 5M texts takes seconds
     if numbers_share(text.sample(min(len(text), 10_000), random_state=0)) >= 0.9 and numbers_share(text) >= 0.95:
         return "number", "numbers read as text: what is not one is read as missing"
@@ -392,7 +394,7 @@ def infer(
         date = id_col  # the id is the timestamp (Bike Sharing's datetime): a feature as well
         shared = [id_col, *shared]
     categories, numbers, dropped = [], [], {c: "dropped by the card" for c in card.drop if c in train.columns}
-    other_dates, dates = {}, []
+    other_dates, dates = {}, {}
     texts = {c: "free text by the card's text=" for c in card.text}
     for c in shared:
         if c != date and (test[c].isna().all() or train[c].isna().all()):
@@ -406,7 +408,7 @@ def infer(
         if (c in card.series or c in card.categories) and kind != "drop":
             kind = "category"
         if kind == "date":
-            dates.append(c)
+            dates[c] = why  # its format (the card's date=: found below)
         elif kind == "category":
             categories.append(c)
         elif kind == "number":
@@ -415,12 +417,11 @@ def infer(
             texts[c] = why
         else:
             dropped[c] = why
-    formats = {c: date_format(pd.concat([train[c], test[c]])) for c in dates if c != date}
     if not date and dates:  # of several, a day's before a month's (Elo's first_active_month, 2017-06)
-        date = next((c for c in dates if formats[c] != "%Y-%m"), dates[0])
-    for c in dates:
+        date = next((c for c, fmt in dates.items() if fmt != "%Y-%m"), next(iter(dates)))
+    for c, fmt in dates.items():
         if c != date:  # a number: its days since 1970 (features.py); the date's parts are the date's alone
-            other_dates[c] = formats[c]
+            other_dates[c] = fmt
             numbers.append(c)
     for c in only_in_train:
         dropped[c] = f"only in {files['train']}: never a feature (the answer's leak, or data the test has not)"
