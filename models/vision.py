@@ -221,9 +221,12 @@ class AdaptiveConcatPool2d(nn.Module):
         return torch.cat([nn.functional.adaptive_max_pool2d(x, 1), nn.functional.adaptive_avg_pool2d(x, 1)], 1)
 
 
-def create_head(n_features: int, n_out: int, hidden: int = 512, ps: float = 0.5) -> nn.Sequential:
-    """fastai's head on pooled features: BN, Dropout(ps/2), Linear, ReLU, BN, Dropout(ps), Linear."""
-    return nn.Sequential(
+def create_head(
+    n_features: int, n_out: int, hidden: int = 512, ps: float = 0.5, y_range: tuple[float, float] | None = None
+) -> nn.Sequential:
+    """fastai's head on pooled features: BN, Dropout(ps/2), Linear, ReLU, BN, Dropout(ps), Linear; for a number,
+    then a sigmoid scaled to `y_range`."""
+    layers = [
         nn.BatchNorm1d(2 * n_features),
         nn.Dropout(ps / 2),
         nn.Linear(2 * n_features, hidden),
@@ -231,7 +234,21 @@ def create_head(n_features: int, n_out: int, hidden: int = 512, ps: float = 0.5)
         nn.BatchNorm1d(hidden),
         nn.Dropout(ps),
         nn.Linear(hidden, n_out),
-    )
+    ]
+    return nn.Sequential(*layers, *([SigmoidRange(*y_range)] if y_range else []))
+
+
+class SigmoidRange(nn.Module):
+    """fast.ai's y_range: outputs squashed into (lo, hi), so a regression starts inside the targets' range and
+    never predicts far outside it."""
+
+    def __init__(self, lo: float, hi: float):
+        super().__init__()
+        self.register_buffer("bounds", torch.tensor([lo, hi], dtype=torch.float32))  # saved with the weights
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        lo, hi = self.bounds
+        return torch.sigmoid(x.float()) * (hi - lo) + lo
 
 
 class Normalize(nn.Module):
@@ -250,12 +267,14 @@ class Normalize(nn.Module):
 class ImageModel(nn.Module):
     """normalise -> body (early, late) -> concat pool -> head. Layer groups: [early, late, head]."""
 
-    def __init__(self, body: Body, n_out: int, hidden: int = 512, ps: float = 0.5):
+    def __init__(
+        self, body: Body, n_out: int, hidden: int = 512, ps: float = 0.5, y_range: tuple[float, float] | None = None
+    ):
         super().__init__()
         self.normalize = Normalize(body.mean, body.std)
         self.early, self.late = body.early, body.late
         self.pool = nn.Sequential(AdaptiveConcatPool2d(), nn.Flatten())
-        self.head = create_head(body.n_features, n_out, hidden, ps)
+        self.head = create_head(body.n_features, n_out, hidden, ps, y_range)
         self.n_features = body.n_features
         self.frozen_groups = 0  # groups [0, frozen_groups) do not train
         self.bn_freeze = False  # keep body BatchNorm statistics fixed even when the body trains

@@ -20,6 +20,15 @@ from typing import Any
 import numpy as np
 
 
+def random_folds(n: int, k: int, seed: int = 0, groups: np.ndarray | None = None) -> np.ndarray:
+    """The fold (0..k-1) of each of n rows at random, the same share in each (a regression's folds: nothing to
+    stratify); with `groups` (a code 0..g-1 per row), each group's rows in one fold."""
+    rng = np.random.default_rng(seed)
+    if groups is None:
+        return rng.permutation(n) % k
+    return (rng.permutation(groups.max() + 1) % k)[groups]
+
+
 def assign_folds(target: np.ndarray, k: int, seed: int = 0, groups: np.ndarray | None = None) -> np.ndarray:
     """The fold (0..k-1) of each row, stratified. `target`: class indices (N,) or a 0/1 tag matrix (N, T);
     `groups` (class indices only): a code per row, each group's rows kept in one fold."""

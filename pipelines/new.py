@@ -43,7 +43,7 @@ from pipelines.vision.card import ImageCard
 
 CARD = ImageCard(
     slug="{slug}",  # kaggle.com/c/<slug>
-    metric="{metric}",  # how Kaggle scores it (models/metrics.py: auc, logloss, mlogloss, accuracy, f2, map@3, ...)
+    metric="{metric}",  # how Kaggle scores it (models/metrics.py: auc, logloss, accuracy, f2, map@3; rmse: a number)
     # sample="sample_submission.csv",  # its first column is the id, the others what to submit
     # labels="train.csv",  # the label file (default: the other .csv with the id column; none: train/<class>/)
     # names=r"(?P<label>[a-z]+)\.\d+",  # no label file: the class from each training file name (cat.0.jpg)

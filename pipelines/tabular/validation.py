@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipelines.cv import assign_folds
+from pipelines.cv import assign_folds, random_folds
 from pipelines.tabular import TabularConfig
 from pipelines.tabular.schema import Schema, SchemaError, as_class_index, fold_groups, fold_unit
 
@@ -78,10 +78,7 @@ def assign(schema: Schema, train: pd.DataFrame, validation: dict, cfg: TabularCo
             f"folds={cfg.folds}: the data has {groups.max() + 1} {validation['group']}s to keep whole; set fewer folds="
         )
     if schema.task == "regression":
-        rng = np.random.default_rng(cfg.fold_seed)
-        if groups is None:
-            return rng.permutation(len(train)) % cfg.folds
-        return (rng.permutation(groups.max() + 1) % cfg.folds)[groups]  # each group's rows in one fold
+        return random_folds(len(train), cfg.folds, cfg.fold_seed, groups)
     if schema.task == "multilabel":  # a tag matrix: iterative stratification (pipelines.cv)
         return assign_folds(as_class_index(schema, train[schema.target_column]), cfg.folds, cfg.fold_seed, groups)
     column = train[stratum(schema, train)]

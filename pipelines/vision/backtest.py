@@ -23,10 +23,15 @@ PEERS = {
 }
 
 
-def held_out(labels: list[str], seed: int, multi_label: bool = False) -> np.ndarray:
-    """A boolean mask of the held-out rows: FRACTION of them, stratified by class (iteratively by tag)."""
+def held_out(labels: list[str], seed: int, multi_label: bool = False, regression: bool = False) -> np.ndarray:
+    """A boolean mask of the held-out rows: FRACTION of them, stratified by class (iteratively by tag), at random
+    for a regression's numbers."""
     n = len(labels)
-    if multi_label:
+    if regression:
+        from sklearn.model_selection import ShuffleSplit
+
+        y, splitter = np.zeros(n), ShuffleSplit(n_splits=1, test_size=FRACTION, random_state=seed)
+    elif multi_label:
         from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
 
         tags = sorted({t for s in labels for t in s.split()})

@@ -47,7 +47,7 @@ from pipelines.vision.config import VisionConfig
 from pipelines.vision.layouts import Layout, first_few, labelled_csv, order_by_sample, relative
 from pipelines.vision.task import ImageTask
 
-Submits = Literal["probability", "per_class", "label", "labels", "ranked"]
+Submits = Literal["probability", "per_class", "label", "labels", "ranked", "number"]
 
 
 # What the files do not say and the card must (the message names the card line to add): one error for both kinds
@@ -70,18 +70,17 @@ class ImageCard:
     target: str | None = None  # the label file's label column (default: the sample's value column, or the other one)
     train: tuple[str, ...] = ()  # training image folders (default: the image folders not named test*)
     test: tuple[str, ...] = ()  # test image folders (default: the image folders named test*)
-    task: str | None = None  # binary | multiclass | multilabel (default: from the metric and the labels)
+    # regression | binary | multiclass | multilabel (default: from the metric and the labels)
+    task: str | None = None
     # the classes in their order where it is not the numbers' (qwk's text grades: ("No_DR", "Mild", ...)); of two,
     # the last is the one whose probability is submitted (default: the later one, P(dog) of cat/dog)
     classes: tuple[str, ...] = ()
     defaults: dict = field(default_factory=dict)  # other defaults of pipelines/vision/config.py, e.g. {"sizes": [64]}
 
     def __post_init__(self):
-        metric = get_metric(self.metric)  # ValueError naming the known metrics
-        if metric.tasks == ("regression",):
-            raise ValueError(f"metric={self.metric!r} scores numbers; the image kind predicts classes or tags")
-        if self.task is not None and self.task not in TASKS[1:]:
-            raise ValueError(f"task={self.task!r} is not one of {', '.join(TASKS[1:])}")
+        get_metric(self.metric)  # ValueError naming the known metrics
+        if self.task is not None and self.task not in TASKS:
+            raise ValueError(f"task={self.task!r} is not one of {', '.join(TASKS)}")
         for name in ("train", "test", "classes"):  # a single name is as good as a list of one
             value = getattr(self, name)
             object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
@@ -137,6 +136,8 @@ def _submits(metric_name: str, task: str) -> Submits:
     submits = get_metric(metric_name).submits
     if task == "multilabel" and submits != "probability":
         return "labels"
+    if task == "regression":
+        return "number"
     return submits if submits in ("probability", "label", "ranked", "labels") else "label"
 
 
@@ -179,7 +180,9 @@ def read_card(card: ImageCard, raw: Path) -> tuple[Layout, Format]:
     metric = get_metric(card.metric)
     text = frame.label.astype(str)
     task = card.task or (
-        "multilabel"
+        "regression"
+        if metric.tasks == ("regression",)
+        else "multilabel"
         if metric.tasks == ("multilabel",) or (text.str.contains(" ").mean() > 0.2 and "multilabel" in metric.tasks)
         else "binary"
         if text.nunique() == 2 and fmt.submits != "per_class"
@@ -199,7 +202,16 @@ def read_card(card: ImageCard, raw: Path) -> tuple[Layout, Format]:
             f"read as {task} class names; if they are tags (several an image), set a metric for tags "
             f'(f2_samples, f1_macro_tags) or task="multilabel"'
         )
-    if fmt.submits == "per_class":
+    regression = task == "regression"
+    if regression:  # one number an image, in the sample's value column
+        if len(fmt.columns) > 1:
+            raise CardError(
+                f"{_sample_path(card, raw).name}: {len(fmt.columns)} value columns ({first_few(fmt.columns)}); the "
+                f"image kind predicts one number an image: a metric for classes, or a sample= with one value column"
+            )
+        frame = _numbers(frame, source, metric.name, notes)
+        classes, submits = [fmt.columns[0]], "number"
+    elif fmt.submits == "per_class":
         classes = list(fmt.columns)
         submits: Submits = "per_class"
     else:
@@ -215,7 +227,7 @@ def read_card(card: ImageCard, raw: Path) -> tuple[Layout, Format]:
         classes = [str(c) for c in in_card_order(classes, card.classes, get_metric(card.metric), source)]
     numeric = bool(len(text)) and text.str.fullmatch(r"-?\d+").all()
     fmt = Format(fmt.id_col, fmt.columns, submits, get_metric(card.metric).name, bool(numeric))
-    frame = _known_classes(frame, classes, multi_label, notes)
+    frame = frame if regression else _known_classes(frame, classes, multi_label, notes)
     suffix = _has_suffix(frame.id if sample is None else sample[fmt.id_col])
     shared = not test_dirs and sample is not None and bool(len(sample))  # Plant Pathology: images/ holds both
     files = [(f, d.name) for d in (train_dirs if shared else test_dirs) for f in list_images(d)]
@@ -256,17 +268,24 @@ def read_card(card: ImageCard, raw: Path) -> tuple[Layout, Format]:
         "label": f"the label in {fmt.columns[0]!r}",
         "labels": f"space-separated tags in {fmt.columns[0]!r}",
         "ranked": f"the top {fmt.metric.partition('@')[2]} labels in {fmt.columns[0]!r}",
+        "number": f"a number in {fmt.columns[0]!r}",
     }[submits]
+    values = frame.label.astype(float) if regression else None
+    kind = (
+        f"regression, labels {values.min():g} to {values.max():g} (mean {values.mean():.4g})"
+        if regression
+        else f"{task}, {len(classes)} {'tags' if multi_label else 'classes'} ({first_few(classes)})"
+    )
     notes.insert(
         0,
         f"read from the files: {len(frame):,} labelled images in {', '.join(sorted({_top(d, raw) for d in train_dirs}))}/ "
         f"(labels: {source}; the first is {_size(raw / frame.file.iloc[0])} px), "
-        f"{len(test):,} test images in {', '.join(sorted({_top(d, raw) for d in test_dirs})) or '(none)'}/; {task}, "
-        f"{len(classes)} {'tags' if multi_label else 'classes'} ({first_few(classes)}); the submission: "
+        f"{len(test):,} test images in {', '.join(sorted({_top(d, raw) for d in test_dirs})) or '(none)'}/; {kind}; "
+        f"the submission: "
         f"{fmt.id_col!r} and {what} (override in the card: labels=, target=, train=, test=, task=)",
     )
     kept = ["file", "label", *(["valid"] if "valid" in frame.columns else [])]
-    layout = Layout(frame[kept], test, classes, multi_label, notes, sample_matches=matches)
+    layout = Layout(frame[kept], test, classes, multi_label, notes, sample_matches=matches, regression=regression)
     return layout, fmt
 
 
@@ -277,6 +296,23 @@ def _size(path: Path) -> str:
             return f"{img.width}x{img.height}"
     except OSError:
         return "unreadable"
+
+
+def _numbers(frame: pd.DataFrame, source: str, metric: str, notes: list[str]) -> pd.DataFrame:
+    """The labelled images whose label reads as a number (a regression's target); those with a blank label are
+    left out (said), and a label that is no number is refused, naming the file and column."""
+    text = frame.label.astype(str).str.strip()
+    values = pd.to_numeric(text, errors="coerce")
+    blank = text == ""
+    bad = ~blank & ~np.isfinite(values.to_numpy(np.float64))
+    if bad.any():
+        raise CardError(
+            f"{source}: {int(bad.sum()):,} of {len(text):,} labels are not numbers ({first_few(sorted(set(text[bad])))}); "
+            f"metric={metric!r} scores numbers: set target= to the column of numbers, or a metric for classes"
+        )
+    if blank.any():
+        notes.append(f"{source}: {int(blank.sum()):,} images with a blank label are left out")
+    return frame[~blank].assign(label=text[~blank]).reset_index(drop=True)
 
 
 def _known_classes(frame: pd.DataFrame, classes: list[str], multi_label: bool, notes: list[str]) -> pd.DataFrame:
@@ -298,7 +334,10 @@ def _known_classes(frame: pd.DataFrame, classes: list[str], multi_label: bool, n
     return frame[ok].reset_index(drop=True)
 
 
-def _label_file(card: ImageCard, raw: Path, id_col: str) -> Path | None:
+def _label_file(card: ImageCard, raw: Path, id_col: str, value: str = "") -> Path | None:
+    """The .csv that labels the training images: the card's labels=, else the one other .csv holding the id column
+    and more, or of several, the one holding the sample's `value` column too (Pawpularity's train.csv, not its
+    test.csv of the test images' other columns)."""
     if card.names and not card.labels:  # the file names are the labels
         return None
     if card.labels:
@@ -313,8 +352,13 @@ def _label_file(card: ImageCard, raw: Path, id_col: str) -> Path | None:
         and id_col in (header := pd.read_csv(p, nrows=0).columns.str.strip().tolist())
         and len(header) > 1
     ]
+    holding = [p for p in found if value and value in pd.read_csv(p, nrows=0).columns.str.strip()]
+    found = holding if len(found) > 1 and len(holding) == 1 else found
     if len(found) > 1:
-        raise CardError(f"{raw}: {len(found)} .csv files have the id column {id_col!r}; set labels= in the card")
+        raise CardError(
+            f"{raw}: {len(found)} .csv files have the id column {id_col!r} ({first_few(p.name for p in found)}); "
+            f"set labels= in the card"
+        )
     return found[0] if found else None
 
 
@@ -322,7 +366,7 @@ def _labelled(
     card: ImageCard, raw: Path, fmt: Format, train_dirs: list[Path], notes: list[str]
 ) -> tuple[pd.DataFrame, str]:
     """(file, label) of every labelled image on disk, and where the labels came from (file:column)."""
-    path = _label_file(card, raw, fmt.id_col)
+    path = _label_file(card, raw, fmt.id_col, card.target or fmt.columns[0])
     if path is None:  # folders per class (train/<class>/*.jpg), or file names (names=)
         tops = [_top(d, raw) for d in train_dirs]  # class folders: two or more image folders under one top
         rows = [
@@ -397,6 +441,9 @@ def submission(
         p = p if layout.multi_label else p / p.sum(1, keepdims=True)
         return pd.concat([out, pd.DataFrame(p, columns=list(classes))], axis=1)
     col = fmt.columns[0]
+    if fmt.submits == "number":  # a regression's predictions, on the metric's scale
+        out[col] = probs[:, 0]
+        return out
     if fmt.submits == "probability":
         out[col] = probs[:, -1].clip(clip, 1 - clip)
         return out
@@ -423,6 +470,8 @@ def columns(fmt: Format, classes: list[str]) -> dict[str, submitlib.Column]:
     """What each submission column must hold, as Kaggle scores it."""
     if fmt.submits in ("per_class", "probability"):
         return {c: submitlib.probability() for c in fmt.columns}
+    if fmt.submits == "number":
+        return {fmt.columns[0]: submitlib.number(ge=0 if get_metric(fmt.metric).target != "raw" else None)}
     if fmt.submits == "label":
         return {fmt.columns[0]: submitlib.label(classes)}
     return {fmt.columns[0]: submitlib.labels(classes)}
@@ -479,10 +528,10 @@ def cut(card: ImageCard, raw: Path, dest: Path, seed: int) -> pd.DataFrame:
         sample_path, sample = raw / (card.sample or "sample_submission.csv"), pd.DataFrame()
     else:
         sample = pd.read_csv(sample_path, dtype=str, keep_default_na=False)
-    label_path = _label_file(card, raw, fmt.id_col)
+    label_path = _label_file(card, raw, fmt.id_col, card.target or fmt.columns[0])
     ids_as = sample[fmt.id_col] if len(sample) else pd.read_csv(label_path, dtype=str)[fmt.id_col] if label_path else []
     suffix = _has_suffix(pd.Series(ids_as))  # ids as the competition writes them: file names or stems
-    held = held_out(list(layout.train.label), seed, multi_label=layout.multi_label)
+    held = held_out(list(layout.train.label), seed, layout.multi_label, layout.regression)
     for file in layout.train.file[~held]:
         place(raw / file, dest / file)
     tops = layout.test.file.map(lambda f: Path(f).parts[0])  # the cut's test folder: the (main) one the data has
@@ -501,7 +550,9 @@ def cut(card: ImageCard, raw: Path, dest: Path, seed: int) -> pd.DataFrame:
         held_ids = {f.name if named_by_file else f.stem for f in held_files}
         labels[~labels[fmt.id_col].isin(held_ids)].to_csv(dest / label_path.name, index=False)
     # the sample's own first values, else what a row of its kind holds: a probability, or a class
-    guess = {"probability": 0.5, "per_class": round(1 / len(layout.classes), 6)}.get(fmt.submits, layout.classes[0])
+    guess = {"probability": 0.5, "per_class": round(1 / len(layout.classes), 6), "number": 0}.get(
+        fmt.submits, layout.classes[0]
+    )
     values = {c: sample[c].iloc[0] if len(sample) else guess for c in fmt.columns}
     pd.DataFrame({fmt.id_col: ids, **values}).to_csv(dest / sample_path.name, index=False)
     answers = layout.train.label[held].to_numpy()

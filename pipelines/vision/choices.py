@@ -27,6 +27,7 @@ from models.metrics import (
     get_metric,
     log_loss,
     shrunk_thresholds,
+    to_target,
 )
 from pipelines.cv import choose_out_of_fold, out_of_fold
 from pipelines.ensemble import blend, fit_weights
@@ -54,6 +55,11 @@ class Scorer:
         return None if m is None or m.name in native else m
 
     @property
+    def regression(self) -> bool:
+        """The card's metric scores numbers: the members' predictions (n, 1) are submitted as they are."""
+        return self.other is not None and self.other.submits == "number"
+
+    @property
     def cuts(self) -> bool:
         """Whether the setting is the cuts of the expected class (an ordinal metric, with `ordinal`)."""
         return self.ordinal and self.other is not None and self.other.ordinal
@@ -72,6 +78,8 @@ class Scorer:
         m = self.other
         if self.cuts:
             return np.digitize(expected_class(p), setting)
+        if m.submits == "number":
+            return p[:, 0]
         if m.submits == "probability":
             return p
         if m.submits == "ranked":
@@ -111,7 +119,11 @@ class Scorer:
         return lambda p, y: min(CLIPS, key=lambda c: log_loss(clip(p, c), y))
 
     def blend_loss(self, y: np.ndarray):
-        """A smooth loss for the blend's weights: binary (tags) or multi-class cross-entropy."""
+        """A smooth loss for the blend's weights: binary (tags) or multi-class cross-entropy, or a number's squared
+        error on the metric's training scale (log1p for rmsle)."""
+        if self.regression:
+            target = to_target(self.other, y)
+            return lambda p: float(np.mean((to_target(self.other, p[:, 0]) - target) ** 2))
         if self.multi_label:
             return lambda p: float(binary_log_losses(p, y).mean())
         return lambda p: log_loss(p, y)
@@ -185,7 +197,7 @@ def combine(preds: dict[str, np.ndarray], y: np.ndarray, folds: np.ndarray, scor
         out["threshold_mode"] = mode
     out[f"oof_{scorer.metric}"] = round(honest, 5)
     out[f"oof_{scorer.metric}_in_sample"] = round(scorer.score(p, y, setting), 5)  # chosen and scored on the same
-    if not scorer.multi_label:
+    if not (scorer.multi_label or scorer.regression):
         out["oof_accuracy"] = round(accuracy(p, y), 5)
     return out
 

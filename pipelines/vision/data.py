@@ -17,6 +17,7 @@ import torch
 from features.images import build_cache
 from features.io import atomic_write_text, cached, read_feather, write_feather
 from models.distributed import world_size
+from models.metrics import get_metric, to_target
 from pipelines.download import read_source
 from pipelines.paths import Paths
 from pipelines.runs import features_identity, write_features_stamp
@@ -97,6 +98,7 @@ def build_features(task: ImageTask, paths: Paths, cfg: VisionConfig) -> None:
     info = {
         "classes": layout.classes,
         "multi_label": layout.multi_label,
+        "regression": layout.regression,
         "cache_size": size,
         "sample_matches": layout.sample_matches,
         "notes": layout.notes,
@@ -109,9 +111,10 @@ def build_features(task: ImageTask, paths: Paths, cfg: VisionConfig) -> None:
     }
     atomic_write_text(paths.processed / "layout.json", json.dumps(info, indent=1))
     write_features_stamp(paths, cfg, n_labelled=len(items), n_test=len(test), classes=layout.classes)
+    kind = "tags" if layout.multi_label else "classes"
     print(
         f"{paths.processed}: {info['n_train']} training, {info['n_valid']} validation, {info['n_test']} test "
-        f"images; {len(layout.classes)} {'tags' if layout.multi_label else 'classes'}"
+        f"images; " + ("a number an image" if layout.regression else f"{len(layout.classes)} {kind}")
     )
 
 
@@ -130,7 +133,26 @@ class ImageData:
     def multi_label(self) -> bool:
         return self.info["multi_label"]
 
+    @property
+    def regression(self) -> bool:
+        """Labels are numbers: one output, `classes` its column's name."""
+        return self.info.get("regression", False)
+
+    @property
+    def metric(self) -> str:
+        """The card's metric (models.metrics), where a card made the layout."""
+        return self.info.get("format", {}).get("metric", "")
+
+    def numbers(self, frame: pd.DataFrame) -> np.ndarray:
+        """A regression's labels, as the metric scores them (n,)."""
+        return frame.label.astype(float).to_numpy()
+
     def targets(self, frame: pd.DataFrame) -> torch.Tensor:
+        """What the models fit: class indices (n,), a 0/1 tag matrix (n, tags), or a regression's numbers on the
+        metric's training scale (n, 1): log1p of them for rmsle (models.metrics.to_target)."""
+        if self.regression:
+            y = to_target(get_metric(self.metric), self.numbers(frame))
+            return torch.tensor(y, dtype=torch.float32).unsqueeze(1)
         index = {c: i for i, c in enumerate(self.classes)}
         if self.multi_label:
             y = torch.zeros(len(frame), len(self.classes))

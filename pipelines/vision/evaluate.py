@@ -13,18 +13,21 @@ from features.io import write_csv, write_npy
 from models.image_data import image_loader, tta_transforms, valid_transform
 from models.interpret import class_activation_map, plot_cam, plot_images, top_losses
 from models.learner import Predictor
-from models.metrics import accuracy, best_thresholds, binary_log_losses, f2_score, log_loss
+from models.metrics import accuracy, best_thresholds, binary_log_losses, f2_score, from_target, get_metric, log_loss
 from models.vision import ImageModel
 from pipelines.vision.config import VisionConfig, net_amp
 from pipelines.vision.data import ImageData, n_workers
 
 
-def to_probs(logits: torch.Tensor, multi_label: bool) -> np.ndarray:
-    return (torch.sigmoid(logits) if multi_label else torch.softmax(logits, 1)).double().numpy()
+def to_probs(logits: torch.Tensor, data: ImageData) -> np.ndarray:
+    """The net's outputs as the blend takes them: probabilities, or a regression's numbers on the metric's scale."""
+    if data.regression:
+        return from_target(get_metric(data.metric), logits.double().numpy())
+    return (torch.sigmoid(logits) if data.multi_label else torch.softmax(logits, 1)).double().numpy()
 
 
 def predict_views(learn: Predictor, data: ImageData, split: str, cfg: VisionConfig, n_tta: int) -> list[np.ndarray]:
-    """Probabilities for the plain view and each TTA view (seeded, so the same run gives the same numbers)."""
+    """Predictions for the plain view and each TTA view (seeded, so the same run gives the same numbers)."""
     views = tta_transforms(cfg.sizes[-1], cfg.aug, n_tta)
     out = []
     for k, tfm in enumerate(views):
@@ -34,7 +37,7 @@ def predict_views(learn: Predictor, data: ImageData, split: str, cfg: VisionConf
             ds, 2 * cfg.bs, shuffle=False, workers=n_workers(cfg, learn.device), pin_memory=learn.device.type == "cuda"
         )
         logits, _ = learn.get_preds(dl, with_targets=False)
-        out.append(to_probs(logits, data.multi_label))
+        out.append(to_probs(logits, data))
     return out
 
 
@@ -46,10 +49,19 @@ def evaluate(model: ImageModel, data: ImageData, cfg: VisionConfig, base: Predic
     views = predict_views(learn, data, "valid", cfg, cfg.tta)
     plain, tta = views[0], np.mean(views, axis=0)
     frame = data.frame("valid").reset_index(drop=True)
-    y = data.targets(frame).numpy()
+    y = data.numbers(frame) if data.regression else data.targets(frame).numpy()
     res: dict = {"tta_views": len(views), "valid_predict_seconds": round(time.perf_counter() - t0, 1)}
     write_npy(tta, out / "valid_probs.npy")
-    if data.multi_label:
+    th = None
+    if data.regression:
+        metric = get_metric(data.metric)
+        for name, p in (("", plain), ("_tta", tta)):
+            res[f"valid_{metric.name}{name}"] = round(metric.score(y, p[:, 0]), 5)
+        print(
+            f"validation {metric.name} {res[f'valid_{metric.name}']:.4f} plain, "
+            f"{res[f'valid_{metric.name}_tta']:.4f} with {len(views)}-view TTA"
+        )
+    elif data.multi_label:
         for name, p in (("", plain), ("_tta", tta)):
             th = best_thresholds(p, y, per_tag=cfg.thresholds != "global")
             res[f"valid_f2{name}"] = round(f2_score(p, y, th), 5)
@@ -70,35 +82,47 @@ def evaluate(model: ImageModel, data: ImageData, cfg: VisionConfig, base: Predic
             f"validation accuracy {res['valid_accuracy']:.4f} plain, {res['valid_accuracy_tta']:.4f} with "
             f"{len(views)}-view TTA; log loss {res['valid_logloss']:.4f} / {res['valid_logloss_tta']:.4f}"
         )
-        th = None
-    worst = worst_images(tta, y, frame, data.classes, th)
+    worst = worst_images(tta, y, frame, data.classes, th, regression=data.regression)
     write_csv(worst, out / "top_losses.csv")
     show = data.dataset("valid", valid_transform(cfg.sizes[-1]), with_targets=False)
     rows = {f: i for i, f in enumerate(frame.file)}
     picks = [rows[f] for f in worst.file[:8]]
+    sure = "" if data.regression else " (confidence)"
     plot_images(
         [show[i] for i in picks],
-        [f"{Path(r.file).name}\n{r.actual} -> {r.predicted} ({r.confidence:.2f})" for r in worst[:8].itertuples()],
+        [
+            f"{Path(r.file).name}\n{r.actual} -> {r.predicted}" + ("" if data.regression else f" ({r.confidence:.2f})")
+            for r in worst[:8].itertuples()
+        ],
         out / "top_losses.png",
-        suptitle="top losses: actual -> predicted (confidence)",
+        suptitle=f"top losses: actual -> predicted{sure}",
     )
     cam_file = cfg.cam_image or worst.file.iloc[0]
     if cam_file in rows:
         i = rows[cam_file]
         cls = int(tta[i].argmax())
+        what = (
+            f"evidence for a higher {data.classes[0]!r} (predicted {tta[i, 0]:.4g})"
+            if data.regression
+            else f"evidence for {data.classes[cls]!r} (p={tta[i, cls]:.2f})"
+        )
         cam = class_activation_map(model, show[i], cls, learn.device)
-        plot_cam(show[i], cam, f"{cam_file}: evidence for {data.classes[cls]!r} (p={tta[i, cls]:.2f})", out / "cam.png")
+        plot_cam(show[i], cam, f"{cam_file}: {what}", out / "cam.png")
     else:
         print(f"note: cam_image={cam_file!r} is not a validation image; no cam.png")
     return res
 
 
 def worst_images(
-    p: np.ndarray, y: np.ndarray, frame: pd.DataFrame, classes: list[str], th=None, submitted=None
+    p: np.ndarray, y: np.ndarray, frame: pd.DataFrame, classes: list[str], th=None, submitted=None, regression=False
 ) -> pd.DataFrame:
     """The top losses of probabilities `p` on `frame`'s images: file, actual, predicted (tags above the
     thresholds `th` for multi-label, else the `submitted` class indices, by default the arg-max class), its
-    probability (the likeliest tag's for multi-label), loss."""
+    probability (the likeliest tag's for multi-label), loss. A regression's: the largest absolute errors."""
+    if regression:
+        errors = np.abs(p[:, 0] - y)
+        predicted = [f"{v:.4g}" for v in p[:, 0]]
+        return top_losses(list(frame.file), errors, list(frame.label), predicted, p[:, 0]).drop(columns="confidence")
     if th is not None:
         losses = binary_log_losses(p, y).sum(1)
         predicted = [" ".join(np.array(classes)[row > th]) for row in p]

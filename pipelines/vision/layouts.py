@@ -29,6 +29,7 @@ class Layout:
     multi_label: bool = False
     notes: list[str] = field(default_factory=list)
     sample_matches: bool = True  # test ids are exactly the sample submission's (when there is one)
+    regression: bool = False  # labels are numbers (classes: the one value column the submission holds)
 
 
 def relative(paths, raw: Path) -> list[str]:

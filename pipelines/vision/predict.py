@@ -32,7 +32,7 @@ def load_model(path: Path, cfg: VisionConfig, device) -> tuple[ImageModel, dict]
             f"{path} holds a {state['arch']} trained at {state['size']}px, the config says {cfg.arch} "
             f"at {cfg.sizes[-1]}px; use the same ARGS as for training"
         )
-    model = build_model(cfg, len(state["classes"]), pretrained=False)
+    model = build_model(cfg, len(state["classes"]), pretrained=False, y_range=state.get("y_range"))
     model.load_state_dict(state["model"])
     return model, state
 

@@ -46,7 +46,7 @@ def mixed_mode(i: int) -> str:
 
 # Synthetic image competitions laid out four ways Kaggle ships them, for `make new KIND=image` -> `make all` in
 # the tests: kind -> the metric the card names.
-KINDS = {"binary": "auc", "classes": "mlogloss", "folders": "accuracy", "tags": "f2"}
+KINDS = {"binary": "auc", "classes": "mlogloss", "folders": "accuracy", "tags": "f2", "number": "rmse"}
 
 
 def write_competition(kind: str, folder: Path, n: int = 240, n_test: int = 60, seed: int = 0) -> Path:
@@ -54,7 +54,9 @@ def write_competition(kind: str, folder: Path, n: int = 240, n_test: int = 60, s
     binary: train.csv (`id` = file name, `has_cactus` 0/1: is the digit < 5), train/, test/, the sample 0.5;
     classes: labels.csv (`id` = stem, `breed`), one probability column per class in the sample;
     folders: train/<class>/*.png, test/, the sample `id,label`;
-    tags: train_v2.csv (`image_name`, `tags`: "small"/"big" and "even"/"odd"), train-jpg/, test-jpg/."""
+    tags: train_v2.csv (`image_name`, `tags`: "small"/"big" and "even"/"odd"), train-jpg/, test-jpg/;
+    number (Pawpularity's layout): train.csv (`Id` = stem, a 0/1 `Blur` column, `Pawpularity` = 10 x the digit
+    + 1..9), test.csv (`Id`, `Blur`), the sample `Id,Pawpularity`."""
     rng = np.random.default_rng(seed)
     images, target = digits()
     pick = rng.choice(len(target), n + n_test, replace=False)
@@ -89,6 +91,15 @@ def write_competition(kind: str, folder: Path, n: int = 240, n_test: int = 60, s
         )
     elif kind == "folders":
         pd.DataFrame({"id": test.name, "label": "d0"}).to_csv(folder / "sample_submission.csv", index=False)
+    elif kind == "number":
+        blur = rng.integers(0, 2, len(frame))
+        score = 10 * frame.digit + rng.integers(1, 10, len(frame))
+        train_blur, test_blur = blur[: len(train)], blur[len(train) :]
+        pd.DataFrame({"Id": train.name, "Blur": train_blur, "Pawpularity": score[: len(train)]}).to_csv(
+            folder / "train.csv", index=False
+        )
+        pd.DataFrame({"Id": test.name, "Blur": test_blur}).to_csv(folder / "test.csv", index=False)
+        pd.DataFrame({"Id": test.name, "Pawpularity": 50.0}).to_csv(folder / "sample_submission.csv", index=False)
     else:
         pd.DataFrame({"image_name": train.name, "tags": train.tags}).to_csv(folder / "train_v2.csv", index=False)
         pd.DataFrame({"image_name": test.name, "tags": "small"}).to_csv(

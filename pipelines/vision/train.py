@@ -21,11 +21,11 @@ from models.distributed import barrier, device_for_rank, finish, init_distribute
 from models.image_data import image_loader, train_transform, valid_transform
 from models.interpret import plot_confusion_matrix, plot_images
 from models.learner import Learner, Predictor, read_checkpoint
-from models.metrics import accuracy, f2_score
+from models.metrics import accuracy, f2_score, get_metric
 from models.summary import model_summary
 from models.vision import ImageModel, PooledHead, create_body, pooled_features
 from pipelines.config import to_dict
-from pipelines.cv import assign_folds
+from pipelines.cv import assign_folds, random_folds
 from pipelines.ensemble import blend
 from pipelines.paths import Paths
 from pipelines.runs import RunDir, fit_resumable, run_identity, seed_everything
@@ -37,16 +37,34 @@ from pipelines.vision.probe import read_oof, train_probe
 from pipelines.vision.task import ImageTask
 
 
-def build_model(cfg: VisionConfig, n_out: int, pretrained: bool | None = None) -> ImageModel:
+def build_model(
+    cfg: VisionConfig, n_out: int, pretrained: bool | None = None, y_range: tuple[float, float] | None = None
+) -> ImageModel:
     pretrained = cfg.pretrained if pretrained is None else pretrained
     body = create_body(cfg.arch, pretrained, (cfg.weights or None) if pretrained else None)
-    model = ImageModel(body, n_out, cfg.hidden, cfg.ps)
+    model = ImageModel(body, n_out, cfg.hidden, cfg.ps, y_range)
     model.bn_freeze = cfg.bn_freeze
     return model
 
 
-def loss_and_metrics(multi_label: bool, label_smoothing: float = 0.0) -> tuple[nn.Module, dict]:
-    if multi_label:
+def y_range(data: ImageData) -> tuple[float, float] | None:
+    """A regression net's output range (fast.ai's y_range): the training images' targets and a tenth of their
+    span beyond each end, on the training scale (log1p for rmsle); None for classes."""
+    if not data.regression:
+        return None
+    y = data.targets(data.frame("train"))
+    lo, hi = float(y.min()), float(y.max())
+    return lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo)
+
+
+def loss_and_metrics(data: ImageData, label_smoothing: float = 0.0) -> tuple[nn.Module, dict]:
+    """The loss the net minimises and the figure each epoch shows: cross-entropy and accuracy, binary cross-entropy
+    and F2 for tags, or for a number the metric's loss (squared or absolute error) on its training scale and its
+    root mean square error there (for rmsle, on log1p: rmsle itself)."""
+    if data.regression:
+        loss = nn.L1Loss() if get_metric(data.metric).loss == "l1" else nn.MSELoss()
+        return loss, {"rmse": lambda p, y: float(torch.sqrt(torch.mean((p.float() - y.float()) ** 2)))}
+    if data.multi_label:
         return nn.BCEWithLogitsLoss(), {"f2@0.2": lambda p, y: f2_score(torch.sigmoid(p), y, 0.2)}
     return nn.CrossEntropyLoss(label_smoothing=label_smoothing), {"accuracy": accuracy}
 
@@ -129,7 +147,7 @@ def stage_learner(
     model: ImageModel, stage: Stage, data: ImageData, cfg: VisionConfig, paths: Paths, base: Predictor
 ) -> Learner:
     """The Learner for one stage: the head on precomputed activations, or the whole model on (augmented) images."""
-    loss, metrics = loss_and_metrics(data.multi_label, cfg.label_smoothing)
+    loss, metrics = loss_and_metrics(data, cfg.label_smoothing)
     model.freeze_to(stage.freeze_to)
     # The frozen-body stages are mostly forward passes: they use amp_frozen; the unfrozen ones use amp.
     amp = cfg.amp if stage.freeze_to == 0 else cfg.amp_frozen
@@ -184,8 +202,12 @@ def train_members(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) ->
     result["world_size"] = world_size()
     preds = {}
     labelled = data.frame("labelled").reset_index(drop=True)
-    y_all = data.targets(labelled).numpy()
-    folds = assign_folds(y_all, cfg.folds, cfg.fold_seed)
+    if data.regression:  # scored as the metric scores them; nothing to stratify
+        y_all = data.numbers(labelled)
+        folds = random_folds(len(y_all), cfg.folds, cfg.fold_seed)
+    else:
+        y_all = data.targets(labelled).numpy()
+        folds = assign_folds(y_all, cfg.folds, cfg.fold_seed)
     rows = np.ones(len(labelled), bool)  # the rows every member has honest predictions for
     if "net" in cfg.members:
         result.update(train_net(task, paths, cfg, data, rd, identity))
@@ -207,14 +229,15 @@ def train_members(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) ->
     where = "all labelled images, out of fold" if rows.all() else f"the {rows.sum()} holdout images"
     # What the submission would have scored on these rows, tag by tag or class by class (make report shows it).
     chosen = blend(preds, result["weights"])
+    submitted = None
     if data.multi_label:
         per_tag_report(chosen, y, np.asarray(result["setting"]), data.classes, rd.path / "per_tag.csv")
-    else:
+    elif not data.regression:
         submitted = scorer.labels(chosen, result["setting"])  # qwk: the cut expected class, not the likeliest
         plot_confusion_matrix(y, submitted, data.classes, rd.path / "confusion_matrix.png")
     if "net" not in cfg.members:  # (the net's evaluation writes them on its holdout, with pictures)
         th = np.asarray(result["setting"]) if data.multi_label else None
-        worst = worst_images(chosen, y, labelled[rows], data.classes, th, None if data.multi_label else submitted)
+        worst = worst_images(chosen, y, labelled[rows], data.classes, th, submitted, data.regression)
         write_csv(worst, rd.path / "top_losses.csv")
     result["scored_on"] = where
     result["total_seconds"] = round(time.perf_counter() - t_start, 1)
@@ -250,13 +273,13 @@ def train_net(task: ImageTask, paths: Paths, cfg: VisionConfig, data: ImageData,
     stages = plan(cfg)
     stage_dir = rd.path / "stages"
     seed_everything(cfg.seed)
-    model = build_model(cfg, len(data.classes))
+    model = build_model(cfg, len(data.classes), y_range=y_range(data))
     base = Predictor(model, device=device_for_rank(cfg.device), amp=cfg.amp_frozen, channels_last=cfg.channels_last)
     n_train, n_valid, main = len(data.frame("train")), len(data.frame("valid")), is_main()
     say = print if main else lambda *a, **k: None
     say(
-        f"{rd.path}: {cfg.arch} ({'pretrained' if cfg.pretrained else 'random init'}), {len(data.classes)} "
-        f"{'tags' if data.multi_label else 'classes'}, {n_train} training / {n_valid} validation images, "
+        f"{rd.path}: {cfg.arch} ({'pretrained' if cfg.pretrained else 'random init'}), {outputs(data)}, "
+        f"{n_train} training / {n_valid} validation images, "
         f"{base.device}, {pick_precision(base.device, cfg.amp)} training / {base.precision} frozen body"
         f"{', channels_last' if cfg.channels_last else ''}; stages: "
         + ", ".join(f"{s.name} x{s.epochs}" for s in stages)
@@ -320,7 +343,7 @@ def train_net(task: ImageTask, paths: Paths, cfg: VisionConfig, data: ImageData,
     if not main:
         return {}
     model.unfreeze()
-    save_model(model, cfg, data, rd.path / "model.pt")
+    save_model(model, cfg, data, rd.path / "model.pt", y_range(data))
     result = {
         "train_seconds": round(train_seconds, 1),
         "device": str(base.device),
@@ -335,13 +358,22 @@ def train_net(task: ImageTask, paths: Paths, cfg: VisionConfig, data: ImageData,
     return result
 
 
-def save_model(model: ImageModel, cfg: VisionConfig, data: ImageData, path: Path) -> None:
+def outputs(data: ImageData) -> str:
+    """What the net predicts, in words."""
+    if data.regression:
+        lo, hi = y_range(data)
+        return f"a number (y_range {lo:.4g} to {hi:.4g})"
+    return f"{len(data.classes)} {'tags' if data.multi_label else 'classes'}"
+
+
+def save_model(model: ImageModel, cfg: VisionConfig, data: ImageData, path: Path, y_range=None) -> None:
     with atomic_path(path) as tmp:
         torch.save(
             {
                 "model": model.state_dict(),
                 "classes": data.classes,
                 "multi_label": data.multi_label,
+                "y_range": y_range,  # a regression's output range: its head ends in it
                 "arch": cfg.arch,
                 "size": cfg.sizes[-1],
                 "hidden": cfg.hidden,
@@ -374,7 +406,7 @@ def lr_find(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict:
     """lr finder on the head over precomputed activations (lr_find_on=head) or on the unfrozen model."""
     data = load_processed(paths, cfg, task.comp)
     seed_everything(cfg.seed)
-    model = build_model(cfg, len(data.classes))
+    model = build_model(cfg, len(data.classes), y_range=y_range(data))
     base = Predictor(model, device=cfg.device, amp=cfg.amp_frozen, channels_last=cfg.channels_last)
     size = cfg.sizes[0]
     lrs = [1.0 / cfg.lr_div**2, 1.0 / cfg.lr_div, 1.0]
