@@ -1,11 +1,13 @@
-"""What the image competitions' backtests share (pipelines/backtest.py runs them): a seeded, stratified
-fifth of the labelled images becomes the hidden test set, the rest the training set, laid out the way the
-competition's download is; and the metrics as Kaggle scores a submission against the hidden answers."""
+"""What the image competitions' backtests share (pipelines/backtest.py runs them): a seeded, stratified (for
+numbers, random) fifth of the labelled images becomes the hidden test set, the rest the training set, laid out the
+way the competition's download is; and the metrics as Kaggle scores a submission against the hidden answers."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from pipelines.cv import random_folds
 
 FRACTION = 0.2  # of the labelled images, held out as the hidden test set
 WINDOWS = {"cut0": 0, "cut1": 1}  # window -> the seed of the cut; two, so that defaults are not tuned to one
@@ -27,11 +29,9 @@ def held_out(labels: list[str], seed: int, multi_label: bool = False, regression
     """A boolean mask of the held-out rows: FRACTION of them, stratified by class (iteratively by tag), at random
     for a regression's numbers."""
     n = len(labels)
-    if regression:
-        from sklearn.model_selection import ShuffleSplit
-
-        y, splitter = np.zeros(n), ShuffleSplit(n_splits=1, test_size=FRACTION, random_state=seed)
-    elif multi_label:
+    if regression:  # nothing to stratify: one of the random folds (pipelines.cv), FRACTION of the rows
+        return random_folds(n, round(1 / FRACTION), seed) == 0
+    if multi_label:
         from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit
 
         tags = sorted({t for s in labels for t in s.split()})

@@ -29,7 +29,7 @@ import pandas as pd
 from PIL import Image
 
 from features.images import IMAGE_SUFFIXES, list_images
-from models.metrics import METRICS, TASKS, get_metric
+from models.metrics import METRICS, TASKS, Metric, get_metric
 from pipelines import submit as submitlib
 from pipelines.backtest import Backtest
 from pipelines.config import with_defaults
@@ -136,8 +136,6 @@ def _submits(metric_name: str, task: str) -> Submits:
     submits = get_metric(metric_name).submits
     if task == "multilabel" and submits != "probability":
         return "labels"
-    if task == "regression":
-        return "number"
     return submits if submits in ("probability", "label", "ranked", "labels") else "label"
 
 
@@ -209,7 +207,9 @@ def read_card(card: ImageCard, raw: Path) -> tuple[Layout, Format]:
                 f"{_sample_path(card, raw).name}: {len(fmt.columns)} value columns ({first_few(fmt.columns)}); the "
                 f"image kind predicts one number an image: a metric for classes, or a sample= with one value column"
             )
-        frame = _numbers(frame, source, metric.name, notes)
+        if card.classes:
+            raise CardError(f"card: classes={card.classes} orders classes; {metric.name} scores numbers: leave it out")
+        frame = _numbers(frame, source, metric, notes)
         classes, submits = [fmt.columns[0]], "number"
     elif fmt.submits == "per_class":
         classes = list(fmt.columns)
@@ -298,17 +298,30 @@ def _size(path: Path) -> str:
         return "unreadable"
 
 
-def _numbers(frame: pd.DataFrame, source: str, metric: str, notes: list[str]) -> pd.DataFrame:
+def _numbers(frame: pd.DataFrame, source: str, metric: Metric, notes: list[str]) -> pd.DataFrame:
     """The labelled images whose label reads as a number (a regression's target); those with a blank label are
-    left out (said), and a label that is no number is refused, naming the file and column."""
+    left out (said), and a label that is no number, or one the metric's log cannot take, is refused, naming the
+    file and column."""
     text = frame.label.astype(str).str.strip()
     values = pd.to_numeric(text, errors="coerce")
     blank = text == ""
     bad = ~blank & ~np.isfinite(values.to_numpy(np.float64))
+    fix = (
+        "set target= to the column of numbers, or a metric for classes"
+        if ":" in source
+        else "a metric for numbers reads them from a label file (labels=, target=), or set a metric for classes"
+    )
     if bad.any():
         raise CardError(
             f"{source}: {int(bad.sum()):,} of {len(text):,} labels are not numbers ({first_few(sorted(set(text[bad])))}); "
-            f"metric={metric!r} scores numbers: set target= to the column of numbers, or a metric for classes"
+            f"metric={metric.name!r} scores numbers: {fix}"
+        )
+    below = values < 0 if metric.target == "log1p" else values <= 0 if metric.target == "log" else values < -np.inf
+    if below.any():
+        raise CardError(
+            f"{source}: {int(below.sum()):,} labels {'below' if metric.target == 'log1p' else 'at or below'} 0 "
+            f"({first_few(sorted(set(text[below])))}); {metric.name} scores the log of the numbers: a metric for any "
+            f"numbers (rmse, mae)"
         )
     if blank.any():
         notes.append(f"{source}: {int(blank.sum()):,} images with a blank label are left out")
@@ -353,6 +366,11 @@ def _label_file(card: ImageCard, raw: Path, id_col: str, value: str = "") -> Pat
         and len(header) > 1
     ]
     holding = [p for p in found if value and value in pd.read_csv(p, nrows=0).columns.str.strip()]
+    if card.target and len(found) > 1 and not holding:
+        raise CardError(
+            f"{raw}: no .csv with the id column {id_col!r} has the column {value!r} (target=): "
+            f"{first_few(p.name for p in found)}"
+        )
     found = holding if len(found) > 1 and len(holding) == 1 else found
     if len(found) > 1:
         raise CardError(
@@ -516,9 +534,9 @@ def task_for(card: ImageCard, comp: str, spec: DataSpec, raw: Path) -> ImageTask
 
 
 def cut(card: ImageCard, raw: Path, dest: Path, seed: int) -> pd.DataFrame:
-    """A backtest's raw folder laid out as the competition's: a stratified fifth of the labelled images moves to
-    the test folder (named as before), the label file keeps the rest, a sample submission lists the moved ones;
-    returns their answers (the id, `answer`: the label, `positive`: 1 where it is the last class)."""
+    """A backtest's raw folder laid out as the competition's: a stratified fifth of the labelled images (a random
+    one for numbers) moves to the test folder (named as before), the label file keeps the rest, a sample submission
+    lists the moved ones; returns their answers (the id, `answer`: the label, `positive`: 1 where it is the last class)."""
     from pipelines.backtest import place
     from pipelines.vision.backtest import held_out
 

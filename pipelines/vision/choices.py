@@ -120,10 +120,11 @@ class Scorer:
 
     def blend_loss(self, y: np.ndarray):
         """A smooth loss for the blend's weights: binary (tags) or multi-class cross-entropy, or a number's squared
-        error on the metric's training scale (log1p for rmsle)."""
+        (absolute, for mae, smape, mape) error on the metric's training scale (log1p for rmsle)."""
         if self.regression:
-            target = to_target(self.other, y)
-            return lambda p: float(np.mean((to_target(self.other, p[:, 0]) - target) ** 2))
+            m, target = self.other, to_target(self.other, y)
+            power = 1 if m.loss == "l1" else 2
+            return lambda p: float(np.mean(np.abs(to_target(m, p[:, 0]) - target) ** power))
         if self.multi_label:
             return lambda p: float(binary_log_losses(p, y).mean())
         return lambda p: log_loss(p, y)

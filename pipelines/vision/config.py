@@ -32,7 +32,8 @@ class VisionConfig:
     # a weights file for probe_arch (needed by a timm architecture other than efficientnet_lite0/1/2)
     probe_weights: str = setting("", member="probe")
     probe_size: int = setting(0, ge=0, member="probe")  # px the probe's backbone sees; 0: its native size
-    probe_c: float = setting(0.01, gt=0, member="probe")  # the logistic regression's C (inverse L2 strength)
+    # the logistic regression's C (inverse L2 strength); a number an image's ridge chooses its own (leave-one-out)
+    probe_c: float = setting(0.01, gt=0, member="probe")
     # --- model ---------------------------------------------------------------------------------------------
     # efficientnet_lite0/1/2 (offline ImageNet weights), resnet34, resnet50 (torchvision's, downloaded), or any
     # timm CNN by name with weights= its weights file (models/vision.py: timm_body)

@@ -147,6 +147,10 @@ class ImageData:
         """A regression's labels, as the metric scores them (n,)."""
         return frame.label.astype(float).to_numpy()
 
+    def answers(self, frame: pd.DataFrame) -> np.ndarray:
+        """What the metric scores predictions against: class indices, a tag matrix, or a regression's numbers."""
+        return self.numbers(frame) if self.regression else self.targets(frame).numpy()
+
     def targets(self, frame: pd.DataFrame) -> torch.Tensor:
         """What the models fit: class indices (n,), a 0/1 tag matrix (n, tags), or a regression's numbers on the
         metric's training scale (n, 1): log1p of them for rmsle (models.metrics.to_target)."""

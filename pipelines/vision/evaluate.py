@@ -13,7 +13,16 @@ from features.io import write_csv, write_npy
 from models.image_data import image_loader, tta_transforms, valid_transform
 from models.interpret import class_activation_map, plot_cam, plot_images, top_losses
 from models.learner import Predictor
-from models.metrics import accuracy, best_thresholds, binary_log_losses, f2_score, from_target, get_metric, log_loss
+from models.metrics import (
+    accuracy,
+    best_thresholds,
+    binary_log_losses,
+    f2_score,
+    from_target,
+    get_metric,
+    log_loss,
+    to_target,
+)
 from models.vision import ImageModel
 from pipelines.vision.config import VisionConfig, net_amp
 from pipelines.vision.data import ImageData, n_workers
@@ -49,7 +58,7 @@ def evaluate(model: ImageModel, data: ImageData, cfg: VisionConfig, base: Predic
     views = predict_views(learn, data, "valid", cfg, cfg.tta)
     plain, tta = views[0], np.mean(views, axis=0)
     frame = data.frame("valid").reset_index(drop=True)
-    y = data.numbers(frame) if data.regression else data.targets(frame).numpy()
+    y = data.answers(frame)
     res: dict = {"tta_views": len(views), "valid_predict_seconds": round(time.perf_counter() - t0, 1)}
     write_npy(tta, out / "valid_probs.npy")
     th = None
@@ -82,7 +91,7 @@ def evaluate(model: ImageModel, data: ImageData, cfg: VisionConfig, base: Predic
             f"validation accuracy {res['valid_accuracy']:.4f} plain, {res['valid_accuracy_tta']:.4f} with "
             f"{len(views)}-view TTA; log loss {res['valid_logloss']:.4f} / {res['valid_logloss_tta']:.4f}"
         )
-    worst = worst_images(tta, y, frame, data.classes, th, regression=data.regression)
+    worst = worst_images(tta, y, frame, data.classes, th, metric=data.metric if data.regression else None)
     write_csv(worst, out / "top_losses.csv")
     show = data.dataset("valid", valid_transform(cfg.sizes[-1]), with_targets=False)
     rows = {f: i for i, f in enumerate(frame.file)}
@@ -114,13 +123,15 @@ def evaluate(model: ImageModel, data: ImageData, cfg: VisionConfig, base: Predic
 
 
 def worst_images(
-    p: np.ndarray, y: np.ndarray, frame: pd.DataFrame, classes: list[str], th=None, submitted=None, regression=False
+    p: np.ndarray, y: np.ndarray, frame: pd.DataFrame, classes: list[str], th=None, submitted=None, metric=None
 ) -> pd.DataFrame:
     """The top losses of probabilities `p` on `frame`'s images: file, actual, predicted (tags above the
     thresholds `th` for multi-label, else the `submitted` class indices, by default the arg-max class), its
-    probability (the likeliest tag's for multi-label), loss. A regression's: the largest absolute errors."""
-    if regression:
-        errors = np.abs(p[:, 0] - y)
+    probability (the likeliest tag's for multi-label), loss. A regression's (`metric`, its name): the largest
+    absolute errors on the metric's training scale (of the logs for rmsle)."""
+    if metric is not None:
+        m = get_metric(metric)
+        errors = np.abs(to_target(m, p[:, 0]) - to_target(m, y))
         predicted = [f"{v:.4g}" for v in p[:, 0]]
         return top_losses(list(frame.file), errors, list(frame.label), predicted, p[:, 0]).drop(columns="confidence")
     if th is not None:

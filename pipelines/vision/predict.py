@@ -69,7 +69,7 @@ def predict(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> Path 
         return None
     result = rd.read_json("result.json")
     t0 = time.perf_counter()
-    layout = Layout(data.items, data.test, data.classes, data.multi_label)
+    layout = Layout(data.items, data.test, data.classes, data.multi_label, regression=data.regression)
     probs, views = {}, {}
     for name in result["members"]:
         probs[name], views[name] = member_test_probs(task, paths, cfg, data, rd, name)

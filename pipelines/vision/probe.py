@@ -96,7 +96,7 @@ def scales(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     channel nearly dead on these images (1e-6) would put an image where it is not dead at 1e5 standard deviations
     (a digit sample's held-out fold scored rmse 67 against 25 with the floor)."""
     sd = rows.std(0)
-    return rows.mean(0), np.maximum(sd, np.median(sd)) + 1e-12
+    return rows.mean(0), np.maximum(sd, max(np.median(sd), 1e-6))
 
 
 def fit_predict(x: np.ndarray, y: np.ndarray, evals: list[np.ndarray], multi_label: bool, n_classes: int, c: float):
@@ -171,7 +171,7 @@ def train_probe(data: ImageData, cfg: VisionConfig, paths: Paths, folder: Path, 
         if x_test is not None:
             test += preds[1] / cfg.folds
     frame = pd.DataFrame({"file": labelled.file.to_numpy(), "label": labelled.label.to_numpy(), "fold": folds})
-    frame = pd.concat([frame, pd.DataFrame(oof, columns=data.classes)], axis=1)
+    frame = pd.concat([frame, pd.DataFrame(oof, columns=[f"pred:{c}" for c in data.classes])], axis=1)
     write_feather(frame, folder / "oof.feather")
     write_npy(test, folder / "test.npy")
     result = {
@@ -192,6 +192,7 @@ def train_probe(data: ImageData, cfg: VisionConfig, paths: Paths, folder: Path, 
 
 
 def read_oof(folder: Path, classes: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
-    """(file, label, fold frame, probabilities) of a finished probe."""
+    """(file, label, fold frame, probabilities) of a finished probe (their columns `pred:<class>`: a class or a value
+    column may be called label)."""
     frame = read_feather(folder / "oof.feather")
-    return frame[["file", "label", "fold"]], frame[classes].to_numpy(np.float64)
+    return frame[["file", "label", "fold"]], frame[[f"pred:{c}" for c in classes]].to_numpy(np.float64)

@@ -44,7 +44,7 @@ def mixed_mode(i: int) -> str:
     return "L" if i % 17 == 5 else "CMYK" if i % 23 == 7 else "RGB"  # a few greyscale and CMYK files
 
 
-# Synthetic image competitions laid out four ways Kaggle ships them, for `make new KIND=image` -> `make all` in
+# Synthetic image competitions laid out five ways Kaggle ships them, for `make new KIND=image` -> `make all` in
 # the tests: kind -> the metric the card names.
 KINDS = {"binary": "auc", "classes": "mlogloss", "folders": "accuracy", "tags": "f2", "number": "rmse"}
 

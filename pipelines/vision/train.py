@@ -202,12 +202,17 @@ def train_members(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) ->
     result["world_size"] = world_size()
     preds = {}
     labelled = data.frame("labelled").reset_index(drop=True)
-    if data.regression:  # scored as the metric scores them; nothing to stratify
-        y_all = data.numbers(labelled)
-        folds = random_folds(len(y_all), cfg.folds, cfg.fold_seed)
-    else:
-        y_all = data.targets(labelled).numpy()
-        folds = assign_folds(y_all, cfg.folds, cfg.fold_seed)
+    if task.metric and data.metric and data.metric != get_metric(task.metric).name:
+        raise ValueError(
+            f"{paths.processed} was built for metric {data.metric}, the card says {task.metric}: make features "
+            f"COMP={task.comp} (make all does)"
+        )
+    y_all = data.answers(labelled)  # a regression's numbers: nothing to stratify
+    folds = (
+        random_folds(len(y_all), cfg.folds, cfg.fold_seed)
+        if data.regression
+        else assign_folds(y_all, cfg.folds, cfg.fold_seed)
+    )
     rows = np.ones(len(labelled), bool)  # the rows every member has honest predictions for
     if "net" in cfg.members:
         result.update(train_net(task, paths, cfg, data, rd, identity))
@@ -237,7 +242,8 @@ def train_members(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) ->
         plot_confusion_matrix(y, submitted, data.classes, rd.path / "confusion_matrix.png")
     if "net" not in cfg.members:  # (the net's evaluation writes them on its holdout, with pictures)
         th = np.asarray(result["setting"]) if data.multi_label else None
-        worst = worst_images(chosen, y, labelled[rows], data.classes, th, submitted, data.regression)
+        metric = data.metric if data.regression else None
+        worst = worst_images(chosen, y, labelled[rows], data.classes, th, submitted, metric)
         write_csv(worst, rd.path / "top_losses.csv")
     result["scored_on"] = where
     result["total_seconds"] = round(time.perf_counter() - t_start, 1)
@@ -273,12 +279,18 @@ def train_net(task: ImageTask, paths: Paths, cfg: VisionConfig, data: ImageData,
     stages = plan(cfg)
     stage_dir = rd.path / "stages"
     seed_everything(cfg.seed)
-    model = build_model(cfg, len(data.classes), y_range=y_range(data))
+    bounds = y_range(data)
+    model = build_model(cfg, len(data.classes), y_range=bounds)
     base = Predictor(model, device=device_for_rank(cfg.device), amp=cfg.amp_frozen, channels_last=cfg.channels_last)
     n_train, n_valid, main = len(data.frame("train")), len(data.frame("valid")), is_main()
+    predicts = (
+        f"a number (y_range {bounds[0]:.4g} to {bounds[1]:.4g})"
+        if bounds
+        else f"{len(data.classes)} {'tags' if data.multi_label else 'classes'}"
+    )
     say = print if main else lambda *a, **k: None
     say(
-        f"{rd.path}: {cfg.arch} ({'pretrained' if cfg.pretrained else 'random init'}), {outputs(data)}, "
+        f"{rd.path}: {cfg.arch} ({'pretrained' if cfg.pretrained else 'random init'}), {predicts}, "
         f"{n_train} training / {n_valid} validation images, "
         f"{base.device}, {pick_precision(base.device, cfg.amp)} training / {base.precision} frozen body"
         f"{', channels_last' if cfg.channels_last else ''}; stages: "
@@ -343,7 +355,7 @@ def train_net(task: ImageTask, paths: Paths, cfg: VisionConfig, data: ImageData,
     if not main:
         return {}
     model.unfreeze()
-    save_model(model, cfg, data, rd.path / "model.pt", y_range(data))
+    save_model(model, cfg, data, rd.path / "model.pt", bounds)
     result = {
         "train_seconds": round(train_seconds, 1),
         "device": str(base.device),
@@ -358,22 +370,14 @@ def train_net(task: ImageTask, paths: Paths, cfg: VisionConfig, data: ImageData,
     return result
 
 
-def outputs(data: ImageData) -> str:
-    """What the net predicts, in words."""
-    if data.regression:
-        lo, hi = y_range(data)
-        return f"a number (y_range {lo:.4g} to {hi:.4g})"
-    return f"{len(data.classes)} {'tags' if data.multi_label else 'classes'}"
-
-
-def save_model(model: ImageModel, cfg: VisionConfig, data: ImageData, path: Path, y_range=None) -> None:
+def save_model(model: ImageModel, cfg: VisionConfig, data: ImageData, path: Path, bounds=None) -> None:
     with atomic_path(path) as tmp:
         torch.save(
             {
                 "model": model.state_dict(),
                 "classes": data.classes,
                 "multi_label": data.multi_label,
-                "y_range": y_range,  # a regression's output range: its head ends in it
+                "y_range": bounds,  # a regression's output range: its head ends in it
                 "arch": cfg.arch,
                 "size": cfg.sizes[-1],
                 "hidden": cfg.hidden,

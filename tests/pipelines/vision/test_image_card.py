@@ -1,5 +1,5 @@
 """The generic image kind: a card written by `make new KIND=image`, the layout and the submission's format read
-from the files (four layouts Kaggle ships), the backtest's cut and score, each kind run new -> all."""
+from the files (five layouts Kaggle ships), the backtest's cut and score, each kind run new -> all."""
 
 from __future__ import annotations
 
@@ -42,6 +42,7 @@ def sources(tmp_path_factory):
 def test_the_layout_and_the_format_are_read_from_the_files(sources, kind, submits, classes, multi_label, test_id):
     layout, fmt = read_card(ImageCard(slug="x", metric=KINDS[kind]), sources[kind])
     assert (fmt.submits, layout.classes, layout.multi_label) == (submits, classes, multi_label)
+    assert layout.regression == (kind == "number")
     assert len(layout.train) == 120 and len(layout.test) == 30 and layout.sample_matches
     assert layout.test.id.iloc[0] == test_id and all((sources[kind] / f).is_file() for f in layout.train.file)
     assert layout.notes[0].startswith("read from the files: 120 labelled images")
@@ -53,7 +54,19 @@ def test_what_the_files_cannot_say_names_the_card_line(sources, tmp_path):
     with pytest.raises(CardError, match=r"labels.csv:breed: 120 of 120 labels are not numbers \(d0, d1, .*set target="):
         read_card(ImageCard(slug="x", metric="rmse"), _single_column(sources["classes"], tmp_path / "words"))
     with pytest.raises(CardError, match="10 value columns .*predicts one number an image"):
-        read_card(ImageCard(slug="x", metric="rmse", target="breed"), sources["classes"])
+        read_card(ImageCard(slug="x", metric="rmse"), sources["classes"])
+    with pytest.raises(CardError, match="the class folders: 120 of 120 labels are not numbers .*from a label file"):
+        read_card(ImageCard(slug="x", metric="rmse"), sources["folders"])
+    with pytest.raises(CardError, match=r"no .csv with the id column 'Id' has the column 'Pawpularty' \(target=\)"):
+        read_card(ImageCard(slug="x", metric="rmse", target="Pawpularty"), sources["number"])
+    with pytest.raises(CardError, match=r"classes=\('1', '2'\) orders classes; rmse scores numbers"):
+        read_card(ImageCard(slug="x", metric="rmse", classes=("1", "2")), sources["number"])
+    below = tmp_path / "below"
+    shutil.copytree(sources["number"], below)
+    labels = pd.read_csv(below / "train.csv")
+    labels.assign(Pawpularity=labels.Pawpularity - 50).to_csv(below / "train.csv", index=False)
+    with pytest.raises(CardError, match=r"train.csv:Pawpularity: \d+ labels below 0 \(-1, .*rmsle scores the log"):
+        read_card(ImageCard(slug="x", metric="rmsle"), below)
     src = sources["binary"]
     with pytest.raises(CardError, match="no sample_submission.csv; .*set sample="):
         read_card(ImageCard(slug="x", metric="auc", sample="sample_submission.csv"), tmp_path)
@@ -372,7 +385,8 @@ def test_the_saved_format_is_used_only_under_the_card_that_saved_it(sources, tmp
 @pytest.mark.slow
 def test_a_number_an_image_trains_the_probe_and_the_net_and_submits_numbers(sources, tmp_path, monkeypatch):
     """Pawpularity's shape (train.csv of ids, a metadata column and the number; test.csv of the test's ids and
-    metadata): the probe's ridge beats the training mean on the holdout, the net trains (its head ending in
+    metadata; its value column named `label` here, as the probe's own label column is): the probe's ridge beats
+    the training mean on the holdout, the net trains (its head ending in
     y_range; one epoch at 64 px on 96 digits is no better than the mean), their blend is scored out of fold with the
     card's rmse and beats the mean, and the submission holds numbers within the range learnt."""
     import torch
@@ -384,12 +398,16 @@ def test_a_number_an_image_trains_the_probe_and_the_net_and_submits_numbers(sour
     assert main(["new", comp, "--kind", "image", "--metric", "rmse"]) == 0
     data = ["--data", str(tmp_path / "data")]
     both = ["sizes=[64]", "epochs=[1]", "tta=1", "bs=16", "members=[probe,net]", *SMALL[1:3]]
-    assert main(["download", comp, "--src", str(sources["number"]), *data]) == 0
+    src = tmp_path / "src"
+    shutil.copytree(sources["number"], src)
+    for f in ("train.csv", "sample_submission.csv"):
+        pd.read_csv(src / f).rename(columns={"Pawpularity": "label"}).to_csv(src / f, index=False)
+    assert main(["download", comp, "--src", str(src), *data]) == 0
     for step in ("features", "train", "predict"):
         assert main([step, comp, *data, *both]) == 0
     run = tmp_path / "data" / comp / "runs" / "default"
     result = json.loads((run / "result.json").read_text())
-    labels = pd.read_csv(sources["number"] / "train.csv").Pawpularity
+    labels = pd.read_csv(src / "train.csv").label
     items = pd.read_feather(tmp_path / "data" / comp / "processed" / "items.feather")
     holdout = items[items.valid].label.astype(float)
     constant = float(np.sqrt(np.mean((holdout - labels[~items.valid.to_numpy()].mean()) ** 2)))
@@ -397,8 +415,8 @@ def test_a_number_an_image_trains_the_probe_and_the_net_and_submits_numbers(sour
     assert result["valid_rmse_tta"] < constant * 1.2 and "oof_accuracy" not in result
     lo, hi = torch.load(run / "model.pt", weights_only=True)["y_range"]
     sub = pd.read_csv(tmp_path / "subs" / comp / "default.csv")
-    assert list(sub.columns) == ["Id", "Pawpularity"] and sub.Pawpularity.between(lo, hi).all()
-    assert sub.Pawpularity.nunique() > 10  # a number an image, not a class
+    assert list(sub.columns) == ["Id", "label"] and sub.label.between(lo, hi).all()
+    assert sub.label.nunique() > 10  # a number an image, not a class
     assert "confidence" not in pd.read_csv(run / "top_losses.csv").columns
 
 
@@ -418,3 +436,33 @@ def test_the_probes_scaling_keeps_a_nearly_dead_feature_from_swamping_the_images
     (pred,) = fit_predict_numbers(x, y, [held], "rmse")
     assert pred.shape == (40, 1) and np.sqrt(np.mean((pred[:, 0] - truth) ** 2)) < 0.3 * truth.std()
     assert pred.min() >= y.min() and pred.max() <= y.max()  # within the fitting images' range
+
+
+def test_rmsle_fits_the_logs_and_submits_the_numbers():
+    """A metric scored on log1p (rmsle): the models fit log1p of the labels, and every member's predictions, the
+    blend's loss and the submission's check are back on the labels' own scale, each converted once."""
+    import torch
+
+    from pipelines.submit import Column
+    from pipelines.vision.choices import Scorer, combine
+    from pipelines.vision.data import ImageData
+    from pipelines.vision.evaluate import to_probs
+    from pipelines.vision.probe import fit_predict_numbers
+
+    frame = pd.DataFrame({"label": ["0", "9", "99"]})
+    data = ImageData(frame, frame, {"regression": True, "format": {"metric": "rmsle"}, "multi_label": False}, None)
+    assert torch.allclose(data.targets(frame), torch.tensor([[0.0], [np.log(10)], [np.log(100)]], dtype=torch.float32))
+    assert data.answers(frame).tolist() == [0.0, 9.0, 99.0]
+    assert np.allclose(to_probs(torch.tensor([[np.log(10)]], dtype=torch.float32), data), [[9.0]], rtol=1e-6)  # the net's log1p output, back
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 300, 8))
+    y = np.expm1(x.mean(0)[:, :2].sum(1) + 3)  # numbers whose log1p is linear in the features
+    (pred,) = fit_predict_numbers(x, np.log1p(y)[:, None], [x], "rmsle")
+    assert np.sqrt(np.mean((np.log1p(pred[:, 0]) - np.log1p(y)) ** 2)) < 0.1  # on the numbers' scale, not the logs'
+    rmsle = Scorer(multi_label=False, kaggle="rmsle")
+    loss = rmsle.blend_loss(y)
+    assert loss(y[:, None]) == 0 and loss(2 * y[:, None] + 1) == pytest.approx(np.log(2) ** 2)
+    out = combine({"a": pred, "b": np.full((300, 1), y.mean())}, y, np.arange(300) % 5, rmsle)
+    assert out["weights"]["a"] > 0.9 and "oof_accuracy" not in out and out["oof_rmsle"] < 0.1
+    fmt = card_module.Format("Id", ("y",), "number", "rmsle")
+    assert columns(fmt, ["y"]) == {"y": Column("number", 0, None)}

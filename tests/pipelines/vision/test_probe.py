@@ -42,7 +42,7 @@ def test_probe_is_out_of_fold_on_every_image_and_reused(sample, capsys):
     assert sorted(oof.file) == sorted(items.file)  # every labelled image once
     dogs = oof.groupby("fold").label.apply(lambda s: (s == "dog").sum())
     assert dogs.max() - dogs.min() <= 1  # stratified folds
-    assert np.allclose(oof[["cat", "dog"]].to_numpy().sum(axis=1), 1)
+    assert np.allclose(oof[["pred:cat", "pred:dog"]].to_numpy().sum(axis=1), 1)
     assert first["oof_accuracy"] >= 0.9 and first["oof_logloss"] < np.log(2)  # digit 0 vs 1 is easy
     assert first["scored_on"] == "all labelled images, out of fold"
     assert first["members"] == {"probe": first["oof_logloss"]}
