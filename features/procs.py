@@ -30,6 +30,25 @@ def _require(df: pd.DataFrame, cols: list[str], who: str) -> None:
         raise KeyError(f"{who}: column(s) {missing} not in frame; the procs were fit on a frame that had them")
 
 
+def sentinel(values: pd.Series, share: float = 0.01, gap: float = 5.0) -> float | None:
+    """The number that stands for "missing" or "does not apply" in a column, or None: one value at the column's end,
+    in `share` of its rows at least, further beyond the others' 1st..99th percentile than `gap` times that span
+    (Home Credit's 365243 days employed beside -17,912..0, a -999 beside 0..100). As a number it bends a network's
+    normalisation and a table's means; as missing it gets FillMissing's median and `_na` flag."""
+    x = pd.to_numeric(values, errors="coerce").dropna()
+    if len(x) < 100 or x.nunique() < 3:
+        return None
+    for end in (x.max(), x.min()):
+        at = x == end
+        if at.mean() < share:
+            continue
+        lo, hi = x[~at].quantile([0.01, 0.99])
+        beyond = end - hi if end > hi else lo - end
+        if hi > lo and beyond > gap * (hi - lo):
+            return _plain(end)
+    return None
+
+
 class FillMissing:
     """Fill NaN in continuous columns with the train median; add a `<col>_na` flag for columns missing in train."""
 

@@ -28,7 +28,7 @@ CARD = Card(
     # tables={{"stores.csv": ("Store",)}},  # extra tables joined on their keys (several rows a key: summarised)
     # extra_train=("original.csv",),  # more labelled rows every fold fits and no score counts (Playground originals)
     # categories=("DayOfWeek",), text=("Title",),  # categories, free text (its words), whatever their values
-    # drop=("Name",),  # columns never used as features
+    # drop=("Name",), as_is=("DAYS_EMPLOYED",),  # never features; numbers whose far end value (365243) is no "missing"
     # features=my_features,  # your function (train, test, raw folder) -> (train, test), imported or defined here
     # files={{"train": "train.csv", "test": "test.csv", "sample": "sample_submission.csv"}},
     # defaults={{"gbdt_lr": 0.1}},  # other defaults of the settings: `make config COMP={comp}`

@@ -50,6 +50,9 @@ class Card:
     tables: dict[str, tuple[str, ...]] = field(default_factory=dict)
     categories: tuple[str, ...] = ()  # columns that are categories whatever their type (a weekday, a code 1..9)
     drop: tuple[str, ...] = ()  # columns never used as features
+    # numbers read as they are, where a value at their end would be read as "missing" (a sentinel: Home Credit's
+    # 365243 days employed; features.procs.sentinel), in train.csv or a tables= file
+    as_is: tuple[str, ...] = ()
     # columns of free text whatever their values (default: text near-unique in its rows): their words as numbers
     text: tuple[str, ...] = ()
     files: dict[str, str] = field(default_factory=dict)  # other names for train / test / sample
@@ -81,7 +84,7 @@ class Card:
             raise ValueError(f"files= keys {sorted(unknown)} unknown: use {', '.join(FILES)}")
         if self.classes and self.positive is not None:
             raise ValueError(f"classes={self.classes} and positive={self.positive!r}: the last class is the scored one")
-        for name in ("target", "series", "categories", "drop", "text", "extra_train", "classes"):  # one: a list of one
+        for name in ("target", "series", "categories", "drop", "text", "extra_train", "classes", "as_is"):  # one: [one]
             value = getattr(self, name)
             object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
         for line in ("series", "categories", "drop"):

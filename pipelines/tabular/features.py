@@ -21,6 +21,7 @@ import scipy.sparse as sp
 
 from features import TabularProcessor, add_datepart, add_series_levels, aggregate, days_since_1970, join_df
 from features.io import atomic_write_text, write_feather, write_sparse
+from features.procs import sentinel
 from features.text import CHAR_BUDGET, text_features
 from models.metrics import Metric, get_metric
 from pipelines.paths import Paths
@@ -331,6 +332,7 @@ def aggregated(card: Card, name: str, table: pd.DataFrame, keys: list[str], deri
         **{c: pd.to_numeric(table[c], errors="coerce") for c in kinds["number"]},
         **{c: pd.to_datetime(table[c], format=f, errors="coerce") for c, f in formats.items()},
     )
+    (table,) = without_sentinels(card, kinds["number"], table, table, where=f"{name}: ")
     out = aggregate(table, keys, prefix, numbers=kinds["number"], dates=kinds["date"], categories=kinds["category"])
     print(
         f"{name}: {len(table):,} rows, {len(out):,} keys {keys}: joined as one row a key ({len(out.columns) - len(keys)}"
@@ -339,6 +341,28 @@ def aggregated(card: Card, name: str, table: pd.DataFrame, keys: list[str], deri
         + (f"; left out: {', '.join(f'{c} ({why})' for c, why in left.items())}" if left else "")
     )
     return out
+
+
+def without_sentinels(card: Card, columns: list[str], fit: pd.DataFrame, *frames: pd.DataFrame, where: str = ""):
+    """`frames` with each number column's sentinel (features.procs.sentinel, found in `fit`) read as missing, and
+    said; the card's as_is= columns kept as they are, and so are a table's summaries of them (previous_<col>_max)."""
+    kept = re.compile("|".join(rf"(^|_){re.escape(a)}(_|$)" for a in card.as_is)) if card.as_is else None
+    found = {c: v for c in columns if not (kept and kept.search(c)) and (v := sentinel(fit[c])) is not None}
+    for c, v in found.items():
+        values = pd.to_numeric(fit[c], errors="coerce")
+        rest = values[values != v]
+        print(
+            f"{where}{c}: {v:g} in {(values == v).mean():.1%} of the rows, far past the others ({rest.min():g} to "
+            f"{rest.max():g}): read as missing, a value that stands for none (as_is=({c!r},) in the card keeps it)"
+        )
+    return tuple(
+        f.assign(**{c: f[c].mask(pd.to_numeric(f[c], errors="coerce") == v) for c, v in found.items()}) for f in frames
+    )
+
+
+def in_tables(card: Card, raw: Path, column: str) -> bool:
+    """Whether one of the card's tables= files has `column` (its header read)."""
+    return any(column in pd.read_csv(raw / name, nrows=0).columns for name in card.tables)
 
 
 def without_summarised(card: Card, raw: Path, train: pd.DataFrame) -> Card:
@@ -515,7 +539,16 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
     train, test, sample = read_raw(card, paths)
     if card.features is not None:
         train, test = own_features(card, train, test, paths.raw)
-    keep = {*sample.columns, card.date, *card.series, *card.categories, *card.text, *card.drop, *card.target}
+    keep = {
+        *sample.columns,
+        card.date,
+        *card.series,
+        *card.categories,
+        *card.text,
+        *card.drop,
+        *card.target,
+        *card.as_is,
+    }
     train, test = lightgbm_names(train, test, keep)
     files = {role: card.file(role) for role in FILES}
     if card.extra_train and EXTRA not in train.columns:
@@ -556,6 +589,10 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
             bad = sum(int((f[c].notna() & n.isna()).sum()) for f, n in zip((train, test), numbers, strict=True))
             print(f"{c}: numbers written as text; {bad:,} values not numbers read as missing")
             train[c], test[c] = numbers
+    train, test = without_sentinels(card, conts, train[~extra], train, test)
+    unknown = [c for c in card.as_is if c not in train.columns and not in_tables(card, paths.raw, c)]
+    if unknown:
+        raise SchemaError(f"card: as_is= names {unknown}, not a column of {files['train']} or of a tables= file")
     if schema.date:
         for frame in (train, test):
             frame[schema.date] = pd.to_datetime(frame[schema.date], format=schema.date_format)

@@ -68,3 +68,20 @@ def test_transform_names_the_missing_column():
     proc = TabularProcessor(["s"], ["v"]).fit(pd.DataFrame({"s": ["a"], "v": [1.0]}))
     with pytest.raises(KeyError, match=r"\['v'\]"):
         proc.transform(pd.DataFrame({"s": ["a"]}))
+
+
+def test_a_sentinel_is_a_value_at_a_columns_end_far_past_the_others():
+    """Home Credit's 365243 days employed (18% of the rows, beside -17,912..0), a -999 beside 0..100: sentinels.
+    A long tail, a cap in the tail's reach, a rare far value, a 0/1 flag: numbers."""
+    from features.procs import sentinel
+
+    rng = np.random.default_rng(0)
+    employed = pd.Series(np.where(rng.random(1000) < 0.18, 365243, -rng.integers(0, 17912, 1000)))
+    assert sentinel(employed) == 365243 and isinstance(sentinel(employed), int)
+    assert sentinel(pd.Series(np.where(rng.random(1000) < 0.05, -999, rng.integers(0, 100, 1000)))) == -999
+    income = rng.lognormal(11, 1, 1000)
+    assert sentinel(pd.Series(income)) is None
+    assert sentinel(pd.Series(np.minimum(income, 150_000))) is None  # a cap: 150,000 is within the others' reach
+    assert sentinel(pd.Series(np.r_[rng.integers(0, 100, 995), [99999] * 5])) is None  # 0.5% of the rows
+    assert sentinel(pd.Series(rng.integers(0, 2, 1000))) is None
+    assert sentinel(pd.Series([1.0, 2.0, 999.0] * 10)) is None  # too few rows to tell

@@ -1763,3 +1763,50 @@ def test_free_text_is_read_as_words_and_topics_and_its_signal_reaches_the_score(
     assert re.search(
         r"linear: \d+ columns \(\d+ one-hot of the categories and the numbers' bins\)\n", capsys.readouterr().out
     )
+
+
+def test_a_sentinel_number_is_read_as_missing_and_said(tmp_path, capsys):
+    """Home Credit's DAYS_EMPLOYED is 365243 for the unemployed and pensioners: as a number it squashes the others
+    in the network's normalisation (a generated HC-like set: the net's test AUC 0.615 -> 0.700). It is read as
+    missing, said, and flagged by FillMissing's `_na`; in a summarised table it leaves the means; as_is= keeps it."""
+    from pipelines.paths import Paths
+    from pipelines.tabular import TabularConfig
+    from pipelines.tabular.features import build_features
+
+    raw = tmp_path / "data" / "hc" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    n = 600
+    days = np.where(rng.random(n) < 0.2, 365243, -rng.integers(100, 15000, n))
+    apps = pd.DataFrame({"SK_ID_CURR": range(n), "DAYS_EMPLOYED": days, "income": rng.normal(size=n)})
+    apps.iloc[:400].assign(TARGET=rng.integers(0, 2, 400)).to_csv(raw / "train.csv", index=False)
+    apps.iloc[400:].to_csv(raw / "test.csv", index=False)
+    apps.iloc[400:][["SK_ID_CURR"]].assign(TARGET=0.5).to_csv(raw / "sample_submission.csv", index=False)
+    prev = pd.DataFrame({"SK_ID_CURR": np.repeat(np.arange(n), 2), "DAYS_FIRST_DRAWING": -rng.integers(1, 3000, 2 * n)})
+    prev.loc[::3, "DAYS_FIRST_DRAWING"] = 365243
+    prev.to_csv(raw / "previous.csv", index=False)
+    (raw / "SOURCE.json").write_text("{}")
+    paths = Paths.for_comp("hc", tmp_path / "data")
+    card = Card(slug="hc", metric="auc", tables={"previous.csv": "SK_ID_CURR"})
+    build_features(card, paths, TabularConfig())
+    out = capsys.readouterr().out
+    share = (apps.DAYS_EMPLOYED[:400] == 365243).mean()
+    assert f"DAYS_EMPLOYED: 365243 in {share:.1%} of the rows, far past the others (-14" in out
+    assert "previous.csv: DAYS_FIRST_DRAWING: 365243 in 33.3% of the rows" in out
+    train = pd.read_feather(paths.processed / "train.feather")
+    procs = json.loads((paths.processed / "procs.json").read_text())
+    employed = (apps.DAYS_EMPLOYED[:400] == 365243).to_numpy()
+    assert (train.DAYS_EMPLOYED_na.to_numpy() == np.where(employed, 2, 1)).all()  # Categorify's codes of False/True
+    mean = procs["fill_missing"]["medians"]["DAYS_EMPLOYED"]
+    assert mean == pytest.approx(apps.DAYS_EMPLOYED[:400][~employed].median())
+    first = prev.DAYS_FIRST_DRAWING.where(prev.DAYS_FIRST_DRAWING != 365243).groupby(prev.SK_ID_CURR).mean()
+    normalize = procs["normalize"]
+    mu, sd = (
+        normalize["means"]["previous_DAYS_FIRST_DRAWING_mean"],
+        normalize["stds"]["previous_DAYS_FIRST_DRAWING_mean"],
+    )
+    assert np.allclose(train.previous_DAYS_FIRST_DRAWING_mean * sd + mu, first[:400].fillna(first[:400].median()))
+    build_features(replace(card, as_is=("DAYS_EMPLOYED", "DAYS_FIRST_DRAWING")), paths, TabularConfig())
+    assert "read as missing" not in capsys.readouterr().out
+    with pytest.raises(SchemaError, match=r"as_is= names \['DAYS_WORKED'\], not a column of train.csv or of a tables="):
+        build_features(replace(card, as_is="DAYS_WORKED"), paths, TabularConfig())

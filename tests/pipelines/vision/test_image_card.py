@@ -453,7 +453,9 @@ def test_rmsle_fits_the_logs_and_submits_the_numbers():
     data = ImageData(frame, frame, {"regression": True, "format": {"metric": "rmsle"}, "multi_label": False}, None)
     assert torch.allclose(data.targets(frame), torch.tensor([[0.0], [np.log(10)], [np.log(100)]], dtype=torch.float32))
     assert data.answers(frame).tolist() == [0.0, 9.0, 99.0]
-    assert np.allclose(to_probs(torch.tensor([[np.log(10)]], dtype=torch.float32), data), [[9.0]], rtol=1e-6)  # the net's log1p output, back
+    assert np.allclose(
+        to_probs(torch.tensor([[np.log(10)]], dtype=torch.float32), data), [[9.0]], rtol=1e-6
+    )  # the net's log1p output, back
     rng = np.random.default_rng(0)
     x = rng.normal(size=(2, 300, 8))
     y = np.expm1(x.mean(0)[:, :2].sum(1) + 3)  # numbers whose log1p is linear in the features
