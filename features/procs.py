@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from pathlib import Path
 
 import numpy as np
@@ -30,23 +31,37 @@ def _require(df: pd.DataFrame, cols: list[str], who: str) -> None:
         raise KeyError(f"{who}: column(s) {missing} not in frame; the procs were fit on a frame that had them")
 
 
-def sentinel(values: pd.Series, share: float = 0.01, gap: float = 5.0) -> float | None:
-    """The number that stands for "missing" or "does not apply" in a column, or None: one value at the column's end,
-    in `share` of its rows at least, further beyond the others' 1st..99th percentile than `gap` times that span
-    (Home Credit's 365243 days employed beside -17,912..0, a -999 beside 0..100). As a number it bends a network's
-    normalisation and a table's means; as missing it gets FillMissing's median and `_na` flag."""
+def sentinels(
+    values: pd.Series, share: float = 0.01, gap: float = 20.0, across_zero: float = 2.0, nines: float = 5.0, most=3
+) -> list[float]:
+    """The numbers that stand for "missing" or "does not apply" in a column (none: []): the one, two or `most`
+    commonest values at an end, each in `share` of the rows at least, beyond the others' 1st..99th percentile by
+    `gap` times that span; by `across_zero` times where the others never have their sign (-999 beside 0..100,
+    Home Credit's 365243 days employed beside -17,912..0), by `nines` times for a code of nines (999 beside 0..100).
+    So are a survey's -999 and -998 side by side, and a code with a stray value beyond it. A top-coded income (4.5e6
+    beside 40,000..500,000, 8 times their span away) is not. As a number a sentinel bends a network's normalisation and a table's
+    means; as missing it gets FillMissing's median and `_na` flag."""
     x = pd.to_numeric(values, errors="coerce").dropna()
     if len(x) < 100 or x.nunique() < 3:
-        return None
-    for end in (x.max(), x.min()):
-        at = x == end
-        if at.mean() < share:
-            continue
-        lo, hi = x[~at].quantile([0.01, 0.99])
-        beyond = end - hi if end > hi else lo - end
-        if hi > lo and beyond > gap * (hi - lo):
-            return _plain(end)
-    return None
+        return []
+    counts = x.value_counts()
+    common = np.sort(counts.index[counts >= share * len(x)].to_numpy())
+    found: list[float] = []
+    for high in (True, False):
+        ends = common[::-1] if high else common
+        for k in range(1, min(most, len(ends)) + 1):
+            edge = ends[k - 1]  # the inner one of the k commonest values at this end
+            others = x[x < edge] if high else x[x > edge]
+            lo, hi = others.quantile([0.01, 0.99]) if len(others) else (edge, edge)
+            if hi <= lo:
+                break
+            beyond = edge - hi if high else lo - edge
+            signed = edge > 0 >= others.max() if high else edge < 0 <= others.min()
+            times = across_zero if signed else nines if re.fullmatch(r"-?9+", f"{edge:g}") else gap
+            if beyond > times * (hi - lo):
+                found += [_plain(v) for v in ends[:k]]
+                break
+    return found
 
 
 class FillMissing:

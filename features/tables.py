@@ -74,15 +74,17 @@ def aggregate(
     numbers: list[str] = (),
     dates: list[str] = (),
     categories: list[str] = (),
+    shares: list[str] = (),
     top: int = 10,
     min_share: float = 0.001,
 ) -> pd.DataFrame:
     """One row per key of a table that has several (Home Credit's bureau.csv, Elo's transactions), so that it joins
     without multiplying rows: `<prefix>_rows` (the key's rows), each number's NUMBER_STATS, each date's first and
     last (datetime64 columns; days since 1970), each category's distinct values and the share of the key's rows
-    holding each of its `top` commonest values (those in `min_share` of the table's rows at least). Columns
-    `<prefix>_<column>_<stat>`, a level's share `<prefix>_<column>=<value>`; the keys as columns, in their first
-    rows' order; rows whose key is missing are left out."""
+    holding each of its `top` commonest values (those in `min_share` of the table's rows at least), and each of
+    `shares` (True/False columns) the share of the key's rows where it is True. Columns `<prefix>_<column>_<stat>`,
+    a level's share `<prefix>_<column>=<value>`, `<prefix>_<share>`; the keys as columns, in their first rows'
+    order; rows whose key is missing are left out."""
     keys = list(keys)
     # each row's key as a number 0..n-1 in first-row order, found once: grouping on text keys again for every
     # statistic took most of the time (5M rows of Elo-like card ids)
@@ -100,6 +102,8 @@ def aggregate(
         ends = days.groupby(group).agg(["min", "max"])
         ends.columns = [f"{prefix}_{c}_{'first' if s == 'min' else 'last'}" for c, s in ends.columns]
         parts.append(ends)
+    if shares:
+        parts.append(table[list(shares)].astype(np.float32).groupby(group).mean().add_prefix(f"{prefix}_"))
     for c in categories:
         codes, values = pd.factorize(table[c])  # -1: missing
         parts.append(pd.Series(codes, name=f"{prefix}_{c}_distinct").where(codes >= 0).groupby(group).nunique())

@@ -491,7 +491,9 @@ def _install(staging: Path, paths: Paths, source: dict) -> None:
             trash = old.with_name(old.name.replace(".raw-old-", ".raw-trash-", 1))
             os.replace(old, trash)
             shutil.rmtree(trash, ignore_errors=True)
-    print(f"{paths.raw}: {len(files)} files from {source['source']}")
+    folders = sum((paths.raw / f).is_dir() for f in files)
+    what = f"{len(files) - folders} files" + (f" and {folders} folders" if folders else "")
+    print(f"{paths.raw}: {what} from {source['source']}")
 
 
 def _install_into(staging: Path, raw: Path) -> None:

@@ -21,7 +21,8 @@ import scipy.sparse as sp
 
 from features import TabularProcessor, add_datepart, add_series_levels, aggregate, days_since_1970, join_df
 from features.io import atomic_write_text, write_feather, write_sparse
-from features.procs import sentinel
+from features.procs import sentinels
+from features.tables import NUMBER_STATS
 from features.text import CHAR_BUDGET, text_features
 from models.metrics import Metric, get_metric
 from pipelines.paths import Paths
@@ -332,8 +333,18 @@ def aggregated(card: Card, name: str, table: pd.DataFrame, keys: list[str], deri
         **{c: pd.to_numeric(table[c], errors="coerce") for c in kinds["number"]},
         **{c: pd.to_datetime(table[c], format=f, errors="coerce") for c, f in formats.items()},
     )
-    (table,) = without_sentinels(card, kinds["number"], table, table, where=f"{name}: ")
-    out = aggregate(table, keys, prefix, numbers=kinds["number"], dates=kinds["date"], categories=kinds["category"])
+    found = found_sentinels(card, kinds["number"], table, where=f"{name}: ")
+    flags = {f"{c}={v:g}": table[c] == v for c, values in found.items() for v in values}  # each key's share of them
+    table = masked(table, found).assign(**flags)
+    out = aggregate(
+        table,
+        keys,
+        prefix,
+        numbers=kinds["number"],
+        dates=kinds["date"],
+        categories=kinds["category"],
+        shares=list(flags),
+    )
     print(
         f"{name}: {len(table):,} rows, {len(out):,} keys {keys}: joined as one row a key ({len(out.columns) - len(keys)}"
         f" columns): its rows' count, {len(kinds['number'])} numbers' mean/std/min/max/sum, {len(kinds['date'])} "
@@ -343,20 +354,27 @@ def aggregated(card: Card, name: str, table: pd.DataFrame, keys: list[str], deri
     return out
 
 
-def without_sentinels(card: Card, columns: list[str], fit: pd.DataFrame, *frames: pd.DataFrame, where: str = ""):
-    """`frames` with each number column's sentinel (features.procs.sentinel, found in `fit`) read as missing, and
-    said; the card's as_is= columns kept as they are, and so are a table's summaries of them (previous_<col>_max)."""
-    kept = re.compile("|".join(rf"(^|_){re.escape(a)}(_|$)" for a in card.as_is)) if card.as_is else None
-    found = {c: v for c in columns if not (kept and kept.search(c)) and (v := sentinel(fit[c])) is not None}
-    for c, v in found.items():
+def found_sentinels(card: Card, columns: list[str], fit: pd.DataFrame, where: str = "") -> dict[str, list]:
+    """Each number column's sentinels (features.procs.sentinels: codes for "none" such as 365243), found in `fit`
+    and said; not in the card's as_is= columns, nor in a table's summaries of them (previous_<col>_max)."""
+    stats = "|".join(NUMBER_STATS)
+    kept = [re.compile(rf"(.*_)?{re.escape(a)}(_({stats}))*") for a in card.as_is]
+    found = {c: v for c in columns if not any(k.fullmatch(c) for k in kept) and (v := sentinels(fit[c]))}
+    for c, codes in found.items():
         values = pd.to_numeric(fit[c], errors="coerce")
-        rest = values[values != v]
+        rest = values[~values.isin(codes)]
         print(
-            f"{where}{c}: {v:g} in {(values == v).mean():.1%} of the rows, far past the others ({rest.min():g} to "
-            f"{rest.max():g}): read as missing, a value that stands for none (as_is=({c!r},) in the card keeps it)"
+            f"{where}{c}: {' and '.join(f'{v:g}' for v in codes)} in {values.isin(codes).mean():.1%} of the rows, far "
+            f"past the others ({rest.min():g} to {rest.max():g}): read as missing, a code for none (as_is=({c!r},) "
+            f"in the card keeps the number)"
         )
-    return tuple(
-        f.assign(**{c: f[c].mask(pd.to_numeric(f[c], errors="coerce") == v) for c, v in found.items()}) for f in frames
+    return found
+
+
+def masked(frame: pd.DataFrame, found: dict[str, list]) -> pd.DataFrame:
+    """`frame` with the sentinels `found` (column -> codes) read as missing."""
+    return frame.assign(
+        **{c: frame[c].mask(pd.to_numeric(frame[c], errors="coerce").isin(v)) for c, v in found.items()}
     )
 
 
@@ -589,7 +607,8 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
             bad = sum(int((f[c].notna() & n.isna()).sum()) for f, n in zip((train, test), numbers, strict=True))
             print(f"{c}: numbers written as text; {bad:,} values not numbers read as missing")
             train[c], test[c] = numbers
-    train, test = without_sentinels(card, conts, train[~extra], train, test)
+    found = found_sentinels(card, conts, train[~extra])  # FillMissing's <col>_na flags where they were
+    train, test = masked(train, found), masked(test, found)
     unknown = [c for c in card.as_is if c not in train.columns and not in_tables(card, paths.raw, c)]
     if unknown:
         raise SchemaError(f"card: as_is= names {unknown}, not a column of {files['train']} or of a tables= file")

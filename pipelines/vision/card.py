@@ -324,7 +324,8 @@ def _numbers(frame: pd.DataFrame, source: str, metric: Metric, notes: list[str])
             f"numbers (rmse, mae)"
         )
     if blank.any():
-        notes.append(f"{source}: {int(blank.sum()):,} images with a blank label are left out")
+        n = int(blank.sum())
+        notes.append(f"{source}: {n:,} image{'s' if n > 1 else ''} with a blank label (or n/a) left out")
     return frame[~blank].assign(label=text[~blank]).reset_index(drop=True)
 
 
@@ -350,7 +351,7 @@ def _known_classes(frame: pd.DataFrame, classes: list[str], multi_label: bool, n
 def _label_file(card: ImageCard, raw: Path, id_col: str, value: str = "") -> Path | None:
     """The .csv that labels the training images: the card's labels=, else the one other .csv holding the id column
     and more, or of several, the one holding the sample's `value` column too (Pawpularity's train.csv, not its
-    test.csv of the test images' other columns)."""
+    test.csv of the test images' other columns), or the one whose ids are not the sample's."""
     if card.names and not card.labels:  # the file names are the labels
         return None
     if card.labels:
@@ -372,6 +373,10 @@ def _label_file(card: ImageCard, raw: Path, id_col: str, value: str = "") -> Pat
             f"{first_few(p.name for p in found)}"
         )
     found = holding if len(found) > 1 and len(holding) == 1 else found
+    if len(found) > 1 and sample is not None and sample.is_file():  # a .csv of the test's own ids labels nothing
+        ids = lambda p: set(pd.read_csv(p, dtype=str).rename(columns=str.strip)[id_col].str.strip())
+        tests = ids(sample)
+        found = [p for p in found if not ids(p) <= tests] or found
     if len(found) > 1:
         raise CardError(
             f"{raw}: {len(found)} .csv files have the id column {id_col!r} ({first_few(p.name for p in found)}); "
@@ -425,6 +430,9 @@ def _labelled(
     folders = tuple(str(d.relative_to(raw)) for d in train_dirs)
     frame, more = labelled_csv(raw, path.name, fmt.id_col, label_col, folders, derived)
     notes += more
+    unused = [c for c in others if c != label_col and (derived is None or c not in fmt.columns)]
+    if unused:  # Pawpularity's metadata flags: the image kind learns from the pixels
+        notes.append(f"{path.name}: its other columns are not used ({first_few(unused)}): the models see the images")
     if frame.empty:
         raise CardError(f"{path}: none of its {len(labels):,} ids names an image in the training folders (train=)")
     return frame, source

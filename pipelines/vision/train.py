@@ -60,10 +60,12 @@ def y_range(data: ImageData) -> tuple[float, float] | None:
 def loss_and_metrics(data: ImageData, label_smoothing: float = 0.0) -> tuple[nn.Module, dict]:
     """The loss the net minimises and the figure each epoch shows: cross-entropy and accuracy, binary cross-entropy
     and F2 for tags, or for a number the metric's loss (squared or absolute error) on its training scale and its
-    root mean square error there (for rmsle, on log1p: rmsle itself)."""
+    root mean square error there (rmse_log1p for rmsle: rmsle itself)."""
     if data.regression:
-        loss = nn.L1Loss() if get_metric(data.metric).loss == "l1" else nn.MSELoss()
-        return loss, {"rmse": lambda p, y: float(torch.sqrt(torch.mean((p.float() - y.float()) ** 2)))}
+        metric = get_metric(data.metric)
+        loss = nn.L1Loss() if metric.loss == "l1" else nn.MSELoss()
+        name = "rmse" if metric.target == "raw" else f"rmse_{metric.target}"  # rmse_log1p: rmsle's
+        return loss, {name: lambda p, y: float(torch.sqrt(torch.mean((p.float() - y.float()) ** 2)))}
     if data.multi_label:
         return nn.BCEWithLogitsLoss(), {"f2@0.2": lambda p, y: f2_score(torch.sigmoid(p), y, 0.2)}
     return nn.CrossEntropyLoss(label_smoothing=label_smoothing), {"accuracy": accuracy}

@@ -70,18 +70,28 @@ def test_transform_names_the_missing_column():
         proc.transform(pd.DataFrame({"s": ["a"]}))
 
 
-def test_a_sentinel_is_a_value_at_a_columns_end_far_past_the_others():
-    """Home Credit's 365243 days employed (18% of the rows, beside -17,912..0), a -999 beside 0..100: sentinels.
-    A long tail, a cap in the tail's reach, a rare far value, a 0/1 flag: numbers."""
-    from features.procs import sentinel
+def test_sentinels_are_common_values_at_a_columns_end_far_past_the_others():
+    """Home Credit's 365243 days employed (18% of the rows, beside -17,912..0), a -999 beside 0..100, a survey's -999
+    and -998 side by side, a code with a stray value beyond it, 999 beside 0..100: sentinels. A long tail, a cap in
+    the tail's reach, a top-coded income 8 spans out, a rare far value, -1 beside 0..3, a 0/1 flag: numbers."""
+    from features.procs import sentinels
 
     rng = np.random.default_rng(0)
-    employed = pd.Series(np.where(rng.random(1000) < 0.18, 365243, -rng.integers(0, 17912, 1000)))
-    assert sentinel(employed) == 365243 and isinstance(sentinel(employed), int)
-    assert sentinel(pd.Series(np.where(rng.random(1000) < 0.05, -999, rng.integers(0, 100, 1000)))) == -999
-    income = rng.lognormal(11, 1, 1000)
-    assert sentinel(pd.Series(income)) is None
-    assert sentinel(pd.Series(np.minimum(income, 150_000))) is None  # a cap: 150,000 is within the others' reach
-    assert sentinel(pd.Series(np.r_[rng.integers(0, 100, 995), [99999] * 5])) is None  # 0.5% of the rows
-    assert sentinel(pd.Series(rng.integers(0, 2, 1000))) is None
-    assert sentinel(pd.Series([1.0, 2.0, 999.0] * 10)) is None  # too few rows to tell
+    employed = np.where(rng.random(1000) < 0.18, 365243, -rng.integers(0, 17912, 1000))
+    assert sentinels(pd.Series(employed)) == [365243] and isinstance(sentinels(pd.Series(employed))[0], int)
+    assert sentinels(pd.Series(np.r_[employed, [400000]])) == [365243]  # a stray beyond the code
+    coded = np.where(rng.random(1000) < 0.05, -999, rng.integers(0, 100, 1000))
+    assert sentinels(pd.Series(coded)) == [-999] and sentinels(pd.Series(np.r_[coded, [-9999] * 5])) == [-999]
+    survey = rng.integers(0, 100, 1000).astype(float)
+    survey[:50], survey[50:80] = -999, -998  # refused, don't know
+    assert sentinels(pd.Series(survey)) == [-999, -998]
+    assert sentinels(pd.Series(np.where(rng.random(1000) < 0.05, 999, rng.integers(0, 100, 1000)))) == [999]
+    assert sentinels(pd.Series(np.where(rng.random(1000) < 0.1, -1, rng.random(1000) * 0.3))) == [-1]
+    income = np.round(rng.lognormal(11.8, 0.6, 1000), -2)
+    assert sentinels(pd.Series(income)) == []
+    assert sentinels(pd.Series(np.r_[income[:990], [4.5e6] * 10])) == []  # top-coded: 8 spans out, not a code
+    assert sentinels(pd.Series(np.minimum(income, 150_000))) == []  # a cap within the others' reach
+    assert sentinels(pd.Series(np.r_[rng.integers(0, 100, 995), [99999] * 5])) == []  # 0.5% of the rows
+    assert sentinels(pd.Series(np.where(rng.random(1000) < 0.1, -1, rng.integers(0, 4, 1000)))) == []
+    assert sentinels(pd.Series(rng.integers(0, 2, 1000))) == []
+    assert sentinels(pd.Series([1.0, 2.0, 999.0] * 10)) == []  # too few rows to tell

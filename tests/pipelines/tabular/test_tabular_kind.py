@@ -1768,7 +1768,9 @@ def test_free_text_is_read_as_words_and_topics_and_its_signal_reaches_the_score(
 def test_a_sentinel_number_is_read_as_missing_and_said(tmp_path, capsys):
     """Home Credit's DAYS_EMPLOYED is 365243 for the unemployed and pensioners: as a number it squashes the others
     in the network's normalisation (a generated HC-like set: the net's test AUC 0.615 -> 0.700). It is read as
-    missing, said, and flagged by FillMissing's `_na`; in a summarised table it leaves the means; as_is= keeps it."""
+    missing, said, and flagged by FillMissing's `_na`; in a summarised table it leaves the means and each key gets
+    its share of them (trial 50: 365243 in DAYS_LAST_DUE is a loan still active, and their count mattered); as_is=
+    keeps a column and its summaries, not another column whose name begins with it."""
     from pipelines.paths import Paths
     from pipelines.tabular import TabularConfig
     from pipelines.tabular.features import build_features
@@ -1784,6 +1786,7 @@ def test_a_sentinel_number_is_read_as_missing_and_said(tmp_path, capsys):
     apps.iloc[400:][["SK_ID_CURR"]].assign(TARGET=0.5).to_csv(raw / "sample_submission.csv", index=False)
     prev = pd.DataFrame({"SK_ID_CURR": np.repeat(np.arange(n), 2), "DAYS_FIRST_DRAWING": -rng.integers(1, 3000, 2 * n)})
     prev.loc[::3, "DAYS_FIRST_DRAWING"] = 365243
+    prev["DAYS_FIRST_DRAWING_1ST"] = prev.DAYS_FIRST_DRAWING
     prev.to_csv(raw / "previous.csv", index=False)
     (raw / "SOURCE.json").write_text("{}")
     paths = Paths.for_comp("hc", tmp_path / "data")
@@ -1806,7 +1809,15 @@ def test_a_sentinel_number_is_read_as_missing_and_said(tmp_path, capsys):
         normalize["stds"]["previous_DAYS_FIRST_DRAWING_mean"],
     )
     assert np.allclose(train.previous_DAYS_FIRST_DRAWING_mean * sd + mu, first[:400].fillna(first[:400].median()))
+    held = (prev.DAYS_FIRST_DRAWING == 365243).groupby(prev.SK_ID_CURR).mean()[:400]  # each key's share of them
+    mu, sd = (
+        normalize["means"]["previous_DAYS_FIRST_DRAWING=365243"],
+        normalize["stds"]["previous_DAYS_FIRST_DRAWING=365243"],
+    )
+    assert np.allclose(train["previous_DAYS_FIRST_DRAWING=365243"] * sd + mu, held, atol=1e-6)
     build_features(replace(card, as_is=("DAYS_EMPLOYED", "DAYS_FIRST_DRAWING")), paths, TabularConfig())
-    assert "read as missing" not in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "DAYS_EMPLOYED: 365243" not in out and "DAYS_FIRST_DRAWING: 365243" not in out
+    assert "previous.csv: DAYS_FIRST_DRAWING_1ST: 365243 in 33.3% of the rows" in out  # named otherwise: read
     with pytest.raises(SchemaError, match=r"as_is= names \['DAYS_WORKED'\], not a column of train.csv or of a tables="):
         build_features(replace(card, as_is="DAYS_WORKED"), paths, TabularConfig())

@@ -43,6 +43,7 @@ def test_the_layout_and_the_format_are_read_from_the_files(sources, kind, submit
     layout, fmt = read_card(ImageCard(slug="x", metric=KINDS[kind]), sources[kind])
     assert (fmt.submits, layout.classes, layout.multi_label) == (submits, classes, multi_label)
     assert layout.regression == (kind == "number")
+    assert any("train.csv: its other columns are not used (Blur)" in n for n in layout.notes) == (kind == "number")
     assert len(layout.train) == 120 and len(layout.test) == 30 and layout.sample_matches
     assert layout.test.id.iloc[0] == test_id and all((sources[kind] / f).is_file() for f in layout.train.file)
     assert layout.notes[0].startswith("read from the files: 120 labelled images")
@@ -61,6 +62,13 @@ def test_what_the_files_cannot_say_names_the_card_line(sources, tmp_path):
         read_card(ImageCard(slug="x", metric="rmse", target="Pawpularty"), sources["number"])
     with pytest.raises(CardError, match=r"classes=\('1', '2'\) orders classes; rmse scores numbers"):
         read_card(ImageCard(slug="x", metric="rmse", classes=("1", "2")), sources["number"])
+    renamed = tmp_path / "renamed"  # the sample's column named otherwise: test.csv, of the sample's ids, labels nothing
+    shutil.copytree(sources["number"], renamed)
+    sample = pd.read_csv(renamed / "sample_submission.csv")
+    sample.rename(columns={"Pawpularity": "target"}).to_csv(renamed / "sample_submission.csv", index=False)
+    with pytest.raises(CardError, match=r"train.csv: which column is the label\? It has Blur, Pawpularity; set target="):
+        read_card(ImageCard(slug="x", metric="rmse"), renamed)
+    assert len(read_card(ImageCard(slug="x", metric="rmse", target="Pawpularity"), renamed)[0].train) == 120
     below = tmp_path / "below"
     shutil.copytree(sources["number"], below)
     labels = pd.read_csv(below / "train.csv")
