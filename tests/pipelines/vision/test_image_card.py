@@ -66,7 +66,9 @@ def test_what_the_files_cannot_say_names_the_card_line(sources, tmp_path):
     shutil.copytree(sources["number"], renamed)
     sample = pd.read_csv(renamed / "sample_submission.csv")
     sample.rename(columns={"Pawpularity": "target"}).to_csv(renamed / "sample_submission.csv", index=False)
-    with pytest.raises(CardError, match=r"train.csv: which column is the label\? It has Blur, Pawpularity; set target="):
+    with pytest.raises(
+        CardError, match=r"train.csv: which column is the label\? It has Blur, Pawpularity; set target="
+    ):
         read_card(ImageCard(slug="x", metric="rmse"), renamed)
     assert len(read_card(ImageCard(slug="x", metric="rmse", target="Pawpularity"), renamed)[0].train) == 120
     below = tmp_path / "below"
