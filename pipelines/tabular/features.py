@@ -360,11 +360,10 @@ def found_sentinels(card: Card, columns: list[str], fit: pd.DataFrame, where: st
     stats = "|".join(NUMBER_STATS)
     kept = [re.compile(rf"(.*_)?{re.escape(a)}(_({stats}))*") for a in card.as_is]
     found = {c: v for c in columns if not any(k.fullmatch(c) for k in kept) and (v := sentinels(fit[c]))}
-    for c, codes in found.items():
-        values = pd.to_numeric(fit[c], errors="coerce")
-        rest = values[~values.isin(codes)]
+    for c, codes in found.items():  # numbers already (both callers read them as numbers first)
+        rest = fit[c][~fit[c].isin(codes)]
         print(
-            f"{where}{c}: {' and '.join(f'{v:g}' for v in codes)} in {values.isin(codes).mean():.1%} of the rows, far "
+            f"{where}{c}: {' and '.join(f'{v:g}' for v in codes)} in {fit[c].isin(codes).mean():.1%} of the rows, far "
             f"past the others ({rest.min():g} to {rest.max():g}): read as missing, a code for none (as_is=({c!r},) "
             f"in the card keeps the number)"
         )
@@ -373,9 +372,7 @@ def found_sentinels(card: Card, columns: list[str], fit: pd.DataFrame, where: st
 
 def masked(frame: pd.DataFrame, found: dict[str, list]) -> pd.DataFrame:
     """`frame` with the sentinels `found` (column -> codes) read as missing."""
-    return frame.assign(
-        **{c: frame[c].mask(pd.to_numeric(frame[c], errors="coerce").isin(v)) for c, v in found.items()}
-    )
+    return frame.assign(**{c: frame[c].mask(frame[c].isin(v)) for c, v in found.items()})
 
 
 def in_tables(card: Card, raw: Path, column: str) -> bool:

@@ -359,14 +359,12 @@ def _label_file(card: ImageCard, raw: Path, id_col: str, value: str = "") -> Pat
             raise CardError(f"{raw / card.labels}: not found (labels= in the card)")
         return raw / card.labels
     sample = _sample_path(card, raw)
-    found = [  # the id and something more: a test.csv beside train.csv (APTOS) lists the test's ids alone
-        p
-        for p in sorted(raw.glob("*.csv"))
-        if p != sample
-        and id_col in (header := pd.read_csv(p, nrows=0).columns.str.strip().tolist())
-        and len(header) > 1
-    ]
-    holding = [p for p in found if value and value in pd.read_csv(p, nrows=0).columns.str.strip()]
+    headers = {
+        p: pd.read_csv(p, nrows=0).columns.str.strip().tolist() for p in sorted(raw.glob("*.csv")) if p != sample
+    }
+    # the id and something more: a test.csv beside train.csv (APTOS) lists the test's ids alone
+    found = [p for p, header in headers.items() if id_col in header and len(header) > 1]
+    holding = [p for p in found if value and value in headers[p]]
     if card.target and len(found) > 1 and not holding:
         raise CardError(
             f"{raw}: no .csv with the id column {id_col!r} has the column {value!r} (target=): "
