@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -22,6 +23,15 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from features.io import atomic_path, atomic_write_text
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+PIXEL_NAME = re.compile(r"(?i)pix(el)?[_ ]?(\d+)")  # a table's pixel columns: pixel0, pixel_12, pix3
+MIN_PIXELS = 64  # an 8x8 image at least: fewer numbers are a table's features, not an image
+
+
+def pixel_columns(columns) -> list[str]:
+    """The columns named pixel<n>, in the order of n, where there are MIN_PIXELS or more: each row of the table is
+    an image (Digit Recognizer's pixel0..pixel783); else none."""
+    named = {c: int(m.group(2)) for c in columns if (m := PIXEL_NAME.fullmatch(str(c).strip()))}
+    return sorted(named, key=named.get) if len(named) >= MIN_PIXELS else []
 
 
 class BadImage(ValueError):
@@ -88,11 +98,13 @@ def build_cache(
     keep_bad: bool = False,
     progress: bool = True,
     extra: dict | None = None,
+    load: Callable[[str, int], np.ndarray] = load_resized,
 ) -> dict:
     """Decode and resize `files` into `out` (N, size, size, 3 uint8 .npy) plus `out`.json listing the kept
     files and the bad ones. Bad images are reported and skipped (with `keep_bad`, kept as black images so
     rows stay aligned, e.g. for test ids). Written to temp files, then renamed, so an interrupted build
-    leaves nothing half-written. Returns the json content (plus `extra`).
+    leaves nothing half-written. Returns the json content (plus `extra`). `load(file, size)` gives one row: an
+    image file's (load_resized), or a row of a table of pixels (pipelines/vision/pixels.py).
 
     Each image is written to the file as soon as it is decoded (os.pwrite at its row's offset, not through a
     memory map, whose written pages would count as the process's memory): memory holds the images in flight,
@@ -110,7 +122,7 @@ def build_cache(
 
             def work(i: int) -> None:
                 try:
-                    row = load_resized(files[i], size)
+                    row = load(files[i], size)
                 except BadImage as e:
                     bad[i] = str(e)
                     row = np.zeros((size, size, 3), np.uint8)  # the row stays black (keep_bad) or is dropped

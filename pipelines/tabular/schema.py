@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from features.images import pixel_columns
 from models.metrics import Metric, get_metric, to_target
 
 # A text column with at least this many distinct values, in at least this share of its rows, is near-unique:
@@ -494,6 +495,12 @@ def describe(schema: Schema, metric: str, positive: str | None = None) -> str:
     scored = scoring.submits == "probability" or scoring.name == "f1"  # mcc: symmetric
     if schema.task == "binary" and not schema.label and scored and len(schema.classes) == 2:
         lines.append(scored_class(schema, scoring.submits == "probability", positive is not None))
+    pixels = pixel_columns(schema.numbers)
+    if pixels:  # Digit Recognizer as a table: the trees and the net see numbers, a CNN would see images
+        lines.append(
+            f"pixels: {len(pixels)} columns {pixels[0]}..{pixels[-1]} read as numbers; if each row is an image, an image "
+            f"card (`make new KIND=image`, pipelines/vision/pixels.py) reads them as images for a pretrained CNN"
+        )
     lines += [f"free text: {c} ({why})" for c, why in schema.texts.items()]  # what it becomes: add_text says
     lines += [f"not a feature: {c} ({why})" for c, why in schema.dropped.items()]
     return "\n".join(lines)

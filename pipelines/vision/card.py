@@ -40,7 +40,7 @@ from pipelines.tabular.schema import (  # numbers numerically: a 0/1 target's po
     in_card_order,
     sort_classes,
 )
-from pipelines.vision import STEPS
+from pipelines.vision import STEPS, pixels
 from pipelines.vision.backtest import PEERS, WINDOWS
 from pipelines.vision.choices import expected_class
 from pipelines.vision.config import VisionConfig
@@ -75,12 +75,15 @@ class ImageCard:
     # the classes in their order where it is not the numbers' (qwk's text grades: ("No_DR", "Mild", ...)); of two,
     # the last is the one whose probability is submitted (default: the later one, P(dog) of cat/dog)
     classes: tuple[str, ...] = ()
+    # images as rows of pixel values in a table (pixels.py): each image's (height, width) where it is no square
+    shape: tuple[int, ...] = ()
     defaults: dict = field(default_factory=dict)  # other defaults of pipelines/vision/config.py, e.g. {"sizes": [64]}
 
     def __post_init__(self):
         get_metric(self.metric)  # ValueError naming the known metrics
         if self.task is not None and self.task not in TASKS:
             raise ValueError(f"task={self.task!r} is not one of {', '.join(TASKS)}")
+        object.__setattr__(self, "shape", tuple(self.shape))
         for name in ("train", "test", "classes"):  # a single name is as good as a list of one
             value = getattr(self, name)
             object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
@@ -174,7 +177,19 @@ def read_card(card: ImageCard, raw: Path) -> tuple[Layout, Format]:
         test_dirs = [f for f in found if any(p.lower().startswith("test") for p in f.relative_to(raw).parts)]
     train_dirs = [raw / f for f in card.train] or [f for f in found if f not in test_dirs]
     notes: list[str] = []
-    frame, source = _labelled(card, raw, fmt, train_dirs, notes)
+    tables = pixels.find(raw, _sample_path(card, raw), card.shape) if not found else []
+    if tables:  # no image files: rows of pixel values (Digit Recognizer)
+        frame, source, test, train_table, test_table = pixels.labelled(
+            card, raw, tables, fmt.id_col, card.target or fmt.columns[0], sample, notes
+        )
+        tables = [t for t in (train_table, test_table) if t is not None]
+        where = (
+            f"{train_table.name}'s rows (greyscale pixels)",
+            f"{test_table.name}'s rows" if test_table else "(none)",
+        )
+        first = "{1}x{0}".format(*train_table.shape)
+    else:
+        frame, source = _labelled(card, raw, fmt, train_dirs, notes)
     metric = get_metric(card.metric)
     text = frame.label.astype(str)
     task = card.task or (
@@ -228,6 +243,52 @@ def read_card(card: ImageCard, raw: Path) -> tuple[Layout, Format]:
     numeric = bool(len(text)) and text.str.fullmatch(r"-?\d+").all()
     fmt = Format(fmt.id_col, fmt.columns, submits, get_metric(card.metric).name, bool(numeric))
     frame = frame if regression else _known_classes(frame, classes, multi_label, notes)
+    if not tables:
+        test, where, first = _test_images(card, raw, frame, fmt, sample, classes, train_dirs, test_dirs, found, notes)
+    matches = True
+    if sample is not None:
+        test, matches = order_by_sample(test, sample[fmt.id_col], _sample_path(card, raw).name, notes)
+    what = {
+        "probability": f"P({classes[-1]}) in {fmt.columns[0]!r}",
+        "per_class": f"one probability column per class ({len(classes)})",
+        "label": f"the label in {fmt.columns[0]!r}",
+        "labels": f"space-separated tags in {fmt.columns[0]!r}",
+        "ranked": f"the top {fmt.metric.partition('@')[2]} labels in {fmt.columns[0]!r}",
+        "number": f"a number in {fmt.columns[0]!r}",
+    }[submits]
+    values = frame.label.astype(float) if regression else None
+    kind = (
+        f"regression, labels {values.min():g} to {values.max():g} (mean {values.mean():.4g})"
+        if regression
+        else f"{task}, {len(classes)} {'tags' if multi_label else 'classes'} ({first_few(classes)})"
+    )
+    notes.insert(
+        0,
+        f"read from the files: {len(frame):,} labelled images in {where[0]} (labels: {source}; the first is {first} px), "
+        f"{len(test):,} test images in {where[1]}; {kind}; the submission: "
+        f"{fmt.id_col!r} and {what} (override in the card: labels=, target=, train=, test=, task=)",
+    )
+    kept = ["file", "label", *(["valid"] if "valid" in frame.columns else [])]
+    layout = Layout(
+        frame[kept], test, classes, multi_label, notes, matches, regression=regression, tables=tuple(tables)
+    )
+    return layout, fmt
+
+
+def _test_images(
+    card: ImageCard,
+    raw: Path,
+    frame: pd.DataFrame,
+    fmt: Format,
+    sample: pd.DataFrame | None,
+    classes: list[str],
+    train_dirs: list[Path],
+    test_dirs: list[Path],
+    found: list[Path],
+    notes: list[str],
+) -> tuple[pd.DataFrame, tuple[str, str], str]:
+    """(the test images: file, id, and label where class folders hold them; where the labelled and the test images
+    are, for the note; the first labelled image's size) of a competition of image files."""
     suffix = _has_suffix(frame.id if sample is None else sample[fmt.id_col])
     shared = not test_dirs and sample is not None and bool(len(sample))  # Plant Pathology: images/ holds both
     files = [(f, d.name) for d in (train_dirs if shared else test_dirs) for f in list_images(d)]
@@ -254,39 +315,16 @@ def read_card(card: ImageCard, raw: Path) -> tuple[Layout, Format]:
         test = test.assign(
             id=[f"{c}/{i}" for (_, c), i in zip(files, test.id, strict=True)], label=[c for _, c in files]
         )
-    matches = True
     if sample is not None and len(sample) and not len(test):
         raise CardError(
             f"{_sample_path(card, raw).name} lists {len(sample):,} ids, but no test images were found (image folders: "
             f'{first_few(sorted(str(f.relative_to(raw)) for f in found))}): name the test folder, test=("...",) in the card'
         )
-    if sample is not None:
-        test, matches = order_by_sample(test, sample[fmt.id_col], _sample_path(card, raw).name, notes)
-    what = {
-        "probability": f"P({classes[-1]}) in {fmt.columns[0]!r}",
-        "per_class": f"one probability column per class ({len(classes)})",
-        "label": f"the label in {fmt.columns[0]!r}",
-        "labels": f"space-separated tags in {fmt.columns[0]!r}",
-        "ranked": f"the top {fmt.metric.partition('@')[2]} labels in {fmt.columns[0]!r}",
-        "number": f"a number in {fmt.columns[0]!r}",
-    }[submits]
-    values = frame.label.astype(float) if regression else None
-    kind = (
-        f"regression, labels {values.min():g} to {values.max():g} (mean {values.mean():.4g})"
-        if regression
-        else f"{task}, {len(classes)} {'tags' if multi_label else 'classes'} ({first_few(classes)})"
+    where = (
+        ", ".join(sorted({_top(d, raw) for d in train_dirs})) + "/",
+        ", ".join(sorted({_top(d, raw) for d in test_dirs})) + "/" if test_dirs else "(none)/",
     )
-    notes.insert(
-        0,
-        f"read from the files: {len(frame):,} labelled images in {', '.join(sorted({_top(d, raw) for d in train_dirs}))}/ "
-        f"(labels: {source}; the first is {_size(raw / frame.file.iloc[0])} px), "
-        f"{len(test):,} test images in {', '.join(sorted({_top(d, raw) for d in test_dirs})) or '(none)'}/; {kind}; "
-        f"the submission: "
-        f"{fmt.id_col!r} and {what} (override in the card: labels=, target=, train=, test=, task=)",
-    )
-    kept = ["file", "label", *(["valid"] if "valid" in frame.columns else [])]
-    layout = Layout(frame[kept], test, classes, multi_label, notes, sample_matches=matches, regression=regression)
-    return layout, fmt
+    return test, where, _size(raw / frame.file.iloc[0])
 
 
 def _size(path: Path) -> str:
@@ -542,8 +580,8 @@ def task_for(card: ImageCard, comp: str, spec: DataSpec, raw: Path) -> ImageTask
 def cut(card: ImageCard, raw: Path, dest: Path, seed: int) -> pd.DataFrame:
     """A backtest's raw folder laid out as the competition's: a stratified fifth of the labelled images (a random
     one for numbers) moves to the test folder (named as before), the label file keeps the rest, a sample submission
-    lists the moved ones; returns their answers (the id, `answer`: the label, `positive`: 1 where it is the last class)."""
-    from pipelines.backtest import place
+    lists the moved ones (a table of pixels: its held rows become the test table); returns their answers (the id,
+    `answer`: the label, `positive`: 1 where it is the last class)."""
     from pipelines.vision.backtest import held_out
 
     layout, fmt = read_card(card, raw)
@@ -552,10 +590,32 @@ def cut(card: ImageCard, raw: Path, dest: Path, seed: int) -> pd.DataFrame:
         sample_path, sample = raw / (card.sample or "sample_submission.csv"), pd.DataFrame()
     else:
         sample = pd.read_csv(sample_path, dtype=str, keep_default_na=False)
+    held = held_out(list(layout.train.label), seed, layout.multi_label, layout.regression)
+    if layout.tables:  # images as rows of pixels: the held rows become the test table
+        test_table = layout.tables[1] if len(layout.tables) > 1 else None
+        ids = pixels.cut(raw, dest, layout.tables[0], test_table, list(layout.train.file), held, fmt.id_col)
+    else:
+        ids = _cut_files(card, raw, dest, layout, fmt, sample, held)
+    # the sample's own first values, else what a row of its kind holds: a probability, or a class
+    guess = {"probability": 0.5, "per_class": round(1 / len(layout.classes), 6), "number": 0}.get(
+        fmt.submits, layout.classes[0]
+    )
+    values = {c: sample[c].iloc[0] if len(sample) else guess for c in fmt.columns}
+    pd.DataFrame({fmt.id_col: ids, **values}).to_csv(dest / sample_path.name, index=False)
+    answers = layout.train.label[held].to_numpy()
+    return pd.DataFrame({fmt.id_col: ids, "answer": answers, "positive": (answers == layout.classes[-1]).astype(int)})
+
+
+def _cut_files(
+    card: ImageCard, raw: Path, dest: Path, layout: Layout, fmt: Format, sample: pd.DataFrame, held: np.ndarray
+) -> list[str]:
+    """The image files of a backtest's cut in place (hard links): the held ones in the test folder, the label file
+    without them; returns their ids as the competition writes them."""
+    from pipelines.backtest import place
+
     label_path = _label_file(card, raw, fmt.id_col, card.target or fmt.columns[0])
     ids_as = sample[fmt.id_col] if len(sample) else pd.read_csv(label_path, dtype=str)[fmt.id_col] if label_path else []
     suffix = _has_suffix(pd.Series(ids_as))  # ids as the competition writes them: file names or stems
-    held = held_out(list(layout.train.label), seed, layout.multi_label, layout.regression)
     for file in layout.train.file[~held]:
         place(raw / file, dest / file)
     tops = layout.test.file.map(lambda f: Path(f).parts[0])  # the cut's test folder: the (main) one the data has
@@ -573,14 +633,7 @@ def cut(card: ImageCard, raw: Path, dest: Path, seed: int) -> pd.DataFrame:
         named_by_file = _has_suffix(labels[fmt.id_col])
         held_ids = {f.name if named_by_file else f.stem for f in held_files}
         labels[~labels[fmt.id_col].isin(held_ids)].to_csv(dest / label_path.name, index=False)
-    # the sample's own first values, else what a row of its kind holds: a probability, or a class
-    guess = {"probability": 0.5, "per_class": round(1 / len(layout.classes), 6), "number": 0}.get(
-        fmt.submits, layout.classes[0]
-    )
-    values = {c: sample[c].iloc[0] if len(sample) else guess for c in fmt.columns}
-    pd.DataFrame({fmt.id_col: ids, **values}).to_csv(dest / sample_path.name, index=False)
-    answers = layout.train.label[held].to_numpy()
-    return pd.DataFrame({fmt.id_col: ids, "answer": answers, "positive": (answers == layout.classes[-1]).astype(int)})
+    return ids
 
 
 def score(card: ImageCard, sub: pd.DataFrame, hidden: pd.DataFrame) -> float:

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from features.images import build_cache
+from features.images import build_cache, load_resized
 from features.io import atomic_write_text, cached, read_feather, write_feather
 from models.distributed import world_size
 from models.metrics import get_metric, to_target
@@ -22,6 +22,7 @@ from pipelines.download import read_source
 from pipelines.paths import Paths
 from pipelines.runs import features_identity, write_features_stamp
 from pipelines.vision.config import VisionConfig
+from pipelines.vision.pixels import Pixels
 from pipelines.vision.task import ImageTask
 
 if TYPE_CHECKING:
@@ -44,15 +45,17 @@ def split_valid(frame: pd.DataFrame, cfg: VisionConfig) -> np.ndarray:
     return mask
 
 
-def _cache(paths: Paths, files: list[str], name: str, size: int, keep_bad: bool) -> dict:
+def _cache(paths: Paths, files: list[str], name: str, size: int, keep_bad: bool, load_row=load_resized) -> dict:
     """processed/cache<size>/<name>.npy (and its .json: the files kept, the bad ones), rebuilt only when the
-    files, their source or the size change."""
+    files, their source or the size change; `load_row` reads one (build_cache's `load`)."""
     out = paths.processed / f"cache{size}" / f"{name}.npy"
     source = (read_source(paths) or {}).get("at", "")
 
     def build() -> dict:  # build_cache writes the .npy and the .json itself
         t0 = time.perf_counter()
-        meta = build_cache([paths.raw / f for f in files], size, out, keep_bad=keep_bad, extra={"source": source})
+        meta = build_cache(
+            [paths.raw / f for f in files], size, out, keep_bad=keep_bad, extra={"source": source}, load=load_row
+        )
         seconds = time.perf_counter() - t0
         print(
             f"{out}: {len(files)} images decoded and resized to {size}px in {seconds:.1f} s "
@@ -81,7 +84,8 @@ def build_features(task: ImageTask, paths: Paths, cfg: VisionConfig) -> None:
     size = cache_size(cfg)
     items = layout.train.copy()
     items["valid"] = split_valid(items, cfg)
-    meta = _cache(paths, list(items.file), "labelled", size, keep_bad=False)
+    load_row = Pixels(paths.raw, list(layout.tables)) if layout.tables else load_resized
+    meta = _cache(paths, list(items.file), "labelled", size, keep_bad=False, load_row=load_row)
     bad = set(items.file) - {str(Path(f).relative_to(paths.raw)) for f in meta["files"]}
     if bad:
         print(
@@ -91,7 +95,9 @@ def build_features(task: ImageTask, paths: Paths, cfg: VisionConfig) -> None:
         items = items[~items.file.isin(bad)]
     items["row"] = np.arange(len(items))  # rows of labelled.npy, in the same order
     test = layout.test.copy()
-    test_meta = _cache(paths, list(test.file), "test", size, keep_bad=True) if len(test) else {"bad": []}
+    test_meta = (
+        _cache(paths, list(test.file), "test", size, keep_bad=True, load_row=load_row) if len(test) else {"bad": []}
+    )
     test["row"] = np.arange(len(test))
     write_feather(items, paths.processed / "items.feather")
     write_feather(test, paths.processed / "test.feather")

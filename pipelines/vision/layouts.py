@@ -30,6 +30,7 @@ class Layout:
     notes: list[str] = field(default_factory=list)
     sample_matches: bool = True  # test ids are exactly the sample submission's (when there is one)
     regression: bool = False  # labels are numbers (classes: the one value column the submission holds)
+    tables: tuple = ()  # the pixels.PixelTable(s) whose rows are the images (files named <table>#<row>), if any
 
 
 def relative(paths, raw: Path) -> list[str]:

@@ -44,9 +44,16 @@ def mixed_mode(i: int) -> str:
     return "L" if i % 17 == 5 else "CMYK" if i % 23 == 7 else "RGB"  # a few greyscale and CMYK files
 
 
-# Synthetic image competitions laid out five ways Kaggle ships them, for `make new KIND=image` -> `make all` in
+# Synthetic image competitions laid out six ways Kaggle ships them, for `make new KIND=image` -> `make all` in
 # the tests: kind -> the metric the card names.
-KINDS = {"binary": "auc", "classes": "mlogloss", "folders": "accuracy", "tags": "f2", "number": "rmse"}
+KINDS = {
+    "binary": "auc",
+    "classes": "mlogloss",
+    "folders": "accuracy",
+    "tags": "f2",
+    "number": "rmse",
+    "pixels": "accuracy",
+}
 
 
 def write_competition(kind: str, folder: Path, n: int = 240, n_test: int = 60, seed: int = 0) -> Path:
@@ -56,10 +63,14 @@ def write_competition(kind: str, folder: Path, n: int = 240, n_test: int = 60, s
     folders: train/<class>/*.png, test/, the sample `id,label`;
     tags: train_v2.csv (`image_name`, `tags`: "small"/"big" and "even"/"odd"), train-jpg/, test-jpg/;
     number (Pawpularity's layout): train.csv (`Id` = stem, a 0/1 `Blur` column, `Pawpularity` = 10 x the digit
-    + 1..9), test.csv (`Id`, `Blur`), the sample `Id,Pawpularity`."""
+    + 1..9), test.csv (`Id`, `Blur`), the sample `Id,Pawpularity`;
+    pixels (Digit Recognizer's layout): no image files, train.csv (`label`, `pixel0..pixel783`: 28x28 greyscale,
+    white ink on black), test.csv (the pixels alone), the sample `ImageId,Label` numbering the test's rows from 1."""
     rng = np.random.default_rng(seed)
     images, target = digits()
     pick = rng.choice(len(target), n + n_test, replace=False)
+    if kind == "pixels":
+        return _pixel_tables(folder, images[pick], target[pick], n)
     names = [f"img{i:05d}" for i in range(n + n_test)]
     classes = [f"d{d}" for d in range(10)]
     train_dir, test_dir = {"tags": ("train-jpg", "test-jpg")}.get(kind, ("train", "test"))
@@ -105,4 +116,25 @@ def write_competition(kind: str, folder: Path, n: int = 240, n_test: int = 60, s
         pd.DataFrame({"image_name": test.name, "tags": "small"}).to_csv(
             folder / "sample_submission_v2.csv", index=False
         )
+    return folder
+
+
+def _pixel_tables(folder: Path, images: np.ndarray, target: np.ndarray, n: int) -> Path:
+    """Digit Recognizer's files: the first `n` digits labelled in train.csv, the others in test.csv, 28x28 px."""
+    folder.mkdir(parents=True, exist_ok=True)
+    side = 28
+    pixels = np.stack(
+        [
+            np.asarray(Image.fromarray((d * 255).astype(np.uint8)).resize((side, side), Image.Resampling.BICUBIC))
+            for d in images
+        ]
+    ).reshape(len(images), -1)
+    columns = [f"pixel{i}" for i in range(side * side)]
+    train = pd.DataFrame(pixels[:n], columns=columns)
+    train.insert(0, "label", target[:n])
+    train.to_csv(folder / "train.csv", index=False)
+    pd.DataFrame(pixels[n:], columns=columns).to_csv(folder / "test.csv", index=False)
+    pd.DataFrame({"ImageId": np.arange(1, len(images) - n + 1), "Label": 0}).to_csv(
+        folder / "sample_submission.csv", index=False
+    )
     return folder
