@@ -211,6 +211,10 @@ def labelled(
             "id": train_rows[train_id].to_numpy() if train_id else [str(i) for i in range(len(train_rows))],
         }
     )
+    notes.append(
+        "a mirror image of a digit or a letter is another character: for those, defaults={'aug': 'none'} in the card "
+        "keeps every image unflipped (training and TTA)"
+    )
     unused = [c for c in train.others if c not in (label_col, train_id)]
     if unused:
         notes.append(f"{train.name}: its other columns are not used ({first_few(unused)}): the models see the images")

@@ -44,7 +44,7 @@ def probe_size(cfg: VisionConfig) -> int:
 
 def view_features(data: ImageData, split: str, cfg: VisionConfig, paths: Paths) -> np.ndarray:
     """(views, images, features): the frozen backbone's average-pooled features of every TTA view of a split
-    (labelled or test), cached in interim/probe/ (keyed by backbone, size, views, precision and the images)."""
+    (labelled or test), cached in interim/probe/ (keyed by backbone, size, the views' transforms, precision and the images)."""
     size = probe_size(cfg)
     frame = data.frame(split)
     meta = json.loads((data.cache_dir / f"{'test' if split == 'test' else 'labelled'}.json").read_text())
@@ -53,7 +53,8 @@ def view_features(data: ImageData, split: str, cfg: VisionConfig, paths: Paths) 
     stamp = (
         [str(weights), weights.stat().st_size, weights.stat().st_mtime_ns] if weights and weights.is_file() else None
     )
-    key = [cfg.probe_arch, stamp, size, cfg.aug, cfg.tta, cfg.seed, str(precision), meta.get("source")]
+    views = [repr(v) for v in tta_transforms(size, cfg.aug, cfg.tta)]  # what each view does, not only its setting
+    key = [cfg.probe_arch, stamp, size, views, cfg.seed, str(precision), meta.get("source")]
     key += [split, frame.row.tolist()]
     path = paths.interim / "probe" / f"{cfg.probe_arch}-{size}-{split}.npy"
     compute = lambda: compute_view_features(data, split, cfg, size)

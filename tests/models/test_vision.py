@@ -148,6 +148,13 @@ def test_transforms_keep_uint8_and_size_and_tta_view_counts():
     assert len(tta_transforms(64, "side_on", 0)) == 1
     flip = tta_transforms(64, "side_on", 1)[1](img)
     assert torch.equal(flip, valid_transform(64)(img).flip(-1))
+    left = torch.zeros((3, 80, 80), dtype=torch.uint8)
+    left[..., :40] = 255  # an image whose mirror is another image (a digit, a letter)
+    torch.manual_seed(0)
+    views = tta_transforms(64, "none", 4) * 5  # aug=none: no view, random or not, is ever mirrored
+    outs = [v(left).float() for v in views]
+    assert len(outs) == 25 and torch.equal(outs[0], valid_transform(64)(left).float())
+    assert all(o[..., :28].mean() > 200 and o[..., 36:].mean() < 50 for o in outs)
 
 
 def test_image_dataset_reads_cache_rows(tmp_path):
