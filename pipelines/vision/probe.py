@@ -54,7 +54,8 @@ def view_features(data: ImageData, split: str, cfg: VisionConfig, paths: Paths) 
         [str(weights), weights.stat().st_size, weights.stat().st_mtime_ns] if weights and weights.is_file() else None
     )
     views = [repr(v) for v in tta_transforms(size, cfg.aug, cfg.tta)]  # what each view does, not only its setting
-    key = [cfg.probe_arch, stamp, size, views, cfg.seed, str(precision), meta.get("source")]
+    # the cache's size too: sizes= or cache_scale= rebuilds the images the views are resized from
+    key = [cfg.probe_arch, stamp, size, views, cfg.seed, str(precision), meta.get("source"), meta.get("size")]
     key += [split, frame.row.tolist()]
     path = paths.interim / "probe" / f"{cfg.probe_arch}-{size}-{split}.npy"
     compute = lambda: compute_view_features(data, split, cfg, size)

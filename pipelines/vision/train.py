@@ -105,7 +105,8 @@ def activations(
 ) -> torch.Tensor:
     """The frozen body's pooled features for a split (no augmentation), cached in interim/ across runs."""
     meta = json.loads((data.cache_dir / "labelled.json").read_text())
-    key = [cfg.arch, cfg.pretrained, cfg.weights, size, meta.get("source"), len(meta["files"]), str(learn.precision)]
+    key = [cfg.arch, cfg.pretrained, cfg.weights, size, meta.get("source"), meta.get("size"), len(meta["files"])]
+    key += [str(learn.precision)]  # meta's size: another cache (sizes=, cache_scale=) holds other images
     key += [split, data.frame(split).row.tolist()]
     path = paths.interim / "activations" / f"{split}-{size}.pt"
     load = lambda p: torch.load(p, weights_only=True)

@@ -73,3 +73,21 @@ def test_image_backtest_scores_the_cut_beside_the_out_of_fold_figure(sample):
     window = sample.comp_dir / "backtest" / "cut0"
     hidden = pd.read_csv(window / "dogs-vs-cats" / "hidden.csv")
     assert len(hidden) == 60 and not (window / "dogs-vs-cats" / "raw" / "hidden.csv").exists()
+
+
+def test_features_rebuilt_at_another_cache_size_are_not_read_from_the_old_ones(tmp_path, capsys):
+    """The probe's features (and the net's precomputed activations) are of the images the cache holds: rebuilt at
+    another size (sizes=, cache_scale=), the cached features of the old images are not reused."""
+    from pipelines.download import make_sample
+    from pipelines.paths import Paths
+    from pipelines.registry import find
+
+    dogs = find("dogs-vs-cats")
+    paths = Paths.for_comp("dogs-vs-cats", tmp_path / "data", tmp_path / "subs")
+    make_sample(dogs.SPEC, paths)
+    for scale, computed in ((1.3, True), (1.0, True), (1.0, False)):
+        cfg = dogs.Config(**PROBE, cache_scale=scale)
+        dogs.build_features(paths, cfg)
+        dogs.train(paths, cfg, f"run{scale}{computed}")
+        out = capsys.readouterr().out
+        assert ("probe features (efficientnet_lite0 at 64px" in out) == computed, (scale, computed)
