@@ -77,20 +77,20 @@ def top_losses(
     losses: np.ndarray,
     actual: Sequence[str],
     predicted: Sequence[str],
-    confidence: np.ndarray,
+    confidence: np.ndarray | None = None,
     k: int = 20,
 ) -> pd.DataFrame:
-    """The k validation images the model got most wrong: file, actual and predicted label, confidence, loss."""
+    """The k validation images the model got most wrong: file, actual and predicted label, confidence (the
+    predicted class's probability; none for a number), loss."""
     order = np.argsort(-losses, kind="stable")[:k]
-    return pd.DataFrame(
-        {
-            "file": [files[i] for i in order],
-            "actual": [actual[i] for i in order],
-            "predicted": [predicted[i] for i in order],
-            "confidence": np.round(confidence[order], 4),
-            "loss": np.round(losses[order], 4),
-        }
-    )
+    columns = {
+        "file": [files[i] for i in order],
+        "actual": [actual[i] for i in order],
+        "predicted": [predicted[i] for i in order],
+        "confidence": None if confidence is None else np.round(confidence[order], 4),
+        "loss": np.round(losses[order], 4),
+    }
+    return pd.DataFrame({name: v for name, v in columns.items() if v is not None})
 
 
 def plot_images(

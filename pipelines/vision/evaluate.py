@@ -133,7 +133,7 @@ def worst_images(
         m = get_metric(metric)
         errors = np.abs(to_target(m, p[:, 0]) - to_target(m, y))
         predicted = [f"{v:.4g}" for v in p[:, 0]]
-        return top_losses(list(frame.file), errors, list(frame.label), predicted, p[:, 0]).drop(columns="confidence")
+        return top_losses(list(frame.file), errors, list(frame.label), predicted)
     if th is not None:
         losses = binary_log_losses(p, y).sum(1)
         predicted = [" ".join(np.array(classes)[row > th]) for row in p]
