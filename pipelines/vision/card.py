@@ -83,7 +83,10 @@ class ImageCard:
         get_metric(self.metric)  # ValueError naming the known metrics
         if self.task is not None and self.task not in TASKS:
             raise ValueError(f"task={self.task!r} is not one of {', '.join(TASKS)}")
-        object.__setattr__(self, "shape", tuple(self.shape))
+        shape = (self.shape,) if isinstance(self.shape, int) else tuple(self.shape)
+        if shape and (len(shape) != 2 or not all(isinstance(v, int) and v > 0 for v in shape)):
+            raise ValueError(f"shape={self.shape!r}: an image's (height, width) in pixels, e.g. shape=(16, 32)")
+        object.__setattr__(self, "shape", shape)
         for name in ("train", "test", "classes"):  # a single name is as good as a list of one
             value = getattr(self, name)
             object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
@@ -192,6 +195,7 @@ def read_card(card: ImageCard, raw: Path) -> tuple[Layout, Format]:
         frame, source = _labelled(card, raw, fmt, train_dirs, notes)
     metric = get_metric(card.metric)
     text = frame.label.astype(str)
+    text = text[text.str.strip().astype(bool)]  # a blank label names no class (that image is left out below)
     task = card.task or (
         "regression"
         if metric.tasks == ("regression",)
@@ -368,7 +372,13 @@ def _numbers(frame: pd.DataFrame, source: str, metric: Metric, notes: list[str])
 
 
 def _known_classes(frame: pd.DataFrame, classes: list[str], multi_label: bool, notes: list[str]) -> pd.DataFrame:
-    """Rows whose label the submission can name (a class not among the sample's columns is dropped, reported)."""
+    """Rows whose label the submission can name (a class not among the sample's columns is dropped, reported; a
+    blank label of a single-label image too: no class)."""
+    blank = ~frame.label.astype(str).str.strip().astype(bool) if not multi_label else pd.Series(False, frame.index)
+    if blank.any():
+        n = int(blank.sum())
+        notes.append(f"{n:,} labelled image{'s' if n > 1 else ''} with a blank label (or n/a) left out")
+        frame = frame[~blank]
     known = set(classes)
     ok = frame.label.map(lambda s: set(s.split()) <= known if multi_label else s in known).astype(bool)
     if not ok.all():

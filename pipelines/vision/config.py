@@ -45,7 +45,8 @@ class VisionConfig:
     ps: float = setting(0.5, ge=0, lt=1, member="net")  # head dropout (the first dropout is ps/2)
     # --- augmentation --------------------------------------------------------------------------------------
     # side_on (flip left-right), top_down (8 dihedral symmetries), none
-    aug: Literal["side_on", "top_down", "none"] = "side_on"
+    # basic: side_on's crops, rotation and lighting without the flip (digits, letters: a mirror is another one)
+    aug: Literal["side_on", "top_down", "basic", "none"] = "side_on"
     max_rotate: float = setting(10.0, ge=0, le=180, member="net")  # degrees of random rotation (side_on)
     min_scale: float = setting(0.5, gt=0, le=1, member="net")  # random resized crop keeps 50-100% of the area
     lighting: float = setting(0.2, ge=0, lt=1, member="net")  # brightness/contrast jitter

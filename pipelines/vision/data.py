@@ -50,12 +50,12 @@ def _cache(paths: Paths, files: list[str], name: str, size: int, keep_bad: bool,
     files, their source or the size change; `load_row` reads one (build_cache's `load`)."""
     out = paths.processed / f"cache{size}" / f"{name}.npy"
     source = (read_source(paths) or {}).get("at", "")
+    tables = getattr(load_row, "key", None)  # a table's images depend on its pixel columns and shape= (Pixels.key)
 
     def build() -> dict:  # build_cache writes the .npy and the .json itself
         t0 = time.perf_counter()
-        meta = build_cache(
-            [paths.raw / f for f in files], size, out, keep_bad=keep_bad, extra={"source": source}, load=load_row
-        )
+        extra = {"source": source, **({"tables": tables} if tables else {})}
+        meta = build_cache([paths.raw / f for f in files], size, out, keep_bad=keep_bad, extra=extra, load=load_row)
         seconds = time.perf_counter() - t0
         print(
             f"{out}: {len(files)} images decoded and resized to {size}px in {seconds:.1f} s "
@@ -73,7 +73,7 @@ def _cache(paths: Paths, files: list[str], name: str, size: int, keep_bad: bool,
         print(f"{path}: up to date ({len(meta['files'])} images at {size}px)")
         return meta
 
-    return cached(out, [source, files, keep_bad, size], build, lambda meta, path: None, load)
+    return cached(out, [source, files, keep_bad, size, *([tables] if tables else [])], build, lambda m, p: None, load)
 
 
 def build_features(task: ImageTask, paths: Paths, cfg: VisionConfig) -> None:

@@ -46,15 +46,22 @@ class PixelTable:
 
 
 def _spaced_column(path: Path, header: list[str]) -> str | None:
-    """The column whose first rows each hold MIN_PIXELS or more space-separated numbers (FER2013's `pixels`)."""
-    head = pd.read_csv(path, nrows=5, dtype=str, keep_default_na=False)
+    """The column whose first rows that hold anything each hold MIN_PIXELS or more space-separated numbers (FER2013's
+    `pixels`); a blank cell among them is left to read_pixels, which names its row."""
+    head = pd.read_csv(path, nrows=20, dtype=str, keep_default_na=False)
     for col in header:
         parts = head[col].str.split()
-        if len(head) and parts.map(len).min() >= MIN_PIXELS:
-            numbers = pd.to_numeric(pd.Series([p for row in parts for p in row[:MIN_PIXELS]]), errors="coerce")
+        filled = parts[parts.map(len) > 0]
+        if len(filled) and filled.map(len).min() >= MIN_PIXELS:
+            numbers = pd.to_numeric(pd.Series([p for row in filled for p in row[:MIN_PIXELS]]), errors="coerce")
             if numbers.notna().all():
                 return col
     return None
+
+
+def _rows(rows: np.ndarray) -> str:
+    """Data rows as the images are named (#0 is the first) and as the file's lines count them (the header is 1)."""
+    return f"rows {first_few(f'#{r}' for r in rows)} (lines {first_few(rows + 2)} of the file)"
 
 
 def _shape(path: Path, n: int, shape: tuple[int, ...]) -> tuple[int, int]:
@@ -100,32 +107,38 @@ def read_pixels(raw: Path, table: PixelTable) -> np.ndarray:
     """(rows, height, width) uint8 of a table's images; missing or unreadable values, and values outside 0..255,
     are refused naming the rows and the fix."""
     path = raw / table.name
-    if table.spaced:
+    n = math.prod(table.shape)
+    if table.spaced:  # row by row: one list of every value as text took 0.4 MB a 48x48 row
         text = pd.read_csv(path, usecols=list(table.pixels), dtype=str, keep_default_na=False).iloc[:, 0]
-        parts = text.str.split()
-        n = math.prod(table.shape)
-        short = np.flatnonzero(parts.map(len).to_numpy() != n)
+        values = np.full((len(text), n), np.nan, np.float32)
+        for i, row in enumerate(text):
+            try:
+                parsed = np.array(row.split(), dtype=np.float32)
+            except ValueError:  # a value that is no number: the row stays missing, named below
+                continue
+            if len(parsed) == n:
+                values[i] = parsed
+        short = np.flatnonzero(text.str.split().map(len).to_numpy() != n)
         if len(short):
             raise CardError(
-                f"{path}: column {table.pixels[0]!r}: rows {first_few(short + 2)} (of the file) do not hold {n} values; "
-                f"each row is one {table.shape[0]}x{table.shape[1]} image"
+                f"{path}: column {table.pixels[0]!r}: {_rows(short)} do not hold {n} values; each row is one "
+                f"{table.shape[0]}x{table.shape[1]} image: fill or drop them"
             )
-        values = pd.to_numeric(pd.Series([p for row in parts for p in row]), errors="coerce").to_numpy(np.float32)
-        values = values.reshape(len(text), n)
     else:
-        frame = pd.read_csv(path, usecols=list(table.pixels), dtype=np.float32, engine="pyarrow")
+        try:
+            frame = pd.read_csv(path, usecols=list(table.pixels), dtype=np.float32, engine="pyarrow")
+        except (ValueError, TypeError, pd.errors.ParserError):  # text among the numbers: find its rows
+            frame = pd.read_csv(path, usecols=list(table.pixels), dtype=str).apply(pd.to_numeric, errors="coerce")
         values = frame[list(table.pixels)].to_numpy(np.float32)
     bad = np.flatnonzero(~np.isfinite(values).all(1))
     if len(bad):
-        raise CardError(
-            f"{path}: rows {first_few(bad + 2)} (of the file) have missing or non-numeric pixel values: fill or drop "
-            f"them"
-        )
+        raise CardError(f"{path}: {_rows(bad)} have missing or non-numeric pixel values: fill or drop them")
     top = float(values.max()) if values.size else 0.0
     if values.size and (values.min() < 0 or top > 255):
+        out = np.flatnonzero(((values < 0) | (values > 255)).any(1))
         raise CardError(
-            f"{path}: pixel values run from {values.min():g} to {top:g}; images are read as 0..255 (or 0..1): undo the "
-            f"scaling in a copy of the file"
+            f"{path}: pixel values run from {values.min():g} to {top:g} ({_rows(out)}); images are read as 0..255 (or "
+            f"0..1): undo the scaling in a copy of the file"
         )
     scale = 255.0 if top <= 1.0 else 1.0
     return np.rint(values * scale).astype(np.uint8).reshape(len(values), *table.shape)
@@ -137,11 +150,6 @@ def row_of(file: str) -> tuple[str, int]:
     return name, int(row)
 
 
-def is_pixel_name(file: str) -> bool:
-    name, sep, row = Path(str(file)).name.rpartition(SEP)
-    return bool(sep) and name.lower().endswith(".csv") and row.isdigit()
-
-
 class Pixels:
     """Decodes `<table>#<row>` names into cache rows (features.images.build_cache's `load`): the tables are read
     when the first row is asked for (not at all when the cache is up to date), once, under a lock, so the
@@ -149,11 +157,20 @@ class Pixels:
 
     def __init__(self, raw: Path, tables: list[PixelTable]):
         self.raw, self.tables, self.arrays, self.lock = raw, tables, None, threading.Lock()
+        self.error: CardError | None = None
+        # what the cached images depend on beside the rows: the tables' pixel columns and each image's shape
+        self.key = [[t.name, t.pixels[0], len(t.pixels), list(t.shape)] for t in tables]
 
     def __call__(self, file: str | Path, size: int) -> np.ndarray:
         with self.lock:
+            if self.error is not None:  # a table refused once is not read again by every decoding thread
+                raise self.error
             if self.arrays is None:
-                self.arrays = {t.name: read_pixels(self.raw, t) for t in self.tables}
+                try:
+                    self.arrays = {t.name: read_pixels(self.raw, t) for t in self.tables}
+                except CardError as e:
+                    self.error = e
+                    raise
         name, row = row_of(str(file))
         return resize_crop(Image.fromarray(self.arrays[name][row]).convert("RGB"), size)
 
@@ -173,8 +190,8 @@ def labelled(
     """(labelled: file, label, id; where the labels come from; test: file, id; the training table; the test
     table) of a competition whose images are rows of tables: the table holding the label column (the card's
     target=, the sample's value column whatever its case, or the one column beside the pixels and the id) labels
-    its rows, a table without one (named test*, or the card's test=) holds the test images, their ids in its id
-    column or numbered as the sample's."""
+    its rows (of several, the one named train*), a table without one (named test*, or the card's test=) holds the
+    test images, their ids in its id column or numbered as the sample's."""
     wanted = card.target or value
     by_name = {t.name: t for t in tables}
     if card.labels:
@@ -183,11 +200,12 @@ def labelled(
         train = by_name[card.labels]
     else:
         holding = [t for t in tables if _column(t.others, wanted) or len([c for c in t.others if c != id_col]) == 1]
-        holding = [t for t in holding if not t.name.lower().startswith("test")] or holding
+        named = [t for t in holding if t.name.lower().startswith("train")]  # Kannada MNIST's Dig-MNIST.csv beside
+        holding = named or [t for t in holding if not t.name.lower().startswith("test")] or holding
         if len(holding) != 1:
             raise CardError(
                 f"{raw}: {len(holding)} tables of pixels hold a label column {wanted!r} "
-                f"({first_few(t.name for t in holding) or 'none'}); set labels= (the training table) and target= in the card"
+                f"({first_few(t.name for t in holding) or 'none'}); set labels= (the training table) in the card"
             )
         train = holding[0]
     label_col = _column(train.others, wanted) if wanted else None
@@ -196,12 +214,15 @@ def labelled(
         label_col = rest[0] if len(rest) == 1 else None
     if label_col is None:
         raise CardError(
-            f"{raw / train.name}: which column is the label? Beside its {len(train.pixels)} pixel columns it has "
+            f"{raw / train.name}: no column {card.target!r} (target=); beside its {len(train.pixels)} pixel columns it "
+            f"has {first_few(train.others) or 'none'}"
+            if card.target
+            else f"{raw / train.name}: which column is the label? Beside its {len(train.pixels)} pixel columns it has "
             f"{first_few(train.others) or 'none'}; set target= in the card"
         )
     read_others = lambda t: pd.read_csv(  # noqa: E731  the columns beside the pixels (one pixel column to count rows)
-        raw / t.name, usecols=list(t.others) or [t.pixels[0]], dtype=str, keep_default_na=False
-    )[list(t.others)]
+        raw / t.name, usecols=list(t.others) or [t.pixels[0]], dtype=str
+    )[list(t.others)].fillna("")  # NA, n/a: blank, as the label files of image files read them
     train_rows = read_others(train)
     train_id = _column(train.others, id_col)
     frame = pd.DataFrame(
@@ -212,9 +233,12 @@ def labelled(
         }
     )
     notes.append(
-        "a mirror image of a digit or a letter is another character: for those, defaults={'aug': 'none'} in the card "
-        "keeps every image unflipped (training and TTA)"
+        "a mirror image of a digit or a letter is another character: for those, defaults={'aug': 'basic'} in the card "
+        "trains and predicts on crops, rotations and lighting without flips"
     )
+    more = [t.name for t in tables if t is not train and _column(t.others, label_col)]
+    if more:  # Kannada MNIST's Dig-MNIST.csv: another labelled set, for a user to add by hand
+        notes.append(f"{first_few(more)}: labelled too, not used: the training images are {train.name}'s (labels=)")
     unused = [c for c in train.others if c not in (label_col, train_id)]
     if unused:
         notes.append(f"{train.name}: its other columns are not used ({first_few(unused)}): the models see the images")
@@ -233,12 +257,19 @@ def labelled(
             files = {"test": test_table.name, "sample": "the sample submission", "train": train.name}
             _, test_rows = align_ids(id_col, train_rows.iloc[:0], test_rows, sample, files)
         if id_col not in test_rows.columns:
+            listed = f"it lists {len(sample):,} ids" if sample is not None else "there is none"
             raise CardError(
-                f"{raw / test_table.name}: no id column {id_col!r}, and its {len(test_rows):,} rows are not numbered as the "
-                f"sample submission's ids (set id= in the card)"
+                f"{raw / test_table.name}: no id column {id_col!r}; its {len(test_rows):,} rows are numbered as the "
+                f"sample submission's ids only where it lists as many, running in order ({listed}): a complete "
+                f"test table, or id= naming its id column"
             )
         test = pd.DataFrame(
             {"file": [f"{test_table.name}{SEP}{i}" for i in range(len(test_rows))], "id": test_rows[id_col].astype(str)}
+        )
+    elif sample is not None and len(sample):
+        raise CardError(
+            f"the sample submission lists {len(sample):,} ids, but no table of test images was found (tables of pixels: "
+            f'{first_few(t.name for t in tables)}): name it, test=("test.csv",) in the card'
         )
     return frame, f"{train.name}:{label_col}", test, train, test_table
 
@@ -257,10 +288,11 @@ def cut(
     table[~out].to_csv(dest / train.name, index=False)
     held_rows = table[out].reset_index(drop=True)
     train_id = _column(train.others, id_col)
-    ids = held_rows[train_id].tolist() if train_id else [str(i) for i in range(1, len(held_rows) + 1)]
+    test_id = _column(test.others, id_col) if test else None
+    # a test without ids of its own numbers its rows as the sample does (Digit Recognizer's ImageId 1..n)
+    ids = held_rows[train_id].tolist() if train_id and test_id else [str(i) for i in range(1, len(held_rows) + 1)]
     columns = [c for c in (*test.others, *test.pixels) if c in held_rows.columns] if test else list(train.pixels)
     name = test.name if test else "test.csv"
-    test_id = _column(test.others, id_col) if test else None
     written = held_rows[[c for c in columns if c != train_id]]
     if test_id:  # one concat: 784 inserted columns would fragment the frame
         written = pd.concat([pd.DataFrame({test_id: ids}), written], axis=1)

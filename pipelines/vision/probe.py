@@ -56,6 +56,7 @@ def view_features(data: ImageData, split: str, cfg: VisionConfig, paths: Paths) 
     views = [repr(v) for v in tta_transforms(size, cfg.aug, cfg.tta)]  # what each view does, not only its setting
     # the cache's size too: sizes= or cache_scale= rebuilds the images the views are resized from
     key = [cfg.probe_arch, stamp, size, views, cfg.seed, str(precision), meta.get("source"), meta.get("size")]
+    key += [meta["tables"]] if "tables" in meta else []  # a table of pixels: its columns and shape=
     key += [split, frame.row.tolist()]
     path = paths.interim / "probe" / f"{cfg.probe_arch}-{size}-{split}.npy"
     compute = lambda: compute_view_features(data, split, cfg, size)

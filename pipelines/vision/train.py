@@ -107,6 +107,7 @@ def activations(
     meta = json.loads((data.cache_dir / "labelled.json").read_text())
     key = [cfg.arch, cfg.pretrained, cfg.weights, size, meta.get("source"), meta.get("size"), len(meta["files"])]
     key += [str(learn.precision)]  # meta's size: another cache (sizes=, cache_scale=) holds other images
+    key += [meta["tables"]] if "tables" in meta else []  # a table of pixels: its columns and shape=
     key += [split, data.frame(split).row.tolist()]
     path = paths.interim / "activations" / f"{split}-{size}.pt"
     load = lambda p: torch.load(p, weights_only=True)

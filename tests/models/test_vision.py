@@ -139,7 +139,7 @@ def test_dihedral_views_are_the_8_symmetries():
 
 def test_transforms_keep_uint8_and_size_and_tta_view_counts():
     img = torch.randint(0, 255, (3, 80, 80), dtype=torch.uint8)
-    for kind in ("side_on", "top_down", "none"):
+    for kind in ("side_on", "top_down", "basic", "none"):
         out = train_transform(64, kind, max_rotate=10, min_scale=0.5, lighting=0.2)(img)
         assert out.dtype == torch.uint8 and out.shape == (3, 64, 64)
     assert valid_transform(64)(img).shape == (3, 64, 64)
@@ -151,9 +151,12 @@ def test_transforms_keep_uint8_and_size_and_tta_view_counts():
     left = torch.zeros((3, 80, 80), dtype=torch.uint8)
     left[..., :40] = 255  # an image whose mirror is another image (a digit, a letter)
     torch.manual_seed(0)
-    views = tta_transforms(64, "none", 4) * 5  # aug=none: no view, random or not, is ever mirrored
+    views = (tta_transforms(64, "none", 4) + tta_transforms(64, "basic", 4)) * 3  # no view is ever mirrored
     outs = [v(left).float() for v in views]
-    assert len(outs) == 25 and torch.equal(outs[0], valid_transform(64)(left).float())
+    assert len(outs) == 30 and torch.equal(outs[0], valid_transform(64)(left).float())
+    for _ in range(20):  # basic trains on crops, rotations and lighting, never a mirror
+        out = train_transform(64, "basic", max_rotate=10, min_scale=0.5, lighting=0.2)(left).float()
+        assert out[..., :16].mean() > out[..., 48:].mean()
     assert all(o[..., :28].mean() > 200 and o[..., 36:].mean() < 50 for o in outs)
 
 

@@ -135,11 +135,16 @@ def test_what_a_table_of_pixels_cannot_say_is_named_with_the_fix(digits, tmp_pat
     paths = Paths.for_comp("bad", tmp_path / "data", tmp_path / "subs")
     shutil.copytree(bad, paths.raw)
     task = task_for(DIGITS, "bad", DataSpec(slug="x", files={}), paths.raw)
-    with pytest.raises(CardError, match=r"train.csv: rows 6, 11 \(of the file\) have missing or non-numeric pixel"):
+    with pytest.raises(
+        CardError, match=r"train.csv: rows #4, #9 \(lines 6, 11 of the file\) have missing or non-numeric pixel"
+    ):
         build_features(task, paths, VisionConfig(sizes=[28], cache_scale=1))
     train.loc[[4, 9], "pixel5"] = 300
     train.to_csv(paths.raw / "train.csv", index=False)
-    with pytest.raises(CardError, match="pixel values run from 0 to 300; images are read as 0..255"):
+    with pytest.raises(
+        CardError,
+        match=r"pixel values run from 0 to 300 \(rows #4, #9 \(lines 6, 11 of the file\)\); images are read as 0..255",
+    ):
         build_features(
             task_for(DIGITS, "bad", DataSpec(slug="x", files={}), paths.raw),
             paths,
@@ -150,7 +155,10 @@ def test_what_a_table_of_pixels_cannot_say_is_named_with_the_fix(digits, tmp_pat
     pd.DataFrame({"ImageId": range(5, 25), "Label": 0}).sample(frac=1, random_state=0).to_csv(
         unnumbered / "sample_submission.csv", index=False
     )
-    with pytest.raises(CardError, match="test.csv: no id column 'ImageId', and its 20 rows are not numbered"):
+    with pytest.raises(
+        CardError,
+        match=r"test.csv: no id column 'ImageId'; its 20 rows are numbered as the sample submission's ids only where .*\(it lists 20 ids\)",
+    ):
         read_card(DIGITS, unnumbered)
 
 
@@ -173,3 +181,75 @@ def test_the_tabular_kind_says_that_pixel_columns_could_be_read_as_images():
     assert "pixels: 784 columns pixel0..pixel783 read as numbers" in describe(schema, "accuracy")
     few = Schema("id", ["y"], None, "regression", [], None, None, [], [], [f"pixel{i}" for i in range(10)], {}, [], {})
     assert "pixels:" not in describe(few, "rmse")
+
+
+def test_what_the_review_found(digits, tmp_path):
+    """Kannada MNIST's Dig-MNIST.csv beside train.csv; a blank cell among FER's first rows; a missing test table;
+    shape= changed (the cache rebuilt); blank and NA labels; train with ids and test without (the cut numbers them)."""
+    kannada = _kannada(digits, tmp_path / "kannada")
+    shutil.copy(digits / "train.csv", kannada / "Dig-MNIST.csv")
+    layout, _ = read_card(ImageCard(slug="x", metric="accuracy"), kannada)
+    assert layout.tables[0].name == "train.csv"
+    assert any("Dig-MNIST.csv: labelled too, not used" in n for n in layout.notes)
+
+    fer = tmp_path / "fer"
+    fer.mkdir()
+    train = pd.read_csv(digits / "train.csv")
+    spaced = train.filter(like="pixel").astype(str).agg(" ".join, axis=1)
+    spaced.iloc[1] = ""
+    pd.DataFrame({"emotion": train.label, "pixels": spaced}).to_csv(fer / "train.csv", index=False)
+    pd.DataFrame({"pixels": spaced.iloc[2:12]}).to_csv(fer / "test.csv", index=False)
+    pd.DataFrame({"ImageId": range(1, 11), "emotion": 0}).to_csv(fer / "sample_submission.csv", index=False)
+    paths = Paths.for_comp("fer", tmp_path / "data", tmp_path / "subs")
+    shutil.copytree(fer, paths.raw)
+    task = task_for(ImageCard(slug="x", metric="accuracy"), "fer", DataSpec(slug="x", files={}), paths.raw)
+    with pytest.raises(CardError, match=r"column 'pixels': rows #1 \(lines 3 of the file\) do not hold 784 values"):
+        build_features(task, paths, VisionConfig(sizes=[28], cache_scale=1))
+    (fer / "test.csv").unlink()
+    with pytest.raises(
+        CardError, match=r"lists 10 ids, but no table of test images was found .*test=\(\"test.csv\",\)"
+    ):
+        read_card(ImageCard(slug="x", metric="accuracy"), fer)
+    with pytest.raises(ValueError, match=r"shape=28: an image's \(height, width\)"):
+        ImageCard(slug="x", metric="accuracy", shape=28)
+
+    blank = tmp_path / "blank"
+    shutil.copytree(digits, blank)
+    labels = pd.read_csv(blank / "train.csv", dtype={"label": str})
+    labels.loc[[0, 1], "label"] = ["", "NA"]
+    labels.to_csv(blank / "train.csv", index=False)
+    layout, _ = read_card(DIGITS, blank)
+    assert "" not in layout.classes and len(layout.train) == 58
+    assert any("2 labelled images with a blank label (or n/a) left out" in n for n in layout.notes)
+    numbers, _ = read_card(ImageCard(slug="x", metric="rmse", target="label"), blank)
+    assert len(numbers.train) == 58 and numbers.regression  # NA is no label, as in a label file of image files
+
+    wide = tmp_path / "wide"  # 28x28 read as 14x56: another image, another cache
+    shutil.copytree(digits, wide)
+    paths = Paths.for_comp("wide", tmp_path / "data", tmp_path / "subs")
+    shutil.copytree(wide, paths.raw)
+    caches = []
+    for shape in ((28, 28), (14, 56)):
+        card = ImageCard(slug="x", metric="accuracy", shape=shape)
+        build_features(task_for(card, "wide", DataSpec(slug="x", files={}), paths.raw), paths, VisionConfig(sizes=[14]))
+        caches.append(load_cache(paths.processed / "cache18" / "labelled.npy")[0].copy())
+    assert not np.array_equal(caches[0], caches[1])
+
+    ids = tmp_path / "ids"  # train has the sample's id column, test does not: the cut numbers its rows 1..n
+    shutil.copytree(digits, ids)
+    train = pd.read_csv(ids / "train.csv")
+    pd.concat([pd.DataFrame({"ImageId": np.arange(1000, 1060)}), train], axis=1).to_csv(ids / "train.csv", index=False)
+    hidden = cut(DIGITS, ids, tmp_path / "ids_cut", seed=0)
+    assert hidden.ImageId.tolist() == [str(i) for i in range(1, 13)]
+    assert read_card(DIGITS, tmp_path / "ids_cut")[0].test.id.tolist() == hidden.ImageId.tolist()
+    text = tmp_path / "text"  # a word among the numbers: its row named, not pandas' own error
+    shutil.copytree(digits, text)
+    train = pd.read_csv(text / "train.csv", dtype=str)
+    train.loc[7, "pixel100"] = "abc"
+    train.to_csv(text / "train.csv", index=False)
+    paths = Paths.for_comp("text", tmp_path / "data", tmp_path / "subs")
+    shutil.copytree(text, paths.raw)
+    with pytest.raises(CardError, match=r"train.csv: rows #7 \(lines 9 of the file\) have missing or non-numeric"):
+        build_features(
+            task_for(DIGITS, "text", DataSpec(slug="x", files={}), paths.raw), paths, VisionConfig(sizes=[28])
+        )
