@@ -111,6 +111,7 @@ def read_pixels(raw: Path, table: PixelTable) -> np.ndarray:
     if table.spaced:  # row by row: one list of every value as text took 0.4 MB a 48x48 row
         text = pd.read_csv(path, usecols=list(table.pixels), dtype=str, keep_default_na=False).iloc[:, 0]
         values = np.full((len(text), n), np.nan, np.float32)
+        short = []
         for i, row in enumerate(text):
             try:
                 parsed = np.array(row.split(), dtype=np.float32)
@@ -118,7 +119,9 @@ def read_pixels(raw: Path, table: PixelTable) -> np.ndarray:
                 continue
             if len(parsed) == n:
                 values[i] = parsed
-        short = np.flatnonzero(text.str.split().map(len).to_numpy() != n)
+            else:
+                short.append(i)
+        short = np.array(short, int)
         if len(short):
             raise CardError(
                 f"{path}: column {table.pixels[0]!r}: {_rows(short)} do not hold {n} values; each row is one "
