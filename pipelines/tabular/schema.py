@@ -239,6 +239,15 @@ def composite_id(ids: pd.Series, test: pd.DataFrame) -> list[str] | None:
     return columns if built.is_unique and set(built) == set(ids.astype(str)) else None
 
 
+def column_named(columns, wanted: str) -> str | None:
+    """`wanted` among the columns, or the one column that matches it whatever the case (the sample's `ID` / `Label`,
+    train's `id` / `label`); None where there is none, or several."""
+    if wanted in columns:
+        return wanted
+    same = [c for c in columns if str(c).lower() == wanted.lower()]
+    return same[0] if len(same) == 1 else None
+
+
 def align_ids(id_col: str, train: pd.DataFrame, test: pd.DataFrame, sample: pd.DataFrame, files: dict[str, str]):
     """(train, test) holding the sample's id column: found under another case (`id` for the sample's `ID`), or, where
     the test has none, built from the columns the sample's ids join (Walmart's Store_Dept_Date, in train too), or
@@ -246,10 +255,10 @@ def align_ids(id_col: str, train: pd.DataFrame, test: pd.DataFrame, sample: pd.D
     the test has the column, or where none of these holds (infer names what is missing)."""
     if id_col in test.columns or id_col not in sample.columns:
         return train, test
-    same = [c for c in test.columns if c.lower() == id_col.lower()]
-    if len(same) == 1:
-        print(f"{files['test']}: its column {same[0]!r} read as {files['sample']}'s id {id_col!r}")
-        return train.rename(columns={same[0]: id_col}), test.rename(columns={same[0]: id_col})
+    same = column_named(test.columns, id_col)
+    if same:
+        print(f"{files['test']}: its column {same!r} read as {files['sample']}'s id {id_col!r}")
+        return train.rename(columns={same: id_col}), test.rename(columns={same: id_col})
     parts = composite_id(sample[id_col], test)
     if parts:
         print(

@@ -45,12 +45,13 @@ def split_valid(frame: pd.DataFrame, cfg: VisionConfig) -> np.ndarray:
     return mask
 
 
-def _cache(paths: Paths, files: list[str], name: str, size: int, keep_bad: bool, load_row=load_resized) -> dict:
+def _cache(paths: Paths, files: list[str], name: str, size: int, keep_bad: bool, pixels: Pixels | None = None) -> dict:
     """processed/cache<size>/<name>.npy (and its .json: the files kept, the bad ones), rebuilt only when the
-    files, their source or the size change; `load_row` reads one (build_cache's `load`)."""
+    files, their source or the size change; the rows of tables of pixels read by `pixels`, whose columns and
+    shape= are part of what the images are."""
     out = paths.processed / f"cache{size}" / f"{name}.npy"
     source = (read_source(paths) or {}).get("at", "")
-    tables = getattr(load_row, "key", None)  # a table's images depend on its pixel columns and shape= (Pixels.key)
+    tables, load_row = (pixels.key, pixels) if pixels else (None, load_resized)
 
     def build() -> dict:  # build_cache writes the .npy and the .json itself
         t0 = time.perf_counter()
@@ -84,8 +85,8 @@ def build_features(task: ImageTask, paths: Paths, cfg: VisionConfig) -> None:
     size = cache_size(cfg)
     items = layout.train.copy()
     items["valid"] = split_valid(items, cfg)
-    load_row = Pixels(paths.raw, list(layout.tables)) if layout.tables else load_resized
-    meta = _cache(paths, list(items.file), "labelled", size, keep_bad=False, load_row=load_row)
+    pixels = Pixels(paths.raw, list(layout.tables)) if layout.tables else None
+    meta = _cache(paths, list(items.file), "labelled", size, keep_bad=False, pixels=pixels)
     bad = set(items.file) - {str(Path(f).relative_to(paths.raw)) for f in meta["files"]}
     if bad:
         print(
@@ -95,9 +96,7 @@ def build_features(task: ImageTask, paths: Paths, cfg: VisionConfig) -> None:
         items = items[~items.file.isin(bad)]
     items["row"] = np.arange(len(items))  # rows of labelled.npy, in the same order
     test = layout.test.copy()
-    test_meta = (
-        _cache(paths, list(test.file), "test", size, keep_bad=True, load_row=load_row) if len(test) else {"bad": []}
-    )
+    test_meta = _cache(paths, list(test.file), "test", size, keep_bad=True, pixels=pixels) if len(test) else {"bad": []}
     test["row"] = np.arange(len(test))
     write_feather(items, paths.processed / "items.feather")
     write_feather(test, paths.processed / "test.feather")

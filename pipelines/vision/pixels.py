@@ -21,7 +21,7 @@ from PIL import Image
 
 from features.images import MIN_PIXELS, pixel_columns, resize_crop
 from pipelines.tabular.schema import SchemaError as CardError
-from pipelines.tabular.schema import align_ids
+from pipelines.tabular.schema import align_ids, column_named
 from pipelines.vision.layouts import first_few
 
 SEP = "#"
@@ -45,9 +45,10 @@ class PixelTable:
         return len(self.pixels) == 1
 
 
-def _spaced_column(path: Path, header: list[str]) -> str | None:
-    """The column whose first rows that hold anything each hold MIN_PIXELS or more space-separated numbers (FER2013's
-    `pixels`); a blank cell among them is left to read_pixels, which names its row."""
+def _spaced_column(path: Path, header: list[str]) -> tuple[str, int] | None:
+    """(the column, its first filled row's count of values) whose first rows that hold anything each hold MIN_PIXELS
+    or more space-separated numbers (FER2013's `pixels`); a blank cell among them is left to read_pixels, which
+    names its row."""
     head = pd.read_csv(path, nrows=20, dtype=str, keep_default_na=False)
     for col in header:
         parts = head[col].str.split()
@@ -55,7 +56,7 @@ def _spaced_column(path: Path, header: list[str]) -> str | None:
         if len(filled) and filled.map(len).min() >= MIN_PIXELS:
             numbers = pd.to_numeric(pd.Series([p for row in filled for p in row[:MIN_PIXELS]]), errors="coerce")
             if numbers.notna().all():
-                return col
+                return col, len(filled.iloc[0])
     return None
 
 
@@ -93,11 +94,12 @@ def find(raw: Path, sample: Path | None, shape: tuple[int, ...] = ()) -> list[Pi
         if path == sample:
             continue
         header = pd.read_csv(path, nrows=0).columns.tolist()
-        pixels = pixel_columns(header)
-        if not pixels and (col := _spaced_column(path, header)):
-            pixels = [col]
+        pixels, n = pixel_columns(header), 0
         if pixels:
-            n = len(pixels) if len(pixels) > 1 else len(pd.read_csv(path, nrows=1, usecols=pixels).iloc[0, 0].split())
+            n = len(pixels)
+        elif spaced := _spaced_column(path, header):
+            pixels, n = [spaced[0]], spaced[1]
+        if pixels:
             others = tuple(c for c in header if c not in set(pixels))
             tables.append(PixelTable(path.name, tuple(pixels), others, _shape(path, n, shape)))
     return tables
@@ -178,31 +180,24 @@ class Pixels:
         return resize_crop(Image.fromarray(self.arrays[name][row]).convert("RGB"), size)
 
 
-def _column(frame_columns, wanted: str) -> str | None:
-    """`wanted` among the columns, or the one that matches it whatever the case (the sample's `Label`, train's
-    `label`)."""
-    if wanted in frame_columns:
-        return wanted
-    same = [c for c in frame_columns if c.lower() == wanted.lower()]
-    return same[0] if len(same) == 1 else None
-
-
 def labelled(
     card, raw: Path, tables: list[PixelTable], id_col: str, value: str, sample: pd.DataFrame | None, notes: list[str]
 ) -> tuple[pd.DataFrame, str, pd.DataFrame, PixelTable, PixelTable | None]:
     """(labelled: file, label, id; where the labels come from; test: file, id; the training table; the test
-    table) of a competition whose images are rows of tables: the table holding the label column (the card's
-    target=, the sample's value column whatever its case, or the one column beside the pixels and the id) labels
+    table) of a competition whose images are rows of tables: the table holding the label column `value` (the card's
+    target=, else the sample's value column, whatever its case, or the one column beside the pixels and the id) labels
     its rows (of several, the one named train*), a table without one (named test*, or the card's test=) holds the
     test images, their ids in its id column or numbered as the sample's."""
-    wanted = card.target or value
+    wanted = value
     by_name = {t.name: t for t in tables}
     if card.labels:
         if card.labels not in by_name:
             raise CardError(f"{raw / card.labels}: no pixel columns (labels= in the card names the training table)")
         train = by_name[card.labels]
     else:
-        holding = [t for t in tables if _column(t.others, wanted) or len([c for c in t.others if c != id_col]) == 1]
+        holding = [
+            t for t in tables if column_named(t.others, wanted) or len([c for c in t.others if c != id_col]) == 1
+        ]
         named = [t for t in holding if t.name.lower().startswith("train")]  # Kannada MNIST's Dig-MNIST.csv beside
         holding = named or [t for t in holding if not t.name.lower().startswith("test")] or holding
         if len(holding) != 1:
@@ -211,9 +206,9 @@ def labelled(
                 f"({first_few(t.name for t in holding) or 'none'}); set labels= (the training table) in the card"
             )
         train = holding[0]
-    label_col = _column(train.others, wanted) if wanted else None
+    label_col = column_named(train.others, wanted) if wanted else None
     if label_col is None and not card.target:
-        rest = [c for c in train.others if _column([c], id_col) is None]
+        rest = [c for c in train.others if column_named([c], id_col) is None]
         label_col = rest[0] if len(rest) == 1 else None
     if label_col is None:
         raise CardError(
@@ -227,7 +222,7 @@ def labelled(
         raw / t.name, usecols=list(t.others) or [t.pixels[0]], dtype=str
     )[list(t.others)].fillna("")  # NA, n/a: blank, as the label files of image files read them
     train_rows = read_others(train)
-    train_id = _column(train.others, id_col)
+    train_id = column_named(train.others, id_col)
     frame = pd.DataFrame(
         {
             "file": [f"{train.name}{SEP}{i}" for i in range(len(train_rows))],
@@ -239,14 +234,14 @@ def labelled(
         "a mirror image of a digit or a letter is another character: for those, defaults={'aug': 'basic'} in the card "
         "trains and predicts on crops, rotations and lighting without flips"
     )
-    more = [t.name for t in tables if t is not train and _column(t.others, label_col)]
+    more = [t.name for t in tables if t is not train and column_named(t.others, label_col)]
     if more:  # Kannada MNIST's Dig-MNIST.csv: another labelled set, for a user to add by hand
         notes.append(f"{first_few(more)}: labelled too, not used: the training images are {train.name}'s (labels=)")
     unused = [c for c in train.others if c not in (label_col, train_id)]
     if unused:
         notes.append(f"{train.name}: its other columns are not used ({first_few(unused)}): the models see the images")
     named_test = [by_name[n] for n in card.test if n in by_name]
-    rest = [t for t in tables if t is not train and _column(t.others, label_col) is None]
+    rest = [t for t in tables if t is not train and column_named(t.others, label_col) is None]
     candidates = named_test or [t for t in rest if t.name.lower().startswith("test")] or rest
     if len(candidates) > 1:
         raise CardError(
@@ -290,8 +285,8 @@ def cut(
     dest.mkdir(parents=True, exist_ok=True)
     table[~out].to_csv(dest / train.name, index=False)
     held_rows = table[out].reset_index(drop=True)
-    train_id = _column(train.others, id_col)
-    test_id = _column(test.others, id_col) if test else None
+    train_id = column_named(train.others, id_col)
+    test_id = column_named(test.others, id_col) if test else None
     # a test without ids of its own numbers its rows as the sample does (Digit Recognizer's ImageId 1..n)
     ids = held_rows[train_id].tolist() if train_id and test_id else [str(i) for i in range(1, len(held_rows) + 1)]
     columns = [c for c in (*test.others, *test.pixels) if c in held_rows.columns] if test else list(train.pixels)
