@@ -51,7 +51,7 @@ CARD = ImageCard(
     # train=("train",), test=("test",),  # image folders (default: test* folders hold the test images)
     # classes=("No_DR", "Mild", "Moderate"),  # the classes' order where they are not numbers (qwk's text grades)
     # shape=(16, 32),  # images as rows of pixel values (pixel0..): each one's (height, width) where it is no square
-    # defaults={{"sizes": [64], "members": ["probe", "net"]}},  # other defaults: `make config COMP={comp}`
+    # defaults={{"sizes": [64], "members": ["probe", "net", "table"]}},  # other defaults: `make config COMP={comp}`
 )
 '''
 KINDS = {"tabular": TABULAR, "image": IMAGE}

@@ -70,14 +70,27 @@ def constant_member(task: str, k: int, y: np.ndarray, ok: np.ndarray, n_test: in
 
 
 def fit_gbdt(
-    x, x_test, y, ok, folds, validation: dict, params, names, cfg: TabularConfig, rd: RunDir, extra=None, categorical=()
+    x,
+    x_test,
+    y,
+    ok,
+    folds,
+    validation: dict,
+    params,
+    names,
+    rd: RunDir,
+    *,
+    seeds=1,
+    refit=False,
+    extra=None,
+    categorical=(),
 ):
     """LightGBM's (out-of-fold predictions, test predictions, {which models: their rounds}) as the module doc
-    says; each model is `gbdt_seeds` models (seeds seed, seed+1, ...: other row and column samples), their
-    predictions averaged. `extra(which)`: columns added to x and x_test (with their names) for the model `which` ("holdout", "refit",
-    or a fold): the embeddings of the network fitted on the same rows. `categorical`: the columns of category codes
-    LightGBM splits as categories."""
-    seeds = [params.seed + i for i in range(cfg.gbdt_seeds)]
+    says (`refit`: a time holdout's refit on every row); each model is `seeds` models (seeds seed, seed+1, ...:
+    other row and column samples), their predictions averaged. `extra(which)`: columns added to x and x_test (with
+    their names) for the model `which` ("holdout", "refit", or a fold): the embeddings of the network fitted on the
+    same rows. `categorical`: the columns of category codes LightGBM splits as categories."""
+    seeds = [params.seed + i for i in range(seeds)]
 
     def view(which) -> tuple[np.ndarray, np.ndarray, list[str]]:
         if extra is None:
@@ -113,13 +126,13 @@ def fit_gbdt(
         rounds = [gbdt.best_rounds(b) for b in fit(holdout, before & ok, "gbdt rounds", inner & ok)]
         scorers = fit(holdout, ~held & ok, "gbdt holdout", rounds=rounds)
         oof[held], test_raw = predict(scorers, xs[held]), predict(scorers, xs_test)
-        if cfg.refit:  # every row, the holdout included, for the rounds the holdout chooses once it is scored
+        if refit:  # every row, the holdout included, for the rounds the holdout chooses once it is scored
             latest = [gbdt.best_rounds(b) for b in fit(holdout, ~held & ok, "gbdt refit rounds", held & ok)]
             del xs, xs_test, holdout  # with embeddings a copy of x: not two at once beside the refit's
-            refit = view("refit")
-            final = fit(refit, ok, "gbdt refit", rounds=latest)
+            every = view("refit")
+            final = fit(every, ok, "gbdt refit", rounds=latest)
             write_importance(final, rd)
-            return oof, predict(final, refit[1]), {"holdout": rounds, "refit": latest}
+            return oof, predict(final, every[1]), {"holdout": rounds, "refit": latest}
         write_importance(scorers, rd)
         return oof, test_raw, {"holdout": rounds}
     test_raw, held_folds = np.zeros((len(x_test), *oof.shape[1:])), kfolds(folds)

@@ -235,7 +235,19 @@ def train_target(
         extra = embedding_columns(frame, test, tables) if cfg.gbdt_embeddings else None
         categorical = tuple(proc.all_cat_names) if cfg.gbdt_categorical else ()
         oof["gbdt"], test_raw["gbdt"], rounds = fit_gbdt(
-            x, x_test, y, ok, folds, validation, params, names, cfg, rd, extra, categorical
+            x,
+            x_test,
+            y,
+            ok,
+            folds,
+            validation,
+            params,
+            names,
+            rd,
+            seeds=cfg.gbdt_seeds,
+            refit=cfg.refit,
+            extra=extra,
+            categorical=categorical,
         )
         seconds["gbdt"] = round(time.perf_counter() - t1, 1)
     if design is not None and not constant:

@@ -7,7 +7,9 @@ What is read, each with a card line to override it:
   one column of probabilities (binary: P(the last class), as `has_cactus`), of labels (`label`, `tags`,
   ranked labels for map@k, as the metric submits), or one probability column per class (dog breeds);
 - the label file: the other .csv holding the id column (`train.csv`, `labels.csv`); its other column is the
-  label (space-separated tags for multi-label metrics). Without one, `train/<class>/` folders label the images;
+  label (space-separated tags for multi-label metrics). Without one, `train/<class>/` folders label the images.
+  Its further columns that the test's own table has too (SIIM-ISIC's age and site) are the table member's
+  (table.py);
 - the image folders: those named `test*` hold the test images, the others the training images; an id names its
   image by file name (`abc.jpg`) or by stem (`abc`), as the label file writes it. Without a sample submission,
   test images in class folders (`test/<class>/`, the course's copies) are labelled test images: their ids
@@ -40,7 +42,7 @@ from pipelines.tabular.schema import (  # numbers numerically: a 0/1 target's po
     in_card_order,
     sort_classes,
 )
-from pipelines.vision import STEPS, pixels
+from pipelines.vision import STEPS, pixels, table
 from pipelines.vision.backtest import PEERS, WINDOWS
 from pipelines.vision.choices import expected_class
 from pipelines.vision.config import VisionConfig
@@ -192,7 +194,7 @@ def read_card(card: ImageCard, raw: Path) -> tuple[Layout, Format]:
         )
         first = "{1}x{0}".format(*train_table.shape)
     else:
-        frame, source = _labelled(card, raw, fmt, train_dirs, notes)
+        frame, source, others = _labelled(card, raw, fmt, train_dirs, notes)
     metric = get_metric(card.metric)
     text = frame.label.astype(str)
     text = text[text.str.strip().astype(bool)]  # a blank label names no class (that image is left out below)
@@ -252,6 +254,9 @@ def read_card(card: ImageCard, raw: Path) -> tuple[Layout, Format]:
     matches = True
     if sample is not None:
         test, matches = order_by_sample(test, sample[fmt.id_col], _sample_path(card, raw).name, notes)
+    beside = None
+    if not tables and others is not None:  # the label file's other columns, where the test's table has them too
+        beside = table.beside(raw, *others, fmt.id_col, frame, test, {_sample_path(card, raw)}, notes)
     what = {
         "probability": f"P({classes[-1]}) in {fmt.columns[0]!r}",
         "per_class": f"one probability column per class ({len(classes)})",
@@ -273,9 +278,7 @@ def read_card(card: ImageCard, raw: Path) -> tuple[Layout, Format]:
         f"{fmt.id_col!r} and {what} (override in the card: labels=, target=, train=, test=, task=)",
     )
     kept = ["file", "label", *(["valid"] if "valid" in frame.columns else [])]
-    layout = Layout(
-        frame[kept], test, classes, multi_label, notes, matches, regression=regression, tables=tuple(tables)
-    )
+    layout = Layout(frame[kept], test, classes, multi_label, notes, matches, regression, tuple(tables), beside)
     return layout, fmt
 
 
@@ -433,8 +436,9 @@ def _label_file(card: ImageCard, raw: Path, id_col: str, value: str = "") -> Pat
 
 def _labelled(
     card: ImageCard, raw: Path, fmt: Format, train_dirs: list[Path], notes: list[str]
-) -> tuple[pd.DataFrame, str]:
-    """(file, label) of every labelled image on disk, and where the labels came from (file:column)."""
+) -> tuple[pd.DataFrame, str, tuple[Path, list[str]] | None]:
+    """(file, label, id) of every labelled image on disk, where the labels came from (file:column), and the label
+    file with its columns other than the id and the label (None: no label file)."""
     path = _label_file(card, raw, fmt.id_col, card.target or fmt.columns[0])
     if path is None:  # folders per class (train/<class>/*.jpg), or file names (names=)
         tops = [_top(d, raw) for d in train_dirs]  # class folders: two or more image folders under one top
@@ -453,7 +457,8 @@ def _labelled(
             )
         frame = pd.DataFrame(rows, columns=["file", "label", "valid"])
         frame = frame if frame.valid.any() else frame.drop(columns="valid")  # the course's fixed valid/ split
-        return frame.assign(id=[Path(f).stem for f in frame.file]), "the file names" if named else "the class folders"
+        where = "the file names" if named else "the class folders"
+        return frame.assign(id=[Path(f).stem for f in frame.file]), where, None
     labels = pd.read_csv(path, dtype=str, keep_default_na=False)
     others = [c for c in labels.columns if c != fmt.id_col]
     label_col = card.target or (
@@ -476,12 +481,10 @@ def _labelled(
     folders = tuple(str(d.relative_to(raw)) for d in train_dirs)
     frame, more = labelled_csv(raw, path.name, fmt.id_col, label_col, folders, derived)
     notes += more
-    unused = [c for c in others if c != label_col and (derived is None or c not in fmt.columns)]
-    if unused:  # Pawpularity's metadata flags: the image kind learns from the pixels
-        notes.append(f"{path.name}: its other columns are not used ({first_few(unused)}): the models see the images")
     if frame.empty:
         raise CardError(f"{path}: none of its {len(labels):,} ids names an image in the training folders (train=)")
-    return frame, source
+    beside = [c for c in others if c != label_col and (derived is None or c not in fmt.columns)]
+    return frame, source, (path, beside)  # Pawpularity's flags beside the label: table.py reads them
 
 
 def _named(pattern: str, raw: Path, folders: list[Path], notes: list[str]) -> list[tuple[str, str, bool]]:
@@ -641,8 +644,15 @@ def _cut_files(
     if label_path is not None:
         labels = pd.read_csv(label_path, dtype=str, keep_default_na=False)
         named_by_file = _has_suffix(labels[fmt.id_col])
-        held_ids = {f.name if named_by_file else f.stem for f in held_files}
+        held_ids = [f.name if named_by_file else f.stem for f in held_files]
         labels[~labels[fmt.id_col].isin(held_ids)].to_csv(dest / label_path.name, index=False)
+        beside = table.test_table(raw, fmt.id_col, {label_path, _sample_path(card, raw)}, set(layout.test.id))
+        if beside is not None:  # the test's own table (PetFinder's test.csv): the held rows' columns it has
+            header = pd.read_csv(beside, nrows=0).columns.str.strip()
+            rows = labels.rename(columns=str.strip).drop_duplicates(fmt.id_col).set_index(fmt.id_col)
+            rows = rows.loc[held_ids].reset_index()
+            rows[fmt.id_col] = ids
+            rows[[c for c in header if c in rows.columns]].to_csv(dest / beside.name, index=False)
     return ids
 
 

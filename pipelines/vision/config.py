@@ -24,7 +24,10 @@ class VisionConfig:
     # cross-validated (minutes on a CPU); net: the fine-tuning recipe below (precompute -> frozen -> unfrozen,
     # progressive resizing), validated on the holdout split. With both, the blend's weights are fitted on the
     # holdout images, chosen out of fold like thresholds and clipping.
-    members: list[Literal["probe", "net"]] = setting(factory=lambda: ["probe"], member="ensemble")
+    # table: LightGBM on the columns the competition ships beside its images (train.csv's and test.csv's: PetFinder's
+    # flags, SIIM-ISIC's age and site) and the probe's predictions, k-fold on the probe's folds (pipelines/vision/
+    # table.py); trained where there are such columns, else left out
+    members: list[Literal["probe", "net", "table"]] = setting(factory=lambda: ["probe", "table"], member="ensemble")
     folds: int = setting(5, ge=2)  # k of the probe's k-fold cross-validation (stratified; iterative for tags)
     fold_seed: int = setting(0, ge=0)  # seed of the probe's folds
     # the probe's backbone: as `arch` below (another timm architecture needs probe_weights=, its weights file)
@@ -34,6 +37,11 @@ class VisionConfig:
     probe_size: int = setting(0, ge=0, member="probe")  # px the probe's backbone sees; 0: its native size
     # the logistic regression's C (inverse L2 strength); a number an image's ridge chooses its own (leave-one-out)
     probe_c: float = setting(0.01, gt=0, member="probe")
+    # the table member's LightGBM (pipelines/vision/README.md: chosen out of fold on two generated tables)
+    table_rounds: int = setting(2000, ge=1, member="table")  # the most rounds: early stopping on each fold picks fewer
+    table_lr: float = setting(0.03, gt=0, le=1, member="table")  # the table member's learning rate
+    table_leaves: int = setting(7, ge=2, member="table")  # leaves a tree of the table member
+    table_min_leaf: int = setting(40, ge=1, member="table")  # the table member's rows a leaf at least
     # --- model ---------------------------------------------------------------------------------------------
     # efficientnet_lite0/1/2 (offline ImageNet weights), resnet34, resnet50 (torchvision's, downloaded), or any
     # timm CNN by name with weights= its weights file (models/vision.py: timm_body)

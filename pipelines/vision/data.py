@@ -21,6 +21,7 @@ from models.metrics import get_metric, to_target
 from pipelines.download import read_source
 from pipelines.paths import Paths
 from pipelines.runs import features_identity, write_features_stamp
+from pipelines.vision import table
 from pipelines.vision.config import VisionConfig
 from pipelines.vision.pixels import Pixels
 from pipelines.vision.task import ImageTask
@@ -100,6 +101,8 @@ def build_features(task: ImageTask, paths: Paths, cfg: VisionConfig) -> None:
     test["row"] = np.arange(len(test))
     write_feather(items, paths.processed / "items.feather")
     write_feather(test, paths.processed / "test.feather")
+    (paths.processed / table.FILE).unlink(missing_ok=True)  # another layout's
+    beside = table.write(layout.beside, list(items.file), list(test.file), paths.processed) if layout.beside else None
     info = {
         "classes": layout.classes,
         "multi_label": layout.multi_label,
@@ -113,6 +116,7 @@ def build_features(task: ImageTask, paths: Paths, cfg: VisionConfig) -> None:
         "n_valid": int(items.valid.sum()),
         "n_test": len(test),
         "format": task.format_fields(),
+        "table": beside,
     }
     atomic_write_text(paths.processed / "layout.json", json.dumps(info, indent=1))
     write_features_stamp(paths, cfg, n_labelled=len(items), n_test=len(test), classes=layout.classes)

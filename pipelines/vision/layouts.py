@@ -31,6 +31,7 @@ class Layout:
     sample_matches: bool = True  # test ids are exactly the sample submission's (when there is one)
     regression: bool = False  # labels are numbers (classes: the one value column the submission holds)
     tables: tuple = ()  # the pixels.PixelTable(s) whose rows are the images (files named <table>#<row>), if any
+    beside: object = None  # the table.Table of the columns shipped beside the images (PetFinder's flags), if any
 
 
 def relative(paths, raw: Path) -> list[str]:

@@ -38,10 +38,10 @@ def load_model(path: Path, cfg: VisionConfig, device) -> tuple[ImageModel, dict]
 
 
 def member_test_probs(task: ImageTask, paths: Paths, cfg: VisionConfig, data: ImageData, rd: RunDir, name: str):
-    """(test probabilities, TTA views) of one member: the probe's folds' average (computed when it was
-    fitted), or the net's TTA predictions (computed now)."""
-    if name == "probe":
-        return np.load(rd.path / "probe" / "test.npy"), RunDir(rd.path / "probe").read_json("result.json")["views"]
+    """(test probabilities, TTA views) of one member: the probe's or the table's folds' average (computed when it
+    was fitted), or the net's TTA predictions (computed now)."""
+    if name in ("probe", "table"):
+        return np.load(rd.path / name / "test.npy"), RunDir(rd.path / name).read_json("result.json").get("views")
     model, state = load_model(rd.path / "model.pt", cfg, cfg.device)
     if state["classes"] != data.classes:
         raise ValueError(

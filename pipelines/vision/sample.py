@@ -62,8 +62,8 @@ def write_competition(kind: str, folder: Path, n: int = 240, n_test: int = 60, s
     classes: labels.csv (`id` = stem, `breed`), one probability column per class in the sample;
     folders: train/<class>/*.png, test/, the sample `id,label`;
     tags: train_v2.csv (`image_name`, `tags`: "small"/"big" and "even"/"odd"), train-jpg/, test-jpg/;
-    number (Pawpularity's layout): train.csv (`Id` = stem, a 0/1 `Blur` column, `Pawpularity` = 10 x the digit
-    + 1..9), test.csv (`Id`, `Blur`), the sample `Id,Pawpularity`;
+    number (Pawpularity's layout): train.csv (`Id` = stem, a 0/1 `Blur` column of noise, `Age` 10..99,
+    `Pawpularity` = 10 x the digit + Age // 10), test.csv (`Id`, `Blur`, `Age`), the sample `Id,Pawpularity`;
     pixels (Digit Recognizer's layout): no image files, train.csv (`label`, `pixel0..pixel783`: 28x28 greyscale,
     white ink on black), test.csv (the pixels alone), the sample `ImageId,Label` numbering the test's rows from 1."""
     rng = np.random.default_rng(seed)
@@ -103,13 +103,11 @@ def write_competition(kind: str, folder: Path, n: int = 240, n_test: int = 60, s
     elif kind == "folders":
         pd.DataFrame({"id": test.name, "label": "d0"}).to_csv(folder / "sample_submission.csv", index=False)
     elif kind == "number":
-        blur = rng.integers(0, 2, len(frame))
-        score = 10 * frame.digit + rng.integers(1, 10, len(frame))
-        train_blur, test_blur = blur[: len(train)], blur[len(train) :]
-        pd.DataFrame({"Id": train.name, "Blur": train_blur, "Pawpularity": score[: len(train)]}).to_csv(
-            folder / "train.csv", index=False
-        )
-        pd.DataFrame({"Id": test.name, "Blur": test_blur}).to_csv(folder / "test.csv", index=False)
+        blur, age = rng.integers(0, 2, len(frame)), rng.integers(10, 100, len(frame))
+        score = 10 * frame.digit + age // 10  # the image's digit and the table's age: each says a part
+        meta = pd.DataFrame({"Id": frame.name, "Blur": blur, "Age": age})
+        meta[: len(train)].assign(Pawpularity=score[: len(train)]).to_csv(folder / "train.csv", index=False)
+        meta[len(train) :].to_csv(folder / "test.csv", index=False)
         pd.DataFrame({"Id": test.name, "Pawpularity": 50.0}).to_csv(folder / "sample_submission.csv", index=False)
     else:
         pd.DataFrame({"image_name": train.name, "tags": train.tags}).to_csv(folder / "train_v2.csv", index=False)

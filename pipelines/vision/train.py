@@ -34,6 +34,7 @@ from pipelines.vision.config import VisionConfig
 from pipelines.vision.data import ImageData, load_processed, n_workers
 from pipelines.vision.evaluate import evaluate, per_tag_report, worst_images
 from pipelines.vision.probe import read_oof, train_probe
+from pipelines.vision.table import train_table
 from pipelines.vision.task import ImageTask
 
 
@@ -181,7 +182,7 @@ def train(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict | 
     Alone, or as one rank under torchrun (`make train NPROC=2`): each rank trains the net's stages on its
     shard of every epoch; rank 0 alone writes files, fits the probe and the blend (the others return None)."""
     if not cfg.members:
-        raise ValueError("members=[] leaves nothing to train: name probe, net or both (ARGS='members=[probe,net]')")
+        raise ValueError("members=[] leaves nothing to train: name probe, net, table (ARGS='members=[probe,net]')")
     init_distributed()
     try:
         return train_members(task, paths, cfg, run)
@@ -202,7 +203,7 @@ def train_members(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) ->
     barrier()  # every rank sees the same finished stages
     t_start = time.perf_counter()
     device = str(pick_device(cfg.device))
-    result: dict = {"members_trained": list(cfg.members), "n_labelled": len(data.items), "device": device}
+    result: dict = {"n_labelled": len(data.items), "device": device}
     result["world_size"] = world_size()
     preds = {}
     labelled = data.frame("labelled").reset_index(drop=True)
@@ -231,6 +232,16 @@ def train_members(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) ->
         if not (frame.file.to_numpy() == labelled.file.to_numpy()).all():
             raise RuntimeError(f"{rd.path / 'probe'} was fitted on other images; rerun make train")
         preds["probe"] = oof[rows]
+    if "table" in cfg.members and data.info.get("table"):  # stacked on the probe where it trained
+        probe = (oof, np.load(rd.path / "probe" / "test.npy")) if "probe" in cfg.members else None
+        result["table"] = train_table(data, cfg, paths, rd.path / "table", folds, probe)
+        preds["table"] = read_oof(rd.path / "table", data.classes)[1][rows]
+    if not preds:
+        raise ValueError(
+            f"members={cfg.members}: no columns beside the images for the table member (the features step says "
+            f"why); name probe or net too"
+        )
+    result["members_trained"] = list(preds)
     # qwk's grades are numbers or in the card's classes= order (the card refuses text grades without it)
     scorer = Scorer(data.multi_label, cfg.thresholds, cfg.clip, task.metric, cfg.ordinal)
     y = y_all[rows]

@@ -1290,10 +1290,22 @@ def test_gbdt_seeds_average_one_model_per_seed(tmp_path, capsys):
     params = gbdt.GBDTParams(rounds=60, lr=0.1, leaves=7, min_leaf=5, early_stopping=10)
 
     def run(seeds: int, seed: int = 0):
-        cfg = TabularConfig(gbdt_seeds=seeds)
+        refit = TabularConfig().refit
         rd = RunDir(tmp_path / f"s{seeds}-{seed}")
         rd.start({"run": "test"})  # the run's identity: what its parts are kept for
-        out = fit_gbdt(x, x[:50], y, ok, folds, validation, replace(params, seed=seed), ["a", "b", "c"], cfg, rd)
+        out = fit_gbdt(
+            x,
+            x[:50],
+            y,
+            ok,
+            folds,
+            validation,
+            replace(params, seed=seed),
+            ["a", "b", "c"],
+            rd,
+            seeds=seeds,
+            refit=refit,
+        )
         return out, rd.path
 
     (oof, test_raw, rounds), folder = run(2)

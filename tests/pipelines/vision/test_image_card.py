@@ -43,7 +43,8 @@ def test_the_layout_and_the_format_are_read_from_the_files(sources, kind, submit
     layout, fmt = read_card(ImageCard(slug="x", metric=KINDS[kind]), sources[kind])
     assert (fmt.submits, layout.classes, layout.multi_label) == (submits, classes, multi_label)
     assert layout.regression == (kind == "number")
-    assert any("train.csv: its other columns are not used (Blur)" in n for n in layout.notes) == (kind == "number")
+    beside = "train.csv and test.csv: 2 columns beside the images (Blur, Age) are read by the table member"
+    assert any(beside in n for n in layout.notes) == (kind == "number") == (layout.beside is not None)
     assert len(layout.train) == 120 and len(layout.test) == 30 and layout.sample_matches
     assert layout.test.id.iloc[0] == test_id and all((sources[kind] / f).is_file() for f in layout.train.file)
     assert layout.notes[0].startswith("read from the files: 120 labelled images")
@@ -67,7 +68,7 @@ def test_what_the_files_cannot_say_names_the_card_line(sources, tmp_path):
     sample = pd.read_csv(renamed / "sample_submission.csv")
     sample.rename(columns={"Pawpularity": "target"}).to_csv(renamed / "sample_submission.csv", index=False)
     with pytest.raises(
-        CardError, match=r"train.csv: which column is the label\? It has Blur, Pawpularity; set target="
+        CardError, match=r"train.csv: which column is the label\? It has Blur, Age, Pawpularity; set target="
     ):
         read_card(ImageCard(slug="x", metric="rmse"), renamed)
     assert len(read_card(ImageCard(slug="x", metric="rmse", target="Pawpularity"), renamed)[0].train) == 120
@@ -259,6 +260,8 @@ def test_each_kind_runs_new_download_all_to_a_valid_submission(sources, tmp_path
     chance = {"auc": 0.5, "logloss": np.log(10), "accuracy": 0.1, "f2": 0.6, "rmse": constant}[name]
     lower = name in ("logloss", "rmse")
     assert result[f"oof_{name}"] < chance if lower else result[f"oof_{name}"] > chance
+    # the columns beside Pawpularity's images (processed/table.feather): the table member trains on them too
+    assert result["members_trained"] == (["probe", "table"] if kind == "number" else ["probe"])
     sub = pd.read_csv(tmp_path / "subs" / comp / "default.csv")
     sample = pd.read_csv(next(sources[kind].glob("sample_submission*.csv")))
     assert list(sub.columns) == list(sample.columns) and sub.iloc[:, 0].tolist() == sample.iloc[:, 0].tolist()

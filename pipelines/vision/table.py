@@ -1,0 +1,243 @@
+"""The table beside the images: the columns a competition ships with its images (PetFinder's twelve photo flags,
+SIIM-ISIC's age, sex and body site), and the `table` member that reads them.
+
+What is read (`beside`, from card.read_card): the label file's other columns that the test's own table holds too
+(another .csv keyed by the test images' ids: PetFinder's and SIIM-ISIC's `test.csv`). A column only in the label
+file (SIIM-ISIC's `diagnosis`, known after the biopsy) is never a feature. Each column's kind is the tabular
+kind's (`schema.column_kind`): a number, a category (codes of the labelled rows' values) or a date (its days since
+1970). Left out, each said: near-unique text, a column of one value, and a category whose values most test rows
+never have in the labelled rows (SIIM-ISIC's `patient_id`: the test's patients are others).
+
+The member (`train_table`): LightGBM (models/gbdt.py) on those columns and the probe's out-of-fold predictions
+(stacking: the image's evidence and the table's meet in one model; a blend of two models that each see one of
+them adds them only partly). It is k-fold on the probe's folds, each fold's rows scored at the rounds the other
+folds chose (the tabular kind's `fit_gbdt`); the test is predicted by the folds' average from the probe's test
+predictions. The blend (choices.py) then weighs it beside the probe and the net, out of fold.
+
+The probe's out-of-fold predictions of the rows a fold fits on came from probes that saw that fold's images,
+through their weights: a small optimism of the stacked member's out-of-fold figure that `make backtest` (a cut
+no model saw) does not have.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features.dates import days_since_1970
+from features.io import read_feather, write_feather, write_npy
+from features.procs import Categorify
+from models import gbdt
+from models.metrics import from_target, get_metric, to_target
+from pipelines.paths import Paths
+from pipelines.runs import RunDir, run_identity
+from pipelines.tabular.features import LIGHTGBM_REFUSES, unlearnable
+from pipelines.tabular.members import fit_gbdt
+from pipelines.tabular.schema import column_kind
+from pipelines.vision.config import VisionConfig
+from pipelines.vision.layouts import first_few
+
+FILE = "table.feather"  # in processed/: `file`, `split` (labelled, test) and the features
+
+
+@dataclass
+class Table:
+    """The features beside the images: `frame` holds `file` and one column a feature, for the labelled and the test
+    images; `categorical` names those holding category codes; `source` the two files they came from."""
+
+    frame: pd.DataFrame
+    categorical: list[str] = field(default_factory=list)
+    source: str = ""
+
+
+def _read(path: Path, id_col: str) -> pd.DataFrame:
+    frame = pd.read_csv(path, dtype={id_col: str}).rename(columns=str.strip)
+    return frame.assign(**{id_col: frame[id_col].str.strip()}).drop_duplicates(id_col)
+
+
+def test_table(raw: Path, id_col: str, skip: set[Path], test_ids: set[str]) -> Path | None:
+    """The .csv of more than the id column that lists most of the test images' ids (not the label file nor the
+    sample)."""
+    for path in sorted(raw.glob("*.csv")):
+        header = pd.read_csv(path, nrows=0).columns.str.strip()
+        if path in skip or id_col not in header or len(header) < 2:
+            continue
+        if _read(path, id_col)[id_col].isin(test_ids).mean() > 0.5 and test_ids:
+            return path
+    return None
+
+
+def beside(
+    raw: Path,
+    labels: Path,
+    others: list[str],
+    id_col: str,
+    labelled: pd.DataFrame,
+    test: pd.DataFrame,
+    skip: set[Path],
+    notes: list[str],
+) -> Table | None:
+    """The Table of the label file's `others` (its columns other than the id and the label) that the test's table
+    holds too; `labelled` and `test` hold each image's `file` and `id`. None (said) where there are none."""
+    if not others:
+        return None
+    test_path = test_table(raw, id_col, {labels, *skip}, set(test.id.astype(str)))
+    if test_path is None:
+        notes.append(
+            f"{labels.name}: its other columns ({first_few(others)}) are not used: no other .csv lists the test "
+            f"images' {id_col!r} with them"
+        )
+        return None
+    train_rows, test_rows = _read(labels, id_col), _read(test_path, id_col)
+    only = [c for c in others if c not in test_rows.columns]
+    if only:
+        notes.append(
+            f"{labels.name}: {first_few(only)} not in {test_path.name}, never features (what the test cannot say: "
+            f"a diagnosis known after the fact)"
+        )
+    shared = [c for c in others if c in test_rows.columns]
+    train_rows = labelled[["file", "id"]].merge(train_rows, left_on="id", right_on=id_col, how="left")
+    test_rows = test[["file", "id"]].merge(test_rows, left_on="id", right_on=id_col, how="left")
+    left_out, numbers, cats, dates = {}, [], [], {}
+    for c in shared:
+        kind, why = column_kind(pd.concat([train_rows[c], test_rows[c]], ignore_index=True))
+        if kind in ("drop", "text"):
+            left_out[c] = why
+        elif kind == "date":
+            dates[c] = why  # its format
+        else:
+            (cats if kind == "category" else numbers).append(c)
+    left_out |= unlearnable(train_rows, test_rows, cats, [])
+    cats = [c for c in cats if c not in left_out]
+    used = [c for c in shared if c not in left_out]
+    if not used:
+        notes.append(f"{labels.name} and {test_path.name}: no column beside the images to use ({left_out})")
+        return None
+    coder = Categorify().fit(train_rows, cats)
+
+    def features(rows: pd.DataFrame) -> pd.DataFrame:
+        out = coder.transform(rows[["file", *used]])
+        for c in numbers:
+            out[c] = pd.to_numeric(rows[c], errors="coerce")
+        for c, fmt in dates.items():
+            out[c] = days_since_1970(pd.to_datetime(rows[c], format=fmt, errors="coerce"))
+        return out.astype({c: np.float32 for c in used})
+
+    frame = pd.concat([features(train_rows), features(test_rows)], ignore_index=True)
+    source = f"{labels.name} and {test_path.name}"
+    said = "; left out: " + ", ".join(f"{c} ({why})" for c, why in left_out.items()) if left_out else ""
+    notes.append(
+        f"{source}: {len(used)} columns beside the images ({first_few(used)}) are read by the table member "
+        f"(LightGBM on them and the probe's predictions){said}"
+    )
+    return Table(frame, cats, source)
+
+
+def write(table: Table, labelled_files: list[str], test_files: list[str], processed: Path) -> dict:
+    """processed/table.feather of the images the features step kept (in their order); its description for
+    layout.json."""
+    by_file = table.frame.drop_duplicates("file").set_index("file")
+    frame = pd.concat(
+        [
+            by_file.loc[labelled_files].reset_index().assign(split="labelled"),
+            by_file.loc[test_files].reset_index().assign(split="test"),
+        ],
+        ignore_index=True,
+    )
+    write_feather(frame, processed / FILE)
+    names = [c for c in frame.columns if c not in ("file", "split")]
+    return {"columns": names, "categorical": table.categorical, "source": table.source}
+
+
+def read(processed: Path, info: dict, split: str, files: pd.Series) -> np.ndarray:
+    """The features of `files` of a split (labelled, test), in their order (n, features)."""
+    frame = read_feather(processed / FILE)
+    rows = frame[frame.split == split].set_index("file")
+    return rows.loc[files.to_numpy(), info["columns"]].to_numpy(np.float32)
+
+
+def _stacked(probe: np.ndarray, data, classes: list[str]) -> tuple[np.ndarray, list[str]]:
+    """The probe's predictions as columns: P(the last class) of two, each class's of more, or the number on the
+    training scale."""
+    if data.regression:
+        return to_target(get_metric(data.metric), probe[:, :1]), [f"probe_{classes[0]}"]
+    keep = [len(classes) - 1] if len(classes) == 2 and not data.multi_label else list(range(len(classes)))
+    return probe[:, keep], [f"probe_{classes[k]}" for k in keep]
+
+
+def train_table(data, cfg: VisionConfig, paths: Paths, folder: Path, folds: np.ndarray, probe: tuple | None) -> dict:
+    """The table member in runs/RUN/table/ (as the probe's: oof.feather over `folds`, test.npy, result.json):
+    LightGBM on the columns beside the images and `probe`'s (out-of-fold, test) predictions where the probe trained;
+    reused when finished with the same settings (the probe's too, when stacked)."""
+    rd = RunDir(folder)
+    identity = run_identity(cfg, paths, ("probe", "table") if probe else ("table",), stacked=probe is not None)
+    done = rd.reuse_or_start(identity, "table")
+    if done is not None:
+        return done
+    t0 = time.perf_counter()
+    labelled, classes = data.frame("labelled"), data.classes
+    info = data.info["table"]
+    x = read(paths.processed, info, "labelled", labelled.file)
+    x_test = read(paths.processed, info, "test", data.test.file)
+    names = list(info["columns"])
+    if probe is not None:
+        (oof_probe, names_probe), (test_probe, _) = _stacked(probe[0], data, classes), _stacked(probe[1], data, classes)
+        x, x_test, names = np.hstack([x, oof_probe]), np.hstack([x_test, test_probe]), names + names_probe
+    x, x_test = x.astype(np.float32), x_test.astype(np.float32)
+    cats = tuple(info["categorical"])
+    # LightGBM refuses [ ] { } : , " in feature names: each becomes _, and a name twice gets its position
+    safe = [LIGHTGBM_REFUSES.sub("_", n) for n in names]
+    safe = [f"{n}_{i}" if safe.count(n) > 1 else n for i, n in enumerate(safe)]
+    cats, names = tuple(safe[names.index(c)] for c in cats), safe
+    y = data.targets(labelled).numpy()
+    params = gbdt.GBDTParams(
+        rounds=cfg.table_rounds,
+        lr=cfg.table_lr,
+        leaves=cfg.table_leaves,
+        min_leaf=cfg.table_min_leaf,
+        colsample=0.8,
+        subsample=0.8,
+        seed=cfg.seed,
+    )
+    ok, kfold = np.ones(len(x), bool), {"kind": "kfold"}
+
+    def fit(target: np.ndarray, objective: str, where: RunDir, num_class: int = 1):
+        p = replace(params, objective=objective, num_class=num_class)
+        return fit_gbdt(x, x_test, target, ok, folds, kfold, p, names, where, categorical=cats)[:2]
+
+    if data.regression:
+        oof, test = fit(y[:, 0], "regression", rd)
+        metric = get_metric(data.metric)
+        oof, test = from_target(metric, oof)[:, None], from_target(metric, test)[:, None]
+    elif data.multi_label:  # one binary model a tag, each in a folder of its own
+        pairs = []
+        for t, tag in enumerate(classes):
+            sub = RunDir(folder / "tags" / str(t))
+            sub.reuse_or_start({**identity, "tag": tag}, f"table, tag {tag}")  # its parts: the folds' boosters
+            pairs.append(fit(y[:, t], "binary", sub))
+        oof, test = np.stack([p[0] for p in pairs], 1), np.stack([p[1] for p in pairs], 1)
+    elif len(classes) == 2:
+        oof, test = fit(y, "binary", rd)
+        oof, test = np.stack([1 - oof, oof], 1), np.stack([1 - test, test], 1)
+    else:
+        oof, test = fit(y, "multiclass", rd, len(classes))
+    frame = pd.DataFrame({"file": labelled.file.to_numpy(), "label": labelled.label.to_numpy(), "fold": folds})
+    frame = pd.concat([frame, pd.DataFrame(oof, columns=[f"pred:{c}" for c in classes])], axis=1)
+    write_feather(frame, folder / "oof.feather")
+    write_npy(test, folder / "test.npy")
+    result = {
+        "columns": names,
+        "stacked": probe is not None,
+        "folds": cfg.folds,
+        "fit_seconds": round(time.perf_counter() - t0, 1),
+    }
+    rd.finish(result)
+    print(
+        f"table: {cfg.folds}-fold LightGBM on {len(info['columns'])} columns beside the images"
+        f"{' and the probe' if probe is not None else ''}, {result['fit_seconds']:.0f} s"
+    )
+    return result

@@ -1,0 +1,150 @@
+"""The table beside the images (pipelines/vision/table.py): which columns are read and how, the stacked LightGBM
+member on them and the probe's predictions, and the backtest's cut carrying the test's table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from pipelines.paths import Paths
+from pipelines.runs import write_features_stamp
+from pipelines.vision import table
+from pipelines.vision.card import ImageCard, cut, read_card
+from pipelines.vision.config import VisionConfig
+from pipelines.vision.data import ImageData
+from pipelines.vision.sample import write_competition
+
+
+def _frames(n: int, n_test: int, rng) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(labelled images, test images: file and id; train.csv, test.csv) as SIIM-ISIC ships its table."""
+    ids = [f"ISIC_{i:05d}" for i in range(n + n_test)]
+    files = [f"jpeg/{'test' if i >= n else 'train'}/{x}.jpg" for i, x in enumerate(ids)]
+    rows = pd.DataFrame(
+        {
+            "image_name": ids,
+            "patient_id": [f"IP_{i % 40}" if i < n else f"IP_{900 + i % 5}" for i in range(n + n_test)],
+            "sex": rng.choice(["male", "female", None], n + n_test),
+            "age_approx": rng.integers(20, 80, n + n_test).astype(float),
+            "seen": pd.date_range("2020-01-01", periods=n + n_test, freq="D").strftime("%Y-%m-%d"),
+            "scanner": "A",
+            "diagnosis": "nevus",
+            "target": rng.integers(0, 2, n + n_test),
+        }
+    )
+    images = pd.DataFrame({"file": files, "id": ids})
+    return images[:n], images[n:], rows[:n], rows[n:].drop(columns=["diagnosis", "target"])
+
+
+def test_the_columns_the_test_has_too_are_read_by_kind_and_the_rest_said(tmp_path):
+    labelled, test, train_csv, test_csv = _frames(60, 20, np.random.default_rng(0))
+    train_csv.to_csv(tmp_path / "train.csv", index=False)
+    test_csv.to_csv(tmp_path / "test.csv", index=False)
+    notes: list[str] = []
+    others = ["patient_id", "sex", "age_approx", "seen", "scanner", "diagnosis"]
+    found = table.beside(tmp_path, tmp_path / "train.csv", others, "image_name", labelled, test, set(), notes)
+    # diagnosis: only in train; patient_id: the test's patients are others; scanner: one value
+    assert list(found.frame.columns) == ["file", "sex", "age_approx", "seen"] and found.categorical == ["sex"]
+    assert any("diagnosis not in test.csv, never features" in n for n in notes)
+    said = next(n for n in notes if "columns beside the images" in n)
+    assert "3 columns beside the images (sex, age_approx, seen)" in said
+    assert "patient_id (100% of the test's rows hold values" in said and "scanner (one value only)" in said
+    by_file = found.frame.set_index("file")
+    first = by_file.loc[labelled.file.iloc[0]]
+    assert first.age_approx == train_csv.age_approx.iloc[0] and first.seen == 18262  # days from 1970 to 2020
+    codes = by_file.loc[test.file, "sex"]  # 1..2 for female/male (sorted), 0 for a blank
+    expected = test_csv.sex.map({"female": 1, "male": 2}).fillna(0).to_numpy()
+    assert (codes.to_numpy() == expected).all()
+
+    # no .csv lists the test's ids with the columns: said, nothing read
+    (tmp_path / "test.csv").unlink()
+    notes = []
+    assert table.beside(tmp_path, tmp_path / "train.csv", others, "image_name", labelled, test, set(), notes) is None
+    assert "train.csv: its other columns (patient_id, sex, age_approx, seen, scanner, ...) are not used" in notes[0]
+
+
+def _data(tmp_path, n: int, y: np.ndarray, columns: dict, classes: list[str], **info) -> tuple[ImageData, Paths]:
+    """An ImageData of `n` labelled and 50 test images with `columns` (n + 50 values each) beside them."""
+    paths = Paths("dogs-vs-cats", tmp_path / "data", tmp_path / "subs")
+    paths.processed.mkdir(parents=True)
+    files = [f"train/{i}.jpg" for i in range(n)] + [f"test/{i}.jpg" for i in range(50)]
+    items = pd.DataFrame({"file": files[:n], "label": [classes[int(v)] for v in y], "row": np.arange(n)})
+    test = pd.DataFrame({"file": files[n:], "id": [str(i) for i in range(50)], "row": np.arange(50)})
+    beside = table.Table(pd.DataFrame({"file": files, **columns}), [], "train.csv and test.csv")
+    described = table.write(beside, files[:n], files[n:], paths.processed)
+    write_features_stamp(paths, VisionConfig(), n_labelled=n)
+    full = {"classes": classes, "multi_label": False, "regression": False, "table": described, **info}
+    return ImageData(items.assign(valid=False), test, full, paths.processed / "cache42"), paths
+
+
+def test_the_stacked_member_reads_both_halves_of_the_signal_out_of_fold(tmp_path, capsys):
+    """A target the image says one half of and the table the other: LightGBM on the table and the probe's
+    out-of-fold predictions beats each alone, out of fold; the test is predicted; a second run reuses it."""
+    rng = np.random.default_rng(0)
+    n = 1200
+    image, age = rng.normal(size=n + 50), rng.normal(size=n + 50)
+    logit = 2 * image + 2 * age
+    y = (rng.random(n + 50) < 1 / (1 + np.exp(-logit))).astype(int)
+    p_image = 1 / (1 + np.exp(-2 * image))  # what a probe of the image alone could say
+    probe = np.stack([1 - p_image, p_image], 1)
+    data, paths = _data(tmp_path, n, y[:n], {"age": age}, ["0", "1"])
+    cfg = VisionConfig(folds=5)
+    folds = np.arange(n) % 5
+    result = table.train_table(data, cfg, paths, tmp_path / "run" / "table", folds, (probe[:n], probe[n:]))
+    oof = pd.read_feather(tmp_path / "run" / "table" / "oof.feather")["pred:1"].to_numpy()
+    test = np.load(tmp_path / "run" / "table" / "test.npy")
+    stacked, by_image = roc_auc_score(y[:n], oof), roc_auc_score(y[:n], p_image[:n])
+    alone = table.train_table(data, cfg, paths, tmp_path / "run2" / "table", folds, None)
+    by_table = roc_auc_score(y[:n], pd.read_feather(tmp_path / "run2" / "table" / "oof.feather")["pred:1"])
+    assert stacked > by_image + 0.05 and stacked > by_table + 0.05, (stacked, by_image, by_table)
+    assert result["stacked"] and not alone["stacked"] and result["columns"] == ["age", "probe_1"]
+    assert test.shape == (50, 2) and np.allclose(test.sum(1), 1) and roc_auc_score(y[n:], test[:, 1]) > by_image - 0.1
+    capsys.readouterr()
+    assert table.train_table(data, cfg, paths, tmp_path / "run" / "table", folds, (probe[:n], probe[n:])) == result
+    assert "table: already trained with this config" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("kind", ["multiclass", "tags", "number"])
+def test_each_task_gets_predictions_of_its_shape(tmp_path, kind):
+    rng = np.random.default_rng(1)
+    n = 300
+    x = rng.normal(size=n + 50)
+    classes = {"multiclass": ["a", "b", "c"], "tags": ["a", "b"], "number": ["score"]}[kind]
+    y = np.digitize(x[:n], [-0.5, 0.5]) if kind == "multiclass" else np.zeros(n, int)
+    info = {"multi_label": kind == "tags", "regression": kind == "number"}
+    if kind == "number":
+        info["format"] = {"metric": "rmse"}
+    data, paths = _data(tmp_path, n, y, {"x": x}, classes if kind != "number" else ["score"], **info)
+    if kind == "tags":
+        data.items["label"] = np.where(x[:n] > 0, "a b", "b")
+    if kind == "number":
+        data.items["label"] = (10 * x[:n] + 50).astype(str)
+    probe = rng.random((n + 50, len(classes)))
+    folds = np.arange(n) % 5
+    table.train_table(data, VisionConfig(), paths, tmp_path / "t", folds, (probe[:n], probe[n:]))
+    oof = pd.read_feather(tmp_path / "t" / "oof.feather")[[f"pred:{c}" for c in classes]].to_numpy()
+    test = np.load(tmp_path / "t" / "test.npy")
+    assert oof.shape == (n, len(classes)) and test.shape == (50, len(classes))
+    if kind == "multiclass":
+        assert np.allclose(oof.sum(1), 1) and (oof.argmax(1) == y).mean() > 0.8
+    if kind == "tags":  # one model a tag: "a" follows x, "b" is always there
+        assert roc_auc_score(x[:n] > 0, oof[:, 0]) > 0.9 and oof[:, 1].min() > 0.5
+    if kind == "number":  # on the numbers' scale
+        assert np.sqrt(np.mean((oof[:, 0] - (10 * x[:n] + 50)) ** 2)) < 4
+
+
+def test_the_backtest_cut_writes_the_held_rows_as_the_test_table(tmp_path):
+    """Pawpularity's layout: the cut's test.csv lists the held images' ids (the cut's sample's) and the columns the
+    competition's test.csv has, never the label."""
+    src = write_competition("number", tmp_path / "src", n=120, n_test=30)
+    answers = cut(ImageCard(slug="x", metric="rmse"), src, tmp_path / "cut", seed=0)
+    held = pd.read_csv(tmp_path / "cut" / "test.csv")
+    sample = pd.read_csv(tmp_path / "cut" / "sample_submission.csv")
+    train = pd.read_csv(src / "train.csv").set_index("Id")
+    assert list(held.columns) == ["Id", "Blur", "Age"] and held.Id.tolist() == sample.Id.tolist()
+    assert (held.set_index("Id").Age == train.loc[held.Id, "Age"]).all()
+    assert sorted(answers.Id) == sorted(held.Id)
+    layout, _ = read_card(ImageCard(slug="x", metric="rmse"), tmp_path / "cut")
+    assert layout.beside is not None and set(layout.beside.frame.columns) == {"file", "Blur", "Age"}
+    assert len(layout.train) == 120 - len(held)
