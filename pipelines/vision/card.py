@@ -182,6 +182,7 @@ def read_card(card: ImageCard, raw: Path) -> tuple[Layout, Format]:
         test_dirs = [f for f in found if any(p.lower().startswith("test") for p in f.relative_to(raw).parts)]
     train_dirs = [raw / f for f in card.train] or [f for f in found if f not in test_dirs]
     notes: list[str] = []
+    others = None  # the label file and its columns beside the label (table.py reads those the test has too)
     tables = pixels.find(raw, _sample_path(card, raw), card.shape) if not found else []
     if tables:  # no image files: rows of pixel values (Digit Recognizer)
         frame, source, test, train_table, test_table = pixels.labelled(
@@ -278,7 +279,17 @@ def read_card(card: ImageCard, raw: Path) -> tuple[Layout, Format]:
         f"{fmt.id_col!r} and {what} (override in the card: labels=, target=, train=, test=, task=)",
     )
     kept = ["file", "label", *(["valid"] if "valid" in frame.columns else [])]
-    layout = Layout(frame[kept], test, classes, multi_label, notes, matches, regression, tuple(tables), beside)
+    layout = Layout(
+        frame[kept],
+        test,
+        classes,
+        multi_label,
+        notes,
+        matches,
+        regression=regression,
+        tables=tuple(tables),
+        beside=beside,
+    )
     return layout, fmt
 
 
@@ -631,8 +642,10 @@ def _cut_files(
     suffix = _has_suffix(pd.Series(ids_as))  # ids as the competition writes them: file names or stems
     for file in layout.train.file[~held]:
         place(raw / file, dest / file)
-    tops = layout.test.file.map(lambda f: Path(f).parts[0])  # the cut's test folder: the (main) one the data has
-    test_dir = card.test[0] if card.test else tops.mode().iloc[0] if len(tops) else "test"
+    # the cut's test folder: the (main) one the data has, at its depth (SIIM-ISIC's jpeg/test/); of test/<class>/, test/
+    by_class = "label" in layout.test.columns
+    folders = layout.test.file.map(lambda f: Path(f).parts[0] if by_class else str(Path(f).parent))
+    test_dir = card.test[0] if card.test else folders.mode().iloc[0] if len(folders) else "test"
     held_files = [Path(f) for f in layout.train.file[held]]
     if card.names or len({f.name for f in held_files}) < len(held_files):  # a name tells the label, or repeats
         held_files_as = [f"{i}{f.suffix}" for i, f in enumerate(held_files, start=1)]
@@ -647,12 +660,12 @@ def _cut_files(
         held_ids = [f.name if named_by_file else f.stem for f in held_files]
         labels[~labels[fmt.id_col].isin(held_ids)].to_csv(dest / label_path.name, index=False)
         beside = table.test_table(raw, fmt.id_col, {label_path, _sample_path(card, raw)}, set(layout.test.id))
-        if beside is not None:  # the test's own table (PetFinder's test.csv): the held rows' columns it has
-            header = pd.read_csv(beside, nrows=0).columns.str.strip()
+        if beside is not None:  # the test's own table (PetFinder's test.csv): the held rows' columns it fills
+            given = pd.read_csv(beside, dtype=str).rename(columns=str.strip).notna().any()
             rows = labels.rename(columns=str.strip).drop_duplicates(fmt.id_col).set_index(fmt.id_col)
             rows = rows.loc[held_ids].reset_index()
             rows[fmt.id_col] = ids
-            rows[[c for c in header if c in rows.columns]].to_csv(dest / beside.name, index=False)
+            rows[[c for c in given.index[given] if c in rows.columns]].to_csv(dest / beside.name, index=False)
     return ids
 
 

@@ -119,7 +119,8 @@ def build_features(task: ImageTask, paths: Paths, cfg: VisionConfig) -> None:
         "table": beside,
     }
     atomic_write_text(paths.processed / "layout.json", json.dumps(info, indent=1))
-    write_features_stamp(paths, cfg, n_labelled=len(items), n_test=len(test), classes=layout.classes)
+    edited = {"table": beside["digest"]} if beside else {}  # a table edited retrains what read it
+    write_features_stamp(paths, cfg, n_labelled=len(items), n_test=len(test), classes=layout.classes, **edited)
     kind = "tags" if layout.multi_label else "classes"
     print(
         f"{paths.processed}: {info['n_train']} training, {info['n_valid']} validation, {info['n_test']} test "

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from features.images import list_images
+
+if TYPE_CHECKING:
+    from pipelines.vision.table import Table
 
 
 @dataclass
@@ -31,7 +35,7 @@ class Layout:
     sample_matches: bool = True  # test ids are exactly the sample submission's (when there is one)
     regression: bool = False  # labels are numbers (classes: the one value column the submission holds)
     tables: tuple = ()  # the pixels.PixelTable(s) whose rows are the images (files named <table>#<row>), if any
-    beside: object = None  # the table.Table of the columns shipped beside the images (PetFinder's flags), if any
+    beside: Table | None = None  # the columns shipped beside the images (PetFinder's flags), if any
 
 
 def relative(paths, raw: Path) -> list[str]:

@@ -21,6 +21,7 @@ no model saw) does not have.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -35,18 +36,19 @@ from models import gbdt
 from models.metrics import from_target, get_metric, to_target
 from pipelines.paths import Paths
 from pipelines.runs import RunDir, run_identity
-from pipelines.tabular.features import LIGHTGBM_REFUSES, unlearnable
+from pipelines.tabular.features import LIGHTGBM_REFUSES, file_digest, unlearnable
 from pipelines.tabular.members import fit_gbdt
 from pipelines.tabular.schema import column_kind
 from pipelines.vision.config import VisionConfig
 from pipelines.vision.layouts import first_few
 
-FILE = "table.feather"  # in processed/: `file`, `split` (labelled, test) and the features
+FILE = "table.feather"  # in processed/: `_file`, `_split` (labelled, test) and the features
+ROW_NUMBER = re.compile(r"Unnamed: \d+")  # pandas' name for a column without a header: a file's saved index
 
 
 @dataclass
 class Table:
-    """The features beside the images: `frame` holds `file` and one column a feature, for the labelled and the test
+    """The features beside the images: `frame` holds `_file` and one column a feature, for the labelled and the test
     images; `categorical` names those holding category codes; `source` the two files they came from."""
 
     frame: pd.DataFrame
@@ -54,21 +56,49 @@ class Table:
     source: str = ""
 
 
-def _read(path: Path, id_col: str) -> pd.DataFrame:
-    frame = pd.read_csv(path, dtype={id_col: str}).rename(columns=str.strip)
-    return frame.assign(**{id_col: frame[id_col].str.strip()}).drop_duplicates(id_col)
+def _read(path: Path, id_col: str, notes: list[str]) -> pd.DataFrame:
+    """A table's rows, its id read as text (`007` kept) and stripped; of an id written twice, the first (said)."""
+    header = pd.read_csv(path, nrows=0).columns
+    frame = pd.read_csv(path, dtype={c: str for c in header if c.strip() == id_col}).rename(columns=str.strip)
+    frame[id_col] = frame[id_col].str.strip()
+    twice = frame[id_col].duplicated()
+    if twice.any():
+        notes.append(
+            f"{path.name}: {int(twice.sum())} duplicated {id_col}s, kept the first ({first_few(frame[id_col][twice])})"
+        )
+    return frame[~twice]
 
 
-def test_table(raw: Path, id_col: str, skip: set[Path], test_ids: set[str]) -> Path | None:
-    """The .csv of more than the id column that lists most of the test images' ids (not the label file nor the
-    sample)."""
+def test_table(raw: Path, id_col: str, skip: set, test_ids: set[str]) -> Path | None:
+    """The .csv of more than the id column that lists half the test images' ids or more (not the label file nor the
+    sample): the test's own table (SIIM-ISIC's test.csv), or one of every image."""
     for path in sorted(raw.glob("*.csv")):
-        header = pd.read_csv(path, nrows=0).columns.str.strip()
-        if path in skip or id_col not in header or len(header) < 2:
+        header = [c.strip() for c in pd.read_csv(path, nrows=0).columns]
+        if path in skip or id_col not in header or len(header) < 2 or not test_ids:
             continue
-        if _read(path, id_col)[id_col].isin(test_ids).mean() > 0.5 and test_ids:
+        ids = set(pd.read_csv(path, usecols=lambda c: c.strip() == id_col, dtype=str).iloc[:, 0].str.strip())
+        if len(test_ids & ids) >= len(test_ids) / 2:
             return path
     return None
+
+
+def _left_out(c: str, train: pd.Series, test: pd.Series, what: tuple[str, str]) -> str:
+    """Why column `c` cannot be a feature, or "": what the test's rows leave empty, a row number, a name kept."""
+    empty_train, empty_test = train.isna().mean(), test.isna().mean()
+    if empty_test - empty_train > 0.5:
+        return (
+            f"empty in {empty_test:.0%} of {what[1]}'s rows, {empty_train:.0%} of {what[0]}'s: the test cannot say it"
+        )
+    if ROW_NUMBER.fullmatch(c):
+        return "a row number (pandas' name for a file's unnamed index)"
+    both = pd.concat([train, test], ignore_index=True).dropna()
+    numbers = pd.to_numeric(both, errors="coerce") if both.dtype == object else both
+    whole = pd.api.types.is_numeric_dtype(numbers) and numbers.notna().all() and (numbers % 1 == 0).all()
+    if whole and len(both) > 1 and both.is_unique:
+        return "a different whole number in every row: an id or a row number"
+    if c in ("_file", "_split"):
+        return f"{c} is the name {FILE} keeps for itself: rename the column"
+    return ""
 
 
 def beside(
@@ -78,35 +108,46 @@ def beside(
     id_col: str,
     labelled: pd.DataFrame,
     test: pd.DataFrame,
-    skip: set[Path],
+    skip: set,
     notes: list[str],
 ) -> Table | None:
     """The Table of the label file's `others` (its columns other than the id and the label) that the test's table
     holds too; `labelled` and `test` hold each image's `file` and `id`. None (said) where there are none."""
     if not others:
         return None
-    test_path = test_table(raw, id_col, {labels, *skip}, set(test.id.astype(str)))
+    test_ids = test.id.astype(str).str.strip()
+    test_path = test_table(raw, id_col, {labels, *skip}, set(test_ids))
     if test_path is None:
         notes.append(
             f"{labels.name}: its other columns ({first_few(others)}) are not used: no other .csv lists the test "
             f"images' {id_col!r} with them"
         )
         return None
-    train_rows, test_rows = _read(labels, id_col), _read(test_path, id_col)
-    only = [c for c in others if c not in test_rows.columns]
+    by_id = _read(labels, id_col, notes).set_index(id_col)
+    test_by_id = _read(test_path, id_col, notes).set_index(id_col)
+    only = [c for c in others if c not in test_by_id.columns]
     if only:
         notes.append(
-            f"{labels.name}: {first_few(only)} not in {test_path.name}, never features (what the test cannot say: "
-            f"a diagnosis known after the fact)"
+            f"{labels.name}: {first_few(only)} not in {test_path.name}, never features (the test cannot say them: "
+            f"as a diagnosis known after the fact, they may leak the answer)"
         )
-    shared = [c for c in others if c in test_rows.columns]
-    train_rows = labelled[["file", "id"]].merge(train_rows, left_on="id", right_on=id_col, how="left")
-    test_rows = test[["file", "id"]].merge(test_rows, left_on="id", right_on=id_col, how="left")
+    absent = ~test_ids.isin(test_by_id.index)
+    if absent.any():
+        notes.append(
+            f"{test_path.name} has no row for {int(absent.sum()):,} of the {len(test_ids):,} test images "
+            f"({first_few(test_ids[absent])}): their columns are missing"
+        )
+    shared = [c for c in others if c in test_by_id.columns]
+    # aligned by id, image by image (not merged: the id or a column may be named as the frames' own `file`, `id`)
+    train_rows = by_id[shared].reindex(labelled.id.astype(str).str.strip().to_numpy()).reset_index(drop=True)
+    test_rows = test_by_id[shared].reindex(test_ids.to_numpy()).reset_index(drop=True)
+    what = (labels.name, test_path.name)
     left_out, numbers, cats, dates = {}, [], [], {}
     for c in shared:
         kind, why = column_kind(pd.concat([train_rows[c], test_rows[c]], ignore_index=True))
-        if kind in ("drop", "text"):
-            left_out[c] = why
+        reason = _left_out(c, train_rows[c], test_rows[c], what) or (why if kind in ("drop", "text") else "")
+        if reason:
+            left_out[c] = reason
         elif kind == "date":
             dates[c] = why  # its format
         else:
@@ -114,49 +155,50 @@ def beside(
     left_out |= unlearnable(train_rows, test_rows, cats, [])
     cats = [c for c in cats if c not in left_out]
     used = [c for c in shared if c not in left_out]
+    said = "; left out: " + ", ".join(f"{c} ({why})" for c, why in left_out.items()) if left_out else ""
     if not used:
-        notes.append(f"{labels.name} and {test_path.name}: no column beside the images to use ({left_out})")
+        notes.append(f"{labels.name} and {test_path.name}: no column beside the images to use{said}")
         return None
     coder = Categorify().fit(train_rows, cats)
 
-    def features(rows: pd.DataFrame) -> pd.DataFrame:
-        out = coder.transform(rows[["file", *used]])
+    def features(rows: pd.DataFrame, files: pd.Series) -> pd.DataFrame:
+        out = coder.transform(rows[used])
         for c in numbers:
             out[c] = pd.to_numeric(rows[c], errors="coerce")
         for c, fmt in dates.items():
             out[c] = days_since_1970(pd.to_datetime(rows[c], format=fmt, errors="coerce"))
-        return out.astype({c: np.float32 for c in used})
+        return out.astype(np.float32).assign(_file=files.to_numpy())
 
-    frame = pd.concat([features(train_rows), features(test_rows)], ignore_index=True)
+    frame = pd.concat([features(train_rows, labelled.file), features(test_rows, test.file)], ignore_index=True)
     source = f"{labels.name} and {test_path.name}"
-    said = "; left out: " + ", ".join(f"{c} ({why})" for c, why in left_out.items()) if left_out else ""
     notes.append(
-        f"{source}: {len(used)} columns beside the images ({first_few(used)}) are read by the table member "
-        f"(LightGBM on them and the probe's predictions){said}"
+        f"{source}: {len(used)} columns beside the images ({first_few(used)}), the table member's features "
+        f"(LightGBM on them and the probe's predictions; a default member){said}"
     )
     return Table(frame, cats, source)
 
 
 def write(table: Table, labelled_files: list[str], test_files: list[str], processed: Path) -> dict:
     """processed/table.feather of the images the features step kept (in their order); its description for
-    layout.json."""
-    by_file = table.frame.drop_duplicates("file").set_index("file")
+    layout.json, with the file's digest (the features' identity: a table edited retrains what read it)."""
+    by_file = table.frame.drop_duplicates("_file").set_index("_file")
     frame = pd.concat(
         [
-            by_file.loc[labelled_files].reset_index().assign(split="labelled"),
-            by_file.loc[test_files].reset_index().assign(split="test"),
+            by_file.loc[labelled_files].reset_index().assign(_split="labelled"),
+            by_file.loc[test_files].reset_index().assign(_split="test"),
         ],
         ignore_index=True,
     )
     write_feather(frame, processed / FILE)
-    names = [c for c in frame.columns if c not in ("file", "split")]
-    return {"columns": names, "categorical": table.categorical, "source": table.source}
+    names = [c for c in frame.columns if c not in ("_file", "_split")]
+    digest = file_digest(processed / FILE)
+    return {"columns": names, "categorical": table.categorical, "source": table.source, "digest": digest}
 
 
 def read(processed: Path, info: dict, split: str, files: pd.Series) -> np.ndarray:
     """The features of `files` of a split (labelled, test), in their order (n, features)."""
     frame = read_feather(processed / FILE)
-    rows = frame[frame.split == split].set_index("file")
+    rows = frame[frame._split == split].set_index("_file")
     return rows.loc[files.to_numpy(), info["columns"]].to_numpy(np.float32)
 
 
@@ -167,6 +209,19 @@ def _stacked(probe: np.ndarray, data, classes: list[str]) -> tuple[np.ndarray, l
         return to_target(get_metric(data.metric), probe[:, :1]), [f"probe_{classes[0]}"]
     keep = [len(classes) - 1] if len(classes) == 2 and not data.multi_label else list(range(len(classes)))
     return probe[:, keep], [f"probe_{classes[k]}" for k in keep]
+
+
+def warn_dominant(folder: Path, beside: set[str], share: float = 0.8) -> None:
+    """A warning where one column beside the images holds `share` of a model's gain (importance.csv: the model's, or
+    each tag's): a column that decides alone is more often a leak (a value known after the fact, the rows' order)
+    than a finding."""
+    for path in sorted(folder.rglob("importance.csv")):
+        top = pd.read_csv(path).iloc[0]
+        if top.feature in beside and top.gain_share >= share:
+            print(
+                f"warning: {top.feature} holds {top.gain_share:.0%} of the table member's gain ({path}): make sure the "
+                f"test's rows know it as train's do (not a value known after the fact, nor the rows' order)"
+            )
 
 
 def train_table(data, cfg: VisionConfig, paths: Paths, folder: Path, folds: np.ndarray, probe: tuple | None) -> dict:
@@ -198,7 +253,7 @@ def train_table(data, cfg: VisionConfig, paths: Paths, folder: Path, folds: np.n
         rounds=cfg.table_rounds,
         lr=cfg.table_lr,
         leaves=cfg.table_leaves,
-        min_leaf=cfg.table_min_leaf,
+        min_leaf=min(cfg.table_min_leaf, max(2, len(x) // 25)),  # 100 images: folds of 80 could split nothing
         colsample=0.8,
         subsample=0.8,
         seed=cfg.seed,
@@ -225,6 +280,7 @@ def train_table(data, cfg: VisionConfig, paths: Paths, folder: Path, folds: np.n
         oof, test = np.stack([1 - oof, oof], 1), np.stack([1 - test, test], 1)
     else:
         oof, test = fit(y, "multiclass", rd, len(classes))
+    warn_dominant(folder, set(names[: len(info["columns"])]))  # the columns beside the images, not the probe's
     frame = pd.DataFrame({"file": labelled.file.to_numpy(), "label": labelled.label.to_numpy(), "fold": folds})
     frame = pd.concat([frame, pd.DataFrame(oof, columns=[f"pred:{c}" for c in classes])], axis=1)
     write_feather(frame, folder / "oof.feather")

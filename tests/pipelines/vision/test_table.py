@@ -45,12 +45,12 @@ def test_the_columns_the_test_has_too_are_read_by_kind_and_the_rest_said(tmp_pat
     others = ["patient_id", "sex", "age_approx", "seen", "scanner", "diagnosis"]
     found = table.beside(tmp_path, tmp_path / "train.csv", others, "image_name", labelled, test, set(), notes)
     # diagnosis: only in train; patient_id: the test's patients are others; scanner: one value
-    assert list(found.frame.columns) == ["file", "sex", "age_approx", "seen"] and found.categorical == ["sex"]
+    assert list(found.frame.columns) == ["sex", "age_approx", "seen", "_file"] and found.categorical == ["sex"]
     assert any("diagnosis not in test.csv, never features" in n for n in notes)
     said = next(n for n in notes if "columns beside the images" in n)
     assert "3 columns beside the images (sex, age_approx, seen)" in said
     assert "patient_id (100% of the test's rows hold values" in said and "scanner (one value only)" in said
-    by_file = found.frame.set_index("file")
+    by_file = found.frame.set_index("_file")
     first = by_file.loc[labelled.file.iloc[0]]
     assert first.age_approx == train_csv.age_approx.iloc[0] and first.seen == 18262  # days from 1970 to 2020
     codes = by_file.loc[test.file, "sex"]  # 1..2 for female/male (sorted), 0 for a blank
@@ -64,6 +64,69 @@ def test_the_columns_the_test_has_too_are_read_by_kind_and_the_rest_said(tmp_pat
     assert "train.csv: its other columns (patient_id, sex, age_approx, seen, scanner, ...) are not used" in notes[0]
 
 
+def test_what_the_test_cannot_say_and_rows_that_do_not_line_up_are_left_out_and_said(tmp_path):
+    """The review's cases: a column test.csv names but leaves empty (a leak: the answer in train's rows), a saved
+    index and a number unique to each row, a test table of a few test ids or with duplicated ids, and an id column
+    named `file` beside a column named `id`."""
+    rng = np.random.default_rng(0)
+    labelled, test, train_csv, test_csv = _frames(60, 20, rng)
+    train_csv = train_csv.assign(diagnosis=train_csv.target, serial=np.arange(80)[:60] * 7)
+    test_csv = test_csv.assign(diagnosis=np.nan, serial=np.arange(60, 80) * 7)
+    train_csv.to_csv(tmp_path / "train.csv")  # with pandas' index: a column "Unnamed: 0"
+    pd.concat([test_csv, test_csv.head(2).assign(age_approx=999)]).to_csv(tmp_path / "test.csv")
+    others = ["Unnamed: 0", "sex", "age_approx", "diagnosis", "serial"]
+    notes: list[str] = []
+    found = table.beside(tmp_path, tmp_path / "train.csv", others, "image_name", labelled, test, set(), notes)
+    said = next(n for n in notes if "the table member's features" in n)
+    assert "2 columns beside the images (sex, age_approx)" in said
+    assert "diagnosis (empty in 100% of test.csv's rows, 0% of train.csv's: the test cannot say it)" in said
+    assert "Unnamed: 0 (a row number" in said and "serial (a different whole number in every row" in said
+    assert any("test.csv: 2 duplicated image_names, kept the first" in n for n in notes)
+    assert (found.frame.age_approx < 999).all()
+
+    few = test_csv.head(5)  # 5 of the 20 test images: not the test's table
+    few.to_csv(tmp_path / "test.csv", index=False)
+    notes = []
+    assert table.beside(tmp_path, tmp_path / "train.csv", others, "image_name", labelled, test, set(), notes) is None
+    test_csv.head(15).to_csv(tmp_path / "test.csv", index=False)  # 15 of 20: read, the others' columns missing
+    notes = []
+    found = table.beside(
+        tmp_path, tmp_path / "train.csv", ["sex", "age_approx"], "image_name", labelled, test, set(), notes
+    )
+    assert any("test.csv has no row for 5 of the 20 test images" in n for n in notes)
+    assert found.frame.age_approx.isna().sum() == 5
+
+    # the id column named `file` and another named `id`, as the frames' own columns are named
+    train_csv.rename(columns={"image_name": "file", "patient_id": "id"}).to_csv(tmp_path / "train.csv", index=False)
+    test_csv.rename(columns={"image_name": "file", "patient_id": "id"}).to_csv(tmp_path / "test.csv", index=False)
+    found = table.beside(
+        tmp_path, tmp_path / "train.csv", ["id", "sex", "age_approx"], "file", labelled, test, set(), []
+    )
+    assert list(found.frame.columns) == ["sex", "age_approx", "_file"] and len(found.frame) == 80
+
+
+def test_an_edited_table_retrains_the_member(tmp_path, monkeypatch, capsys):
+    """test.csv's values changed: the features step's stamp changes with the table's digest, so the finished table
+    member is not reused for the new values."""
+    import pipelines
+    from pipelines.__main__ import main
+
+    monkeypatch.setenv("KAGGLE_COMPETITIONS", str(tmp_path / "ext"))
+    monkeypatch.setenv("SUBMISSIONS", str(tmp_path / "subs"))
+    monkeypatch.setattr(pipelines, "__path__", list(pipelines.__path__))
+    src = write_competition("number", tmp_path / "src", n=60, n_test=15)
+    assert main(["new", "paws", "--kind", "image", "--metric", "rmse"]) == 0
+    data = ["--data", str(tmp_path / "data")]
+    assert main(["download", "paws", "--src", str(src), *data]) == 0
+    small = ["sizes=[32]", "probe_arch=efficientnet_lite0", "probe_size=64", "tta=0"]
+    assert main(["features", "paws", *data, *small]) == 0
+    stamp = (tmp_path / "data" / "paws" / "processed" / "features.json").read_text()
+    raw = tmp_path / "data" / "paws" / "raw" / "test.csv"
+    pd.read_csv(raw).assign(Age=10).to_csv(raw, index=False)
+    assert main(["features", "paws", *data, *small]) == 0
+    assert (tmp_path / "data" / "paws" / "processed" / "features.json").read_text() != stamp
+
+
 def _data(tmp_path, n: int, y: np.ndarray, columns: dict, classes: list[str], **info) -> tuple[ImageData, Paths]:
     """An ImageData of `n` labelled and 50 test images with `columns` (n + 50 values each) beside them."""
     paths = Paths("dogs-vs-cats", tmp_path / "data", tmp_path / "subs")
@@ -71,7 +134,7 @@ def _data(tmp_path, n: int, y: np.ndarray, columns: dict, classes: list[str], **
     files = [f"train/{i}.jpg" for i in range(n)] + [f"test/{i}.jpg" for i in range(50)]
     items = pd.DataFrame({"file": files[:n], "label": [classes[int(v)] for v in y], "row": np.arange(n)})
     test = pd.DataFrame({"file": files[n:], "id": [str(i) for i in range(50)], "row": np.arange(50)})
-    beside = table.Table(pd.DataFrame({"file": files, **columns}), [], "train.csv and test.csv")
+    beside = table.Table(pd.DataFrame({"_file": files, **columns}), [], "train.csv and test.csv")
     described = table.write(beside, files[:n], files[n:], paths.processed)
     write_features_stamp(paths, VisionConfig(), n_labelled=n)
     full = {"classes": classes, "multi_label": False, "regression": False, "table": described, **info}
@@ -138,6 +201,9 @@ def test_the_backtest_cut_writes_the_held_rows_as_the_test_table(tmp_path):
     """Pawpularity's layout: the cut's test.csv lists the held images' ids (the cut's sample's) and the columns the
     competition's test.csv has, never the label."""
     src = write_competition("number", tmp_path / "src", n=120, n_test=30)
+    labels = pd.read_csv(src / "train.csv")  # a column the test's table names and leaves empty: not filled in the cut
+    labels.assign(Vet=labels.Pawpularity).to_csv(src / "train.csv", index=False)
+    pd.read_csv(src / "test.csv").assign(Vet=np.nan).to_csv(src / "test.csv", index=False)
     answers = cut(ImageCard(slug="x", metric="rmse"), src, tmp_path / "cut", seed=0)
     held = pd.read_csv(tmp_path / "cut" / "test.csv")
     sample = pd.read_csv(tmp_path / "cut" / "sample_submission.csv")
@@ -146,5 +212,20 @@ def test_the_backtest_cut_writes_the_held_rows_as_the_test_table(tmp_path):
     assert (held.set_index("Id").Age == train.loc[held.Id, "Age"]).all()
     assert sorted(answers.Id) == sorted(held.Id)
     layout, _ = read_card(ImageCard(slug="x", metric="rmse"), tmp_path / "cut")
-    assert layout.beside is not None and set(layout.beside.frame.columns) == {"file", "Blur", "Age"}
+    assert layout.beside is not None and set(layout.beside.frame.columns) == {"_file", "Blur", "Age"}
     assert len(layout.train) == 120 - len(held)
+
+
+def test_a_cut_of_nested_image_folders_keeps_the_test_folder_at_its_depth(tmp_path):
+    """SIIM-ISIC ships jpeg/train/ and jpeg/test/: the cut's held images go to jpeg/test/, not into jpeg/ beside
+    the training folder (which read every image as a training one and matched no label)."""
+    src = write_competition("number", tmp_path / "src", n=120, n_test=30)
+    (src / "jpeg").mkdir()
+    for name in ("train", "test"):
+        (src / name).rename(src / "jpeg" / name)
+    layout, _ = read_card(ImageCard(slug="x", metric="rmse"), src)
+    assert layout.test.file.iloc[0].startswith("jpeg/test/")
+    answers = cut(ImageCard(slug="x", metric="rmse"), src, tmp_path / "cut", seed=0)
+    held, _ = read_card(ImageCard(slug="x", metric="rmse"), tmp_path / "cut")
+    assert len(held.train) == 120 - len(answers) and len(held.test) == len(answers)
+    assert all(f.startswith("jpeg/test/") for f in held.test.file) and held.beside is not None
