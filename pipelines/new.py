@@ -51,6 +51,7 @@ CARD = ImageCard(
     # train=("train",), test=("test",),  # image folders (default: test* folders hold the test images)
     # classes=("No_DR", "Mild", "Moderate"),  # the classes' order where they are not numbers (qwk's text grades)
     # shape=(16, 32),  # images as rows of pixel values (pixel0..): each one's (height, width) where it is no square
+    # groups="patient_id",  # a label-file column whose images stay together (in one fold, one side of a cut)
     # defaults={{"sizes": [64], "members": ["probe", "net", "table"]}},  # other defaults: `make config COMP={comp}`
 )
 '''

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from pipelines.cv import random_folds
+from pipelines.cv import assign_folds, random_folds
 
 FRACTION = 0.2  # of the labelled images, held out as the hidden test set
 WINDOWS = {"cut0": 0, "cut1": 1}  # window -> the seed of the cut; two, so that defaults are not tuned to one
@@ -25,10 +25,18 @@ PEERS = {
 }
 
 
-def held_out(labels: list[str], seed: int, multi_label: bool = False, regression: bool = False) -> np.ndarray:
+def held_out(
+    labels: list[str], seed: int, multi_label: bool = False, regression: bool = False, groups=None
+) -> np.ndarray:
     """A boolean mask of the held-out rows: FRACTION of them, stratified by class (iteratively by tag), at random
-    for a regression's numbers."""
+    for a regression's numbers; with `groups` (a value per row: the card's groups=), whole groups (stratified by
+    class where the labels are single classes)."""
     n = len(labels)
+    if groups is not None:
+        codes, k = pd.factorize(pd.Series(list(groups)))[0], round(1 / FRACTION)
+        if regression or multi_label:
+            return random_folds(n, k, seed, codes) == 0
+        return assign_folds(pd.factorize(pd.Series(labels))[0], k, seed, codes) == 0
     if regression:  # nothing to stratify: one of the random folds (pipelines.cv), FRACTION of the rows
         return random_folds(n, round(1 / FRACTION), seed) == 0
     if multi_label:

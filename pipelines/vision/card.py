@@ -79,6 +79,9 @@ class ImageCard:
     classes: tuple[str, ...] = ()
     # images as rows of pixel values in a table (pixels.py): each image's (height, width) where it is no square
     shape: tuple[int, ...] = ()
+    # a label-file column whose images stay together (SIIM-ISIC's patient_id): each group's images in one fold, on one
+    # side of the net's holdout and of the backtest's cut, so that no score is taken on a patient the models saw
+    groups: str | None = None
     defaults: dict = field(default_factory=dict)  # other defaults of pipelines/vision/config.py, e.g. {"sizes": [64]}
 
     def __post_init__(self):
@@ -278,7 +281,7 @@ def read_card(card: ImageCard, raw: Path) -> tuple[Layout, Format]:
         f"{len(test):,} test images in {where[1]}; {kind}; the submission: "
         f"{fmt.id_col!r} and {what} (override in the card: labels=, target=, train=, test=, task=)",
     )
-    kept = ["file", "label", *(["valid"] if "valid" in frame.columns else [])]
+    kept = ["file", "label", *(c for c in ("valid", "group") if c in frame.columns)]
     layout = Layout(
         frame[kept],
         test,
@@ -452,6 +455,8 @@ def _labelled(
     file with its columns other than the id and the label (None: no label file)."""
     path = _label_file(card, raw, fmt.id_col, card.target or fmt.columns[0])
     if path is None:  # folders per class (train/<class>/*.jpg), or file names (names=)
+        if card.groups:
+            raise CardError(f"groups={card.groups!r} names a column of a label file, and {raw} has none (labels=)")
         tops = [_top(d, raw) for d in train_dirs]  # class folders: two or more image folders under one top
         rows = [
             (str(p.relative_to(raw)), d.name, top == "valid")
@@ -492,6 +497,15 @@ def _labelled(
     folders = tuple(str(d.relative_to(raw)) for d in train_dirs)
     frame, more = labelled_csv(raw, path.name, fmt.id_col, label_col, folders, derived)
     notes += more
+    if card.groups:  # each image's group, by its id
+        if card.groups not in labels.columns:
+            raise CardError(f"{path}: no column {card.groups!r} (groups=); it has {first_few(others)}")
+        group = labels.drop_duplicates(fmt.id_col).set_index(fmt.id_col)[card.groups].str.strip()
+        frame["group"] = group.reindex(frame.id).fillna("").to_numpy()
+        notes.append(
+            f"{path.name}:{card.groups}: {frame.group.nunique():,} groups of images (groups=), each kept whole in one "
+            f"fold, one side of the holdout and of the backtest's cut"
+        )
     if frame.empty:
         raise CardError(f"{path}: none of its {len(labels):,} ids names an image in the training folders (train=)")
     beside = [c for c in others if c != label_col and (derived is None or c not in fmt.columns)]
@@ -614,7 +628,8 @@ def cut(card: ImageCard, raw: Path, dest: Path, seed: int) -> pd.DataFrame:
         sample_path, sample = raw / (card.sample or "sample_submission.csv"), pd.DataFrame()
     else:
         sample = pd.read_csv(sample_path, dtype=str, keep_default_na=False)
-    held = held_out(list(layout.train.label), seed, layout.multi_label, layout.regression)
+    groups = layout.train.group if "group" in layout.train.columns else None
+    held = held_out(list(layout.train.label), seed, layout.multi_label, layout.regression, groups)
     if layout.tables:  # images as rows of pixels: the held rows become the test table
         test_table = layout.tables[1] if len(layout.tables) > 1 else None
         ids = pixels.cut(raw, dest, layout.tables[0], test_table, list(layout.train.file), held, fmt.id_col)

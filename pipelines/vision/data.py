@@ -18,6 +18,7 @@ from features.images import build_cache, load_resized
 from features.io import atomic_write_text, cached, read_feather, write_feather
 from models.distributed import world_size
 from models.metrics import get_metric, to_target
+from pipelines.cv import random_folds
 from pipelines.download import read_source
 from pipelines.paths import Paths
 from pipelines.runs import features_identity, write_features_stamp
@@ -35,11 +36,15 @@ def cache_size(cfg: VisionConfig) -> int:
 
 
 def split_valid(frame: pd.DataFrame, cfg: VisionConfig) -> np.ndarray:
-    """Boolean validation mask: the layout's own valid/ folder, else a seeded random `valid_pct` share."""
+    """Boolean validation mask: the layout's own valid/ folder, else a seeded random `valid_pct` share (of whole
+    groups, where the card names them: one in 1/valid_pct of them)."""
     if "valid" in frame.columns:
         return frame.valid.to_numpy(bool)
     if not 0 < cfg.valid_pct < 1:
         raise ValueError(f"valid_pct={cfg.valid_pct}: expected a fraction between 0 and 1")
+    if "group" in frame.columns:
+        codes = pd.factorize(frame.group)[0]
+        return random_folds(len(frame), max(2, round(1 / cfg.valid_pct)), cfg.split_seed, codes) == 0
     rng = np.random.default_rng(cfg.split_seed)
     mask = np.zeros(len(frame), bool)
     mask[rng.permutation(len(frame))[: max(1, round(cfg.valid_pct * len(frame)))]] = True

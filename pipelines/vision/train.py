@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 
@@ -213,10 +214,11 @@ def train_members(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) ->
             f"COMP={task.comp} (make all does)"
         )
     y_all = data.answers(labelled)  # a regression's numbers: nothing to stratify
+    groups = pd.factorize(labelled.group)[0] if "group" in labelled.columns else None  # the card's groups=: whole
     folds = (
-        random_folds(len(y_all), cfg.folds, cfg.fold_seed)
-        if data.regression
-        else assign_folds(y_all, cfg.folds, cfg.fold_seed)
+        random_folds(len(y_all), cfg.folds, cfg.fold_seed, groups)
+        if data.regression or (data.multi_label and groups is not None)
+        else assign_folds(y_all, cfg.folds, cfg.fold_seed, groups)
     )
     rows = np.ones(len(labelled), bool)  # the rows every member has honest predictions for
     if "net" in cfg.members:

@@ -43,7 +43,7 @@ def test_the_layout_and_the_format_are_read_from_the_files(sources, kind, submit
     layout, fmt = read_card(ImageCard(slug="x", metric=KINDS[kind]), sources[kind])
     assert (fmt.submits, layout.classes, layout.multi_label) == (submits, classes, multi_label)
     assert layout.regression == (kind == "number")
-    beside = "train.csv and test.csv: 2 columns beside the images (Blur, Age) are read by the table member"
+    beside = "train.csv and test.csv: 2 columns beside the images (Blur, Age), the table member's features"
     assert any(beside in n for n in layout.notes) == (kind == "number") == (layout.beside is not None)
     assert len(layout.train) == 120 and len(layout.test) == 30 and layout.sample_matches
     assert layout.test.id.iloc[0] == test_id and all((sources[kind] / f).is_file() for f in layout.train.file)

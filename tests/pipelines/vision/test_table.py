@@ -229,3 +229,32 @@ def test_a_cut_of_nested_image_folders_keeps_the_test_folder_at_its_depth(tmp_pa
     held, _ = read_card(ImageCard(slug="x", metric="rmse"), tmp_path / "cut")
     assert len(held.train) == 120 - len(answers) and len(held.test) == len(answers)
     assert all(f.startswith("jpeg/test/") for f in held.test.file) and held.beside is not None
+
+
+def test_groups_keep_a_patients_images_together_in_folds_holdout_and_cut(tmp_path):
+    """SIIM-ISIC's patient_id as `groups=`: each patient's images in one fold, on one side of the net's holdout and
+    of the backtest's cut (a patient's other lesions would otherwise score the models on what they saw)."""
+    from pipelines.cv import assign_folds
+    from pipelines.vision.card import CardError
+    from pipelines.vision.data import split_valid
+
+    src = write_competition("binary", tmp_path / "src", n=120, n_test=30)
+    labels = pd.read_csv(src / "train.csv")
+    labels.assign(patient=[f"p{i % 17}" for i in range(len(labels))]).to_csv(src / "train.csv", index=False)
+    card = ImageCard(slug="x", metric="auc", groups="patient")
+    layout, _ = read_card(card, src)
+    assert any("train.csv:patient: 17 groups of images (groups=)" in n for n in layout.notes)
+    patient = layout.train.group
+    valid = split_valid(layout.train, VisionConfig())
+    assert 0.1 < valid.mean() < 0.35 and not set(patient[valid]) & set(patient[~valid])
+    folds = assign_folds(pd.factorize(layout.train.label)[0], 5, 0, pd.factorize(patient)[0])
+    assert (pd.Series(folds).groupby(patient.to_numpy()).nunique() == 1).all()
+    answers = cut(card, src, tmp_path / "cut", seed=0)
+    kept = pd.read_csv(tmp_path / "cut" / "train.csv")
+    held = labels.assign(patient=[f"p{i % 17}" for i in range(len(labels))]).set_index("id").loc[answers.id]
+    assert not set(held.patient) & set(kept.patient) and len(answers) > 10
+    with pytest.raises(CardError, match=r"train.csv: no column 'patients' \(groups=\); it has has_cactus, patient"):
+        read_card(ImageCard(slug="x", metric="auc", groups="patients"), src)
+    folders = write_competition("folders", tmp_path / "folders", n=40, n_test=10)
+    with pytest.raises(CardError, match="groups='patient' names a column of a label file"):
+        read_card(ImageCard(slug="x", metric="accuracy", groups="patient"), folders)
