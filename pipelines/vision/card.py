@@ -187,6 +187,8 @@ def read_card(card: ImageCard, raw: Path) -> tuple[Layout, Format]:
     notes: list[str] = []
     others = None  # the label file and its columns beside the label (table.py reads those the test has too)
     tables = pixels.find(raw, _sample_path(card, raw), card.shape) if not found else []
+    if tables and card.groups:
+        raise CardError(f"groups={card.groups!r}: the images are rows of a table here, with no label file to group by")
     if tables:  # no image files: rows of pixel values (Digit Recognizer)
         frame, source, test, train_table, test_table = pixels.labelled(
             card, raw, tables, fmt.id_col, card.target or fmt.columns[0], sample, notes
@@ -501,7 +503,8 @@ def _labelled(
         if card.groups not in labels.columns:
             raise CardError(f"{path}: no column {card.groups!r} (groups=); it has {first_few(others)}")
         group = labels.drop_duplicates(fmt.id_col).set_index(fmt.id_col)[card.groups].str.strip()
-        frame["group"] = group.reindex(frame.id).fillna("").to_numpy()
+        group = group.reindex(frame.id).fillna("").to_numpy()
+        frame["group"] = np.where(group == "", "_id:" + frame.id.astype(str), group)  # a blank: the image alone
         notes.append(
             f"{path.name}:{card.groups}: {frame.group.nunique():,} groups of images (groups=), each kept whole in one "
             f"fold, one side of the holdout and of the backtest's cut"
