@@ -5,7 +5,8 @@ What is read (`beside`, from card.read_card): the label file's other columns tha
 (another .csv keyed by the test images' ids: PetFinder's and SIIM-ISIC's `test.csv`). A column only in the label
 file (SIIM-ISIC's `diagnosis`, known after the biopsy) is never a feature. Each column's kind is the tabular
 kind's (`schema.column_kind`): a number, a category (codes of the labelled rows' values) or a date (its days since
-1970). Left out, each said: near-unique text, a column of one value, and a category whose values most test rows
+1970). Left out, each said: a column the test's table leaves empty, a row number (`Unnamed: 0`, or a different
+whole number in every row), near-unique text, a column of one value, and a category whose values most test rows
 never have in the labelled rows (SIIM-ISIC's `patient_id`: the test's patients are others).
 
 The member (`train_table`): LightGBM (models/gbdt.py) on those columns and the probe's out-of-fold predictions
@@ -92,8 +93,8 @@ def _left_out(c: str, train: pd.Series, test: pd.Series, what: tuple[str, str]) 
     if ROW_NUMBER.fullmatch(c):
         return "a row number (pandas' name for a file's unnamed index)"
     both = pd.concat([train, test], ignore_index=True).dropna()
-    numbers = pd.to_numeric(both, errors="coerce") if both.dtype == object else both
-    whole = pd.api.types.is_numeric_dtype(numbers) and numbers.notna().all() and (numbers % 1 == 0).all()
+    numbers = pd.to_numeric(both, errors="coerce")
+    whole = numbers.notna().all() and (numbers % 1 == 0).all()
     if whole and len(both) > 1 and both.is_unique:
         return "a different whole number in every row: an id or a row number"
     if c in ("_file", "_split"):
