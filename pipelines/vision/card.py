@@ -511,7 +511,8 @@ def _labelled(
         )
     if frame.empty:
         raise CardError(f"{path}: none of its {len(labels):,} ids names an image in the training folders (train=)")
-    beside = [c for c in others if c != label_col and (derived is None or c not in fmt.columns)]
+    # the groups= column too is no feature: the test's patients are others
+    beside = [c for c in others if c not in (label_col, card.groups) and (derived is None or c not in fmt.columns)]
     return frame, source, (path, beside)  # Pawpularity's flags beside the label: table.py reads them
 
 
@@ -677,7 +678,8 @@ def _cut_files(
         named_by_file = _has_suffix(labels[fmt.id_col])
         held_ids = [f.name if named_by_file else f.stem for f in held_files]
         labels[~labels[fmt.id_col].isin(held_ids)].to_csv(dest / label_path.name, index=False)
-        beside = table.test_table(raw, fmt.id_col, {label_path, _sample_path(card, raw)}, set(layout.test.id))
+        skip, test_ids = {label_path, _sample_path(card, raw)}, set(table.key(layout.test.id))
+        beside = table.test_table(raw, fmt.id_col, skip, test_ids, labels.columns.str.strip())
         if beside is not None:  # the test's own table (PetFinder's test.csv): the held rows' columns it fills
             given = pd.read_csv(beside, dtype=str).rename(columns=str.strip).notna().any()
             rows = labels.rename(columns=str.strip).drop_duplicates(fmt.id_col).set_index(fmt.id_col)

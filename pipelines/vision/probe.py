@@ -69,6 +69,12 @@ def compute_view_features(data: ImageData, split: str, cfg: VisionConfig, size: 
     model = ImageModel(body, 1, hidden=1)  # the head is never used: features() then the average pool
     learn = Predictor(model, device=cfg.device, amp=cfg.amp_frozen, channels_last=cfg.channels_last)
     learn.model.eval()
+    cached = data.info["cache_size"]
+    if size > cached:  # sizes=[32] with probe_size=96: a 42 px cache blown up (on a trial, 0.06 AUC below sizes=[96])
+        print(
+            f"note: the probe's {size} px views are upsampled from images cached at {cached} px (cache_scale x the "
+            f"largest of sizes=); sizes=[{size}] caches them at the probe's size"
+        )
     t0 = time.perf_counter()
     views = []
     for k, tfm in enumerate(tta_transforms(size, cfg.aug, cfg.tta)):

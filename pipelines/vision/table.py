@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from features.dates import days_since_1970
+from features.images import IMAGE_SUFFIXES
 from features.io import read_feather, write_feather, write_npy
 from features.procs import Categorify
 from models import gbdt
@@ -45,6 +46,7 @@ from pipelines.vision.layouts import first_few
 
 FILE = "table.feather"  # in processed/: `_file`, `_split` (labelled, test) and the features
 ROW_NUMBER = re.compile(r"Unnamed: \d+")  # pandas' name for a column without a header: a file's saved index
+SUFFIX = re.compile("(" + "|".join(re.escape(s) for s in IMAGE_SUFFIXES) + ")$", re.IGNORECASE)
 
 
 @dataclass
@@ -57,11 +59,17 @@ class Table:
     source: str = ""
 
 
+def key(ids: pd.Series) -> pd.Series:
+    """Ids in one form whichever file writes them: text, stripped, an image suffix dropped (`ISIC_1.jpg` is
+    `ISIC_1`, as the sample may write it)."""
+    return ids.astype(str).str.strip().str.replace(SUFFIX, "", regex=True)
+
+
 def _read(path: Path, id_col: str, notes: list[str]) -> pd.DataFrame:
-    """A table's rows, its id read as text (`007` kept) and stripped; of an id written twice, the first (said)."""
+    """A table's rows, its id read as text (`007` kept) in `key`'s form; of an id written twice, the first (said)."""
     header = pd.read_csv(path, nrows=0).columns
     frame = pd.read_csv(path, dtype={c: str for c in header if c.strip() == id_col}).rename(columns=str.strip)
-    frame[id_col] = frame[id_col].str.strip()
+    frame[id_col] = key(frame[id_col])
     twice = frame[id_col].duplicated()
     if twice.any():
         notes.append(
@@ -70,17 +78,20 @@ def _read(path: Path, id_col: str, notes: list[str]) -> pd.DataFrame:
     return frame[~twice]
 
 
-def test_table(raw: Path, id_col: str, skip: set, test_ids: set[str]) -> Path | None:
-    """The .csv of more than the id column that lists half the test images' ids or more (not the label file nor the
-    sample): the test's own table (SIIM-ISIC's test.csv), or one of every image."""
+def test_table(raw: Path, id_col: str, skip: set, test_ids: set[str], wanted) -> Path | None:
+    """The test's own table (SIIM-ISIC's test.csv): of the .csv files listing half the test images' ids or more (in
+    `key`'s form; not the label file nor the sample), the one holding most of the `wanted` columns (the label
+    file's), a test*.csv first of equals; None where none holds one of them (a table of every image's size)."""
+    best, rank = None, (0, False)
     for path in sorted(raw.glob("*.csv")):
         header = [c.strip() for c in pd.read_csv(path, nrows=0).columns]
         if path in skip or id_col not in header or len(header) < 2 or not test_ids:
             continue
-        ids = set(pd.read_csv(path, usecols=lambda c: c.strip() == id_col, dtype=str).iloc[:, 0].str.strip())
-        if len(test_ids & ids) >= len(test_ids) / 2:
-            return path
-    return None
+        ids = set(key(pd.read_csv(path, usecols=lambda c: c.strip() == id_col, dtype=str).iloc[:, 0]))
+        here = (len(set(header) & set(wanted) - {id_col}), path.name.lower().startswith("test"))
+        if len(test_ids & ids) >= len(test_ids) / 2 and here[0] and here > rank:
+            best, rank = path, here
+    return best
 
 
 def _left_out(c: str, train: pd.Series, test: pd.Series, what: tuple[str, str]) -> str:
@@ -116,8 +127,8 @@ def beside(
     holds too; `labelled` and `test` hold each image's `file` and `id`. None (said) where there are none."""
     if not others:
         return None
-    test_ids = test.id.astype(str).str.strip()
-    test_path = test_table(raw, id_col, {labels, *skip}, set(test_ids))
+    test_ids = key(test.id)
+    test_path = test_table(raw, id_col, {labels, *skip}, set(test_ids), others)
     if test_path is None:
         notes.append(
             f"{labels.name}: its other columns ({first_few(others)}) are not used: no other .csv lists the test "
@@ -140,7 +151,7 @@ def beside(
         )
     shared = [c for c in others if c in test_by_id.columns]
     # aligned by id, image by image (not merged: the id or a column may be named as the frames' own `file`, `id`)
-    train_rows = by_id[shared].reindex(labelled.id.astype(str).str.strip().to_numpy()).reset_index(drop=True)
+    train_rows = by_id[shared].reindex(key(labelled.id).to_numpy()).reset_index(drop=True)
     test_rows = test_by_id[shared].reindex(test_ids.to_numpy()).reset_index(drop=True)
     what = (labels.name, test_path.name)
     left_out, numbers, cats, dates = {}, [], [], {}

@@ -259,3 +259,21 @@ def test_groups_keep_a_patients_images_together_in_folds_holdout_and_cut(tmp_pat
     folders = write_competition("folders", tmp_path / "folders", n=40, n_test=10)
     with pytest.raises(CardError, match="groups='patient' names a column of a label file"):
         read_card(ImageCard(slug="x", metric="accuracy", groups="patient"), folders)
+
+
+def test_the_tests_table_is_the_one_holding_trains_columns_whatever_the_ids_suffix(tmp_path):
+    """The trial's cases: a csv of every image's size beside test.csv (first in name order) is not the test's
+    table; ids written `x.jpg` in the csvs where the images' ids are stems still line up; the groups= column is no
+    feature."""
+    src = write_competition("number", tmp_path / "src", n=60, n_test=15)
+    train, test = pd.read_csv(src / "train.csv"), pd.read_csv(src / "test.csv")
+    sizes = pd.concat([train.Id, test.Id]).to_frame().assign(width=32, height=32)
+    sizes.to_csv(src / "image_meta.csv", index=False)
+    train.assign(Id=train.Id + ".jpg", patient=[f"p{i % 7}" for i in range(60)]).to_csv(src / "train.csv", index=False)
+    test.assign(Id=test.Id + ".jpg", patient=[f"p{i % 7}" for i in range(15)]).to_csv(src / "test.csv", index=False)
+    layout, _ = read_card(ImageCard(slug="x", metric="rmse", groups="patient"), src)
+    assert layout.beside.source == "train.csv and test.csv"
+    by_file = layout.beside.frame.set_index("_file")
+    expected = test.set_index("Id").Age.to_numpy()
+    assert (by_file.loc[layout.test.file, "Age"].to_numpy() == expected).all()  # the sample's order, by stem
+    assert list(layout.beside.frame.columns) == ["Blur", "Age", "_file"]  # patient: the groups, no feature
