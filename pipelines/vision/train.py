@@ -214,7 +214,7 @@ def train_members(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) ->
             f"COMP={task.comp} (make all does)"
         )
     y_all = data.answers(labelled)  # a regression's numbers: nothing to stratify
-    groups = pd.factorize(labelled.group)[0] if "group" in labelled.columns else None  # the card's groups=: whole
+    groups = pd.factorize(labelled.group)[0] if "group" in labelled.columns else None  # groups=: each in one fold
     folds = (
         random_folds(len(y_all), cfg.folds, cfg.fold_seed, groups)
         if data.regression or (data.multi_label and groups is not None)
