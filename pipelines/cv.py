@@ -31,13 +31,14 @@ def random_folds(n: int, k: int, seed: int = 0, groups: np.ndarray | None = None
 
 def assign_folds(target: np.ndarray, k: int, seed: int = 0, groups: np.ndarray | None = None) -> np.ndarray:
     """The fold (0..k-1) of each row, stratified. `target`: class indices (N,) or a 0/1 tag matrix (N, T);
-    `groups` (class indices only): a code per row, each group's rows kept in one fold."""
+    `groups`: a code per row, each group's rows kept in one fold (stratified by class; with a tag matrix, whole groups
+    at random: the iterative stratification keeps no groups)."""
     target = np.asarray(target)
     n = len(target)
     if k < 2 or k > n:
         raise ValueError(f"folds={k}: need 2 <= folds <= the {n} labelled rows")
     if target.ndim == 2 and groups is not None:
-        raise ValueError("folds kept whole by group are for class indices, not a tag matrix")
+        return random_folds(n, k, seed, groups)
     if target.ndim == 2:
         from iterstrat.ml_stratifiers import MultilabelStratifiedKFold
 

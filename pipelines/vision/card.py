@@ -678,14 +678,11 @@ def _cut_files(
         named_by_file = _has_suffix(labels[fmt.id_col])
         held_ids = [f.name if named_by_file else f.stem for f in held_files]
         labels[~labels[fmt.id_col].isin(held_ids)].to_csv(dest / label_path.name, index=False)
-        skip, test_ids = {label_path, _sample_path(card, raw)}, set(table.key(layout.test.id))
-        beside = table.test_table(raw, fmt.id_col, skip, test_ids, labels.columns.str.strip())
-        if beside is not None:  # the test's own table (PetFinder's test.csv): the held rows' columns it fills
-            given = pd.read_csv(beside, dtype=str).rename(columns=str.strip).notna().any()
+        if layout.beside is not None:  # the test's own table (PetFinder's test.csv): the held rows' columns read
             rows = labels.rename(columns=str.strip).drop_duplicates(fmt.id_col).set_index(fmt.id_col)
             rows = rows.loc[held_ids].reset_index()
             rows[fmt.id_col] = ids
-            rows[[c for c in given.index[given] if c in rows.columns]].to_csv(dest / beside.name, index=False)
+            rows[[fmt.id_col, *layout.beside.columns]].to_csv(dest / layout.beside.test_file, index=False)
     return ids
 
 

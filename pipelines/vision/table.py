@@ -52,11 +52,18 @@ SUFFIX = re.compile("(" + "|".join(re.escape(s) for s in IMAGE_SUFFIXES) + ")$",
 @dataclass
 class Table:
     """The features beside the images: `frame` holds `_file` and one column a feature, for the labelled and the test
-    images; `categorical` names those holding category codes; `source` the two files they came from."""
+    images; `categorical` names those holding category codes; `source` the two files they came from, `test_file`
+    the test's table (the backtest's cut writes its own)."""
 
     frame: pd.DataFrame
     categorical: list[str] = field(default_factory=list)
     source: str = ""
+    test_file: str = ""
+
+    @property
+    def columns(self) -> list[str]:
+        """The columns read, as the files name them."""
+        return [c for c in self.frame.columns if c != "_file"]
 
 
 def key(ids: pd.Series) -> pd.Series:
@@ -65,20 +72,21 @@ def key(ids: pd.Series) -> pd.Series:
     return ids.astype(str).str.strip().str.replace(SUFFIX, "", regex=True)
 
 
-def _read(path: Path, id_col: str, notes: list[str]) -> pd.DataFrame:
-    """A table's rows, its id read as text (`007` kept) in `key`'s form; of an id written twice, the first (said)."""
+def _read(path: Path, id_col: str, notes: list[str] | None) -> pd.DataFrame:
+    """A table's rows, its id read as text (`007` kept) in `key`'s form; of an id written twice, the first (said in
+    `notes`: the label file's are said where its labels are read)."""
     header = pd.read_csv(path, nrows=0).columns
     frame = pd.read_csv(path, dtype={c: str for c in header if c.strip() == id_col}).rename(columns=str.strip)
     frame[id_col] = key(frame[id_col])
     twice = frame[id_col].duplicated()
-    if twice.any():
+    if twice.any() and notes is not None:
         notes.append(
             f"{path.name}: {int(twice.sum())} duplicated {id_col}s, kept the first ({first_few(frame[id_col][twice])})"
         )
     return frame[~twice]
 
 
-def test_table(raw: Path, id_col: str, skip: set, test_ids: set[str], wanted) -> Path | None:
+def _test_table(raw: Path, id_col: str, skip: set, test_ids: set[str], wanted) -> Path | None:
     """The test's own table (SIIM-ISIC's test.csv): of the .csv files listing half the test images' ids or more (in
     `key`'s form; not the label file nor the sample), the one holding most of the `wanted` columns (the label
     file's), a test*.csv first of equals; None where none holds one of them (a table of every image's size)."""
@@ -128,14 +136,14 @@ def beside(
     if not others:
         return None
     test_ids = key(test.id)
-    test_path = test_table(raw, id_col, {labels, *skip}, set(test_ids), others)
+    test_path = _test_table(raw, id_col, {labels, *skip}, set(test_ids), others)
     if test_path is None:
         notes.append(
             f"{labels.name}: its other columns ({first_few(others)}) are not used: no other .csv lists the test "
             f"images' {id_col!r} with them"
         )
         return None
-    by_id = _read(labels, id_col, notes).set_index(id_col)
+    by_id = _read(labels, id_col, None).set_index(id_col)
     test_by_id = _read(test_path, id_col, notes).set_index(id_col)
     only = [c for c in others if c not in test_by_id.columns]
     if only:
@@ -187,7 +195,7 @@ def beside(
         f"{source}: {len(used)} columns beside the images ({first_few(used)}), the table member's features "
         f"(LightGBM on them and the probe's predictions; a default member){said}"
     )
-    return Table(frame, cats, source)
+    return Table(frame, cats, source, test_path.name)
 
 
 def write(table: Table, labelled_files: list[str], test_files: list[str], processed: Path) -> dict:
@@ -202,16 +210,15 @@ def write(table: Table, labelled_files: list[str], test_files: list[str], proces
         ignore_index=True,
     )
     write_feather(frame, processed / FILE)
-    names = [c for c in frame.columns if c not in ("_file", "_split")]
     digest = file_digest(processed / FILE)
-    return {"columns": names, "categorical": table.categorical, "source": table.source, "digest": digest}
+    return {"columns": table.columns, "categorical": table.categorical, "source": table.source, "digest": digest}
 
 
-def read(processed: Path, info: dict, split: str, files: pd.Series) -> np.ndarray:
-    """The features of `files` of a split (labelled, test), in their order (n, features)."""
+def read(processed: Path, info: dict, labelled: pd.Series, test: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The features of the `labelled` and the `test` images' files, in their order (n, features) each."""
     frame = read_feather(processed / FILE)
-    rows = frame[frame._split == split].set_index("_file")
-    return rows.loc[files.to_numpy(), info["columns"]].to_numpy(np.float32)
+    rows = lambda split, files: frame[frame._split == split].set_index("_file").loc[files.to_numpy(), info["columns"]]
+    return rows("labelled", labelled).to_numpy(np.float32), rows("test", test).to_numpy(np.float32)
 
 
 def _stacked(probe: np.ndarray, data, classes: list[str]) -> tuple[np.ndarray, list[str]]:
@@ -248,8 +255,7 @@ def train_table(data, cfg: VisionConfig, paths: Paths, folder: Path, folds: np.n
     t0 = time.perf_counter()
     labelled, classes = data.frame("labelled"), data.classes
     info = data.info["table"]
-    x = read(paths.processed, info, "labelled", labelled.file)
-    x_test = read(paths.processed, info, "test", data.test.file)
+    x, x_test = read(paths.processed, info, labelled.file, data.test.file)
     names = list(info["columns"])
     if probe is not None:
         (oof_probe, names_probe), (test_probe, _) = _stacked(probe[0], data, classes), _stacked(probe[1], data, classes)

@@ -217,7 +217,7 @@ def train_members(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) ->
     groups = pd.factorize(labelled.group)[0] if "group" in labelled.columns else None  # groups=: each in one fold
     folds = (
         random_folds(len(y_all), cfg.folds, cfg.fold_seed, groups)
-        if data.regression or (data.multi_label and groups is not None)
+        if data.regression
         else assign_folds(y_all, cfg.folds, cfg.fold_seed, groups)
     )
     rows = np.ones(len(labelled), bool)  # the rows every member has honest predictions for
