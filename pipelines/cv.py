@@ -26,7 +26,17 @@ def random_folds(n: int, k: int, seed: int = 0, groups: np.ndarray | None = None
     rng = np.random.default_rng(seed)
     if groups is None:
         return rng.permutation(n) % k
+    _enough_groups(groups, k)
     return (rng.permutation(groups.max() + 1) % k)[groups]
+
+
+def _enough_groups(groups: np.ndarray, k: int) -> None:
+    """Each of k parts needs a whole group of its own: say so, naming the fix, before a part comes out empty."""
+    if (g := len(np.unique(groups))) < k:
+        raise ValueError(
+            f"the groups= column has {g} groups; keeping each whole in {k} parts needs {k} or more "
+            f"(set fewer folds=, a larger valid_pct=, or groups= a finer column)"
+        )
 
 
 def assign_folds(target: np.ndarray, k: int, seed: int = 0, groups: np.ndarray | None = None) -> np.ndarray:
@@ -37,6 +47,8 @@ def assign_folds(target: np.ndarray, k: int, seed: int = 0, groups: np.ndarray |
     n = len(target)
     if k < 2 or k > n:
         raise ValueError(f"folds={k}: need 2 <= folds <= the {n} labelled rows")
+    if groups is not None:
+        _enough_groups(groups, k)
     if target.ndim == 2 and groups is not None:
         return random_folds(n, k, seed, groups)
     if target.ndim == 2:

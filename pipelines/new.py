@@ -79,6 +79,6 @@ def new(comp: str, kind: str, metric: str | None) -> Path:
         f"{card}: the card of {comp} ({kind}, {metric}). Next:\n"
         f"  make download COMP={comp} [SRC=path/to/{comp}.zip]\n"
         f"  make features COMP={comp}   # prints what was read from the files\n"
-        f"  make all COMP={comp}        # train, predict: submissions/{comp}/default.csv"
+        f"  make all COMP={comp}        # train, predict: {os.environ.get('SUBMISSIONS') or 'submissions'}/{comp}/default.csv"
     )
     return card

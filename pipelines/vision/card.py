@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,6 +138,15 @@ def _image_folders(raw: Path) -> list[Path]:
 
 def _top(folder: Path, raw: Path) -> str:
     return folder.relative_to(raw).parts[0]
+
+
+def _where(dirs: list[Path], raw: Path) -> str:
+    """The folder holding `dirs` for the read note (`train/` of its class folders, `jpeg/test/` of SIIM-ISIC's),
+    else their top folders (`train, valid/`)."""
+    if not dirs:
+        return "(none)/"
+    common = os.path.commonpath([d.relative_to(raw) for d in dirs])
+    return (common if common not in ("", ".") else ", ".join(sorted({_top(d, raw) for d in dirs}))) + "/"
 
 
 def _has_suffix(ids: pd.Series) -> bool:
@@ -343,10 +353,7 @@ def _test_images(
             f"{_sample_path(card, raw).name} lists {len(sample):,} ids, but no test images were found (image folders: "
             f'{first_few(sorted(str(f.relative_to(raw)) for f in found))}): name the test folder, test=("...",) in the card'
         )
-    where = (
-        ", ".join(sorted({_top(d, raw) for d in train_dirs})) + "/",
-        ", ".join(sorted({_top(d, raw) for d in test_dirs})) + "/" if test_dirs else "(none)/",
-    )
+    where = (_where(train_dirs, raw), _where(test_dirs, raw))
     return test, where, _size(raw / frame.file.iloc[0])
 
 

@@ -230,11 +230,11 @@ def _stacked(probe: np.ndarray, data, classes: list[str]) -> tuple[np.ndarray, l
     return probe[:, keep], [f"probe_{classes[k]}" for k in keep]
 
 
-def warn_dominant(folder: Path, beside: set[str], share: float = 0.8) -> None:
-    """A warning where one column beside the images holds `share` of a model's gain (importance.csv: the model's, or
-    each tag's): a column that decides alone is more often a leak (a value known after the fact, the rows' order)
-    than a finding."""
-    for path in sorted(folder.rglob("importance.csv")):
+def warn_dominant(folders: list[Path], beside: set[str], share: float = 0.8) -> None:
+    """A warning where one column beside the images holds `share` of a model's gain (each folder's importance.csv:
+    the model's, or each tag's): a column that decides alone is more often a leak (a value known after the fact, the
+    rows' order) than a finding."""
+    for path in (f / "importance.csv" for f in folders):
         top = pd.read_csv(path).iloc[0]
         if top.feature in beside and top.gain_share >= share:
             print(
@@ -282,14 +282,15 @@ def train_table(data, cfg: VisionConfig, paths: Paths, folder: Path, folds: np.n
         p = replace(params, objective=objective, num_class=num_class)
         return fit_gbdt(x, x_test, target, ok, folds, kfold, p, names, where, categorical=cats)[:2]
 
+    models = [folder]  # the folders the fits write their importance.csv in
     if data.regression:
         oof, test = fit(y[:, 0], "regression", rd)
         metric = get_metric(data.metric)
         oof, test = from_target(metric, oof)[:, None], from_target(metric, test)[:, None]
     elif data.multi_label:  # one binary model a tag, each in a folder of its own
-        pairs = []
+        pairs, models = [], [folder / "tags" / str(t) for t in range(len(classes))]
         for t, tag in enumerate(classes):
-            sub = RunDir(folder / "tags" / str(t))
+            sub = RunDir(models[t])
             sub.reuse_or_start({**identity, "tag": tag}, f"table, tag {tag}")  # its parts: the folds' boosters
             pairs.append(fit(y[:, t], "binary", sub))
         oof, test = np.stack([p[0] for p in pairs], 1), np.stack([p[1] for p in pairs], 1)
@@ -298,7 +299,8 @@ def train_table(data, cfg: VisionConfig, paths: Paths, folder: Path, folds: np.n
         oof, test = np.stack([1 - oof, oof], 1), np.stack([1 - test, test], 1)
     else:
         oof, test = fit(y, "multiclass", rd, len(classes))
-    warn_dominant(folder, set(names[: len(info["columns"])]))  # the columns beside the images, not the probe's
+    # the columns beside the images, not the probe's; read from this fit's models (not another task's left here)
+    warn_dominant(models, set(names[: len(info["columns"])]))
     frame = pd.DataFrame({"file": labelled.file.to_numpy(), "label": labelled.label.to_numpy(), "fold": folds})
     frame = pd.concat([frame, pd.DataFrame(oof, columns=[f"pred:{c}" for c in classes])], axis=1)
     write_feather(frame, folder / "oof.feather")

@@ -225,6 +225,9 @@ def test_a_cut_of_nested_image_folders_keeps_the_test_folder_at_its_depth(tmp_pa
         (src / name).rename(src / "jpeg" / name)
     layout, _ = read_card(ImageCard(slug="x", metric="rmse"), src)
     assert layout.test.file.iloc[0].startswith("jpeg/test/")
+    assert (
+        "120 labelled images in jpeg/train/ (" in layout.notes[0] and "30 test images in jpeg/test/;" in layout.notes[0]
+    )
     answers = cut(ImageCard(slug="x", metric="rmse"), src, tmp_path / "cut", seed=0)
     held, _ = read_card(ImageCard(slug="x", metric="rmse"), tmp_path / "cut")
     assert len(held.train) == 120 - len(answers) and len(held.test) == len(answers)
@@ -250,6 +253,11 @@ def test_groups_keep_a_patients_images_together_in_folds_holdout_and_cut(tmp_pat
     assert 0.1 < valid.mean() < 0.35 and not set(patient[valid]) & set(patient[~valid])
     folds = assign_folds(pd.factorize(layout.train.label)[0], 5, 0, pd.factorize(patient)[0])
     assert (pd.Series(folds).groupby(patient.to_numpy()).nunique() == 1).all()
+    few = np.arange(len(patient)) % 3  # 3 patients cannot fill 5 folds
+    with pytest.raises(ValueError, match=r"the groups= column has 3 groups; keeping each whole in 5 parts needs 5"):
+        assign_folds(pd.factorize(layout.train.label)[0], 5, 0, few)
+    with pytest.raises(ValueError, match="set fewer folds=, a larger valid_pct="):
+        split_valid(layout.train.assign(group=[f"p{i % 3}" for i in range(len(patient))]), VisionConfig())
     answers = cut(card, src, tmp_path / "cut", seed=0)
     kept = pd.read_csv(tmp_path / "cut" / "train.csv")
     held = labels.assign(patient=patients).set_index("id").loc[answers.id]
@@ -277,3 +285,20 @@ def test_the_tests_table_is_the_one_holding_trains_columns_whatever_the_ids_suff
     expected = test.set_index("Id").Age.to_numpy()
     assert (by_file.loc[layout.test.file, "Age"].to_numpy() == expected).all()  # the sample's order, by stem
     assert list(layout.beside.frame.columns) == ["Blur", "Age", "_file"]  # patient: the groups, no feature
+
+
+def test_a_column_holding_most_of_the_gain_is_warned_of_from_this_fits_models_only(tmp_path, capsys):
+    """warn_dominant reads the importance.csv of the models it is given: a tag's folder left by an earlier run of
+    another task (a multi-label one) in the same member folder is not read."""
+    (tmp_path / "tags" / "0").mkdir(parents=True)
+    pd.DataFrame({"feature": ["serial", "age"], "gain_share": [0.95, 0.05]}).to_csv(
+        tmp_path / "tags" / "0" / "importance.csv", index=False
+    )
+    pd.DataFrame({"feature": ["age", "probe:1"], "gain_share": [0.85, 0.15]}).to_csv(
+        tmp_path / "importance.csv", index=False
+    )
+    table.warn_dominant([tmp_path], {"age", "serial"})
+    said = capsys.readouterr().out
+    assert "warning: age holds 85% of the table member's gain" in said and "serial" not in said
+    table.warn_dominant([tmp_path], {"serial"})  # a top feature not beside the images (as the probe's): no warning
+    assert capsys.readouterr().out == ""
