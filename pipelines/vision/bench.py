@@ -7,6 +7,8 @@ loader:    training-loader images/s from the pre-resized cache vs decoding the o
            (with and without JPEG draft mode), side by side, median of 3 passes.
 precision: training step images/s of EfficientNet-Lite0 at 224 px, fp32 / bf16 autocast x NCHW / channels_last.
 all:       `make all COMP=...` on the real sample (download, features, train, predict): wall time and results.
+probe:     the probe's 5-fold logistic regression on its cached features: scikit-learn's (a tag at a time) beside
+           models.linear's (every tag at once), median of 3, and each out-of-fold log loss.
 backtest:  `make backtest COMP=...` on the real sample (the default, with the simplest linear probe beside it on
            each cut, see pipelines/vision/backtest.py) and, with --net, the fine-tuned net alone: out-of-fold
            (valid) vs hidden (backtest) on the same cuts.
@@ -197,12 +199,86 @@ def bench_backtest(comp: str, src: Path, net: bool) -> None:
         print(table.groupby("run", sort=False).wall_s.first().to_string())
 
 
+def sklearn_fit_predict(x, y, evals, multi_label: bool, n_classes: int, c: float) -> list:
+    """The probe's fit before models.linear (scikit-learn's LogisticRegression, one-vs-rest for tags): the reference
+    the probe part times ours against. Same standardisation and view averaging as pipelines.vision.probe."""
+    import warnings
+
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multiclass import OneVsRestClassifier
+
+    from pipelines.vision.probe import scales
+
+    dim = x.shape[-1]
+    mu, sd = scales(x.reshape(-1, dim))
+    rows, targets = ((x - mu) / sd).reshape(-1, dim), np.concatenate([y] * x.shape[0])
+    model = LogisticRegression(C=c, max_iter=1000)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Label", category=UserWarning)  # a tag absent in this fold
+        model = OneVsRestClassifier(model).fit(rows, targets) if multi_label else model.fit(rows, targets)
+    out = []
+    for ev in evals:
+        p = np.mean([model.predict_proba((view - mu) / sd) for view in ev], axis=0)
+        if not multi_label and p.shape[1] != n_classes:
+            full = np.full((len(p), n_classes), 1e-6)
+            full[:, model.classes_] = p
+            p = full / full.sum(1, keepdims=True)
+        out.append(p)
+    return out
+
+
+def bench_probe(comp: str, src: Path, data_root: str = "", repeats: int = 3) -> None:
+    """The probe's 5-fold fit on the real sample's cached features (built by `make train ARGS=members=[probe]`, or
+    read from `data_root` where that ran):
+    scikit-learn's one-at-a-time fit beside models.linear's, the same folds, median of `repeats`; out-of-fold log loss."""
+    import numpy as np
+
+    from pipelines import registry
+    from pipelines.config import resolve
+    from pipelines.cv import assign_folds
+    from pipelines.paths import Paths
+    from pipelines.vision.data import load_processed
+    from pipelines.vision.probe import fit_predict, view_features
+
+    with tempfile.TemporaryDirectory(prefix=f"bench-{comp}-") as tmp:
+        if not data_root:
+            data_root, env = f"{tmp}/data", {**os.environ, "PYTHONUNBUFFERED": "1"}
+            common = [f"COMP={comp}", f"DATA={data_root}", "ARGS=members=[probe]"]
+            for target in (["download", f"SRC={src}"], ["train"]):
+                subprocess.run(["make", "--no-print-directory", *target, *common], cwd=ROOT, env=env, check=True)
+        paths = Paths.for_comp(comp, Path(data_root))
+        cfg = resolve(registry.load(comp).Config(), None, ["members=[probe]"])
+        data = load_processed(paths, cfg, comp)
+        x = view_features(data, "labelled", cfg, paths)  # the cache the train step wrote
+        y = data.targets(data.frame("labelled")).numpy()
+        folds, n_classes = assign_folds(y, cfg.folds, cfg.fold_seed), len(data.classes)
+        print(f"{comp}: {x.shape[0]} views x {x.shape[1]} images x {x.shape[2]} features, {n_classes} classes")
+        for name, fit in (("scikit-learn", sklearn_fit_predict), ("models.linear", fit_predict)):
+            seconds, oof = [], np.zeros((len(y), n_classes))
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                for f in range(cfg.folds):
+                    held = folds == f
+                    oof[held] = fit(x[:, ~held], y[~held], [x[:, held]], data.multi_label, n_classes, cfg.probe_c)[0]
+                seconds.append(time.perf_counter() - t0)
+            p = np.clip(oof, 1e-15, 1 - 1e-15)
+            if data.multi_label:  # every tag's binary log loss, averaged
+                loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+            else:
+                loss = -np.mean(np.log(p[np.arange(len(y)), y.astype(int)]))
+            print(
+                f"  {name}: {statistics.median(seconds):.2f} s (median of {repeats}), out-of-fold log loss {loss:.4f}"
+            )
+
+
 def main(argv: list[str] | None, comp: str, archive: str) -> None:
     """The benchmarks of image competition `comp` on ../shared/data/images/`archive`."""
     parser = argparse.ArgumentParser(prog=f"python -m pipelines.bench {comp}", description=__doc__.splitlines()[0])
     parser.add_argument("--parts", default="loader,precision,all")
     parser.add_argument("--args", default="", help="ARGS for the `all` part, e.g. 'amp=bf16'")
     parser.add_argument("--net", action="store_true", help="backtest part: also the fine-tuned net alone")
+    parser.add_argument("--data", default="", help="probe part: a DATA folder where the probe already trained")
     args = parser.parse_args(argv)
     src = IMAGES / archive
     if not src.is_file():
@@ -228,3 +304,5 @@ def main(argv: list[str] | None, comp: str, archive: str) -> None:
         bench_all(comp, src, args.args)
     if "backtest" in parts:
         bench_backtest(comp, src, args.net)
+    if "probe" in parts:
+        bench_probe(comp, src, args.data)

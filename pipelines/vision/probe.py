@@ -3,7 +3,7 @@ for a number an image), k-fold.
 
 Every labelled and test image goes through the frozen backbone once per TTA view (the plain image, its
 mirror or dihedral symmetries, mild zooms); the average-pooled features are cached in interim/ across runs.
-A logistic regression (scikit-learn; one-vs-rest for tags) is fitted per fold on the other folds' images,
+A logistic regression (`models.linear`: scikit-learn's objective, every tag or class at once) is fitted per fold on the other folds' images,
 every view a training row (augmentation for free), and predicts the held-out fold and the test images as
 the mean of its views' probabilities (TTA). The out-of-fold predictions cover every labelled image once;
 the test prediction is the folds' average. A regression's ridge is fitted on each image's mean over its views (a
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +29,7 @@ from features.io import cached, read_feather, write_feather, write_npy
 from models.device import pick_device, pick_precision
 from models.image_data import image_loader, tta_transforms
 from models.learner import Predictor
+from models.linear import MAX_ITER, fit_logistic, predict_logistic
 from models.metrics import from_target, get_metric
 from models.vision import LITE_SIZES, ImageModel, create_body
 from pipelines.paths import Paths
@@ -108,30 +108,25 @@ def scales(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rows.mean(0), np.maximum(sd, max(np.median(sd), 1e-6))
 
 
-def fit_predict(x: np.ndarray, y: np.ndarray, evals: list[np.ndarray], multi_label: bool, n_classes: int, c: float):
-    """Fit the logistic regression on every view of `x` (views, n, F) with targets `y`; return each of `evals`'
-    probabilities (n_eval, n_classes), averaged over its views. Features are standardised on `x`."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.multiclass import OneVsRestClassifier
-
+def fit_predict(
+    x: np.ndarray, y: np.ndarray, evals: list[np.ndarray], multi_label: bool, n_classes: int, c: float, device="cpu"
+) -> list[np.ndarray]:
+    """Fit the logistic regression (`models.linear`: every tag or class at once) on every view of `x` (views, n, F)
+    with targets `y`; return each of `evals`' probabilities (n_eval, n_classes), averaged over its views. Features
+    are standardised on `x`. A class absent from the fitting images gets 1e-6 (renormalised)."""
     dim = x.shape[-1]
     mu, sd = scales(x.reshape(-1, dim))
     rows = ((x - mu) / sd).reshape(-1, dim)
     targets = np.concatenate([y] * x.shape[0])
-    model = LogisticRegression(C=c, max_iter=1000)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Label not", category=UserWarning)  # a tag absent in this fold
-        if multi_label:
-            model = OneVsRestClassifier(model).fit(rows, targets)
-        else:
-            model.fit(rows, targets)
+    model = fit_logistic(rows, targets, c, multi_label, n_classes, device)
+    if not model.converged:
+        print(f"probe: the logistic regression stopped at {MAX_ITER} iterations before converging (C={c:g})")
     out = []
     for ev in evals:
-        p = np.mean([model.predict_proba((view - mu) / sd) for view in ev], axis=0)
-        if not multi_label and p.shape[1] != n_classes:  # classes absent from this fold's training images
-            full = np.full((len(p), n_classes), 1e-6)
-            full[:, model.classes_] = p
-            p = full / full.sum(1, keepdims=True)
+        p = np.mean([predict_logistic(model, (view - mu) / sd) for view in ev], axis=0)
+        if not multi_label and len(model.outputs) < n_classes:  # classes absent from this fold's training images
+            p[:, np.setdiff1d(np.arange(n_classes), model.outputs)] = 1e-6
+            p /= p.sum(1, keepdims=True)
         out.append(p)
     return out
 
@@ -166,7 +161,7 @@ def train_probe(data: ImageData, cfg: VisionConfig, paths: Paths, folder: Path, 
     x = view_features(data, "labelled", cfg, paths)
     x_test = view_features(data, "test", cfg, paths) if len(data.test) else None
     features_seconds = time.perf_counter() - t0
-    n_classes = len(data.classes)
+    n_classes, device = len(data.classes), pick_device(cfg.device)
     oof = np.zeros((len(labelled), n_classes))
     test = np.zeros((len(data.test), n_classes))
     for f in range(cfg.folds):
@@ -175,7 +170,7 @@ def train_probe(data: ImageData, cfg: VisionConfig, paths: Paths, folder: Path, 
         if data.regression:
             preds = fit_predict_numbers(x[:, fit], y[fit], evals, data.metric)
         else:
-            preds = fit_predict(x[:, fit], y[fit], evals, data.multi_label, n_classes, cfg.probe_c)
+            preds = fit_predict(x[:, fit], y[fit], evals, data.multi_label, n_classes, cfg.probe_c, device)
         oof[held] = preds[0]
         if x_test is not None:
             test += preds[1] / cfg.folds
