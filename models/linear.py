@@ -4,18 +4,21 @@ the linear probe at once, on the device its features come from.
 scikit-learn's `LogisticRegression` is the reference, and the objective is its own: C times the summed log loss plus
 half the squared weights, the intercepts free (softmax over the classes a model sees; one sigmoid for two classes,
 as scikit-learn's binary model). It is not used here because it fits tags one at a time (`OneVsRestClassifier`),
-each step a matrix-vector product, with a fixed cost per fit. Here one matrix-matrix product a step serves every
-tag, or class. The stopping rule is scikit-learn's too: the largest gradient of the mean loss under 1e-4.
+each step a matrix-vector product, with a fixed cost per fit; here one matrix-matrix product a step serves every tag.
+Its multinomial fit of classes is already one model, and measures slower still (below); why, was not profiled. The
+gradient test is scikit-learn's (TOL). L-BFGS also stops where the loss or the step no longer changes in float32:
+there the gradient can stay a little above TOL (1.9e-4 on a fold of the embedded Planet sample, the probabilities
+within 2e-3 of scikit-learn's). A fit that ran out of its MAX_ITER iterations says so (`converged`).
 
-Measured on 2 AMD EPYC cores, 5 folds of the probe's fit, median of 3: `python -m pipelines.bench planet --parts
-probe` (scikit-learn's fit beside this one on the same cached features: the real samples' Lite2 at 260 px; the
-embedded sample's Lite0 at 64 px, `probe_size=64`):
+Measured on 2 AMD EPYC cores, 5 folds of the probe's fit, median of 3, by `python -m pipelines.bench COMP --parts
+probe` (scikit-learn's fit beside this one on the same cached features: the real samples' Lite2 at 260 px; for the
+embedded sample, `--data` of its `make all` and `--args` of its end-to-end test: Lite0 at 64 px, `tta=2`):
 
-| features | scikit-learn | here | out of fold, each |
+| features | scikit-learn | here | out-of-fold log loss, each |
 |---|---|---|---|
-| Planet sample, 1,000 images x 8 views, 17 tags | 32.8 s | 18.1 s | log loss 0.1252, 0.1252 |
-| Dog Breed sample, 300 images x 5 views, 120 classes | 11.6 s | 2.2 s | log loss 2.2447, 2.2454 |
-| embedded Planet sample, 400 images x 3 views, 12 tags | 16.8 s | 1.45 s | F2 0.7185, 0.7183 |
+| Planet sample, 1,000 images x 8 views, 17 tags | 32.8 s | 18.1 s | 0.1252, 0.1252 |
+| Dog Breed sample, 300 images x 5 views, 120 classes | 12.0 s | 2.3 s | 2.2447, 2.2454 |
+| embedded Planet sample, 400 images x 3 views, 12 tags | 16.7 s | 1.6 s | 0.3729, 0.3729 |
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 MAX_ITER = 1000
+TOL = 1e-4  # scikit-learn's tol: every coordinate of the objective's gradient (mean loss + penalty) under it
 
 
 @dataclass
@@ -34,7 +38,7 @@ class Logistic:
     """A fitted model: `weight` (features, outputs) and `bias` on their device; `kind` "tags" (a sigmoid a tag),
     "binary" (one sigmoid: P(the second of two classes)), "softmax" or "constant" (one class seen: no fit);
     `outputs` the columns the fit predicts (the tags that vary, the classes seen), the others `fixed` (a tag every
-    row has or none has: its value; a class no row has: 0)."""
+    row has or none has: its value; a class no row has: 0); `converged`: it stopped before MAX_ITER iterations."""
 
     weight: torch.Tensor
     bias: torch.Tensor
@@ -48,8 +52,9 @@ def fit_logistic(
     x: np.ndarray, y: np.ndarray, c: float, multi_label: bool, n_classes: int, device: torch.device | str = "cpu"
 ) -> Logistic:
     """Fit rows `x` (n, F) to `y`: a 0/1 tag matrix (n, T) when `multi_label`, else class indices (n,) of
-    `n_classes`. A tag every row has (or none has) predicts that, and a class no row has gets 0, as scikit-learn's
-    (`OneVsRestClassifier`'s constant predictor; the classes it saw)."""
+    `n_classes`. A tag every row has (or none has) predicts that, as `OneVsRestClassifier`'s constant predictor
+    does; a class no row has gets 0, as scikit-learn's model of the classes it saw; one class seen is predicted
+    without a fit (scikit-learn refuses to fit it)."""
     if multi_label:
         y = np.asarray(y, np.float32)
         outputs, fixed = np.flatnonzero(y.min(0) != y.max(0)), y[0].copy()
@@ -70,7 +75,12 @@ def fit_logistic(
     xt = torch.as_tensor(x, dtype=torch.float32, device=device)
     strength = 0.5 / (c * len(x))  # scikit-learn's objective divided by C n: the mean log loss, 1/(2Cn) |W|^2
     opt = torch.optim.LBFGS(
-        [weight, bias], max_iter=MAX_ITER, tolerance_grad=1e-4, line_search_fn="strong_wolfe", history_size=10
+        [weight, bias],
+        max_iter=MAX_ITER,
+        max_eval=2 * MAX_ITER,
+        tolerance_grad=TOL,
+        history_size=10,
+        line_search_fn="strong_wolfe",
     )
 
     def objective() -> torch.Tensor:
@@ -85,7 +95,7 @@ def fit_logistic(
         return value
 
     opt.step(objective)
-    converged = opt.state[weight]["n_iter"] < MAX_ITER
+    converged = opt.state[weight]["n_iter"] < MAX_ITER  # LBFGS keeps its state under its first parameter
     return Logistic(weight.detach(), bias.detach(), kind, outputs, fixed, converged)
 
 
@@ -96,6 +106,6 @@ def predict_logistic(model: Logistic, x: np.ndarray) -> np.ndarray:
         return out
     with torch.no_grad():
         logits = torch.as_tensor(x, dtype=torch.float32, device=model.weight.device) @ model.weight + model.bias
-        p = (torch.softmax(logits, 1) if model.kind == "softmax" else torch.sigmoid(logits)).double().cpu().numpy()
+        p = (torch.softmax(logits, 1) if model.kind == "softmax" else torch.sigmoid(logits)).cpu().double().numpy()
     out[:, model.outputs] = np.hstack([1 - p, p]) if model.kind == "binary" else p
     return out

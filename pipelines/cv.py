@@ -20,26 +20,31 @@ from typing import Any
 import numpy as np
 
 
-def random_folds(n: int, k: int, seed: int = 0, groups: np.ndarray | None = None) -> np.ndarray:
+def random_folds(
+    n: int, k: int, seed: int = 0, groups: np.ndarray | None = None, too_few: str = "set fewer folds="
+) -> np.ndarray:
     """The fold (0..k-1) of each of n rows at random, the same share in each (a regression's folds: nothing to
-    stratify); with `groups` (a code 0..g-1 per row), each group's rows in one fold."""
+    stratify); with `groups` (a code 0..g-1 per row), each group's rows in one fold (fewer groups than folds: an
+    error naming `too_few`, the caller's fix)."""
     rng = np.random.default_rng(seed)
     if groups is None:
         return rng.permutation(n) % k
-    _enough_groups(groups, k)
+    _enough_groups(groups, k, too_few)
     return (rng.permutation(groups.max() + 1) % k)[groups]
 
 
-def _enough_groups(groups: np.ndarray, k: int) -> None:
+def _enough_groups(groups: np.ndarray, k: int, too_few: str) -> None:
     """Each of k parts needs a whole group of its own: say so, naming the fix, before a part comes out empty."""
     if (g := len(np.unique(groups))) < k:
         raise ValueError(
-            f"the groups= column has {g} groups; keeping each whole in {k} parts needs {k} or more "
-            f"(set fewer folds=, a larger valid_pct=, or groups= a finer column)"
+            f"the groups= column has {g} groups; keeping each whole in {k} parts needs {k} or more: {too_few}, "
+            f"or name a column of more groups in groups="
         )
 
 
-def assign_folds(target: np.ndarray, k: int, seed: int = 0, groups: np.ndarray | None = None) -> np.ndarray:
+def assign_folds(
+    target: np.ndarray, k: int, seed: int = 0, groups: np.ndarray | None = None, too_few: str = "set fewer folds="
+) -> np.ndarray:
     """The fold (0..k-1) of each row, stratified. `target`: class indices (N,) or a 0/1 tag matrix (N, T);
     `groups`: a code per row, each group's rows kept in one fold (stratified by class; with a tag matrix, whole groups
     at random: the iterative stratification keeps no groups)."""
@@ -48,7 +53,7 @@ def assign_folds(target: np.ndarray, k: int, seed: int = 0, groups: np.ndarray |
     if k < 2 or k > n:
         raise ValueError(f"folds={k}: need 2 <= folds <= the {n} labelled rows")
     if groups is not None:
-        _enough_groups(groups, k)
+        _enough_groups(groups, k, too_few)
     if target.ndim == 2 and groups is not None:
         return random_folds(n, k, seed, groups)
     if target.ndim == 2:

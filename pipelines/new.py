@@ -75,10 +75,16 @@ def new(comp: str, kind: str, metric: str | None) -> Path:
     if card.exists():
         raise ValueError(f"{card} exists: edit it, or choose another COMP")
     atomic_write_text(card, KINDS[kind].format(slug=comp, comp=comp, metric=metric))
+    # make's variables reach here as environment variables, from its command line or the shell: named in the
+    # commands below, so that they are true however they were set
+    subs, run = os.environ.get("SUBMISSIONS") or "submissions", os.environ.get("RUN") or "default"
+    opts = "".join(
+        f" {k}={v}" for k, v, plain in (("SUBMISSIONS", subs, "submissions"), ("RUN", run, "default")) if v != plain
+    )
     print(
         f"{card}: the card of {comp} ({kind}, {metric}). Next:\n"
         f"  make download COMP={comp} [SRC=path/to/{comp}.zip]\n"
         f"  make features COMP={comp}   # prints what was read from the files\n"
-        f"  make all COMP={comp}        # train, predict: {os.environ.get('SUBMISSIONS') or 'submissions'}/{comp}/default.csv"
+        f"  make all COMP={comp}{opts}        # train, predict: {subs}/{comp}/{run}.csv"
     )
     return card

@@ -34,9 +34,10 @@ def held_out(
     n = len(labels)
     if groups is not None:
         codes, k = pd.factorize(pd.Series(list(groups)))[0], round(1 / FRACTION)
+        fix = f"the backtest cuts off one part in {k}"  # FRACTION: no setting changes it
         if regression or multi_label:
-            return random_folds(n, k, seed, codes) == 0
-        return assign_folds(pd.factorize(pd.Series(labels))[0], k, seed, codes) == 0
+            return random_folds(n, k, seed, codes, fix) == 0
+        return assign_folds(pd.factorize(pd.Series(labels))[0], k, seed, codes, fix) == 0
     if regression:  # nothing to stratify: one of the random folds (pipelines.cv), FRACTION of the rows
         return random_folds(n, round(1 / FRACTION), seed) == 0
     if multi_label:

@@ -215,7 +215,8 @@ def sklearn_fit_predict(x, y, evals, multi_label: bool, n_classes: int, c: float
     rows, targets = ((x - mu) / sd).reshape(-1, dim), np.concatenate([y] * x.shape[0])
     model = LogisticRegression(C=c, max_iter=1000)
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Label", category=UserWarning)  # a tag absent in this fold
+        # a tag absent in this fold, or present in every image of it: sklearn's constant predictor, said each time
+        warnings.filterwarnings("ignore", message="Label", category=UserWarning)
         model = OneVsRestClassifier(model).fit(rows, targets) if multi_label else model.fit(rows, targets)
     out = []
     for ev in evals:
@@ -228,11 +229,12 @@ def sklearn_fit_predict(x, y, evals, multi_label: bool, n_classes: int, c: float
     return out
 
 
-def bench_probe(comp: str, src: Path, data_root: str = "", repeats: int = 3) -> None:
+def bench_probe(comp: str, src: Path, data_root: str = "", args: str = "", repeats: int = 3) -> None:
     """The probe's 5-fold fit on the real sample's cached features (built by `make train ARGS=members=[probe]`, or
     read from `data_root` where that ran):
     scikit-learn's one-at-a-time fit beside models.linear's, the same folds, median of `repeats`; out-of-fold log loss."""
     import numpy as np
+    import pandas as pd
 
     from pipelines import registry
     from pipelines.config import resolve
@@ -244,15 +246,17 @@ def bench_probe(comp: str, src: Path, data_root: str = "", repeats: int = 3) -> 
     with tempfile.TemporaryDirectory(prefix=f"bench-{comp}-") as tmp:
         if not data_root:
             data_root, env = f"{tmp}/data", {**os.environ, "PYTHONUNBUFFERED": "1"}
-            common = [f"COMP={comp}", f"DATA={data_root}", "ARGS=members=[probe]"]
+            common = [f"COMP={comp}", f"DATA={data_root}", f"ARGS=members=[probe] {args}"]
             for target in (["download", f"SRC={src}"], ["train"]):
                 subprocess.run(["make", "--no-print-directory", *target, *common], cwd=ROOT, env=env, check=True)
         paths = Paths.for_comp(comp, Path(data_root))
-        cfg = resolve(registry.load(comp).Config(), None, ["members=[probe]"])
+        cfg = resolve(registry.load(comp).Config(), None, ["members=[probe]", *args.split()])
         data = load_processed(paths, cfg, comp)
         x = view_features(data, "labelled", cfg, paths)  # the cache the train step wrote
-        y = data.targets(data.frame("labelled")).numpy()
-        folds, n_classes = assign_folds(y, cfg.folds, cfg.fold_seed), len(data.classes)
+        labelled = data.frame("labelled")
+        y = data.targets(labelled).numpy()
+        groups = pd.factorize(labelled.group)[0] if "group" in labelled.columns else None  # the probe's folds
+        folds, n_classes = assign_folds(y, cfg.folds, cfg.fold_seed, groups), len(data.classes)
         print(f"{comp}: {x.shape[0]} views x {x.shape[1]} images x {x.shape[2]} features, {n_classes} classes")
         for name, fit in (("scikit-learn", sklearn_fit_predict), ("models.linear", fit_predict)):
             seconds, oof = [], np.zeros((len(y), n_classes))
@@ -276,15 +280,14 @@ def main(argv: list[str] | None, comp: str, archive: str) -> None:
     """The benchmarks of image competition `comp` on ../shared/data/images/`archive`."""
     parser = argparse.ArgumentParser(prog=f"python -m pipelines.bench {comp}", description=__doc__.splitlines()[0])
     parser.add_argument("--parts", default="loader,precision,all")
-    parser.add_argument("--args", default="", help="ARGS for the `all` part, e.g. 'amp=bf16'")
+    parser.add_argument("--args", default="", help="ARGS for the `all` and `probe` parts, e.g. 'amp=bf16'")
     parser.add_argument("--net", action="store_true", help="backtest part: also the fine-tuned net alone")
     parser.add_argument("--data", default="", help="probe part: a DATA folder where the probe already trained")
     args = parser.parse_args(argv)
-    src = IMAGES / archive
-    if not src.is_file():
+    src, parts = IMAGES / archive, set(args.parts.split(","))
+    if not src.is_file() and not (parts == {"probe"} and args.data):
         print(f"skipped: the real {comp} sample is not at {src}")
         return
-    parts = set(args.parts.split(","))
     if "loader" in parts:
         with tempfile.TemporaryDirectory(prefix="bench-loader-") as tmp:
             env = {**os.environ}
@@ -305,4 +308,4 @@ def main(argv: list[str] | None, comp: str, archive: str) -> None:
     if "backtest" in parts:
         bench_backtest(comp, src, args.net)
     if "probe" in parts:
-        bench_probe(comp, src, args.data)
+        bench_probe(comp, src, args.data, args.args)

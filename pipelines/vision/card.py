@@ -146,7 +146,7 @@ def _where(dirs: list[Path], raw: Path) -> str:
     if not dirs:
         return "(none)/"
     common = os.path.commonpath([d.relative_to(raw) for d in dirs])
-    return (common if common not in ("", ".") else ", ".join(sorted({_top(d, raw) for d in dirs}))) + "/"
+    return (common or ", ".join(sorted({_top(d, raw) for d in dirs}))) + "/"  # "." (raw/ itself): "./"
 
 
 def _has_suffix(ids: pd.Series) -> bool:

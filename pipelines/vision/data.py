@@ -44,7 +44,8 @@ def split_valid(frame: pd.DataFrame, cfg: VisionConfig) -> np.ndarray:
         raise ValueError(f"valid_pct={cfg.valid_pct}: expected a fraction between 0 and 1")
     if "group" in frame.columns:
         codes = pd.factorize(frame.group)[0]
-        return random_folds(len(frame), max(2, round(1 / cfg.valid_pct)), cfg.split_seed, codes) == 0
+        parts = max(2, round(1 / cfg.valid_pct))
+        return random_folds(len(frame), parts, cfg.split_seed, codes, "set a larger valid_pct=") == 0
     rng = np.random.default_rng(cfg.split_seed)
     mask = np.zeros(len(frame), bool)
     mask[rng.permutation(len(frame))[: max(1, round(cfg.valid_pct * len(frame)))]] = True

@@ -3,8 +3,8 @@ for a number an image), k-fold.
 
 Every labelled and test image goes through the frozen backbone once per TTA view (the plain image, its
 mirror or dihedral symmetries, mild zooms); the average-pooled features are cached in interim/ across runs.
-A logistic regression (`models.linear`: scikit-learn's objective, every tag or class at once) is fitted per fold on the other folds' images,
-every view a training row (augmentation for free), and predicts the held-out fold and the test images as
+A logistic regression (`models.linear`: scikit-learn's objective, every tag or class at once) is fitted per fold
+on the other folds' images, every view a training row (augmentation for free), and predicts the held-out fold and the test images as
 the mean of its views' probabilities (TTA). The out-of-fold predictions cover every labelled image once;
 the test prediction is the folds' average. A regression's ridge is fitted on each image's mean over its views (a
 linear model's prediction of that mean is the mean of its views' predictions), so that its strength, chosen by
@@ -109,7 +109,13 @@ def scales(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def fit_predict(
-    x: np.ndarray, y: np.ndarray, evals: list[np.ndarray], multi_label: bool, n_classes: int, c: float, device="cpu"
+    x: np.ndarray,
+    y: np.ndarray,
+    evals: list[np.ndarray],
+    multi_label: bool,
+    n_classes: int,
+    c: float,
+    device: torch.device | str = "cpu",
 ) -> list[np.ndarray]:
     """Fit the logistic regression (`models.linear`: every tag or class at once) on every view of `x` (views, n, F)
     with targets `y`; return each of `evals`' probabilities (n_eval, n_classes), averaged over its views. Features

@@ -23,6 +23,7 @@ no model saw) does not have.
 from __future__ import annotations
 
 import re
+import shutil
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -252,6 +253,11 @@ def train_table(data, cfg: VisionConfig, paths: Paths, folder: Path, folds: np.n
     done = rd.reuse_or_start(identity, "table")
     if done is not None:
         return done
+    # what a fit of another task left here (tags' folders, or one model's importance) is not this fit's
+    if data.multi_label:
+        (folder / "importance.csv").unlink(missing_ok=True)
+    else:
+        shutil.rmtree(folder / "tags", ignore_errors=True)
     t0 = time.perf_counter()
     labelled, classes = data.frame("labelled"), data.classes
     info = data.info["table"]
@@ -282,15 +288,15 @@ def train_table(data, cfg: VisionConfig, paths: Paths, folder: Path, folds: np.n
         p = replace(params, objective=objective, num_class=num_class)
         return fit_gbdt(x, x_test, target, ok, folds, kfold, p, names, where, categorical=cats)[:2]
 
-    models = [folder]  # the folders the fits write their importance.csv in
+    importance_dirs = [folder]  # the folders the fits write their importance.csv in
     if data.regression:
         oof, test = fit(y[:, 0], "regression", rd)
         metric = get_metric(data.metric)
         oof, test = from_target(metric, oof)[:, None], from_target(metric, test)[:, None]
     elif data.multi_label:  # one binary model a tag, each in a folder of its own
-        pairs, models = [], [folder / "tags" / str(t) for t in range(len(classes))]
+        pairs, importance_dirs = [], [folder / "tags" / str(t) for t in range(len(classes))]
         for t, tag in enumerate(classes):
-            sub = RunDir(models[t])
+            sub = RunDir(importance_dirs[t])
             sub.reuse_or_start({**identity, "tag": tag}, f"table, tag {tag}")  # its parts: the folds' boosters
             pairs.append(fit(y[:, t], "binary", sub))
         oof, test = np.stack([p[0] for p in pairs], 1), np.stack([p[1] for p in pairs], 1)
@@ -299,8 +305,8 @@ def train_table(data, cfg: VisionConfig, paths: Paths, folder: Path, folds: np.n
         oof, test = np.stack([1 - oof, oof], 1), np.stack([1 - test, test], 1)
     else:
         oof, test = fit(y, "multiclass", rd, len(classes))
-    # the columns beside the images, not the probe's; read from this fit's models (not another task's left here)
-    warn_dominant(models, set(names[: len(info["columns"])]))
+    # the columns beside the images, not the probe's
+    warn_dominant(importance_dirs, set(names[: len(info["columns"])]))
     frame = pd.DataFrame({"file": labelled.file.to_numpy(), "label": labelled.label.to_numpy(), "fold": folds})
     frame = pd.concat([frame, pd.DataFrame(oof, columns=[f"pred:{c}" for c in classes])], axis=1)
     write_feather(frame, folder / "oof.feather")

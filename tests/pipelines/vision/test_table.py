@@ -185,7 +185,11 @@ def test_each_task_gets_predictions_of_its_shape(tmp_path, kind):
         data.items["label"] = (10 * x[:n] + 50).astype(str)
     probe = rng.random((n + 50, len(classes)))
     folds = np.arange(n) % 5
+    stale = tmp_path / "t" / ("importance.csv" if kind == "tags" else "tags/0/importance.csv")
+    stale.parent.mkdir(parents=True)
+    stale.write_text("feature,gain_share\nx,1.0\n")  # another task's fit left here: not this one's
     table.train_table(data, VisionConfig(), paths, tmp_path / "t", folds, (probe[:n], probe[n:]))
+    assert not stale.exists() and (tmp_path / "t" / "tags").is_dir() == (kind == "tags")
     oof = pd.read_feather(tmp_path / "t" / "oof.feather")[[f"pred:{c}" for c in classes]].to_numpy()
     test = np.load(tmp_path / "t" / "test.npy")
     assert oof.shape == (n, len(classes)) and test.shape == (50, len(classes))
@@ -254,9 +258,12 @@ def test_groups_keep_a_patients_images_together_in_folds_holdout_and_cut(tmp_pat
     folds = assign_folds(pd.factorize(layout.train.label)[0], 5, 0, pd.factorize(patient)[0])
     assert (pd.Series(folds).groupby(patient.to_numpy()).nunique() == 1).all()
     few = np.arange(len(patient)) % 3  # 3 patients cannot fill 5 folds
-    with pytest.raises(ValueError, match=r"the groups= column has 3 groups; keeping each whole in 5 parts needs 5"):
+    with pytest.raises(
+        ValueError,
+        match=r"the groups= column has 3 groups; keeping each whole in 5 parts needs 5 or more: set fewer folds=",
+    ):
         assign_folds(pd.factorize(layout.train.label)[0], 5, 0, few)
-    with pytest.raises(ValueError, match="set fewer folds=, a larger valid_pct="):
+    with pytest.raises(ValueError, match="needs 5 or more: set a larger valid_pct=, or name a column of more groups"):
         split_valid(layout.train.assign(group=[f"p{i % 3}" for i in range(len(patient))]), VisionConfig())
     answers = cut(card, src, tmp_path / "cut", seed=0)
     kept = pd.read_csv(tmp_path / "cut" / "train.csv")

@@ -57,3 +57,36 @@ def test_one_class_seen_predicts_it_without_a_fit():
     x, _ = _rows(n=20)
     model = fit_logistic(x, np.full(20, 2), 0.1, False, 3)
     assert model.kind == "constant" and (predict_logistic(model, x) == [0, 0, 1]).all()
+
+
+def test_a_fit_that_runs_out_of_iterations_says_so(monkeypatch, capsys):
+    import models.linear as linear
+    from pipelines.vision.probe import fit_predict
+
+    x, score = _rows()
+    assert fit_logistic(x, (score > 0).astype(float), 1.0, True, 4).converged
+    monkeypatch.setattr(linear, "MAX_ITER", 2)
+    assert not fit_logistic(x, (score > 0).astype(float), 1.0, True, 4).converged
+    monkeypatch.setattr("pipelines.vision.probe.MAX_ITER", 2)
+    fit_predict(x[None], (score > 0).astype(float), [x[None, :5]], True, 4, 1.0)
+    assert "probe: the logistic regression stopped at 2 iterations before converging (C=1)" in capsys.readouterr().out
+
+
+def test_the_probes_fit_predicts_as_the_scikit_learn_one_it_replaced():
+    """pipelines.vision.probe.fit_predict (views standardised, each view's probabilities averaged, a class absent from
+    the fitting images at 1e-6) against the bench's copy of the scikit-learn fit it replaced."""
+    from pipelines.vision.bench import sklearn_fit_predict
+    from pipelines.vision.probe import fit_predict
+
+    rng = np.random.default_rng(2)
+    x, score = _rows(n=240, seed=3)
+    views = np.stack([x, x + 0.3 * rng.standard_normal(x.shape)])  # (views, n, F)
+    y = np.array([0, 2, 3])[np.argmax(score[:, :3], 1)]  # classes 0, 2 and 3 of 5: 1 and 4 absent
+    evals = [views[:, :40], views[:, 200:]]
+    ours, theirs = fit_predict(views, y, evals, False, 5, 0.1), sklearn_fit_predict(views, y, evals, False, 5, 0.1)
+    for a, b in zip(ours, theirs, strict=True):
+        assert np.abs(a - b).max() < 2e-3 and np.allclose(a.sum(1), 1)
+        assert np.allclose(a[:, [1, 4]], 1e-6 / (1 + 2e-6))
+    tags = (score > 0.5).astype(float)
+    ours, theirs = fit_predict(views, tags, evals, True, 4, 0.1), sklearn_fit_predict(views, tags, evals, True, 4, 0.1)
+    assert max(np.abs(a - b).max() for a, b in zip(ours, theirs, strict=True)) < 2e-3
