@@ -78,13 +78,12 @@ def new(comp: str, kind: str, metric: str | None) -> Path:
     # make's variables reach here as environment variables, from its command line or the shell: named in the
     # commands below, so that they are true however they were set
     subs, run = os.environ.get("SUBMISSIONS") or "submissions", os.environ.get("RUN") or "default"
-    opts = "".join(
-        f" {k}={v}" for k, v, plain in (("SUBMISSIONS", subs, "submissions"), ("RUN", run, "default")) if v != plain
-    )
+    plain = {EXTRA_PATH: "", "DATA": "data", "SUBMISSIONS": "submissions", "RUN": "default"}
+    opts = "".join(f" {k}={os.environ[k]}" for k, v in plain.items() if os.environ.get(k, v) not in (v, ""))
     print(
         f"{card}: the card of {comp} ({kind}, {metric}). Next:\n"
-        f"  make download COMP={comp} [SRC=path/to/{comp}.zip]\n"
-        f"  make features COMP={comp}   # prints what was read from the files\n"
+        f"  make download COMP={comp}{opts} [SRC=path/to/{comp}.zip]\n"
+        f"  make features COMP={comp}{opts}   # prints what was read from the files\n"
         f"  make all COMP={comp}{opts}        # train, predict: {subs}/{comp}/{run}.csv"
     )
     return card

@@ -51,6 +51,11 @@ def held_out(
 
         counts = pd.Series(labels).value_counts()
         y = np.array([lab if counts[lab] > 1 else "_rare" for lab in labels])  # sklearn needs 2 of each class
+        if round(FRACTION * n) < len(set(y)):  # more classes than held rows (Dog Breed's sample: 91 to 60), which
+            # the shuffle split refuses: one fold of a stratified k-fold, its classes spread as far as they go (at
+            # random where no class has k images, which the k-fold refuses)
+            codes, k = pd.factorize(pd.Series(labels))[0], round(1 / FRACTION)
+            return (assign_folds(codes, k, seed) if np.bincount(codes).max() >= k else random_folds(n, k, seed)) == 0
         splitter = StratifiedShuffleSplit(n_splits=1, test_size=FRACTION, random_state=seed)
     _, held = next(splitter.split(np.zeros((n, 1)), y))
     mask = np.zeros(n, bool)

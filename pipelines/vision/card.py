@@ -485,7 +485,7 @@ def _labelled(
         where = "the file names" if named else "the class folders"
         return frame.assign(id=[Path(f).stem for f in frame.file]), where, None
     labels = pd.read_csv(path, dtype=str, keep_default_na=False)
-    others = [c for c in labels.columns if c != fmt.id_col]
+    others = [c for c in labels.columns if c not in (fmt.id_col, card.groups)]  # groups=: never the label
     label_col = card.target or (
         fmt.columns[0] if len(fmt.columns) == 1 and fmt.columns[0] in others else others[0] if len(others) == 1 else ""
     )

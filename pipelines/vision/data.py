@@ -44,8 +44,19 @@ def split_valid(frame: pd.DataFrame, cfg: VisionConfig) -> np.ndarray:
         raise ValueError(f"valid_pct={cfg.valid_pct}: expected a fraction between 0 and 1")
     if "group" in frame.columns:
         codes = pd.factorize(frame.group)[0]
-        parts = max(2, round(1 / cfg.valid_pct))
-        return random_folds(len(frame), parts, cfg.split_seed, codes, "set a larger valid_pct=") == 0
+        parts, g = max(2, round(1 / cfg.valid_pct)), codes.max() + 1
+        if g < max(parts, cfg.folds):  # said here, at features, for the k-fold of train too: one error, both fixes
+            fix = (
+                f"set ARGS='folds={g} valid_pct={np.ceil(100 / g) / 100:g}' (or the card's defaults=), or "
+                if g > 1
+                else ""
+            )
+            raise ValueError(
+                f"the groups= column has {g} group{'s' if g > 1 else ''} of images; keeping each whole needs "
+                f"{max(parts, cfg.folds)} or more (the holdout takes one part in {parts}: valid_pct={cfg.valid_pct:g}; "
+                f"the k-fold {cfg.folds}: folds={cfg.folds}): {fix}name a column of more groups in groups="
+            )
+        return random_folds(len(frame), parts, cfg.split_seed, codes) == 0
     rng = np.random.default_rng(cfg.split_seed)
     mask = np.zeros(len(frame), bool)
     mask[rng.permutation(len(frame))[: max(1, round(cfg.valid_pct * len(frame)))]] = True

@@ -159,10 +159,8 @@ def test_each_kind_runs_new_download_all_to_a_valid_submission(tmp_path, monkeyp
     comp, ext = f"synthetic-{kind}", own_competitions(tmp_path, monkeypatch)
     src = write(kind, tmp_path / "src", n=1500)
     assert main(["new", comp, "--metric", METRICS[kind]]) == 0
-    subs = tmp_path / "subs"  # $SUBMISSIONS: in the command it prints, where it writes
-    assert f"make all COMP={comp} SUBMISSIONS={subs}        # train, predict: {subs}/{comp}/default.csv" in (
-        capsys.readouterr().out
-    )
+    subs, opts = tmp_path / "subs", f"KAGGLE_COMPETITIONS={ext} SUBMISSIONS={tmp_path / 'subs'}"  # as set: said
+    assert f"make all COMP={comp} {opts}        # train, predict: {subs}/{comp}/default.csv" in capsys.readouterr().out
     assert (ext / comp.replace("-", "_") / "__init__.py").read_text().count("\n") <= 23  # a card of a few lines
     out = run_chain(comp, src, tmp_path, capsys, rounds=300)
     assert "leak (only in train.csv: never a feature" in out or kind == "forecast"

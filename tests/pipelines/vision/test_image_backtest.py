@@ -69,3 +69,14 @@ def test_dog_breed_cut_and_log_loss(tmp_path):
     }
     uniform = pd.read_csv(dest / "sample_submission.csv")
     assert card.score(CARD, uniform, hidden) == pytest.approx(np.log(len(layout.classes)))
+
+
+def test_more_classes_than_held_rows_cut_a_stratified_fold():
+    """Dog Breed's sample: 91 breeds over 300 images, 60 to hold; the shuffle split refuses (test_size below the
+    number of classes): one fold of the stratified k-fold, every breed of 5 images or more on both sides."""
+    labels = [f"breed{i % 91}" for i in range(240)] + [f"breed{i % 10}" for i in range(60)]  # 10 of 8 or 9
+    held = vbt.held_out(labels, 0)
+    assert held.sum() == 60
+    for breed in [f"breed{i}" for i in range(10)]:  # stratified: each common breed on both sides
+        assert 0 < held[np.array(labels) == breed].sum() < 4
+    assert vbt.held_out([f"breed{i % 91}" for i in range(300)], 0).sum() == 60  # none of 5: at random

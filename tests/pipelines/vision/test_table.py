@@ -263,7 +263,7 @@ def test_groups_keep_a_patients_images_together_in_folds_holdout_and_cut(tmp_pat
         match=r"the groups= column has 3 groups; keeping each whole in 5 parts needs 5 or more: set fewer folds=",
     ):
         assign_folds(pd.factorize(layout.train.label)[0], 5, 0, few)
-    with pytest.raises(ValueError, match="needs 5 or more: set a larger valid_pct=, or name a column of more groups"):
+    with pytest.raises(ValueError, match=r"needs 5 or more \(the holdout .*: set ARGS='folds=3 valid_pct=0.34'"):
         split_valid(layout.train.assign(group=[f"p{i % 3}" for i in range(len(patient))]), VisionConfig())
     answers = cut(card, src, tmp_path / "cut", seed=0)
     kept = pd.read_csv(tmp_path / "cut" / "train.csv")
@@ -271,6 +271,10 @@ def test_groups_keep_a_patients_images_together_in_folds_holdout_and_cut(tmp_pat
     assert not set(held.patient.dropna()) & set(kept.patient.dropna()) and len(answers) > 10
     with pytest.raises(CardError, match=r"train.csv: no column 'patients' \(groups=\); it has has_cactus, patient"):
         read_card(ImageCard(slug="x", metric="auc", groups="patients"), src)
+    sample = pd.read_csv(src / "sample_submission.csv")  # its column named otherwise: the label file's one other
+    sample.rename(columns={"has_cactus": "prediction"}).to_csv(src / "sample_submission.csv", index=False)
+    layout, _ = read_card(card, src)  # the groups= column is never taken for the label (the trial's owner)
+    assert any(n.startswith("read from the files") and "train.csv:has_cactus" in n for n in layout.notes)
     folders = write_competition("folders", tmp_path / "folders", n=40, n_test=10)
     with pytest.raises(CardError, match="groups='patient' names a column of a label file"):
         read_card(ImageCard(slug="x", metric="accuracy", groups="patient"), folders)
