@@ -254,6 +254,12 @@ def read_card(card: ImageCard, raw: Path) -> tuple[Layout, Format]:
     else:
         submits = _submits(card.metric, task)
         if submits == "probability" and task != "binary":
+            if task == "multiclass" and _sample_path(card, raw) is None:  # Dog Breed without its sample
+                raise CardError(
+                    f"{card.metric} scores a probability column per class, which the competition's sample "
+                    f"submission names, and {raw} has none: put its sample_submission.csv there, or name it with "
+                    f"sample= in the card"
+                )
             raise CardError(
                 f"{card.metric} scores one probability column, but {source} has {text.nunique()} classes; "
                 f"set task= or metric= in the card"

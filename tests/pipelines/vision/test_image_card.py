@@ -94,6 +94,9 @@ def test_what_the_files_cannot_say_names_the_card_line(sources, tmp_path):
         read_card(ImageCard(slug="x", metric="auc", target="cactus"), src)
     with pytest.raises(CardError, match="auc scores one probability column, but labels.csv:breed has 10 classes"):
         read_card(ImageCard(slug="x", metric="auc"), _single_column(sources["classes"], tmp_path / "one"))
+    (tmp_path / "one" / "sample_submission.csv").unlink()  # a trial's Dog Breed: no sample, its columns unnamed
+    with pytest.raises(CardError, match="mlogloss scores a probability column per class, which the competition's"):
+        read_card(ImageCard(slug="x", metric="mlogloss", id="id", target="breed"), tmp_path / "one")
 
 
 def _single_column(src, dest):
