@@ -231,11 +231,12 @@ def sklearn_fit_predict(x, y, evals, multi_label: bool, n_classes: int, c: float
 
 def bench_probe(comp: str, src: Path, data_root: str = "", args: str = "", repeats: int = 3) -> None:
     """The probe's 5-fold fit on the real sample's cached features (built by `make train ARGS=members=[probe]`, or
-    read from `data_root` where that ran):
-    scikit-learn's one-at-a-time fit beside models.linear's, the same folds, median of `repeats`; out-of-fold log loss."""
+    read from `data_root` where that ran): scikit-learn's one-at-a-time fit beside models.linear's, the same folds,
+    median of `repeats`; out-of-fold log loss."""
     import numpy as np
     import pandas as pd
 
+    from models.metrics import binary_log_loss, multiclass_log_loss
     from pipelines import registry
     from pipelines.config import resolve
     from pipelines.cv import assign_folds
@@ -266,11 +267,8 @@ def bench_probe(comp: str, src: Path, data_root: str = "", args: str = "", repea
                     held = folds == f
                     oof[held] = fit(x[:, ~held], y[~held], [x[:, held]], data.multi_label, n_classes, cfg.probe_c)[0]
                 seconds.append(time.perf_counter() - t0)
-            p = np.clip(oof, 1e-15, 1 - 1e-15)
-            if data.multi_label:  # every tag's binary log loss, averaged
-                loss = -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
-            else:
-                loss = -np.mean(np.log(p[np.arange(len(y)), y.astype(int)]))
+            # every tag's binary log loss averaged, or the classes' (models.metrics, as Kaggle scores them)
+            loss = binary_log_loss(y, oof) if data.multi_label else multiclass_log_loss(y, oof)
             print(
                 f"  {name}: {statistics.median(seconds):.2f} s (median of {repeats}), out-of-fold log loss {loss:.4f}"
             )

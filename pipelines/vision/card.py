@@ -524,8 +524,8 @@ def _labelled(
         )
     if frame.empty:
         raise CardError(f"{path}: none of its {len(labels):,} ids names an image in the training folders (train=)")
-    # the groups= column too is no feature: the test's patients are others
-    beside = [c for c in others if c not in (label_col, card.groups) and (derived is None or c not in fmt.columns)]
+    # the groups= column is no feature either (not in `others`): the test's patients are others
+    beside = [c for c in others if c != label_col and (derived is None or c not in fmt.columns)]
     return frame, source, (path, beside)  # Pawpularity's flags beside the label: table.py reads them
 
 

@@ -4,8 +4,8 @@ for a number an image), k-fold.
 Every labelled and test image goes through the frozen backbone once per TTA view (the plain image, its
 mirror or dihedral symmetries, mild zooms); the average-pooled features are cached in interim/ across runs.
 A logistic regression (`models.linear`: scikit-learn's objective, every tag or class at once) is fitted per fold
-on the other folds' images, every view a training row (augmentation for free), and predicts the held-out fold and the test images as
-the mean of its views' probabilities (TTA). The out-of-fold predictions cover every labelled image once;
+on the other folds' images, every view a training row (augmentation for free), and predicts the held-out fold and
+the test images as the mean of its views' probabilities (TTA). The out-of-fold predictions cover every labelled image once;
 the test prediction is the folds' average. A regression's ridge is fitted on each image's mean over its views (a
 linear model's prediction of that mean is the mean of its views' predictions), so that its strength, chosen by
 scikit-learn's leave-one-out on the fitting images, never scores an image by its own other views.
