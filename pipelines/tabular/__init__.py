@@ -122,9 +122,10 @@ class TabularConfig:
     text_dims: int = setting(32, ge=0, le=300, step="features")
     # --- members: LightGBM, the entity-embedding network, a linear model, blended with weights chosen out of fold
     # gbdt: LightGBM; net: the entity-embedding network; linear: ridge / logistic regression of one-hot categories,
-    # binned numbers and the free text's TF-IDF (pipelines/tabular/linear.py), where the table has free text
-    members: list[Literal["gbdt", "net", "linear"]] = setting(
-        factory=lambda: ["gbdt", "net", "linear"], min_items=1, member="ensemble"
+    # binned numbers and the free text's TF-IDF (pipelines/tabular/linear.py), where the table has free text; dot:
+    # collaborative filtering (pipelines/tabular/collab.py), where two ids are read as codes (userId, movieId)
+    members: list[Literal["gbdt", "net", "linear", "dot"]] = setting(
+        factory=lambda: ["gbdt", "net", "linear", "dot"], min_items=1, member="ensemble"
     )
     # the linear member on a table without free text too (its one-hot columns alone): off by default, as House
     # Prices' six cuts' mean was worse with it (pipelines/tabular/README.md, decisions)
@@ -175,6 +176,13 @@ class TabularConfig:
     # the network's precision: off = fp32 (the default: the figures of pipelines/tabular/README.md); auto = bf16
     # autocast on CUDA and on CPUs with AMX or AVX512-BF16 (1.35-1.4x faster for Rossmann's network); bf16; fp16 (GPU)
     net_amp: Literal["off", "auto", "gpu", "bf16", "fp16"] = setting("off", member="net")
+    # --- the collaborative-filtering member (pipelines/tabular/collab.py), the course's MovieLens settings --------
+    dot_factors: int = setting(50, ge=1, le=1000, member="dot")  # each user's and item's vector
+    dot_epochs: int = setting(5, ge=1, le=1000, member="dot")  # one cycle of them
+    dot_lr: float = setting(5e-3, gt=0, le=10, member="dot")  # its peak lr
+    dot_wd: float = setting(0.1, ge=0, member="dot")  # decoupled weight decay (AdamW)
+    # rows per batch: the course's is 64; 256 took a quarter of the time (pipelines/tabular/README.md)
+    dot_bs: int = setting(256, ge=1, le=1_000_000, member="dot")
     device: str = setting("auto", result=False)  # auto: CUDA, then MPS, then CPU
     seed: int = setting(0, ge=0)  # seed of LightGBM and the network
     # time validation: retrain on every row (validation days included) with the rounds the holdout chose

@@ -29,6 +29,7 @@ from pipelines.paths import Paths
 from pipelines.runs import features_identity, write_features_stamp
 from pipelines.tabular import FILES, Card, TabularConfig
 from pipelines.tabular.schema import (
+    ID_NAME,
     Schema,
     SchemaError,
     align_ids,
@@ -55,8 +56,6 @@ FOLD = "_fold"  # processed/train.feather: the fold a labelled row is held out i
 # feathers' rows; absent without free text
 TEXT_MATRIX = "text.npz"
 EXTRA = "_extra"  # the rows read from the card's extra_train files, until the folds are assigned
-# a column named as an id (SK_ID_BUREAU, order_id, ID, userId): in a summarised table, a row id or a code
-ID_NAME = re.compile(r"(^|_)(id|ID|Id)(_|$)|[a-z0-9](Id|ID)$")
 
 
 def id_column(card: Card, paths: Paths) -> str:

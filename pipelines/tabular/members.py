@@ -308,6 +308,31 @@ def load_arrays(path: Path) -> list[np.ndarray]:
         return [saved[f"arr_{j}"] for j in range(len(saved.files))]
 
 
+def fit_dot(frame, test, y, ok, folds, validation: dict, columns: list[str], task: str, loss: str, proc, cfg, rd):
+    """The collaborative-filtering member's (out-of-fold predictions, test predictions) on the same rows as the
+    network's (collab.py, on the two `columns`): the time holdout (then, with `refit`, a refit on every row for the
+    test), or each fold (the test: the folds' average). Each model a part of the run."""
+    from pipelines.tabular import collab  # torch: imported when it trains
+
+    oof = np.full(len(frame), np.nan)
+
+    def run(rows: np.ndarray, evals: list, label: str) -> list[np.ndarray]:
+        compute = lambda: collab.fit_predict(proc, columns, frame[rows], y[rows], evals, task, loss, cfg, label)
+        return part(rd, label, ".npz", compute, save_arrays, load_arrays)
+
+    if validation["kind"] == "time":
+        held = folds == 0
+        oof[held], test_raw = run(~held & ok, [frame[held], test], "dot holdout")
+        if cfg.refit:
+            (test_raw,) = run(ok, [test], "dot refit")
+        return oof, test_raw
+    test_raw = 0.0
+    for k in kfolds(folds):
+        oof[folds == k], fold_test = run((folds != k) & ok, [frame[folds == k], test], f"dot fold {k}")
+        test_raw = test_raw + fold_test / len(kfolds(folds))
+    return oof, test_raw
+
+
 def fit_linear(x, x_test, y, ok, folds, validation: dict, task: str, n_classes: int, loss, cfg, rd: RunDir):
     """The linear member's (out-of-fold predictions, test predictions, {which models: the strength they fitted}),
     on the same rows as LightGBM's (`x`, `x_test`: linear.design's). Its strength is the one of linear.strengths

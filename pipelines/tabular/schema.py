@@ -9,6 +9,7 @@ guess is seen before any training.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -31,6 +32,11 @@ DATE_FORMATS = (
     "%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y/%m/%d", "%m/%d/%Y",
     "%d/%m/%Y", "%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M", "%d.%m.%Y", "%Y%m%d", "%Y-%m",
 )  # fmt: skip
+
+
+# a column named as an id (SK_ID_BUREAU, order_id, ID, userId): where its values repeat, a code (a category), not a
+# quantity; in a summarised table, where they do not, the table's own row id
+ID_NAME = re.compile(r"(^|_)(id|ID|Id)(_|$)|[a-z0-9](Id|ID)$")
 
 
 class SchemaError(ValueError):
@@ -57,6 +63,8 @@ class Schema:
     from_text: list[str] = field(default_factory=list)  # the numbers features.text made of them
     # date columns beside the date (Airbnb's date_first_booking): each a number, its days since 1970 (-> format)
     other_dates: dict[str, str] = field(default_factory=dict)
+    # numbers named as ids whose values repeat (a ratings table's userId, movieId), read as categories
+    codes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -404,7 +412,7 @@ def infer(
         date = id_col  # the id is the timestamp (Bike Sharing's datetime): a feature as well
         shared = [id_col, *shared]
     categories, numbers, dropped = [], [], {c: "dropped by the card" for c in card.drop if c in train.columns}
-    other_dates, dates = {}, {}
+    other_dates, dates, codes = {}, {}, []
     texts = {c: "free text by the card's text=" for c in card.text}
     for c in shared:
         if c != date and (test[c].isna().all() or train[c].isna().all()):
@@ -417,6 +425,9 @@ def infer(
         kind, why = ("date", "") if c == date else column_kind(pd.concat([train[c], test[c]]))
         if (c in card.series or c in card.categories) and kind != "drop":
             kind = "category"
+        elif kind == "number" and ID_NAME.search(c) and not train[c].dropna().is_unique:
+            kind = "category"  # each user or item its own embedding (collaborative filtering), not its id's size
+            codes.append(c)
         if kind == "date":
             dates[c] = why  # its format (the card's date=: found below)
         elif kind == "category":
@@ -440,7 +451,7 @@ def infer(
         raise SchemaError(f"{files['train']}: column {date!r} is not in one date format of {DATE_FORMATS}; set date=")
     return Schema(
         id_col, targets, label, task, classes, date, fmt, list(card.series), categories, numbers, dropped, only_in_train,
-        texts, other_dates=other_dates,
+        texts, other_dates=other_dates, codes=codes,
     )  # fmt: skip
 
 
@@ -500,6 +511,11 @@ def describe(schema: Schema, metric: str, positive: str | None = None) -> str:
         + (f"; series {schema.series}" if schema.series else ""),
         f"{len(schema.categories)} categories, {len(schema.numbers)} numbers",
     ]
+    if schema.codes:
+        lines.append(
+            f"ids read as categories (named as ids, their values repeat: codes, each value an embedding, not a "
+            f"quantity): {', '.join(schema.codes)}; the card's drop= leaves one out"
+        )
     scoring = get_metric(metric)
     scored = scoring.submits == "probability" or scoring.name == "f1"  # mcc: symmetric
     if schema.task == "binary" and not schema.label and scored and len(schema.classes) == 2:

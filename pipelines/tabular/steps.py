@@ -30,6 +30,7 @@ from pipelines.tabular.features import ADJUST, FOLD, TEXT_MATRIX, build_features
 from pipelines.tabular.members import (
     constant_member,
     embedding_columns,
+    fit_dot,
     fit_gbdt,
     fit_linear,
     fit_net,
@@ -49,7 +50,7 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
     holdout, their blend; see the module doc.
     result.json's headline `oof_<metric>` scores predictions whose every choice was made on other rows."""
     if not cfg.members:
-        raise ValueError("members=[] leaves nothing to train: name gbdt, net, linear (ARGS='members=[gbdt,net]')")
+        raise ValueError("members=[] leaves nothing to train: name gbdt, net, linear, dot (ARGS='members=[gbdt,net]')")
     if cfg.gbdt_embeddings and not {"gbdt", "net"} <= set(cfg.members):
         raise ValueError(
             f"gbdt_embeddings={cfg.gbdt_embeddings}: LightGBM reads the network's embeddings, so both must train "
@@ -103,6 +104,20 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
     result["device"] = network_device(cfg) if "net" in cfg.members else "cpu"  # `make runs`' device column
     rd.finish(result, to_dict(cfg))
     return result
+
+
+def collab_columns(metric: Metric, schema: Schema, proc, cfg: TabularConfig) -> list[str]:
+    """The user's and the item's columns the `dot` member reads (collab.pair), or [] where it does not train: fewer
+    than two ids read as codes, or classes of more than two (said where the settings name it alone)."""
+    from pipelines.tabular.collab import pair
+
+    columns = pair(schema.codes, proc)
+    task = learned(metric, schema, cfg)[0]
+    why = "two ids read as codes (a ratings table's userId, movieId)" if not columns else ""
+    why = why or ("a number or two classes to learn, not classes of more" if task == "multiclass" else "")
+    if why and cfg.members == ["dot"]:
+        raise ValueError(f"members=[dot]: the collaborative-filtering member needs {why}: name gbdt or net too")
+    return [] if why else columns
 
 
 def network_device(cfg: TabularConfig) -> str:
@@ -250,6 +265,14 @@ def train_target(
             categorical=categorical,
         )
         seconds["gbdt"] = round(time.perf_counter() - t1, 1)
+    dot = collab_columns(metric, schema, proc, cfg) if "dot" in cfg.members and not constant else []
+    if dot:
+        t1 = time.perf_counter()
+        task = learned(metric, schema, cfg)[0]
+        oof["dot"], test_raw["dot"] = fit_dot(
+            frame, test, y, ok, folds, validation, dot, task, metric.loss, proc, cfg, rd
+        )
+        seconds["dot"] = round(time.perf_counter() - t1, 1)
     if design is not None and not constant:
         t1 = time.perf_counter()
 

@@ -58,6 +58,25 @@ def test_schema_from_the_files_with_the_leak_and_the_text_named():
     assert s.categories == ["shop"]  # a series key is a category whatever its type
 
 
+def test_numbers_named_as_ids_whose_values_repeat_are_categories():
+    # a ratings table (MovieLens): each user and film a code to embed, not a quantity; a unique one stays a number
+    rng = np.random.default_rng(0)
+    train = pd.DataFrame(
+        {
+            "id": range(300),
+            "userId": rng.integers(1, 40, 300),
+            "movie_id": rng.integers(1, 90, 300) * 7,
+            "ticketID": np.arange(300) + 10,  # unique: no code to learn from
+            "rating": rng.integers(1, 6, 300) / 1.0,
+        }
+    )
+    test = train.drop(columns="rating").assign(id=lambda f: f.id + 1000)
+    s = infer(Card(slug="x", metric="rmse"), train, test, test[["id"]].assign(rating=3.0), FILES)
+    assert s.categories == ["userId", "movie_id"] and s.codes == ["userId", "movie_id"] and s.numbers == ["ticketID"]
+    assert "ids read as categories (named as ids, their values repeat" in describe(s, "rmse")
+    assert "userId, movie_id; the card's drop= leaves one out" in describe(s, "rmse")
+
+
 def test_one_submission_column_per_class_finds_the_label_column():
     train = pd.DataFrame({"id": range(6), "f": range(6), "kind": ["a", "b", "c", "a", "b", "c"]})
     test = train[["id", "f"]]
@@ -853,6 +872,55 @@ def competition(src, frames: dict, card: str, tmp_path, monkeypatch, comp: str) 
     pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text(f"from pipelines.tabular import Card\n\nCARD = Card({card})\n")
     own_competitions(tmp_path, monkeypatch)
+
+
+def ratings(n_users=80, n_items=120, n=6000, seed=0):
+    """A MovieLens-like table: each rating a user's and a film's biases plus their tastes' dot product (rank 3)."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"userId": rng.integers(1, n_users + 1, n), "movieId": rng.integers(1, n_items + 1, n) * 3})
+    frame = frame.drop_duplicates().reset_index(drop=True)
+    u, m = frame.userId.to_numpy() - 1, frame.movieId.to_numpy() // 3 - 1
+    taste = (rng.normal(0, 0.7, (n_users, 3))[u] * rng.normal(0, 0.7, (n_items, 3))[m]).sum(1)
+    value = 3 + rng.normal(0, 0.5, n_users)[u] + rng.normal(0, 0.5, n_items)[m] + taste + rng.normal(0, 0.3, len(u))
+    return frame.assign(rating=np.clip(value, 0.5, 5).round(1), when=rng.integers(0, 10**6, len(frame)))
+
+
+@pytest.mark.slow
+def test_a_ratings_table_trains_the_collaborative_filtering_member(tmp_path, monkeypatch, capsys):
+    """userId and movieId are codes: the dot member (fast.ai's dot product and biases) reads them, scores below
+    LightGBM out of fold on tastes that are a dot product, and takes weight in the blend; members=[dot] on a table
+    without two such ids is refused."""
+    frame = ratings()
+    train, held = frame.iloc[:-500], frame.iloc[-500:]
+    test = held.drop(columns="rating").assign(id=np.arange(len(held)))
+    files = {"train": train, "test": test, "sample_submission": test[["id"]].assign(rating=3.0)}
+    competition(tmp_path / "src", files, 'slug="r", metric="rmse"', tmp_path, monkeypatch, "ratings")
+    data = ["--data", str(tmp_path / "data")]
+    assert main(["download", "ratings", "--src", str(tmp_path / "src"), *data]) == 0
+    settings = ["members=[gbdt,dot]", "gbdt_rounds=300", "dot_bs=64"]
+    for step in ("features", "train", "predict"):
+        assert main([step, "ratings", *settings, *data]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "ids read as categories" in out and "dot fold 0: " in out and "userId x movieId, 5 epochs of batch 64" in out
+    result = json.loads((tmp_path / "data" / "ratings" / "runs" / "default" / "result.json").read_text())
+    assert result["members"]["dot"] < 0.9 * result["members"]["gbdt"], result["members"]
+    assert result["weights"]["dot"] > 0.5 and result["oof_rmse"] <= result["members"]["dot"] + 1e-3, result
+    submitted = pd.read_csv(tmp_path / "subs" / "ratings" / "default.csv").merge(
+        held.assign(id=test.id), on="id"
+    )
+    error = np.sqrt(((submitted.rating_x - submitted.rating_y) ** 2).mean())
+    assert error < 1.1 * result["oof_rmse"], (error, result["oof_rmse"])  # the test's rows as the folds'
+    no_ids = {
+        **files,
+        "train": train.rename(columns={"movieId": "film"}),
+        "test": test.rename(columns={"movieId": "film"}),
+    }
+    competition(tmp_path / "src2", no_ids, 'slug="s", metric="rmse"', tmp_path, monkeypatch, "no-ids")
+    assert main(["download", "no-ids", "--src", str(tmp_path / "src2"), *data]) == 0
+    assert main(["features", "no-ids", *data]) == 0
+    capsys.readouterr()
+    assert main(["train", "no-ids", "members=[dot]", *data]) == 1
+    assert "members=[dot]: the collaborative-filtering member needs two ids read as codes" in capsys.readouterr().err
 
 
 @pytest.mark.slow

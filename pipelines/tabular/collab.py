@@ -1,0 +1,77 @@
+"""The tabular kind's collaborative-filtering member (`dot`): fast.ai's dot product of a user's and an item's learned
+vectors plus their biases (models/collab.py), on the two ids read as codes with the most values (schema.codes: a
+ratings table's userId and movieId), trained as the course trains it: one cycle of `dot_epochs` at `dot_lr`, weight
+decay `dot_wd`. It reads nothing else: the other members read the rest of the row (and the ids too, as embeddings
+of the network and LightGBM's categories), and the blend weighs it beside them out of fold."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.nn import functional as F
+
+from features import TabularProcessor
+from models.callbacks import ProgressCallback
+from models.collab import EmbeddingDotBias
+from models.data import tensor_loader
+from models.learner import Learner
+from pipelines.runs import seed_everything
+from pipelines.tabular import TabularConfig
+
+
+def pair(codes: list[str], proc: TabularProcessor) -> list[str]:
+    """The user's and the item's columns: of the ids read as codes, the two with the most values (in the table's
+    order), or [] where there are fewer than two."""
+    if len(codes) < 2:
+        return []
+    cardinality = proc.categorify.cardinality()
+    top = sorted(codes, key=lambda c: -cardinality[c])[:2]
+    return [c for c in codes if c in top]
+
+
+def fit_predict(
+    proc: TabularProcessor,
+    columns: list[str],
+    fit: pd.DataFrame,
+    y: np.ndarray,
+    evals: list[pd.DataFrame],
+    task: str,
+    loss: str,
+    cfg: TabularConfig,
+    label: str,
+) -> list[np.ndarray]:
+    """Train on `fit`'s rows (target `y`: the training target, or 0/1 for binary) and predict each frame of `evals`
+    (the target's scale for regression, as the network's, P(class 1) for binary)."""
+    seed_everything(cfg.seed)
+    cardinality = proc.categorify.cardinality()
+    y_range = None
+    if task == "regression":  # the network's band: the targets seen and a tenth beyond each end
+        lo, hi = float(y.min()), float(y.max())
+        y_range = (lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo))
+    model = EmbeddingDotBias(cardinality[columns[0]], cardinality[columns[1]], cfg.dot_factors, y_range)
+    if task == "binary":
+        loss_func = lambda out, t: F.binary_cross_entropy_with_logits(out.float(), t)
+    else:
+        loss_func = F.l1_loss if loss == "l1" else F.mse_loss
+    learn = Learner(
+        model,
+        None,
+        loss_func=loss_func,
+        wd=cfg.dot_wd,
+        device=cfg.device,
+        amp="off",
+        cbs=[ProgressCallback(label=label)],
+    )
+    dev = learn.device
+    codes = lambda frame: torch.tensor(frame[columns].to_numpy(np.int64)).to(dev)  # a copy: read-only arrays
+    target = torch.tensor(y, dtype=torch.float32).to(dev)  # a copy: y may be a read-only view
+    bs = min(cfg.dot_bs, len(fit))
+    learn.train_dl = tensor_loader(codes(fit), target, batch_size=bs, shuffle=True, seed=cfg.seed)
+    print(f"{label}: {len(fit):,} rows, {columns[0]} x {columns[1]}, {cfg.dot_epochs} epochs of batch {bs}, {dev}")
+    learn.fit_schedule("one_cycle", cfg.dot_epochs, cfg.dot_lr)
+    out = []
+    for frame in evals:
+        raw = learn.get_preds(tensor_loader(codes(frame), batch_size=8192, shuffle=False), with_targets=False)[0]
+        out.append((torch.sigmoid(raw) if task == "binary" else raw).double().numpy())
+    return out
