@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
 
 import pipelines
 from models.metrics import get_metric
@@ -905,9 +906,7 @@ def test_a_ratings_table_trains_the_collaborative_filtering_member(tmp_path, mon
     result = json.loads((tmp_path / "data" / "ratings" / "runs" / "default" / "result.json").read_text())
     assert result["members"]["dot"] < 0.9 * result["members"]["gbdt"], result["members"]
     assert result["weights"]["dot"] > 0.5 and result["oof_rmse"] <= result["members"]["dot"] + 1e-3, result
-    submitted = pd.read_csv(tmp_path / "subs" / "ratings" / "default.csv").merge(
-        held.assign(id=test.id), on="id"
-    )
+    submitted = pd.read_csv(tmp_path / "subs" / "ratings" / "default.csv").merge(held.assign(id=test.id), on="id")
     error = np.sqrt(((submitted.rating_x - submitted.rating_y) ** 2).mean())
     assert error < 1.1 * result["oof_rmse"], (error, result["oof_rmse"])  # the test's rows as the folds'
     no_ids = {
@@ -921,6 +920,31 @@ def test_a_ratings_table_trains_the_collaborative_filtering_member(tmp_path, mon
     capsys.readouterr()
     assert main(["train", "no-ids", "members=[dot]", *data]) == 1
     assert "members=[dot]: the collaborative-filtering member needs two ids read as codes" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_collaborative_filtering_member_learns_a_binary_target_on_a_time_holdout(tmp_path, monkeypatch, capsys):
+    """Whether a user liked a film (AUC), the test's days after train's: the dot member's logit through a sigmoid,
+    fitted before the holdout, then refitted on every row for the test."""
+    frame = ratings(seed=1)
+    days = pd.date_range("2020-01-01", periods=len(frame), freq="h").strftime("%Y-%m-%d")
+    frame = frame.assign(day=days, liked=(frame.rating >= 3.5).astype(int)).drop(columns=["rating", "when"])
+    train, held = frame[frame.day < days[-480]], frame[frame.day >= days[-480]]  # 20 days
+    test = held.drop(columns="liked").assign(id=np.arange(len(held)))
+    files = {"train": train, "test": test, "sample_submission": test[["id"]].assign(liked=0.5)}
+    competition(tmp_path / "src", files, 'slug="l", metric="auc"', tmp_path, monkeypatch, "liked")
+    data = ["--data", str(tmp_path / "data")]
+    assert main(["download", "liked", "--src", str(tmp_path / "src"), *data]) == 0
+    settings = ["members=[gbdt,dot]", "gbdt_rounds=200", "dot_bs=64"]
+    for step in ("features", "train", "predict"):
+        assert main([step, "liked", *settings, *data]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "validation: time" in out and "dot holdout: " in out and "dot refit: " in out
+    result = json.loads((tmp_path / "data" / "liked" / "runs" / "default" / "result.json").read_text())
+    assert result["members"]["dot"] > max(0.75, result["members"]["gbdt"]), result["members"]
+    submitted = pd.read_csv(tmp_path / "subs" / "liked" / "default.csv")
+    assert submitted.liked.between(0, 1).all() and submitted.liked.nunique() > 100
+    assert roc_auc_score(held.liked, submitted.liked) > 0.75
 
 
 @pytest.mark.slow
