@@ -49,6 +49,9 @@ class Card:
     # (bureau_balance.csv by bureau.csv's SK_ID_BUREAU) onto that table first
     tables: dict[str, tuple[str, ...]] = field(default_factory=dict)
     categories: tuple[str, ...] = ()  # columns that are categories whatever their type (a weekday, a code 1..9)
+    # ids of users and items whatever their names (Amazon's reviewerID and asin): categories, and the dot member's
+    # pair (default: the numbers or text named as ids, userId or item_id, whose values repeat in train)
+    codes: tuple[str, ...] = ()
     drop: tuple[str, ...] = ()  # columns never used as features
     # numbers read as they are, where a value at their end would be read as "missing" (a sentinel: Home Credit's
     # 365243 days employed; features.procs.sentinel), in train.csv or a tables= file
@@ -84,10 +87,10 @@ class Card:
             raise ValueError(f"files= keys {sorted(unknown)} unknown: use {', '.join(FILES)}")
         if self.classes and self.positive is not None:
             raise ValueError(f"classes={self.classes} and positive={self.positive!r}: the last class is the scored one")
-        for name in ("target", "series", "categories", "drop", "text", "extra_train", "classes", "as_is"):  # one: [one]
+        for name in ("target", "series", "categories", "codes", "drop", "text", "extra_train", "classes", "as_is"):
             value = getattr(self, name)
             object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
-        for line in ("series", "categories", "drop"):
+        for line in ("series", "categories", "codes", "drop"):
             both = sorted(set(self.text) & set(getattr(self, line)))
             if both:
                 raise ValueError(f"text= and {line}= both name {both}: a column is one of the two")

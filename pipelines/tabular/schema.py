@@ -404,7 +404,12 @@ def infer(
     date = card.date
     if date and date not in shared:
         raise SchemaError(f"card: date={date!r} is not a column of both {files['train']} and {files['test']}")
-    for line, names in (("series", card.series), ("categories", card.categories), ("text", card.text)):
+    for line, names in (
+        ("series", card.series),
+        ("categories", card.categories),
+        ("codes", card.codes),
+        ("text", card.text),
+    ):
         for key in names:
             if key not in shared:
                 raise SchemaError(f"card: {line}= names {key!r}, {not_a_feature(key, train, test, excluded, files)}")
@@ -423,11 +428,11 @@ def infer(
         if c in texts:
             continue
         kind, why = ("date", "") if c == date else column_kind(pd.concat([train[c], test[c]]))
-        if (c in card.series or c in card.categories) and kind != "drop":
-            kind = "category"
-        elif kind == "number" and ID_NAME.search(c) and not train[c].dropna().is_unique:
-            kind = "category"  # each user or item its own embedding (collaborative filtering), not its id's size
+        named = ID_NAME.search(c) and kind in ("number", "category", "text") and not train[c].dropna().is_unique
+        if kind != "drop" and (c in card.codes or named):  # a user, an item: an embedding each, not an id's size
             codes.append(c)
+        if kind != "drop" and (c in card.series or c in card.categories or c in codes):
+            kind = "category"
         if kind == "date":
             dates[c] = why  # its format (the card's date=: found below)
         elif kind == "category":
@@ -513,8 +518,8 @@ def describe(schema: Schema, metric: str, positive: str | None = None) -> str:
     ]
     if schema.codes:
         lines.append(
-            f"ids read as categories (named as ids, their values repeat: codes, each value an embedding, not a "
-            f"quantity): {', '.join(schema.codes)}; the card's drop= leaves one out"
+            f"ids read as codes (categories: each value an embedding, not a quantity): {', '.join(schema.codes)} (named "
+            f"as ids, their values repeat in train; the card's codes= names others, its drop= leaves one out)"
         )
     scoring = get_metric(metric)
     scored = scoring.submits == "probability" or scoring.name == "f1"  # mcc: symmetric

@@ -72,10 +72,18 @@ def test_numbers_named_as_ids_whose_values_repeat_are_categories():
         }
     )
     test = train.drop(columns="rating").assign(id=lambda f: f.id + 1000)
-    s = infer(Card(slug="x", metric="rmse"), train, test, test[["id"]].assign(rating=3.0), FILES)
+    sample = test[["id"]].assign(rating=3.0)
+    s = infer(Card(slug="x", metric="rmse"), train, test, sample, FILES)
     assert s.categories == ["userId", "movie_id"] and s.codes == ["userId", "movie_id"] and s.numbers == ["ticketID"]
-    assert "ids read as categories (named as ids, their values repeat" in describe(s, "rmse")
-    assert "userId, movie_id; the card's drop= leaves one out" in describe(s, "rmse")
+    assert "ids read as codes (categories: each value an embedding, not a quantity): userId, movie_id (named" in (
+        describe(s, "rmse")
+    )
+    # Amazon's: reviewerID (text, many distinct: near-unique text otherwise) named as an id; asin named by the card
+    amazon = train.assign(reviewerID="A" + (train.id % 200).astype(str), asin="B0" + train.movie_id.astype(str))
+    s = infer(Card(slug="x", metric="rmse", codes="asin"), amazon, amazon.drop(columns="rating"), sample, FILES)
+    assert s.codes == ["userId", "movie_id", "reviewerID", "asin"] and s.texts == {}
+    with pytest.raises(SchemaError, match="card: codes= names 'asn', not a column of both"):
+        infer(Card(slug="x", metric="rmse", codes="asn"), amazon, amazon.drop(columns="rating"), sample, FILES)
 
 
 def test_one_submission_column_per_class_finds_the_label_column():
@@ -902,7 +910,7 @@ def test_a_ratings_table_trains_the_collaborative_filtering_member(tmp_path, mon
     for step in ("features", "train", "predict"):
         assert main([step, "ratings", *settings, *data]) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
-    assert "ids read as categories" in out and "dot fold 0: " in out and "userId x movieId, 5 epochs of batch 64" in out
+    assert "ids read as codes" in out and "dot fold 0: " in out and "userId x movieId, 5 epochs of batch 64" in out
     result = json.loads((tmp_path / "data" / "ratings" / "runs" / "default" / "result.json").read_text())
     assert result["members"]["dot"] < 0.9 * result["members"]["gbdt"], result["members"]
     assert result["weights"]["dot"] > 0.5 and result["oof_rmse"] <= result["members"]["dot"] + 1e-3, result
