@@ -21,11 +21,12 @@ from pipelines.tabular import TabularConfig
 
 
 def pair(codes: list[str], proc: TabularProcessor) -> list[str]:
-    """The user's and the item's columns: of the ids read as codes, the two with the most values (in the table's
-    order), or [] where there are fewer than two."""
+    """The user's and the item's columns: of the ids read as codes that the processed table kept, the two with the
+    most values (in the table's order), or [] where there are fewer than two."""
+    cardinality = proc.categorify.cardinality()
+    codes = [c for c in codes if c in cardinality]
     if len(codes) < 2:
         return []
-    cardinality = proc.categorify.cardinality()
     top = sorted(codes, key=lambda c: -cardinality[c])[:2]
     return [c for c in codes if c in top]
 
@@ -45,11 +46,13 @@ def fit_predict(
     (the target's scale for regression, as the network's, P(class 1) for binary)."""
     seed_everything(cfg.seed)
     cardinality = proc.categorify.cardinality()
-    y_range = None
+    y_range, mean = None, float(np.mean(y))
     if task == "regression":  # the network's band: the targets seen and a tenth beyond each end
         lo, hi = float(y.min()), float(y.max())
         y_range = (lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo))
-    model = EmbeddingDotBias(cardinality[columns[0]], cardinality[columns[1]], cfg.dot_factors, y_range)
+        mean = (mean - y_range[0]) / (y_range[1] - y_range[0])  # its place in the band, a share
+    start = float(np.log(np.clip(mean, 1e-3, 1 - 1e-3) / (1 - np.clip(mean, 1e-3, 1 - 1e-3))))  # the mean's logit
+    model = EmbeddingDotBias(cardinality[columns[0]], cardinality[columns[1]], cfg.dot_factors, y_range, start)
     if task == "binary":
         loss_func = lambda out, t: F.binary_cross_entropy_with_logits(out.float(), t)
     else:
@@ -68,7 +71,8 @@ def fit_predict(
     target = torch.tensor(y, dtype=torch.float32).to(dev)  # a copy: y may be a read-only view
     bs = min(cfg.dot_bs, len(fit))
     learn.train_dl = tensor_loader(codes(fit), target, batch_size=bs, shuffle=True, seed=cfg.seed)
-    print(f"{label}: {len(fit):,} rows, {columns[0]} x {columns[1]}, {cfg.dot_epochs} epochs of batch {bs}, {dev}")
+    epochs = f"{cfg.dot_epochs} epoch{'s' * (cfg.dot_epochs > 1)}"
+    print(f"{label}: {len(fit):,} rows, {columns[0]} x {columns[1]}, {epochs} of batch {bs}, {dev}")
     learn.fit_schedule("one_cycle", cfg.dot_epochs, cfg.dot_lr)
     out = []
     for frame in evals:

@@ -646,6 +646,7 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
         print(f"not a feature: {c} ({why})")
         schema.dropped[c] = why
         cats, conts = [n for n in cats if n != c], [n for n in conts if n != c]
+        schema.codes = [n for n in schema.codes if n != c]  # a code of cold-start users only: no pair of the dot's
     proc = TabularProcessor(cats, conts).fit(fit_rows)
     keep = [schema.id] if schema.id in train.columns else []
     columns = proc.all_cat_names + proc.cont_names

@@ -308,7 +308,20 @@ def load_arrays(path: Path) -> list[np.ndarray]:
         return [saved[f"arr_{j}"] for j in range(len(saved.files))]
 
 
-def fit_dot(frame, test, y, ok, folds, validation: dict, columns: list[str], task: str, loss: str, proc, cfg, rd):
+def fit_dot(
+    frame: pd.DataFrame,
+    test: pd.DataFrame,
+    y: np.ndarray,
+    ok: np.ndarray,
+    folds: np.ndarray,
+    validation: dict,
+    columns: list[str],
+    task: str,
+    loss: str,
+    proc,
+    cfg: TabularConfig,
+    rd: RunDir,
+) -> tuple[np.ndarray, np.ndarray]:
     """The collaborative-filtering member's (out-of-fold predictions, test predictions) on the same rows as the
     network's (collab.py, on the two `columns`): the time holdout (then, with `refit`, a refit on every row for the
     test), or each fold (the test: the folds' average). Each model a part of the run."""
@@ -326,10 +339,10 @@ def fit_dot(frame, test, y, ok, folds, validation: dict, columns: list[str], tas
         if cfg.refit:
             (test_raw,) = run(ok, [test], "dot refit")
         return oof, test_raw
-    test_raw = 0.0
-    for k in kfolds(folds):
+    test_raw, held_folds = 0.0, kfolds(folds)
+    for k in held_folds:
         oof[folds == k], fold_test = run((folds != k) & ok, [frame[folds == k], test], f"dot fold {k}")
-        test_raw = test_raw + fold_test / len(kfolds(folds))
+        test_raw = test_raw + fold_test / len(held_folds)
     return oof, test_raw
 
 

@@ -63,7 +63,8 @@ class Schema:
     from_text: list[str] = field(default_factory=list)  # the numbers features.text made of them
     # date columns beside the date (Airbnb's date_first_booking): each a number, its days since 1970 (-> format)
     other_dates: dict[str, str] = field(default_factory=dict)
-    # numbers named as ids whose values repeat (a ratings table's userId, movieId), read as categories
+    # ids of users and items (a ratings table's userId, movieId; schema.is_code, or the card's codes=): categories,
+    # and the dot member's pair
     codes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -428,7 +429,7 @@ def infer(
         if c in texts:
             continue
         kind, why = ("date", "") if c == date else column_kind(pd.concat([train[c], test[c]]))
-        named = ID_NAME.search(c) and kind in ("number", "category", "text") and not train[c].dropna().is_unique
+        named = ID_NAME.search(c) and kind in ("number", "category", "text") and is_code(train[c], test[c])
         if kind != "drop" and (c in card.codes or named):  # a user, an item: an embedding each, not an id's size
             codes.append(c)
         if kind != "drop" and (c in card.series or c in card.categories or c in codes):
@@ -458,6 +459,21 @@ def infer(
         id_col, targets, label, task, classes, date, fmt, list(card.series), categories, numbers, dropped, only_in_train,
         texts, other_dates=other_dates, codes=codes,
     )  # fmt: skip
+
+
+# an id is read as a code where its values hold this many of train's rows each on average, at least (an embedding
+# learns little from one row: Avito's 770k user_ids in 1.5M rows stay a number), and the test's rows hold values train
+# has in this share of them at least (Optiver's date_id, time_id: a time index, new in the test)
+CODE_ROWS, CODE_SHARED = 2, 0.5
+
+
+def is_code(train: pd.Series, test: pd.Series) -> bool:
+    """Whether a column named as an id is a code to embed (a user, an item, a store): its values repeat in train,
+    CODE_ROWS rows a value on average, and most test rows hold values train has (CODE_SHARED)."""
+    values = train.dropna()
+    known = test.dropna()
+    repeats = len(values) >= CODE_ROWS * max(values.nunique(), 1)
+    return bool(repeats and (known.empty or known.isin(set(values)).mean() >= CODE_SHARED))
 
 
 def not_a_feature(key: str, train: pd.DataFrame, test: pd.DataFrame, excluded: set, files: dict) -> str:
@@ -519,7 +535,7 @@ def describe(schema: Schema, metric: str, positive: str | None = None) -> str:
     if schema.codes:
         lines.append(
             f"ids read as codes (categories: each value an embedding, not a quantity): {', '.join(schema.codes)} (named "
-            f"as ids, their values repeat in train; the card's codes= names others, its drop= leaves one out)"
+            f"as ids, their values repeat in train and the test's are mostly train's; or named by the card's codes=)"
         )
     scoring = get_metric(metric)
     scored = scoring.submits == "probability" or scoring.name == "f1"  # mcc: symmetric

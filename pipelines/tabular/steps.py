@@ -65,16 +65,19 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
         return done
     frame, test = (read_feather(paths.processed / f"{name}.feather") for name in ("train", "test"))
     t0 = time.perf_counter()
-    design = None
-    if "linear" in cfg.members and (schema.texts or cfg.linear_without_text):
-        design = linear_design(paths, schema, validation, frame, test, proc)
-    elif "linear" in cfg.members:
-        if cfg.members == ["linear"]:
-            raise ValueError(
-                "members=[linear]: the linear member trains where the table has free text, and this one has none: "
-                "set linear_without_text=true, or name gbdt or net too"
-            )
+    linear = "linear" in cfg.members and bool(schema.texts or cfg.linear_without_text)
+    dot, dot_why = collab_columns(metric, schema, proc, cfg) if "dot" in cfg.members else ([], "")
+    if not ({"gbdt", "net"} & set(cfg.members) or linear or dot):  # each a reason not to train
+        whys = ["the linear member trains where the table has free text (or set linear_without_text=true)"]
+        whys = (whys if "linear" in cfg.members else []) + ([f"the dot member {dot_why}"] if dot_why else [])
+        raise ValueError(
+            f"members=[{','.join(cfg.members)}] trains nothing here: {'; '.join(whys)}; or name gbdt or net"
+        )
+    if "linear" in cfg.members and not linear:
         print("linear: not trained, no free text (linear_without_text=true trains it on the one-hot columns)")
+    if "dot" in cfg.members and not dot:
+        print(f"dot: not trained: it {dot_why}")
+    design = linear_design(paths, schema, validation, frame, test, proc) if linear else None
     folds = frame[FOLD].to_numpy()
     if validation["kind"] == "time" and not ((folds == -1).any() and (folds == 1).any() and (folds == 0).any()):
         raise ValueError(
@@ -82,7 +85,7 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
             f"rebuild it: make features COMP={paths.comp}"
         )
     if not schema.several:
-        result = train_target(schema, metric, frame, test, validation, proc, cfg, rd, design)
+        result = train_target(schema, metric, frame, test, validation, proc, cfg, rd, design, dot)
     else:  # one set of models a target, each in its own folder (resumed or reused on its own)
         results = {}
         (rd.path / "importance.csv").unlink(missing_ok=True)  # a one-target training's, under this run's name
@@ -96,33 +99,32 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
             results[target] = sub.reuse_or_start({**identity, "target": target}, f"target {target}")
             if results[target] is None:
                 results[target] = train_target(
-                    schema.of(target), metric, frame, test, validation, proc, cfg, sub, design
+                    schema.of(target), metric, frame, test, validation, proc, cfg, sub, design, dot
                 )
                 sub.finish(results[target])
         result = mean_over_targets(metric, results)
     result["total_seconds"] = round(time.perf_counter() - t0, 1)
-    result["device"] = network_device(cfg) if "net" in cfg.members else "cpu"  # `make runs`' device column
+    result["device"] = network_device(cfg) if {"net", "dot"} & set(cfg.members) else "cpu"  # `make runs`' device column
     rd.finish(result, to_dict(cfg))
     return result
 
 
-def collab_columns(metric: Metric, schema: Schema, proc, cfg: TabularConfig) -> list[str]:
-    """The user's and the item's columns the `dot` member reads (collab.pair), or [] where it does not train: fewer
-    than two ids read as codes, or classes of more than two (said where the settings name it alone)."""
+def collab_columns(metric: Metric, schema: Schema, proc, cfg: TabularConfig) -> tuple[list[str], str]:
+    """(the user's and the item's columns the `dot` member reads (collab.pair), why it does not train): its
+    columns and "", or [] and the reason (fewer than two ids read as codes; classes of more than two, unordered)."""
     from pipelines.tabular.collab import pair
 
     columns = pair(schema.codes, proc)
-    task = learned(metric, schema, cfg)[0]
-    why = "two ids read as codes (a ratings table's userId, movieId)" if not columns else ""
-    why = why or ("a number or two classes to learn, not classes of more" if task == "multiclass" else "")
-    if why and cfg.members == ["dot"]:
-        raise ValueError(f"members=[dot]: the collaborative-filtering member needs {why}: name gbdt or net too")
-    return [] if why else columns
+    if not columns:
+        return [], "needs two ids read as codes (a ratings table's userId and movieId; the card's codes= names them)"
+    if learned(metric, schema, cfg)[0] == "multiclass":
+        return [], "learns a number or two classes, not classes of more"
+    return columns, ""
 
 
 def network_device(cfg: TabularConfig) -> str:
-    """The device the network trains on (cfg.device: auto is CUDA, then MPS, then the CPU); LightGBM and the
-    linear member fit on the CPU."""
+    """The device the network and the dot member train on (cfg.device: auto is CUDA, then MPS, then the CPU);
+    LightGBM and the linear member fit on the CPU."""
     from models.device import pick_device  # torch: imported as the network is
 
     return pick_device(cfg.device).type
@@ -213,10 +215,20 @@ def mean_over_targets(metric: Metric, results: dict[str, dict]) -> dict:
 
 
 def train_target(
-    schema: Schema, metric: Metric, frame, test, validation: dict, proc, cfg: TabularConfig, rd: RunDir, design=None
+    schema: Schema,
+    metric: Metric,
+    frame,
+    test,
+    validation: dict,
+    proc,
+    cfg: TabularConfig,
+    rd: RunDir,
+    design=None,
+    dot: list[str] | None = None,
 ):
     """The members and their blend for the schema's (one) target, their test predictions written into `rd`;
-    returns the result (not yet written). `design`: the linear member's rows (linear_design)."""
+    returns the result (not yet written). `design`: the linear member's rows (linear_design); `dot`: the dot
+    member's two columns (collab_columns; none: it does not train)."""
     t0 = time.perf_counter()
     (rd.path / "importance.csv").unlink(missing_ok=True)  # an earlier run's, whose members may have differed
     y, ok = targets(metric, schema, frame)
@@ -265,8 +277,7 @@ def train_target(
             categorical=categorical,
         )
         seconds["gbdt"] = round(time.perf_counter() - t1, 1)
-    dot = collab_columns(metric, schema, proc, cfg) if "dot" in cfg.members and not constant else []
-    if dot:
+    if dot and not constant:
         t1 = time.perf_counter()
         task = learned(metric, schema, cfg)[0]
         oof["dot"], test_raw["dot"] = fit_dot(

@@ -78,12 +78,24 @@ def test_numbers_named_as_ids_whose_values_repeat_are_categories():
     assert "ids read as codes (categories: each value an embedding, not a quantity): userId, movie_id (named" in (
         describe(s, "rmse")
     )
-    # Amazon's: reviewerID (text, many distinct: near-unique text otherwise) named as an id; asin named by the card
-    amazon = train.assign(reviewerID="A" + (train.id % 200).astype(str), asin="B0" + train.movie_id.astype(str))
-    s = infer(Card(slug="x", metric="rmse", codes="asin"), amazon, amazon.drop(columns="rating"), sample, FILES)
+    # Amazon's: reviewerID named as an id (2 rows a value in train; half the test's new: near-unique text otherwise),
+    # asin named by the card
+    amazon = train.assign(reviewerID="A" + (train.id % 150).astype(str), asin="B0" + train.movie_id.astype(str))
+    reviewers = np.where(np.arange(300) < 150, amazon.reviewerID, "N" + pd.Series(range(300)).astype(str))
+    amazon_test = amazon.drop(columns="rating").assign(reviewerID=reviewers)
+    assert column_kind(pd.concat([amazon.reviewerID, amazon_test.reviewerID]))[0] == "text"
+    s = infer(Card(slug="x", metric="rmse", codes="asin"), amazon, amazon_test, sample, FILES)
     assert s.codes == ["userId", "movie_id", "reviewerID", "asin"] and s.texts == {}
+    assert "reviewerID" in s.categories
     with pytest.raises(SchemaError, match="card: codes= names 'asn', not a column of both"):
-        infer(Card(slug="x", metric="rmse", codes="asn"), amazon, amazon.drop(columns="rating"), sample, FILES)
+        infer(Card(slug="x", metric="rmse", codes="asn"), amazon, amazon_test, sample, FILES)
+    # a time index named as an id (Optiver's date_id), new in the test: a number; an id of one row a value too
+    later = amazon_test.assign(userId=amazon_test.userId + 1000)
+    once = amazon.assign(movie_id=np.arange(300) // 2 * 7)  # 2 rows a value: a code; one row a value is not
+    s = infer(Card(slug="x", metric="rmse"), once.assign(userId=np.arange(300)), later, sample, FILES)
+    assert s.codes == ["movie_id", "reviewerID"] and "userId" in s.numbers
+    s = infer(Card(slug="x", metric="rmse"), once, later, sample, FILES)
+    assert s.codes == ["movie_id", "reviewerID"] and "userId" in s.numbers  # every test user is new
 
 
 def test_one_submission_column_per_class_finds_the_label_column():
@@ -891,14 +903,16 @@ def ratings(n_users=80, n_items=120, n=6000, seed=0):
     u, m = frame.userId.to_numpy() - 1, frame.movieId.to_numpy() // 3 - 1
     taste = (rng.normal(0, 0.7, (n_users, 3))[u] * rng.normal(0, 0.7, (n_items, 3))[m]).sum(1)
     value = 3 + rng.normal(0, 0.5, n_users)[u] + rng.normal(0, 0.5, n_items)[m] + taste + rng.normal(0, 0.3, len(u))
-    return frame.assign(rating=np.clip(value, 0.5, 5).round(1), when=rng.integers(0, 10**6, len(frame)))
+    rating = np.clip(value, 0.5, 5).round(1)
+    return frame.assign(rating=rating, when=rng.integers(0, 10**6, len(frame)), genre_id=m % 4)  # genre: no signal
 
 
 @pytest.mark.slow
 def test_a_ratings_table_trains_the_collaborative_filtering_member(tmp_path, monkeypatch, capsys):
-    """userId and movieId are codes: the dot member (fast.ai's dot product and biases) reads them, scores below
-    LightGBM out of fold on tastes that are a dot product, and takes weight in the blend; members=[dot] on a table
-    without two such ids is refused."""
+    """userId, movieId and genre_id are codes: the dot member (fast.ai's dot product and biases) reads the two of
+    the most values, scores below LightGBM out of fold on tastes that are a dot product, and takes weight in the
+    blend. A table without two such ids, or whose test users are new, does not train it (said), and members that
+    would train nothing there are refused."""
     frame = ratings()
     train, held = frame.iloc[:-500], frame.iloc[-500:]
     test = held.drop(columns="rating").assign(id=np.arange(len(held)))
@@ -910,7 +924,8 @@ def test_a_ratings_table_trains_the_collaborative_filtering_member(tmp_path, mon
     for step in ("features", "train", "predict"):
         assert main([step, "ratings", *settings, *data]) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
-    assert "ids read as codes" in out and "dot fold 0: " in out and "userId x movieId, 5 epochs of batch 64" in out
+    assert "ids read as codes (categories: each value an embedding, not a quantity): userId, movieId, genre_id" in out
+    assert "dot fold 0: " in out and "userId x movieId, 5 epochs of batch 64" in out
     result = json.loads((tmp_path / "data" / "ratings" / "runs" / "default" / "result.json").read_text())
     assert result["members"]["dot"] < 0.9 * result["members"]["gbdt"], result["members"]
     assert result["weights"]["dot"] > 0.5 and result["oof_rmse"] <= result["members"]["dot"] + 1e-3, result
@@ -919,15 +934,30 @@ def test_a_ratings_table_trains_the_collaborative_filtering_member(tmp_path, mon
     assert error < 1.1 * result["oof_rmse"], (error, result["oof_rmse"])  # the test's rows as the folds'
     no_ids = {
         **files,
-        "train": train.rename(columns={"movieId": "film"}),
-        "test": test.rename(columns={"movieId": "film"}),
+        "train": train.rename(columns={"movieId": "film", "genre_id": "genre"}),
+        "test": test.rename(columns={"movieId": "film", "genre_id": "genre"}),
     }
     competition(tmp_path / "src2", no_ids, 'slug="s", metric="rmse"', tmp_path, monkeypatch, "no-ids")
     assert main(["download", "no-ids", "--src", str(tmp_path / "src2"), *data]) == 0
     assert main(["features", "no-ids", *data]) == 0
     capsys.readouterr()
-    assert main(["train", "no-ids", "members=[dot]", *data]) == 1
-    assert "members=[dot]: the collaborative-filtering member needs two ids read as codes" in capsys.readouterr().err
+    assert main(["train", "no-ids", "members=[linear,dot]", *data]) == 1
+    err = capsys.readouterr().err
+    assert "members=[linear,dot] trains nothing here: the linear member trains where the table has free text" in err
+    assert "; the dot member needs two ids read as codes (a ratings table's userId and movieId" in err
+    # cold start: most test rows' users are new. userId is then no code; named by the card, it is one the features
+    # step drops (its test values unknown to the fit), and the dot member has no pair: not trained, no error
+    new_users = test.assign(userId=np.where(np.arange(len(test)) % 4, test.userId + 1000, test.userId))
+    cold = {**no_ids, "train": no_ids["train"].rename(columns={"film": "movieId"}), "test": new_users}
+    cold["test"] = cold["test"].rename(columns={"genre_id": "genre"})
+    for comp, card in (("cold", 'slug="c", metric="rmse"'), ("cold-card", 'slug="d", metric="rmse", codes="userId"')):
+        competition(tmp_path / comp, cold, card, tmp_path, monkeypatch, comp)
+        assert main(["download", comp, "--src", str(tmp_path / comp), *data]) == 0
+        assert main(["features", comp, *data]) == 0
+        assert main(["train", comp, "members=[gbdt,dot]", "gbdt_rounds=50", *data]) == 0, capsys.readouterr().err
+        out = capsys.readouterr().out
+        assert "dot: not trained: it needs two ids read as codes" in out
+        assert ("not a feature: userId (75% of the test's rows" in out) == (comp == "cold-card"), out
 
 
 @pytest.mark.slow
@@ -953,6 +983,8 @@ def test_the_collaborative_filtering_member_learns_a_binary_target_on_a_time_hol
     submitted = pd.read_csv(tmp_path / "subs" / "liked" / "default.csv")
     assert submitted.liked.between(0, 1).all() and submitted.liked.nunique() > 100
     assert roc_auc_score(held.liked, submitted.liked) > 0.75
+    alone = pd.read_csv(tmp_path / "data" / "liked" / "runs" / "default" / "member_submissions" / "dot.csv")
+    assert roc_auc_score(held.liked, alone.liked) > 0.8  # the refit's predictions of the test, the dot's own
 
 
 @pytest.mark.slow
