@@ -11,9 +11,10 @@ from torch import nn
 
 
 class EmbeddingDotBias(nn.Module):
-    """Reads two columns of codes (n, 2): the user's, then the item's. A code no training row holds (a user new in a
-    fold's held rows; Categorify's 0, a value unknown to the processed table or missing, where no training row has
-    it) keeps its initial vector, about 0, and a bias of 0."""
+    """Reads two columns of codes (n, 2): the user's, then the item's. Code 0 (Categorify's: a value missing, or
+    unknown to the rows the table was processed on) is no user or item: its vector and bias are 0, in training and
+    after, so that a test row of an unseen user is predicted by the item's bias and the shared one. A code no training
+    row holds (a user new in a fold's held rows) keeps its initial vector, about 0, and a bias of 0."""
 
     def __init__(
         self,
@@ -35,8 +36,10 @@ class EmbeddingDotBias(nn.Module):
 
     def forward(self, codes: torch.Tensor) -> torch.Tensor:
         users, items = codes[:, 0], codes[:, 1]
-        dot = (self.u_weight(users) * self.i_weight(items)).sum(1)
-        x = dot + self.u_bias(users).squeeze(1) + self.i_bias(items).squeeze(1) + self.bias
+        known_u, known_i = (users != 0).unsqueeze(1), (items != 0).unsqueeze(1)
+        u, i = self.u_weight(users) * known_u, self.i_weight(items) * known_i
+        biases = self.u_bias(users) * known_u + self.i_bias(items) * known_i
+        x = (u * i).sum(1) + biases.squeeze(1) + self.bias
         if self.y_range is None:
             return x
         lo, hi = self.y_range[0], self.y_range[1]

@@ -27,8 +27,7 @@ CARD = Card(
     # series=("store", "item"),  # series keys: categories whatever their type, the unit of the data
     # tables={{"stores.csv": ("Store",)}},  # extra tables joined on their keys (several rows a key: summarised)
     # extra_train=("original.csv",),  # more labelled rows every fold fits and no score counts (Playground originals)
-    # categories=("DayOfWeek",), text=("Title",),  # categories, free text (its words), whatever their values
-    # codes=("reviewerID", "asin"),  # users' and items' ids whatever their names (default: named as ids, repeated)
+    # categories=("DayOfWeek",), text=("Title",), codes=("asin",),  # whatever their values: categories, free text, ids
     # drop=("Name",), as_is=("DAYS_EMPLOYED",),  # never features; numbers whose far end value (365243) is no "missing"
     # features=my_features,  # your function (train, test, raw folder) -> (train, test), imported or defined here
     # files={{"train": "train.csv", "test": "test.csv", "sample": "sample_submission.csv"}},

@@ -1,6 +1,6 @@
 """The tabular kind's collaborative-filtering member (`dot`): fast.ai's dot product of a user's and an item's learned
-vectors plus their biases (models/collab.py), on the two ids read as codes with the most values (schema.codes: a
-ratings table's userId and movieId), trained as the course trains it: one cycle of `dot_epochs` at `dot_lr`, weight
+vectors plus their biases (models/collab.py), on the two ids the features step chose (schema.pair: a ratings
+table's userId and movieId), trained as the course trains it: one cycle of `dot_epochs` at `dot_lr`, weight
 decay `dot_wd`. It reads nothing else: the other members read the rest of the row (and the ids too, as embeddings
 of the network and LightGBM's categories), and the blend weighs it beside them out of fold."""
 
@@ -20,15 +20,11 @@ from pipelines.runs import seed_everything
 from pipelines.tabular import TabularConfig
 
 
-def pair(codes: list[str], proc: TabularProcessor) -> list[str]:
-    """The user's and the item's columns: of the ids read as codes that the processed table kept, the two with the
-    most values (in the table's order), or [] where there are fewer than two."""
+def pair(chosen: list[str], proc: TabularProcessor) -> list[str]:
+    """The user's and the item's columns the features step chose (schema.pair, features.dot_pair), where the
+    processed table has both; else []."""
     cardinality = proc.categorify.cardinality()
-    codes = [c for c in codes if c in cardinality]
-    if len(codes) < 2:
-        return []
-    top = sorted(codes, key=lambda c: -cardinality[c])[:2]
-    return [c for c in codes if c in top]
+    return list(chosen) if len(chosen) == 2 and all(c in cardinality for c in chosen) else []
 
 
 def fit_predict(

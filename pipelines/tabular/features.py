@@ -36,6 +36,7 @@ from pipelines.tabular.schema import (
     column_kind,
     describe,
     infer,
+    is_code,
     label_text,
     sample_id,
     targets,
@@ -547,6 +548,36 @@ def unlearnable(fit_rows: pd.DataFrame, test: pd.DataFrame, cats, conts, keep=()
     return out
 
 
+def dot_pair(card: Card, schema: Schema, fit_rows: pd.DataFrame, test: pd.DataFrame) -> list[str]:
+    """The dot member's user and item (pipelines/tabular/collab.py), said: the first two of the card's codes=, or of
+    the ids read as codes the two with the most values in the rows the models fit; [] with fewer than two. With one
+    id read as a code, the categories that could be the other (schema.is_code, 50 values or more) are named."""
+    if len(schema.codes) == 1:
+        other = [
+            c
+            for c in schema.categories
+            if c not in schema.codes and fit_rows[c].nunique() >= 50 and is_code(fit_rows[c], test[c])
+        ]
+        if other:
+            print(
+                f"one id read as a code ({schema.codes[0]}); {', '.join(other)} may be the other (a category of many "
+                f"values that repeat): the card's codes=({schema.codes[0]!r}, {other[0]!r}) pairs them for the dot member"
+            )
+    named = [c for c in card.codes if c in schema.codes]
+    if len(named) >= 2:
+        pair, why = named[:2], "the card's codes=, its first two"
+    elif len(schema.codes) >= 2:
+        top = sorted(schema.codes, key=lambda c: -fit_rows[c].nunique())[:2]
+        pair, why = (
+            [c for c in schema.codes if c in top],
+            "the two ids of the most values; the card's codes= names others",
+        )
+    else:
+        return []
+    print(f"user and item (the dot member's pair): {pair[0]} x {pair[1]} ({why})")
+    return pair
+
+
 def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
     """raw -> processed/{train,test}.feather, procs.json, schema.json and validation.json (see the module doc)."""
     t0 = time.perf_counter()
@@ -647,6 +678,7 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
         schema.dropped[c] = why
         cats, conts = [n for n in cats if n != c], [n for n in conts if n != c]
         schema.codes = [n for n in schema.codes if n != c]  # a code of cold-start users only: no pair of the dot's
+    schema.pair = dot_pair(card, schema, fit_rows, test)
     proc = TabularProcessor(cats, conts).fit(fit_rows)
     keep = [schema.id] if schema.id in train.columns else []
     columns = proc.all_cat_names + proc.cont_names

@@ -36,7 +36,10 @@ DATE_FORMATS = (
 
 # a column named as an id (SK_ID_BUREAU, order_id, ID, userId): where its values repeat, a code (a category), not a
 # quantity; in a summarised table, where they do not, the table's own row id
-ID_NAME = re.compile(r"(^|_)(id|ID|Id)(_|$)|[a-z0-9](Id|ID)$")
+ID_NAME = re.compile(
+    r"(^|[_\- ])(id|ID|Id)([_\- ]|$)|[a-z0-9](Id|ID)$"  # user_id, User-ID, userId, ID_code
+    r"|(?i:(user|item|customer|product|movie|book|song|artist|article|session|client|member|shop)_?id)$"  # userid
+)
 
 
 class SchemaError(ValueError):
@@ -66,6 +69,8 @@ class Schema:
     # ids of users and items (a ratings table's userId, movieId; schema.is_code, or the card's codes=): categories,
     # and the dot member's pair
     codes: list[str] = field(default_factory=list)
+    # the dot member's user and item: two of the codes (features.dot_pair), or none
+    pair: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -454,7 +459,15 @@ def infer(
         dropped[c] = f"only in {files['train']}: never a feature (the answer's leak, or data the test has not)"
     fmt = date_format(train[date]) if date else None
     if date and fmt is None:
-        raise SchemaError(f"{files['train']}: column {date!r} is not in one date format of {DATE_FORMATS}; set date=")
+        values = pd.to_numeric(train[date].dropna(), errors="coerce")
+        if card.date == date and values.notna().all() and values.between(1e8, 1e10).all():  # 1973..2286 in seconds
+            raise SchemaError(
+                f"{files['train']}: the card's date={date!r} holds numbers, seconds since 1970 (unix time) by their "
+                f"size: a features= function makes it a date (train[{date!r}] = pd.to_datetime(train[{date!r}], "
+                f"unit='s'), the test's too), or leave date= out to read it as a number"
+            )
+        fix = "leave date= out, or name another" if card.date == date else "set date="
+        raise SchemaError(f"{files['train']}: column {date!r} is not in one date format of {DATE_FORMATS}; {fix}")
     return Schema(
         id_col, targets, label, task, classes, date, fmt, list(card.series), categories, numbers, dropped, only_in_train,
         texts, other_dates=other_dates, codes=codes,

@@ -114,7 +114,7 @@ def collab_columns(metric: Metric, schema: Schema, proc, cfg: TabularConfig) -> 
     columns and "", or [] and the reason (fewer than two ids read as codes; classes of more than two, unordered)."""
     from pipelines.tabular.collab import pair
 
-    columns = pair(schema.codes, proc)
+    columns = pair(schema.pair, proc)
     if not columns:
         return [], "needs two ids read as codes (a ratings table's userId and movieId; the card's codes= names them)"
     if learned(metric, schema, cfg)[0] == "multiclass":

@@ -78,6 +78,16 @@ def test_numbers_named_as_ids_whose_values_repeat_are_categories():
     assert "ids read as codes (categories: each value an embedding, not a quantity): userId, movie_id (named" in (
         describe(s, "rmse")
     )
+    # Book-Crossing's User-ID and lower-case names (itemid) are names of ids too
+    renamed = train.rename(columns={"userId": "User-ID", "movie_id": "itemid"})
+    s = infer(
+        Card(slug="x", metric="rmse"),
+        renamed,
+        test.rename(columns={"userId": "User-ID", "movie_id": "itemid"}),
+        sample,
+        FILES,
+    )
+    assert s.codes == ["User-ID", "itemid"]
     # Amazon's: reviewerID named as an id (2 rows a value in train; half the test's new: near-unique text otherwise),
     # asin named by the card
     amazon = train.assign(reviewerID="A" + (train.id % 150).astype(str), asin="B0" + train.movie_id.astype(str))
@@ -96,6 +106,47 @@ def test_numbers_named_as_ids_whose_values_repeat_are_categories():
     assert s.codes == ["movie_id", "reviewerID"] and "userId" in s.numbers
     s = infer(Card(slug="x", metric="rmse"), once, later, sample, FILES)
     assert s.codes == ["movie_id", "reviewerID"] and "userId" in s.numbers  # every test user is new
+
+
+def test_the_dot_members_pair_is_the_cards_or_the_two_ids_of_the_most_values(capsys):
+    from pipelines.tabular.features import dot_pair
+
+    rng = np.random.default_rng(0)
+    rows = pd.DataFrame(
+        {
+            "user_id": rng.integers(0, 90, 2000),
+            "item_id": rng.integers(0, 250, 2000),
+            "shop_id": rng.integers(0, 120, 2000),
+        }
+    )
+    rows["ISBN"] = "B" + rows.item_id.astype(str)
+    three = Schema("id", ["y"], None, "regression", [], None, None, [], ["user_id", "item_id", "shop_id"], [])
+    three.codes = ["user_id", "item_id", "shop_id"]
+    assert dot_pair(Card(slug="x", metric="rmse"), three, rows, rows) == ["item_id", "shop_id"]
+    assert "pair): item_id x shop_id (the two ids of the most values; the card's codes= names others)" in (
+        capsys.readouterr().out
+    )
+    card = Card(slug="x", metric="rmse", codes=("user_id", "item_id"))
+    assert dot_pair(card, three, rows, rows) == ["user_id", "item_id"]
+    assert "pair): user_id x item_id (the card's codes=, its first two)" in capsys.readouterr().out
+    # Book-Crossing: User-ID is read as an id; ISBN, a category of many values that repeat, is named as the other
+    one = Schema("id", ["y"], None, "regression", [], None, None, [], ["User-ID", "ISBN"], [])
+    one.codes = ["User-ID"]
+    assert dot_pair(Card(slug="x", metric="rmse"), one, rows.rename(columns={"user_id": "User-ID"}), rows) == []
+    out = capsys.readouterr().out
+    assert "one id read as a code (User-ID); ISBN may be the other" in out
+    assert "the card's codes=('User-ID', 'ISBN') pairs them for the dot member" in out
+
+
+def test_a_unix_time_named_as_the_date_is_said_to_be_seconds():
+    train = pd.DataFrame({"id": range(50), "timestamp": 1_500_000_000 + np.arange(50) * 86400, "y": np.arange(50.0)})
+    test = train.drop(columns="y").assign(id=lambda f: f.id + 100)
+    sample = test[["id"]].assign(y=0.0)
+    with pytest.raises(SchemaError, match=r"the card's date='timestamp' holds numbers, seconds since 1970 \(unix"):
+        infer(Card(slug="x", metric="rmse", date="timestamp"), train, test, sample, FILES)
+    words = train.assign(timestamp="soon")
+    with pytest.raises(SchemaError, match="is not in one date format of .*; leave date= out, or name another"):
+        infer(Card(slug="x", metric="rmse", date="timestamp"), words, test.assign(timestamp="soon"), sample, FILES)
 
 
 def test_one_submission_column_per_class_finds_the_label_column():
@@ -925,6 +976,7 @@ def test_a_ratings_table_trains_the_collaborative_filtering_member(tmp_path, mon
         assert main([step, "ratings", *settings, *data]) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     assert "ids read as codes (categories: each value an embedding, not a quantity): userId, movieId, genre_id" in out
+    assert "user and item (the dot member's pair): userId x movieId (the two ids of the most values" in out
     assert "dot fold 0: " in out and "userId x movieId, 5 epochs of batch 64" in out
     result = json.loads((tmp_path / "data" / "ratings" / "runs" / "default" / "result.json").read_text())
     assert result["members"]["dot"] < 0.9 * result["members"]["gbdt"], result["members"]
