@@ -958,6 +958,17 @@ def ratings(n_users=80, n_items=120, n=6000, seed=0):
     return frame.assign(rating=rating, when=rng.integers(0, 10**6, len(frame)), genre_id=m % 4)  # genre: no signal
 
 
+def ratings_chain(comp: str, files: dict, card: str, tmp_path, monkeypatch, capsys, settings: list[str]) -> str:
+    """A competition of `files` and `card` through download, features, train and predict with `settings`; the
+    printed output."""
+    competition(tmp_path / "src", files, card, tmp_path, monkeypatch, comp)
+    data = ["--data", str(tmp_path / "data")]
+    assert main(["download", comp, "--src", str(tmp_path / "src"), *data]) == 0
+    for step in ("features", "train", "predict"):
+        assert main([step, comp, *settings, *data]) == 0, capsys.readouterr().err
+    return capsys.readouterr().out
+
+
 @pytest.mark.slow
 def test_a_ratings_table_trains_the_collaborative_filtering_member(tmp_path, monkeypatch, capsys):
     """userId, movieId and genre_id are codes: the dot member (fast.ai's dot product and biases) reads the two of
@@ -968,13 +979,9 @@ def test_a_ratings_table_trains_the_collaborative_filtering_member(tmp_path, mon
     train, held = frame.iloc[:-500], frame.iloc[-500:]
     test = held.drop(columns="rating").assign(id=np.arange(len(held)))
     files = {"train": train, "test": test, "sample_submission": test[["id"]].assign(rating=3.0)}
-    competition(tmp_path / "src", files, 'slug="r", metric="rmse"', tmp_path, monkeypatch, "ratings")
-    data = ["--data", str(tmp_path / "data")]
-    assert main(["download", "ratings", "--src", str(tmp_path / "src"), *data]) == 0
     settings = ["members=[gbdt,dot]", "gbdt_rounds=300", "dot_bs=64"]
-    for step in ("features", "train", "predict"):
-        assert main([step, "ratings", *settings, *data]) == 0, capsys.readouterr().err
-    out = capsys.readouterr().out
+    out = ratings_chain("ratings", files, 'slug="r", metric="rmse"', tmp_path, monkeypatch, capsys, settings)
+    data = ["--data", str(tmp_path / "data")]
     assert "ids read as codes (categories: each value an embedding, not a quantity): userId, movieId, genre_id" in out
     assert "user and item (the dot member's pair): userId x movieId (the two ids of the most values" in out
     assert "dot fold 0: " in out and "userId x movieId, 5 epochs of batch 64" in out
@@ -1022,13 +1029,8 @@ def test_the_collaborative_filtering_member_learns_a_binary_target_on_a_time_hol
     train, held = frame[frame.day < days[-480]], frame[frame.day >= days[-480]]  # 20 days
     test = held.drop(columns="liked").assign(id=np.arange(len(held)))
     files = {"train": train, "test": test, "sample_submission": test[["id"]].assign(liked=0.5)}
-    competition(tmp_path / "src", files, 'slug="l", metric="auc"', tmp_path, monkeypatch, "liked")
-    data = ["--data", str(tmp_path / "data")]
-    assert main(["download", "liked", "--src", str(tmp_path / "src"), *data]) == 0
     settings = ["members=[gbdt,dot]", "gbdt_rounds=200", "dot_bs=64"]
-    for step in ("features", "train", "predict"):
-        assert main([step, "liked", *settings, *data]) == 0, capsys.readouterr().err
-    out = capsys.readouterr().out
+    out = ratings_chain("liked", files, 'slug="l", metric="auc"', tmp_path, monkeypatch, capsys, settings)
     assert "validation: time" in out and "dot holdout: " in out and "dot refit: " in out
     result = json.loads((tmp_path / "data" / "liked" / "runs" / "default" / "result.json").read_text())
     assert result["members"]["dot"] > max(0.75, result["members"]["gbdt"]), result["members"]
