@@ -13,6 +13,7 @@ as the held loss of another fold's network chose (chosen_epochs). Where the tabl
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -141,7 +142,10 @@ def fit_gbdt(
         fold = view(k)
         models.append(fit(fold, (folds != k) & ok, f"gbdt fold {k}", (folds == k) & ok))
         rounds.append(int(np.median([gbdt.best_rounds(b) for b in models[-1]])))
+        t0 = time.perf_counter()
         test_raw += predict(models[-1], fold[1]) / len(held_folds)
+        if time.perf_counter() - t0 > 5:  # thousands of trees of wide category splits: seconds a fold, said
+            print(f"gbdt fold {k}: the test's {len(x_test):,} rows predicted in {time.perf_counter() - t0:.0f} s")
         held_x.append(fold[0][folds == k])
     for i, k in enumerate(held_folds):  # each fold scored at a round count its own rows did not choose
         others = int(np.median([r for j, r in enumerate(rounds) if j != i]))
