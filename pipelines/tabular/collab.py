@@ -46,7 +46,7 @@ def fit_predict(
     if task == "regression":  # the network's band: the targets seen and a tenth beyond each end
         lo, hi = float(y.min()), float(y.max())
         y_range = (lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo))
-        mean = (mean - y_range[0]) / (y_range[1] - y_range[0])  # its place in the band, a share
+        mean = (mean - y_range[0]) / ((y_range[1] - y_range[0]) or 1.0)  # its place in the band (one value: 0)
     start = float(np.log(np.clip(mean, 1e-3, 1 - 1e-3) / (1 - np.clip(mean, 1e-3, 1 - 1e-3))))  # the mean's logit
     model = EmbeddingDotBias(cardinality[columns[0]], cardinality[columns[1]], cfg.dot_factors, y_range, start)
     if task == "binary":

@@ -548,15 +548,20 @@ def unlearnable(fit_rows: pd.DataFrame, test: pd.DataFrame, cats, conts, keep=()
     return out
 
 
+HINT_VALUES = 50  # a category of this many values or more, with one id found, may be the other (dot_pair)
+
+
 def dot_pair(card: Card, schema: Schema, fit_rows: pd.DataFrame, test: pd.DataFrame) -> list[str]:
     """The dot member's user and item (pipelines/tabular/collab.py), said: the first two of the card's codes=, or of
-    the ids read as codes the two with the most values in the rows the models fit; [] with fewer than two. With one
-    id read as a code, the categories that could be the other (schema.is_code, 50 values or more) are named."""
+    the ids read as codes the two with the most values in the rows the models fit (one named, and the other of the
+    most values); [] with fewer than two. With one id read as a code, the categories that could be the other
+    (schema.is_code, HINT_VALUES values or more) are named, those of the most values first."""
+    values = {c: fit_rows[c].nunique() for c in [*schema.codes, *schema.categories]}
     if len(schema.codes) == 1:
         other = [
             c
-            for c in schema.categories
-            if c not in schema.codes and fit_rows[c].nunique() >= 50 and is_code(fit_rows[c], test[c])
+            for c in sorted(schema.categories, key=lambda c: -values[c])
+            if c not in schema.codes and values[c] >= HINT_VALUES and is_code(fit_rows[c], test[c])
         ]
         if other:
             print(
@@ -564,16 +569,15 @@ def dot_pair(card: Card, schema: Schema, fit_rows: pd.DataFrame, test: pd.DataFr
                 f"values that repeat): the card's codes=({schema.codes[0]!r}, {other[0]!r}) pairs them for the dot member"
             )
     named = [c for c in card.codes if c in schema.codes]
-    if len(named) >= 2:
-        pair, why = named[:2], "the card's codes=, its first two"
-    elif len(schema.codes) >= 2:
-        top = sorted(schema.codes, key=lambda c: -fit_rows[c].nunique())[:2]
-        pair, why = (
-            [c for c in schema.codes if c in top],
-            "the two ids of the most values; the card's codes= names others",
-        )
-    else:
+    rest = sorted((c for c in schema.codes if c not in named), key=lambda c: -values[c])
+    if len(named) + len(rest) < 2:
         return []
+    pair = [c for c in schema.codes if c in (named + rest)[:2]]  # in the table's order
+    why = {
+        2: "the card's codes=, its first two",
+        1: "the card's codes=, and the other id of the most values",
+        0: "the two ids of the most values; the card's codes= names others",
+    }[min(len(named), 2)]
     print(f"user and item (the dot member's pair): {pair[0]} x {pair[1]} ({why})")
     return pair
 

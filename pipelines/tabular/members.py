@@ -144,8 +144,9 @@ def fit_gbdt(
         rounds.append(int(np.median([gbdt.best_rounds(b) for b in models[-1]])))
         t0 = time.perf_counter()
         test_raw += predict(models[-1], fold[1]) / len(held_folds)
-        if time.perf_counter() - t0 > 5:  # thousands of trees of wide category splits: seconds a fold, said
-            print(f"gbdt fold {k}: the test's {len(x_test):,} rows predicted in {time.perf_counter() - t0:.0f} s")
+        seconds = time.perf_counter() - t0
+        if seconds > 5:  # thousands of trees of wide category splits: seconds a fold, said
+            print(f"gbdt fold {k}: the test's {len(x_test):,} rows predicted in {seconds:.0f} s")
         held_x.append(fold[0][folds == k])
     for i, k in enumerate(held_folds):  # each fold scored at a round count its own rows did not choose
         others = int(np.median([r for j, r in enumerate(rounds) if j != i]))

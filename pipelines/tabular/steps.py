@@ -115,6 +115,8 @@ def collab_columns(metric: Metric, schema: Schema, proc, cfg: TabularConfig) -> 
     from pipelines.tabular.collab import pair
 
     columns = pair(schema.pair, proc)
+    if not schema.pair and len(schema.codes) >= 2:  # a schema.json of older code, without the pair
+        return [], "needs the pair the features step chooses (features built by older code?): run make features again"
     if not columns:
         return [], "needs two ids read as codes (a ratings table's userId and movieId; the card's codes= names them)"
     if learned(metric, schema, cfg)[0] == "multiclass":

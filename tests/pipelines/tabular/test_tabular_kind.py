@@ -78,16 +78,10 @@ def test_numbers_named_as_ids_whose_values_repeat_are_categories():
     assert "ids read as codes (categories: each value an embedding, not a quantity): userId, movie_id (named" in (
         describe(s, "rmse")
     )
-    # Book-Crossing's User-ID and lower-case names (itemid) are names of ids too
-    renamed = train.rename(columns={"userId": "User-ID", "movie_id": "itemid"})
-    s = infer(
-        Card(slug="x", metric="rmse"),
-        renamed,
-        test.rename(columns={"userId": "User-ID", "movie_id": "itemid"}),
-        sample,
-        FILES,
-    )
-    assert s.codes == ["User-ID", "itemid"]
+    # Book-Crossing's User-ID, and userid or ITEMID whatever their case, are names of ids too
+    names = {"userId": "User-ID", "movie_id": "ITEMID"}
+    s = infer(Card(slug="x", metric="rmse"), train.rename(columns=names), test.rename(columns=names), sample, FILES)
+    assert s.codes == ["User-ID", "ITEMID"]
     # Amazon's: reviewerID named as an id (2 rows a value in train; half the test's new: near-unique text otherwise),
     # asin named by the card
     amazon = train.assign(reviewerID="A" + (train.id % 150).astype(str), asin="B0" + train.movie_id.astype(str))
@@ -109,7 +103,11 @@ def test_numbers_named_as_ids_whose_values_repeat_are_categories():
 
 
 def test_the_dot_members_pair_is_the_cards_or_the_two_ids_of_the_most_values(capsys):
+    from types import SimpleNamespace
+
+    from pipelines.tabular import TabularConfig
     from pipelines.tabular.features import dot_pair
+    from pipelines.tabular.steps import collab_columns
 
     rng = np.random.default_rng(0)
     rows = pd.DataFrame(
@@ -120,6 +118,7 @@ def test_the_dot_members_pair_is_the_cards_or_the_two_ids_of_the_most_values(cap
         }
     )
     rows["ISBN"] = "B" + rows.item_id.astype(str)
+    rows["genre"] = "g" + (rows.item_id % 9).astype(str)  # 9 values: not an id
     three = Schema("id", ["y"], None, "regression", [], None, None, [], ["user_id", "item_id", "shop_id"], [])
     three.codes = ["user_id", "item_id", "shop_id"]
     assert dot_pair(Card(slug="x", metric="rmse"), three, rows, rows) == ["item_id", "shop_id"]
@@ -129,12 +128,22 @@ def test_the_dot_members_pair_is_the_cards_or_the_two_ids_of_the_most_values(cap
     card = Card(slug="x", metric="rmse", codes=("user_id", "item_id"))
     assert dot_pair(card, three, rows, rows) == ["user_id", "item_id"]
     assert "pair): user_id x item_id (the card's codes=, its first two)" in capsys.readouterr().out
+    card = Card(slug="x", metric="rmse", codes=("user_id",))  # one named: the other of the most values
+    assert dot_pair(card, three, rows, rows) == ["user_id", "item_id"]
+    assert "(the card's codes=, and the other id of the most values)" in capsys.readouterr().out
+    # train reads the pair the features step chose, not the first two codes
+    proc = SimpleNamespace(
+        categorify=SimpleNamespace(cardinality=lambda: {"user_id": 91, "item_id": 251, "shop_id": 121})
+    )
+    chosen = replace(three, pair=["item_id", "shop_id"])
+    assert collab_columns(get_metric("rmse"), chosen, proc, TabularConfig()) == (["item_id", "shop_id"], "")
+    assert "built by older code" in collab_columns(get_metric("rmse"), three, proc, TabularConfig())[1]
     # Book-Crossing: User-ID is read as an id; ISBN, a category of many values that repeat, is named as the other
-    one = Schema("id", ["y"], None, "regression", [], None, None, [], ["User-ID", "ISBN"], [])
+    one = Schema("id", ["y"], None, "regression", [], None, None, [], ["User-ID", "genre", "ISBN"], [])
     one.codes = ["User-ID"]
     assert dot_pair(Card(slug="x", metric="rmse"), one, rows.rename(columns={"user_id": "User-ID"}), rows) == []
     out = capsys.readouterr().out
-    assert "one id read as a code (User-ID); ISBN may be the other" in out
+    assert "one id read as a code (User-ID); ISBN may be the other (a category" in out
     assert "the card's codes=('User-ID', 'ISBN') pairs them for the dot member" in out
 
 
