@@ -13,8 +13,9 @@ from torch import nn
 class EmbeddingDotBias(nn.Module):
     """Reads two columns of codes (n, 2): the user's, then the item's. Code 0 (Categorify's: a value missing, or
     unknown to the rows the table was processed on: train, less a time holdout's rows) is no user or item: its vector
-    and bias count as 0 (masked), in training and after, so that a test row of an unseen user is predicted by the item's bias and the shared one. A code no training
-    row holds (a user new in a fold's held rows) keeps its initial vector, about 0, and a bias of 0."""
+    and bias count as 0 (masked), in training and after, so that a test row of an unseen user is predicted by the
+    item's bias and the shared one. A code no training row holds (a user new in a fold's held rows) keeps its initial
+    vector, about 0, and a bias of 0."""
 
     def __init__(
         self,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import torch
-from torch.nn import functional as F
 
 from features import TabularProcessor
 from models.callbacks import ProgressCallback
@@ -18,6 +17,7 @@ from models.data import tensor_loader
 from models.learner import Learner
 from pipelines.runs import seed_everything
 from pipelines.tabular import TabularConfig
+from pipelines.tabular.net import band, loss_function
 
 
 def pair(chosen: list[str], proc: TabularProcessor) -> list[str]:
@@ -43,20 +43,16 @@ def fit_predict(
     seed_everything(cfg.seed)
     cardinality = proc.categorify.cardinality()
     y_range, mean = None, float(np.mean(y))
-    if task == "regression":  # the network's band: the targets seen and a tenth beyond each end
-        lo, hi = float(y.min()), float(y.max())
-        y_range = (lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo))
+    if task == "regression":  # the network's band
+        y_range = band(y)
         mean = (mean - y_range[0]) / ((y_range[1] - y_range[0]) or 1.0)  # its place in the band (one value: 0)
-    start = float(np.log(np.clip(mean, 1e-3, 1 - 1e-3) / (1 - np.clip(mean, 1e-3, 1 - 1e-3))))  # the mean's logit
+    share = float(np.clip(mean, 1e-3, 1 - 1e-3))
+    start = float(np.log(share / (1 - share)))  # the mean's logit
     model = EmbeddingDotBias(cardinality[columns[0]], cardinality[columns[1]], cfg.dot_factors, y_range, start)
-    if task == "binary":
-        loss_func = lambda out, t: F.binary_cross_entropy_with_logits(out.float(), t)
-    else:
-        loss_func = F.l1_loss if loss == "l1" else F.mse_loss
     learn = Learner(
         model,
         None,
-        loss_func=loss_func,
+        loss_func=loss_function(task, loss),
         wd=cfg.dot_wd,
         device=cfg.device,
         amp="off",

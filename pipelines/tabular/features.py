@@ -552,12 +552,13 @@ HINT_VALUES = 50  # a category of this many values or more, with one id found, m
 
 
 def dot_pair(card: Card, schema: Schema, fit_rows: pd.DataFrame, test: pd.DataFrame) -> list[str]:
-    """The dot member's user and item (pipelines/tabular/collab.py), said: the first two of the card's codes=, or of
-    the ids read as codes the two with the most values in the rows the models fit (one named, and the other of the
-    most values); [] with fewer than two. With one id read as a code, the categories that could be the other
-    (schema.is_code, HINT_VALUES values or more) are named, those of the most values first."""
-    values = {c: fit_rows[c].nunique() for c in [*schema.codes, *schema.categories]}
-    if len(schema.codes) == 1:
+    """The dot member's user and item (pipelines/tabular/collab.py), said: of the ids read as codes, those the card's
+    codes= names first, then those of the most values in the rows the models fit; [] with fewer than two. With one
+    id read as a code, the categories that could be the other (schema.is_code, HINT_VALUES values or more) are
+    named, those of the most values first."""
+    lone = len(schema.codes) == 1  # every category's values counted only then
+    values = {c: fit_rows[c].nunique() for c in (schema.categories if lone else schema.codes)}
+    if lone:
         other = [
             c
             for c in sorted(schema.categories, key=lambda c: -values[c])

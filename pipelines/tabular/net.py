@@ -21,7 +21,9 @@ from pipelines.runs import seed_everything
 from pipelines.tabular import TabularConfig
 
 
-def _loss(task: str, loss: str):
+def loss_function(task: str, loss: str):
+    """The training loss of the task the members learn: a logit's for binary, cross-entropy for classes, else the
+    metric's (l1 or squared error)."""
     if task == "binary":
         return lambda out, y: F.binary_cross_entropy_with_logits(out.float(), y)
     if task == "multiclass":
@@ -44,6 +46,13 @@ class WatchLoss(Callback):
         with torch.random.fork_rng(devices=[]):
             preds, targets = learn.get_preds(self.dl)
         learn.history[-1]["valid_loss"] = float(learn.loss_func(preds, targets))
+
+
+def band(y: np.ndarray) -> tuple[float, float]:
+    """The `y_range` of a regression's sigmoid: the targets seen and a tenth beyond each end, so that its ends are
+    never needed (the network's and the dot member's)."""
+    lo, hi = float(y.min()), float(y.max())
+    return lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo)
 
 
 def batches(rows: int, bs: int, epochs: int) -> tuple[int, int]:
@@ -82,10 +91,7 @@ def make_learner(
             + (f"; {excluded} in net_exclude: take them out of one of the two" if excluded else "")
         )
     cardinality = proc.categorify.cardinality()
-    y_range = None
-    if task == "regression":  # a band around the targets seen, so the sigmoid's ends are never needed
-        lo, hi = float(y.min()), float(y.max())
-        y_range = (lo - 0.1 * (hi - lo), hi + 0.1 * (hi - lo))
+    y_range = band(y) if task == "regression" else None
     model = TabularModel(
         emb_sizes({c: cardinality[c] for c in cats}),
         len(conts),
@@ -98,7 +104,7 @@ def make_learner(
     learn = Learner(
         model,
         None,
-        loss_func=_loss(task, loss),
+        loss_func=loss_function(task, loss),
         wd=cfg.net_wd,
         device=cfg.device,
         amp=cfg.net_amp,

@@ -460,9 +460,8 @@ def infer(
     fmt = date_format(train[date]) if date else None
     if date and fmt is None:
         values = pd.to_numeric(train[date].dropna(), errors="coerce")
-        if (
-            card.date == date and len(values) and values.notna().all() and values.between(1e8, 1e10).all()
-        ):  # 1973..2286 s
+        unix = len(values) and values.notna().all() and values.between(1e8, 1e10).all()  # 1973..2286 in seconds
+        if card.date == date and unix:
             raise SchemaError(
                 f"{files['train']}: the card's date={date!r} holds numbers, seconds since 1970 (unix time) by their "
                 f"size: a features= function makes it a date (train[{date!r}] = pd.to_datetime(train[{date!r}], "
