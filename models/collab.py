@@ -9,6 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from models.tabular import embedding
+
 
 class EmbeddingDotBias(nn.Module):
     """Reads two columns of codes (n, 2): the user's, then the item's. Code 0 (Categorify's: a value missing, or
@@ -26,10 +28,11 @@ class EmbeddingDotBias(nn.Module):
         start: float = 0.0,
     ) -> None:
         super().__init__()
-        self.u_weight, self.i_weight = nn.Embedding(n_users, n_factors), nn.Embedding(n_items, n_factors)
+        self.u_weight, self.i_weight = (
+            embedding(n_users, n_factors),
+            embedding(n_items, n_factors),
+        )  # the dot starts near 0
         self.u_bias, self.i_bias = nn.Embedding(n_users, 1), nn.Embedding(n_items, 1)
-        for e in (self.u_weight, self.i_weight):  # fast.ai's trunc_normal_(std=0.01): the dot starts near 0
-            nn.init.trunc_normal_(e.weight, std=0.01, a=-0.02, b=0.02)
         for e in (self.u_bias, self.i_bias):
             nn.init.zeros_(e.weight)
         self.bias = nn.Parameter(torch.tensor(float(start)))

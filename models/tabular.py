@@ -24,6 +24,15 @@ def emb_sizes(cardinality: dict[str, int], overrides: dict[str, int] | None = No
     return [(n, overrides.get(c, emb_sz_rule(n))) for c, n in cardinality.items()]
 
 
+def embedding(n_codes: int, width: int) -> nn.Embedding:
+    """fast.ai's embedding: its vectors start small (truncated normal, std 0.01), not at PyTorch's N(0, 1). A code
+    the fit never trains (a test value train lacks, read as Categorify's 0 where no training row is missing) then
+    stays near 0, not at a random vector that moves the prediction by chance."""
+    e = nn.Embedding(n_codes, width)
+    nn.init.trunc_normal_(e.weight, std=0.01, a=-0.02, b=0.02)
+    return e
+
+
 class TabularModel(nn.Module):
     """Embeddings (+ dropout) for categoricals, BatchNorm for continuous inputs, then Linear-ReLU-BN-Dropout blocks.
 
@@ -44,7 +53,7 @@ class TabularModel(nn.Module):
         super().__init__()
         if len(ps) != len(layers):
             raise ValueError(f"ps has {len(ps)} values for {len(layers)} layers")
-        self.embeds = nn.ModuleList([nn.Embedding(n, w) for n, w in emb_szs])
+        self.embeds = nn.ModuleList([embedding(n, w) for n, w in emb_szs])
         self.emb_drop = Dropout(emb_drop)
         self.bn_cont = nn.BatchNorm1d(n_cont) if n_cont else None
         n_in = sum(w for _, w in emb_szs) + n_cont
