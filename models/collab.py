@@ -28,10 +28,8 @@ class EmbeddingDotBias(nn.Module):
         start: float = 0.0,
     ) -> None:
         super().__init__()
-        self.u_weight, self.i_weight = (
-            embedding(n_users, n_factors),
-            embedding(n_items, n_factors),
-        )  # the dot starts near 0
+        # fast.ai's small initial vectors: the dot starts near 0
+        self.u_weight, self.i_weight = embedding(n_users, n_factors), embedding(n_items, n_factors)
         self.u_bias, self.i_bias = nn.Embedding(n_users, 1), nn.Embedding(n_items, 1)
         for e in (self.u_bias, self.i_bias):
             nn.init.zeros_(e.weight)

@@ -24,6 +24,7 @@ from pipelines.tabular.schema import (
     infer,
     label_text,
     looks_like_dates,
+    parse_dates,
     sample_id,
 )
 
@@ -57,8 +58,8 @@ def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
     schema = infer(raw_card, joined, joined_test, sample, files)
     id_col = schema.id
     date = schema.date
-    dates = pd.to_datetime(joined[date], format=schema.date_format) if date else None
-    test_dates = pd.to_datetime(joined_test[date], format=schema.date_format) if date else None
+    dates = parse_dates(joined[date], schema.date_format) if date else None
+    test_dates = parse_dates(joined_test[date], schema.date_format) if date else None
     if date is not None and test_dates.min() > dates.max():
         horizon = pd.Timedelta(days=(test_dates.max() - test_dates.min()).days + 1)
         end = dates.max() - k * horizon

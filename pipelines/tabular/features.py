@@ -30,6 +30,7 @@ from pipelines.runs import features_identity, write_features_stamp
 from pipelines.tabular import FILES, Card, TabularConfig
 from pipelines.tabular.schema import (
     ID_NAME,
+    UNIX,
     Schema,
     SchemaError,
     align_ids,
@@ -38,6 +39,7 @@ from pipelines.tabular.schema import (
     infer,
     is_code,
     label_text,
+    parse_dates,
     sample_id,
     targets,
 )
@@ -646,7 +648,7 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
         raise SchemaError(f"card: as_is= names {unknown}, not a column of {files['train']} or of a tables= file")
     if schema.date:
         for frame in (train, test):
-            frame[schema.date] = pd.to_datetime(frame[schema.date], format=schema.date_format)
+            frame[schema.date] = parse_dates(frame[schema.date], schema.date_format)
     tfidf = None
     if schema.texts:
         train, test, schema.from_text, tfidf = add_text(schema, train, test, cfg.text_dims, cfg.text_words)
@@ -670,7 +672,7 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
     offsets = adjustments(card, schema, train, test, folds, validation) if card.adjust else None
     if schema.date:
         prefix = schema.date if not schema.date.lower().endswith("date") else schema.date[:-4]
-        hours = "%H" in schema.date_format
+        hours = "%H" in schema.date_format or schema.date_format in UNIX
         train, test = (add_datepart(f, schema.date, drop=False, prefix=prefix, time=hours) for f in (train, test))
         cats += [prefix + p for p in DATE_CATEGORIES]
         conts += [prefix + p for p in DATE_NUMBERS + (TIME_NUMBERS if hours else ())]

@@ -32,6 +32,9 @@ DATE_FORMATS = (
     "%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y/%m/%d", "%m/%d/%Y",
     "%d/%m/%Y", "%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M", "%d.%m.%Y", "%Y%m%d", "%Y-%m",
 )  # fmt: skip
+# numbers the card's date= names, read as seconds or milliseconds since 1970 by their size (1973..2286): MovieLens's
+# timestamp, a log's event time; a date's format, for parse_dates (never guessed for a column date= does not name)
+UNIX = {"unix seconds": "s", "unix milliseconds": "ms"}
 
 
 # a column named as an id (SK_ID_BUREAU, order_id, ID, userId): where its values repeat, a code (a category), not a
@@ -109,6 +112,28 @@ def date_format(values: pd.Series) -> str | None:
         if all(pd.to_datetime(v, errors="coerce", format=fmt).notna().all() for v in (sample, values.astype(str))):
             return fmt  # all(): the whole column is read only where the sample was
     return None
+
+
+def unix_format(values: pd.Series) -> str | None:
+    """ "unix seconds" or "unix milliseconds" (UNIX) where every value is a number of that size, else None."""
+    numbers = pd.to_numeric(values.dropna(), errors="coerce")
+    if not len(numbers) or numbers.isna().any():
+        return None
+    return next(
+        (
+            fmt
+            for fmt, low in (("unix seconds", 1e8), ("unix milliseconds", 1e11))
+            if numbers.between(low, 100 * low).all()
+        ),
+        None,
+    )
+
+
+def parse_dates(values: pd.Series, fmt: str) -> pd.Series:
+    """A date column as datetimes, in its format (date_format's, or UNIX's)."""
+    if fmt in UNIX:
+        return pd.to_datetime(pd.to_numeric(values), unit=UNIX[fmt])
+    return pd.to_datetime(values, format=fmt)
 
 
 def looks_like_dates(values: pd.Series) -> bool:
@@ -458,15 +483,9 @@ def infer(
     for c in only_in_train:
         dropped[c] = f"only in {files['train']}: never a feature (the answer's leak, or data the test has not)"
     fmt = date_format(train[date]) if date else None
+    if date and fmt is None and card.date == date:
+        fmt = unix_format(pd.concat([train[date], test[date]]))
     if date and fmt is None:
-        values = pd.to_numeric(train[date].dropna(), errors="coerce")
-        unix = len(values) and values.notna().all() and values.between(1e8, 1e10).all()  # 1973..2286 in seconds
-        if card.date == date and unix:
-            raise SchemaError(
-                f"{files['train']}: the card's date={date!r} holds numbers, seconds since 1970 (unix time) by their "
-                f"size: a features= function makes it a date (train[{date!r}] = pd.to_datetime(train[{date!r}], "
-                f"unit='s'), the test's too), or leave date= out to read it as a number"
-            )
         fix = "leave date= out, or name another" if card.date == date else "set date="
         raise SchemaError(f"{files['train']}: column {date!r} is not in one date format of {DATE_FORMATS}; {fix}")
     return Schema(
@@ -504,7 +523,7 @@ def not_a_feature(key: str, train: pd.DataFrame, test: pd.DataFrame, excluded: s
 def _days(schema: Schema, frame: pd.DataFrame) -> pd.Series:
     when = frame[schema.date]
     if not pd.api.types.is_datetime64_any_dtype(when):
-        when = pd.to_datetime(when, format=schema.date_format)
+        when = parse_dates(when, schema.date_format)
     return when.dt.floor("D")
 
 
@@ -542,6 +561,7 @@ def describe(schema: Schema, metric: str, positive: str | None = None) -> str:
         + (f", {len(schema.classes)} classes" if schema.classes else "")
         + f"); metric {metric}",
         f"date {schema.date!r}"
+        + (f" ({schema.date_format} since 1970)" if schema.date_format in UNIX else "")
         + (f"; other dates as their days since 1970: {list(schema.other_dates)}" if schema.other_dates else "")
         + (f"; series {schema.series}" if schema.series else ""),
         f"{len(schema.categories)} categories, {len(schema.numbers)} numbers",

@@ -28,6 +28,7 @@ from pipelines.tabular.schema import (
     infer,
     infer_task,
     label_text,
+    parse_dates,
     sort_classes,
 )
 
@@ -147,12 +148,19 @@ def test_the_dot_members_pair_is_the_cards_or_the_two_ids_of_the_most_values(cap
     assert "the card's codes=('User-ID', 'ISBN') pairs them for the dot member" in out
 
 
-def test_a_unix_time_named_as_the_date_is_said_to_be_seconds():
+def test_a_unix_time_named_as_the_date_is_read_as_dates():
+    """The card's date= names seconds (or milliseconds) since 1970, by their size: a date of that format; a column
+    of such numbers date= does not name stays a number, and date= on words is refused."""
     train = pd.DataFrame({"id": range(50), "timestamp": 1_500_000_000 + np.arange(50) * 86400, "y": np.arange(50.0)})
     test = train.drop(columns="y").assign(id=lambda f: f.id + 100)
     sample = test[["id"]].assign(y=0.0)
-    with pytest.raises(SchemaError, match=r"the card's date='timestamp' holds numbers, seconds since 1970 \(unix"):
-        infer(Card(slug="x", metric="rmse", date="timestamp"), train, test, sample, FILES)
+    s = infer(Card(slug="x", metric="rmse", date="timestamp"), train, test, sample, FILES)
+    assert (s.date, s.date_format) == ("timestamp", "unix seconds")
+    assert parse_dates(train.timestamp, s.date_format)[0] == pd.Timestamp("2017-07-14 02:40:00")
+    assert "date 'timestamp' (unix seconds since 1970)" in describe(s, "rmse")
+    ms = infer(Card(slug="x", metric="rmse", date="timestamp"), *(f.assign(timestamp=f.timestamp * 1000) for f in (train, test)), sample, FILES)  # fmt: skip
+    assert ms.date_format == "unix milliseconds"
+    assert infer(Card(slug="x", metric="rmse"), train, test, sample, FILES).date is None  # a number, unnamed
     words = train.assign(timestamp="soon")
     with pytest.raises(SchemaError, match="is not in one date format of .*; leave date= out, or name another"):
         infer(Card(slug="x", metric="rmse", date="timestamp"), words, test.assign(timestamp="soon"), sample, FILES)
@@ -1030,16 +1038,17 @@ def test_a_ratings_table_trains_the_collaborative_filtering_member(tmp_path, mon
 
 @pytest.mark.slow
 def test_the_collaborative_filtering_member_learns_a_binary_target_on_a_time_holdout(tmp_path, monkeypatch, capsys):
-    """Whether a user liked a film (AUC), the test's days after train's: the dot member's logit through a sigmoid,
-    fitted before the holdout, then refitted on every row for the test."""
+    """Whether a user liked a film (AUC), the test's hours after train's (unix seconds, the card's date=): the dot
+    member's logit through a sigmoid, fitted before the holdout, then refitted on every row for the test."""
     frame = ratings(seed=1)
-    days = pd.date_range("2020-01-01", periods=len(frame), freq="h").strftime("%Y-%m-%d")
-    frame = frame.assign(day=days, liked=(frame.rating >= 3.5).astype(int)).drop(columns=["rating", "when"])
-    train, held = frame[frame.day < days[-480]], frame[frame.day >= days[-480]]  # 20 days
+    hours = 1_577_836_800 + 3600 * np.arange(len(frame))  # unix seconds from 2020-01-01, named by the card's date=
+    frame = frame.assign(ts=hours, liked=(frame.rating >= 3.5).astype(int)).drop(columns=["rating", "when"])
+    train, held = frame.iloc[:-480], frame.iloc[-480:]  # 20 days
     test = held.drop(columns="liked").assign(id=np.arange(len(held)))
     files = {"train": train, "test": test, "sample_submission": test[["id"]].assign(liked=0.5)}
     settings = ["members=[gbdt,dot]", "gbdt_rounds=200", "dot_bs=64"]
-    out = ratings_chain("liked", files, 'slug="l", metric="auc"', tmp_path, monkeypatch, capsys, settings)
+    out = ratings_chain("liked", files, 'slug="l", metric="auc", date="ts"', tmp_path, monkeypatch, capsys, settings)
+    assert "date 'ts' (unix seconds since 1970)" in out
     assert "validation: time" in out and "dot holdout: " in out and "dot refit: " in out
     result = json.loads((tmp_path / "data" / "liked" / "runs" / "default" / "result.json").read_text())
     assert result["members"]["dot"] > max(0.75, result["members"]["gbdt"]), result["members"]
