@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -216,6 +216,7 @@ class RunDir:
     """data/<comp>/runs/<name>/: config.json, run.json (commit, env, timings), metrics, plots, checkpoint.pt."""
 
     path: Path
+    used: set[str] = field(default_factory=set, compare=False, repr=False)  # the parts this training read or made
 
     @property
     def checkpoint(self) -> Path:
@@ -266,23 +267,37 @@ class RunDir:
         kept when an interrupted run with the same identity starts again, which then resumes after them."""
         return self.path / "parts"
 
-    def reuse_or_start(self, identity: dict, what: str) -> dict | None:
+    def reuse_or_start(self, identity: dict, what: str, members: dict | None = None) -> dict | None:
         """The result of a finished run made with `identity` (said to be reused), else None, the folder started
         with `identity` as its config: its `parts` kept (said) when an interrupted run with the same identity left
-        them, else removed."""
+        them, else removed. `members` (each member's identity: the tabular kind's): the parts are kept whatever the
+        run's identity, each read back only where its member's identity is the one it was made with (`part`)."""
         done = self.finished(identity, what)
         if done is None:
             config = self.path / "config.json"
             same = config.is_file() and self.read_json("config.json").get("run") == identity
             kept = (
-                sorted(p.name for p in self.parts.glob("*") if p.suffix != ".key" and p.name[0] != ".") if same else []
+                sorted(p.name for p in self.parts.glob("*") if p.suffix != ".key" and p.name[0] != ".")
+                if same or members
+                else []
             )
-            if not same:
+            if not (same or members):
                 shutil.rmtree(self.parts, ignore_errors=True)
-            elif kept:
+            elif kept and same:
                 print(f"{what}: resuming {self.path}: {len(kept)} finished parts kept ({', '.join(kept)})")
-            self.start({"run": identity})
+            elif kept:
+                print(
+                    f"{what}: other settings than its last training's: each of its {len(kept)} finished parts is read "
+                    f"back where its member's settings, the features and the code are unchanged ({self.parts})"
+                )
+            self.start({"run": identity} | ({"members": members} if members else {}))
         return done
+
+    def prune_parts(self) -> None:
+        """Remove the parts this training did not use (an earlier training's, of other settings)."""
+        for p in self.parts.glob("*") if self.parts.is_dir() else ():
+            if p.name.removesuffix(".key") not in self.used and p.name[0] != ".":
+                p.unlink(missing_ok=True)
 
     def finished(self, identity: dict, what: str | None = None, headline: str | None = None) -> dict | None:
         """The result of a finished run made with `identity` (`run_identity`: its settings, features, code, seed),

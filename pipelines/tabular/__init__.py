@@ -137,24 +137,27 @@ class TabularConfig:
     # thresholds chosen out of fold (true); or the classes by cross-entropy, the likeliest submitted (false)
     ordinal: bool = True
     # --- the LightGBM member ----------------------------------------------------------------------------------
-    gbdt_rounds: int = setting(5000, ge=1, le=1_000_000)  # at most: early stopping on validation picks fewer
-    gbdt_lr: float = setting(0.05, gt=0, le=1)  # LightGBM's learning rate
-    gbdt_leaves: int = setting(31, ge=2, le=65536)  # LightGBM's num_leaves
-    gbdt_min_leaf: int = setting(20, ge=1, le=1_000_000)  # LightGBM's min_data_in_leaf
-    gbdt_colsample: float = setting(0.8, gt=0, le=1)  # share of the features each tree sees (feature_fraction)
-    gbdt_subsample: float = setting(0.8, gt=0, le=1)  # share of the rows each tree sees (bagging_fraction)
+    # the most rounds: early stopping on validation picks fewer
+    gbdt_rounds: int = setting(5000, ge=1, le=1_000_000, member="gbdt")
+    gbdt_lr: float = setting(0.05, gt=0, le=1, member="gbdt")  # LightGBM's learning rate
+    gbdt_leaves: int = setting(31, ge=2, le=65536, member="gbdt")  # LightGBM's num_leaves
+    gbdt_min_leaf: int = setting(20, ge=1, le=1_000_000, member="gbdt")  # LightGBM's min_data_in_leaf
+    # share of the features each tree sees (feature_fraction)
+    gbdt_colsample: float = setting(0.8, gt=0, le=1, member="gbdt")
+    # share of the rows each tree sees (bagging_fraction)
+    gbdt_subsample: float = setting(0.8, gt=0, le=1, member="gbdt")
     # the category columns split by LightGBM's own categorical splits (groups of categories; true) or as their
     # codes' order (thresholds on the codes; false)
-    gbdt_categorical: bool = True
+    gbdt_categorical: bool = setting(True, member="gbdt")
     # rounds without improvement on validation before LightGBM stops
-    gbdt_early_stopping: int = setting(200, ge=1, le=100_000)
+    gbdt_early_stopping: int = setting(200, ge=1, le=100_000, member="gbdt")
     # LightGBM models with seeds seed, seed+1, ... (other row and column samples), their predictions averaged
-    gbdt_seeds: int = setting(1, ge=1, le=100)
+    gbdt_seeds: int = setting(1, ge=1, le=100, member="gbdt")
     # categories whose learned network embeddings LightGBM also reads (Guo & Berkhahn 2016: embeddings as
     # features help other learners), each model those of the network fitted on its rows; needs members gbdt and net
-    gbdt_embeddings: list[str] = setting(factory=list)
+    gbdt_embeddings: list[str] = setting(factory=list, member="gbdt")
     # > 0: each embedding as its top N principal components (models.tabular.principal_components); 0: every one
-    gbdt_embedding_dims: int = setting(8, ge=0, le=1000)
+    gbdt_embedding_dims: int = setting(8, ge=0, le=1000, member="gbdt")
     # --- the network member (pipelines/tabular/net.py): one cycle of net_epochs, no early stopping --------------
     # 0: auto, from the rows: a batch near rows/20 (a power of 2 in 64..512) and the epochs that make >= 500 steps
     # (4..100): House Prices' 1,168 rows a fold get 64 x 28, Store Item Demand's 730k 512 x 4; in k-fold, where

@@ -111,7 +111,7 @@ def fit_gbdt(
                     xs[rows], y[rows], replace(params, seed=seed), view_names, valid=valid,
                     rounds=rounds and rounds[i], label=label + tag, categorical=categorical,
                 ),
-                gbdt.save, gbdt.load,  # up to its best round, as gbdt.fit returns it
+                gbdt.save, gbdt.load, "gbdt",  # up to its best round, as gbdt.fit returns it
             )  # fmt: skip
             boosters.append(booster)
         return boosters
@@ -164,21 +164,26 @@ def write_importance(boosters: list, rd: RunDir) -> None:
     print(f"LightGBM's features by gain: {top} ({rd.path / 'importance.csv'})")
 
 
-def part(rd: RunDir, name: str, suffix: str, compute, save, load):
-    """A finished piece of the run (one booster, one network's predictions) in runs/RUN/parts/: read back when the
-    same run (its identity: settings, features, code) was interrupted after it, else computed and saved; a part
-    that cannot be read back is computed again (features.io.cached)."""
+def part(rd: RunDir, name: str, suffix: str, compute, save, load, member: str | None = None):
+    """A finished piece of the run (one booster, one network's predictions) in runs/RUN/parts/: read back when it was
+    made with the same identity, else computed and saved; a part that cannot be read back is computed again
+    (features.io.cached). The identity: its `member`'s (the settings shared by every member and the member's own,
+    the features, the code: the run's config.json holds each member's, `steps.member_identities`), so that a
+    training with another member's settings changed reads it back too; else the run's (an interrupted run)."""
 
     def loaded(path: Path):
         try:
             value = load(path)
         except Exception as e:  # LightGBM's and numpy's own errors for a damaged file: read as one
             raise DamagedFile(path, e, "part of a run") from e
-        print(f"{name}: trained already, read back ({path}: earlier in this run, or before it was interrupted)")
+        print(f"{name}: trained already, read back ({path}: with this member's settings, features and code)")
         return value
 
     path = rd.parts / f"{name.replace(' ', '-')}{suffix}"
-    return cached(path, {"run": rd.read_json("config.json"), "part": name}, compute, save, loaded)
+    rd.used.add(path.name)
+    config = rd.read_json("config.json")
+    made_with = config.get("members", {}).get(member, config["run"])
+    return cached(path, {"run": made_with, "part": name}, compute, save, loaded)
 
 
 def save_predictions(value: tuple[list[np.ndarray], dict, np.ndarray], path: Path) -> None:
@@ -259,7 +264,7 @@ def fit_net(frame, test, y, ok, folds, validation: dict, schema: Schema, metric:
                     proc, frame[fit], y[fit], evals, task, n_classes, metric.loss, settings, name,
                     record=rd.path / name.replace(" ", "-"), valid=valid,
                 ),
-                save_predictions, lambda path: load_predictions(path, len(evals)),
+                save_predictions, lambda path: load_predictions(path, len(evals)), "net",
             )  # fmt: skip
             if i == 0:  # a fold's final network comes after the one that chose its epochs: its tables are kept
                 tables[which] = chosen
@@ -336,7 +341,7 @@ def fit_dot(
 
     def run(rows: np.ndarray, evals: list, label: str) -> list[np.ndarray]:
         compute = lambda: collab.fit_predict(proc, columns, frame[rows], y[rows], evals, task, loss, cfg, label)
-        return part(rd, label, ".npz", compute, save_arrays, load_arrays)
+        return part(rd, label, ".npz", compute, save_arrays, load_arrays, "dot")
 
     if validation["kind"] == "time":
         held = folds == 0
@@ -373,7 +378,7 @@ def fit_linear(x, x_test, y, ok, folds, validation: dict, task: str, n_classes: 
             def compute():
                 return linear.fit_predict(x_fit, y_fit, evals, task, n_classes, strength)
 
-            return part(rd, f"{label} {name}={strength:g}", ".npz", compute, save_arrays, load_arrays)
+            return part(rd, f"{label} {name}={strength:g}", ".npz", compute, save_arrays, load_arrays, "linear")
 
         return fit
 

@@ -59,8 +59,8 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
     schema, validation, proc = load(paths, cfg)
     metric = get_metric(card.metric)
     rd = RunDir(paths.runs / run)
-    identity = run_identity(cfg, paths)
-    done = rd.reuse_or_start(identity, "run")
+    identity, members = run_identity(cfg, paths), member_identities(cfg, paths)
+    done = rd.reuse_or_start(identity, "run", members)
     if done is not None:
         return done
     frame, test = (read_feather(paths.processed / f"{name}.feather") for name in ("train", "test"))
@@ -96,17 +96,29 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
         for target in schema.targets:
             sub = target_dir(rd, target, schema)
             print(f"target {target}:")
-            results[target] = sub.reuse_or_start({**identity, "target": target}, f"target {target}")
+            results[target] = sub.reuse_or_start({**identity, "target": target}, f"target {target}", members)
             if results[target] is None:
                 results[target] = train_target(
                     schema.of(target), metric, frame, test, validation, proc, cfg, sub, design, dot
                 )
+                sub.prune_parts()
                 sub.finish(results[target])
         result = mean_over_targets(metric, results)
     result["total_seconds"] = round(time.perf_counter() - t0, 1)
     result["device"] = network_device(cfg) if {"net", "dot"} & set(cfg.members) else "cpu"  # `make runs`' device column
+    rd.prune_parts()
     rd.finish(result, to_dict(cfg))
     return result
+
+
+def member_identities(cfg: TabularConfig, paths) -> dict[str, dict]:
+    """Each member's identity (`run_identity` of the settings shared by every member and its own), which its parts
+    are read back with: a training that changes one member's settings (dot_lr, or members=) reads back the others'.
+    LightGBM's holds the network's where it reads the network's embeddings (gbdt_embeddings)."""
+    return {
+        m: run_identity(cfg, paths, ("gbdt", "net") if m == "gbdt" and cfg.gbdt_embeddings else (m,))
+        for m in ("gbdt", "net", "linear", "dot")
+    }
 
 
 def collab_columns(metric: Metric, schema: Schema, proc, cfg: TabularConfig) -> tuple[list[str], str]:

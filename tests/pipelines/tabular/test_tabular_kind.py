@@ -1789,7 +1789,8 @@ def test_net_seeds_average_one_network_per_seed(tmp_path):
 @pytest.mark.slow
 def test_kill_9_then_the_same_train_resumes_after_its_finished_parts(tmp_path, monkeypatch):
     """A run killed after its first networks resumes with them (parts/: each network's predictions, each booster)
-    and ends where an uninterrupted run ends; the same run with other settings starts afresh."""
+    and ends where an uninterrupted run ends; the same run with one member's settings changed reads back the other
+    members' parts (each made with the settings shared by every member and its own), and keeps only its own."""
     from resume import kill_after_checkpoint, run
 
     comp, _ = "resumed-forecast", own_competitions(tmp_path, monkeypatch)
@@ -1811,8 +1812,15 @@ def test_kill_9_then_the_same_train_resumes_after_its_finished_parts(tmp_path, m
     assert np.array_equal(*(np.load(runs / r / "test_raw.npy") for r in ("killed", "straight")))
     kill_after_checkpoint(["train", *args, "--run", "changed"], runs / "changed" / "parts" / "net-holdout-seed-0.npz")
     other = [a if a != "gbdt_rounds=100" else "gbdt_rounds=90" for a in args]
-    out = run(["train", *other, "--run", "changed"])  # other settings: another identity, nothing kept
-    assert "resuming" not in out and "trained before" not in out
+    (runs / "changed" / "parts" / "net-stale.npz").write_bytes(b"a part no training of these settings makes")
+    out = run(["train", *other, "--run", "changed"])  # LightGBM's settings changed: the network's parts read back
+    assert "run: other settings than its last training's: each of its" in out and "resuming" not in out
+    assert "net holdout seed 0: trained already, read back" in out and "gbdt holdout: trained already" not in out
+    out = run(["train", *other, "net_lr=0.005", "--run", "changed", "--retrain"])  # the network's: LightGBM's read
+    assert "gbdt holdout: trained already, read back" in out and "gbdt refit: trained already, read back" in out
+    assert "net holdout seed 0: trained already" not in out
+    kept = {p.name for p in (runs / "changed" / "parts").glob("*") if p.suffix != ".key"}
+    assert "net-stale.npz" not in kept and "net-holdout-seed-1.npz" in kept, kept  # only this training's parts
 
 
 def test_the_backtest_runs_two_cuts_unless_more_are_named(tmp_path):
