@@ -264,31 +264,30 @@ class RunDir:
     @property
     def parts(self) -> Path:
         """The finished pieces of a run that trains several models (each booster, each network's predictions):
-        kept when an interrupted run with the same identity starts again, which then resumes after them."""
+        kept when an interrupted run with the same identity starts again, which then resumes after them (the
+        tabular kind's: each read back where its member's identity is unchanged, `reuse_or_start`)."""
         return self.path / "parts"
 
     def reuse_or_start(self, identity: dict, what: str, members: dict | None = None) -> dict | None:
         """The result of a finished run made with `identity` (said to be reused), else None, the folder started
         with `identity` as its config: its `parts` kept (said) when an interrupted run with the same identity left
-        them, else removed. `members` (each member's identity: the tabular kind's): the parts are kept whatever the
-        run's identity, each read back only where its member's identity is the one it was made with (`part`)."""
+        them, else removed. `members` (each member's identity: the tabular kind's): the parts are also kept where a
+        member's identity is its last training's, each read back where its member's is the one it was made with
+        (`part`)."""
         done = self.finished(identity, what)
         if done is None:
-            config = self.path / "config.json"
-            same = config.is_file() and self.read_json("config.json").get("run") == identity
-            kept = (
-                sorted(p.name for p in self.parts.glob("*") if p.suffix != ".key" and p.name[0] != ".")
-                if same or members
-                else []
-            )
-            if not (same or members):
+            before = self.read_json("config.json") if (self.path / "config.json").is_file() else {}
+            same = before.get("run") == identity
+            unchanged = [m for m, v in (members or {}).items() if before.get("members", {}).get(m) == v]
+            kept = sorted(p.name for p in self.parts.glob("*") if p.suffix != ".key" and p.name[0] != ".")
+            if not (same or unchanged):
                 shutil.rmtree(self.parts, ignore_errors=True)
             elif kept and same:
                 print(f"{what}: resuming {self.path}: {len(kept)} finished parts kept ({', '.join(kept)})")
             elif kept:
                 print(
-                    f"{what}: other settings than its last training's: each of its {len(kept)} finished parts is read "
-                    f"back where its member's settings, the features and the code are unchanged ({self.parts})"
+                    f"{what}: other settings than its last training's: the finished parts of {', '.join(unchanged)} "
+                    f"(their settings, the features and the code unchanged) are read back ({self.parts})"
                 )
             self.start({"run": identity} | ({"members": members} if members else {}))
         return done

@@ -16,6 +16,7 @@ from pipelines.backtest import Backtest, place
 from pipelines.tabular import FILES, Card
 from pipelines.tabular.features import join_tables
 from pipelines.tabular.schema import (
+    UNIX,
     align_ids,
     class_order,
     date_format,
@@ -86,7 +87,7 @@ def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
     write_csv(held[[id_col]].assign(**{c: sample[c].iloc[0] for c in value_cols}), dest / files["sample"])
     for path in sorted(raw.iterdir()):  # the competition's other files (extra tables, what a feature function reads)
         if path.name not in set(files.values()) | {"SOURCE.json"} and path.is_file():
-            carry(path, dest / path.name, date, dates.max() if cut_at is not None else None, cut_at)
+            carry(path, dest / path.name, date, schema.date_format, dates.max() if cut_at is not None else None, cut_at)
     if schema.label:  # the class as the submission's column names it (Status_C where train says C)
         named = dict(zip(map(str, schema.classes), map(str, value_cols), strict=True))
         return held[[id_col]].assign(**{schema.label: label_text(held[schema.label]).map(named)})
@@ -94,9 +95,9 @@ def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
     return held[[id_col, *schema.targets]].set_axis([id_col, *value_cols], axis=1)
 
 
-def carry(src: Path, dst: Path, date: str | None, train_end, cut_at) -> None:
+def carry(src: Path, dst: Path, date: str | None, fmt: str | None, train_end, cut_at) -> None:
     """Another file of the competition into the cut, as it is (linked), except a table with a date column (train's
-    date, or its own: an event table's purchase_date) that ends where train.csv ends (known for train's days only,
+    date in its format `fmt`, or its own: an event table's purchase_date) that ends where train.csv ends (known for train's days only,
     as a store's daily transactions, or the events a summarised tables= file counts): cut where the cut's train
     ends, so the hidden days' rows are as unknown as the real test's are. A table that covers the test's days too
     (Rossmann's weather) stays whole: the real test has it."""
@@ -105,7 +106,10 @@ def carry(src: Path, dst: Path, date: str | None, train_end, cut_at) -> None:
         columns = [date] if date in head.columns else [c for c in head.columns if looks_like_dates(head[c])]
         table = pd.read_csv(src, low_memory=False) if columns else None
         for c in columns:  # by day: a time of day on train's last day is still train's
-            days = pd.to_datetime(table[c], format=date_format(table[c]), errors="coerce").dt.normalize()
+            if c == date and fmt in UNIX:  # MovieLens's tags.csv by its timestamp, as ratings.csv's
+                days = parse_dates(table[c], fmt).dt.normalize()
+            else:
+                days = pd.to_datetime(table[c], format=date_format(table[c]), errors="coerce").dt.normalize()
             if days.notna().any() and days.max() <= train_end:
                 kept = table[~(days > cut_at)]
                 write_csv(kept, dst)

@@ -176,7 +176,9 @@ def part(rd: RunDir, name: str, suffix: str, compute, save, load, member: str | 
             value = load(path)
         except Exception as e:  # LightGBM's and numpy's own errors for a damaged file: read as one
             raise DamagedFile(path, e, "part of a run") from e
-        print(f"{name}: trained already, read back ({path}: with this member's settings, features and code)")
+        print(
+            f"{name}: trained already, read back ({path}: the settings it depends on, the features and the code unchanged)"
+        )
         return value
 
     path = rd.parts / f"{name.replace(' ', '-')}{suffix}"

@@ -114,11 +114,14 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
 def member_identities(cfg: TabularConfig, paths) -> dict[str, dict]:
     """Each member's identity (`run_identity` of the settings shared by every member and its own), which its parts
     are read back with: a training that changes one member's settings (dot_lr, or members=) reads back the others'.
-    LightGBM's holds the network's where it reads the network's embeddings (gbdt_embeddings)."""
-    return {
+    LightGBM's holds the network's where it reads the network's embeddings (gbdt_embeddings); the network's holds
+    which embeddings it keeps for LightGBM (gbdt_embeddings, gbdt_embedding_dims)."""
+    identities = {
         m: run_identity(cfg, paths, ("gbdt", "net") if m == "gbdt" and cfg.gbdt_embeddings else (m,))
         for m in ("gbdt", "net", "linear", "dot")
     }
+    identities["net"]["tables"] = [cfg.gbdt_embeddings, cfg.gbdt_embedding_dims]  # the embeddings LightGBM reads
+    return identities
 
 
 def collab_columns(metric: Metric, schema: Schema, proc, cfg: TabularConfig) -> tuple[list[str], str]:

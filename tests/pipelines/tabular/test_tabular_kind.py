@@ -750,6 +750,7 @@ def test_a_time_cut_cuts_an_event_table_that_ends_where_train_ends_by_its_own_da
             tmp_path / "events.csv",
             tmp_path / "cut.csv",
             "Date",
+            "%Y-%m-%d",
             pd.Timestamp("2020-03-31"),
             pd.Timestamp("2020-03-01"),
         )
@@ -762,10 +763,19 @@ def test_a_time_cut_cuts_an_event_table_that_ends_where_train_ends_by_its_own_da
             tmp_path / "events.csv",
             tmp_path / "whole.csv",
             "Date",
+            "%Y-%m-%d",
             pd.Timestamp("2020-02-10"),
             pd.Timestamp("2020-01-20"),
         )
         assert len(pd.read_csv(tmp_path / "whole.csv")) == len(days)  # it runs past train's end: the test has it
+    # MovieLens's tags.csv beside ratings.csv, both by the card's date=: unix seconds, read as train's are
+    tags = pd.DataFrame({"tag": "funny", "timestamp": (days.normalize() - pd.Timestamp(0)) // pd.Timedelta("1s")})
+    tags.to_csv(tmp_path / "tags.csv", index=False)
+    args = ("timestamp", "unix seconds", pd.Timestamp("2020-03-31"), pd.Timestamp("2020-03-01"))
+    carry(tmp_path / "tags.csv", tmp_path / "tags-cut.csv", *args)
+    assert (
+        "tags.csv: cut where the cut's train ends (2020-03-01, by timestamp): 61 of 91 rows" in capsys.readouterr().out
+    )
 
 
 def test_a_summary_no_test_row_has_is_empty_in_the_test_rows_count_too():
@@ -1810,17 +1820,44 @@ def test_kill_9_then_the_same_train_resumes_after_its_finished_parts(tmp_path, m
     for key in ("oof_smape", "members", "weights", "rounds"):
         assert results[0][key] == results[1][key], key
     assert np.array_equal(*(np.load(runs / r / "test_raw.npy") for r in ("killed", "straight")))
-    kill_after_checkpoint(["train", *args, "--run", "changed"], runs / "changed" / "parts" / "net-holdout-seed-0.npz")
+    kill_after_checkpoint(
+        ["train", *args, "--run", "changed"], runs / "changed" / "parts" / "net-holdout-seed-0.npz.key"
+    )
     other = [a if a != "gbdt_rounds=100" else "gbdt_rounds=90" for a in args]
     (runs / "changed" / "parts" / "net-stale.npz").write_bytes(b"a part no training of these settings makes")
     out = run(["train", *other, "--run", "changed"])  # LightGBM's settings changed: the network's parts read back
-    assert "run: other settings than its last training's: each of its" in out and "resuming" not in out
+    assert "run: other settings than its last training's: the finished parts of net, linear, dot (" in out
+    assert "resuming" not in out
     assert "net holdout seed 0: trained already, read back" in out and "gbdt holdout: trained already" not in out
     out = run(["train", *other, "net_lr=0.005", "--run", "changed", "--retrain"])  # the network's: LightGBM's read
     assert "gbdt holdout: trained already, read back" in out and "gbdt refit: trained already, read back" in out
     assert "net holdout seed 0: trained already" not in out
     kept = {p.name for p in (runs / "changed" / "parts").glob("*") if p.suffix != ".key"}
     assert "net-stale.npz" not in kept and "net-holdout-seed-1.npz" in kept, kept  # only this training's parts
+
+
+def test_each_members_parts_are_keyed_by_the_settings_it_reads(monkeypatch):
+    """A setting of one member changes that member's identity alone (its parts are trained again, the others' read
+    back); where LightGBM reads the network's embeddings, each holds the other's settings."""
+    from pipelines import config as configlib
+    from pipelines.tabular import TabularConfig, steps
+
+    monkeypatch.setattr(
+        steps, "run_identity", lambda cfg, paths, members: configlib.result_settings(cfg, members=members)
+    )
+    base = steps.member_identities(TabularConfig(), None)
+
+    def changed(**settings) -> set[str]:
+        new = steps.member_identities(TabularConfig(**settings), None)
+        return {m for m in base if new[m] != base[m]}
+
+    assert changed(gbdt_lr=0.1) == {"gbdt"} and changed(net_lr=0.1) == {"net"} and changed(dot_lr=0.1) == {"dot"}
+    assert changed(members=["gbdt"]) == set() and changed(linear_without_text=True) == {"linear"}
+    assert changed(seed=1) == changed(refit=False) == {"gbdt", "net", "linear", "dot"}
+    assert changed(gbdt_embeddings=["store"]) == {"gbdt", "net"}  # the network keeps the tables LightGBM reads
+    assert changed(gbdt_embedding_dims=4) == {"gbdt", "net"}
+    linked = steps.member_identities(TabularConfig(gbdt_embeddings=["store"], net_lr=0.1), None)
+    assert linked["gbdt"] != steps.member_identities(TabularConfig(gbdt_embeddings=["store"]), None)["gbdt"]
 
 
 def test_the_backtest_runs_two_cuts_unless_more_are_named(tmp_path):
