@@ -115,7 +115,7 @@ def date_format(values: pd.Series) -> str | None:
 
 
 def unix_format(values: pd.Series) -> str | None:
-    """ "unix seconds" or "unix milliseconds" (UNIX) where every value is a number of that size, else None."""
+    """The format UNIX names where every value is a number of seconds (or milliseconds) since 1970, else None."""
     numbers = pd.to_numeric(values.dropna(), errors="coerce")
     if not len(numbers) or numbers.isna().any():
         return None
