@@ -280,13 +280,14 @@ class RunDir:
             same = before.get("run") == identity
             unchanged = [m for m, v in (members or {}).items() if before.get("members", {}).get(m) == v]
             kept = sorted(p.name for p in self.parts.glob("*") if p.suffix != ".key" and p.name[0] != ".")
+            reused = [m for m in unchanged if any(k.startswith(f"{m}-") for k in kept)]  # parts: <member>-...
             if not (same or unchanged):
                 shutil.rmtree(self.parts, ignore_errors=True)
             elif kept and same:
                 print(f"{what}: resuming {self.path}: {len(kept)} finished parts kept ({', '.join(kept)})")
-            elif kept:
+            elif reused:
                 print(
-                    f"{what}: other settings than its last training's: the finished parts of {', '.join(unchanged)} "
+                    f"{what}: other settings than its last training's: the finished parts of {', '.join(reused)} "
                     f"(their settings, the features and the code unchanged) are read back ({self.parts})"
                 )
             self.start({"run": identity} | ({"members": members} if members else {}))
