@@ -170,8 +170,8 @@ def save_training_plot(learn, path: Path) -> None:
     ax1.legend()
     ax2.plot(learn.lrs_seen)
     ax2.set(xlabel="batch", ylabel="lr", title="learning rate (last layer group)")
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+    with atomic_path(path) as tmp:  # the default margins hold the labels: a tight box would lay it out twice
+        fig.savefig(tmp, format="png", dpi=100)
     plt.close(fig)
 
 

@@ -12,11 +12,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import torch
 
 from features.images import build_cache, load_resized
 from features.io import atomic_write_text, cached, read_feather, write_feather
-from models.distributed import world_size
 from models.metrics import get_metric, to_target
 from pipelines.cv import random_folds
 from pipelines.download import read_source
@@ -28,6 +26,8 @@ from pipelines.vision.pixels import Pixels
 from pipelines.vision.task import ImageTask
 
 if TYPE_CHECKING:
+    import torch
+
     from models.image_data import ImageDataset
 
 
@@ -181,6 +181,8 @@ class ImageData:
     def targets(self, frame: pd.DataFrame) -> torch.Tensor:
         """What the models fit: class indices (n,), a 0/1 tag matrix (n, tags), or a regression's numbers on the
         metric's training scale (n, 1): log1p of them for rmsle (models.metrics.to_target)."""
+        import torch  # here: the features step (build_features) never imports it
+
         if self.regression:
             y = to_target(get_metric(self.metric), self.numbers(frame))
             return torch.tensor(y, dtype=torch.float32).unsqueeze(1)
@@ -225,5 +227,7 @@ def load_processed(paths: Paths, cfg: VisionConfig, comp: str) -> ImageData:
 def n_workers(cfg: VisionConfig, device: torch.device) -> int:
     if cfg.workers >= 0:
         return cfg.workers
+    from models.distributed import world_size
+
     # data-parallel: the ranks share the machine's cores
     return min(8, (os.cpu_count() or 1) // world_size()) if device.type == "cuda" else 0
