@@ -133,3 +133,27 @@ def test_quadratic_weighted_kappa_is_sklearns():
 
     a, b = rng.integers(0, 5, 500), rng.integers(0, 5, 500)
     assert quadratic_weighted_kappa(a, b, k=5) == pytest.approx(qwk(a, b))  # class indices 0..k-1, none sorted
+
+
+def test_f1_and_mcc_are_sklearns():
+    """f1 and mcc, written with numpy for speed (the threshold search scores hundreds of cuts), equal sklearn's
+    f1_score and matthews_corrcoef on random 0/1 labels (ints, floats, bools; one class or none predicted), 0 where
+    sklearn's are; labels other than 0/1 are refused, naming one."""
+    import warnings
+
+    rng = np.random.default_rng(0)
+    f1, mcc = get_metric("f1").score, get_metric("mcc").score
+    for _ in range(100):
+        n = rng.integers(1, 30)
+        a, b = rng.random(n) < rng.random(), rng.random(n) < rng.random()  # some all one class
+        for y, p in ((a, b), (a.astype(int), b.astype(float)), (a.astype(float), b)):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # sklearn's zero_division and constant-input warnings
+                assert f1(y, p) == pytest.approx(skm.f1_score(y, p), abs=1e-12)
+                assert mcc(y, p) == pytest.approx(skm.matthews_corrcoef(y, p), abs=1e-12)
+    with pytest.raises(ValueError, match="binary labels must be 0 or 1 .* found 2"):
+        f1([0, 1, 2], [0, 1, 1])
+    with pytest.raises(ValueError, match="binary predictions must be 0 or 1 .* found 'no'"):
+        mcc([0, 1], ["no", "yes"])
+    with pytest.raises(ValueError, match=r"labels of shape \(3,\) against predictions of shape \(2,\)"):
+        f1([0, 1, 1], [0, 1])
