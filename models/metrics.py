@@ -256,14 +256,14 @@ def binary_counts(y_true, y_pred) -> tuple[int, int, int, int]:
         if len(other):
             raise ValueError(f"binary {what} must be 0 or 1 (class 1 the positive); found {other[:1].tolist()[0]!r}")
     t, p = t == 1, p == 1
-    tp, fp, fn = np.count_nonzero(t & p), np.count_nonzero(~t & p), np.count_nonzero(t & ~p)
+    tp, fp, fn = (int(np.count_nonzero(both)) for both in (t & p, ~t & p, t & ~p))
     return tp, fp, fn, len(t) - tp - fp - fn
 
 
 def f1(y_true, y_pred) -> float:
     """F1 of the positive class (binary labels 0/1; sklearn's f1_score, 0 where nothing is positive)."""
     tp, fp, fn, _ = binary_counts(y_true, y_pred)
-    return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
+    return float(2 * tp / (2 * tp + fp + fn)) if tp + fp + fn else 0.0
 
 
 def f1_macro(y_true, y_pred) -> float:
@@ -290,7 +290,7 @@ def mcc(y_true, y_pred) -> float:
     of the confusion matrix is empty)."""
     tp, fp, fn, tn = (float(n) for n in binary_counts(y_true, y_pred))  # floats: the product of four counts
     denominator = (tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)
-    return (tp * tn - fp * fn) / np.sqrt(denominator) if denominator else 0.0
+    return float((tp * tn - fp * fn) / np.sqrt(denominator)) if denominator else 0.0
 
 
 def quadratic_weighted_kappa(y_true, y_pred, k: int | None = None) -> float:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from features.images import pixel_columns
-from models.metrics import Metric, get_metric, to_target
+from models.metrics import METRICS, Metric, get_metric, to_target
 
 # A text column with at least this many distinct values, in at least this share of its rows, is near-unique:
 # free text (a description; values this long on average) or a name, a ticket, a cabin, a code: as a category
@@ -397,6 +397,13 @@ def infer(
     metric = get_metric(card.metric)
     if label and task == "multiclass" and len(value_cols) == 2 and "binary" in metric.tasks:
         task = "binary"  # id,no,yes: a binary target with one column per class
+    if task not in metric.tasks:  # task= in the card, or a label of several columns: refused before any training
+        fits = ", ".join(name for name, m in METRICS.items() if task in m.tasks)
+        raise SchemaError(
+            f"metric {metric.name!r} scores {' or '.join(metric.tasks)} competitions, but {files['train']}'s target "
+            f"reads as {task}{' (task= in the card)' if card.task else ''}; set metric= to one for {task} ({fits}) "
+            f"or task= in the card"
+        )
     if not label and task == "multiclass" and metric.submits == "probability":
         raise SchemaError(
             f"metric {metric.name} scores one probability column per class, but {files['sample']} has one value "

@@ -121,6 +121,23 @@ def test_steps_that_need_no_torch_do_not_import_it(tmp_path, comp):
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
 
 
+def test_the_image_features_step_imports_no_torch(tmp_path):
+    """`make features` on images decodes and resizes them without torch, torchvision or timm (about 5 s a run:
+    pipelines/vision/steps.py binds each step when it is asked for)."""
+    import subprocess
+    import sys
+
+    data = str(tmp_path / "data")
+    code = (
+        "import sys; from pipelines.__main__ import main; "
+        f"assert main(['sample', 'dogs-vs-cats', '--data', {data!r}]) == 0; "
+        f"assert main(['features', 'dogs-vs-cats', '--data', {data!r}, 'sizes=[32]']) == 0; "
+        "heavy = [m for m in ('torch', 'torchvision', 'timm') if m in sys.modules]; assert not heavy, heavy"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
+    assert (tmp_path / "data" / "dogs-vs-cats" / "processed" / "layout.json").is_file()
+
+
 def test_what_the_machine_refuses_is_one_line_with_the_fix(paths):
     import errno
 

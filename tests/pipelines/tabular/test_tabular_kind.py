@@ -60,6 +60,20 @@ def test_schema_from_the_files_with_the_leak_and_the_text_named():
     assert s.categories == ["shop"]  # a series key is a category whatever its type
 
 
+def test_a_task_the_metric_does_not_score_is_refused_before_any_training():
+    """task= naming what the metric does not score (mcc of three classes) is refused when the files are read, with
+    the metrics that do score it; it had trained every member, then failed on the score."""
+    train = pd.DataFrame({"id": range(60), "x": np.arange(60) % 7, "y": np.arange(60) % 3})
+    test = train.drop(columns="y").assign(id=lambda f: f.id + 100)
+    sample = test[["id"]].assign(y=0)
+    with pytest.raises(
+        SchemaError,
+        match=r"metric 'mcc' scores binary competitions, but train.csv's target reads as multiclass \(task= in the "
+        r"card\); set metric= to one for multiclass \(mlogloss, auc, accuracy, f1_macro, qwk, map@3",
+    ):
+        infer(Card(slug="x", metric="mcc", task="multiclass"), train, test, sample, FILES)
+
+
 def test_numbers_named_as_ids_whose_values_repeat_are_categories():
     # a ratings table (MovieLens): each user and film a code to embed, not a quantity; a unique one stays a number
     rng = np.random.default_rng(0)
