@@ -74,15 +74,16 @@ def test_real_data_download_and_features(tmp_path, rossmann_real_dir):
 
 
 def test_all_on_the_sample_then_nothing_to_do(tmp_path):
-    data, subs = tmp_path / "data", tmp_path / "subs"
-    args = ["all", "RUN=quick", f"ARGS=net_epochs=2 {QUICK}", f"SUBMISSIONS={subs}"]
+    """The whole chain, then nothing to redo, in folders whose paths hold spaces (file targets escape them)."""
+    data, subs = tmp_path / "my data", tmp_path / "my subs"
+    args = ["all", "RUN=quick_1", f"ARGS=net_epochs=2 {QUICK}", f"SUBMISSIONS={subs}"]
     first = make(*args, data=data)
     assert "pipelines train" in first.stdout and "rmspe 0." in first.stdout
-    sub = subs / "rossmann" / "quick.csv"
+    sub = subs / "rossmann" / "quick_1.csv"
     assert f"submission: {sub}" in first.stdout and sub.is_file()
     again = make(*args, data=data)
     assert "pipelines" not in again.stdout  # every step up to date
-    result = data / "rossmann" / "runs" / "quick" / "result.json"
+    result = data / "rossmann" / "runs" / "quick_1" / "result.json"
     kept = {p: p.read_bytes() for p in (sub, result)}
     for good, bad, message in (
         ("net_epochs=2", "net_epochs=-1", "'net_epochs': -1 is out of range (valid: >= 0 and <= 1000)"),
@@ -92,12 +93,12 @@ def test_all_on_the_sample_then_nothing_to_do(tmp_path):
         assert refused.returncode != 0 and message in refused.stderr and "Traceback" not in refused.stderr
         assert all(p.read_bytes() == b for p, b in kept.items())  # the finished run and its submission stay
     # the run keeps its settings: predict with none given uses them (nothing to redo); contradicting them is refused
-    assert "pipelines" not in make("predict", "RUN=quick", f"SUBMISSIONS={subs}", data=data).stdout
+    assert "pipelines" not in make("predict", "RUN=quick_1", f"SUBMISSIONS={subs}", data=data).stdout
     settings = json.loads((result.parent / "settings.json").read_text())
     assert settings["net_epochs"] == 2 and settings["net_layers"] == [64, 32]
-    contradict = make("predict", "RUN=quick", "ARGS=net_epochs=1", f"SUBMISSIONS={subs}", data=data, check=False)
+    contradict = make("predict", "RUN=quick_1", "ARGS=net_epochs=1", f"SUBMISSIONS={subs}", data=data, check=False)
     assert contradict.returncode != 0 and "Traceback" not in contradict.stderr
-    assert "run 'quick' is finished" in contradict.stderr and "net_epochs=1 (the run has 2)" in contradict.stderr
+    assert "run 'quick_1' is finished" in contradict.stderr and "net_epochs=1 (the run has 2)" in contradict.stderr
     assert "RETRAIN=1" in contradict.stderr and all(p.read_bytes() == b for p, b in kept.items())
     changed = make(*[a.replace("net_epochs=2", "net_epochs=1") for a in args], "RETRAIN=1", data=data)
     assert "pipelines train" in changed.stdout and "pipelines features" not in changed.stdout
@@ -119,16 +120,6 @@ def test_make_variables_never_run_commands_and_names_stay_plain(tmp_path):
     assert r.returncode != 0 and "Traceback" not in r.stderr
     r = make("sample", data=tmp_path / f"d$(touch {marker})'`touch {marker}`")
     assert not marker.exists() and not (tmp_path / "x").exists()
-
-
-def test_paths_with_spaces(tmp_path):
-    data, subs = tmp_path / "my data", tmp_path / "my subs"
-    args = ["all", "RUN=run_1", f"ARGS=net_epochs=1 {QUICK}", f"SUBMISSIONS={subs}"]
-    make(*args, data=data)
-    assert (subs / "rossmann" / "run_1.csv").is_file() and (
-        data / "rossmann" / "runs" / "run_1" / "result.json"
-    ).is_file()
-    assert "pipelines" not in make(*args, data=data).stdout  # file targets with spaces are up to date
 
 
 def test_switches_and_names_the_review_found(tmp_path):
