@@ -106,35 +106,32 @@ def test_a_damaged_feather_file_is_named_and_rebuilt(sample_paths, capsys):
     assert "Traceback" not in err and not (sample_paths.processed / "features.json").exists()
 
 
-@pytest.mark.parametrize("comp", ["rossmann", "cifar10", "planet"])
-def test_steps_that_need_no_torch_do_not_import_it(tmp_path, comp):
-    """The config and download-side steps run where torch cannot even be mapped (a 1.5 GB memory limit)."""
+def steps_import_none_of(steps: list[list[str]], heavy: tuple[str, ...]) -> None:
+    """Run `steps` (pipelines.__main__.main's arguments) in a fresh interpreter, each returning 0, and fail if any
+    module of `heavy` was imported."""
     import subprocess
     import sys
 
-    code = (
-        "import sys; from pipelines.__main__ import main; "
-        f"assert main(['config', {comp!r}, '--data', {str(tmp_path)!r}]) == 0; "
-        f"assert main(['config', {comp!r}, '--data', {str(tmp_path)!r}, '--run-settings']) == 0; "
-        "assert 'torch' not in sys.modules, 'torch was imported'"
-    )
+    code = "import sys; from pipelines.__main__ import main; " + "".join(f"assert main({s!r}) == 0; " for s in steps)
+    code += f"heavy = [m for m in {heavy!r} if m in sys.modules]; assert not heavy, heavy"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
+
+
+@pytest.mark.parametrize("comp", ["rossmann", "cifar10", "planet"])
+def test_steps_that_need_no_torch_do_not_import_it(tmp_path, comp):
+    """The config and download-side steps run where torch cannot even be mapped (a 1.5 GB memory limit)."""
+    config = ["config", comp, "--data", str(tmp_path)]
+    steps_import_none_of([config, [*config, "--run-settings"]], ("torch",))
 
 
 def test_the_image_features_step_imports_no_torch(tmp_path):
     """`make features` on images decodes and resizes them without torch, torchvision or timm (about 5 s a run:
     pipelines/vision/steps.py binds each step when it is asked for)."""
-    import subprocess
-    import sys
-
-    data = str(tmp_path / "data")
-    code = (
-        "import sys; from pipelines.__main__ import main; "
-        f"assert main(['sample', 'dogs-vs-cats', '--data', {data!r}]) == 0; "
-        f"assert main(['features', 'dogs-vs-cats', '--data', {data!r}, 'sizes=[32]']) == 0; "
-        "heavy = [m for m in ('torch', 'torchvision', 'timm') if m in sys.modules]; assert not heavy, heavy"
+    data = ["--data", str(tmp_path / "data")]
+    steps_import_none_of(
+        [["sample", "dogs-vs-cats", *data], ["features", "dogs-vs-cats", *data, "sizes=[32]"]],
+        ("torch", "torchvision", "timm"),
     )
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
     assert (tmp_path / "data" / "dogs-vs-cats" / "processed" / "layout.json").is_file()
 
 
