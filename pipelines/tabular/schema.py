@@ -207,6 +207,17 @@ def class_order(values: list, positive: str | None = None) -> list:
     return [c for c in classes if str(c) != str(positive)] + [c for c in classes if str(c) == str(positive)]
 
 
+def scored_task(metric: Metric, task: str, what: str, detail: str = "") -> None:
+    """SchemaError where `metric` does not score `task` competitions (task= in the card, or what `what`'s labels
+    read as), naming the metrics that do: refused when the files are read, before any training."""
+    if task not in metric.tasks:
+        fits = ", ".join(name for name, m in METRICS.items() if task in m.tasks)
+        raise SchemaError(
+            f"metric {metric.name!r} scores {' or '.join(metric.tasks)} competitions, but {what} reads as {task}"
+            f"{detail}; set metric= to one for {task} ({fits}) or task= in the card"
+        )
+
+
 def infer_task(metric_name: str, y: pd.Series) -> str:
     """regression, binary, multiclass or multilabel: from the metric where it decides, else from the values."""
     metric = get_metric(metric_name)
@@ -397,13 +408,7 @@ def infer(
     metric = get_metric(card.metric)
     if label and task == "multiclass" and len(value_cols) == 2 and "binary" in metric.tasks:
         task = "binary"  # id,no,yes: a binary target with one column per class
-    if task not in metric.tasks:  # task= in the card, or a label of several columns: refused before any training
-        fits = ", ".join(name for name, m in METRICS.items() if task in m.tasks)
-        raise SchemaError(
-            f"metric {metric.name!r} scores {' or '.join(metric.tasks)} competitions, but {files['train']}'s target "
-            f"reads as {task}{' (task= in the card)' if card.task else ''}; set metric= to one for {task} ({fits}) "
-            f"or task= in the card"
-        )
+    scored_task(metric, task, f"{files['train']}'s target", " (task= in the card)" if card.task else "")
     if not label and task == "multiclass" and metric.submits == "probability":
         raise SchemaError(
             f"metric {metric.name} scores one probability column per class, but {files['sample']} has one value "

@@ -32,7 +32,7 @@ import pandas as pd
 from PIL import Image
 
 from features.images import IMAGE_SUFFIXES, list_images
-from models.metrics import METRICS, TASKS, Metric, get_metric
+from models.metrics import TASKS, Metric, get_metric
 from pipelines import submit as submitlib
 from pipelines.backtest import Backtest
 from pipelines.config import with_defaults
@@ -41,6 +41,7 @@ from pipelines.registry import lazy_steps
 from pipelines.tabular.schema import (  # numbers numerically: a 0/1 target's positive class last
     SchemaError,
     in_card_order,
+    scored_task,
     sort_classes,
 )
 from pipelines.vision import STEPS, pixels, table
@@ -224,12 +225,7 @@ def read_card(card: ImageCard, raw: Path) -> tuple[Layout, Format]:
         else "multiclass"
     )
     multi_label = task == "multilabel"
-    if task not in metric.tasks:
-        fits = ", ".join(name for name, m in METRICS.items() if task in m.tasks)
-        raise CardError(
-            f"metric {metric.name!r} scores {' or '.join(metric.tasks)} competitions, but {source} reads as {task} "
-            f"({text.nunique()} distinct labels); set metric= to one for {task} ({fits}) or task= in the card"
-        )
+    scored_task(metric, task, source, f" ({text.nunique()} distinct labels)")
     spaced = text.str.contains(" ").mean()
     if task != "multilabel" and spaced > 0.2 and card.task is None:
         notes.append(
@@ -750,7 +746,11 @@ def competition(card: ImageCard, package: str) -> dict:
     named = [n for n in (card.sample, card.labels) if n]
     spec = DataSpec(slug=card.slug, files={n: [] for n in named})
 
-    steps = lazy_steps(_steps, STEPS, from_paths=lambda paths: (task_for(card, comp, spec, paths.raw),))
+    def task(paths) -> tuple:  # each step's first argument: the competition's task, read from its files
+        return (task_for(card, comp, spec, paths.raw),)
+
+    # the features step from its own module: decoding and resizing images imports no torch (about 5 s a run)
+    steps = lazy_steps(_features, STEPS[:1], from_paths=task) + lazy_steps(_steps, STEPS[1:], from_paths=task)
     metric = scored_as(card.metric)
     return {
         "SPEC": spec,
@@ -769,6 +769,12 @@ def competition(card: ImageCard, package: str) -> dict:
         ),
         **dict(zip(STEPS, steps, strict=True)),
     }
+
+
+def _features():
+    from pipelines.vision import data  # no torch
+
+    return data
 
 
 def _steps():

@@ -126,7 +126,7 @@ def test_steps_that_need_no_torch_do_not_import_it(tmp_path, comp):
 
 def test_the_image_features_step_imports_no_torch(tmp_path):
     """`make features` on images decodes and resizes them without torch, torchvision or timm (about 5 s a run:
-    pipelines/vision/steps.py binds each step when it is asked for)."""
+    pipelines/vision/card.py binds the features step to its own module, pipelines/vision/data.py)."""
     data = ["--data", str(tmp_path / "data")]
     steps_import_none_of(
         [["sample", "dogs-vs-cats", *data], ["features", "dogs-vs-cats", *data, "sizes=[32]"]],
