@@ -333,7 +333,7 @@ def aggregated(card: Card, name: str, table: pd.DataFrame, keys: list[str], deri
             left[c] = why
     table = table.assign(  # numbers read as text (a blank among them): what is not a number is missing
         **{c: pd.to_numeric(table[c], errors="coerce") for c in kinds["number"]},
-        **{c: pd.to_datetime(table[c], format=f, errors="coerce") for c, f in formats.items()},
+        **{c: parse_dates(table[c], f, errors="coerce") for c, f in formats.items()},
     )
     found = found_sentinels(card, kinds["number"], table, where=f"{name}: ")
     flags = {f"{c}={v:g}": table[c] == v for c, values in found.items() for v in values}  # each key's share of them
@@ -634,7 +634,7 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
         raise SchemaError(f"card: extra_train={card.extra_train}: no row of them has the target {labels}")
     cats, conts = list(schema.categories), list(schema.numbers)
     for c, fmt in schema.other_dates.items():  # a date beside the date: its days since 1970
-        train[c], test[c] = (days_since_1970(pd.to_datetime(f[c], format=fmt, errors="coerce")) for f in (train, test))
+        train[c], test[c] = (days_since_1970(parse_dates(f[c], fmt, errors="coerce")) for f in (train, test))
     for c in conts:  # numbers read as text (a blank among them): what is not a number is missing
         if not pd.api.types.is_numeric_dtype(train[c]) or not pd.api.types.is_numeric_dtype(test[c]):
             numbers = [pd.to_numeric(f[c], errors="coerce") for f in (train, test)]

@@ -29,9 +29,16 @@ TEXT_MIN_UNIQUE, TEXT_MIN_SHARE, TEXT_MIN_LENGTH = 100, 0.5, 20
 # Date formats tried in order on a sample of a column (one format for the whole column: "mixed" parsing reads
 # 01/02/2013 as 2 January and 31/01/2013 as 31 January in the same column).
 DATE_FORMATS = (
-    "%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y/%m/%d", "%m/%d/%Y",
-    "%d/%m/%Y", "%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M", "%d.%m.%Y", "%Y%m%d", "%Y-%m",
+    "%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S.%f",
+    "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M", "%Y/%m/%d", "%m/%d/%Y", "%d/%m/%Y", "%m/%d/%Y %H:%M", "%d/%m/%Y %H:%M",
+    "%d.%m.%Y", "%Y%m%d", "%Y-%m",
 )  # fmt: skip
+# A time zone after a time (NYC Taxi Fare's "2009-06-15 17:26:21 UTC", ISO's "...Z" and "...+02:00"): a format
+# of DATE_FORMATS with ZONED after it reads the time as its clock showed it, the zone dropped (pandas refuses a
+# column of mixed offsets whole, as a summer's +02:00 beside a winter's +01:00 is; the hour of day is what a model
+# learns from, and a shift of an offset's hours does not move a day's order by more than those hours).
+ZONE = re.compile(r"(?<=\d)(?:\s?(?:UTC|GMT)|Z|[+-]\d\d:?\d\d)$")
+ZONED = " (zone dropped)"
 # numbers the card's date= names, read as seconds or milliseconds since 1970 by their size (1973..2286): MovieLens's
 # timestamp, a log's event time; a date's format, for parse_dates (never guessed for a column date= does not name)
 UNIX = {"unix seconds": "s", "unix milliseconds": "ms"}
@@ -108,8 +115,10 @@ def date_format(values: pd.Series) -> str | None:
     sample = values.sample(min(len(values), 50_000), random_state=0).drop_duplicates().head(5000).astype(str)
     if sample.empty or not sample.str.contains(r"\d", regex=True).all():
         return None
-    for fmt in DATE_FORMATS:
-        if all(pd.to_datetime(v, errors="coerce", format=fmt).notna().all() for v in (sample, values.astype(str))):
+    zoned = sample.str.contains(ZONE).all()
+    formats = [f + ZONED for f in DATE_FORMATS if "%H" in f] if zoned else DATE_FORMATS
+    for fmt in formats:
+        if all(parse_dates(v, fmt, errors="coerce").notna().all() for v in (sample, values.astype(str))):
             return fmt  # all(): the whole column is read only where the sample was
     return None
 
@@ -129,11 +138,14 @@ def unix_format(values: pd.Series) -> str | None:
     )
 
 
-def parse_dates(values: pd.Series, fmt: str) -> pd.Series:
-    """A date column as datetimes, in its format (date_format's, or UNIX's)."""
+def parse_dates(values: pd.Series, fmt: str, errors: str = "raise") -> pd.Series:
+    """A date column as datetimes, in its format (date_format's, or UNIX's); errors="coerce" reads a value not in
+    it as missing."""
     if fmt in UNIX:
-        return pd.to_datetime(pd.to_numeric(values), unit=UNIX[fmt])
-    return pd.to_datetime(values, format=fmt)
+        return pd.to_datetime(pd.to_numeric(values, errors=errors), unit=UNIX[fmt], errors=errors)
+    if fmt.endswith(ZONED):
+        values, fmt = values.astype("str").str.replace(ZONE, "", regex=True), fmt.removesuffix(ZONED)
+    return pd.to_datetime(values, format=fmt, errors=errors)
 
 
 def looks_like_dates(values: pd.Series) -> bool:

@@ -41,7 +41,7 @@ from pipelines.paths import Paths
 from pipelines.runs import RunDir, run_identity
 from pipelines.tabular.features import LIGHTGBM_REFUSES, file_digest, unlearnable
 from pipelines.tabular.members import fit_gbdt
-from pipelines.tabular.schema import column_kind
+from pipelines.tabular.schema import column_kind, parse_dates
 from pipelines.vision.config import VisionConfig
 from pipelines.vision.layouts import first_few
 
@@ -187,7 +187,7 @@ def beside(
         for c in numbers:
             out[c] = pd.to_numeric(rows[c], errors="coerce")
         for c, fmt in dates.items():
-            out[c] = days_since_1970(pd.to_datetime(rows[c], format=fmt, errors="coerce"))
+            out[c] = days_since_1970(parse_dates(rows[c], fmt, errors="coerce"))
         return out.astype(np.float32).assign(_file=files.to_numpy())
 
     frame = pd.concat([features(train_rows, labelled.file), features(test_rows, test.file)], ignore_index=True)

@@ -19,6 +19,7 @@ from pipelines.__main__ import main
 from pipelines.tabular import Card
 from pipelines.tabular.sample import KINDS, METRICS, write
 from pipelines.tabular.schema import (
+    ZONED,
     Schema,
     SchemaError,
     column_kind,
@@ -334,6 +335,54 @@ def test_dates_labels_and_classes_read_as_written():
     assert date_format(pd.Series(["2011-01-20 00:00:00", "2011-01-20 01:00:00"])) == "%Y-%m-%d %H:%M:%S"
     assert date_format(pd.Series(["1-2", "10-12"])) is None and date_format(pd.Series(["a", "b"])) is None
     assert date_format(pd.Series(["2017-06", "2016-11"])) == "%Y-%m"  # Elo's first_active_month
+    assert date_format(pd.Series(["2009-06-15 17:26:21.0000001"])) == "%Y-%m-%d %H:%M:%S.%f"  # NYC Taxi's key
+
+
+def test_a_time_with_its_zone_is_read_as_its_clock_showed_it():
+    """NYC Taxi Fare's "2009-06-15 17:26:21 UTC", ISO's "Z" and offsets (mixed in one column, which pandas refuses
+    whole): dates, their zones dropped; a zone after no time is not a date."""
+    taxi = pd.Series(["2009-06-15 17:26:21 UTC", "2010-01-05 07:00:01 UTC", None])
+    assert date_format(taxi) == "%Y-%m-%d %H:%M:%S" + ZONED
+    assert parse_dates(taxi, date_format(taxi))[:2].tolist() == [pd.Timestamp("2009-06-15 17:26:21"), pd.Timestamp("2010-01-05 07:00:01")]  # fmt: skip
+    iso = pd.Series(["2016-07-01T05:00:00.5+02:00", "2016-12-01T05:00:00.25+01:00", "2016-12-02T06:30:00.0Z"])
+    assert date_format(iso) == "%Y-%m-%dT%H:%M:%S.%f" + ZONED
+    assert parse_dates(iso, date_format(iso)).dt.hour.tolist() == [5, 5, 6]
+    assert parse_dates(pd.Series(["2016-07-01 05:00:00 UTC", "soon"]), "%Y-%m-%d %H:%M:%S" + ZONED, errors="coerce").isna().tolist() == [False, True]  # fmt: skip
+    assert date_format(pd.Series(["2016-07-01 UTC", "2016-07-02 UTC"])) is None  # no time: not a zone's
+    assert date_format(pd.Series(["room 12:00 UTC"])) is None
+
+
+def test_a_zoned_date_gives_its_hours_and_a_second_one_its_days(tmp_path, capsys):
+    """NYC Taxi Fare's pickup_datetime ("... UTC") is the date, with its hour of day; it was read as free text."""
+    from pipelines.paths import Paths
+    from pipelines.tabular import TabularConfig
+    from pipelines.tabular.features import build_features
+
+    raw = tmp_path / "data" / "t" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    n = 300
+    when = pd.Timestamp("2012-01-01") + pd.to_timedelta(rng.integers(0, 365 * 24 * 60, n), unit="min")
+    frame = pd.DataFrame(
+        {
+            "key": range(n),
+            "pickup_datetime": when.strftime("%Y-%m-%d %H:%M:%S UTC"),
+            "booked": (when - pd.Timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "passengers": rng.integers(1, 5, n),
+        }
+    )
+    frame.iloc[:200].assign(fare=rng.random(200) * 20).to_csv(raw / "train.csv", index=False)
+    frame.iloc[200:].to_csv(raw / "test.csv", index=False)
+    frame.iloc[200:][["key"]].assign(fare=11.35).to_csv(raw / "sample_submission.csv", index=False)
+    (raw / "SOURCE.json").write_text("{}")
+    build_features(Card(slug="t", metric="rmse"), Paths.for_comp("t", tmp_path / "data"), TabularConfig())
+    out = capsys.readouterr().out
+    assert "date 'pickup_datetime'; other dates as their days since 1970: ['booked']" in out and "free text" not in out
+    processed = pd.read_feather(raw.parent / "processed" / "train.feather")
+    hour = next(c for c in processed.columns if c.endswith("Hour"))
+    assert np.corrcoef(processed[hour].to_numpy(), when[:200].hour)[0, 1] > 0.9999  # normalised hours
+    days = (when[:200] - pd.Timedelta(days=2) - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)
+    assert np.corrcoef(processed.booked.to_numpy(), days)[0, 1] > 0.9999  # normalised days
     assert label_text(pd.Series([4.0, None, 2.0])).tolist()[::2] == ["4", "2"]
     assert sort_classes([1, 10, 2]) == [1, 2, 10] and sort_classes(["b", "a"]) == ["a", "b"]
 
