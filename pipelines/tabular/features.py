@@ -464,6 +464,29 @@ def adjustments(card: Card, schema: Schema, train, test, folds: np.ndarray, vali
     return on_train, on_test
 
 
+def fewer_rows(schema: Schema, train: pd.DataFrame, extra: np.ndarray, test: pd.DataFrame, cfg: TabularConfig):
+    """(train, extra) with cfg.rows of train's own labelled rows (all where cfg.rows is 0 or more than it has): the
+    latest, in whole days, where the test comes after train (a time holdout's last day must be whole), else a
+    random sample (fold_seed); the card's extra_train rows (`extra`) all kept."""
+    own = np.flatnonzero(~extra)
+    if not cfg.rows or len(own) <= cfg.rows:
+        return train, extra
+    dates = train[schema.date].iloc[own] if schema.date else None
+    after = dates is not None and test[schema.date].min() > dates.max()
+    if dates is not None and (cfg.validation == "time" or (cfg.validation == "auto" and after)):
+        days = dates.dt.normalize().to_numpy()
+        cut = np.sort(days)[-cfg.rows - 1]  # the day of the latest row left out: that day's rows go too
+        if not (days > cut).any():
+            raise SchemaError(f"rows={cfg.rows:,} is fewer than train's last day's rows: set rows= higher")
+        keep, how = own[days > cut], f"the latest, whole days from {pd.Timestamp(days[days > cut].min()):%Y-%m-%d}"
+    else:
+        keep = np.sort(np.random.default_rng(cfg.fold_seed).choice(own, cfg.rows, replace=False))
+        how = f"a random sample (fold_seed {cfg.fold_seed})"
+    print(f"rows={cfg.rows:,}: {len(keep):,} of train's {len(own):,} labelled rows, {how}; every test row")
+    keep = np.union1d(keep, np.flatnonzero(extra))
+    return train.iloc[keep].reset_index(drop=True), extra[keep]
+
+
 def add_levels(schema: Schema, metric: Metric, train, test, horizon: int, cfg: TabularConfig):
     """(train, test, the columns added): each series' levels of the training target known at the forecast origin
     (features.add_series_levels with a lag of the test's horizon: the holdout and the test see nothing of
@@ -632,6 +655,10 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
     train, extra = train[labelled].reset_index(drop=True), extra[labelled]
     if card.extra_train and not extra.any():
         raise SchemaError(f"card: extra_train={card.extra_train}: no row of them has the target {labels}")
+    if schema.date:
+        for frame in (train, test):
+            frame[schema.date] = parse_dates(frame[schema.date], schema.date_format)
+    train, extra = fewer_rows(schema, train, extra, test, cfg)
     cats, conts = list(schema.categories), list(schema.numbers)
     for c, fmt in schema.other_dates.items():  # a date beside the date: its days since 1970
         train[c], test[c] = (days_since_1970(parse_dates(f[c], fmt, errors="coerce")) for f in (train, test))
@@ -646,9 +673,6 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
     unknown = [c for c in card.as_is if c not in train.columns and not in_tables(card, paths.raw, c)]
     if unknown:
         raise SchemaError(f"card: as_is= names {unknown}, not a column of {files['train']} or of a tables= file")
-    if schema.date:
-        for frame in (train, test):
-            frame[schema.date] = parse_dates(frame[schema.date], schema.date_format)
     tfidf = None
     if schema.texts:
         train, test, schema.from_text, tfidf = add_text(schema, train, test, cfg.text_dims, cfg.text_words)

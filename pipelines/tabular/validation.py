@@ -70,6 +70,7 @@ def assign(schema: Schema, train: pd.DataFrame, validation: dict, cfg: TabularCo
             raise SchemaError(
                 f"two {validation['horizon_days']}-day windows (the holdout and the one before it, which chooses the "
                 f"rounds) leave no training row; set a shorter horizon= (ARGS='horizon=...')"
+                + (f", or more rows= than {cfg.rows:,}" if cfg.rows else "")
             )
         return np.where(held, 0, np.where(inner, 1, -1))
     groups = fold_groups(schema, train, validation.get("group", ""))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -341,7 +342,7 @@ def test_dates_labels_and_classes_read_as_written():
 def test_a_time_with_its_zone_is_read_as_its_clock_showed_it():
     """NYC Taxi Fare's "2009-06-15 17:26:21 UTC", ISO's "Z" and offsets (mixed in one column, which pandas refuses
     whole): dates, their zones dropped; a zone after no time is not a date."""
-    taxi = pd.Series(["2009-06-15 17:26:21 UTC", "2010-01-05 07:00:01 UTC", None])
+    taxi = pd.Series(["2009-06-15 17:26:21 UTC", "2010-01-05 07:00:01 UTC", None], index=[7, 3, 5])
     assert date_format(taxi) == "%Y-%m-%d %H:%M:%S" + ZONED
     assert parse_dates(taxi, date_format(taxi))[:2].tolist() == [pd.Timestamp("2009-06-15 17:26:21"), pd.Timestamp("2010-01-05 07:00:01")]  # fmt: skip
     iso = pd.Series(["2016-07-01T05:00:00.5+02:00", "2016-12-01T05:00:00.25+01:00", "2016-12-02T06:30:00.0Z"])
@@ -385,6 +386,43 @@ def test_a_zoned_date_gives_its_hours_and_a_second_one_its_days(tmp_path, capsys
     assert np.corrcoef(processed.booked.to_numpy(), days)[0, 1] > 0.9999  # normalised days
     assert label_text(pd.Series([4.0, None, 2.0])).tolist()[::2] == ["4", "2"]
     assert sort_classes([1, 10, 2]) == [1, 2, 10] and sort_classes(["b", "a"]) == ["a", "b"]
+
+
+def test_rows_trains_on_the_latest_whole_days_or_a_random_sample(tmp_path, capsys):
+    """rows=N for a table too large to train on whole: the latest days (whole) where the test comes after train,
+    else N rows at random (fold_seed); every test row kept."""
+    from pipelines.paths import Paths
+    from pipelines.tabular import TabularConfig
+    from pipelines.tabular.features import build_features
+
+    rng = np.random.default_rng(0)
+    days = pd.Timestamp("2015-01-01") + pd.to_timedelta(np.repeat(np.arange(33), 10), unit="D")  # 10 rows a day
+    frame = pd.DataFrame({"id": range(330), "date": days.strftime("%Y-%m-%d"), "x": rng.random(330)})
+    later = (frame.iloc[:300], frame.iloc[300:])  # the test's three days after train's thirty
+    mixed = (frame[frame.id % 11 > 0], frame[frame.id % 11 == 0])  # the test's days among train's
+    for name, (train, test), want in (
+        ("later", later, "90 of train's 300 labelled rows, the latest, whole days from 2015-01-22"),
+        ("mixed", mixed, "95 of train's 300 labelled rows, a random sample (fold_seed 3)"),
+    ):
+        raw = tmp_path / name / "d" / "raw"
+        raw.mkdir(parents=True)
+        train.assign(y=rng.random(300)).to_csv(raw / "train.csv", index=False)
+        test.to_csv(raw / "test.csv", index=False)
+        test[["id"]].assign(y=0.0).to_csv(raw / "sample_submission.csv", index=False)
+        (raw / "SOURCE.json").write_text("{}")
+        cfg = TabularConfig(rows=95, fold_seed=3)
+        build_features(Card(slug="d", metric="rmse"), Paths.for_comp("d", raw.parent.parent), cfg)
+        assert f"rows=95: {want}; every test row" in capsys.readouterr().out
+        kept = pd.read_feather(raw.parent / "processed" / "train.feather")
+        assert len(pd.read_feather(raw.parent / "processed" / "test.feather")) == len(test)
+        if name == "later":  # nine whole days (95 rows would cut the tenth), the last of train's
+            assert sorted(kept.id) == list(range(210, 300))
+        else:
+            assert len(kept) == 95 and set(kept.id) <= set(train.id)
+            again = tmp_path / "again"
+            shutil.copytree(raw, again / "d" / "raw")
+            build_features(Card(slug="d", metric="rmse"), Paths.for_comp("d", again), cfg)
+            assert sorted(pd.read_feather(again / "d" / "processed" / "train.feather").id) == sorted(kept.id)
 
 
 def test_dates_beside_the_date_are_numbers_of_days_not_dropped(tmp_path, capsys):
