@@ -59,6 +59,8 @@ FOLD = "_fold"  # processed/train.feather: the fold a labelled row is held out i
 # feathers' rows; absent without free text
 TEXT_MATRIX = "text.npz"
 EXTRA = "_extra"  # the rows read from the card's extra_train files, until the folds are assigned
+# the id as written, where the id is the date too (Bike Sharing's datetime): the date column is parsed in place
+ID_TEXT = "_id_as_written"
 
 
 def id_column(card: Card, paths: Paths) -> str:
@@ -656,6 +658,8 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
     if card.extra_train and not extra.any():
         raise SchemaError(f"card: extra_train={card.extra_train}: no row of them has the target {labels}")
     if schema.date:
+        if schema.date == schema.id:  # the submission's ids as written (NYC Taxi's 2015-01-27 13:08:24.0000002)
+            train[ID_TEXT], test[ID_TEXT] = train[schema.id], test[schema.id]
         for frame in (train, test):
             frame[schema.date] = parse_dates(frame[schema.date], schema.date_format)
     train, extra = fewer_rows(schema, train, extra, test, cfg)
@@ -718,6 +722,8 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
         [proc.transform(train)[keep + columns], train[labels], pd.Series(folds, name=FOLD, index=train.index)], axis=1
     )
     out_test = proc.transform(test)[[schema.id, *columns]]
+    if ID_TEXT in test.columns:
+        out_train[schema.id], out_test[schema.id] = train[ID_TEXT].to_numpy(), test[ID_TEXT].to_numpy()
     if offsets is not None:  # not features: added to the predictions (train's, the test's)
         out_train[ADJUST], out_test[ADJUST] = offsets
     write_feather(out_train, paths.processed / "train.feather")

@@ -388,6 +388,31 @@ def test_a_zoned_date_gives_its_hours_and_a_second_one_its_days(tmp_path, capsys
     assert sort_classes([1, 10, 2]) == [1, 2, 10] and sort_classes(["b", "a"]) == ["a", "b"]
 
 
+def test_an_id_that_is_the_date_keeps_its_ids_as_written(tmp_path, capsys):
+    """NYC Taxi's key (2015-01-27 13:08:24.0000002) is the date too: its parts are features, and the processed ids,
+    which the submission writes and the sample's must equal, stay as written (a parsed one printed otherwise)."""
+    from pipelines.paths import Paths
+    from pipelines.tabular import TabularConfig
+    from pipelines.tabular.features import build_features
+
+    raw = tmp_path / "data" / "t" / "raw"
+    raw.mkdir(parents=True)
+    when = pd.Timestamp("2012-01-01") + pd.to_timedelta(np.arange(300) * 7919, unit="min")
+    frame = pd.DataFrame({"key": when.strftime("%Y-%m-%d %H:%M:%S.000000") + (np.arange(300) % 9).astype(str)})
+    frame["x"] = np.arange(300) % 7
+    frame.iloc[::3].to_csv(raw / "test.csv", index=False)
+    frame.drop(index=frame.index[::3]).assign(fare=np.arange(200.0)).to_csv(raw / "train.csv", index=False)
+    frame.iloc[::3][["key"]].assign(fare=11.35).to_csv(raw / "sample_submission.csv", index=False)
+    (raw / "SOURCE.json").write_text("{}")
+    build_features(Card(slug="t", metric="rmse"), Paths.for_comp("t", tmp_path / "data"), TabularConfig())
+    assert "date 'key'" in capsys.readouterr().out
+    processed = raw.parent / "processed"
+    assert pd.read_feather(processed / "test.feather").key.tolist() == frame.key.iloc[::3].tolist()
+    train = pd.read_feather(processed / "train.feather")
+    assert train.key.tolist() == frame.key.drop(index=frame.index[::3]).tolist()
+    assert "_id_as_written" not in train.columns and {"keyHour", "keyYear"} <= set(train.columns)
+
+
 def test_rows_trains_on_the_latest_whole_days_or_a_random_sample(tmp_path, capsys):
     """rows=N for a table too large to train on whole: the latest days (whole) where the test comes after train,
     else N rows at random (fold_seed); every test row kept."""
