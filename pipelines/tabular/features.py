@@ -59,6 +59,8 @@ FOLD = "_fold"  # processed/train.feather: the fold a labelled row is held out i
 # feathers' rows; absent without free text
 TEXT_MATRIX = "text.npz"
 EXTRA = "_extra"  # the rows read from the card's extra_train files, until the folds are assigned
+# labelled rows past which the features step says how to train on fewer (rows=): NYC Taxi's 55M, not Rossmann's 844k
+MANY_ROWS = 2_000_000
 # the id as written, where the id is the date too (Bike Sharing's datetime): the date column is parsed in place
 ID_TEXT = "_id_as_written"
 
@@ -471,6 +473,11 @@ def fewer_rows(schema: Schema, train: pd.DataFrame, extra: np.ndarray, test: pd.
     latest, in whole days, where the test comes after train (a time holdout's last day must be whole), else a
     random sample (fold_seed); the card's extra_train rows (`extra`) all kept."""
     own = np.flatnonzero(~extra)
+    if not cfg.rows and len(own) > MANY_ROWS:
+        print(
+            f"{len(own):,} labelled rows: every member fits each fold on all of them, which takes hours on a few CPU "
+            f"cores; ARGS='rows={MANY_ROWS // 2}' trains on {MANY_ROWS // 2:,} (the latest whole days, or at random)"
+        )
     if not cfg.rows or len(own) <= cfg.rows:
         return train, extra
     dates = train[schema.date].iloc[own] if schema.date else None

@@ -413,11 +413,11 @@ def test_an_id_that_is_the_date_keeps_its_ids_as_written(tmp_path, capsys):
     assert "_id_as_written" not in train.columns and {"keyHour", "keyYear"} <= set(train.columns)
 
 
-def test_rows_trains_on_the_latest_whole_days_or_a_random_sample(tmp_path, capsys):
+def test_rows_trains_on_the_latest_whole_days_or_a_random_sample(tmp_path, capsys, monkeypatch):
     """rows=N for a table too large to train on whole: the latest days (whole) where the test comes after train,
     else N rows at random (fold_seed); every test row kept."""
     from pipelines.paths import Paths
-    from pipelines.tabular import TabularConfig
+    from pipelines.tabular import TabularConfig, features
     from pipelines.tabular.features import build_features
 
     rng = np.random.default_rng(0)
@@ -435,6 +435,9 @@ def test_rows_trains_on_the_latest_whole_days_or_a_random_sample(tmp_path, capsy
         test.to_csv(raw / "test.csv", index=False)
         test[["id"]].assign(y=0.0).to_csv(raw / "sample_submission.csv", index=False)
         (raw / "SOURCE.json").write_text("{}")
+        monkeypatch.setattr(features, "MANY_ROWS", 250)
+        build_features(Card(slug="d", metric="rmse"), Paths.for_comp("d", raw.parent.parent), TabularConfig())
+        assert "300 labelled rows: every member fits each fold on all of them" in capsys.readouterr().out
         cfg = TabularConfig(rows=95, fold_seed=3)
         build_features(Card(slug="d", metric="rmse"), Paths.for_comp("d", raw.parent.parent), cfg)
         assert f"rows=95: {want}; every test row" in capsys.readouterr().out
