@@ -122,3 +122,44 @@ def test_the_threads_are_capped_to_the_cpus_other_work_leaves(monkeypatch, capsy
 def test_busy_cpus_reads_the_machine():
     busy = env.busy_cpus(0.05)
     assert busy is not None and 0 <= busy <= env.os.cpu_count()
+
+
+KEPT = """
+import os, sys
+import numpy as np
+from pipelines import env
+if sys.argv[1] == "image steps":  # what an image step loads first
+    from pipelines.vision.card import _steps
+    _steps()
+    print(True)
+else:
+    print(env.keep_freed_memory())
+resident = lambda: int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+before = resident()
+np.ones(64 << 20, np.uint8)  # 64 MB (glibc maps any block past 32 MB of its own), freed at once
+print((resident() - before) >> 20)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+@pytest.mark.parametrize("keep, how", [("1", "env"), ("0", "env"), ("1", "image steps")])
+def test_a_freed_large_block_stays_for_the_next_one(keep, how):
+    """keep_freed_memory: a freed 64 MB block stays in the process (resident) for the next one to reuse, where
+    glibc's defaults unmap it, and the next is mapped and zero-filled afresh; PIPELINES_KEEP_FREED=0 keeps those.
+    The image card's steps ask for it when they load (its convolutions on a CPU: 2x the images/s)."""
+    import os
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, "-c", KEPT, how],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, "PIPELINES_KEEP_FREED": keep},
+    ).stdout.split()
+    kept, megabytes = out[0] == "True", int(out[1])
+    if keep == "1":
+        assert kept and megabytes >= 60
+    else:
+        assert not kept and megabytes < 8

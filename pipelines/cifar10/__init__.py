@@ -14,6 +14,7 @@ from dataclasses import replace
 from pipelines.cifar10 import sample
 from pipelines.cifar10.config import Cifar10Config
 from pipelines.download import DataSpec
+from pipelines.env import keep_freed_memory
 from pipelines.registry import lazy_steps
 from pipelines.vision.card import ImageCard, competition
 
@@ -29,6 +30,7 @@ BACKTEST = replace(competition(CARD, __name__)["BACKTEST"], peers={})
 def _model():
     from pipelines.cifar10 import model  # torch: imported when a step runs
 
+    keep_freed_memory()  # a CPU's convolutions (pipelines/env.py)
     return model
 
 

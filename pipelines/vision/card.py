@@ -37,6 +37,7 @@ from pipelines import submit as submitlib
 from pipelines.backtest import Backtest
 from pipelines.config import with_defaults
 from pipelines.download import DataSpec
+from pipelines.env import keep_freed_memory
 from pipelines.registry import lazy_steps
 from pipelines.tabular.schema import (  # numbers numerically: a 0/1 target's positive class last
     SchemaError,
@@ -780,4 +781,5 @@ def _features():
 def _steps():
     from pipelines.vision import steps  # torch: imported when a step runs
 
+    keep_freed_memory()  # a CPU's convolutions: 2x the images/s (pipelines/env.py)
     return steps
