@@ -108,7 +108,7 @@ def carry(src: Path, dst: Path, date: str | None, fmt: str | None, train_end, cu
         for c in columns:  # by day: a time of day on train's last day is still train's
             if c == date and fmt in UNIX:  # MovieLens's tags.csv by its timestamp, as ratings.csv's
                 days = parse_dates(table[c], fmt).dt.normalize()
-            else:  # a value of the column not in the format its first rows have is read as missing
+            else:  # in the format its first rows have (or pandas' guess): another value is read as missing
                 c_fmt = date_format(table[c]) or date_format(head[c])
                 days = parse_dates(table[c], c_fmt, errors="coerce").dt.normalize()
             if days.notna().any() and days.max() <= train_end:

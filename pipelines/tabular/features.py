@@ -441,6 +441,7 @@ def adjustments(card: Card, schema: Schema, train, test, folds: np.ndarray, vali
         raise SchemaError(f"adjust={name}: offsets of the predictions are for regression; this task is {schema.task}")
 
     def call(fit: pd.DataFrame, rows: pd.DataFrame) -> np.ndarray:
+        fit, rows = (f.drop(columns=ID_TEXT, errors="ignore") for f in (fit, rows))  # the frames as read
         try:
             out = np.asarray(card.adjust(fit, rows), dtype=np.float64)
         except (TypeError, ValueError) as e:
@@ -470,8 +471,9 @@ def adjustments(card: Card, schema: Schema, train, test, folds: np.ndarray, vali
 
 def fewer_rows(schema: Schema, train: pd.DataFrame, extra: np.ndarray, test: pd.DataFrame, cfg: TabularConfig):
     """(train, extra) with cfg.rows of train's own labelled rows (all where cfg.rows is 0 or more than it has): the
-    latest, in whole days, where the test comes after train (a time holdout's last day must be whole), else a
-    random sample (fold_seed); the card's extra_train rows (`extra`) all kept."""
+    latest, in whole days, where the validation is by time (the test after train, or validation=time: a holdout's
+    last day must be whole; a row without a date is not among them), else a random sample (fold_seed); the card's
+    extra_train rows (`extra`) all kept."""
     own = np.flatnonzero(~extra)
     if not cfg.rows and len(own) > MANY_ROWS:
         print(
@@ -484,10 +486,17 @@ def fewer_rows(schema: Schema, train: pd.DataFrame, extra: np.ndarray, test: pd.
     after = dates is not None and test[schema.date].min() > dates.max()
     if dates is not None and (cfg.validation == "time" or (cfg.validation == "auto" and after)):
         days = dates.dt.normalize().to_numpy()
-        cut = np.sort(days)[-cfg.rows - 1]  # the day of the latest row left out: that day's rows go too
-        if not (days > cut).any():
+        dated = np.sort(days[~np.isnat(days)])
+        cut = dated[-cfg.rows - 1] if len(dated) > cfg.rows else dated[0] - np.timedelta64(1, "D")
+        chosen = days > cut  # the day of the latest row left out: that day's rows go too; NaT is never later
+        if not chosen.any():
             raise SchemaError(f"rows={cfg.rows:,} is fewer than train's last day's rows: set rows= higher")
-        keep, how = own[days > cut], f"the latest, whole days from {pd.Timestamp(days[days > cut].min()):%Y-%m-%d}"
+        undated = len(days) - len(dated)
+        keep, how = (
+            own[chosen],
+            f"the latest, whole days from {pd.Timestamp(days[chosen].min()):%Y-%m-%d}"
+            + (f" ({undated:,} rows without a date left out)" if undated else ""),
+        )
     else:
         keep = np.sort(np.random.default_rng(cfg.fold_seed).choice(own, cfg.rows, replace=False))
         how = f"a random sample (fold_seed {cfg.fold_seed})"

@@ -350,6 +350,8 @@ def test_a_time_with_its_zone_is_read_as_its_clock_showed_it():
     assert parse_dates(iso, date_format(iso)).dt.hour.tolist() == [5, 5, 6]
     assert parse_dates(pd.Series(["2016-07-01 05:00:00 UTC", "soon"]), "%Y-%m-%d %H:%M:%S" + ZONED, errors="coerce").isna().tolist() == [False, True]  # fmt: skip
     assert date_format(pd.Series(["2016-07-01 UTC", "2016-07-02 UTC"])) is None  # no time: not a zone's
+    mixed = pd.Series(["2016-07-01 05:00:00", "2016-07-01 06:00:00 UTC"] * 3)  # whichever the sample holds
+    assert date_format(mixed) == "%Y-%m-%d %H:%M:%S" + ZONED and parse_dates(mixed, date_format(mixed)).notna().all()
     assert date_format(pd.Series(["room 12:00 UTC"])) is None
 
 
@@ -451,6 +453,23 @@ def test_rows_trains_on_the_latest_whole_days_or_a_random_sample(tmp_path, capsy
             shutil.copytree(raw, again / "d" / "raw")
             build_features(Card(slug="d", metric="rmse"), Paths.for_comp("d", again), cfg)
             assert sorted(pd.read_feather(again / "d" / "processed" / "train.feather").id) == sorted(kept.id)
+
+
+def test_rows_leaves_out_rows_without_a_date_and_counts_the_rest(capsys):
+    """The latest whole days of rows that have a date: a blank date is never among the latest, and does not move
+    where the cut falls (np.sort puts NaT last)."""
+    from pipelines.tabular import TabularConfig
+    from pipelines.tabular.features import fewer_rows
+
+    days = [*np.repeat(pd.date_range("2020-01-01", periods=3), 4), pd.NaT, pd.NaT, pd.NaT]
+    train = pd.DataFrame({"d": days, "y": range(15)})
+    schema = Schema.__new__(Schema)
+    schema.date = "d"
+    test = pd.DataFrame({"d": [pd.Timestamp("2020-01-05")]})
+    for rows, kept in ((8, [4, 5, 6, 7, 8, 9, 10, 11]), (4, [8, 9, 10, 11])):
+        out, extra = fewer_rows(schema, train, np.zeros(15, bool), test, TabularConfig(rows=rows))
+        assert out.y.tolist() == kept and len(extra) == len(kept)
+        assert "(3 rows without a date left out)" in capsys.readouterr().out
 
 
 def test_dates_beside_the_date_are_numbers_of_days_not_dropped(tmp_path, capsys):
@@ -905,6 +924,11 @@ def test_a_time_cut_cuts_an_event_table_that_ends_where_train_ends_by_its_own_da
     assert (
         "tags.csv: cut where the cut's train ends (2020-03-01, by timestamp): 61 of 91 rows" in capsys.readouterr().out
     )
+    # a column of train's date name, blank, or of no one format: copied whole, or cut by pandas' guess, as before
+    for name, dates, rows in (("blank", [None] * 4, 4), ("mixed", ["2020-02-28", "2020-02-29 10:00:00", "2020-03-02", "2020-03-03"], 2)):  # fmt: skip
+        pd.DataFrame({"Date": dates, "x": range(4)}).to_csv(tmp_path / f"{name}.csv", index=False)
+        carry(tmp_path / f"{name}.csv", tmp_path / f"{name}-cut.csv", "Date", "%Y-%m-%d", *args[2:])
+        assert len(pd.read_csv(tmp_path / f"{name}-cut.csv")) == rows, name
 
 
 def test_a_summary_no_test_row_has_is_empty_in_the_test_rows_count_too():
