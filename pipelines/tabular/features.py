@@ -487,8 +487,8 @@ def fewer_rows(schema: Schema, train: pd.DataFrame, extra: np.ndarray, test: pd.
     if dates is not None and (cfg.validation == "time" or (cfg.validation == "auto" and after)):
         days = dates.dt.normalize().to_numpy()
         dated = np.sort(days[~np.isnat(days)])
-        cut = dated[-cfg.rows - 1] if len(dated) > cfg.rows else dated[0] - np.timedelta64(1, "D")
-        chosen = days > cut  # the day of the latest row left out: that day's rows go too; NaT is never later
+        # after the day of the latest row left out (that day's rows go too; NaT is never later), or every dated row
+        chosen = days > dated[-cfg.rows - 1] if len(dated) > cfg.rows else ~np.isnat(days)
         if not chosen.any():
             raise SchemaError(f"rows={cfg.rows:,} is fewer than train's last day's rows: set rows= higher")
         undated = len(days) - len(dated)
