@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -116,6 +117,13 @@ def build_cache(
     row_bytes = size * size * 3
     bad: dict[int, str] = {}
     with atomic_path(out) as tmp:
+        need, free = len(files) * row_bytes, shutil.disk_usage(tmp.parent).free + tmp.stat().st_size
+        if need > free:  # refused before an hour of decoding fills the disk (the file is sparse until written)
+            raise ValueError(
+                f"{out}: {len(files):,} images at {size} px need {need / 1e9:.1f} GB, and its disk has "
+                f"{free / 1e9:.1f} GB free: free space there, or cache smaller images (sizes=: the cache is "
+                f"cache_scale x the largest, e.g. ARGS='sizes=[96] cache_scale=1' for 96 px tiles)"
+            )
         header = _npy_header(tmp, (len(files), size, size, 3))
         fd = os.open(tmp, os.O_RDWR)
         try:

@@ -88,3 +88,25 @@ def test_cache_rows_after_a_bad_image_in_the_middle_move_up_in_order(tmp_path):
     for row, i in enumerate((0, 2, 3)):
         np.testing.assert_array_equal(arr[row], load_resized(files[i], 16))
     assert sorted(p.name for p in tmp_path.iterdir() if not p.suffix == ".jpg") == ["cache.json", "cache.npy"]
+
+
+def test_a_cache_the_disk_cannot_hold_is_refused_before_any_image_is_decoded(tmp_path, monkeypatch):
+    """Histopathologic's 277k tiles at the default 291 px need about 70 GB: said before decoding starts, with the
+    fix, and nothing left behind; an old cache of that name stays as it was."""
+    import collections
+
+    import features.images as images
+
+    for i in range(3):
+        Image.fromarray(_photo(50, 40)).save(tmp_path / f"{i}.jpg")
+    (tmp_path / "cache.npy").write_bytes(b"the old cache")
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(images.shutil, "disk_usage", lambda p: usage(10**6, 10**6 - 3000, 3000))
+    decoded = []
+    monkeypatch.setattr(images, "load_resized", lambda f, s: decoded.append(f))
+    with pytest.raises(ValueError, match=r"3 images at 32 px need 0\.0 GB, and its disk has 0\.0 GB free: .*sizes="):
+        build_cache(list_images(tmp_path), 32, tmp_path / "cache.npy", progress=False, load=images.load_resized)
+    assert not decoded and (tmp_path / "cache.npy").read_bytes() == b"the old cache"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["0.jpg", "1.jpg", "2.jpg", "cache.npy"]
+    monkeypatch.undo()  # the disk as it is: built
+    assert build_cache(list_images(tmp_path), 32, tmp_path / "cache.npy", progress=False)["files"]
