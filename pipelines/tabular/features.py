@@ -43,7 +43,7 @@ from pipelines.tabular.schema import (
     sample_id,
     targets,
 )
-from pipelines.tabular.validation import assign, choose_validation, kfolds, test_span
+from pipelines.tabular.validation import assign, choose_validation, kfolds, test_span, validation_kind
 
 # The date's parts: cycles as categories (every value recurs), the year and the time since 1970 as numbers (a
 # test year that train has not seen must sort after train's, not fall into the unknown category).
@@ -482,10 +482,8 @@ def fewer_rows(schema: Schema, train: pd.DataFrame, extra: np.ndarray, test: pd.
         )
     if not cfg.rows or len(own) <= cfg.rows:
         return train, extra
-    dates = train[schema.date].iloc[own] if schema.date else None
-    after = dates is not None and test[schema.date].min() > dates.max()
-    if dates is not None and (cfg.validation == "time" or (cfg.validation == "auto" and after)):
-        days = dates.dt.normalize().to_numpy()
+    if schema.date and validation_kind(schema, train.iloc[own], test, cfg)[0] == "time":
+        days = train[schema.date].iloc[own].dt.normalize().to_numpy()
         dated = np.sort(days[~np.isnat(days)])
         # after the day of the latest row left out (that day's rows go too; NaT is never later), or every dated row
         chosen = days > dated[-cfg.rows - 1] if len(dated) > cfg.rows else ~np.isnat(days)

@@ -118,7 +118,8 @@ def date_format(values: pd.Series) -> str | None:
     sample = values.sample(min(len(values), 50_000), random_state=0).drop_duplicates().head(5000).astype(str)
     if sample.empty or not sample.str.contains(r"\d", regex=True).all():
         return None
-    for fmt in [*DATE_FORMATS, *(f + ZONED for f in DATE_FORMATS if "%H" in f)]:  # the zoned after the plain
+    zoned = [f + ZONED for f in DATE_FORMATS if "%H" in f] if sample.str.contains(ZONE).any() else []
+    for fmt in [*DATE_FORMATS, *zoned]:  # the zoned after the plain, where a value has a zone
         if all(parse_dates(v, fmt, errors="coerce").notna().all() for v in (sample, values.astype(str))):
             return fmt  # all(): the whole column is read only where the sample was
     return None

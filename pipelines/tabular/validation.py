@@ -27,13 +27,16 @@ def first_fit_rows(folds: np.ndarray, validation: dict, ok: np.ndarray) -> np.nd
     return ok & (folds != 0) if validation["kind"] == "time" else ok
 
 
+def validation_kind(schema: Schema, train: pd.DataFrame, test: pd.DataFrame, cfg: TabularConfig) -> tuple[str, bool]:
+    """(kind, after): 'time' when every test date comes after train's (after) or cfg says so, else 'kfold'."""
+    after = bool(schema.date) and bool(test[schema.date].min() > train[schema.date].max())
+    return (cfg.validation if cfg.validation != "auto" else ("time" if after else "kfold")), after
+
+
 def choose_validation(schema: Schema, train: pd.DataFrame, test: pd.DataFrame, cfg: TabularConfig) -> dict:
     """How to validate, from the data: 'time' (with its horizon in days) when every test date comes after
     train's (or cfg says so), else 'kfold'."""
-    after = False
-    if schema.date:
-        after = bool(test[schema.date].min() > train[schema.date].max())
-    kind = cfg.validation if cfg.validation != "auto" else ("time" if after else "kfold")
+    kind, after = validation_kind(schema, train, test, cfg)
     if kind == "time" and not schema.date:
         raise SchemaError("validation=time needs a date column: set date= in the card")
     out = {"kind": kind}
