@@ -116,7 +116,8 @@ class TabularConfig:
     horizon: int = setting(0, ge=0, le=3650, step="features")  # time holdout in days; 0 = the test's span
     # train on this many of train.csv's labelled rows (0: every one), for a table too large to fit whole (NYC Taxi
     # Fare's 55M): the latest, in whole days, where the validation is by time (the test after train), else a random
-    # sample (fold_seed); the card's extra_train rows and the test's are all kept. The file is still read whole
+    # sample (fold_seed); the card's extra_train rows and the test's are all kept. train.csv is read in chunks, of
+    # which only the rows either could choose are kept (rows.py), unless the card has features=, which sees every row
     rows: int = setting(0, ge=0, step="features")
     # time validation with series keys: each series' lagged levels of the target (features.add_series_levels).
     # Off by default: the blend's backtest was worse with them (pipelines/tabular/README.md, decisions)

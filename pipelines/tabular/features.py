@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import scipy.sparse as sp
 
 from features import TabularProcessor, add_datepart, add_series_levels, aggregate, days_since_1970, join_df
@@ -28,6 +29,7 @@ from models.metrics import Metric, get_metric
 from pipelines.paths import Paths
 from pipelines.runs import features_identity, write_features_stamp
 from pipelines.tabular import FILES, Card, TabularConfig
+from pipelines.tabular.rows import DRAW, Rows, fewer_rows
 from pipelines.tabular.schema import (
     ID_NAME,
     UNIX,
@@ -43,7 +45,7 @@ from pipelines.tabular.schema import (
     sample_id,
     targets,
 )
-from pipelines.tabular.validation import assign, choose_validation, kfolds, test_span, validation_kind
+from pipelines.tabular.validation import assign, choose_validation, kfolds, test_span
 
 # The date's parts: cycles as categories (every value recurs), the year and the time since 1970 as numbers (a
 # test year that train has not seen must sort after train's, not fall into the unknown category).
@@ -59,8 +61,6 @@ FOLD = "_fold"  # processed/train.feather: the fold a labelled row is held out i
 # feathers' rows; absent without free text
 TEXT_MATRIX = "text.npz"
 EXTRA = "_extra"  # the rows read from the card's extra_train files, until the folds are assigned
-# labelled rows past which the features step says how to train on fewer (rows=): NYC Taxi's 55M, not Rossmann's 844k
-MANY_ROWS = 2_000_000
 # the id as written, where the id is the date too (Bike Sharing's datetime): the date column is parsed in place
 ID_TEXT = "_id_as_written"
 
@@ -82,30 +82,35 @@ def id_column(card: Card, paths: Paths) -> str:
     return id_col
 
 
-def read_csv(path, what: str, text: tuple[str, ...] = ()) -> pd.DataFrame:
+def read_csv(path, what: str, text: tuple[str, ...] = (), rows: Rows | None = None) -> pd.DataFrame:
     """A competition CSV, or FileNotFoundError / ValueError naming it and the fix. The `text` columns (in any
     case) read as written where numbers would change them (an id 001500 keeps its zeros); else numbers, so that a
-    table or a feature function joins on them as read."""
+    table or a feature function joins on them as read. With `rows`, the rows rows= may train on (rows.py), typed
+    as the whole file would be, each with its draw (DRAW)."""
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: `make download COMP=...` (or set files= in the card)")
     try:
         wanted = {t.lower() for t in text}
         header = pd.read_csv(path, nrows=0).columns
-        frame = pd.read_csv(path, low_memory=False, dtype={c: str for c in header if c.lower() in wanted})
+        source, draw = (path, None) if rows is None else rows.kept(path)
+        frame = pd.read_csv(source, low_memory=False, dtype={c: str for c in header if c.lower() in wanted})
         for c in [c for c in header if c.lower() in wanted]:
             number = pd.to_numeric(frame[c], errors="coerce")
             if number.notna().all() and not (frame[c].str.startswith("0") & (frame[c].str.len() > 1)).any():
                 frame[c] = number
-        return frame
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        return frame if draw is None else frame.assign(**{DRAW: draw})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, pa.ArrowInvalid) as e:
         raise ValueError(f"{path}: unreadable as CSV ({e}); {what}") from None
 
 
-def read_raw(card: Card, paths: Paths) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """train, test and sample submission, with the card's extra tables joined onto train and test."""
+def read_raw(card: Card, paths: Paths, cfg: TabularConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """train, test and sample submission, with the card's extra tables joined onto train and test. With rows=,
+    train holds the rows it may train on (rows.py), unless the card has a features= function, which sees every row."""
     fix = "download it again (make download FORCE=1)"
     ids = (id_column(card, paths),)
-    train, test, sample = (read_csv(paths.raw / card.file(role), fix, ids) for role in FILES)
+    test, sample = (read_csv(paths.raw / card.file(role), fix, ids) for role in ("test", "sample"))
+    rows = Rows(cfg.rows, cfg.fold_seed, test, card.date) if cfg.rows and card.features is None else None
+    train = read_csv(paths.raw / card.file("train"), fix, ids, rows)
     train, test = align_ids(ids[0], train, test, sample, {role: card.file(role) for role in FILES})
     train = with_extra_rows(card, paths, train, ids[0]) if card.extra_train else train
     train, test = join_tables(card, paths.raw, train, test, set(sample.columns))
@@ -469,40 +474,6 @@ def adjustments(card: Card, schema: Schema, train, test, folds: np.ndarray, vali
     return on_train, on_test
 
 
-def fewer_rows(schema: Schema, train: pd.DataFrame, extra: np.ndarray, test: pd.DataFrame, cfg: TabularConfig):
-    """(train, extra) with cfg.rows of train's own labelled rows (all where cfg.rows is 0 or more than it has): the
-    latest, in whole days, where the validation is by time (the test after train, or validation=time: a holdout's
-    last day must be whole; a row without a date is not among them), else a random sample (fold_seed); the card's
-    extra_train rows (`extra`) all kept."""
-    own = np.flatnonzero(~extra)
-    if not cfg.rows and len(own) > MANY_ROWS:
-        print(
-            f"{len(own):,} labelled rows: every member fits each fold on all of them, which takes hours on a few CPU "
-            f"cores; ARGS='rows={MANY_ROWS // 2}' trains on {MANY_ROWS // 2:,} (the latest whole days, or at random)"
-        )
-    if not cfg.rows or len(own) <= cfg.rows:
-        return train, extra
-    if schema.date and validation_kind(schema, train.iloc[own], test, cfg)[0] == "time":
-        days = train[schema.date].iloc[own].dt.normalize().to_numpy()
-        dated = np.sort(days[~np.isnat(days)])
-        # after the day of the latest row left out (that day's rows go too; NaT is never later), or every dated row
-        chosen = days > dated[-cfg.rows - 1] if len(dated) > cfg.rows else ~np.isnat(days)
-        if not chosen.any():
-            raise SchemaError(f"rows={cfg.rows:,} is fewer than train's last day's rows: set rows= higher")
-        undated = len(days) - len(dated)
-        keep, how = (
-            own[chosen],
-            f"the latest, whole days from {pd.Timestamp(days[chosen].min()):%Y-%m-%d}"
-            + (f" ({undated:,} rows without a date left out)" if undated else ""),
-        )
-    else:
-        keep = np.sort(np.random.default_rng(cfg.fold_seed).choice(own, cfg.rows, replace=False))
-        how = f"a random sample (fold_seed {cfg.fold_seed})"
-    print(f"rows={cfg.rows:,}: {len(keep):,} of train's {len(own):,} labelled rows, {how}; every test row")
-    keep = np.union1d(keep, np.flatnonzero(extra))
-    return train.iloc[keep].reset_index(drop=True), extra[keep]
-
-
 def add_levels(schema: Schema, metric: Metric, train, test, horizon: int, cfg: TabularConfig):
     """(train, test, the columns added): each series' levels of the training target known at the forecast origin
     (features.add_series_levels with a lag of the test's horizon: the holdout and the test see nothing of
@@ -627,7 +598,7 @@ def dot_pair(card: Card, schema: Schema, fit_rows: pd.DataFrame, test: pd.DataFr
 def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
     """raw -> processed/{train,test}.feather, procs.json, schema.json and validation.json (see the module doc)."""
     t0 = time.perf_counter()
-    train, test, sample = read_raw(card, paths)
+    train, test, sample = read_raw(card, paths, cfg)
     if card.features is not None:
         train, test = own_features(card, train, test, paths.raw)
     keep = {
@@ -648,6 +619,7 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
             f"extra_train={card.extra_train}: keep it in the train frame it returns"
         )
     extra = train.pop(EXTRA).to_numpy(bool) if EXTRA in train.columns else np.zeros(len(train), bool)
+    draw = train.pop(DRAW).to_numpy(float) if DRAW in train.columns else None  # rows= read in chunks (rows.py)
     # train.csv says what it is; the card's lines that name a summarised table's columns were read there
     schema = infer(
         without_summarised(card, paths.raw, train), train[~extra].reset_index(drop=True), test, sample, files
@@ -669,6 +641,7 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
             f"{files['train']}: rows lacking some targets ({shown} blank): each target trains and is scored on its own"
         )
     train, extra = train[labelled].reset_index(drop=True), extra[labelled]
+    draw = None if draw is None else draw[labelled]
     if card.extra_train and not extra.any():
         raise SchemaError(f"card: extra_train={card.extra_train}: no row of them has the target {labels}")
     if schema.date:
@@ -676,7 +649,7 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
             train[ID_TEXT], test[ID_TEXT] = train[schema.id], test[schema.id]
         for frame in (train, test):
             frame[schema.date] = parse_dates(frame[schema.date], schema.date_format)
-    train, extra = fewer_rows(schema, train, extra, test, cfg)
+    train, extra = fewer_rows(schema, train, extra, test, cfg, draw)
     cats, conts = list(schema.categories), list(schema.numbers)
     for c, fmt in schema.other_dates.items():  # a date beside the date: its days since 1970
         train[c], test[c] = (days_since_1970(parse_dates(f[c], fmt, errors="coerce")) for f in (train, test))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -417,9 +416,10 @@ def test_an_id_that_is_the_date_keeps_its_ids_as_written(tmp_path, capsys):
 
 def test_rows_trains_on_the_latest_whole_days_or_a_random_sample(tmp_path, capsys, monkeypatch):
     """rows=N for a table too large to train on whole: the latest days (whole) where the test comes after train,
-    else N rows at random (fold_seed); every test row kept."""
+    else N rows at random (fold_seed); every test row kept. train.csv is read in chunks keeping only the rows either
+    rule could choose: the same rows as read whole (a card with features= reads so), whatever the chunks' size."""
     from pipelines.paths import Paths
-    from pipelines.tabular import TabularConfig, features
+    from pipelines.tabular import TabularConfig, rows
     from pipelines.tabular.features import build_features
 
     rng = np.random.default_rng(0)
@@ -427,9 +427,11 @@ def test_rows_trains_on_the_latest_whole_days_or_a_random_sample(tmp_path, capsy
     frame = pd.DataFrame({"id": range(330), "date": days.strftime("%Y-%m-%d"), "x": rng.random(330)})
     later = (frame.iloc[:300], frame.iloc[300:])  # the test's three days after train's thirty
     mixed = (frame[frame.id % 11 > 0], frame[frame.id % 11 == 0])  # the test's days among train's
+    monkeypatch.setattr(rows, "MANY_ROWS", 250)
+    cfg = TabularConfig(rows=95, fold_seed=3)
     for name, (train, test), want in (
-        ("later", later, "90 of train's 300 labelled rows, the latest, whole days from 2015-01-22"),
-        ("mixed", mixed, "95 of train's 300 labelled rows, a random sample (fold_seed 3)"),
+        ("later", later, "90 of the {} labelled rows read, the latest, whole days from 2015-01-22"),
+        ("mixed", mixed, "95 of the {} labelled rows read, a random sample (fold_seed 3)"),
     ):
         raw = tmp_path / name / "d" / "raw"
         raw.mkdir(parents=True)
@@ -437,29 +439,32 @@ def test_rows_trains_on_the_latest_whole_days_or_a_random_sample(tmp_path, capsy
         test.to_csv(raw / "test.csv", index=False)
         test[["id"]].assign(y=0.0).to_csv(raw / "sample_submission.csv", index=False)
         (raw / "SOURCE.json").write_text("{}")
-        monkeypatch.setattr(features, "MANY_ROWS", 250)
-        build_features(Card(slug="d", metric="rmse"), Paths.for_comp("d", raw.parent.parent), TabularConfig())
+        paths = Paths.for_comp("d", raw.parent.parent)
+        build_features(Card(slug="d", metric="rmse"), paths, TabularConfig())
         assert "300 labelled rows: every member fits each fold on all of them" in capsys.readouterr().out
-        cfg = TabularConfig(rows=95, fold_seed=3)
-        build_features(Card(slug="d", metric="rmse"), Paths.for_comp("d", raw.parent.parent), cfg)
-        assert f"rows=95: {want}; every test row" in capsys.readouterr().out
-        kept = pd.read_feather(raw.parent / "processed" / "train.feather")
+        build_features(Card(slug="d", metric="rmse", features=lambda tr, te, raw: (tr, te)), paths, cfg)
+        assert f"rows=95: {want.format(300)}; every test row" in capsys.readouterr().out
+        whole = pd.read_feather(raw.parent / "processed" / "train.feather")
         assert len(pd.read_feather(raw.parent / "processed" / "test.feather")) == len(test)
         if name == "later":  # nine whole days (95 rows would cut the tenth), the last of train's
-            assert sorted(kept.id) == list(range(210, 300))
+            assert sorted(whole.id) == list(range(210, 300))
         else:
-            assert len(kept) == 95 and set(kept.id) <= set(train.id)
-            again = tmp_path / "again"
-            shutil.copytree(raw, again / "d" / "raw")
-            build_features(Card(slug="d", metric="rmse"), Paths.for_comp("d", again), cfg)
-            assert sorted(pd.read_feather(again / "d" / "processed" / "train.feather").id) == sorted(kept.id)
+            assert len(whole) == 95 and set(whole.id) <= set(train.id)
+        for block in (rows.BLOCK, 1000, 200):  # one block, 12 of about 25 rows, 57 of about 5 (40 bytes a row)
+            monkeypatch.setattr(rows, "BLOCK", block)
+            build_features(Card(slug="d", metric="rmse"), paths, cfg)
+            out = capsys.readouterr().out
+            kept = int(re.search(r"rows=95: train.csv read in pieces of \d+ MB, (\d+) of its 300 rows kept", out)[1])
+            assert 95 < kept < 300 and f"rows=95: {want.format(kept)}; every test row" in out
+            chunked = pd.read_feather(raw.parent / "processed" / "train.feather")
+            pd.testing.assert_frame_equal(chunked, whole)
 
 
 def test_rows_leaves_out_rows_without_a_date_and_counts_the_rest(capsys):
     """The latest whole days of rows that have a date: a blank date is never among the latest, and does not move
     where the cut falls (np.sort puts NaT last)."""
     from pipelines.tabular import TabularConfig
-    from pipelines.tabular.features import fewer_rows
+    from pipelines.tabular.rows import fewer_rows
 
     days = [*np.repeat(pd.date_range("2020-01-01", periods=3), 4), pd.NaT, pd.NaT, pd.NaT]
     train = pd.DataFrame({"d": days, "y": range(15)})
@@ -2237,3 +2242,30 @@ def test_a_sentinel_number_is_read_as_missing_and_said(tmp_path, capsys):
     assert "previous.csv: DAYS_FIRST_DRAWING_1ST: 365243 in 33.3% of the rows" in out  # named otherwise: read
     with pytest.raises(SchemaError, match=r"as_is= names \['DAYS_WORKED'\], not a column of train.csv or of a tables="):
         build_features(replace(card, as_is="DAYS_WORKED"), paths, TabularConfig())
+
+
+def test_rows_reads_the_rows_it_keeps_as_the_whole_file_reads_them(tmp_path, monkeypatch):
+    """rows= reads train.csv in blocks of text and types the rows kept once (pyarrow, then pandas): a blank, an NA,
+    a quoted comma or line break, an id's leading zeros, True/False and a BOM read as the whole file's read does;
+    a ragged row is a ValueError naming the file, as pandas' is."""
+    from pipelines.tabular import rows
+    from pipelines.tabular.features import read_csv
+
+    path = tmp_path / "train.csv"
+    text = (
+        'id,a,b,c,d,e,a\r\n001,"x, y",,NA,True,1.5,q\r\n002,"two\nlines","",null,False,  7,r\r\n'
+        '003,"quote ""in""",N/A,nan,True,1e3,s\r\n004,é,#N/A,-1.#IND,,-,t\r\n\r\n005,plain,0,NaN,False,0012,u\r\n'
+    )
+    path.write_text(text, encoding="utf-8-sig")
+    whole = read_csv(path, "fix", ("id",))
+    assert whole.id.tolist() == ["001", "002", "003", "004", "005"]
+    for block in (rows.BLOCK, 16, 1):  # one piece; pieces cut inside the quoted line break, the "" and each row
+        monkeypatch.setattr(rows, "BLOCK", block)
+        kept = read_csv(path, "fix", ("id",), rows.Rows(10, 0, pd.DataFrame({"id": ["006"]})))
+        assert kept.pop(rows.DRAW).notna().all()
+        pd.testing.assert_frame_equal(kept, whole)
+    path.write_text("id,a\n1,2\n3,4,5\n")
+    monkeypatch.setattr(rows, "HEAD", 1)  # the ragged row past the rows that say which columns are dates
+    for given in (None, rows.Rows(10, 0, pd.DataFrame({"id": [7]}))):
+        with pytest.raises(ValueError, match=r"(?s)train.csv: unreadable as CSV .*; fix"):
+            read_csv(path, "fix", ("id",), given)
