@@ -13,6 +13,7 @@ import dataclasses
 import json
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -82,17 +83,17 @@ def id_column(card: Card, paths: Paths) -> str:
     return id_col
 
 
-def read_csv(path, what: str, text: tuple[str, ...] = (), rows: Rows | None = None) -> pd.DataFrame:
+def read_csv(path, what: str, text: tuple[str, ...] = (), kept: Callable | None = None) -> pd.DataFrame:
     """A competition CSV, or FileNotFoundError / ValueError naming it and the fix. The `text` columns (in any
     case) read as written where numbers would change them (an id 001500 keeps its zeros); else numbers, so that a
-    table or a feature function joins on them as read. With `rows`, the rows rows= may train on (rows.py), typed
-    as the whole file would be, each with its draw (DRAW)."""
+    table or a feature function joins on them as read. With `kept` (rows.py's Rows.kept: path -> the rows kept as
+    CSV, their draws), those rows, typed as a file of them would be, each with its draw (DRAW)."""
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: `make download COMP=...` (or set files= in the card)")
     try:
         wanted = {t.lower() for t in text}
         header = pd.read_csv(path, nrows=0).columns
-        source, draw = (path, None) if rows is None else rows.kept(path)
+        source, draw = (path, None) if kept is None else kept(path)
         frame = pd.read_csv(source, low_memory=False, dtype={c: str for c in header if c.lower() in wanted})
         for c in [c for c in header if c.lower() in wanted]:
             number = pd.to_numeric(frame[c], errors="coerce")
@@ -103,14 +104,19 @@ def read_csv(path, what: str, text: tuple[str, ...] = (), rows: Rows | None = No
         raise ValueError(f"{path}: unreadable as CSV ({e}); {what}") from None
 
 
-def read_raw(card: Card, paths: Paths, cfg: TabularConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """train, test and sample submission, with the card's extra tables joined onto train and test. With rows=,
-    train holds the rows it may train on (rows.py), unless the card has a features= function, which sees every row."""
+def read_raw(card: Card, paths: Paths, rows: Rows | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """train, test and sample submission, with the card's extra tables joined onto train and test. With `rows`
+    (rows=), train holds the labelled rows it may train on (rows.py)."""
     fix = "download it again (make download FORCE=1)"
     ids = (id_column(card, paths),)
     test, sample = (read_csv(paths.raw / card.file(role), fix, ids) for role in ("test", "sample"))
-    rows = Rows(cfg.rows, cfg.fold_seed, test, card.date) if cfg.rows and card.features is None else None
-    train = read_csv(paths.raw / card.file("train"), fix, ids, rows)
+    path = paths.raw / card.file("train")
+    if rows is not None and path.is_file():  # the target's columns by their names in the sample, or the card's
+        header = list(pd.read_csv(path, nrows=0).columns)
+        targets = [c for c in (*card.target, *sample.columns) if c in header and c != ids[0]]
+        train = read_csv(path, fix, ids, lambda p: rows.kept(p, test, targets))
+    else:
+        train = read_csv(path, fix, ids)
     train, test = align_ids(ids[0], train, test, sample, {role: card.file(role) for role in FILES})
     train = with_extra_rows(card, paths, train, ids[0]) if card.extra_train else train
     train, test = join_tables(card, paths.raw, train, test, set(sample.columns))
@@ -598,7 +604,8 @@ def dot_pair(card: Card, schema: Schema, fit_rows: pd.DataFrame, test: pd.DataFr
 def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
     """raw -> processed/{train,test}.feather, procs.json, schema.json and validation.json (see the module doc)."""
     t0 = time.perf_counter()
-    train, test, sample = read_raw(card, paths, cfg)
+    rows = Rows(cfg.rows, cfg.fold_seed, card.date) if cfg.rows and card.features is None else None  # (its rows all)
+    train, test, sample = read_raw(card, paths, rows)
     if card.features is not None:
         train, test = own_features(card, train, test, paths.raw)
     keep = {
@@ -649,7 +656,7 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
             train[ID_TEXT], test[ID_TEXT] = train[schema.id], test[schema.id]
         for frame in (train, test):
             frame[schema.date] = parse_dates(frame[schema.date], schema.date_format)
-    train, extra = fewer_rows(schema, train, extra, test, cfg, draw)
+    train, extra = fewer_rows(schema, train, extra, test, cfg, draw, rows)
     cats, conts = list(schema.categories), list(schema.numbers)
     for c, fmt in schema.other_dates.items():  # a date beside the date: its days since 1970
         train[c], test[c] = (days_since_1970(parse_dates(f[c], fmt, errors="coerce")) for f in (train, test))

@@ -430,8 +430,8 @@ def test_rows_trains_on_the_latest_whole_days_or_a_random_sample(tmp_path, capsy
     monkeypatch.setattr(rows, "MANY_ROWS", 250)
     cfg = TabularConfig(rows=95, fold_seed=3)
     for name, (train, test), want in (
-        ("later", later, "90 of the {} labelled rows read, the latest, whole days from 2015-01-22"),
-        ("mixed", mixed, "95 of the {} labelled rows read, a random sample (fold_seed 3)"),
+        ("later", later, "90 of train's 300 labelled rows, the latest, whole days from 2015-01-22"),
+        ("mixed", mixed, "95 of train's 300 labelled rows, a random sample (fold_seed 3)"),
     ):
         raw = tmp_path / name / "d" / "raw"
         raw.mkdir(parents=True)
@@ -443,7 +443,7 @@ def test_rows_trains_on_the_latest_whole_days_or_a_random_sample(tmp_path, capsy
         build_features(Card(slug="d", metric="rmse"), paths, TabularConfig())
         assert "300 labelled rows: every member fits each fold on all of them" in capsys.readouterr().out
         build_features(Card(slug="d", metric="rmse", features=lambda tr, te, raw: (tr, te)), paths, cfg)
-        assert f"rows=95: {want.format(300)}; every test row" in capsys.readouterr().out
+        assert f"rows=95: {want}; every test row" in capsys.readouterr().out
         whole = pd.read_feather(raw.parent / "processed" / "train.feather")
         assert len(pd.read_feather(raw.parent / "processed" / "test.feather")) == len(test)
         if name == "later":  # nine whole days (95 rows would cut the tenth), the last of train's
@@ -454,10 +454,59 @@ def test_rows_trains_on_the_latest_whole_days_or_a_random_sample(tmp_path, capsy
             monkeypatch.setattr(rows, "BLOCK", block)
             build_features(Card(slug="d", metric="rmse"), paths, cfg)
             out = capsys.readouterr().out
-            kept = int(re.search(r"rows=95: train.csv read in pieces of \d+ MB, (\d+) of its 300 rows kept", out)[1])
-            assert 95 < kept < 300 and f"rows=95: {want.format(kept)}; every test row" in out
+            kept = int(re.search(r"rows=95: train.csv read in pieces, (\d+) of its 300 labelled rows kept", out)[1])
+            assert 95 < kept < 300 and f"rows=95: {want}; every test row" in out
             chunked = pd.read_feather(raw.parent / "processed" / "train.feather")
             pd.testing.assert_frame_equal(chunked, whole)
+
+
+def test_rows_in_pieces_ranks_labelled_rows_and_refuses_a_date_it_could_not_rank(tmp_path, monkeypatch, capsys):
+    """Read in pieces, rows= trains on the rows a whole read would: the labelled ones (a blank target is no row to
+    draw or rank), at random or the latest days; a date column of few days (a snapshot) keeps N+1 rows, not all;
+    a date the first rows read in another format (01/02 as 2 January where later rows say 13/01) is refused with
+    the fix, not cut by the wrong days."""
+    from pipelines.paths import Paths
+    from pipelines.tabular import TabularConfig, rows
+    from pipelines.tabular.features import build_features
+
+    rng = np.random.default_rng(0)
+    days = pd.date_range("2015-01-01", periods=40).repeat(10)
+    frame = pd.DataFrame(
+        {"id": range(400), "date": days.strftime("%Y-%m-%d"), "x": rng.random(400), "y": rng.random(400)}
+    )
+    frame["snapshot"] = "2016-01-31"  # a test column of dates too, of one day
+
+    def built(name, train, test, cfg, hook=None):
+        raw = tmp_path / name / "d" / "raw"
+        raw.mkdir(parents=True, exist_ok=True)
+        train.to_csv(raw / "train.csv", index=False)
+        test.drop(columns="y").to_csv(raw / "test.csv", index=False)
+        test[["id"]].assign(y=0.0).to_csv(raw / "sample_submission.csv", index=False)
+        (raw / "SOURCE.json").write_text("{}")
+        card = Card(slug="d", metric="rmse", features=hook)
+        build_features(card, Paths.for_comp("d", raw.parent.parent), cfg)
+        return sorted(pd.read_feather(raw.parent / "processed" / "train.feather").id)
+
+    mixed = frame[frame.id % 11 > 0].assign(y=lambda f: f.y.where(f.id % 3 > 0))  # a third without a target
+    later = frame.iloc[:360].assign(y=lambda f: f.y.where(f.id < 260))  # train.csv's last ten days without one
+    whole = lambda tr, te, raw: (tr, te)  # noqa: E731 (a card with features= reads train.csv whole)
+    for name, train, test, cfg in (
+        ("mixed", mixed, frame[frame.id % 11 == 0], TabularConfig(rows=60, fold_seed=3)),
+        ("later", later, frame.iloc[360:], TabularConfig(rows=100)),
+    ):
+        want = built(name + "-whole", train, test, cfg, whole)
+        assert len(want) == cfg.rows and (name == "mixed" or want == list(range(160, 260)))
+        for block in (rows.BLOCK, 2000):
+            monkeypatch.setattr(rows, "BLOCK", block)
+            assert built(name, train, test, cfg) == want
+    capsys.readouterr()
+    built("snapshot", frame.iloc[:360], frame.iloc[360:], TabularConfig(rows=50, horizon=1))
+    kept = int(re.search(r"read in pieces, (\d+) of its 360 labelled rows kept", capsys.readouterr().out)[1])
+    assert kept <= 50 + 51 + 51  # the draws', the date's and the snapshot's; its whole day would be all 360
+    monkeypatch.setattr(rows, "HEAD", 50)  # days 1..5 of January: 01/02/2015 reads as 2 January too
+    dayfirst = frame.assign(date=days.strftime("%d/%m/%Y"))
+    with pytest.raises(SchemaError, match=r"rows=50: the latest days of 'date' \(%d/%m/%Y\) cannot be told.*kfold"):
+        built("dayfirst", dayfirst.iloc[:360], dayfirst.iloc[360:], TabularConfig(rows=50, horizon=1))
 
 
 def test_rows_leaves_out_rows_without_a_date_and_counts_the_rest(capsys):
@@ -2244,28 +2293,39 @@ def test_a_sentinel_number_is_read_as_missing_and_said(tmp_path, capsys):
         build_features(replace(card, as_is="DAYS_WORKED"), paths, TabularConfig())
 
 
-def test_rows_reads_the_rows_it_keeps_as_the_whole_file_reads_them(tmp_path, monkeypatch):
-    """rows= reads train.csv in blocks of text and types the rows kept once (pyarrow, then pandas): a blank, an NA,
-    a quoted comma or line break, an id's leading zeros, True/False and a BOM read as the whole file's read does;
-    a ragged row is a ValueError naming the file, as pandas' is."""
+def test_rows_reads_the_rows_it_keeps_as_the_whole_file_reads_them(tmp_path, monkeypatch, capsys):
+    """rows= reads train.csv in pieces of text and types the rows kept once (pyarrow, then pandas): a blank, an NA,
+    a quoted comma or line break, a quote inside a field (5'10"), an id's leading zeros, True/False and a BOM read as
+    the whole file's read does, wherever the pieces are cut; a row short of fields, which pyarrow refuses, is read
+    by pandas' chunks; a ragged row is a ValueError naming the file, as pandas' is."""
     from pipelines.tabular import rows
     from pipelines.tabular.features import read_csv
 
     path = tmp_path / "train.csv"
-    text = (
+    test = pd.DataFrame({"id": ["006"]})
+
+    def same(text: str, blocks=(rows.BLOCK, 16, 1)) -> None:  # rows.BLOCK as imported: one piece
+        path.write_text(text, encoding="utf-8-sig")
+        whole = read_csv(path, "fix", ("id",))
+        for block in blocks:  # one piece; pieces cut inside quoted values and each row
+            monkeypatch.setattr(rows, "BLOCK", block)
+            kept = read_csv(path, "fix", ("id",), lambda p: rows.Rows(10**6, 0).kept(p, test, []))
+            assert kept.pop(rows.DRAW).notna().all()
+            pd.testing.assert_frame_equal(kept, whole)
+
+    same(
         'id,a,b,c,d,e,a\r\n001,"x, y",,NA,True,1.5,q\r\n002,"two\nlines","",null,False,  7,r\r\n'
         '003,"quote ""in""",N/A,nan,True,1e3,s\r\n004,é,#N/A,-1.#IND,,-,t\r\n\r\n005,plain,0,NaN,False,0012,u\r\n'
     )
-    path.write_text(text, encoding="utf-8-sig")
-    whole = read_csv(path, "fix", ("id",))
-    assert whole.id.tolist() == ["001", "002", "003", "004", "005"]
-    for block in (rows.BLOCK, 16, 1):  # one piece; pieces cut inside the quoted line break, the "" and each row
-        monkeypatch.setattr(rows, "BLOCK", block)
-        kept = read_csv(path, "fix", ("id",), rows.Rows(10, 0, pd.DataFrame({"id": ["006"]})))
-        assert kept.pop(rows.DRAW).notna().all()
-        pd.testing.assert_frame_equal(kept, whole)
+    assert pd.read_csv(path, dtype={"id": str}).id.tolist() == ["001", "002", "003", "004", "005"]
+    same('id,height,note\n1,5\'10",a\n2,6,"b\nc"\n3,5\'2",d\n')  # a quote in a field opens no value
+    assert "refused" not in capsys.readouterr().out  # cut where pyarrow reads every piece, pandas' not needed
+    long = "".join(f'{i},"line one\nline {i}",{"x" * 50}\n' for i in range(30_000))  # pieces > pyarrow's 1 MB
+    same("id,text,pad\n" + long, blocks=(64 << 20,))
+    same("id,a,b\n1,2,3\n4,5\n6,7,8\n")  # a row short of a field: pandas fills it
+    assert "pyarrow refused it in pieces" in capsys.readouterr().out
     path.write_text("id,a\n1,2\n3,4,5\n")
     monkeypatch.setattr(rows, "HEAD", 1)  # the ragged row past the rows that say which columns are dates
-    for given in (None, rows.Rows(10, 0, pd.DataFrame({"id": [7]}))):
+    for given in (None, lambda p: rows.Rows(10, 0).kept(p, test, [])):
         with pytest.raises(ValueError, match=r"(?s)train.csv: unreadable as CSV .*; fix"):
             read_csv(path, "fix", ("id",), given)
