@@ -121,8 +121,8 @@ def build_cache(
         if need > free:  # refused before an hour of decoding fills the disk (the file is sparse until written)
             raise ValueError(
                 f"{out}: {len(files):,} images at {size} px need {need / 1e9:.1f} GB, and its disk has "
-                f"{free / 1e9:.1f} GB free: free space there, or cache smaller images (sizes=: the cache is "
-                f"cache_scale x the largest, e.g. ARGS='sizes=[96] cache_scale=1' for 96 px tiles)"
+                f"{free / 1e9:.1f} GB free: free space there, or cache smaller images (sizes=, cache_scale=: the "
+                f"cache is cache_scale x the largest size, e.g. ARGS='sizes=[160] cache_scale=1')"
             )
         header = _npy_header(tmp, (len(files), size, size, 3))
         fd = os.open(tmp, os.O_RDWR)

@@ -17,7 +17,8 @@ class VisionConfig:
     split_seed: int = setting(42, ge=0, step="features")  # seed of that split
     # px of each training size, in order (progressive resizing); the cache is cache_scale x the largest
     sizes: list[int] = setting(factory=lambda: [224], ge=16, le=2048, min_items=1, step="features")
-    # cached images are cache_scale x the largest size (margin for random crops)
+    # cached images are cache_scale x the largest size (margin for random crops), or the images' own where every
+    # one is smaller (data.cache_size: 32 px photos are cached at 32 px, not upsampled to 83)
     cache_scale: float = setting(1.3, ge=1, step="features")
     # --- members, cross-validation and the blend (pipelines/vision/choices.py) -----------------------------
     # probe: a frozen ImageNet backbone's pooled features of every TTA view + logistic regression, k-fold

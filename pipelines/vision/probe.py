@@ -35,7 +35,7 @@ from models.vision import LITE_SIZES, ImageModel, create_body
 from pipelines.paths import Paths
 from pipelines.runs import RunDir, run_identity
 from pipelines.vision.config import VisionConfig
-from pipelines.vision.data import ImageData, n_workers
+from pipelines.vision.data import ImageData, n_workers, wanted_size
 
 
 def probe_size(cfg: VisionConfig) -> int:
@@ -70,7 +70,9 @@ def compute_view_features(data: ImageData, split: str, cfg: VisionConfig, size: 
     learn = Predictor(model, device=cfg.device, amp=cfg.amp_frozen, channels_last=cfg.channels_last)
     learn.model.eval()
     cached = data.info["cache_size"]
-    if size > cached:  # sizes=[32] with probe_size=96: a 42 px cache blown up (on a trial, 0.06 AUC below sizes=[96])
+    # sizes=[32] with probe_size=96: a 42 px cache blown up (on a trial, 0.06 AUC below sizes=[96]); not where the
+    # images themselves are smaller (data.cache_size)
+    if size > cached == wanted_size(cfg):
         print(
             f"note: the probe's {size} px views are upsampled from images cached at {cached} px (cache_scale x the "
             f"largest of sizes=); sizes=[{size}] caches them at the probe's size"

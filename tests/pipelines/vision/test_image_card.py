@@ -484,3 +484,25 @@ def test_rmsle_fits_the_logs_and_submits_the_numbers():
     assert out["weights"]["a"] > 0.9 and "oof_accuracy" not in out and out["oof_rmsle"] < 0.1
     fmt = card_module.Format("Id", ("y",), "number", "rmsle")
     assert columns(fmt, ["y"]) == {"y": Column("number", 0, None)}
+
+
+def test_images_smaller_than_the_cache_are_cached_at_their_own_size(tmp_path, capsys):
+    """cache_scale x the largest of sizes= (83 px for sizes=[64]), or the images' own shorter side where every one
+    read is smaller: 32 px photos upsampled into an 83 px cache took 7x their disk for no pixel more. A file that
+    does not open counts as none (the cache names it bad); the probe's note on a cache smaller than its views is for
+    a cache the settings made small, not for small images."""
+    from PIL import Image
+
+    from pipelines.vision.data import cache_size
+
+    files = []
+    for i, (w, h) in enumerate([(20, 30), (24, 24), (32, 24)]):
+        files.append(tmp_path / f"{i}.png")
+        Image.new("RGB", (w, h), (i, 0, 0)).save(files[-1])
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    cfg = VisionConfig(sizes=[64])
+    assert cache_size(cfg, [*files, tmp_path / "bad.png"]) == 24  # the largest shorter side
+    assert "the images are 24 px or less (the shorter side): cached at 24 px, not 83" in capsys.readouterr().out
+    Image.new("RGB", (200, 150)).save(tmp_path / "large.png")
+    assert cache_size(cfg, [*files, tmp_path / "large.png"]) == 83
+    assert cache_size(VisionConfig(sizes=[16], cache_scale=1), files) == 16

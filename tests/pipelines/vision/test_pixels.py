@@ -231,8 +231,8 @@ def test_what_the_review_found(digits, tmp_path):
     caches = []
     for shape in ((28, 28), (14, 56)):
         card = ImageCard(slug="x", metric="accuracy", shape=shape)
-        build_features(task_for(card, "wide", DataSpec(slug="x", files={}), paths.raw), paths, VisionConfig(sizes=[14]))
-        caches.append(load_cache(paths.processed / "cache18" / "labelled.npy")[0].copy())
+        build_features(task_for(card, "wide", DataSpec(slug="x", files={}), paths.raw), paths, VisionConfig(sizes=[10]))
+        caches.append(load_cache(paths.processed / "cache13" / "labelled.npy")[0].copy())  # 1.3 x 10 px: both shapes
     assert not np.array_equal(caches[0], caches[1])
 
     ids = tmp_path / "ids"  # train has the sample's id column, test does not: the cut numbers its rows 1..n
