@@ -48,7 +48,7 @@ def cache_size(cfg: VisionConfig, files: list[Path], pixels: Pixels | None = Non
         own = max(min(t.shape) for t in pixels.tables)
     else:
         picked = np.random.default_rng(0).permutation(len(files))[:SIDES]
-        own = max((image_side(files[i]) for i in picked), default=wanted)
+        own = max((side for i in picked if (side := image_side(files[i]))), default=wanted)  # (0: did not open)
     if own < wanted:
         print(
             f"the images are {own} px or less (the shorter side): cached at {own} px, not {wanted} (sizes=, cache_scale=)"

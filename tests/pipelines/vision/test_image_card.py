@@ -506,3 +506,4 @@ def test_images_smaller_than_the_cache_are_cached_at_their_own_size(tmp_path, ca
     Image.new("RGB", (200, 150)).save(tmp_path / "large.png")
     assert cache_size(cfg, [*files, tmp_path / "large.png"]) == 83
     assert cache_size(VisionConfig(sizes=[16], cache_scale=1), files) == 16
+    assert cache_size(cfg, [tmp_path / "bad.png"]) == 83  # none opened: the settings' size
