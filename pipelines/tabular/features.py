@@ -111,12 +111,8 @@ def read_raw(card: Card, paths: Paths, rows: Rows | None = None) -> tuple[pd.Dat
     ids = (id_column(card, paths),)
     test, sample = (read_csv(paths.raw / card.file(role), fix, ids) for role in ("test", "sample"))
     path = paths.raw / card.file("train")
-    if rows is not None and path.is_file():  # the target's columns by their names in the sample, or the card's
-        header = list(pd.read_csv(path, nrows=0).columns)
-        targets = [c for c in (*card.target, *sample.columns) if c in header and c != ids[0]]
-        train = read_csv(path, fix, ids, lambda p: rows.kept(p, test, targets))
-    else:
-        train = read_csv(path, fix, ids)
+    targets = [c for c in (*card.target, *sample.columns) if c != ids[0]]  # those train.csv has: rows.kept
+    train = read_csv(path, fix, ids, None if rows is None else lambda p: rows.kept(p, test, targets))
     train, test = align_ids(ids[0], train, test, sample, {role: card.file(role) for role in FILES})
     train = with_extra_rows(card, paths, train, ids[0]) if card.extra_train else train
     train, test = join_tables(card, paths.raw, train, test, set(sample.columns))

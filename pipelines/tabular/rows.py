@@ -101,8 +101,7 @@ class Rows:
             keep = self.candidates(marks)
             pool, marks = pool.filter(pa.array(keep)), marks[keep].reset_index(drop=True)
         draw = np.zeros(0) if marks is None else marks[DRAW].to_numpy(float)
-        if len(draw) > self.n:
-            draw = np.where(draw <= np.partition(draw, self.n - 1)[self.n - 1], draw, np.nan)
+        draw = np.where(smallest(draw, self.n), draw, np.nan)
         print(
             f"rows={self.n:,}: {path.name} read in pieces, {len(draw):,} of its {self.labelled:,} labelled rows kept "
             f"({total - self.labelled:,} unlabelled): a random sample (fold_seed {self.seed})"
@@ -120,16 +119,14 @@ class Rows:
     def candidates(self, marks: pd.DataFrame) -> np.ndarray:
         """The rows of `marks` either rule could still choose: the N smallest draws, and each date's N+1 latest
         rows (the time rule takes the days after the (N+1)th latest row's; ties there are cut anyway)."""
-        draw = marks[DRAW].to_numpy()
-        keep = draw <= np.partition(draw, self.n - 1)[self.n - 1] if len(draw) > self.n else np.ones(len(draw), bool)
+        keep = smallest(marks[DRAW].to_numpy(), self.n)
         for c in self.dates:
             days = marks[c].to_numpy().astype("int64")  # NaT: the smallest int64, never among the latest
-            dated = int((days != np.iinfo(np.int64).min).sum())
-            if dated > self.n + 1:
-                latest = np.argpartition(days, len(days) - self.n - 1)[len(days) - self.n - 1 :]
-                keep[latest] = True
+            dated = days != np.iinfo(np.int64).min
+            if dated.sum() > self.n + 1:
+                keep[np.argpartition(days, len(days) - self.n - 1)[len(days) - self.n - 1 :]] = True
             else:
-                keep |= days != np.iinfo(np.int64).min
+                keep |= dated
         return keep
 
     def check(self, schema: Schema) -> None:
@@ -146,6 +143,13 @@ class Rows:
                 f"train.csv in pieces: {found}. ARGS='rows={self.n} validation=kfold' trains on a random sample; "
                 f"leave rows= out to read it whole"
             )
+
+
+def smallest(draw: np.ndarray, n: int) -> np.ndarray:
+    """Which of `draw` are among its n smallest (all where it has no more; NaN never)."""
+    if len(draw) <= n:
+        return ~np.isnan(draw)
+    return draw <= np.partition(draw, n - 1)[n - 1]
 
 
 def row_end(block: bytes) -> int:
