@@ -32,17 +32,34 @@ def make(*args, check=True):
 
 
 @pytest.mark.parametrize(
-    ("comp", "args", "columns", "rows"),
+    ("comp", "args", "columns", "rows", "via"),
     [
-        ("dogs-vs-cats", FAST, ["id", "label"], 60),
-        ("dog-breed", FAST, None, 100),
-        ("planet", f"sizes=[32,64] epochs=[1,1] precompute_epochs=2 tta=2 bs=16 {BOTH}", ["image_name", "tags"], 100),
+        ("dogs-vs-cats", FAST, ["id", "label"], 60, "main"),
+        ("dog-breed", FAST, None, 100, "main"),
+        (
+            "planet",
+            f"sizes=[32,64] epochs=[1,1] precompute_epochs=2 tta=2 bs=16 {BOTH}",
+            ["image_name", "tags"],
+            100,
+            "make",
+        ),
     ],
 )
-def test_make_all_on_the_embedded_sample(tmp_path, comp, args, columns, rows):
+def test_the_chain_on_the_embedded_sample(tmp_path, monkeypatch, comp, args, columns, rows, via):
+    """sample, features, train, predict: planet through `make all` (then nothing to redo), the others through the
+    steps' `main` in this process (make's recipes are the same for every image package; a new interpreter's imports
+    took 8 s a step)."""
+    from resume import run as run_here
+
     data, subs = tmp_path / "data", tmp_path / "subs"
-    r = make("all", f"COMP={comp}", f"DATA={data}", f"SUBMISSIONS={subs}", f"ARGS={args}")
-    assert "generating the embedded sample" in r.stdout
+    if via == "make":
+        out = make("all", f"COMP={comp}", f"DATA={data}", f"SUBMISSIONS={subs}", f"ARGS={args}").stdout
+    else:
+        monkeypatch.setenv("SUBMISSIONS", str(subs))
+        out = run_here(["sample", comp, "--data", str(data)])
+        for step in ("features", "train", "predict"):
+            run_here([step, comp, "--data", str(data), "--args", args])
+    assert "generating the embedded sample" in out
     sub = pd.read_csv(subs / comp / "default.csv")
     raw = data / comp / "raw"
     sample = pd.read_csv(next(raw.glob("sample_submission*.csv")))
@@ -78,8 +95,9 @@ def test_make_all_on_the_embedded_sample(tmp_path, comp, args, columns, rows):
         # Intel) and the out-of-fold blend's carry the 0.9 bar.
         assert result["valid_accuracy"] >= 0.8 and result["valid_accuracy_tta"] >= 0.9 and result["oof_accuracy"] >= 0.9
         assert sub.label.between(result["setting"], 1 - result["setting"]).all()  # the clip chosen out of fold
-    again = make("all", f"COMP={comp}", f"DATA={data}", f"SUBMISSIONS={subs}", f"ARGS={args}")
-    assert "pipelines train" not in again.stdout  # nothing to redo
+    if via == "make":
+        again = make("all", f"COMP={comp}", f"DATA={data}", f"SUBMISSIONS={subs}", f"ARGS={args}")
+        assert "pipelines train" not in again.stdout  # nothing to redo
 
 
 def test_bad_images_are_reported_and_skipped(tmp_path):
@@ -170,24 +188,27 @@ def test_kill_9_in_a_stage_resumes_that_stage_to_the_uninterrupted_result(tmp_pa
     assert not list(stages.glob("*.partial.pt"))  # a finished stage leaves no partial checkpoint
 
 
-def test_make_train_runs_every_stage_data_parallel_under_torchrun(tmp_path):
+def test_make_train_runs_every_stage_data_parallel_under_torchrun(tmp_path, monkeypatch):
+    from resume import run as run_here
+
     data = tmp_path / "data"
     args = [f"DATA={data}", "COMP=dogs-vs-cats", "RUN=ddp"]
-    stages = f"ARGS=precompute_epochs=2 frozen_epochs=1 epochs=[1] sizes=[64] tta=1 bs=16 {NET}"
-    r = make("train", *args, "NPROC=2", stages)
-    assert r.stdout.count("validation accuracy") == 1 and r.stdout.count("unfrozen@64 epoch 1/1") == 1  # rank 0 alone
+    settings = f"precompute_epochs=2 frozen_epochs=1 epochs=[1] sizes=[32] tta=1 bs=16 {NET}"
+    r = make("train", *args, "NPROC=2", f"ARGS={settings}")
+    assert r.stdout.count("validation accuracy") == 1 and r.stdout.count("unfrozen@32 epoch 1/1") == 1  # rank 0 alone
     run = data / "dogs-vs-cats" / "runs" / "ddp"
     result = json.loads((run / "result.json").read_text())
-    assert result["world_size"] == 2 and result["stages"] == ["precompute", "frozen@64", "unfrozen@64"]
+    assert result["world_size"] == 2 and result["stages"] == ["precompute", "frozen@32", "unfrozen@32"]
     metrics = pd.read_csv(run / "metrics.csv")
-    assert list(metrics.stage) == ["precompute", "precompute", "frozen@64", "unfrozen@64"]
+    assert list(metrics.stage) == ["precompute", "precompute", "frozen@32", "unfrozen@32"]
     assert metrics.train_loss.notna().all() and metrics.valid_loss.notna().all()
     assert sorted(p.name for p in (run / "stages").glob("*.pt")) == [
         "0-precompute.pt",
-        "1-frozen-64.pt",
-        "2-unfrozen-64.pt",
+        "1-frozen-32.pt",
+        "2-unfrozen-32.pt",
     ]
     # 240 training images, 120 per rank at 16 per batch: 7 full batches per rank and epoch, counted once
     assert metrics.step.diff().dropna().tolist() == [7, 7, 7]
-    make("predict", *args, f"SUBMISSIONS={tmp_path / 'subs'}", stages)  # one process reads what they trained
+    monkeypatch.setenv("SUBMISSIONS", str(tmp_path / "subs"))  # one process reads what they trained
+    run_here(["predict", "dogs-vs-cats", "--data", str(data), "--run", "ddp", "--args", settings])
     assert len(pd.read_csv(tmp_path / "subs" / "dogs-vs-cats" / "ddp.csv")) == 60
