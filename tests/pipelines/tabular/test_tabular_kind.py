@@ -261,14 +261,14 @@ def own_competitions(tmp_path, monkeypatch):
     return tmp_path / "ext"
 
 
-def run_chain(comp: str, src, tmp_path, capsys, rounds: int) -> str:
+def run_chain(comp: str, src, tmp_path, capsys, rounds: int, *settings: str) -> str:
     """download (from src), features, train and predict through the CLI; their printed output."""
-    data, small = ["--data", str(tmp_path / "data")], f"gbdt_rounds={rounds}"
+    data, small = ["--data", str(tmp_path / "data")], [f"gbdt_rounds={rounds}", *settings]
     for step in (
         ["download", comp, "--src", str(src)],
         ["features", comp],
-        ["train", comp, small],
-        ["predict", comp, small],
+        ["train", comp, *small],
+        ["predict", comp, *small],
     ):
         assert main([*step, *data]) == 0, capsys.readouterr().err
     return capsys.readouterr().out
@@ -322,9 +322,9 @@ def test_make_new_then_make_all_and_backtest(tmp_path):
 
     assert "the card of my-comp (tabular, auc)" in make("new", "METRIC=auc")
     make("download", f"SRC={src}")
-    out = make("all", "ARGS=gbdt_rounds=200")
+    out = make("all", "ARGS=gbdt_rounds=200 net_epochs=8")  # the network's rule: 72 epochs a fold here
     assert "auc " in out and (tmp_path / "subs" / "my-comp" / "default.csv").is_file()
-    table = make("backtest", "ARGS=gbdt_rounds=200", "WINDOWS=cut0")
+    table = make("backtest", "ARGS=gbdt_rounds=200 net_epochs=8", "WINDOWS=cut0")
     assert "backtest of my-comp run default (auc, higher is better" in table
     assert "peer lightgbm-defaults" in table  # the baseline to beat, on the same cut
 
@@ -680,7 +680,8 @@ def test_the_reviews_competitions(tmp_path, monkeypatch, kind, metric, check, ca
     )
     comp = name.replace("_", "-")
     own_competitions(tmp_path, monkeypatch)
-    run_chain(comp, src, tmp_path, capsys, rounds=200)
+    # 8 epochs a fold: the cases are the files' quirks; the network's epoch rule (up to 336 epochs here) has its own
+    run_chain(comp, src, tmp_path, capsys, 200, "net_epochs=8")
     sub = pd.read_csv(tmp_path / "subs" / comp / "default.csv", dtype={"id": str, "ID": str})
     if "id" in sub or "ID" in sub:
         assert sub.get("id", sub.get("ID")).iloc[0] == "000900"  # the zeros of the id kept
@@ -1289,7 +1290,7 @@ def test_extra_train_rows_join_every_fit_and_no_score(tmp_path, monkeypatch, cap
     files = {"train": train, "test": test, "sample_submission": test[["id"]].assign(y=0.0), "original": original}
     card = 'slug="p", metric="rmse", extra_train="original.csv"'
     competition(tmp_path / "src", files, card, tmp_path, monkeypatch, "playground")
-    out = run_chain("playground", tmp_path / "src", tmp_path, capsys, rounds=100)
+    out = run_chain("playground", tmp_path / "src", tmp_path, capsys, 100, "net_epochs=8")  # the rule's: up to 336
     said = "400 rows for every fit, never scored; without ['leak'] (missing there); ['extra'] not in train.csv, unused"
     said += "; ids original.csv:0..original.csv:399 of their own"  # train's ids are text (000900): the file's row
     assert f"extra_train original.csv: {said}" in out
@@ -1301,9 +1302,8 @@ def test_extra_train_rows_join_every_fit_and_no_score(tmp_path, monkeypatch, cap
     )
     result = json.loads((folder / "runs" / "default" / "result.json").read_text())
     assert result["scored_rows"] == 600 and result["oof_rmse"] < 1.3, result["oof_rmse"]
-    assert (
-        main(["backtest", "playground", "gbdt_rounds=100", "--windows", "cut0", "--data", str(tmp_path / "data")]) == 0
-    )
+    data = ["--data", str(tmp_path / "data")]
+    assert main(["backtest", "playground", "gbdt_rounds=100", "net_epochs=8", "--windows", "cut0", *data]) == 0
     assert "extra_train original.csv: 400 rows" in capsys.readouterr().out  # the cut's features read it too
     for name, frame, why in (
         ("no-target", original.drop(columns="y"), r"extra_train=\('original.csv',\): no row of them has the target \['y'\]"),
@@ -1314,7 +1314,6 @@ def test_extra_train_rows_join_every_fit_and_no_score(tmp_path, monkeypatch, cap
             days = pd.date_range("2020-01-01", periods=800).strftime("%Y-%m-%d")
             dated = {**dated, "train": train.assign(day=days[:600]), "test": test.assign(day=days[600:])}
         competition(tmp_path / name, dated, card, tmp_path, monkeypatch, name)
-        data = ["--data", str(tmp_path / "data")]
         assert main(["download", name, "--src", str(tmp_path / name), *data]) == 0
         capsys.readouterr()
         assert main(["features", name, *data]) == 1
@@ -1345,7 +1344,7 @@ def test_targets_in_a_table_of_their_own_train_submit_and_backtest(tmp_path, mon
         'files={"train": "train_features.csv", "test": "test_features.csv"}'
     )
     competition(tmp_path / "src", files, card, tmp_path, monkeypatch, "moa")
-    out = run_chain("moa", tmp_path / "src", tmp_path, capsys, rounds=100)
+    out = run_chain("moa", tmp_path / "src", tmp_path, capsys, 100, "net_epochs=8")  # the rule's: up to 336
     assert "no test row is in it (a table of train's rows only)" in out and "the mean over 3 of the 3 targets" in out
     assert "c: one value in every labelled row: submitted as a constant" in out
     each = json.loads((tmp_path / "data" / "moa" / "runs" / "default" / "result.json").read_text())["targets"]
@@ -1356,7 +1355,7 @@ def test_targets_in_a_table_of_their_own_train_submit_and_backtest(tmp_path, mon
     alone = pd.read_csv(tmp_path / "data" / "moa" / "runs" / "default" / "member_submissions" / "gbdt.csv")
     assert alone.c.equals(sub.c) and not alone.a.equals(sub.a)  # each member's submission: the constant beside
     data = ["--data", str(tmp_path / "data")]
-    assert main(["backtest", "moa", "gbdt_rounds=100", "--windows", "cut0", *data]) == 0
+    assert main(["backtest", "moa", "gbdt_rounds=100", "net_epochs=8", "--windows", "cut0", *data]) == 0
     table = pd.read_csv(tmp_path / "data" / "moa" / "backtest" / "default.csv")
     scored = table.set_index("member").backtest
     assert scored["submission"] < 0.4, scored  # log loss over the three columns; a constant 0.5 scores 0.69
@@ -1414,7 +1413,7 @@ def test_several_targets_train_one_set_of_models_each_and_submit_every_column(tm
     pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text('from pipelines.tabular import Card\n\nCARD = Card(slug="g", metric="rmsle")\n')
     own_competitions(tmp_path, monkeypatch)
-    out = run_chain("gases", src, tmp_path, capsys, rounds=150)
+    out = run_chain("gases", src, tmp_path, capsys, 150, "net_epochs=8")  # the rule's: up to 336 epochs a fold
     run_dir = tmp_path / "data" / "gases" / "runs" / "default"
     result = json.loads((run_dir / "result.json").read_text())
     each = {t: json.loads((run_dir / "targets" / t / "result.json").read_text()) for t in sample.columns[1:]}
