@@ -80,7 +80,7 @@ def test_make_all_on_the_sample_learns_and_writes_a_submission(tmp_path):
 @pytest.mark.slow
 def test_make_train_runs_data_parallel_under_torchrun(tmp_path):
     data = tmp_path / "data"
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(tmp_path)}  # torchrun's folders, left behind
     r = subprocess.run(
         [
             "make",

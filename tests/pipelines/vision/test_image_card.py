@@ -287,6 +287,7 @@ def test_make_new_image_then_make_all_and_backtest(sources, tmp_path):
         "auc on all labelled images, out of fold" in out
         and (tmp_path / "subs" / "my-pictures" / "default.csv").is_file()
     )
+    assert "pipelines" not in make("all", f"ARGS={' '.join(SMALL)}")  # nothing to redo: no step runs again
     table = make("backtest", f"ARGS={' '.join(SMALL)}", "WINDOWS=cut0")
     assert "backtest of my-pictures run default (auc, higher is better" in table and "peer probe-lite0" in table
 
