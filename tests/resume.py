@@ -1,6 +1,6 @@
 """Kill a training run with SIGKILL after its first checkpoint, run it again, and compare with a run that was
-never interrupted (imported by the trainers' resume tests). The killed run is a process of its own; the runs after
-it are this one's."""
+never interrupted (the trainers' resume tests); `run`, a step in the test's own process (the chain and torchrun
+tests' too). The killed run is a process of its own."""
 
 from __future__ import annotations
 
@@ -41,7 +41,13 @@ def run(args: list[str]) -> str:
     from pipelines.__main__ import main
 
     out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        code = main(args)
+    try:
+        with contextlib.redirect_stdout(out):
+            code = main(args)
+    except BaseException:
+        sys.stdout.write(out.getvalue()[-4000:])  # what the step said before it failed, beside pytest's traceback
+        raise
+    if code == 130:  # main's answer to Ctrl-C: stop the session, as a subprocess's would
+        raise KeyboardInterrupt
     assert code == 0, out.getvalue()[-2000:]
     return out.getvalue()

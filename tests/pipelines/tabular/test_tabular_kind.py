@@ -680,7 +680,8 @@ def test_the_reviews_competitions(tmp_path, monkeypatch, kind, metric, check, ca
     )
     comp = name.replace("_", "-")
     own_competitions(tmp_path, monkeypatch)
-    # 8 epochs a fold: the cases are the files' quirks; the network's epoch rule (up to 336 epochs here) has its own
+    # 8 epochs a fold: the cases are the files' quirks; the network's epoch rule (72 a fold here, two folds watched
+    # besides: 336 epochs in all) has tests of its own
     run_chain(comp, src, tmp_path, capsys, 200, "net_epochs=8")
     sub = pd.read_csv(tmp_path / "subs" / comp / "default.csv", dtype={"id": str, "ID": str})
     if "id" in sub or "ID" in sub:
@@ -1290,7 +1291,7 @@ def test_extra_train_rows_join_every_fit_and_no_score(tmp_path, monkeypatch, cap
     files = {"train": train, "test": test, "sample_submission": test[["id"]].assign(y=0.0), "original": original}
     card = 'slug="p", metric="rmse", extra_train="original.csv"'
     competition(tmp_path / "src", files, card, tmp_path, monkeypatch, "playground")
-    out = run_chain("playground", tmp_path / "src", tmp_path, capsys, 100, "net_epochs=8")  # the rule's: up to 336
+    out = run_chain("playground", tmp_path / "src", tmp_path, capsys, 100, "net_epochs=8")  # the rule's: 72 a fold
     said = "400 rows for every fit, never scored; without ['leak'] (missing there); ['extra'] not in train.csv, unused"
     said += "; ids original.csv:0..original.csv:399 of their own"  # train's ids are text (000900): the file's row
     assert f"extra_train original.csv: {said}" in out
@@ -1344,7 +1345,7 @@ def test_targets_in_a_table_of_their_own_train_submit_and_backtest(tmp_path, mon
         'files={"train": "train_features.csv", "test": "test_features.csv"}'
     )
     competition(tmp_path / "src", files, card, tmp_path, monkeypatch, "moa")
-    out = run_chain("moa", tmp_path / "src", tmp_path, capsys, 100, "net_epochs=8")  # the rule's: up to 336
+    out = run_chain("moa", tmp_path / "src", tmp_path, capsys, 100, "net_epochs=8")  # the rule's: 72 a fold
     assert "no test row is in it (a table of train's rows only)" in out and "the mean over 3 of the 3 targets" in out
     assert "c: one value in every labelled row: submitted as a constant" in out
     each = json.loads((tmp_path / "data" / "moa" / "runs" / "default" / "result.json").read_text())["targets"]
@@ -1413,7 +1414,7 @@ def test_several_targets_train_one_set_of_models_each_and_submit_every_column(tm
     pkg.mkdir(parents=True)
     (pkg / "__init__.py").write_text('from pipelines.tabular import Card\n\nCARD = Card(slug="g", metric="rmsle")\n')
     own_competitions(tmp_path, monkeypatch)
-    out = run_chain("gases", src, tmp_path, capsys, 150, "net_epochs=8")  # the rule's: up to 336 epochs a fold
+    out = run_chain("gases", src, tmp_path, capsys, 150, "net_epochs=8")  # the rule's: 72 a fold
     run_dir = tmp_path / "data" / "gases" / "runs" / "default"
     result = json.loads((run_dir / "result.json").read_text())
     each = {t: json.loads((run_dir / "targets" / t / "result.json").read_text()) for t in sample.columns[1:]}
@@ -2020,7 +2021,7 @@ def test_kill_9_then_the_same_train_resumes_after_its_finished_parts(tmp_path, m
     assert not (runs / "killed" / "result.json").exists()
     out = run(["train", *args, "--run", "killed"])
     assert "run: resuming" in out and "net holdout seed 0: trained already, read back" in out
-    assert "net refit seed 0: trained before" not in out
+    assert "net refit seed 0: trained already" not in out  # killed before it: trained now
     run(["train", *args, "--run", "straight"])
     results = [json.loads((runs / r / "result.json").read_text()) for r in ("killed", "straight")]
     for key in ("oof_smape", "members", "weights", "rounds"):

@@ -1,5 +1,5 @@
-"""`make all COMP=...` for the three image competitions on their embedded samples (small, fast settings),
-and the real samples in ../shared/data/images when present."""
+"""The three image competitions' chain on their embedded samples (small, fast settings), their kill -9 resume and
+torchrun training, and the real samples in ../shared/data/images when present."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ FAST = f"sizes=[64] epochs=[1] frozen_epochs=0 tta=1 bs=16 {BOTH}"
 NET = "members=[net]"  # the net alone
 
 
-def make(*args, check=True):
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+def make(*args, check=True, env: dict | None = None):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     r = subprocess.run(["make", "--no-print-directory", *args], cwd=ROOT, env=env, capture_output=True, text=True)
     if check and r.returncode:
         raise AssertionError(f"make {' '.join(args)} failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
@@ -181,8 +181,8 @@ def test_make_train_runs_every_stage_data_parallel_under_torchrun(tmp_path, monk
     data = tmp_path / "data"
     args = [f"DATA={data}", "COMP=dogs-vs-cats", "RUN=ddp"]
     settings = f"precompute_epochs=2 frozen_epochs=1 epochs=[1] sizes=[32] tta=1 bs=16 {NET}"
-    monkeypatch.setenv("TMPDIR", str(tmp_path))  # torchrun's torchelastic_* folders, which it leaves behind
-    r = make("train", *args, "NPROC=2", f"ARGS={settings}")
+    tmp = {"TMPDIR": str(tmp_path)}  # torchrun's torchelastic_* folders, which it leaves behind
+    r = make("train", *args, "NPROC=2", f"ARGS={settings}", env=tmp)
     assert r.stdout.count("validation accuracy") == 1 and r.stdout.count("unfrozen@32 epoch 1/1") == 1  # rank 0 alone
     run = data / "dogs-vs-cats" / "runs" / "ddp"
     result = json.loads((run / "result.json").read_text())

@@ -283,6 +283,7 @@ def test_make_new_image_then_make_all_and_backtest(sources, tmp_path):
     assert "my-pictures" in make("help")
     make("download", f"SRC={sources['binary']}")
     out = make("all", f"ARGS={' '.join(SMALL)}")
+    assert "pipelines train" in out and "pipelines predict" in out  # make echoes the steps it runs
     assert (
         "auc on all labelled images, out of fold" in out
         and (tmp_path / "subs" / "my-pictures" / "default.csv").is_file()
