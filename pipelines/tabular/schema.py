@@ -593,7 +593,9 @@ def describe(schema: Schema, metric: str, positive: str | None = None) -> str:
         + (f" ({schema.date_format} since 1970)" if schema.date_format in UNIX else "")
         + (f"; other dates as their days since 1970: {list(schema.other_dates)}" if schema.other_dates else "")
         + (f"; series {schema.series}" if schema.series else ""),
-        f"{len(schema.categories)} categories, {len(schema.numbers)} numbers",
+        f"{len(schema.categories)} categories: {named(schema.categories)}",
+        f"{len(schema.numbers)} numbers: {named(schema.numbers)} (a code among them, as a type 1..9, is a category: "
+        f"the card's categories=; every column's kind: processed/schema.json)",
     ]
     if schema.codes:
         lines.append(
@@ -613,6 +615,12 @@ def describe(schema: Schema, metric: str, positive: str | None = None) -> str:
     lines += [f"free text: {c} ({why})" for c, why in schema.texts.items()]  # what it becomes: add_text says
     lines += [f"not a feature: {c} ({why})" for c, why in schema.dropped.items()]
     return "\n".join(lines)
+
+
+def named(columns: list[str], most: int = 30) -> str:
+    """The first `most` of `columns`, and how many more."""
+    more = f", ... ({len(columns) - most} more)" if len(columns) > most else ""
+    return (", ".join(columns[:most]) or "none") + more
 
 
 # The later of two labels is the scored one where they say so; other text (Attrited / Existing) says nothing

@@ -29,6 +29,7 @@ from pipelines.tabular.schema import (
     infer,
     infer_task,
     label_text,
+    named,
     parse_dates,
     sort_classes,
 )
@@ -54,7 +55,10 @@ def test_schema_from_the_files_with_the_leak_and_the_text_named():
     assert (s.id, s.targets, s.task, s.date) == ("Id", ["y"], "regression", "when")
     assert s.categories == [] and s.numbers == ["shop", "price"]  # ordered: an unseen value keeps its place
     assert "free text" in s.texts["notes"] and "only in train.csv" in s.dropped["leak"] and s.only_in_train == ["leak"]
-    assert "free text: notes (free text (1,300 distinct" in describe(s, "rmse")
+    said = describe(s, "rmse")
+    assert "free text: notes (free text (1,300 distinct" in said
+    assert "\n0 categories: none\n2 numbers: shop, price (a code among them" in said  # each column's kind, named
+    assert named([f"c{i}" for i in range(32)]).endswith("c29, ... (2 more)")
     card = Card(slug="x", metric="rmse", drop=("price",), series="shop", id="Id")
     s = infer(card, train, test, sample, FILES)
     assert "price" not in s.numbers and s.dropped["price"] == "dropped by the card" and s.series == ["shop"]
