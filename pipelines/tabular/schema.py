@@ -594,8 +594,9 @@ def describe(schema: Schema, metric: str, positive: str | None = None) -> str:
         + (f"; other dates as their days since 1970: {list(schema.other_dates)}" if schema.other_dates else "")
         + (f"; series {schema.series}" if schema.series else ""),
         f"{len(schema.categories)} categories: {named(schema.categories)}",
-        f"{len(schema.numbers)} numbers: {named(schema.numbers)} (a code among them, as a type 1..9, is a category: "
-        f"the card's categories=; every column's kind: processed/schema.json)",
+        f"{len(schema.numbers)} numbers: {named(schema.numbers)}"
+        + (" (a code among them, as a type 1..9, is a category: the card's categories=)" if schema.numbers else "")
+        + "; every column's kind: processed/schema.json",
     ]
     if schema.codes:
         lines.append(
