@@ -70,6 +70,7 @@ class FillMissing:
     def __init__(self, medians: dict[str, float] | None = None, flagged: list[str] | None = None):
         self.medians = dict(medians or {})
         self.flagged = list(flagged or [])
+        self.advice = ""  # said after the warning of blanks train never had: how the caller's user fills them
 
     def fit(self, df: pd.DataFrame, cont_names: list[str]) -> FillMissing:
         """Learn medians and which columns need an `_na` flag from the training frame."""
@@ -92,7 +93,11 @@ class FillMissing:
         new = {c + "_na": df[c].isna() for c in self.flagged}
         surprise = {c: int(df[c].isna().sum()) for c in self.medians if c not in self.flagged and df[c].isna().any()}
         if surprise:
-            log.warning("FillMissing: NaN counts %s in columns with none in train; filled with train medians", surprise)
+            log.warning(
+                "FillMissing: NaN counts %s in columns with none in train; filled with train medians%s",
+                surprise,
+                self.advice,
+            )
         filled = pd.DataFrame({c: df[c].fillna(v) for c, v in self.medians.items()}, index=df.index)
         flags = pd.DataFrame(new, index=df.index)
         # One concat instead of an insert per column (assign): with some 40 columns pandas warns of, and slows on,

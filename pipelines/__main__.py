@@ -97,8 +97,12 @@ def run_step(comp, args: argparse.Namespace, paths: Paths, cfg) -> None:
         if args.run_settings:
             if write_run_settings(paths, args.run, cfg, retrain=args.retrain):
                 print(f"config: run {args.run!r} settings written ({paths.runs / args.run / 'settings.json'})")
-        elif write_features_config(paths, cfg):
-            print(f"config: feature settings changed ({paths.config / 'features.json'})")
+        else:
+            existed = (paths.config / "features.json").is_file()
+            if write_features_config(paths, cfg):
+                print(
+                    f"config: feature settings {'changed' if existed else 'written'} ({paths.config / 'features.json'})"
+                )
     elif args.step == "features":
         with run_lock(paths.processed, "features", hint=WAIT), raw_lock(paths, "features"):
             build_features(comp, paths, cfg)  # two builds at once would mix their files
@@ -117,15 +121,16 @@ def run_step(comp, args: argparse.Namespace, paths: Paths, cfg) -> None:
 
 
 def resolve_config(comp, args: argparse.Namespace, paths: Paths):
-    """The step's config. The steps of a run (and its config and features) start from the run's own settings
-    (pipelines/runs.py: run_settings); download, sample and backtest from the defaults."""
+    """The step's config. The steps of a run (and its config, features and backtest) start from the run's own
+    settings (pipelines/runs.py: run_settings); download and sample from the defaults. A backtest may try other
+    settings under a finished run's name: `make runs` then marks its figures stale (`backtest.stale`)."""
     # each group (the positional words, then each --args) may name a key once; a later group overrides an earlier
     # one (make's PRE_ARGS, then the user's ARGS)
     merged: dict[str, str] = {}
     for group in (args.overrides, *(shlex.split(text) for text in args.args)):
         merged.update(configlib.parse_overrides(group))
     overrides = [f"{k}={v}" for k, v in merged.items()]
-    if args.step in ("download", "sample", "backtest"):
+    if args.step in ("download", "sample"):
         return configlib.resolve(comp.Config(), args.config, overrides)
     check = args.step in RUN_STEPS or (args.step == "config" and args.run_settings)
     return run_settings(comp, paths, args.run, args.config, overrides, retrain=args.retrain, check=check)

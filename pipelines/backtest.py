@@ -12,7 +12,8 @@ the run's own validation rows.
 Each window is a data root of its own, data/COMP/backtest/WINDOW/, laid out like data/ (COMP/raw, processed,
 runs; submissions/) so every step runs unchanged on it; its raw/ is rebuilt only when the real raw data, the
 window or the competition's code changes, and finished runs there are reused like any other run. The table is written to
-data/COMP/backtest/RUN.json and .csv.
+data/COMP/backtest/RUN.csv, and to RUN.json with what it was made with (`made_with`: the settings, the code and the raw
+data), so that `make runs` marks a backtest that no longer matches its run (`stale`).
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ import pandas as pd
 
 from features.io import atomic_write_text, read_feather, write_csv
 from pipelines import registry
-from pipelines.config import check
+from pipelines.config import check, to_dict
 from pipelines.download import read_source, staging_dir
 from pipelines.paths import Paths
+from pipelines.runs import HOW_TO_RUN
 
 
 @dataclass(frozen=True)
@@ -193,7 +195,13 @@ def run(comp, paths: Paths, cfg, run_name: str, windows: list[str] | None = None
     table = pd.DataFrame(rows)
     out = paths.comp_dir / "backtest" / f"{run_name}.csv"
     write_csv(table, out)
-    atomic_write_text(out.with_suffix(".json"), table.to_json(orient="records", indent=1))
+    made = {"made_with": made_with(paths, cfg), "rows": json.loads(table.to_json(orient="records"))}
+    atomic_write_text(out.with_suffix(".json"), json.dumps(made, indent=1))
+    if (paths.runs / run_name / "result.json").is_file() and (why := stale(paths, run_name, made["made_with"])):
+        print(
+            f"note: this backtest was made with {why}: `make runs` marks it stale beside run {run_name!r}'s figure "
+            f"(RUN=<another name> keeps a backtest of other settings beside it)"
+        )
     better = "higher" if spec.greater_is_better else "lower"
     print(f"\nbacktest of {paths.comp} run {run_name} ({spec.metric}, {better} is better; valid = the run's own):")
     shown = table.assign(
@@ -203,6 +211,35 @@ def run(comp, paths: Paths, cfg, run_name: str, windows: list[str] | None = None
     print_means(table, "member", ["valid", "backtest"])
     print(f"table: {out}")
     return table
+
+
+def made_with(paths: Paths, cfg) -> dict:
+    """What a backtest of `cfg` was made with: the settings (those that say how one command runs left out), the
+    competition's code (`registry.code_fingerprint`) and the raw data it was cut from (SOURCE.json)."""
+    settings = {k: v for k, v in to_dict(cfg).items() if k not in HOW_TO_RUN}
+    return {"settings": settings, "code": registry.code_fingerprint(paths.comp), "raw": read_source(paths)}
+
+
+def stale(paths: Paths, run: str, made: dict) -> str:
+    """Why a backtest `made` with other things than run `run` was trained with (its settings, its code) or than raw/
+    holds now no longer speaks for the run ("" when it does, or when the run or the backtest does not say)."""
+    folder = paths.runs / run
+    try:
+        config = json.loads((folder / "tracking.json").read_text()).get("config", {})
+        inputs = json.loads((folder / "config.json").read_text()).get("run", {}).get("inputs", "")
+    except (OSError, ValueError, AttributeError):
+        return ""
+    settings = made.get("settings", {})
+    differ = sorted(
+        k for k in config.keys() | settings.keys() if k not in HOW_TO_RUN and config.get(k) != settings.get(k)
+    )
+    if differ:
+        return f"other settings than the run's: {', '.join(differ)}"
+    if inputs and "code" in made and inputs.rsplit("-", 1)[-1] != made["code"]:
+        return "other code than the run's (the card or the project changed)"
+    if "raw" in made and made["raw"] != read_source(paths):
+        return f"other raw data than {paths.raw} holds now"
+    return ""
 
 
 def print_means(table: pd.DataFrame, by: str, columns: list[str]) -> None:

@@ -17,7 +17,7 @@ from pipelines.tabular import Card
 
 CARD = Card(
     slug="{slug}",  # kaggle.com/c/<slug>
-    metric="{metric}",  # how Kaggle scores it (models/metrics.py: rmse, rmsle, smape, auc, logloss, map@3, ...)
+    metric="{metric}",  # how Kaggle scores it (models/metrics.py: rmse, rmsle, smape, auc, logloss, map@k: map@3 ...)
     # id="Id",  # the id column (default: sample_submission.csv's first column)
     # target=("SalePrice",),  # what to learn, one per value column (default: sample_submission.csv's other columns)
     # task="regression",  # regression | binary | multiclass (default: from the metric and the target)
@@ -29,6 +29,7 @@ CARD = Card(
     # extra_train=("original.csv",),  # more labelled rows every fold fits and no score counts (Playground originals)
     # categories=("DayOfWeek",), text=("Title",), codes=("asin",),  # whatever their values: categories, free text, ids
     # drop=("Name",), as_is=("DAYS_EMPLOYED",),  # never features; numbers whose far end value (365243) is no "missing"
+    # fill={{"GarageArea": 0}},  # numbers whose blank means a value (no garage: 0); other blanks: the median, a flag
     # features=my_features,  # your function (train, test, raw folder) -> (train, test), imported or defined here
     # files={{"train": "train.csv", "test": "test.csv", "sample": "sample_submission.csv"}},
     # defaults={{"gbdt_lr": 0.1}},  # other defaults of the settings: `make config COMP={comp}`
@@ -43,7 +44,7 @@ from pipelines.vision.card import ImageCard
 
 CARD = ImageCard(
     slug="{slug}",  # kaggle.com/c/<slug>
-    metric="{metric}",  # how Kaggle scores it (models/metrics.py: auc, logloss, accuracy, f2, map@3; rmse: a number)
+    metric="{metric}",  # how Kaggle scores it (models/metrics.py: auc, logloss, accuracy, f2, map@k: map@3; rmse: a number)
     # sample="sample_submission.csv",  # its first column is the id, the others what to submit
     # labels="train.csv",  # the label file (default: the other .csv with the id column; none: train/<class>/)
     # names=r"(?P<label>[a-z]+)\.\d+",  # no label file: the class from each training file name (cat.0.jpg)

@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from features.io import atomic_write_text, write_csv
-from pipelines import registry
+from pipelines import backtest, registry
 from pipelines.config import to_dict
 from pipelines.paths import Paths
 
@@ -82,13 +82,21 @@ def _wall(result: dict) -> float | None:
     return round(sum(parts), 1) or None
 
 
-def _backtest(comp_dir: Path, run: str) -> str:
-    table = comp_dir / "backtest" / f"{run}.csv"
-    if not table.is_file():
+def _backtest(paths: Paths, run: str) -> str:
+    """The submission's figure on each window of run `run`'s backtest, marked `stale` where the backtest was made
+    with other settings or code than the run, or other raw data than raw/ holds now (`backtest.stale`)."""
+    folder = paths.comp_dir / "backtest"
+    made = _read(folder / f"{run}.json")  # {"made_with": ..., "rows": [...]}; a list (older backtests): {}
+    if "rows" in made:
+        rows = pd.DataFrame(made["rows"])
+    elif (folder / f"{run}.csv").is_file():
+        rows = pd.read_csv(folder / f"{run}.csv")
+    else:
         return ""
-    rows = pd.read_csv(table)
     rows = rows[rows.member == "submission"]
-    return "; ".join(f"{r.window} {r.backtest:.5f}" for r in rows.itertuples())
+    figures = "; ".join(f"{r.window} {r.backtest:.5f}" for r in rows.itertuples())
+    why = backtest.stale(paths, run, made.get("made_with", {}))
+    return f"{figures} (stale: {why})" if why else figures
 
 
 def _number(value) -> float | None:
@@ -118,7 +126,7 @@ def runs_table(data_root: Path, comp: str | None = None) -> pd.DataFrame:
                 "wall_s": _wall(result),
                 "metric": key or "",
                 "value": _number(result.get(key)) if key else None,
-                "backtest": _backtest(run_dir.parents[1], run_dir.name),
+                "backtest": _backtest(Paths(name, data_root), run_dir.name),
                 "changed": " ".join(
                     f"{k}={json.dumps(v)}" for k, v in config_changes(package, tracking.get("config", {})).items()
                 ),
@@ -143,6 +151,11 @@ def print_runs(data_root: Path, comp: str | None = None) -> pd.DataFrame:
     write_csv(table, out)
     with pd.option_context("display.max_colwidth", 60, "display.width", 250):
         print(table.to_string(index=False, na_rep="-"))
+    if table.get("backtest", pd.Series(dtype=str)).str.contains("(stale: ", regex=False).any():
+        print(
+            "\nstale: that backtest was made with other settings, code or raw data than its run's figure beside it; "
+            "make backtest COMP=... RUN=... again (with the run's ARGS) to score the run as it is"
+        )
     print(f"\n{len(table)} run(s); table: {out}")
     return table
 

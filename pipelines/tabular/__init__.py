@@ -56,6 +56,10 @@ class Card:
     # numbers read as they are, where a value at their end would be read as "missing" (a sentinel: Home Credit's
     # 365243 days employed; features.procs.sentinel), in train.csv or a tables= file
     as_is: tuple[str, ...] = ()
+    # numbers whose blank means a value, filled with it in train and test before anything reads them: House Prices'
+    # blank GarageArea is a house with no garage, {"GarageArea": 0}. A blank left is missing: the median of the rows
+    # that fit, and a <col>_na flag where train has blanks
+    fill: dict[str, float] = field(default_factory=dict)
     # columns of free text whatever their values (default: text near-unique in its rows): their words as numbers
     text: tuple[str, ...] = ()
     files: dict[str, str] = field(default_factory=dict)  # other names for train / test / sample
@@ -94,6 +98,9 @@ class Card:
             both = sorted(set(self.text) & set(getattr(self, line)))
             if both:
                 raise ValueError(f"text= and {line}= both name {both}: a column is one of the two")
+        wrong = {k: v for k, v in self.fill.items() if isinstance(v, bool) or not isinstance(v, (int, float))}
+        if wrong:
+            raise ValueError(f"fill={wrong}: a number for each column, the value its blank means (0: none)")
         tables = {k: ((v,) if isinstance(v, str) else tuple(v)) for k, v in self.tables.items()}
         object.__setattr__(self, "tables", tables)
 

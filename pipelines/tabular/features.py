@@ -42,6 +42,7 @@ from pipelines.tabular.schema import (
     infer,
     is_code,
     label_text,
+    not_a_feature,
     parse_dates,
     sample_id,
     targets,
@@ -662,6 +663,18 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
             bad = sum(int((f[c].notna() & n.isna()).sum()) for f, n in zip((train, test), numbers, strict=True))
             print(f"{c}: numbers written as text; {bad:,} values not numbers read as missing")
             train[c], test[c] = numbers
+    wrong = [c for c in card.fill if c not in conts]
+    if wrong:
+        excluded = {schema.id, *schema.targets, *card.drop}
+        why = {
+            c: "a category: its blank is a class of its own"
+            if c in cats
+            else not_a_feature(c, train, test, excluded, files)
+            for c in wrong
+        }
+        raise SchemaError(f"card: fill= names {', '.join(f'{c!r}, {w}' for c, w in why.items())}; fill= is for numbers")
+    for c, value in card.fill.items():  # a blank that means a value (no garage: 0), in train and test alike
+        train[c], test[c] = train[c].fillna(value), test[c].fillna(value)
     found = found_sentinels(card, conts, train[~extra])  # FillMissing's <col>_na flags where they were
     train, test = masked(train, found), masked(test, found)
     unknown = [c for c in card.as_is if c not in train.columns and not in_tables(card, paths.raw, c)]
@@ -705,6 +718,10 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
         schema.codes = [n for n in schema.codes if n != c]  # a code of cold-start users only: no pair of the dot's
     schema.pair = dot_pair(card, schema, fit_rows, test)
     proc = TabularProcessor(cats, conts).fit(fit_rows)
+    if blank := [c for c in conts if test[c].isna().any() and c not in proc.fill.flagged]:
+        proc.fill.advice = (
+            f" (where a blank means a value, a house with no garage: 0, the card says so: fill={{{blank[0]!r}: 0}})"
+        )
     keep = [schema.id] if schema.id in train.columns else []
     columns = proc.all_cat_names + proc.cont_names
     # one concat, not a column at a time: a feature function's hundred columns leave the frame in many blocks

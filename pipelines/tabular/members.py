@@ -43,6 +43,24 @@ def learned(metric: Metric, schema: Schema, cfg: TabularConfig) -> tuple[str, in
     return schema.task, len(schema.classes) if schema.task == "multiclass" else 1
 
 
+def losses(metric: Metric, schema: Schema, cfg: TabularConfig) -> str:
+    """The line that says what the losses the members print are, beside the metric they are judged by: a House
+    Prices run printed valid_loss 0.0169 and LightGBM's valid l2 0.0170 beside rmsle 0.122, a root of such a loss."""
+    task = learned(metric, schema, cfg)[0]
+    target = schema.targets[0] if len(schema.targets) == 1 else "each target"
+    of = {"log1p": f"log1p({target})", "log": f"log({target})"}.get(metric.target, target)
+    if ordinal(metric, schema, cfg):
+        loss, gbdt, of = "squared error", "l2", "the class as a number"
+    elif task == "regression":
+        loss, gbdt = ("absolute error", "l1") if metric.loss == "l1" else ("squared error", "l2")
+    else:
+        loss, gbdt, of = "log loss", "binary_logloss" if task == "binary" else "multi_logloss", "the classes"
+    return (
+        f"losses: the network's valid_loss and LightGBM's valid {gbdt} are the mean {loss} of {of} on held rows; "
+        f"the headline is {metric.name} of the predictions as submitted"
+    )
+
+
 def objective(metric: Metric, schema: Schema, cfg: TabularConfig) -> dict:
     """LightGBM's objective for the task the members learn and the metric's loss."""
     if ordinal(metric, schema, cfg):

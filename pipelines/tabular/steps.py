@@ -35,6 +35,7 @@ from pipelines.tabular.members import (
     fit_linear,
     fit_net,
     learned,
+    losses,
     objective,
     ordinal,
 )
@@ -77,6 +78,8 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
         print("linear: not trained, no free text (linear_without_text=true trains it on the one-hot columns)")
     if "dot" in cfg.members and not dot:
         print(f"dot: not trained: it {dot_why}")
+    if {"gbdt", "net"} & set(cfg.members):
+        print(losses(metric, schema, cfg))
     design = linear_design(paths, schema, validation, frame, test, proc) if linear else None
     folds = frame[FOLD].to_numpy()
     if validation["kind"] == "time" and not ((folds == -1).any() and (folds == 1).any() and (folds == 0).any()):

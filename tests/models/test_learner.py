@@ -34,15 +34,30 @@ def learner(seed=0, cbs=(), **kw):
     )
 
 
+def test_fast_epochs_print_the_first_and_last_lines_and_one_every_so_many_seconds(monkeypatch, capsys):
+    monkeypatch.setenv("EPOCH_LINES_EVERY", "3600")
+    learn = learner(cbs=[ProgressCallback(interactive=False, label="net")])
+    learn.fit_one_cycle(5, 5e-2)
+    learn.fit_one_cycle(3, 5e-2)  # each fit its own first line
+    lines = [line.split("  ")[0] for line in capsys.readouterr().out.splitlines()]
+    assert lines == ["net epoch 1/5", "net epoch 5/5", "net epoch 1/3", "net epoch 3/3"]
+    monkeypatch.setenv("EPOCH_LINES_EVERY", "0")  # every epoch's line
+    learner(cbs=[ProgressCallback(interactive=False)]).fit_one_cycle(4, 5e-2)
+    assert capsys.readouterr().out.count("epoch ") == 4
+    monkeypatch.setenv("EPOCH_LINES_EVERY", "often")
+    with pytest.raises(ValueError, match="EPOCH_LINES_EVERY='often': a number of seconds"):
+        ProgressCallback(interactive=False)
+
+
 def test_learns_and_records(tmp_path, capsys):
-    learn = learner(cbs=[Recorder(tmp_path), ProgressCallback(interactive=False)])
+    learn = learner(cbs=[Recorder(tmp_path), ProgressCallback(interactive=False, every=0)])
     hist = learn.fit_one_cycle(6, 5e-2)
     assert len(hist) == 6 and hist[-1]["valid_loss"] < hist[0]["valid_loss"] < 20
     assert hist[-1]["valid_loss"] < 0.5  # the targets' variance is ~14
     assert (tmp_path / "metrics.csv").read_text().count("\n") == 7
     assert (tmp_path / "training.png").stat().st_size > 1000
     out = capsys.readouterr().out
-    assert out.count("epoch ") == 6  # one plain line per epoch when not a terminal
+    assert out.count("epoch ") == 6  # one plain line per epoch when not a terminal (every=0)
     # one-cycle: the lr went up then down to ~0
     peak = max(learn.lrs_seen)
     assert peak == pytest.approx(5e-2, rel=1e-2) and learn.lrs_seen[-1] < 1e-4

@@ -55,6 +55,30 @@ def test_runs_table_ranks_each_competition_by_its_headline(tmp_path):
     assert tracking.runs_table(data, "planet").competition.unique().tolist() == ["planet"]
 
 
+def test_a_backtest_of_other_settings_or_code_than_its_runs_is_marked_stale(tmp_path):
+    """A card edit retrains the run and leaves the last backtest, made with the card before: `make runs` marks it."""
+    data = tmp_path / "data"
+    config = {"net_epochs": 8, "device": "cpu"}
+    folder = fake_run(data, "rossmann", "default", {"oof_rmspe": 0.1}, config)
+    (folder / "config.json").write_text(json.dumps({"run": {"inputs": "features1-code1"}}))
+    (data / "rossmann" / "backtest").mkdir()
+
+    def shown(settings: dict, code: str) -> str:
+        rows = [{"window": "cut0", "member": "submission", "valid": 0.1, "backtest": 0.105}]
+        made = {"made_with": {"settings": settings, "code": code, "raw": None}, "rows": rows}
+        (data / "rossmann" / "backtest" / "default.json").write_text(json.dumps(made))
+        return tracking.runs_table(data, "rossmann").backtest.iloc[0]
+
+    assert shown({"net_epochs": 8, "device": "cuda"}, "code1") == "cut0 0.10500"  # the device: how it ran, not what
+    assert shown({"net_epochs": 20}, "code1") == "cut0 0.10500 (stale: other settings than the run's: net_epochs)"
+    assert shown(config, "code2") == "cut0 0.10500 (stale: other code than the run's (the card or the project changed))"
+    (data / "rossmann" / "raw").mkdir()
+    (data / "rossmann" / "raw" / "SOURCE.json").write_text('{"source": "kaggle"}')
+    assert shown(config, "code1").endswith(
+        "(stale: other raw data than " + str(data / "rossmann" / "raw") + " holds now)"
+    )
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, rossmann_sample_dir):
     """One small Rossmann run on the sample, shared by the TensorBoard and report tests."""

@@ -288,7 +288,7 @@ def test_each_kind_runs_new_download_all_to_a_valid_submission(tmp_path, monkeyp
     assert main(["new", comp, "--metric", METRICS[kind]]) == 0
     subs, opts = tmp_path / "subs", f"KAGGLE_COMPETITIONS={ext} SUBMISSIONS={tmp_path / 'subs'}"  # as set: said
     assert f"make all COMP={comp} {opts}        # train, predict: {subs}/{comp}/default.csv" in capsys.readouterr().out
-    assert (ext / comp.replace("-", "_") / "__init__.py").read_text().count("\n") <= 23  # a card of a few lines
+    assert (ext / comp.replace("-", "_") / "__init__.py").read_text().count("\n") <= 24  # a card of a few lines
     out = run_chain(comp, src, tmp_path, capsys, rounds=300)
     assert "leak (only in train.csv: never a feature" in out or kind == "forecast"
     result = json.loads((tmp_path / "data" / comp / "runs" / "default" / "result.json").read_text())
@@ -301,6 +301,10 @@ def test_each_kind_runs_new_download_all_to_a_valid_submission(tmp_path, monkeyp
         assert set(result["members"]) == {"gbdt", "net"} and "linear: not trained, no free text" in out
     else:  # the notes are free text: the linear member reads their TF-IDF
         assert set(result["members"]) == {"gbdt", "net", "linear"} and "linear strength (folds)" in out
+    gbdt = {"forecast": "l1", "binary": "binary_logloss"}.get(kind, "multi_logloss")  # smape: absolute error
+    losses = {"forecast": "mean absolute error of log1p(sales)"}.get(kind, "mean log loss of the classes")
+    assert f"losses: the network's valid_loss and LightGBM's valid {gbdt} are the {losses} on held rows" in out
+    assert f"the headline is {METRICS[kind]} of the predictions as submitted" in out
     bound = {"forecast": ("<", 25.0), "binary": (">", 0.8), "multiclass": (">", 0.6), "classes": ("<", 0.9)}[kind]
     assert score < bound[1] if bound[0] == "<" else score > bound[1], (kind, score)
     sub = pd.read_csv(tmp_path / "subs" / comp / "default.csv")
@@ -328,9 +332,12 @@ def test_make_new_then_make_all_and_backtest(tmp_path):
     make("download", f"SRC={src}")
     out = make("all", "ARGS=gbdt_rounds=200 net_epochs=8")  # the network's rule: 72 epochs a fold here
     assert "auc " in out and (tmp_path / "subs" / "my-comp" / "default.csv").is_file()
-    table = make("backtest", "ARGS=gbdt_rounds=200 net_epochs=8", "WINDOWS=cut0")
+    table = make("backtest", "WINDOWS=cut0")  # the run's settings: 8 epochs, 200 rounds
     assert "backtest of my-comp run default (auc, higher is better" in table
     assert "peer lightgbm-defaults" in table  # the baseline to beat, on the same cut
+    runs = make("runs")  # the backtest beside the run's figure, made with its settings and code: not stale
+    assert re.search(r"oof_auc +0\.\d+ +cut0 0\.\d{5} +gbdt_rounds=200 net_epochs=8$", runs, re.M), runs
+    assert "stale" not in runs
 
 
 def test_dates_labels_and_classes_read_as_written():
@@ -565,6 +572,51 @@ def test_dates_beside_the_date_are_numbers_of_days_not_dropped(tmp_path, capsys)
     known = frame.booked.iloc[:200].ne("").to_numpy()
     assert np.corrcoef(processed.booked.to_numpy()[known], days[known])[0, 1] > 0.9999  # normalised days
     assert ((processed["booked_na"] == 2) == ~known).all()  # Categorify: False 1, True 2
+
+
+def test_a_blank_the_card_fills_means_its_value_and_the_others_are_named_with_the_fix(tmp_path, capsys, caplog):
+    """House Prices: a blank GarageArea is a house with no garage (fill= 0, in train and test alike, no `_na` flag);
+    a blank only the test has gets train's median, and the warning names the card line that says otherwise."""
+    from pipelines.paths import Paths
+    from pipelines.tabular import TabularConfig
+    from pipelines.tabular.features import build_features
+
+    raw = tmp_path / "data" / "h" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    n = 300
+    frame = pd.DataFrame(
+        {
+            "Id": range(n),
+            "GarageArea": np.where(rng.random(n) < 0.2, np.nan, rng.uniform(200, 800, n)),
+            "BsmtSF": rng.uniform(100, 900, n),
+            "Zone": rng.choice(["RL", "RM"], n),
+        }
+    )
+    frame.loc[250, "BsmtSF"] = np.nan  # a test row's blank; train has none
+    frame.iloc[:200].assign(SalePrice=rng.uniform(1e5, 3e5, 200)).to_csv(raw / "train.csv", index=False)
+    frame.iloc[200:].to_csv(raw / "test.csv", index=False)
+    frame.iloc[200:][["Id"]].assign(SalePrice=1.0).to_csv(raw / "sample_submission.csv", index=False)
+    (raw / "SOURCE.json").write_text("{}")
+    paths = Paths.for_comp("h", tmp_path / "data")
+    build_features(Card(slug="h", metric="rmsle", fill={"GarageArea": 0}), paths, TabularConfig())
+    train, test = (pd.read_feather(raw.parent / "processed" / f"{s}.feather") for s in ("train", "test"))
+    assert "GarageArea_na" not in train.columns and "BsmtSF_na" not in train.columns
+    blank = frame.GarageArea.isna().to_numpy()
+    # normalised: a filled blank is the value 0's, below every garage's
+    assert train.GarageArea[blank[:200]].nunique() == 1 and test.GarageArea[blank[200:]].nunique() == 1
+    assert train.GarageArea[blank[:200]].iloc[0] < train.GarageArea[~blank[:200]].min()
+    assert test.GarageArea[blank[200:]].iloc[0] == train.GarageArea[blank[:200]].iloc[0]
+    warned = " ".join(r.getMessage() for r in caplog.records)
+    assert "{'BsmtSF': 1} in columns with none in train" in warned and "fill={'BsmtSF': 0}" in warned
+    for fill, why in (
+        ({"Zone": 0}, "fill= names 'Zone', a category: its blank is a class of its own"),
+        ({"garagearea": 0}, "fill= names 'garagearea', not a column of both train.csv and test.csv (did you mean 'GarageArea'?)"),
+    ):  # fmt: skip
+        with pytest.raises(SchemaError, match=re.escape(why)):
+            build_features(Card(slug="h", metric="rmsle", fill=fill), paths, TabularConfig())
+    with pytest.raises(ValueError, match=re.escape("fill={'GarageArea': '0'}: a number for each column")):
+        Card(slug="h", metric="rmsle", fill={"GarageArea": "0"})
 
 
 def frames(n=600, seed=0):

@@ -289,8 +289,9 @@ def test_make_new_image_then_make_all_and_backtest(sources, tmp_path):
         and (tmp_path / "subs" / "my-pictures" / "default.csv").is_file()
     )
     assert "pipelines" not in make("all", f"ARGS={' '.join(SMALL)}")  # nothing to redo: no step runs again
-    table = make("backtest", f"ARGS={' '.join(SMALL)}", "WINDOWS=cut0")
+    table = make("backtest", "WINDOWS=cut0")  # with the run's settings (SMALL)
     assert "backtest of my-pictures run default (auc, higher is better" in table and "peer probe-lite0" in table
+    assert "cut0 " in make("runs") and "stale" not in make("runs")  # made with the run's settings and code
 
 
 def test_a_metric_that_cannot_score_the_task_is_named(sources):
