@@ -351,8 +351,7 @@ def train_target(
     write_npy(blend(test_raw, weights), rd.path / "test_raw.npy")
     for name, values in test_raw.items():
         write_npy(values, rd.path / f"test_raw_{name}.npy")
-    oof_frame = pd.DataFrame(blend(oof, weights).reshape(len(frame), -1)).rename(columns=str).assign(**{FOLD: folds})
-    write_feather(oof_frame, rd.path / "oof.feather")
+    write_feather(oof_table(schema, frame, folds, scored, honest, oof), rd.path / "oof.feather")
     result = {
         f"oof_{metric.name}": score,
         "metric": metric.name,
@@ -386,6 +385,37 @@ def train_target(
         + ")"
     )
     return result
+
+
+def oof_table(schema: Schema, frame, folds, scored, honest, oof: dict) -> pd.DataFrame:
+    """runs/RUN/oof.feather: each labelled row's id, target and fold; `pred` (a column a class where it is a row of
+    probabilities: `pred:<class>`), the headline's out-of-fold predictions as submitted (the target's units, the
+    probability, the class), so that the metric of `pred` on its rows is `oof_<metric>`: each row's blend weights
+    and choices made on other rows (blank where no row scored it: a time holdout's fit rows); and each member's
+    out-of-fold predictions on the scale it learns (log1p(target) for rmsle; `<member>:<class>`), to stack on."""
+    table = {c: frame[c].to_numpy() for c in (schema.id, schema.target_column) if c in frame.columns}
+    table["fold"] = folds
+    rows = np.flatnonzero(scored)
+
+    def column(values) -> pd.Series:  # the scored rows' values, blank elsewhere
+        return pd.Series(values, index=rows).reindex(range(len(frame)))
+
+    classes = [str(c) for c in schema.classes]
+    if isinstance(honest, list):  # map@k: each row's top k classes, as submitted
+        table["pred"] = column([" ".join(classes[i] for i in row) for row in honest])
+    elif np.ndim(honest) == 2:  # a probability a class
+        table |= {f"pred:{c}": column(honest[:, i]) for i, c in enumerate(classes)}
+    elif schema.task != "regression" and np.issubdtype(np.asarray(honest).dtype, np.integer):  # class indices
+        table["pred"] = column([classes[i] for i in honest])
+    else:
+        table["pred"] = column(np.asarray(honest, np.float64))
+    for name, values in oof.items():
+        values = np.asarray(values)
+        if values.ndim == 2:
+            table |= {f"{name}:{c}": values[:, i] for i, c in enumerate(classes)}
+        else:
+            table[name] = values
+    return pd.DataFrame(table)
 
 
 def predict(card: Card, paths: Paths, cfg: TabularConfig, run: str):

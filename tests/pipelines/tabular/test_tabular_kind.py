@@ -307,6 +307,24 @@ def test_each_kind_runs_new_download_all_to_a_valid_submission(tmp_path, monkeyp
     assert f"the headline is {METRICS[kind]} of the predictions as submitted" in out
     bound = {"forecast": ("<", 25.0), "binary": (">", 0.8), "multiclass": (">", 0.6), "classes": ("<", 0.9)}[kind]
     assert score < bound[1] if bound[0] == "<" else score > bound[1], (kind, score)
+    # oof.feather: the headline's predictions as submitted, whose metric is the headline; each member's beside them
+    from pipelines.tabular.blend import score_or_none
+    from pipelines.tabular.schema import truth
+
+    schema = Schema.read(tmp_path / "data" / comp / "processed")
+    oof = pd.read_feather(tmp_path / "data" / comp / "runs" / "default" / "oof.feather")
+    probs = [f"pred:{c}" for c in schema.classes]
+    wide = bool(probs) and probs[0] in oof  # a probability a class
+    scored = oof[probs[0] if wide else "pred"].notna().to_numpy()
+    pred = oof.loc[scored, probs].to_numpy() if wide else oof.pred[scored].to_numpy()
+    if kind == "multiclass":  # accuracy: the classes as submitted
+        pred = np.array([[str(c) for c in schema.classes].index(p) for p in pred])
+    assert score_or_none(get_metric(METRICS[kind]), truth(schema, oof)[scored], pred) == score
+    assert (kind == "forecast") == (scored.sum() < len(oof))  # a time holdout scores its own rows; k-fold every row
+    assert {schema.target_column, "fold"} <= set(oof.columns) and (schema.id in oof) == (
+        kind != "forecast"
+    )  # train's ids
+    assert any(c == "gbdt" or c.startswith("gbdt:") for c in oof.columns), list(oof.columns)
     sub = pd.read_csv(tmp_path / "subs" / comp / "default.csv")
     sample = pd.read_csv(src / "sample_submission.csv")
     assert list(sub.columns) == list(sample.columns) and sub.iloc[:, 0].tolist() == sample.iloc[:, 0].tolist()
