@@ -82,7 +82,7 @@ def test_all_on_the_sample_then_nothing_to_do(tmp_path):
     sub = subs / "rossmann" / "quick_1.csv"
     assert f"submission: {sub}" in first.stdout and sub.is_file()
     again = make(*args, data=data)
-    assert "pipelines" not in again.stdout  # every step up to date
+    assert "pipelines" not in again.stdout and f"up to date: {sub} (nothing to redo" in again.stdout  # and said
     result = data / "rossmann" / "runs" / "quick_1" / "result.json"
     kept = {p: p.read_bytes() for p in (sub, result)}
     for good, bad, message in (

@@ -288,7 +288,8 @@ def test_make_new_image_then_make_all_and_backtest(sources, tmp_path):
         "auc on all labelled images, out of fold" in out
         and (tmp_path / "subs" / "my-pictures" / "default.csv").is_file()
     )
-    assert "pipelines" not in make("all", f"ARGS={' '.join(SMALL)}")  # nothing to redo: no step runs again
+    again = make("all", f"ARGS={' '.join(SMALL)}")  # nothing to redo: no step runs again, and it says so
+    assert "pipelines" not in again and "up to date: " in again and "up to date" not in out
     table = make("backtest", "WINDOWS=cut0")  # with the run's settings (SMALL)
     assert "backtest of my-pictures run default (auc, higher is better" in table and "peer probe-lite0" in table
     assert "cut0 " in make("runs") and "stale" not in make("runs")  # made with the run's settings and code
