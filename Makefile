@@ -176,7 +176,7 @@ lr-find: $(FEATURES) | $(VENV_OK) ## lr finder: plot in data/COMP/runs/RUN/lr_fi
 	$(PY) -m pipelines lr-find $(COMP) $(OPTS) $(CFG_ARGS)
 
 $(SUBMISSION): $(TRAINED) | $(VENV_OK)
-	$(eval PREDICTED := 1)$(PY) -m pipelines predict $(COMP) $(OPTS) $(CFG_ARGS)
+	$(eval _PREDICT_RAN := 1)$(PY) -m pipelines predict $(COMP) $(OPTS) $(CFG_ARGS)
 
 # OUT=submission.csv: also copy the submission there (where a Kaggle code competition's notebook must leave it)
 define copy_out
@@ -205,11 +205,11 @@ tensorboard: | $(VENV_OK) ## serve the runs' TensorBoard logs on localhost [COMP
 	@echo "TensorBoard: http://localhost:$(TB_PORT)/ (Ctrl-C stops it)"
 	$(PY) -m tensorboard.main --logdir $(call q,$(if $(COMP_GIVEN),$(DIR),$(DATA))) --host localhost --port $(call q,$(TB_PORT))
 
-backtest: $(RAW) | $(VENV_OK) ## score the default chain on labelled data cut off as a pseudo-test set [WINDOWS=cut0,cut1; tabular cards to cut5]
+backtest: $(RAW) | $(VENV_OK) ## score run RUN's chain (its settings; default ones for a new RUN) on labelled data cut off as a pseudo-test set [WINDOWS=cut0,cut1; tabular cards to cut5]
 	$(PY) -m pipelines backtest $(COMP) $(OPTS) $(if $(WINDOWS),--windows=$(call q,$(WINDOWS))) $(CFG_ARGS)
 
 all: $(SUBMISSION) ## the whole chain: download-or-sample, features, train, predict (never submits) [OUT=...]
-	@$(if $(PREDICTED),,echo $(call q,up to date: $(SUBMISSIONS)/$(COMP)/$(RUN).csv (nothing to redo; make runs lists its run's figures)))
+	@$(if $(_PREDICT_RAN),,echo $(call q,up to date: $(SUBMISSIONS)/$(COMP)/$(RUN).csv (nothing to redo; make runs lists its run's figures)))
 	@$(copy_out)
 
 demo: ## the whole Rossmann chain on the embedded sample, in data/demo/ and submissions/demo/

@@ -84,6 +84,15 @@ def atomic_write_text(path: str | Path, text: str) -> None:
         tmp.write_text(text)
 
 
+def read_json_object(path: str | Path) -> dict:
+    """The JSON object in `path`; {} where there is none: no file, not JSON, not an object (an older run's folder)."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError):  # ValueError: JSONDecodeError, UnicodeDecodeError
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 class DamagedFile(ValueError):
     """A cache or artifact that cannot be read back (cut short by a full disk, a kill or a copy)."""
 

@@ -54,9 +54,10 @@ class ProgressCallback(Callback):
         self.every = epoch_lines_every() if every is None else every
         self.bar = None
         self.shown_at: float | None = None  # when this fit's last line was printed (None: none yet)
+        self.held: str | None = None  # the latest epoch's line, not printed (yet): a fit stopped early prints it
 
     def before_fit(self, learn):
-        self.shown_at = None
+        self.shown_at, self.held = None, None
 
     def before_epoch(self, learn):
         if self.interactive:
@@ -78,23 +79,30 @@ class ProgressCallback(Callback):
             self.bar.close()
             self.bar = None
         row, now = learn.history[-1], time.monotonic()
-        last = row["epoch"] == learn.n_epochs
-        if self.shown_at is not None and not last and now - self.shown_at < self.every:
-            return
-        self.shown_at = now
         shown = {k: v for k, v in row.items() if k not in ("epoch", "train_s", "step", "stage")}
-        line = f"{self.label}epoch {row['epoch']}/{learn.n_epochs}  " + "  ".join(
+        self.held = f"{self.label}epoch {row['epoch']}/{learn.n_epochs}  " + "  ".join(
             f"{k} {_fmt(k, v)}" for k, v in shown.items()
         )
+        last = row["epoch"] == learn.n_epochs
+        if self.shown_at is None or last or now - self.shown_at >= self.every:
+            self.shown_at = now
+            self.write()
+
+    def write(self) -> None:
+        """Print the held line (through tqdm in a terminal, so that a bar is not broken)."""
+        if self.held is None:
+            return
         if self.interactive:
-            tqdm.write(line)
+            tqdm.write(self.held)
         else:
-            print(line, flush=True)
+            print(self.held, flush=True)
+        self.held = None
 
     def after_fit(self, learn):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
+        self.write()  # the last epoch's line of a fit stopped early (CancelFit), where it was not printed
 
 
 def tensorboard_on() -> bool:

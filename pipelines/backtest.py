@@ -30,12 +30,12 @@ from typing import Any
 
 import pandas as pd
 
-from features.io import atomic_write_text, read_feather, write_csv
+from features.io import atomic_write_text, read_feather, read_json_object, write_csv
 from pipelines import registry
 from pipelines.config import check, to_dict
 from pipelines.download import read_source, staging_dir
 from pipelines.paths import Paths
-from pipelines.runs import HOW_TO_RUN
+from pipelines.runs import HOW_TO_RUN, SETTINGS
 
 
 @dataclass(frozen=True)
@@ -223,19 +223,19 @@ def made_with(paths: Paths, cfg) -> dict:
 def stale(paths: Paths, run: str, made: dict) -> str:
     """Why a backtest `made` with other things than run `run` was trained with (its settings, its code) or than raw/
     holds now no longer speaks for the run ("" when it does, or when the run or the backtest does not say)."""
-    folder = paths.runs / run
-    try:
-        config = json.loads((folder / "tracking.json").read_text()).get("config", {})
-        inputs = json.loads((folder / "config.json").read_text()).get("run", {}).get("inputs", "")
-    except (OSError, ValueError, AttributeError):
-        return ""
+    # the run's settings as configured (CIFAR-10's tracking.json holds its batch and lr after fitting them to the
+    # data: not what a backtest of the same settings resolves); a run older than settings.json: its tracking.json
+    config = read_json_object(paths.runs / run / SETTINGS) or read_json_object(paths.runs / run / "tracking.json").get(
+        "config", {}
+    )
+    inputs = read_json_object(paths.runs / run / "config.json").get("run", {}).get("inputs", "")  # "<features>-<code>"
     settings = made.get("settings", {})
     differ = sorted(
         k for k in config.keys() | settings.keys() if k not in HOW_TO_RUN and config.get(k) != settings.get(k)
     )
-    if differ:
+    if config and "settings" in made and differ:
         return f"other settings than the run's: {', '.join(differ)}"
-    if inputs and "code" in made and inputs.rsplit("-", 1)[-1] != made["code"]:
+    if isinstance(inputs, str) and "-" in inputs and "code" in made and inputs.rsplit("-", 1)[-1] != made["code"]:
         return "other code than the run's (the card or the project changed)"
     if "raw" in made and made["raw"] != read_source(paths):
         return f"other raw data than {paths.raw} holds now"

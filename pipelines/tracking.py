@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.io import atomic_write_text, write_csv
+from features.io import atomic_write_text, read_json_object, write_csv
 from pipelines import backtest, registry
 from pipelines.config import to_dict
 from pipelines.paths import Paths
@@ -57,14 +57,6 @@ def headline(package, result: dict) -> str | None:
     return next((k for k, v in result.items() if k.startswith("valid_") and isinstance(v, (int, float))), None)
 
 
-def _read(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text())
-    except (FileNotFoundError, UnicodeDecodeError, json.JSONDecodeError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def config_changes(package, config: dict) -> dict:
     """The keys of a run's config whose values differ from the competition's defaults."""
     if package is None or not config:
@@ -86,7 +78,7 @@ def _backtest(paths: Paths, run: str) -> str:
     """The submission's figure on each window of run `run`'s backtest, marked `stale` where the backtest was made
     with other settings or code than the run, or other raw data than raw/ holds now (`backtest.stale`)."""
     folder = paths.comp_dir / "backtest"
-    made = _read(folder / f"{run}.json")  # {"made_with": ..., "rows": [...]}; a list (older backtests): {}
+    made = read_json_object(folder / f"{run}.json")  # {"made_with": ..., "rows": [...]}; a list (older backtests): {}
     if "rows" in made:
         rows = pd.DataFrame(made["rows"])
     elif (folder / f"{run}.csv").is_file():
@@ -112,7 +104,7 @@ def runs_table(data_root: Path, comp: str | None = None) -> pd.DataFrame:
         run_dir = result_file.parent
         name = run_dir.parents[1].name
         package = packages.setdefault(name, _package(name))
-        result, tracking = _read(result_file), _read(run_dir / "tracking.json")
+        result, tracking = read_json_object(result_file), read_json_object(run_dir / "tracking.json")
         key = headline(package, result)
         git = tracking.get("git", {})
         rows.append(
@@ -193,13 +185,13 @@ def page(title: str, sections: list[tuple[str, str]]) -> str:
 def report(paths: Paths, run: str) -> Path:
     """Write runs/RUN/report.html (self-contained) and refresh the index page; returns the report's path."""
     run_dir = paths.runs / run
-    result = _read(run_dir / "result.json")
+    result = read_json_object(run_dir / "result.json")
     if not result:
         raise FileNotFoundError(
             f"{run_dir / 'result.json'} not found: train first (make train COMP={paths.comp} RUN={run})"
         )
     package = _package(paths.comp)
-    tracking = _read(run_dir / "tracking.json")
+    tracking = read_json_object(run_dir / "tracking.json")
     config = tracking.get("config", {})
     key = headline(package, result)
     scalars = {k: v for k, v in result.items() if isinstance(v, (int, float, str, bool))}

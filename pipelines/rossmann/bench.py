@@ -296,16 +296,16 @@ def bench_rossmann_all(data: Path) -> None:
 PEERS_PYTHON = ROOT / ".venv-peers" / "bin" / "python"
 
 
-def holdout_rmspe(data: Path, run: str) -> float:
+def holdout_rmspe(data: Path, run: str, member: str) -> float:
     """The RMSPE of a one-member run's raw predictions (no shift) on the 48-day holdout (processed train rows of fold
-    0 with sales, as Kaggle scores), from its oof.feather."""
+    0 with sales, as Kaggle scores), from its oof.feather (the member's column: its log predictions)."""
     import numpy as np
     import pandas as pd
 
     from models.metrics import rmspe
 
     sales = pd.read_feather(data / "rossmann" / "processed" / "train.feather", columns=["Sales", "_fold"])
-    pred = pd.read_feather(data / "rossmann" / "runs" / run / "oof.feather")["0"].to_numpy()
+    pred = pd.read_feather(data / "rossmann" / "runs" / run / "oof.feather")[member].to_numpy()
     held = (sales._fold == 0).to_numpy() & (sales.Sales > 0).to_numpy()
     return rmspe(np.exp(pred[held]), sales.Sales.to_numpy()[held])
 
@@ -338,7 +338,8 @@ def bench_peers(data: Path) -> None:
             seconds, speed = float(metrics.time_s.sum()), float(metrics.rows_per_s.median())
         else:
             seconds, speed = result["member_seconds"]["gbdt"], None
-        rows.append((name, holdout_rmspe(data, run), seconds, speed))
+        member = args[0].removeprefix("members=[").removesuffix("]")
+        rows.append((name, holdout_rmspe(data, run, member), seconds, speed))
     out = subprocess.run(
         [str(PEERS_PYTHON), "-m", "pipelines.rossmann.peer_fastai", str(data), "5"],
         cwd=ROOT,

@@ -370,10 +370,15 @@ def aggregated(card: Card, name: str, table: pd.DataFrame, keys: list[str], deri
 
 def found_sentinels(card: Card, columns: list[str], fit: pd.DataFrame, where: str = "") -> dict[str, list]:
     """Each number column's sentinels (features.procs.sentinels: codes for "none" such as 365243), found in `fit`
-    and said; not in the card's as_is= columns, nor in a table's summaries of them (previous_<col>_max)."""
+    and said; not in the card's as_is= columns, nor in a table's summaries of them (previous_<col>_max); never the
+    value the card's fill= gave a column's blanks (it means that value)."""
     stats = "|".join(NUMBER_STATS)
     kept = [re.compile(rf"(.*_)?{re.escape(a)}(_({stats}))*") for a in card.as_is]
-    found = {c: v for c in columns if not any(k.fullmatch(c) for k in kept) and (v := sentinels(fit[c]))}
+    found = {
+        c: v
+        for c in columns
+        if not any(k.fullmatch(c) for k in kept) and (v := [s for s in sentinels(fit[c]) if s != card.fill.get(c)])
+    }
     for c, codes in found.items():  # numbers already (both callers read them as numbers first)
         rest = fit[c][~fit[c].isin(codes)]
         print(
@@ -719,9 +724,7 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
     schema.pair = dot_pair(card, schema, fit_rows, test)
     proc = TabularProcessor(cats, conts).fit(fit_rows)
     if blank := [c for c in conts if test[c].isna().any() and c not in proc.fill.flagged]:
-        proc.fill.advice = (
-            f" (where a blank means a value, a house with no garage: 0, the card says so: fill={{{blank[0]!r}: 0}})"
-        )
+        proc.fill.advice = f" (where a blank means a value, 0 for none, the card says so: fill={{{blank[0]!r}: 0}})"
     keep = [schema.id] if schema.id in train.columns else []
     columns = proc.all_cat_names + proc.cont_names
     # one concat, not a column at a time: a feature function's hundred columns leave the frame in many blocks

@@ -91,7 +91,8 @@ def train(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:
         result = train_target(schema, metric, frame, test, validation, proc, cfg, rd, design, dot)
     else:  # one set of models a target, each in its own folder (resumed or reused on its own)
         results = {}
-        (rd.path / "importance.csv").unlink(missing_ok=True)  # a one-target training's, under this run's name
+        for name in ("importance.csv", "oof.feather"):  # a one-target training's, under this run's name
+            (rd.path / name).unlink(missing_ok=True)
         kept = {target_dir(rd, t, schema).path.name for t in schema.targets}
         for old in (rd.path / "targets").glob("*") if (rd.path / "targets").is_dir() else ():
             if old.name not in kept:  # a target the card no longer has
@@ -351,7 +352,7 @@ def train_target(
     write_npy(blend(test_raw, weights), rd.path / "test_raw.npy")
     for name, values in test_raw.items():
         write_npy(values, rd.path / f"test_raw_{name}.npy")
-    write_feather(oof_table(schema, frame, folds, scored, honest, oof), rd.path / "oof.feather")
+    write_feather(oof_table(schema, metric, frame, folds, scored, honest, oof), rd.path / "oof.feather")
     result = {
         f"oof_{metric.name}": score,
         "metric": metric.name,
@@ -387,7 +388,7 @@ def train_target(
     return result
 
 
-def oof_table(schema: Schema, frame, folds, scored, honest, oof: dict) -> pd.DataFrame:
+def oof_table(schema: Schema, metric: Metric, frame, folds, scored, honest, oof: dict) -> pd.DataFrame:
     """runs/RUN/oof.feather: each labelled row's id, target and fold; `pred` (a column a class where it is a row of
     probabilities: `pred:<class>`), the headline's out-of-fold predictions as submitted (the target's units, the
     probability, the class), so that the metric of `pred` on its rows is `oof_<metric>`: each row's blend weights
@@ -401,7 +402,7 @@ def oof_table(schema: Schema, frame, folds, scored, honest, oof: dict) -> pd.Dat
         return pd.Series(values, index=rows).reindex(range(len(frame)))
 
     classes = [str(c) for c in schema.classes]
-    if isinstance(honest, list):  # map@k: each row's top k classes, as submitted
+    if metric.submits == "ranked":  # map@k: each row's top k classes, as submitted
         table["pred"] = column([" ".join(classes[i] for i in row) for row in honest])
     elif np.ndim(honest) == 2:  # a probability a class
         table |= {f"pred:{c}": column(honest[:, i]) for i, c in enumerate(classes)}

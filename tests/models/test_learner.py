@@ -49,6 +49,30 @@ def test_fast_epochs_print_the_first_and_last_lines_and_one_every_so_many_second
         ProgressCallback(interactive=False)
 
 
+def test_an_epochs_line_after_every_so_many_seconds_and_the_last_of_a_fit_stopped_early(monkeypatch, capsys):
+    from models import callbacks
+    from models.learner import Callback
+
+    clock = iter(range(0, 1000, 4))  # each epoch ends 4 s after the one before
+    monkeypatch.setattr(callbacks.time, "monotonic", lambda: next(clock))
+    learner(cbs=[ProgressCallback(interactive=False, every=10)]).fit_one_cycle(6, 5e-2)
+    assert [line.split("  ")[0] for line in capsys.readouterr().out.splitlines()] == [
+        "epoch 1/6",  # at 0 s
+        "epoch 4/6",  # at 12 s: 10 s after the line before, at least
+        "epoch 6/6",  # the last
+    ]
+
+    class StopAfterThree(Callback):
+        order = 60  # after the progress callback's after_epoch
+
+        def after_epoch(self, learn):
+            if learn.epoch == 2:
+                raise CancelFit
+
+    learner(cbs=[ProgressCallback(interactive=False, every=3600), StopAfterThree()]).fit_one_cycle(5, 5e-2)
+    assert [line.split("  ")[0] for line in capsys.readouterr().out.splitlines()] == ["epoch 1/5", "epoch 3/5"]
+
+
 def test_learns_and_records(tmp_path, capsys):
     learn = learner(cbs=[Recorder(tmp_path), ProgressCallback(interactive=False, every=0)])
     hist = learn.fit_one_cycle(6, 5e-2)

@@ -59,7 +59,8 @@ def test_a_backtest_of_other_settings_or_code_than_its_runs_is_marked_stale(tmp_
     """A card edit retrains the run and leaves the last backtest, made with the card before: `make runs` marks it."""
     data = tmp_path / "data"
     config = {"net_epochs": 8, "device": "cpu"}
-    folder = fake_run(data, "rossmann", "default", {"oof_rmspe": 0.1}, config)
+    folder = fake_run(data, "rossmann", "default", {"oof_rmspe": 0.1}, {**config, "net_bs": 64})  # as fitted
+    (folder / "settings.json").write_text(json.dumps(config))  # as configured: what a backtest resolves
     (folder / "config.json").write_text(json.dumps({"run": {"inputs": "features1-code1"}}))
     (data / "rossmann" / "backtest").mkdir()
 
@@ -72,6 +73,10 @@ def test_a_backtest_of_other_settings_or_code_than_its_runs_is_marked_stale(tmp_
     assert shown({"net_epochs": 8, "device": "cuda"}, "code1") == "cut0 0.10500"  # the device: how it ran, not what
     assert shown({"net_epochs": 20}, "code1") == "cut0 0.10500 (stale: other settings than the run's: net_epochs)"
     assert shown(config, "code2") == "cut0 0.10500 (stale: other code than the run's (the card or the project changed))"
+    rows = [{"window": "cut0", "member": "submission", "valid": 0.1, "backtest": 0.105}]
+    (data / "rossmann" / "backtest" / "default.json").write_text(json.dumps(rows))  # older: no made_with
+    pd.DataFrame(rows).to_csv(data / "rossmann" / "backtest" / "default.csv", index=False)  # the table, as ever
+    assert tracking.runs_table(data, "rossmann").backtest.iloc[0] == "cut0 0.10500"  # not known: not marked
     (data / "rossmann" / "raw").mkdir()
     (data / "rossmann" / "raw" / "SOURCE.json").write_text('{"source": "kaggle"}')
     assert shown(config, "code1").endswith(

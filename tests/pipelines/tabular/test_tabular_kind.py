@@ -637,6 +637,36 @@ def test_a_blank_the_card_fills_means_its_value_and_the_others_are_named_with_th
         Card(slug="h", metric="rmsle", fill={"GarageArea": "0"})
 
 
+@pytest.mark.parametrize(
+    ("metric", "task", "honest", "pred"),
+    [
+        ("rmsle", "regression", np.array([1.5, 2.5]), {"pred": [1.5, None, 2.5]}),  # the target's units
+        ("auc", "binary", np.array([0.2, 0.9]), {"pred": [0.2, None, 0.9]}),  # P(the later class)
+        ("f1", "binary", np.array([0, 1]), {"pred": ["no", None, "yes"]}),  # the class at the chosen threshold
+        ("qwk", "multiclass", np.array([2, 0]), {"pred": ["hi", None, "lo"]}),  # an ordinal number cut into classes
+        ("mlogloss", "multiclass", np.array([[0.1, 0.2, 0.7], [0.6, 0.3, 0.1]]), {"pred:mid": [0.2, None, 0.3]}),
+        ("map@3", "multiclass", np.array([[2, 1, 3], [0, 2, 1]]), {"pred": ["hi mid top", None, "lo hi mid"]}),
+    ],
+)
+def test_oof_feather_holds_the_headlines_predictions_as_submitted_and_each_members(metric, task, honest, pred):
+    """Every form a submission takes, on the scored rows (0 and 2 here; 1 is a time holdout's fit row: blank)."""
+    from pipelines.tabular.steps import oof_table
+
+    classes = {"binary": ["no", "yes"], "multiclass": ["lo", "mid", "hi"]}.get(task, [])
+    classes += ["top"] if metric == "map@3" else []  # each row's top 3 of 4, ranked, as submitted
+    schema = Schema("Id", ["y"], None, task, classes, None, None, [], [], ["x"])
+    frame = pd.DataFrame({"Id": [7, 8, 9], "y": ["a", "b", "c"]})
+    member = np.arange(3.0) if np.ndim(honest) == 1 or metric.startswith("map") else np.ones((3, 3))
+    table = oof_table(
+        schema, get_metric(metric), frame, np.array([0, -1, 1]), np.array([True, False, True]), honest, {"gbdt": member}
+    )
+    assert table.Id.tolist() == [7, 8, 9] and table.y.tolist() == ["a", "b", "c"] and table.fold.tolist() == [0, -1, 1]
+    for column, values in pred.items():
+        got = table[column].tolist()
+        assert [None if pd.isna(v) else v for v in got] == values, (column, got)
+    assert "gbdt" in table or "gbdt:lo" in table  # each member's, on the scale it learns
+
+
 def frames(n=600, seed=0):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=n)

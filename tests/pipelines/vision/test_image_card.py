@@ -292,7 +292,8 @@ def test_make_new_image_then_make_all_and_backtest(sources, tmp_path):
     assert "pipelines" not in again and "up to date: " in again and "up to date" not in out
     table = make("backtest", "WINDOWS=cut0")  # with the run's settings (SMALL)
     assert "backtest of my-pictures run default (auc, higher is better" in table and "peer probe-lite0" in table
-    assert "cut0 " in make("runs") and "stale" not in make("runs")  # made with the run's settings and code
+    runs = make("runs")
+    assert "cut0 " in runs and "stale" not in runs  # made with the run's settings and code
 
 
 def test_a_metric_that_cannot_score_the_task_is_named(sources):
