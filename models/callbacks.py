@@ -9,7 +9,6 @@ import io
 import json
 import math
 import os
-import time
 from pathlib import Path
 
 import torch
@@ -17,6 +16,7 @@ from tqdm.auto import tqdm
 
 from features.io import atomic_path, atomic_write_text
 from models.learner import Callback, is_interactive
+from models.progress import Throttle, progress_every
 
 
 def _fmt(key: str, v) -> str:
@@ -31,33 +31,22 @@ def _fmt(key: str, v) -> str:
     return f"{v:.5f}" if abs(v) < 100 else f"{v:,.0f}"
 
 
-def epoch_lines_every() -> float:
-    """Seconds between two epochs' printed lines: $EPOCH_LINES_EVERY, else 10 (0: every epoch's)."""
-    text = os.environ.get("EPOCH_LINES_EVERY", "10")
-    try:
-        return max(float(text), 0.0)
-    except ValueError:
-        raise ValueError(f"EPOCH_LINES_EVERY={text!r}: a number of seconds (0: a line for every epoch)") from None
-
-
 class ProgressCallback(Callback):
-    """A tqdm bar per epoch with the running loss in a terminal; a plain line per epoch otherwise (CI, logs). The
-    lines of a fit's first and last epochs are printed, and between them one at most every `every` seconds
-    (`epoch_lines_every`): a small table's five folds of 28 epochs of 0.1 s printed 190 lines that hid the rest
-    of the step's output. Every epoch's figures are in the run's metrics.csv (Recorder) all the same."""
+    """A tqdm bar per epoch with the running loss in a terminal; a plain line per epoch otherwise (CI, logs): a
+    fit's first and last epochs', and between them one every `every` seconds at the most (models.progress)."""
 
     order = 50
 
     def __init__(self, interactive: bool | None = None, label: str = "", every: float | None = None):
         self.interactive = is_interactive() if interactive is None else interactive
         self.label = f"{label} " if label else ""
-        self.every = epoch_lines_every() if every is None else every
+        self.every = progress_every() if every is None else every
         self.bar = None
-        self.shown_at: float | None = None  # when this fit's last line was printed (None: none yet)
+        self.throttle = Throttle(self.every)
         self.held: str | None = None  # the latest epoch's line, not printed (yet): a fit stopped early prints it
 
     def before_fit(self, learn):
-        self.shown_at, self.held = None, None
+        self.throttle, self.held = Throttle(self.every), None
 
     def before_epoch(self, learn):
         if self.interactive:
@@ -78,14 +67,12 @@ class ProgressCallback(Callback):
         if self.bar is not None:
             self.bar.close()
             self.bar = None
-        row, now = learn.history[-1], time.monotonic()
+        row = learn.history[-1]
         shown = {k: v for k, v in row.items() if k not in ("epoch", "train_s", "step", "stage")}
         self.held = f"{self.label}epoch {row['epoch']}/{learn.n_epochs}  " + "  ".join(
             f"{k} {_fmt(k, v)}" for k, v in shown.items()
         )
-        last = row["epoch"] == learn.n_epochs
-        if self.shown_at is None or last or now - self.shown_at >= self.every:
-            self.shown_at = now
+        if self.throttle.due(last=row["epoch"] == learn.n_epochs):
             self.write()
 
     def write(self) -> None:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from features.io import atomic_path
+from models.progress import Throttle
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ def fit(
     """Train on (x, y); with `valid`, early-stopped on it (returns the best round's model). `rounds` overrides
     params.rounds (a refit trains the rounds the validated fit chose). `categorical`: columns (of `names`) holding
     category codes, split by LightGBM's own categorical splits (groups of codes, not thresholds on them). Prints
-    progress every 100 rounds."""
+    progress every 100 rounds, one line every PROGRESS_EVERY seconds at the most (models.progress)."""
     import lightgbm as lgb
 
     t0 = time.perf_counter()
@@ -104,9 +105,11 @@ def fit(
 
 
 def _progress(label: str, t0: float):
+    throttle = Throttle()  # every 100th round's line, one every PROGRESS_EVERY seconds at the most, and the last
+
     def callback(env) -> None:
         i = env.iteration + 1
-        if i % 100 == 0 or i == env.end_iteration:
+        if (i % 100 == 0 or i == env.end_iteration) and throttle.due(last=i == env.end_iteration):
             scores = " ".join(f"valid {name} {value:.5f}" for _, name, value, _ in env.evaluation_result_list)
             print(f"{label}: round {i}/{env.end_iteration} {scores} ({time.perf_counter() - t0:.0f} s)", flush=True)
 

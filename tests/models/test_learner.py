@@ -35,26 +35,26 @@ def learner(seed=0, cbs=(), **kw):
 
 
 def test_fast_epochs_print_the_first_and_last_lines_and_one_every_so_many_seconds(monkeypatch, capsys):
-    monkeypatch.setenv("EPOCH_LINES_EVERY", "3600")
+    monkeypatch.setenv("PROGRESS_EVERY", "3600")
     learn = learner(cbs=[ProgressCallback(interactive=False, label="net")])
     learn.fit_one_cycle(5, 5e-2)
     learn.fit_one_cycle(3, 5e-2)  # each fit its own first line
     lines = [line.split("  ")[0] for line in capsys.readouterr().out.splitlines()]
     assert lines == ["net epoch 1/5", "net epoch 5/5", "net epoch 1/3", "net epoch 3/3"]
-    monkeypatch.setenv("EPOCH_LINES_EVERY", "0")  # every epoch's line
+    monkeypatch.setenv("PROGRESS_EVERY", "0")  # every epoch's line
     learner(cbs=[ProgressCallback(interactive=False)]).fit_one_cycle(4, 5e-2)
     assert capsys.readouterr().out.count("epoch ") == 4
-    monkeypatch.setenv("EPOCH_LINES_EVERY", "often")
-    with pytest.raises(ValueError, match="EPOCH_LINES_EVERY='often': a number of seconds"):
+    monkeypatch.setenv("PROGRESS_EVERY", "often")
+    with pytest.raises(ValueError, match="PROGRESS_EVERY='often': a number of seconds"):
         ProgressCallback(interactive=False)
 
 
 def test_an_epochs_line_after_every_so_many_seconds_and_the_last_of_a_fit_stopped_early(monkeypatch, capsys):
-    from models import callbacks
+    from models import progress
     from models.learner import Callback
 
     clock = iter(range(0, 1000, 4))  # each epoch ends 4 s after the one before
-    monkeypatch.setattr(callbacks.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(progress.time, "monotonic", lambda: next(clock))
     learner(cbs=[ProgressCallback(interactive=False, every=10)]).fit_one_cycle(6, 5e-2)
     assert [line.split("  ")[0] for line in capsys.readouterr().out.splitlines()] == [
         "epoch 1/6",  # at 0 s
