@@ -189,7 +189,7 @@ predict: $(SUBMISSION) ## predict the test set: submissions/COMP/RUN.csv, valida
 submission: $(SUBMISSION) ## same as predict
 	@$(copy_out)
 
-submit: $(SUBMISSION) | $(VENV_OK) ## send submissions/COMP/RUN.csv to Kaggle (needs credentials; never part of all)
+submit: | $(VENV_OK) ## send submissions/COMP/RUN.csv as it is to Kaggle (never trains: make all first; needs credentials)
 	$(PY) -m pipelines submit $(COMP) $(OPTS) $(CFG_ARGS)
 
 profile: $(FEATURES) | $(VENV_OK) ## where a step's wall time goes (cProfile: imports, the slowest functions) [STEP=predict; train: a new RUN]

@@ -132,6 +132,19 @@ def write_submission(
     return path
 
 
+def submittable(path: Path, result: Path, comp: str, run: str) -> None:
+    """Refuse (SubmissionError, with the fix) to send `path` where it is missing, or older than its run's `result`
+    (`make train` since the last `make predict`: the file is the earlier model's). `make submit` sends the file as
+    it is and never trains: a retrain it set off (the code changed) took minutes, and stopping it lost the run."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: make all COMP={comp} RUN={run} writes it")
+    if result.is_file() and result.stat().st_mtime > path.stat().st_mtime:
+        raise SubmissionError(
+            f"{path} was written before run {run!r} was trained again ({result}): it is the earlier model's; "
+            f"make predict COMP={comp} RUN={run} writes the run's, then make submit"
+        )
+
+
 def submit(slug: str, comp: str, path: Path, message: str) -> None:
     """`kaggle competitions submit -c slug -f path -m message`, with one clear message per failure."""
     try:
@@ -157,6 +170,7 @@ __all__ = [
     "probability",
     "read_submission",
     "submit",
+    "submittable",
     "validate_submission",
     "write_submission",
 ]

@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from features.io import read_feather, write_csv, write_feather, write_npy
+from features.io import read_feather, read_json_object, write_csv, write_feather, write_npy
 from models import gbdt
 from models.metrics import Metric, get_metric
 from pipelines import submit as submitlib
@@ -472,16 +472,15 @@ def predict(card: Card, paths: Paths, cfg: TabularConfig, run: str):
 def submit(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> None:
     """Validate the run's submission again and send it to Kaggle with its out-of-fold score."""
     path = paths.submissions / f"{run}.csv"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: make predict COMP={paths.comp} RUN={run}")
+    submitlib.submittable(path, paths.runs / run / "result.json", paths.comp, run)
     schema = Schema.read(paths.processed)
     sample = read_csv(paths.raw / card.file("sample"), "download it again", (schema.id,))
     sub = submitlib.read_submission(path, text=(schema.id,))
     rules = column_rules(get_metric(card.metric), schema, sample)
     submitlib.validate_submission(sub, sample, schema.id, where=str(path), columns=rules)
-    result = RunDir(paths.runs / run).read_json("result.json")
     key = f"oof_{get_metric(card.metric).name}"
-    submitlib.submit(card.slug, paths.comp, path, f"{run} {key}={result.get(key)}")
+    result = read_json_object(paths.runs / run / "result.json")  # {} where the run is gone: the file alone
+    submitlib.submit(card.slug, paths.comp, path, f"{run} {key}={result[key]}" if key in result else run)
 
 
 def lr_find(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> dict:

@@ -137,3 +137,29 @@ def test_an_empty_or_binary_submission_file_is_named(tmp_path, content):
     path.write_bytes(content)
     with pytest.raises(SubmissionError, match=rf"{path}: not a CSV submission .*re-run make predict"):
         read_submission(path)
+
+
+def test_make_submit_sends_the_file_as_it_is_and_never_trains(tmp_path):
+    """A Store Item Demand trial: code changed since the run, `make submit` set off a 9-minute retrain (make's file
+    times), and stopping it lost the finished run. Now submit runs alone, and refuses a file its run outdates."""
+    import os
+    import time
+
+    from makes import make
+
+    from pipelines.submit import submittable
+
+    planned = make("-n", "submit", "COMP=rossmann", f"DATA={tmp_path / 'data'}").stdout  # what make would run
+    assert "pipelines submit" in planned and "pipelines train" not in planned and "pipelines predict" not in planned
+    csv, result = tmp_path / "subs" / "r.csv", tmp_path / "runs" / "r" / "result.json"
+    with pytest.raises(FileNotFoundError, match="r.csv not found: make all COMP=x RUN=r writes it"):
+        submittable(csv, result, "x", "r")
+    csv.parent.mkdir(parents=True)
+    csv.write_text("Id,Sales\n1,2\n")
+    submittable(csv, result, "x", "r")  # no run folder (a file made by hand): sent as it is
+    result.parent.mkdir(parents=True)
+    result.write_text("{}")
+    later = time.time() + 5
+    os.utime(result, (later, later))  # trained again after the file was written
+    with pytest.raises(SubmissionError, match="it is the earlier model's; make predict COMP=x RUN=r writes the run's"):
+        submittable(csv, result, "x", "r")
