@@ -10,6 +10,8 @@ folder is named in $KAGGLE_COMPETITIONS (os.pathsep-separated folders).
 from __future__ import annotations
 
 import ast
+import dataclasses
+import difflib
 import functools
 import hashlib
 import importlib
@@ -92,6 +94,26 @@ def module_name(comp: str) -> str:
     return f"pipelines.{comp.replace('-', '_')}"
 
 
+def unknown_card_line(error: Exception, path: Path) -> str | None:
+    """A card's misspelt line (`seires=`: a TypeError pointing at `Card(`), named at its own line with the nearest
+    line the card has and all of them; None for any other error."""
+    found = re.fullmatch(r"(\w+)\.__init__\(\) got an unexpected keyword argument '(\w+)'", str(error))
+    if not isinstance(error, TypeError) or not found or found[1] not in ("Card", "ImageCard"):
+        return None
+    from pipelines.tabular import Card
+    from pipelines.vision.card import ImageCard
+
+    known = [f.name for f in dataclasses.fields(Card if found[1] == "Card" else ImageCard)]
+    lines = path.read_text().splitlines()
+    at = next((i + 1 for i, text in enumerate(lines) if re.match(rf"\s*{found[2]}\s*=", text)), None)
+    near = difflib.get_close_matches(found[2], known, n=1)
+    return (
+        f"{path}:{at or '?'}: {found[2]}= is no line of a {found[1]}"
+        + (f" (did you mean {near[0]}=?)" if near else "")
+        + f"; its lines: {', '.join(known)}"
+    )
+
+
 def _import(name: str) -> ModuleType:
     """Import a competition package; a card package (`CARD = Card(...)`, pipelines/tabular, or `ImageCard(...)`,
     pipelines/vision/card.py) gets the contract's names it does not define itself from its card. An error in the package is named with its file and line."""
@@ -103,6 +125,8 @@ def _import(name: str) -> ModuleType:
         package = f"/{name.rsplit('.', 1)[-1]}/"  # the frame in the competition's own files
         where = next((f for f in reversed(traceback.extract_tb(e.__traceback__)) if package in f.filename), None)
         at = f"{where.filename}:{where.lineno}: " if where else ""
+        if where and (line := unknown_card_line(e, Path(where.filename))):
+            raise SystemExit(line) from None
         raise SystemExit(f"{at}{type(e).__name__}: {e}\n(fix that line of the competition's package)") from None
     card = getattr(module, "CARD", None)
     if card is not None:

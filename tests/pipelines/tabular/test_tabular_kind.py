@@ -248,6 +248,15 @@ def test_a_bad_card_names_its_line(tmp_path, monkeypatch, capsys):
     (pkg / "__init__.py").write_text("from pipelines.rossmann.features import GONE\n")
     with pytest.raises(SystemExit, match=r"bad_card/__init__.py:1: ImportError: cannot import name 'GONE'"):
         main(["features", "bad-card"])
+    # a misspelt line: at its own line (Python names the Card( line), the nearest line of a card, and every one
+    (pkg / "__init__.py").write_text(
+        'from pipelines.tabular import Card\n\nCARD = Card(\n    slug="x",\n    metric="rmse",\n    seires=("a",),\n)\n'
+    )
+    with pytest.raises(
+        SystemExit,
+        match=r"__init__.py:6: seires= is no line of a Card \(did you mean series=\?\); its lines: slug, metric, id",
+    ):
+        main(["features", "bad-card"])
     from pipelines import tracking
 
     (tmp_path / "data" / "bad-card" / "runs" / "r").mkdir(parents=True)
