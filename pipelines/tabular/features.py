@@ -45,6 +45,7 @@ from pipelines.tabular.schema import (
     not_a_feature,
     parse_dates,
     sample_id,
+    series_keys,
     targets,
 )
 from pipelines.tabular.validation import assign, choose_validation, kfolds, test_span
@@ -639,6 +640,12 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
         schema.dropped |= {c: f"{why}; text_dims=0 and text_words=0" for c, why in schema.texts.items()}
         schema.texts = {}
     print(describe(schema, card.metric, card.positive))
+    if keys := series_keys(schema, train[~extra]):
+        print(
+            f"{', '.join(keys)}: every value on every date, as the keys of series are (a store, an item): the card's "
+            f"series={tuple(keys)!r} reads them so (categories the network embeds, k-fold's unit; levels=true: each "
+            f"series' lagged levels); as numbers the network cannot tell one from another"
+        )
     labels = [schema.label] if schema.label else schema.targets
     labelled = train[labels].notna().any(axis=1).to_numpy()  # several: each target trains on the rows that have it
     if not labelled.all():

@@ -538,6 +538,23 @@ def is_code(train: pd.Series, test: pd.Series) -> bool:
     return bool(repeats and (known.empty or known.isin(set(values)).mean() >= CODE_SHARED))
 
 
+def series_keys(schema: Schema, train: pd.DataFrame, most: int = 5000) -> list[str]:
+    """The number columns that look like the keys of series (Store Item Demand's store 1..10 and item 1..50): whole
+    numbers, 2 to `most` values, each of them on the median date. Read as numbers, the network cannot tell one
+    store from another (members=[net] there: SMAPE 29.18 on the 90-day holdout, 12.20 with the card's series=),
+    so the features step names them."""
+    if not schema.date or schema.series or schema.date not in train.columns:
+        return []
+    keys = []
+    for c in schema.numbers:
+        values = pd.to_numeric(train[c], errors="coerce")
+        count = values.nunique()
+        if 2 <= count <= most and values.notna().all() and (values == values.round()).all():
+            if values.groupby(train[schema.date].to_numpy()).nunique().median() == count:
+                keys.append(c)
+    return keys
+
+
 def not_a_feature(key: str, train: pd.DataFrame, test: pd.DataFrame, excluded: set, files: dict) -> str:
     """Why a card line's column `key` is none of the features train and test share, and the fix."""
     if key in excluded:
