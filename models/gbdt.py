@@ -97,23 +97,35 @@ def fit(
     train = lgb.Dataset(
         x, y, feature_name=names, categorical_feature=cats, params={"max_bin": params.max_bin}, free_raw_data=True
     )
-    sets, cbs = [], [_progress(label, t0)]
+    progress = Progress(label, t0)
+    sets, cbs = [], [progress]
     if valid is not None:
         sets = [lgb.Dataset(valid[0], valid[1], reference=train)]
         cbs.append(lgb.early_stopping(params.early_stopping, verbose=False))
-    return lgb.train(_params(params, threads), train, rounds or params.rounds, valid_sets=sets, callbacks=cbs)
+    booster = lgb.train(_params(params, threads), train, rounds or params.rounds, valid_sets=sets, callbacks=cbs)
+    progress.flush()  # an early-stopped fit's last round, where its line was held back
+    return booster
 
 
-def _progress(label: str, t0: float):
-    throttle = Throttle()  # every 100th round's line, one every PROGRESS_EVERY seconds at the most, and the last
+class Progress:
+    """LightGBM's callback: every 100th round's line, one every PROGRESS_EVERY seconds at the most (models.progress),
+    the first and the last (held back and printed by `flush` where early stopping ends the fit)."""
 
-    def callback(env) -> None:
+    def __init__(self, label: str, t0: float):
+        self.label, self.t0, self.throttle, self.held = label, t0, Throttle(), None
+
+    def __call__(self, env) -> None:
         i = env.iteration + 1
-        if (i % 100 == 0 or i == env.end_iteration) and throttle.due(last=i == env.end_iteration):
+        if i % 100 == 0 or i == env.end_iteration:
             scores = " ".join(f"valid {name} {value:.5f}" for _, name, value, _ in env.evaluation_result_list)
-            print(f"{label}: round {i}/{env.end_iteration} {scores} ({time.perf_counter() - t0:.0f} s)", flush=True)
+            self.held = f"{self.label}: round {i}/{env.end_iteration} {scores} ({time.perf_counter() - self.t0:.0f} s)"
+            if self.throttle.due(last=i == env.end_iteration):
+                self.flush()
 
-    return callback
+    def flush(self) -> None:
+        if self.held is not None:
+            print(self.held, flush=True)
+            self.held = None
 
 
 def best_rounds(booster) -> int:

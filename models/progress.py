@@ -5,6 +5,7 @@ figures are in the run's metrics.csv all the same. Used by models.callbacks.Prog
 
 from __future__ import annotations
 
+import math
 import os
 import time
 
@@ -13,9 +14,12 @@ def progress_every() -> float:
     """Seconds between two progress lines: $PROGRESS_EVERY, else 10."""
     text = os.environ.get("PROGRESS_EVERY", "10")
     try:
-        return max(float(text), 0.0)
+        seconds = float(text)
     except ValueError:
-        raise ValueError(f"PROGRESS_EVERY={text!r}: a number of seconds (0: every line)") from None
+        seconds = math.nan
+    if not math.isfinite(seconds):  # nan would hide every line between the first and the last
+        raise ValueError(f"PROGRESS_EVERY={text!r}: a number of seconds (0: every line)")
+    return max(seconds, 0.0)
 
 
 class Throttle:

@@ -94,21 +94,21 @@ def module_name(comp: str) -> str:
     return f"pipelines.{comp.replace('-', '_')}"
 
 
-def unknown_card_line(error: Exception, path: Path) -> str | None:
+def unknown_card_line(error: Exception, path: Path, lineno: int) -> str | None:
     """A card's misspelt line (`seires=`: a TypeError pointing at `Card(`), named at its own line with the nearest
     line the card has and all of them; None for any other error."""
-    found = re.fullmatch(r"(\w+)\.__init__\(\) got an unexpected keyword argument '(\w+)'", str(error))
+    found = re.match(r"(\w+)\.__init__\(\) got an unexpected keyword argument '(\w+)'", str(error))  # 3.13: ". Did you
     if not isinstance(error, TypeError) or not found or found[1] not in ("Card", "ImageCard"):
         return None
     from pipelines.tabular import Card
     from pipelines.vision.card import ImageCard
 
     known = [f.name for f in dataclasses.fields(Card if found[1] == "Card" else ImageCard)]
-    lines = path.read_text().splitlines()
-    at = next((i + 1 for i, text in enumerate(lines) if re.match(rf"\s*{found[2]}\s*=", text)), None)
+    lines = path.read_text().splitlines()  # the keyword's own line at or after the failing call's, else the call's
+    at = next((i + 1 for i in range(lineno - 1, len(lines)) if re.search(rf"\b{found[2]}\s*=", lines[i])), lineno)
     near = difflib.get_close_matches(found[2], known, n=1)
     return (
-        f"{path}:{at or '?'}: {found[2]}= is no line of a {found[1]}"
+        f"{path}:{at}: {found[2]}= is no line of a {found[1]}"
         + (f" (did you mean {near[0]}=?)" if near else "")
         + f"; its lines: {', '.join(known)}"
     )
@@ -125,7 +125,7 @@ def _import(name: str) -> ModuleType:
         package = f"/{name.rsplit('.', 1)[-1]}/"  # the frame in the competition's own files
         where = next((f for f in reversed(traceback.extract_tb(e.__traceback__)) if package in f.filename), None)
         at = f"{where.filename}:{where.lineno}: " if where else ""
-        if where and (line := unknown_card_line(e, Path(where.filename))):
+        if where and (line := unknown_card_line(e, Path(where.filename), where.lineno or 1)):
             raise SystemExit(line) from None
         raise SystemExit(f"{at}{type(e).__name__}: {e}\n(fix that line of the competition's package)") from None
     card = getattr(module, "CARD", None)

@@ -34,7 +34,7 @@ HOW_TO_RUN = ("device", "resume", "workers", "cam_image")
 
 def run_settings(comp, paths: Paths, run: str, file=None, overrides=(), retrain: bool = False, check: bool = True):
     """The config of run `run`: its own settings (runs/RUN/settings.json, saved when it was configured) unless
-    `retrain`, else the defaults; then the TOML `file`, then the `key=value` overrides. So `make submit RUN=x`
+    `retrain`, else the defaults; then the TOML `file`, then the `key=value` overrides. So `make predict RUN=x`
     predicts with x's settings without repeating them. With `check`, arguments that contradict a finished run
     are refused (ConfigError naming each key, the run's value, the one asked, and the ways on)."""
     folder = paths.runs / plain_name(run)

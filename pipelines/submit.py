@@ -138,9 +138,14 @@ def submittable(path: Path, result: Path, comp: str, run: str) -> None:
     it is and never trains: a retrain it set off (the code changed) took minutes, and stopping it lost the run."""
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: make all COMP={comp} RUN={run} writes it")
+    if not result.is_file() and (result.parent / "config.json").is_file():  # a training started, never finished
+        raise SubmissionError(
+            f"run {run!r} is unfinished (no {result}: a training stopped?), so {path} may be an earlier model's; "
+            f"make all COMP={comp} RUN={run} finishes the run and writes its file, then make submit"
+        )
     if result.is_file() and result.stat().st_mtime > path.stat().st_mtime:
         raise SubmissionError(
-            f"{path} was written before run {run!r} was trained again ({result}): it is the earlier model's; "
+            f"{path} was written before run {run!r} was trained again ({result}), maybe by another model; "
             f"make predict COMP={comp} RUN={run} writes the run's, then make submit"
         )
 

@@ -640,7 +640,7 @@ def build_features(card: Card, paths: Paths, cfg: TabularConfig) -> dict:
         schema.dropped |= {c: f"{why}; text_dims=0 and text_words=0" for c, why in schema.texts.items()}
         schema.texts = {}
     print(describe(schema, card.metric, card.positive))
-    if keys := series_keys(schema, train[~extra]):
+    if keys := series_keys(schema, train[~extra] if extra.any() else train):  # (no copy of a large table)
         print(
             f"{', '.join(keys)}: every value on every date, as the keys of series are (a store, an item): the card's "
             f"series={tuple(keys)!r} reads them so (categories the network embeds, k-fold's unit; levels=true: each "

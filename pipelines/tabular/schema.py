@@ -8,6 +8,7 @@ guess is seen before any training.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from dataclasses import asdict, dataclass, field, replace
@@ -540,19 +541,38 @@ def is_code(train: pd.Series, test: pd.Series) -> bool:
 
 def series_keys(schema: Schema, train: pd.DataFrame, most: int = 5000) -> list[str]:
     """The number columns that look like the keys of series (Store Item Demand's store 1..10 and item 1..50): whole
-    numbers, 2 to `most` values, each of them on the median date. Read as numbers, the network cannot tell one
-    store from another (members=[net] there: SMAPE 29.18 on the 90-day holdout, 12.20 with the card's series=),
-    so the features step names them."""
+    numbers, 3 to `most` values, each of them on the median date; the fewest such columns that with the date hold
+    nearly one row each and whose series are all on the median date (a 0/1 flag, a count, a store's attribute: none). Read as numbers, the network cannot tell one store from another
+    (members=[net] there: SMAPE 29.18 on the 90-day holdout, 12.20 with the card's series=), so the features step
+    names them. A column named as a part of the time (hour, week...) is none."""
     if not schema.date or schema.series or schema.date not in train.columns:
         return []
-    keys = []
-    for c in schema.numbers:
-        values = pd.to_numeric(train[c], errors="coerce")
-        count = values.nunique()
-        if 2 <= count <= most and values.notna().all() and (values == values.round()).all():
-            if values.groupby(train[schema.date].to_numpy()).nunique().median() == count:
-                keys.append(c)
-    return keys
+    time_part = re.compile(r"(?i).*(hour|minute|second|day|week|month|year|quarter|time|date).*")
+    candidates = []
+    for c in schema.numbers:  # the cheap tests first, a column at a time
+        if time_part.fullmatch(c) or not pd.api.types.is_numeric_dtype(train[c]):
+            continue
+        values = train[c]
+        if 3 <= values.nunique() <= most and values.notna().all() and bool((values == values.round()).all()):
+            candidates.append(c)
+    if not candidates:
+        return []
+    dates = pd.factorize(train[schema.date])[0]
+    keys = [c for c in candidates if train[c].groupby(dates).nunique().median() == train[c].nunique()][:4]
+    per_date = np.bincount(dates).astype(float)
+
+    def series(
+        columns: tuple[str, ...],
+    ) -> bool:  # the date and these: one row each, and every series on the median date
+        rows = train.groupby([dates, *(train[c] for c in columns)]).size()
+        combos = len(train.groupby([train[c] for c in columns]).size())
+        return bool(rows.mean() <= 1.5 and combos <= 1.1 * np.median(per_date))
+
+    for size in range(1, len(keys) + 1):  # the fewest columns that are the keys (a count on every date is none)
+        for columns in itertools.combinations(keys, size):
+            if series(columns):
+                return list(columns)
+    return []
 
 
 def not_a_feature(key: str, train: pd.DataFrame, test: pd.DataFrame, excluded: set, files: dict) -> str:

@@ -43,3 +43,22 @@ def test_progress_prints_the_first_and_the_last_rounds_line_and_one_every_so_man
     # the clock is read at each 100th round: 100 at 0 s, 200 at 4 s, 300 at 8 s, 400 at 12 s (none 500 s after the
     # line before), and the last round is always said
     assert rounds == ["gbdt: round 100/500", "gbdt: round 500/500"]
+
+
+def test_an_early_stopped_fit_prints_its_last_hundredth_round(monkeypatch, capsys):
+    """LightGBM calls the progress callback before early stopping's, and a stopped fit never reaches its last round:
+    the latest line held back is printed when training returns."""
+    import numpy as np
+
+    from models import gbdt
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 3))
+    y = x[:, 0] + 2 * rng.normal(size=400)  # a weak signal: early stopping ends the fit after a few hundred rounds
+    params = GBDTParams(rounds=2000, leaves=4, min_leaf=5, max_bin=15, early_stopping=150, lr=0.02)
+    monkeypatch.setenv("PROGRESS_EVERY", "3600")
+    booster = gbdt.fit(x[:300], y[:300], params, ["a", "b", "c"], valid=(x[300:], y[300:]), threads=1)
+    stopped = booster.best_iteration + params.early_stopping  # the last round trained
+    lines = [line.split(" valid")[0] for line in capsys.readouterr().out.splitlines()]
+    assert 200 <= stopped < 2000, stopped
+    assert lines == ["gbdt: round 100/2000", f"gbdt: round {stopped // 100 * 100}/2000"], lines

@@ -44,9 +44,10 @@ def test_fast_epochs_print_the_first_and_last_lines_and_one_every_so_many_second
     monkeypatch.setenv("PROGRESS_EVERY", "0")  # every epoch's line
     learner(cbs=[ProgressCallback(interactive=False)]).fit_one_cycle(4, 5e-2)
     assert capsys.readouterr().out.count("epoch ") == 4
-    monkeypatch.setenv("PROGRESS_EVERY", "often")
-    with pytest.raises(ValueError, match="PROGRESS_EVERY='often': a number of seconds"):
-        ProgressCallback(interactive=False)
+    for bad in ("often", "nan"):
+        monkeypatch.setenv("PROGRESS_EVERY", bad)
+        with pytest.raises(ValueError, match=f"PROGRESS_EVERY='{bad}': a number of seconds"):
+            ProgressCallback(interactive=False)
 
 
 def test_an_epochs_line_after_every_so_many_seconds_and_the_last_of_a_fit_stopped_early(monkeypatch, capsys):

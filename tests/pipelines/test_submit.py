@@ -158,8 +158,11 @@ def test_make_submit_sends_the_file_as_it_is_and_never_trains(tmp_path):
     csv.write_text("Id,Sales\n1,2\n")
     submittable(csv, result, "x", "r")  # no run folder (a file made by hand): sent as it is
     result.parent.mkdir(parents=True)
+    (result.parent / "config.json").write_text("{}")  # a training started and never finished (stopped, crashed)
+    with pytest.raises(SubmissionError, match=r"run 'r' is unfinished .* may be an earlier model's; make all COMP=x"):
+        submittable(csv, result, "x", "r")
     result.write_text("{}")
     later = time.time() + 5
     os.utime(result, (later, later))  # trained again after the file was written
-    with pytest.raises(SubmissionError, match="it is the earlier model's; make predict COMP=x RUN=r writes the run's"):
+    with pytest.raises(SubmissionError, match="maybe by another model; make predict COMP=x RUN=r writes the run's"):
         submittable(csv, result, "x", "r")

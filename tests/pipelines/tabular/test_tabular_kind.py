@@ -1117,21 +1117,24 @@ def test_numbers_on_every_date_are_named_as_the_keys_of_series():
     holdout (12.20 with the card's series=, which makes them categories); the features step names them."""
     from pipelines.tabular.schema import series_keys
 
-    days = np.repeat(pd.date_range("2017-01-01", periods=30).strftime("%Y-%m-%d"), 6)
+    days = np.repeat(pd.date_range("2017-01-01", periods=30).strftime("%Y-%m-%d"), 9)
     train = pd.DataFrame(
         {
             "date": days,
-            "store": np.tile([1, 1, 1, 2, 2, 2], 30),
-            "item": np.tile([1, 2, 3, 1, 2, 3], 30),
-            "season": np.repeat(np.arange(30) // 10, 6),  # one value a date: no series
-            "price": np.round(np.linspace(1, 9, 180), 2),  # not whole numbers
-            "sold": np.arange(180) % 17,  # whole, but a different set each date
+            "store": np.tile(np.repeat([1, 2, 3], 3), 30),
+            "item": np.tile([1, 2, 3], 90),
+            "season": np.repeat(np.arange(30) // 10, 9),  # one value a date: no series
+            "price": np.round(np.linspace(1, 9, 270), 2),  # not whole numbers
+            "sold": np.arange(270) % 17,  # whole, but a different set each date
+            "open": np.arange(270) % 2,  # a 0/1 flag, both on every date
+            "promo": np.arange(270) % 4,  # every value on every date, but the store and item tell the rows apart
+            "hour": np.tile(np.arange(9), 30),  # a part of the time: never a key
         }
     )
-    schema = Schema(
-        "id", ["y"], None, "regression", [], "date", "%Y-%m-%d", [], [], ["store", "item", "season", "price", "sold"]
-    )
+    numbers = ["store", "item", "season", "price", "sold", "open", "promo", "hour"]
+    schema = Schema("id", ["y"], None, "regression", [], "date", "%Y-%m-%d", [], [], numbers)
     assert series_keys(schema, train) == ["store", "item"]
+    assert series_keys(schema, train.assign(item=1)) == []  # store alone: three rows a store and date, no key
     assert series_keys(replace(schema, series=["store", "item"]), train) == []  # the card says so already
     assert series_keys(replace(schema, date=None), train) == []  # no date: no series to tell
 
