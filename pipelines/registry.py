@@ -97,7 +97,9 @@ def module_name(comp: str) -> str:
 def unknown_card_line(error: Exception, path: Path, lineno: int) -> str | None:
     """A card's misspelt line (`seires=`: a TypeError pointing at `Card(`), named at its own line with the nearest
     line the card has and all of them; None for any other error."""
-    found = re.match(r"(\w+)\.__init__\(\) got an unexpected keyword argument '(\w+)'", str(error))  # 3.13: ". Did you
+    found = re.match(
+        r"(\w+)\.__init__\(\) got an unexpected keyword argument '(\w+)'", str(error)
+    )  # 3.13 adds "Did you mean"
     if not isinstance(error, TypeError) or not found or found[1] not in ("Card", "ImageCard"):
         return None
     from pipelines.tabular import Card

@@ -133,9 +133,10 @@ def write_submission(
 
 
 def submittable(path: Path, result: Path, comp: str, run: str) -> None:
-    """Refuse (SubmissionError, with the fix) to send `path` where it is missing, or older than its run's `result`
-    (`make train` since the last `make predict`: the file is the earlier model's). `make submit` sends the file as
-    it is and never trains: a retrain it set off (the code changed) took minutes, and stopping it lost the run."""
+    """Refuse (SubmissionError, with the fix) to send `path` where it is missing, where its run is unfinished (a
+    training stopped midway), or where it is older than its run's `result` (`make train` since the last `make
+    predict`: maybe another model's). `make submit` sends the file as it is and never trains: a retrain it set off
+    (the code changed) took minutes, and stopping it lost the run."""
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: make all COMP={comp} RUN={run} writes it")
     if not result.is_file() and (result.parent / "config.json").is_file():  # a training started, never finished
