@@ -540,11 +540,12 @@ def is_code(train: pd.Series, test: pd.Series) -> bool:
 
 
 def series_keys(schema: Schema, train: pd.DataFrame, most: int = 5000) -> list[str]:
-    """The number columns that look like the keys of series (Store Item Demand's store 1..10 and item 1..50): whole
-    numbers, 3 to `most` values, each of them on the median date; the fewest such columns that with the date hold
-    nearly one row each and whose series are all on the median date (a 0/1 flag, a count, a store's attribute: none). Read as numbers, the network cannot tell one store from another
-    (members=[net] there: SMAPE 29.18 on the 90-day holdout, 12.20 with the card's series=), so the features step
-    names them. A column named as a part of the time (hour, week...) is none."""
+    """The number columns that look like the keys of series (Store Item Demand's store 1..10 and item 1..50): of the
+    whole-number columns of 3 to `most` values, each value on the median date, the fewest that with the date hold
+    nearly one row each and whose series are all there on the median date (a 0/1 flag, a count, a store's attribute:
+    none; nor a column named as a part of the time, hour or week). Read as numbers, the network cannot tell one
+    store from another (members=[net] there: SMAPE 29.18 on the 90-day holdout, 12.20 with the card's series=), so
+    the features step names them."""
     if not schema.date or schema.series or schema.date not in train.columns:
         return []
     time_part = re.compile(r"(?i).*(hour|minute|second|day|week|month|year|quarter|time|date).*")
@@ -561,9 +562,7 @@ def series_keys(schema: Schema, train: pd.DataFrame, most: int = 5000) -> list[s
     keys = [c for c in candidates if train[c].groupby(dates).nunique().median() == train[c].nunique()][:4]
     per_date = np.bincount(dates).astype(float)
 
-    def series(
-        columns: tuple[str, ...],
-    ) -> bool:  # the date and these: one row each, and every series on the median date
+    def series(columns: tuple[str, ...]) -> bool:  # with the date, one row each; every series on the median date
         rows = train.groupby([dates, *(train[c] for c in columns)]).size()
         combos = len(train.groupby([train[c] for c in columns]).size())
         return bool(rows.mean() <= 1.5 and combos <= 1.1 * np.median(per_date))
