@@ -40,7 +40,7 @@ from pipelines.tabular.members import (
     ordinal,
 )
 from pipelines.tabular.schema import Schema, SchemaError, labelled, targets, truth
-from pipelines.tabular.submission import column_rules, in_sample_order, submission_frame
+from pipelines.tabular.submission import column_rules, in_sample_order, submission_frame, written_classes
 from pipelines.tabular.validation import first_fit_rows, kfolds
 
 __all__ = ["build_features", "train", "lr_find", "predict", "submit"]  # the card's STEPS
@@ -402,12 +402,11 @@ def oof_table(schema: Schema, metric: Metric, frame, folds, scored, honest, oof:
         return pd.Series(values, index=rows).reindex(range(len(frame)))
 
     classes = [str(c) for c in schema.classes]
-    if metric.submits == "ranked":  # map@k: each row's top k classes, as submitted
-        table["pred"] = column([" ".join(classes[i] for i in row) for row in honest])
+    labels = schema.task != "regression" and np.issubdtype(np.asarray(honest).dtype, np.integer)  # class indices
+    if metric.submits == "ranked" or (labels and np.ndim(honest) == 1):  # the classes as submitted (map@k: ranked)
+        table["pred"] = column([str(c) for c in written_classes(metric, schema, honest)])
     elif np.ndim(honest) == 2:  # a probability a class
         table |= {f"pred:{c}": column(honest[:, i]) for i, c in enumerate(classes)}
-    elif schema.task != "regression" and np.issubdtype(np.asarray(honest).dtype, np.integer):  # class indices
-        table["pred"] = column([classes[i] for i in honest])
     else:
         table["pred"] = column(np.asarray(honest, np.float64))
     for name, values in oof.items():

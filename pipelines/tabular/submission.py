@@ -60,11 +60,16 @@ def submission_frame(metric: Metric, schema: Schema, sample: pd.DataFrame, raw: 
         sub[value] = form
     elif schema.task == "regression" or metric.submits == "probability":
         sub[value[0]] = form
-    elif metric.submits == "ranked":
-        sub[value[0]] = [" ".join(str(schema.classes[i]) for i in row) for row in form]
     else:
-        sub[value[0]] = [schema.classes[i] for i in form]
+        sub[value[0]] = written_classes(metric, schema, form)
     return sub, column_rules(metric, schema, sample)
+
+
+def written_classes(metric: Metric, schema: Schema, form) -> list:
+    """Class indices as a submission writes them: each row's class, or (map@k) its ranked classes joined by spaces."""
+    if metric.submits == "ranked":
+        return [" ".join(str(schema.classes[i]) for i in row) for row in form]
+    return [schema.classes[i] for i in form]
 
 
 def in_sample_order(sub: pd.DataFrame, sample: pd.DataFrame) -> pd.DataFrame:
