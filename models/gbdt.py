@@ -85,11 +85,15 @@ def fit(
     label: str = "gbdt",
     threads: int | None = None,
     categorical: tuple[str, ...] = (),
+    at_least: int | None = None,
 ):
     """Train on (x, y); with `valid`, early-stopped on it (returns the best round's model). `rounds` overrides
-    params.rounds (a refit trains the rounds the validated fit chose). `categorical`: columns (of `names`) holding
-    category codes, split by LightGBM's own categorical splits (groups of codes, not thresholds on them). Prints
-    progress every 100 rounds, one line every PROGRESS_EVERY seconds at the most (models.progress)."""
+    params.rounds (a refit trains the rounds the validated fit chose). `at_least` (with `valid`): the fit goes on
+    to that many rounds where early stopping would end it sooner and keeps every tree, its best round still the one
+    early stopping chose (a booster's first k trees are the ones a fit of k rounds grows, so one fit is both).
+    `categorical`: columns (of `names`) holding category codes, split by LightGBM's own categorical splits (groups
+    of codes, not thresholds on them). Prints progress every 100 rounds, one line every PROGRESS_EVERY seconds at
+    the most (models.progress)."""
     import lightgbm as lgb
 
     t0 = time.perf_counter()
@@ -101,10 +105,35 @@ def fit(
     sets, cbs = [], [progress]
     if valid is not None:
         sets = [lgb.Dataset(valid[0], valid[1], reference=train)]
-        cbs.append(lgb.early_stopping(params.early_stopping, verbose=False))
-    booster = lgb.train(_params(params, threads), train, rounds or params.rounds, valid_sets=sets, callbacks=cbs)
+        cbs.append(EarlyStopping(params.early_stopping, at_least or 0))
+    booster = lgb.train(
+        _params(params, threads), train, rounds or params.rounds, valid_sets=sets, callbacks=cbs,
+        keep_training_booster=bool(at_least),  # every tree kept (else cut at the best round)
+    )  # fmt: skip
     progress.flush()  # an early-stopped fit's last round, where its line was held back
     return booster
+
+
+class EarlyStopping:
+    """LightGBM's early stopping (`lgb.early_stopping`), its stop held back until `at_least` rounds are grown: the
+    best round is the one it chose when it stopped first."""
+
+    def __init__(self, patience: int, at_least: int):
+        import lightgbm as lgb
+
+        self.inner, self.at_least, self.stopped = lgb.early_stopping(patience, verbose=False), at_least, None
+        self.order, self.before_iteration = self.inner.order, False  # where lgb.train runs it among the callbacks
+
+    def __call__(self, env) -> None:
+        from lightgbm.callback import EarlyStopException
+
+        if self.stopped is None:
+            try:
+                self.inner(env)
+            except EarlyStopException as stop:
+                self.stopped = stop
+        if self.stopped is not None and env.iteration + 1 >= min(self.at_least, env.end_iteration):
+            raise self.stopped
 
 
 class Progress:

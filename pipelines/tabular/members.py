@@ -117,22 +117,30 @@ def fit_gbdt(
         add, add_test, added = extra(which)
         return np.concatenate([x, add], axis=1), np.concatenate([x_test, add_test], axis=1), [*names, *added]
 
-    def fit(view_, rows, label, valid_rows=None, rounds=None) -> list:
-        """One booster per seed on `rows` of the view (early-stopped on `valid_rows`, or `rounds[i]` rounds)."""
+    def fit(view_, rows, label, valid_rows=None, rounds=None, scored=None) -> list:
+        """One booster per seed on `rows` of the view (early-stopped on `valid_rows`, or `rounds[i]` rounds).
+        `scored` (rows of the view; with `valid_rows` and `rounds`): each seed's (the predictions of `scored` by
+        its first `rounds[i]` trees, the round early stopping chose) instead, from one fit grown to both."""
         xs, _, view_names = view_
-        boosters, valid = [], None if valid_rows is None else (xs[valid_rows], y[valid_rows])
+        kept, valid = [], None if valid_rows is None else (xs[valid_rows], y[valid_rows])
         for i, seed in enumerate(seeds):
             tag = f" seed {seed}" if len(seeds) > 1 else ""
-            booster = part(
-                rd, f"{label}{tag}", ".txt",
-                lambda i=i, seed=seed, tag=tag: gbdt.fit(
-                    xs[rows], y[rows], replace(params, seed=seed), view_names, valid=valid,
-                    rounds=rounds and rounds[i], label=label + tag, categorical=categorical,
-                ),
-                gbdt.save, gbdt.load, "gbdt",  # up to its best round, as gbdt.fit returns it
-            )  # fmt: skip
-            boosters.append(booster)
-        return boosters
+
+            def compute(i=i, seed=seed, tag=tag):
+                booster = gbdt.fit(
+                    xs[rows], y[rows], replace(params, seed=seed), view_names, valid=valid, label=label + tag,
+                    rounds=None if scored is not None else rounds and rounds[i], categorical=categorical,
+                    at_least=None if scored is None else rounds[i],
+                )  # fmt: skip
+                if scored is None:
+                    return booster
+                return gbdt.predict(booster, xs[scored], rounds[i]), gbdt.best_rounds(booster)
+
+            if scored is None:  # up to its best round, as gbdt.fit returns it
+                kept.append(part(rd, f"{label}{tag}", ".txt", compute, gbdt.save, gbdt.load, "gbdt"))
+            else:
+                kept.append(part(rd, f"{label}{tag}", ".npz", compute, save_scored, load_scored, "gbdt"))
+        return kept
 
     def predict(boosters, rows, upto=None) -> np.ndarray:
         return np.mean([gbdt.predict(b, rows, upto and min(upto, b.current_iteration())) for b in boosters], axis=0)
@@ -143,17 +151,20 @@ def fit_gbdt(
         # the rounds are chosen with the holdout network's embeddings (it saw the inner rows, not the holdout)
         xs, xs_test, _ = holdout = view("holdout")
         rounds = [gbdt.best_rounds(b) for b in fit(holdout, before & ok, "gbdt rounds", inner & ok)]
-        scorers = fit(holdout, ~held & ok, "gbdt holdout", rounds=rounds)
-        oof[held], test_raw = predict(scorers, xs[held]), predict(scorers, xs_test)
         if refit:  # every row, the holdout included, for the rounds the holdout chooses once it is scored
-            latest = [gbdt.best_rounds(b) for b in fit(holdout, ~held & ok, "gbdt refit rounds", held & ok)]
+            # one fit on the rows before the holdout, watching it: its first `rounds` trees score it, and where its
+            # early stopping ends is the refit's rounds (the same trees two fits of these rows grew before)
+            scored = fit(holdout, ~held & ok, "gbdt holdout", held & ok, rounds, scored=held)
+            oof[held], latest = np.mean([p for p, _ in scored], axis=0), [r for _, r in scored]
             del xs, xs_test, holdout  # with embeddings a copy of x: not two at once beside the refit's
             every = view("refit")
             final = fit(every, ok, "gbdt refit", rounds=latest)
             write_importance(final, rd)
             return oof, predict(final, every[1]), {"holdout": rounds, "refit": latest}
+        scorers = fit(holdout, ~held & ok, "gbdt holdout", rounds=rounds)
+        oof[held] = predict(scorers, xs[held])
         write_importance(scorers, rd)
-        return oof, test_raw, {"holdout": rounds}
+        return oof, predict(scorers, xs_test), {"holdout": rounds}
     test_raw, held_folds = np.zeros((len(x_test), *oof.shape[1:])), kfolds(folds)
     models, rounds, held_x = [], [], []
     for k in held_folds:
@@ -204,6 +215,17 @@ def part(rd: RunDir, name: str, suffix: str, compute, save, load, member: str | 
     config = rd.read_json("config.json")
     made_with = config.get("members", {}).get(member, config["run"])
     return cached(path, {"run": made_with, "part": name}, compute, save, loaded)
+
+
+def save_scored(value: tuple[np.ndarray, int], path: Path) -> None:
+    """A time holdout's LightGBM (its predictions of the holdout, the refit's rounds) as one .npz, atomically."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, pred=value[0], rounds=value[1])
+
+
+def load_scored(path: Path) -> tuple[np.ndarray, int]:
+    with np.load(path) as saved:
+        return saved["pred"], int(saved["rounds"])
 
 
 def save_predictions(value: tuple[list[np.ndarray], dict, np.ndarray], path: Path) -> None:

@@ -62,3 +62,26 @@ def test_an_early_stopped_fit_prints_its_last_hundredth_round(monkeypatch, capsy
     lines = [line.split(" valid")[0] for line in capsys.readouterr().out.splitlines()]
     assert 200 <= stopped < 2000, stopped
     assert lines == ["gbdt: round 100/2000", f"gbdt: round {stopped // 100 * 100}/2000"], lines
+
+
+@pytest.mark.parametrize("at_least", [3, 60])  # fewer rounds than early stopping grows, and more
+def test_a_fit_grown_at_least_so_many_rounds_is_both_that_fit_and_the_early_stopped_one(at_least):
+    """at_least=k: the booster's first k trees predict as a fit of k rounds does (bit for bit), and its best round is
+    the one plain early stopping chose; every tree grown is kept."""
+    import numpy as np
+
+    from models import gbdt
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(900, 4))
+    y = x[:, 0] + rng.normal(size=900)
+    params = GBDTParams(rounds=200, lr=0.3, leaves=7, min_leaf=10, early_stopping=10)
+    names, valid = ["a", "b", "c", "d"], (x[600:], y[600:])
+    stopped = gbdt.fit(x[:600], y[:600], params, names, valid=valid, threads=1)
+    fixed = gbdt.fit(x[:600], y[:600], params, names, rounds=at_least, threads=1)
+    both = gbdt.fit(x[:600], y[:600], params, names, valid=valid, threads=1, at_least=at_least)
+    best = gbdt.best_rounds(stopped)
+    assert 3 < best + params.early_stopping < 60  # the two cases: the stop before and after at_least
+    assert gbdt.best_rounds(both) == best
+    assert both.current_iteration() == max(at_least, best + params.early_stopping)
+    assert np.array_equal(gbdt.predict(both, x, at_least), gbdt.predict(fixed, x))

@@ -1873,10 +1873,18 @@ def test_gbdt_seeds_average_one_model_per_seed(tmp_path, capsys):
 
     (oof, test_raw, rounds), folder = run(2)
     direct = gbdt.fit(x[folds == -1], y[folds == -1], params, ["a", "b", "c"], valid=(x[folds == 1], y[folds == 1]))
-    assert run(1)[0][2]["holdout"] == [gbdt.best_rounds(direct)]  # one seed: LightGBM's own early stopping
+    (one, _, one_rounds), _ = run(1)
+    assert one_rounds["holdout"] == [gbdt.best_rounds(direct)]  # one seed: LightGBM's own early stopping
+    # the holdout scored by a fit of those rounds on the rows before it, the refit's rounds where one watching the
+    # holdout stops early: both of one fit (gbdt.fit's at_least), the same as the two fits
+    before, held = folds != 0, folds == 0
+    scorer = gbdt.fit(x[before], y[before], params, ["a", "b", "c"], rounds=one_rounds["holdout"][0])
+    assert np.array_equal(one[held], gbdt.predict(scorer, x[held]))
+    watcher = gbdt.fit(x[before], y[before], params, ["a", "b", "c"], valid=(x[held], y[held]))
+    assert one_rounds["refit"] == [gbdt.best_rounds(watcher)]
     singles = [run(1, seed)[0] for seed in (0, 1)]
     assert (
-        len(rounds["holdout"]) == len(rounds["refit"]) == 2 and (folder / "parts" / "gbdt-holdout-seed-1.txt").is_file()
+        len(rounds["holdout"]) == len(rounds["refit"]) == 2 and (folder / "parts" / "gbdt-holdout-seed-1.npz").is_file()
     )
     assert [r["refit"] for _, _, r in singles] == [[r] for r in rounds["refit"]]
     assert np.allclose(oof[folds == 0], np.mean([s[0][folds == 0] for s in singles], axis=0))
@@ -1941,7 +1949,7 @@ def test_lightgbm_reads_the_embeddings_of_the_network_fitted_on_its_rows(tmp_pat
     for step in (["download", comp, "--src", str(src)], ["features", comp], ["train", comp, *settings]):
         assert main([*step, *data]) == 0, capsys.readouterr().err
     run = tmp_path / "data" / comp / "runs" / "default"
-    for model in ("gbdt-holdout.txt", "gbdt-refit.txt"):
+    for model in ("gbdt-rounds.txt", "gbdt-refit.txt"):
         assert "store_emb0 store_emb1" in (run / "parts" / model).read_text()
     assert json.loads((run / "result.json").read_text())["oof_smape"] < 25
     capsys.readouterr()
