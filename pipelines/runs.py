@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from features.io import atomic_write_text
+from features.io import atomic_write_text, read_json_object
 from pipelines import config as configlib
 from pipelines.download import read_source
 from pipelines.paths import ROOT, Paths, plain_name
@@ -211,6 +211,27 @@ def environment() -> dict:
     }
 
 
+def trains_again(before: dict, now: dict, provenance: dict) -> str:
+    """Why a finished run's folder trains again, from its config.json `before` and the one of the training that
+    starts (`now`: each {"run": identity, ...}, `run_identity`) and its run.json (`provenance`: the git commit)."""
+    was, will = before.get("run"), now.get("run", {})
+    if not isinstance(was, dict):
+        return "its last training's config.json is missing or of older code"
+    settings = [k for k in sorted(was.keys() | will.keys()) if k != "inputs" and was.get(k) != will.get(k)]
+    changed = [f"{k} {json.dumps(was.get(k))} -> {json.dumps(will.get(k))}" for k in settings[:6]]
+    why = [f"other settings: {', '.join(changed)}{f' and {len(settings) - 6} more' if len(settings) > 6 else ''}"]
+    why = why if settings else []
+    old, new = (str(i.get("inputs", "")).rpartition("-") for i in (was, will))  # "<features>-<code>"
+    if old[0] != new[0]:
+        why.append("other features (make features built them again)")
+    if old[2] != new[2]:
+        git = provenance.get("git") or {}
+        commit = (git.get("commit") or "")[:8]
+        since = f": git diff {commit} shows what changed" if commit and not git.get("dirty") else ""
+        why.append(f"other code than its last training's{since}")
+    return "; ".join(why) or "other settings"
+
+
 @dataclass
 class RunDir:
     """data/<comp>/runs/<name>/: config.json, run.json (commit, env, timings), metrics, plots, checkpoint.pt."""
@@ -227,10 +248,24 @@ class RunDir:
         """Written last, when the run is complete."""
         return self.path / "result.json"
 
+    @property
+    def previous(self) -> Path:
+        """The result of the run's last finished training while another trains in its place (`start`): what a
+        training stopped midway leaves for `make runs` and `make submit` to name."""
+        return self.path / "result.previous.json"
+
     def start(self, config: dict) -> None:
-        """A fresh run: the previous result goes, the resolved config and the run's provenance are written."""
+        """A fresh run: the resolved config and the run's provenance are written. A finished run trained again
+        says why (`trains_again`) and keeps its result as `previous` until this training finishes."""
         self.path.mkdir(parents=True, exist_ok=True)
-        self.result.unlink(missing_ok=True)
+        if self.is_complete():
+            why = trains_again(
+                read_json_object(self.path / "config.json"), config, read_json_object(self.path / "run.json")
+            )
+            os.replace(self.result, self.previous)
+            print(
+                f"{self.path}: trains again ({why}); its last result is kept in {self.previous.name} till this one ends"
+            )
         shutil.rmtree(self.path / "tb", ignore_errors=True)  # TensorBoard events of an earlier, replaced run
         self.write_json("config.json", config)
         self.write_json("run.json", {"git": git_commit(), "env": environment(), "started": time.strftime("%FT%T")})
@@ -245,6 +280,7 @@ class RunDir:
                 {"config": config, "git": git_commit(), "env": environment(), "finished": time.strftime("%FT%T")},
             )
         self.write_json("result.json", result)
+        self.previous.unlink(missing_ok=True)
         from models.callbacks import log_images, tensorboard_on
 
         if config is not None and tensorboard_on():

@@ -132,17 +132,22 @@ def write_submission(
     return path
 
 
-def submittable(path: Path, result: Path, comp: str, run: str) -> None:
+def submittable(path: Path, result: Path, comp: str, run: str, slug: str) -> None:
     """Refuse (SubmissionError, with the fix) to send `path` where it is missing, where its run is unfinished (a
-    training stopped midway), or where it is older than its run's `result` (`make train` since the last `make
-    predict`: maybe another model's). `make submit` sends the file as it is and never trains: a retrain it set off
-    (the code changed) took minutes, and stopping it lost the run."""
+    training stopped midway; where the file is the last finished training's, the command that sends it as it is
+    is named), or where it is older than its run's `result` (`make train` since the last `make predict`: maybe
+    another model's). `make submit` sends the file as it is and never trains: a retrain it set off (the code
+    changed) took minutes, and stopping it lost the run."""
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: make all COMP={comp} RUN={run} writes it")
     if not result.is_file() and (result.parent / "config.json").is_file():  # a training started, never finished
+        previous = result.with_name("result.previous.json")  # RunDir.previous: the last finished training's
+        last = previous.is_file() and previous.stat().st_mtime <= path.stat().st_mtime
         raise SubmissionError(
-            f"run {run!r} is unfinished (no {result}: a training stopped?), so {path} may be an earlier model's; "
-            f"make all COMP={comp} RUN={run} finishes the run and writes its file, then make submit"
+            f"run {run!r} is unfinished (no {result}: a training stopped, or running now), so "
+            + (f"{path} is its last finished training's ({previous}); " if last else f"{path} may be another model's; ")
+            + f"make all COMP={comp} RUN={run} finishes the run and writes its file, then make submit"
+            + (f"; or send this one as it is: kaggle competitions submit -c {slug} -f {path} -m {run}" if last else "")
         )
     if result.is_file() and result.stat().st_mtime > path.stat().st_mtime:
         raise SubmissionError(

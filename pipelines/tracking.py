@@ -134,10 +134,29 @@ def runs_table(data_root: Path, comp: str | None = None) -> pd.DataFrame:
     return pd.concat(order, ignore_index=True)
 
 
+def unfinished(data_root: Path, comp: str | None = None) -> list[str]:
+    """A line for each run under `data_root` whose training started and never finished (stopped, or running now),
+    with the figure of its last finished training where it was one trained again (`RunDir.previous`)."""
+    lines = []
+    for config in sorted(data_root.glob(f"{comp or '*'}/runs/*/config.json")):
+        folder, name = config.parent, config.parents[2].name
+        if (folder / "result.json").is_file():
+            continue
+        started = read_json_object(folder / "run.json").get("started", "?")
+        previous = read_json_object(folder / "result.previous.json")
+        key = headline(_package(name), previous) if previous else None
+        last = f"; its last finished training's {key} {previous.get(key)} ({folder / 'result.previous.json'})"
+        lines.append(
+            f"{name} {folder.name}: unfinished, a training started {started} (stopped, or running now)"
+            f"{last if key else ''}: make all COMP={name} RUN={folder.name} finishes it"
+        )
+    return lines
+
+
 def print_runs(data_root: Path, comp: str | None = None) -> pd.DataFrame:
-    table = runs_table(data_root, comp)
+    table, stopped = runs_table(data_root, comp), unfinished(data_root, comp)
     if table.empty:
-        print(f"no finished runs under {data_root} (make train writes them)")
+        print(f"no finished runs under {data_root} (make train writes them)", *stopped, sep="\n")
         return table
     out = data_root / "runs.csv" if comp is None else data_root / comp / "runs.csv"
     write_csv(table, out)
@@ -148,7 +167,7 @@ def print_runs(data_root: Path, comp: str | None = None) -> pd.DataFrame:
             "\nstale: that backtest was made with other settings, code or raw data than its run's figure beside it; "
             "make backtest COMP=... RUN=... again (with the run's ARGS) to score the run as it is"
         )
-    print(f"\n{len(table)} run(s); table: {out}")
+    print(f"\n{len(table)} run(s); table: {out}", *stopped, sep="\n")
     return table
 
 

@@ -471,7 +471,7 @@ def predict(card: Card, paths: Paths, cfg: TabularConfig, run: str):
 def submit(card: Card, paths: Paths, cfg: TabularConfig, run: str) -> None:
     """Validate the run's submission again and send it to Kaggle with its out-of-fold score."""
     path = paths.submissions / f"{run}.csv"
-    submitlib.submittable(path, paths.runs / run / "result.json", paths.comp, run)
+    submitlib.submittable(path, paths.runs / run / "result.json", paths.comp, run, card.slug)
     schema = Schema.read(paths.processed)
     sample = read_csv(paths.raw / card.file("sample"), "download it again", (schema.id,))
     sub = submitlib.read_submission(path, text=(schema.id,))

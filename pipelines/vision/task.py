@@ -77,7 +77,7 @@ def write_task_submission(
 def submit(task: ImageTask, paths: Paths, cfg, run: str) -> None:
     """Validate the run's submission against the sample submission again and send it with its validation scores."""
     path = paths.submissions / f"{run}.csv"
-    submitlib.submittable(path, paths.runs / run / "result.json", task.comp, run)
+    submitlib.submittable(path, paths.runs / run / "result.json", task.comp, run, task.spec.slug)
     meta_path = paths.submissions / f"{run}.json"
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     sub = submitlib.read_submission(path)

@@ -238,3 +238,50 @@ def test_the_reviews_run_settings_cases(paths, capsys):
     args.args = ["net_epochs=5 net_epochs=6"]
     with pytest.raises(ConfigError, match="given twice"):
         resolve_config(rossmann, args, paths)
+
+
+def test_a_finished_run_trained_again_says_why_and_keeps_its_result_till_the_new_one_ends(paths, capsys):
+    """A Store Item Demand trial: a retrain set off by a code change was stopped midway, and the finished run was
+    gone (its result.json removed at the start): `make runs` listed nothing, `make submit` said only "No such file".
+    Now the training says why it trains again, the last result waits in result.previous.json, `make runs` lists
+    the unfinished run with that figure and `make submit` names the command that sends the last training's file."""
+    from pipelines.runs import RunDir
+    from pipelines.submit import SubmissionError, submittable
+    from pipelines.tracking import print_runs
+
+    rd = RunDir(paths.runs / "r")
+    rd.start({"run": {"lr": 0.01, "epochs": 4, "inputs": "features1-code1"}})
+    rd.write_json("run.json", {"git": {"commit": "0123456789abcdef", "dirty": False}, "started": "2026-12-07T10:00"})
+    rd.finish({"oof_rmspe": 0.1})
+    csv = paths.submissions / "r.csv"
+    csv.parent.mkdir(parents=True)
+    csv.write_text("Id,Sales\n1,2\n")  # the finished training's file
+    rd.start({"run": {"lr": 0.02, "epochs": 4, "inputs": "features1-code2"}})
+    assert capsys.readouterr().out == (
+        f"{rd.path}: trains again (other settings: lr 0.01 -> 0.02; other code than its last training's: git diff "
+        "01234567 shows what changed); its last result is kept in result.previous.json till this one ends\n"
+    )
+    assert not rd.result.exists() and json.loads(rd.previous.read_text()) == {"oof_rmspe": 0.1}
+    started = json.loads((rd.path / "run.json").read_text())["started"]
+    print_runs(paths.data_root, "rossmann")  # stopped here: the run is unfinished
+    assert capsys.readouterr().out.splitlines() == [
+        f"no finished runs under {paths.data_root} (make train writes them)",
+        f"rossmann r: unfinished, a training started {started} (stopped, or running now); its last finished "
+        f"training's oof_rmspe 0.1 ({rd.previous}): make all COMP=rossmann RUN=r finishes it",
+    ]
+    with pytest.raises(SubmissionError) as refused:
+        submittable(csv, rd.result, "rossmann", "r", "rossmann-store-sales")
+    assert str(refused.value) == (
+        f"run 'r' is unfinished (no {rd.result}: a training stopped, or running now), so {csv} is its last "
+        f"finished training's ({rd.previous}); make all COMP=rossmann RUN=r finishes the run and writes its file, "
+        f"then make submit; or send this one as it is: kaggle competitions submit -c rossmann-store-sales -f {csv} "
+        "-m r"
+    )
+    rd.start({"run": {"lr": 0.02, "epochs": 4, "inputs": "features1-code2"}})  # the same training resumed
+    assert capsys.readouterr().out == "" and rd.previous.is_file()
+    rd.finish({"oof_rmspe": 0.09})
+    assert not rd.previous.exists()
+    rd.start({"run": {"lr": 0.02, "inputs": "features2-code2"}})  # a finished run without a commit on record
+    assert "trains again (other settings: epochs 4 -> null; other features (make features built them again))" in (
+        capsys.readouterr().out
+    )

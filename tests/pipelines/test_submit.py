@@ -153,16 +153,19 @@ def test_make_submit_sends_the_file_as_it_is_and_never_trains(tmp_path):
     assert "pipelines submit" in planned and "pipelines train" not in planned and "pipelines predict" not in planned
     csv, result = tmp_path / "subs" / "r.csv", tmp_path / "runs" / "r" / "result.json"
     with pytest.raises(FileNotFoundError, match="r.csv not found: make all COMP=x RUN=r writes it"):
-        submittable(csv, result, "x", "r")
+        submittable(csv, result, "x", "r", "x-slug")
     csv.parent.mkdir(parents=True)
     csv.write_text("Id,Sales\n1,2\n")
-    submittable(csv, result, "x", "r")  # no run folder (a file made by hand): sent as it is
+    submittable(csv, result, "x", "r", "x-slug")  # no run folder (a file made by hand): sent as it is
     result.parent.mkdir(parents=True)
     (result.parent / "config.json").write_text("{}")  # a training started and never finished (stopped, crashed)
-    with pytest.raises(SubmissionError, match=r"run 'r' is unfinished .* may be an earlier model's; make all COMP=x"):
-        submittable(csv, result, "x", "r")
+    with pytest.raises(
+        SubmissionError,
+        match=r"run 'r' is unfinished .* may be another model's; make all COMP=x RUN=r finishes the run and writes its file, then make submit$",
+    ):
+        submittable(csv, result, "x", "r", "x-slug")
     result.write_text("{}")
     later = time.time() + 5
     os.utime(result, (later, later))  # trained again after the file was written
     with pytest.raises(SubmissionError, match="maybe by another model; make predict COMP=x RUN=r writes the run's"):
-        submittable(csv, result, "x", "r")
+        submittable(csv, result, "x", "r", "x-slug")
