@@ -229,7 +229,7 @@ def trains_again(before: dict, now: dict, provenance: dict) -> str:
         commit = (git.get("commit") or "")[:8]
         since = f": git diff {commit} shows what changed" if commit and not git.get("dirty") else ""
         why.append(f"other code than its last training's{since}")
-    return "; ".join(why) or "other settings"
+    return "; ".join(why) or "asked again: the same settings, features and code"
 
 
 @dataclass

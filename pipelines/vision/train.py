@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from features.io import atomic_path, atomic_write_text, cached, write_csv
+from features.io import atomic_path, atomic_write_text, cached, read_json_object, write_csv
 from models.callbacks import ProgressCallback, Recorder
 from models.data import tensor_loader
 from models.device import pick_device, pick_precision
@@ -194,13 +194,19 @@ def train(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict | 
 def train_members(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) -> dict | None:
     data = load_processed(paths, cfg, task.comp)
     rd = RunDir(paths.runs / run)
+    # the net's stages are reused where its settings are unchanged; the run's result where every setting is
     identity = run_identity(cfg, paths, ("net",), world_size=world_size())
+    whole = run_identity(cfg, paths, world_size=world_size())
+    headline = f"oof_{get_metric(task.metric).name}" if task.metric else None
+    done = rd.finished(whole, "run" if is_main() else None, headline)
+    if done is not None:  # as it is: a result written again would outdate the run's submission file
+        return done
     stage_dir = rd.path / "stages"
     if is_main():
-        if not ((rd.path / "config.json").is_file() and rd.read_json("config.json").get("run") == identity):
+        if read_json_object(rd.path / "config.json").get("net") != identity:
             for old in stage_dir.glob("*.pt") if stage_dir.is_dir() else []:
                 old.unlink()  # a different config: earlier stages do not apply
-        rd.start({"run": identity, "classes": data.classes, "multi_label": data.multi_label})
+        rd.start({"run": whole, "net": identity, "classes": data.classes, "multi_label": data.multi_label})
     barrier()  # every rank sees the same finished stages
     t_start = time.perf_counter()
     device = str(pick_device(cfg.device))

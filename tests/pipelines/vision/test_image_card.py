@@ -14,7 +14,7 @@ import pytest
 import pipelines
 from pipelines.__main__ import main
 from pipelines.config import with_defaults
-from pipelines.submit import validate_submission
+from pipelines.submit import submittable, validate_submission
 from pipelines.vision import card as card_module
 from pipelines.vision.card import CardError, ImageCard, columns, cut, read_card, score, submission
 from pipelines.vision.config import VisionConfig
@@ -268,6 +268,19 @@ def test_each_kind_runs_new_download_all_to_a_valid_submission(sources, tmp_path
     sub = pd.read_csv(tmp_path / "subs" / comp / "default.csv")
     sample = pd.read_csv(next(sources[kind].glob("sample_submission*.csv")))
     assert list(sub.columns) == list(sample.columns) and sub.iloc[:, 0].tolist() == sample.iloc[:, 0].tolist()
+    if kind != "binary":
+        return
+    # trained again as it is: the result is reused, not written again (make submit then sent the file, it did
+    # not refuse it as older than its run); with a member's setting changed, the run says why it trains again
+    run = tmp_path / "data" / comp / "runs" / "default"
+    before = (run / "result.json").stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(["train", comp, *data, *SMALL]) == 0
+    assert f"run: already trained with this config on these features ({run}, oof_auc " in capsys.readouterr().out
+    assert (run / "result.json").stat().st_mtime_ns == before
+    submittable(tmp_path / "subs" / comp / "default.csv", run / "result.json", comp, "default", comp)
+    assert main(["train", comp, *data, *SMALL, "probe_c=0.1", "--retrain"]) == 0
+    assert f"{run}: trains again (other settings: probe_c 0.01 -> 0.1); its last result" in capsys.readouterr().out
 
 
 @pytest.mark.slow
