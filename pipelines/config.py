@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import difflib
 import functools
 import inspect
 import json
@@ -281,8 +282,17 @@ def update(config: C, values: dict[str, Any], source: str) -> C:
     fields = {f.name for f in dataclasses.fields(config)}
     unknown = sorted(set(values) - fields)
     if unknown:
-        raise ConfigError(f"{source}: unknown config key(s) {unknown}; valid keys: {sorted(fields)}")
+        near = "".join(did_you_mean(k, fields, "=") for k in unknown)
+        raise ConfigError(f"{source}: unknown config key(s) {unknown}{near}; valid keys: {sorted(fields)}")
     return dataclasses.replace(config, **{k: _coerce(k, v, hints[k]) for k, v in values.items()})
+
+
+def did_you_mean(name: str, names, suffix: str = "") -> str:
+    """ " (did you mean 'x'?)" for the one of `names` that `name` misspells (the same letters in another case first,
+    else difflib's closest), or "" where none is near; `suffix` after the name (a card line's "=")."""
+    names = [str(n) for n in names]
+    near = [n for n in names if n.lower() == name.lower()] or difflib.get_close_matches(name, names, n=1, cutoff=0.75)
+    return f" (did you mean {near[0]}{suffix}?)" if near and suffix else f" (did you mean {near[0]!r}?)" if near else ""
 
 
 def parse_overrides(args: list[str]) -> dict[str, str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import difflib
 import functools
 import hashlib
 import importlib
@@ -108,11 +107,10 @@ def unknown_card_line(error: Exception, path: Path, lineno: int) -> str | None:
     known = [f.name for f in dataclasses.fields(Card if found[1] == "Card" else ImageCard)]
     lines = path.read_text().splitlines()  # the keyword's own line at or after the failing call's, else the call's
     at = next((i + 1 for i in range(lineno - 1, len(lines)) if re.search(rf"\b{found[2]}\s*=", lines[i])), lineno)
-    near = difflib.get_close_matches(found[2], known, n=1)
-    return (
-        f"{path}:{at}: {found[2]}= is no line of a {found[1]}"
-        + (f" (did you mean {near[0]}=?)" if near else "")
-        + f"; its lines: {', '.join(known)}"
+    from pipelines.config import did_you_mean
+
+    return f"{path}:{at}: {found[2]}= is no line of a {found[1]}{did_you_mean(found[2], known, '=')}; its lines: " + (
+        ", ".join(known)
     )
 
 

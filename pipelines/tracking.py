@@ -91,6 +91,12 @@ def _backtest(paths: Paths, run: str) -> str:
     return f"{figures} (stale: {why})" if why else figures
 
 
+def _scored_on(result: dict) -> str:
+    """What a run's figure was scored on, as its result says ("" for results that do not)."""
+    rows = result.get("scored_rows")
+    return str(result.get("scored_on", "")) + (f" ({rows:,} rows)" if isinstance(rows, int) else "")
+
+
 def _number(value) -> float | None:
     """A result's headline as a number (ranked), or None when the file holds something else (ranked last)."""
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
@@ -118,6 +124,7 @@ def runs_table(data_root: Path, comp: str | None = None) -> pd.DataFrame:
                 "wall_s": _wall(result),
                 "metric": key or "",
                 "value": _number(result.get(key)) if key else None,
+                "on": _scored_on(result),  # 5 folds out of fold, or a holdout's 260 images: how far to trust it
                 "backtest": _backtest(Paths(name, data_root), run_dir.name),
                 "changed": " ".join(
                     f"{k}={json.dumps(v)}" for k, v in config_changes(package, tracking.get("config", {})).items()

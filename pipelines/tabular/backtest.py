@@ -80,7 +80,8 @@ def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
     held = joined[hidden].reset_index(drop=True)
     if id_col not in held.columns:  # Kaggle numbers the test rows (from 1 where its sample does): so does the cut
         first = int(sample[id_col].iloc[0]) if numbered else 0
-        held.insert(0, id_col, first + np.arange(len(held)))
+        numbers = pd.DataFrame({id_col: first + np.arange(len(held))})
+        held = pd.concat([numbers, held], axis=1)  # not insert: a frame of 780 pixel columns warns it is fragmented
     value_cols = [c for c in sample.columns if c != id_col]
     write_csv(train[keep].drop(columns=[id_col] if built and id_col in train else []), dest / files["train"])
     write_csv(held[[c for c in test_columns if c in held.columns]], dest / files["test"])

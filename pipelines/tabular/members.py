@@ -6,7 +6,8 @@ k-fold: each fold's LightGBM early-stops on its fold, and its out-of-fold predic
 count of the *other* folds; the test predictions are the folds' average. Time: the rounds are chosen on the
 horizon before the holdout (early stopping there), a model of that many rounds on every row before the holdout
 scores it, and (`refit`) one on every row predicts the test, with the rounds early stopping on the holdout chooses
-once the holdout is scored (the latest days: a horizon before it may hold an Easter the test has not). The network
+once the holdout is scored (the latest days: a horizon before it may hold an Easter the test has not): one fit of
+the rows before the holdout, watching it, grows both (its first trees score it; gbdt.fit's at_least). The network
 trains first, on the same rows (LightGBM may read its embeddings); in k-fold, on a small table, for as many epochs
 as the held loss of another fold's network chose (chosen_epochs). Where the table has free text, the linear member
 (linear.py) on the same rows, its strength chosen as the network's epochs are (fit_linear)."""

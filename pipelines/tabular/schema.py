@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from features.images import pixel_columns
 from models.metrics import METRICS, Metric, get_metric, to_target
+from pipelines.config import did_you_mean
 
 # A text column with at least this many distinct values, in at least this share of its rows, is near-unique:
 # free text (a description; values this long on average) or a name, a ticket, a cabin, a code: as a category
@@ -355,7 +356,7 @@ def infer(
     """The schema of a competition from its train, test and sample submission frames, the card's overrides on
     top. SchemaError (naming the file, the column and the card line to change) where they disagree."""
     id_col = sample_id(card, list(sample.columns), list(test.columns))
-    for frame, name in ((test, files["test"]), (sample, files["sample"])):
+    for frame, name in ((sample, files["sample"]), (test, files["test"])):  # the sample's first: it names the id
         if id_col not in frame.columns:
             same = [c for c in frame.columns if c.lower() == id_col.lower()]
             fix = f"its id column is {same[0]!r}: leave id= out of the card" if same else "set id= in the card"
@@ -403,7 +404,11 @@ def infer(
         label = candidates[0]
     for c in [label] if label else targets:
         if c not in train.columns:
-            raise SchemaError(f"{files['train']}: no target column {c!r} (set target= in the card)")
+            raise SchemaError(
+                f"{files['train']}: no target column {c!r}{did_you_mean(c, train.columns)}: set target= in the card "
+                f"to the column to learn (train's columns not in {files['test']}: "
+                f"{[c for c in train.columns if c not in test.columns][:10]})"
+            )
     # one of several targets may hold one value (a rare MoA label; a backtest cut that hid its only positive): it
     # submits that value (pipelines/tabular/members.py), the others say the task and the classes
     varied = [c for c in targets if train[c].nunique() > 1] if not label and len(targets) > 1 else targets
@@ -474,6 +479,12 @@ def infer(
         for key in names:
             if key not in shared:
                 raise SchemaError(f"card: {line}= names {key!r}, {not_a_feature(key, train, test, excluded, files)}")
+    for key in card.drop:  # a column of train alone (a leak) or of test alone may be dropped
+        if key not in train.columns and key not in test.columns:
+            either = [*train.columns, *(c for c in test.columns if c not in train.columns)]
+            raise SchemaError(
+                f"card: drop= names {key!r}, no column of {files['train']} or {files['test']}{did_you_mean(key, either)}"
+            )
     if not date and id_col in train.columns and looks_like_dates(train[id_col]):
         date = id_col  # the id is the timestamp (Bike Sharing's datetime): a feature as well
         shared = [id_col, *shared]
@@ -579,10 +590,7 @@ def not_a_feature(key: str, train: pd.DataFrame, test: pd.DataFrame, excluded: s
     if key in excluded:
         return "the id, a target or a dropped column: never a feature"
     both = [c for c in train.columns if c in test.columns and c not in excluded]
-    near = [c for c in both if c.lower() == key.lower()]
-    return f"not a column of both {files['train']} and {files['test']}" + (
-        f" (did you mean {near[0]!r}?)" if near else ""
-    )
+    return f"not a column of both {files['train']} and {files['test']}{did_you_mean(key, both)}"
 
 
 def _days(schema: Schema, frame: pd.DataFrame) -> pd.Series:
@@ -647,7 +655,10 @@ def describe(schema: Schema, metric: str, positive: str | None = None) -> str:
     if pixels:  # Digit Recognizer as a table: the trees and the net see numbers, a CNN would see images
         lines.append(
             f"pixels: {len(pixels)} columns {pixels[0]}..{pixels[-1]} read as numbers; if each row is an image, an image "
-            f"card (`make new KIND=image`, pipelines/vision/pixels.py) reads them as images for a pretrained CNN"
+            f"card (`make new KIND=image`, pipelines/vision/pixels.py) reads them as images for a CNN. Which does better "
+            f"depends on the images (pipelines/vision/README.md): on 28x28 digit scans this card scored 0.983 out of "
+            f"fold against the image card's defaults' 0.955 in a quarter of the time, on 32x32 photos 0.332 against "
+            f"0.653; `make backtest` both cards to choose"
         )
     lines += [f"free text: {c} ({why})" for c, why in schema.texts.items()]  # what it becomes: add_text says
     lines += [f"not a feature: {c} ({why})" for c, why in schema.dropped.items()]

@@ -34,7 +34,7 @@ def test_lists_from_the_command_line():
 @pytest.mark.parametrize(
     "override, message",
     [
-        ("epoch=3", r"unknown config key\(s\) \['epoch'\]; valid keys"),
+        ("epoch=3", r"unknown config key\(s\) \['epoch'\] \(did you mean epochs=\?\); valid keys"),
         ("epochs=three", "'epochs': 'three' is not a valid int"),
         ("epochs=2.5", "not a valid int"),
         ("amp=maybe", "not a boolean"),

@@ -32,7 +32,7 @@ def test_runs_table_ranks_each_competition_by_its_headline(tmp_path):
     fake_run(data, "rossmann", "worse", {"oof_rmspe": 0.12, "seeds": [0]}, {**defaults, "net_epochs": 3})
     fake_run(data, "rossmann", "better", {"oof_rmspe": 0.10, "seeds": [0, 1]}, defaults)
     fake_run(data, "planet", "low", {"valid_f2": 0.90, "oof_f2": 0.85, "total_seconds": 12.5})
-    fake_run(data, "planet", "high", {"valid_f2": 0.82, "oof_f2": 0.88})
+    fake_run(data, "planet", "high", {"valid_f2": 0.82, "oof_f2": 0.88, "scored_on": "the 260 holdout images"})
     (data / "rossmann" / "runs" / "unfinished").mkdir()  # no result.json: not listed
     backtest = data / "rossmann" / "backtest"
     backtest.mkdir()
@@ -49,6 +49,7 @@ def test_runs_table_ranks_each_competition_by_its_headline(tmp_path):
     rows = table.set_index("run")
     assert rows.loc["worse", "changed"] == "net_epochs=3" and rows.loc["better", "changed"] == ""
     assert rows.loc["high", "metric"] == "oof_f2"  # the package's HEADLINE, not the first valid_ key
+    assert rows.loc["high", "on"] == "the 260 holdout images" and rows.loc["low", "on"] == ""  # what it was scored on
     assert rows.loc["better", "backtest"] == "last48 0.10500" and rows.loc["better", "seeds"] == "0 1"
     assert rows.loc["low", "wall_s"] == 12.5 and rows.loc["worse", "commit"] == "abc12345"
     assert pd.read_csv(data / "runs.csv").run.tolist() == table.run.tolist()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -231,6 +232,25 @@ def test_task_and_column_kinds():
     for key in ("Id", "y"):  # in both files, or the target: the message says which it is
         with pytest.raises(SchemaError, match=f"categories= names '{key}', the id, a target or a dropped column"):
             infer(Card(slug="x", metric="auc", categories=key), train, test, sample, FILES)
+    # a Digit Recognizer trial: drop= of no column passed without a word; target= and id= under the sample's
+    # case (Label, ImageID) were refused naming no column, and id= sent to the card a test with no id at all
+    with pytest.raises(
+        SchemaError, match=r"^card: drop= names 'Nmae', no column of train.csv or test.csv \(did you mean 'Name'\?\)$"
+    ):
+        infer(Card(slug="x", metric="auc", drop=("Nmae",)), train, test, sample, FILES)
+    kept = infer(Card(slug="x", metric="auc", drop=("y2",)), train.assign(y2=1), test, sample, FILES)
+    assert kept.dropped["y2"] == "dropped by the card"  # a column of train alone
+    with pytest.raises(SchemaError) as refused:
+        infer(Card(slug="x", metric="auc", target=("Y",)), train, test, sample, FILES)
+    assert str(refused.value) == (
+        "train.csv: no target column 'Y' (did you mean 'y'?): set target= in the card to the column to learn "
+        "(train's columns not in test.csv: ['y', 'Kind'])"
+    )
+    with pytest.raises(
+        SchemaError,
+        match=r"^sample_submission.csv: no id column 'ID' \(has \['Id', 'y'\]\); its id column is 'Id': leave id= out",
+    ):
+        infer(Card(slug="x", metric="auc", id="ID"), train, test.drop(columns="Id"), sample, FILES)
 
 
 def test_a_bad_card_names_its_line(tmp_path, monkeypatch, capsys):
@@ -832,6 +852,15 @@ def test_a_test_without_ids_is_numbered_as_the_sample_and_so_is_its_backtest_cut
     assert list(hidden.columns) == ["ImageId", "Label"] and hidden.ImageId.iloc[0] == 1
     assert "ImageId" not in pd.read_csv(dest / "test.csv", nrows=0).columns
     assert pd.read_csv(dest / "sample_submission.csv").ImageId.tolist() == hidden.ImageId.tolist()
+    # 784 pixel columns: the cut's numbering warned (pandas' PerformanceWarning, a fragmented frame) on every backtest
+    wide = pd.DataFrame(np.zeros((len(train), 150), np.int64), columns=[f"p{i}" for i in range(150)])
+    for name, frame in (("train", train), ("test", test)):
+        pd.concat([frame.reset_index(drop=True), wide.iloc[: len(frame)]], axis=1).to_csv(
+            raw / f"{name}.csv", index=False
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.PerformanceWarning)
+        assert cut(Card(slug="d", metric="accuracy"), raw, tmp_path / "wide", 0).ImageId.iloc[0] == 1
 
 
 def test_kfold_and_the_backtest_keep_each_day_whole_where_test_days_interleave(tmp_path):
