@@ -383,8 +383,13 @@ def test_make_new_then_make_all_and_backtest(tmp_path):
     assert "backtest of my-comp run default (auc, higher is better" in table
     assert "peer lightgbm-defaults" in table  # the baseline to beat, on the same cut
     runs = make("runs")  # the backtest beside the run's figure, made with its settings and code: not stale
-    assert re.search(r"oof_auc +0\.\d+ +cut0 0\.\d{5} +gbdt_rounds=200 net_epochs=8$", runs, re.M), runs
+    assert re.search(
+        r"oof_auc +0\.\d+ +5 folds, out of fold \(\d+ rows\) +cut0 0\.\d{5} +gbdt_rounds=200 net_epochs=8$", runs, re.M
+    ), runs
     assert "stale" not in runs
+    # another run's backtest on the same cut: the peer (LightGBM alone) is the first one's, read back
+    other = make("backtest", "WINDOWS=cut0", "RUN=more", "ARGS=members=[gbdt] gbdt_rounds=50")
+    assert re.search(r"backtest cut0: train peer-lightgbm-defaults-\w+\nrun: already trained with this config", other)
 
 
 def test_dates_labels_and_classes_read_as_written():
