@@ -24,6 +24,7 @@ import json
 import os
 import shutil
 import time
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,12 +152,15 @@ def run_window(comp, spec: Backtest, paths: Paths, cfg, run: str, window: str) -
 
 
 def untrained_at_defaults(cfg):
-    """`cfg` with the settings of the members it does not train (not in `cfg.members`) at their defaults: they
-    shape nothing it makes, so a peer of runs that differ only there (the network's epochs) is one run."""
-    members, cls = getattr(cfg, "members", None), type(cfg)
-    if members is None:
+    """`cfg` with the settings of the members it does not train (the choices of `members` it leaves out) at their
+    defaults: they shape nothing it makes, so a peer of runs that differ only there (the network's epochs) is one
+    run. The ensemble's own settings (`members` itself, thresholds, clip) and the shared ones stay."""
+    cls = type(cfg)
+    hint = typing.get_type_hints(cls).get("members")  # list[Literal["gbdt", "net", ...]]
+    if hint is None:
         return cfg
-    unused = [f.name for f in dataclasses.fields(cfg) if field_meta(cls, f.name, "member") not in (None, *members)]
+    left_out = set(typing.get_args(typing.get_args(hint)[0])) - set(cfg.members)
+    unused = [f.name for f in dataclasses.fields(cfg) if field_meta(cls, f.name, "member") in left_out]
     base = cls()
     return dataclasses.replace(cfg, **{k: getattr(base, k) for k in unused})
 

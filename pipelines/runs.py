@@ -215,8 +215,8 @@ def trains_again(before: dict, now: dict, provenance: dict) -> str:
     """Why a finished run's folder trains again, from its config.json `before` and the one of the training that
     starts (`now`: each {"run": identity, ...}, `run_identity`) and its run.json (`provenance`: the git commit)."""
     was, will = before.get("run"), now.get("run", {})
-    if not isinstance(was, dict):
-        return "its last training's config.json is missing or of older code"
+    if not isinstance(was, dict) or was.keys() != will.keys():  # settings added or removed since: not compared
+        return "its last training's config.json is missing or was written by other code"
     settings = [k for k in sorted(was.keys() | will.keys()) if k != "inputs" and was.get(k) != will.get(k)]
     changed = [f"{k} {json.dumps(was.get(k))} -> {json.dumps(will.get(k))}" for k in settings[:6]]
     why = [f"other settings: {', '.join(changed)}{f' and {len(settings) - 6} more' if len(settings) > 6 else ''}"]

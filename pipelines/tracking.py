@@ -5,8 +5,9 @@
 
 `runs`: one table of every finished run on disk (data/*/runs/*/result.json): competition, run, seeds, when,
 git commit, device, wall time, the validation headline (the package's `HEADLINE`, else its first `valid_`
-number), backtest figures where `make backtest` left them, and the config keys that differ from the
-competition's defaults; best first per competition; also written to data/runs.csv.
+number) and what it was scored on (folds out of fold, a holdout's rows), backtest figures where `make backtest`
+left them, and the config keys that differ from the competition's defaults; best first per competition; also
+written to data/runs.csv. Under it, a line for each run whose training started and never finished.
 `report`: one self-contained HTML page per run (data/COMP/runs/RUN/report.html: every image embedded, no
 network) with the config, the result, every per-epoch table and every plot of the run folder, plus the
 competition's own sections (`report_sections(paths, run)` in its package, optional); and data/index.html
@@ -144,14 +145,14 @@ def runs_table(data_root: Path, comp: str | None = None) -> pd.DataFrame:
 def unfinished(data_root: Path, comp: str | None = None) -> list[str]:
     """A line for each run under `data_root` whose training started and never finished (stopped, or running now),
     with the figure of its last finished training where it was one trained again (`RunDir.previous`)."""
-    lines = []
+    lines, packages = [], {}
     for config in sorted(data_root.glob(f"{comp or '*'}/runs/*/config.json")):
         folder, name = config.parent, config.parents[2].name
         if (folder / "result.json").is_file():
             continue
         started = read_json_object(folder / "run.json").get("started", "?")
         previous = read_json_object(folder / "result.previous.json")
-        key = headline(_package(name), previous) if previous else None
+        key = headline(packages.setdefault(name, _package(name)), previous) if previous else None
         last = f"; its last finished training's {key} {previous.get(key)} ({folder / 'result.previous.json'})"
         lines.append(
             f"{name} {folder.name}: unfinished, a training started {started} (stopped, or running now)"

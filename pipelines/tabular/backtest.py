@@ -52,6 +52,7 @@ def cut(card: Card, raw: Path, dest: Path, k: int) -> pd.DataFrame:
         series=tuple(c for c in card.series if c in shared),
         categories=tuple(c for c in card.categories if c in shared),
         text=tuple(c for c in card.text if c in shared),
+        drop=tuple(c for c in card.drop if c in train.columns or c in test.columns),  # not the feature function's
     )
     # the card's tables joined, for the schema and the answers (MoA's targets are a table of their own); the cut's
     # files keep the raw columns, and the tables are carried whole (the hidden rows' answers never features there)

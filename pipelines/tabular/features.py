@@ -401,11 +401,12 @@ def in_tables(card: Card, raw: Path, column: str) -> bool:
 
 
 def without_summarised(card: Card, raw: Path, train: pd.DataFrame) -> Card:
-    """The card without the categories= and text= names of columns that only a tables= file has (a table of
+    """The card without the categories=, text= and drop= names of columns that only a tables= file has (a table of
     several rows a key, summarised by `aggregated`, which read those lines): they are not train's columns."""
     held = {c for name in card.tables for c in pd.read_csv(raw / name, nrows=0).columns}
     lines = {
-        k: tuple(c for c in getattr(card, k) if c in train.columns or c not in held) for k in ("categories", "text")
+        k: tuple(c for c in getattr(card, k) if c in train.columns or c not in held)
+        for k in ("categories", "text", "drop")
     }
     return dataclasses.replace(card, **lines)
 

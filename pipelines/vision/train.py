@@ -201,6 +201,7 @@ def train_members(task: ImageTask, paths: Paths, cfg: VisionConfig, run: str) ->
     done = rd.finished(whole, "run" if is_main() else None, headline)
     if done is not None:  # as it is: a result written again would outdate the run's submission file
         return done
+    barrier()  # every rank has read the finished result, if any, before rank 0 moves it (RunDir.start)
     stage_dir = rd.path / "stages"
     if is_main():
         if read_json_object(rd.path / "config.json").get("net") != identity:

@@ -281,7 +281,12 @@ def test_a_finished_run_trained_again_says_why_and_keeps_its_result_till_the_new
     assert capsys.readouterr().out == "" and rd.previous.is_file()
     rd.finish({"oof_rmspe": 0.09})
     assert not rd.previous.exists()
-    rd.start({"run": {"lr": 0.02, "inputs": "features2-code2"}})  # a finished run without a commit on record
-    assert "trains again (other settings: epochs 4 -> null; other features (make features built them again))" in (
+    rd.start({"run": {"lr": 0.02, "epochs": 5, "inputs": "features2-code2"}})  # no commit on record
+    assert "trains again (other settings: epochs 4 -> 5; other features (make features built them again))" in (
+        capsys.readouterr().out
+    )
+    rd.finish({"oof_rmspe": 0.09})
+    rd.start({"run": {"lr": 0.02, "epochs": 5, "layers": 2, "inputs": "features2-code3"}})  # a setting added
+    assert "trains again (its last training's config.json is missing or was written by other code)" in (
         capsys.readouterr().out
     )

@@ -390,6 +390,8 @@ def test_make_new_then_make_all_and_backtest(tmp_path):
     # another run's backtest on the same cut: the peer (LightGBM alone) is the first one's, read back
     other = make("backtest", "WINDOWS=cut0", "RUN=more", "ARGS=members=[gbdt] gbdt_rounds=50")
     assert re.search(r"backtest cut0: train peer-lightgbm-defaults-\w+\nrun: already trained with this config", other)
+    (peer,) = (tmp_path / "data" / "my-comp" / "backtest").rglob("runs/peer-lightgbm-defaults-*")
+    assert list(json.loads((peer / "result.json").read_text())["members"]) == ["gbdt"]  # LightGBM alone
 
 
 def test_dates_labels_and_classes_read_as_written():
@@ -1072,6 +1074,10 @@ def test_tables_keyed_as_kaggle_writes_them_join_and_their_ids_and_codes_are_rea
     assert "tx_city_id_mean" not in joined and "tx_mcc_mean" not in joined and "tx_kind=distinct" in joined
     assert not [c for c in joined.columns if c.startswith("tx_tx_id")]
     build_features(card, Paths.for_comp("e", tmp_path / "data"), TabularConfig())  # categories= names mcc: no error
+    dropped = replace(card, drop=("kind",))  # drop= a summarised table's column: left out of the summary
+    build_features(dropped, Paths.for_comp("e", tmp_path / "data"), TabularConfig())
+    built = pd.read_feather(tmp_path / "data" / "e" / "processed" / "train.feather").columns
+    assert "tx_kind=distinct" not in built and "tx_amount_cents_mean" in built
     mixed = pd.DataFrame({"id": ["000123", "200000"], "store": 1, "x": 0.0})  # zero-padded only where short
     pd.DataFrame({"id": [200000, 200000], "z": [3, 4]}).to_csv(raw / "long.csv", index=False)
     joined, _ = join_tables(replace(card, tables={"long.csv": "id"}), raw, mixed, mixed, set())
@@ -2002,6 +2008,28 @@ def test_the_lightgbm_defaults_peer_is_one_plain_lightgbm_whatever_the_card_sets
     peer = check(change(cfg, **LIGHTGBM_DEFAULTS), "peer")
     assert (peer.members, peer.gbdt_embeddings, peer.gbdt_seeds, peer.gbdt_lr) == (["gbdt"], [], 1, 0.1)
     assert cfg.gbdt_categorical and not peer.gbdt_categorical  # LightGBM reads a matrix's codes as numbers
+
+
+def test_a_peer_leaves_the_settings_of_the_members_it_does_not_train_at_their_defaults():
+    """The backtest's peer run is named by its settings: those of members it does not train are reset, so that
+    runs that differ only there share it; its own members, the ensemble's and the shared settings stay."""
+    from dataclasses import replace as change
+
+    from pipelines.backtest import peer_run, untrained_at_defaults
+    from pipelines.tabular import TabularConfig
+    from pipelines.tabular.backtest import LIGHTGBM_DEFAULTS
+    from pipelines.vision.backtest import PEERS
+    from pipelines.vision.config import VisionConfig
+
+    run = TabularConfig(net_epochs=9, dot_lr=0.1, folds=7, seed=3)
+    peer = untrained_at_defaults(change(run, **LIGHTGBM_DEFAULTS))
+    assert (peer.members, peer.gbdt_rounds, peer.folds, peer.seed) == (["gbdt"], 100, 7, 3)
+    assert (peer.net_epochs, peer.dot_lr) == (TabularConfig().net_epochs, TabularConfig().dot_lr)
+    other = untrained_at_defaults(change(run, net_epochs=20, **LIGHTGBM_DEFAULTS))
+    assert peer_run("p", other) == peer_run("p", peer) != peer_run("p", change(peer, seed=4))
+    image = untrained_at_defaults(change(VisionConfig(lr=0.1), **PEERS["probe-lite0"]))
+    assert (image.members, image.thresholds, image.clip, image.ordinal) == (["probe"], "global", 0.0, False)
+    assert image.lr == VisionConfig().lr and image.probe_arch == "efficientnet_lite0"
 
 
 def test_rossmann_is_a_card_with_its_own_feature_function(tmp_path, capsys):
