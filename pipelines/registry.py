@@ -114,6 +114,16 @@ def unknown_card_line(error: Exception, path: Path, lineno: int) -> str | None:
     )
 
 
+def value_line(error: Exception, path: Path, lineno: int) -> int:
+    """The line of the value a card's error names (`metric="rmsee"`: the first word its message quotes) at or
+    after `lineno`, the failing call's (Python names a call of several lines by its first), else `lineno`."""
+    quoted = re.search(r"'([^']+)'", str(error))
+    if not quoted or not path.is_file():
+        return lineno
+    lines, literal = path.read_text().splitlines(), re.compile(rf"""['"]{re.escape(quoted[1])}['"]""")
+    return next((i + 1 for i in range(lineno - 1, min(len(lines), lineno + 40)) if literal.search(lines[i])), lineno)
+
+
 def _import(name: str) -> ModuleType:
     """Import a competition package; a card package (`CARD = Card(...)`, pipelines/tabular, or `ImageCard(...)`,
     pipelines/vision/card.py) gets the contract's names it does not define itself from its card. An error in the package is named with its file and line."""
@@ -124,7 +134,7 @@ def _import(name: str) -> ModuleType:
             raise  # no such competition: find() says so
         package = f"/{name.rsplit('.', 1)[-1]}/"  # the frame in the competition's own files
         where = next((f for f in reversed(traceback.extract_tb(e.__traceback__)) if package in f.filename), None)
-        at = f"{where.filename}:{where.lineno}: " if where else ""
+        at = f"{where.filename}:{value_line(e, Path(where.filename), where.lineno or 1)}: " if where else ""
         if where and (line := unknown_card_line(e, Path(where.filename), where.lineno or 1)):
             raise SystemExit(line) from None
         raise SystemExit(f"{at}{type(e).__name__}: {e}\n(fix that line of the competition's package)") from None
