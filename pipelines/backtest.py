@@ -169,8 +169,7 @@ def peer_run(peer: str, cfg) -> str:
     """A peer's run in the window, named by its settings (those that say how one command runs left out), not by
     the run backtested: a backtest of another run whose peer has the same settings reads it back (the trial of a
     second run on Digit Recognizer trained the same LightGBM defaults again, 45 to 73 s a cut)."""
-    settings = {k: v for k, v in to_dict(cfg).items() if k not in HOW_TO_RUN}
-    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    digest = hashlib.sha256(json.dumps(what_it_is(cfg), sort_keys=True, default=str).encode()).hexdigest()[:10]
     return f"peer-{peer}-{digest}"
 
 
@@ -242,8 +241,12 @@ def run(comp, paths: Paths, cfg, run_name: str, windows: list[str] | None = None
 def made_with(paths: Paths, cfg) -> dict:
     """What a backtest of `cfg` was made with: the settings (those that say how one command runs left out), the
     competition's code (`registry.code_fingerprint`) and the raw data it was cut from (SOURCE.json)."""
-    settings = {k: v for k, v in to_dict(cfg).items() if k not in HOW_TO_RUN}
-    return {"settings": settings, "code": registry.code_fingerprint(paths.comp), "raw": read_source(paths)}
+    return {"settings": what_it_is(cfg), "code": registry.code_fingerprint(paths.comp), "raw": read_source(paths)}
+
+
+def what_it_is(cfg) -> dict:
+    """`cfg`'s settings, those that say how one command runs (HOW_TO_RUN: a device) left out."""
+    return {k: v for k, v in to_dict(cfg).items() if k not in HOW_TO_RUN}
 
 
 def stale(paths: Paths, run: str, made: dict) -> str:

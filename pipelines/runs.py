@@ -217,10 +217,10 @@ def trains_again(before: dict, now: dict, provenance: dict) -> str:
     was, will = before.get("run"), now.get("run", {})
     if not isinstance(was, dict) or was.keys() != will.keys():  # settings added or removed since: not compared
         return "its last training's config.json is missing or was written by other code"
-    settings = [k for k in sorted(was.keys() | will.keys()) if k != "inputs" and was.get(k) != will.get(k)]
-    changed = [f"{k} {json.dumps(was.get(k))} -> {json.dumps(will.get(k))}" for k in settings[:6]]
-    why = [f"other settings: {', '.join(changed)}{f' and {len(settings) - 6} more' if len(settings) > 6 else ''}"]
-    why = why if settings else []
+    settings = [k for k in sorted(was) if k != "inputs" and was[k] != will[k]]
+    changed = ", ".join(f"{k} {json.dumps(was[k])} -> {json.dumps(will[k])}" for k in settings[:6])
+    more = f" and {len(settings) - 6} more" if len(settings) > 6 else ""
+    why = [f"other settings: {changed}{more}"] if settings else []
     old, new = (str(i.get("inputs", "")).rpartition("-") for i in (was, will))  # "<features>-<code>"
     if old[0] != new[0]:
         why.append("other features (make features built them again)")

@@ -14,6 +14,7 @@ import pandas as pd
 
 from features.io import atomic_path
 from pipelines.download import DownloadError, explain_kaggle_error, kaggle_api
+from pipelines.runs import RunDir
 
 
 class SubmissionError(ValueError):
@@ -141,9 +142,9 @@ def submittable(path: Path, result: Path, comp: str, run: str, slug: str) -> Non
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: make all COMP={comp} RUN={run} writes it")
     if not result.is_file() and (result.parent / "config.json").is_file():  # a training started, never finished
-        # RunDir.previous: the last finished training's (os.replace keeps its time; a copy that resets file times
-        # can mislead this check, as it can make's)
-        previous = result.with_name("result.previous.json")
+        # the last finished training's (os.replace keeps its time; a copy that resets file times can mislead this
+        # check, as it can make's)
+        previous = RunDir(result.parent).previous
         last = previous.is_file() and previous.stat().st_mtime <= path.stat().st_mtime
         raise SubmissionError(
             f"run {run!r} is unfinished (no {result}: a training stopped, or running now), so "

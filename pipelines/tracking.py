@@ -31,6 +31,7 @@ from features.io import atomic_write_text, read_json_object, write_csv
 from pipelines import backtest, registry
 from pipelines.config import to_dict
 from pipelines.paths import Paths
+from pipelines.runs import RunDir
 
 LOWER_IS_BETTER = ("loss", "rmspe", "rmse", "error")
 
@@ -151,9 +152,10 @@ def unfinished(data_root: Path, comp: str | None = None) -> list[str]:
         if (folder / "result.json").is_file():
             continue
         started = read_json_object(folder / "run.json").get("started", "?")
-        previous = read_json_object(folder / "result.previous.json")
+        kept = RunDir(folder).previous
+        previous = read_json_object(kept)
         key = headline(packages.setdefault(name, _package(name)), previous) if previous else None
-        last = f"; its last finished training's {key} {previous.get(key)} ({folder / 'result.previous.json'})"
+        last = f"; its last finished training's {key} {previous.get(key)} ({kept})"
         lines.append(
             f"{name} {folder.name}: unfinished, a training started {started} (stopped, or running now)"
             f"{last if key else ''}: make all COMP={name} RUN={folder.name} finishes it"
